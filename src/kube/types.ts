@@ -1,0 +1,106 @@
+// The few object shapes the client runtime needs. Deliberately minimal and structural: the typed kinds live
+// in src/api (one schema per kind); anything with `metadata` works here.
+
+/** What the runtime needs to address a resource. A `KindDefinition` from src/api satisfies it structurally. */
+export interface ResourceDescriptor {
+  group: string; // "" for the core group
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+  [extra: string]: unknown;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export interface ListMeta {
+  resourceVersion?: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+export interface WatchEvent<T extends KubeObject = KubeObject> {
+  type: WatchEventType;
+  object: T;
+}
+
+/** Minimal structured logger; pino's Logger satisfies it. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Default logger: warnings and errors to stderr, nothing else (pass pino for more). */
+export const stderrLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: (obj, msg) => console.error(`[kube] WARN ${msg ?? ""}`, obj),
+  error: (obj, msg) => console.error(`[kube] ERROR ${msg ?? ""}`, obj),
+};
+
+export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/** "group/version", or "version" for the core group. */
+export function apiVersionOf(d: Pick<ResourceDescriptor, "group" | "version">): string {
+  return d.group ? `${d.group}/${d.version}` : d.version;
+}
+
+/** The cache/queue key of an object: "namespace/name", or "name" for cluster-scoped objects. */
+export function objectKey(obj: KubeObject): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? "";
+  return ns ? `${ns}/${name}` : name;
+}
+
+/** Splits a key made by objectKey. */
+export function splitKey(key: string): { namespace?: string; name: string } {
+  const i = key.indexOf("/");
+  return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
