@@ -1,0 +1,197 @@
+// Built-in resource types of the embedded API server. They are stored as given (no schema validation,
+// only metadata sanity checks). Short names, scopes, status subresources and selectable fields follow
+// kube-apiserver 1.32 and the external-snapshotter CRDs. Printer columns use JSONPath only, so columns
+// that kube-apiserver computes in Go (Node STATUS/ROLES, Pod READY, PV CLAIM "ns/name", counts) are
+// approximated by the closest plain field; each such column is marked "approximation" below.
+
+import type { PrinterColumn, ResourceType } from "./resource-type.ts";
+
+const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
+const col = (name: string, jsonPath: string, type = "string", priority = 0): PrinterColumn => ({ name, type, jsonPath, priority });
+
+interface Def {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  shortNames?: string[];
+  categories?: string[];
+  namespaced: boolean;
+  hasStatus?: boolean;
+  columns?: PrinterColumn[];
+  selectableFields?: string[];
+}
+
+const defs: Def[] = [
+  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", shortNames: ["ns"], namespaced: false, hasStatus: true, columns: [col("Status", ".status.phase"), age], selectableFields: ["status.phase"] },
+  {
+    group: "", version: "v1", kind: "Node", plural: "nodes", shortNames: ["no"], namespaced: false, hasStatus: true,
+    columns: [
+      col("Status", '.status.conditions[?(@.type=="Ready")].reason'), // approximation: kube prints Ready/NotReady
+      col("Roles", ".metadata.labels.kubernetes\\.io/role"), // approximation: kube derives from node-role.kubernetes.io/* labels
+      age,
+      col("Version", ".status.nodeInfo.kubeletVersion"),
+      col("Internal-IP", '.status.addresses[?(@.type=="InternalIP")].address', "string", 1),
+      col("OS-Image", ".status.nodeInfo.osImage", "string", 1),
+      col("Kernel-Version", ".status.nodeInfo.kernelVersion", "string", 1),
+    ],
+    selectableFields: ["spec.unschedulable"],
+  },
+  {
+    group: "", version: "v1", kind: "Pod", plural: "pods", shortNames: ["po"], categories: ["all"], namespaced: true, hasStatus: true,
+    columns: [
+      col("Ready", ".status.containerStatuses[*].ready"), // approximation: kube prints "1/1"
+      col("Status", ".status.phase"),
+      col("Restarts", ".status.containerStatuses[0].restartCount", "integer"),
+      age,
+      col("IP", ".status.podIP", "string", 1),
+      col("Node", ".spec.nodeName", "string", 1),
+    ],
+    selectableFields: ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
+  },
+  {
+    group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", shortNames: ["pvc"], namespaced: true, hasStatus: true,
+    columns: [
+      col("Status", ".status.phase"),
+      col("Volume", ".spec.volumeName"),
+      col("Capacity", ".status.capacity.storage"),
+      col("Access Modes", ".status.accessModes"),
+      col("StorageClass", ".spec.storageClassName"),
+      age,
+      col("VolumeMode", ".spec.volumeMode", "string", 1),
+    ],
+  },
+  {
+    group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", shortNames: ["pv"], namespaced: false, hasStatus: true,
+    columns: [
+      col("Capacity", ".spec.capacity.storage"),
+      col("Access Modes", ".spec.accessModes"),
+      col("Reclaim Policy", ".spec.persistentVolumeReclaimPolicy"),
+      col("Status", ".status.phase"),
+      col("Claim", ".spec.claimRef.name"), // approximation: kube prints "namespace/name"
+      col("StorageClass", ".spec.storageClassName"),
+      col("Reason", ".status.reason"),
+      age,
+      col("VolumeMode", ".spec.volumeMode", "string", 1),
+    ],
+  },
+  {
+    group: "", version: "v1", kind: "Event", plural: "events", shortNames: ["ev"], namespaced: true,
+    columns: [
+      col("Last Seen", ".lastTimestamp", "date"),
+      col("Type", ".type"),
+      col("Reason", ".reason"),
+      col("Object", ".involvedObject.name"), // approximation: kube prints "kind/name"
+      col("Message", ".message"),
+      col("Source", ".source.component", "string", 1),
+      col("First Seen", ".firstTimestamp", "date", 1),
+      col("Count", ".count", "integer", 1),
+    ],
+    selectableFields: [
+      "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+      "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+      "reason", "reportingComponent", "source", "type",
+    ],
+  },
+  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"], namespaced: true, columns: [age] },
+  { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, columns: [col("Type", ".type"), age], selectableFields: ["type"] },
+  {
+    group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", shortNames: ["sc"], namespaced: false,
+    columns: [
+      col("Provisioner", ".provisioner"),
+      col("ReclaimPolicy", ".reclaimPolicy"),
+      col("VolumeBindingMode", ".volumeBindingMode"),
+      col("AllowVolumeExpansion", ".allowVolumeExpansion", "boolean"),
+      age,
+    ],
+  },
+  {
+    group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment", plural: "volumeattachments", namespaced: false, hasStatus: true,
+    columns: [
+      col("Attacher", ".spec.attacher"),
+      col("PV", ".spec.source.persistentVolumeName"),
+      col("Node", ".spec.nodeName"),
+      col("Attached", ".status.attached", "boolean"),
+      age,
+    ],
+  },
+  { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers[*].name"), age] },
+  {
+    group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true,
+    columns: [col("Holder", ".spec.holderIdentity"), age],
+  },
+  {
+    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot", plural: "volumesnapshots", shortNames: ["vs"], namespaced: true, hasStatus: true,
+    columns: [
+      col("ReadyToUse", ".status.readyToUse", "boolean"),
+      col("SourcePVC", ".spec.source.persistentVolumeClaimName"),
+      col("SourceSnapshotContent", ".spec.source.volumeSnapshotContentName"),
+      col("RestoreSize", ".status.restoreSize"),
+      col("SnapshotClass", ".spec.volumeSnapshotClassName"),
+      col("SnapshotContent", ".status.boundVolumeSnapshotContentName"),
+      col("CreationTime", ".status.creationTime", "date"),
+      age,
+    ],
+  },
+  {
+    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshotClass", plural: "volumesnapshotclasses", shortNames: ["vsclass", "vsclasses"], namespaced: false,
+    columns: [col("Driver", ".driver"), col("DeletionPolicy", ".deletionPolicy"), age],
+  },
+  {
+    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshotContent", plural: "volumesnapshotcontents", shortNames: ["vsc", "vscs"], namespaced: false, hasStatus: true,
+    columns: [
+      col("ReadyToUse", ".status.readyToUse", "boolean"),
+      col("RestoreSize", ".status.restoreSize", "integer"),
+      col("DeletionPolicy", ".spec.deletionPolicy"),
+      col("Driver", ".spec.driver"),
+      col("VolumeSnapshotClass", ".spec.volumeSnapshotClassName"),
+      col("VolumeSnapshot", ".spec.volumeSnapshotRef.name"),
+      col("VolumeSnapshotNamespace", ".spec.volumeSnapshotRef.namespace"),
+      age,
+    ],
+  },
+  {
+    group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", shortNames: ["crd", "crds"], namespaced: false, hasStatus: true,
+    columns: [{ name: "Created At", type: "date", jsonPath: ".metadata.creationTimestamp" }],
+  },
+];
+
+export const builtinResourceTypes: readonly ResourceType[] = defs.map((d) => ({
+  group: d.group,
+  version: d.version,
+  kind: d.kind,
+  listKind: `${d.kind}List`,
+  plural: d.plural,
+  singular: d.kind.toLowerCase(),
+  shortNames: d.shortNames ?? [],
+  categories: d.categories ?? [],
+  namespaced: d.namespaced,
+  hasStatus: d.hasStatus ?? false,
+  printerColumns: d.columns ?? [age],
+  selectableFields: d.selectableFields ?? [],
+  builtin: true,
+}));
+
+/** Kinds whose client-supplied status survives create (kubelet registers a Node with its status). */
+export const keepsStatusOnCreate = new Set(["Node"]);
+
+/** Status a built-in kind starts with when its create drops the client's status (kube's PrepareForCreate). */
+export function initialStatusOf(kind: string): any | undefined {
+  switch (kind) {
+    case "Namespace":
+      return { phase: "Active" };
+    case "PersistentVolumeClaim":
+    case "PersistentVolume":
+      return { phase: "Pending" };
+    case "Pod":
+      return { phase: "Pending" };
+    default:
+      return undefined;
+  }
+}
+
+/** Namespaces created at first start. */
+export const defaultNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease", "hwameistor"];
+
+export const CRD_GROUP = "apiextensions.k8s.io";
+export const CRD_PLURAL = "customresourcedefinitions";
