@@ -1,0 +1,48 @@
+// LocalStorageNode (`lsn`, §1.7): the LVM node agent's view of one node (name = node name).
+// `spec.topogoly` is the original's misspelt JSON key, kept for compatibility.
+
+import { Type, type Static } from "typebox";
+import { DEFAULT_TOPOLOGY_VALUE, Kinds, StoragePools } from "../names.ts";
+import { MapOf, Opt, Str, ageColumn, col, defineKind, kindObject } from "./common.ts";
+import { LocalDiskClaimSpec } from "./local-disk-claim.ts";
+import { LocalPool, StorageNodeCondition } from "./storage-pool.ts";
+import { ThinPoolClaimDescription } from "./thin-pool-claim.ts";
+
+export const Topology = Type.Object({
+  zone: Opt(Str({ default: DEFAULT_TOPOLOGY_VALUE })),
+  region: Opt(Str({ default: DEFAULT_TOPOLOGY_VALUE })),
+});
+
+export const LocalStorageNodeSpec = Type.Object({
+  hostname: Opt(Str()),
+  storageIP: Opt(Str({ description: "IPv4 address used for replication" })),
+  topogoly: Opt(Topology),
+});
+export type LocalStorageNodeSpec = Static<typeof LocalStorageNodeSpec>;
+
+export const ThinPoolExtendRecord = Type.Object({
+  nodeName: Opt(Str()),
+  description: Opt(ThinPoolClaimDescription),
+  uid: Opt(Str()),
+});
+
+export const LocalStorageNodeStatus = Type.Object({
+  pools: Opt(MapOf(LocalPool)),
+  state: Opt(Str({ description: "Ready | Maintain | Offline" })),
+  conditions: Opt(Type.Array(StorageNodeCondition)),
+  poolExtendRecords: Opt(MapOf(Type.Array(LocalDiskClaimSpec))),
+  thinPoolExtendRecords: Opt(MapOf(Type.Array(ThinPoolExtendRecord))),
+});
+export type LocalStorageNodeStatus = Static<typeof LocalStorageNodeStatus>;
+
+export const LocalStorageNodeSchema = kindObject(LocalStorageNodeSpec, LocalStorageNodeStatus, "LocalStorageNode is a node's LVM storage");
+export type LocalStorageNode = Static<typeof LocalStorageNodeSchema>;
+
+export const localStorageNodeKind = defineKind(Kinds.LocalStorageNode, LocalStorageNodeSchema, [
+  col("ip", "string", ".spec.storageIP"),
+  col("status", "string", ".status.state"),
+  col("PoolHDD FreeCap", "integer", `.status.pools.${StoragePools.HDD}.freeCapacityBytes`, 1),
+  col("PoolSSD FreeCap", "integer", `.status.pools.${StoragePools.SSD}.freeCapacityBytes`, 1),
+  col("PoolNVMe FreeCap", "integer", `.status.pools.${StoragePools.NVMe}.freeCapacityBytes`, 1),
+  ageColumn(),
+]);

@@ -1,0 +1,48 @@
+// LocalVolumeReplica (`lvr`, §1.9): one node's copy of a LocalVolume; name `<volume>-<6 random>`.
+
+import { Type, type Static } from "typebox";
+import { Kinds } from "../names.ts";
+import { Bool, Condition, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, VolumeEncrypt, VolumeQoS, ageColumn, col, defineKind, kindObject } from "./common.ts";
+
+export const LocalVolumeReplicaSpec = Type.Object({
+  volumeName: Opt(Str()),
+  poolName: Opt(Str()),
+  nodeName: Opt(Str()),
+  requiredCapacityBytes: Opt(Int64({ minimum: MIN_VOLUME_BYTES })),
+  volumeQoS: Opt(VolumeQoS),
+  volumeEncrypt: Opt(VolumeEncrypt),
+  thin: Opt(Bool()),
+  thinOriginVolume: Opt(Str()),
+  delete: Opt(Bool()),
+});
+export type LocalVolumeReplicaSpec = Static<typeof LocalVolumeReplicaSpec>;
+
+export const HAState = Type.Object({
+  state: Opt(Str({ description: "Consistent | Inconsistent | Up | Down" })),
+  reason: Opt(Str()),
+});
+
+export const LocalVolumeReplicaStatus = Type.Object({
+  storagePath: Opt(Str({ description: "Real LV path" })),
+  devPath: Opt(Str({ description: "Path given to CSI" })),
+  disks: Opt(StrList()),
+  allocatedCapacityBytes: Opt(Int64()),
+  state: Opt(Str()),
+  synced: Opt(Bool()),
+  haState: Opt(HAState),
+  inuse: Opt(Bool()),
+  conditions: Opt(Type.Array(Condition, { description: "Types Submit, Create, Ready" })),
+});
+export type LocalVolumeReplicaStatus = Static<typeof LocalVolumeReplicaStatus>;
+
+export const LocalVolumeReplicaSchema = kindObject(LocalVolumeReplicaSpec, LocalVolumeReplicaStatus, "LocalVolumeReplica is a node's replica of a LocalVolume");
+export type LocalVolumeReplica = Static<typeof LocalVolumeReplicaSchema>;
+
+export const localVolumeReplicaKind = defineKind(Kinds.LocalVolumeReplica, LocalVolumeReplicaSchema, [
+  col("capacity", "integer", ".spec.requiredCapacityBytes"),
+  col("node", "string", ".spec.nodeName"),
+  col("state", "string", ".status.state"),
+  col("synced", "boolean", ".status.synced"),
+  col("device", "string", ".status.devPath"),
+  ageColumn(),
+]);

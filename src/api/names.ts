@@ -1,0 +1,473 @@
+// Every wire name of the original system (fact sheet §1–§6, §10) as a constant: API group and kinds,
+// finalizers, labels, annotations, topology keys, driver names, StorageClass parameters, pool names, lease
+// names, owners and state enums. Other code imports these and never writes the strings itself, so a user's
+// existing YAML and cluster state keep working unchanged.
+
+// ---------------------------------------------------------------- group, version, kinds
+
+export const GROUP = "hwameistor.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+
+export const Kinds = {
+  LocalDisk: "LocalDisk",
+  LocalDiskNode: "LocalDiskNode",
+  LocalDiskClaim: "LocalDiskClaim",
+  LocalDiskVolume: "LocalDiskVolume",
+  LocalDiskAction: "LocalDiskAction",
+  LocalStorageNode: "LocalStorageNode",
+  LocalVolume: "LocalVolume",
+  LocalVolumeReplica: "LocalVolumeReplica",
+  LocalVolumeGroup: "LocalVolumeGroup",
+  LocalVolumeMigrate: "LocalVolumeMigrate",
+  LocalVolumeConvert: "LocalVolumeConvert",
+  LocalVolumeExpand: "LocalVolumeExpand",
+  LocalVolumeSnapshot: "LocalVolumeSnapshot",
+  LocalVolumeReplicaSnapshot: "LocalVolumeReplicaSnapshot",
+  LocalVolumeSnapshotRestore: "LocalVolumeSnapshotRestore",
+  LocalVolumeReplicaSnapshotRestore: "LocalVolumeReplicaSnapshotRestore",
+  ThinPoolClaim: "ThinPoolClaim",
+  ResizePolicy: "ResizePolicy",
+  Event: "Event",
+  Cluster: "Cluster",
+} as const;
+export type Kind = (typeof Kinds)[keyof typeof Kinds];
+
+export interface KindNames {
+  kind: Kind;
+  plural: string;
+  singular: string;
+  listKind: string;
+  shortNames: string[];
+}
+
+const names = (kind: Kind, plural: string, shortNames: string[]): KindNames => ({
+  kind,
+  plural,
+  singular: kind.toLowerCase(),
+  listKind: `${kind}List`,
+  shortNames,
+});
+
+/** Plural, singular, list kind and short names of every kind (§1.1). */
+export const KindNamesTable: Record<Kind, KindNames> = {
+  LocalDisk: names("LocalDisk", "localdisks", ["ld"]),
+  LocalDiskNode: names("LocalDiskNode", "localdisknodes", ["ldn"]),
+  LocalDiskClaim: names("LocalDiskClaim", "localdiskclaims", ["ldc"]),
+  LocalDiskVolume: names("LocalDiskVolume", "localdiskvolumes", ["ldv"]),
+  LocalDiskAction: names("LocalDiskAction", "localdiskactions", ["lda"]),
+  LocalStorageNode: names("LocalStorageNode", "localstoragenodes", ["lsn"]),
+  LocalVolume: names("LocalVolume", "localvolumes", ["lv"]),
+  LocalVolumeReplica: names("LocalVolumeReplica", "localvolumereplicas", ["lvr"]),
+  LocalVolumeGroup: names("LocalVolumeGroup", "localvolumegroups", ["lvg"]),
+  LocalVolumeMigrate: names("LocalVolumeMigrate", "localvolumemigrates", ["lvmigrate"]),
+  LocalVolumeConvert: names("LocalVolumeConvert", "localvolumeconverts", ["lvconvert"]),
+  LocalVolumeExpand: names("LocalVolumeExpand", "localvolumeexpands", ["lvexpand"]),
+  LocalVolumeSnapshot: names("LocalVolumeSnapshot", "localvolumesnapshots", ["lvs"]),
+  LocalVolumeReplicaSnapshot: names("LocalVolumeReplicaSnapshot", "localvolumereplicasnapshots", ["lvrs"]),
+  LocalVolumeSnapshotRestore: names("LocalVolumeSnapshotRestore", "localvolumesnapshotrestores", ["lvsrestore", "lvsnaprestore"]),
+  LocalVolumeReplicaSnapshotRestore: names("LocalVolumeReplicaSnapshotRestore", "localvolumereplicasnapshotrestores", [
+    "lvrsrestore",
+    "lvrsnaprestore",
+  ]),
+  ThinPoolClaim: names("ThinPoolClaim", "thinpoolclaims", ["tpc"]),
+  ResizePolicy: names("ResizePolicy", "resizepolicies", []),
+  Event: names("Event", "events", ["evt"]),
+  Cluster: names("Cluster", "clusters", ["hmcluster"]),
+};
+
+/** `<plural>.hwameistor.io`, the CRD's metadata.name. */
+export const crdName = (plural: string): string => `${plural}.${GROUP}`;
+
+// ---------------------------------------------------------------- finalizers
+
+export const Finalizers = {
+  /** On LocalDiskVolume. */
+  LocalDisk: "localdisk.hwameistor.io/finalizer",
+  /** On LocalVolumeGroup. */
+  LocalVolumeGroupProtection: "hwameistor.io/localvolumegroup-protection",
+  /** On LocalVolumeSnapshotRestore created by CSI restore-from-snapshot. */
+  RestoringProtection: "provisioner.hwameistor.io/restoring-protection",
+  /** On LocalVolumeMigrate created by the evictor. */
+  EvictionProtect: "hwameistor.io/eviction-protect",
+  /** On the migrate data-copy Job. */
+  SyncJobProtect: "hwameistor.io/sync-job-protect",
+} as const;
+
+// ---------------------------------------------------------------- labels
+
+export const Labels = {
+  /** Node or Pod label: `start` triggers the failover assistant, which sets `completed`. */
+  Failover: "hwameistor.io/failover",
+  /** Node label `disable` opts out of eviction; Pod label `start` requests eviction. */
+  Eviction: "hwameistor.io/eviction",
+  /** Namespace label `ignore` excludes the namespace from the admission webhook. */
+  Webhook: "hwameistor.io/webhook",
+  /** Node label `true|false`: whether the LVM node agent runs there. */
+  LvmEnable: "lvm.hwameistor.io/enable",
+  /** Label key/value on the migrate data-copy Job. */
+  App: "app",
+  /** Label on drbd-adapter Jobs. */
+  DrbdVersion: "drbd-version",
+} as const;
+
+export const LabelValues = {
+  FailoverStart: "start",
+  FailoverCompleted: "completed",
+  EvictionDisable: "disable",
+  EvictionStart: "start",
+  EvictionCompleted: "completed",
+  WebhookIgnore: "ignore",
+  DataSyncApp: "hwameistor-datasync",
+} as const;
+
+// ---------------------------------------------------------------- annotations
+
+export const Annotations = {
+  /** On LocalVolume: `migrateStarted` | `migrateCompleted`. */
+  VolumeMigrateState: "hwameistor.io/volume-migrate-state",
+  /** On LocalVolume: presence marks a finished restore. */
+  SnapshotRestoreCompleted: "hwameistor.io/snapshot-restore-completed",
+  /** On LocalVolume: `"true"` enables the dataset (acceleration) feature. */
+  AccelerationDataset: "hwameistor.io/acceleration-dataset",
+  /** On LocalVolume / LocalVolumeMigrate: `need` | `forbid` (default need). */
+  ReplicaAffinity: "hwameistor.io/replica-affinity",
+  /** On PVCs: JSON of the pod's affinity / tolerations (scheduler filter). */
+  AffinityAnnotations: "hwameistor.io/affinity-annotations",
+  TolerationsAnnotations: "hwameistor.io/tolerations-annotations",
+  /** On PVC: `"true"` skips the taint/affinity filter. */
+  SkipAffinityAnnotations: "hwameistor.io/skip-affinity-annotations",
+  /** On PVC: name of the attached ResizePolicy. */
+  ResizePolicy: "hwameistor.io/resizepolicy",
+  /** Volume-context key of a volume restored from a snapshot. */
+  SourceSnapshot: "hwameistor.io/source-snapshot",
+  /** Kubernetes' own: the node chosen for a WaitForFirstConsumer PVC. */
+  SelectedNode: "volume.kubernetes.io/selected-node",
+  /** Kubernetes' own: default VolumeSnapshotClass marker. */
+  IsDefaultSnapshotClass: "snapshot.storage.kubernetes.io/is-default-class",
+} as const;
+
+export const AnnotationValues = {
+  MigrateStarted: "migrateStarted",
+  MigrateCompleted: "migrateCompleted",
+  ReplicaAffinityNeed: "need",
+  ReplicaAffinityForbid: "forbid",
+} as const;
+
+// ---------------------------------------------------------------- CSI drivers, topology
+
+export const Drivers = {
+  Lvm: "lvm.hwameistor.io",
+  Disk: "disk.hwameistor.io",
+} as const;
+
+export const DriverVendorVersions = {
+  Lvm: "1.0",
+  Disk: "v1alpha1",
+} as const;
+
+export const TopologyKeys = {
+  LvmNode: "topology.lvm.hwameistor.io/node",
+  DiskNode: "topology.disk.hwameistor.io/node",
+} as const;
+
+/** Default value of AccessibilityTopology zones/regions and LocalStorageNode `spec.topogoly`. */
+export const DEFAULT_TOPOLOGY_VALUE = "default";
+
+/** ControllerPublish publishContext keys (§3.1). */
+export const PublishContextKeys = {
+  VolumeReplicaDevicePath: "volumeReplicaDevicePath",
+  VolumeReplicaName: "volumeReplicaName",
+  VolumeEncryptSecret: "volumeEncryptSecret",
+  VolumeEncryptType: "volumeEncryptType",
+} as const;
+
+// ---------------------------------------------------------------- StorageClass parameters (§2.1, §2.2)
+
+export const ScParams = {
+  PoolClass: "poolClass",
+  ReplicaNumber: "replicaNumber",
+  Convertible: "convertible",
+  PvcName: "csi.storage.k8s.io/pvc/name",
+  PvcNamespace: "csi.storage.k8s.io/pvc/namespace",
+  ProvisionIopsOnCreation: "provision-iops-on-creation",
+  ProvisionThroughputOnCreation: "provision-throughput-on-creation",
+  Thin: "thin",
+  EncryptSecret: "encryptSecret",
+  EncryptType: "encryptType",
+  FsType: "csi.storage.k8s.io/fstype",
+  /** Accepted but ignored by the original. */
+  PoolType: "poolType",
+  /** Accepted but ignored by the original. */
+  VolumeKind: "volumeKind",
+  /** Accepted but ignored by the original. */
+  Striped: "striped",
+  /** disk.hwameistor.io: HDD | SSD | NVMe, must equal LocalDisk diskAttributes.type. */
+  DiskType: "diskType",
+  /** disk.hwameistor.io: minimum bytes. */
+  MinCap: "minCap",
+  /** QUIRK of `hwameictl sc add`: it writes `fstype` instead of csi.storage.k8s.io/fstype. */
+  HwameictlFsType: "fstype",
+} as const;
+
+/** VolumeSnapshotClass parameters. */
+export const SnapshotClassParams = {
+  /** Snapshot size in bytes (integer string). */
+  SnapSize: "snapsize",
+} as const;
+
+export const ScParamValues = {
+  PoolTypeRegular: "REGULAR",
+  VolumeKindLvm: "LVM",
+} as const;
+
+// ---------------------------------------------------------------- pools (§2.3, §6)
+
+export const PoolClasses = { HDD: "HDD", SSD: "SSD", NVMe: "NVMe" } as const;
+export type PoolClass = (typeof PoolClasses)[keyof typeof PoolClasses];
+export const POOL_CLASSES: readonly PoolClass[] = ["HDD", "SSD", "NVMe"];
+
+export const PoolTypes = { Regular: "REGULAR" } as const;
+
+export const STORAGE_POOL_PREFIX = "LocalStorage_Pool";
+export const DISK_POOL_PREFIX = "LocalDisk_Pool";
+
+export const StoragePools = {
+  HDD: "LocalStorage_PoolHDD",
+  SSD: "LocalStorage_PoolSSD",
+  NVMe: "LocalStorage_PoolNVMe",
+} as const;
+export const DiskPools = {
+  HDD: "LocalDisk_PoolHDD",
+  SSD: "LocalDisk_PoolSSD",
+  NVMe: "LocalDisk_PoolNVMe",
+} as const;
+export const STORAGE_POOL_NAMES: readonly string[] = [StoragePools.HDD, StoragePools.SSD, StoragePools.NVMe];
+
+/** LVM thin pool LV name inside a storage pool VG. */
+export const THIN_POOL_LV_NAME = "LocalStorage_ThinPool";
+
+/** `LocalStorage_Pool<class>`. */
+export const storagePoolName = (cls: PoolClass): string => `${STORAGE_POOL_PREFIX}${cls}`;
+/** `LocalDisk_Pool<class>`. */
+export const diskPoolName = (cls: PoolClass): string => `${DISK_POOL_PREFIX}${cls}`;
+/** The class of a `LocalStorage_Pool*` or `LocalDisk_Pool*` name, or undefined. */
+export function poolClassOf(poolName: string): PoolClass | undefined {
+  for (const prefix of [STORAGE_POOL_PREFIX, DISK_POOL_PREFIX]) {
+    if (poolName.startsWith(prefix)) {
+      const cls = poolName.slice(prefix.length);
+      return (POOL_CLASSES as readonly string[]).includes(cls) ? (cls as PoolClass) : undefined;
+    }
+  }
+  return undefined;
+}
+/** Parse a StorageClass `poolClass`/`diskType` value exactly as written (HDD, SSD, NVMe). */
+export const isPoolClass = (s: string): s is PoolClass => (POOL_CLASSES as readonly string[]).includes(s);
+
+// ---------------------------------------------------------------- leases, owners, well-known object names
+
+export const Leases = {
+  LocalStorageMaster: "hwameistor-local-storage-master",
+  LocalStorageWorkerPrefix: "hwameistor-local-storage-worker-",
+  LocalDiskManagerMaster: "hwameistor-local-disk-manager-master",
+  LocalDiskManagerWorkerPrefix: "hwameistor-local-disk-manager-worker-",
+  Scheduler: "hwameistor-scheduler",
+} as const;
+export const localStorageWorkerLease = (node: string): string => `${Leases.LocalStorageWorkerPrefix}${node}`;
+export const localDiskManagerWorkerLease = (node: string): string => `${Leases.LocalDiskManagerWorkerPrefix}${node}`;
+
+/** LocalDisk / LocalDiskClaim `owner`. */
+export const Owners = {
+  LocalStorage: "local-storage",
+  LocalDiskManager: "local-disk-manager",
+  System: "system",
+} as const;
+export type Owner = (typeof Owners)[keyof typeof Owners];
+
+export const ObjectNames = {
+  /** LocalDisk name prefix (`localdisk-<md5hex>`); disks without it are ignored by claims. */
+  LocalDiskPrefix: "localdisk-",
+  /** CSI snapshot id = request name with first `snapshot` replaced by this. */
+  SnapContentPrefix: "snapcontent",
+  SnapRestorePrefix: "snaprestore-",
+  ConvertPrefix: "convert-",
+  MigratePrefix: "migrate-",
+  EvictorMigratePrefix: "evictor-",
+  CloneSnapshotPrefix: "snapshot-for-",
+  SyncConfigMapPrefix: "sync-config-",
+  SyncKeyConfigMap: "sync-key-config",
+  SmartResultConfigMap: "hwameistor-smart-result",
+  SchedulerName: "hwameistor-scheduler",
+  AdmissionCaSecret: "hwameistor-admission-ca",
+  MutatingWebhook: "hwameistor.io.mutate-hook",
+} as const;
+
+// ---------------------------------------------------------------- states (§1)
+
+/** Volume / replica / snapshot states. */
+export const VolumeStates = {
+  Empty: "",
+  Creating: "Creating",
+  Created: "Created",
+  Ready: "Ready",
+  NotReady: "NotReady",
+  ToBeDeleted: "ToBeDeleted",
+  Deleted: "Deleted",
+  /** QUIRK (original const VolumeStateToBeUnmount): the "to be unmounted" state's value is `ToBeMounted`. */
+  ToBeUnmount: "ToBeMounted",
+  /** Replica only; unused by the original. */
+  Invalid: "Invalid",
+} as const;
+export type VolumeState = (typeof VolumeStates)[keyof typeof VolumeStates];
+
+/** Migrate / convert / expand / restore states. */
+export const OperationStates = {
+  Empty: "",
+  Submitted: "Submitted",
+  AddReplica: "AddReplica",
+  SyncReplica: "SyncReplica",
+  PruneReplica: "PruneReplica",
+  InProgress: "InProgress",
+  Completed: "Completed",
+  ToBeAborted: "ToBeAborted",
+  /** Original const name OperationStateAborting, value `Cancelled`. */
+  Aborting: "Cancelled",
+  Aborted: "Aborted",
+  Failed: "Failed",
+} as const;
+export type OperationState = (typeof OperationStates)[keyof typeof OperationStates];
+
+/** LocalStorageNode / LocalDiskNode states. */
+export const NodeStates = { Ready: "Ready", Maintain: "Maintain", Offline: "Offline" } as const;
+export type NodeState = (typeof NodeStates)[keyof typeof NodeStates];
+
+/** Disk states inside a pool (LocalDevice). */
+export const DeviceStates = { Available: "Available", InUse: "InUse", Offline: "Offline" } as const;
+
+/** LocalVolumeReplica `status.haState.state`. */
+export const HAStates = { Consistent: "Consistent", Inconsistent: "Inconsistent", Up: "Up", Down: "Down" } as const;
+
+/** LocalDisk `spec.state` (connectivity). */
+export const LocalDiskStates = { Active: "Active", Inactive: "Inactive", Unknown: "Unknown" } as const;
+export const LOCAL_DISK_STATES = ["Active", "Inactive", "Unknown"] as const;
+
+/** LocalDisk `status.claimState`. `Reserved` is never written by the original (reservation is spec.reserved). */
+export const LocalDiskClaimStates = { Bound: "Bound", Reserved: "Reserved", Available: "Available", Pending: "Pending" } as const;
+export const LOCAL_DISK_CLAIM_STATES = ["Bound", "Reserved", "Available", "Pending"] as const;
+
+/** LocalDiskClaim `status.status`. */
+export const DiskClaimStates = {
+  Bound: "Bound",
+  Pending: "Pending",
+  Extending: "Extending",
+  Consumed: "Consumed",
+  ToBeDeleted: "ToBeDeleted",
+  Deleted: "Deleted",
+} as const;
+export const DISK_CLAIM_STATES = ["Bound", "Pending", "Extending", "Consumed", "ToBeDeleted", "Deleted"] as const;
+
+/** ThinPoolClaim `status.status`. */
+export const ThinPoolClaimStates = {
+  Empty: "",
+  Pending: "Pending",
+  ToBeConsumed: "ToBeConsumed",
+  Consumed: "Consumed",
+  ToBeDeleted: "ToBeDeleted",
+  Deleted: "Deleted",
+} as const;
+export const THIN_POOL_CLAIM_STATES = ["", "Pending", "ToBeConsumed", "Consumed", "ToBeDeleted", "Deleted"] as const;
+
+/** LocalDiskVolume mount point `phase`. */
+export const MountPointPhases = {
+  Empty: "",
+  ToBeMounted: "ToBeMounted",
+  ToBeUnMount: "ToBeUnMount",
+  Mounted: "Mounted",
+  NotReady: "NotReady",
+} as const;
+
+export const AccessTypes = { Block: "Block", Mount: "Mount" } as const;
+
+export const SmartResults = { Passed: "Passed", Failed: "Failed" } as const;
+
+/** LocalDisk diskAttributes.devType of a whole disk (the only one claims take). */
+export const DEV_TYPE_DISK = "disk";
+
+export const StorageNodeConditionTypes = {
+  Available: "Available",
+  UnAvailable: "UnAvailable",
+  Progressing: "Progressing",
+  ExpandFailure: "ExpandFailure",
+  ExpandSuccess: "ExpandSuccess",
+} as const;
+
+export const ConditionStatuses = { True: "True", False: "False", Unknown: "Unknown" } as const;
+
+/** LocalVolumeReplica / LocalVolumeReplicaSnapshot condition types (reason = type). */
+export const ReplicaConditionTypes = { Submit: "Submit", Create: "Create", Ready: "Ready" } as const;
+
+export const ThinPoolConditions = {
+  Type: "PoolState",
+  ReasonNormal: "PoolStateNormal",
+  ReasonWarning: "PoolStateWarning",
+} as const;
+
+export const RestoreTypes = { Rollback: "rollback", Create: "create" } as const;
+export const RESTORE_TYPES = ["rollback", "create"] as const;
+
+export const VolumeEncryptTypes = { LUKS: "LUKS" } as const;
+export const VOLUME_ENCRYPT_TYPES = ["LUKS"] as const;
+
+export const ThinOriginTypes = { Volume: "volume", Snapshot: "snapshot" } as const;
+
+export const DiskActions = { Reserve: "reserve" } as const;
+export const DISK_ACTIONS = ["reserve"] as const;
+
+/** Event CR `spec.resourceType`. */
+export const EventResourceTypes = {
+  Cluster: "Cluster",
+  StorageNode: "StorageNode",
+  DiskNode: "DiskNode",
+  Pool: "Pool",
+  Volume: "Volume",
+  DiskVolume: "DiskVolume",
+  Disk: "Disk",
+} as const;
+export const EVENT_RESOURCE_TYPES = ["Cluster", "StorageNode", "DiskNode", "Pool", "Volume", "DiskVolume", "Disk"] as const;
+
+/** Event record `action` (§10). */
+export const EventActions = {
+  Install: "Install",
+  Change: "Change",
+  Add: "Add",
+  Remove: "Remove",
+  StateChange: "StateChange",
+  CapacityExpand: "CapacityExpand",
+  Create: "Create",
+  Delete: "Delete",
+  Mount: "Mount",
+  Unmount: "Unmount",
+  Migrate: "Migrate",
+  Convert: "Convert",
+  Expand: "Expand",
+  Allocate: "Allocate",
+  Relocate: "Relocate",
+  Reserve: "Reserve",
+  Release: "Release",
+} as const;
+
+/** Event record `state` of operation records (§10). */
+export const EventRecordStates = { Submit: "Submit", Start: "Start", Complete: "Complete", Abort: "Abort" } as const;
+
+/** Cluster `status.phase` (§1.18). */
+export const ClusterPhases = { Empty: "", ToReserve: "ToReserve", Reserved: "Reserved", CreatedLDC: "CreatedLDC" } as const;
+/** Cluster componentStatus health. */
+export const COMPONENT_HEALTH_NORMAL = "Normal";
+
+/** Kubernetes Event reasons the original emits. */
+export const EventReasons = {
+  LocalDiskRelease: "LocalDiskRelease",
+  LocalDiskClaimAssignFail: "LocalDiskClaimAssignFail",
+  ThinPoolClaimFail: "ThinPoolClaimFail",
+  ThinPoolClaimSucceed: "ThinPoolClaimSucceed",
+} as const;
