@@ -27,7 +27,7 @@ export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** Page size; the client follows `continue` until the list is complete (default 500). */
+  /** Page size; the client follows `continue` until the list is complete (default 500; 0 = one unpaged list). */
   pageSize?: number;
   signal?: AbortSignal;
 }
@@ -129,7 +129,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
         query: {
           labelSelector: opts.labelSelector,
           fieldSelector: opts.fieldSelector,
-          limit: opts.pageSize ?? 500,
+          limit: opts.pageSize === 0 ? undefined : (opts.pageSize ?? 500),
           continue: cont,
         },
         signal: opts.signal,
