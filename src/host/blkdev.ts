@@ -1,0 +1,64 @@
+// Block device basics: size (`blockdev --getsize64`) and device number (stat's st_rdev).
+//
+// The original computed major:minor as st_rdev/256 : st_rdev%256 — right only for major < 4096 and minor < 256
+// (loop256+, nvme partitions and dynamic majors break it). Linux encodes dev_t as
+//   major = bits 8..19 and 32..63,  minor = bits 0..7 and 20..31   (glibc gnu_dev_major/minor),
+// which is what decodeDevT does, on a BigInt so no bit is lost.
+
+import { stat } from "node:fs/promises";
+import { HwError } from "../api/errors.ts";
+import { run, type RunOptions } from "./runner.ts";
+import { assertDevicePath } from "./validate.ts";
+
+export interface DeviceNumber {
+  major: number;
+  minor: number;
+}
+
+export function decodeDevT(rdev: bigint | number): DeviceNumber {
+  const d = BigInt(rdev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return { major: Number(major), minor: Number(minor) };
+}
+
+export function encodeDevT({ major, minor }: DeviceNumber): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+export function formatMajorMinor(n: DeviceNumber): string {
+  return `${n.major}:${n.minor}`;
+}
+
+export function parseMajorMinor(s: string): DeviceNumber {
+  const m = /^\s*(\d+):(\d+)\s*$/.exec(s);
+  if (!m) throw new HwError("INTERNAL", "UnparseableOutput", `cannot parse device number ${JSON.stringify(s)}`);
+  return { major: Number(m[1]), minor: Number(m[2]) };
+}
+
+/** major:minor of a block device node (follows symlinks such as /dev/disk/by-id/…). */
+export async function deviceNumber(devPath: string): Promise<DeviceNumber> {
+  assertDevicePath(devPath);
+  let st;
+  try {
+    st = await stat(devPath, { bigint: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new HwError("NOT_FOUND", "DeviceNotFound", `block device ${devPath} not found`, { cause: e });
+    }
+    throw e;
+  }
+  if (!st.isBlockDevice()) throw new HwError("FAILED_PRECONDITION", "NotABlockDevice", `${devPath} is not a block device`);
+  return decodeDevT(st.rdev);
+}
+
+/** Size in bytes (`blockdev --getsize64`). */
+export async function deviceSizeBytes(devPath: string, opts: RunOptions = {}): Promise<number> {
+  assertDevicePath(devPath);
+  const { stdout } = await run(["blockdev", "--getsize64", devPath], opts);
+  const n = Number(stdout.trim());
+  if (!Number.isSafeInteger(n)) throw new HwError("INTERNAL", "UnparseableOutput", `blockdev --getsize64 ${devPath} printed ${stdout.trim()}`);
+  return n;
+}

@@ -1,0 +1,224 @@
+// Loop devices: a sparse file attached as a block device (test disks, and the `file` engine's replicas).
+// attachLoop is idempotent: a file already attached (same offset/sizelimit) returns the existing device, so
+// a reconciler killed between `losetup` and recording the device does not leak a second one on re-run.
+// Simplification: two concurrent attaches of the same file can still race (losetup has no lock for that);
+// callers serialise per file.
+
+import { open, realpath, stat } from "node:fs/promises";
+import { HwError } from "../../api/errors.ts";
+import { isCommandError, run, runJson, type RunOptions } from "../runner.ts";
+import { assertAbsolutePath, assertDevicePath, assertNonNegativeInt } from "../validate.ts";
+
+export interface LoopDevice {
+  /** /dev/loopN */
+  name: string;
+  /** Absolute path of the backing file as the kernel reports it (without " (deleted)"). */
+  backFile: string;
+  /** The backing file was deleted while attached. */
+  backFileDeleted: boolean;
+  backIno: number | null;
+  majMin: string;
+  offset: number;
+  sizeLimit: number;
+  readOnly: boolean;
+  directIo: boolean;
+  autoclear: boolean;
+  partscan: boolean;
+  logicalSectorSize: number | null;
+}
+
+export interface AttachOptions {
+  readOnly?: boolean;
+  /** Default true: bypass the page cache of the backing file (no double caching, honest fsync). */
+  directIo?: boolean;
+  offset?: number;
+  sizeLimit?: number;
+}
+
+const LIST_COLUMNS = "NAME,BACK-FILE,BACK-INO,MAJ:MIN,OFFSET,SIZELIMIT,RO,DIO,AUTOCLEAR,PARTSCAN,LOG-SEC";
+
+interface RawLoop {
+  name: string;
+  "back-file"?: string | null;
+  "back-ino"?: number | string | null;
+  "maj:min"?: string | null;
+  offset?: number | string | null;
+  sizelimit?: number | string | null;
+  ro?: boolean | string | number | null;
+  dio?: boolean | string | number | null;
+  autoclear?: boolean | string | number | null;
+  partscan?: boolean | string | number | null;
+  "log-sec"?: number | string | null;
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number(v));
+const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "true";
+
+/** Parse `losetup --list --json -O …`. (losetup pads maj:min with spaces: "  7:1  ".) */
+export function parseLosetupList(json: string): LoopDevice[] {
+  if (json.trim() === "") return []; // losetup prints nothing at all when no loop device is attached
+  const doc = JSON.parse(json) as { loopdevices?: RawLoop[] };
+  return (doc.loopdevices ?? []).map((r) => {
+    let backFile = (r["back-file"] ?? "").trim();
+    const backFileDeleted = backFile.endsWith(" (deleted)");
+    if (backFileDeleted) backFile = backFile.slice(0, -" (deleted)".length);
+    return {
+      name: r.name,
+      backFile,
+      backFileDeleted,
+      backIno: num(r["back-ino"]),
+      majMin: (r["maj:min"] ?? "").trim(),
+      offset: num(r.offset) ?? 0,
+      sizeLimit: num(r.sizelimit) ?? 0,
+      readOnly: bool(r.ro),
+      directIo: bool(r.dio),
+      autoclear: bool(r.autoclear),
+      partscan: bool(r.partscan),
+      logicalSectorSize: num(r["log-sec"]),
+    };
+  });
+}
+
+/** All attached loop devices. */
+export async function listLoops(opts: RunOptions = {}): Promise<LoopDevice[]> {
+  const { stdout } = await run(["losetup", "--list", "--json", "-O", LIST_COLUMNS], opts);
+  return parseLosetupList(stdout);
+}
+
+/** Loop devices backed by `file` (resolved through symlinks, as losetup records it). */
+export async function findLoopsByBackingFile(file: string, opts: RunOptions = {}): Promise<LoopDevice[]> {
+  assertAbsolutePath(file);
+  const real = await realpath(file).catch(() => file);
+  return (await listLoops(opts)).filter((l) => l.backFile === real && !l.backFileDeleted);
+}
+
+/** The loop device `dev`, or undefined when it is not attached. */
+export async function getLoop(dev: string, opts: RunOptions = {}): Promise<LoopDevice | undefined> {
+  assertDevicePath(dev);
+  return (await listLoops(opts)).find((l) => l.name === dev);
+}
+
+/**
+ * Attach `file` (`losetup --find --show --direct-io=on [-r] [--offset] [--sizelimit]`). If the file is already
+ * attached with the same offset and size limit, that device is returned instead (a read-only request matches
+ * only a read-only device and vice versa).
+ */
+export async function attachLoop(file: string, o: AttachOptions = {}, opts: RunOptions = {}): Promise<LoopDevice> {
+  assertAbsolutePath(file);
+  const offset = assertNonNegativeInt(o.offset ?? 0, "loop offset");
+  const sizeLimit = assertNonNegativeInt(o.sizeLimit ?? 0, "loop size limit");
+  const readOnly = o.readOnly ?? false;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new HwError("FAILED_PRECONDITION", "NotAFile", `loop backing file ${file} is not a regular file`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new HwError("NOT_FOUND", "BackingFileNotFound", `loop backing file ${file} not found`);
+    throw e;
+  }
+  // Crash window covered: losetup succeeded but the caller died before recording the device.
+  const existing = (await findLoopsByBackingFile(file, opts)).find(
+    (l) => l.offset === offset && l.sizeLimit === sizeLimit && l.readOnly === readOnly,
+  );
+  if (existing) return existing;
+
+  const argv = ["losetup", "--find", "--show", `--direct-io=${o.directIo === false ? "off" : "on"}`];
+  if (readOnly) argv.push("--read-only");
+  if (offset) argv.push("--offset", String(offset));
+  if (sizeLimit) argv.push("--sizelimit", String(sizeLimit));
+  argv.push("--", file);
+  let stdout: string;
+  try {
+    ({ stdout } = await run(argv, opts));
+  } catch (e) {
+    throw classifyLoopError(e);
+  }
+  const dev = stdout.trim();
+  const attached = await getLoop(dev, opts);
+  if (!attached) throw new HwError("INTERNAL", "LoopVanished", `loop device ${dev} for ${file} vanished right after attach`);
+  return attached;
+}
+
+/** Detach; a device that is not attached (or does not exist) counts as detached. */
+export async function detachLoop(dev: string, opts: RunOptions = {}): Promise<void> {
+  assertDevicePath(dev);
+  try {
+    await run(["losetup", "--detach", dev], opts);
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw classifyLoopError(e);
+  }
+}
+
+/** Detach every loop device backed by `file`. */
+export async function detachLoopsOf(file: string, opts: RunOptions = {}): Promise<void> {
+  for (const l of await findLoopsByBackingFile(file, opts)) await detachLoop(l.name, opts);
+}
+
+/** Re-read the backing file's size after it was grown (`losetup --set-capacity`). */
+export async function setLoopCapacity(dev: string, opts: RunOptions = {}): Promise<void> {
+  assertDevicePath(dev);
+  try {
+    await run(["losetup", "--set-capacity", dev], opts);
+  } catch (e) {
+    throw classifyLoopError(e);
+  }
+}
+
+/** Create a sparse file of `sizeBytes` (fails with ALREADY_EXISTS if it exists). */
+export async function createSparseFile(path: string, sizeBytes: number): Promise<void> {
+  assertAbsolutePath(path);
+  assertNonNegativeInt(sizeBytes, "file size");
+  let fh;
+  try {
+    fh = await open(path, "wx", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new HwError("ALREADY_EXISTS", "AlreadyExists", `file ${path} already exists`);
+    throw e;
+  }
+  try {
+    await fh.truncate(sizeBytes);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Grow a sparse file to `sizeBytes` (no-op if already that size; refuses to shrink: that would cut data). */
+export async function growSparseFile(path: string, sizeBytes: number): Promise<void> {
+  assertAbsolutePath(path);
+  assertNonNegativeInt(sizeBytes, "file size");
+  const fh = await open(path, "r+");
+  try {
+    const { size } = await fh.stat();
+    if (size > sizeBytes) {
+      throw new HwError("FAILED_PRECONDITION", "ShrinkRefused", `file ${path} is ${size} bytes; refusing to shrink it to ${sizeBytes}`);
+    }
+    if (size < sizeBytes) await fh.truncate(sizeBytes);
+  } finally {
+    await fh.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Classification (stderr texts measured with util-linux 2.38)
+
+/** "No such device or address" (ENXIO: not attached) or no such device node. */
+export function isNotFound(e: unknown): boolean {
+  return isCommandError(e) && /No such device or address|No such file or directory|No such device\b/.test(e.stderr);
+}
+
+export function isBusy(e: unknown): boolean {
+  return isCommandError(e) && /Device or resource busy/.test(e.stderr);
+}
+
+/** No free loop device (loop module's max_loop reached, or /dev/loop-control missing). */
+export function isNoSpace(e: unknown): boolean {
+  return isCommandError(e) && /cannot find an unused loop device|could not find any free loop device/i.test(e.stderr);
+}
+
+function classifyLoopError(e: unknown): unknown {
+  if (!isCommandError(e)) return e;
+  if (isNoSpace(e)) return e.reclassify("RESOURCE_EXHAUSTED", "NoFreeLoopDevice", "detach unused loop devices or raise max_loop");
+  if (isBusy(e)) return e.reclassify("UNAVAILABLE", "DeviceBusy");
+  if (isNotFound(e)) return e.reclassify("NOT_FOUND", "DeviceNotFound");
+  return e;
+}

@@ -1,0 +1,111 @@
+// /sys/block/<dev>: what the kernel itself says about a block device — works without udev, without root
+// for most attributes, and without spawning anything. `size` is always in 512-byte sectors, whatever the
+// device's logical block size.
+
+import { readFile, readdir, realpath } from "node:fs/promises";
+import { join } from "node:path";
+import { invalid, HwError } from "../../api/errors.ts";
+
+export const SYS_BLOCK = "/sys/block";
+
+export interface SysBlockInfo {
+  /** Kernel name: loop0, sda, nvme0n1 */
+  name: string;
+  devPath: string; // /dev/<name>
+  /** Resolved /sys/devices/… path (contains /virtual/ for loop, zram, dm). */
+  sysPath: string;
+  isVirtual: boolean;
+  sizeBytes: number;
+  rotational: boolean | null;
+  readOnly: boolean;
+  removable: boolean;
+  majMin: string;
+  model: string | null;
+  vendor: string | null;
+  serial: string | null;
+  wwid: string | null;
+  /** Loop devices only; null when not attached or not a loop. */
+  loopBackingFile: string | null;
+  /** Partition kernel names (sda1, nvme0n1p1). */
+  partitions: string[];
+  /** Holders (dm, md) using this device. */
+  holders: string[];
+}
+
+/** Accepts "loop0" or "/dev/loop0"; returns the kernel name. */
+export function kernelName(dev: string): string {
+  const name = dev.startsWith("/dev/") ? dev.slice(5) : dev;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/.test(name)) throw invalid(`${JSON.stringify(dev)} is not a kernel block device name`);
+  return name;
+}
+
+async function readAttr(path: string): Promise<string | null> {
+  try {
+    const s = (await readFile(path, "utf8")).trim();
+    return s === "" ? null : s;
+  } catch {
+    return null;
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Names in /sys/block (whole disks incl. loop/zram/dm; partitions are not listed there). */
+export async function listSysBlock(root = SYS_BLOCK): Promise<string[]> {
+  return listDir(root);
+}
+
+/** Read one device's attributes; NOT_FOUND when /sys/block/<name> does not exist. */
+export async function readSysBlock(dev: string, root = SYS_BLOCK): Promise<SysBlockInfo> {
+  const name = kernelName(dev);
+  const dir = join(root, name);
+  let sysPath: string;
+  try {
+    sysPath = await realpath(dir);
+  } catch (e) {
+    throw new HwError("NOT_FOUND", "DeviceNotFound", `block device ${name} not found in ${root}`, { cause: e });
+  }
+  const [size, rota, ro, rm, dev_, model, vendor, serial, wwid, backing, entries, holders] = await Promise.all([
+    readAttr(join(dir, "size")),
+    readAttr(join(dir, "queue/rotational")),
+    readAttr(join(dir, "ro")),
+    readAttr(join(dir, "removable")),
+    readAttr(join(dir, "dev")),
+    readAttr(join(dir, "device/model")),
+    readAttr(join(dir, "device/vendor")),
+    readAttr(join(dir, "serial")).then((v) => v ?? readAttr(join(dir, "device/serial"))), // virtio: /serial; scsi: device/serial
+    readAttr(join(dir, "wwid")).then((w) => w ?? readAttr(join(dir, "device/wwid"))),
+    readAttr(join(dir, "loop/backing_file")),
+    listDir(dir),
+    listDir(join(dir, "holders")),
+  ]);
+  return {
+    name,
+    devPath: `/dev/${name}`,
+    sysPath,
+    isVirtual: sysPath.includes("/virtual/"),
+    sizeBytes: Number(size ?? 0) * 512,
+    rotational: rota === null ? null : rota === "1",
+    readOnly: ro === "1",
+    removable: rm === "1",
+    majMin: dev_ ?? "",
+    model,
+    vendor,
+    serial,
+    wwid,
+    loopBackingFile: backing,
+    partitions: entries.filter((e) => e.startsWith(name) && e !== name),
+    holders,
+  };
+}
+
+/** Partition check straight from sysfs: a partition dir has a `partition` file. */
+export async function isPartition(name: string, classRoot = "/sys/class/block"): Promise<boolean> {
+  return (await readAttr(join(classRoot, kernelName(name), "partition"))) !== null;
+}
