@@ -1,0 +1,32 @@
+// Descriptors of the built-in Kubernetes resources the runtime itself uses (our own kinds come from
+// src/api/kinds as KindDefinitions, which satisfy ResourceDescriptor structurally).
+
+import type { ResourceDescriptor } from "./types.ts";
+
+export const LEASE: ResourceDescriptor = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
+export const NODE: ResourceDescriptor = { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false };
+export const EVENT: ResourceDescriptor = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };
+export const CONFIG_MAP: ResourceDescriptor = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
+export const NAMESPACE: ResourceDescriptor = { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false };
+
+/** Namespace of kubelet-style node heartbeat Leases. */
+export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+
+/** Lease `spec` (coordination.k8s.io/v1). Times are MicroTime strings. */
+export interface LeaseSpec {
+  holderIdentity?: string | null;
+  leaseDurationSeconds?: number;
+  acquireTime?: string | null;
+  renewTime?: string | null;
+  leaseTransitions?: number;
+}
+
+/** RFC 3339 with microseconds, as metav1.MicroTime serialises ("2026-01-02T03:04:05.123000Z"). */
+export function microTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** RFC 3339 in whole seconds, as metav1.Time serialises. */
+export function metaTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
