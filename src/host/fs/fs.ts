@@ -11,7 +11,7 @@
 
 import { statfs } from "node:fs/promises";
 import { HwError } from "../../api/errors.ts";
-import { isCommandError, run, type CommandError, type RunOptions } from "../runner.ts";
+import { isCommandError, run, type RunOptions } from "../runner.ts";
 import { assertAbsolutePath, assertDevicePath } from "../validate.ts";
 
 export type FsType = "xfs" | "ext4";
@@ -286,17 +286,17 @@ export async function fsStats(path: string): Promise<FsStats> {
 // ---------------------------------------------------------------------------------------------------------
 // Classification
 
-export function isNoSpace(e: unknown): e is CommandError {
+export function isNoSpace(e: unknown): boolean {
   return isCommandError(e) && /No space left on device/.test(e.stderr);
 }
-export function isBusy(e: unknown): e is CommandError {
+export function isBusy(e: unknown): boolean {
   return isCommandError(e) && /Device or resource busy|contains a mounted filesystem|is mounted/i.test(e.stderr);
 }
-export function isNotFound(e: unknown): e is CommandError {
+export function isNotFound(e: unknown): boolean {
   return isCommandError(e) && /No such file or directory|No such device/.test(e.stderr);
 }
 /** mkfs.xfs: "Filesystem must be larger than 300MB." */
-export function isTooSmall(e: unknown): e is CommandError {
+export function isTooSmall(e: unknown): boolean {
   return isCommandError(e) && /must be larger than|too small/i.test(e.stderr);
 }
 

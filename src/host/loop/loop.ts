@@ -6,7 +6,7 @@
 
 import { open, realpath, stat } from "node:fs/promises";
 import { HwError } from "../../api/errors.ts";
-import { isCommandError, run, runJson, type RunOptions } from "../runner.ts";
+import { isCommandError, run, type RunOptions } from "../runner.ts";
 import { assertAbsolutePath, assertDevicePath, assertNonNegativeInt } from "../validate.ts";
 
 export interface LoopDevice {

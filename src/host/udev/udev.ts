@@ -90,7 +90,7 @@ export async function udevInfo(dev: string, opts: RunOptions = {}): Promise<Udev
     const { stdout } = await run(["udevadm", "info", "--query=property", `--name=${dev}`], opts);
     return parseUdevInfo(stdout);
   } catch (e) {
-    if (isNotFound(e)) throw e.reclassify("NOT_FOUND", "DeviceNotFound");
+    if (isCommandError(e) && isNotFound(e)) throw e.reclassify("NOT_FOUND", "DeviceNotFound");
     throw e;
   }
 }
@@ -112,7 +112,7 @@ export async function isUdevRunning(): Promise<boolean> {
 }
 
 /** "Unknown device "/dev/x": No such device" (exit 1). */
-export function isNotFound(e: unknown): e is import("../runner.ts").CommandError {
+export function isNotFound(e: unknown): boolean {
   return isCommandError(e) && /Unknown device|No such device/.test(e.stderr);
 }
 
