@@ -1,0 +1,98 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { HwError } from "../api/errors.ts";
+import { Transport, connectionError, errorFromResponse, isConflict, isExpired } from "./transport.ts";
+import { kubeConfigForServer } from "./config.ts";
+
+const status = (code: number, reason: string, message: string, details?: object) =>
+  JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, details });
+
+test("errorFromResponse maps status codes and keeps the server's message", () => {
+  const nf = errorFromResponse(404, status(404, "NotFound", 'configmaps "x" not found'), "GET /x");
+  assert.equal(nf.code, "NOT_FOUND");
+  assert.equal(nf.message, 'configmaps "x" not found');
+
+  const ae = errorFromResponse(409, status(409, "AlreadyExists", 'configmaps "x" already exists'), "POST");
+  assert.equal(ae.code, "ALREADY_EXISTS");
+
+  const cf = errorFromResponse(409, status(409, "Conflict", "the object has been modified"), "PUT");
+  assert.equal(cf.code, "ABORTED");
+  assert.equal(cf.reason, "Conflict");
+  assert.ok(isConflict(cf));
+
+  const inv = errorFromResponse(
+    422,
+    status(422, "Invalid", "LocalVolume.hwameistor.io \"v\" is invalid", {
+      causes: [{ field: "spec.poolName", reason: "FieldValueRequired", message: "Required value" }],
+    }),
+    "POST",
+  );
+  assert.equal(inv.code, "INVALID_ARGUMENT");
+  assert.deepEqual(inv.causes, [{ field: "spec.poolName", reason: "FieldValueRequired", message: "Required value" }]);
+
+  const gone = errorFromResponse(410, status(410, "Expired", "too old resource version: 1 (50)"), "GET");
+  assert.equal(gone.reason, "Expired");
+  assert.ok(isExpired(gone));
+  assert.equal(gone.httpStatusOverride, 410);
+
+  for (const c of [500, 502, 503, 504]) assert.equal(errorFromResponse(c, "oops", "GET").code, "UNAVAILABLE");
+  assert.equal(errorFromResponse(503, "oops", "GET").message, "oops", "non-Status body kept as message");
+  assert.equal(errorFromResponse(401, "", "GET").code, "UNAUTHENTICATED");
+  assert.equal(errorFromResponse(403, "", "GET").code, "PERMISSION_DENIED");
+});
+
+test("connectionError: refused → UNAVAILABLE; aborted → CANCELLED", () => {
+  const e = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+  const u = connectionError(e, "GET /api");
+  assert.ok(u instanceof HwError);
+  assert.equal(u.code, "UNAVAILABLE");
+  assert.match(u.message, /ECONNREFUSED/);
+  const ac = new AbortController();
+  ac.abort();
+  assert.equal(connectionError(new Error("x"), "GET", ac.signal).code, "CANCELLED");
+});
+
+test("Transport sends the bearer token over plain http and streams newline-delimited JSON", async () => {
+  const seen: Array<{ auth?: string; url?: string; ct?: string }> = [];
+  const srv = http.createServer((req, res) => {
+    seen.push({ auth: req.headers.authorization, url: req.url, ct: req.headers["content-type"] });
+    if (req.url?.includes("watch=true")) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n{"type":"BOO');
+      setTimeout(() => res.end('KMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'), 20);
+      return;
+    }
+    if (req.url?.startsWith("/missing")) {
+      res.writeHead(404, { "Content-Type": "application/json" });
+      return res.end(status(404, "NotFound", "nope"));
+    }
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end('{"ok":true}');
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const port = (srv.address() as AddressInfo).port;
+    const t = new Transport(kubeConfigForServer(`http://127.0.0.1:${port}`, "s3cret"));
+    assert.deepEqual(await t.request({ method: "PATCH", path: "/x", body: { a: 1 }, contentType: "application/merge-patch+json" }), { ok: true });
+    assert.equal(seen[0]!.auth, "Bearer s3cret");
+    assert.equal(seen[0]!.ct, "application/merge-patch+json");
+    await assert.rejects(t.request({ method: "GET", path: "/missing" }), (e: HwError) => e.code === "NOT_FOUND" && e.message === "nope");
+    const lines: unknown[] = [];
+    await t.stream({ method: "GET", path: "/w", query: { watch: "true" } }, (v) => lines.push(v));
+    assert.equal(lines.length, 2);
+    assert.deepEqual((lines[1] as { type: string }).type, "BOOKMARK");
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+});
+
+test("Transport against a closed port fails UNAVAILABLE", async () => {
+  const srv = http.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  const t = new Transport(kubeConfigForServer(`http://127.0.0.1:${port}`));
+  await assert.rejects(t.request({ method: "GET", path: "/api" }), (e: HwError) => e.code === "UNAVAILABLE");
+});
