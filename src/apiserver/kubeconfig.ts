@@ -1,0 +1,25 @@
+// The kubeconfig the embedded API server writes for kubectl and client-node: one cluster, one user with
+// the bearer token, context "hwameistor". Plain HTTP on loopback (client-go sends bearer tokens over http).
+
+import { chmodSync, writeFileSync } from "node:fs";
+import { stringify } from "yaml";
+
+export const KUBECONFIG_CONTEXT = "hwameistor";
+
+export function kubeconfigYaml(serverUrl: string, token: string): string {
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: KUBECONFIG_CONTEXT, cluster: { server: serverUrl } }],
+    users: [{ name: KUBECONFIG_CONTEXT, user: { token } }],
+    contexts: [{ name: KUBECONFIG_CONTEXT, context: { cluster: KUBECONFIG_CONTEXT, user: KUBECONFIG_CONTEXT, namespace: "default" } }],
+    "current-context": KUBECONFIG_CONTEXT,
+    preferences: {},
+  });
+}
+
+/** Writes the kubeconfig with mode 0600 (it holds the token). */
+export function writeKubeconfig(path: string, serverUrl: string, token: string): void {
+  writeFileSync(path, kubeconfigYaml(serverUrl, token), { mode: 0o600 });
+  chmodSync(path, 0o600); // mode applies only when the file is created
+}
