@@ -17,15 +17,15 @@ export interface DeviceNumber {
 
 export function decodeDevT(rdev: bigint | number): DeviceNumber {
   const d = BigInt(rdev);
-  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
-  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n);
+  const minor = (d & 0xffn) | ((d >> 12n) & 0xffffff00n);
   return { major: Number(major), minor: Number(minor) };
 }
 
 export function encodeDevT({ major, minor }: DeviceNumber): bigint {
   const ma = BigInt(major);
   const mi = BigInt(minor);
-  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+  return ((ma & 0xfffn) << 8n) | ((ma & 0xfffff000n) << 32n) | (mi & 0xffn) | ((mi & 0xffffff00n) << 12n);
 }
 
 export function formatMajorMinor(n: DeviceNumber): string {

@@ -54,7 +54,7 @@ export function parseSmartAll(device: string, doc: J): SmartResult {
     modelName: doc.model_name ?? null,
     serialNumber: doc.serial_number ?? null,
     firmwareVersion: doc.firmware_version ?? null,
-    wwn: wwn ? `${wwn.naa.toString(16)}${wwn.oui.toString(16).padStart(6, "0")}${wwn.id.toString(16).padStart(9, "0")}` : null,
+    wwn: wwn ? `0x${wwn.naa.toString(16)}${wwn.oui.toString(16).padStart(6, "0")}${wwn.id.toString(16).padStart(9, "0")}` : null,
     rotationRate: typeof doc.rotation_rate === "number" ? doc.rotation_rate : null,
     powerOnHours: doc.power_on_time?.hours ?? null,
     temperatureCelsius: doc.temperature?.current ?? null,
