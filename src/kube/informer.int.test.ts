@@ -27,7 +27,9 @@ function recorder(inf: Informer<CM>) {
       log.push(`update ${o.metadata?.name} v=${o.data?.v}`);
       note(o.metadata!.name!, o.metadata?.resourceVersion);
     },
-    delete: (o) => log.push(`delete ${o.metadata?.name}`),
+    delete: (o) => {
+      log.push(`delete ${o.metadata?.name}`);
+    },
   });
   return { log, rvs };
 }
