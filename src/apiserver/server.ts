@@ -3,8 +3,9 @@
 // (not fastify): watch streams, arbitrary patch/YAML content types and raw JSON passthrough of stored
 // objects are simpler and faster on the bare server. See docs/apiserver.md.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { HwError } from "../api/errors.ts";
@@ -14,11 +15,12 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions } from "./discover
 import { listObjects, objectFilter } from "./handlers/list.ts";
 import { ObjectService, type DeleteOptions, type FieldValidation, type WriteOptions } from "./handlers/objects.ts";
 import { defaultWatchTuning, serveWatch, type WatchTuning } from "./handlers/watch.ts";
-import { decodeBody, negotiate, readBody, sendError, sendJson, type Output } from "./http-util.ts";
+import { decodeBody, negotiate, readBody, sendError, sendJson, statusOf, type Output } from "./http-util.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { badRequest } from "./object-meta.ts";
 import { patchTypeFromContentType } from "./patch.ts";
 import { Registry } from "./registry.ts";
+import { loadOrCreateServingCert } from "./tls.ts";
 import type { ResourceType } from "./resource-type.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import { WatchHub } from "./store/watch-hub.ts";
@@ -65,7 +67,7 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
   const svc = new ObjectService(store, registry);
   const hub = new WatchHub(store);
   const watchTuning: WatchTuning = { ...defaultWatchTuning, ...(tuning.watch ?? {}) };
-  let server: Server | undefined;
+  let front: NetServer | undefined;
   try {
     // Registry from stored CRDs, then the default namespaces (first start only).
     for (const row of store.list(CRD_GROUP, CRD_PLURAL, undefined)) {
@@ -80,30 +82,54 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
     for (const name of defaultNamespaces) svc.ensure(nsRt, undefined, { metadata: { name } });
 
     const token = loadOrCreateToken(opts.dataDir, opts.token);
+    const tls = loadOrCreateServingCert(opts.dataDir, host);
     const ctx: Ctx = { svc, hub, registry, token, log, watchTuning, serverAddress: "" };
-    server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       handle(ctx, req, res).catch((e) => {
-        log.error({ err: e, method: req.method, url: req.url }, "request failed");
+        const { code } = statusOf(e);
+        if (code >= 500) log.error({ err: e, method: req.method, url: req.url }, "request failed");
+        else log.debug({ method: req.method, url: req.url, code, msg: (e as Error).message }, "request rejected");
         sendError(res, e);
       });
+    };
+    const serverOpts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+    const httpServer = createServer(serverOpts, onRequest);
+    const httpsServer = createHttpsServer({ ...serverOpts, key: tls.keyPem, cert: tls.certPem }, onRequest);
+    for (const s of [httpServer, httpsServer]) {
+      s.on("clientError", (_e: Error, socket: Socket) => {
+        if (socket.writable && !(socket as any).encrypted) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        else socket.destroy();
+      });
+    }
+    // One port, both protocols: the first byte of a connection tells TLS (0x16, a handshake record) from
+    // HTTP. kubectl uses HTTPS (client-go never sends a bearer token over plain HTTP); in-process clients
+    // and tests may use plain HTTP on loopback.
+    const sockets = new Set<Socket>();
+    const fe = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+      socket.once("data", (buf: Buffer) => {
+        socket.pause();
+        socket.unshift(buf);
+        (buf[0] === 0x16 ? httpsServer : httpServer).emit("connection", socket);
+        process.nextTick(() => socket.resume());
+      });
     });
-    server.on("clientError", (_e, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-      else socket.destroy();
-    });
-    const srv = server;
+    front = fe;
     await new Promise<void>((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen(opts.port ?? 6443, host, () => {
-        srv.off("error", reject);
+      fe.once("error", reject);
+      fe.listen(opts.port ?? 6443, host, () => {
+        fe.off("error", reject);
         resolve();
       });
     });
-    const port = (srv.address() as AddressInfo).port;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    ctx.serverAddress = `${host}:${port}`;
+    const port = (fe.address() as AddressInfo).port;
+    const hostPort = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const url = `http://${hostPort}`;
+    ctx.serverAddress = hostPort;
     const kubeconfigPath = join(opts.dataDir, "kubeconfig");
-    writeKubeconfig(kubeconfigPath, url, token);
+    writeKubeconfig(kubeconfigPath, `https://${hostPort}`, token, tls.certPem);
     log.info({ url, dataDir: opts.dataDir, resourceVersion: store.currentRv }, "API server listening");
     let closing: Promise<void> | undefined;
     return {
@@ -112,13 +138,15 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
       kubeconfigPath,
       close: () =>
         (closing ??= new Promise<void>((resolve) => {
-          srv.close(() => resolve());
-          hub.close(); // ends no stream by itself; closeAllConnections does
-          srv.closeAllConnections();
+          fe.close(() => resolve());
+          hub.close();
+          httpServer.closeAllConnections();
+          httpsServer.closeAllConnections();
+          for (const s of sockets) s.destroy();
         }).then(() => store.close())),
     };
   } catch (e) {
-    server?.close();
+    front?.close();
     hub.close();
     store.close();
     throw e;
