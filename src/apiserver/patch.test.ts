@@ -219,3 +219,17 @@ test("strategic: bad bodies are 400", () => {
   assert.equal(status(() => applyPatch("strategic", pod(), { spec: { containers: [{ image: "no-name" }] } })), 400);
   assert.equal(status(() => applyPatch("strategic", pod(), { spec: { $patch: "frob" } })), 400);
 });
+
+test("strategic: the patch kubectl 1.32 apply sends for a Pod (captured) merges as on a real server", () => {
+  const live = { apiVersion: "v1", kind: "Pod", metadata: { name: "p1", namespace: "default", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" } }, spec: { containers: [{ name: "a", image: "i:1" }] } };
+  const patch = {
+    metadata: { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{new}" } },
+    spec: { "$setElementOrder/containers": [{ name: "a" }, { name: "b" }], containers: [{ image: "i:2", name: "a" }, { image: "j:1", name: "b" }] },
+  };
+  assert.deepEqual(applyPatch("strategic", live, patch), {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p1", namespace: "default", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{new}" } },
+    spec: { containers: [{ name: "a", image: "i:2" }, { name: "b", image: "j:1" }] },
+  });
+});
