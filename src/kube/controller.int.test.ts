@@ -91,31 +91,3 @@ test("controller: copies ConfigMaps, converges, requeues on conflict", { skip, t
   }
   assert.ok(reconciled.length >= 4);
 });
-
-test("controller: errors are retried with backoff; requeueAfterMs schedules another pass", { skip, timeout: 20_000 }, async () => {
-  let calls = 0;
-  const times: number[] = [];
-  const ctl = new Controller({
-    name: "flaky",
-    log: silentLogger,
-    queue: { baseDelayMs: 50 },
-    reconcile: async () => {
-      calls++;
-      times.push(Date.now());
-      if (calls <= 2) throw new Error("transient");
-      if (calls === 3) return { requeueAfterMs: 100 };
-    },
-  });
-  await ctl.start(); // no informers: starts at once
-  ctl.enqueue("k");
-  try {
-    await waitFor("4 calls", () => calls >= 4, 5000);
-    assert.ok(times[1]! - times[0]! >= 45, "first retry after the base delay");
-    assert.ok(times[2]! - times[1]! >= 95, "second retry after twice the base delay");
-    assert.ok(times[3]! - times[2]! >= 95, "requeueAfterMs honoured");
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(calls, 4, "success without requeueAfter ends the loop");
-  } finally {
-    await ctl.stop();
-  }
-});
