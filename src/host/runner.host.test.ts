@@ -101,6 +101,8 @@ test("runJson parses stdout; unparseable output names the command", async () => 
 test("trimStderr keeps the useful last lines", () => {
   const long = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n\n";
   assert.equal(trimStderr(long, 2), "line 28\nline 29");
+  // measured: mkfs.xfs on a 64 MiB device prints the cause, then its usage banner
+  assert.equal(trimStderr("Filesystem must be larger than 300MB.\nUsage: mkfs.xfs\n/* blocksize */\t\t[-b size=num]\n"), "Filesystem must be larger than 300MB.");
 });
 
 test("spawnStream delivers lines and stop() ends the process group", async () => {

@@ -105,12 +105,17 @@ export function isCommandError(e: unknown): e is CommandError {
   return e instanceof CommandError;
 }
 
-/** The last lines of stderr that say something (tools print usage banners and progress before the cause). */
+/**
+ * The lines of stderr that say something: the last maxLines, after dropping a usage banner that follows the
+ * cause (mkfs.xfs prints "Filesystem must be larger than 300MB." and then 30 lines of usage).
+ */
 export function trimStderr(stderr: string, maxLines = 8, maxChars = 2000): string {
-  const lines = stderr
+  let lines = stderr
     .split("\n")
     .map((l) => l.trimEnd())
     .filter((l) => l.trim() !== "");
+  const usage = lines.findIndex((l) => /^\s*usage:/i.test(l));
+  if (usage > 0) lines = lines.slice(0, usage);
   let out = lines.slice(-maxLines).join("\n");
   if (out.length > maxChars) out = "…" + out.slice(out.length - maxChars);
   return out;
