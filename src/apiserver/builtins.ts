@@ -152,7 +152,7 @@ const defs: Def[] = [
   },
   {
     group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", shortNames: ["crd", "crds"], namespaced: false, hasStatus: true,
-    columns: [{ name: "Created At", type: "date", jsonPath: ".metadata.creationTimestamp" }],
+    columns: [{ name: "Created At", type: "string", format: "date-time", jsonPath: ".metadata.creationTimestamp" }], // kube prints the timestamp itself
   },
 ];
 
