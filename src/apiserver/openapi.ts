@@ -89,7 +89,7 @@ function listSchema(rt: ResourceType, f: Flavor): JSONSchemaProps {
   };
 }
 
-function metaSchemas(f: Flavor): Record<string, JSONSchemaProps> {
+function metaSchemas(): Record<string, JSONSchemaProps> {
   const str = (description: string) => ({ type: "string", description });
   const strMap = (description: string) => ({ type: "object", additionalProperties: { type: "string", default: "" }, description });
   const time = (description: string) => ({ type: "string", format: "date-time", description });
@@ -267,7 +267,7 @@ const INFO = { title: "Kubernetes", version: "v1.32.0" };
 
 /** GET /openapi/v2 (JSON). kubectl itself asks for protobuf here; see docs/apiserver-compat.md. */
 export function openApiV2(types: ResourceType[]): any {
-  const definitions: Record<string, any> = { ...metaSchemas("v2") };
+  const definitions: Record<string, any> = { ...metaSchemas() };
   const paths: Record<string, any> = {};
   for (const rt of types) {
     definitions[definitionName(rt)] = kindSchema(rt, "v2");
@@ -287,7 +287,7 @@ export function openApiV3GroupVersion(types: ResourceType[], gvPathArg: string):
   const wanted = gvPathArg.replace(/^\/+/, "").replace(/^openapi\/v3\//, "").replace(/\/+$/, "");
   const members = types.filter((rt) => gvPath(rt) === wanted);
   if (members.length === 0) return undefined;
-  const schemas: Record<string, any> = { ...metaSchemas("v3") };
+  const schemas: Record<string, any> = { ...metaSchemas() };
   const paths: Record<string, any> = {};
   for (const rt of members) {
     schemas[definitionName(rt)] = kindSchema(rt, "v3");
