@@ -196,6 +196,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const ctl = new AbortController();
     this.watchCtl = ctl;
     const onStop = () => ctl.abort();
+    if (this.stopCtl.signal.aborted) return;
     this.stopCtl.signal.addEventListener("abort", onStop, { once: true });
     const timeoutSeconds = this.opts.watchTimeoutSeconds ?? Math.floor(300 + Math.random() * 300);
     // The server should end the stream after timeoutSeconds; if it does not (a half-open connection),

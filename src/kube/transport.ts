@@ -61,9 +61,17 @@ export class Transport {
     this.userAgent = opts.userAgent ?? "hwameistor-ts";
   }
 
-  private async prepare(): Promise<Prepared> {
+  private preparing?: Promise<Prepared>;
+
+  private prepare(): Promise<Prepared> {
+    if (this.prepared && Date.now() - this.prepared.at < this.authCacheMs) return Promise.resolve(this.prepared);
+    // One refresh at a time: concurrent requests share it (exec plugins can be slow).
+    this.preparing ??= this.refresh().finally(() => (this.preparing = undefined));
+    return this.preparing;
+  }
+
+  private async refresh(): Promise<Prepared> {
     const now = Date.now();
-    if (this.prepared && now - this.prepared.at < this.authCacheMs) return this.prepared;
     const o: https.RequestOptions = {};
     let kc = this.kc;
     if (this.server.startsWith("http:")) {

@@ -197,15 +197,22 @@ export class WorkQueue<K = string> {
 
   /**
    * Runs `workers` loops that take keys and call fn; resolves when the queue is shut down and every loop
-   * has finished its current key. fn's errors are the caller's business: wrap it (controller.ts does).
+   * has finished its current key. An error thrown by fn goes to onError (default: stderr) and the worker
+   * goes on; retrying is the caller's decision (controller.ts requeues with backoff).
    */
-  async run(workers: number, fn: (key: K) => Promise<void>): Promise<void> {
+  async run(
+    workers: number,
+    fn: (key: K) => Promise<void>,
+    onError: (key: K, err: unknown) => void = (key, err) => console.error(`[workqueue] ${String(key)}:`, err),
+  ): Promise<void> {
     const loop = async () => {
       for (;;) {
         const key = await this.get();
         if (key === undefined) return;
         try {
           await fn(key);
+        } catch (e) {
+          onError(key, e);
         } finally {
           this.done(key);
         }
