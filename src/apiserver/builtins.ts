@@ -190,6 +190,11 @@ export function initialStatusOf(kind: string): any | undefined {
   }
 }
 
+/** Defaults kube-apiserver applies to a built-in kind on every write (the few our clients rely on). */
+export function applyBuiltinDefaults(kind: string, obj: any): void {
+  if (kind === "Secret" && !obj.type) obj.type = "Opaque";
+}
+
 /** Namespaces created at first start. */
 export const defaultNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease", "hwameistor"];
 

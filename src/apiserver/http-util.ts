@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { HwError, httpStatusOf, isHwError, toKubeStatus } from "../api/errors.ts";
 import { badRequest } from "./object-meta.ts";
+import { decodeKubeProtobuf } from "./protobuf.ts";
 
 /** kube-apiserver's limit for a request body is 3 MiB (etcd's object size limit is ~1.5 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -38,9 +39,10 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
-/** Decodes a request body: JSON, or YAML for `application/yaml`; 415 for protobuf/CBOR, 400 if malformed. */
+/** Decodes a request body: JSON, YAML for `application/yaml`, kube protobuf for a few kinds; else 415; 400 if malformed. */
 export function decodeBody(buf: Buffer, contentType: string | undefined): any {
   const base = (contentType ?? "application/json").split(";")[0]!.trim().toLowerCase();
+  if (base === "application/vnd.kubernetes.protobuf") return decodeKubeProtobuf(buf);
   if (base.includes("protobuf") || base.includes("cbor")) {
     throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`, { httpStatus: 415, statusReason: "UnsupportedMediaType" });
   }

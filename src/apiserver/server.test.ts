@@ -50,7 +50,7 @@ describe("embedded API server over HTTP", () => {
   it("needs a bearer token, except for health", async () => {
     const r = await fetch(s.url + "/api/v1/namespaces");
     assert.equal(r.status, 401);
-    assert.equal((await r.json()).reason, "Unauthorized");
+    assert.equal(((await r.json()) as any).reason, "Unauthorized");
     const h = await fetch(s.url + "/healthz");
     assert.equal(h.status, 200);
     const bad = await fetch(s.url + "/api", { headers: { Authorization: "Bearer nope" } });

@@ -6,7 +6,7 @@
 // respect to other requests (a PATCH can never hit a conflict between its read and its write).
 
 import { HwError, conflict, type FieldCause } from "../../api/errors.ts";
-import { CRD_GROUP, CRD_PLURAL, initialStatusOf, keepsStatusOnCreate } from "../builtins.ts";
+import { CRD_GROUP, CRD_PLURAL, applyBuiltinDefaults, initialStatusOf, keepsStatusOnCreate } from "../builtins.ts";
 import {
   badRequest, bumpGeneration, deepEqual, generateName, invalidObject, metadataCauses, nameCauses, nowTimestamp,
   prepareCreateMeta, preserveSystemMeta,
@@ -271,6 +271,7 @@ export class ObjectService {
   /** Schema pipeline of custom resources (prune, default, validate) and CRD validation; throws 422. */
   private admit(rt: ResourceType, obj: any, old: any | undefined, opts: WriteOptions): void {
     if (rt.builtin) {
+      if (rt.group === "") applyBuiltinDefaults(rt.kind, obj);
       if (rt.group === CRD_GROUP && rt.plural === CRD_PLURAL) this.admitCrd(obj, old);
       return;
     }

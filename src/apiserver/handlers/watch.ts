@@ -65,7 +65,7 @@ export function serveWatch(
     if (closed) return;
     closed = true;
     unsubscribe();
-    for (const t of timers) clearTimeout(t), clearInterval(t);
+    for (const t of timers) clearTimeout(t); // clearTimeout also clears intervals
     if (!res.writableEnded) res.end();
   };
 
