@@ -92,6 +92,38 @@ test("leader election: a crashed leader (no release) is replaced after the lease
   }
 });
 
+test("leader election: a leader that cannot renew steps down within renewDeadline, then campaigns again", { skip, timeout: 30_000 }, async () => {
+  const own = await new TestServer(start!).up();
+  let stopped = 0;
+  const a = new LeaderElector({
+    client: own.newClient(),
+    namespace: "default",
+    name: "flaky",
+    identity: "a",
+    leaseDurationSeconds: 2,
+    renewDeadlineMs: 1500,
+    retryPeriodMs: 200,
+    log: silentLogger,
+    onStartedLeading: () => {},
+    onStoppedLeading: () => void stopped++,
+  });
+  a.start();
+  try {
+    await waitFor("a leads", () => a.isLeader());
+    await own.down();
+    const t0 = Date.now();
+    await waitFor("a steps down", () => !a.isLeader(), 4000);
+    const took = Date.now() - t0;
+    assert.ok(took >= 1000 && took < 2500, `stepped down after ${took} ms (renewDeadline 1500)`);
+    assert.equal(stopped, 1);
+    await own.up();
+    await waitFor("a leads again", () => a.isLeader(), 6000);
+  } finally {
+    await a.stop();
+    await own.dispose();
+  }
+});
+
 test("node heartbeat registers the Node, renews its Lease and keeps Ready current", { skip, timeout: 30_000 }, async () => {
   const hb = new NodeHeartbeat({
     client: srv.newClient(),
