@@ -5,7 +5,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HwError } from "../api/errors.ts";
@@ -19,6 +19,7 @@ import { smartAll } from "./smart/smart.ts";
 import * as fsops from "./fs/fs.ts";
 import * as mnt from "./mount/mount.ts";
 import * as cg from "./cgroup/cgroup.ts";
+import { run } from "./runner.ts";
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,9 +52,7 @@ describe("disk lifecycle on real loop devices", () => {
     const mounts = (await mnt.listMounts()).filter((m) => m.target.startsWith(dir + "/")).reverse();
     for (const m of mounts) {
       await fsops.unfreeze(m.target).catch(() => undefined);
-      await mnt.unmount(m.target).catch(async () => {
-        await import("./runner.ts").then(({ run }) => run(["umount", "--lazy", "--", m.target])).catch(() => undefined);
-      });
+      await mnt.unmount(m.target).catch(() => run(["umount", "--lazy", "--", m.target]).catch(() => undefined));
     }
     for (const l of await listLoops()) if (l.backFile.startsWith(dir + "/")) await detachLoop(l.name).catch(() => undefined);
     for (const c of cgroupDirs) await cg.removeCgroup(c).catch(() => undefined);
@@ -132,7 +131,7 @@ describe("disk lifecycle on real loop devices", () => {
   });
 
   test("mount (idempotent), write + read back, statfs", async () => {
-    await import("node:fs/promises").then((f) => f.mkdir(mountA));
+    await mkdir(mountA);
     assert.equal(await mnt.isMountPoint(mountA), false);
     await mnt.mount(a.name, mountA, { fstype: "xfs", options: ["nouuid"] });
     await mnt.mount(a.name, mountA, { fstype: "xfs" }); // already there: no-op
@@ -180,11 +179,10 @@ describe("disk lifecycle on real loop devices", () => {
   });
 
   test("bind mounts: read-only dir bind, block device onto a file; remount ro", async () => {
-    const fsp = await import("node:fs/promises");
     const bindDir = join(dir, "bind-dir");
     const devFile = join(dir, "publish-block");
-    await fsp.mkdir(bindDir);
-    await fsp.writeFile(devFile, "");
+    await mkdir(bindDir);
+    await writeFile(devFile, "");
     try {
       await mnt.bindMount(mountA, bindDir, { readOnly: true });
       assert.equal(await readFile(join(bindDir, "after-thaw"), "utf8"), "ok");
@@ -192,7 +190,7 @@ describe("disk lifecycle on real loop devices", () => {
       await writeFile(join(mountA, "still-rw"), "y"); // the original mount stays writable
 
       await mnt.bindMount(b.name, devFile);
-      const st = await fsp.stat(devFile);
+      const st = await stat(devFile);
       assert.ok(st.isBlockDevice());
       assert.equal(formatMajorMinor(await deviceNumber(b.name)), b.majMin);
     } finally {
@@ -229,7 +227,7 @@ describe("disk lifecycle on real loop devices", () => {
     await fsops.mkfs(b.name, "ext4");
     assert.equal((await fsops.probeFilesystem(b.name))?.type, "ext4");
     const mountB = join(dir, "mnt-b");
-    await import("node:fs/promises").then((f) => f.mkdir(mountB));
+    await mkdir(mountB);
     await mnt.mount(b.name, mountB, { fstype: "ext4" });
     try {
       await growSparseFile(fileB, 128 * MiB);
