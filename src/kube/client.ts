@@ -4,7 +4,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { HwError } from "../api/errors.ts";
 import { Transport, errorFromResponse, isConflict, isNotFound, type TransportOptions } from "./transport.ts";
-import { apiVersionOf, type KubeObject, type ListMeta, type ResourceDescriptor, type WatchEvent } from "./types.ts";
+import { apiVersionOf, toDescriptor, type DescriptorLike, type KubeObject, type ListMeta, type ResourceDescriptor, type WatchEvent } from "./types.ts";
 
 export type PatchType = "merge" | "json" | "strategic";
 
@@ -64,14 +64,8 @@ export class KubeClient {
   }
 
   /** A client for one resource. `def` may be a KindDefinition from src/api or a plain descriptor. */
-  forKind<T extends KubeObject = KubeObject>(def: ResourceDescriptor): ResourceClient<T> {
-    return new ResourceClient<T>(this.transport, {
-      group: def.group,
-      version: def.version,
-      plural: def.plural,
-      kind: def.kind,
-      namespaced: def.namespaced,
-    });
+  forKind<T extends KubeObject = KubeObject>(def: DescriptorLike): ResourceClient<T> {
+    return new ResourceClient<T>(this.transport, toDescriptor(def));
   }
 }
 

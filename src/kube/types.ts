@@ -10,6 +10,19 @@ export interface ResourceDescriptor {
   namespaced: boolean;
 }
 
+/**
+ * What `forKind` accepts: a ResourceDescriptor, or a KindDefinition from src/api/kinds (which says
+ * `scope: "Cluster" | "Namespaced"` like a CRD instead of `namespaced`).
+ */
+export type DescriptorLike = Omit<ResourceDescriptor, "namespaced"> &
+  ({ namespaced: boolean } | { scope: "Cluster" | "Namespaced"; namespaced?: undefined });
+
+/** Normalises a DescriptorLike to a plain ResourceDescriptor. */
+export function toDescriptor(def: DescriptorLike): ResourceDescriptor {
+  const namespaced = "scope" in def && def.namespaced === undefined ? def.scope === "Namespaced" : Boolean(def.namespaced);
+  return { group: def.group, version: def.version, plural: def.plural, kind: def.kind, namespaced };
+}
+
 export interface OwnerReference {
   apiVersion: string;
   kind: string;
