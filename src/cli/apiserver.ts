@@ -19,8 +19,6 @@ export function registerApiserverCommand(program: Command): void {
     .action(async (o: { dataDir: string; host: string; port: number; logLevel: string }) => {
       const log = pino({ level: o.logLevel }, pino.destination(2)); // stdout carries only the ready line
       const srv = await startApiServer({ dataDir: o.dataDir, host: o.host, port: o.port }, { logger: log });
-      // One line on stdout for scripts and tests that start us on port 0.
-      process.stdout.write(JSON.stringify({ url: srv.url, kubeconfig: srv.kubeconfigPath }) + "\n");
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -36,5 +34,8 @@ export function registerApiserverCommand(program: Command): void {
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
+      // One line on stdout for scripts and tests that start us on port 0 (after the signal handlers, so a
+      // SIGTERM right after it is a graceful stop).
+      process.stdout.write(JSON.stringify({ url: srv.url, kubeconfig: srv.kubeconfigPath }) + "\n");
     });
 }
