@@ -96,3 +96,22 @@ test("Transport against a closed port fails UNAVAILABLE", async () => {
   const t = new Transport(kubeConfigForServer(`http://127.0.0.1:${port}`));
   await assert.rejects(t.request({ method: "GET", path: "/api" }), (e: HwError) => e.code === "UNAVAILABLE");
 });
+
+test("a silent server: requests hit the deadline, watches the response-header timeout", async () => {
+  const srv = http.createServer(() => {
+    /* never answers */
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const port = (srv.address() as AddressInfo).port;
+    const t = new Transport(kubeConfigForServer(`http://127.0.0.1:${port}`), { timeoutMs: 150 });
+    await assert.rejects(t.request({ method: "GET", path: "/api" }), (e: HwError) => e.code === "DEADLINE_EXCEEDED");
+    await assert.rejects(
+      t.stream({ method: "GET", path: "/api/v1/pods", query: { watch: "true" } }, () => {}),
+      (e: HwError) => e.code === "UNAVAILABLE" && /response headers/.test(e.message),
+    );
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});

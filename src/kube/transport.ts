@@ -130,6 +130,13 @@ export class Transport {
           r.destroy(new HwError("DEADLINE_EXCEEDED", "Timeout", `${what}: no answer within ${req.timeoutMs ?? this.timeoutMs} ms`)),
         );
       } else {
+        // A watch may stay silent for long once open, but its response headers must come promptly.
+        const t = setTimeout(
+          () => r.destroy(new HwError("UNAVAILABLE", "Timeout", `${what}: no response headers within ${this.timeoutMs} ms`)),
+          this.timeoutMs,
+        );
+        r.on("response", () => clearTimeout(t));
+        r.on("close", () => clearTimeout(t));
         r.on("socket", (s) => s.setKeepAlive(true, 10_000));
       }
       r.end(body);
