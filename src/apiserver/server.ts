@@ -85,12 +85,19 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
     const tls = loadOrCreateServingCert(opts.dataDir, host);
     const ctx: Ctx = { svc, hub, registry, token, log, watchTuning, serverAddress: "" };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      handle(ctx, req, res).catch((e) => {
-        const { code } = statusOf(e);
-        if (code >= 500) log.error({ err: e, method: req.method, url: req.url }, "request failed");
-        else log.debug({ method: req.method, url: req.url, code, msg: (e as Error).message }, "request rejected");
-        sendError(res, e);
-      });
+      handle(ctx, req, res)
+        .then(async (r) => {
+          if (!r) return;
+          await store.sync(); // acknowledge only committed writes (and never show uncommitted ones)
+          sendJson(res, r.status, r.body, r.headers);
+        })
+        .catch(async (e) => {
+          await store.sync().catch(() => {});
+          const { code } = statusOf(e);
+          if (code >= 500) log.error({ err: e, method: req.method, url: req.url }, "request failed");
+          else log.debug({ method: req.method, url: req.url, code, msg: (e as Error).message }, "request rejected");
+          sendError(res, e);
+        });
     };
     const serverOpts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
     const httpServer = createServer(serverOpts, onRequest);
@@ -165,30 +172,38 @@ interface Ctx {
 
 const notFoundPath = () => new HwError("NOT_FOUND", "NotFound", "the server could not find the requested resource");
 
-async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string | string[]>;
+}
+const reply = (status: number, body: unknown, headers?: Record<string, string | string[]>): Reply => ({ status, body, headers });
+
+/** Handles one request; returns the reply to send after the store's group commit, or undefined when done (health, watch). */
+async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<Reply | undefined> {
   const u = new URL(req.url ?? "/", "http://x");
   const path = u.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   if (path === "/healthz" || path === "/readyz" || path === "/livez" || path.startsWith("/healthz/") || path.startsWith("/readyz/") || path.startsWith("/livez/")) {
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("ok");
-    return;
+    return undefined;
   }
   authenticate(req.headers.authorization, ctx.token);
   const types = ctx.registry.all();
   if (method === "GET") {
-    if (path === "/version") return sendJson(res, 200, SERVER_VERSION);
-    if (path === "/api") return sendJson(res, 200, apiVersions(ctx.serverAddress));
-    if (path === "/apis") return sendJson(res, 200, apiGroupList(types));
-    if (path === "/api/v1") return sendJson(res, 200, apiResourceList(types, "", "v1"));
+    if (path === "/version") return reply(200, SERVER_VERSION);
+    if (path === "/api") return reply(200, apiVersions(ctx.serverAddress));
+    if (path === "/apis") return reply(200, apiGroupList(types));
+    if (path === "/api/v1") return reply(200, apiResourceList(types, "", "v1"));
     if (path === "/openapi/v2" || path === "/openapi/v3" || path.startsWith("/openapi/v3/")) {
       // Loaded on first use: most clients (controllers, informers) never ask for OpenAPI.
       const { openApiV2, openApiV3GroupVersion, openApiV3Root } = await import("./openapi.ts");
-      if (path === "/openapi/v2") return sendJson(res, 200, openApiV2(types));
-      if (path === "/openapi/v3") return sendJson(res, 200, openApiV3Root(types));
+      if (path === "/openapi/v2") return reply(200, openApiV2(types));
+      if (path === "/openapi/v3") return reply(200, openApiV3Root(types));
       const doc = openApiV3GroupVersion(types, path.slice("/openapi/v3/".length));
       if (!doc) throw notFoundPath();
-      return sendJson(res, 200, doc);
+      return reply(200, doc);
     }
   }
   const seg = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -205,14 +220,14 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       if (method !== "GET") throw methodNotAllowed(method);
       const g = apiGroup(types, group);
       if (!g) throw notFoundPath();
-      return sendJson(res, 200, g);
+      return reply(200, g);
     }
     version = seg[2]!;
     rest = seg.slice(3);
     if (rest.length === 0) {
       if (method !== "GET") throw methodNotAllowed(method);
       if (!types.some((t) => t.group === group && t.version === version)) throw notFoundPath();
-      return sendJson(res, 200, apiResourceList(types, group, version));
+      return reply(200, apiResourceList(types, group, version));
     }
   } else {
     throw notFoundPath();
@@ -250,6 +265,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     let fieldSelector = q.get("fieldSelector") ?? undefined;
     if (watch) {
       if (name !== undefined) fieldSelector = [fieldSelector, `metadata.name=${name}`].filter(Boolean).join(",");
+      await ctx.svc.store.sync(); // the initial state a watcher sees is committed
       serveWatch(ctx.svc, ctx.hub, rt, namespace, {
         labelSelector,
         fieldSelector,
@@ -259,12 +275,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
         timeoutSeconds: q.has("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : undefined,
         includeObject,
       }, out, req, res, ctx.watchTuning);
-      return;
+      return undefined;
     }
     const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw badRequest(`invalid limit "${q.get("limit")}"`);
     const body = listObjects(ctx.svc, rt, namespace, { labelSelector, fieldSelector, limit, continue: q.get("continue") || undefined, includeObject }, out);
-    return sendJson(res, 200, body);
+    return reply(200, body);
   }
   if (rt.namespaced && namespace === undefined) throw methodNotAllowed(method);
 
@@ -273,25 +289,25 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     const opts = writeOptions(q);
     const body = decodeBody(await readBody(req), req.headers["content-type"]);
     const obj = ctx.svc.create(rt, namespace, body, opts);
-    return sendObject(res, 201, rt, obj, out, includeObject, opts);
+    return objectReply(201, rt, obj, out, includeObject, opts);
   }
   if (method === "DELETE" && name === undefined) {
     const opts = await deleteOptions(req, q);
     const filter = objectFilter(rt, { labelSelector: q.get("labelSelector") ?? undefined, fieldSelector: q.get("fieldSelector") ?? undefined }) ?? (() => true);
     const items = ctx.svc.deleteCollection(rt, namespace, filter, opts);
-    return sendJson(res, 200, { kind: rt.listKind, apiVersion: items[0]?.apiVersion ?? (rt.group ? `${rt.group}/${rt.version}` : rt.version), metadata: { resourceVersion: String(ctx.svc.store.currentRv) }, items });
+    return reply(200, { kind: rt.listKind, apiVersion: items[0]?.apiVersion ?? (rt.group ? `${rt.group}/${rt.version}` : rt.version), metadata: { resourceVersion: String(ctx.svc.store.currentRv) }, items });
   }
   if (name === undefined) throw methodNotAllowed(method);
   switch (method) {
     case "GET": {
       const obj = ctx.svc.get(rt, namespace, name);
-      return sendObject(res, 200, rt, obj, out, includeObject);
+      return objectReply(200, rt, obj, out, includeObject);
     }
     case "PUT": {
       const opts = writeOptions(q);
       const body = decodeBody(await readBody(req), req.headers["content-type"]);
       const obj = ctx.svc.update(rt, namespace, name, body, opts, subresource);
-      return sendObject(res, 200, rt, obj, out, includeObject, opts);
+      return objectReply(200, rt, obj, out, includeObject, opts);
     }
     case "PATCH": {
       const opts = writeOptions(q);
@@ -299,14 +315,14 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       const buf = await readBody(req);
       const patch = decodeBody(buf, type === "apply" ? "application/yaml" : "application/json");
       const obj = ctx.svc.patch(rt, namespace, name, type, patch, opts, subresource);
-      return sendObject(res, 200, rt, obj, out, includeObject, opts);
+      return objectReply(200, rt, obj, out, includeObject, opts);
     }
     case "DELETE": {
       if (subresource) throw methodNotAllowed(method);
       const opts = await deleteOptions(req, q);
       const obj = ctx.svc.delete(rt, namespace, name, opts);
       const stillThere = !opts.dryRun && obj.metadata.deletionTimestamp && ctx.svc.tryGet(rt, namespace, name) !== undefined;
-      return sendObject(res, stillThere ? 202 : 200, rt, obj, out, includeObject);
+      return objectReply(stillThere ? 202 : 200, rt, obj, out, includeObject);
     }
     default:
       throw methodNotAllowed(method);
@@ -353,14 +369,14 @@ async function deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<
   return opts;
 }
 
-function sendObject(res: ServerResponse, status: number, rt: ResourceType, obj: any, out: Output, includeObject: "None" | "Metadata" | "Object" | undefined, opts?: WriteOptions): void {
+function objectReply(status: number, rt: ResourceType, obj: any, out: Output, includeObject: "None" | "Metadata" | "Object" | undefined, opts?: WriteOptions): Reply {
   const headers: Record<string, string | string[]> = {};
   if (opts?.warnings?.length) headers.Warning = opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
   if (out.as === "table") {
     const t = toTable(rt, [obj], { includeObject: includeObject ?? "Metadata", resourceVersion: obj.metadata?.resourceVersion });
     t.apiVersion = out.apiVersion;
-    return sendJson(res, status, t, headers);
+    return reply(status, t, headers);
   }
-  if (out.as === "metadata") return sendJson(res, status, { kind: "PartialObjectMetadata", apiVersion: out.apiVersion, metadata: obj.metadata }, headers);
-  sendJson(res, status, obj, headers);
+  if (out.as === "metadata") return reply(status, { kind: "PartialObjectMetadata", apiVersion: out.apiVersion, metadata: obj.metadata }, headers);
+  return reply(status, obj, headers);
 }

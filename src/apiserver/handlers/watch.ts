@@ -104,9 +104,10 @@ export function serveWatch(
     write(`{"type":"BOOKMARK","object":${JSON.stringify({ kind: rt.kind, apiVersion: gv, metadata })}}\n`);
   };
 
+  let startRv = 0; // live events at or below this rv are already in the initial state or the replay
   /** Live and replayed events: decides the event type seen through the selectors. */
   const deliver = (e: StoreEvent) => {
-    if (closed) return;
+    if (closed || e.rv <= startRv) return;
     const cur = e.obj ?? JSON.parse(e.data);
     const curOk = matches(cur);
     if (e.type === "ADDED") {
@@ -157,6 +158,7 @@ export function serveWatch(
     for (const e of svc.store.eventsAfter(rt.group, rt.plural, from)) deliver(e);
   }
   if (closed) return;
+  startRv = svc.store.currentRv;
   unsubscribe = hub.subscribe(rt.group, rt.plural, deliver);
 
   if (q.allowWatchBookmarks) timers.push(setInterval(() => bookmark(), tuning.bookmarkIntervalMs));

@@ -1,8 +1,13 @@
 // Durable object store of the embedded API server: one SQLite file, WAL mode.
 //
-// Durability: `synchronous=FULL` in WAL mode fsyncs the WAL on every commit, so a write acknowledged to a
-// client (the HTTP response goes out only after commit returns) survives kill -9 and power loss.
-// (`NORMAL` would survive kill -9 but not power loss; the cost of FULL is one fsync per write.)
+// Durability: `synchronous=FULL` in WAL mode fsyncs the WAL on every commit, so a committed write survives
+// kill -9 and power loss (`NORMAL` would survive kill -9 but not power loss).
+//
+// Group commit: writes made in the same turn of the event loop share one transaction and one fsync. Each
+// write runs at once inside the open transaction (later reads on this connection see it, so request
+// handling stays sequential), and `sync()` resolves after the COMMIT. The server answers every request
+// only after `sync()`, so an acknowledged write is a committed write; watchers are notified only after the
+// COMMIT, in commit order, so no watcher ever sees a write that a crash could take back.
 //
 // Versioning: one global, monotonically increasing resourceVersion (an integer) for every write of every
 // resource. Each write appends an event row (`events`, keyed by rv) in the same transaction as the object
@@ -52,6 +57,9 @@ export class SqliteStore {
   private writesSinceCompaction = 0;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private readonly st: Record<string, Database.Statement>;
+  private inTx = false;
+  private pending: StoreEvent[] = [];
+  private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(dataDir: string, opts: SqliteStoreOptions = {}) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -89,11 +97,16 @@ export class SqliteStore {
       metaGet: p("SELECT v FROM meta WHERE k=?"),
       metaSet: p("INSERT INTO meta (k,v) VALUES (?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v"),
       compact: p("DELETE FROM events WHERE rv<=?"),
+      begin: p("BEGIN IMMEDIATE"),
+      commit: p("COMMIT"),
+      rollback: p("ROLLBACK"),
+      savepoint: p("SAVEPOINT w"),
+      release: p("RELEASE w"),
+      rollbackTo: p("ROLLBACK TO w"),
     };
-    const m = (s: string) => Number((this.st[s]!.get() as { m: number | null }).m ?? 0);
     const compacted = this.st.metaGet!.get("compactedRv") as { v: string } | undefined;
     this.compactedRv = compacted ? Number(compacted.v) : 0;
-    this.rv = Math.max(m("maxEventRv"), m("maxObjRv"), this.compactedRv);
+    this.rv = this.readRv();
   }
 
   /** The newest committed resourceVersion. */
@@ -143,35 +156,86 @@ export class SqliteStore {
   }
 
   /**
-   * Commits one change: assigns the next resourceVersion (written into `obj.metadata.resourceVersion`),
-   * writes the object (or deletes it) and its event in one transaction, then notifies listeners in commit
-   * order. Returns the committed event.
+   * Writes one change: assigns the next resourceVersion (written into `obj.metadata.resourceVersion`),
+   * writes the object (or deletes it) and its event into the open group-commit transaction, and returns the
+   * event. Durable once `sync()` resolves; listeners are told after the COMMIT, in order.
    */
   write(type: EventType, key: ObjectKey, obj: any, prev?: any): StoreEvent {
     const rv = this.rv + 1;
     obj.metadata.resourceVersion = String(rv);
     const data = JSON.stringify(obj);
-    const tx = this.db.transaction(() => {
+    if (!this.inTx) {
+      this.st.begin!.run();
+      this.inTx = true;
+      setImmediate(() => this.flush());
+    }
+    this.st.savepoint!.run();
+    try {
       if (type === "DELETED") this.st.del!.run(key.group, key.resource, key.namespace, key.name);
       else this.st.upsert!.run(key.group, key.resource, key.namespace, key.name, rv, data);
       this.st.event!.run(rv, type, key.group, key.resource, key.namespace, key.name, data);
-    });
-    tx.immediate();
+      this.st.release!.run();
+    } catch (e) {
+      this.st.rollbackTo!.run();
+      this.st.release!.run();
+      throw e;
+    }
     this.rv = rv;
-    if (++this.writesSinceCompaction >= Math.max(100, Math.floor(this.retention / 10))) this.compact();
     const ev: StoreEvent = { rv, type, key, data, obj, prev };
-    for (const l of this.listeners) {
+    this.pending.push(ev);
+    return ev;
+  }
+
+  /** Resolves when every write made so far is committed (at once if none is pending). */
+  sync(): Promise<void> {
+    if (!this.inTx) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Commits the open transaction, then notifies listeners and waiters. */
+  flush(): void {
+    if (!this.inTx) return;
+    const events = this.pending;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.waiters = [];
+    try {
+      this.st.commit!.run();
+    } catch (e) {
+      // The disk refused the commit: nothing of this batch was acknowledged or announced.
       try {
-        l(ev);
+        this.st.rollback!.run();
       } catch {
-        // A listener's failure (a broken watch socket) must never undo or block a committed write.
+        // already rolled back by SQLite
+      }
+      this.inTx = false;
+      this.rv = this.readRv();
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    this.inTx = false;
+    this.writesSinceCompaction += events.length;
+    if (this.writesSinceCompaction >= Math.max(100, Math.floor(this.retention / 10))) this.compact();
+    for (const ev of events) {
+      for (const l of this.listeners) {
+        try {
+          l(ev);
+        } catch {
+          // A listener's failure (a broken watch socket) must never undo or block a committed write.
+        }
       }
     }
-    return ev;
+    for (const w of waiters) w.resolve();
+  }
+
+  private readRv(): number {
+    const m = (s: string) => Number((this.st[s]!.get() as { m: number | null }).m ?? 0);
+    return Math.max(m("maxEventRv"), m("maxObjRv"), this.compactedRv);
   }
 
   /** Drops events older than the retention window. */
   compact(): void {
+    if (this.inTx) return; // only between batches
     this.writesSinceCompaction = 0;
     const bound = this.rv - this.retention;
     if (bound <= this.compactedRv) return;
@@ -188,6 +252,7 @@ export class SqliteStore {
   }
 
   close(): void {
+    if (this.db.open) this.flush();
     this.listeners.clear();
     if (this.db.open) this.db.close();
   }
