@@ -1,0 +1,105 @@
+// Discovery, the host half: gathers DiskFacts for one block device from sysfs, lsblk, udevadm info (only
+// where a udevd runs: without it udevadm answers with kernel keys only) and blkid probes (lsblk shows no
+// FSTYPE/PTTYPE without udev, so "holds data" is decided by reading the device).
+import { isHwError } from "../../api/errors.ts";
+import { probeFilesystem, type ProbeResult } from "../../host/fs/fs.ts";
+import { getBlockDevice, type BlockDevice } from "../../host/lsblk/lsblk.ts";
+import { listSysBlock, readSysBlock } from "../../host/sysfs/sysfs.ts";
+import { isUdevRunning, udevInfo } from "../../host/udev/udev.ts";
+import type { DiskFacts, PartitionFacts, UdevFacts } from "./discovery.ts";
+
+export interface ProbeOptions {
+  /** Ask udevadm (default: only when a udevd runs). */
+  useUdev?: boolean;
+  sysBlockRoot?: string;
+}
+
+/** Kernel names of the whole block devices (/sys/block). */
+export const listBlockDeviceNames = (root?: string): Promise<string[]> => listSysBlock(root);
+
+type Probed = { result: ProbeResult | null; busy: boolean };
+
+async function probe(dev: string): Promise<Probed> {
+  try {
+    return { result: await probeFilesystem(dev), busy: false };
+  } catch (e) {
+    if (isHwError(e) && e.code === "UNAVAILABLE") return { result: null, busy: true };
+    throw e;
+  }
+}
+
+/** Facts about one device; undefined when it is gone. */
+export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promise<DiskFacts | undefined> {
+  let sys;
+  try {
+    sys = await readSysBlock(kernelName, o.sysBlockRoot);
+  } catch (e) {
+    if (isHwError(e) && e.code === "NOT_FOUND") return undefined;
+    throw e;
+  }
+  const facts: DiskFacts = {
+    kernelName: sys.name,
+    devPath: sys.devPath,
+    sysPath: sys.sysPath,
+    isVirtual: sys.isVirtual,
+    sizeBytes: sys.sizeBytes,
+    rotational: sys.rotational,
+    readOnly: sys.readOnly,
+    majMin: sys.majMin,
+    transport: null,
+    lsblkType: null,
+    model: sys.model,
+    vendor: sys.vendor,
+    serial: sys.serial,
+    wwn: sys.wwid,
+    loopBackingFile: sys.loopBackingFile,
+    udev: null,
+    fsType: null,
+    ptType: null,
+    busy: false,
+    mountpoints: [],
+    partitions: [],
+    holders: sys.holders,
+  };
+  if (sys.sizeBytes <= 0) return facts; // an unattached loop or empty drive: nothing to read
+  let blk: BlockDevice | undefined;
+  try {
+    blk = await getBlockDevice(sys.devPath);
+  } catch {
+    blk = undefined; // raced with a detach: the next scan sees it gone
+  }
+  if (blk) {
+    facts.transport = blk.transport;
+    facts.lsblkType = blk.type;
+    facts.mountpoints = blk.mountpoints;
+    for (const c of blk.children.filter((c) => c.type === "part")) {
+      const p = await probe(c.path).catch(() => ({ result: null, busy: false }));
+      const part: PartitionFacts = { path: c.path, fsType: p.result?.type ?? c.fstype ?? (p.busy ? "unknown" : null), mountpoints: c.mountpoints };
+      facts.partitions.push(part);
+    }
+  }
+  const whole = await probe(sys.devPath);
+  facts.fsType = whole.result?.type ?? null;
+  facts.ptType = whole.result?.pttype ?? null;
+  facts.busy = whole.busy;
+  if (o.useUdev ?? (await isUdevRunning())) {
+    try {
+      const u = await udevInfo(sys.devPath);
+      const udev: UdevFacts = {
+        devlinks: u.devlinks,
+        byPath: u.byPath,
+        serial: u.serialShort ?? u.serial,
+        wwn: u.wwn,
+        model: u.model,
+        vendor: u.vendor,
+        bus: u.bus,
+        type: u.type,
+        devtype: u.devtype,
+      };
+      facts.udev = udev;
+    } catch {
+      facts.udev = null;
+    }
+  }
+  return facts;
+}
