@@ -1,0 +1,47 @@
+// The capability tables the drivers advertise (fact sheet §3). One table per driver, read by identity.ts,
+// controller.ts and node.ts, so what a driver says and what it does cannot drift apart.
+//
+// disk.hwameistor.io, differences from the original (docs/compatibility.md):
+// - ListVolumes and ControllerGetVolume are advertised AND implemented (the original advertises them and
+//   answers "not implemented"); VOLUME_CONDITION is advertised on the controller because both return one.
+// - PUBLISH_UNPUBLISH_VOLUME is not advertised, like the original; since external-attacher is then not
+//   needed, ControllerPublish/Unpublish answer UNIMPLEMENTED instead of the original's silent no-op, so a
+//   misconfigured sidecar fails loudly.
+
+import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
+import type { AccessMode, ControllerCapabilityType, NodeCapabilityType, PluginCapabilityType } from "./types.ts";
+
+export interface DriverCapabilities {
+  name: string;
+  vendorVersion: string;
+  topologyKey: string;
+  plugin: PluginCapabilityType[];
+  controller: ControllerCapabilityType[];
+  node: NodeCapabilityType[];
+  accessModes: AccessMode[];
+  accessTypes: Array<"block" | "mount">;
+  /** Filesystems NodePublish can create; the first is the default. */
+  fsTypes: string[];
+}
+
+export const DiskDriver: DriverCapabilities = {
+  name: Drivers.Disk,
+  vendorVersion: DriverVendorVersions.Disk,
+  topologyKey: TopologyKeys.DiskNode,
+  plugin: ["CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS"],
+  controller: ["CREATE_DELETE_VOLUME", "LIST_VOLUMES", "GET_VOLUME", "VOLUME_CONDITION"],
+  node: ["GET_VOLUME_STATS", "VOLUME_CONDITION"],
+  accessModes: ["SINGLE_NODE_WRITER"],
+  accessTypes: ["block", "mount"],
+  fsTypes: ["xfs", "ext4"],
+};
+
+export const pluginCapabilities = (d: DriverCapabilities) => ({
+  capabilities: d.plugin.map((type) => ({ service: { type } })),
+});
+export const controllerCapabilities = (d: DriverCapabilities) => ({
+  capabilities: d.controller.map((type) => ({ rpc: { type } })),
+});
+export const nodeCapabilities = (d: DriverCapabilities) => ({
+  capabilities: d.node.map((type) => ({ rpc: { type } })),
+});

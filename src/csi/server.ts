@@ -1,0 +1,155 @@
+// The CSI gRPC server: Identity plus optional Controller and Node services on one unix socket.
+// - a stale socket file is removed before bind (a crashed predecessor leaves it behind; bind would fail
+//   with EADDRINUSE), anything else at that path is refused; the socket is chmod 0660 and removed on stop;
+// - every handler runs through `wrap`: calls are logged at debug, an HwError becomes a gRPC status with its
+//   canonical code and message (+ hint), a plain Error becomes INTERNAL with its message only — never a
+//   stack — and is logged as an error (it is a programmer error, so it must be seen);
+// - methods a service object does not implement answer UNIMPLEMENTED naming the method.
+
+import * as grpc from "@grpc/grpc-js";
+import fs from "node:fs";
+import path from "node:path";
+import { HwError, grpcCodeOf, isHwError } from "../api/errors.ts";
+import type { Logger } from "../kube/types.ts";
+import { silentLogger } from "../kube/types.ts";
+import type { Service } from "../node/context.ts";
+import { csiPackage, type CsiServiceName } from "./proto.ts";
+
+/** What a handler gets besides the request. */
+export interface CallContext {
+  method: string;
+  /** The caller's deadline (ms since epoch), or undefined when it set none. */
+  deadlineMs?: number;
+  /** Aborts when the caller cancels or its deadline passes. */
+  signal: AbortSignal;
+}
+
+export type Handler = (req: any, ctx: CallContext) => Promise<unknown>;
+/** RPC name (as in csi.proto, e.g. "CreateVolume") → handler. */
+export type ServiceHandlers = Partial<Record<string, Handler>>;
+
+export interface CsiServerOptions {
+  /** Absolute path of the unix socket, e.g. /var/lib/kubelet/plugins/disk.hwameistor.io/csi.sock. */
+  socketPath: string;
+  identity: ServiceHandlers;
+  controller?: ServiceHandlers;
+  node?: ServiceHandlers;
+  log?: Logger;
+}
+
+export interface CsiServer extends Service {
+  socketPath: string;
+}
+
+/** The gRPC status an error becomes. Exported for tests. */
+export function toGrpcStatus(e: unknown): { code: grpc.status; details: string } {
+  if (isHwError(e)) return { code: grpcCodeOf(e) as grpc.status, details: e.fullMessage };
+  const msg = e instanceof Error ? e.message : String(e);
+  return { code: grpc.status.INTERNAL, details: `internal error: ${msg}` };
+}
+
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const d = call.getDeadline();
+  if (d instanceof Date) return d.getTime();
+  return Number.isFinite(d) && d > 0 ? d : undefined;
+}
+
+function wrap(service: CsiServiceName, method: string, handler: Handler | undefined, log: Logger): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    const started = Date.now();
+    const ctl = new AbortController();
+    const deadlineMs = deadlineOf(call);
+    const timer = deadlineMs !== undefined ? setTimeout(() => ctl.abort(), Math.max(0, deadlineMs - Date.now())) : undefined;
+    call.on("cancelled", () => ctl.abort());
+    const fail = (e: unknown) => {
+      const st = toGrpcStatus(e);
+      const fields = { method: `${service}/${method}`, code: grpc.status[st.code], ms: Date.now() - started };
+      if (isHwError(e)) log.debug({ ...fields, message: st.details }, "csi call failed");
+      else log.error({ ...fields, err: e }, "csi handler threw a non-HwError");
+      callback({ code: st.code, details: st.details, metadata: new grpc.Metadata() });
+    };
+    if (!handler) {
+      clearTimeout(timer);
+      fail(new HwError("UNIMPLEMENTED", "NotImplemented", `${service}/${method} is not implemented by this driver`));
+      return;
+    }
+    log.debug({ method: `${service}/${method}`, request: call.request }, "csi call");
+    let p: Promise<unknown>;
+    try {
+      p = handler(call.request, { method, deadlineMs, signal: ctl.signal });
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (res) => {
+        clearTimeout(timer);
+        log.debug({ method: `${service}/${method}`, ms: Date.now() - started }, "csi call ok");
+        callback(null, res ?? {});
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        fail(e);
+      },
+    );
+  };
+}
+
+function implementation(name: CsiServiceName, handlers: ServiceHandlers, log: Logger): grpc.UntypedServiceImplementation {
+  const def = csiPackage()[name].service;
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const method of Object.keys(def)) impl[method] = wrap(name, method, handlers[method], log);
+  return impl;
+}
+
+/** Removes a stale socket file; refuses to remove anything that is not a socket. */
+function removeStaleSocket(socketPath: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) {
+    throw new HwError("FAILED_PRECONDITION", "NotASocket", `${socketPath} exists and is not a socket`, {
+      hint: "remove it or choose another CSI socket directory",
+    });
+  }
+  fs.unlinkSync(socketPath);
+}
+
+/** Serves Identity (+ Controller, + Node) on `unix://<socketPath>` until stop(). */
+export async function startCsiServer(o: CsiServerOptions): Promise<CsiServer> {
+  const log = o.log ?? silentLogger;
+  if (!path.isAbsolute(o.socketPath)) throw new HwError("INVALID_ARGUMENT", "Invalid", `CSI socket path ${o.socketPath} must be absolute`);
+  fs.mkdirSync(path.dirname(o.socketPath), { recursive: true });
+  removeStaleSocket(o.socketPath);
+  const server = new grpc.Server();
+  server.addService(csiPackage().Identity.service, implementation("Identity", o.identity, log));
+  if (o.controller) server.addService(csiPackage().Controller.service, implementation("Controller", o.controller, log));
+  if (o.node) server.addService(csiPackage().Node.service, implementation("Node", o.node, log));
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${o.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+  fs.chmodSync(o.socketPath, 0o660);
+  log.info({ socket: o.socketPath, controller: !!o.controller, node: !!o.node }, "csi server listening");
+  let stopped: Promise<void> | undefined;
+  return {
+    socketPath: o.socketPath,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).finally(() => {
+        try {
+          if (fs.lstatSync(o.socketPath).isSocket()) fs.unlinkSync(o.socketPath);
+        } catch {
+          /* already gone */
+        }
+      });
+      return stopped;
+    },
+  };
+}
