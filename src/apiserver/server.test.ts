@@ -408,3 +408,28 @@ describe("restart persistence", () => {
     }
   });
 });
+
+describe("CRD guards", () => {
+  it("refuses a CRD that would shadow a built-in resource", async () => {
+    const s = await startTestServer();
+    try {
+      const crd = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "storageclasses.storage.k8s.io" },
+        spec: {
+          group: "storage.k8s.io",
+          scope: "Cluster",
+          names: { plural: "storageclasses", singular: "storageclass", kind: "StorageClass" },
+          versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+        },
+      };
+      const r = await s.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+      assert.equal(r.status, 422);
+      const sc = await s.req("POST", "/apis/storage.k8s.io/v1/storageclasses", { metadata: { name: "x" }, provisioner: "p" });
+      assert.equal(sc.status, 201);
+    } finally {
+      await s.dispose();
+    }
+  });
+});

@@ -14,7 +14,7 @@ import {
 import { applyPatch, type PatchType } from "../patch.ts";
 import type { Registry } from "../registry.ts";
 import { groupVersion, type ResourceType } from "../resource-type.ts";
-import { validateCrd } from "../schema.ts";
+import { resourceTypesFromCrd, validateCrd } from "../schema.ts";
 import type { ObjectKey, SqliteStore } from "../store/sqlite-store.ts";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
@@ -299,6 +299,19 @@ export class ObjectService {
   private admitCrd(crd: any, old: any | undefined): void {
     const causes = validateCrd(crd);
     if (causes.length) throw invalidObject(this.crdType(), crd.metadata.name, causes);
+    // Build its types now, so a CRD that cannot be served is rejected before anything is written.
+    let types: ResourceType[];
+    try {
+      types = resourceTypesFromCrd(crd);
+    } catch (e) {
+      throw invalidObject(this.crdType(), crd.metadata.name, [{ field: "spec", reason: "FieldValueInvalid", message: `Invalid value: ${(e as Error).message}` }]);
+    }
+    for (const t of types) {
+      const existing = this.registry.get(t.group, t.version, t.plural);
+      if (existing?.builtin) {
+        throw invalidObject(this.crdType(), crd.metadata.name, [{ field: "spec.names.plural", reason: "FieldValueInvalid", message: `Invalid value: "${t.plural}": ${t.group}/${t.version} ${t.plural} is a built-in resource` }]);
+      }
+    }
     const names = crd.spec?.names ?? {};
     if (!names.singular && typeof names.kind === "string") names.singular = names.kind.toLowerCase();
     if (!names.listKind && typeof names.kind === "string") names.listKind = `${names.kind}List`;
