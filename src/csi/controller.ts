@@ -1,0 +1,268 @@
+// CSI Controller service of disk.hwameistor.io (runs in the `hwameistor controller` process).
+//
+// Idempotency:
+// - CreateVolume is keyed by the request name (= LocalDiskVolume name). An existing LDV with the same type,
+//   node and enough capacity is the answer (we wait for it like for a new one); an incompatible one is
+//   ALREADY_EXISTS. Disk choice and LDV creation are serialised per node inside this process, and disks
+//   held by any live LDV are excluded, so two volumes never get one disk. Crash windows: LDV created but
+//   its disk not yet written into status → the retry finds the LDV without a disk and assigns one.
+// - DeleteVolume: an unknown volume is OK; a published one is FAILED_PRECONDITION; otherwise the LDV is
+//   marked ToBeDeleted (again, harmlessly, on a retry) and we wait until the node agent removed it.
+// - Waits are bounded by the caller's deadline; running out is UNAVAILABLE ("still in progress") and the
+//   sidecar's retry picks up where the last call left off.
+// - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
+
+import { HwError, invalid, notFound } from "../api/errors.ts";
+import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../api/names.ts";
+import type { KubeClient } from "../kube/client.ts";
+import type { Logger } from "../kube/types.ts";
+import { silentLogger, sleep } from "../kube/types.ts";
+import { DiskDriver, controllerCapabilities } from "./capabilities.ts";
+import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
+import { diskClients, holdsDisk, mutateLdvStatus, nodeOfLdv, volumeCondition, type Ld, type Ldv } from "./ldv.ts";
+import type { CallContext, ServiceHandlers } from "./server.ts";
+import type * as T from "./types.ts";
+import { accessTypeOf, bytesField, requireField, validateVolumeId } from "./validate.ts";
+
+export interface DiskControllerOptions {
+  client: KubeClient;
+  log?: Logger;
+  /** Upper bound of a CreateVolume/DeleteVolume wait when the caller sets no deadline (default 60 s). */
+  maxWaitMs?: number;
+  /** Poll interval while waiting for the node agent (default 200 ms). */
+  pollMs?: number;
+}
+
+/** Capability checks shared with ValidateVolumeCapabilities: undefined when supported, else why not. */
+export function unsupportedCapability(caps: T.VolumeCapability[]): string | undefined {
+  for (const [i, c] of caps.entries()) {
+    const type = accessTypeOf(c, `volume_capabilities[${i}]`);
+    if (!DiskDriver.accessTypes.includes(type)) return `access type ${type} is not supported`;
+    const mode = c.access_mode?.mode ?? "UNKNOWN";
+    if (!DiskDriver.accessModes.includes(mode)) return `access mode ${mode} is not supported (only ${DiskDriver.accessModes.join(", ")})`;
+    const fs = c.mount?.fs_type;
+    if (type === "mount" && fs && !DiskDriver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${DiskDriver.fsTypes.join(", ")})`;
+  }
+  return undefined;
+}
+
+export function diskControllerService(o: DiskControllerOptions): ServiceHandlers {
+  const c = diskClients(o.client);
+  const log = o.log ?? silentLogger;
+  const pollMs = o.pollMs ?? 200;
+  const maxWaitMs = o.maxWaitMs ?? 60_000;
+  const nodeLocks = new Map<string, Promise<unknown>>();
+
+  /** Runs fn after every earlier fn for the same node (per-process serialisation of disk choice). */
+  function withNodeLock<R>(node: string, fn: () => Promise<R>): Promise<R> {
+    const prev = nodeLocks.get(node) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    nodeLocks.set(node, tail);
+    void tail.then(() => {
+      if (nodeLocks.get(node) === tail) nodeLocks.delete(node);
+    });
+    return next;
+  }
+
+  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>): Promise<void> {
+    const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
+    for (;;) {
+      if (await done()) return;
+      if (ctx.signal.aborted || Date.now() + pollMs > end) {
+        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress`, { hint: "retry the call; it continues where it stopped" });
+      }
+      await sleep(pollMs, ctx.signal);
+    }
+  }
+
+  /** Disks of `type` that are Available on `node` and not held by any live LDV. */
+  async function freeDisks(node: string, type: PoolClass): Promise<{ free: CandidateDisk[]; other: string }> {
+    const ldn = await c.ldn.get(node);
+    if (!ldn) throw notFound(`LocalDiskNode ${node}`, "is the node agent running on that node?");
+    const [lds, ldvs] = await Promise.all([c.ld.list(), c.ldv.list()]);
+    const held = new Set(ldvs.items.filter(holdsDisk).map((v) => v.status!.localDiskName!));
+    const byPath = new Map<string, Ld>();
+    for (const d of lds.items) if (d.spec?.nodeName === node && d.spec.devicePath) byPath.set(d.spec.devicePath, d);
+    const free: CandidateDisk[] = [];
+    const others: string[] = [];
+    for (const [poolName, pool] of Object.entries(ldn.status?.pools ?? {})) {
+      for (const disk of pool.disks ?? []) {
+        if (poolName !== diskPoolName(type)) {
+          if (disk.state === DeviceStates.Available) others.push(`${pool.class ?? poolName} ${disk.devPath} (${formatBytes(Number(disk.capacityBytes ?? 0))})`);
+          continue;
+        }
+        const ld = disk.devPath ? byPath.get(disk.devPath) : undefined;
+        if (disk.state !== DeviceStates.Available || !ld?.metadata?.name) continue;
+        // Defence in depth: the disk manager keeps reserved and inactive disks out of pools anyway.
+        if (ld.spec?.reserved || (ld.spec?.state && ld.spec.state !== LocalDiskStates.Active) || held.has(ld.metadata.name)) continue;
+        free.push({ localDiskName: ld.metadata.name, devPath: disk.devPath!, capacityBytes: Number(ld.spec?.capacity ?? disk.capacityBytes ?? 0) });
+      }
+    }
+    return { free, other: others.length ? others.join(", ") : "none" };
+  }
+
+  function toVolume(ldv: Ldv): T.Volume {
+    const node = nodeOfLdv(ldv);
+    return {
+      volume_id: ldv.metadata!.name!,
+      capacity_bytes: String(ldv.status?.allocatedCapacityBytes ?? ldv.spec?.requiredCapacityBytes ?? 0),
+      volume_context: { [ScParams.DiskType]: ldv.spec?.diskType ?? "" },
+      // Not returned by the original; returning it lets the provisioner write the PV's node affinity.
+      accessible_topology: node ? [{ segments: { [DiskDriver.topologyKey]: node } }] : [],
+    };
+  }
+
+  async function assignDisk(name: string, node: string, type: PoolClass, requiredBytes: number, limitBytes: number | undefined): Promise<void> {
+    const { free, other } = await freeDisks(node, type);
+    const disk = chooseDisk(free, requiredBytes, limitBytes);
+    if (!disk) {
+      throw new HwError(
+        "RESOURCE_EXHAUSTED",
+        "NoDiskAvailable",
+        `no Available ${type} disk of at least ${formatBytes(requiredBytes)}${limitBytes ? ` and at most ${formatBytes(limitBytes)}` : ""} on node ${node} for volume ${name}`,
+        { hint: `Available ${type} disks there: ${describeDisks(free)}; other Available disks: ${other}` },
+      );
+    }
+    await mutateLdvStatus(c.ldv, name, (st) => {
+      if (st.localDiskName) return false;
+      st.localDiskName = disk.localDiskName;
+      st.devPath = disk.devPath;
+      st.allocatedCapacityBytes = disk.capacityBytes;
+      st.state = VolumeStates.Creating;
+    });
+    log.info({ volume: name, node, disk: disk.localDiskName, devPath: disk.devPath }, "disk assigned");
+  }
+
+  return {
+    async ControllerGetCapabilities() {
+      return controllerCapabilities(DiskDriver);
+    },
+
+    async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
+      const name = validateVolumeId(req.name, "name");
+      const caps = requireField(req.volume_capabilities, "volume_capabilities");
+      const why = unsupportedCapability(caps);
+      if (why) throw invalid(`volume_capabilities: ${why}`);
+      if (req.volume_content_source) throw invalid(`volume_content_source: ${DiskDriver.name} cannot create a volume from a snapshot or volume`);
+      const params = parseDiskParams(req.parameters);
+      const node = nodeFromTopology(req.accessibility_requirements);
+      const reqBytes = bytesField(req.capacity_range?.required_bytes, "capacity_range.required_bytes") ?? 0;
+      const limitBytes = bytesField(req.capacity_range?.limit_bytes, "capacity_range.limit_bytes");
+      const requiredBytes = Math.max(reqBytes, params.minCapBytes ?? 0);
+      if (limitBytes !== undefined && limitBytes < requiredBytes) {
+        throw invalid(`capacity_range.limit_bytes ${limitBytes} is below the required ${requiredBytes} bytes`);
+      }
+
+      await withNodeLock(node, async () => {
+        let ldv = await c.ldv.get(name);
+        if (ldv) {
+          const have = ldv.status?.allocatedCapacityBytes ?? 0;
+          const sameNode = nodeOfLdv(ldv) === node;
+          if (ldv.metadata?.deletionTimestamp || ldv.status?.state === VolumeStates.ToBeDeleted || ldv.status?.state === VolumeStates.Deleted) {
+            throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
+          }
+          if (ldv.spec?.diskType !== params.diskType || !sameNode || (ldv.status?.localDiskName && (have < requiredBytes || (limitBytes !== undefined && have > limitBytes)))) {
+            throw new HwError(
+              "ALREADY_EXISTS",
+              "AlreadyExists",
+              `volume ${name} already exists as a ${ldv.spec?.diskType} volume of ${formatBytes(have)} on node ${nodeOfLdv(ldv)}, incompatible with this request (${params.diskType}, ≥ ${formatBytes(requiredBytes)}, node ${node})`,
+            );
+          }
+        } else {
+          ldv = await c.ldv.create({
+            metadata: { name, finalizers: [Finalizers.LocalDisk] },
+            spec: {
+              diskType: params.diskType,
+              requiredCapacityBytes: requiredBytes,
+              accessibility: { nodes: [node] },
+              ...(params.pvc ? { persistentVolumeClaimName: params.pvc } : {}),
+              canWipe: false,
+            },
+          } as Ldv);
+          log.info({ volume: name, node, type: params.diskType, requiredBytes }, "LocalDiskVolume created");
+        }
+        // Crash window: the LDV was created but no disk was written into its status.
+        if (!ldv.status?.localDiskName) {
+          try {
+            await assignDisk(name, node, params.diskType, requiredBytes, limitBytes);
+          } catch (e) {
+            // Nothing fits: remove the half-made LDV so a later retry (or another node) starts clean.
+            if (e instanceof HwError && e.code === "RESOURCE_EXHAUSTED") {
+              await c.ldv.removeFinalizer(name, Finalizers.LocalDisk);
+              await c.ldv.delete(name);
+            }
+            throw e;
+          }
+        }
+      });
+
+      let last: Ldv | undefined;
+      await waitUntil(ctx, `creating volume ${name} on node ${node}`, async () => {
+        last = await c.ldv.get(name);
+        if (!last) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
+        const st = last.status?.state ?? "";
+        return st !== VolumeStates.Creating && st !== VolumeStates.Empty;
+      });
+      return { volume: toVolume(last!) };
+    },
+
+    async DeleteVolume(req: T.DeleteVolumeRequest, ctx: CallContext): Promise<object> {
+      const name = validateVolumeId(req.volume_id);
+      const ldv = await c.ldv.get(name);
+      if (!ldv) return {};
+      const mps = ldv.status?.mountPoints ?? [];
+      if (mps.length) {
+        throw new HwError("FAILED_PRECONDITION", "VolumePublished", `volume ${name} is still published at ${mps.map((m) => m.targetPath).join(", ")}`, {
+          hint: "unpublish it (delete the pod) first",
+        });
+      }
+      await mutateLdvStatus(c.ldv, name, (st) => {
+        if (st.state === VolumeStates.ToBeDeleted || st.state === VolumeStates.Deleted) return false;
+        if ((st.mountPoints ?? []).length) throw new HwError("FAILED_PRECONDITION", "VolumePublished", `volume ${name} was published meanwhile`);
+        st.state = VolumeStates.ToBeDeleted;
+      });
+      log.info({ volume: name }, "LocalDiskVolume marked ToBeDeleted");
+      await waitUntil(ctx, `deleting volume ${name}`, async () => !(await c.ldv.get(name)));
+      return {};
+    },
+
+    async ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
+      const name = validateVolumeId(req.volume_id);
+      const caps = requireField(req.volume_capabilities, "volume_capabilities");
+      if (!(await c.ldv.get(name))) throw notFound(`volume ${name}`);
+      const why = unsupportedCapability(caps);
+      if (why) return { message: why };
+      return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
+    },
+
+    async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
+      const max = req.max_entries ?? 0;
+      if (max < 0) throw invalid("max_entries must not be negative");
+      const start = req.starting_token ? Number(req.starting_token) : 0;
+      const [ldvs, lds] = await Promise.all([c.ldv.list(), c.ld.list()]);
+      const items = ldvs.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+      if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
+        throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
+      }
+      const disks = new Map(lds.items.map((d) => [d.metadata!.name!, d]));
+      const end = max > 0 ? Math.min(items.length, start + max) : items.length;
+      return {
+        entries: items.slice(start, end).map((v) => ({
+          volume: toVolume(v),
+          status: { volume_condition: volumeCondition(v, disks.get(v.status?.localDiskName ?? "")) },
+        })),
+        next_token: end < items.length ? String(end) : "",
+      };
+    },
+
+    async ControllerGetVolume(req: T.ControllerGetVolumeRequest): Promise<T.ControllerGetVolumeResponse> {
+      const name = validateVolumeId(req.volume_id);
+      const ldv = await c.ldv.get(name);
+      if (!ldv) throw notFound(`volume ${name}`);
+      const disk = ldv.status?.localDiskName ? await c.ld.get(ldv.status.localDiskName) : undefined;
+      return { volume: toVolume(ldv), status: { volume_condition: volumeCondition(ldv, disk) } };
+    },
+  };
+}
+

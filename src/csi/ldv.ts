@@ -1,0 +1,79 @@
+// LocalDiskVolume / LocalDisk / LocalDiskNode access shared by the disk driver's controller service and
+// its node side: typed clients, a conflict-safe status mutation, and the volume condition both report.
+
+import type { LocalDiskNode } from "../api/kinds/local-disk-node.ts";
+import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
+import type { LocalDiskVolume } from "../api/kinds/local-disk-volume.ts";
+import { localDiskVolumeKind } from "../api/kinds/local-disk-volume.ts";
+import type { LocalDisk } from "../api/kinds/local-disk.ts";
+import { localDiskKind } from "../api/kinds/local-disk.ts";
+import { LocalDiskStates, VolumeStates } from "../api/names.ts";
+import type { KubeClient, ResourceClient } from "../kube/client.ts";
+import { isConflict } from "../kube/transport.ts";
+import type { KubeObject } from "../kube/types.ts";
+import type { VolumeCondition } from "./types.ts";
+
+export type Ldv = LocalDiskVolume & KubeObject;
+export type Ld = LocalDisk & KubeObject;
+export type Ldn = LocalDiskNode & KubeObject;
+
+export interface DiskClients {
+  ldv: ResourceClient<Ldv>;
+  ld: ResourceClient<Ld>;
+  ldn: ResourceClient<Ldn>;
+}
+
+export function diskClients(client: KubeClient): DiskClients {
+  return {
+    ldv: client.forKind<Ldv>(localDiskVolumeKind),
+    ld: client.forKind<Ld>(localDiskKind),
+    ldn: client.forKind<Ldn>(localDiskNodeKind),
+  };
+}
+
+/**
+ * Read-modify-write of an LDV's status, conditional on the resourceVersion read and retried on conflict.
+ * `mutate` returns false to skip the write. Resolves the written (or current) object, undefined if gone.
+ */
+export async function mutateLdvStatus(
+  ldvs: ResourceClient<Ldv>,
+  name: string,
+  mutate: (status: NonNullable<Ldv["status"]>, ldv: Ldv) => boolean | void,
+): Promise<Ldv | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const cur = await ldvs.get(name);
+    if (!cur) return undefined;
+    const status = structuredClone(cur.status ?? {});
+    if (mutate(status, cur) === false) return cur;
+    try {
+      return await ldvs.updateStatus({ ...cur, status });
+    } catch (e) {
+      if (isConflict(e) && attempt < 8) continue;
+      throw e;
+    }
+  }
+}
+
+/** The one node of a disk volume. */
+export const nodeOfLdv = (ldv: Ldv): string | undefined => ldv.spec?.accessibility?.nodes?.[0];
+
+/** States in which the volume exists on its disk and can be used. */
+export const USABLE_STATES: readonly string[] = [VolumeStates.Created, VolumeStates.Ready, VolumeStates.NotReady, VolumeStates.ToBeUnmount];
+
+/** Whether an LDV still holds its disk (everything but a finished delete). */
+export const holdsDisk = (ldv: Ldv): boolean => !!ldv.status?.localDiskName && ldv.status?.state !== VolumeStates.Deleted;
+
+/** The volume condition the controller (ListVolumes/ControllerGetVolume) reports, from the API only. */
+export function volumeCondition(ldv: Ldv, disk: Ld | undefined): VolumeCondition {
+  const state = ldv.status?.state ?? "";
+  const name = ldv.metadata?.name ?? "";
+  if (ldv.metadata?.deletionTimestamp || state === VolumeStates.ToBeDeleted || state === VolumeStates.Deleted) {
+    return { abnormal: true, message: `volume ${name} is being deleted` };
+  }
+  if (!USABLE_STATES.includes(state)) return { abnormal: true, message: `volume ${name} is ${state || "not yet assigned a disk"}` };
+  if (!disk) return { abnormal: true, message: `disk ${ldv.status?.localDiskName ?? "?"} of volume ${name} is gone` };
+  if (disk.spec?.state && disk.spec.state !== LocalDiskStates.Active) {
+    return { abnormal: true, message: `disk ${disk.metadata?.name} (${ldv.status?.devPath}) of volume ${name} is ${disk.spec.state}` };
+  }
+  return { abnormal: false, message: `volume ${name} is ${state} on ${ldv.status?.devPath} of node ${nodeOfLdv(ldv)}` };
+}
