@@ -1,8 +1,8 @@
 // Built-in resource types of the embedded API server. They are stored as given (no schema validation,
 // only metadata sanity checks). Short names, scopes, status subresources and selectable fields follow
-// kube-apiserver 1.32 and the external-snapshotter CRDs. Printer columns use JSONPath only, so columns
-// that kube-apiserver computes in Go (Node STATUS/ROLES, Pod READY, PV CLAIM "ns/name", counts) are
-// approximated by the closest plain field; each such column is marked "approximation" below.
+// kube-apiserver 1.32 and the external-snapshotter CRDs. Columns that kube-apiserver computes in Go (Node
+// STATUS/ROLES, Pod READY, PV CLAIM "ns/name", counts) are filled by builtin-table.ts for server-side
+// Tables; their JSONPath here is the closest plain field, for clients that render columns themselves.
 
 import type { PrinterColumn, ResourceType } from "./resource-type.ts";
 
@@ -27,8 +27,8 @@ const defs: Def[] = [
   {
     group: "", version: "v1", kind: "Node", plural: "nodes", shortNames: ["no"], namespaced: false, hasStatus: true,
     columns: [
-      col("Status", '.status.conditions[?(@.type=="Ready")].reason'), // approximation: kube prints Ready/NotReady
-      col("Roles", ".metadata.labels.kubernetes\\.io/role"), // approximation: kube derives from node-role.kubernetes.io/* labels
+      col("Status", '.status.conditions[?(@.type=="Ready")].status'), // computed in builtin-table.ts (Ready/NotReady)
+      col("Roles", ".metadata.labels['kubernetes.io/role']"), // computed from node-role.kubernetes.io/* labels
       age,
       col("Version", ".status.nodeInfo.kubeletVersion"),
       col("Internal-IP", '.status.addresses[?(@.type=="InternalIP")].address', "string", 1),
@@ -40,8 +40,8 @@ const defs: Def[] = [
   {
     group: "", version: "v1", kind: "Pod", plural: "pods", shortNames: ["po"], categories: ["all"], namespaced: true, hasStatus: true,
     columns: [
-      col("Ready", ".status.containerStatuses[*].ready"), // approximation: kube prints "1/1"
-      col("Status", ".status.phase"),
+      col("Ready", ".status.containerStatuses[*].ready"), // computed: "1/1"
+      col("Status", ".status.phase"), // computed: reason, waiting reason, Terminating or phase
       col("Restarts", ".status.containerStatuses[0].restartCount", "integer"),
       age,
       col("IP", ".status.podIP", "string", 1),
@@ -68,7 +68,7 @@ const defs: Def[] = [
       col("Access Modes", ".spec.accessModes"),
       col("Reclaim Policy", ".spec.persistentVolumeReclaimPolicy"),
       col("Status", ".status.phase"),
-      col("Claim", ".spec.claimRef.name"), // approximation: kube prints "namespace/name"
+      col("Claim", ".spec.claimRef.name"), // computed: "namespace/name"
       col("StorageClass", ".spec.storageClassName"),
       col("Reason", ".status.reason"),
       age,
@@ -81,7 +81,7 @@ const defs: Def[] = [
       col("Last Seen", ".lastTimestamp", "date"),
       col("Type", ".type"),
       col("Reason", ".reason"),
-      col("Object", ".involvedObject.name"), // approximation: kube prints "kind/name"
+      col("Object", ".involvedObject.name"), // computed: "kind/name"
       col("Message", ".message"),
       col("Source", ".source.component", "string", 1),
       col("First Seen", ".firstTimestamp", "date", 1),
@@ -93,8 +93,8 @@ const defs: Def[] = [
       "reason", "reportingComponent", "source", "type",
     ],
   },
-  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"], namespaced: true, columns: [age] },
-  { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, columns: [col("Type", ".type"), age], selectableFields: ["type"] },
+  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"], namespaced: true, columns: [col("Data", ".data", "integer"), age] }, // Data computed: count
+  { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, columns: [col("Type", ".type"), col("Data", ".data", "integer"), age], selectableFields: ["type"] },
   {
     group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", shortNames: ["sc"], namespaced: false,
     columns: [
@@ -115,7 +115,7 @@ const defs: Def[] = [
       age,
     ],
   },
-  { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers[*].name"), age] },
+  { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers", "integer"), age] }, // Drivers computed: count
   {
     group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true,
     columns: [col("Holder", ".spec.holderIdentity"), age],

@@ -11,7 +11,7 @@ import { startTestServer, tempDir } from "./testing/harness.ts";
 
 const bin = resolve(import.meta.dirname, "../../bin/hwameistor");
 
-async function spawnServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
+async function spawnServer(dataDir: string): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
   const proc = spawn(bin, ["apiserver", "--data-dir", dataDir, "--port", "0", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
@@ -20,7 +20,7 @@ async function spawnServer(dataDir: string): Promise<{ proc: ChildProcess; url: 
     rl.once("line", res);
     proc.once("exit", (code) => rej(new Error(`apiserver exited ${code}: ${stderr}`)));
   });
-  return { proc, url: JSON.parse(line).url };
+  return { proc, url: JSON.parse(line).url, stderr: () => stderr };
 }
 
 describe("durability", () => {
@@ -85,12 +85,12 @@ describe("durability", () => {
   it("shuts down gracefully on SIGTERM", async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const { proc } = await spawnServer(dir);
+    const { proc, stderr } = await spawnServer(dir);
     procs.push(proc);
-    const code = await new Promise<number | null>((r) => {
-      proc.once("exit", (c) => r(c));
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => {
+      proc.once("exit", (c, s) => r([c, s]));
       proc.kill("SIGTERM");
     });
-    assert.equal(code, 0);
+    assert.equal(code, 0, `exit ${code} signal ${signal}: ${stderr()}`);
   });
 });

@@ -24,7 +24,7 @@ import { loadOrCreateServingCert } from "./tls.ts";
 import type { ResourceType } from "./resource-type.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import { WatchHub } from "./store/watch-hub.ts";
-import { toTable } from "./table.ts";
+import { renderTable } from "./builtin-table.ts";
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -373,7 +373,7 @@ function objectReply(status: number, rt: ResourceType, obj: any, out: Output, in
   const headers: Record<string, string | string[]> = {};
   if (opts?.warnings?.length) headers.Warning = opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
   if (out.as === "table") {
-    const t = toTable(rt, [obj], { includeObject: includeObject ?? "Metadata", resourceVersion: obj.metadata?.resourceVersion });
+    const t = renderTable(rt, [obj], { includeObject: includeObject ?? "Metadata", resourceVersion: obj.metadata?.resourceVersion });
     t.apiVersion = out.apiVersion;
     return reply(status, t, headers);
   }

@@ -11,7 +11,7 @@ import { parseFieldSelector } from "../field-selector.ts";
 import { badRequest } from "../object-meta.ts";
 import type { Output } from "../http-util.ts";
 import { groupVersion, type ResourceType } from "../resource-type.ts";
-import { toTable } from "../table.ts";
+import { renderTable } from "../builtin-table.ts";
 import type { ObjectService } from "./objects.ts";
 
 export interface ListQuery {
@@ -102,7 +102,7 @@ export function listObjects(svc: ObjectService, rt: ResourceType, namespace: str
   }
 
   if (out.as === "table") {
-    const t = toTable(rt, objs, { includeObject: q.includeObject ?? "Metadata", resourceVersion: String(listRv), continue: cont, remainingItemCount: remaining });
+    const t = renderTable(rt, objs, { includeObject: q.includeObject ?? "Metadata", resourceVersion: String(listRv), continue: cont, remainingItemCount: remaining });
     t.apiVersion = out.apiVersion;
     return JSON.stringify(t);
   }

@@ -18,7 +18,7 @@ import type { Output } from "../http-util.ts";
 import { groupVersion, type ResourceType } from "../resource-type.ts";
 import type { StoreEvent } from "../store/sqlite-store.ts";
 import type { WatchHub } from "../store/watch-hub.ts";
-import { toTable } from "../table.ts";
+import { renderTable } from "../builtin-table.ts";
 import { objectFilter } from "./list.ts";
 import type { ObjectService } from "./objects.ts";
 
@@ -83,7 +83,7 @@ export function serveWatch(
 
   const encode = (type: string, obj: any | undefined, data: string | undefined): string => {
     if (out.as === "table") {
-      const t = toTable(rt, [obj ?? JSON.parse(data!)], { includeObject: q.includeObject ?? "Metadata" });
+      const t = renderTable(rt, [obj ?? JSON.parse(data!)], { includeObject: q.includeObject ?? "Metadata" });
       t.apiVersion = out.apiVersion;
       if (sentColumns) t.columnDefinitions = [];
       sentColumns = true;

@@ -1,0 +1,65 @@
+// Server-side Tables with the cells kube-apiserver computes in Go for built-in kinds (pkg/printers/internalversion):
+// Node STATUS/ROLES, Pod READY/STATUS/RESTARTS, PV CLAIM, Event OBJECT, ConfigMap/Secret DATA, CSINode
+// DRIVERS. Every other cell comes from the printer column's JSONPath (table.ts).
+
+import type { ResourceType } from "./resource-type.ts";
+import { toTable, type TableOptions } from "./table.ts";
+
+type Cell = (obj: any) => unknown;
+
+const nodeStatus: Cell = (o) => {
+  const ready = (o?.status?.conditions ?? []).find((c: any) => c?.type === "Ready");
+  const s = ready?.status === "True" ? "Ready" : ready?.status === "False" ? "NotReady" : "Unknown";
+  return o?.spec?.unschedulable ? `${s},SchedulingDisabled` : s;
+};
+
+const nodeRoles: Cell = (o) => {
+  const roles = new Set<string>();
+  for (const [k, v] of Object.entries<string>(o?.metadata?.labels ?? {})) {
+    if (k.startsWith("node-role.kubernetes.io/") && k.length > "node-role.kubernetes.io/".length) roles.add(k.slice("node-role.kubernetes.io/".length));
+    else if (k === "kubernetes.io/role" && v) roles.add(v);
+  }
+  return roles.size ? [...roles].sort().join(",") : "<none>";
+};
+
+const podReady: Cell = (o) => {
+  const total = (o?.spec?.containers ?? []).length;
+  const ready = (o?.status?.containerStatuses ?? []).filter((c: any) => c?.ready).length;
+  return `${ready}/${total}`;
+};
+
+const podStatus: Cell = (o) => {
+  if (o?.metadata?.deletionTimestamp) return "Terminating";
+  const waiting = (o?.status?.containerStatuses ?? []).map((c: any) => c?.state?.waiting?.reason).find(Boolean);
+  return o?.status?.reason ?? waiting ?? o?.status?.phase ?? "Unknown";
+};
+
+const podRestarts: Cell = (o) => (o?.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (Number(c?.restartCount) || 0), 0);
+
+const count = (x: unknown) => (x && typeof x === "object" ? Object.keys(x).length : 0);
+
+const computed: Record<string, Record<string, Cell>> = {
+  "/Node": { Status: nodeStatus, Roles: nodeRoles },
+  "/Pod": { Ready: podReady, Status: podStatus, Restarts: podRestarts },
+  "/PersistentVolume": { Claim: (o) => (o?.spec?.claimRef?.name ? `${o.spec.claimRef.namespace ?? ""}/${o.spec.claimRef.name}` : "") },
+  "/Event": { Object: (o) => `${String(o?.involvedObject?.kind ?? "").toLowerCase()}/${o?.involvedObject?.name ?? ""}` },
+  "/ConfigMap": { Data: (o) => count(o?.data) + count(o?.binaryData) },
+  "/Secret": { Data: (o) => count(o?.data) },
+  "storage.k8s.io/CSINode": { Drivers: (o) => (o?.spec?.drivers ?? []).length },
+};
+
+/** toTable, plus the computed cells of built-in kinds. */
+export function renderTable(rt: ResourceType, objs: any[], opts: TableOptions = {}): any {
+  const t = toTable(rt, objs, opts);
+  const cells = rt.builtin ? computed[`${rt.group}/${rt.kind}`] : undefined;
+  if (!cells) return t;
+  const idx: Array<[number, Cell]> = [];
+  t.columnDefinitions.forEach((c: any, i: number) => {
+    const f = cells[c.name];
+    if (f) idx.push([i, f]);
+  });
+  t.rows.forEach((row: any, r: number) => {
+    for (const [i, f] of idx) row.cells[i] = f(objs[r]);
+  });
+  return t;
+}
