@@ -36,6 +36,13 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
         reject(e);
       }
     });
+    req.on("close", () => {
+      // The client went away mid-body: give up on the request (nothing is written, nobody to answer).
+      if (!failed && !req.complete) {
+        failed = true;
+        reject(new HwError("CANCELLED", "ClientClosedRequest", "the client closed the connection before sending the whole body", { httpStatus: 499 }));
+      }
+    });
   });
 }
 

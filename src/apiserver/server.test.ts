@@ -40,8 +40,9 @@ const CRD = {
 
 describe("embedded API server over HTTP", () => {
   let s: TestServer;
+  let hub: { size: number } = { size: -1 };
   before(async () => {
-    s = await startTestServer(undefined, { eventRetention: 200, watch: { bookmarkIntervalMs: 100 } });
+    s = await startTestServer(undefined, { eventRetention: 200, watch: { bookmarkIntervalMs: 100 }, inspect: (i) => (hub = i.hub) });
   });
   after(async () => {
     await s.dispose();
@@ -328,6 +329,9 @@ describe("embedded API server over HTTP", () => {
     }
     const ok = await s.req("GET", "/api/v1/namespaces");
     assert.equal(ok.status, 200);
+    const t1 = Date.now();
+    while (hub.size !== 0 && Date.now() - t1 < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(hub.size, 0, "a closed watch left its watcher behind");
   });
 
   it("watches as Table rows (kubectl get -w)", async () => {
@@ -378,6 +382,17 @@ describe("embedded API server over HTTP", () => {
         sock.on("data", () => {});
         sock.on("close", () => resolve());
         sock.on("error", () => resolve());
+      });
+    });
+    assert.equal((await s.req("GET", "/api/v1/namespaces")).status, 200);
+    // a client that disconnects mid-body
+    await new Promise<void>((resolve) => {
+      const sock = net.connect(Number(new URL(s.url).port), "127.0.0.1", () => {
+        sock.write(`POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"metadata":`);
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 50);
       });
     });
     assert.equal((await s.req("GET", "/api/v1/namespaces")).status, 200);

@@ -45,6 +45,8 @@ export interface ApiServerTuning {
   eventRetention?: number;
   watch?: Partial<WatchTuning>;
   logger?: Logger;
+  /** Called once started with the internals (tests check for leaked watchers). */
+  inspect?: (internals: { hub: WatchHub; store: SqliteStore; registry: Registry }) => void;
 }
 
 export const SERVER_VERSION = {
@@ -138,6 +140,7 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
     const kubeconfigPath = join(opts.dataDir, "kubeconfig");
     writeKubeconfig(kubeconfigPath, `https://${hostPort}`, token, tls.certPem);
     log.info({ url, dataDir: opts.dataDir, resourceVersion: store.currentRv }, "API server listening");
+    tuning.inspect?.({ hub, store, registry });
     let closing: Promise<void> | undefined;
     return {
       url,
