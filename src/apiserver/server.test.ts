@@ -76,6 +76,8 @@ describe("embedded API server over HTTP", () => {
     const names = r.body.items.map((n: any) => n.metadata.name);
     for (const n of ["default", "kube-system", "kube-public", "kube-node-lease", "hwameistor"]) assert.ok(names.includes(n), n);
     assert.equal(r.body.items[0].status.phase, "Active");
+    const d = await s.req("DELETE", "/api/v1/namespaces/kube-system");
+    assert.equal(d.status, 403);
   });
 
   it("does CRUD with system metadata, 404/409/422/400", async () => {

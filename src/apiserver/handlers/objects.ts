@@ -43,6 +43,7 @@ export function notFoundError(rt: ResourceType, name: string): HwError {
 }
 
 const NAMESPACES: Pick<ResourceType, "group" | "plural"> = { group: "", plural: "namespaces" };
+const IMMORTAL_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);
 
 export class ObjectService {
   constructor(
@@ -154,6 +155,10 @@ export class ObjectService {
     const old = this.get(rt, namespace, name);
     this.checkPreconditions(rt, old, opts.preconditions ?? {});
     const isNamespace = rt.group === "" && rt.plural === "namespaces";
+    if (isNamespace && IMMORTAL_NAMESPACES.has(name)) {
+      // kube's NamespaceLifecycle admission plugin protects these.
+      throw new HwError("PERMISSION_DENIED", "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, { details: { name, kind: "namespaces" } });
+    }
     if (isNamespace && !opts.dryRun) this.deleteNamespaceContent(name);
     const remaining = isNamespace ? this.store.countInNamespace(name) : 0;
     const finalizers: string[] = Array.isArray(old.metadata.finalizers) ? old.metadata.finalizers : [];
