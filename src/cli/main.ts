@@ -4,10 +4,12 @@
 import { Command } from "commander";
 import { exitCodeOf, isHwError } from "../api/errors.ts";
 import { registerApiserverCommand } from "./apiserver.ts";
+import { registerControllerCommand } from "./controller.ts";
 
 export function buildProgram(): Command {
   const program = new Command("hwameistor").description("HwameiStor: Kubernetes-native local storage").showHelpAfterError();
   registerApiserverCommand(program);
+  registerControllerCommand(program);
   return program;
 }
 
