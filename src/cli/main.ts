@@ -4,11 +4,13 @@
 import { Command } from "commander";
 import { exitCodeOf, isHwError } from "../api/errors.ts";
 import { registerApiserverCommand } from "./apiserver.ts";
+import { registerNodeCommand } from "./node.ts";
 import { registerControllerCommand } from "./controller.ts";
 
 export function buildProgram(): Command {
   const program = new Command("hwameistor").description("HwameiStor: Kubernetes-native local storage").showHelpAfterError();
   registerApiserverCommand(program);
+  registerNodeCommand(program);
   registerControllerCommand(program);
   return program;
 }
