@@ -27,6 +27,7 @@ test("pools per class with counts and capacities; InUse from LocalDiskVolumes; O
     disk("d", "SSD", 3 * GiB, { state: "Inactive", devicePath: undefined, preDevicePath: "/dev/d" }),
     disk("e", "HDD", 9 * GiB, { owner: "", claimRef: undefined }), // not claimed by the disk manager
     disk("f", "HDD", 9 * GiB, { nodeName: "n2" }),
+    disk("g", "HDD", 9 * GiB, { reserved: true }), // reserved: out of the pool
   ];
   const vols: LocalDiskVolume[] = [
     { metadata: { name: "pvc-1" }, status: { localDiskName: "b", devPath: "/dev/b", state: "Ready" } },

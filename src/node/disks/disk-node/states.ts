@@ -4,6 +4,7 @@
 // A disk is in a disk pool when it was claimed by the disk manager (`owner: local-disk-manager` and a
 // claimRef) — what the original's pool directory `<stateDir>/LocalDisk_Pool<class>/disk/` holds. Disk state:
 // `InUse` when a LocalDiskVolume sits on it, `Offline` when the disk is Inactive, else `Available`.
+// A reserved disk is left out (unless a volume still uses it), so the disk driver never picks it.
 // Pool counts as the original: totalVolumeCount = #disks, volumeCapacityBytesLimit = largest Available disk.
 import type { LocalDisk } from "../../../api/kinds/local-disk.ts";
 import type { LocalDiskNodeStatus } from "../../../api/kinds/local-disk-node.ts";
@@ -51,6 +52,8 @@ export function buildDiskNodeStatus(
   let freeCapacity = 0;
   const members = disks
     .filter((d) => d.spec?.nodeName === nodeName && isDiskPoolMember(d))
+    // A reserved disk leaves the pool unless a volume still sits on it.
+    .filter((d) => !d.spec?.reserved || used.has(d.metadata!.name!))
     .sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
   for (const cls of POOL_CLASSES) {
     const inPool = members.filter((d) => (d.spec!.diskAttributes?.type ?? "") === cls);

@@ -1,0 +1,76 @@
+// `hwameistor node`: the node agent (disk manager + disk.hwameistor.io node driver) until SIGTERM/SIGINT.
+import type { Command } from "commander";
+import pino from "pino";
+import { DEFAULT_STATE_DIR, startNodeAgent } from "../node/agent.ts";
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, not ${v}`);
+  return n;
+};
+
+interface NodeFlags {
+  nodeName: string;
+  kubeconfig?: string;
+  devices?: string;
+  stateDir: string;
+  csiSocketDir?: string;
+  resyncSeconds: number;
+  diskClass?: string;
+  registerNode: boolean;
+  pollMs: number;
+  smartIntervalSeconds: number;
+  diskDriver: boolean;
+  logLevel: string;
+}
+
+export function registerNodeCommand(program: Command): void {
+  program
+    .command("node")
+    .description("run the node agent: disk discovery, LocalDisk/LocalDiskNode/claims/actions, disk CSI node driver")
+    .requiredOption("--node-name <name>", "this node's name (the Node, LocalDiskNode and LocalDisk nodeName)")
+    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+    .option("--devices <list>", "comma-separated device paths or globs, or file:<glob> loop backing files (default: every disk)")
+    .option("--state-dir <dir>", "node state: disk-pool links, volume records", DEFAULT_STATE_DIR)
+    .option("--csi-socket-dir <dir>", "where disk.sock is served (default <state-dir>/csi)")
+    .option("--resync-seconds <n>", "full disk rescan and resync period", positiveInt("--resync-seconds"), 30)
+    .option("--disk-class <class>", "HDD|SSD|NVMe: the type of every disk this agent manages (dev cluster)")
+    .option("--no-register-node", "do not register the Node / renew its Lease (a kubelet does it)")
+    .option("--poll-ms <n>", "/sys/block poll period, 0 = off", positiveInt("--poll-ms"), 1000)
+    .option("--smart-interval-seconds <n>", "SMART check period", positiveInt("--smart-interval-seconds"), 6 * 3600)
+    .option("--no-disk-driver", "do not serve the disk.hwameistor.io node driver")
+    .option("--log-level <level>", "pino log level", "info")
+    .action(async (o: NodeFlags) => {
+      const log = pino({ level: o.logLevel, base: { node: o.nodeName } }, pino.destination(2)); // stdout: only the ready line
+      const agent = await startNodeAgent({
+        nodeName: o.nodeName,
+        kubeconfig: o.kubeconfig,
+        devices: o.devices,
+        stateDir: o.stateDir,
+        csiSocketDir: o.csiSocketDir,
+        resyncSeconds: o.resyncSeconds,
+        diskClass: o.diskClass,
+        registerNode: o.registerNode,
+        pollMs: o.pollMs,
+        smartIntervalSeconds: o.smartIntervalSeconds,
+        diskDriver: o.diskDriver,
+        log,
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "shutting down");
+        agent.stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log.error({ err: String(e) }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.stdout.write(JSON.stringify({ node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir }) + "\n");
+    });
+}

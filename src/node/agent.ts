@@ -1,0 +1,103 @@
+// The node agent: builds the NodeContext (client, event recorder, logger, state dir, CSI socket dir, stop
+// signal) and starts each part with it — the node heartbeat when no kubelet manages the Node, the disk
+// manager (src/node/disks) and the disk.hwameistor.io node driver (src/node/disk-volume). stop() ends them in
+// reverse order. docs/disk-manager.md lists the flags.
+import { mkdir } from "node:fs/promises";
+import { invalid } from "../api/errors.ts";
+import { join } from "node:path";
+import { KubeClient } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { NodeHeartbeat } from "../kube/node-lease.ts";
+import { stderrLogger, type Logger } from "../kube/types.ts";
+import { setRunLogger } from "../host/runner.ts";
+import type { NodeContext, Service } from "./context.ts";
+import { startDiskDriverNode } from "./disk-volume/index.ts";
+import { parseDiskClass } from "./disks/discovery.ts";
+import { startDiskManager, type DiskManager } from "./disks/manager.ts";
+import { parseDeviceList } from "./disks/selector.ts";
+
+export const DEFAULT_STATE_DIR = "/etc/hwameistor";
+export const AGENT_COMPONENT = "hwameistor-node";
+
+export interface NodeAgentOptions {
+  nodeName: string;
+  kubeconfig?: string;
+  /** `--devices`: comma-separated device paths/globs or `file:<glob>` backing files; empty = every disk. */
+  devices?: string;
+  stateDir?: string;
+  /** Default `<stateDir>/csi`. */
+  csiSocketDir?: string;
+  resyncSeconds?: number;
+  /** `--disk-class HDD|SSD|NVMe`: the type of every disk this agent manages. */
+  diskClass?: string;
+  /** Register the Node and renew its Lease (standalone mode; off where a kubelet does it). Default true. */
+  registerNode?: boolean;
+  /** /sys/block poll period (default 1000 ms; 0 = off). */
+  pollMs?: number;
+  smartIntervalSeconds?: number;
+  /** Start the disk.hwameistor.io node driver (default true). */
+  diskDriver?: boolean;
+  log?: Logger;
+  /** A ready client (tests); otherwise built from `kubeconfig`. */
+  client?: KubeClient;
+}
+
+export interface NodeAgent extends Service {
+  ctx: NodeContext;
+  disks: DiskManager;
+}
+
+export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(o.nodeName)) {
+    throw invalid(`--node-name ${JSON.stringify(o.nodeName)} is not a valid Kubernetes node name`);
+  }
+  const log = o.log ?? stderrLogger;
+  const selector = parseDeviceList(o.devices);
+  const diskClass = parseDiskClass(o.diskClass);
+  const stateDir = o.stateDir ?? DEFAULT_STATE_DIR;
+  const csiSocketDir = o.csiSocketDir ?? join(stateDir, "csi");
+  await mkdir(stateDir, { recursive: true });
+  await mkdir(csiSocketDir, { recursive: true });
+  const client = o.client ?? new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig, { userAgent: `${AGENT_COMPONENT}/${o.nodeName}` });
+  setRunLogger((ev) => log.debug({ ...ev }, "host command"));
+  const abort = new AbortController();
+  const ctx: NodeContext = {
+    nodeName: o.nodeName,
+    client,
+    recorder: new EventRecorder(client, { component: AGENT_COMPONENT, host: o.nodeName, log }),
+    log,
+    stateDir,
+    csiSocketDir,
+    signal: abort.signal,
+  };
+  const parts: Array<{ name: string; svc: Service }> = [];
+  const stopAll = async () => {
+    abort.abort();
+    for (const p of [...parts].reverse()) {
+      await p.svc.stop().catch((e: unknown) => log.warn({ part: p.name, err: String(e) }, "stop failed"));
+    }
+  };
+  try {
+    if (o.registerNode ?? true) {
+      const hb = new NodeHeartbeat({ client, nodeName: o.nodeName, log });
+      await hb.start();
+      parts.push({ name: "heartbeat", svc: hb });
+    }
+    const disks = await startDiskManager(ctx, {
+      selector,
+      diskClass,
+      resyncMs: (o.resyncSeconds ?? 30) * 1000,
+      pollMs: o.pollMs,
+      smartIntervalMs: o.smartIntervalSeconds !== undefined ? o.smartIntervalSeconds * 1000 : undefined,
+    });
+    parts.push({ name: "disk-manager", svc: disks });
+    if (o.diskDriver ?? true) parts.push({ name: "disk-driver", svc: await startDiskDriverNode(ctx) });
+    log.info({ node: o.nodeName, stateDir, csiSocketDir, devices: o.devices ?? "(all)" }, "node agent started");
+    let stopping: Promise<void> | undefined;
+    return { ctx, disks, stop: () => (stopping ??= stopAll()) };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
