@@ -1,0 +1,160 @@
+// Helpers both engines share: name/size validation (before any command or path is built), a per-pool lock,
+// the stable device-path symlinks (`<devLinkRoot>/<pool>/<volume>` → /dev/loopN, like LVM's
+// /dev/<VG>/<LV> → /dev/dm-N), an in-use check, and atomic JSON state files.
+
+import { constants } from "node:fs";
+import { mkdir, open, readFile, readlink, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { HwError } from "../../api/errors.ts";
+import { isPoolClass, STORAGE_POOL_PREFIX, type PoolClass } from "../../api/names.ts";
+import { findMountsBySource } from "../../host/mount/mount.ts";
+import { assertSafeName } from "../../host/validate.ts";
+import { EXTENT_BYTES, roundToExtent } from "./engine.ts";
+
+/** A pool name of the original: `LocalStorage_Pool<Class>` with a known class. Returns the class. */
+export function assertPoolName(poolName: string, poolClass?: PoolClass): PoolClass {
+  assertSafeName(poolName);
+  const cls = poolName.startsWith(STORAGE_POOL_PREFIX) ? poolName.slice(STORAGE_POOL_PREFIX.length) : "";
+  if (!isPoolClass(cls)) {
+    throw new HwError("INVALID_ARGUMENT", "UnknownPool", `pool ${JSON.stringify(poolName)} is not one of ${STORAGE_POOL_PREFIX}HDD|SSD|NVMe`);
+  }
+  if (poolClass !== undefined && poolClass !== cls) {
+    throw new HwError("INVALID_ARGUMENT", "PoolClassMismatch", `pool ${poolName} holds class ${cls}, not ${poolClass}`);
+  }
+  return cls;
+}
+
+/** A volume or snapshot name: LVM's charset (k8s names are a subset), and never a hidden file name. */
+export function assertVolumeName(name: string, what = "volume"): string {
+  assertSafeName(name);
+  if (name.startsWith(".")) throw new HwError("INVALID_ARGUMENT", "Invalid", `${what} name ${JSON.stringify(name)} must not start with "."`);
+  return name;
+}
+
+/** A requested size in bytes, rounded up to the extent (4 MiB). */
+export function requestedSize(sizeBytes: number, what: string): number {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
+    throw new HwError("INVALID_ARGUMENT", "InvalidSize", `${what}: size ${sizeBytes} must be a positive integer number of bytes`);
+  }
+  return roundToExtent(sizeBytes);
+}
+
+export function insufficientSpace(poolName: string, volumeName: string, requiredBytes: number, freeBytes: number): HwError {
+  return new HwError(
+    "RESOURCE_EXHAUSTED",
+    "InsufficientCapacity",
+    `insufficient free space in pool ${poolName} for volume ${volumeName}: requested ${requiredBytes} bytes, free ${freeBytes} bytes`,
+    { hint: "delete volumes, add a disk to the pool, or request a smaller size" },
+  );
+}
+
+export const floorToExtent = (b: number): number => Math.max(0, Math.floor(b / EXTENT_BYTES) * EXTENT_BYTES);
+
+// ---------------------------------------------------------------------------------------------------------
+// A per-key async mutex. Engine calls for one pool are serialised: attachLoop's "already attached?" check and
+// losetup are not atomic (docs/host.md), and free-space checks must not interleave with allocations.
+
+export class KeyedLock {
+  private tails = new Map<string, Promise<unknown>>();
+
+  async with<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev.catch(() => undefined);
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stable device paths
+
+/** Point `link` at `target`, atomically (a temp symlink renamed over the old one). No-op when it already does. */
+export async function ensureDevLink(link: string, target: string): Promise<void> {
+  if ((await readlink(link).catch(() => undefined)) === target) return;
+  await mkdir(dirname(link), { recursive: true, mode: 0o755 });
+  const tmp = `${link}.tmp-${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(target, tmp);
+  await rename(tmp, link);
+}
+
+/** Remove `link` (missing = done). */
+export async function removeDevLink(link: string): Promise<void> {
+  try {
+    await unlink(link);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+export async function readDevLink(link: string): Promise<string | undefined> {
+  return readlink(link).catch(() => undefined);
+}
+
+/**
+ * Whether a block device is in use: mounted (findmnt by source), or held open exclusively (a filesystem,
+ * another loop/btrfs/LVM holder): opening it with O_EXCL then fails with EBUSY. A raw block device that is
+ * only bind-mounted into a pod is not detected by either; the CSI layer tracks publications for that.
+ */
+export async function isDeviceInUse(dev: string): Promise<boolean> {
+  if ((await findMountsBySource(dev)).length > 0) return true;
+  try {
+    const fh = await open(dev, constants.O_RDONLY | constants.O_EXCL);
+    await fh.close();
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EBUSY") return true;
+    if (code === "ENOENT" || code === "ENXIO") return false;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// State files: written to a temp file, fsynced, renamed, directory fsynced, so a crash leaves the old or the
+// new content, never a torn one.
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(value, null, 2) + "\n", { mode: 0o644 });
+  const fh = await open(tmp, "r");
+  await fh.sync();
+  await fh.close();
+  await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new HwError("DATA_LOSS", "CorruptState", `state file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export const joinSafe = (dir: string, name: string): string => join(dir, assertSafeName(name));

@@ -1,0 +1,503 @@
+// The `file` engine: a pool is one filesystem over its disks (pool-fs.ts); a replica is a sparse file
+// `<pool mount>/volumes/<volume>.img` attached to a loop device with direct I/O; its stable devPath is the
+// symlink `<devLinkRoot>/<pool>/<volume>` → /dev/loopN (devLinkRoot defaults to /dev, which gives exactly the
+// original's LV path /dev/LocalStorage_Pool<Class>/<volume>). After a reboot the loop number may differ; the
+// symlink is re-pointed by activateAll(), so the path the CSI layer recorded stays valid.
+//
+// Crash safety (every create step is re-runnable):
+// - a replica file is created as `.<volume>.img.partial`, sized, and renamed into place: a `<volume>.img` is
+//   always complete; a leftover partial is removed by the next create or by activateAll;
+// - attachLoop is idempotent per backing file (a crash after losetup but before the symlink re-uses it);
+// - the symlink is replaced atomically (temp link + rename).
+// Accounting: thin storage (sparse files; fstrim inside a volume returns space), thick accounting: a pool's
+// used capacity is the sum of its replicas' (and snapshots') sizes, so promised space can never be
+// oversubscribed — the same answer the original's thick LVs give.
+// Simplification: btrfs metadata growth and CoW of reflinked extents are not reserved; at 100 % promised a
+// pool can still run out of real space if snapshots diverge from their volumes (next issue adds reserves).
+
+import { open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { HwError } from "../../../api/errors.ts";
+import type { PoolClass } from "../../../api/names.ts";
+import { cloneFile } from "../../../host/fs/reflink.ts";
+import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, growSparseFile, listLoops, setLoopCapacity, type LoopDevice } from "../../../host/loop/loop.ts";
+import type { RunOptions } from "../../../host/runner.ts";
+import {
+  assertPoolName,
+  assertVolumeName,
+  ensureDevLink,
+  insufficientSpace,
+  isDeviceInUse,
+  KeyedLock,
+  readDevLink,
+  readJson,
+  removeDevLink,
+  requestedSize,
+  syncDir,
+  writeJsonAtomic,
+} from "../common.ts";
+import {
+  POOL_VOLUME_LIMIT,
+  type ActivationReport,
+  type CreateReplicaOptions,
+  type EngineCapabilities,
+  type PoolStats,
+  type Replica,
+  type SnapshotInfo,
+  type StorageEngine,
+} from "../engine.ts";
+import {
+  createPoolFs,
+  ensureMounted,
+  extendPoolFs,
+  isMounted,
+  listRecords,
+  poolCapacityBytes,
+  poolDisks,
+  poolLayout,
+  readRecord,
+  unmountPool,
+  type PoolFsType,
+  type PoolLayout,
+  type PoolRecord,
+} from "./pool-fs.ts";
+
+export interface FileEngineOptions {
+  /** Node state root (NodeContext.stateDir). Pools mount at <stateDir>/pools/<pool>. */
+  stateDir: string;
+  /** Replica devPath = <devLinkRoot>/<pool>/<volume>. Default /dev (the original's LV path). */
+  devLinkRoot?: string;
+  /** Pool filesystem; default btrfs (see docs/engines.md for the measurements behind the choice). */
+  fsType?: PoolFsType;
+  /** btrfs only: NOCOW volume files (default true; 4k random write ~5x faster through the loop device). */
+  noCow?: boolean;
+  run?: RunOptions;
+}
+
+const IMG = ".img";
+const PARTIAL = ".partial";
+
+interface SnapshotMeta {
+  sourceVolume: string;
+  creationTime: string;
+}
+
+export class FileEngine implements StorageEngine {
+  readonly kind = "file" as const;
+  private readonly stateDir: string;
+  private readonly devLinkRoot: string;
+  private readonly fsType: PoolFsType;
+  private readonly noCow: boolean;
+  private readonly ro: RunOptions;
+  private readonly lock = new KeyedLock();
+
+  constructor(o: FileEngineOptions) {
+    this.stateDir = o.stateDir;
+    this.devLinkRoot = o.devLinkRoot ?? "/dev";
+    this.fsType = o.fsType ?? "btrfs";
+    this.noCow = o.noCow ?? true;
+    this.ro = o.run ?? {};
+  }
+
+  capabilities(): EngineCapabilities {
+    return {
+      multiDiskPools: this.fsType === "btrfs",
+      snapshots: { supported: true },
+      clones: { supported: true },
+      blockDevices: { supported: true },
+    };
+  }
+
+  devPathOf(poolName: string, volumeName: string): string {
+    return join(this.devLinkRoot, poolName, volumeName);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Pools
+
+  async ensurePool(poolName: string, poolClass: PoolClass, devices: string[]): Promise<PoolStats> {
+    assertPoolName(poolName, poolClass);
+    const devs = [...new Set(devices)];
+    return this.lock.with(poolName, async () => {
+      let rec = await readRecord(this.stateDir, poolName);
+      // Crash window covered: mkfs done, registry not yet written → createPoolFs adopts the labelled fs.
+      if (!rec) rec = await createPoolFs(this.stateDir, poolName, poolClass, this.fsType, devs, this.ro);
+      await ensureMounted(this.stateDir, rec, this.noCow, this.ro);
+      await extendPoolFs(this.stateDir, rec, devs, this.ro);
+      return this.statsLocked(poolName);
+    });
+  }
+
+  async poolStats(poolName: string): Promise<PoolStats> {
+    assertPoolName(poolName);
+    return this.statsLocked(poolName);
+  }
+
+  async listPools(): Promise<string[]> {
+    return (await listRecords(this.stateDir)).map((r) => r.poolName);
+  }
+
+  private async mountedPool(poolName: string): Promise<{ rec: PoolRecord; l: PoolLayout }> {
+    const rec = await readRecord(this.stateDir, poolName);
+    if (!rec) throw new HwError("NOT_FOUND", "PoolNotFound", `pool ${poolName} does not exist on this node`);
+    if (!(await isMounted(this.stateDir, poolName, this.ro))) {
+      throw new HwError("UNAVAILABLE", "PoolNotMounted", `pool ${poolName} is not mounted`, { hint: "the node agent mounts it on start (activateAll)" });
+    }
+    return { rec, l: poolLayout(this.stateDir, poolName) };
+  }
+
+  private async statsLocked(poolName: string): Promise<PoolStats> {
+    const { rec, l } = await this.mountedPool(poolName);
+    const [total, disks, files, snaps] = await Promise.all([
+      poolCapacityBytes(this.stateDir, rec, this.ro),
+      poolDisks(this.stateDir, rec, this.ro),
+      this.imageSizes(l.volumesDir),
+      this.imageSizes(l.snapshotsDir),
+    ]);
+    const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
+    const volumes = [...files.keys()].sort();
+    return {
+      name: poolName,
+      class: rec.class,
+      path: l.mountPoint,
+      totalCapacityBytes: total,
+      usedCapacityBytes: used,
+      freeCapacityBytes: Math.max(0, total - used),
+      volumeCapacityBytesLimit: total,
+      totalVolumeCount: POOL_VOLUME_LIMIT,
+      usedVolumeCount: volumes.length,
+      freeVolumeCount: Math.max(0, POOL_VOLUME_LIMIT - volumes.length),
+      disks,
+      volumes,
+    };
+  }
+
+  /** name → size of every complete `<name>.img` in dir. */
+  private async imageSizes(dir: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (!f.endsWith(IMG) || f.startsWith(".")) continue;
+      const s = await stat(join(dir, f)).catch(() => undefined);
+      if (s?.isFile()) out.set(f.slice(0, -IMG.length), s.size);
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Replicas
+
+  async createReplica(poolName: string, volumeName: string, sizeBytes: number, opts: CreateReplicaOptions = {}): Promise<Replica> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    const size = requestedSize(sizeBytes, `volume ${volumeName}`);
+    if (opts.sourceVolume !== undefined) {
+      await this.cloneReplica(poolName, opts.sourceVolume, volumeName);
+      return this.expandReplica(poolName, volumeName, size);
+    }
+    return this.lock.with(poolName, async () => {
+      const { l } = await this.mountedPool(poolName);
+      const file = join(l.volumesDir, volumeName + IMG);
+      const existing = await stat(file).catch(() => undefined);
+      if (existing) {
+        if (existing.size < size) {
+          throw new HwError("ALREADY_EXISTS", "VolumeExists", `volume ${volumeName} exists in pool ${poolName} with ${existing.size} bytes, less than ${size}`, {
+            hint: "expand it instead",
+          });
+        }
+      } else {
+        const stats = await this.statsLocked(poolName);
+        if (stats.freeCapacityBytes < size) throw insufficientSpace(poolName, volumeName, size, stats.freeCapacityBytes);
+        if (stats.freeVolumeCount <= 0) {
+          throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${stats.usedVolumeCount} volumes (limit ${POOL_VOLUME_LIMIT})`);
+        }
+        await this.writeImage(l.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
+      }
+      // Crash window covered: file complete but never attached, or attached but the link not written.
+      return this.activateReplica(poolName, volumeName, file);
+    });
+  }
+
+  /** Create `<dir>/.<name>.img.partial` with `make`, then rename it to `<name>.img` (a complete file or none). */
+  private async writeImage(dir: string, name: string, make: (partial: string) => Promise<void>): Promise<void> {
+    const partial = join(dir, `.${name}${IMG}${PARTIAL}`);
+    await rm(partial, { force: true }); // a crash left it; it was never attached (only complete files are)
+    await make(partial);
+    const fh = await open(partial, "r");
+    await fh.sync();
+    await fh.close();
+    await rename(partial, join(dir, name + IMG));
+    await syncDir(dir);
+  }
+
+  private async activateReplica(poolName: string, volumeName: string, file: string): Promise<Replica> {
+    const loop = await attachLoop(file, { directIo: true }, this.ro);
+    await ensureDevLink(this.devPathOf(poolName, volumeName), loop.name);
+    const size = (await stat(file)).size;
+    return this.replicaOf(poolName, volumeName, size, [loop]);
+  }
+
+  private replicaOf(poolName: string, volumeName: string, size: number, loops: LoopDevice[], link?: string): Replica {
+    const devPath = this.devPathOf(poolName, volumeName);
+    const kernelDevice = loops[0]?.name ?? "";
+    const active = kernelDevice !== "" && (link === undefined || link === kernelDevice);
+    return {
+      poolName,
+      volumeName,
+      devPath,
+      storagePath: devPath,
+      allocatedCapacityBytes: size,
+      kernelDevice,
+      active,
+      ...(active ? {} : { inactiveReason: kernelDevice ? `${devPath} does not point at ${kernelDevice}` : "no loop device attached (run activateAll)" }),
+    };
+  }
+
+  async expandReplica(poolName: string, volumeName: string, sizeBytes: number): Promise<Replica> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    const size = requestedSize(sizeBytes, `volume ${volumeName}`);
+    return this.lock.with(poolName, async () => {
+      const { l } = await this.mountedPool(poolName);
+      const file = join(l.volumesDir, volumeName + IMG);
+      const st = await stat(file).catch(() => undefined);
+      if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
+      if (size > st.size) {
+        const stats = await this.statsLocked(poolName);
+        if (stats.freeCapacityBytes < size - st.size) throw insufficientSpace(poolName, volumeName, size - st.size, stats.freeCapacityBytes);
+        await growSparseFile(file, size);
+      }
+      // Re-read capacity also when the file was grown by an earlier, interrupted call.
+      const rep = await this.activateReplica(poolName, volumeName, file);
+      await setLoopCapacity(rep.kernelDevice, this.ro);
+      return rep;
+    });
+  }
+
+  async deleteReplica(poolName: string, volumeName: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    await this.lock.with(poolName, async () => {
+      const rec = await readRecord(this.stateDir, poolName);
+      if (!rec) return; // no pool, no replica
+      const { l } = await this.mountedPool(poolName);
+      const file = join(l.volumesDir, volumeName + IMG);
+      const loops = await findLoopsByBackingFile(file, this.ro).catch(() => []);
+      for (const lo of loops) {
+        if (await isDeviceInUse(lo.name)) {
+          throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${lo.name}) is in use (mounted or open)`, {
+            hint: "unpublish it first",
+          });
+        }
+      }
+      await removeDevLink(this.devPathOf(poolName, volumeName));
+      for (const lo of loops) await detachLoop(lo.name, this.ro);
+      await rm(file, { force: true });
+      await rm(join(l.volumesDir, `.${volumeName}${IMG}${PARTIAL}`), { force: true });
+      await syncDir(l.volumesDir);
+    });
+  }
+
+  async getReplica(poolName: string, volumeName: string): Promise<Replica | undefined> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    const rec = await readRecord(this.stateDir, poolName);
+    if (!rec) return undefined;
+    const file = join(poolLayout(this.stateDir, poolName).volumesDir, volumeName + IMG);
+    const st = await stat(file).catch(() => undefined);
+    if (!st) return undefined;
+    const loops = await findLoopsByBackingFile(file, this.ro);
+    return this.replicaOf(poolName, volumeName, st.size, loops, await readDevLink(this.devPathOf(poolName, volumeName)));
+  }
+
+  async listReplicas(poolName?: string): Promise<Replica[]> {
+    if (poolName !== undefined) assertPoolName(poolName);
+    const pools = poolName ? [poolName] : await this.listPools();
+    const loops = await listLoops(this.ro);
+    const out: Replica[] = [];
+    for (const p of pools) {
+      const l = poolLayout(this.stateDir, p);
+      const realDir = await realpath(l.volumesDir).catch(() => l.volumesDir); // the kernel reports resolved paths
+      for (const [name, size] of await this.imageSizes(l.volumesDir)) {
+        const file = join(realDir, name + IMG);
+        const mine = loops.filter((lo) => lo.backFile === file && !lo.backFileDeleted);
+        out.push(this.replicaOf(p, name, size, mine, await readDevLink(this.devPathOf(p, name))));
+      }
+    }
+    return out.sort((a, b) => (a.poolName + "/" + a.volumeName).localeCompare(b.poolName + "/" + b.volumeName));
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Activation
+
+  async activateAll(): Promise<ActivationReport> {
+    const report: ActivationReport = { pools: [], activated: [], cleaned: [], errors: [] };
+    for (const rec of await listRecords(this.stateDir)) {
+      await this.lock.with(rec.poolName, async () => {
+        let l: PoolLayout;
+        try {
+          l = await ensureMounted(this.stateDir, rec, this.noCow, this.ro);
+        } catch (e) {
+          report.errors.push({ object: rec.poolName, message: (e as Error).message });
+          return;
+        }
+        report.pools.push(rec.poolName);
+        for (const dir of [l.volumesDir, l.snapshotsDir]) {
+          for (const f of await readdir(dir).catch(() => [] as string[])) {
+            if (f.startsWith(".") && f.endsWith(PARTIAL)) {
+              await rm(join(dir, f), { force: true });
+              report.cleaned.push(join(dir, f));
+            }
+          }
+        }
+        const names = [...(await this.imageSizes(l.volumesDir)).keys()].sort();
+        for (const name of names) {
+          try {
+            await this.activateReplica(rec.poolName, name, join(l.volumesDir, name + IMG));
+            report.activated.push(name);
+          } catch (e) {
+            report.errors.push({ object: `${rec.poolName}/${name}`, message: (e as Error).message });
+          }
+        }
+        // Links left by replicas deleted while the agent was down (or by a crash mid-delete).
+        const linkDir = join(this.devLinkRoot, rec.poolName);
+        for (const f of await readdir(linkDir).catch(() => [] as string[])) {
+          if (!names.includes(f) && !f.includes(".tmp-")) {
+            await removeDevLink(join(linkDir, f));
+            report.cleaned.push(join(linkDir, f));
+          }
+        }
+      });
+    }
+    return report;
+  }
+
+  async deactivateAll(): Promise<void> {
+    for (const rec of await listRecords(this.stateDir)) {
+      await this.lock.with(rec.poolName, async () => {
+        if (!(await isMounted(this.stateDir, rec.poolName, this.ro))) return;
+        const l = poolLayout(this.stateDir, rec.poolName);
+        const realMount = await realpath(l.mountPoint);
+        const loops = (await listLoops(this.ro)).filter((lo) => lo.backFile.startsWith(realMount + "/"));
+        for (const lo of loops) {
+          if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `${lo.backFile} (${lo.name}) is in use`);
+        }
+        for (const name of (await this.imageSizes(l.volumesDir)).keys()) await removeDevLink(this.devPathOf(rec.poolName, name));
+        for (const lo of loops) await detachLoop(lo.name, this.ro);
+        await unmountPool(this.stateDir, rec, this.ro);
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Snapshots and clones (reflink). A snapshot is a read-only-by-convention reflink copy of the volume file:
+  // crash-consistent at the instant of FICLONE; the caller freezes the volume's filesystem around it for an
+  // application-consistent one. Simplification: snapshot files are not attached; restore/rollback need the
+  // target unpublished (as the original's precheck).
+
+  async cloneReplica(poolName: string, sourceVolume: string, targetVolume: string): Promise<Replica> {
+    assertPoolName(poolName);
+    assertVolumeName(sourceVolume);
+    assertVolumeName(targetVolume);
+    return this.lock.with(poolName, async () => {
+      const { l } = await this.mountedPool(poolName);
+      const src = join(l.volumesDir, sourceVolume + IMG);
+      const dst = join(l.volumesDir, targetVolume + IMG);
+      if (!(await stat(dst).catch(() => undefined))) {
+        const st = await stat(src).catch(() => undefined);
+        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `source volume ${sourceVolume} not found in pool ${poolName}`);
+        const stats = await this.statsLocked(poolName);
+        if (stats.freeCapacityBytes < st.size) throw insufficientSpace(poolName, targetVolume, st.size, stats.freeCapacityBytes);
+        await this.writeImage(l.volumesDir, targetVolume, (partial) => cloneFile(src, partial));
+      }
+      return this.activateReplica(poolName, targetVolume, dst);
+    });
+  }
+
+  async createSnapshot(poolName: string, volumeName: string, snapshotName: string): Promise<SnapshotInfo> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    assertVolumeName(snapshotName, "snapshot");
+    return this.lock.with(poolName, async () => {
+      const { l } = await this.mountedPool(poolName);
+      const metaFile = join(l.snapshotsDir, `${snapshotName}.json`);
+      const img = join(l.snapshotsDir, snapshotName + IMG);
+      const meta = await readJson<SnapshotMeta>(metaFile);
+      if (meta && meta.sourceVolume !== volumeName) {
+        throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${snapshotName} exists in pool ${poolName} for volume ${meta.sourceVolume}`);
+      }
+      if (!meta || !(await stat(img).catch(() => undefined))) {
+        const src = join(l.volumesDir, volumeName + IMG);
+        const st = await stat(src).catch(() => undefined);
+        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
+        const stats = await this.statsLocked(poolName);
+        if (stats.freeCapacityBytes < st.size) throw insufficientSpace(poolName, snapshotName, st.size, stats.freeCapacityBytes);
+        // Meta first: an image without meta is never left (the partial is renamed last).
+        await writeJsonAtomic(metaFile, { sourceVolume: volumeName, creationTime: new Date().toISOString() } satisfies SnapshotMeta);
+        await this.writeImage(l.snapshotsDir, snapshotName, (partial) => cloneFile(src, partial));
+      }
+      return (await this.snapshotsIn(poolName, l)).find((s) => s.snapshotName === snapshotName)!;
+    });
+  }
+
+  private async snapshotsIn(poolName: string, l: PoolLayout): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    for (const [name, size] of await this.imageSizes(l.snapshotsDir)) {
+      const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${name}.json`));
+      if (!meta) continue;
+      out.push({ poolName, sourceVolume: meta.sourceVolume, snapshotName: name, sizeBytes: size, creationTime: meta.creationTime, readyToUse: true });
+    }
+    return out.sort((a, b) => a.snapshotName.localeCompare(b.snapshotName));
+  }
+
+  async listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]> {
+    assertPoolName(poolName);
+    const { l } = await this.mountedPool(poolName);
+    return (await this.snapshotsIn(poolName, l)).filter((s) => volumeName === undefined || s.sourceVolume === volumeName);
+  }
+
+  async deleteSnapshot(poolName: string, snapshotName: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    await this.lock.with(poolName, async () => {
+      if (!(await readRecord(this.stateDir, poolName))) return;
+      const { l } = await this.mountedPool(poolName);
+      await rm(join(l.snapshotsDir, snapshotName + IMG), { force: true });
+      await rm(join(l.snapshotsDir, `.${snapshotName}${IMG}${PARTIAL}`), { force: true });
+      await rm(join(l.snapshotsDir, `${snapshotName}.json`), { force: true });
+    });
+  }
+
+  async restoreSnapshot(poolName: string, snapshotName: string, targetVolume: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    assertVolumeName(targetVolume);
+    await this.lock.with(poolName, async () => {
+      const { l } = await this.mountedPool(poolName);
+      const snap = join(l.snapshotsDir, snapshotName + IMG);
+      const target = join(l.volumesDir, targetVolume + IMG);
+      const [sst, tst] = await Promise.all([stat(snap).catch(() => undefined), stat(target).catch(() => undefined)]);
+      if (!sst) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
+      if (!tst) throw new HwError("NOT_FOUND", "VolumeNotFound", `restore target ${targetVolume} not found in pool ${poolName}`);
+      const loops = await findLoopsByBackingFile(target, this.ro);
+      for (const lo of loops) {
+        if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `restore target ${targetVolume} (${lo.name}) is in use`);
+      }
+      // The loop device holds the old inode: detach, swap the file, re-attach (the devPath link is re-pointed).
+      for (const lo of loops) await detachLoop(lo.name, this.ro);
+      await this.writeImage(l.volumesDir, targetVolume, async (partial) => {
+        await cloneFile(snap, partial);
+        if (tst.size > sst.size) await growSparseFile(partial, tst.size);
+      });
+      await this.activateReplica(poolName, targetVolume, target);
+    });
+  }
+
+  async rollbackSnapshot(poolName: string, snapshotName: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    const { l } = await this.mountedPool(poolName);
+    const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${snapshotName}.json`));
+    if (!meta) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
+    await this.restoreSnapshot(poolName, snapshotName, meta.sourceVolume);
+  }
+}
