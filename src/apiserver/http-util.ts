@@ -33,7 +33,7 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     req.on("error", (e) => {
       if (!failed) {
         failed = true;
-        reject(e);
+        reject(new HwError("CANCELLED", "ClientClosedRequest", `reading the request body failed: ${e.message}`, { httpStatus: 499, cause: e }));
       }
     });
     req.on("close", () => {

@@ -98,6 +98,7 @@ describe("kubectl against the embedded API server", () => {
     await kubectl("wait", "--for=condition=Established", "crd/gadgets.test.hwameistor.io", "--timeout=10s");
     assert.match(await kubectl("apply", "-f", join(s.dataDir, "gadget.yaml")), /gadget.test.hwameistor.io\/g1 created/);
     assert.match(await kubectl("apply", "-f", join(s.dataDir, "gadget.yaml")), /unchanged/);
+    assert.match(await kubectl("apply", "--server-side", "-f", join(s.dataDir, "gadget.yaml")), /serverside-applied/);
     const table = await kubectl("get", "gadgets");
     assert.match(table, /^NAME\s+NODE\s+CAPACITY\s+AGE\n/);
     assert.match(table, /g1\s+node-a\s+10\s+\d+s/);

@@ -153,7 +153,12 @@ describe("embedded API server over HTTP", () => {
     const sm = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", { metadata: { labels: { l: "1" } } }, { "Content-Type": "application/strategic-merge-patch+json" });
     assert.equal(sm.body.metadata.labels.l, "1");
     const ap = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", "{}", { "Content-Type": "application/apply-patch+yaml" });
-    assert.equal(ap.status, 415);
+    assert.equal(ap.status, 400); // fieldManager is required
+    const ssa = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '1'\n", { "Content-Type": "application/apply-patch+yaml" });
+    assert.equal(ssa.status, 201);
+    const ssa2 = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  b: '2'\n", { "Content-Type": "application/apply-patch+yaml" });
+    assert.equal(ssa2.status, 200);
+    assert.deepEqual(ssa2.body.data, { a: "1", b: "2" });
     const bad = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", "{}", { "Content-Type": "text/plain" });
     assert.equal(bad.status, 415);
     const stale = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", { metadata: { resourceVersion: "1" }, data: { c: "3" } }, { "Content-Type": "application/merge-patch+json" });

@@ -317,6 +317,11 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       const type = patchTypeFromContentType(req.headers["content-type"]);
       const buf = await readBody(req);
       const patch = decodeBody(buf, type === "apply" ? "application/yaml" : "application/json");
+      if (type === "apply") {
+        if (!q.get("fieldManager")) throw badRequest("PATCH with apply-patch requires the fieldManager query parameter");
+        const { obj, created } = ctx.svc.apply(rt, namespace, name, patch, opts, subresource);
+        return objectReply(created ? 201 : 200, rt, obj, out, includeObject, opts);
+      }
       const obj = ctx.svc.patch(rt, namespace, name, type, patch, opts, subresource);
       return objectReply(200, rt, obj, out, includeObject, opts);
     }

@@ -128,12 +128,7 @@ export class ObjectService {
   }
 
   patch(rt: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: any, opts: WriteOptions = {}, subresource?: "status"): any {
-    if (type === "apply") {
-      throw new HwError("UNIMPLEMENTED", "UnsupportedMediaType", "server-side apply (application/apply-patch+yaml) is not supported by this server; use client-side apply (kubectl apply without --server-side)", {
-        httpStatus: 415,
-        statusReason: "UnsupportedMediaType",
-      });
-    }
+    if (type === "apply") return this.apply(rt, namespace, name, patch, opts, subresource).obj;
     if (type === "strategic" && !rt.builtin) {
       throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `strategic merge patch is not supported for custom resource ${qualifiedResource(rt)}; use a merge or JSON patch`, {
         httpStatus: 415,
@@ -149,6 +144,27 @@ export class ObjectService {
       patched.metadata = { ...(patched.metadata ?? {}), resourceVersion: old.metadata.resourceVersion };
     }
     return this.update(rt, namespace, name, patched, opts, subresource);
+  }
+
+  /**
+   * Server-side apply, approximated: creates the object from the applied configuration if it is missing,
+   * else merges the configuration into it as a JSON merge patch. Approximation: no field ownership
+   * (managedFields), so no conflicts are ever reported and fields dropped from a later applied
+   * configuration are not removed; lists are replaced, not merged by key.
+   */
+  apply(rt: ResourceType, namespace: string | undefined, name: string, config: any, opts: WriteOptions = {}, subresource?: "status"): { obj: any; created: boolean } {
+    if (config === null || typeof config !== "object" || Array.isArray(config)) throw badRequest("the applied configuration must be an object");
+    if (config.metadata?.name !== undefined && config.metadata.name !== name) {
+      throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const old = this.tryGet(rt, namespace, name);
+    if (!old) {
+      if (subresource) throw notFoundError(rt, name);
+      return { obj: this.create(rt, namespace, { ...config, metadata: { ...(config.metadata ?? {}), name } }, opts), created: true };
+    }
+    const patched = applyPatch("merge", old, config);
+    if (config.metadata?.resourceVersion === undefined) patched.metadata.resourceVersion = old.metadata.resourceVersion;
+    return { obj: this.update(rt, namespace, name, patched, opts, subresource), created: false };
   }
 
   delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): any {
