@@ -36,6 +36,8 @@ export interface NodeAgentOptions {
   /** /sys/block poll period (default 1000 ms; 0 = off). */
   pollMs?: number;
   smartIntervalSeconds?: number;
+  /** Grace before a claim for a node without a LocalDiskNode is explained (default 10 s). */
+  unknownNodeGraceSeconds?: number;
   /** Start the disk.hwameistor.io node driver (default true). */
   diskDriver?: boolean;
   log?: Logger;
@@ -90,6 +92,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       resyncMs: (o.resyncSeconds ?? 30) * 1000,
       pollMs: o.pollMs,
       smartIntervalMs: o.smartIntervalSeconds !== undefined ? o.smartIntervalSeconds * 1000 : undefined,
+      unknownNodeGraceMs: o.unknownNodeGraceSeconds !== undefined ? o.unknownNodeGraceSeconds * 1000 : undefined,
     });
     parts.push({ name: "disk-manager", svc: disks });
     if (o.diskDriver ?? true) parts.push({ name: "disk-driver", svc: await startDiskDriverNode(ctx) });
