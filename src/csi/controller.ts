@@ -79,7 +79,12 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
   /** Disks of `type` that are Available on `node` and not held by any live LDV. */
   async function freeDisks(node: string, type: PoolClass): Promise<{ free: CandidateDisk[]; other: string }> {
     const ldn = await c.ldn.get(node);
-    if (!ldn) throw notFound(`LocalDiskNode ${node}`, "is the node agent running on that node?");
+    if (!ldn) {
+      // RESOURCE_EXHAUSTED (not NOT_FOUND) so the provisioner reschedules the pod to a node that has disks.
+      throw new HwError("RESOURCE_EXHAUSTED", "NoDiskNode", `node ${node} has no LocalDiskNode, so no disks for volumes`, {
+        hint: "is the node agent (disk manager) running on that node?",
+      });
+    }
     const [lds, ldvs] = await Promise.all([c.ld.list(), c.ldv.list()]);
     const held = new Set(ldvs.items.filter(holdsDisk).map((v) => v.status!.localDiskName!));
     const byPath = new Map<string, Ld>();

@@ -147,6 +147,11 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
       phase: MountPointPhases.ToBeMounted,
     };
     if (existing.length) {
+      // Something else mounted at the target is not ours to adopt. (A bind of a block device shows up with
+      // the devtmpfs as source, so only filesystem mounts can be compared.)
+      if (accessType === "mount" && !existing.some((m) => m.source === dev)) {
+        throw new HwError("ALREADY_EXISTS", "TargetBusy", `${target} already has ${existing.at(-1)!.source} mounted, not volume ${volume} (${dev})`);
+      }
       // Already published here (a retry): make sure the status says so.
       await setMountPoint(volume, { ...mp, phase: MountPointPhases.Mounted }, target);
       return {};

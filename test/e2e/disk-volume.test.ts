@@ -27,7 +27,7 @@ import { EventRecorder } from "../../src/kube/events.ts";
 import { silentLogger } from "../../src/kube/types.ts";
 import type { Service } from "../../src/node/context.ts";
 import { startDiskDriverNode } from "../../src/node/disk-volume/index.ts";
-import { poolLinkPath } from "../../src/node/disk-volume/volume-files.ts";
+import { poolLinkPath, readRecord, writeRecord } from "../../src/node/disk-volume/volume-files.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const NODE = "node-a";
@@ -361,4 +361,37 @@ test("a disk with foreign data is never written, whatever the API says about it"
   assert.equal(afterProbe?.uuid, before.uuid);
   assert.equal(sha256(readDev(foreign.dev, 2 * MiB)), headBefore, "not a byte changed");
   assert.equal((await listMounts()).some((m) => m.source === foreign.dev), false);
+});
+
+test("concurrent CreateVolumes never share a disk; a volume on an unknown node is RESOURCE_EXHAUSTED", { skip }, async () => {
+  const names = ["pvc-par-1", "pvc-par-2", "pvc-par-3"];
+  const res = await Promise.all(names.map((n) => ctl!.createVolume(createReq(n, "SSD", 100 * MiB))));
+  const c = diskClients(client);
+  const used = await Promise.all(names.map(async (n) => (await c.ldv.get(n))!.status!.localDiskName!));
+  assert.equal(new Set(used).size, 3, `distinct disks: ${used.join(", ")}`);
+  assert.deepEqual(res.map((r) => Number(r.volume.capacity_bytes)).sort((a, b) => a - b), [512 * MiB, 600 * MiB, 768 * MiB]);
+  await assert.rejects(ctl!.createVolume(createReq("pvc-par-4", "SSD", 100 * MiB)), code("RESOURCE_EXHAUSTED", /Available SSD disks there: none/));
+  const other = { requisite: [{ segments: { [TopologyKeys.DiskNode]: "node-z" } }] };
+  await assert.rejects(ctl!.createVolume({ ...createReq("pvc-z", "SSD", MiB), accessibility_requirements: other }), code("RESOURCE_EXHAUSTED", /node-z/));
+  await Promise.all(names.map((n) => ctl!.deleteVolume({ volume_id: n })));
+  for (const n of names) assert.equal(await c.ldv.get(n), undefined);
+  for (const d of disks.filter((x) => x.type === "SSD")) assert.equal(await poolState(d), DeviceStates.Available, d.key);
+});
+
+test("crash window: mkfs finished but the record was not updated → the filesystem is adopted, not refused or reformatted", { skip }, async () => {
+  const name = "pvc-crash";
+  const small = disk("ssd-512");
+  await ctl!.createVolume(createReq(name, "SSD", 500 * MiB));
+  // What a node agent killed right after mkfs leaves behind: the intent in the record, our fresh xfs on disk.
+  writeRecord(stateDir(), { volume: name, localDiskName: small.name, devPath: small.dev, accessType: "mount", formatting: "xfs", firstPublishedAt: new Date().toISOString() });
+  await mkfs(small.dev, "xfs", { reflink: false });
+  const uuid = (await probeFilesystem(small.dev))!.uuid;
+  const t = target(name, "mount");
+  await nodeCsi!.nodePublishVolume({ volume_id: name, target_path: t, volume_capability: mountCap });
+  assert.equal((await probeFilesystem(small.dev))?.uuid, uuid, "same filesystem, not reformatted");
+  assert.equal(readRecord(stateDir(), name)?.formatted?.uuid, uuid);
+  await nodeCsi!.nodeUnpublishVolume({ volume_id: name, target_path: t });
+  await ctl!.deleteVolume({ volume_id: name });
+  assert.equal(await probeFilesystem(small.dev), null, "wiped as ours");
+  assert.equal(readRecord(stateDir(), name), undefined, "record removed");
 });
