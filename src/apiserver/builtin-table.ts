@@ -3,9 +3,9 @@
 // DRIVERS. Every other cell comes from the printer column's JSONPath (table.ts).
 
 import type { ResourceType } from "./resource-type.ts";
-import { toTable, type TableOptions } from "./table.ts";
+import { humanDuration, toTable, type TableOptions } from "./table.ts";
 
-type Cell = (obj: any) => unknown;
+type Cell = (obj: any, now: Date) => unknown;
 
 const nodeStatus: Cell = (o) => {
   const ready = (o?.status?.conditions ?? []).find((c: any) => c?.type === "Ready");
@@ -36,13 +36,20 @@ const podStatus: Cell = (o) => {
 
 const podRestarts: Cell = (o) => (o?.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (Number(c?.restartCount) || 0), 0);
 
+/** Event LAST SEEN: lastTimestamp, else eventTime (events written through events.k8s.io), else creation. */
+const eventLastSeen = (o: any, now: Date) => {
+  const t = o?.lastTimestamp ?? o?.series?.lastObservedTime ?? o?.eventTime ?? o?.firstTimestamp ?? o?.metadata?.creationTimestamp;
+  const ms = t ? Date.parse(t) : NaN;
+  return Number.isNaN(ms) ? "<unknown>" : humanDuration(now.getTime() - ms);
+};
+
 const count = (x: unknown) => (x && typeof x === "object" ? Object.keys(x).length : 0);
 
 const computed: Record<string, Record<string, Cell>> = {
   "/Node": { Status: nodeStatus, Roles: nodeRoles },
   "/Pod": { Ready: podReady, Status: podStatus, Restarts: podRestarts },
   "/PersistentVolume": { Claim: (o) => (o?.spec?.claimRef?.name ? `${o.spec.claimRef.namespace ?? ""}/${o.spec.claimRef.name}` : "") },
-  "/Event": { Object: (o) => `${String(o?.involvedObject?.kind ?? "").toLowerCase()}/${o?.involvedObject?.name ?? ""}` },
+  "/Event": { "Last Seen": eventLastSeen, Object: (o) => `${String(o?.involvedObject?.kind ?? "").toLowerCase()}/${o?.involvedObject?.name ?? ""}` },
   "/ConfigMap": { Data: (o) => count(o?.data) + count(o?.binaryData) },
   "/Secret": { Data: (o) => count(o?.data) },
   "storage.k8s.io/CSINode": { Drivers: (o) => (o?.spec?.drivers ?? []).length },
@@ -58,8 +65,9 @@ export function renderTable(rt: ResourceType, objs: any[], opts: TableOptions = 
     const f = cells[c.name];
     if (f) idx.push([i, f]);
   });
+  const now = opts.now ?? new Date();
   t.rows.forEach((row: any, r: number) => {
-    for (const [i, f] of idx) row.cells[i] = f(objs[r]);
+    for (const [i, f] of idx) row.cells[i] = f(objs[r], now);
   });
   return t;
 }
