@@ -112,8 +112,13 @@ spec:
   assert.match(ldc, /n1-hdd\s+e2e-n1\s+Pending/, ldc);
   const lds = await k.ok(["get", "ld", "-o", "wide"]);
   assert.match(lds, /e2e-n2\s+\S*\s*\/dev\/loop\d+\s+\S*\s*local-storage\s+Bound/, lds);
-  const events = await k.ok(["get", "events", "-n", "default", "--field-selector", "involvedObject.name=n1-hdd", "-o", "jsonpath={.items[*].message}"]).catch(() => "");
-  if (events) assert.match(events, /type SSD, claim wants HDD/);
+  let why = "";
+  await waitFor(async () => {
+    const ev = JSON.parse(await k.ok(["get", "events", "-n", "default", "-o", "json"])) as { items: Array<{ reason: string; message: string; involvedObject: { name: string } }> };
+    why = ev.items.find((e) => e.involvedObject.name === "n1-hdd" && e.reason === "LocalDiskClaimAssignFail")?.message ?? "";
+    return why !== "";
+  }, 10_000, "LocalDiskClaimAssignFail event");
+  assert.match(why, /type SSD, claim wants HDD/);
 });
 
 test("SIGTERM stops an agent gracefully", async () => {

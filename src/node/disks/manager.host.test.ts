@@ -128,6 +128,13 @@ describe("disk manager on real loop devices", () => {
   test("a claim for a node nobody serves stays Pending with an explanation", async () => {
     await c.ldc.create({ metadata: { name: "ghost" }, spec: { nodeName: "no-such-node", owner: "local-storage" } });
     await waitFor("ghost Pending", async () => (await c.ldc.get("ghost"))?.status?.status === "Pending", 5000);
+    const events = srv!.client.forKind<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>(EVENT);
+    let msg = "";
+    await waitFor("explanation", async () => {
+      msg = (await events.list({ namespace: "default" })).items.find((x) => x.involvedObject?.name === "ghost")?.message ?? "";
+      return msg !== "";
+    });
+    assert.match(msg, /node no-such-node has no LocalDiskNode: no disk manager runs there \(known nodes: n1\)/);
   });
 
   test("a local-disk-manager claim joins the disk pool, is recorded, and the claim is cleaned up", async () => {
