@@ -19,7 +19,7 @@ import type { Logger } from "../kube/types.ts";
 import { silentLogger, sleep } from "../kube/types.ts";
 import { DiskDriver, controllerCapabilities } from "./capabilities.ts";
 import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
-import { diskClients, holdsDisk, mutateLdvStatus, nodeOfLdv, volumeCondition, type Ld, type Ldv } from "./ldv.ts";
+import { diskClients, holdsDisk, listAll, mutateLdvStatus, nodeOfLdv, volumeCondition, type Ld, type Ldv } from "./ldv.ts";
 import type { CallContext, ServiceHandlers } from "./server.ts";
 import type * as T from "./types.ts";
 import { accessTypeOf, bytesField, requireField, validateVolumeId } from "./validate.ts";
@@ -85,10 +85,10 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
         hint: "is the node agent (disk manager) running on that node?",
       });
     }
-    const [lds, ldvs] = await Promise.all([c.ld.list(), c.ldv.list()]);
-    const held = new Set(ldvs.items.filter(holdsDisk).map((v) => v.status!.localDiskName!));
+    const [lds, ldvs] = await Promise.all([listAll(c.ld), listAll(c.ldv)]);
+    const held = new Set(ldvs.filter(holdsDisk).map((v) => v.status!.localDiskName!));
     const byPath = new Map<string, Ld>();
-    for (const d of lds.items) if (d.spec?.nodeName === node && d.spec.devicePath) byPath.set(d.spec.devicePath, d);
+    for (const d of lds) if (d.spec?.nodeName === node && d.spec.devicePath) byPath.set(d.spec.devicePath, d);
     const free: CandidateDisk[] = [];
     const others: string[] = [];
     for (const [poolName, pool] of Object.entries(ldn.status?.pools ?? {})) {
@@ -245,12 +245,12 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       const max = req.max_entries ?? 0;
       if (max < 0) throw invalid("max_entries must not be negative");
       const start = req.starting_token ? Number(req.starting_token) : 0;
-      const [ldvs, lds] = await Promise.all([c.ldv.list(), c.ld.list()]);
-      const items = ldvs.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+      const [ldvs, lds] = await Promise.all([listAll(c.ldv), listAll(c.ld)]);
+      const items = ldvs.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
       if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
         throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
       }
-      const disks = new Map(lds.items.map((d) => [d.metadata!.name!, d]));
+      const disks = new Map(lds.map((d) => [d.metadata!.name!, d]));
       const end = max > 0 ? Math.min(items.length, start + max) : items.length;
       return {
         entries: items.slice(start, end).map((v) => ({

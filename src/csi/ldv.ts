@@ -9,7 +9,8 @@ import type { LocalDisk } from "../api/kinds/local-disk.ts";
 import { localDiskKind } from "../api/kinds/local-disk.ts";
 import { LocalDiskStates, VolumeStates } from "../api/names.ts";
 import type { KubeClient, ResourceClient } from "../kube/client.ts";
-import { isConflict } from "../kube/transport.ts";
+import { HwError } from "../api/errors.ts";
+import { isConflict, isNotFound } from "../kube/transport.ts";
 import type { KubeObject } from "../kube/types.ts";
 import type { VolumeCondition } from "./types.ts";
 
@@ -51,6 +52,21 @@ export async function mutateLdvStatus(
       if (isConflict(e) && attempt < 8) continue;
       throw e;
     }
+  }
+}
+
+/** Lists every object of a kind; a 404 on the collection means its CRD is not installed, said so. */
+export async function listAll<T extends KubeObject>(rc: ResourceClient<T>): Promise<T[]> {
+  try {
+    return (await rc.list()).items;
+  } catch (e) {
+    if (isNotFound(e)) {
+      throw new HwError("FAILED_PRECONDITION", "CrdMissing", `the ${rc.resource.kind} resource is not served by the API server`, {
+        hint: "install the CRDs: kubectl apply -f deploy/crds/",
+        cause: e,
+      });
+    }
+    throw e;
   }
 }
 

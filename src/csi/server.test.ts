@@ -10,7 +10,7 @@ import { Drivers, TopologyKeys } from "../api/names.ts";
 import { DiskDriver } from "./capabilities.ts";
 import { connectCsi } from "./client.ts";
 import { identityService } from "./identity.ts";
-import { startCsiServer, toGrpcStatus } from "./server.ts";
+import { redactSecrets, startCsiServer, toGrpcStatus } from "./server.ts";
 import { accessTypeOf, bytesField, validatePath, validateVolumeId } from "./validate.ts";
 
 test("toGrpcStatus: HwError keeps its code and hint, plain errors are INTERNAL without a stack", () => {
@@ -19,6 +19,11 @@ test("toGrpcStatus: HwError keeps its code and hint, plain errors are INTERNAL w
   const p = toGrpcStatus(new TypeError("x is undefined"));
   assert.equal(p.code, 13);
   assert.doesNotMatch(p.details, /at .*\.ts/);
+});
+
+test("secrets never reach the debug log", () => {
+  assert.deepEqual(redactSecrets({ volume_id: "v", secrets: { key: "hunter2" } }), { volume_id: "v", secrets: { key: "***" } });
+  assert.deepEqual(redactSecrets({ volume_id: "v", secrets: {} }), { volume_id: "v", secrets: {} });
 });
 
 test("validation helpers name the field and reject path-like ids", () => {

@@ -48,6 +48,14 @@ export function toGrpcStatus(e: unknown): { code: grpc.status; details: string }
   return { code: grpc.status.INTERNAL, details: `internal error: ${msg}` };
 }
 
+/** CSI requests carry `secrets` maps (e.g. encryption keys); they never reach a log. */
+export function redactSecrets(req: unknown): unknown {
+  if (!req || typeof req !== "object") return req;
+  const r = req as Record<string, unknown>;
+  if (!r.secrets || typeof r.secrets !== "object" || !Object.keys(r.secrets).length) return req;
+  return { ...r, secrets: Object.fromEntries(Object.keys(r.secrets).map((k) => [k, "***"])) };
+}
+
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
   const d = call.getDeadline();
   if (d instanceof Date) return d.getTime();
@@ -73,7 +81,7 @@ function wrap(service: CsiServiceName, method: string, handler: Handler | undefi
       fail(new HwError("UNIMPLEMENTED", "NotImplemented", `${service}/${method} is not implemented by this driver`));
       return;
     }
-    log.debug({ method: `${service}/${method}`, request: call.request }, "csi call");
+    log.debug({ method: `${service}/${method}`, request: redactSecrets(call.request) }, "csi call");
     let p: Promise<unknown>;
     try {
       p = handler(call.request, { method, deadlineMs, signal: ctl.signal });
