@@ -20,6 +20,8 @@ import { decideManaged, describeDisk, inactiveDiskSpec, mergeDiskSpec, sameSpec,
 import { listBlockDeviceNames, probeDisk } from "./probe.ts";
 import type { DeviceSelector } from "./selector.ts";
 
+const RETRY_MS = 2000;
+
 export interface ScannerOptions {
   nodeName: string;
   stateDir: string;
@@ -97,8 +99,9 @@ export class DiskScanner {
           this.again = false;
           await this.scanOnce().catch((e: unknown) => {
             this.stats.errors++;
-            this.o.log.warn({ err: isHwError(e) ? e.fullMessage : String(e) }, "disk scan failed; retrying at the next trigger");
-            this.again = this.again || !this.stopped;
+            this.o.log.warn({ err: isHwError(e) ? e.fullMessage : String(e) }, "disk scan failed; retrying in 2 s");
+            // Not an immediate loop: with the API server down that would spin.
+            setTimeout(() => this.request(), RETRY_MS).unref();
           });
         } while (this.again && !this.stopped);
       } finally {
@@ -115,6 +118,8 @@ export class DiskScanner {
       return await this.scanOnce();
     } finally {
       this.running = false;
+      // A trigger that arrived meanwhile (the poll reports a change only once) still gets its scan.
+      if (this.again) this.request();
     }
   }
 
@@ -122,9 +127,12 @@ export class DiskScanner {
     const t0 = Date.now();
     this.stats.scans++;
     const found = new Map<string, { spec: NonNullable<LocalDisk["spec"]>; facts: DiskFacts }>();
+    // Devices present but not probed this time: their disks are not declared gone on a transient failure.
+    const unprobed = new Set<string>();
     for (const kname of await listBlockDeviceNames()) {
       const facts = await probeDisk(kname).catch((e: unknown) => {
-        this.o.log.debug({ device: kname, err: String(e) }, "probe failed");
+        this.o.log.warn({ device: kname, err: isHwError(e) ? e.fullMessage : String(e) }, "probe failed; the disk keeps its state until the next scan");
+        unprobed.add(`/dev/${kname}`);
         return undefined;
       });
       if (!facts) continue;
@@ -151,6 +159,7 @@ export class DiskScanner {
     for (const ld of this.cache.list()) {
       const name = ld.metadata!.name!;
       if (ld.spec?.nodeName !== this.o.nodeName || found.has(name) || ld.spec.state === LocalDiskStates.Inactive) continue;
+      if (ld.spec.devicePath && unprobed.has(ld.spec.devicePath)) continue;
       await this.write(name, (cur) => (cur.spec?.nodeName === this.o.nodeName && cur.spec.state !== LocalDiskStates.Inactive ? inactiveDiskSpec(cur.spec) : undefined));
       result.inactivated.push(name);
       this.o.log.info({ disk: name, was: ld.spec.devicePath }, "disk gone: Inactive");
