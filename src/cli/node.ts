@@ -35,6 +35,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--csi-socket-dir <dir>", "where disk.sock is served (default <state-dir>/csi)")
     .option("--resync-seconds <n>", "full disk rescan and resync period", positiveInt("--resync-seconds"), 30)
     .option("--disk-class <class>", "HDD|SSD|NVMe: the type of every disk this agent manages (dev cluster)")
+    .option("--register-node", "register the core Node and renew its Lease (standalone / dev cluster)", true)
     .option("--no-register-node", "do not register the Node / renew its Lease (a kubelet does it)")
     .option("--poll-ms <n>", "/sys/block poll period, 0 = off", positiveInt("--poll-ms"), 1000)
     .option("--smart-interval-seconds <n>", "SMART check period", positiveInt("--smart-interval-seconds"), 6 * 3600)
