@@ -5,7 +5,7 @@
 
 import path from "node:path";
 import { DiskDriver } from "../csi/capabilities.ts";
-import { diskControllerService } from "../csi/controller.ts";
+import { diskControllerService } from "../csi/disk/controller.ts";
 import { identityService } from "../csi/identity.ts";
 import { startCsiServer } from "../csi/server.ts";
 import { KubeClient } from "../kube/client.ts";

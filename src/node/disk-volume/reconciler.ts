@@ -15,7 +15,7 @@ import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
-import { diskClients, mutateLdvStatus, nodeOfLdv, type Ld, type Ldv } from "../../csi/ldv.ts";
+import { diskClients, mutateLdvStatus, nodeOfLdv, type Ld, type Ldv } from "../../csi/disk/ldv.ts";
 import type { NodeContext } from "../context.ts";
 import { decide, type Action, type VolumeFacts } from "./states.ts";
 import {

@@ -14,19 +14,19 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { HwError, invalid, notFound } from "../api/errors.ts";
-import { AccessTypes, LocalDiskStates, MountPointPhases, VolumeStates } from "../api/names.ts";
-import { deviceSizeBytes } from "../host/blkdev.ts";
-import { listSignatures, mkfs, probeFilesystem, fsStats, type FsType } from "../host/fs/fs.ts";
-import { bindMount, findMountsAt, mount, unmountAll } from "../host/mount/mount.ts";
-import type { KubeClient } from "../kube/client.ts";
-import { silentLogger, type Logger } from "../kube/types.ts";
-import { isBlockDevice, readRecord, writeRecord, type VolumeRecord } from "../node/disk-volume/volume-files.ts";
-import { DiskDriver, nodeCapabilities } from "./capabilities.ts";
+import { HwError, invalid, notFound } from "../../api/errors.ts";
+import { AccessTypes, LocalDiskStates, MountPointPhases, VolumeStates } from "../../api/names.ts";
+import { deviceSizeBytes } from "../../host/blkdev.ts";
+import { listSignatures, mkfs, probeFilesystem, fsStats, type FsType } from "../../host/fs/fs.ts";
+import { bindMount, findMountsAt, mount, unmountAll } from "../../host/mount/mount.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { silentLogger, type Logger } from "../../kube/types.ts";
+import { isBlockDevice, readRecord, writeRecord, type VolumeRecord } from "../../node/disk-volume/volume-files.ts";
+import { DiskDriver, nodeCapabilities } from "../capabilities.ts";
 import { USABLE_STATES, diskClients, mutateLdvStatus, nodeOfLdv, type Ldv } from "./ldv.ts";
-import type { ServiceHandlers } from "./server.ts";
-import type * as T from "./types.ts";
-import { accessTypeOf, requireField, validatePath, validateVolumeId } from "./validate.ts";
+import type { ServiceHandlers } from "../server.ts";
+import type * as T from "../types.ts";
+import { accessTypeOf, requireField, validatePath, validateVolumeId } from "../validate.ts";
 
 export interface DiskNodeOptions {
   nodeName: string;

@@ -12,17 +12,17 @@
 //   sidecar's retry picks up where the last call left off.
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
-import { HwError, invalid, notFound } from "../api/errors.ts";
-import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../api/names.ts";
-import type { KubeClient } from "../kube/client.ts";
-import type { Logger } from "../kube/types.ts";
-import { silentLogger, sleep } from "../kube/types.ts";
-import { DiskDriver, controllerCapabilities } from "./capabilities.ts";
+import { HwError, invalid, notFound } from "../../api/errors.ts";
+import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../../api/names.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import type { Logger } from "../../kube/types.ts";
+import { silentLogger, sleep } from "../../kube/types.ts";
+import { DiskDriver, controllerCapabilities } from "../capabilities.ts";
 import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
 import { diskClients, holdsDisk, listAll, mutateLdvStatus, nodeOfLdv, volumeCondition, type Ld, type Ldv } from "./ldv.ts";
-import type { CallContext, ServiceHandlers } from "./server.ts";
-import type * as T from "./types.ts";
-import { accessTypeOf, bytesField, requireField, validateVolumeId } from "./validate.ts";
+import type { CallContext, ServiceHandlers } from "../server.ts";
+import type * as T from "../types.ts";
+import { accessTypeOf, bytesField, requireField, validateVolumeId } from "../validate.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;

@@ -1,18 +1,18 @@
 // LocalDiskVolume / LocalDisk / LocalDiskNode access shared by the disk driver's controller service and
 // its node side: typed clients, a conflict-safe status mutation, and the volume condition both report.
 
-import type { LocalDiskNode } from "../api/kinds/local-disk-node.ts";
-import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
-import type { LocalDiskVolume } from "../api/kinds/local-disk-volume.ts";
-import { localDiskVolumeKind } from "../api/kinds/local-disk-volume.ts";
-import type { LocalDisk } from "../api/kinds/local-disk.ts";
-import { localDiskKind } from "../api/kinds/local-disk.ts";
-import { LocalDiskStates, VolumeStates } from "../api/names.ts";
-import type { KubeClient, ResourceClient } from "../kube/client.ts";
-import { HwError } from "../api/errors.ts";
-import { isConflict, isNotFound } from "../kube/transport.ts";
-import type { KubeObject } from "../kube/types.ts";
-import type { VolumeCondition } from "./types.ts";
+import type { LocalDiskNode } from "../../api/kinds/local-disk-node.ts";
+import { localDiskNodeKind } from "../../api/kinds/local-disk-node.ts";
+import type { LocalDiskVolume } from "../../api/kinds/local-disk-volume.ts";
+import { localDiskVolumeKind } from "../../api/kinds/local-disk-volume.ts";
+import type { LocalDisk } from "../../api/kinds/local-disk.ts";
+import { localDiskKind } from "../../api/kinds/local-disk.ts";
+import { LocalDiskStates, VolumeStates } from "../../api/names.ts";
+import type { KubeClient, ResourceClient } from "../../kube/client.ts";
+import { HwError } from "../../api/errors.ts";
+import { isConflict, isNotFound } from "../../kube/transport.ts";
+import type { KubeObject } from "../../kube/types.ts";
+import type { VolumeCondition } from "../types.ts";
 
 export type Ldv = LocalDiskVolume & KubeObject;
 export type Ld = LocalDisk & KubeObject;
