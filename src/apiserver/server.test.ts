@@ -67,6 +67,9 @@ describe("embedded API server over HTTP", () => {
     assert.ok(core.body.resources.some((r: any) => r.name === "pods"));
     const groups = await s.req("GET", "/apis");
     assert.ok(groups.body.groups.some((g: any) => g.name === "storage.k8s.io"));
+    const agg = await s.req("GET", "/apis", undefined, { Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" });
+    assert.match(agg.headers.get("content-type") ?? "", /as=APIGroupDiscoveryList/);
+    assert.equal(agg.body.kind, "APIGroupDiscoveryList");
     assert.equal((await s.req("GET", "/apis/nope.io")).status, 404);
     assert.equal((await s.req("GET", "/apis/storage.k8s.io/v9")).status, 404);
   });

@@ -11,7 +11,7 @@ import pino, { type Logger } from "pino";
 import { HwError } from "../api/errors.ts";
 import { authenticate, loadOrCreateToken } from "./auth.ts";
 import { CRD_GROUP, CRD_PLURAL, defaultNamespaces } from "./builtins.ts";
-import { apiGroup, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
+import { AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregatedDiscovery } from "./discovery.ts";
 import { listObjects, objectFilter } from "./handlers/list.ts";
 import { ObjectService, type DeleteOptions, type FieldValidation, type WriteOptions } from "./handlers/objects.ts";
 import { defaultWatchTuning, serveWatch, type WatchTuning } from "./handlers/watch.ts";
@@ -196,8 +196,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const types = ctx.registry.all();
   if (method === "GET") {
     if (path === "/version") return reply(200, SERVER_VERSION);
-    if (path === "/api") return reply(200, apiVersions(ctx.serverAddress));
-    if (path === "/apis") return reply(200, apiGroupList(types));
+    if ((path === "/api" || path === "/apis") && wantsAggregatedDiscovery(req.headers.accept)) {
+      // One document with every group, version and resource (client-go decides by the Content-Type).
+      return reply(200, aggregatedDiscovery(types, path === "/api"), { "Content-Type": AGGREGATED_DISCOVERY_CONTENT_TYPE, Vary: "Accept" });
+    }
+    if (path === "/api") return reply(200, apiVersions(ctx.serverAddress), { Vary: "Accept" });
+    if (path === "/apis") return reply(200, apiGroupList(types), { Vary: "Accept" });
     if (path === "/api/v1") return reply(200, apiResourceList(types, "", "v1"));
     if (path === "/openapi/v2" || path === "/openapi/v3" || path.startsWith("/openapi/v3/")) {
       // Loaded on first use: most clients (controllers, informers) never ask for OpenAPI.
