@@ -16,8 +16,10 @@ export interface FioJob {
   /** Block size in bytes (4096, 1048576, …). */
   blockSizeBytes: number;
   iodepth: number;
-  /** Time-based run of this many seconds. */
+  /** Time-based run of this many seconds (with timeBased false: an upper bound for one pass over sizeBytes). */
   runtimeSec: number;
+  /** Default true: repeat the workload for runtimeSec. false: one pass over the region (e.g. to pre-fill). */
+  timeBased?: boolean;
   /** Region of the target to use, bytes (default: the whole device/file). */
   sizeBytes?: number;
   /** O_DIRECT; default true. */
@@ -68,7 +70,7 @@ export function fioArgv(j: FioJob): string[] {
     `--iodepth=${j.iodepth}`,
     `--ioengine=${j.ioengine ?? "libaio"}`,
     `--direct=${j.direct === false ? 0 : 1}`,
-    "--time_based",
+    ...(j.timeBased === false ? [] : ["--time_based"]),
     `--runtime=${j.runtimeSec}`,
     `--numjobs=${j.numjobs ?? 1}`,
     "--group_reporting",

@@ -122,7 +122,7 @@ export class FileEngine implements StorageEngine {
       let rec = await readRecord(this.stateDir, poolName);
       // Crash window covered: mkfs done, registry not yet written → createPoolFs adopts the labelled fs.
       if (!rec) rec = await createPoolFs(this.stateDir, poolName, poolClass, this.fsType, devs, this.ro);
-      await ensureMounted(this.stateDir, rec, this.noCow, this.ro);
+      await ensureMounted(this.stateDir, rec, this.noCow, this.ro, devs);
       await extendPoolFs(this.stateDir, rec, devs, this.ro);
       return this.statsLocked(poolName);
     });

@@ -116,15 +116,35 @@ export function xfsCannotSpan(poolName: string): HwError {
   });
 }
 
+/**
+ * The pool's member devices that are present now, found by filesystem UUID among the recorded devices and
+ * `hints` (the disks the caller knows are claimed): after a reboot device names can change (loop numbers in a
+ * dev cluster, sdX order on a server).
+ */
+async function presentMembers(rec: PoolRecord, hints: string[], opts: RunOptions): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of [...new Set([...hints, ...rec.devices])]) {
+    const p = await probeFilesystem(d, opts).catch(() => null);
+    if (p?.uuid === rec.uuid) out.push(d);
+  }
+  return out;
+}
+
 /** Mount the pool (idempotent) and make its directories. Verifies that what is mounted is this pool. */
-export async function ensureMounted(stateDir: string, rec: PoolRecord, noCow: boolean, opts: RunOptions): Promise<PoolLayout> {
+export async function ensureMounted(stateDir: string, rec: PoolRecord, noCow: boolean, opts: RunOptions, hints: string[] = []): Promise<PoolLayout> {
   const l = poolLayout(stateDir, rec.poolName);
   await mkdir(l.mountPoint, { recursive: true, mode: 0o700 });
   const existing = await findMountsAt(l.mountPoint, opts);
   if (existing.length === 0) {
+    const members = await presentMembers(rec, hints, opts);
+    if (members.length === 0) {
+      throw new HwError("UNAVAILABLE", "PoolDisksMissing", `pool ${rec.poolName}: none of its disks (filesystem ${rec.uuid}) is present`, {
+        hint: `last seen as ${rec.devices.join(", ")}`,
+      });
+    }
     // Without udev nobody registers btrfs members with the kernel: scan them, or a multi-device mount fails.
-    if (rec.fsType === "btrfs") await btrfs.deviceScan(rec.devices, opts);
-    await mount(rec.devices[0]!, l.mountPoint, { fstype: rec.fsType, options: ["noatime"] }, opts);
+    if (rec.fsType === "btrfs") await btrfs.deviceScan(members, opts);
+    await mount(members[0]!, l.mountPoint, { fstype: rec.fsType, options: ["noatime"] }, opts);
   } else if (existing.at(-1)!.fstype !== rec.fsType) {
     throw new HwError("FAILED_PRECONDITION", "PoolMountConflict", `pool ${rec.poolName}: ${l.mountPoint} holds a ${existing.at(-1)!.fstype} mount, not the pool`);
   }
