@@ -16,6 +16,7 @@ import { StoragePools } from "../../../api/names.ts";
 import { deviceSizeBytes } from "../../../host/blkdev.ts";
 import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, listLoops, type LoopDevice } from "../../../host/loop/loop.ts";
 import { listMounts } from "../../../host/mount/mount.ts";
+import { forgetDevices } from "../../../host/btrfs/btrfs.ts";
 import { cleanupUnder } from "../host-test-helpers.ts";
 import { FileEngine } from "./file-engine.ts";
 
@@ -210,6 +211,29 @@ describe("file engine (btrfs) on real loop devices", () => {
     }
   });
 
+  test("reboot that renumbers the pool's disks: activateAll finds them by filesystem UUID", async () => {
+    const r = (await engine.getReplica(POOL, "pvc-a"))!;
+    await engine.deactivateAll();
+    // Detach both pool disks and attach them again behind a squatter, so both get other loop numbers.
+    const files = [disks[0]!.backFile, disks[1]!.backFile];
+    await forgetDevices([disks[0]!.name, disks[1]!.name]);
+    for (const d of [disks[0]!, disks[1]!]) await detachLoop(d.name);
+    await createSparseFile(join(dir, "squat2.img"), MiB);
+    const squat = await attachLoop(join(dir, "squat2.img"));
+    try {
+      disks[0] = await attachLoop(files[0]!);
+      disks[1] = await attachLoop(files[1]!);
+      const report = await engine.activateAll();
+      assert.deepEqual(report.errors, []);
+      assert.deepEqual(report.activated, ["pvc-a"]);
+      assert.equal(await sha(r.devPath, 0, 4 * MiB), sumA);
+      const s = await engine.ensurePool(POOL, "HDD", [disks[0]!.name, disks[1]!.name]);
+      assert.deepEqual(s.disks.map((d) => d.devPath).sort(), [disks[0]!.name, disks[1]!.name].sort());
+    } finally {
+      await detachLoop(squat.name);
+    }
+  });
+
   test("the pool grows online when a third disk is added; idempotent", async () => {
     const before = await engine.poolStats(POOL);
     const s = await engine.ensurePool(POOL, "HDD", disks.map((d) => d.name));
@@ -238,5 +262,40 @@ describe("file engine (btrfs) on real loop devices", () => {
     assert.equal(s.usedCapacityBytes, 0);
     assert.deepEqual(s.volumes, []);
     assert.deepEqual(await engine.listReplicas(), []);
+  });
+});
+
+describe("file engine with an XFS pool (measured alternative)", () => {
+  let dir = "";
+  const linkRoot = `/dev/hwtest-xfs-${process.pid}`;
+  const disks: LoopDevice[] = [];
+  let engine!: FileEngine;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "hw-file-engine-xfs-"));
+    for (const n of ["x1", "x2"]) {
+      await createSparseFile(join(dir, `${n}.img`), 512 * MiB);
+      disks.push(await attachLoop(join(dir, `${n}.img`)));
+    }
+    engine = new FileEngine({ stateDir: join(dir, "state"), devLinkRoot: linkRoot, fsType: "xfs" });
+  });
+  after(async () => {
+    if (dir) await cleanupUnder(dir, linkRoot);
+  });
+
+  test("single-disk XFS pool with reflink; a second disk is refused (XFS cannot span)", async () => {
+    await assert.rejects(engine.ensurePool(POOL, "HDD", disks.map((d) => d.name)), isCode("FAILED_PRECONDITION", /cannot take another/));
+    const s = await engine.ensurePool(POOL, "HDD", [disks[0]!.name]);
+    assert.deepEqual(s.disks.map((d) => d.devPath), [disks[0]!.name]);
+    assert.equal(engine.capabilities().multiDiskPools, false);
+    await assert.rejects(engine.ensurePool(POOL, "HDD", disks.map((d) => d.name)), isCode("FAILED_PRECONDITION", /cannot take another/));
+    const r = await engine.createReplica(POOL, "pvc-x", 64 * MiB);
+    await writeAt(r.devPath, 0, Buffer.alloc(MiB, 3));
+    const c = await engine.cloneReplica(POOL, "pvc-x", "pvc-x2");
+    assert.equal(await sha(c.devPath, 0, MiB), await sha(r.devPath, 0, MiB));
+    await engine.deleteReplica(POOL, "pvc-x2");
+    await engine.deleteReplica(POOL, "pvc-x");
+    assert.equal((await engine.poolStats(POOL)).usedCapacityBytes, 0);
+    await engine.deactivateAll();
   });
 });

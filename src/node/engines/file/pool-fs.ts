@@ -20,6 +20,7 @@ import * as btrfs from "../../../host/btrfs/btrfs.ts";
 import { deviceSizeBytes } from "../../../host/blkdev.ts";
 import { fsStats, mkfs, probeFilesystem } from "../../../host/fs/fs.ts";
 import { findMountsAt, mount, unmount } from "../../../host/mount/mount.ts";
+import { listSysBlock, readSysBlock } from "../../../host/sysfs/sysfs.ts";
 import type { RunOptions } from "../../../host/runner.ts";
 import { floorToExtent, readJson, writeJsonAtomic } from "../common.ts";
 import type { PoolDisk } from "../engine.ts";
@@ -122,12 +123,24 @@ export function xfsCannotSpan(poolName: string): HwError {
  * dev cluster, sdX order on a server).
  */
 async function presentMembers(rec: PoolRecord, hints: string[], opts: RunOptions): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of [...new Set([...hints, ...rec.devices])]) {
-    const p = await probeFilesystem(d, opts).catch(() => null);
-    if (p?.uuid === rec.uuid) out.push(d);
+  const byUuid = async (devs: string[]): Promise<string[]> => {
+    const out: string[] = [];
+    for (const d of devs) {
+      const p = await probeFilesystem(d, opts).catch(() => null);
+      if (p?.uuid === rec.uuid) out.push(d);
+    }
+    return out;
+  };
+  const found = await byUuid([...new Set([...hints, ...rec.devices])]);
+  if (found.length >= rec.devices.length) return found;
+  // Some recorded names are gone or reused (a reboot renumbered the disks): look at every non-empty block
+  // device, or the mount fails for want of a member the kernel was never told about.
+  const all: string[] = [];
+  for (const name of await listSysBlock()) {
+    const info = await readSysBlock(name).catch(() => undefined);
+    if (info && info.sizeBytes > 0) all.push(info.devPath);
   }
-  return out;
+  return byUuid(all);
 }
 
 /** Mount the pool (idempotent) and make its directories. Verifies that what is mounted is this pool. */
