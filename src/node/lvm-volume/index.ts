@@ -1,0 +1,23 @@
+// The lvm.hwameistor.io driver on a node: CSI Identity + Node services on `<csiSocketDir>/lvm.sock`.
+// The replicas behind it are realised by src/node/storage (startLocalStorage starts both).
+
+import path from "node:path";
+import { identityService } from "../../csi/identity.ts";
+import { startCsiServer } from "../../csi/server.ts";
+import type { NodeContext, Service } from "../context.ts";
+import type { StorageClients } from "../storage/clients.ts";
+import { LvmNodeDriver } from "./capabilities.ts";
+import { lvmNodeService } from "./node.ts";
+
+export const LVM_SOCKET_NAME = "lvm.sock";
+
+export async function startLvmDriverNode(ctx: NodeContext, c: StorageClients): Promise<Service & { socketPath: string }> {
+  const socketPath = path.join(ctx.csiSocketDir, LVM_SOCKET_NAME);
+  const csi = await startCsiServer({
+    socketPath,
+    identity: identityService(LvmNodeDriver),
+    node: lvmNodeService({ nodeName: ctx.nodeName, c, stateDir: ctx.stateDir, log: ctx.log }),
+    log: ctx.log,
+  });
+  return { socketPath, stop: () => csi.stop() };
+}

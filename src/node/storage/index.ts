@@ -1,0 +1,92 @@
+// The local-storage part of the node agent: picks the pool engine (`--engine auto|lvm|file`), brings back
+// every pool and replica from persisted state (activateAll), then runs the LocalStorageNode reconciler
+// (pools from claims, status), the LocalVolumeReplica reconciler and the lvm.hwameistor.io CSI node service.
+//
+// Data plane independence: stop() ends the reconcilers and the CSI server ONLY. It never unmounts a pool,
+// detaches a replica's loop device or touches a published volume; those are kernel objects that keep serving
+// I/O while the agent is down or restarting. The next start's activateAll() converges (idempotent: attached
+// loops are reused, links re-pointed, leftovers of interrupted creates removed).
+
+import { join } from "node:path";
+import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
+import { selectEngine } from "../engines/select.ts";
+import type { NodeContext, Service } from "../context.ts";
+import { startLvmDriverNode } from "../lvm-volume/index.ts";
+import { storageClients } from "./clients.ts";
+import { storageNodeController } from "./node/reconciler.ts";
+import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
+
+export interface LocalStorageOptions {
+  /** `--engine` (default auto). */
+  engine?: EngineChoice;
+  /** `--storage-ip`. */
+  storageIP?: string;
+  /** Replica devPath root (default /dev: `/dev/LocalStorage_Pool<Class>/<volume>`, the original's LV path). */
+  devLinkRoot?: string;
+  /** A ready engine (tests); otherwise selected from `engine`. */
+  engineInstance?: { engine: StorageEngine; reason: string };
+  /** LocalStorageNode status refresh period (default 15 s). */
+  refreshMs?: number;
+  /** Serve lvm.sock (default true). */
+  csi?: boolean;
+  qos?: ReplicaQosHook;
+}
+
+export interface LocalStorage extends Service {
+  engine: StorageEngine;
+  engineReason: string;
+  /** Milliseconds activateAll() took at start, and what it did. */
+  activation: { ms: number; pools: number; activated: number; cleaned: number; errors: string[] };
+  socketPath?: string;
+}
+
+export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions = {}): Promise<LocalStorage> {
+  let sel: { engine: StorageEngine; reason: string };
+  if (o.engineInstance) sel = o.engineInstance;
+  else {
+    const s = await selectEngine(o.engine ?? "auto", { file: { stateDir: ctx.stateDir, devLinkRoot: o.devLinkRoot }, lvm: {} });
+    sel = { engine: s.engine, reason: s.reason };
+  }
+  const { engine, reason } = sel;
+  const t0 = Date.now();
+  const report = await engine.activateAll();
+  const activation = {
+    ms: Date.now() - t0,
+    pools: report.pools.length,
+    activated: report.activated.length,
+    cleaned: report.cleaned.length,
+    errors: report.errors.map((e) => `${e.object}: ${e.message}`),
+  };
+  ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
+
+  const c = storageClients(ctx.client);
+  const nodeCtl = storageNodeController({ ctx, c, engine, engineReason: reason, storageIP: o.storageIP, activationErrors: activation.errors, refreshMs: o.refreshMs });
+  const replicaCtl = replicaController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName), qos: o.qos });
+  const parts: Service[] = [];
+  const stopAll = async () => {
+    for (const p of [...parts].reverse()) await p.stop().catch((e: unknown) => ctx.log.warn({ err: String(e) }, "local storage: stop failed"));
+  };
+  let socketPath: string | undefined;
+  try {
+    await nodeCtl.start();
+    parts.push(nodeCtl);
+    nodeCtl.enqueue(ctx.nodeName);
+    await replicaCtl.start();
+    parts.push(replicaCtl);
+    if (o.csi ?? true) {
+      const csi = await startLvmDriverNode(ctx, c);
+      socketPath = csi.socketPath;
+      parts.push(csi);
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopAll());
+  ctx.signal.addEventListener("abort", () => void stop(), { once: true });
+  return { engine, engineReason: reason, activation, socketPath, stop };
+}
+
+/** Default replica devPath root for a state dir: /dev for the production default, else `<stateDir>/dev`. */
+export const devLinkRootFor = (stateDir: string, defaultStateDir: string): string => (stateDir === defaultStateDir ? "/dev" : join(stateDir, "dev"));

@@ -1,0 +1,158 @@
+// The LocalVolumeReplica reconciler of one node: gathers facts (the LVR, the engine's view of the replica),
+// asks states.ts for the one action, runs it through the engine, and writes status once if it changed.
+// Only replicas whose spec.nodeName is this node are touched.
+//
+// Crash windows: every engine call is idempotent by name (createReplica returns an existing replica,
+// deleteReplica of a missing one is done), so a crash after the engine call and before the status write
+// re-runs the call harmlessly. The status write is conditional on resourceVersion (a conflict is a quiet
+// requeue). A state change requeues at once, so Creating → NotReady → Ready takes three quick passes.
+
+import { isHwError } from "../../../api/errors.ts";
+import type { LocalVolumeReplicaStatus } from "../../../api/kinds/local-volume-replica.ts";
+import { VolumeStates } from "../../../api/names.ts";
+import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
+import { Informer } from "../../../kube/informer.ts";
+import { assertPoolName, assertVolumeName } from "../../engines/common.ts";
+import type { Replica, StorageEngine } from "../../engines/engine.ts";
+import type { NodeContext } from "../../context.ts";
+import type { Lvr, StorageClients } from "../clients.ts";
+import { decide, mergeConditions, outcome, type ObservedReplica, type ReplicaAction, type ReplicaCondition, type ConditionChange } from "./states.ts";
+
+/** Hook for the QoS issue (§7): applied to a Ready replica on every pass. No-op until then. */
+export type ReplicaQosHook = (lvr: Lvr, replica: Replica) => Promise<void>;
+
+export interface ReplicaControllerOptions {
+  ctx: NodeContext;
+  c: StorageClients;
+  engine: StorageEngine;
+  /** Called after a replica was created, grown or deleted (the LocalStorageNode pools change). */
+  onPoolChange?: () => void;
+  qos?: ReplicaQosHook;
+}
+
+const observe = (r: Replica | undefined): ObservedReplica | undefined =>
+  r && {
+    allocatedCapacityBytes: r.allocatedCapacityBytes,
+    devPath: r.devPath,
+    storagePath: r.storagePath,
+    active: r.active,
+    ...(r.inactiveReason ? { inactiveReason: r.inactiveReason } : {}),
+  };
+
+const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
+
+export function replicaController(o: ReplicaControllerOptions): Controller {
+  const { ctx, c, engine } = o;
+  const informer = new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas", resyncPeriodMs: 60_000 });
+  const ctl = new Controller({ name: "local-volume-replica", log: ctx.log, workers: 4, reconcile: (key) => reconcile(key) });
+  ctl.watch(informer, (lvr) => (lvr.spec?.nodeName === ctx.nodeName ? lvr.metadata?.name : undefined));
+
+  async function runAction(action: ReplicaAction, lvr: Lvr, pool: string, volume: string, required: number): Promise<{ ok: true; replica?: ObservedReplica } | { ok: false; message: string }> {
+    try {
+      switch (action) {
+        case "createReplica":
+          return { ok: true, replica: observe(await engine.createReplica(pool, volume, required)) };
+        case "expandReplica":
+          return { ok: true, replica: observe(await engine.expandReplica(pool, volume, required)) };
+        case "deleteReplica":
+          await engine.deleteReplica(pool, volume);
+          return { ok: true };
+        case "deleteObject":
+          await c.lvr.delete(lvr.metadata!.name!);
+          return { ok: true };
+      }
+    } catch (e) {
+      if (!isHwError(e)) throw e; // a programmer error is never swallowed
+      return { ok: false, message: errorText(e) };
+    }
+  }
+
+  async function reconcile(name: string): Promise<ReconcileResult | void> {
+    const lvr = await c.lvr.get(name);
+    if (!lvr || lvr.spec?.nodeName !== ctx.nodeName) return;
+    const spec = lvr.spec;
+    const st: LocalVolumeReplicaStatus = lvr.status ?? {};
+    const pool = spec.poolName ?? "";
+    const volume = spec.volumeName ?? "";
+    const required = spec.requiredCapacityBytes ?? 0;
+
+    let changes: ConditionChange[] = [];
+    let state = st.state ?? "";
+    let fromReplica: ObservedReplica | undefined;
+    let failure: string | undefined;
+    try {
+      // Names reach paths and command lines: validated before anything else (INVALID_ARGUMENT naming them).
+      assertPoolName(pool);
+      assertVolumeName(volume);
+    } catch (e) {
+      if (!isHwError(e)) throw e;
+      if (spec.delete) {
+        await c.lvr.delete(name); // nothing can have been created for an invalid name
+        return;
+      }
+      changes = [{ type: "Create", status: "False", message: `invalid replica spec: ${errorText(e)}` }];
+      await writeStatus(lvr, st, state, changes, undefined);
+      return;
+    }
+    const observed = observe(await engine.getReplica(pool, volume).catch((e: unknown) => {
+      if (isHwError(e)) return undefined;
+      throw e;
+    }));
+    const d = decide({ state, deleteRequested: !!spec.delete, requiredCapacityBytes: required, replica: observed });
+    ctx.log.debug({ lvr: name, state, observed, decision: d }, "replica reconcile");
+    if (d.state !== undefined) state = d.state;
+    changes = d.conditions;
+    fromReplica = d.fromReplica;
+    const requeueAfterMs = d.requeueAfterMs;
+    if (d.action) {
+      const res = await runAction(d.action, lvr, pool, volume, required);
+      if (d.action === "deleteObject") {
+        if (!res.ok) throw new Error(`deleting LocalVolumeReplica ${name}: ${res.message}`);
+        ctx.log.info({ lvr: name, volume }, "replica object deleted");
+        o.onPoolChange?.();
+        return;
+      }
+      const out = outcome(d.action, res);
+      if (out.state !== undefined) state = out.state;
+      changes = out.conditions;
+      fromReplica = out.fromReplica ?? fromReplica;
+      if (out.failed) failure = (res as { message: string }).message;
+      if (res.ok) o.onPoolChange?.();
+      if (!res.ok) void ctx.recorder.recordEvent(lvr, "Warning", `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`, `replica ${name} of volume ${volume}: ${failure}`);
+    }
+    if (state === VolumeStates.Ready && o.qos && observed) {
+      const rep = await engine.getReplica(pool, volume);
+      if (rep) await o.qos(lvr, rep);
+    }
+    const changed = await writeStatus(lvr, st, state, changes, fromReplica);
+    if (failure) throw new Error(`replica ${name}: ${failure}`); // status written; retry with backoff
+    if (changed && state !== (st.state ?? "")) return { requeueAfterMs: 0 };
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+
+  async function writeStatus(lvr: Lvr, st: LocalVolumeReplicaStatus, state: string, changes: ConditionChange[], r: ObservedReplica | undefined): Promise<boolean> {
+    const next: LocalVolumeReplicaStatus = {
+      ...st,
+      state,
+      conditions: mergeConditions((st.conditions ?? []) as ReplicaCondition[], changes, new Date().toISOString(), lvr.metadata?.generation),
+    };
+    if (r) {
+      next.devPath = r.devPath;
+      next.storagePath = r.storagePath;
+      next.allocatedCapacityBytes = r.allocatedCapacityBytes;
+    }
+    // Non-HA replicas are always in sync with themselves (the original's `synced` is the DRBD state).
+    next.synced = state === VolumeStates.Ready || (st.synced ?? false);
+    if (state === VolumeStates.Ready) next.synced = true;
+    if (JSON.stringify(withoutTimes(next)) === JSON.stringify(withoutTimes(st))) return false;
+    await c.lvr.updateStatus({ ...lvr, status: next });
+    if (next.state !== st.state) ctx.log.info({ lvr: lvr.metadata?.name, from: st.state ?? "", to: next.state, devPath: next.devPath }, "replica state");
+    return true;
+  }
+
+  return ctl;
+}
+
+function withoutTimes(s: LocalVolumeReplicaStatus): unknown {
+  return { ...s, conditions: (s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined })) };
+}
