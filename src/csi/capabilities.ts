@@ -36,6 +36,40 @@ export const DiskDriver: DriverCapabilities = {
   fsTypes: ["xfs", "ext4"],
 };
 
+// lvm.hwameistor.io: the original's tables (§3) plus GET_CAPACITY (for external-provisioner's storage
+// capacity tracking). Advertised but answering UNIMPLEMENTED until their issues land (expansion,
+// snapshots, clones): ControllerExpandVolume, Create/DeleteSnapshot, ListSnapshots, and CreateVolume with a
+// volume_content_source. Mount fs default: xfs (the first of fsTypes), see LVM_DEFAULT_FS_TYPE.
+export const LvmDriver: DriverCapabilities = {
+  name: Drivers.Lvm,
+  vendorVersion: DriverVendorVersions.Lvm,
+  topologyKey: TopologyKeys.LvmNode,
+  plugin: ["CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS"],
+  controller: [
+    "CREATE_DELETE_VOLUME",
+    "PUBLISH_UNPUBLISH_VOLUME",
+    "LIST_VOLUMES",
+    "EXPAND_VOLUME",
+    "GET_VOLUME",
+    "VOLUME_CONDITION",
+    "CREATE_DELETE_SNAPSHOT",
+    "LIST_SNAPSHOTS",
+    "CLONE_VOLUME",
+    "GET_CAPACITY",
+  ],
+  node: ["EXPAND_VOLUME", "GET_VOLUME_STATS", "VOLUME_CONDITION"],
+  accessModes: ["SINGLE_NODE_WRITER"],
+  accessTypes: ["block", "mount"],
+  fsTypes: ["xfs", "ext4"],
+};
+
+/**
+ * The filesystem of an lvm volume whose capability names none. The original records "ext4" (what
+ * mount-utils formats with by default); the StorageClasses of both installers say xfs, and our node agents
+ * format xfs by default, so ControllerPublish records xfs (docs/compatibility.md).
+ */
+export const LVM_DEFAULT_FS_TYPE = "xfs";
+
 export const pluginCapabilities = (d: DriverCapabilities) => ({
   capabilities: d.plugin.map((type) => ({ service: { type } })),
 });

@@ -1,0 +1,178 @@
+// The LocalVolume reconciler (leader only): gathers facts (the LV, its LocalVolumeReplicas, the storage
+// nodes), asks states.ts what to do, runs the actions, and writes status once, only if it changed.
+// - Writes are conditional on the resourceVersion read (from the informer cache); a conflict means the
+//   cache was stale or someone wrote first: it propagates and the Controller requeues quietly.
+// - Config (spec.config, spec.accessibility) is written with a full-object update, status through /status
+//   afterwards using the object the spec write returned.
+// - LocalVolumeReplicas are created here (contract with the node agent: it realises them and reports
+//   status; for deletion we set spec.delete and it removes the object or sets state Deleted).
+// - A LocalVolume that vanished without going through ToBeDeleted (deleted with kubectl) has its replicas
+//   marked for deletion, so nothing is left on the nodes.
+
+import { randomInt } from "node:crypto";
+import type { LocalVolumeStatus } from "../../api/kinds/local-volume.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { Controller } from "../../kube/controller.ts";
+import { Informer } from "../../kube/informer.ts";
+import { silentLogger, type Logger } from "../../kube/types.ts";
+import { listAll, nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../clients.ts";
+import { getNodeCandidates, storageNodeViews } from "../placement/placement.ts";
+import { withoutVolume } from "../volume-group/groups.ts";
+import { allocateConfig, stableJson, type Allocation } from "./allocate.ts";
+import { decide, type Action, type ReplicaFact } from "./states.ts";
+
+const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
+/** `<volumeName>-<6 random lowercase alnum>` (§1.9). */
+export function replicaName(volumeName: string): string {
+  let s = "";
+  for (let i = 0; i < 6; i++) s += ALNUM[randomInt(ALNUM.length)];
+  return `${volumeName}-${s}`;
+}
+
+export function replicaFact(r: Lvr): ReplicaFact {
+  return {
+    name: nameOf(r),
+    nodeName: r.spec?.nodeName ?? "",
+    state: r.status?.state ?? "",
+    delete: !!r.spec?.delete,
+    allocatedCapacityBytes: r.status?.allocatedCapacityBytes,
+    creationTimestamp: r.metadata?.creationTimestamp,
+  };
+}
+
+export interface LocalVolumeControllerOptions {
+  client: KubeClient;
+  log?: Logger;
+  workers?: number;
+}
+
+export interface LocalVolumeController {
+  controller: Controller;
+  informers: { lv: Informer<Lv>; lvr: Informer<Lvr> };
+}
+
+export function localVolumeController(o: LocalVolumeControllerOptions): LocalVolumeController {
+  const log = o.log ?? silentLogger;
+  const c = volumeClients(o.client);
+  const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes" });
+  const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
+  const lsnInf = new Informer(c.lsn, { log, name: "localstoragenodes" });
+
+  const controller = new Controller({
+    name: "localvolume",
+    workers: o.workers ?? 2,
+    log,
+    events: { client: o.client, component: "hwameistor-controller" },
+    reconcile: (key) => reconcileVolume(key),
+  });
+  controller.watch(lvInf);
+  controller.watch(lvrInf, (r) => r.spec?.volumeName || undefined);
+  // A node that becomes Ready (or reports new capacity) may unblock volumes waiting for placement.
+  controller.watch(lsnInf, () => lvInf.list().filter((lv) => (lv.status?.state ?? "") === "Creating").map(nameOf));
+
+  function allocation(lv: Lv): Allocation {
+    const lvs = lvInf.list();
+    const nodes = storageNodeViews(lsnInf.list(), lvs.filter((x) => nameOf(x) !== nameOf(lv)));
+    const want = lv.spec?.replicaNumber ?? 1;
+    const placed = new Set([...(lv.spec?.config?.replicas ?? []).map((r) => r.hostname), ...(lv.spec?.accessibility?.nodes ?? [])]);
+    let extra: string[] = [];
+    if (placed.size < want) {
+      const r = getNodeCandidates(nodes, {
+        name: nameOf(lv),
+        poolName: lv.spec?.poolName ?? "",
+        requiredBytes: lv.spec?.requiredCapacityBytes ?? 0,
+        replicaNumber: want,
+        excludeNodes: [...placed],
+      });
+      extra = r.candidates.map((x) => x.node);
+    }
+    const usedResourceIDs = new Set(lvs.filter((x) => nameOf(x) !== nameOf(lv)).map((x) => x.spec?.config?.resourceID ?? -1).filter((id) => id >= 0));
+    return allocateConfig(lv, { nodes, extraCandidates: extra, usedResourceIDs });
+  }
+
+  async function reconcileVolume(name: string) {
+    const replicas = lvrInf.list().filter((r) => r.spec?.volumeName === name);
+    const lv = lvInf.getByName(name);
+    if (!lv) {
+      // Gone without ToBeDeleted (or just removed by us): make sure no replica stays behind.
+      for (const r of replicas) await runAction(c, name, undefined, r.status?.state === "Deleted" ? { type: "deleteReplicaObject", name: nameOf(r) } : { type: "markReplicaDelete", name: nameOf(r) });
+      return;
+    }
+    const state = lv.status?.state ?? "";
+    const facts = { replicas: replicas.map(replicaFact), allocation: state === "Creating" ? allocation(lv) : undefined };
+    const d = decide(lv, facts);
+    let cur: Lv | undefined = lv;
+    for (const a of d.actions) cur = (await runAction(c, name, cur, a, log)) ?? cur;
+    if (d.actions.some((a) => a.type === "deleteVolume")) return;
+
+    const status: LocalVolumeStatus = { ...(cur.status ?? {}), ...d.status, state: d.state, rawblock: cur.status?.rawblock ?? false };
+    if (stableJson(status) !== stableJson({ rawblock: false, ...(cur.status ?? {}) })) {
+      await c.lv.updateStatus({ ...cur, status });
+      if (d.state !== state) {
+        log.info({ volume: name, from: state, to: d.state, reason: d.reason }, d.message);
+        if (d.reason === "AllocationFailed") void controller.recordEvent(cur, "Warning", d.reason, d.message);
+      }
+    } else if (d.reason === "AllocationFailed") {
+      log.warn({ volume: name }, d.message);
+    }
+    return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : undefined;
+  }
+
+  return { controller, informers: { lv: lvInf, lvr: lvrInf } };
+}
+
+/** Runs one action; returns the LV as written when the action wrote it. */
+async function runAction(c: VolumeClients, volume: string, lv: Lv | undefined, a: Action, log: Logger = silentLogger): Promise<Lv | undefined> {
+  switch (a.type) {
+    case "writeConfig":
+      return c.lv.update({ ...lv!, spec: { ...lv!.spec, config: a.config } });
+    case "setAccessibilityNodes":
+      return c.lv.update({ ...lv!, spec: { ...lv!.spec, accessibility: { ...lv!.spec?.accessibility, nodes: a.nodes } } });
+    case "createReplica": {
+      // Check before create, against the API server rather than the cache. Crash window covered: we
+      // created the LVR and died (or the informer has not delivered it yet) before the LV status moved on;
+      // without this, a second replica would land on the same node.
+      const existing = (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume && r.spec?.nodeName === a.nodeName && !r.spec?.delete);
+      if (existing.length) return undefined;
+      const spec = lv!.spec!;
+      const created = await c.lvr.create({
+        metadata: { name: replicaName(volume) },
+        spec: {
+          volumeName: volume,
+          poolName: spec.poolName,
+          nodeName: a.nodeName,
+          requiredCapacityBytes: spec.config?.requiredCapacityBytes ?? spec.requiredCapacityBytes,
+          volumeQoS: spec.volumeQoS ?? {},
+          delete: false,
+        },
+      } as Lvr);
+      log.info({ volume, replica: nameOf(created), node: a.nodeName }, "LocalVolumeReplica created");
+      return undefined;
+    }
+    case "markReplicaDelete":
+      await c.lvr.patch(a.name, { spec: { delete: true } }).catch(ignoreNotFound);
+      log.info({ volume, replica: a.name }, "LocalVolumeReplica marked for deletion");
+      return undefined;
+    case "deleteReplicaObject":
+      await c.lvr.delete(a.name);
+      return undefined;
+    case "removeFromGroup": {
+      const group = lv?.spec?.volumegroup;
+      if (!group) return undefined;
+      const g = await c.lvg.get(group);
+      const spec = g?.spec && withoutVolume(g.spec, volume);
+      if (g && spec) await c.lvg.update({ ...g, spec });
+      return undefined;
+    }
+    case "deleteVolume":
+      await c.lv.delete(volume, undefined, lv?.metadata?.uid ? { preconditions: { uid: lv.metadata.uid } } : {});
+      log.info({ volume }, "LocalVolume removed");
+      return undefined;
+  }
+}
+
+function ignoreNotFound(e: unknown): void {
+  if ((e as { code?: string })?.code === "NOT_FOUND") return;
+  throw e;
+}
+

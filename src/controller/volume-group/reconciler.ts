@@ -1,0 +1,90 @@
+// The LocalVolumeGroup reconciler (leader only), §4.4's volumegroup manager:
+// - adds the finalizer `hwameistor.io/localvolumegroup-protection`;
+// - drops entries with empty names, and entries whose LocalVolume has been missing for longer than
+//   `orphanGraceMs` (CSI CreateVolume appends the entry just BEFORE it creates the LocalVolume; the grace
+//   covers that window, and a crash inside it is repaired by the provisioner's retry, which finds the
+//   entry; only an abandoned request leaves an entry to be dropped here). Simplification: "missing since"
+//   is remembered in memory, so a leader change restarts the grace period;
+// - keeps `accessibility.nodes` = the sorted replica hosts when all volumes agree (warns otherwise);
+// - deletes the group once `volumes` is empty (finalizer removed first).
+
+import { Finalizers } from "../../api/names.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { Controller } from "../../kube/controller.ts";
+import { Informer } from "../../kube/informer.ts";
+import { silentLogger, type Logger } from "../../kube/types.ts";
+import { volumeClients, type Lv, type Lvg } from "../clients.ts";
+import { groupNodes } from "./groups.ts";
+
+export interface VolumeGroupControllerOptions {
+  client: KubeClient;
+  log?: Logger;
+  /** How long an entry's LocalVolume may be missing before the entry is dropped (default 120 s). */
+  orphanGraceMs?: number;
+  /** Shared LocalVolume informer (the LocalVolume controller's), so the cache is not built twice. */
+  lvInformer?: Informer<Lv>;
+}
+
+export function volumeGroupController(o: VolumeGroupControllerOptions): Controller {
+  const log = o.log ?? silentLogger;
+  const c = volumeClients(o.client);
+  const grace = o.orphanGraceMs ?? 120_000;
+  const lvgInf = new Informer<Lvg>(c.lvg, { log, name: "localvolumegroups" });
+  const lvInf = o.lvInformer ?? new Informer<Lv>(c.lv, { log, name: "localvolumes" });
+  const missingSince = new Map<string, number>(); // "<group>/<volume>" → first seen missing
+
+  const controller = new Controller({ name: "localvolumegroup", log, events: { client: o.client, component: "hwameistor-controller" }, reconcile });
+  controller.watch(lvgInf);
+  // Only watch LVs through our own informer; a shared one is started (and stopped) by its owner.
+  if (!o.lvInformer) controller.watch(lvInf, (lv) => lv.spec?.volumegroup || undefined);
+  else lvInf.addHandlers({ add: enq, update: (_o, n) => enq(n), delete: enq });
+  function enq(lv: Lv) {
+    if (lv.spec?.volumegroup) controller.enqueue(lv.spec.volumegroup);
+  }
+
+  async function reconcile(name: string) {
+    const g = lvgInf.getByName(name);
+    if (!g) return;
+    const spec = g.spec ?? {};
+    const volumes = spec.volumes ?? [];
+    if (!volumes.length) {
+      if (g.metadata?.finalizers?.includes(Finalizers.LocalVolumeGroupProtection)) await c.lvg.removeFinalizer(name, Finalizers.LocalVolumeGroupProtection);
+      if (!g.metadata?.deletionTimestamp) await c.lvg.delete(name);
+      log.info({ group: name }, "LocalVolumeGroup removed (no volumes)");
+      return;
+    }
+    if (g.metadata?.deletionTimestamp) return; // held by the finalizer until its volumes are gone
+    if (!g.metadata?.finalizers?.includes(Finalizers.LocalVolumeGroupProtection)) {
+      await c.lvg.addFinalizer(name, Finalizers.LocalVolumeGroupProtection);
+      return; // the update comes back as an event
+    }
+    let requeueAfterMs: number | undefined;
+    const now = Date.now();
+    const keep = volumes.filter((v) => {
+      if (!v.localvolume || !v.pvc) return false;
+      const key = `${name}/${v.localvolume}`;
+      if (lvInf.getByName(v.localvolume)) {
+        missingSince.delete(key);
+        return true;
+      }
+      const since = missingSince.get(key) ?? now;
+      missingSince.set(key, since);
+      if (now - since >= grace) {
+        missingSince.delete(key);
+        log.warn({ group: name, volume: v.localvolume }, "dropping a group entry whose LocalVolume never appeared");
+        return false;
+      }
+      requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, grace - (now - since) + 50);
+      return true;
+    });
+    const lvs = keep.map((v) => lvInf.getByName(v.localvolume!)).filter((x): x is Lv => !!x);
+    const nodes = groupNodes(lvs);
+    if (nodes.conflict) void controller.recordEvent(g, "Warning", "ReplicaNodesDiffer", `volumes of group ${name} are placed differently: ${nodes.conflict}`);
+    const next = { ...spec, volumes: keep, accessibility: { ...spec.accessibility, nodes: nodes.nodes ?? spec.accessibility?.nodes ?? [] } };
+    if (JSON.stringify(next.volumes) !== JSON.stringify(volumes) || JSON.stringify(next.accessibility.nodes) !== JSON.stringify(spec.accessibility?.nodes ?? [])) {
+      await c.lvg.update({ ...g, spec: next });
+    }
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+  return controller;
+}
