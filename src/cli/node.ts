@@ -21,6 +21,10 @@ interface NodeFlags {
   pollMs: number;
   smartIntervalSeconds: number;
   diskDriver: boolean;
+  localStorage: boolean;
+  engine: string;
+  storageIp?: string;
+  devLinkRoot?: string;
   logLevel: string;
 }
 
@@ -40,6 +44,10 @@ export function registerNodeCommand(program: Command): void {
     .option("--poll-ms <n>", "/sys/block poll period, 0 = off", positiveInt("--poll-ms"), 1000)
     .option("--smart-interval-seconds <n>", "SMART check period", positiveInt("--smart-interval-seconds"), 6 * 3600)
     .option("--no-disk-driver", "do not serve the disk.hwameistor.io node driver")
+    .option("--no-local-storage", "do not run local storage (pools, replicas, lvm.hwameistor.io node driver)")
+    .option("--engine <engine>", "pool engine: auto (lvm where device-mapper works, else file) | lvm | file", "auto")
+    .option("--storage-ip <ipv4>", "this node's storage IP (default: LocalStorageNode spec, or Node annotation localstorage.hwameistor.io/storage-ipv4)")
+    .option("--dev-link-root <dir>", "replica device links root (default /dev with the default state dir, else <state-dir>/dev)")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: NodeFlags) => {
       const log = pino({ level: o.logLevel, base: { node: o.nodeName } }, pino.destination(2)); // stdout: only the ready line
@@ -55,6 +63,10 @@ export function registerNodeCommand(program: Command): void {
         pollMs: o.pollMs,
         smartIntervalSeconds: o.smartIntervalSeconds,
         diskDriver: o.diskDriver,
+        localStorage: o.localStorage,
+        engine: o.engine as "auto",
+        storageIP: o.storageIp,
+        devLinkRoot: o.devLinkRoot,
         log,
       });
       let stopping = false;
@@ -72,6 +84,6 @@ export function registerNodeCommand(program: Command): void {
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
-      process.stdout.write(JSON.stringify({ node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir }) + "\n");
+      process.stdout.write(JSON.stringify({ node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath }) + "\n");
     });
 }

@@ -16,6 +16,8 @@ import { startDiskDriverNode } from "./disk-volume/index.ts";
 import { parseDiskClass } from "./disks/discovery.ts";
 import { startDiskManager, type DiskManager } from "./disks/manager.ts";
 import { parseDeviceList } from "./disks/selector.ts";
+import type { EngineChoice } from "./engines/engine.ts";
+import { devLinkRootFor, startLocalStorage, type LocalStorage } from "./storage/index.ts";
 
 export const DEFAULT_STATE_DIR = "/etc/hwameistor";
 export const AGENT_COMPONENT = "hwameistor-node";
@@ -40,6 +42,17 @@ export interface NodeAgentOptions {
   unknownNodeGraceSeconds?: number;
   /** Start the disk.hwameistor.io node driver (default true). */
   diskDriver?: boolean;
+  /**
+   * Start local storage: pools from local-storage claims, replicas, lvm.hwameistor.io node driver. Default
+   * false here (library callers and tests that exercise only the disk manager opt in); the CLI defaults to true.
+   */
+  localStorage?: boolean;
+  /** `--engine auto|lvm|file` (default auto). */
+  engine?: EngineChoice;
+  /** `--storage-ip`. */
+  storageIP?: string;
+  /** Replica devPath root; default /dev with the default state dir, else <stateDir>/dev (agents sharing a machine). */
+  devLinkRoot?: string;
   log?: Logger;
   /** A ready client (tests); otherwise built from `kubeconfig`. */
   client?: KubeClient;
@@ -48,6 +61,7 @@ export interface NodeAgentOptions {
 export interface NodeAgent extends Service {
   ctx: NodeContext;
   disks: DiskManager;
+  storage?: LocalStorage;
 }
 
 export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
@@ -96,9 +110,15 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     });
     parts.push({ name: "disk-manager", svc: disks });
     if (o.diskDriver ?? true) parts.push({ name: "disk-driver", svc: await startDiskDriverNode(ctx) });
+    let storage: LocalStorage | undefined;
+    if (o.localStorage ?? false) {
+      if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine)) throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
+      storage = await startLocalStorage(ctx, { engine: o.engine, storageIP: o.storageIP, devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR) });
+      parts.push({ name: "local-storage", svc: storage });
+    }
     log.info({ node: o.nodeName, stateDir, csiSocketDir, devices: o.devices ?? "(all)" }, "node agent started");
     let stopping: Promise<void> | undefined;
-    return { ctx, disks, stop: () => (stopping ??= stopAll()) };
+    return { ctx, disks, storage, stop: () => (stopping ??= stopAll()) };
   } catch (e) {
     await stopAll();
     throw e;
