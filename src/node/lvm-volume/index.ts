@@ -6,7 +6,7 @@ import { identityService } from "../../csi/identity.ts";
 import { startCsiServer } from "../../csi/server.ts";
 import type { NodeContext, Service } from "../context.ts";
 import type { StorageClients } from "../storage/clients.ts";
-import { LvmNodeDriver } from "./capabilities.ts";
+import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
 import { lvmNodeService } from "./node.ts";
 
 export const LVM_SOCKET_NAME = "lvm.sock";

@@ -38,7 +38,7 @@ import { nodeCapabilities } from "../../csi/capabilities.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { KeyedLock } from "../engines/common.ts";
 import type { StorageClients } from "../storage/clients.ts";
-import { LvmNodeDriver } from "./capabilities.ts";
+import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
 import { readVolumeRecord, writeVolumeRecord, type LvmVolumeRecord } from "./volume-record.ts";
 
 export interface LvmNodeOptions {
