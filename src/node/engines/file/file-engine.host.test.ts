@@ -189,6 +189,9 @@ describe("file engine (btrfs) on real loop devices", () => {
     assert.equal((await listMounts()).some((m) => m.target === r.devPath || m.target.startsWith(dir)), false);
     assert.equal((await listLoops()).some((l) => l.name === r.kernelDevice), false);
     await assert.rejects(readlink(r.devPath)); // /dev is empty after a reboot
+    // An unmounted pool is UNAVAILABLE, not empty (a reconciler must not re-create what it cannot see).
+    await assert.rejects(engine.getReplica(POOL, "pvc-a"), isCode("UNAVAILABLE", /not mounted/));
+    await assert.rejects(engine.createReplica(POOL, "pvc-new", MiB), isCode("UNAVAILABLE"));
     // Take the old loop number so activation must pick another one: the path must still come back.
     await createSparseFile(join(dir, "squat.img"), MiB);
     const squat = await attachLoop(join(dir, "squat.img"));

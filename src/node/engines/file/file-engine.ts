@@ -15,11 +15,10 @@
 // Simplification: btrfs metadata growth and CoW of reflinked extents are not reserved; at 100 % promised a
 // pool can still run out of real space if snapshots diverge from their volumes (next issue adds reserves).
 
-import { open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
+import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { HwError } from "../../../api/errors.ts";
 import type { PoolClass } from "../../../api/names.ts";
-import { cloneFile } from "../../../host/fs/reflink.ts";
 import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, growSparseFile, listLoops, setLoopCapacity, type LoopDevice } from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
 import {
@@ -30,11 +29,9 @@ import {
   isDeviceInUse,
   KeyedLock,
   readDevLink,
-  readJson,
   removeDevLink,
   requestedSize,
   syncDir,
-  writeJsonAtomic,
 } from "../common.ts";
 import {
   POOL_VOLUME_LIMIT,
@@ -61,6 +58,8 @@ import {
   type PoolLayout,
   type PoolRecord,
 } from "./pool-fs.ts";
+import { IMG, imageSizes, PARTIAL, partialPath, writeImage } from "./images.ts";
+import { ReflinkOps } from "./reflink.ts";
 
 export interface FileEngineOptions {
   /** Node state root (NodeContext.stateDir). Pools mount at <stateDir>/pools/<pool>. */
@@ -74,13 +73,6 @@ export interface FileEngineOptions {
   run?: RunOptions;
 }
 
-const IMG = ".img";
-const PARTIAL = ".partial";
-
-interface SnapshotMeta {
-  sourceVolume: string;
-  creationTime: string;
-}
 
 export class FileEngine implements StorageEngine {
   readonly kind = "file" as const;
@@ -90,6 +82,7 @@ export class FileEngine implements StorageEngine {
   private readonly noCow: boolean;
   private readonly ro: RunOptions;
   private readonly lock = new KeyedLock();
+  private readonly reflink: ReflinkOps;
 
   constructor(o: FileEngineOptions) {
     this.stateDir = o.stateDir;
@@ -97,6 +90,14 @@ export class FileEngine implements StorageEngine {
     this.fsType = o.fsType ?? "btrfs";
     this.noCow = o.noCow ?? true;
     this.ro = o.run ?? {};
+    this.reflink = new ReflinkOps({
+      lock: this.lock,
+      ro: this.ro,
+      poolExists: async (p) => (await readRecord(this.stateDir, p)) !== undefined,
+      mountedPool: (p) => this.mountedPool(p),
+      freeBytes: async (p) => (await this.statsLocked(p)).freeCapacityBytes,
+      activateReplica: (p, v, f) => this.activateReplica(p, v, f),
+    });
   }
 
   capabilities(): EngineCapabilities {
@@ -151,8 +152,8 @@ export class FileEngine implements StorageEngine {
     const [total, disks, files, snaps] = await Promise.all([
       poolCapacityBytes(this.stateDir, rec, this.ro),
       poolDisks(this.stateDir, rec, this.ro),
-      this.imageSizes(l.volumesDir),
-      this.imageSizes(l.snapshotsDir),
+      imageSizes(l.volumesDir),
+      imageSizes(l.snapshotsDir),
     ]);
     const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
     const volumes = [...files.keys()].sort();
@@ -170,17 +171,6 @@ export class FileEngine implements StorageEngine {
       disks,
       volumes,
     };
-  }
-
-  /** name → size of every complete `<name>.img` in dir. */
-  private async imageSizes(dir: string): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const f of await readdir(dir).catch(() => [] as string[])) {
-      if (!f.endsWith(IMG) || f.startsWith(".")) continue;
-      const s = await stat(join(dir, f)).catch(() => undefined);
-      if (s?.isFile()) out.set(f.slice(0, -IMG.length), s.size);
-    }
-    return out;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -210,23 +200,11 @@ export class FileEngine implements StorageEngine {
         if (stats.freeVolumeCount <= 0) {
           throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${stats.usedVolumeCount} volumes (limit ${POOL_VOLUME_LIMIT})`);
         }
-        await this.writeImage(l.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
+        await writeImage(l.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
       }
       // Crash window covered: file complete but never attached, or attached but the link not written.
       return this.activateReplica(poolName, volumeName, file);
     });
-  }
-
-  /** Create `<dir>/.<name>.img.partial` with `make`, then rename it to `<name>.img` (a complete file or none). */
-  private async writeImage(dir: string, name: string, make: (partial: string) => Promise<void>): Promise<void> {
-    const partial = join(dir, `.${name}${IMG}${PARTIAL}`);
-    await rm(partial, { force: true }); // a crash left it; it was never attached (only complete files are)
-    await make(partial);
-    const fh = await open(partial, "r");
-    await fh.sync();
-    await fh.close();
-    await rename(partial, join(dir, name + IMG));
-    await syncDir(dir);
   }
 
   private async activateReplica(poolName: string, volumeName: string, file: string): Promise<Replica> {
@@ -292,7 +270,7 @@ export class FileEngine implements StorageEngine {
       await removeDevLink(this.devPathOf(poolName, volumeName));
       for (const lo of loops) await detachLoop(lo.name, this.ro);
       await rm(file, { force: true });
-      await rm(join(l.volumesDir, `.${volumeName}${IMG}${PARTIAL}`), { force: true });
+      await rm(partialPath(l.volumesDir, volumeName), { force: true });
       await syncDir(l.volumesDir);
     });
   }
@@ -300,9 +278,10 @@ export class FileEngine implements StorageEngine {
   async getReplica(poolName: string, volumeName: string): Promise<Replica | undefined> {
     assertPoolName(poolName);
     assertVolumeName(volumeName);
-    const rec = await readRecord(this.stateDir, poolName);
-    if (!rec) return undefined;
-    const file = join(poolLayout(this.stateDir, poolName).volumesDir, volumeName + IMG);
+    if (!(await readRecord(this.stateDir, poolName))) return undefined;
+    // An unmounted pool is UNAVAILABLE, not empty: "not found" would make a reconciler re-create the replica.
+    const { l } = await this.mountedPool(poolName);
+    const file = join(l.volumesDir, volumeName + IMG);
     const st = await stat(file).catch(() => undefined);
     if (!st) return undefined;
     const loops = await findLoopsByBackingFile(file, this.ro);
@@ -315,9 +294,9 @@ export class FileEngine implements StorageEngine {
     const loops = await listLoops(this.ro);
     const out: Replica[] = [];
     for (const p of pools) {
-      const l = poolLayout(this.stateDir, p);
+      const { l } = await this.mountedPool(p);
       const realDir = await realpath(l.volumesDir).catch(() => l.volumesDir); // the kernel reports resolved paths
-      for (const [name, size] of await this.imageSizes(l.volumesDir)) {
+      for (const [name, size] of await imageSizes(l.volumesDir)) {
         const file = join(realDir, name + IMG);
         const mine = loops.filter((lo) => lo.backFile === file && !lo.backFileDeleted);
         out.push(this.replicaOf(p, name, size, mine, await readDevLink(this.devPathOf(p, name))));
@@ -349,7 +328,7 @@ export class FileEngine implements StorageEngine {
             }
           }
         }
-        const names = [...(await this.imageSizes(l.volumesDir)).keys()].sort();
+        const names = [...(await imageSizes(l.volumesDir)).keys()].sort();
         for (const name of names) {
           try {
             await this.activateReplica(rec.poolName, name, join(l.volumesDir, name + IMG));
@@ -381,7 +360,7 @@ export class FileEngine implements StorageEngine {
         for (const lo of loops) {
           if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `${lo.backFile} (${lo.name}) is in use`);
         }
-        for (const name of (await this.imageSizes(l.volumesDir)).keys()) await removeDevLink(this.devPathOf(rec.poolName, name));
+        for (const name of (await imageSizes(l.volumesDir)).keys()) await removeDevLink(this.devPathOf(rec.poolName, name));
         for (const lo of loops) await detachLoop(lo.name, this.ro);
         await unmountPool(this.stateDir, rec, this.ro);
       });
@@ -389,115 +368,24 @@ export class FileEngine implements StorageEngine {
   }
 
   // -------------------------------------------------------------------------------------------------------
-  // Snapshots and clones (reflink). A snapshot is a read-only-by-convention reflink copy of the volume file:
-  // crash-consistent at the instant of FICLONE; the caller freezes the volume's filesystem around it for an
-  // application-consistent one. Simplification: snapshot files are not attached; restore/rollback need the
-  // target unpublished (as the original's precheck).
+  // Snapshots and clones: reflink.ts
 
-  async cloneReplica(poolName: string, sourceVolume: string, targetVolume: string): Promise<Replica> {
-    assertPoolName(poolName);
-    assertVolumeName(sourceVolume);
-    assertVolumeName(targetVolume);
-    return this.lock.with(poolName, async () => {
-      const { l } = await this.mountedPool(poolName);
-      const src = join(l.volumesDir, sourceVolume + IMG);
-      const dst = join(l.volumesDir, targetVolume + IMG);
-      if (!(await stat(dst).catch(() => undefined))) {
-        const st = await stat(src).catch(() => undefined);
-        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `source volume ${sourceVolume} not found in pool ${poolName}`);
-        const stats = await this.statsLocked(poolName);
-        if (stats.freeCapacityBytes < st.size) throw insufficientSpace(poolName, targetVolume, st.size, stats.freeCapacityBytes);
-        await this.writeImage(l.volumesDir, targetVolume, (partial) => cloneFile(src, partial));
-      }
-      return this.activateReplica(poolName, targetVolume, dst);
-    });
+  cloneReplica(poolName: string, sourceVolume: string, targetVolume: string): Promise<Replica> {
+    return this.reflink.cloneReplica(poolName, sourceVolume, targetVolume);
   }
-
-  async createSnapshot(poolName: string, volumeName: string, snapshotName: string): Promise<SnapshotInfo> {
-    assertPoolName(poolName);
-    assertVolumeName(volumeName);
-    assertVolumeName(snapshotName, "snapshot");
-    return this.lock.with(poolName, async () => {
-      const { l } = await this.mountedPool(poolName);
-      const metaFile = join(l.snapshotsDir, `${snapshotName}.json`);
-      const img = join(l.snapshotsDir, snapshotName + IMG);
-      const meta = await readJson<SnapshotMeta>(metaFile);
-      if (meta && meta.sourceVolume !== volumeName) {
-        throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${snapshotName} exists in pool ${poolName} for volume ${meta.sourceVolume}`);
-      }
-      if (!meta || !(await stat(img).catch(() => undefined))) {
-        const src = join(l.volumesDir, volumeName + IMG);
-        const st = await stat(src).catch(() => undefined);
-        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
-        const stats = await this.statsLocked(poolName);
-        if (stats.freeCapacityBytes < st.size) throw insufficientSpace(poolName, snapshotName, st.size, stats.freeCapacityBytes);
-        // Meta first: an image without meta is never left (the partial is renamed last).
-        await writeJsonAtomic(metaFile, { sourceVolume: volumeName, creationTime: new Date().toISOString() } satisfies SnapshotMeta);
-        await this.writeImage(l.snapshotsDir, snapshotName, (partial) => cloneFile(src, partial));
-      }
-      return (await this.snapshotsIn(poolName, l)).find((s) => s.snapshotName === snapshotName)!;
-    });
+  createSnapshot(poolName: string, volumeName: string, snapshotName: string): Promise<SnapshotInfo> {
+    return this.reflink.createSnapshot(poolName, volumeName, snapshotName);
   }
-
-  private async snapshotsIn(poolName: string, l: PoolLayout): Promise<SnapshotInfo[]> {
-    const out: SnapshotInfo[] = [];
-    for (const [name, size] of await this.imageSizes(l.snapshotsDir)) {
-      const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${name}.json`));
-      if (!meta) continue;
-      out.push({ poolName, sourceVolume: meta.sourceVolume, snapshotName: name, sizeBytes: size, creationTime: meta.creationTime, readyToUse: true });
-    }
-    return out.sort((a, b) => a.snapshotName.localeCompare(b.snapshotName));
+  listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]> {
+    return this.reflink.listSnapshots(poolName, volumeName);
   }
-
-  async listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]> {
-    assertPoolName(poolName);
-    const { l } = await this.mountedPool(poolName);
-    return (await this.snapshotsIn(poolName, l)).filter((s) => volumeName === undefined || s.sourceVolume === volumeName);
+  deleteSnapshot(poolName: string, snapshotName: string): Promise<void> {
+    return this.reflink.deleteSnapshot(poolName, snapshotName);
   }
-
-  async deleteSnapshot(poolName: string, snapshotName: string): Promise<void> {
-    assertPoolName(poolName);
-    assertVolumeName(snapshotName, "snapshot");
-    await this.lock.with(poolName, async () => {
-      if (!(await readRecord(this.stateDir, poolName))) return;
-      const { l } = await this.mountedPool(poolName);
-      await rm(join(l.snapshotsDir, snapshotName + IMG), { force: true });
-      await rm(join(l.snapshotsDir, `.${snapshotName}${IMG}${PARTIAL}`), { force: true });
-      await rm(join(l.snapshotsDir, `${snapshotName}.json`), { force: true });
-    });
+  restoreSnapshot(poolName: string, snapshotName: string, targetVolume: string): Promise<void> {
+    return this.reflink.restoreSnapshot(poolName, snapshotName, targetVolume);
   }
-
-  async restoreSnapshot(poolName: string, snapshotName: string, targetVolume: string): Promise<void> {
-    assertPoolName(poolName);
-    assertVolumeName(snapshotName, "snapshot");
-    assertVolumeName(targetVolume);
-    await this.lock.with(poolName, async () => {
-      const { l } = await this.mountedPool(poolName);
-      const snap = join(l.snapshotsDir, snapshotName + IMG);
-      const target = join(l.volumesDir, targetVolume + IMG);
-      const [sst, tst] = await Promise.all([stat(snap).catch(() => undefined), stat(target).catch(() => undefined)]);
-      if (!sst) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
-      if (!tst) throw new HwError("NOT_FOUND", "VolumeNotFound", `restore target ${targetVolume} not found in pool ${poolName}`);
-      const loops = await findLoopsByBackingFile(target, this.ro);
-      for (const lo of loops) {
-        if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `restore target ${targetVolume} (${lo.name}) is in use`);
-      }
-      // The loop device holds the old inode: detach, swap the file, re-attach (the devPath link is re-pointed).
-      for (const lo of loops) await detachLoop(lo.name, this.ro);
-      await this.writeImage(l.volumesDir, targetVolume, async (partial) => {
-        await cloneFile(snap, partial);
-        if (tst.size > sst.size) await growSparseFile(partial, tst.size);
-      });
-      await this.activateReplica(poolName, targetVolume, target);
-    });
-  }
-
-  async rollbackSnapshot(poolName: string, snapshotName: string): Promise<void> {
-    assertPoolName(poolName);
-    assertVolumeName(snapshotName, "snapshot");
-    const { l } = await this.mountedPool(poolName);
-    const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${snapshotName}.json`));
-    if (!meta) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
-    await this.restoreSnapshot(poolName, snapshotName, meta.sourceVolume);
+  rollbackSnapshot(poolName: string, snapshotName: string): Promise<void> {
+    return this.reflink.rollbackSnapshot(poolName, snapshotName);
   }
 }
