@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Register>> = {
   apiserver: async () => (await import("./apiserver.ts")).registerApiserverCommand,
   node: async () => (await import("./node.ts")).registerNodeCommand,
   controller: async () => (await import("./controller.ts")).registerControllerCommand,
+  cluster: async () => (await import("./cluster/index.ts")).registerClusterCommand,
 };
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {

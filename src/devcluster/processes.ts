@@ -1,0 +1,78 @@
+// The processes of a dev cluster and their command lines (pure). Order matters: the API server first, then
+// the controller, the operator and the node agents; `down` stops them in reverse.
+
+import { join, resolve } from "node:path";
+import { CLUSTER_NAME, controllerSocket, layoutOf, logFile, networkPlan, nodeLayout, nodeNames, type Layout } from "./layout.ts";
+import type { ClusterOptions } from "./options.ts";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const HWAMEISTOR_BIN = join(REPO_ROOT, "bin/hwameistor");
+
+export interface ProcessSpec {
+  name: string;
+  role: "apiserver" | "controller" | "operator" | "node";
+  argv: string[];
+  logFile: string;
+  /** Network namespace name (--netns). */
+  netns?: string;
+}
+
+export interface ApiEndpoint {
+  host: string;
+  port: number;
+}
+
+export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoint, bin = HWAMEISTOR_BIN): ProcessSpec[] {
+  const l: Layout = layoutOf(stateDir);
+  const kc = ["--kubeconfig", l.kubeconfig];
+  const specs: ProcessSpec[] = [
+    {
+      name: "apiserver",
+      role: "apiserver",
+      argv: [bin, "apiserver", "--data-dir", l.apiserverDir, "--host", api.host, "--port", String(api.port)],
+      logFile: logFile(l, "apiserver"),
+    },
+    {
+      name: "controller",
+      role: "controller",
+      argv: [bin, "controller", ...kc, "--csi-socket-dir", l.controllerDir],
+      logFile: logFile(l, "controller"),
+    },
+    {
+      name: "operator",
+      role: "operator",
+      argv: [bin, "cluster", "operator", ...kc, "--cluster-name", CLUSTER_NAME],
+      logFile: logFile(l, "operator"),
+    },
+  ];
+  const names = nodeNames(o);
+  const net = o.netns ? networkPlan(l.stateDir, names) : undefined;
+  for (const [i, name] of names.entries()) {
+    const n = nodeLayout(l, name, o.disksPerNode);
+    specs.push({
+      name,
+      role: "node",
+      argv: [
+        bin, "node", "--node-name", name, ...kc,
+        "--devices", `file:${n.disksDir}/*.img`,
+        "--disk-class", o.diskClass,
+        "--state-dir", n.stateDir,
+        "--csi-socket-dir", n.dir,
+      ],
+      logFile: logFile(l, name),
+      netns: net?.nodes[i]!.netns,
+    });
+  }
+  return specs;
+}
+
+/** Whether a live process's command line is this spec's (guards against a reused pid). */
+export function isSameProcess(spec: ProcessSpec, cmdline: string[]): boolean {
+  // The kernel shows the interpreter first (node --import tsx bin/hwameistor ...); compare the tail.
+  const idx = cmdline.findIndex((a) => a === spec.argv[0]);
+  if (idx < 0) return false;
+  const tail = cmdline.slice(idx);
+  return tail.length === spec.argv.length && tail.every((a, i) => a === spec.argv[i]);
+}
+
+export { controllerSocket };

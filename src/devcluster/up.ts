@@ -1,0 +1,212 @@
+// `hwameistor cluster up`: preflight (nothing changes if it fails) → disks (sparse files + loop devices) →
+// network namespaces (--netns) → cluster.json → the detached supervisor, which starts and bootstraps the
+// processes → wait until every node is Ready (and, where the node agent serves lvm.sock, its
+// LocalStorageNode has a pool and the StorageClass exists). Running it again on a running cluster only
+// re-checks readiness; on a stopped one it starts the same cluster again.
+
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { HwError } from "../api/errors.ts";
+import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
+import { localStorageNodeKind } from "../api/kinds/local-storage-node.ts";
+import { NodeStates } from "../api/names.ts";
+import { commandLineOf, isAlive, startDaemon } from "../host/netns/daemon.ts";
+import { KubeClient } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { NODE } from "../kube/resources.ts";
+import { sleep, type KubeObject } from "../kube/types.ts";
+import { ensureDisks, missingDiskBytes } from "./disks.ts";
+import { layoutOf, logFile, networkPlan, nodeNames, nodeSocket, type Layout } from "./layout.ts";
+import { setupNetwork, subnetTakenBy } from "./network.ts";
+import { resolveOptions, type ClusterOptions } from "./options.ts";
+import { NETNS_TOOLS, REQUIRED_TOOLS, assertPreflight, existingAncestor, freeBytesAt, hasLoopControl, onPath } from "./preflight.ts";
+import { HWAMEISTOR_BIN, REPO_ROOT } from "./processes.ts";
+import { readState, updateState, writeState, type ClusterState } from "./state.ts";
+import { STORAGE_CLASS, lvmStorageClassName } from "../controller/operator/names.ts";
+
+export interface UpResult {
+  stateDir: string;
+  kubeconfig: string;
+  alreadyRunning: boolean;
+  durationMs: number;
+  options: ClusterOptions;
+  nodes: NodeReadiness[];
+  storageClasses: string[];
+  supervisorPid: number;
+}
+
+export interface NodeReadiness {
+  name: string;
+  node: boolean;
+  diskNode: boolean;
+  /** undefined: the node agent serves no lvm driver (yet). */
+  storageNode?: boolean;
+  pools: string[];
+}
+
+export interface UpOptions {
+  stateDir: string;
+  given: Partial<ClusterOptions>;
+  timeoutMs?: number;
+  progress?: (line: string) => void;
+}
+
+export function supervisorAlive(s: ClusterState | undefined): boolean {
+  const pid = s?.supervisor?.pid;
+  return !!pid && isAlive(pid) && commandLineOf(pid).includes("supervise");
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+export async function clusterUp(o: UpOptions): Promise<UpResult> {
+  const t0 = Date.now();
+  const say = o.progress ?? (() => {});
+  const l = layoutOf(o.stateDir);
+  const stored = readState(l.clusterJson);
+  const options = resolveOptions(stored?.options, o.given, l.stateDir);
+
+  if (stored && supervisorAlive(stored)) {
+    say(`cluster in ${l.stateDir} is already up (supervisor pid ${stored.supervisor!.pid}); checking readiness`);
+    const ready = await waitReady(l, options, o.timeoutMs ?? 180_000, say);
+    return { ...ready, stateDir: l.stateDir, kubeconfig: l.kubeconfig, alreadyRunning: true, durationMs: Date.now() - t0, options, supervisorPid: stored.supervisor!.pid };
+  }
+
+  // ---- preflight: nothing is changed before this passes
+  const names = nodeNames(options);
+  const plan = options.netns ? networkPlan(l.stateDir, names) : undefined;
+  const tools = [...REQUIRED_TOOLS, ...(options.netns ? NETNS_TOOLS : [])];
+  assertPreflight({
+    uid: process.getuid?.() ?? 0,
+    loopControl: hasLoopControl(),
+    freeBytes: freeBytesAt(l.stateDir),
+    neededBytes: missingDiskBytes(l.stateDir, options),
+    stateDirFs: existingAncestor(l.stateDir),
+    missingTools: tools.filter((t) => !onPath(t.tool)),
+    netns: options.netns,
+    subnet: plan?.subnet,
+    subnetTakenBy: plan && onPath("ip") ? await subnetTakenBy(plan) : undefined,
+  });
+
+  // ---- make it
+  say(`state dir ${l.stateDir}`);
+  for (const d of [l.stateDir, l.logsDir, l.apiserverDir, l.controllerDir, l.nodesDir]) mkdirSync(d, { recursive: true });
+  const disks = await ensureDisks(l.stateDir, options);
+  say(`disks: ${Object.entries(disks).map(([n, d]) => `${n} ${d.join(" ")}`).join("; ")}`);
+  if (plan) {
+    await setupNetwork(plan);
+    say(`network: bridge ${plan.bridge} ${plan.hostIp}/${plan.prefixLen}; ${plan.nodes.map((n) => `${n.node} ${n.ip} (netns ${n.netns})`).join(", ")}`);
+  }
+  const host = plan ? plan.hostIp : "127.0.0.1";
+  let port = stored?.api.host === host ? stored.api.port : 0;
+  if (!port || !(await portFree(host, port))) port = await freePort(host);
+  const state: ClusterState = {
+    version: 1,
+    stateDir: l.stateDir,
+    options,
+    api: { host, port },
+    status: "starting",
+    processes: stored?.processes ?? {},
+    createdAt: stored?.createdAt ?? new Date().toISOString(),
+    upDurationMs: stored?.upDurationMs,
+  };
+  writeState(l.clusterJson, state);
+  const sup = await startDaemon([HWAMEISTOR_BIN, "cluster", "supervise", "--state-dir", l.stateDir], {
+    logFile: logFile(l, "supervisor"),
+    cwd: REPO_ROOT,
+    unref: true,
+  });
+  say(`supervisor started (pid ${sup.pid}); API server on ${host}:${port}`);
+  const ready = await waitReady(l, options, o.timeoutMs ?? 180_000, say);
+  const durationMs = Date.now() - t0;
+  updateState(l.clusterJson, (s) => (s.upDurationMs = durationMs));
+  return { ...ready, stateDir: l.stateDir, kubeconfig: l.kubeconfig, alreadyRunning: false, durationMs, options, supervisorPid: sup.pid };
+}
+
+type Ready = { nodes: NodeReadiness[]; storageClasses: string[] };
+
+const conditionTrue = (o: KubeObject | undefined, type: string): boolean =>
+  !!(o as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined)?.status?.conditions?.some((c) => c.type === type && c.status === "True");
+
+/** Polls until every node is Ready; lvm parts are awaited only where the node serves lvm.sock. */
+export async function waitReady(l: Layout, o: ClusterOptions, timeoutMs: number, say: (line: string) => void): Promise<Ready> {
+  const deadline = Date.now() + timeoutMs;
+  const names = nodeNames(o);
+  while (!existsSync(l.kubeconfig)) {
+    if (Date.now() > deadline) throw notReady(l, "the API server did not come up", ["apiserver", "supervisor"]);
+    await sleep(200);
+  }
+  const client = new KubeClient(loadKubeConfig({ kubeconfigPath: l.kubeconfig }).kubeConfig, { userAgent: "hwameistor-devcluster", timeoutMs: 5000 });
+  const nodesC = client.forKind(NODE);
+  const ldnC = client.forKind(localDiskNodeKind);
+  const lsnC = client.forKind(localStorageNodeKind);
+  const scC = client.forKind(STORAGE_CLASS);
+  const wantSc = lvmStorageClassName(o.diskClass);
+  let last = "";
+  for (;;) {
+    let rows: NodeReadiness[] = [];
+    let scs: string[] = [];
+    try {
+      const [nodes, ldns, lsns] = await Promise.all([nodesC.list(), ldnC.list().catch(() => ({ items: [] })), lsnC.list().catch(() => ({ items: [] }))]);
+      scs = (await scC.list()).items.map((s) => s.metadata!.name!);
+      rows = names.map((name) => {
+        const lvm = existsSync(nodeSocket(l, name, "lvm"));
+        const lsn = lsns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string; pools?: Record<string, { totalCapacityBytes?: number }> } } | undefined;
+        const pools = Object.entries(lsn?.status?.pools ?? {}).filter(([, p]) => (p.totalCapacityBytes ?? 0) > 0).map(([n]) => n);
+        return {
+          name,
+          node: conditionTrue(nodes.items.find((x) => x.metadata?.name === name), "Ready"),
+          diskNode: (ldns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string } } | undefined)?.status?.state === NodeStates.Ready,
+          storageNode: lvm ? lsn?.status?.state === NodeStates.Ready && (o.notClaimDisk || pools.length > 0) : undefined,
+          pools,
+        };
+      });
+    } catch {
+      rows = [];
+    }
+    const lvmNodes = rows.filter((r) => r.storageNode !== undefined);
+    const done =
+      rows.length === names.length &&
+      rows.every((r) => r.node && r.diskNode && r.storageNode !== false) &&
+      (lvmNodes.length === 0 || o.notClaimDisk || scs.includes(wantSc));
+    const summary = rows.map((r) => `${r.name}:${r.node && r.diskNode ? (r.storageNode === false ? "pool…" : "Ready") : "…"}`).join(" ");
+    if (summary && summary !== last) say(`nodes ${summary}`);
+    last = summary;
+    if (done) return { nodes: rows, storageClasses: scs.sort() };
+    if (Date.now() > deadline) {
+      const waiting = rows.filter((r) => !(r.node && r.diskNode && r.storageNode !== false)).map((r) => r.name);
+      throw notReady(l, `not every node became Ready within ${Math.round(timeoutMs / 1000)} s (waiting for ${waiting.join(", ") || "the StorageClass " + wantSc})`, waiting.length ? waiting : ["operator"]);
+    }
+    await sleep(500);
+  }
+}
+
+function notReady(l: Layout, what: string, procs: string[]): HwError {
+  const tails = procs
+    .map((p) => {
+      const f = logFile(l, p);
+      if (!existsSync(f)) return "";
+      const lines = readFileSync(f, "utf8").trimEnd().split("\n").slice(-5);
+      return `\n--- ${f} (last lines)\n${lines.join("\n")}`;
+    })
+    .join("");
+  return new HwError("UNAVAILABLE", "ClusterNotReady", `${what}${tails}`, {
+    hint: "the processes keep running: see `hwameistor cluster status` and the logs; `hwameistor cluster down` stops them",
+  });
+}
