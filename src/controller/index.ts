@@ -1,43 +1,151 @@
 // The `hwameistor controller` process: cluster-wide reconcilers and the CSI controller services.
-// For now it serves the disk.hwameistor.io controller service on `<csiSocketDir>/disk.sock`. CSI serving
-// needs no leader election (the external-provisioner sidecar elects itself; every replica of this
-// process can answer, and CreateVolume/DeleteVolume are idempotent by name).
+// - CSI: disk.hwameistor.io on `<csiSocketDir>/disk.sock` and lvm.hwameistor.io on `<csiSocketDir>/lvm.sock`,
+//   served by EVERY replica (the external-provisioner sidecar elects its own leader, and every RPC is
+//   idempotent by name).
+// - Reconcilers (LocalVolume, LocalVolumeGroup) run only in the replica holding the Lease
+//   `hwameistor-local-storage-master` in `leaderElectionNamespace` (default `hwameistor`), as the original.
+//   Losing the lease stops them; winning it again starts fresh ones (a stopped Controller cannot restart).
 
+import os from "node:os";
 import path from "node:path";
-import { DiskDriver } from "../csi/capabilities.ts";
+import { Leases } from "../api/names.ts";
+import { DiskDriver, LvmDriver } from "../csi/capabilities.ts";
 import { diskControllerService } from "../csi/disk/controller.ts";
 import { identityService } from "../csi/identity.ts";
+import { lvmControllerService } from "../csi/lvm/controller.ts";
 import { startCsiServer } from "../csi/server.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { LeaderElector } from "../kube/leader-election.ts";
+import { NAMESPACE } from "../kube/resources.ts";
+import { isNotFound } from "../kube/transport.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import type { Service } from "../node/context.ts";
+import { localVolumeController } from "./local-volume/reconciler.ts";
+import { volumeGroupController } from "./volume-group/reconciler.ts";
 
 export interface ControllerOptions {
   /** --kubeconfig; falls back to $KUBECONFIG, in-cluster, ~/.kube/config. */
   kubeconfig?: string;
   /** A ready client instead of a kubeconfig (tests, dev cluster). */
   client?: KubeClient;
-  /** Directory of the controller's CSI sockets: <csiSocketDir>/disk.sock. */
+  /** Directory of the controller's CSI sockets: <csiSocketDir>/disk.sock and lvm.sock. */
   csiSocketDir: string;
   log?: Logger;
   /** Upper bound of CreateVolume/DeleteVolume waits when the caller sets no deadline. */
   maxWaitMs?: number;
+  /** --leader-election-namespace (default "hwameistor"). */
+  leaderElectionNamespace?: string;
+  /** --leader-election-id: this replica's identity (default `<hostname>_<pid>`). */
+  identity?: string;
+  /** --leader-election=false runs the reconcilers without a Lease (one replica only!). */
+  leaderElection?: boolean;
+  /** Lease timing (tests shorten them). */
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** LocalVolume reconciler workers (default 2). */
+  workers?: number;
+  /** How long a volume-group entry may name a missing LocalVolume before it is dropped (default 120 s). */
+  groupOrphanGraceMs?: number;
 }
 
 export interface RunningController extends Service {
   diskSocketPath: string;
+  lvmSocketPath: string;
+  /** Whether this replica currently runs the reconcilers. */
+  isLeader(): boolean;
+}
+
+/** Starts LocalVolume + LocalVolumeGroup reconcilers; resolves a stop function. */
+async function startReconcilers(client: KubeClient, o: ControllerOptions, log: Logger): Promise<() => Promise<void>> {
+  const lv = localVolumeController({ client, log, workers: o.workers });
+  const lvg = volumeGroupController({ client, log, lvInformer: lv.informers.lv, orphanGraceMs: o.groupOrphanGraceMs });
+  await Promise.all([lv.controller.start(), lvg.start()]);
+  log.info({}, "volume reconcilers running");
+  return async () => {
+    await Promise.all([lvg.stop(), lv.controller.stop()]);
+  };
+}
+
+/** The Lease needs its namespace; in standalone mode nobody else creates it. */
+async function ensureNamespace(client: KubeClient, ns: string, log: Logger): Promise<void> {
+  const nsClient = client.forKind(NAMESPACE);
+  try {
+    if (await nsClient.get(ns)) return;
+    await nsClient.create({ metadata: { name: ns } });
+    log.info({ namespace: ns }, "namespace created for the leader-election Lease");
+  } catch (e) {
+    if (isNotFound(e) || (e as { code?: string }).code === "ALREADY_EXISTS") return;
+    log.warn({ namespace: ns, err: String(e) }, "could not ensure the leader-election namespace");
+  }
 }
 
 export async function startController(o: ControllerOptions): Promise<RunningController> {
   const log = o.log ?? silentLogger;
   const client = o.client ?? new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
   const diskSocketPath = path.join(o.csiSocketDir, "disk.sock");
+  const lvmSocketPath = path.join(o.csiSocketDir, "lvm.sock");
   const disk = await startCsiServer({
     socketPath: diskSocketPath,
     identity: identityService(DiskDriver),
     controller: diskControllerService({ client, log, maxWaitMs: o.maxWaitMs }),
     log,
   });
-  return { diskSocketPath, stop: () => disk.stop() };
+  const lvm = await startCsiServer({
+    socketPath: lvmSocketPath,
+    identity: identityService(LvmDriver),
+    controller: lvmControllerService({ client, log, maxWaitMs: o.maxWaitMs }),
+    log,
+  }).catch(async (e: unknown) => {
+    await disk.stop();
+    throw e;
+  });
+
+  let leading = false;
+  let stopReconcilers: (() => Promise<void>) | undefined;
+  let elector: LeaderElector | undefined;
+  if (o.leaderElection === false) {
+    stopReconcilers = await startReconcilers(client, o, log);
+    leading = true;
+  } else {
+    const namespace = o.leaderElectionNamespace ?? "hwameistor";
+    await ensureNamespace(client, namespace, log);
+    elector = new LeaderElector({
+      client,
+      namespace,
+      name: Leases.LocalStorageMaster,
+      identity: o.identity ?? `${os.hostname()}_${process.pid}`,
+      leaseDurationSeconds: o.leaseDurationSeconds,
+      renewDeadlineMs: o.renewDeadlineMs,
+      retryPeriodMs: o.retryPeriodMs,
+      log,
+      onStartedLeading: async (signal) => {
+        leading = true;
+        const stop = await startReconcilers(client, o, log);
+        if (signal.aborted) {
+          await stop();
+          return;
+        }
+        stopReconcilers = stop;
+        await new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
+        stopReconcilers = undefined;
+        leading = false;
+        await stop();
+        log.info({}, "volume reconcilers stopped (leadership lost or stopping)");
+      },
+    });
+    elector.start();
+  }
+
+  return {
+    diskSocketPath,
+    lvmSocketPath,
+    isLeader: () => leading,
+    async stop() {
+      await elector?.stop();
+      await stopReconcilers?.();
+      await Promise.all([disk.stop(), lvm.stop()]);
+    },
+  };
 }

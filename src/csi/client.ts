@@ -62,6 +62,10 @@ export class CsiClient {
   listVolumes = (r: T.ListVolumesRequest = {}, o?: CallOptions) => this.call<T.ListVolumesResponse>("Controller", "ListVolumes", r, o);
   controllerGetVolume = (r: T.ControllerGetVolumeRequest, o?: CallOptions) =>
     this.call<T.ControllerGetVolumeResponse>("Controller", "ControllerGetVolume", r, o);
+  controllerPublishVolume = (r: T.ControllerPublishVolumeRequest, o?: CallOptions) =>
+    this.call<T.ControllerPublishVolumeResponse>("Controller", "ControllerPublishVolume", r, o);
+  controllerUnpublishVolume = (r: T.ControllerUnpublishVolumeRequest, o?: CallOptions) => this.call<object>("Controller", "ControllerUnpublishVolume", r, o);
+  getCapacity = (r: T.GetCapacityRequest, o?: CallOptions) => this.call<T.GetCapacityResponse>("Controller", "GetCapacity", r, o);
   controllerGetCapabilities = (o?: CallOptions) => this.call<T.ControllerGetCapabilitiesResponse>("Controller", "ControllerGetCapabilities", {}, o);
   // Node
   nodeGetInfo = (o?: CallOptions) => this.call<T.NodeGetInfoResponse>("Node", "NodeGetInfo", {}, o);

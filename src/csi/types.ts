@@ -110,6 +110,32 @@ export interface ControllerGetVolumeResponse {
   volume: Volume;
   status?: VolumeStatus | null;
 }
+export interface ControllerPublishVolumeRequest {
+  volume_id?: string;
+  node_id?: string;
+  volume_capability?: VolumeCapability | null;
+  readonly?: boolean;
+  secrets?: Record<string, string>;
+  volume_context?: Record<string, string>;
+}
+export interface ControllerPublishVolumeResponse {
+  publish_context: Record<string, string>;
+}
+export interface ControllerUnpublishVolumeRequest {
+  volume_id?: string;
+  node_id?: string;
+  secrets?: Record<string, string>;
+}
+export interface GetCapacityRequest {
+  volume_capabilities?: VolumeCapability[];
+  parameters?: Record<string, string>;
+  accessible_topology?: Topology | null;
+}
+export interface GetCapacityResponse {
+  available_capacity: Int64;
+  maximum_volume_size?: { value: Int64 } | null;
+  minimum_volume_size?: { value: Int64 } | null;
+}
 export type ControllerCapabilityType =
   | "CREATE_DELETE_VOLUME"
   | "PUBLISH_UNPUBLISH_VOLUME"

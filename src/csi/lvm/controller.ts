@@ -1,0 +1,297 @@
+// CSI Controller service of lvm.hwameistor.io (runs in every `hwameistor controller` replica; the
+// LocalVolume reconcilers behind it run in the elected leader only).
+//
+// Idempotency:
+// - CreateVolume is keyed by the request name (= LocalVolume name, the PV name). A per-name try-lock makes a
+//   concurrent call for the same name ABORTED (as the original). An existing LocalVolume with the same
+//   pool, replica count and a capacity within the request is the answer (we wait for it like for a new
+//   one); an incompatible one is ALREADY_EXISTS; one being deleted is ABORTED. Placement and the writes of
+//   a new volume run under one in-process lock (provision.ts, which also names its crash windows).
+// - RESOURCE_EXHAUSTED when no node fits leaves no object behind. When a node reports "insufficient free
+//   space" for a replica, the volume is marked spec.delete (its objects are then removed by the
+//   reconciler and node agent) and RESOURCE_EXHAUSTED is returned, so the provisioner reschedules.
+// - DeleteVolume: unknown → OK; otherwise spec.delete=true (again, harmlessly, on a retry) and wait until
+//   the LocalVolume is gone. Waits are bounded by the caller's deadline and maxWaitMs; running out is
+//   UNAVAILABLE ("still in progress"), and the sidecar's retry continues where it stopped.
+// - ControllerPublish sets status.publishedNode (+ fsType or rawblock); publishing again to the same node
+//   is OK, to another node FAILED_PRECONDITION. Unpublish from a node the volume is not published on is OK.
+// - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
+
+import { HwError, invalid, notFound } from "../../api/errors.ts";
+import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../api/names.ts";
+import { listAll, nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../controller/clients.ts";
+import { formatBytes, storageNodeViews } from "../../controller/placement/placement.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { isConflict } from "../../kube/transport.ts";
+import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
+import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../capabilities.ts";
+import type { CallContext, ServiceHandlers } from "../server.ts";
+import type * as T from "../types.ts";
+import { accessTypeOf, requireField, validateNodeId, validateVolumeId } from "../validate.ts";
+import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
+import { provisionVolume, serial } from "./provision.ts";
+
+export interface LvmControllerOptions {
+  client: KubeClient;
+  log?: Logger;
+  /** Upper bound of a CreateVolume/DeleteVolume wait when the caller sets no deadline (default 60 s). */
+  maxWaitMs?: number;
+  /** Poll interval while waiting for the reconciler and node agents (default 200 ms). */
+  pollMs?: number;
+}
+
+/** A node's reason for refusing a replica that means "place it elsewhere" (§3.1). */
+const INSUFFICIENT_RE = /insufficient free space|insufficient request resources/i;
+
+/** Capability checks shared with ValidateVolumeCapabilities: undefined when supported, else why not. */
+export function unsupportedCapability(caps: T.VolumeCapability[]): string | undefined {
+  for (const [i, c] of caps.entries()) {
+    const type = accessTypeOf(c, `volume_capabilities[${i}]`);
+    if (!LvmDriver.accessTypes.includes(type)) return `access type ${type} is not supported`;
+    const mode = c.access_mode?.mode ?? "UNKNOWN";
+    if (!LvmDriver.accessModes.includes(mode)) return `access mode ${mode} is not supported (only ${LvmDriver.accessModes.join(", ")})`;
+    const fs = c.mount?.fs_type;
+    if (type === "mount" && fs && !LvmDriver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${LvmDriver.fsTypes.join(", ")})`;
+  }
+  return undefined;
+}
+
+/** Nodes a volume is accessible from: its config replicas, else its accessibility nodes. */
+export function volumeNodes(lv: Lv): string[] {
+  const cfg = (lv.spec?.config?.replicas ?? []).map((r) => r.hostname);
+  return cfg.length ? cfg : (lv.spec?.accessibility?.nodes ?? []);
+}
+
+export function toCsiVolume(lv: Lv, context: Record<string, string> = {}): T.Volume {
+  return {
+    volume_id: nameOf(lv),
+    capacity_bytes: String(lv.status?.allocatedCapacityBytes || lv.spec?.requiredCapacityBytes || 0),
+    volume_context: context,
+    // The original returns no topology; returning it lets the provisioner write the PV's node affinity.
+    accessible_topology: volumeNodes(lv).map((n) => ({ segments: { [LvmDriver.topologyKey]: n } })),
+  };
+}
+
+export function volumeCondition(lv: Lv): T.VolumeCondition {
+  const state = lv.status?.state ?? "";
+  if (state === VolumeStates.Ready) return { abnormal: false, message: "volume is Ready" };
+  return { abnormal: true, message: `volume is ${state || "new"}` };
+}
+
+/** Read-modify-write of an LV's status, conditional on the resourceVersion read, retried on conflict. */
+async function mutateLvStatus(c: VolumeClients, name: string, mutate: (st: NonNullable<Lv["status"]>, lv: Lv) => boolean | void): Promise<Lv | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const cur = await c.lv.get(name);
+    if (!cur) return undefined;
+    const status = structuredClone(cur.status ?? { rawblock: false });
+    status.rawblock ??= false;
+    if (mutate(status, cur) === false) return cur;
+    try {
+      return await c.lv.updateStatus({ ...cur, status });
+    } catch (e) {
+      if (isConflict(e) && attempt < 8) continue;
+      throw e;
+    }
+  }
+}
+
+export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
+  const c = volumeClients(o.client);
+  const log = o.log ?? silentLogger;
+  const pollMs = o.pollMs ?? 200;
+  const maxWaitMs = o.maxWaitMs ?? 60_000;
+  const inFlight = new Set<string>();
+  const placementLock = serial();
+
+  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>): Promise<void> {
+    const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
+    for (;;) {
+      if (await done()) return;
+      if (ctx.signal.aborted || Date.now() + pollMs > end) {
+        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress`, { hint: "retry the call; it continues where it stopped" });
+      }
+      await sleep(pollMs, ctx.signal);
+    }
+  }
+
+  async function replicasOf(volume: string): Promise<Lvr[]> {
+    return (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume);
+  }
+
+  return {
+    async ControllerGetCapabilities() {
+      return controllerCapabilities(LvmDriver);
+    },
+
+    async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
+      const name = validateVolumeId(req.name, "name");
+      const caps = requireField(req.volume_capabilities, "volume_capabilities");
+      const why = unsupportedCapability(caps);
+      if (why) throw invalid(`volume_capabilities: ${why}`);
+      if (req.volume_content_source) {
+        throw new HwError("UNIMPLEMENTED", "ContentSourceNotSupported", `volume_content_source: creating ${name} from a snapshot or volume is not supported yet`);
+      }
+      const params = parseLvmParams(req.parameters, name);
+      const { requiredBytes, limitBytes } = capacityOf(req.capacity_range);
+      const topology = nodeTopology(req.accessibility_requirements);
+
+      if (inFlight.has(name)) throw new HwError("ABORTED", "OperationPending", `an operation on volume ${name} is already in progress`, { hint: "retry later" });
+      inFlight.add(name);
+      try {
+        let lv = await c.lv.get(name);
+        if (!lv) lv = await placementLock(() => provisionVolume(c, { name, params, requiredBytes, topology }, log));
+        const have = lv.spec?.requiredCapacityBytes ?? 0;
+        if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted) {
+          throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
+        }
+        if (lv.spec?.poolName !== params.poolName || lv.spec?.replicaNumber !== params.replicaNumber || have < requiredBytes || (limitBytes !== undefined && have > limitBytes)) {
+          throw new HwError(
+            "ALREADY_EXISTS",
+            "AlreadyExists",
+            `volume ${name} already exists as ${lv.spec?.replicaNumber} replica(s) of ${formatBytes(have)} in ${lv.spec?.poolName}, incompatible with this request (${params.replicaNumber} of ≥ ${formatBytes(requiredBytes)} in ${params.poolName})`,
+          );
+        }
+
+        let last: Lv = lv;
+        await waitUntil(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, async () => {
+          const cur = await c.lv.get(name);
+          if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
+          last = cur;
+          if (cur.status?.state === VolumeStates.Ready) return true;
+          for (const r of await replicasOf(name)) {
+            const failed = (r.status?.conditions ?? []).find((x) => x.type === ReplicaConditionTypes.Create && x.status === ConditionStatuses.False);
+            if (failed && INSUFFICIENT_RE.test(failed.message)) {
+              await c.lv.patch(name, { spec: { delete: true } });
+              log.info({ volume: name, replica: nameOf(r), node: r.spec?.nodeName }, "node refused the replica for space; volume marked for deletion");
+              throw new HwError("RESOURCE_EXHAUSTED", "InsufficientSpace", `node ${r.spec?.nodeName} cannot create replica ${nameOf(r)} of volume ${name}: ${failed.message}`, {
+                hint: "the volume is being removed; a retry places it again",
+              });
+            }
+          }
+          return false;
+        });
+        return { volume: toCsiVolume(last, req.parameters ?? {}) };
+      } finally {
+        inFlight.delete(name);
+      }
+    },
+
+    async DeleteVolume(req: T.DeleteVolumeRequest, ctx: CallContext): Promise<object> {
+      const name = validateVolumeId(req.volume_id);
+      const lv = await c.lv.get(name);
+      if (!lv) return {};
+      if (!lv.spec?.delete) {
+        await c.lv.patch(name, { spec: { delete: true } }).catch((e: unknown) => {
+          if ((e as HwError).code !== "NOT_FOUND") throw e;
+        });
+        log.info({ volume: name }, "LocalVolume marked for deletion");
+      }
+      await waitUntil(ctx, `deleting volume ${name}`, async () => !(await c.lv.get(name)));
+      return {};
+    },
+
+    async ControllerPublishVolume(req: T.ControllerPublishVolumeRequest): Promise<T.ControllerPublishVolumeResponse> {
+      const name = validateVolumeId(req.volume_id);
+      const node = validateNodeId(req.node_id);
+      const cap = requireField(req.volume_capability, "volume_capability");
+      const why = unsupportedCapability([cap]);
+      if (why) throw invalid(`volume_capability: ${why}`);
+      const lv = await c.lv.get(name);
+      if (!lv) throw notFound(`volume ${name}`);
+      const published = lv.status?.publishedNode;
+      if (published && published !== node) {
+        throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, { hint: "unpublish it there first" });
+      }
+      const replicas = (await replicasOf(name)).filter((r) => !r.spec?.delete);
+      const r = replicas.find((x) => x.spec?.nodeName === node);
+      if (!r) {
+        throw new HwError("FAILED_PRECONDITION", "NoReplicaOnNode", `volume ${name} has no replica on node ${node} (replicas on: ${replicas.map((x) => x.spec?.nodeName).join(", ") || "none"})`);
+      }
+      if (r.status?.state !== VolumeStates.Ready || !r.status?.synced || !r.status?.devPath) {
+        throw new HwError("UNAVAILABLE", "ReplicaNotReady", `replica ${nameOf(r)} of volume ${name} on node ${node} is not ready (state ${r.status?.state || "new"}, synced ${!!r.status?.synced})`, {
+          hint: "retry; the node agent is still working on it",
+        });
+      }
+      const block = accessTypeOf(cap, "volume_capability") === "block";
+      await mutateLvStatus(c, name, (st) => {
+        if (st.publishedNode && st.publishedNode !== node) throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} was published on node ${st.publishedNode} meanwhile`);
+        const fsType = block ? st.fsType : cap.mount?.fs_type || st.fsType || LVM_DEFAULT_FS_TYPE;
+        if (st.publishedNode === node && st.rawblock === block && st.fsType === fsType) return false;
+        st.publishedNode = node;
+        st.rawblock = block;
+        if (fsType) st.fsType = fsType;
+      });
+      log.info({ volume: name, node }, "volume published");
+      return {
+        publish_context: {
+          [PublishContextKeys.VolumeReplicaDevicePath]: r.status.devPath,
+          [PublishContextKeys.VolumeReplicaName]: nameOf(r),
+        },
+      };
+    },
+
+    async ControllerUnpublishVolume(req: T.ControllerUnpublishVolumeRequest): Promise<object> {
+      const name = validateVolumeId(req.volume_id);
+      const node = req.node_id ? validateNodeId(req.node_id) : undefined;
+      await mutateLvStatus(c, name, (st) => {
+        if (!st.publishedNode) return false;
+        // CSI: unpublishing from a node the volume is not published on succeeds (the original errors).
+        if (node && st.publishedNode !== node) return false;
+        st.publishedNode = "";
+      });
+      return {};
+    },
+
+    async ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
+      const name = validateVolumeId(req.volume_id);
+      const caps = requireField(req.volume_capabilities, "volume_capabilities");
+      if (!(await c.lv.get(name))) throw notFound(`volume ${name}`);
+      const why = unsupportedCapability(caps);
+      if (why) return { message: why };
+      return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
+    },
+
+    async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
+      const max = req.max_entries ?? 0;
+      if (max < 0) throw invalid("max_entries must not be negative");
+      const start = req.starting_token ? Number(req.starting_token) : 0;
+      const items = (await listAll(c.lv)).sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+      if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
+        throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
+      }
+      const end = max > 0 ? Math.min(items.length, start + max) : items.length;
+      return {
+        entries: items.slice(start, end).map((lv) => ({ volume: toCsiVolume(lv), status: { volume_condition: volumeCondition(lv) } })),
+        next_token: end < items.length ? String(end) : "",
+      };
+    },
+
+    async ControllerGetVolume(req: T.ControllerGetVolumeRequest): Promise<T.ControllerGetVolumeResponse> {
+      const name = validateVolumeId(req.volume_id);
+      const lv = await c.lv.get(name);
+      // The original answers an empty response; CSI says NOT_FOUND.
+      if (!lv) throw notFound(`volume ${name}`);
+      return { volume: toCsiVolume(lv), status: { volume_condition: volumeCondition(lv) } };
+    },
+
+    async GetCapacity(req: T.GetCapacityRequest): Promise<T.GetCapacityResponse> {
+      // Only the pool class matters for "how much fits"; the other parameters are CreateVolume's business.
+      const value = req.parameters?.[ScParams.PoolClass];
+      if (!value || !isPoolClass(value)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(value ?? "")} is not one of ${POOL_CLASSES.join(", ")}`);
+      const cls = storagePoolName(value);
+      if (req.volume_capabilities?.length) {
+        const why = unsupportedCapability(req.volume_capabilities);
+        if (why) return { available_capacity: "0", maximum_volume_size: { value: "0" }, minimum_volume_size: { value: "4194304" } };
+      }
+      const node = req.accessible_topology?.segments?.[LvmDriver.topologyKey];
+      const [lsns, lvs] = await Promise.all([listAll(c.lsn), listAll(c.lv)]);
+      const views = storageNodeViews(lsns, lvs).filter((v) => v.ready && (!node || v.name === node));
+      const free = views.map((v) => {
+        const p = v.pools[cls];
+        return p ? Math.max(0, Math.min(p.freeBytes, p.totalBytes - p.usedBytes)) : 0;
+      });
+      const best = free.length ? Math.max(...free) : 0;
+      return { available_capacity: String(best), maximum_volume_size: { value: String(best) }, minimum_volume_size: { value: "4194304" } };
+    },
+  };
+}

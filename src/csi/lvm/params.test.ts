@@ -1,0 +1,64 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { HwError } from "../../api/errors.ts";
+import { ScParams, TopologyKeys } from "../../api/names.ts";
+import { capacityOf, nodeTopology, parseLvmParams, roundUpToExtent } from "./params.ts";
+
+const MiB = 1024 * 1024;
+const fails = (code: string, re: RegExp) => (e: HwError) => e.code === code && re.test(e.message);
+const base = { [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: "1" };
+
+test("parseLvmParams: poolClass, replicaNumber, convertible rule, QoS, pvc defaults", () => {
+  assert.deepEqual(parseLvmParams(base, "pvc-1"), {
+    poolClass: "HDD",
+    poolName: "LocalStorage_PoolHDD",
+    replicaNumber: 1,
+    convertible: false,
+    volumeQoS: {},
+    pvcName: "pvc-1",
+    pvcNamespace: "default",
+  });
+  const p = parseLvmParams(
+    { ...base, [ScParams.Convertible]: "TRUE", [ScParams.ProvisionIopsOnCreation]: "100", [ScParams.ProvisionThroughputOnCreation]: "1Mi", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1", poolType: "REGULAR", striped: "true" },
+    "pvc-1",
+  );
+  assert.equal(p.convertible, true);
+  assert.deepEqual(p.volumeQoS, { iops: "100", throughput: "1Mi" });
+  assert.equal(`${p.pvcNamespace}/${p.pvcName}`, "ns1/data");
+  assert.equal(parseLvmParams({ ...base, [ScParams.ReplicaNumber]: "2", [ScParams.Convertible]: "false" }, "v").convertible, true);
+});
+
+test("parseLvmParams: bad input names the parameter (table)", () => {
+  const rows: Array<[Record<string, string>, string, RegExp]> = [
+    [{ [ScParams.ReplicaNumber]: "1" }, "INVALID_ARGUMENT", /poolClass is required/],
+    [{ ...base, [ScParams.PoolClass]: "Floppy" }, "INVALID_ARGUMENT", /poolClass "Floppy" is not one of HDD, SSD, NVMe/],
+    [{ ...base, [ScParams.PoolClass]: "hdd" }, "INVALID_ARGUMENT", /poolClass "hdd"/],
+    [{ [ScParams.PoolClass]: "SSD" }, "INVALID_ARGUMENT", /replicaNumber is required/],
+    [{ ...base, [ScParams.ReplicaNumber]: "0" }, "INVALID_ARGUMENT", /replicaNumber "0"/],
+    [{ ...base, [ScParams.ReplicaNumber]: "two" }, "INVALID_ARGUMENT", /replicaNumber "two"/],
+    [{ ...base, [ScParams.ReplicaNumber]: "3" }, "INVALID_ARGUMENT", /replicaNumber 3 is not supported/],
+    [{ ...base, [ScParams.ProvisionIopsOnCreation]: "100; rm -rf /" }, "INVALID_ARGUMENT", /provision-iops-on-creation/],
+    [{ ...base, [ScParams.Thin]: "true" }, "UNIMPLEMENTED", /thin volumes are not supported yet/],
+    [{ ...base, [ScParams.EncryptSecret]: "ns/s", [ScParams.EncryptType]: "LUKS" }, "UNIMPLEMENTED", /encryption/],
+  ];
+  for (const [params, code, re] of rows) assert.throws(() => parseLvmParams(params, "v"), fails(code, re), JSON.stringify(params));
+});
+
+test("capacityOf: required, limit-only, rounding to 4 MiB, errors (table)", () => {
+  assert.equal(roundUpToExtent(1), 4 * MiB);
+  assert.deepEqual(capacityOf({ required_bytes: String(1024 * MiB) }), { requiredBytes: 1024 * MiB, limitBytes: undefined });
+  assert.deepEqual(capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(16 * MiB) }), { requiredBytes: 8 * MiB, limitBytes: 16 * MiB });
+  assert.deepEqual(capacityOf({ limit_bytes: String(8 * MiB) }), { requiredBytes: 8 * MiB, limitBytes: 8 * MiB });
+  assert.throws(() => capacityOf(undefined), fails("INVALID_ARGUMENT", /capacity_range.required_bytes is required/));
+  assert.throws(() => capacityOf({ required_bytes: "0" }), fails("INVALID_ARGUMENT", /required_bytes is required/));
+  assert.throws(() => capacityOf({ required_bytes: "-1" }), fails("INVALID_ARGUMENT", /required_bytes -1/));
+  assert.throws(() => capacityOf({ required_bytes: String(8 * MiB), limit_bytes: String(4 * MiB) }), fails("INVALID_ARGUMENT", /limit_bytes .* below/));
+  assert.throws(() => capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), fails("OUT_OF_RANGE", /exceeds limit_bytes/));
+});
+
+test("nodeTopology: our key only", () => {
+  const seg = (n: string) => ({ segments: { [TopologyKeys.LvmNode]: n } });
+  assert.deepEqual(nodeTopology(undefined), { requisite: undefined, preferred: [] });
+  assert.deepEqual(nodeTopology({ requisite: [seg("a"), seg("b"), seg("a")], preferred: [seg("b")] }), { requisite: ["a", "b"], preferred: ["b"] });
+  assert.deepEqual(nodeTopology({ requisite: [{ segments: { zone: "z" } }] }), { requisite: undefined, preferred: [] });
+});

@@ -1,0 +1,100 @@
+// lvm.hwameistor.io request parsing, pure: StorageClass parameters (§2.1), capacity_range, topology.
+// Every failure is INVALID_ARGUMENT naming the parameter (or UNIMPLEMENTED for a feature not built yet),
+// and nothing here can reach a command line unvalidated: QoS values must be Kubernetes quantities.
+
+import { HwError, invalid } from "../../api/errors.ts";
+import { MIN_VOLUME_BYTES } from "../../api/kinds/common.ts";
+import { POOL_CLASSES, ScParams, TopologyKeys, isPoolClass, storagePoolName, type PoolClass } from "../../api/names.ts";
+import type { CapacityRange, TopologyRequirement } from "../types.ts";
+import { bytesField } from "../validate.ts";
+
+export interface LvmParams {
+  poolClass: PoolClass;
+  poolName: string;
+  replicaNumber: number;
+  convertible: boolean;
+  volumeQoS: { iops?: string; throughput?: string };
+  pvcName: string;
+  pvcNamespace: string;
+}
+
+/** Replica counts this build places (2 = two replicas on two nodes; data replication is a later issue). */
+export const MAX_REPLICA_NUMBER = 2;
+export const DEFAULT_PVC_NAMESPACE = "default";
+
+// A Kubernetes quantity (resource.Quantity's canonical forms): 100, 1.5, 10Mi, 1G, 500m, 1e3.
+const QUANTITY_RE = /^\+?[0-9]+(\.[0-9]+)?([eE][0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
+
+export function parseLvmParams(p: Record<string, string> | undefined, volumeName: string): LvmParams {
+  const params = p ?? {};
+  const cls = params[ScParams.PoolClass];
+  if (!cls) throw invalid(`parameter ${ScParams.PoolClass} is required (one of ${POOL_CLASSES.join(", ")})`);
+  if (!isPoolClass(cls)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(cls)} is not one of ${POOL_CLASSES.join(", ")}`);
+
+  const rn = params[ScParams.ReplicaNumber];
+  if (rn === undefined || rn === "") throw invalid(`parameter ${ScParams.ReplicaNumber} is required (1, or 2 for two replicas)`);
+  if (!/^[0-9]+$/.test(rn) || Number(rn) < 1 || Number(rn) > 4) throw invalid(`parameter ${ScParams.ReplicaNumber} ${JSON.stringify(rn)} is not an integer from 1 to 4`);
+  const replicaNumber = Number(rn);
+  if (replicaNumber > MAX_REPLICA_NUMBER) {
+    throw invalid(`parameter ${ScParams.ReplicaNumber} ${rn} is not supported (at most ${MAX_REPLICA_NUMBER})`);
+  }
+  // §2.1: only read when replicaNumber < 2; replicaNumber ≥ 2 forces convertible.
+  const convertible = replicaNumber >= 2 || (params[ScParams.Convertible] ?? "").toLowerCase() === "true";
+
+  if ((params[ScParams.Thin] ?? "").toLowerCase() === "true") {
+    throw new HwError("UNIMPLEMENTED", "ThinNotSupported", `parameter ${ScParams.Thin}=true: thin volumes are not supported yet`, {
+      hint: "use a StorageClass without thin (thick LVs)",
+    });
+  }
+  if (params[ScParams.EncryptSecret] || params[ScParams.EncryptType]) {
+    throw new HwError("UNIMPLEMENTED", "EncryptionNotSupported", `parameters ${ScParams.EncryptSecret}/${ScParams.EncryptType}: volume encryption is not supported yet`);
+  }
+
+  const volumeQoS: LvmParams["volumeQoS"] = {};
+  for (const [key, field] of [
+    [ScParams.ProvisionIopsOnCreation, "iops"],
+    [ScParams.ProvisionThroughputOnCreation, "throughput"],
+  ] as const) {
+    const v = params[key];
+    if (v === undefined || v === "") continue;
+    if (!QUANTITY_RE.test(v)) throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
+    volumeQoS[field] = v;
+  }
+  // Without external-provisioner (--extra-create-metadata) there is no PVC: the volume names itself.
+  return {
+    poolClass: cls,
+    poolName: storagePoolName(cls),
+    replicaNumber,
+    convertible,
+    volumeQoS,
+    pvcName: params[ScParams.PvcName] || volumeName,
+    pvcNamespace: params[ScParams.PvcNamespace] || DEFAULT_PVC_NAMESPACE,
+  };
+}
+
+/** LVM sizes are multiples of 4 MiB (rounded up), at least 4 MiB. */
+export const roundUpToExtent = (n: number): number => Math.max(MIN_VOLUME_BYTES, Math.ceil(n / MIN_VOLUME_BYTES) * MIN_VOLUME_BYTES);
+
+/** The size to create: required_bytes (or limit_bytes when only that is set), rounded up to 4 MiB. */
+export function capacityOf(range: CapacityRange | null | undefined): { requiredBytes: number; limitBytes?: number } {
+  const req = bytesField(range?.required_bytes, "capacity_range.required_bytes");
+  const limit = bytesField(range?.limit_bytes, "capacity_range.limit_bytes");
+  if (req === undefined && limit === undefined) throw invalid("capacity_range.required_bytes is required");
+  if (req !== undefined && limit !== undefined && limit < req) {
+    throw invalid(`capacity_range.limit_bytes ${limit} is below capacity_range.required_bytes ${req}`);
+  }
+  const bytes = roundUpToExtent(req ?? limit!);
+  if (limit !== undefined && bytes > limit) {
+    // Rounding to whole 4 MiB extents does not fit under the limit (e.g. a limit below 4 MiB).
+    throw new HwError("OUT_OF_RANGE", "CapacityOutOfRange", `capacity_range: ${bytes} bytes (rounded up to 4 MiB extents) exceeds limit_bytes ${limit}`);
+  }
+  return { requiredBytes: bytes, limitBytes: limit };
+}
+
+/** requisite/preferred reduced to our node key. Segments without it constrain nothing here. */
+export function nodeTopology(req: TopologyRequirement | null | undefined): { requisite?: string[]; preferred: string[] } {
+  const nodes = (ts: Array<{ segments?: Record<string, string> }> | undefined) =>
+    (ts ?? []).map((t) => t.segments?.[TopologyKeys.LvmNode]).filter((n): n is string => !!n);
+  const requisite = nodes(req?.requisite);
+  return { requisite: requisite.length ? [...new Set(requisite)] : undefined, preferred: nodes(req?.preferred) };
+}

@@ -1,0 +1,154 @@
+// Where a new LocalVolume goes, and the objects that say so (CSI CreateVolume's write path):
+// volume group (find by a PVC of the same pod, else per PVC; append), placement (GetNodeCandidates over
+// Ready LocalStorageNodes + topology), then the LocalVolume itself.
+//
+// Crash windows and idempotency:
+// - Runs under one in-process lock, so concurrent CreateVolumes see each other's LocalVolumes (counted as
+//   pending capacity by placement) and two PVCs of one pod never create two groups. Two controller
+//   processes serving CSI at once could still race (as the disk driver; run one provisioner leader).
+// - Nothing is written until placement succeeded, so RESOURCE_EXHAUSTED leaves nothing behind.
+// - The group entry is written before the LocalVolume: a crash in between leaves an entry naming this
+//   volume, which the retry finds (findGroup by volume name) and reuses; an abandoned one is dropped by the
+//   group reconciler after its grace period. If creating the LocalVolume fails, the entry (or the group
+//   we just made) is removed again.
+
+import { randomUUID } from "node:crypto";
+import { HwError } from "../../api/errors.ts";
+import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../api/names.ts";
+import { listAll, listOptional, nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../controller/clients.ts";
+import {
+  chooseNodes,
+  describeRejections,
+  formatBytes,
+  getNodeCandidates,
+  storageNodeViews,
+  type NodeTopology,
+} from "../../controller/placement/placement.ts";
+import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../controller/volume-group/groups.ts";
+import type { Logger } from "../../kube/types.ts";
+import type { LvmParams } from "./params.ts";
+
+export interface ProvisionRequest {
+  name: string;
+  params: LvmParams;
+  requiredBytes: number;
+  topology: NodeTopology;
+}
+
+/** A mutex as a promise chain: fn runs after every earlier fn. */
+export function serial(): <R>(fn: () => Promise<R>) => Promise<R> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <R>(fn: () => Promise<R>) => {
+    const next = tail.then(fn, fn);
+    tail = next.catch(() => {});
+    return next;
+  };
+}
+
+function tolerationsOf(annotations: Record<string, string> | undefined): Toleration[] {
+  const raw = annotations?.[Annotations.TolerationsAnnotations];
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) ? (v as Toleration[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Creates the LocalVolume (and its group entry), or returns the existing one. Call under the lock. */
+export async function provisionVolume(c: VolumeClients, r: ProvisionRequest, log: Logger): Promise<Lv> {
+  const existing = await c.lv.get(r.name);
+  if (existing) return existing;
+  const { params } = r;
+  const ha = params.replicaNumber > 1;
+  const [lsns, lvs, lvgs, allPods, coreNodes, pvc] = await Promise.all([
+    listAll(c.lsn),
+    listAll(c.lv),
+    listAll(c.lvg),
+    listOptional(c.pod, { namespace: params.pvcNamespace }),
+    ha ? listOptional(c.node) : Promise.resolve([]),
+    ha ? c.pvc.get(params.pvcName, params.pvcNamespace).catch(() => undefined) : Promise.resolve(undefined),
+  ]);
+
+  const users = podsUsingPvc(allPods, params.pvcNamespace, params.pvcName);
+  const group = findGroup(lvgs, params.pvcNamespace, pvcsOfPods(users, params.pvcName), r.name);
+  const nodes = storageNodeViews(lsns, lvs, coreNodes);
+  const result = getNodeCandidates(nodes, {
+    name: r.name,
+    poolName: params.poolName,
+    requiredBytes: r.requiredBytes,
+    replicaNumber: params.replicaNumber,
+    groupNodes: group?.spec?.accessibility?.nodes,
+    tolerations: tolerationsOf(pvc?.metadata?.annotations),
+  });
+  const chosen = result.error ? undefined : chooseNodes(result, r.topology, params.replicaNumber);
+  if (!chosen) {
+    const where = r.topology.requisite ? ` on ${r.topology.requisite.join(" or ")}` : "";
+    const grp = group?.spec?.accessibility?.nodes?.length ? ` (its volume group ${nameOf(group)} is on ${group.spec.accessibility.nodes.join(", ")})` : "";
+    throw new HwError(
+      "RESOURCE_EXHAUSTED",
+      "NoNodeFits",
+      `no node${where} can hold volume ${r.name}: ${params.replicaNumber} replica(s) of ${formatBytes(r.requiredBytes)} in ${params.poolName}${grp}`,
+      { hint: result.error ?? describeRejections(result, nodes) },
+    );
+  }
+
+  // The group: append to the pod's group, or make one for this PVC.
+  let createdGroup: string | undefined;
+  let groupName: string;
+  const pods = users.map(nameOf).sort();
+  if (group) {
+    groupName = nameOf(group);
+    const spec = withVolume(group.spec ?? {}, params.pvcName, r.name, pods);
+    const needNodes = !group.spec?.accessibility?.nodes?.length;
+    if (spec || needNodes) {
+      const next = spec ?? { ...group.spec };
+      if (needNodes) next.accessibility = { ...next.accessibility, nodes: chosen };
+      await c.lvg.update({ ...group, spec: next });
+    }
+  } else {
+    groupName = randomUUID();
+    await c.lvg.create({
+      metadata: { name: groupName, finalizers: [Finalizers.LocalVolumeGroupProtection] },
+      spec: {
+        namespace: params.pvcNamespace,
+        volumes: [{ pvc: params.pvcName, localvolume: r.name }],
+        pods,
+        accessibility: { nodes: chosen, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
+      },
+    } as Lvg);
+    createdGroup = groupName;
+  }
+
+  try {
+    const lv = await c.lv.create({
+      metadata: { name: r.name },
+      spec: {
+        requiredCapacityBytes: r.requiredBytes,
+        volumeQoS: params.volumeQoS,
+        poolName: params.poolName,
+        replicaNumber: params.replicaNumber,
+        convertible: params.convertible,
+        accessibility: { nodes: chosen, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
+        pvcNamespace: params.pvcNamespace,
+        pvcName: params.pvcName,
+        volumegroup: groupName,
+        delete: false,
+      },
+    } as Lv);
+    log.info({ volume: r.name, nodes: chosen, pool: params.poolName, bytes: r.requiredBytes, group: groupName }, "LocalVolume created");
+    return lv;
+  } catch (e) {
+    // Leave nothing behind: undo the group change.
+    if (createdGroup) {
+      await c.lvg.removeFinalizer(createdGroup, Finalizers.LocalVolumeGroupProtection).catch(() => {});
+      await c.lvg.delete(createdGroup).catch(() => {});
+    } else {
+      const g = await c.lvg.get(groupName).catch(() => undefined);
+      const spec = g?.spec && withoutVolume(g.spec, r.name);
+      if (g && spec) await c.lvg.update({ ...g, spec }).catch(() => {});
+    }
+    throw e;
+  }
+}
