@@ -480,6 +480,49 @@ test("GetCapacity: a node's pool, or the best over nodes", async () => {
   await assert.rejects(csi!.getCapacity({ parameters: { [ScParams.PoolClass]: "Tape" } }), code("INVALID_ARGUMENT", /poolClass/));
 });
 
+test("replicaNumber 2: two replicas on two nodes (placement and config only; data replication is a later issue)", async () => {
+  const r = await csi!.createVolume(req("pvc-two", "SSD", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } }, { [ScParams.ReplicaNumber]: "2" }));
+  const lv = (await c.lv.get("pvc-two"))!;
+  assert.equal(lv.spec?.convertible, true, "replicaNumber ≥ 2 forces convertible");
+  assert.deepEqual(lv.spec?.accessibility?.nodes, ["n1", "n2"]);
+  assert.equal(lv.spec?.config?.resourceID, 0);
+  assert.deepEqual(lv.spec?.config?.replicas.map((x) => [x.id, x.hostname, x.primary]), [[1, "n1", true], [2, "n2", false]]);
+  assert.deepEqual(r.volume.accessible_topology, [seg("n1"), seg("n2")]);
+  assert.equal(lv.status?.replicas?.length, 2);
+  const lvrs = (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === "pvc-two");
+  assert.deepEqual(lvrs.map((x) => x.spec?.nodeName).sort(), ["n1", "n2"]);
+  await csi!.deleteVolume({ volume_id: "pvc-two" });
+  await waitFor("both replicas gone", async () => !(await c.lvr.list()).items.some((x) => x.spec?.volumeName === "pvc-two"));
+});
+
+test("a second controller replica serves CSI but does not run the reconcilers", async () => {
+  const second = await startController({
+    client,
+    csiSocketDir: path.join(dir, "controller-2"),
+    log: silentLogger,
+    identity: "second",
+    leaseDurationSeconds: 3,
+    renewDeadlineMs: 2_000,
+    retryPeriodMs: 500,
+  });
+  try {
+    const csi2 = await connectCsi(second.lvmSocketPath);
+    try {
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(second.isLeader(), false);
+      assert.equal(controller!.isLeader(), true);
+      // Its CSI service works (reads and writes through the API server; the leader reconciles).
+      const res = await csi2.createVolume(req("pvc-via-second", "HDD", 8 * MiB));
+      assert.equal(res.volume.capacity_bytes, String(8 * MiB));
+      await csi2.deleteVolume({ volume_id: "pvc-via-second" });
+    } finally {
+      csi2.close();
+    }
+  } finally {
+    await second.stop();
+  }
+});
+
 test("DeleteVolume removes LV, LVR and LVG and returns the space; replicas deleted by object or by state Deleted", async () => {
   for (const name of ["pvc-many-00", "pvc-many-03"]) {
     const lv = (await c.lv.get(name))!;
