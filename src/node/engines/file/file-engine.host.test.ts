@@ -163,6 +163,17 @@ describe("file engine (btrfs) on real loop devices", () => {
     for (const v of ["pvc-c", "pvc-d", "pvc-e"]) await engine.deleteReplica(POOL, v);
   });
 
+  test("concurrent creates and deletes in one pool: one loop device each, nothing leaked", async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `pvc-par-${i}`);
+    const reps = await Promise.all(names.map((n) => engine.createReplica(POOL, n, 8 * MiB)));
+    assert.equal(new Set(reps.map((r) => r.kernelDevice)).size, names.length);
+    const again = await Promise.all(names.map((n) => engine.createReplica(POOL, n, 8 * MiB)));
+    assert.deepEqual(again.map((r) => r.kernelDevice), reps.map((r) => r.kernelDevice));
+    await Promise.all(names.map((n) => engine.deleteReplica(POOL, n)));
+    assert.deepEqual((await engine.listReplicas(POOL)).map((r) => r.volumeName), ["pvc-a"]);
+    assert.equal((await listLoops()).some((l) => l.backFile.includes("pvc-par-")), false);
+  });
+
   test("reflink clone and snapshot/restore", async () => {
     const c = await engine.cloneReplica(POOL, "pvc-a", "pvc-clone");
     assert.equal(c.allocatedCapacityBytes, 152 * MiB);
