@@ -103,12 +103,14 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   const inFlight = new Set<string>();
   const placementLock = serial();
 
-  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>): Promise<void> {
+  /** Polls `done` until true; on running out of time UNAVAILABLE, saying what we last saw (`status()`). */
+  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>, status: () => string = () => ""): Promise<void> {
     const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
     for (;;) {
       if (await done()) return;
       if (ctx.signal.aborted || Date.now() + pollMs > end) {
-        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress`, { hint: "retry the call; it continues where it stopped" });
+        const seen = status();
+        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
       }
       await sleep(pollMs, ctx.signal);
     }
@@ -153,13 +155,19 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         }
 
         let last: Lv = lv;
+        let polls = 0;
+        let problem = "";
         await waitUntil(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, async () => {
           const cur = await c.lv.get(name);
           if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
           last = cur;
           if (cur.status?.state === VolumeStates.Ready) return true;
+          // Replica failures are looked at about once a second (the original's poll interval): listing
+          // replicas is the expensive part of this loop when many volumes are created at once.
+          if (polls++ % Math.max(1, Math.round(1000 / pollMs)) !== 0) return false;
           for (const r of await replicasOf(name)) {
             const failed = (r.status?.conditions ?? []).find((x) => x.type === ReplicaConditionTypes.Create && x.status === ConditionStatuses.False);
+            if (failed) problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${failed.message}`;
             if (failed && INSUFFICIENT_RE.test(failed.message)) {
               await c.lv.patch(name, { spec: { delete: true } });
               log.info({ volume: name, replica: nameOf(r), node: r.spec?.nodeName }, "node refused the replica for space; volume marked for deletion");
@@ -169,7 +177,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
             }
           }
           return false;
-        });
+        }, () => problem || `volume is ${last.status?.state || "new"}`);
         return { volume: toCsiVolume(last, req.parameters ?? {}) };
       } finally {
         inFlight.delete(name);
