@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --only CASE]`: runs every benchmark case, writes bench/results/<case>.json
 // and rebuilds bench/REPORT.md. Not part of `npm test`: numbers are reported, not asserted.
 import { benchApiServer } from "./apiserver.ts";
+import { benchDataPath } from "./data-path.ts";
 import { writeCase, writeReport, type CaseResult } from "./lib/report.ts";
 
 const quick = process.argv.includes("--quick");
@@ -9,6 +10,7 @@ const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
 
 const cases: Record<string, () => Promise<CaseResult>> = {
   apiserver: () => benchApiServer({ quick }),
+  "data-path": () => benchDataPath({ quick }),
 };
 
 let failed = 0;
