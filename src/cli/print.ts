@@ -22,6 +22,8 @@ export interface Section<R = any> {
   rows: R[];
   /** Printed instead of an empty table. */
   empty?: string;
+  /** false: no header row (key/value listings). */
+  headers?: boolean;
 }
 
 export interface View {
@@ -43,7 +45,7 @@ const cell = (v: unknown): string => (v === undefined || v === null ? "" : Array
 export function renderTable<R>(s: Section<R>, wide: boolean): string {
   const cols = s.columns.filter((c) => wide || !c.wide);
   if (s.rows.length === 0) return s.empty ?? "No resources found.";
-  const grid = [cols.map((c) => c.header.toUpperCase()), ...s.rows.map((r) => cols.map((c) => cell(c.value(r))))];
+  const grid = [...(s.headers === false ? [] : [cols.map((c) => c.header.toUpperCase())]), ...s.rows.map((r) => cols.map((c) => cell(c.value(r))))];
   const widths = cols.map((_, i) => Math.max(...grid.map((row) => row[i]!.length)));
   return grid.map((row) => row.map((v, i) => (i === row.length - 1 ? v : v.padEnd(widths[i]! + 3))).join("").trimEnd()).join("\n");
 }

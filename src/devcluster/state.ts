@@ -12,6 +12,8 @@ export interface ProcessState {
   startedAt?: string;
   restarts: number;
   lastExit?: string;
+  /** Size of the log file when this run of the process started: its ready line comes after it. */
+  logOffset?: number;
 }
 
 export interface ClusterState {

@@ -8,7 +8,7 @@
 // in cluster.json is alive with the same command line (watching it by polling, since it is not our child)
 // instead of starting a second copy.
 
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { sleep } from "../kube/types.ts";
@@ -84,6 +84,7 @@ export class Supervisor {
   }
 
   private async start(spec: ProcessSpec, restarts: number): Promise<void> {
+    const logOffset = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
     const h = await startDaemon(spec.argv, {
       logFile: spec.logFile,
       cwd: REPO_ROOT,
@@ -93,7 +94,7 @@ export class Supervisor {
     const r: Running = { spec, pid: h.pid, startedAt: Date.now(), restarts, generation: (prev?.generation ?? 0) + 1 };
     this.running.set(spec.name, r);
     updateState(this.l.clusterJson, (s) => {
-      s.processes[spec.name] = { ...(s.processes[spec.name] ?? { restarts: 0 }), pid: h.pid, startedAt: ts(), restarts };
+      s.processes[spec.name] = { ...(s.processes[spec.name] ?? { restarts: 0 }), pid: h.pid, startedAt: ts(), restarts, logOffset };
     });
     void h.exited.then((x) => this.onExit(r, x.signal ? `killed by ${x.signal}` : `exit code ${x.code}`));
   }

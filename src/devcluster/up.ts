@@ -4,7 +4,7 @@
 // LocalStorageNode has a pool and the StorageClass exists). Running it again on a running cluster only
 // re-checks readiness; on a stopped one it starts the same cluster again.
 
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { HwError } from "../api/errors.ts";
 import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
@@ -141,6 +141,21 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
 
 type Ready = { nodes: NodeReadiness[]; storageClasses: string[] };
 
+/** Whether the process printed its ready line (`"ready":true`) since its current run started. */
+export function printedReady(file: string, offset = 0): boolean {
+  if (!existsSync(file)) return false;
+  const size = statSync(file).size;
+  if (size <= offset) return false;
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(Math.min(size - offset, 4 * 2 ** 20));
+    readSync(fd, buf, 0, buf.length, offset);
+    return buf.toString("utf8").includes('"ready":true');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const conditionTrue = (o: KubeObject | undefined, type: string): boolean =>
   !!(o as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined)?.status?.conditions?.some((c) => c.type === type && c.status === "True");
 
@@ -165,13 +180,16 @@ export async function waitReady(l: Layout, o: ClusterOptions, timeoutMs: number,
     try {
       const [nodes, ldns, lsns] = await Promise.all([nodesC.list(), ldnC.list().catch(() => ({ items: [] })), lsnC.list().catch(() => ({ items: [] }))]);
       scs = (await scC.list()).items.map((s) => s.metadata!.name!);
+      const procs = readState(l.clusterJson)?.processes ?? {};
       rows = names.map((name) => {
-        const lvm = existsSync(nodeSocket(l, name, "lvm"));
+        // The agent prints its ready line after every part started: only then does lvm.sock tell whether it has the lvm part.
+        const agentReady = printedReady(logFile(l, name), procs[name]?.logOffset);
+        const lvm = agentReady && existsSync(nodeSocket(l, name, "lvm"));
         const lsn = lsns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string; pools?: Record<string, { totalCapacityBytes?: number }> } } | undefined;
         const pools = Object.entries(lsn?.status?.pools ?? {}).filter(([, p]) => (p.totalCapacityBytes ?? 0) > 0).map(([n]) => n);
         return {
           name,
-          node: conditionTrue(nodes.items.find((x) => x.metadata?.name === name), "Ready"),
+          node: agentReady && conditionTrue(nodes.items.find((x) => x.metadata?.name === name), "Ready"),
           diskNode: (ldns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string } } | undefined)?.status?.state === NodeStates.Ready,
           storageNode: lvm ? lsn?.status?.state === NodeStates.Ready && (o.notClaimDisk || pools.length > 0) : undefined,
           pools,

@@ -1,0 +1,144 @@
+// What every hwameictl command shares: global flags, the kubeconfig lookup, typed clients, CSI socket
+// lookup, and the "unknown X" errors that list the valid choices.
+//
+// Kubeconfig: --kubeconfig, else the dev cluster's (<--state-dir>/kubeconfig, default .state/cluster, when
+// it exists), else $KUBECONFIG, in-cluster, ~/.kube/config (src/kube/config.ts).
+// CSI sockets: --csi-socket / --node-csi-socket, else the dev cluster's <state>/controller/<driver>.sock
+// and <state>/nodes/<node>/<driver>.sock.
+
+import { existsSync } from "node:fs";
+import { HwError, invalid, notFound } from "../../api/errors.ts";
+import { localDiskClaimKind, type LocalDiskClaim } from "../../api/kinds/local-disk-claim.ts";
+import { localDiskNodeKind, type LocalDiskNode } from "../../api/kinds/local-disk-node.ts";
+import { localDiskVolumeKind, type LocalDiskVolume } from "../../api/kinds/local-disk-volume.ts";
+import { localDiskKind, type LocalDisk } from "../../api/kinds/local-disk.ts";
+import { localStorageNodeKind, type LocalStorageNode } from "../../api/kinds/local-storage-node.ts";
+import { localVolumeReplicaKind, type LocalVolumeReplica } from "../../api/kinds/local-volume-replica.ts";
+import { localVolumeKind, type LocalVolume } from "../../api/kinds/local-volume.ts";
+import { clusterKind, type Cluster } from "../../api/kinds/cluster.ts";
+import { Drivers } from "../../api/names.ts";
+import { STORAGE_CLASS, type StorageClass } from "../../controller/operator/names.ts";
+import { layoutOf, controllerSocket, nodeSocket, type Layout } from "../../devcluster/layout.ts";
+import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
+import { KubeClient, type ResourceClient } from "../../kube/client.ts";
+import { loadKubeConfig } from "../../kube/config.ts";
+import { NODE } from "../../kube/resources.ts";
+import type { KubeObject, ResourceDescriptor } from "../../kube/types.ts";
+import { parseOutputFormat, print, type OutputFormat, type View } from "../print.ts";
+
+export interface GlobalOpts {
+  kubeconfig?: string;
+  output?: string;
+  stateDir?: string;
+  timeout?: string;
+}
+
+type K<T> = T & KubeObject;
+export type Ld = K<LocalDisk>;
+export type Ldn = K<LocalDiskNode>;
+export type Ldc = K<LocalDiskClaim>;
+export type Ldv = K<LocalDiskVolume>;
+export type Lsn = K<LocalStorageNode>;
+export type Lv = K<LocalVolume>;
+export type Lvr = K<LocalVolumeReplica>;
+export type Hmc = K<Cluster>;
+export type Sc = K<StorageClass>;
+export type CoreNode = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
+
+export const PERSISTENT_VOLUME: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false };
+
+export type DriverShort = "lvm" | "disk";
+export const driverShort = (provisioner: string): DriverShort | undefined =>
+  provisioner === Drivers.Lvm ? "lvm" : provisioner === Drivers.Disk ? "disk" : undefined;
+
+export class Ctl {
+  readonly format: OutputFormat;
+  readonly layout: Layout;
+  readonly timeoutMs: number;
+  private kc?: KubeClient;
+  kubeconfigSource = "";
+
+  constructor(readonly g: GlobalOpts) {
+    this.format = parseOutputFormat(g.output);
+    this.layout = layoutOf(g.stateDir ?? process.env.HWAMEISTOR_STATE_DIR ?? DEFAULT_STATE_DIR);
+    const t = Number(g.timeout ?? "120");
+    if (!Number.isFinite(t) || t <= 0) throw invalid(`--timeout ${JSON.stringify(g.timeout)} must be a positive number of seconds`);
+    this.timeoutMs = t * 1000;
+  }
+
+  get client(): KubeClient {
+    if (!this.kc) {
+      const devKc = existsSync(this.layout.kubeconfig) ? this.layout.kubeconfig : undefined;
+      const loaded = loadKubeConfig({ kubeconfigPath: this.g.kubeconfig ?? devKc });
+      this.kubeconfigSource = this.g.kubeconfig ? `--kubeconfig ${this.g.kubeconfig}` : devKc ? `dev cluster ${devKc}` : loaded.source;
+      this.kc = new KubeClient(loaded.kubeConfig, { userAgent: "hwameictl", timeoutMs: 15_000 });
+    }
+    return this.kc;
+  }
+
+  get ld(): ResourceClient<Ld> { return this.client.forKind<Ld>(localDiskKind); }
+  get ldn(): ResourceClient<Ldn> { return this.client.forKind<Ldn>(localDiskNodeKind); }
+  get ldc(): ResourceClient<Ldc> { return this.client.forKind<Ldc>(localDiskClaimKind); }
+  get ldv(): ResourceClient<Ldv> { return this.client.forKind<Ldv>(localDiskVolumeKind); }
+  get lsn(): ResourceClient<Lsn> { return this.client.forKind<Lsn>(localStorageNodeKind); }
+  get lv(): ResourceClient<Lv> { return this.client.forKind<Lv>(localVolumeKind); }
+  get lvr(): ResourceClient<Lvr> { return this.client.forKind<Lvr>(localVolumeReplicaKind); }
+  get hmc(): ResourceClient<Hmc> { return this.client.forKind<Hmc>(clusterKind); }
+  get sc(): ResourceClient<Sc> { return this.client.forKind<Sc>(STORAGE_CLASS); }
+  get nodes(): ResourceClient<CoreNode> { return this.client.forKind<CoreNode>(NODE); }
+  get pv(): ResourceClient<KubeObject & { spec?: any }> { return this.client.forKind(PERSISTENT_VOLUME); }
+
+  /** The Node, or NOT_FOUND listing the nodes there are. */
+  async requireNode(name: string): Promise<CoreNode> {
+    const nodes = (await this.nodes.list()).items;
+    const n = nodes.find((x) => x.metadata?.name === name);
+    if (n) return n;
+    const names = nodes.map((x) => x.metadata!.name!).sort();
+    throw notFound(`node ${JSON.stringify(name)}`, names.length ? `the nodes are: ${names.join(", ")}` : "the cluster has no nodes yet");
+  }
+
+  /** The StorageClass, or NOT_FOUND listing HwameiStor's classes. */
+  async requireStorageClass(name: string): Promise<Sc> {
+    const all = (await this.sc.list()).items;
+    const sc = all.find((x) => x.metadata?.name === name);
+    if (sc) {
+      if (!driverShort(sc.provisioner)) {
+        throw invalid(`StorageClass ${name} uses provisioner ${sc.provisioner}, not a HwameiStor driver`, { hint: `use a class of ${Drivers.Lvm} or ${Drivers.Disk}` });
+      }
+      return sc;
+    }
+    const ours = all.filter((x) => driverShort(x.provisioner)).map((x) => x.metadata!.name!).sort();
+    throw notFound(
+      `StorageClass ${JSON.stringify(name)}`,
+      ours.length ? `the HwameiStor StorageClasses are: ${ours.join(", ")}` : "there is no HwameiStor StorageClass yet: they appear once a pool has capacity (see `hwameictl pool list`)",
+    );
+  }
+
+  controllerSocket(driver: DriverShort, flag?: string): string {
+    return this.socket(flag ?? controllerSocket(this.layout, driver), flag ? "--csi-socket" : `the dev cluster's ${driver} controller`);
+  }
+
+  nodeSocket(node: string, driver: DriverShort, flag?: string): string {
+    return this.socket(flag ?? nodeSocket(this.layout, node, driver), flag ? "--node-csi-socket" : `the ${driver} node service of ${node}`);
+  }
+
+  private socket(path: string, what: string): string {
+    if (existsSync(path)) return path;
+    throw new HwError("UNAVAILABLE", "NoCsiSocket", `no CSI socket at ${path} (${what})`, {
+      hint: `is the cluster up (\`hwameistor cluster status --state-dir ${this.layout.stateDir}\`)? Outside a dev cluster pass the socket with --csi-socket / --node-csi-socket`,
+    });
+  }
+
+  print(view: View): void {
+    print(view, this.format);
+  }
+}
+
+export const conditionStatus = (n: CoreNode | undefined, type: string): string => n?.status?.conditions?.find((c) => c.type === type)?.status ?? "Unknown";
+
+/** DNS-1123 subdomain: what Kubernetes accepts as an object name. */
+export function assertObjectName(name: string, what: string): void {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+    throw invalid(`${what} ${JSON.stringify(name)} is not a valid name`, { hint: "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit" });
+  }
+}
