@@ -98,7 +98,7 @@ async function setReplicaStatus(r: Lvr, status: NonNullable<Lvr["status"]>): Pro
   await c.lvr.updateStatus({ ...cur, status });
 }
 
-const cond = (type: string, ok: boolean, message = "") => ({ type, status: ok ? "True" : "False", reason: type, message, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") });
+const cond = (type: string, ok: boolean, message = "") => ({ type, status: (ok ? "True" : "False") as "True" | "False", reason: type, message, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") });
 
 /** One pass of every fake node agent. */
 async function agentPass(): Promise<void> {
