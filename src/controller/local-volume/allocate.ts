@@ -1,7 +1,8 @@
 // VolumeConfig allocation (fact sheet §5.1 Allocate / ConfigureVolumeOnAdditionalNodes), pure.
 // - replicas: existing config replicas are kept (stable ids); then `spec.accessibility.nodes` in order,
 //   then placement candidates, until replicaNumber. Replica ids are the smallest unused of
-//   1..replicaNumber; {hostname: LSN spec.hostname (or node name), ip: LSN spec.storageIP}.
+//   1..replicaNumber; {hostname: the node (LSN) name — what the original's LSN spec.hostname holds —,
+//   ip: LSN spec.storageIP}.
 // - primary: the replica on accessibility.nodes[0], else the first.
 // - resourceID: -1 (none) for a non-HA, non-convertible volume (any old id is released); otherwise the
 //   volume keeps its id, or takes the smallest one unused by other volumes in 0..maxHAVolumeCount−1.

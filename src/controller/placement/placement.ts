@@ -113,7 +113,9 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
       name,
       ready: lsn.status?.state === NodeStates.Ready,
       state: lsn.status?.state || "not reported",
-      hostname: lsn.spec?.hostname || name,
+      // The node name (= LSN name), which is what the original's agents write into spec.hostname; using
+      // the name keeps config replicas, LVR spec.nodeName and topology in agreement even if they differ.
+      hostname: name,
       storageIP: lsn.spec?.storageIP ?? "",
       pools,
       taints: taints.get(name) ?? [],
