@@ -66,7 +66,9 @@ interface LdJson {
 }
 
 test("two node agents with disjoint --devices discover their own disks; kubectl sees LocalDisks, LocalDiskNodes, Nodes", async () => {
-  const common = ["--kubeconfig", kubeconfig, "--resync-seconds", "10", "--log-level", "warn"];
+  // Local storage off: this test checks that a local-storage claim is bound; consuming it into a pool is
+  // test/e2e/local-storage.test.ts.
+  const common = ["--kubeconfig", kubeconfig, "--resync-seconds", "10", "--log-level", "warn", "--no-local-storage"];
   const a1 = await startProcess(["node", "--node-name", "e2e-n1", "--devices", `file:${dir}/n1/*.img`, "--disk-class", "SSD", "--state-dir", join(dir, "s1"), ...common]);
   const a2 = await startProcess(["node", "--node-name", "e2e-n2", "--devices", loops[2]!.name, "--disk-class", "NVMe", "--state-dir", join(dir, "s2"), ...common]);
   assert.equal(a1.ready.ready, true);
