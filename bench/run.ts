@@ -1,31 +1,46 @@
-// `npm run bench [-- --quick] [-- --only CASE]`: runs every benchmark case, writes bench/results/<case>.json
-// and rebuilds bench/REPORT.md. Not part of `npm test`: numbers are reported, not asserted.
+// `npm run bench [-- --quick] [-- --only CASE[,CASE]]`: runs every benchmark case, writes
+// bench/results/<case>.json and rebuilds bench/REPORT.md. Not part of `npm test`: numbers are reported, not
+// asserted. Each case records the 1-minute load average at its start and end (params.loadAvgStart/End), so a
+// reader can judge how noisy the machine was. docs/benchmarks.md explains the cases and how to read them.
 import { benchApiServer } from "./apiserver.ts";
+import { benchControlPlane } from "./control-plane.ts";
 import { benchDataPath } from "./data-path.ts";
+import { benchDiscovery } from "./discovery.ts";
+import { load1 } from "./lib/proc.ts";
 import { writeCase, writeReport, type CaseResult } from "./lib/report.ts";
+import { benchSnapshots } from "./snapshots.ts";
 
 const quick = process.argv.includes("--quick");
 const onlyIdx = process.argv.indexOf("--only");
-const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+const only = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]?.split(",")) : undefined;
 
+// Order: the noise-sensitive data path first, the dev cluster (the heaviest setup) last.
 const cases: Record<string, () => Promise<CaseResult>> = {
-  apiserver: () => benchApiServer({ quick }),
   "data-path": () => benchDataPath({ quick }),
+  snapshots: () => benchSnapshots({ quick }),
+  discovery: () => benchDiscovery({ quick }),
+  apiserver: () => benchApiServer({ quick }),
+  "control-plane": () => benchControlPlane({ quick }),
 };
+if (only) for (const n of only) if (!(n in cases)) throw new Error(`unknown case ${n}; cases: ${Object.keys(cases).join(", ")}`);
 
+const t0 = Date.now();
 let failed = 0;
-for (const [name, run] of Object.entries(cases)) {
-  if (only && name !== only) continue;
-  process.stdout.write(`bench ${name} (${quick ? "quick" : "full"}) ... `);
+for (const [name, runCase] of Object.entries(cases)) {
+  if (only && !only.has(name)) continue;
+  console.log(`bench ${name} (${quick ? "quick" : "full"}), load ${load1()} ...`);
   try {
-    const r = await run();
+    const loadAvgStart = load1();
+    const r = await runCase();
+    r.params = { ...r.params, loadAvgStart, loadAvgEnd: load1() };
     writeCase(r);
     const missed = r.metrics.filter((m) => m.met === false).map((m) => m.name);
-    console.log(`done in ${(r.durationMs / 1000).toFixed(1)} s${missed.length ? `; targets missed: ${missed.join(", ")}` : ""}`);
+    console.log(`bench ${name}: done in ${(r.durationMs / 1000).toFixed(1)} s${missed.length ? `; targets missed: ${missed.join(", ")}` : ""}`);
   } catch (e) {
     failed++;
-    console.log(`FAILED: ${(e as Error).stack ?? e}`);
+    console.log(`bench ${name}: FAILED: ${(e as Error).stack ?? e}`);
   }
 }
 console.log(`report: ${writeReport()}`);
+console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s${failed ? `, ${failed} case(s) failed` : ""}`);
 process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,192 @@
+// Control-plane benchmark on the 3-node dev cluster: CreateVolume-to-Ready and publish latency of the
+// lvm.hwameistor.io driver, sequentially and 10 at a time, and the resident memory of the API server, the
+// controller and each node agent at rest and under load.
+//
+// Method: `hwameistor cluster up` (3 nodes × 2 loop disks, temp --state-dir) — the benchmark plays the
+// external-provisioner, the attacher and kubelet over the CSI sockets, as `hwameictl volume create/mount`
+// does: CreateVolume on the controller's lvm.sock with the StorageClass's parameters and the node as the
+// topology requirement (the driver answers once the LocalVolume is Ready, so the call's duration is
+// CreateVolume-to-Ready; UNAVAILABLE/ABORTED are retried as the sidecar would and count in the time), then
+// ControllerPublishVolume and NodePublishVolume (mkfs.xfs + mount; the node's lvm.sock) to a target under the
+// state dir. Volumes go to the nodes round-robin. Phase "sequential": one volume at a time; phase "10 at a
+// time": 10 in flight. After each phase every volume is unpublished and deleted (timed, informational).
+// Memory: VmRSS from /proc/<pid>/status (pids from cluster.json) 5 s after `up` returned ("at rest"), the
+// maximum sampled every 200 ms while the phases run ("under load"), and once more after the teardown.
+// `cluster down --purge` in `finally`, also on failure.
+
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HwError } from "../src/api/errors.ts";
+import { Drivers, ScParams, TopologyKeys } from "../src/api/names.ts";
+import { STORAGE_CLASS, lvmStorageClassName } from "../src/controller/operator/names.ts";
+import { connectCsi, type CsiClient } from "../src/csi/client.ts";
+import type * as T from "../src/csi/types.ts";
+import { controllerSocket, layoutOf, nodeSocket } from "../src/devcluster/layout.ts";
+import { readState } from "../src/devcluster/state.ts";
+import { KubeClient } from "../src/kube/client.ts";
+import { loadKubeConfig } from "../src/kube/config.ts";
+import { hwameistor, load1, rssOf, sampleRss } from "./lib/proc.ts";
+import { machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
+import { mapLimit, round, sleep, timed } from "./lib/stats.ts";
+
+const MiB = 2 ** 20;
+/** mkfs.xfs refuses devices under 300 MB; the StorageClass formats xfs. */
+const VOLUME_BYTES = 320 * MiB;
+const RETRYABLE = new Set(["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"]);
+
+async function retrying<R>(what: string, fn: () => Promise<R>, timeoutMs = 120_000): Promise<R> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof HwError) || !RETRYABLE.has(e.code) || Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+      await sleep(delay);
+    }
+  }
+}
+
+interface Timing {
+  createMs: number;
+  controllerPublishMs: number;
+  nodePublishMs: number;
+}
+
+const mib = (b: number) => round(b / MiB);
+
+export async function benchControlPlane({ quick }: { quick: boolean }): Promise<CaseResult> {
+  const started = Date.now();
+  const volumes = quick ? 30 : 100;
+  const concurrency = 10;
+  const diskSize = quick ? "4Gi" : "8Gi";
+  const stateDir = mkdtempSync(join(tmpdir(), "hw-bench-cp-"));
+  const l = layoutOf(stateDir);
+  const clients: CsiClient[] = [];
+  const metrics: Metric[] = [];
+  const notes: string[] = [];
+  try {
+    const [upOut, upMs] = await timed(() =>
+      hwameistor(["cluster", "up", "--state-dir", stateDir, "--nodes", "3", "--disks-per-node", "2", "--disk-size", diskSize, "--timeout", "300", "-o", "json"], 420_000),
+    );
+    const up = JSON.parse(upOut) as { kubeconfig: string; nodes: Array<{ name: string }>; storageClasses: string[] };
+    metrics.push(metric("cluster up (3 nodes, to every node Ready)", round(upMs / 1000), "s", undefined, "hwameistor cluster up, wall clock incl. the CLI's start"));
+    const state = readState(l.clusterJson);
+    if (!state) throw new Error(`${l.clusterJson} missing after cluster up`);
+    const nodes = up.nodes.map((n) => n.name);
+    const pids: Record<string, number> = {};
+    for (const name of ["apiserver", "controller", ...nodes]) {
+      const pid = state.processes[name]?.pid;
+      if (!pid) throw new Error(`cluster.json has no pid for ${name}`);
+      pids[name] = pid;
+    }
+
+    // ---- at rest
+    await sleep(5000);
+    const atRest: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) atRest[name] = rssOf(pid)?.rss ?? NaN;
+
+    // ---- CSI clients and the StorageClass's parameters (as the external-provisioner passes them)
+    const kc = new KubeClient(loadKubeConfig({ kubeconfigPath: up.kubeconfig }).kubeConfig, { userAgent: "hwameistor-bench", timeoutMs: 10_000 });
+    const scName = lvmStorageClassName("HDD");
+    const sc = (await kc.forKind(STORAGE_CLASS).get(scName)) as { parameters?: Record<string, string> } | undefined;
+    if (!sc) throw new Error(`StorageClass ${scName} not found`);
+    const fsType = sc.parameters?.[ScParams.FsType] ?? "xfs";
+    const baseParams = Object.fromEntries(Object.entries(sc.parameters ?? {}).filter(([k]) => !k.startsWith("csi.storage.k8s.io/")));
+    const ctrl = await connectCsi(controllerSocket(l, "lvm"), { callTimeoutMs: 60_000 });
+    clients.push(ctrl);
+    const nodeCsi: Record<string, CsiClient> = {};
+    for (const n of nodes) clients.push((nodeCsi[n] = await connectCsi(nodeSocket(l, n, "lvm"), { callTimeoutMs: 60_000 })));
+    const cap: T.VolumeCapability = { mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
+    const targetsDir = join(stateDir, "targets");
+    mkdirSync(targetsDir);
+
+    const provision = async (name: string, node: string): Promise<Timing> => {
+      const segment = { segments: { [TopologyKeys.LvmNode]: node } };
+      const req: T.CreateVolumeRequest = {
+        name,
+        capacity_range: { required_bytes: String(VOLUME_BYTES) },
+        volume_capabilities: [cap],
+        parameters: { ...baseParams, [ScParams.PvcName]: name, [ScParams.PvcNamespace]: "bench" },
+        accessibility_requirements: { requisite: [segment], preferred: [segment] },
+      };
+      const [res, createMs] = await timed(() => retrying(`CreateVolume ${name}`, () => ctrl.createVolume(req)));
+      const [pub, controllerPublishMs] = await timed(() =>
+        retrying(`ControllerPublishVolume ${name}`, () =>
+          ctrl.call<{ publish_context?: Record<string, string> }>("Controller", "ControllerPublishVolume", { volume_id: name, node_id: node, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
+        ),
+      );
+      const target = join(targetsDir, name);
+      mkdirSync(target); // kubelet creates the target directory
+      const [, nodePublishMs] = await timed(() =>
+        retrying(`NodePublishVolume ${name}`, () =>
+          nodeCsi[node]!.nodePublishVolume({ volume_id: name, publish_context: pub.publish_context ?? {}, target_path: target, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
+        ),
+      );
+      return { createMs, controllerPublishMs, nodePublishMs };
+    };
+    const teardown = async (name: string, node: string) => {
+      await retrying(`NodeUnpublishVolume ${name}`, () => nodeCsi[node]!.nodeUnpublishVolume({ volume_id: name, target_path: join(targetsDir, name) }));
+      await retrying(`ControllerUnpublishVolume ${name}`, () => ctrl.call("Controller", "ControllerUnpublishVolume", { volume_id: name, node_id: node }));
+      await retrying(`DeleteVolume ${name}`, () => ctrl.deleteVolume({ volume_id: name }));
+    };
+
+    // ---- the two phases, with memory sampled throughout
+    const sampler = sampleRss(pids);
+    const phases: Array<{ key: string; label: string; limit: number }> = [
+      { key: "seq", label: "sequential", limit: 1 },
+      { key: "par", label: `${concurrency} at a time`, limit: concurrency },
+    ];
+    for (const ph of phases) {
+      const names = Array.from({ length: volumes }, (_, i) => ({ name: `pvc-bench-${ph.key}-${String(i).padStart(3, "0")}`, node: nodes[i % nodes.length]! }));
+      const [ts, phaseMs] = await timed(() => mapLimit(names, ph.limit, (v) => provision(v.name, v.node)));
+      process.stderr.write(`  control-plane ${ph.label}: ${volumes} volumes provisioned and published in ${(phaseMs / 1000).toFixed(1)} s (load ${load1()})\n`);
+      const pct = (xs: number[], p: number) => round(percentile([...xs].sort((a, b) => a - b), p));
+      const create = ts.map((t) => t.createMs);
+      const cpub = ts.map((t) => t.controllerPublishMs);
+      const npub = ts.map((t) => t.nodePublishMs);
+      metrics.push(
+        metric(`CreateVolume-to-Ready p50, ${ph.label}`, pct(create, 50), "ms", "< 300", `${volumes} volumes of ${VOLUME_BYTES / MiB} MiB, round-robin over ${nodes.length} nodes`),
+        metric(`CreateVolume-to-Ready p99, ${ph.label}`, pct(create, 99), "ms"),
+        metric(`ControllerPublishVolume p50, ${ph.label}`, pct(cpub, 50), "ms"),
+        metric(`NodePublishVolume p50, ${ph.label}`, pct(npub, 50), "ms", undefined, `mkfs.${fsType} + mount on the node`),
+        metric(`NodePublishVolume p99, ${ph.label}`, pct(npub, 99), "ms"),
+        metric(`throughput, ${ph.label}`, round((volumes / phaseMs) * 1000), "volumes/s", undefined, "create + publish, whole phase"),
+      );
+      const [, tdMs] = await timed(() => mapLimit(names, concurrency, (v) => teardown(v.name, v.node)));
+      metrics.push(metric(`teardown of ${volumes} volumes (unpublish + delete, 10 at a time), after ${ph.label}`, round(tdMs / 1000), "s"));
+    }
+    const underLoad = sampler.stop();
+    await sleep(3000);
+    const after: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) after[name] = rssOf(pid)?.rss ?? NaN;
+
+    for (const name of Object.keys(pids)) {
+      const isNode = nodes.includes(name);
+      metrics.push(
+        metric(`${name} RSS at rest`, mib(atRest[name]!), "MiB", isNode ? "< 100" : undefined, isNode ? undefined : "informational"),
+        metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB"),
+        metric(`${name} RSS after the load`, mib(after[name]!), "MiB"),
+      );
+    }
+    notes.push(
+      `Driver ${Drivers.Lvm}; StorageClass ${scName} (${fsType}); each volume ${VOLUME_BYTES / MiB} MiB (mkfs.xfs needs 300 MB). Node agents run the file engine here (no device-mapper).`,
+      "The lvm driver's CreateVolume waits for the LocalVolume to be Ready by polling it every 200 ms, so CreateVolume-to-Ready is quantised by that poll.",
+    );
+    return {
+      case: "control-plane",
+      title: "Control plane on the 3-node dev cluster: provisioning latency and memory",
+      mode: quick ? "quick" : "full",
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      machine: machineFacts(),
+      params: { nodes: nodes.length, disksPerNode: 2, diskSize, volumes, concurrency, volumeBytes: VOLUME_BYTES, fsType },
+      metrics,
+      notes,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await hwameistor(["cluster", "down", "--purge", "--state-dir", stateDir], 180_000).catch((e) => process.stderr.write(`  control-plane: cluster down failed: ${(e as Error).message}\n`));
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
