@@ -124,6 +124,8 @@ export const LabelValues = {
 // ---------------------------------------------------------------- annotations
 
 export const Annotations = {
+  /** On a core Node: the node's storage (replication) IPv4 address. */
+  StorageIPv4: "localstorage.hwameistor.io/storage-ipv4",
   /** On LocalVolume: `migrateStarted` | `migrateCompleted`. */
   VolumeMigrateState: "hwameistor.io/volume-migrate-state",
   /** On LocalVolume: presence marks a finished restore. */

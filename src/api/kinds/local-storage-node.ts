@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "typebox";
 import { DEFAULT_TOPOLOGY_VALUE, Kinds, StoragePools } from "../names.ts";
-import { MapOf, Opt, Str, ageColumn, col, defineKind, kindObject } from "./common.ts";
+import { MapOf, Opt, Str, StrEnum, ageColumn, col, defineKind, kindObject } from "./common.ts";
 import { LocalDiskClaimSpec } from "./local-disk-claim.ts";
 import { LocalPool, StorageNodeCondition } from "./storage-pool.ts";
 import { ThinPoolClaimDescription } from "./thin-pool-claim.ts";
@@ -26,8 +26,15 @@ export const ThinPoolExtendRecord = Type.Object({
   uid: Opt(Str()),
 });
 
+/** Additive (not in the original): which pool engine serves this node and why it was chosen. */
+export const StorageEngineStatus = Type.Object({
+  kind: StrEnum(["lvm", "file"] as const, { description: "lvm (VG per pool class) or file (btrfs pool, sparse-file replicas)" }),
+  reason: Opt(Str({ description: "why this engine was chosen, e.g. device-mapper unavailable" })),
+});
+
 export const LocalStorageNodeStatus = Type.Object({
   pools: Opt(MapOf(LocalPool)),
+  engine: Opt(StorageEngineStatus),
   state: Opt(Str({ description: "Ready | Maintain | Offline" })),
   conditions: Opt(Type.Array(StorageNodeCondition)),
   poolExtendRecords: Opt(MapOf(Type.Array(LocalDiskClaimSpec))),

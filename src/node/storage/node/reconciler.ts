@@ -131,7 +131,7 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
     }
     const avail: ConditionInput = availableCondition({ kind: engine.kind, reason: o.engineReason }, poolErrors);
     conditions = setNodeConditions(conditions, [avail], new Date().toISOString());
-    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions);
+    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, { kind: engine.kind, reason: o.engineReason });
     if (JSON.stringify(status) !== JSON.stringify(lsn.status ?? {})) {
       await c.lsn.updateStatus({ ...lsn, status });
       ctx.log.debug({ node: me, pools: Object.keys(status.pools ?? {}) }, "LocalStorageNode status written");

@@ -13,14 +13,14 @@
 // | ensurePool fails                                           | ExpandFailure=True with the error text, claim stays Bound, retried |
 //
 // Status: state Ready (the agent is up; the controller's lease check turns it Offline, §5.2); conditions
-// Available (message names the engine and why it was chosen — the CRD has no field for the engine yet),
-// ExpandSuccess / ExpandFailure (the latest pool expansion).
+// Available (its message also names the engine), ExpandSuccess / ExpandFailure (the latest pool expansion).
 
 import type { LocalDiskClaimSpec } from "../../../api/kinds/local-disk-claim.ts";
 import type { LocalDisk } from "../../../api/kinds/local-disk.ts";
 import type { LocalStorageNodeSpec, LocalStorageNodeStatus } from "../../../api/kinds/local-storage-node.ts";
 import type { LocalPool, StorageNodeCondition } from "../../../api/kinds/storage-pool.ts";
 import {
+  Annotations,
   DEFAULT_TOPOLOGY_VALUE,
   DeviceStates,
   DiskClaimStates,
@@ -35,8 +35,7 @@ import {
 } from "../../../api/names.ts";
 import type { PoolStats } from "../../engines/engine.ts";
 
-// Belongs in src/api/names.ts (Annotations.StorageIPv4): requested from the API owner; kept here until then.
-export const STORAGE_IPV4_ANNOTATION = "localstorage.hwameistor.io/storage-ipv4";
+export const STORAGE_IPV4_ANNOTATION = Annotations.StorageIPv4;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export const isIPv4 = (s: string): boolean => IPV4.test(s);
@@ -204,6 +203,7 @@ export function nextStatus(
   current: LocalStorageNodeStatus | undefined,
   stats: PoolStats[],
   conditions: StorageNodeCondition[],
+  engine?: { kind: "lvm" | "file"; reason: string },
 ): LocalStorageNodeStatus {
   const pools: Record<string, LocalPool> = {};
   for (const s of [...stats].sort((a, b) => a.name.localeCompare(b.name))) pools[s.name] = poolStatus(s);
@@ -212,6 +212,7 @@ export function nextStatus(
     state: current?.state === NodeStates.Maintain ? NodeStates.Maintain : NodeStates.Ready,
     pools,
     conditions,
+    ...(engine ? { engine } : {}),
   };
   return st;
 }
