@@ -1,0 +1,53 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DEFAULT_OPTIONS } from "./options.ts";
+import { clusterId, layoutOf, networkPlan, nodeLayout } from "./layout.ts";
+import { isSameProcess, processSpecs } from "./processes.ts";
+import { mountsToRemove, loopsOf } from "./disks.ts";
+import type { LoopDevice } from "../host/loop/loop.ts";
+
+test("process specs: order, flags of the node agents, netns only for nodes", () => {
+  const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor");
+  assert.deepEqual(specs.map((s) => s.name), ["apiserver", "controller", "operator", "node-1", "node-2"]);
+  assert.deepEqual(specs[0]!.argv, ["/repo/bin/hwameistor", "apiserver", "--data-dir", "/s/apiserver", "--host", "10.209.1.1", "--port", "6443"]);
+  assert.deepEqual(specs[3]!.argv.slice(1), [
+    "node", "--node-name", "node-1", "--kubeconfig", "/s/kubeconfig",
+    "--devices", "file:/s/nodes/node-1/disks/*.img", "--disk-class", "HDD",
+    "--state-dir", "/s/nodes/node-1/state", "--csi-socket-dir", "/s/nodes/node-1",
+  ]);
+  assert.equal(specs[0]!.netns, undefined);
+  assert.match(specs[3]!.netns!, /^hwms-[0-9a-f]{4}-node-1$/);
+  assert.equal(specs[3]!.logFile, "/s/logs/node-1.log");
+});
+
+test("a reused pid with another command line is not ours", () => {
+  const [api] = processSpecs("/s", DEFAULT_OPTIONS, { host: "127.0.0.1", port: 1 }, "/repo/bin/hwameistor");
+  assert.ok(isSameProcess(api!, ["node", "--import", "tsx", ...api!.argv]));
+  assert.ok(!isSameProcess(api!, ["node", "--import", "tsx", ...api!.argv.slice(0, -1), "2"]));
+  assert.ok(!isSameProcess(api!, ["sleep", "100"]));
+});
+
+test("network names fit interface limits and differ between state dirs", () => {
+  const p = networkPlan("/work/.state/cluster", ["node-1", "node-32"]);
+  for (const n of p.nodes) {
+    assert.ok(n.hostIf.length <= 15 && n.nsIf.length <= 15, n.hostIf);
+    assert.ok(n.ip.startsWith(p.hostIp.replace(/\.1$/, ".")));
+  }
+  assert.ok(p.bridge.length <= 15);
+  assert.equal(p.nodes[1]!.ip.split(".")[3], "12");
+  assert.notEqual(clusterId("/a"), clusterId("/b"));
+});
+
+test("layout", () => {
+  const n = nodeLayout(layoutOf("/s"), "node-2", 2);
+  assert.deepEqual(n.diskFiles, ["/s/nodes/node-2/disks/disk-1.img", "/s/nodes/node-2/disks/disk-2.img"]);
+});
+
+test("teardown picks mounts under the state dir or from its loops, deepest first", () => {
+  const loop = (name: string, backFile: string) => ({ name, backFile }) as LoopDevice;
+  const loops = loopsOf("/s", [loop("/dev/loop1", "/s/nodes/node-1/disks/disk-1.img"), loop("/dev/loop2", "/other/x.img"), loop("/dev/loop3", "/s/nodes/node-1/state/pools/p/v.img")]);
+  assert.deepEqual(loops.map((l) => l.name), ["/dev/loop1", "/dev/loop3"]);
+  const m = (target: string, source: string) => ({ target, source, fstype: "xfs", options: [], propagation: "" });
+  const r = mountsToRemove("/s", [m("/s/nodes/node-1/state/pools/p", "/dev/loop1"), m("/mnt/data1", "/dev/loop3"), m("/mnt/other", "/dev/loop2"), m("/srv", "/dev/vda"), m("/mnt/bind", "/dev/loop3[/sub]")], loops);
+  assert.deepEqual(r.map((x) => x.target), ["/s/nodes/node-1/state/pools/p", "/mnt/data1", "/mnt/bind"]);
+});
