@@ -44,7 +44,7 @@ export interface ControllerOptions {
   leaseDurationSeconds?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  /** LocalVolume reconciler workers (default 2). */
+  /** LocalVolume reconciler workers (default 4). */
   workers?: number;
   /** How long a volume-group entry may name a missing LocalVolume before it is dropped (default 120 s). */
   groupOrphanGraceMs?: number;

@@ -208,13 +208,14 @@ before(async () => {
     client,
     csiSocketDir: path.join(dir, "controller"),
     log: silentLogger,
-    maxWaitMs: 20_000,
+    // Generous: these machines are shared, and a loaded API server answers in hundreds of ms.
+    maxWaitMs: 90_000,
     identity: "test-controller",
     leaseDurationSeconds: 3,
     renewDeadlineMs: 2_000,
     retryPeriodMs: 500,
   });
-  csi = await connectCsi(controller.lvmSocketPath, { callTimeoutMs: 30_000 });
+  csi = await connectCsi(controller.lvmSocketPath, { callTimeoutMs: 120_000 });
   startAgent();
   await waitFor("leadership", async () => controller!.isLeader());
 });

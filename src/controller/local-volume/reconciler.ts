@@ -60,7 +60,7 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
 
   const controller = new Controller({
     name: "localvolume",
-    workers: o.workers ?? 2,
+    workers: o.workers ?? 4,
     log,
     events: { client: o.client, component: "hwameistor-controller" },
     reconcile: (key) => reconcileVolume(key),

@@ -36,7 +36,7 @@ export interface LvmControllerOptions {
   log?: Logger;
   /** Upper bound of a CreateVolume/DeleteVolume wait when the caller sets no deadline (default 60 s). */
   maxWaitMs?: number;
-  /** Poll interval while waiting for the reconciler and node agents (default 200 ms). */
+  /** First poll interval while waiting for the reconciler and node agents (default 200 ms; grows to 1 s). */
   pollMs?: number;
 }
 
@@ -106,13 +106,15 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   /** Polls `done` until true; on running out of time UNAVAILABLE, saying what we last saw (`status()`). */
   async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>, status: () => string = () => ""): Promise<void> {
     const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
-    for (;;) {
+    // The interval grows from pollMs to 1 s (the original polls every second): many concurrent waits must
+    // not load the API server that the reconcilers and node agents need to make progress.
+    for (let delay = pollMs; ; delay = Math.min(1000, Math.max(pollMs, delay * 1.5))) {
       if (await done()) return;
-      if (ctx.signal.aborted || Date.now() + pollMs > end) {
+      if (ctx.signal.aborted || Date.now() + delay > end) {
         const seen = status();
         throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
       }
-      await sleep(pollMs, ctx.signal);
+      await sleep(delay, ctx.signal);
     }
   }
 
@@ -162,9 +164,9 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
           if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
           last = cur;
           if (cur.status?.state === VolumeStates.Ready) return true;
-          // Replica failures are looked at about once a second (the original's poll interval): listing
-          // replicas is the expensive part of this loop when many volumes are created at once.
-          if (polls++ % Math.max(1, Math.round(1000 / pollMs)) !== 0) return false;
+          // Replica failures are looked at every other poll: listing replicas is the expensive part of
+          // this loop when many volumes are created at once.
+          if (polls++ % 2 !== 0) return false;
           for (const r of await replicasOf(name)) {
             const failed = (r.status?.conditions ?? []).find((x) => x.type === ReplicaConditionTypes.Create && x.status === ConditionStatuses.False);
             if (failed) problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${failed.message}`;

@@ -56,10 +56,11 @@ function tolerationsOf(annotations: Record<string, string> | undefined): Tolerat
   }
 }
 
-/** Creates the LocalVolume (and its group entry), or returns the existing one. Call under the lock. */
+/**
+ * Creates the LocalVolume (and its group entry); call under the lock, after finding no LocalVolume of this
+ * name. If one appears meanwhile (another process), ours is not created and that one is returned.
+ */
 export async function provisionVolume(c: VolumeClients, r: ProvisionRequest, log: Logger): Promise<Lv> {
-  const existing = await c.lv.get(r.name);
-  if (existing) return existing;
   const { params } = r;
   const ha = params.replicaNumber > 1;
   const [lsns, lvs, lvgs, allPods, coreNodes, pvc] = await Promise.all([
@@ -96,12 +97,14 @@ export async function provisionVolume(c: VolumeClients, r: ProvisionRequest, log
 
   // The group: append to the pod's group, or make one for this PVC.
   let createdGroup: string | undefined;
+  let appended = false;
   let groupName: string;
   const pods = users.map(nameOf).sort();
   if (group) {
     groupName = nameOf(group);
     const spec = withVolume(group.spec ?? {}, params.pvcName, r.name, pods);
     const needNodes = !group.spec?.accessibility?.nodes?.length;
+    appended = !(group.spec?.volumes ?? []).some((v) => v.localvolume === r.name);
     if (spec || needNodes) {
       const next = spec ?? { ...group.spec };
       if (needNodes) next.accessibility = { ...next.accessibility, nodes: chosen };
@@ -140,14 +143,19 @@ export async function provisionVolume(c: VolumeClients, r: ProvisionRequest, log
     log.info({ volume: r.name, nodes: chosen, pool: params.poolName, bytes: r.requiredBytes, group: groupName }, "LocalVolume created");
     return lv;
   } catch (e) {
-    // Leave nothing behind: undo the group change.
+    // Leave nothing behind: undo what this call changed in the groups (an entry that was already there,
+    // from an earlier attempt, stays for the next one).
     if (createdGroup) {
       await c.lvg.removeFinalizer(createdGroup, Finalizers.LocalVolumeGroupProtection).catch(() => {});
       await c.lvg.delete(createdGroup).catch(() => {});
-    } else {
+    } else if (appended) {
       const g = await c.lvg.get(groupName).catch(() => undefined);
       const spec = g?.spec && withoutVolume(g.spec, r.name);
       if (g && spec) await c.lvg.update({ ...g, spec }).catch(() => {});
+    }
+    if ((e as HwError).code === "ALREADY_EXISTS") {
+      const other = await c.lv.get(r.name);
+      if (other) return other;
     }
     throw e;
   }
