@@ -27,7 +27,8 @@ import { EventRecorder } from "../../src/kube/events.ts";
 import { silentLogger } from "../../src/kube/types.ts";
 import type { Service } from "../../src/node/context.ts";
 import { startDiskDriverNode } from "../../src/node/disk-volume/index.ts";
-import { poolLinkPath, readRecord, writeRecord } from "../../src/node/disk-volume/volume-files.ts";
+import { diskVolumeRecords, poolLinkPath } from "../../src/node/disk-volume/volume-files.ts";
+const { read: readRecord, write: writeRecord } = diskVolumeRecords;
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const NODE = "node-a";

@@ -18,16 +18,7 @@ import { Informer } from "../../kube/informer.ts";
 import { diskClients, mutateLdvStatus, nodeOfLdv, type Ld, type Ldv } from "../../csi/disk/ldv.ts";
 import type { NodeContext } from "../context.ts";
 import { decide, type Action, type VolumeFacts } from "./states.ts";
-import {
-  ensurePoolLink,
-  isBlockDevice,
-  linkTargetOf,
-  poolLinkOk,
-  poolLinkPath,
-  readRecord,
-  removePoolLink,
-  removeRecord,
-} from "./volume-files.ts";
+import { diskVolumeRecords, ensurePoolLink, isBlockDevice, linkTargetOf, poolLinkOk, poolLinkPath, removePoolLink } from "./volume-files.ts";
 
 export function diskVolumeController(ctx: NodeContext): Controller {
   const c = diskClients(ctx.client);
@@ -56,7 +47,7 @@ export function diskVolumeController(ctx: NodeContext): Controller {
 
   async function wipeOwnFilesystem(ldv: Ldv, dev: string): Promise<void> {
     const name = ldv.metadata!.name!;
-    const rec = readRecord(ctx.stateDir, name);
+    const rec = diskVolumeRecords.read(ctx.stateDir, name);
     if (!rec?.formatted) {
       if (ldv.spec?.canWipe) ctx.log.warn({ volume: name, dev }, "canWipe is set but this node has no record of the filesystem it created: not wiping");
       return;
@@ -115,7 +106,7 @@ export function diskVolumeController(ctx: NodeContext): Controller {
       },
       wipeOwnFilesystem: async () => {
         await wipeOwnFilesystem(ldv, dev);
-        removeRecord(ctx.stateDir, name);
+        diskVolumeRecords.remove(ctx.stateDir, name);
       },
       markDiskAvailable: () => setDiskState(ldv, dev, DeviceStates.Available),
       removeFinalizer: async () => {

@@ -5,29 +5,19 @@
 // - the volume record `<stateDir>/disk-volume/<volume>.json`: written when the disk is first handed to a
 //   consumer, after checking it was empty, and naming the filesystem we created (type and UUID). It is the
 //   proof that lets NodePublish mount (not format) again and DeleteVolume wipe only our own signature.
+//   Its format, location rules and atomic writes are shared with the lvm driver (csi/volume-record.ts).
 // All writes are atomic (temp file + rename) and every function is idempotent.
 
 import fs from "node:fs";
 import path from "node:path";
 import { diskPoolName, type PoolClass } from "../../api/names.ts";
+import { volumeRecords } from "../../csi/volume-record.ts";
 
-export interface VolumeRecord {
-  volume: string;
-  localDiskName: string;
-  devPath: string;
-  /** How the disk was first handed out. */
-  accessType: "block" | "mount";
-  /** Set just before mkfs (crash window: mkfs done, record not yet updated). */
-  formatting?: string;
-  /** The filesystem this system created. */
-  formatted?: { fsType: string; uuid: string };
-  firstPublishedAt: string;
-}
+/** The disk driver's volume records (../../csi/volume-record.ts), where existing nodes keep them. */
+export const diskVolumeRecords = volumeRecords("disk-volume");
 
 export const poolLinkPath = (stateDir: string, cls: PoolClass, volume: string): string =>
   path.join(stateDir, diskPoolName(cls), "volume", volume);
-
-const recordPath = (stateDir: string, volume: string) => path.join(stateDir, "disk-volume", `${volume}.json`);
 
 /** The link target for a disk: a by-id devlink if present, else the device path. */
 export function linkTargetOf(devPath: string, devLinks: string[] = []): string {
@@ -54,27 +44,6 @@ export function ensurePoolLink(linkPath: string, target: string): void {
 
 export function removePoolLink(linkPath: string): void {
   fs.rmSync(linkPath, { force: true });
-}
-
-export function readRecord(stateDir: string, volume: string): VolumeRecord | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(recordPath(stateDir, volume), "utf8")) as VolumeRecord;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
-export function writeRecord(stateDir: string, rec: VolumeRecord): void {
-  const p = recordPath(stateDir, rec.volume);
-  fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o700 });
-  const tmp = `${p}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(rec, null, 2) + "\n", { mode: 0o600 });
-  fs.renameSync(tmp, p);
-}
-
-export function removeRecord(stateDir: string, volume: string): void {
-  fs.rmSync(recordPath(stateDir, volume), { force: true });
 }
 
 /** Whether `devPath` is (still) a block device node. */

@@ -2,13 +2,9 @@
 //
 // Idempotency:
 // - NodePublishVolume: the device comes from publishContext `volumeReplicaDevicePath` (ControllerPublish),
-//   else from this node's LocalVolumeReplica. A target that already has this device mounted (mount) or any
-//   bind (block) is success — kubelet retries after timeouts. Something else mounted there is ALREADY_EXISTS.
-// - Formatting (xfs default, ext4) happens on FIRST use only, and only on an empty device: blkid and wipefs
-//   must both see nothing and the volume record (volume-record.ts) must not name a filesystem. A filesystem
-//   is mounted again only if it is the one this system created (UUID in the record); anything else is
-//   FAILED_PRECONDITION ForeignData and the device is never written. Crash window mkfs-done/record-not-
-//   updated: `formatting` in the record and a filesystem of that type → adopted.
+//   else from this node's LocalVolumeReplica. Already published at the target, first-use formatting, the
+//   volume record (`<stateDir>/lvm-volume/`), ForeignData / FilesystemGone and target removal: the shared
+//   rules in src/csi/publish.ts.
 // - After mounting read-write, a filesystem smaller than its device (the replica grew while unpublished) is
 //   grown online (the original does the same in NodePublish).
 // - NodeUnpublishVolume: not mounted / target missing is success; the target is removed.
@@ -22,24 +18,23 @@
 // Nothing here sits in the I/O path: a published volume is a loop device (or LV) plus a mount, both kernel
 // objects that outlive this process (docs/local-storage.md "Data plane independence").
 
-import fs from "node:fs";
-import { mkdir, realpath, rm, lstat, stat, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { HwError, invalid, isHwError } from "../../api/errors.ts";
+import { realpath, lstat, stat } from "node:fs/promises";
+import { HwError, isHwError } from "../../api/errors.ts";
 import { PublishContextKeys, VolumeStates } from "../../api/names.ts";
 import { deviceSizeBytes } from "../../host/blkdev.ts";
 import * as btrfs from "../../host/btrfs/btrfs.ts";
-import { fsStats, growXfs, listSignatures, mkfs, probeFilesystem, resizeExt4, type FsType } from "../../host/fs/fs.ts";
-import { bindMount, findMountsAt, mount, unmountAll } from "../../host/mount/mount.ts";
+import { fsStats, growXfs, resizeExt4 } from "../../host/fs/fs.ts";
+import { findMountsAt } from "../../host/mount/mount.ts";
 import type { ServiceHandlers } from "../../csi/server.ts";
 import type * as T from "../../csi/types.ts";
-import { accessTypeOf, requireField, validatePath, validateVolumeId, bytesField } from "../../csi/validate.ts";
+import { parsePublishRequest, publisher } from "../../csi/publish.ts";
+import { validatePath, validateVolumeId, bytesField } from "../../csi/validate.ts";
+import { volumeRecords } from "../../csi/volume-record.ts";
 import { nodeCapabilities } from "../../csi/capabilities.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { KeyedLock } from "../engines/common.ts";
 import type { StorageClients } from "../storage/clients.ts";
 import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
-import { readVolumeRecord, writeVolumeRecord, type LvmVolumeRecord } from "./volume-record.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;
@@ -55,10 +50,8 @@ interface NodeExpandVolumeRequest {
   volume_capability?: T.VolumeCapability | null;
 }
 
-const foreign = (volume: string, dev: string, what: string) =>
-  new HwError("FAILED_PRECONDITION", "ForeignData", `refusing to use ${dev} for volume ${volume}: it holds ${what} that this system did not create`, {
-    hint: "the device was not empty at first use; it has not been touched",
-  });
+/** Where an lvm volume's records live (existing nodes keep them there). */
+const lvmVolumeRecords = volumeRecords("lvm-volume");
 
 async function isBlockDev(p: string): Promise<boolean> {
   return stat(p).then((s) => s.isBlockDevice(), () => false);
@@ -67,6 +60,14 @@ async function isBlockDev(p: string): Promise<boolean> {
 export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   const log = o.log ?? silentLogger;
   const lock = new KeyedLock();
+  const pub = publisher({
+    records: lvmVolumeRecords,
+    stateDir: o.stateDir,
+    noun: "device",
+    foreignHint: "the device was not empty at first use; it has not been touched",
+    emptyBlockCheck: false,
+    log,
+  });
 
   /** The replica's device path: publishContext first, else this node's LVR of the volume. */
   async function devPathOf(volume: string, ctx: Record<string, string> | undefined): Promise<string> {
@@ -90,35 +91,6 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
       });
     }
     return real;
-  }
-
-  /** Formats on first use, or proves the filesystem is ours. Returns the fs type to mount. */
-  async function prepareFilesystem(volume: string, devPath: string, dev: string, wantFs: FsType): Promise<string> {
-    const rec = await readVolumeRecord(o.stateDir, volume);
-    const probe = await probeFilesystem(dev);
-    if (probe?.type) {
-      if (rec?.formatted && rec.formatted.uuid === (probe.uuid ?? "")) return probe.type;
-      if (rec && !rec.formatted && rec.formatting === probe.type) {
-        await writeVolumeRecord(o.stateDir, { ...rec, formatting: undefined, formatted: { fsType: probe.type, uuid: probe.uuid ?? "" } });
-        return probe.type;
-      }
-      throw foreign(volume, dev, `a ${probe.type} filesystem${probe.uuid ? ` (UUID ${probe.uuid})` : ""}`);
-    }
-    if (rec?.formatted) {
-      throw new HwError("DATA_LOSS", "FilesystemGone", `the ${rec.formatted.fsType} filesystem created for volume ${volume} on ${dev} is gone`, {
-        hint: "something outside this system wiped the device; not reformatting it silently",
-      });
-    }
-    const sigs = await listSignatures(dev);
-    if (probe || sigs.length) throw foreign(volume, dev, sigs.map((s) => `a ${s.type} signature at ${s.offset}`).join(", ") || `a ${probe?.pttype} partition table`);
-    const base: LvmVolumeRecord = rec ?? { volume, devPath, accessType: "mount", firstPublishedAt: new Date().toISOString() };
-    await writeVolumeRecord(o.stateDir, { ...base, formatting: wantFs });
-    // The original formats xfs with `-m reflink=0`; mkfs itself refuses a device with any signature.
-    await mkfs(dev, wantFs, wantFs === "xfs" ? { reflink: false } : {});
-    const after = await probeFilesystem(dev);
-    await writeVolumeRecord(o.stateDir, { ...base, formatting: undefined, formatted: { fsType: wantFs, uuid: after?.uuid ?? "" } });
-    log.info({ volume, dev, fsType: wantFs }, "formatted on first use");
-    return wantFs;
   }
 
   async function growIfSmaller(volume: string, fsType: string, dev: string, target: string): Promise<void> {
@@ -149,42 +121,17 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   }
 
   async function publish(req: T.NodePublishVolumeRequest): Promise<object> {
-    const volume = validateVolumeId(req.volume_id);
-    const target = validatePath(req.target_path, "target_path");
-    const cap = requireField(req.volume_capability, "volume_capability");
-    const accessType = accessTypeOf(cap, "volume_capability");
-    const mode = cap.access_mode?.mode ?? "UNKNOWN";
-    if (!LvmNodeDriver.accessModes.includes(mode)) throw invalid(`volume_capability.access_mode ${mode} is not supported (only ${LvmNodeDriver.accessModes.join(", ")})`);
-    const wantFs = (cap.mount?.fs_type || LvmNodeDriver.fsTypes[0]) as FsType;
-    if (accessType === "mount" && !LvmNodeDriver.fsTypes.includes(wantFs)) throw invalid(`volume_capability.mount.fs_type ${wantFs} is not supported (${LvmNodeDriver.fsTypes.join(", ")})`);
-    const flags = cap.mount?.mount_flags ?? [];
-    for (const f of flags) {
-      // Flags reach mount(8)'s -o list: no separators smuggling other options or arguments.
-      if (!/^[A-Za-z0-9_=.:/+-]+$/.test(f)) throw invalid(`volume_capability.mount.mount_flags entry ${JSON.stringify(f)} is not a valid mount option`);
-    }
+    const p = parsePublishRequest(req, LvmNodeDriver);
+    const { volume, target, accessType } = p;
     const devPath = await devPathOf(volume, req.publish_context ?? undefined);
     const dev = await kernelDevice(volume, devPath);
 
-    const existing = await findMountsAt(target);
-    if (existing.length) {
-      // A bind of a block device shows the devtmpfs as its source, so only filesystem mounts can be compared.
-      if (accessType === "mount" && !existing.some((m) => m.source === dev)) {
-        throw new HwError("ALREADY_EXISTS", "TargetBusy", `${target} already has ${existing.at(-1)!.source} mounted, not volume ${volume} (${dev})`);
-      }
-      return {};
-    }
+    if (await pub.isPublishedAt(p, dev)) return {};
     if (accessType === "block") {
-      if (!(await readVolumeRecord(o.stateDir, volume))) {
-        await writeVolumeRecord(o.stateDir, { volume, devPath, accessType: "block", firstPublishedAt: new Date().toISOString() });
-      }
-      await mkdir(path.dirname(target), { recursive: true });
-      if (!fs.existsSync(target)) await writeFile(target, "", { mode: 0o600 });
-      await bindMount(dev, target, { readOnly: !!req.readonly });
+      await pub.publishBlock(p, dev, { devPath });
     } else {
-      const fsType = await prepareFilesystem(volume, devPath, dev, wantFs);
-      await mkdir(target, { recursive: true, mode: 0o750 });
-      await mount(dev, target, { fstype: fsType, options: [...flags, ...(fsType === "xfs" ? ["nouuid"] : [])], readOnly: !!req.readonly });
-      if (!req.readonly) {
+      const fsType = await pub.publishMount(p, dev, { devPath });
+      if (!p.readOnly) {
         await growIfSmaller(volume, fsType, dev, target).catch((e: unknown) => log.warn({ volume, err: String(e) }, "growing the filesystem at publish failed"));
       }
     }
@@ -195,11 +142,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   async function unpublish(req: T.NodeUnpublishVolumeRequest): Promise<object> {
     const volume = validateVolumeId(req.volume_id);
     const target = validatePath(req.target_path, "target_path");
-    await unmountAll(target);
-    // CSI: the plugin removes the target it was given (a directory for mounts, a file for block).
-    const st = await lstat(target).catch(() => undefined);
-    if (st?.isDirectory()) await fs.promises.rmdir(target);
-    else if (st) await rm(target, { force: true });
+    await pub.unpublish(target);
     log.info({ volume, target }, "volume unpublished");
     return {};
   }
@@ -219,7 +162,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
       // Raw block: the bind target is the device node itself.
       const bs = await stat(volumePath);
       if (!bs.isBlockDevice()) problems.push(`${volumePath} is not a block device`);
-      const rec = await readVolumeRecord(o.stateDir, volume);
+      const rec = lvmVolumeRecords.read(o.stateDir, volume);
       const dev = rec ? await realpath(rec.devPath).catch(() => "") : "";
       if (dev && (await isBlockDev(dev))) usage.push({ unit: "BYTES", total: String(await deviceSizeBytes(dev)) });
       else problems.push(`replica device ${rec?.devPath ?? "(unknown)"} is missing`);
@@ -248,7 +191,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     const mounts = await findMountsAt(volumePath);
     if (!mounts.length) throw new HwError("FAILED_PRECONDITION", "NotMounted", `volume path ${volumePath} of volume ${volume} is not mounted`);
     const isBlock = !!req.volume_capability?.block || req.volume_capability?.access_type === "block" || !st.isDirectory();
-    const rec = await readVolumeRecord(o.stateDir, volume);
+    const rec = lvmVolumeRecords.read(o.stateDir, volume);
     const dev = isBlock ? (rec ? await realpath(rec.devPath).catch(() => "") : "") : mounts.at(-1)!.source;
     if (!dev || !(await isBlockDev(dev))) throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `the device of volume ${volume} is not present on node ${o.nodeName}`);
     const devBytes = await deviceSizeBytes(dev);

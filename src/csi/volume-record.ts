@@ -1,0 +1,86 @@
+// The per-volume record a CSI node service keeps on its node: `<stateDir>/<dir>/<volume>.json`, one
+// directory per driver (`disk-volume/` for disk.hwameistor.io, `lvm-volume/` for lvm.hwameistor.io; those
+// names are on existing nodes' disks and must not change). Written before the first mkfs and before the
+// first raw-block hand-out, it is the proof that lets NodePublish mount (not format) again, that lets the
+// disk driver's DeleteVolume wipe only its own signature, and the reason a filesystem this system did not
+// create is never formatted over or mounted (publish.ts).
+//
+// Writes are atomic and durable: temp file, fsync, rename, fsync of the directory. A record that is not
+// valid JSON is DATA_LOSS CorruptState, never "no record" (that would re-open the first-use path).
+// Simplification: synchronous I/O; the files are tiny and written once or twice per volume.
+
+import fs from "node:fs";
+import path from "node:path";
+import { HwError } from "../api/errors.ts";
+
+export interface VolumeRecord {
+  volume: string;
+  /** The device path the volume was first handed out from (what the driver names it, not the realpath). */
+  devPath: string;
+  /** disk.hwameistor.io only: the LocalDisk the volume holds. */
+  localDiskName?: string;
+  /** How the device was first handed out. */
+  accessType: "block" | "mount";
+  /** Set just before mkfs (crash window: mkfs done, record not yet updated → adopted if the type matches). */
+  formatting?: string;
+  /** The filesystem this system created. */
+  formatted?: { fsType: string; uuid: string };
+  firstPublishedAt: string;
+}
+
+/** One driver's records; every function takes the node agent's state directory. */
+export interface VolumeRecords {
+  path(stateDir: string, volume: string): string;
+  read(stateDir: string, volume: string): VolumeRecord | undefined;
+  write(stateDir: string, rec: VolumeRecord): void;
+  remove(stateDir: string, volume: string): void;
+}
+
+/** The records kept under `<stateDir>/<dir>/`. */
+export function volumeRecords(dir: string): VolumeRecords {
+  const recordPath = (stateDir: string, volume: string) => path.join(stateDir, dir, `${volume}.json`);
+  return {
+    path: recordPath,
+    read(stateDir, volume) {
+      const p = recordPath(stateDir, volume);
+      let text: string;
+      try {
+        text = fs.readFileSync(p, "utf8");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw e;
+      }
+      try {
+        return JSON.parse(text) as VolumeRecord;
+      } catch (e) {
+        throw new HwError("DATA_LOSS", "CorruptState", `volume record ${p} is not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    write(stateDir, rec) {
+      const p = recordPath(stateDir, rec.volume);
+      fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o700 });
+      const tmp = `${p}.tmp-${process.pid}`;
+      const fd = fs.openSync(tmp, "w", 0o600);
+      try {
+        fs.writeSync(fd, JSON.stringify(rec, null, 2) + "\n");
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, p);
+      syncDir(path.dirname(p));
+    },
+    remove(stateDir, volume) {
+      fs.rmSync(recordPath(stateDir, volume), { force: true });
+    },
+  };
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
