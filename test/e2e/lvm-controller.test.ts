@@ -549,3 +549,38 @@ test("DeleteVolume removes LV, LVR and LVG and returns the space; replicas delet
   const lvB = (await c.lv.get("pvc-pod-log"))!;
   await waitFor("the group lost one entry", async () => (await c.lvg.get(lvB.spec!.volumegroup!))?.spec?.volumes?.length === 1);
 });
+
+test("a LocalVolume deleted behind the controller's back (kubectl delete lv) does not leave its replica", async () => {
+  await csi!.createVolume(req("pvc-orphan", "HDD", 8 * MiB));
+  assert.ok((await c.lvr.list()).items.some((r) => r.spec?.volumeName === "pvc-orphan"));
+  await c.lv.delete("pvc-orphan");
+  await waitFor("the orphaned replica removed", async () => !(await c.lvr.list()).items.some((r) => r.spec?.volumeName === "pvc-orphan"));
+});
+
+test("leader hand-over: the first controller stops, the second takes the Lease and reconciles", async () => {
+  const second = await startController({
+    client,
+    csiSocketDir: path.join(dir, "controller-3"),
+    log: silentLogger,
+    maxWaitMs: 90_000,
+    identity: "successor",
+    leaseDurationSeconds: 3,
+    renewDeadlineMs: 2_000,
+    retryPeriodMs: 500,
+  });
+  const csi2 = await connectCsi(second.lvmSocketPath, { callTimeoutMs: 120_000 });
+  try {
+    assert.equal(second.isLeader(), false);
+    csi!.close();
+    await controller!.stop(); // releases the Lease
+    controller = undefined;
+    await waitFor("the successor leads", async () => second.isLeader(), 15_000);
+    const res = await csi2.createVolume(req("pvc-after-handover", "SSD", 16 * MiB));
+    assert.equal(res.volume.capacity_bytes, String(16 * MiB));
+    assert.equal((await c.lv.get("pvc-after-handover"))!.status?.state, "Ready");
+    await csi2.deleteVolume({ volume_id: "pvc-after-handover" });
+  } finally {
+    csi2.close();
+    await second.stop();
+  }
+});
