@@ -26,9 +26,12 @@ import { controllerSocket, layoutOf, nodeSocket } from "../src/devcluster/layout
 import { readState } from "../src/devcluster/state.ts";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeConfig } from "../src/kube/config.ts";
-import { hwameistor, load1, rssOf, sampleRss } from "./lib/proc.ts";
+import { attachLoop, createSparseFile, detachLoop } from "../src/host/loop/loop.ts";
+import { mkfs } from "../src/host/fs/fs.ts";
+import { REPO, hwameistor, importRss, load1, rssOf, sampleRss } from "./lib/proc.ts";
 import { machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
-import { mapLimit, round, sleep, timed } from "./lib/stats.ts";
+import { mapLimit, median, round, sleep, timed } from "./lib/stats.ts";
+import { VolumeTrace } from "./lib/volume-trace.ts";
 
 const MiB = 2 ** 20;
 /** mkfs.xfs refuses devices under 300 MB; the StorageClass formats xfs. */
@@ -48,6 +51,9 @@ async function retrying<R>(what: string, fn: () => Promise<R>, timeoutMs = 120_0
 }
 
 interface Timing {
+  name: string;
+  createStart: number;
+  createEnd: number;
   createMs: number;
   controllerPublishMs: number;
   nodePublishMs: number;
@@ -55,10 +61,28 @@ interface Timing {
 
 const mib = (b: number) => round(b / MiB);
 
+/** mkfs on a fresh loop device of a volume's size, 3 times: what NodePublish's first step costs by itself. */
+async function mkfsReference(dir: string, fs: "xfs" | "ext4"): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const file = join(dir, `mkfs-ref-${i}.img`);
+    await createSparseFile(file, VOLUME_BYTES);
+    const lo = await attachLoop(file);
+    try {
+      ms.push((await timed(() => mkfs(lo.name, fs)))[1]);
+    } finally {
+      await detachLoop(lo.name);
+      rmSync(file, { force: true });
+    }
+  }
+  return median(ms);
+}
+
 export async function benchControlPlane({ quick }: { quick: boolean }): Promise<CaseResult> {
   const started = Date.now();
   const volumes = quick ? 30 : 100;
   const concurrency = 10;
+  // Quick mode keeps every volume until `cluster down` removes them; full mode tears each phase down (timed).
   const diskSize = quick ? "4Gi" : "8Gi";
   const stateDir = mkdtempSync(join(tmpdir(), "hw-bench-cp-"));
   const l = layoutOf(stateDir);
@@ -110,7 +134,9 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
         parameters: { ...baseParams, [ScParams.PvcName]: name, [ScParams.PvcNamespace]: "bench" },
         accessibility_requirements: { requisite: [segment], preferred: [segment] },
       };
-      const [res, createMs] = await timed(() => retrying(`CreateVolume ${name}`, () => ctrl.createVolume(req)));
+      const createStart = performance.now();
+      const res = await retrying(`CreateVolume ${name}`, () => ctrl.createVolume(req));
+      const createEnd = performance.now();
       const [pub, controllerPublishMs] = await timed(() =>
         retrying(`ControllerPublishVolume ${name}`, () =>
           ctrl.call<{ publish_context?: Record<string, string> }>("Controller", "ControllerPublishVolume", { volume_id: name, node_id: node, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
@@ -123,7 +149,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
           nodeCsi[node]!.nodePublishVolume({ volume_id: name, publish_context: pub.publish_context ?? {}, target_path: target, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
         ),
       );
-      return { createMs, controllerPublishMs, nodePublishMs };
+      return { name, createStart, createEnd, createMs: createEnd - createStart, controllerPublishMs, nodePublishMs };
     };
     const teardown = async (name: string, node: string) => {
       await retrying(`NodeUnpublishVolume ${name}`, () => nodeCsi[node]!.nodeUnpublishVolume({ volume_id: name, target_path: join(targetsDir, name) }));
@@ -131,17 +157,19 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       await retrying(`DeleteVolume ${name}`, () => ctrl.deleteVolume({ volume_id: name }));
     };
 
-    // ---- the two phases, with memory sampled throughout
+    // ---- the two phases, with memory sampled and the steps of every CreateVolume traced throughout
+    const trace = new VolumeTrace(kc);
+    await trace.start();
     const sampler = sampleRss(pids);
     const phases: Array<{ key: string; label: string; limit: number }> = [
       { key: "seq", label: "sequential", limit: 1 },
       { key: "par", label: `${concurrency} at a time`, limit: concurrency },
     ];
+    const pct = (xs: number[], p: number) => round(percentile([...xs].sort((a, b) => a - b), p));
     for (const ph of phases) {
       const names = Array.from({ length: volumes }, (_, i) => ({ name: `pvc-bench-${ph.key}-${String(i).padStart(3, "0")}`, node: nodes[i % nodes.length]! }));
       const [ts, phaseMs] = await timed(() => mapLimit(names, ph.limit, (v) => provision(v.name, v.node)));
       process.stderr.write(`  control-plane ${ph.label}: ${volumes} volumes provisioned and published in ${(phaseMs / 1000).toFixed(1)} s (load ${load1()})\n`);
-      const pct = (xs: number[], p: number) => round(percentile([...xs].sort((a, b) => a - b), p));
       const create = ts.map((t) => t.createMs);
       const cpub = ts.map((t) => t.controllerPublishMs);
       const npub = ts.map((t) => t.nodePublishMs);
@@ -153,22 +181,48 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
         metric(`NodePublishVolume p99, ${ph.label}`, pct(npub, 99), "ms"),
         metric(`throughput, ${ph.label}`, round((volumes / phaseMs) * 1000), "volumes/s", undefined, "create + publish, whole phase"),
       );
-      const [, tdMs] = await timed(() => mapLimit(names, concurrency, (v) => teardown(v.name, v.node)));
-      metrics.push(metric(`teardown of ${volumes} volumes (unpublish + delete, 10 at a time), after ${ph.label}`, round(tdMs / 1000), "s"));
+      // Where CreateVolume's time went (medians over the phase's volumes; see lib/volume-trace.ts).
+      const steps = ts.map((t) => ({ t, s: trace.steps.get(t.name) ?? {} }));
+      const step = (label: string, f: (x: (typeof steps)[number]) => number | undefined, note: string) => {
+        const xs = steps.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
+        if (xs.length) metrics.push(metric(`  ${label}, ${ph.label}, p50`, round(median(xs)), "ms", undefined, note));
+      };
+      step("CreateVolume → LocalVolume written", (x) => x.s.lvCreated! - x.t.createStart, "controller CSI service: validation, placement, write");
+      step("LocalVolume → replica written", (x) => x.s.lvrCreated! - x.s.lvCreated!, "controller LocalVolume reconciler");
+      step("replica written → replica Ready", (x) => x.s.lvrReady! - x.s.lvrCreated!, "node agent: sparse file, losetup, link, status");
+      step("replica Ready → LocalVolume Ready", (x) => x.s.lvReady! - x.s.lvrReady!, "controller LocalVolume reconciler");
+      step("LocalVolume Ready → CreateVolume returns", (x) => x.t.createEnd - x.s.lvReady!, "the CSI call's 200 ms poll");
+      if (!quick) {
+        const [, tdMs] = await timed(() => mapLimit(names, concurrency, (v) => teardown(v.name, v.node)));
+        metrics.push(metric(`teardown of ${volumes} volumes (unpublish + delete, 10 at a time), after ${ph.label}`, round(tdMs / 1000), "s"));
+      }
     }
     const underLoad = sampler.stop();
+    await trace.stop();
     await sleep(3000);
     const after: Record<string, number> = {};
     for (const [name, pid] of Object.entries(pids)) after[name] = rssOf(pid)?.rss ?? NaN;
 
+    // ---- reasons: what the runtime and the imports cost by themselves, and mkfs.xfs outside the driver
+    const base = await importRss();
+    const kube = await importRss("@kubernetes/client-node");
+    const agentMods = await importRss(join(REPO, "src/node/agent.ts"));
+    const mkfsMs = await mkfsReference(stateDir, fsType === "ext4" ? "ext4" : "xfs");
+
     for (const name of Object.keys(pids)) {
       const isNode = nodes.includes(name);
       metrics.push(
-        metric(`${name} RSS at rest`, mib(atRest[name]!), "MiB", isNode ? "< 100" : undefined, isNode ? undefined : "informational"),
+        metric(`${name} RSS at rest`, mib(atRest[name]!), "MiB", isNode ? "< 100" : undefined, isNode ? `importing the agent's modules alone: ${mib(agentMods)} MiB (see below)` : undefined),
         metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB"),
         metric(`${name} RSS after the load`, mib(after[name]!), "MiB"),
       );
     }
+    metrics.push(
+      metric("reference: node + tsx, nothing imported", mib(base), "MiB", undefined, "a fresh `node --import tsx` process (how every hwameistor process runs)"),
+      metric("reference: + @kubernetes/client-node", mib(kube), "MiB", undefined, "the same after importing the Kubernetes client only"),
+      metric("reference: + the node agent's modules", mib(agentMods), "MiB", undefined, "the same after importing src/node/agent.ts, before it starts anything"),
+      metric(`reference: mkfs.${fsType} of a ${VOLUME_BYTES / MiB} MiB loop device`, round(mkfsMs), "ms", undefined, "median of 3, run by the benchmark outside the driver, right after the phases"),
+    );
     notes.push(
       `Driver ${Drivers.Lvm}; StorageClass ${scName} (${fsType}); each volume ${VOLUME_BYTES / MiB} MiB (mkfs.xfs needs 300 MB). Node agents run the file engine here (no device-mapper).`,
       "The lvm driver's CreateVolume waits for the LocalVolume to be Ready by polling it every 200 ms, so CreateVolume-to-Ready is quantised by that poll.",

@@ -91,7 +91,7 @@ const short = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)}k` 
 export async function benchDataPath({ quick }: { quick: boolean }): Promise<CaseResult> {
   const started = Date.now();
   const reps = quick ? 2 : 3;
-  const runtimeSec = quick ? 4 : 15;
+  const runtimeSec = quick ? 3 : 15;
   const rampSec = quick ? 0 : 2;
   const dir = await mkdtemp(join(tmpdir(), "hw-bench-datapath-"));
   const linkRoot = `/dev/hwbench-${process.pid}`;

@@ -77,3 +77,10 @@ export async function startServer(args: string[], ready: (line: string) => boole
   }
   return { h, line: readyLine };
 }
+
+/** Resident memory of a fresh `node --import tsx` process after importing `module` (none: the runtime alone). */
+export async function importRss(module?: string): Promise<number> {
+  const probe = resolve(REPO, "bench/lib/rss-probe.ts");
+  const { stdout } = await run([process.execPath, "--import", "tsx", probe, ...(module ? [module] : [])], { timeoutMs: 60_000, cwd: REPO });
+  return (JSON.parse(stdout.trim().split("\n").pop()!) as { rssBytes: number }).rssBytes;
+}
