@@ -16,7 +16,7 @@ import { DeviceStates, Drivers, ScParams, TopologyKeys, diskPoolName, type PoolC
 import { startApiServer, type RunningApiServer } from "../../src/apiserver/server.ts";
 import { startController, type RunningController } from "../../src/controller/index.ts";
 import { connectCsi, type CsiClient } from "../../src/csi/client.ts";
-import { diskClients, type Ld, type Ldn } from "../../src/csi/disk/ldv.ts";
+import { hwameistorClients as diskClients, type Ld, type Ldn } from "../../src/kube/hwameistor.ts";
 import type { CreateVolumeRequest, VolumeCapability } from "../../src/csi/types.ts";
 import { mkfs, probeFilesystem } from "../../src/host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop } from "../../src/host/loop/loop.ts";

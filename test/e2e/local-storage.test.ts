@@ -29,7 +29,7 @@ import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
-import { storageClients, type Lvr, type StorageClients } from "../../src/node/storage/clients.ts";
+import { hwameistorClients as storageClients, type HwameistorClients as StorageClients, type Lvr } from "../../src/kube/hwameistor.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "bin/hwameistor");

@@ -19,7 +19,8 @@ import type { Logger } from "../../kube/types.ts";
 import { silentLogger, sleep } from "../../kube/types.ts";
 import { DiskDriver, controllerCapabilities } from "../capabilities.ts";
 import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
-import { diskClients, holdsDisk, listAll, mutateLdvStatus, nodeOfLdv, volumeCondition, type Ld, type Ldv } from "./ldv.ts";
+import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
+import { holdsDisk, listAll, mutateLdvStatus, nodeOfLdv, volumeCondition } from "./ldv.ts";
 import type { CallContext, ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
 import { accessTypeOf, bytesField, requireField, validateVolumeId } from "../validate.ts";
@@ -47,7 +48,7 @@ export function unsupportedCapability(caps: T.VolumeCapability[]): string | unde
 }
 
 export function diskControllerService(o: DiskControllerOptions): ServiceHandlers {
-  const c = diskClients(o.client);
+  const c = hwameistorClients(o.client);
   const log = o.log ?? silentLogger;
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;

@@ -1,36 +1,14 @@
-// LocalDiskVolume / LocalDisk / LocalDiskNode access shared by the disk driver's controller service and
-// its node side: typed clients, a conflict-safe status mutation, and the volume condition both report.
+// LocalDiskVolume helpers shared by the disk driver's controller service and its node side: a conflict-safe
+// status mutation, the volume's node and usable states, and the volume condition both report. (Typed
+// clients: src/kube/hwameistor.ts.)
 
-import type { LocalDiskNode } from "../../api/kinds/local-disk-node.ts";
-import { localDiskNodeKind } from "../../api/kinds/local-disk-node.ts";
-import type { LocalDiskVolume } from "../../api/kinds/local-disk-volume.ts";
-import { localDiskVolumeKind } from "../../api/kinds/local-disk-volume.ts";
-import type { LocalDisk } from "../../api/kinds/local-disk.ts";
-import { localDiskKind } from "../../api/kinds/local-disk.ts";
 import { LocalDiskStates, VolumeStates } from "../../api/names.ts";
-import type { KubeClient, ResourceClient } from "../../kube/client.ts";
+import type { ResourceClient } from "../../kube/client.ts";
 import { HwError } from "../../api/errors.ts";
+import type { Ld, Ldv } from "../../kube/hwameistor.ts";
 import { isConflict, isNotFound } from "../../kube/transport.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import type { VolumeCondition } from "../types.ts";
-
-export type Ldv = LocalDiskVolume & KubeObject;
-export type Ld = LocalDisk & KubeObject;
-export type Ldn = LocalDiskNode & KubeObject;
-
-export interface DiskClients {
-  ldv: ResourceClient<Ldv>;
-  ld: ResourceClient<Ld>;
-  ldn: ResourceClient<Ldn>;
-}
-
-export function diskClients(client: KubeClient): DiskClients {
-  return {
-    ldv: client.forKind<Ldv>(localDiskVolumeKind),
-    ld: client.forKind<Ld>(localDiskKind),
-    ldn: client.forKind<Ldn>(localDiskNodeKind),
-  };
-}
 
 /**
  * Read-modify-write of an LDV's status, conditional on the resourceVersion read and retried on conflict.

@@ -18,6 +18,7 @@ import { deviceSizeBytes } from "../../host/blkdev.ts";
 import { fsStats } from "../../host/fs/fs.ts";
 import { findMountsAt } from "../../host/mount/mount.ts";
 import type { KubeClient } from "../../kube/client.ts";
+import { hwameistorClients, type Ldv } from "../../kube/hwameistor.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { diskVolumeRecords, isBlockDevice } from "../../node/disk-volume/volume-files.ts";
 import { KeyedLock } from "../../node/engines/common.ts";
@@ -26,7 +27,7 @@ import { parsePublishRequest, publisher } from "../publish.ts";
 import type { ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
 import { validatePath, validateVolumeId } from "../validate.ts";
-import { USABLE_STATES, diskClients, mutateLdvStatus, nodeOfLdv, type Ldv } from "./ldv.ts";
+import { USABLE_STATES, mutateLdvStatus, nodeOfLdv } from "./ldv.ts";
 
 export interface DiskNodeOptions {
   nodeName: string;
@@ -41,7 +42,7 @@ const ACCESS_MODE_NUMBERS: Record<string, number> = { SINGLE_NODE_WRITER: 1, SIN
 type MountPoint = NonNullable<NonNullable<Ldv["status"]>["mountPoints"]>[number];
 
 export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
-  const c = diskClients(o.client);
+  const c = hwameistorClients(o.client);
   const log = o.log ?? silentLogger;
   const lock = new KeyedLock();
   const pub = publisher({

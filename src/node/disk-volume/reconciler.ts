@@ -15,13 +15,14 @@ import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
-import { diskClients, mutateLdvStatus, nodeOfLdv, type Ld, type Ldv } from "../../csi/disk/ldv.ts";
+import { mutateLdvStatus, nodeOfLdv } from "../../csi/disk/ldv.ts";
+import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
 import type { NodeContext } from "../context.ts";
 import { decide, type Action, type VolumeFacts } from "./states.ts";
 import { diskVolumeRecords, ensurePoolLink, isBlockDevice, linkTargetOf, poolLinkOk, poolLinkPath, removePoolLink } from "./volume-files.ts";
 
 export function diskVolumeController(ctx: NodeContext): Controller {
-  const c = diskClients(ctx.client);
+  const c = hwameistorClients(ctx.client);
   const informer = new Informer<Ldv>(c.ldv, { log: ctx.log, name: "localdiskvolumes" });
   const ctl = new Controller({
     name: "disk-volume-node",

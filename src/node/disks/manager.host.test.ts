@@ -18,7 +18,7 @@ import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { startNodeAgent, type NodeAgent } from "../agent.ts";
 import { localDiskName } from "./identity.ts";
-import { diskManagerClients, type DiskManagerClients, type Ld } from "./kinds.ts";
+import { hwameistorClients as diskManagerClients, type HwameistorClients as DiskManagerClients, type Ld } from "../../kube/hwameistor.ts";
 
 const MiB = 2 ** 20;
 const CRD = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false };

@@ -9,7 +9,7 @@ import type { NodeContext, Service } from "../context.ts";
 import { reconcileAction } from "./action/reconciler.ts";
 import { reconcileClaim } from "./claim/reconciler.ts";
 import { ensureDiskNode, reconcileDiskNode } from "./disk-node/reconciler.ts";
-import { diskManagerClients } from "./kinds.ts";
+import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { reconcileLocalDisk } from "./local-disk/reconciler.ts";
 import { Keys, type DiskRuntime } from "./runtime.ts";
 import { DiskScanner } from "./scanner.ts";
@@ -39,7 +39,7 @@ export interface DiskManager extends Service {
 const PENDING_CLAIM = new Set<string>(["", DiskClaimStates.Pending, DiskClaimStates.Extending]);
 
 export async function startDiskManager(ctx: NodeContext, o: DiskManagerOptions): Promise<DiskManager> {
-  const c = diskManagerClients(ctx.client);
+  const c = hwameistorClients(ctx.client);
   const resyncMs = o.resyncMs ?? 30_000;
   const rt: DiskRuntime = {
     ctx,

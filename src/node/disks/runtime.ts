@@ -4,11 +4,11 @@
 // across agents each writes only its own node's disks, and every write is conditional on resourceVersion.
 import type { Informer } from "../../kube/informer.ts";
 import type { NodeContext } from "../context.ts";
-import type { DiskManagerClients, Ld, Lda, Ldc, Ldn, Ldv, Lsn } from "./kinds.ts";
+import type { HwameistorClients, Ld, Lda, Ldc, Ldn, Ldv, Lsn } from "../../kube/hwameistor.ts";
 
 export interface DiskRuntime {
   ctx: NodeContext;
-  c: DiskManagerClients;
+  c: HwameistorClients;
   inf: {
     ld: Informer<Ld>;
     ldc: Informer<Ldc>;

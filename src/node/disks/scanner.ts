@@ -7,7 +7,7 @@
 // Simplification: a scan probes every selected device, not only the one an event names — a handful of
 // blkid calls, and it makes every trigger level-triggered.
 import { isHwError } from "../../api/errors.ts";
-import type { Ld as LocalDisk } from "./kinds.ts";
+import type { Ld as LocalDisk } from "../../kube/hwameistor.ts";
 import { LocalDiskStates, type PoolClass } from "../../api/names.ts";
 import type { ResourceClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";

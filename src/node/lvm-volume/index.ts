@@ -5,13 +5,13 @@ import path from "node:path";
 import { identityService } from "../../csi/identity.ts";
 import { startCsiServer } from "../../csi/server.ts";
 import type { NodeContext, Service } from "../context.ts";
-import type { StorageClients } from "../storage/clients.ts";
+import type { HwameistorClients } from "../../kube/hwameistor.ts";
 import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
 import { lvmNodeService } from "./node.ts";
 
 export const LVM_SOCKET_NAME = "lvm.sock";
 
-export async function startLvmDriverNode(ctx: NodeContext, c: StorageClients): Promise<Service & { socketPath: string }> {
+export async function startLvmDriverNode(ctx: NodeContext, c: HwameistorClients): Promise<Service & { socketPath: string }> {
   const socketPath = path.join(ctx.csiSocketDir, LVM_SOCKET_NAME);
   const csi = await startCsiServer({
     socketPath,

@@ -33,12 +33,12 @@ import { volumeRecords } from "../../csi/volume-record.ts";
 import { nodeCapabilities } from "../../csi/capabilities.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { KeyedLock } from "../engines/common.ts";
-import type { StorageClients } from "../storage/clients.ts";
+import type { HwameistorClients } from "../../kube/hwameistor.ts";
 import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;
-  c: StorageClients;
+  c: HwameistorClients;
   stateDir: string;
   log?: Logger;
 }

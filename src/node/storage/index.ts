@@ -12,7 +12,7 @@ import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
 import { selectEngine } from "../engines/select.ts";
 import type { NodeContext, Service } from "../context.ts";
 import { startLvmDriverNode } from "../lvm-volume/index.ts";
-import { storageClients } from "./clients.ts";
+import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
 
@@ -59,7 +59,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   };
   ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
 
-  const c = storageClients(ctx.client);
+  const c = hwameistorClients(ctx.client);
   const nodeCtl = storageNodeController({ ctx, c, engine, engineReason: reason, storageIP: o.storageIP, activationErrors: activation.errors, refreshMs: o.refreshMs });
   const replicaCtl = replicaController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName), qos: o.qos });
   const parts: Service[] = [];

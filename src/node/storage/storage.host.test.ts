@@ -22,7 +22,7 @@ import { startNodeAgent, type NodeAgent } from "../agent.ts";
 import type { NodeContext } from "../context.ts";
 import { FileEngine } from "../engines/file/file-engine.ts";
 import { cleanupUnder } from "../engines/host-test-helpers.ts";
-import { storageClients, type Lvr, type StorageClients } from "./clients.ts";
+import { hwameistorClients as storageClients, type HwameistorClients as StorageClients, type Lvr } from "../../kube/hwameistor.ts";
 import { startLocalStorage, type LocalStorage } from "./index.ts";
 
 const MiB = 2 ** 20;

@@ -4,7 +4,7 @@
 // record is lost (the disk stays reserved).
 import { LocalDiskStates } from "../../../api/names.ts";
 import { isConflict } from "../../../kube/transport.ts";
-import type { Ld } from "../kinds.ts";
+import type { Ld } from "../../../kube/hwameistor.ts";
 import { myDisks, type DiskRuntime } from "../runtime.ts";
 import { disksToReserve, nextMatchedList } from "./states.ts";
 

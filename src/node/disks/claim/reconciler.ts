@@ -7,7 +7,7 @@ import type { ReconcileResult } from "../../../kube/controller.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../../../kube/transport.ts";
 import { withExtendRecord, poolOfClass } from "../disk-node/states.ts";
 import { ensurePoolLink } from "../disk-pool.ts";
-import type { Ld, Ldc } from "../kinds.ts";
+import type { Ld, Ldc } from "../../../kube/hwameistor.ts";
 import { myDisks, type DiskRuntime } from "../runtime.ts";
 import { nextClaimStep } from "./states.ts";
 

@@ -3,7 +3,7 @@
 import { isAlreadyExists } from "../../../kube/transport.ts";
 import { sameSpec } from "../discovery.ts";
 import { ensurePoolLink } from "../disk-pool.ts";
-import type { Ldn } from "../kinds.ts";
+import type { Ldn } from "../../../kube/hwameistor.ts";
 import type { DiskRuntime } from "../runtime.ts";
 import { buildDiskNodeStatus, isDiskPoolMember, poolOfClass } from "./states.ts";
 

@@ -16,7 +16,7 @@ import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
 import { Informer } from "../../../kube/informer.ts";
 import type { PoolStats, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
-import type { Ld, Ldc, Lsn, StorageClients } from "../clients.ts";
+import type { HwameistorClients, Ld, Ldc, Lsn } from "../../../kube/hwameistor.ts";
 import {
   STORAGE_IPV4_ANNOTATION,
   availableCondition,
@@ -32,7 +32,7 @@ import {
 
 export interface StorageNodeOptions {
   ctx: NodeContext;
-  c: StorageClients;
+  c: HwameistorClients;
   engine: StorageEngine;
   engineReason: string;
   /** `--storage-ip`. */

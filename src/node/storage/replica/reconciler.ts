@@ -15,7 +15,7 @@ import { Informer } from "../../../kube/informer.ts";
 import { assertPoolName, assertVolumeName } from "../../engines/common.ts";
 import type { Replica, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
-import type { Lvr, StorageClients } from "../clients.ts";
+import type { HwameistorClients, Lvr } from "../../../kube/hwameistor.ts";
 import { decide, mergeConditions, outcome, type ObservedReplica, type ReplicaAction, type ReplicaCondition, type ConditionChange } from "./states.ts";
 
 /** Hook for the QoS issue (§7): applied to a Ready replica on every pass. No-op until then. */
@@ -23,7 +23,7 @@ export type ReplicaQosHook = (lvr: Lvr, replica: Replica) => Promise<void>;
 
 export interface ReplicaControllerOptions {
   ctx: NodeContext;
-  c: StorageClients;
+  c: HwameistorClients;
   engine: StorageEngine;
   /** Called after a replica was created, grown or deleted (the LocalStorageNode pools change). */
   onPoolChange?: () => void;
