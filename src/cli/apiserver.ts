@@ -1,8 +1,8 @@
 // `hwameistor apiserver`: runs the embedded Kubernetes-compatible API server until SIGTERM/SIGINT.
 
 import type { Command } from "commander";
-import pino from "pino";
 import { startApiServer } from "../apiserver/server.ts";
+import { serveUntilSignal, serverLogger } from "./serve.ts";
 
 export function registerApiserverCommand(program: Command): void {
   program
@@ -17,25 +17,8 @@ export function registerApiserverCommand(program: Command): void {
     }, 6443)
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: { dataDir: string; host: string; port: number; logLevel: string }) => {
-      const log = pino({ level: o.logLevel }, pino.destination(2)); // stdout carries only the ready line
+      const log = serverLogger(o.logLevel);
       const srv = await startApiServer({ dataDir: o.dataDir, host: o.host, port: o.port }, { logger: log });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "shutting down");
-        srv.close().then(
-          () => process.exit(0),
-          (e) => {
-            log.error({ err: e }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
-      // One line on stdout for scripts and tests that start us on port 0 (after the signal handlers, so a
-      // SIGTERM right after it is a graceful stop).
-      process.stdout.write(JSON.stringify({ url: srv.url, kubeconfig: srv.kubeconfigPath }) + "\n");
+      serveUntilSignal(log, { stop: () => srv.close() }, { url: srv.url, kubeconfig: srv.kubeconfigPath });
     });
 }

@@ -1,34 +1,39 @@
-// `hwameistor controller`: runs the controller process (CSI controller services) until SIGTERM/SIGINT.
+// `hwameistor controller`: the cluster controller — CSI controller services of both drivers (served by
+// every replica) and the leader-elected reconcilers — until SIGTERM/SIGINT. docs/controller.md has the flags.
 
 import type { Command } from "commander";
-import pino from "pino";
 import { startController } from "../controller/index.ts";
+import { serveUntilSignal, serverLogger } from "./serve.ts";
+
+interface ControllerFlags {
+  kubeconfig?: string;
+  csiSocketDir: string;
+  leaderElection: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId?: string;
+  logLevel: string;
+}
 
 export function registerControllerCommand(program: Command): void {
   program
     .command("controller")
-    .description("run the cluster controller: the CSI controller service of disk.hwameistor.io")
+    .description("run the cluster controller: CSI controller services (disk.sock, lvm.sock) and the leader-elected reconcilers")
     .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
-    .option("--csi-socket-dir <dir>", "directory for the CSI sockets (disk.sock)", "/var/lib/hwameistor/controller")
+    .option("--csi-socket-dir <dir>", "directory for the CSI sockets (disk.sock, lvm.sock)", "/var/lib/hwameistor/controller")
+    .option("--no-leader-election", "run the reconcilers without the Lease (a single controller)")
+    .option("--leader-election-namespace <ns>", "namespace of the Lease hwameistor-local-storage-master", "hwameistor")
+    .option("--leader-election-id <id>", "this replica's identity in the Lease (default <hostname>_<pid>)")
     .option("--log-level <level>", "pino log level", "info")
-    .action(async (o: { kubeconfig?: string; csiSocketDir: string; logLevel: string }) => {
-      const log = pino({ level: o.logLevel }, pino.destination(2));
-      const ctl = await startController({ kubeconfig: o.kubeconfig, csiSocketDir: o.csiSocketDir, log });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "shutting down");
-        ctl.stop().then(
-          () => process.exit(0),
-          (e) => {
-            log.error({ err: e }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.stdout.write(JSON.stringify({ diskSocket: ctl.diskSocketPath }) + "\n");
+    .action(async (o: ControllerFlags) => {
+      const log = serverLogger(o.logLevel);
+      const ctl = await startController({
+        kubeconfig: o.kubeconfig,
+        csiSocketDir: o.csiSocketDir,
+        leaderElection: o.leaderElection,
+        leaderElectionNamespace: o.leaderElectionNamespace,
+        identity: o.leaderElectionId,
+        log,
+      });
+      serveUntilSignal(log, ctl, { diskSocket: ctl.diskSocketPath, lvmSocket: ctl.lvmSocketPath });
     });
 }

@@ -1,6 +1,6 @@
 // `hwameistor node`: the node agent (disk manager + disk.hwameistor.io node driver) until SIGTERM/SIGINT.
 import type { Command } from "commander";
-import pino from "pino";
+import { serveUntilSignal, serverLogger } from "./serve.ts";
 import { DEFAULT_STATE_DIR, startNodeAgent } from "../node/agent.ts";
 
 const positiveInt = (flag: string) => (v: string) => {
@@ -50,7 +50,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--dev-link-root <dir>", "replica device links root (default /dev with the default state dir, else <state-dir>/dev)")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: NodeFlags) => {
-      const log = pino({ level: o.logLevel, base: { node: o.nodeName } }, pino.destination(2)); // stdout: only the ready line
+      const log = serverLogger(o.logLevel, { node: o.nodeName });
       const agent = await startNodeAgent({
         nodeName: o.nodeName,
         kubeconfig: o.kubeconfig,
@@ -69,21 +69,6 @@ export function registerNodeCommand(program: Command): void {
         devLinkRoot: o.devLinkRoot,
         log,
       });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "shutting down");
-        agent.stop().then(
-          () => process.exit(0),
-          (e: unknown) => {
-            log.error({ err: String(e) }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.stdout.write(JSON.stringify({ node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath }) + "\n");
+      serveUntilSignal(log, agent, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath });
     });
 }
