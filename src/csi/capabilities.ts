@@ -9,7 +9,7 @@
 //   misconfigured sidecar fails loudly.
 
 import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
-import type { AccessMode, ControllerCapabilityType, NodeCapabilityType, PluginCapabilityType } from "./types.ts";
+import type { AccessMode, ControllerCapabilityType, NodeCapabilityType, NodeGetCapabilitiesResponse, NodeGetInfoResponse, PluginCapabilityType } from "./types.ts";
 
 export interface DriverCapabilities {
   name: string;
@@ -78,4 +78,14 @@ export const controllerCapabilities = (d: DriverCapabilities) => ({
 });
 export const nodeCapabilities = (d: DriverCapabilities) => ({
   capabilities: d.node.map((type) => ({ rpc: { type } })),
+});
+
+/** NodeGetInfo and NodeGetCapabilities of a driver's node service on `nodeName` (topology: the driver's key). */
+export const nodeInfoHandlers = (d: DriverCapabilities, nodeName: string) => ({
+  async NodeGetInfo(): Promise<NodeGetInfoResponse> {
+    return { node_id: nodeName, max_volumes_per_node: 0, accessible_topology: { segments: { [d.topologyKey]: nodeName } } };
+  },
+  async NodeGetCapabilities(): Promise<NodeGetCapabilitiesResponse> {
+    return nodeCapabilities(d);
+  },
 });

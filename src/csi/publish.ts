@@ -18,12 +18,13 @@
 //   asks for one); the target file is created if missing, then bind-mounted.
 // - Mount flags reach mount(8)'s -o list: each must be one option without separators (INVALID_ARGUMENT).
 // - Unpublish: not mounted / target missing is success; the target (directory or file) is removed.
+// Also here: the usage a NodeGetVolumeStats reports for a mounted filesystem (both services).
 
 import fs from "node:fs";
 import { lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { HwError, invalid } from "../api/errors.ts";
-import { listSignatures, mkfs, probeFilesystem, type FsType } from "../host/fs/fs.ts";
+import { listSignatures, mkfs, probeFilesystem, type FsStats, type FsType } from "../host/fs/fs.ts";
 import { bindMount, findMountsAt, mount, unmountAll } from "../host/mount/mount.ts";
 import type { Logger } from "../kube/types.ts";
 import type { DriverCapabilities } from "./capabilities.ts";
@@ -172,4 +173,12 @@ export function publisher(o: PublisherOptions): Publisher {
       else if (st) await rm(target, { force: true });
     },
   };
+}
+
+/** NodeGetVolumeStats usage of a mounted filesystem: bytes and inodes. */
+export function filesystemUsage(s: FsStats): T.VolumeUsage[] {
+  return [
+    { unit: "BYTES", total: String(s.totalBytes), used: String(s.usedBytes), available: String(s.availableBytes) },
+    { unit: "INODES", total: String(s.totalInodes), used: String(s.usedInodes), available: String(s.freeInodes) },
+  ];
 }

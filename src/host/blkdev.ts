@@ -5,6 +5,7 @@
 //   major = bits 8..19 and 32..63,  minor = bits 0..7 and 20..31   (glibc gnu_dev_major/minor),
 // which is what decodeDevT does, on a BigInt so no bit is lost.
 
+import fs from "node:fs";
 import { stat } from "node:fs/promises";
 import { HwError } from "../api/errors.ts";
 import { run, type RunOptions } from "./runner.ts";
@@ -36,6 +37,15 @@ export function parseMajorMinor(s: string): DeviceNumber {
   const m = /^\s*(\d+):(\d+)\s*$/.exec(s);
   if (!m) throw new HwError("INTERNAL", "UnparseableOutput", `cannot parse device number ${JSON.stringify(s)}`);
   return { major: Number(m[1]), minor: Number(m[2]) };
+}
+
+/** Whether `devPath` is (still) a block device node (follows symlinks); false when it is missing. */
+export function isBlockDevice(devPath: string): boolean {
+  try {
+    return fs.statSync(devPath).isBlockDevice();
+  } catch {
+    return false;
+  }
 }
 
 /** major:minor of a block device node (follows symlinks such as /dev/disk/by-id/…). */

@@ -14,16 +14,16 @@
 import fs from "node:fs";
 import { HwError, notFound } from "../../api/errors.ts";
 import { AccessTypes, LocalDiskStates, MountPointPhases, VolumeStates } from "../../api/names.ts";
-import { deviceSizeBytes } from "../../host/blkdev.ts";
+import { deviceSizeBytes, isBlockDevice } from "../../host/blkdev.ts";
 import { fsStats } from "../../host/fs/fs.ts";
 import { findMountsAt } from "../../host/mount/mount.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { hwameistorClients, type Ldv } from "../../kube/hwameistor.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import { diskVolumeRecords, isBlockDevice } from "../../node/disk-volume/volume-files.ts";
+import { diskVolumeRecords } from "../../node/disk-volume/volume-files.ts";
 import { KeyedLock } from "../../node/engines/common.ts";
-import { DiskDriver, nodeCapabilities } from "../capabilities.ts";
-import { parsePublishRequest, publisher } from "../publish.ts";
+import { DiskDriver, nodeInfoHandlers } from "../capabilities.ts";
+import { filesystemUsage, parsePublishRequest, publisher } from "../publish.ts";
 import type { ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
 import { validatePath, validateVolumeId } from "../validate.ts";
@@ -127,12 +127,7 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
   }
 
   return {
-    async NodeGetInfo(): Promise<T.NodeGetInfoResponse> {
-      return { node_id: o.nodeName, max_volumes_per_node: 0, accessible_topology: { segments: { [DiskDriver.topologyKey]: o.nodeName } } };
-    },
-    async NodeGetCapabilities(): Promise<T.NodeGetCapabilitiesResponse> {
-      return nodeCapabilities(DiskDriver);
-    },
+    ...nodeInfoHandlers(DiskDriver, o.nodeName),
     NodePublishVolume: (req: T.NodePublishVolumeRequest) => lock.with(req.volume_id ?? "", () => publish(req)),
     NodeUnpublishVolume: (req: T.NodeUnpublishVolumeRequest) => lock.with(req.volume_id ?? "", () => unpublish(req)),
     async NodeGetVolumeStats(req: T.NodeGetVolumeStatsRequest): Promise<T.NodeGetVolumeStatsResponse> {
@@ -159,8 +154,7 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
           if (isBlockDevice(dev)) usage.push({ unit: "BYTES", total: String(await deviceSizeBytes(dev)) });
         } else {
           const s = await fsStats(volumePath);
-          usage.push({ unit: "BYTES", total: String(s.totalBytes), used: String(s.usedBytes), available: String(s.availableBytes) });
-          usage.push({ unit: "INODES", total: String(s.totalInodes), used: String(s.usedInodes), available: String(s.freeInodes) });
+          usage.push(...filesystemUsage(s));
           await c.ldv.patchStatus(volume, { status: { usedCapacityBytes: s.usedBytes } }).catch(() => {});
         }
       }

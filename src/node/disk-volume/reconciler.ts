@@ -11,6 +11,7 @@
 // never trusts the pool state alone: it also excludes disks held by live LDVs.
 
 import { DeviceStates, Finalizers, VolumeStates, diskPoolName, isPoolClass } from "../../api/names.ts";
+import { isBlockDevice } from "../../host/blkdev.ts";
 import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
@@ -19,7 +20,7 @@ import { mutateLdvStatus, nodeOfLdv } from "../../csi/disk/ldv.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
 import type { NodeContext } from "../context.ts";
 import { decide, type Action, type VolumeFacts } from "./states.ts";
-import { diskVolumeRecords, ensurePoolLink, isBlockDevice, linkTargetOf, poolLinkOk, poolLinkPath, removePoolLink } from "./volume-files.ts";
+import { diskVolumeRecords, ensurePoolLink, linkTargetOf, poolLinkOk, poolLinkPath, removePoolLink } from "./volume-files.ts";
 
 export function diskVolumeController(ctx: NodeContext): Controller {
   const c = hwameistorClients(ctx.client);

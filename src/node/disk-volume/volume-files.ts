@@ -45,12 +45,3 @@ export function ensurePoolLink(linkPath: string, target: string): void {
 export function removePoolLink(linkPath: string): void {
   fs.rmSync(linkPath, { force: true });
 }
-
-/** Whether `devPath` is (still) a block device node. */
-export function isBlockDevice(devPath: string): boolean {
-  try {
-    return fs.statSync(devPath).isBlockDevice();
-  } catch {
-    return false;
-  }
-}

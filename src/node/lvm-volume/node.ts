@@ -21,20 +21,19 @@
 import { realpath, lstat, stat } from "node:fs/promises";
 import { HwError, isHwError } from "../../api/errors.ts";
 import { PublishContextKeys, VolumeStates } from "../../api/names.ts";
-import { deviceSizeBytes } from "../../host/blkdev.ts";
+import { deviceSizeBytes, isBlockDevice } from "../../host/blkdev.ts";
 import * as btrfs from "../../host/btrfs/btrfs.ts";
 import { fsStats, growXfs, resizeExt4 } from "../../host/fs/fs.ts";
 import { findMountsAt } from "../../host/mount/mount.ts";
 import type { ServiceHandlers } from "../../csi/server.ts";
 import type * as T from "../../csi/types.ts";
-import { parsePublishRequest, publisher } from "../../csi/publish.ts";
+import { filesystemUsage, parsePublishRequest, publisher } from "../../csi/publish.ts";
 import { validatePath, validateVolumeId, bytesField } from "../../csi/validate.ts";
 import { volumeRecords } from "../../csi/volume-record.ts";
-import { nodeCapabilities } from "../../csi/capabilities.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { KeyedLock } from "../engines/common.ts";
 import type { HwameistorClients } from "../../kube/hwameistor.ts";
-import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
+import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../csi/capabilities.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;
@@ -52,10 +51,6 @@ interface NodeExpandVolumeRequest {
 
 /** Where an lvm volume's records live (existing nodes keep them there). */
 const lvmVolumeRecords = volumeRecords("lvm-volume");
-
-async function isBlockDev(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isBlockDevice(), () => false);
-}
 
 export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   const log = o.log ?? silentLogger;
@@ -85,7 +80,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
 
   async function kernelDevice(volume: string, devPath: string): Promise<string> {
     const real = await realpath(devPath).catch(() => "");
-    if (!real || !(await isBlockDev(real))) {
+    if (!real || !isBlockDevice(real)) {
       throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `device ${devPath} of volume ${volume} is not present on node ${o.nodeName}`, {
         hint: "the node agent re-attaches replica devices on start (activateAll); check the LocalVolumeReplica's Ready condition",
       });
@@ -164,14 +159,13 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
       if (!bs.isBlockDevice()) problems.push(`${volumePath} is not a block device`);
       const rec = lvmVolumeRecords.read(o.stateDir, volume);
       const dev = rec ? await realpath(rec.devPath).catch(() => "") : "";
-      if (dev && (await isBlockDev(dev))) usage.push({ unit: "BYTES", total: String(await deviceSizeBytes(dev)) });
+      if (dev && isBlockDevice(dev)) usage.push({ unit: "BYTES", total: String(await deviceSizeBytes(dev)) });
       else problems.push(`replica device ${rec?.devPath ?? "(unknown)"} is missing`);
     } else if (mounts.length) {
       const src = mounts.at(-1)!.source;
-      if (src.startsWith("/dev/") && !(await isBlockDev(src))) problems.push(`device ${src} is missing`);
+      if (src.startsWith("/dev/") && !isBlockDevice(src)) problems.push(`device ${src} is missing`);
       const s = await fsStats(volumePath);
-      usage.push({ unit: "BYTES", total: String(s.totalBytes), used: String(s.usedBytes), available: String(s.availableBytes) });
-      usage.push({ unit: "INODES", total: String(s.totalInodes), used: String(s.usedInodes), available: String(s.freeInodes) });
+      usage.push(...filesystemUsage(s));
       if (lv) {
         await o.c.lv
           .patchStatus(volume, { status: { usedCapacityBytes: s.usedBytes, totalInode: s.totalInodes, usedInode: s.usedInodes } })
@@ -193,7 +187,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     const isBlock = !!req.volume_capability?.block || req.volume_capability?.access_type === "block" || !st.isDirectory();
     const rec = lvmVolumeRecords.read(o.stateDir, volume);
     const dev = isBlock ? (rec ? await realpath(rec.devPath).catch(() => "") : "") : mounts.at(-1)!.source;
-    if (!dev || !(await isBlockDev(dev))) throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `the device of volume ${volume} is not present on node ${o.nodeName}`);
+    if (!dev || !isBlockDevice(dev)) throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `the device of volume ${volume} is not present on node ${o.nodeName}`);
     const devBytes = await deviceSizeBytes(dev);
     if (required > devBytes) {
       throw new HwError("UNAVAILABLE", "ReplicaNotExpanded", `volume ${volume}: replica device ${dev} has ${devBytes} bytes, less than the requested ${required}`, {
@@ -208,12 +202,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   }
 
   return {
-    async NodeGetInfo(): Promise<T.NodeGetInfoResponse> {
-      return { node_id: o.nodeName, max_volumes_per_node: 0, accessible_topology: { segments: { [LvmNodeDriver.topologyKey]: o.nodeName } } };
-    },
-    async NodeGetCapabilities(): Promise<T.NodeGetCapabilitiesResponse> {
-      return nodeCapabilities(LvmNodeDriver);
-    },
+    ...nodeInfoHandlers(LvmNodeDriver, o.nodeName),
     NodePublishVolume: (req: T.NodePublishVolumeRequest) => lock.with(req.volume_id ?? "", () => publish(req)),
     NodeUnpublishVolume: (req: T.NodeUnpublishVolumeRequest) => lock.with(req.volume_id ?? "", () => unpublish(req)),
     NodeGetVolumeStats: (req: T.NodeGetVolumeStatsRequest) => volumeStats(req),
