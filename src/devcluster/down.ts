@@ -13,6 +13,7 @@ import { layoutOf, networkPlan, nodeNames } from "./layout.ts";
 import { teardownNetwork } from "./network.ts";
 import { isSameProcess, processSpecs } from "./processes.ts";
 import { readState, updateState } from "./state.ts";
+import { supervisorAlive } from "./up.ts";
 
 export interface DownResult {
   stateDir: string;
@@ -39,7 +40,7 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
 
   // 1. processes: the supervisor first (it stops the rest in order), then stragglers.
   const sup = state?.supervisor?.pid;
-  if (sup && isAlive(sup) && commandLineOf(sup).includes("supervise")) {
+  if (sup && supervisorAlive(state)) {
     say(`stopping supervisor (pid ${sup}) and its processes`);
     signalProcess(sup, "SIGTERM");
     await waitGone([sup], 40_000);

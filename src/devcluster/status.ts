@@ -15,6 +15,7 @@ import type { KubeObject } from "../kube/types.ts";
 import { layoutOf, networkPlan, nodeNames } from "./layout.ts";
 import { isSameProcess, processSpecs } from "./processes.ts";
 import { readState, type ClusterState } from "./state.ts";
+import { supervisorAlive } from "./up.ts";
 
 export interface ProcessRow {
   name: string;
@@ -62,7 +63,7 @@ export async function clusterStatus(stateDir: string): Promise<StatusResult> {
   const s = readState(l.clusterJson);
   if (!s) throw new HwError("NOT_FOUND", "NoCluster", `no dev cluster in ${l.stateDir}`, { hint: "start one with `hwameistor cluster up`" });
   const sup = s.supervisor?.pid;
-  const supAlive = !!sup && isAlive(sup) && commandLineOf(sup).includes("supervise");
+  const supAlive = supervisorAlive(s);
   const plan = s.options.netns ? networkPlan(l.stateDir, nodeNames(s.options)) : undefined;
   const processes: ProcessRow[] = processSpecs(l.stateDir, s.options, s.api).map((spec) => {
     const p = s.processes[spec.name];

@@ -136,25 +136,31 @@ export class Supervisor {
 
   /** Waits for the API server, publishes its kubeconfig, applies the CRDs and the Cluster resource. */
   private async bootstrap(): Promise<void> {
+    // Never gives up: the API server is restarted by us if it dies, and the rest is useless without it.
     const { host, port } = this.state.api;
-    const deadline = Date.now() + 60_000;
+    let warnAt = Date.now() + 60_000;
     for (;;) {
       if (this.stopping) return;
       try {
         const res = await fetch(`http://${host}:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
-        if (res.ok && existsSync(join(this.l.apiserverDir, "kubeconfig"))) break;
-      } catch {
-        /* not yet */
+        if (res.ok && existsSync(join(this.l.apiserverDir, "kubeconfig"))) {
+          const src = join(this.l.apiserverDir, "kubeconfig");
+          if (!existsSync(this.l.kubeconfig) || readFileSync(src, "utf8") !== readFileSync(this.l.kubeconfig, "utf8")) copyFileSync(src, this.l.kubeconfig);
+          const client = new KubeClient(loadKubeConfig({ kubeconfigPath: this.l.kubeconfig }).kubeConfig, { userAgent: "hwameistor-devcluster" });
+          const n = await applyCrds(client);
+          await ensureClusterResource(client, this.state.options);
+          this.say(`API server ready on ${host}:${port}; ${n} CRDs applied; Cluster resource present`);
+          return;
+        }
+      } catch (e) {
+        if (Date.now() > warnAt) this.say(`bootstrap not done yet: ${(e as Error).message}`);
       }
-      if (Date.now() > deadline) throw new Error(`the API server did not answer on ${host}:${port} within 60 s (see ${this.specs[0]!.logFile})`);
+      if (Date.now() > warnAt) {
+        this.say(`the API server has not answered on ${host}:${port} for a minute (see ${this.specs[0]!.logFile}); still waiting`);
+        warnAt = Date.now() + 60_000;
+      }
       await sleep(200);
     }
-    const src = join(this.l.apiserverDir, "kubeconfig");
-    if (!existsSync(this.l.kubeconfig) || readFileSync(src, "utf8") !== readFileSync(this.l.kubeconfig, "utf8")) copyFileSync(src, this.l.kubeconfig);
-    const client = new KubeClient(loadKubeConfig({ kubeconfigPath: this.l.kubeconfig }).kubeConfig, { userAgent: "hwameistor-devcluster" });
-    const n = await applyCrds(client);
-    await ensureClusterResource(client, this.state.options);
-    this.say(`API server ready on ${host}:${port}; ${n} CRDs applied; Cluster resource present`);
   }
 
   /** Stops every process in reverse start order; node agents together. */

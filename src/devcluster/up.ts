@@ -51,9 +51,12 @@ export interface UpOptions {
   progress?: (line: string) => void;
 }
 
+/** Whether the supervisor recorded in cluster.json runs (and is this cluster's, not a reused pid). */
 export function supervisorAlive(s: ClusterState | undefined): boolean {
   const pid = s?.supervisor?.pid;
-  return !!pid && isAlive(pid) && commandLineOf(pid).includes("supervise");
+  if (!pid || !isAlive(pid)) return false;
+  const cmd = commandLineOf(pid);
+  return cmd.includes("supervise") && cmd.includes(s!.stateDir);
 }
 
 async function freePort(host: string): Promise<number> {
@@ -122,7 +125,14 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
     options,
     api: { host, port },
     status: "starting",
-    processes: stored?.processes ?? {},
+    // A process that is not running will be started anew: its ready line must come after today's log end
+    // (the old run's line, and the Node/LocalDiskNode it left Ready, must not count). A live one is adopted.
+    processes: Object.fromEntries(
+      Object.entries(stored?.processes ?? {}).map(([name, p]) => [
+        name,
+        p.pid && isAlive(p.pid) ? p : { ...p, pid: undefined, logOffset: existsSync(logFile(l, name)) ? statSync(logFile(l, name)).size : 0 },
+      ]),
+    ),
     createdAt: stored?.createdAt ?? new Date().toISOString(),
     upDurationMs: stored?.upDurationMs,
   };
