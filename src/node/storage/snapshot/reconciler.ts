@@ -1,0 +1,171 @@
+// The node's snapshot reconcilers (reference §5.7): LocalVolumeReplicaSnapshot (take / drop the replica's
+// snapshot through the engine) and LocalVolumeReplicaSnapshotRestore (restore a snapshot into a replica, or
+// roll the source replica back to it). Only objects whose spec.nodeName is this node are touched.
+//
+// Consistency: a snapshot of a replica whose filesystem is mounted here is taken with the filesystem frozen
+// (`fsfreeze --freeze` on one of its mount points; freezing is per superblock), the engine's reflink in the
+// middle, and `fsfreeze --unfreeze` in a finally: writers block for the reflink only, constant time whatever
+// the size. A raw-block or unpublished replica is snapshotted as is (crash-consistent).
+//
+// Crash windows: engine calls are idempotent by name (createSnapshot of an existing snapshot returns it,
+// deleteSnapshot of a missing one is done), so a crash between the engine call and the status write re-runs
+// it harmlessly. A restore is re-run only while the LVRSR is InProgress (its target is not in use then); once
+// Completed it never runs again, so data written after a restore is never overwritten.
+// Simplification: an agent killed between freeze and unfreeze leaves the filesystem frozen until an operator
+// runs `fsfreeze --unfreeze` (the original has the same window around its lvcreate).
+
+import { isHwError } from "../../../api/errors.ts";
+import type { LocalVolumeReplicaSnapshotStatus } from "../../../api/kinds/local-volume-replica-snapshot.ts";
+import { OperationStates, RestoreTypes } from "../../../api/names.ts";
+import { freeze, unfreeze } from "../../../host/fs/fs.ts";
+import { findMountsBySource } from "../../../host/mount/mount.ts";
+import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
+import type { HwameistorClients, LocalVolumeReplicaSnapshotObject, LocalVolumeReplicaSnapshotRestoreObject } from "../../../kube/hwameistor.ts";
+import { Informer } from "../../../kube/informer.ts";
+import type { NodeContext, Service } from "../../context.ts";
+import type { StorageEngine } from "../../engines/engine.ts";
+import { mergeConditions, type ReplicaCondition } from "../replica/states.ts";
+import { afterRestore, afterSnapshotAction, decideReplicaRestore, decideReplicaSnapshot, type CondChange } from "./states.ts";
+
+type Lvrs = LocalVolumeReplicaSnapshotObject;
+type Lvrsr = LocalVolumeReplicaSnapshotRestoreObject;
+
+const FREEZABLE = new Set(["xfs", "ext4", "ext3", "btrfs"]);
+const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
+
+export interface SnapshotControllerOptions {
+  ctx: NodeContext;
+  c: HwameistorClients;
+  engine: StorageEngine;
+  /** Called after a snapshot was taken or dropped (pool usage changes). */
+  onPoolChange?: () => void;
+}
+
+/** Freeze every filesystem mounted from `kernelDevice` around fn (one mount point per filesystem). */
+export async function withFrozenFilesystem<T>(kernelDevice: string, fn: () => Promise<T>): Promise<{ result: T; frozen: string | undefined }> {
+  const mounts = kernelDevice ? (await findMountsBySource(kernelDevice)).filter((m) => FREEZABLE.has(m.fstype)) : [];
+  const mp = mounts[0]?.target;
+  if (!mp) return { result: await fn(), frozen: undefined };
+  await freeze(mp);
+  try {
+    return { result: await fn(), frozen: mp };
+  } finally {
+    await unfreeze(mp);
+  }
+}
+
+export function snapshotControllers(o: SnapshotControllerOptions): Service & { start(): Promise<void> } {
+  const { ctx, c, engine } = o;
+  const mine = (x: { spec?: { nodeName?: string }; metadata?: { name?: string } }) => (x.spec?.nodeName === ctx.nodeName ? x.metadata?.name : undefined);
+  const lvrsInf = new Informer<Lvrs>(c.lvrs, { log: ctx.log, name: "localvolumereplicasnapshots", resyncPeriodMs: 60_000 });
+  const snapCtl = new Controller({ name: "local-volume-replica-snapshot", log: ctx.log, workers: 2, reconcile: (k) => reconcileSnapshot(k) });
+  snapCtl.watch(lvrsInf, mine);
+  const lvrsrInf = new Informer<Lvrsr>(c.lvrsrestore, { log: ctx.log, name: "localvolumereplicasnapshotrestores" });
+  const restoreCtl = new Controller({ name: "local-volume-replica-snapshot-restore", log: ctx.log, workers: 2, reconcile: (k) => reconcileRestore(k) });
+  restoreCtl.watch(lvrsrInf, mine);
+
+  async function reconcileSnapshot(name: string): Promise<ReconcileResult | void> {
+    const lvrs = await c.lvrs.get(name);
+    if (!lvrs || lvrs.spec?.nodeName !== ctx.nodeName) return;
+    const spec = lvrs.spec;
+    const st: LocalVolumeReplicaSnapshotStatus = lvrs.status ?? {};
+    const pool = spec.poolName ?? "";
+    const volume = spec.sourceVolume ?? "";
+    const snap = spec.volumeSnapshotName ?? "";
+    const present = await engine
+      .listSnapshots(pool, volume)
+      .then((l) => l.find((s) => s.snapshotName === snap))
+      .catch((e: unknown) => {
+        if (isHwError(e)) return undefined;
+        throw e;
+      });
+    const d = decideReplicaSnapshot({ state: st.state ?? "", deleteRequested: !!spec.delete, present: !!present });
+    let state = d.state ?? st.state ?? "";
+    let changes: CondChange[] = d.conditions;
+    const next: LocalVolumeReplicaSnapshotStatus = { ...st };
+    let failure: string | undefined;
+    if (present) {
+      next.creationTime = present.creationTime;
+      next.allocatedCapacityBytes = present.sizeBytes;
+      next.attr = { merging: false, invalid: false };
+    }
+    if (d.action === "deleteObject") {
+      await c.lvrs.delete(name);
+      ctx.log.info({ lvrs: name, snapshot: snap }, "replica snapshot object deleted");
+      return;
+    }
+    if (d.action) {
+      try {
+        if (d.action === "createSnapshot") {
+          const rep = await engine.getReplica(pool, volume);
+          const t0 = Date.now();
+          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap));
+          ctx.log.info({ lvrs: name, snapshot: snap, volume, frozen, ms: Date.now() - t0 }, "replica snapshot taken");
+          next.creationTime = result.creationTime;
+          next.allocatedCapacityBytes = result.sizeBytes;
+          next.attr = { merging: false, invalid: false };
+        } else {
+          await engine.deleteSnapshot(pool, snap);
+        }
+        const a = afterSnapshotAction(d.action, true);
+        state = a.state ?? state;
+        changes = a.conditions;
+        o.onPoolChange?.();
+      } catch (e) {
+        if (!isHwError(e)) throw e;
+        failure = errorText(e);
+        const a = afterSnapshotAction(d.action, false, failure);
+        changes = a.conditions;
+        void ctx.recorder.recordEvent(lvrs, "Warning", d.action === "createSnapshot" ? "SnapshotCreateFailed" : "SnapshotDeleteFailed", `replica snapshot ${name} of volume ${volume}: ${failure}`);
+      }
+    }
+    next.state = state;
+    next.conditions = mergeConditions((st.conditions ?? []) as ReplicaCondition[], changes, new Date().toISOString(), lvrs.metadata?.generation);
+    const failedCond = next.conditions.find((x) => x.status === "False");
+    next.reason = failedCond?.message ?? "";
+    const strip = (s: LocalVolumeReplicaSnapshotStatus) => JSON.stringify({ ...s, conditions: (s.conditions ?? []).map((x) => ({ ...x, lastTransitionTime: undefined })) });
+    const changed = strip(next) !== strip(st);
+    if (changed) await c.lvrs.updateStatus({ ...lvrs, status: next });
+    if (failure) throw new Error(`replica snapshot ${name}: ${failure}`); // status written; retried with backoff
+    if (changed && next.state !== (st.state ?? "")) return { requeueAfterMs: 0 };
+    return undefined;
+  }
+
+  async function reconcileRestore(name: string): Promise<ReconcileResult | void> {
+    const r = await c.lvrsrestore.get(name);
+    if (!r || r.spec?.nodeName !== ctx.nodeName) return;
+    const st = r.status ?? {};
+    const d = decideReplicaRestore({ state: st.state ?? "", abort: !!r.spec.abort });
+    let state = d.state ?? st.state ?? "";
+    let message = st.message ?? "";
+    if (d.action === "restore") {
+      const pool = r.spec.targetPoolName ?? "";
+      const snap = r.spec.sourceVolumeSnapshot;
+      try {
+        const t0 = Date.now();
+        if (r.spec.restoreType === RestoreTypes.Rollback) await engine.rollbackSnapshot(pool, snap);
+        else await engine.restoreSnapshot(pool, snap, r.spec.targetVolume ?? "");
+        message = `${r.spec.restoreType} from ${snap} into ${r.spec.targetVolume} done in ${Date.now() - t0} ms`;
+        state = afterRestore(true);
+      } catch (e) {
+        if (!isHwError(e)) throw e;
+        message = `${r.spec.restoreType} of ${r.spec.targetVolume} from snapshot ${snap} on node ${ctx.nodeName} failed: ${errorText(e)}`;
+        state = afterRestore(false);
+      }
+      ctx.log.info({ lvrsrestore: name, state, message }, "replica snapshot restore");
+    }
+    if (state === (st.state ?? "") && message === (st.message ?? "")) return;
+    await c.lvrsrestore.updateStatus({ ...r, status: { state, message } });
+    if (state !== OperationStates.Completed && state !== OperationStates.Failed) return { requeueAfterMs: 0 };
+    return undefined;
+  }
+
+  return {
+    async start() {
+      await Promise.all([snapCtl.start(), restoreCtl.start()]);
+    },
+    async stop() {
+      await Promise.all([snapCtl.stop(), restoreCtl.stop()]);
+    },
+  };
+}
