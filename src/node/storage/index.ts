@@ -15,6 +15,7 @@ import { startLvmDriverNode } from "../lvm-volume/index.ts";
 import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
+import { snapshotControllers } from "./snapshot/reconciler.ts";
 
 export interface LocalStorageOptions {
   /** `--engine` (default auto). */
@@ -73,6 +74,9 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     nodeCtl.enqueue(ctx.nodeName);
     await replicaCtl.start();
     parts.push(replicaCtl);
+    const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    await snapCtl.start();
+    parts.push(snapCtl);
     if (o.csi ?? true) {
       const csi = await startLvmDriverNode(ctx, c);
       socketPath = csi.socketPath;
