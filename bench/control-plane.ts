@@ -29,7 +29,7 @@ import { loadKubeConfig } from "../src/kube/config.ts";
 import { attachLoop, createSparseFile, detachLoop } from "../src/host/loop/loop.ts";
 import { mkfs } from "../src/host/fs/fs.ts";
 import { REPO, hwameistor, importRss, load1, rssOf, sampleRss } from "./lib/proc.ts";
-import { machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
+import { fmt, machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
 import { mapLimit, median, round, sleep, timed } from "./lib/stats.ts";
 import { VolumeTrace } from "./lib/volume-trace.ts";
 
@@ -173,25 +173,32 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       const create = ts.map((t) => t.createMs);
       const cpub = ts.map((t) => t.controllerPublishMs);
       const npub = ts.map((t) => t.nodePublishMs);
-      metrics.push(
-        metric(`CreateVolume-to-Ready p50, ${ph.label}`, pct(create, 50), "ms", "< 300", `${volumes} volumes of ${VOLUME_BYTES / MiB} MiB, round-robin over ${nodes.length} nodes`),
-        metric(`CreateVolume-to-Ready p99, ${ph.label}`, pct(create, 99), "ms"),
-        metric(`ControllerPublishVolume p50, ${ph.label}`, pct(cpub, 50), "ms"),
-        metric(`NodePublishVolume p50, ${ph.label}`, pct(npub, 50), "ms", undefined, `mkfs.${fsType} + mount on the node`),
-        metric(`NodePublishVolume p99, ${ph.label}`, pct(npub, 99), "ms"),
-        metric(`throughput, ${ph.label}`, round((volumes / phaseMs) * 1000), "volumes/s", undefined, "create + publish, whole phase"),
-      );
       // Where CreateVolume's time went (medians over the phase's volumes; see lib/volume-trace.ts).
       const steps = ts.map((t) => ({ t, s: trace.steps.get(t.name) ?? {} }));
+      const stepRows: Metric[] = [];
       const step = (label: string, f: (x: (typeof steps)[number]) => number | undefined, note: string) => {
         const xs = steps.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
-        if (xs.length) metrics.push(metric(`  ${label}, ${ph.label}, p50`, round(median(xs)), "ms", undefined, note));
+        if (xs.length) stepRows.push(metric(`└ ${label}, ${ph.label}, p50`, round(median(xs)), "ms", undefined, note));
       };
       step("CreateVolume → LocalVolume written", (x) => x.s.lvCreated! - x.t.createStart, "controller CSI service: validation, placement, write");
       step("LocalVolume → replica written", (x) => x.s.lvrCreated! - x.s.lvCreated!, "controller LocalVolume reconciler");
       step("replica written → replica Ready", (x) => x.s.lvrReady! - x.s.lvrCreated!, "node agent: sparse file, losetup, link, status");
       step("replica Ready → LocalVolume Ready", (x) => x.s.lvReady! - x.s.lvrReady!, "controller LocalVolume reconciler");
       step("LocalVolume Ready → CreateVolume returns", (x) => x.t.createEnd - x.s.lvReady!, "the CSI call's 200 ms poll");
+      const slowest = [...stepRows].sort((x, y) => y.value - x.value)[0];
+      const createP50 = pct(create, 50);
+      const why = createP50 >= 300 && slowest
+        ? `; slowest step: ${slowest.name.replace(/^└ /, "").replace(/, [^,]+, p50$/, "")} (p50 ${fmt(slowest.value)} ms, ${slowest.note}); load average ${load1()}`
+        : "";
+      metrics.push(
+        metric(`CreateVolume-to-Ready p50, ${ph.label}`, createP50, "ms", "< 300", `${volumes} volumes of ${VOLUME_BYTES / MiB} MiB, round-robin over ${nodes.length} nodes${why}`),
+        metric(`CreateVolume-to-Ready p99, ${ph.label}`, pct(create, 99), "ms"),
+        ...stepRows,
+        metric(`ControllerPublishVolume p50, ${ph.label}`, pct(cpub, 50), "ms"),
+        metric(`NodePublishVolume p50, ${ph.label}`, pct(npub, 50), "ms", undefined, `mkfs.${fsType} + mount on the node`),
+        metric(`NodePublishVolume p99, ${ph.label}`, pct(npub, 99), "ms"),
+        metric(`throughput, ${ph.label}`, round((volumes / phaseMs) * 1000), "volumes/s", undefined, "create + publish, whole phase"),
+      );
       if (!quick) {
         const [, tdMs] = await timed(() => mapLimit(names, concurrency, (v) => teardown(v.name, v.node)));
         metrics.push(metric(`teardown of ${volumes} volumes (unpublish + delete, 10 at a time), after ${ph.label}`, round(tdMs / 1000), "s"));
@@ -212,7 +219,15 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     for (const name of Object.keys(pids)) {
       const isNode = nodes.includes(name);
       metrics.push(
-        metric(`${name} RSS at rest`, mib(atRest[name]!), "MiB", isNode ? "< 100" : undefined, isNode ? `importing the agent's modules alone: ${mib(agentMods)} MiB (see below)` : undefined),
+        metric(
+          `${name} RSS at rest`,
+          mib(atRest[name]!),
+          "MiB",
+          isNode ? "< 100" : undefined,
+          isNode
+            ? `a fresh node + tsx process is ${fmt(mib(base))} MiB; importing @kubernetes/client-node makes it ${fmt(mib(kube))} MiB; the agent's modules, before anything starts, ${fmt(mib(agentMods))} MiB`
+            : undefined,
+        ),
         metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB"),
         metric(`${name} RSS after the load`, mib(after[name]!), "MiB"),
       );
