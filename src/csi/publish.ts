@@ -88,8 +88,8 @@ export interface Publisher {
    * the mounted fs type. `afterFormat` runs right after this call created the filesystem, before mounting.
    */
   publishMount(p: PublishRequest, dev: string, seed: RecordSeed, afterFormat?: () => Promise<unknown>): Promise<string>;
-  /** Unmounts everything at the target and removes it. */
-  unpublish(target: string): Promise<void>;
+  /** NodeUnpublishVolume: unmounts everything at the target and removes it. Returns the checked request. */
+  unpublish(req: T.NodeUnpublishVolumeRequest): Promise<{ volume: string; target: string }>;
 }
 
 export function publisher(o: PublisherOptions): Publisher {
@@ -165,12 +165,16 @@ export function publisher(o: PublisherOptions): Publisher {
       return fsType;
     },
 
-    async unpublish(target) {
+    async unpublish(req) {
+      const volume = validateVolumeId(req.volume_id);
+      const target = validatePath(req.target_path, "target_path");
       await unmountAll(target);
       // CSI: the plugin removes the target it was given (a directory for mounts, a file for block).
       const st = await lstat(target).catch(() => undefined);
       if (st?.isDirectory()) await fs.promises.rmdir(target);
       else if (st) await rm(target, { force: true });
+      o.log.info({ volume, target }, "volume unpublished");
+      return { volume, target };
     },
   };
 }

@@ -118,11 +118,8 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
   }
 
   async function unpublish(req: T.NodeUnpublishVolumeRequest): Promise<object> {
-    const volume = validateVolumeId(req.volume_id);
-    const target = validatePath(req.target_path, "target_path");
-    await pub.unpublish(target);
+    const { volume, target } = await pub.unpublish(req);
     await setMountPoint(volume, undefined, target);
-    log.info({ volume, target }, "volume unpublished");
     return {};
   }
 

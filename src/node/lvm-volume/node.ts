@@ -134,14 +134,6 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     return {};
   }
 
-  async function unpublish(req: T.NodeUnpublishVolumeRequest): Promise<object> {
-    const volume = validateVolumeId(req.volume_id);
-    const target = validatePath(req.target_path, "target_path");
-    await pub.unpublish(target);
-    log.info({ volume, target }, "volume unpublished");
-    return {};
-  }
-
   async function volumeStats(req: T.NodeGetVolumeStatsRequest): Promise<T.NodeGetVolumeStatsResponse> {
     const volume = validateVolumeId(req.volume_id);
     const volumePath = validatePath(req.volume_path, "volume_path");
@@ -204,7 +196,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   return {
     ...nodeInfoHandlers(LvmNodeDriver, o.nodeName),
     NodePublishVolume: (req: T.NodePublishVolumeRequest) => lock.with(req.volume_id ?? "", () => publish(req)),
-    NodeUnpublishVolume: (req: T.NodeUnpublishVolumeRequest) => lock.with(req.volume_id ?? "", () => unpublish(req)),
+    NodeUnpublishVolume: (req: T.NodeUnpublishVolumeRequest) => lock.with(req.volume_id ?? "", async () => (await pub.unpublish(req), {})),
     NodeGetVolumeStats: (req: T.NodeGetVolumeStatsRequest) => volumeStats(req),
     NodeExpandVolume: (req: NodeExpandVolumeRequest) => lock.with(req.volume_id ?? "", () => expand(req)),
   };

@@ -235,14 +235,17 @@ export class LvmEngine implements StorageEngine {
     return (loops ?? (await listLoops(this.ro))).filter((l) => l.backFile === w.file && l.offset === w.offset && !l.backFileDeleted);
   }
 
+  /** With device-mapper the LV is its own device: `/dev/<VG>/<LV>`, active when the node exists. */
+  private async dmReplica(poolName: string, vg: string, volumeName: string, sizeBytes: number): Promise<Replica> {
+    const devPath = `/dev/${vg}/${volumeName}`;
+    const kernelDevice = await realpath(devPath).catch(() => "");
+    return { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: sizeBytes, kernelDevice, active: kernelDevice !== "" };
+  }
+
   private async activate(poolName: string, volumeName: string, segs: Segment[]): Promise<Replica> {
     const vg = this.vgOf(poolName);
     const lv = segs[0]!.lv;
-    if (await this.hasDm()) {
-      const devPath = `/dev/${vg}/${volumeName}`;
-      const kernelDevice = await realpath(devPath).catch(() => "");
-      return { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: lv.sizeBytes, kernelDevice, active: kernelDevice !== "" };
-    }
+    if (await this.hasDm()) return this.dmReplica(poolName, vg, volumeName, lv.sizeBytes);
     const devPath = this.devPathOf(poolName, volumeName);
     const w = await this.windowOf(vg, segs);
     const base = { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: lv.sizeBytes };
@@ -327,11 +330,7 @@ export class LvmEngine implements StorageEngine {
     if (segs.length === 0) return undefined;
     const vg = this.vgOf(poolName);
     const lv = segs[0]!.lv;
-    if (await this.hasDm()) {
-      const devPath = `/dev/${vg}/${volumeName}`;
-      const kernelDevice = await realpath(devPath).catch(() => "");
-      return { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: lv.sizeBytes, kernelDevice, active: kernelDevice !== "" };
-    }
+    if (await this.hasDm()) return this.dmReplica(poolName, vg, volumeName, lv.sizeBytes);
     const devPath = this.devPathOf(poolName, volumeName);
     const base = { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: lv.sizeBytes };
     const w = await this.windowOf(vg, segs);
