@@ -9,7 +9,9 @@
 // CreateVolume-to-Ready; UNAVAILABLE/ABORTED are retried as the sidecar would and count in the time), then
 // ControllerPublishVolume and NodePublishVolume (mkfs.xfs + mount; the node's lvm.sock) to a target under the
 // state dir. Volumes go to the nodes round-robin. Phase "sequential": one volume at a time; phase "10 at a
-// time": 10 in flight. After each phase every volume is unpublished and deleted (timed, informational).
+// time": 10 in flight. Full mode unpublishes and deletes each phase's volumes (timed, informational); quick
+// mode leaves them to `cluster down`, which unmounts and detaches everything under the state dir.
+// The steps of every CreateVolume are traced (lib/volume-trace.ts) to show where its time goes.
 // Memory: VmRSS from /proc/<pid>/status (pids from cluster.json) 5 s after `up` returned ("at rest"), the
 // maximum sampled every 200 ms while the phases run ("under load"), and once more after the teardown.
 // `cluster down --purge` in `finally`, also on failure.
@@ -184,7 +186,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       step("LocalVolume → replica written", (x) => x.s.lvrCreated! - x.s.lvCreated!, "controller LocalVolume reconciler");
       step("replica written → replica Ready", (x) => x.s.lvrReady! - x.s.lvrCreated!, "node agent: sparse file, losetup, link, status");
       step("replica Ready → LocalVolume Ready", (x) => x.s.lvReady! - x.s.lvrReady!, "controller LocalVolume reconciler");
-      step("LocalVolume Ready → CreateVolume returns", (x) => x.t.createEnd - x.s.lvReady!, "the CSI call's 200 ms poll");
+      step("LocalVolume Ready → CreateVolume returns", (x) => x.t.createEnd - x.s.lvReady!, "the CSI call polls the LocalVolume: every 200 ms, growing ×1.5 to 1 s");
       const slowest = [...stepRows].sort((x, y) => y.value - x.value)[0];
       const createP50 = pct(create, 50);
       const why = createP50 >= 300 && slowest
@@ -240,7 +242,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     );
     notes.push(
       `Driver ${Drivers.Lvm}; StorageClass ${scName} (${fsType}); each volume ${VOLUME_BYTES / MiB} MiB (mkfs.xfs needs 300 MB). Node agents run the file engine here (no device-mapper).`,
-      "The lvm driver's CreateVolume waits for the LocalVolume to be Ready by polling it every 200 ms, so CreateVolume-to-Ready is quantised by that poll.",
+      "The lvm driver's CreateVolume waits for the LocalVolume to be Ready by polling it (200 ms, growing ×1.5 per poll to 1 s), so CreateVolume-to-Ready includes up to one poll interval after the volume is Ready.",
     );
     return {
       case: "control-plane",

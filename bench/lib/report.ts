@@ -137,9 +137,10 @@ export function writeReport(): string {
       lines.push(`| ${r.table.headers.map(cell).join(" | ")} |`, `|${r.table.headers.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
       for (const row of r.table.rows) lines.push(`| ${row.map(cell).join(" | ")} |`);
       lines.push("");
-      const others = r.metrics.filter((m) => m.met === false || m.note?.startsWith("!"));
-      if (others.length) lines.push("Missed targets of this table:", "", ...metricTable(others), "");
-      const rest = r.metrics.filter((m) => m.unit !== "x raw" && !/^fio /.test(m.name));
+      // The table holds the targeted lines; their misses (with the reason) and the untargeted extras follow.
+      const missed = r.metrics.filter((m) => m.met === false);
+      if (missed.length) lines.push("Missed targets of this table, with the reason found:", "", ...metricTable(missed), "");
+      const rest = r.metrics.filter((m) => m.target === undefined && !/^fio /.test(m.name));
       if (rest.length) lines.push("Other measurements:", "", ...metricTable(rest), "");
     } else {
       lines.push(...metricTable(r.metrics), "");
