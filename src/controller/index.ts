@@ -21,7 +21,9 @@ import { NAMESPACE } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import type { Service } from "../node/context.ts";
+import { expandController } from "./expand/reconciler.ts";
 import { localVolumeController } from "./local-volume/reconciler.ts";
+import { resizePolicyController } from "./resize-policy/reconciler.ts";
 import { volumeGroupController } from "./volume-group/reconciler.ts";
 
 export interface ControllerOptions {
@@ -61,10 +63,12 @@ export interface RunningController extends Service {
 async function startReconcilers(client: KubeClient, o: ControllerOptions, log: Logger): Promise<() => Promise<void>> {
   const lv = localVolumeController({ client, log, workers: o.workers });
   const lvg = volumeGroupController({ client, log, lvInformer: lv.informers.lv, orphanGraceMs: o.groupOrphanGraceMs });
-  await Promise.all([lv.controller.start(), lvg.start()]);
+  const lve = expandController({ client, log });
+  const rp = resizePolicyController({ client, log });
+  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start()]);
   log.info({}, "volume reconcilers running");
   return async () => {
-    await Promise.all([lvg.stop(), lv.controller.stop()]);
+    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop()]);
   };
 }
 

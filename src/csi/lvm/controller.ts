@@ -29,6 +29,7 @@ import type { CallContext, ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
 import { accessTypeOf, requireField, validateNodeId, validateVolumeId } from "../validate.ts";
 import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
+import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";
 
 export interface LvmControllerOptions {
@@ -123,6 +124,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   }
 
   return {
+    ControllerExpandVolume: controllerExpandVolume({ client: o.client, log, maxWaitMs, pollMs }),
+
     async ControllerGetCapabilities() {
       return controllerCapabilities(LvmDriver);
     },
