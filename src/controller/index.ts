@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from "../kube/types.ts";
 import type { Service } from "../node/context.ts";
 import { expandController } from "./expand/reconciler.ts";
 import { localVolumeController } from "./local-volume/reconciler.ts";
+import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { resizePolicyController } from "./resize-policy/reconciler.ts";
 import { volumeGroupController } from "./volume-group/reconciler.ts";
 
@@ -66,8 +67,11 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   const lve = expandController({ client, log });
   const rp = resizePolicyController({ client, log });
   await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start()]);
+  const snaps = snapshotControllers({ client, log });
+  await snaps.start();
   log.info({}, "volume reconcilers running");
   return async () => {
+    await snaps.stop();
     await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop()]);
   };
 }
