@@ -3,6 +3,7 @@
 // IOPS, bandwidth and completion-latency percentiles per direction.
 
 import { HwError } from "../../api/errors.ts";
+import { inCgroupArgv } from "../cgroup/exec.ts";
 import { parseJsonOutput, run, type RunOptions } from "../runner.ts";
 import { assertAbsolutePath, assertNonNegativeInt } from "../validate.ts";
 
@@ -122,10 +123,11 @@ export function extractJson(stdout: string): string {
   return i > 0 ? stdout.slice(i) : stdout;
 }
 
-/** Run one fio job. The deadline is the runtime plus a margin. */
-export async function runFio(job: FioJob, opts: RunOptions = {}): Promise<FioResult> {
-  const argv = fioArgv(job);
-  const { stdout } = await run(argv, { timeoutMs: (job.runtimeSec + (job.rampSec ?? 0) + 60) * 1000, ...opts });
+/** Run one fio job. The deadline is the runtime plus a margin. With cgroupDir, fio runs inside that cgroup. */
+export async function runFio(job: FioJob, opts: RunOptions & { cgroupDir?: string } = {}): Promise<FioResult> {
+  const { cgroupDir, ...runOpts } = opts;
+  const argv = cgroupDir ? inCgroupArgv(cgroupDir, fioArgv(job)) : fioArgv(job);
+  const { stdout } = await run(argv, { timeoutMs: (job.runtimeSec + (job.rampSec ?? 0) + 60) * 1000, ...runOpts });
   const r = parseFioJson(extractJson(stdout));
   if (r.error) throw new HwError("INTERNAL", "FioJobFailed", `fio job ${job.name} on ${job.filename} reported error ${r.error}`);
   return r;
