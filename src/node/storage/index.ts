@@ -14,6 +14,7 @@ import type { NodeContext, Service } from "../context.ts";
 import { startLvmDriverNode } from "../lvm-volume/index.ts";
 import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
+import { qosController } from "./qos/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 
@@ -62,7 +63,10 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
 
   const c = hwameistorClients(ctx.client);
   const nodeCtl = storageNodeController({ ctx, c, engine, engineReason: reason, storageIP: o.storageIP, activationErrors: activation.errors, refreshMs: o.refreshMs });
-  const replicaCtl = replicaController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName), qos: o.qos });
+  // IO limits (§7): the QoS reconciler applies them; every replica pass wakes it through the hook.
+  const qosCtl = o.qos ? undefined : qosController({ ctx, c });
+  const qosHook = o.qos ?? (async (lvr: { spec?: { volumeName?: string } }) => qosCtl?.enqueueVolume(lvr.spec?.volumeName ?? ""));
+  const replicaCtl = replicaController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName), qos: qosHook });
   const parts: Service[] = [];
   const stopAll = async () => {
     for (const p of [...parts].reverse()) await p.stop().catch((e: unknown) => ctx.log.warn({ err: String(e) }, "local storage: stop failed"));
@@ -74,6 +78,10 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     nodeCtl.enqueue(ctx.nodeName);
     await replicaCtl.start();
     parts.push(replicaCtl);
+    if (qosCtl) {
+      await qosCtl.start();
+      parts.push(qosCtl);
+    }
     const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
     await snapCtl.start();
     parts.push(snapCtl);
