@@ -106,9 +106,10 @@ const short = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)}k` 
 
 export async function benchDataPath({ quick }: { quick: boolean }): Promise<CaseResult> {
   const started = Date.now();
-  const reps = quick ? 2 : 3;
-  const runtimeSec = quick ? 3 : 15;
-  const rampSec = quick ? 0 : 2;
+  // BENCH_REPS / BENCH_FIO_RUNTIME_SEC override the mode's values (for smoke-testing a mode's setup quickly).
+  const reps = Number(process.env.BENCH_REPS) || (quick ? 2 : 3);
+  const runtimeSec = Number(process.env.BENCH_FIO_RUNTIME_SEC) || (quick ? 3 : 15);
+  const rampSec = process.env.BENCH_FIO_RUNTIME_SEC || quick ? 0 : 2;
   const dir = await mkdtemp(join(tmpdir(), "hw-bench-datapath-"));
   const linkRoot = `/dev/hwbench-${process.pid}`;
   const vgSuffix = `_b${process.pid}`;
