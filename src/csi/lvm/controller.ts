@@ -31,6 +31,7 @@ import { accessTypeOf, requireField, validateNodeId, validateVolumeId } from "..
 import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";
+import { snapshotService } from "./snapshots.ts";
 
 export interface LvmControllerOptions {
   client: KubeClient;
@@ -103,6 +104,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   const maxWaitMs = o.maxWaitMs ?? 60_000;
   const inFlight = new Set<string>();
   const placementLock = serial();
+  const snaps = snapshotService({ client: o.client, log, maxWaitMs, pollMs, provision: (r) => placementLock(() => provisionVolume(c, r, log)) });
 
   /** Polls `done` until true; on running out of time UNAVAILABLE, saying what we last saw (`status()`). */
   async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>, status: () => string = () => ""): Promise<void> {
@@ -126,6 +128,10 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   return {
     ControllerExpandVolume: controllerExpandVolume({ client: o.client, log, maxWaitMs, pollMs }),
 
+    CreateSnapshot: snaps.CreateSnapshot,
+    DeleteSnapshot: snaps.DeleteSnapshot,
+    ListSnapshots: snaps.ListSnapshots,
+
     async ControllerGetCapabilities() {
       return controllerCapabilities(LvmDriver);
     },
@@ -135,9 +141,6 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
       const why = unsupportedCapability(caps);
       if (why) throw invalid(`volume_capabilities: ${why}`);
-      if (req.volume_content_source) {
-        throw new HwError("UNIMPLEMENTED", "ContentSourceNotSupported", `volume_content_source: creating ${name} from a snapshot or volume is not supported yet`);
-      }
       const params = parseLvmParams(req.parameters, name);
       const { requiredBytes, limitBytes } = capacityOf(req.capacity_range);
       const topology = nodeTopology(req.accessibility_requirements);
@@ -145,6 +148,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       if (inFlight.has(name)) throw new HwError("ABORTED", "OperationPending", `an operation on volume ${name} is already in progress`, { hint: "retry later" });
       inFlight.add(name);
       try {
+        if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, params, requiredBytes, limitBytes, topology }, ctx);
         let lv = await c.lv.get(name);
         if (!lv) lv = await placementLock(() => provisionVolume(c, { name, params, requiredBytes, topology }, log));
         const have = lv.spec?.requiredCapacityBytes ?? 0;
@@ -193,6 +197,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       const name = validateVolumeId(req.volume_id);
       const lv = await c.lv.get(name);
       if (!lv) return {};
+      if (await snaps.deferDeleteIfSnapshots(lv)) return {};
       if (!lv.spec?.delete) {
         await c.lv.patch(name, { spec: { delete: true } }).catch((e: unknown) => {
           if ((e as HwError).code !== "NOT_FOUND") throw e;
