@@ -13,6 +13,7 @@ import { registerNodeList } from "./node/list.ts";
 import { registerPoolList } from "./pool/list.ts";
 import { registerVolumeCreate } from "./volume/create.ts";
 import { registerVolumeDelete } from "./volume/delete.ts";
+import { registerVolumeExpand } from "./volume/expand.ts";
 import { registerVolumeGet } from "./volume/get.ts";
 import { registerVolumeList } from "./volume/list.ts";
 import { registerVolumeMount } from "./volume/mount.ts";
@@ -47,6 +48,7 @@ export function buildHwameictl(): Command {
   registerVolumeDelete(volume, ctl);
   registerVolumeMount(volume, ctl);
   registerVolumeUnmount(volume, ctl);
+  registerVolumeExpand(volume, ctl);
   const cluster = noun("cluster", "the installation");
   registerClusterInfo(cluster, ctl);
   return program;
