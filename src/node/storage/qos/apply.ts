@@ -50,8 +50,12 @@ export interface ApplyResult {
 export async function applyVolumeQos(volume: string, devPath: string, limits: IoLimits, root = CGROUP_ROOT): Promise<ApplyResult> {
   const t = await qosTarget(volume, root);
   const majMin = formatMajorMinor(await deviceNumber(devPath));
-  await createCgroup(t.volumeDir);
-  const dirs = [t.volumeDir, ...t.kubepodsDirs];
+  // Unlimited: no cgroup is created for the volume (most volumes; nothing to leak when an agent dies), an
+  // existing one is emptied of rules and removed when no process is left in it.
+  const unlimited = isUnlimited(limits);
+  const hasVolumeDir = await isDir(t.volumeDir);
+  if (!unlimited) await createCgroup(t.volumeDir);
+  const dirs = [...(unlimited && !hasVolumeDir ? [] : [t.volumeDir]), ...t.kubepodsDirs];
   const changed: string[] = [];
   for (const d of dirs) {
     const cur = await readIoLimits(d, majMin, t.version);
@@ -60,6 +64,7 @@ export async function applyVolumeQos(volume: string, devPath: string, limits: Io
     else await setIoLimits(d, majMin, limits, t.version);
     changed.push(d);
   }
+  if (unlimited && hasVolumeDir) await removeCgroup(t.volumeDir).catch(() => undefined); // EBUSY: a workload still runs there
   return { majMin, dirs, changed };
 }
 
