@@ -15,6 +15,7 @@
 // runs `fsfreeze --unfreeze` (the original has the same window around its lvcreate).
 
 import { isHwError } from "../../../api/errors.ts";
+import { volumeRecords } from "../../../csi/volume-record.ts";
 import type { LocalVolumeReplicaSnapshotStatus } from "../../../api/kinds/local-volume-replica-snapshot.ts";
 import { OperationStates, RestoreTypes } from "../../../api/names.ts";
 import { freeze, unfreeze } from "../../../host/fs/fs.ts";
@@ -29,6 +30,13 @@ import { afterRestore, afterSnapshotAction, decideReplicaRestore, decideReplicaS
 
 type Lvrs = LocalVolumeReplicaSnapshotObject;
 type Lvrsr = LocalVolumeReplicaSnapshotRestoreObject;
+
+/**
+ * The lvm.hwameistor.io node service's volume records (node/lvm-volume/node.ts keeps them under this name).
+ * A restored or cloned volume carries its source's filesystem, which NodePublish would refuse as foreign data;
+ * the restore hands the source's record (filesystem type and UUID) on to the target, so it mounts.
+ */
+const lvmRecords = volumeRecords("lvm-volume");
 
 const FREEZABLE = new Set(["xfs", "ext4", "ext3", "btrfs"]);
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
@@ -144,7 +152,11 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
       try {
         const t0 = Date.now();
         if (r.spec.restoreType === RestoreTypes.Rollback) await engine.rollbackSnapshot(pool, snap);
-        else await engine.restoreSnapshot(pool, snap, r.spec.targetVolume ?? "");
+        else {
+          const target = r.spec.targetVolume ?? "";
+          await engine.restoreSnapshot(pool, snap, target);
+          await adoptSourceRecord(pool, snap, target);
+        }
         message = `${r.spec.restoreType} from ${snap} into ${r.spec.targetVolume} done in ${Date.now() - t0} ms`;
         state = afterRestore(true);
       } catch (e) {
@@ -158,6 +170,15 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
     await c.lvrsrestore.updateStatus({ ...r, status: { state, message } });
     if (state !== OperationStates.Completed && state !== OperationStates.Failed) return { requeueAfterMs: 0 };
     return undefined;
+  }
+
+  /** The target now holds the source's filesystem: record it as this system's (idempotent). */
+  async function adoptSourceRecord(pool: string, snap: string, target: string): Promise<void> {
+    const info = (await engine.listSnapshots(pool)).find((s) => s.snapshotName === snap);
+    const src = info && lvmRecords.read(ctx.stateDir, info.sourceVolume);
+    const rep = await engine.getReplica(pool, target);
+    if (!src?.formatted || !rep) return; // the source was never formatted by us: nothing to hand on
+    lvmRecords.write(ctx.stateDir, { volume: target, devPath: rep.devPath, accessType: src.accessType, formatted: src.formatted, firstPublishedAt: new Date().toISOString() });
   }
 
   return {
