@@ -11,6 +11,7 @@ import { registerDiskReserve } from "./disk/reserve.ts";
 import { registerNodeGet } from "./node/get.ts";
 import { registerNodeList } from "./node/list.ts";
 import { registerPoolList } from "./pool/list.ts";
+import { registerSnapshotCommands } from "./snapshot/index.ts";
 import { registerVolumeCreate } from "./volume/create.ts";
 import { registerVolumeDelete } from "./volume/delete.ts";
 import { registerVolumeExpand } from "./volume/expand.ts";
@@ -49,6 +50,7 @@ export function buildHwameictl(): Command {
   registerVolumeMount(volume, ctl);
   registerVolumeUnmount(volume, ctl);
   registerVolumeExpand(volume, ctl);
+  registerSnapshotCommands(noun("snapshot", "volume snapshots (LocalVolumeSnapshot): list, create, delete, restore, rollback"), ctl);
   const cluster = noun("cluster", "the installation");
   registerClusterInfo(cluster, ctl);
   return program;
