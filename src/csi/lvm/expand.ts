@@ -5,7 +5,7 @@
 //   volume already has (4 MiB rounded) succeeds at once with node_expansion_required = !block; a repeat
 //   while one runs waits for the same object (checked before create: the crash window "created the expand,
 //   died before answering" re-finds it).
-// - Bad input changes nothing: shrinking is OUT_OF_RANGE, a growth the pools of the replica nodes cannot
+// - Bad input changes nothing: a size below the current one is OUT_OF_RANGE (as the original), a growth the pools of the replica nodes cannot
 //   hold is OUT_OF_RANGE with the free space of each pool (checked before the expand object is created).
 //   A different expansion already running for the volume is ABORTED.
 // - Waits for the expansion (replicas grown, LocalVolume Ready at the new size), bounded by the caller's
@@ -74,10 +74,12 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
     const allocated = lv.status?.allocatedCapacityBytes ?? 0;
     const done = (bytes: number): ControllerExpandVolumeResponse => ({ capacity_bytes: String(bytes), node_expansion_required: nodeExpansion });
     let lve = await h.lvexpand.get(name);
-    if (!lve && target <= roundUp4MiB(allocated) && lv.status?.state === VolumeStates.Ready) return done(allocated);
-    if (!lve && target < (lv.spec?.requiredCapacityBytes ?? 0)) {
-      throw new HwError("OUT_OF_RANGE", "ShrinkNotSupported", `volume ${name} has ${formatBytes(lv.spec?.requiredCapacityBytes ?? 0)}; shrinking to ${formatBytes(target)} is not supported`);
+    // As the original (required + slack < allocated is an error): a smaller size is a mistake, not a no-op.
+    const have = Math.max(lv.spec?.requiredCapacityBytes ?? 0, allocated);
+    if (!lve && target < have) {
+      throw new HwError("OUT_OF_RANGE", "ShrinkNotSupported", `volume ${name} has ${formatBytes(have)}; shrinking to ${formatBytes(target)} is not supported`);
     }
+    if (!lve && target <= roundUp4MiB(allocated) && lv.status?.state === VolumeStates.Ready) return done(allocated);
 
     if (lve && (lve.spec?.requiredCapacityBytes ?? 0) !== target && lve.status?.state !== OperationStates.Failed) {
       throw new HwError("ABORTED", "OperationPending", `volume ${name} is being expanded to ${lve.spec?.requiredCapacityBytes} bytes already`, { hint: "retry when that expansion is done" });
