@@ -4,7 +4,7 @@
 // (basicConstraints CA:TRUE) with SANs localhost, 127.0.0.1, ::1 and the listen host; ECDSA P-256.
 // Minimal DER encoding of X.509 v3 (RFC 5280) below: only the fields a verifier needs.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -29,7 +29,13 @@ const tlv = (tag: number, ...content: Buffer[]) => {
 };
 const seq = (...c: Buffer[]) => tlv(0x30, ...c);
 const set = (...c: Buffer[]) => tlv(0x31, ...c);
-const int = (b: Buffer) => tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+/** DER INTEGER of an unsigned big-endian number: minimal (no redundant leading zero), positive. */
+function int(b: Buffer): Buffer {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  const v = b.subarray(i);
+  return tlv(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
+}
 const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
 const octets = (b: Buffer) => tlv(0x04, b);
 const bits = (b: Buffer, unused = 0) => tlv(0x03, Buffer.from([unused]), b);
@@ -81,7 +87,7 @@ export function selfSignedCert(hosts: string[], now = new Date()): ServingCert {
   );
   const ext = (id: string, critical: boolean, value: Buffer) => seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  serial[0] = (serial[0]! & 0x7f) | 0x40; // positive, 16 significant bytes (RFC 5280 §4.1.2.2)
   const tbs = seq(
     explicit(0, int(Buffer.from([2]))),
     int(serial),
@@ -107,6 +113,15 @@ export function selfSignedCert(hosts: string[], now = new Date()): ServingCert {
 }
 
 /** Loads <dataDir>/tls.{crt,key} when they were made for `host`, else makes and stores new ones (0600). */
+function parses(certPem: string): boolean {
+  try {
+    new X509Certificate(certPem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadOrCreateServingCert(dataDir: string, host: string): ServingCert {
   const crt = join(dataDir, "tls.crt");
   const key = join(dataDir, "tls.key");
@@ -114,7 +129,10 @@ export function loadOrCreateServingCert(dataDir: string, host: string): ServingC
   if (existsSync(crt) && existsSync(key) && existsSync(stamp) && readFileSync(stamp, "utf8") === host) {
     const keyPem = readFileSync(key, "utf8");
     createPublicKey(createPrivateKey(keyPem)); // throws on a corrupt key: better at start than at first request
-    return { certPem: readFileSync(crt, "utf8"), keyPem };
+    const certPem = readFileSync(crt, "utf8");
+    // Earlier versions could write a certificate with a non-minimal serial that no TLS stack parses; such a
+    // file is replaced rather than failing every start.
+    if (parses(certPem)) return { certPem, keyPem };
   }
   const c = selfSignedCert(host === "0.0.0.0" || host === "::" ? [] : [host]);
   writeFileSync(key, c.keyPem, { mode: 0o600 });

@@ -68,7 +68,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
 
 /** Whether a live process's command line is this spec's (guards against a reused pid). */
 export function isSameProcess(spec: ProcessSpec, cmdline: string[]): boolean {
-  // The kernel shows the interpreter first (node --import tsx bin/hwameistor ...); compare the tail.
+  // The kernel shows the interpreter first (node bin/hwameistor ...); compare the tail.
   const idx = cmdline.findIndex((a) => a === spec.argv[0]);
   if (idx < 0) return false;
   const tail = cmdline.slice(idx);
