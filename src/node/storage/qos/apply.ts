@@ -49,11 +49,12 @@ export interface ApplyResult {
 /** Makes the rules for `devPath` in the volume's cgroup (and kubepods) equal `limits`. */
 export async function applyVolumeQos(volume: string, devPath: string, limits: IoLimits, root = CGROUP_ROOT): Promise<ApplyResult> {
   const t = await qosTarget(volume, root);
-  const majMin = formatMajorMinor(await deviceNumber(devPath));
   // Unlimited: no cgroup is created for the volume (most volumes; nothing to leak when an agent dies), an
   // existing one is emptied of rules and removed when no process is left in it.
   const unlimited = isUnlimited(limits);
   const hasVolumeDir = await isDir(t.volumeDir);
+  if (unlimited && !hasVolumeDir && !t.kubepodsDirs.length) return { majMin: "", dirs: [], changed: [] };
+  const majMin = formatMajorMinor(await deviceNumber(devPath));
   if (!unlimited) await createCgroup(t.volumeDir);
   const dirs = [...(unlimited && !hasVolumeDir ? [] : [t.volumeDir]), ...t.kubepodsDirs];
   const changed: string[] = [];
