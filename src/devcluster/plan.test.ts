@@ -14,7 +14,9 @@ test("process specs: order, flags of the node agents, netns only for nodes", () 
     "node", "--node-name", "node-1", "--kubeconfig", "/s/kubeconfig",
     "--devices", "file:/s/nodes/node-1/disks/*.img", "--disk-class", "HDD",
     "--state-dir", "/s/nodes/node-1/state", "--csi-socket-dir", "/s/nodes/node-1",
+    "--storage-ip", specs[3]!.argv.at(-1)!,
   ]);
+  assert.match(specs[3]!.argv.at(-1)!, /^10\.\d+\.\d+\.\d+$/, "a netns node announces its namespace address as storage IP");
   assert.equal(specs[0]!.netns, undefined);
   assert.match(specs[3]!.netns!, /^hwms-[0-9a-f]{4}-node-1$/);
   assert.equal(specs[3]!.logFile, "/s/logs/node-1.log");

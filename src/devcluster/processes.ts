@@ -58,6 +58,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
         "--disk-class", o.diskClass,
         "--state-dir", n.stateDir,
         "--csi-socket-dir", n.dir,
+        ...(net ? ["--storage-ip", net.nodes[i]!.ip] : []),
       ],
       logFile: logFile(l, name),
       netns: net?.nodes[i]!.netns,
