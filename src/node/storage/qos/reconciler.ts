@@ -72,7 +72,7 @@ export function qosController(o: QosControllerOptions): QosController {
     reported.delete(volume);
     const devPath = lvr.status?.devPath || lvr.status?.storagePath;
     if (!devPath) return;
-    const dev = await realpath(devPath);
+    const dev = await realpath(devPath).catch(() => devPath); // missing: only an error when a limit needs it
     const res = await applyVolumeQos(volume, dev, limits, root);
     if (res.changed.length) ctx.log.info({ volume, device: `${dev} (${res.majMin})`, limits, cgroups: res.changed }, "volume IO limits applied");
     return undefined;
