@@ -464,7 +464,32 @@ export const EventRecordStates = { Submit: "Submit", Start: "Start", Complete: "
 /** Cluster `status.phase` (§1.18). */
 export const ClusterPhases = { Empty: "", ToReserve: "ToReserve", Reserved: "Reserved", CreatedLDC: "CreatedLDC" } as const;
 /** Cluster componentStatus health. */
-export const COMPONENT_HEALTH_NORMAL = "Normal";
+/** componentStatus health values: the original's `Normal`, and ours for the other case (approximation). */
+export const ComponentHealth = { Normal: "Normal", Abnormal: "Abnormal" } as const;
+export const COMPONENT_HEALTH_NORMAL = ComponentHealth.Normal;
+
+/** The Cluster resource the dev cluster creates (the operator's sample is named the same). */
+export const DEFAULT_CLUSTER_NAME = "cluster-sample";
+
+/** StorageClass names the installers create (§2.4): `hwameistor-storage-lvm-<lower(class)>`, `…-disk-<lower(class)>`. */
+export const LVM_SC_PREFIX = "hwameistor-storage-lvm-";
+export const DISK_SC_PREFIX = "hwameistor-storage-disk-";
+export const lvmStorageClassName = (cls: string): string => `${LVM_SC_PREFIX}${cls.toLowerCase()}`;
+export const diskStorageClassName = (cls: string): string => `${DISK_SC_PREFIX}${cls.toLowerCase()}`;
+
+/** LocalDiskClaim the operator creates per node and disk type: `<node>-<lower(type)>-claim`. */
+export const operatorClaimName = (node: string, type: string): string => `${node}-${type.toLowerCase()}-claim`;
+
+/** StorageClass defaults of the helm chart and the operator (§2.4). */
+export const ScDefaults = {
+  VolumeBindingMode: "WaitForFirstConsumer",
+  ReclaimPolicy: "Retain",
+  AllowVolumeExpansion: true,
+  FsType: "xfs",
+  ReplicaNumber: "1",
+  Convertible: "false",
+  Striped: "true",
+} as const;
 
 /** Kubernetes Event reasons the original emits. */
 export const EventReasons = {

@@ -22,7 +22,8 @@ import { resolveOptions, type ClusterOptions } from "./options.ts";
 import { NETNS_TOOLS, REQUIRED_TOOLS, assertPreflight, existingAncestor, freeBytesAt, hasLoopControl, onPath } from "./preflight.ts";
 import { HWAMEISTOR_BIN, REPO_ROOT } from "./processes.ts";
 import { readState, updateState, writeState, type ClusterState } from "./state.ts";
-import { STORAGE_CLASS, lvmStorageClassName } from "../controller/operator/names.ts";
+import { lvmStorageClassName } from "../api/names.ts";
+import { STORAGE_CLASS } from "../kube/resources.ts";
 
 export interface UpResult {
   stateDir: string;

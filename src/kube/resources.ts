@@ -7,6 +7,7 @@ export const LEASE: ResourceDescriptor = { group: "coordination.k8s.io", version
 export const NODE: ResourceDescriptor = { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false };
 export const EVENT: ResourceDescriptor = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };
 export const CONFIG_MAP: ResourceDescriptor = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
+export const STORAGE_CLASS: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false };
 export const NAMESPACE: ResourceDescriptor = { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false };
 
 /** Namespace of kubelet-style node heartbeat Leases. */
@@ -29,4 +30,16 @@ export function microTime(ms: number = Date.now()): string {
 /** RFC 3339 in whole seconds, as metav1.Time serialises. */
 export function metaTime(ms: number = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** The storage.k8s.io/v1 StorageClass fields we read and write. */
+export interface StorageClass {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string>; creationTimestamp?: string };
+  provisioner: string;
+  parameters?: Record<string, string>;
+  reclaimPolicy?: string;
+  allowVolumeExpansion?: boolean;
+  volumeBindingMode?: string;
 }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import pino from "pino";
 import { startOperator } from "../../controller/operator/index.ts";
-import { DEFAULT_CLUSTER_NAME } from "../../controller/operator/names.ts";
+import { DEFAULT_CLUSTER_NAME } from "../../api/names.ts";
 
 export function registerOperator(cluster: Command): void {
   cluster

@@ -17,7 +17,7 @@ import { localVolumeReplicaKind, type LocalVolumeReplica } from "../../api/kinds
 import { localVolumeKind, type LocalVolume } from "../../api/kinds/local-volume.ts";
 import { clusterKind, type Cluster } from "../../api/kinds/cluster.ts";
 import { Drivers } from "../../api/names.ts";
-import { STORAGE_CLASS, type StorageClass } from "../../controller/operator/names.ts";
+import { STORAGE_CLASS, type StorageClass } from "../../kube/resources.ts";
 import { layoutOf, controllerSocket, nodeSocket, type Layout } from "../../devcluster/layout.ts";
 import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
 import { KubeClient, type ResourceClient } from "../../kube/client.ts";

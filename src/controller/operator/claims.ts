@@ -5,7 +5,7 @@
 import type { LocalDisk as LdT } from "../../api/kinds/local-disk.ts";
 import type { LocalDiskClaim } from "../../api/kinds/local-disk-claim.ts";
 import { API_VERSION, Kinds, LocalDiskClaimStates, LocalDiskStates, Owners } from "../../api/names.ts";
-import { operatorClaimName } from "./names.ts";
+import { operatorClaimName } from "../../api/names.ts";
 
 /** A LocalDisk as read from the API (spec always present). */
 export type LocalDisk = LdT & { spec: NonNullable<LdT["spec"]> };

@@ -6,7 +6,7 @@
 import { KubeClient } from "../../kube/client.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import { DEFAULT_CLUSTER_NAME } from "./names.ts";
+import { DEFAULT_CLUSTER_NAME } from "../../api/names.ts";
 import { startOperatorController } from "./reconciler.ts";
 
 export interface OperatorServiceOptions {

@@ -16,7 +16,7 @@ import { Informer } from "../../kube/informer.ts";
 import { NODE } from "../../kube/resources.ts";
 import type { KubeObject, Logger } from "../../kube/types.ts";
 import { claimsToCreate, disksToReserve, type LocalDisk as ApiDisk } from "./claims.ts";
-import { STORAGE_CLASS, type StorageClass } from "./names.ts";
+import { STORAGE_CLASS, type StorageClass } from "../../kube/resources.ts";
 import { decidePhase, healthOf, type ComponentFacts } from "./states.ts";
 import { desiredStorageClasses } from "./storage-classes.ts";
 

@@ -21,7 +21,7 @@
 //   (unknown)     |                                | —                                      | ""
 
 import { ClusterPhases } from "../../api/names.ts";
-import { ComponentHealth } from "./names.ts";
+import { ComponentHealth } from "../../api/names.ts";
 
 export type Action = "reserveDisks" | "createClaims" | "createStorageClasses";
 

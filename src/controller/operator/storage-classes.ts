@@ -7,7 +7,8 @@
 import type { ClusterSpec } from "../../api/kinds/cluster.ts";
 import type { LocalPool } from "../../api/kinds/storage-pool.ts";
 import { Drivers, POOL_CLASSES, ScParamValues, ScParams, poolClassOf, type PoolClass } from "../../api/names.ts";
-import { STORAGE_CLASS, ScDefaults, diskStorageClassName, lvmStorageClassName, type StorageClass } from "./names.ts";
+import { ScDefaults, diskStorageClassName, lvmStorageClassName } from "../../api/names.ts";
+import { STORAGE_CLASS, type StorageClass } from "../../kube/resources.ts";
 
 export { STORAGE_CLASS, lvmStorageClassName, diskStorageClassName };
 
