@@ -302,3 +302,48 @@ test("a volume with snapshots is deleted only after its snapshots are gone", { s
     await failWithLogs(e);
   }
 });
+
+test("hwameictl snapshot create / list / rollback (refused while mounted) / restore / delete", { skip, timeout: 240_000 }, async () => {
+  const { execFile } = await import("node:child_process");
+  const sock = join(dir, "controller", "lvm.sock");
+  const ctlBin = join(repo, "bin/hwameictl");
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((res) => {
+      execFile(ctlBin, ["--kubeconfig", kubeconfig, ...args], { cwd: repo }, (e, out, err) => res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }));
+    });
+  try {
+    const t = await publish((await createVolume("pvc-snap-cli", 320 * MiB), "pvc-snap-cli"));
+    await writeSynced(join(t, "a.bin"), A);
+    let r = await cli("snapshot", "create", "snapshot-cli", "--volume", "pvc-snap-cli", "--csi-socket", sock);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /snapcontent-cli/);
+    r = await cli("snapshot", "list", "-o", "json");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual((JSON.parse(r.out) as Array<{ name: string; state: string }>).map((x) => [x.name, x.state]), [["snapcontent-cli", "Ready"]]);
+    await writeSynced(join(t, "b.bin"), B);
+    r = await cli("snapshot", "rollback", "snapcontent-cli");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /pvc-snap-cli is published on node n1/);
+    assert.equal((await c.lvsrestore.list()).items.length, 0, "nothing created");
+    await unpublish("pvc-snap-cli");
+    r = await cli("snapshot", "rollback", "snapcontent-cli");
+    assert.equal(r.code, 0, r.err);
+    r = await cli("snapshot", "restore", "snapcontent-cli", "--to", "pvc-snap-cli2", "--csi-socket", sock);
+    assert.equal(r.code, 0, r.err);
+    for (const v of ["pvc-snap-cli", "pvc-snap-cli2"]) {
+      const tv = await publish(v);
+      assert.equal(sha(await readFile(join(tv, "a.bin"))), sha(A), v);
+      assert.equal(fs.existsSync(join(tv, "b.bin")), false, v);
+      await unpublish(v);
+    }
+    r = await cli("snapshot", "delete", "snapcontent-nope", "--csi-socket", sock);
+    assert.equal(r.code, 3, "unknown snapshot: exit 3");
+    r = await cli("snapshot", "delete", "snapcontent-cli", "--csi-socket", sock);
+    assert.equal(r.code, 0, r.err);
+    for (const n of (await c.lvsrestore.list()).items) await c.lvsrestore.delete(n.metadata!.name!);
+    await deleteVolume("pvc-snap-cli2");
+    await deleteVolume("pvc-snap-cli");
+  } catch (e) {
+    await failWithLogs(e);
+  }
+});
