@@ -11,9 +11,13 @@
 // deleteSnapshot of a missing one is done), so a crash between the engine call and the status write re-runs
 // it harmlessly. A restore is re-run only while the LVRSR is InProgress (its target is not in use then); once
 // Completed it never runs again, so data written after a restore is never overwritten.
-// Simplification: an agent killed between freeze and unfreeze leaves the filesystem frozen until an operator
-// runs `fsfreeze --unfreeze` (the original has the same window around its lvcreate).
+// An agent killed between freeze and unfreeze would leave the filesystem frozen: the mount point is recorded
+// in `<stateDir>/snapshot-freeze/` before the freeze and removed after the thaw, and start() thaws whatever
+// is recorded there (the original has this window around its lvcreate and no such recovery).
 
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { isHwError } from "../../../api/errors.ts";
 import { volumeRecords } from "../../../csi/volume-record.ts";
 import type { LocalVolumeReplicaSnapshotStatus } from "../../../api/kinds/local-volume-replica-snapshot.ts";
@@ -49,21 +53,45 @@ export interface SnapshotControllerOptions {
   onPoolChange?: () => void;
 }
 
-/** Freeze every filesystem mounted from `kernelDevice` around fn (one mount point per filesystem). */
-export async function withFrozenFilesystem<T>(kernelDevice: string, fn: () => Promise<T>): Promise<{ result: T; frozen: string | undefined }> {
+/**
+ * Freeze the filesystem mounted from `kernelDevice` around fn (one mount point: freezing is per superblock).
+ * With `markerDir`, the mount point is recorded there while frozen (see thawRecorded).
+ */
+export async function withFrozenFilesystem<T>(kernelDevice: string, fn: () => Promise<T>, markerDir?: string): Promise<{ result: T; frozen: string | undefined }> {
   const mounts = kernelDevice ? (await findMountsBySource(kernelDevice)).filter((m) => FREEZABLE.has(m.fstype)) : [];
   const mp = mounts[0]?.target;
   if (!mp) return { result: await fn(), frozen: undefined };
+  const marker = markerDir ? join(markerDir, createHash("sha256").update(mp).digest("hex").slice(0, 32)) : undefined;
+  if (marker) {
+    await mkdir(markerDir!, { recursive: true });
+    await writeFile(marker, mp);
+  }
   await freeze(mp);
   try {
     return { result: await fn(), frozen: mp };
   } finally {
     await unfreeze(mp);
+    if (marker) await rm(marker, { force: true });
   }
+}
+
+/** Thaw every mount point recorded in `markerDir` (an agent killed while a filesystem was frozen). */
+export async function thawRecorded(markerDir: string): Promise<string[]> {
+  const thawed: string[] = [];
+  for (const f of await readdir(markerDir).catch(() => [] as string[])) {
+    const mp = (await readFile(join(markerDir, f), "utf8").catch(() => "")).trim();
+    if (mp.startsWith("/")) {
+      await unfreeze(mp).catch(() => undefined); // gone or not frozen: nothing to thaw
+      thawed.push(mp);
+    }
+    await rm(join(markerDir, f), { force: true });
+  }
+  return thawed;
 }
 
 export function snapshotControllers(o: SnapshotControllerOptions): Service & { start(): Promise<void> } {
   const { ctx, c, engine } = o;
+  const markerDir = join(ctx.stateDir, "snapshot-freeze");
   const mine = (x: { spec?: { nodeName?: string }; metadata?: { name?: string } }) => (x.spec?.nodeName === ctx.nodeName ? x.metadata?.name : undefined);
   const lvrsInf = new Informer<Lvrs>(c.lvrs, { log: ctx.log, name: "localvolumereplicasnapshots", resyncPeriodMs: 60_000 });
   const snapCtl = new Controller({ name: "local-volume-replica-snapshot", log: ctx.log, workers: 2, reconcile: (k) => reconcileSnapshot(k) });
@@ -107,7 +135,7 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         if (d.action === "createSnapshot") {
           const rep = await engine.getReplica(pool, volume);
           const t0 = Date.now();
-          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap));
+          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap), markerDir);
           ctx.log.info({ lvrs: name, snapshot: snap, volume, frozen, ms: Date.now() - t0 }, "replica snapshot taken");
           next.creationTime = result.creationTime;
           next.allocatedCapacityBytes = result.sizeBytes;
@@ -183,6 +211,8 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
 
   return {
     async start() {
+      const thawed = await thawRecorded(markerDir);
+      if (thawed.length) ctx.log.warn({ thawed }, "thawed filesystems left frozen by an interrupted snapshot");
       await Promise.all([snapCtl.start(), restoreCtl.start()]);
     },
     async stop() {
