@@ -20,7 +20,7 @@ import { ScParams, TopologyKeys } from "../../src/api/names.ts";
 import { connectCsi, type CsiClient } from "../../src/csi/client.ts";
 import type { VolumeCapability } from "../../src/csi/types.ts";
 import { formatMajorMinor, deviceNumber } from "../../src/host/blkdev.ts";
-import { detectCgroupVersion, readIoLimits } from "../../src/host/cgroup/cgroup.ts";
+import { detectCgroupVersion, readIoLimits, setIoLimits } from "../../src/host/cgroup/cgroup.ts";
 import { runFio } from "../../src/host/fio/fio.ts";
 import { attachLoop, createSparseFile, listLoops } from "../../src/host/loop/loop.ts";
 import { listMounts, unmountAll } from "../../src/host/mount/mount.ts";
@@ -102,6 +102,16 @@ const hwameictl = (args: string[]) =>
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
 
+async function startNode(): Promise<void> {
+  const ready = await startProcess("n1", [
+    "node", "--node-name", "n1", "--kubeconfig", kubeconfig, "--devices", `file:${dir}/n1/disks/*.img`, "--disk-class", "HDD",
+    "--state-dir", join(dir, "n1", "state"), "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--no-disk-driver", "--log-level", "warn",
+  ]);
+  nodeSock = ready.lvmSocket as string;
+  node?.close();
+  node = await connectCsi(nodeSock);
+}
+
 before(async () => {
   if (skip) return;
   dir = await mkdtemp(join(tmpdir(), "hw-expand-qos-"));
@@ -121,12 +131,7 @@ before(async () => {
   }
   c = hwameistorClients(client);
   await waitFor("CRDs served", async () => c.lvr.list().then(() => true));
-  const ready = await startProcess("n1", [
-    "node", "--node-name", "n1", "--kubeconfig", kubeconfig, "--devices", `file:${dir}/n1/disks/*.img`, "--disk-class", "HDD",
-    "--state-dir", join(dir, "n1", "state"), "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--no-disk-driver", "--log-level", "warn",
-  ]);
-  nodeSock = ready.lvmSocket as string;
-  node = await connectCsi(nodeSock);
+  await startNode();
   await startProcess("controller", ["controller", "--kubeconfig", kubeconfig, "--csi-socket-dir", join(dir, "controller"), "--no-leader-election", "--log-level", "warn"]);
   await waitFor("controller lvm.sock", async () => fs.existsSync(join(dir, "controller", "lvm.sock")));
   ctl = await connectCsi(join(dir, "controller", "lvm.sock"), { callTimeoutMs: 120_000 });
@@ -259,7 +264,7 @@ test("auto-resize: a ResizePolicy grows a volume whose usage crosses resizeThres
   await unpublishAndDelete(name);
 });
 
-test("IO limits: 500 write IOPS and 10 MiB/s measured by fio inside the volume's cgroup; a live edit applies in seconds; cleared lifts them; malformed changes nothing", { skip }, async (tt) => {
+test("IO limits: 500 write IOPS and 10 MiB/s measured by fio inside the volume's cgroup; re-applied after an agent restart; a live edit applies in seconds; cleared lifts them; malformed changes nothing", { skip }, async (tt) => {
   const version = await detectCgroupVersion();
   if (version === "none") return tt.skip("no blkio/io cgroup controller");
   const name = "pvc-qos";
@@ -275,6 +280,15 @@ test("IO limits: 500 write IOPS and 10 MiB/s measured by fio inside the volume's
     runFio({ name: "qos", filename: dev, rw, blockSizeBytes: bs, iodepth: 16, runtimeSec: 5, rampSec: 1, sizeBytes: 128 * MiB }, fs.existsSync(volumeDir) ? { cgroupDir: volumeDir } : {});
 
   const iops = (await fio("randwrite", 4096)).write.iops;
+  // Re-applied after a restart: the rule is lost (as after a reboot) while the agent is down.
+  const agent = procs.get("n1")!;
+  agent.kill("SIGTERM");
+  await exited(agent);
+  await setIoLimits(volumeDir, mm, { readIops: 0, writeIops: 0 });
+  const r0 = Date.now();
+  await startNode();
+  await waitFor("IOPS limit re-applied after the restart", async () => (await readIoLimits(volumeDir, mm)).writeIops === 500);
+  const reapplyMs = Date.now() - r0;
   // A live edit: throughput 10 Mi, IOPS unlimited.
   const t0 = Date.now();
   await c.lv.patch(name, { spec: { volumeQoS: { iops: "", throughput: "10Mi" } } });
@@ -294,7 +308,7 @@ test("IO limits: 500 write IOPS and 10 MiB/s measured by fio inside the volume's
   await waitFor("limits cleared", async () => !fs.existsSync(volumeDir) || Object.values(await readIoLimits(volumeDir, mm)).every((v) => v === 0));
   await waitFor("unlimited volume: its cgroup removed", async () => !fs.existsSync(volumeDir));
   const free = (await fio("randwrite", 4096)).write.iops;
-  console.log(`# QoS (${version}): limit 500 write IOPS → ${iops.toFixed(0)}; limit 10 MiB/s → ${(bw / MiB).toFixed(2)} MiB/s (applied ${editMs} ms after the edit, ${Date.now() - t0} ms incl. fio); cleared → ${free.toFixed(0)} IOPS`);
+  console.log(`# QoS (${version}): limit 500 write IOPS → ${iops.toFixed(0)}; limit 10 MiB/s → ${(bw / MiB).toFixed(2)} MiB/s (applied ${editMs} ms after the edit, ${Date.now() - t0} ms incl. fio); cleared → ${free.toFixed(0)} IOPS; re-applied ${reapplyMs} ms after an agent restart`);
   assert.ok(Math.abs(iops - 500) <= 50, `IOPS ${iops} within 10 % of 500`);
   assert.ok(Math.abs(bw - 10 * MiB) <= MiB, `throughput ${bw} within 10 % of 10 MiB/s`);
   assert.ok(free > 1000, `limit lifted (${free} IOPS)`);
