@@ -24,6 +24,7 @@ import { HwError, invalid, notFound } from "../../api/errors.ts";
 import { Annotations, Finalizers, ObjectNames, RestoreTypes, SnapshotClassParams, TopologyKeys, VolumeStates } from "../../api/names.ts";
 import { DELETE_DEFERRED_ANNOTATION, nodesOfVolume } from "../../controller/snapshot/reconciler.ts";
 import type { KubeClient } from "../../kube/client.ts";
+import { isNotFound } from "../../kube/transport.ts";
 import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVolumeSnapshotRestoreObject as Lvsr, type Lv } from "../../kube/hwameistor.ts";
 import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
 import type { CallContext } from "../server.ts";
@@ -292,7 +293,12 @@ export function snapshotService(o: SnapshotServiceOptions) {
     async deferDeleteIfSnapshots(lv: Lv): Promise<boolean> {
       const name = lv.metadata!.name!;
       if (lv.spec?.delete) return false;
-      const snaps = (await c.lvs.list()).items.filter((s) => s.spec?.sourceVolume === name);
+      // A server without the snapshot kind has no snapshots (not an error for DeleteVolume).
+      const all = await c.lvs.list().catch((e: unknown) => {
+        if (isNotFound(e)) return { items: [] as Lvs[] };
+        throw e;
+      });
+      const snaps = all.items.filter((s) => s.spec?.sourceVolume === name);
       if (!snaps.length) return false;
       if (!lv.metadata?.annotations?.[DELETE_DEFERRED_ANNOTATION]) {
         await c.lv.patch(name, { metadata: { annotations: { [DELETE_DEFERRED_ANNOTATION]: "true" } } });
