@@ -16,15 +16,13 @@ import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, type ResizePolicyObject } from "../../kube/hwameistor.ts";
 import { Informer } from "../../kube/informer.ts";
-import { NAMESPACE } from "../../kube/resources.ts";
+import { NAMESPACE, STORAGE_CLASS } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type KubeObject, type Logger, type ResourceDescriptor } from "../../kube/types.ts";
+import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
 import { PVC, nameOf, type Lsn, type Lv } from "../clients.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
 import { storageNodeViews } from "../placement/placement.ts";
 import { binarySI, decideResize, selectPolicy, type PolicyView, type PoolFact } from "./states.ts";
-
-const STORAGE_CLASS: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false };
 
 type PvcObject = KubeObject & { spec?: { storageClassName?: string; resources?: { requests?: Record<string, string> } } };
 
