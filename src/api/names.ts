@@ -124,6 +124,8 @@ export const LabelValues = {
 // ---------------------------------------------------------------- annotations
 
 export const Annotations = {
+  /** On LocalVolume (additive): CSI DeleteVolume arrived while snapshots exist; deleted when they are gone. */
+  DeleteDeferred: "hwameistor.io/delete-deferred",
   /** On a core Node: the node's storage (replication) IPv4 address. */
   StorageIPv4: "localstorage.hwameistor.io/storage-ipv4",
   /** On LocalVolume: `migrateStarted` | `migrateCompleted`. */

@@ -34,7 +34,7 @@ import { decideRestore, decideSnapshot, type ReplicaSnapshotFact, type RestoreFa
  * Set by CSI DeleteVolume on a volume that still has snapshots: the volume is deleted when they are gone.
  * Simplification: kept here, not in api/names.ts (that file belongs to another change in flight); additive.
  */
-export const DELETE_DEFERRED_ANNOTATION = "hwameistor.io/delete-deferred";
+export const DELETE_DEFERRED_ANNOTATION = Annotations.DeleteDeferred;
 const VOLUME_KEY = "volume/";
 
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
