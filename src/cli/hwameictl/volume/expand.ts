@@ -22,6 +22,7 @@ export interface ExpandFlags {
   node?: string;
   path?: string;
   csiSocket?: string;
+  nodeCsiSocket?: string;
 }
 
 type Lve = KubeObject & { status?: { state?: string; message?: string } };
@@ -68,7 +69,7 @@ export async function expandVolume(ctl: Ctl, name: string, f: ExpandFlags, progr
   }
   let fs = "";
   if (f.node && f.path && nodeExpansion) {
-    const node = await connectCsi(ctl.nodeSocket(f.node, "lvm"), { callTimeoutMs: 60_000 });
+    const node = await connectCsi(ctl.nodeSocket(f.node, "lvm", f.nodeCsiSocket), { callTimeoutMs: 60_000 });
     try {
       const fsType = v.row.fsType || "xfs";
       const r = await node.call<{ capacity_bytes: string }>("Node", "NodeExpandVolume", { volume_id: name, volume_path: resolve(f.path), capacity_range: { required_bytes: String(capacity) }, volume_capability: mountCapability(fsType) });
@@ -100,6 +101,7 @@ export function registerVolumeExpand(volume: Command, ctl: () => Ctl): void {
     .option("--node <node>", "the node the volume is mounted on (with --path: grow the filesystem online)")
     .option("--path <dir>", "the volume's mount point on --node")
     .option("--csi-socket <path>", "the driver's CSI controller socket (default: the dev cluster's)")
+    .option("--node-csi-socket <path>", "the node's lvm CSI socket (default: the dev cluster's)")
     .action(async (name: string, o: ExpandFlags) => {
       const c = ctl();
       c.print(await expandVolume(c, name, o));
