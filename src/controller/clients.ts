@@ -10,10 +10,8 @@ import type { LocalVolumeReplica } from "../api/kinds/local-volume-replica.ts";
 import { localVolumeReplicaKind } from "../api/kinds/local-volume-replica.ts";
 import type { LocalVolume } from "../api/kinds/local-volume.ts";
 import { localVolumeKind } from "../api/kinds/local-volume.ts";
-import { HwError } from "../api/errors.ts";
-import type { KubeClient, ListOptions, ResourceClient } from "../kube/client.ts";
+import type { KubeClient, ResourceClient } from "../kube/client.ts";
 import { NODE } from "../kube/resources.ts";
-import { isNotFound } from "../kube/transport.ts";
 import type { KubeObject, ResourceDescriptor } from "../kube/types.ts";
 
 export type Lv = LocalVolume & KubeObject;
@@ -64,29 +62,5 @@ export function volumeClients(client: KubeClient): VolumeClients {
   };
 }
 
-/** Every object of a hwameistor.io kind; a 404 on the collection means the CRD is missing, said so. */
-export async function listAll<T extends KubeObject>(rc: ResourceClient<T>, opts: ListOptions = {}): Promise<T[]> {
-  try {
-    return (await rc.list(opts)).items;
-  } catch (e) {
-    if (isNotFound(e)) {
-      throw new HwError("FAILED_PRECONDITION", "CrdMissing", `the ${rc.resource.kind} resource is not served by the API server`, {
-        hint: "install the CRDs: kubectl apply -f deploy/crds/",
-        cause: e,
-      });
-    }
-    throw e;
-  }
-}
-
-/** Core objects that may legitimately be absent (standalone mode): a missing resource lists as empty. */
-export async function listOptional<T extends KubeObject>(rc: ResourceClient<T>, opts: ListOptions = {}): Promise<T[]> {
-  try {
-    return (await rc.list(opts)).items;
-  } catch (e) {
-    if (isNotFound(e)) return [];
-    throw e;
-  }
-}
 
 export const nameOf = (o: KubeObject): string => o.metadata?.name ?? "";

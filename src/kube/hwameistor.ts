@@ -3,8 +3,9 @@
 // Client keys are the original's kubectl short names (`ld`, `ldv`, `lvr`…; `resizePolicy` has none), and so
 // are the short type aliases kept for the kinds most code handles (`Ld`, `Ldv`, `Lvr`…).
 //
-// Helpers that are more than client construction (status mutations, list-all with a CRD hint, conditions)
-// stay with the part that owns them.
+// Also the two list helpers every reconciler and CSI service uses: `listAll` (a missing collection means the
+// CRDs are not installed, said so) and `listOptional` (core kinds that may be absent in standalone mode).
+// Helpers that are more than that (status mutations, conditions) stay with the part that owns them.
 
 import type { Cluster } from "../api/kinds/cluster.ts";
 import { clusterKind } from "../api/kinds/cluster.ts";
@@ -46,7 +47,9 @@ import type { ResizePolicy } from "../api/kinds/resize-policy.ts";
 import { resizePolicyKind } from "../api/kinds/resize-policy.ts";
 import type { ThinPoolClaim } from "../api/kinds/thin-pool-claim.ts";
 import { thinPoolClaimKind } from "../api/kinds/thin-pool-claim.ts";
-import type { KubeClient, ResourceClient } from "./client.ts";
+import { HwError } from "../api/errors.ts";
+import type { KubeClient, ListOptions, ResourceClient } from "./client.ts";
+import { isNotFound } from "./transport.ts";
 import { NODE } from "./resources.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -134,4 +137,29 @@ export function hwameistorClients(client: KubeClient): HwameistorClients {
     hmcluster: client.forKind(clusterKind),
     node: client.forKind(NODE),
   };
+}
+
+/** Every object of a hwameistor.io kind; a 404 on the collection means the CRD is missing, said so. */
+export async function listAll<T extends KubeObject>(rc: ResourceClient<T>, opts: ListOptions = {}): Promise<T[]> {
+  try {
+    return (await rc.list(opts)).items;
+  } catch (e) {
+    if (isNotFound(e)) {
+      throw new HwError("FAILED_PRECONDITION", "CrdMissing", `the ${rc.resource.kind} resource is not served by the API server`, {
+        hint: "install the CRDs: kubectl apply -f deploy/crds/",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Core objects that may legitimately be absent (standalone mode): a missing resource lists as empty. */
+export async function listOptional<T extends KubeObject>(rc: ResourceClient<T>, opts: ListOptions = {}): Promise<T[]> {
+  try {
+    return (await rc.list(opts)).items;
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
 }

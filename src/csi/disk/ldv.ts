@@ -4,10 +4,8 @@
 
 import { LocalDiskStates, VolumeStates } from "../../api/names.ts";
 import type { ResourceClient } from "../../kube/client.ts";
-import { HwError } from "../../api/errors.ts";
 import type { Ld, Ldv } from "../../kube/hwameistor.ts";
-import { isConflict, isNotFound } from "../../kube/transport.ts";
-import type { KubeObject } from "../../kube/types.ts";
+import { isConflict } from "../../kube/transport.ts";
 import type { VolumeCondition } from "../types.ts";
 
 /**
@@ -33,20 +31,6 @@ export async function mutateLdvStatus(
   }
 }
 
-/** Lists every object of a kind; a 404 on the collection means its CRD is not installed, said so. */
-export async function listAll<T extends KubeObject>(rc: ResourceClient<T>): Promise<T[]> {
-  try {
-    return (await rc.list()).items;
-  } catch (e) {
-    if (isNotFound(e)) {
-      throw new HwError("FAILED_PRECONDITION", "CrdMissing", `the ${rc.resource.kind} resource is not served by the API server`, {
-        hint: "install the CRDs: kubectl apply -f deploy/crds/",
-        cause: e,
-      });
-    }
-    throw e;
-  }
-}
 
 /** The one node of a disk volume. */
 export const nodeOfLdv = (ldv: Ldv): string | undefined => ldv.spec?.accessibility?.nodes?.[0];

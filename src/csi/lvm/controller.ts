@@ -19,7 +19,8 @@
 
 import { HwError, invalid, notFound } from "../../api/errors.ts";
 import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../api/names.ts";
-import { listAll, nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../controller/clients.ts";
+import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../controller/clients.ts";
+import { listAll } from "../../kube/hwameistor.ts";
 import { formatBytes, storageNodeViews } from "../../controller/placement/placement.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { isConflict } from "../../kube/transport.ts";

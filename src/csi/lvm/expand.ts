@@ -16,7 +16,8 @@
 
 import { HwError, invalid, notFound } from "../../api/errors.ts";
 import { OperationStates, VolumeStates } from "../../api/names.ts";
-import { listAll, nameOf, volumeClients, type Lv } from "../../controller/clients.ts";
+import { nameOf, volumeClients, type Lv } from "../../controller/clients.ts";
+import { listAll } from "../../kube/hwameistor.ts";
 import { growthProblem } from "../../controller/expand/capacity.ts";
 import { roundUp4MiB } from "../../controller/expand/states.ts";
 import { formatBytes } from "../../controller/placement/placement.ts";

@@ -15,7 +15,8 @@
 import { randomUUID } from "node:crypto";
 import { HwError } from "../../api/errors.ts";
 import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../api/names.ts";
-import { listAll, listOptional, nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../controller/clients.ts";
+import { nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../controller/clients.ts";
+import { listAll, listOptional } from "../../kube/hwameistor.ts";
 import {
   chooseNodes,
   describeRejections,
