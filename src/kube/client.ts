@@ -1,7 +1,7 @@
 // A small typed object client over the generic Kubernetes REST API. One ResourceClient per resource
 // descriptor ({group, version, plural, kind, namespaced}); every failure is an HwError (transport.ts).
 
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { HwError } from "../api/errors.ts";
 import { Transport, errorFromResponse, isConflict, isNotFound, type TransportOptions } from "./transport.ts";
 import { apiVersionOf, toDescriptor, type DescriptorLike, type KubeObject, type ListMeta, type ResourceDescriptor, type WatchEvent } from "./types.ts";

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "./kubeconfig.ts";
 import { HwError } from "../api/errors.ts";
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -36,9 +36,9 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
   const tried: string[] = [];
 
   const fromFile = (file: string, source: string): LoadedKubeConfig => {
-    const kc = new KubeConfig();
+    let kc: KubeConfig;
     try {
-      kc.loadFromFile(file);
+      kc = KubeConfig.fromFile(file);
     } catch (e) {
       throw new HwError("INVALID_ARGUMENT", "BadKubeconfig", `kubeconfig ${file} (${source}) cannot be loaded: ${(e as Error).message}`, {
         cause: e,
@@ -48,19 +48,10 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
     return finish(kc, `${source}:${file}`);
   };
 
-  const finish = (kc: KubeConfig, source: string): LoadedKubeConfig => {
-    if (opts.context) {
-      if (!kc.getContextObject(opts.context)) {
-        throw new HwError("INVALID_ARGUMENT", "NoSuchContext", `kubeconfig from ${source} has no context "${opts.context}"`);
-      }
-      kc.setCurrentContext(opts.context);
-    }
-    const cluster = kc.getCurrentCluster();
-    if (!cluster?.server) {
-      throw new HwError("INVALID_ARGUMENT", "BadKubeconfig", `kubeconfig from ${source} has no current context with a cluster server`, {
-        hint: "set current-context, or pass --context",
-      });
-    }
+  const finish = (loaded: KubeConfig, source: string): LoadedKubeConfig => {
+    const kc = opts.context ? loaded.withContext(opts.context) : loaded;
+    // Fails now, not at the first request: no cluster, exec plugin / auth-provider, proxy-url.
+    kc.validate();
     const ctx = kc.getContextObject(kc.getCurrentContext());
     return { kubeConfig: kc, source, namespace: ctx?.namespace?.trim() || "default" };
   };
@@ -84,17 +75,7 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (host && port && fs.existsSync(path.join(saDir, "token"))) {
-    const kc = new KubeConfig();
-    const saved = { h: process.env.KUBERNETES_SERVICE_HOST, p: process.env.KUBERNETES_SERVICE_PORT };
-    // loadFromCluster reads process.env; make it see the env we were given.
-    process.env.KUBERNETES_SERVICE_HOST = host;
-    process.env.KUBERNETES_SERVICE_PORT = port;
-    try {
-      kc.loadFromCluster(prefix);
-    } finally {
-      restoreEnv("KUBERNETES_SERVICE_HOST", saved.h);
-      restoreEnv("KUBERNETES_SERVICE_PORT", saved.p);
-    }
+    const kc = KubeConfig.inCluster(host, port, saDir);
     return finish(kc, "in-cluster");
   }
   tried.push(
@@ -111,19 +92,4 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
   });
 }
 
-function restoreEnv(name: string, value: string | undefined): void {
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-}
-
-/** A KubeConfig for a server URL and bearer token (what the embedded API server hands out). */
-export function kubeConfigForServer(server: string, token?: string, opts: { insecure?: boolean; namespace?: string } = {}): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "hwameistor", server, skipTLSVerify: opts.insecure ?? server.startsWith("http:") }],
-    users: [{ name: "hwameistor", ...(token ? { token } : {}) }],
-    contexts: [{ name: "hwameistor", cluster: "hwameistor", user: "hwameistor", namespace: opts.namespace }],
-    currentContext: "hwameistor",
-  });
-  return kc;
-}
+export * from "./kubeconfig.ts";

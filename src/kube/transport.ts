@@ -7,14 +7,14 @@
 //   ApiException with a string body, and each API class differs in how patch content types are chosen);
 // - watches are plain chunked responses we can abort, time out and resume precisely, which the informer
 //   needs (client-node's Watch/Informer do not restart after non-410 errors).
-// Auth and TLS still come from the KubeConfig (`applyToHTTPSOptions`: token files, exec plugins, client
-// certificates, CA, proxies), so behaviour matches kubectl's. We use node:http(s) rather than global fetch
+// Auth and TLS come from our kubeconfig model (kubeconfig.ts: tokens and token files, basic auth, client
+// certificates, CA, tls-server-name, insecure-skip-tls-verify). We use node:http(s) rather than global fetch
 // because undici's fetch cannot take the https.Agent that carries the kubeconfig's TLS settings.
 
 import http from "node:http";
 import https from "node:https";
 import { HwError, type ErrorCode, type FieldCause } from "../api/errors.ts";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "./kubeconfig.ts";
 
 export interface RequestOptions {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -54,7 +54,7 @@ export class Transport {
     opts: TransportOptions = {},
   ) {
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new HwError("FAILED_PRECONDITION", "NoCluster", "kubeconfig has no current cluster");
+    if (!cluster?.server) throw new HwError("FAILED_PRECONDITION", "NoCluster", "kubeconfig has no current cluster");
     this.server = cluster.server.replace(/\/+$/, "");
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.authCacheMs = opts.authCacheMs ?? 60_000;
@@ -72,30 +72,13 @@ export class Transport {
 
   private async refresh(): Promise<Prepared> {
     const now = Date.now();
-    const o: https.RequestOptions = {};
-    let kc = this.kc;
-    if (this.server.startsWith("http:")) {
-      // client-node refuses plain http unless skipTLSVerify is set (there is nothing to verify anyway): use a
-      // copy that says so, keeping the user's credentials (the embedded server may run without TLS locally).
-      const cur = kc.getCurrentCluster()!;
-      kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: this.kc.clusters.map((c) => (c.name === cur.name ? { ...c, skipTLSVerify: true } : c)),
-        users: this.kc.users,
-        contexts: this.kc.contexts,
-        currentContext: this.kc.currentContext,
-      });
-    }
-    await kc.applyToHTTPSOptions(o);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o.headers ?? {})) {
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
-    }
-    if (o.auth) headers.Authorization = "Basic " + Buffer.from(o.auth).toString("base64");
-    const agent = (o.agent as http.Agent | undefined) ?? (this.server.startsWith("https:") ? https.globalAgent : http.globalAgent);
+    // Re-reads token, CA and certificate files (rotation); throws HwError for exec plugins / auth-provider.
+    const c = this.kc.connectionOptions();
+    // Plain http (the embedded server locally): nothing to verify, credentials are still sent.
+    const agent = this.server.startsWith("https:") ? new https.Agent({ ...c.tls }) : http.globalAgent;
     // Simplification: a fresh agent per auth refresh and no keep-alive tuning; a replaced agent is not
     // destroyed because long-running watches may still use it.
-    this.prepared = { base: new URL(this.server), agent, headers, at: now };
+    this.prepared = { base: new URL(this.server), agent, headers: c.headers, at: now };
     return this.prepared;
   }
 
