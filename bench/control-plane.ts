@@ -214,7 +214,6 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
 
     // ---- reasons: what the runtime and the imports cost by themselves, and mkfs.xfs outside the driver
     const base = await importRss();
-    const kube = await importRss("@kubernetes/client-node");
     const agentMods = await importRss(join(REPO, "src/node/agent.ts"));
     const mkfsMs = await mkfsReference(stateDir, fsType === "ext4" ? "ext4" : "xfs");
 
@@ -227,7 +226,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
           "MiB",
           isNode ? "< 100" : undefined,
           isNode
-            ? `a fresh node + tsx process is ${fmt(mib(base))} MiB; importing @kubernetes/client-node makes it ${fmt(mib(kube))} MiB; the agent's modules, before anything starts, ${fmt(mib(agentMods))} MiB`
+            ? `a fresh node + tsx process is ${fmt(mib(base))} MiB; the agent's modules, before anything starts, ${fmt(mib(agentMods))} MiB`
             : undefined,
         ),
         metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB"),
@@ -236,7 +235,6 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     }
     metrics.push(
       metric("reference: node + tsx, nothing imported", mib(base), "MiB", undefined, "a fresh `node --import tsx` process (how every hwameistor process runs)"),
-      metric("reference: + @kubernetes/client-node", mib(kube), "MiB", undefined, "the same after importing the Kubernetes client only"),
       metric("reference: + the node agent's modules", mib(agentMods), "MiB", undefined, "the same after importing src/node/agent.ts, before it starts anything"),
       metric(`reference: mkfs.${fsType} of a ${VOLUME_BYTES / MiB} MiB loop device`, round(mkfsMs), "ms", undefined, "median of 3, run by the benchmark outside the driver, right after the phases"),
     );

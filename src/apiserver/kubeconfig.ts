@@ -1,4 +1,4 @@
-// The kubeconfig the embedded API server writes for kubectl and client-node: one cluster, one user with
+// The kubeconfig the embedded API server writes for kubectl and our kube runtime: one cluster, one user with
 // the bearer token, context "hwameistor". HTTPS with the server's self-signed certificate as CA: client-go
 // never sends a bearer token over plain HTTP (measured with kubectl 1.32).
 

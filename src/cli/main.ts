@@ -2,7 +2,7 @@
 // registers itself from its own file; handlers throw HwError and the exit code follows errors.ts.
 //
 // Commands are loaded lazily: only the file of the command being run is imported (all of them for help or
-// an unknown command). Each command pulls in its own stack (client-node, gRPC, ...); importing all of them
+// an unknown command). Each command pulls in its own stack (the kube runtime, gRPC, ...); importing all of them
 // eagerly cost the API server process ~150 MiB of RSS. To add a command, add one line to `commands`.
 
 import { Command } from "commander";
