@@ -1,7 +1,7 @@
 // Request validation for CSI handlers. Every failure is INVALID_ARGUMENT naming the field, and ids/names
 // are checked here before they can reach a path, a command line or an object name.
 
-import { invalid } from "../api/errors.ts";
+import { HwError, invalid } from "../api/errors.ts";
 import type { VolumeCapability } from "./types.ts";
 
 /** `value` must be present and non-empty. */
@@ -60,4 +60,19 @@ export function bytesField(v: string | number | undefined, field: string): numbe
   const n = typeof v === "number" ? v : Number(v);
   if (!Number.isSafeInteger(n) || n < 0) throw invalid(`${field} ${String(v)} is not a valid byte count`);
   return n;
+}
+
+/**
+ * One page of a name-sorted list for ListVolumes/ListSnapshots: the token is the index of the next entry.
+ * A negative max_entries is INVALID_ARGUMENT; a token that is not an index into the list is ABORTED (CSI spec).
+ */
+export function pageOf<T>(items: T[], req: { max_entries?: number; starting_token?: string }): { page: T[]; next_token: string } {
+  const max = req.max_entries ?? 0;
+  if (max < 0) throw invalid("max_entries must not be negative");
+  const start = req.starting_token ? Number(req.starting_token) : 0;
+  if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
+    throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
+  }
+  const end = max > 0 ? Math.min(items.length, start + max) : items.length;
+  return { page: items.slice(start, end), next_token: end < items.length ? String(end) : "" };
 }

@@ -24,7 +24,7 @@ import { holdsDisk, mutateLdvStatus, nodeOfLdv, volumeCondition } from "./ldv.ts
 import { listAll } from "../../kube/hwameistor.ts";
 import type { CallContext, ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
-import { accessTypeOf, bytesField, requireField, validateVolumeId } from "../validate.ts";
+import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../validate.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;
@@ -244,22 +244,15 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
     },
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
-      const max = req.max_entries ?? 0;
-      if (max < 0) throw invalid("max_entries must not be negative");
-      const start = req.starting_token ? Number(req.starting_token) : 0;
       const [ldvs, lds] = await Promise.all([listAll(c.ldv), listAll(c.ld)]);
-      const items = ldvs.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
-      if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
-        throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
-      }
+      const { page, next_token } = pageOf(ldvs.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!)), req);
       const disks = new Map(lds.map((d) => [d.metadata!.name!, d]));
-      const end = max > 0 ? Math.min(items.length, start + max) : items.length;
       return {
-        entries: items.slice(start, end).map((v) => ({
+        entries: page.map((v) => ({
           volume: toVolume(v),
           status: { volume_condition: volumeCondition(v, disks.get(v.status?.localDiskName ?? "")) },
         })),
-        next_token: end < items.length ? String(end) : "",
+        next_token,
       };
     },
 

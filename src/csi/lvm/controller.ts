@@ -28,7 +28,7 @@ import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
 import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../server.ts";
 import type * as T from "../types.ts";
-import { accessTypeOf, requireField, validateNodeId, validateVolumeId } from "../validate.ts";
+import { accessTypeOf, pageOf, requireField, validateNodeId, validateVolumeId } from "../validate.ts";
 import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";
@@ -271,18 +271,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
     },
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
-      const max = req.max_entries ?? 0;
-      if (max < 0) throw invalid("max_entries must not be negative");
-      const start = req.starting_token ? Number(req.starting_token) : 0;
-      const items = (await listAll(c.lv)).sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
-      if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
-        throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
-      }
-      const end = max > 0 ? Math.min(items.length, start + max) : items.length;
-      return {
-        entries: items.slice(start, end).map((lv) => ({ volume: toCsiVolume(lv), status: { volume_condition: volumeCondition(lv) } })),
-        next_token: end < items.length ? String(end) : "",
-      };
+      const { page, next_token } = pageOf((await listAll(c.lv)).sort((a, b) => nameOf(a).localeCompare(nameOf(b))), req);
+      return { entries: page.map((lv) => ({ volume: toCsiVolume(lv), status: { volume_condition: volumeCondition(lv) } })), next_token };
     },
 
     async ControllerGetVolume(req: T.ControllerGetVolumeRequest): Promise<T.ControllerGetVolumeResponse> {

@@ -29,7 +29,7 @@ import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVol
 import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
 import type { CallContext } from "../server.ts";
 import type * as T from "../types.ts";
-import { requireField, validateVolumeId } from "../validate.ts";
+import { pageOf, requireField, validateVolumeId } from "../validate.ts";
 import type { LvmParams } from "./params.ts";
 import type { ProvisionRequest } from "./provision.ts";
 
@@ -233,18 +233,12 @@ export function snapshotService(o: SnapshotServiceOptions) {
     },
 
     async ListSnapshots(req: ListSnapshotsRequest): Promise<{ entries: Array<{ snapshot: CsiSnapshot }>; next_token: string }> {
-      const max = req.max_entries ?? 0;
-      if (max < 0) throw invalid("max_entries must not be negative");
-      const start = req.starting_token ? Number(req.starting_token) : 0;
       const items = (await c.lvs.list()).items
         .filter((s) => !req.snapshot_id || s.metadata?.name === req.snapshot_id)
         .filter((s) => !req.source_volume_id || s.spec?.sourceVolume === req.source_volume_id)
         .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
-      if (!Number.isSafeInteger(start) || start < 0 || start > items.length) {
-        throw new HwError("ABORTED", "InvalidToken", `starting_token ${JSON.stringify(req.starting_token)} is not valid`);
-      }
-      const end = max > 0 ? Math.min(items.length, start + max) : items.length;
-      return { entries: items.slice(start, end).map((s) => ({ snapshot: toCsiSnapshot(s) })), next_token: end < items.length ? String(end) : "" };
+      const { page, next_token } = pageOf(items, req);
+      return { entries: page.map((s) => ({ snapshot: toCsiSnapshot(s) })), next_token };
     },
 
     /** CreateVolume with volume_content_source (snapshot → restore, volume → clone). */
