@@ -1,6 +1,8 @@
 // The few object shapes the client runtime needs. Deliberately minimal and structural: the typed kinds live
 // in src/api (one schema per kind); anything with `metadata` works here.
 
+import type { ObjectMeta } from "../api/kinds/common.ts";
+
 /** What the runtime needs to address a resource. A `KindDefinition` from src/api satisfies it structurally. */
 export interface ResourceDescriptor {
   group: string; // "" for the core group
@@ -23,31 +25,7 @@ export function toDescriptor(def: DescriptorLike): ResourceDescriptor {
   return { group: def.group, version: def.version, plural: def.plural, kind: def.kind, namespaced };
 }
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  [extra: string]: unknown;
-}
+export type { ObjectMeta, OwnerReference } from "../api/kinds/common.ts";
 
 export interface KubeObject {
   apiVersion?: string;

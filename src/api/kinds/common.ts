@@ -43,7 +43,20 @@ export const FreeFormList = <T = Record<string, unknown>>(o: Opts = {}) =>
 
 // ---------------------------------------------------------------- metadata
 
-/** The parts of metav1.ObjectMeta our code reads and writes. In the CRD, metadata is `{type: object}`. */
+/** metav1.OwnerReference. */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/**
+ * The parts of metav1.ObjectMeta our code reads and writes (other fields pass through untouched). In the CRD,
+ * metadata is `{type: object}`. The one definition: src/kube re-exports it.
+ */
 export interface ObjectMeta {
   name?: string;
   generateName?: string;
@@ -57,15 +70,9 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];
-  ownerReferences?: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }[];
+  ownerReferences?: OwnerReference[];
   managedFields?: unknown[];
+  [extra: string]: unknown;
 }
 
 export const ObjectMetaSchema = Type.Unsafe<ObjectMeta>({ type: "object" });
