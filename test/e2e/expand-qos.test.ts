@@ -6,12 +6,11 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import { mkdir, mkdtemp, open, realpath, rm, rmdir, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { toCrd } from "../../src/api/crd.ts";
 import type { HwError } from "../../src/api/errors.ts";
@@ -30,9 +29,9 @@ import { hwameistorClients, type HwameistorClients } from "../../src/kube/hwamei
 import type { KubeObject } from "../../src/kube/types.ts";
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
 import { qosTarget } from "../../src/node/storage/qos/apply.ts";
+import { exited, hwameistorProcesses } from "../helpers/processes.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const bin = join(repo, "bin/hwameistor");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const HDD = "LocalStorage_PoolHDD";
@@ -46,25 +45,12 @@ let client!: KubeClient;
 let ctl!: CsiClient;
 let node!: CsiClient;
 let nodeSock = "";
-const procs = new Map<string, ChildProcess>();
-const logs = new Map<ChildProcess, string>();
+const { procs, logs, startProcess } = hwameistorProcesses();
 const targets: string[] = [];
 const volumes: string[] = [];
 const mountCap = (fs_type = "xfs"): VolumeCapability => ({ mount: { fs_type, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } });
 const blockCap: VolumeCapability = { block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" } };
 
-function startProcess(key: string, args: string[]): Promise<Record<string, unknown>> {
-  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
-  procs.set(key, proc);
-  logs.set(proc, "");
-  proc.stderr!.on("data", (d) => logs.set(proc, (logs.get(proc)! + d.toString()).slice(-20_000)));
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once("line", (line) => res(JSON.parse(line) as Record<string, unknown>));
-    proc.once("exit", (code) => rej(new Error(`hwameistor ${key} exited ${code} before ready:\n${logs.get(proc)}`)));
-  });
-}
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
   const t0 = Date.now();

@@ -10,13 +10,11 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { join } from "node:path";
 import { toCrd } from "../../src/api/crd.ts";
 import type { HwError } from "../../src/api/errors.ts";
 import { kindDefinitions } from "../../src/api/kinds/index.ts";
@@ -30,9 +28,8 @@ import { loadKubeConfig } from "../../src/kube/config.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
 import { hwameistorClients as storageClients, type HwameistorClients as StorageClients, type Lvr } from "../../src/kube/hwameistor.ts";
+import { exited, hwameistorProcesses } from "../helpers/processes.ts";
 
-const repo = resolve(import.meta.dirname, "../..");
-const bin = join(repo, "bin/hwameistor");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const HDD = "LocalStorage_PoolHDD";
@@ -43,8 +40,7 @@ let dir = "";
 let kubeconfig = "";
 let c!: StorageClients;
 let client!: KubeClient;
-const procs = new Map<string, ChildProcess>();
-const logs = new Map<ChildProcess, string>();
+const { procs, logs, startProcess } = hwameistorProcesses();
 const csi = new Map<string, CsiClient>();
 const targets: string[] = [];
 let ctlCsi: CsiClient | undefined;
@@ -58,18 +54,6 @@ const nodeArgs = (n: string, cls: string) => [
   "--state-dir", join(dir, n, "state"), "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--no-disk-driver", "--log-level", "warn",
 ];
 
-function startProcess(key: string, args: string[]): Promise<Record<string, unknown>> {
-  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
-  procs.set(key, proc);
-  logs.set(proc, "");
-  proc.stderr!.on("data", (d) => logs.set(proc, (logs.get(proc)! + d.toString()).slice(-20_000)));
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once("line", (line) => res(JSON.parse(line) as Record<string, unknown>));
-    proc.once("exit", (code) => rej(new Error(`hwameistor ${key} exited ${code} before ready:\n${logs.get(proc)}`)));
-  });
-}
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;

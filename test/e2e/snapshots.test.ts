@@ -9,13 +9,11 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { toCrd } from "../../src/api/crd.ts";
 import type { HwError } from "../../src/api/errors.ts";
 import { kindDefinitions } from "../../src/api/kinds/index.ts";
@@ -29,9 +27,9 @@ import { loadKubeConfig } from "../../src/kube/config.ts";
 import { hwameistorClients, type HwameistorClients } from "../../src/kube/hwameistor.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
+import { exited, hwameistorProcesses } from "../helpers/processes.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const bin = join(repo, "bin/hwameistor");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const N = "n1";
@@ -42,25 +40,12 @@ let kubeconfig = "";
 let c!: HwameistorClients;
 let node!: CsiClient;
 let ctl!: CsiClient;
-const procs = new Map<string, ChildProcess>();
-const logs = new Map<ChildProcess, string>();
+const { procs, logs, startProcess } = hwameistorProcesses();
 const targets = new Map<string, string>();
 
 const mountCap: VolumeCapability = { mount: { fs_type: "xfs", mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
 const linkRoot = () => join(dir, N, "state", "dev");
 
-function startProcess(key: string, args: string[]): Promise<Record<string, unknown>> {
-  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
-  procs.set(key, proc);
-  logs.set(proc, "");
-  proc.stderr!.on("data", (d) => logs.set(proc, (logs.get(proc)! + d.toString()).slice(-20_000)));
-  return new Promise((res, rej) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once("line", (line) => res(JSON.parse(line) as Record<string, unknown>));
-    proc.once("exit", (code) => rej(new Error(`hwameistor ${key} exited ${code} before ready:\n${logs.get(proc)}`)));
-  });
-}
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
