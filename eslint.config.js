@@ -1,5 +1,9 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import path from "node:path";
+import { boundariesPlugin } from "./eslint/boundaries.js";
+
+const srcDir = path.join(import.meta.dirname, "src");
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "deploy/**", "bench/results/**", "ui/dist/**"] },
@@ -20,6 +24,7 @@ export default tseslint.config(
       ],
     },
   },
+  { files: ["src/**/*.ts"], ignores: ["**/*.test.ts"], plugins: { local: boundariesPlugin(srcDir) }, rules: { "local/part-imports": "error" } },
   // The one place that touches the machine, and tests (which may start helper processes directly).
   { files: ["src/host/**", "**/*.test.ts"], rules: { "no-restricted-imports": "off" } },
 );

@@ -1,5 +1,5 @@
-// The first-use publish path both CSI Node services share (disk.hwameistor.io in csi/disk/node.ts,
-// lvm.hwameistor.io in node/lvm-volume/node.ts): request checks, the volume record (volume-record.ts),
+// The first-use publish path both CSI Node services share (disk.hwameistor.io in src/node/csi/disk/node.ts,
+// lvm.hwameistor.io in src/node/csi/lvm/node.ts): request checks, the volume record (volume-record.ts),
 // formatting, the block and mount hand-outs and the unpublish of a target. Each service keeps what is
 // its own: where the device comes from, status bookkeeping, growth and stats.
 //

@@ -10,9 +10,8 @@ import * as grpc from "@grpc/grpc-js";
 import fs from "node:fs";
 import path from "node:path";
 import { HwError, grpcCodeOf, isHwError } from "../api/errors.ts";
-import type { Logger } from "../kube/types.ts";
+import type { Logger, Service } from "../kube/types.ts";
 import { silentLogger } from "../kube/types.ts";
-import type { Service } from "../node/context.ts";
 import { csiPackage, type CsiServiceName } from "./proto.ts";
 
 /** What a handler gets besides the request. */

@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { HwError } from "../api/errors.ts";
 import { CONFIG_MAP, NODE } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer } from "./int-test-server.ts";
+import { loadServer, SERVER_UNAVAILABLE, TestServer } from "../../test/helpers/api-server.ts";
 import type { KubeObject } from "./types.ts";
 
 const start = await loadServer();

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Controller } from "./controller.ts";
 import { Informer } from "./informer.ts";
 import { CONFIG_MAP, EVENT } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "./int-test-server.ts";
+import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger, splitKey, type KubeObject } from "./types.ts";
 
 const start = await loadServer();

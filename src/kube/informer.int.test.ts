@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Informer } from "./informer.ts";
 import { CONFIG_MAP } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "./int-test-server.ts";
+import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger, type KubeObject } from "./types.ts";
 import type { ResourceClient } from "./client.ts";
 

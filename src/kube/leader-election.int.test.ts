@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { LeaderElector, type LeaseObject } from "./leader-election.ts";
 import { NodeHeartbeat, type NodeObject } from "./node-lease.ts";
 import { LEASE, NODE, NODE_LEASE_NAMESPACE } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "./int-test-server.ts";
+import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger } from "./types.ts";
 
 const start = await loadServer();

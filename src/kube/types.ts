@@ -95,3 +95,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/** A running part of an agent or controller: whatever it started stops with it. */
+export interface Service {
+  stop(): Promise<void>;
+}

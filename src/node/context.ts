@@ -17,7 +17,4 @@ export interface NodeContext {
   signal: AbortSignal;
 }
 
-/** A running part of an agent or controller. */
-export interface Service {
-  stop(): Promise<void>;
-}
+export type { Service } from "../kube/types.ts";

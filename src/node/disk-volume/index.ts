@@ -4,7 +4,7 @@
 import path from "node:path";
 import { DiskDriver } from "../../csi/capabilities.ts";
 import { identityService } from "../../csi/identity.ts";
-import { diskNodeService } from "../../csi/disk/node.ts";
+import { diskNodeService } from "../csi/disk/node.ts";
 import { startCsiServer } from "../../csi/server.ts";
 import type { NodeContext, Service } from "../context.ts";
 import { diskVolumeController } from "./reconciler.ts";

@@ -16,7 +16,7 @@ import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
-import { mutateLdvStatus, nodeOfLdv } from "../../csi/disk/ldv.ts";
+import { mutateLdvStatus, nodeOfLdv } from "../../kube/local-disk-volume.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
 import type { NodeContext } from "../context.ts";
 import { decide, type Action, type VolumeFacts } from "./states.ts";

@@ -12,7 +12,7 @@ import { toCrd } from "../../api/crd.ts";
 import { kindDefinitions } from "../../api/kinds/index.ts";
 import { mkfs } from "../../host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../host/loop/loop.ts";
-import { TestServer, loadServer, waitFor } from "../../kube/int-test-server.ts";
+import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EVENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import type { KubeClient } from "../../kube/client.ts";

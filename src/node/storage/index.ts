@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
 import { selectEngine } from "../engines/select.ts";
 import type { NodeContext, Service } from "../context.ts";
-import { startLvmDriverNode } from "../lvm-volume/index.ts";
+import { startLvmDriverNode } from "../csi/lvm/index.ts";
 import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
 import { qosController } from "./qos/reconciler.ts";

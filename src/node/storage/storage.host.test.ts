@@ -14,7 +14,7 @@ import { mkfs } from "../../host/fs/fs.ts";
 import { deviceSizeBytes } from "../../host/blkdev.ts";
 import { attachLoop, createSparseFile, listLoops } from "../../host/loop/loop.ts";
 import { listMounts } from "../../host/mount/mount.ts";
-import { TestServer, loadServer, waitFor } from "../../kube/int-test-server.ts";
+import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EventRecorder } from "../../kube/events.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import type { KubeClient } from "../../kube/client.ts";

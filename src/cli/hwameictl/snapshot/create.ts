@@ -2,7 +2,7 @@
 // (the snapshot's name is SNAP with a first `snapshot` replaced by `snapcontent`, the driver's rule).
 import type { Command } from "commander";
 import { notFound } from "../../../api/errors.ts";
-import { snapshotIdOf, type CsiSnapshot } from "../../../csi/lvm/snapshots.ts";
+import { snapshotIdOf, type CsiSnapshot } from "../../../controller/csi/lvm/snapshots.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";
 import { withRetry } from "../volume/common.ts";

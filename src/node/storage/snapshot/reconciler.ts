@@ -36,7 +36,7 @@ type Lvrs = LocalVolumeReplicaSnapshotObject;
 type Lvrsr = LocalVolumeReplicaSnapshotRestoreObject;
 
 /**
- * The lvm.hwameistor.io node service's volume records (node/lvm-volume/node.ts keeps them under this name).
+ * The lvm.hwameistor.io node service's volume records (node/csi/lvm/node.ts keeps them under this name).
  * A restored or cloned volume carries its source's filesystem, which NodePublish would refuse as foreign data;
  * the restore hands the source's record (filesystem type and UUID) on to the target, so it mounts.
  */

@@ -17,18 +17,18 @@
 //   is OK, to another node FAILED_PRECONDITION. Unpublish from a node the volume is not published on is OK.
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
-import { HwError, invalid, notFound } from "../../api/errors.ts";
-import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../api/names.ts";
-import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../controller/clients.ts";
-import { listAll } from "../../kube/hwameistor.ts";
-import { formatBytes, storageNodeViews } from "../../controller/placement/placement.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import { isConflict } from "../../kube/transport.ts";
-import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
-import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../capabilities.ts";
-import type { CallContext, ServiceHandlers } from "../server.ts";
-import type * as T from "../types.ts";
-import { accessTypeOf, pageOf, requireField, validateNodeId, validateVolumeId } from "../validate.ts";
+import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
+import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../clients.ts";
+import { listAll } from "../../../kube/hwameistor.ts";
+import { formatBytes, storageNodeViews } from "../../placement/placement.ts";
+import type { KubeClient } from "../../../kube/client.ts";
+import { isConflict } from "../../../kube/transport.ts";
+import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
+import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
+import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { accessTypeOf, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
 import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";

@@ -2,11 +2,11 @@
 // The replicas behind it are realised by src/node/storage (startLocalStorage starts both).
 
 import path from "node:path";
-import { identityService } from "../../csi/identity.ts";
-import { startCsiServer } from "../../csi/server.ts";
-import type { NodeContext, Service } from "../context.ts";
-import type { HwameistorClients } from "../../kube/hwameistor.ts";
-import { LvmDriver as LvmNodeDriver } from "../../csi/capabilities.ts";
+import { identityService } from "../../../csi/identity.ts";
+import { startCsiServer } from "../../../csi/server.ts";
+import type { NodeContext, Service } from "../../context.ts";
+import type { HwameistorClients } from "../../../kube/hwameistor.ts";
+import { LvmDriver as LvmNodeDriver } from "../../../csi/capabilities.ts";
 import { lvmNodeService } from "./node.ts";
 
 export const LVM_SOCKET_NAME = "lvm.sock";

@@ -12,19 +12,20 @@
 //   sidecar's retry picks up where the last call left off.
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
-import { HwError, invalid, notFound } from "../../api/errors.ts";
-import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import type { Logger } from "../../kube/types.ts";
-import { silentLogger, sleep } from "../../kube/types.ts";
-import { DiskDriver, controllerCapabilities } from "../capabilities.ts";
+import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../../../api/names.ts";
+import type { KubeClient } from "../../../kube/client.ts";
+import type { Logger } from "../../../kube/types.ts";
+import { silentLogger, sleep } from "../../../kube/types.ts";
+import { DiskDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
 import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
-import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
-import { holdsDisk, mutateLdvStatus, nodeOfLdv, volumeCondition } from "./ldv.ts";
-import { listAll } from "../../kube/hwameistor.ts";
-import type { CallContext, ServiceHandlers } from "../server.ts";
-import type * as T from "../types.ts";
-import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../validate.ts";
+import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
+import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
+import { volumeCondition } from "./volume-condition.ts";
+import { listAll } from "../../../kube/hwameistor.ts";
+import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;

@@ -14,20 +14,20 @@
 // Difference from the original: it returns "not completed yet" on the first call and relies on the
 // sidecar's retries; we wait within the deadline, so one call usually completes.
 
-import { HwError, invalid, notFound } from "../../api/errors.ts";
-import { OperationStates, VolumeStates } from "../../api/names.ts";
-import { nameOf, volumeClients, type Lv } from "../../controller/clients.ts";
-import { listAll } from "../../kube/hwameistor.ts";
-import { growthProblem } from "../../controller/expand/capacity.ts";
-import { roundUp4MiB } from "../../controller/expand/states.ts";
-import { formatBytes } from "../../controller/placement/placement.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import { hwameistorClients } from "../../kube/hwameistor.ts";
-import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
-import type { CallContext } from "../server.ts";
-import type * as T from "../types.ts";
-import { bytesField, validateVolumeId } from "../validate.ts";
+import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { OperationStates, VolumeStates } from "../../../api/names.ts";
+import { nameOf, volumeClients, type Lv } from "../../clients.ts";
+import { listAll } from "../../../kube/hwameistor.ts";
+import { growthProblem } from "../../expand/capacity.ts";
+import { roundUp4MiB } from "../../expand/states.ts";
+import { formatBytes } from "../../placement/placement.ts";
+import type { KubeClient } from "../../../kube/client.ts";
+import { hwameistorClients } from "../../../kube/hwameistor.ts";
+import { isNotFound } from "../../../kube/transport.ts";
+import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
+import type { CallContext } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { bytesField, validateVolumeId } from "../../../csi/validate.ts";
 
 export interface ControllerExpandVolumeRequest {
   volume_id?: string;

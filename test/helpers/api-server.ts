@@ -5,8 +5,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KubeClient } from "./client.ts";
-import { loadKubeConfig } from "./config.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import { loadKubeConfig } from "../../src/kube/config.ts";
 
 type StartFn = (opts: { dataDir: string; host?: string; port?: number; token?: string }, tuning?: Record<string, unknown>) => Promise<{
   url: string;
@@ -19,7 +19,7 @@ export const SERVER_UNAVAILABLE = "embedded API server not yet available";
 
 export async function loadServer(): Promise<StartFn | undefined> {
   try {
-    const mod = (await import("../apiserver/server.ts")) as { startApiServer?: StartFn };
+    const mod = (await import("../../src/apiserver/server.ts")) as { startApiServer?: StartFn };
     return mod.startApiServer;
   } catch {
     return undefined;

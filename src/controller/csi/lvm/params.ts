@@ -2,11 +2,11 @@
 // Every failure is INVALID_ARGUMENT naming the parameter (or UNIMPLEMENTED for a feature not built yet),
 // and nothing here can reach a command line unvalidated: QoS values must be Kubernetes quantities.
 
-import { HwError, invalid } from "../../api/errors.ts";
-import { MIN_VOLUME_BYTES } from "../../api/kinds/common.ts";
-import { POOL_CLASSES, ScParams, TopologyKeys, isPoolClass, storagePoolName, type PoolClass } from "../../api/names.ts";
-import type { CapacityRange, TopologyRequirement } from "../types.ts";
-import { bytesField } from "../validate.ts";
+import { HwError, invalid } from "../../../api/errors.ts";
+import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
+import { POOL_CLASSES, ScParams, TopologyKeys, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
+import type { CapacityRange, TopologyRequirement } from "../../../csi/types.ts";
+import { bytesField } from "../../../csi/validate.ts";
 
 export interface LvmParams {
   poolClass: PoolClass;

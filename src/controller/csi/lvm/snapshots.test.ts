@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { HwError } from "../../api/errors.ts";
-import type { LocalVolumeSnapshotObject } from "../../kube/hwameistor.ts";
+import type { HwError } from "../../../api/errors.ts";
+import type { LocalVolumeSnapshotObject } from "../../../kube/hwameistor.ts";
 import { parseSnapsize, snapshotIdOf, toCsiSnapshot } from "./snapshots.ts";
 
 test("snapshot id: the first `snapshot` becomes `snapcontent` (§3.1)", () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { HwError } from "../../api/errors.ts";
-import { ScParams, TopologyKeys } from "../../api/names.ts";
+import type { HwError } from "../../../api/errors.ts";
+import { ScParams, TopologyKeys } from "../../../api/names.ts";
 import { capacityOf, nodeTopology, parseLvmParams, roundUpToExtent } from "./params.ts";
 
 const MiB = 1024 * 1024;

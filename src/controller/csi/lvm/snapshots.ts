@@ -20,16 +20,16 @@
 // - DeleteVolume of a volume with snapshots: annotated DELETE_DEFERRED_ANNOTATION and answered OK; the
 //   controller deletes it when its last snapshot is gone (the original: ToBeDeleted + the node waits).
 
-import { HwError, invalid, notFound } from "../../api/errors.ts";
-import { Annotations, Finalizers, ObjectNames, RestoreTypes, SnapshotClassParams, TopologyKeys, VolumeStates } from "../../api/names.ts";
-import { DELETE_DEFERRED_ANNOTATION, nodesOfVolume } from "../../controller/snapshot/reconciler.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import { isNotFound } from "../../kube/transport.ts";
-import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVolumeSnapshotRestoreObject as Lvsr, type Lv } from "../../kube/hwameistor.ts";
-import { silentLogger, sleep, type Logger } from "../../kube/types.ts";
-import type { CallContext } from "../server.ts";
-import type * as T from "../types.ts";
-import { pageOf, requireField, validateVolumeId } from "../validate.ts";
+import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { Annotations, Finalizers, ObjectNames, RestoreTypes, SnapshotClassParams, TopologyKeys, VolumeStates } from "../../../api/names.ts";
+import { DELETE_DEFERRED_ANNOTATION, nodesOfVolume } from "../../snapshot/reconciler.ts";
+import type { KubeClient } from "../../../kube/client.ts";
+import { isNotFound } from "../../../kube/transport.ts";
+import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVolumeSnapshotRestoreObject as Lvsr, type Lv } from "../../../kube/hwameistor.ts";
+import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
+import type { CallContext } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 import type { LvmParams } from "./params.ts";
 import type { ProvisionRequest } from "./provision.ts";
 

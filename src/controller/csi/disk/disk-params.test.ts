@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { HwError } from "../../api/errors.ts";
-import { ScParams, TopologyKeys } from "../../api/names.ts";
+import type { HwError } from "../../../api/errors.ts";
+import { ScParams, TopologyKeys } from "../../../api/names.ts";
 import { chooseDisk, describeDisks, nodeFromTopology, parseDiskParams } from "./disk-params.ts";
 
 const isInvalid = (re: RegExp) => (e: HwError) => e.code === "INVALID_ARGUMENT" && re.test(e.message);

@@ -1,9 +1,9 @@
 // Pure decisions of the disk driver's CreateVolume: StorageClass parameters (§2.2), the node from the
 // topology requirement, and the disk choice (the SMALLEST Available disk of the type that fits, §3.2).
 
-import { invalid } from "../../api/errors.ts";
-import { ScParams, TopologyKeys, isPoolClass, type PoolClass } from "../../api/names.ts";
-import type { TopologyRequirement } from "../types.ts";
+import { invalid } from "../../../api/errors.ts";
+import { ScParams, TopologyKeys, isPoolClass, type PoolClass } from "../../../api/names.ts";
+import type { TopologyRequirement } from "../../../csi/types.ts";
 
 export interface DiskVolumeParams {
   diskType: PoolClass;

@@ -12,22 +12,22 @@
 // - NodeGetVolumeStats: a read; a missing disk or mount is reported as an abnormal condition, not an error.
 
 import fs from "node:fs";
-import { HwError, notFound } from "../../api/errors.ts";
-import { AccessTypes, LocalDiskStates, MountPointPhases, VolumeStates } from "../../api/names.ts";
-import { deviceSizeBytes, isBlockDevice } from "../../host/blkdev.ts";
-import { fsStats } from "../../host/fs/fs.ts";
-import { findMountsAt } from "../../host/mount/mount.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import { hwameistorClients, type Ldv } from "../../kube/hwameistor.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
-import { diskVolumeRecords } from "../../node/disk-volume/volume-files.ts";
-import { KeyedLock } from "../../node/engines/common.ts";
-import { DiskDriver, nodeInfoHandlers } from "../capabilities.ts";
-import { filesystemUsage, parsePublishRequest, publisher } from "../publish.ts";
-import type { ServiceHandlers } from "../server.ts";
-import type * as T from "../types.ts";
-import { validatePath, validateVolumeId } from "../validate.ts";
-import { USABLE_STATES, mutateLdvStatus, nodeOfLdv } from "./ldv.ts";
+import { HwError, notFound } from "../../../api/errors.ts";
+import { AccessTypes, LocalDiskStates, MountPointPhases, VolumeStates } from "../../../api/names.ts";
+import { deviceSizeBytes, isBlockDevice } from "../../../host/blkdev.ts";
+import { fsStats } from "../../../host/fs/fs.ts";
+import { findMountsAt } from "../../../host/mount/mount.ts";
+import type { KubeClient } from "../../../kube/client.ts";
+import { hwameistorClients, type Ldv } from "../../../kube/hwameistor.ts";
+import { silentLogger, type Logger } from "../../../kube/types.ts";
+import { diskVolumeRecords } from "../../disk-volume/volume-files.ts";
+import { KeyedLock } from "../../engines/common.ts";
+import { DiskDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
+import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/publish.ts";
+import type { ServiceHandlers } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { validatePath, validateVolumeId } from "../../../csi/validate.ts";
+import { USABLE_STATES, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
 
 export interface DiskNodeOptions {
   nodeName: string;

@@ -19,21 +19,21 @@
 // objects that outlive this process (docs/local-storage.md "Data plane independence").
 
 import { realpath, lstat, stat } from "node:fs/promises";
-import { HwError, isHwError } from "../../api/errors.ts";
-import { PublishContextKeys, VolumeStates } from "../../api/names.ts";
-import { deviceSizeBytes, isBlockDevice } from "../../host/blkdev.ts";
-import * as btrfs from "../../host/btrfs/btrfs.ts";
-import { fsStats, growXfs, resizeExt4 } from "../../host/fs/fs.ts";
-import { findMountsAt } from "../../host/mount/mount.ts";
-import type { ServiceHandlers } from "../../csi/server.ts";
-import type * as T from "../../csi/types.ts";
-import { filesystemUsage, parsePublishRequest, publisher } from "../../csi/publish.ts";
-import { validatePath, validateVolumeId, bytesField } from "../../csi/validate.ts";
-import { volumeRecords } from "../../csi/volume-record.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
-import { KeyedLock } from "../engines/common.ts";
-import type { HwameistorClients } from "../../kube/hwameistor.ts";
-import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../csi/capabilities.ts";
+import { HwError, isHwError } from "../../../api/errors.ts";
+import { PublishContextKeys, VolumeStates } from "../../../api/names.ts";
+import { deviceSizeBytes, isBlockDevice } from "../../../host/blkdev.ts";
+import * as btrfs from "../../../host/btrfs/btrfs.ts";
+import { fsStats, growXfs, resizeExt4 } from "../../../host/fs/fs.ts";
+import { findMountsAt } from "../../../host/mount/mount.ts";
+import type { ServiceHandlers } from "../../../csi/server.ts";
+import type * as T from "../../../csi/types.ts";
+import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/publish.ts";
+import { validatePath, validateVolumeId, bytesField } from "../../../csi/validate.ts";
+import { volumeRecords } from "../../../csi/volume-record.ts";
+import { silentLogger, type Logger } from "../../../kube/types.ts";
+import { KeyedLock } from "../../engines/common.ts";
+import type { HwameistorClients } from "../../../kube/hwameistor.ts";
+import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;

@@ -13,10 +13,10 @@
 //   we just made) is removed again.
 
 import { randomUUID } from "node:crypto";
-import { HwError } from "../../api/errors.ts";
-import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../api/names.ts";
-import { nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../controller/clients.ts";
-import { listAll, listOptional } from "../../kube/hwameistor.ts";
+import { HwError } from "../../../api/errors.ts";
+import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../../api/names.ts";
+import { nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../clients.ts";
+import { listAll, listOptional } from "../../../kube/hwameistor.ts";
 import {
   chooseNodes,
   describeRejections,
@@ -24,9 +24,9 @@ import {
   getNodeCandidates,
   storageNodeViews,
   type NodeTopology,
-} from "../../controller/placement/placement.ts";
-import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../controller/volume-group/groups.ts";
-import type { Logger } from "../../kube/types.ts";
+} from "../../placement/placement.ts";
+import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../volume-group/groups.ts";
+import type { Logger } from "../../../kube/types.ts";
 import type { LvmParams } from "./params.ts";
 
 export interface ProvisionRequest {
