@@ -19,17 +19,8 @@ export type Lvr = LocalVolumeReplica & KubeObject;
 export type Lvg = LocalVolumeGroup & KubeObject;
 export type Lsn = LocalStorageNode & KubeObject;
 
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
-export interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-}
+import type { Taint } from "../api/core.ts";
+export type { Taint, Toleration } from "../api/core.ts";
 export type CoreNode = KubeObject & { spec?: { taints?: Taint[] } };
 export type Pod = KubeObject & {
   spec?: { volumes?: Array<{ name?: string; persistentVolumeClaim?: { claimName?: string } }> };

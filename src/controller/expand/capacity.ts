@@ -3,7 +3,7 @@
 // Pure: LocalStorageNode pool figures (what the node reports, plus placed-but-unrealised volumes) in,
 // a precise message out.
 
-import { formatBytes, storageNodeViews } from "../placement/placement.ts";
+import { formatBytes, storageNodeViews } from "../../api/placement/placement.ts";
 import type { Lsn, Lv } from "../clients.ts";
 
 /** Nodes holding the volume's replicas: config replicas, else accessibility nodes. */

@@ -13,7 +13,7 @@
 
 import type { VolumeConfig, VolumeReplica } from "../../api/kinds/local-volume.ts";
 import type { Lv } from "../clients.ts";
-import type { StorageNodeView } from "../placement/placement.ts";
+import type { StorageNodeView } from "../../api/placement/placement.ts";
 
 export const MAX_HA_VOLUME_COUNT = 1000;
 

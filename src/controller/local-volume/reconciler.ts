@@ -17,8 +17,8 @@ import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../clients.ts";
 import { listAll } from "../../kube/hwameistor.ts";
-import { getNodeCandidates, storageNodeViews } from "../placement/placement.ts";
-import { withoutVolume } from "../volume-group/groups.ts";
+import { getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
+import { withoutVolume } from "../../api/placement/groups.ts";
 import { allocateConfig, stableJson, type Allocation } from "./allocate.ts";
 import { decide, type Action, type ReplicaFact } from "./states.ts";
 

@@ -21,7 +21,7 @@ import { isNotFound } from "../../kube/transport.ts";
 import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
 import { PVC, nameOf, type Lsn, type Lv } from "../clients.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
-import { storageNodeViews } from "../placement/placement.ts";
+import { storageNodeViews } from "../../api/placement/placement.ts";
 import { binarySI, decideResize, selectPolicy, type PolicyView, type PoolFact } from "./states.ts";
 
 type PvcObject = KubeObject & { spec?: { storageClassName?: string; resources?: { requests?: Record<string, string> } } };

@@ -14,7 +14,7 @@ import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { volumeClients, type Lv, type Lvg } from "../clients.ts";
-import { groupNodes } from "./groups.ts";
+import { groupNodes } from "../../api/placement/groups.ts";
 
 export interface VolumeGroupControllerOptions {
   client: KubeClient;

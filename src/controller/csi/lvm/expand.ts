@@ -20,7 +20,7 @@ import { nameOf, volumeClients, type Lv } from "../../clients.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import { growthProblem } from "../../expand/capacity.ts";
 import { roundUp4MiB } from "../../expand/states.ts";
-import { formatBytes } from "../../placement/placement.ts";
+import { formatBytes } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { hwameistorClients } from "../../../kube/hwameistor.ts";
 import { isNotFound } from "../../../kube/transport.ts";

@@ -24,8 +24,8 @@ import {
   getNodeCandidates,
   storageNodeViews,
   type NodeTopology,
-} from "../../placement/placement.ts";
-import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../volume-group/groups.ts";
+} from "../../../api/placement/placement.ts";
+import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../../api/placement/groups.ts";
 import type { Logger } from "../../../kube/types.ts";
 import type { LvmParams } from "./params.ts";
 

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { StoragePools } from "../../api/names.ts";
-import type { Lsn, Lv } from "../clients.ts";
+import { StoragePools } from "../names.ts";
+import type { LocalStorageNode as Lsn } from "../kinds/local-storage-node.ts";
+import type { LocalVolume as Lv } from "../kinds/local-volume.ts";
 import {
   blockingTaint,
   chooseNodes,

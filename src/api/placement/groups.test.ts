@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Lv, Lvg, Pod } from "../clients.ts";
+import type { LocalVolumeGroup as Lvg } from "../kinds/local-volume-group.ts";
+import type { LocalVolume as Lv } from "../kinds/local-volume.ts";
+import type { PodVolumesView as Pod } from "./groups.ts";
 import { findGroup, groupNodes, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "./groups.ts";
 
 const pod = (name: string, ns: string, pvcs: string[]): Pod => ({

@@ -1,6 +1,7 @@
 // Volume placement: the original's GetNodeCandidates (fact sheet §4.1), as pure functions over a snapshot
-// of the cluster. Used by CSI CreateVolume (where the first replicas go) and by the LocalVolume
-// reconciler's config allocation (where missing replicas go).
+// of the cluster. Used by CSI CreateVolume (where the first replicas go), by the LocalVolume reconciler's
+// config allocation (where missing replicas go), and by the pod scheduler's filter and score
+// (src/scheduler/), which is why it lives in src/api (every part may import it) and not in one part.
 //
 // - Capacity comes only from LocalStorageNodes in state Ready (`status.pools[<pool>]`, written by the
 //   node agents). Volumes the controller has placed but a node has not realised yet (not in the pool's
@@ -17,9 +18,14 @@
 // - a group (LocalVolumeGroup) that already has exactly replicaNumber nodes binds the volume to them;
 //   required accessibility nodes must pass the predicate or placement fails naming them.
 
-import type { LocalPool } from "../../api/kinds/storage-pool.ts";
-import { NodeStates, VolumeStates } from "../../api/names.ts";
-import type { CoreNode, Lsn, Lv, Taint, Toleration } from "../clients.ts";
+import type { CoreNode, Taint, Toleration } from "../core.ts";
+import type { LocalStorageNode } from "../kinds/local-storage-node.ts";
+import type { LocalVolume } from "../kinds/local-volume.ts";
+import type { LocalPool } from "../kinds/storage-pool.ts";
+import { NodeStates, VolumeStates } from "../names.ts";
+
+type Lsn = LocalStorageNode;
+type Lv = LocalVolume;
 
 /** Default pool volume limit (§5.3: totalVolumeCount = 1000). */
 export const DEFAULT_TOTAL_VOLUME_COUNT = 1000;

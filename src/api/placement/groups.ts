@@ -1,20 +1,30 @@
-// LocalVolumeGroup rules (fact sheet §4.4), pure. A group holds the volumes of one pod so they share
+// LocalVolumeGroup rules (fact sheet §4.4), pure; shared by CSI CreateVolume, the group reconciler and the
+// pod scheduler. A group holds the volumes of one pod so they share
 // placement. Found through any PVC of a pod that uses this PVC (core Pod objects, same namespace), else
 // per PVC. FIX of the original's HEAD regression: every PVC of the pod is appended to `spec.volumes`
 // (HEAD forgets the second one, so it loses the shared placement on migrate/convert).
 
-import type { LocalVolumeGroupSpec } from "../../api/kinds/local-volume-group.ts";
-import type { Lv, Lvg, Pod } from "../clients.ts";
+import type { ObjectMeta } from "../kinds/common.ts";
+import type { LocalVolumeGroup, LocalVolumeGroupSpec } from "../kinds/local-volume-group.ts";
+import type { LocalVolume } from "../kinds/local-volume.ts";
+
+type Lv = LocalVolume;
+type Lvg = LocalVolumeGroup;
+/** The part of a core Pod read here (any Pod shape fits). */
+export interface PodVolumesView {
+  metadata?: ObjectMeta;
+  spec?: { volumes?: Array<{ persistentVolumeClaim?: { claimName?: string } }> };
+}
 
 /** Pods in `namespace` that mount `pvc`. */
-export function podsUsingPvc(pods: Pod[], namespace: string, pvc: string): Pod[] {
+export function podsUsingPvc<P extends PodVolumesView>(pods: P[], namespace: string, pvc: string): P[] {
   return pods.filter(
     (p) => (p.metadata?.namespace ?? "") === namespace && !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc),
   );
 }
 
 /** Every PVC of those pods (including `pvc`), sorted. */
-export function pvcsOfPods(pods: Pod[], pvc: string): string[] {
+export function pvcsOfPods(pods: PodVolumesView[], pvc: string): string[] {
   const s = new Set([pvc]);
   for (const p of pods) for (const v of p.spec?.volumes ?? []) if (v.persistentVolumeClaim?.claimName) s.add(v.persistentVolumeClaim.claimName);
   return [...s].sort();
