@@ -6,7 +6,7 @@ import { applyDefaults, assertValid, pruneUnknownFields, validateObject } from "
 import { isHwError, toKubeStatus } from "./errors.ts";
 import { API_VERSION, Owners } from "./names.ts";
 
-const seeds = parseAllDocuments(readFileSync(new URL("./testdata/seed-examples.yaml", import.meta.url), "utf8"))
+const seeds = parseAllDocuments(readFileSync(new URL("../../test/fixtures/seed-examples.yaml", import.meta.url), "utf8"))
   .map((d) => d.toJS() as any)
   .filter((o) => o?.apiVersion === API_VERSION);
 

@@ -10,7 +10,7 @@ import { kubectlRunner, waitFor } from "../helpers/kubectl.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const crdDir = join(repo, "deploy/crds");
-const seedFile = resolve(repo, "../shared/reference/seed-examples.yaml");
+const seedFile = resolve(repo, "test/fixtures/seed-examples.yaml");
 
 let dir: string;
 let server: RunningApiServer;
