@@ -421,5 +421,5 @@ export class LvmEngine implements StorageEngine {
 
 /** LVs that are volumes (not the thin pool, not snapshots). */
 function isVolumeLv(l: lvm.LogicalVolume): boolean {
-  return !l.name.startsWith("[") && l.origin === "" && !/^(thin-pool|snapshot)$/.test(l.segtype) && l.name !== "LocalStorage_ThinPool";
+  return !l.hidden && l.origin === "" && !/^(thin-pool|snapshot)$/.test(l.segtype) && l.name !== "LocalStorage_ThinPool";
 }
