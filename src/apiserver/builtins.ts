@@ -9,6 +9,15 @@ import type { PrinterColumn, ResourceType } from "./resource-type.ts";
 const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
 const col = (name: string, jsonPath: string, type = "string", priority = 0): PrinterColumn => ({ name, type, jsonPath, priority });
 
+/** A subresource other than status (served by handlers/subresources.ts). */
+export interface ExtraSubresource {
+  name: string;
+  group: string;
+  version: string;
+  kind: string;
+  verbs: string[];
+}
+
 interface Def {
   group: string;
   version: string;
@@ -115,7 +124,32 @@ const defs: Def[] = [
       age,
     ],
   },
+  {
+    group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false,
+    columns: [
+      col("AttachRequired", ".spec.attachRequired", "boolean"),
+      col("PodInfoOnMount", ".spec.podInfoOnMount", "boolean"),
+      col("StorageCapacity", ".spec.storageCapacity", "boolean"),
+      col("TokenRequests", ".spec.tokenRequests[*].audience"),
+      col("RequiresRepublish", ".spec.requiresRepublish", "boolean"),
+      col("Modes", ".spec.volumeLifecycleModes"),
+      age,
+    ],
+  },
   { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers", "integer"), age] }, // Drivers computed: count
+  {
+    group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", shortNames: ["sts"], categories: ["all"], namespaced: true, hasStatus: true,
+    columns: [
+      col("Ready", ".status.readyReplicas"), // computed: "ready/replicas"
+      age,
+      col("Containers", ".spec.template.spec.containers[*].name", "string", 1),
+      col("Images", ".spec.template.spec.containers[*].image", "string", 1),
+    ],
+  },
+  {
+    group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", shortNames: ["pdb"], namespaced: true, hasStatus: true,
+    columns: [col("Min Available", ".spec.minAvailable"), col("Max Unavailable", ".spec.maxUnavailable"), col("Allowed Disruptions", ".status.disruptionsAllowed", "integer"), age],
+  },
   {
     group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true,
     columns: [col("Holder", ".spec.holderIdentity"), age],
@@ -171,6 +205,20 @@ export const builtinResourceTypes: readonly ResourceType[] = defs.map((d) => ({
   selectableFields: d.selectableFields ?? [],
   builtin: true,
 }));
+
+/** Subresources (besides status) of a built-in kind, for discovery. */
+export const extraSubresources: Record<string, ExtraSubresource[]> = {
+  "/v1/pods": [
+    { name: "binding", group: "", version: "v1", kind: "Binding", verbs: ["create"] },
+    { name: "log", group: "", version: "v1", kind: "Pod", verbs: ["get"] },
+  ],
+  "apps/v1/statefulsets": [{ name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] }],
+};
+
+export function subresourcesOf(rt: Pick<ResourceType, "group" | "version" | "plural" | "builtin">): readonly ExtraSubresource[] {
+  if (!rt.builtin) return [];
+  return extraSubresources[`${rt.group}/${rt.version}/${rt.plural}`] ?? [];
+}
 
 /** Kinds whose client-supplied status survives create (kubelet registers a Node with its status). */
 export const keepsStatusOnCreate = new Set(["Node"]);

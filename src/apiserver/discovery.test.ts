@@ -70,7 +70,11 @@ test("aggregated discovery v2", () => {
   assert.deepEqual(core.items[0].versions[0].resources[0], {
     resource: "pods", responseKind: { group: "", version: "v1", kind: "Pod" }, scope: "Namespaced", singularResource: "pod",
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"], shortNames: ["po"], categories: ["all"],
-    subresources: [{ subresource: "status", responseKind: { group: "", version: "v1", kind: "Pod" }, verbs: ["get", "patch", "update"] }],
+    subresources: [
+      { subresource: "status", responseKind: { group: "", version: "v1", kind: "Pod" }, verbs: ["get", "patch", "update"] },
+      { subresource: "binding", responseKind: { group: "", version: "v1", kind: "Binding" }, verbs: ["create"] },
+      { subresource: "log", responseKind: { group: "", version: "v1", kind: "Pod" }, verbs: ["get"] },
+    ],
   });
   const apis = aggregatedDiscovery(types, false);
   assert.deepEqual(apis.items.map((i: any) => i.metadata.name), ["hwameistor.io", "storage.k8s.io", "example.io"]);

@@ -9,6 +9,7 @@
 // /api/v1 and /apis/<g>/<v> for the APIResourceLists. Both work; aggregated saves one request per
 // group-version (kubectl caches either in ~/.kube/cache/discovery).
 
+import { subresourcesOf } from "./builtins.ts";
 import type { ResourceType } from "./resource-type.ts";
 
 /** Content-Type of an aggregated discovery response. */
@@ -88,6 +89,9 @@ export function apiResourceList(types: ResourceType[], group: string, version: s
     if (t.categories.length) r.categories = [...t.categories];
     resources.push(r);
     if (t.hasStatus) resources.push({ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: [...STATUS_VERBS] });
+    for (const x of subresourcesOf(t)) {
+      resources.push({ name: `${t.plural}/${x.name}`, singularName: "", namespaced: t.namespaced, ...(x.group ? { group: x.group, version: x.version } : {}), kind: x.kind, verbs: [...x.verbs] });
+    }
   }
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion: gvOf(group, version), resources };
 }
@@ -107,7 +111,9 @@ export function aggregatedDiscovery(types: ResourceType[], core: boolean): any {
             const r: any = { resource: t.plural, responseKind, scope: t.namespaced ? "Namespaced" : "Cluster", singularResource: t.singular, verbs: [...RESOURCE_VERBS] };
             if (t.shortNames.length) r.shortNames = [...t.shortNames];
             if (t.categories.length) r.categories = [...t.categories];
-            if (t.hasStatus) r.subresources = [{ subresource: "status", responseKind, verbs: [...STATUS_VERBS] }];
+            const subs: any[] = t.hasStatus ? [{ subresource: "status", responseKind, verbs: [...STATUS_VERBS] }] : [];
+            for (const x of subresourcesOf(t)) subs.push({ subresource: x.name, responseKind: { group: x.group, version: x.version, kind: x.kind }, verbs: [...x.verbs] });
+            if (subs.length) r.subresources = subs;
             return r;
           }),
         freshness: "Current",

@@ -45,6 +45,65 @@ metadata: {name: g1, labels: {tier: gold}}
 spec: {node: node-a, capacity: 10, zone: z1}
 `;
 
+const BUILTIN_KINDS_YAML = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: busybox, command: [sh, -c, "sleep 1000"]}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}, storageClassName: sc1}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv1}
+spec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], csi: {driver: lvm.hwameistor.io, volumeHandle: v1}, storageClassName: sc1}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: sc1}
+provisioner: lvm.hwameistor.io
+volumeBindingMode: WaitForFirstConsumer
+parameters: {poolClass: HDD}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: lvm.hwameistor.io}
+spec: {attachRequired: true}
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: va1}
+spec: {attacher: lvm.hwameistor.io, nodeName: n1, source: {persistentVolumeName: pv1}}
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: vsc1}
+driver: lvm.hwameistor.io
+deletionPolicy: Delete
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: s1}
+spec: {volumeSnapshotClassName: vsc1, source: {persistentVolumeClaimName: data}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p1}
+spec: {containers: [{name: c, image: x, command: [sh]}]}
+`;
+
 describe("kubectl against the embedded API server", () => {
   let s: TestServer;
   let env: NodeJS.ProcessEnv;
@@ -144,6 +203,20 @@ describe("kubectl against the embedded API server", () => {
     assert.match(await kubectl("get", "configmap", "held", "-n", "default", "-o", "jsonpath={.metadata.deletionTimestamp}"), /^\d{4}-/);
     await kubectl("patch", "configmap", "held", "-n", "default", "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]');
     assert.match(await kubectlFails("get", "configmap", "held", "-n", "default"), /NotFound/);
+  });
+
+  it("applies every built-in kind the storage roles use; an unserved kind gets kubectl's ordinary error", async () => {
+    writeFileSync(join(s.dataDir, "kinds.yaml"), BUILTIN_KINDS_YAML);
+    const first = await kubectl("apply", "-f", join(s.dataDir, "kinds.yaml"));
+    for (const k of ["statefulset.apps/web", "persistentvolumeclaim/data", "persistentvolume/pv1", "storageclass.storage.k8s.io/sc1", "csidriver.storage.k8s.io/lvm.hwameistor.io", "volumeattachment.storage.k8s.io/va1", "volumesnapshotclass.snapshot.storage.k8s.io/vsc1", "volumesnapshot.snapshot.storage.k8s.io/s1", "pod/p1"]) {
+      assert.match(first, new RegExp(`${k.replace(/\./g, "\\.")} created`), first);
+    }
+    assert.doesNotMatch(await kubectl("apply", "-f", join(s.dataDir, "kinds.yaml")), /created|configured/);
+    writeFileSync(join(s.dataDir, "deploy.yaml"), "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}}\n");
+    assert.match(await kubectlFails("apply", "-f", join(s.dataDir, "deploy.yaml")), /no matches for kind "Deployment" in version "apps\/v1"/);
+    assert.match(await kubectl("scale", "sts", "web", "--replicas=3"), /scaled/);
+    assert.match(await kubectl("get", "sts", "web"), /web\s+0\/3\s/);
+    assert.match(await kubectlFails("logs", "p1"), /pod p1 does not have a host assigned/);
   });
 
   it("applies the project's CRDs", { skip: !existsSync("deploy/crds") && "deploy/crds not generated" }, async () => {

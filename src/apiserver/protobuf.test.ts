@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HwError } from "../api/errors.ts";
-import { decodeKubeProtobuf } from "./protobuf.ts";
+import { decodeKubeProtobuf, openApiV2Protobuf } from "./protobuf.ts";
 
 // Minimal protobuf writer for the test: (field, bytes|string|number) → length-delimited or varint.
 const varint = (n: number) => {
@@ -42,5 +42,13 @@ describe("kube protobuf request bodies", () => {
     assert.deepEqual(decodeKubeProtobuf(envelope("v1", "Secret", raw)).data, { p: "eA==" });
     assert.throws(() => decodeKubeProtobuf(envelope("v1", "Pod", Buffer.alloc(0))), (e: HwError) => e.httpStatusOverride === 415);
     assert.throws(() => decodeKubeProtobuf(Buffer.from("{}")), (e: HwError) => e.httpStatusOverride === 400);
+  });
+});
+
+describe("OpenAPI v2 as protobuf", () => {
+  it("encodes gnostic Document{swagger=1, info=2{title=1, version=2}, paths=8}", () => {
+    const b = openApiV2Protobuf("Kubernetes", "v1.32.0");
+    const expected = Buffer.concat([ld(1, "2.0"), ld(2, Buffer.concat([ld(1, "Kubernetes"), ld(2, "v1.32.0")])), ld(8, Buffer.alloc(0))]);
+    assert.deepEqual(b, expected);
   });
 });

@@ -124,3 +124,35 @@ export function decodeKubeProtobuf(buf: Buffer): any {
   const obj = decodeMessage(Buffer.from(env.raw ?? "", "base64"), schema);
   return { apiVersion: env.typeMeta?.apiVersion, kind, ...obj };
 }
+
+// ---- encoding: the OpenAPI v2 document kubectl asks for ------------------------------------------------
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n >>> 0;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+/** One length-delimited field (wire type 2). */
+const lenField = (field: number, body: Buffer): Buffer => Buffer.concat([varint((field << 3) | 2), varint(body.length), body]);
+const strField = (field: number, s: string): Buffer => lenField(field, Buffer.from(s, "utf8"));
+
+/** The response type kube-apiserver sends (the "@" form kubectl puts in Accept is not a valid media type for Go's mime parser). */
+export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/**
+ * GET /openapi/v2 as protobuf (gnostic `openapi.v2.Document`), which is the only form kubectl asks for. It
+ * carries no definitions, ON PURPOSE: kubectl uses this document only (1) to validate client-side the kinds
+ * whose group-version has no /openapi/v3 document — i.e. kinds this server does not serve, which must reach
+ * the ordinary "no matches for kind" error rather than fail inside validation — and (2) to compute strategic
+ * merge patches, where a missing definition makes kubectl use its compiled-in Go types (what it does against
+ * a real server for built-ins too). Served kinds are validated server-side (fieldValidation=Strict, v3).
+ * Field numbers: Document{swagger=1, info=2, paths=8}, Info{title=1, version=2}.
+ */
+export function openApiV2Protobuf(title: string, version: string): Buffer {
+  return Buffer.concat([strField(1, "2.0"), lenField(2, Buffer.concat([strField(1, title), strField(2, version)])), lenField(8, Buffer.alloc(0))]);
+}

@@ -14,6 +14,7 @@ import { CRD_GROUP, CRD_PLURAL, defaultNamespaces } from "./builtins.ts";
 import { AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregatedDiscovery } from "./discovery.ts";
 import { listObjects, objectFilter } from "./handlers/list.ts";
 import { ObjectService, type DeleteOptions, type FieldValidation, type WriteOptions } from "./handlers/objects.ts";
+import { serveSubresource, servesSubresource } from "./handlers/subresources.ts";
 import { defaultWatchTuning, serveWatch, type WatchTuning } from "./handlers/watch.ts";
 import { decodeBody, negotiate, readBody, sendError, sendJson, statusOf, type Output } from "./http-util.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
@@ -175,6 +176,11 @@ interface Ctx {
 
 const notFoundPath = () => new HwError("NOT_FOUND", "NotFound", "the server could not find the requested resource");
 
+/** kubectl asks for /openapi/v2 only as protobuf (its Accept lists no JSON type). */
+function wantsOpenApiV2Protobuf(accept: string | undefined): boolean {
+  return !!accept && accept.includes("protobuf") && !/json|\*\/\*/.test(accept);
+}
+
 interface Reply {
   status: number;
   body: unknown;
@@ -206,6 +212,13 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     if (path === "/openapi/v2" || path === "/openapi/v3" || path.startsWith("/openapi/v3/")) {
       // Loaded on first use: most clients (controllers, informers) never ask for OpenAPI.
       const { openApiV2, openApiV3GroupVersion, openApiV3Root } = await import("./openapi.ts");
+      if (path === "/openapi/v2" && wantsOpenApiV2Protobuf(req.headers.accept)) {
+        const { openApiV2Protobuf, OPENAPI_V2_PROTOBUF } = await import("./protobuf.ts");
+        const body = openApiV2Protobuf("Kubernetes", SERVER_VERSION.gitVersion);
+        res.writeHead(200, { "Content-Type": OPENAPI_V2_PROTOBUF, "Content-Length": body.length });
+        res.end(body);
+        return undefined;
+      }
       if (path === "/openapi/v2") return reply(200, openApiV2(types));
       if (path === "/openapi/v3") return reply(200, openApiV3Root(types));
       const doc = openApiV3GroupVersion(types, path.slice("/openapi/v3/".length));
@@ -261,6 +274,10 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const rt = ctx.registry.get(group, version, plural);
   if (!rt) throw notFoundPath();
   if (!rt.namespaced && namespace !== undefined) throw notFoundPath();
+  if (sub !== undefined && sub !== "status" && name !== undefined && servesSubresource(rt, sub)) {
+    const done = await serveSubresource({ svc: ctx.svc, rt, namespace, name, sub, method, query: u.searchParams, req, res, token: ctx.token, opts: writeOptions(u.searchParams) });
+    return done && reply(done[0], done[1]);
+  }
   if (sub !== undefined && (sub !== "status" || !rt.hasStatus)) throw notFoundPath();
   const subresource = sub as "status" | undefined;
   const out = negotiate(req.headers.accept);
