@@ -21,3 +21,7 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# The shipped JavaScript: bin/hwameistor and bin/hwameictl run dist/ (docs/install.md).
+bash scripts/build.sh
+echo "install-deps: built dist/"

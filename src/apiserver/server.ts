@@ -58,7 +58,7 @@ export const SERVER_VERSION = {
   gitTreeState: "clean",
   buildDate: "2026-01-01T00:00:00Z",
   goVersion: `node${process.versions.node}`,
-  compiler: "tsx",
+  compiler: "tsc",
   platform: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`,
 };
 
