@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod)
+# cryptsetup-bin: LUKS volumes; thin-provisioning-tools: thin_check, which lvm runs when it activates a thin pool.
+APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
