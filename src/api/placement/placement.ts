@@ -8,8 +8,9 @@
 //   `volumes` list) are added to the pool's used bytes and volume count here ("pending"), so that
 //   back-to-back and concurrent placements see each other before the node agent reports.
 // - predicate (per pool): required ≤ total − used, and usedVolumeCount + 1 ≤ totalVolumeCount.
-//   Simplification (labelled): one volume at a time; the original sums all PVCs of the pod ("associated
-//   volumes"). Volumes of one pod still land together because the group's nodes are binding (below).
+//   CSI and the reconciler place one volume at a time (volumes of one pod still land together because the
+//   group's nodes are binding, below); the pod scheduler passes the sum over the pod's new volumes of a pool
+//   ("associated volumes", `volumeCount`), as the original's filter does.
 //   Thin volumes are not placed (CSI refuses thin for now), so the thin part of the predicate is absent.
 // - score: (1 − required/free) × 100, averaged over the pools asked for (one here); ties by node name.
 // - exclusions: nodes already holding a replica of the volume; nodes not in state Ready; with
@@ -56,7 +57,10 @@ export interface StorageNodeView {
 export interface VolumeDemand {
   name: string;
   poolName: string;
+  /** Bytes asked of the pool: this volume's, or with `volumeCount` > 1 the sum over its associated volumes. */
   requiredBytes: number;
+  /** Volumes counted together in the pool (the pod's new volumes in this pool, §4.1); default 1. */
+  volumeCount?: number;
   replicaNumber: number;
   /** `spec.accessibility.nodes`: must pass the predicate, and come first. */
   requiredNodes?: string[];
@@ -151,12 +155,12 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
   return views;
 }
 
-/** Whether `pool` can take one more volume of `requiredBytes`; undefined if yes, else why not. */
-export function poolRejects(pool: PoolCapacity | undefined, poolName: string, requiredBytes: number): string | undefined {
+/** Whether `pool` can take `count` more volumes of `requiredBytes` in all; undefined if yes, else why not. */
+export function poolRejects(pool: PoolCapacity | undefined, poolName: string, requiredBytes: number, count = 1): string | undefined {
   if (!pool) return `no ${poolName} pool`;
   const room = pool.totalBytes - pool.usedBytes;
   if (requiredBytes > room) return `${poolName} has ${formatBytes(Math.max(0, room))} free${pool.pendingCount ? ` (after ${pool.pendingCount} pending volume(s))` : ""}, needs ${formatBytes(requiredBytes)}`;
-  if (pool.usedVolumeCount + 1 > pool.totalVolumeCount) return `${poolName} holds ${pool.usedVolumeCount} of ${pool.totalVolumeCount} volumes`;
+  if (pool.usedVolumeCount + count > pool.totalVolumeCount) return `${poolName} holds ${pool.usedVolumeCount} of ${pool.totalVolumeCount} volumes`;
   return undefined;
 }
 
@@ -193,7 +197,7 @@ export function getNodeCandidates(nodes: StorageNodeView[], d: VolumeDemand): Pl
     if (!n) reason = "no LocalStorageNode";
     else if (!n.ready) reason = `LocalStorageNode is ${n.state}`;
     else {
-      reason = poolRejects(n.pools[d.poolName], d.poolName, d.requiredBytes);
+      reason = poolRejects(n.pools[d.poolName], d.poolName, d.requiredBytes, d.volumeCount ?? 1);
       if (!reason && d.replicaNumber > 1) {
         const t = blockingTaint(n.taints, d.tolerations ?? []);
         if (t) reason = `taint ${t.key}${t.value ? `=${t.value}` : ""}:${t.effect} not tolerated`;
