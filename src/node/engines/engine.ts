@@ -46,14 +46,37 @@ export interface PoolStats {
   disks: PoolDisk[];
   /** Volume names of the replicas in this pool, sorted. */
   volumes: string[];
+  /** Additive (lvm with a thin pool): the thin pool's numbers. */
+  thinPool?: ThinPoolStats;
 }
 
 export interface CreateReplicaOptions {
   /**
-   * Reserved for the next issue: create as a clone of this snapshot/volume (file: reflink; lvm: thin origin).
-   * Engines reject it with UNIMPLEMENTED until then, except where noted.
+   * Create as a clone of this snapshot/volume (lvm: a thin snapshot `lvcreate -s -k n --thinpool …` of a thin
+   * origin, which needs `thin`). Engines without it reject it (UNIMPLEMENTED / FAILED_PRECONDITION with the reason).
    */
   sourceVolume?: string;
+  /** A thin volume in the pool's thin pool (lvm with dm-thin; the StorageClass parameter `thin`). */
+  thin?: boolean;
+  /** The thin pool's overProvisionRatio (from the node's ThinPoolClaim records), default "1.0". */
+  overProvisionRatio?: string;
+}
+
+/** Additive: the thin pool of a pool (lvm engine with dm-thin only), → LocalPool.thinPool. */
+export interface ThinPoolStats {
+  name: string;
+  sizeBytes: number;
+  metadataSizeBytes: number;
+  dataPercent: number | null;
+  metadataPercent: number | null;
+  totalProvisionedBytes: number;
+  thinVolumes: string[];
+}
+
+/** Additive: a rollback that LVM has accepted but not finished (merging, or delayed to the next activation). */
+export interface RollbackProgress {
+  pending: true;
+  message: string;
 }
 
 export interface Replica {
@@ -90,6 +113,10 @@ export interface EngineCapabilities {
   clones: { supported: boolean; reason?: string };
   /** Replicas reachable as block devices on this kernel. */
   blockDevices: { supported: boolean; reason?: string };
+  /** Additive: thin volumes in a thin pool (lvm + dm-thin). Absent = not supported. */
+  thin?: { supported: boolean; reason?: string };
+  /** Additive: LUKS on the replica device (dm-crypt + cryptsetup). Absent = not supported. */
+  encryption?: { supported: boolean; reason?: string };
 }
 
 /** Placeholders for the snapshot issue (reference §5.7); shapes may grow, names will not change. */
@@ -100,6 +127,17 @@ export interface SnapshotInfo {
   sizeBytes: number;
   creationTime: string;
   readyToUse: boolean;
+  /** Additive (lvm): a rollback into the source is pending or running (lv_merging). */
+  merging?: boolean;
+  /** Additive (lvm): a COW snapshot whose area overflowed (lv_snapshot_invalid): its content is lost. */
+  invalid?: boolean;
+  /** Additive (lvm): a thin snapshot. */
+  thin?: boolean;
+}
+
+export interface CreateSnapshotOptions {
+  /** Thick LVM snapshots: the COW area's size (VolumeSnapshotClass `snapsize`), default the volume's size. */
+  sizeBytes?: number;
 }
 
 export interface StorageEngine {
@@ -141,15 +179,24 @@ export interface StorageEngine {
 
   // Snapshot / restore / rollback / clone: next issue. Engines that cannot do them here throw UNIMPLEMENTED
   // or FAILED_PRECONDITION with the reason (capabilities() says which).
-  createSnapshot(poolName: string, volumeName: string, snapshotName: string): Promise<SnapshotInfo>;
+  createSnapshot(poolName: string, volumeName: string, snapshotName: string, opts?: CreateSnapshotOptions): Promise<SnapshotInfo>;
   deleteSnapshot(poolName: string, snapshotName: string): Promise<void>;
   listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]>;
   /** Copy a snapshot's content into another (existing, unpublished) replica (original: `dd`). */
   restoreSnapshot(poolName: string, snapshotName: string, targetVolume: string): Promise<void>;
-  /** Revert the source volume to the snapshot (original: `lvconvert --merge`). */
-  rollbackSnapshot(poolName: string, snapshotName: string): Promise<void>;
+  /**
+   * Revert the source volume to the snapshot (original: `lvconvert --merge`). The lvm engine may return
+   * RollbackProgress (merge running or delayed to the next activation): call again until it returns nothing.
+   */
+  rollbackSnapshot(poolName: string, snapshotName: string): Promise<void | RollbackProgress>;
   /** A new replica whose content is a copy of `sourceVolume` (file engine: O(1) reflink). */
   cloneReplica(poolName: string, sourceVolume: string, targetVolume: string): Promise<Replica>;
+
+  /**
+   * Additive, optional (lvm with dm-thin): create the pool's thin pool or grow it to `capacityGiB` data and
+   * `metadataGiB` metadata (ThinPoolClaim). Never shrinks. Engines without thin pools do not have it.
+   */
+  ensureThinPool?(poolName: string, capacityGiB: number, metadataGiB: number): Promise<ThinPoolStats>;
 }
 
 /** Round up to EXTENT_BYTES (minimum one extent), as the original does for every LV size. */

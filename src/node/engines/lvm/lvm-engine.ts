@@ -11,6 +11,8 @@
 // works only when (a) the PV is itself a loop device over a file (dev clusters, tests) and (b) the LV has one
 // segment. Otherwise the replica exists in metadata but is inactive, with the reason in `inactiveReason`.
 // Cannot run here at all: activation (/dev/<VG>/<vol> by LVM), snapshots, thin pools, `lvconvert --merge`.
+// Those live in dm-ops.ts; which of them a node offers is probed (host/dm/targets.ts) and reported by
+// capabilities(), and each is refused before any command where the kernel lacks it.
 // Simplification: an active window cannot be resized in place (losetup cannot change a size limit), so
 // expanding re-creates the window, which needs the volume unpublished; with device-mapper that limit is gone.
 
@@ -33,6 +35,10 @@ import {
   type StorageEngine,
 } from "../engine.ts";
 import { hasDeviceMapper } from "../dm.ts";
+import { probeDmFeatures, type DmFeatures } from "../../../host/dm/targets.ts";
+import type { CreateReplicaOptions, CreateSnapshotOptions, RollbackProgress, ThinPoolStats } from "../engine.ts";
+import * as dmOps from "./dm-ops.ts";
+import { isThinLv, isVolumeLv } from "./layout.ts";
 
 export interface LvmEngineOptions {
   /** Whether device-mapper works; detected (open /dev/mapper/control) when undefined. */
@@ -45,6 +51,10 @@ export interface LvmEngineOptions {
    */
   vgSuffix?: string;
   run?: RunOptions;
+  /** Which dm targets work (snapshot, thin, crypt); probed when undefined (tests inject). */
+  features?: DmFeatures;
+  /** Where rollback markers live (<stateDir>/engine/lvm/merges). Default /etc/hwameistor. */
+  stateDir?: string;
 }
 
 interface Segment {
@@ -60,17 +70,37 @@ export class LvmEngine implements StorageEngine {
   private readonly vgSuffix: string;
   private readonly ro: RunOptions;
   private readonly lock = new KeyedLock();
+  private feat: DmFeatures | undefined;
+  private readonly stateDir: string;
 
   constructor(o: LvmEngineOptions = {}) {
     this.dm = o.deviceMapper;
     this.devLinkRoot = o.devLinkRoot ?? "/dev";
     this.vgSuffix = o.vgSuffix ?? "";
     this.ro = o.run ?? {};
+    this.feat = o.features;
+    this.stateDir = o.stateDir ?? "/etc/hwameistor";
   }
 
   private async hasDm(): Promise<boolean> {
     this.dm ??= (await hasDeviceMapper()).available;
     return this.dm;
+  }
+
+  /** The dm features of this node, probed once (capabilities() reports them after the first call). */
+  async features(): Promise<DmFeatures> {
+    if (!this.feat) {
+      if (await this.hasDm()) this.feat = await probeDmFeatures();
+      else {
+        const reason = (await hasDeviceMapper()).reason;
+        this.feat = { snapshot: { available: false, reason }, thin: { available: false, reason }, crypt: { available: false, reason } };
+      }
+    }
+    return this.feat;
+  }
+
+  private async ops(poolName: string, thinRatio?: string): Promise<dmOps.DmOpsContext> {
+    return { vg: this.vgOf(poolName), poolName, lo: await this.lo(), ro: this.ro, features: await this.features(), stateDir: this.stateDir, thinRatio };
   }
   private async lo(): Promise<lvm.LvmOptions> {
     return { ...this.ro, noActivation: !(await this.hasDm()) };
@@ -87,13 +117,20 @@ export class LvmEngine implements StorageEngine {
   capabilities(): EngineCapabilities {
     const noDm = "device-mapper is not available on this kernel (/dev/mapper/control cannot be opened)";
     const dm = this.dm ?? false;
+    const f = this.feat;
+    const of = (k: keyof DmFeatures) => (f ? (f[k].available ? { supported: true } : { supported: false, reason: f[k].reason }) : { supported: false, reason: dm ? "not probed yet" : noDm });
+    const snap = of("snapshot");
+    const thin = of("thin");
     return {
       multiDiskPools: true,
-      snapshots: dm ? { supported: false, reason: "LVM snapshots arrive with the snapshot issue" } : { supported: false, reason: noDm },
-      clones: dm ? { supported: false, reason: "LVM clones arrive with the snapshot issue" } : { supported: false, reason: noDm },
+      snapshots: snap,
+      // Thin clones need dm-thin; thick clones are a snapshot plus a restore (the CSI clone path).
+      clones: snap.supported ? { supported: true } : snap,
       blockDevices: dm
         ? { supported: true }
         : { supported: false, reason: `${noDm}; only single-segment LVs on loop-file PVs are reachable (loop window)` },
+      thin,
+      encryption: of("crypt"),
     };
   }
 
@@ -152,7 +189,9 @@ export class LvmEngine implements StorageEngine {
     const vg = await lvm.getVg(this.vgOf(poolName), lo);
     if (!vg) throw new HwError("NOT_FOUND", "PoolNotFound", `pool ${poolName} (volume group ${this.vgOf(poolName)}) does not exist on this node`);
     const pvs = (await lvm.listPvs([], lo)).filter((p) => p.vgName === vg.name);
-    const volumes = [...new Set((await lvm.listLvs(vg.name, lo)).filter(isVolumeLv).map((l) => l.name))].sort();
+    const lvs = await lvm.listLvs(vg.name, lo);
+    const volumes = [...new Set(lvs.filter(isVolumeLv).map((l) => l.name))].sort();
+    const thinPool = await dmOps.thinPoolStats(await this.ops(poolName));
     const cls = assertPoolName(poolName);
     return {
       name: poolName,
@@ -167,22 +206,29 @@ export class LvmEngine implements StorageEngine {
       freeVolumeCount: Math.max(0, POOL_VOLUME_LIMIT - volumes.length),
       disks: pvs.map((p) => ({ devPath: p.name, capacityBytes: p.sizeBytes })),
       volumes,
+      ...(thinPool ? { thinPool } : {}),
     };
   }
 
   // -------------------------------------------------------------------------------------------------------
   // Replicas
 
-  async createReplica(poolName: string, volumeName: string, sizeBytes: number, opts: { sourceVolume?: string } = {}): Promise<Replica> {
+  async createReplica(poolName: string, volumeName: string, sizeBytes: number, opts: CreateReplicaOptions = {}): Promise<Replica> {
     assertPoolName(poolName);
     assertVolumeName(volumeName);
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);
-    if (opts.sourceVolume !== undefined) throw new HwError("UNIMPLEMENTED", "CloneUnsupported", "LVM clones (thin origin) arrive with the snapshot issue");
+    if (opts.sourceVolume !== undefined) assertVolumeName(opts.sourceVolume, "source volume");
+    if (opts.sourceVolume !== undefined && !opts.thin) {
+      throw new HwError("FAILED_PRECONDITION", "ThickCloneIsSnapshotRestore", `volume ${volumeName}: an LVM clone of ${opts.sourceVolume} needs thin volumes; thick clones go through a snapshot and a restore`);
+    }
     return this.lock.with(poolName, async () => {
       const lo = await this.lo();
       const vg = this.vgOf(poolName);
       let segs = await this.segmentsOf(vg, volumeName);
-      if (segs.length === 0) {
+      if (segs.length === 0 && opts.thin) {
+        await dmOps.createThinReplica(await this.ops(poolName, opts.overProvisionRatio), volumeName, size, opts.sourceVolume);
+        segs = await this.segmentsOf(vg, volumeName);
+      } else if (segs.length === 0) {
         const stats = await this.statsOf(poolName);
         if (stats.freeCapacityBytes < size) throw insufficientSpace(poolName, volumeName, size, stats.freeCapacityBytes);
         try {
@@ -264,7 +310,7 @@ export class LvmEngine implements StorageEngine {
     return { ...base, kernelDevice: loop.name, active: true };
   }
 
-  async expandReplica(poolName: string, volumeName: string, sizeBytes: number): Promise<Replica> {
+  async expandReplica(poolName: string, volumeName: string, sizeBytes: number, overProvisionRatio?: string): Promise<Replica> {
     assertPoolName(poolName);
     assertVolumeName(volumeName);
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);
@@ -272,7 +318,11 @@ export class LvmEngine implements StorageEngine {
       const vg = this.vgOf(poolName);
       let segs = await this.segmentsOf(vg, volumeName);
       if (segs.length === 0) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
-      if (size > segs[0]!.lv.sizeBytes) {
+      if (size > segs[0]!.lv.sizeBytes && isThinLv(segs[0]!.lv)) {
+        await dmOps.checkThinGrowth(await this.ops(poolName, overProvisionRatio), volumeName, size - segs[0]!.lv.sizeBytes);
+        await lvm.lvextend(vg, volumeName, size, await this.lo());
+        segs = await this.segmentsOf(vg, volumeName);
+      } else if (size > segs[0]!.lv.sizeBytes) {
         const stats = await this.statsOf(poolName);
         const delta = size - segs[0]!.lv.sizeBytes;
         if (stats.freeCapacityBytes < delta) throw insufficientSpace(poolName, volumeName, delta, stats.freeCapacityBytes);
@@ -389,37 +439,44 @@ export class LvmEngine implements StorageEngine {
   }
 
   // -------------------------------------------------------------------------------------------------------
-  // Snapshots: LVM snapshots need device-mapper (the snapshot target); with it they arrive in the next issue.
+  // Snapshots, rollback, restore, clones, thin pools: dm-ops.ts (refused before any command without the dm target)
 
-  private async noSnapshots(): Promise<never> {
-    if (!(await this.hasDm())) {
-      throw new HwError("FAILED_PRECONDITION", "NoDeviceMapper", "LVM snapshots need device-mapper, which this kernel lacks", {
-        hint: "use the file engine (reflink snapshots) on this node",
-      });
-    }
-    throw new HwError("UNIMPLEMENTED", "SnapshotsNotYet", "LVM snapshots arrive with the snapshot issue");
+  async createSnapshot(poolName: string, volumeName: string, snapshotName: string, opts: CreateSnapshotOptions = {}): Promise<SnapshotInfo> {
+    assertPoolName(poolName);
+    assertVolumeName(volumeName);
+    assertVolumeName(snapshotName, "snapshot");
+    return this.lock.with(poolName, async () => dmOps.createSnapshot(await this.ops(poolName), volumeName, snapshotName, opts));
   }
-  createSnapshot(): Promise<SnapshotInfo> {
-    return this.noSnapshots();
+  async deleteSnapshot(poolName: string, snapshotName: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    if (!(await lvm.getVg(this.vgOf(poolName), await this.lo()))) return;
+    await this.lock.with(poolName, async () => dmOps.deleteSnapshot(await this.ops(poolName), snapshotName));
   }
-  deleteSnapshot(): Promise<void> {
-    return this.noSnapshots();
+  async listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]> {
+    assertPoolName(poolName);
+    if (!(await lvm.getVg(this.vgOf(poolName), await this.lo()))) return [];
+    return dmOps.listSnapshots(await this.ops(poolName), volumeName);
   }
-  async listSnapshots(): Promise<SnapshotInfo[]> {
-    return [];
+  async restoreSnapshot(poolName: string, snapshotName: string, targetVolume: string): Promise<void> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    assertVolumeName(targetVolume);
+    await dmOps.restoreSnapshot(await this.ops(poolName), snapshotName, targetVolume);
   }
-  restoreSnapshot(): Promise<void> {
-    return this.noSnapshots();
+  async rollbackSnapshot(poolName: string, snapshotName: string): Promise<void | RollbackProgress> {
+    assertPoolName(poolName);
+    assertVolumeName(snapshotName, "snapshot");
+    return this.lock.with(poolName, async () => dmOps.rollbackSnapshot(await this.ops(poolName), snapshotName));
   }
-  rollbackSnapshot(): Promise<void> {
-    return this.noSnapshots();
+  /** Thin volumes only (a thin snapshot of the source); thick clones are a snapshot plus a restore. */
+  async cloneReplica(poolName: string, sourceVolume: string, targetVolume: string, overProvisionRatio?: string): Promise<Replica> {
+    const src = await this.getReplica(poolName, sourceVolume);
+    if (!src) throw new HwError("NOT_FOUND", "VolumeNotFound", `clone ${targetVolume}: source volume ${sourceVolume} not found in pool ${poolName}`);
+    return this.createReplica(poolName, targetVolume, src.allocatedCapacityBytes, { sourceVolume, thin: true, overProvisionRatio });
   }
-  cloneReplica(): Promise<Replica> {
-    return this.noSnapshots();
+  async ensureThinPool(poolName: string, capacityGiB: number, metadataGiB: number): Promise<ThinPoolStats> {
+    assertPoolName(poolName);
+    return this.lock.with(poolName, async () => dmOps.ensureThinPool(await this.ops(poolName), capacityGiB, metadataGiB));
   }
-}
-
-/** LVs that are volumes (not the thin pool, not snapshots). */
-function isVolumeLv(l: lvm.LogicalVolume): boolean {
-  return !l.hidden && l.origin === "" && !/^(thin-pool|snapshot)$/.test(l.segtype) && l.name !== "LocalStorage_ThinPool";
 }
