@@ -4,7 +4,7 @@
 
 import { HwError, invalid } from "../api/errors.ts";
 import { POOL_CLASSES, isPoolClass, type PoolClass } from "../api/names.ts";
-import { formatBytes, parseSize } from "./size.ts";
+import { formatBytes, parseSize } from "../api/quantity.ts";
 
 export interface ClusterOptions {
   nodes: number;

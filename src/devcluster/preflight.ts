@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, statSync, statfsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { HwError } from "../api/errors.ts";
-import { formatBytes } from "./size.ts";
+import { formatBytes } from "../api/quantity.ts";
 
 export interface PreflightFacts {
   uid: number;

@@ -24,6 +24,7 @@ import type { LocalStorageNode } from "../kinds/local-storage-node.ts";
 import type { LocalVolume } from "../kinds/local-volume.ts";
 import type { LocalPool } from "../kinds/storage-pool.ts";
 import { NodeStates, VolumeStates } from "../names.ts";
+import { formatBytes } from "../quantity.ts";
 
 type Lsn = LocalStorageNode;
 type Lv = LocalVolume;
@@ -264,13 +265,3 @@ export function describeRejections(result: PlacementResult, nodes: StorageNodeVi
   return parts.length ? parts.join("; ") : "no node is left after the topology constraints";
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
-}

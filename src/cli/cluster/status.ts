@@ -1,7 +1,7 @@
 // `hwameistor cluster status`: processes, nodes, pools.
 import type { Command } from "commander";
 import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
-import { formatBytes } from "../../devcluster/size.ts";
+import { formatBytes } from "../../api/quantity.ts";
 import { clusterStatus, type NodeRow, type PoolRow, type ProcessRow, type StatusResult } from "../../devcluster/status.ts";
 import { parseOutputFormat, print, type View } from "../print.ts";
 

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { clusterUp, type UpResult } from "../../devcluster/up.ts";
 import { DEFAULT_STATE_DIR, parseGiven, type RawOptions } from "../../devcluster/options.ts";
-import { formatBytes } from "../../devcluster/size.ts";
+import { formatBytes } from "../../api/quantity.ts";
 import { parseOutputFormat, print, type View } from "../print.ts";
 
 export function upView(r: UpResult): View {

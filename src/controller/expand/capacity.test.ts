@@ -15,6 +15,6 @@ test("capacity: a growth within the pool is fine; beyond it names the pool, the 
   const nodes = [lsn("n1", 2 * G, 512 * M, ["pvc-a"])];
   assert.equal(growthProblem(v, G, nodes, [v]), undefined);
   assert.equal(growthProblem(v, 256 * M, nodes, [v]), undefined, "no growth, no problem");
-  assert.equal(growthProblem(v, 100 * G, nodes, [v]), "cannot grow volume pvc-a from 512 MiB to 100 GiB: pool LocalStorage_PoolHDD on node n1 has 1.5 GiB free (2 GiB total), the growth needs 99.5 GiB");
+  assert.equal(growthProblem(v, 100 * G, nodes, [v]), "cannot grow volume pvc-a from 512Mi to 100Gi: pool LocalStorage_PoolHDD on node n1 has 1.5Gi free (2Gi total), the growth needs 99.5Gi");
   assert.match(growthProblem(v, G, [], [v]) ?? "", /node n1 reports no LocalStorage_PoolHDD/);
 });

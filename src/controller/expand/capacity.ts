@@ -3,8 +3,9 @@
 // Pure: LocalStorageNode pool figures (what the node reports, plus placed-but-unrealised volumes) in,
 // a precise message out.
 
-import { formatBytes, storageNodeViews } from "../../api/placement/placement.ts";
+import { storageNodeViews } from "../../api/placement/placement.ts";
 import type { Lsn, Lv } from "../clients.ts";
+import { formatBytes } from "../../api/quantity.ts";
 
 /** Nodes holding the volume's replicas: config replicas, else accessibility nodes. */
 export function replicaNodesOf(lv: Lv): string[] {

@@ -22,7 +22,8 @@ import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts"
 import { PVC, nameOf, type Lsn, type Lv } from "../clients.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
 import { storageNodeViews } from "../../api/placement/placement.ts";
-import { binarySI, decideResize, selectPolicy, type PolicyView, type PoolFact } from "./states.ts";
+import { decideResize, selectPolicy, type PolicyView, type PoolFact } from "./states.ts";
+import { toBinarySI } from "../../api/quantity.ts";
 
 type PvcObject = KubeObject & { spec?: { storageClassName?: string; resources?: { requests?: Record<string, string> } } };
 
@@ -83,7 +84,7 @@ export function resizePolicyController(o: ResizePolicyControllerOptions): Contro
     if (!d.resize) return;
     if (await c.lvexpand.get(name)) return; // an expansion is under way
     if (pvc) {
-      await pvcs.patch(nameOf(pvc), { spec: { resources: { requests: { storage: binarySI(d.newBytes) } } } }, { namespace: ns });
+      await pvcs.patch(nameOf(pvc), { spec: { resources: { requests: { storage: toBinarySI(d.newBytes) } } } }, { namespace: ns });
       log.info({ volume: name, pvc: `${ns}/${nameOf(pvc)}`, policy: policy!.name, bytes: d.newBytes }, d.reason);
       void ctl.recordEvent(pvc, "Normal", "ResizeRequested", `${policy!.name}: ${d.reason}`);
       return;

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { binarySI, decideResize, selectPolicy, type PolicyView } from "./states.ts";
+import { decideResize, selectPolicy, type PolicyView } from "./states.ts";
+import { toBinarySI } from "../../api/quantity.ts";
 
 const M = 2 ** 20;
 const G = 2 ** 30;
@@ -46,7 +47,7 @@ for (const [name, args, want, re] of table) {
 }
 
 test("resize-policy: BinarySI quantities", () => {
-  assert.equal(binarySI(G), "1Gi");
-  assert.equal(binarySI(1528 * M), "1528Mi");
-  assert.equal(binarySI(1001), "1001");
+  assert.equal(toBinarySI(G), "1Gi");
+  assert.equal(toBinarySI(1528 * M), "1528Mi");
+  assert.equal(toBinarySI(1001), "1001");
 });

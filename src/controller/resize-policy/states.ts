@@ -101,10 +101,3 @@ export function decideResize(policy: ResizePolicySpec | undefined, f: ResizeFact
   return { resize: true, newBytes: size, reason: `usage ${usage.toFixed(1)}% ≥ resizeThreshold ${policy.resizeThreshold}%: grow to ${size} bytes (usage then below warningThreshold ${warn}%)` };
 }
 
-/** Bytes as a BinarySI quantity string ("1Gi", "1284Mi", or plain bytes), as the original patches PVCs. */
-export function binarySI(bytes: number): string {
-  for (const [suffix, unit] of [["Ti", 2 ** 40], ["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]] as const) {
-    if (bytes % unit === 0) return `${bytes / unit}${suffix}`;
-  }
-  return String(bytes);
-}

@@ -1,7 +1,7 @@
 // `hwameictl cluster info`: the Cluster resource (phase, component health), totals, StorageClasses, API server.
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import { driverShort, type Ctl } from "../context.ts";
 import { poolRows } from "../pool/list.ts";

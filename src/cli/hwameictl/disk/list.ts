@@ -1,6 +1,6 @@
 // `hwameictl disk list [--node N]`: LocalDisks.
 import type { Command } from "commander";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import type { Ctl, Ld } from "../context.ts";
 

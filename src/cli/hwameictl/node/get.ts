@@ -1,6 +1,6 @@
 // `hwameictl node get NAME`: one node: its row, its pools, and (-o json|yaml) the Node, LocalStorageNode and LocalDiskNode.
 import type { Command } from "commander";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";
 import { nodeColumns, nodeRow } from "./list.ts";

@@ -1,6 +1,6 @@
 // `hwameictl node list`: every Node with its storage (LocalStorageNode) and disk (LocalDiskNode) state.
 import type { Command } from "commander";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import { conditionStatus, type CoreNode, type Ctl, type Ldn, type Lsn } from "../context.ts";
 

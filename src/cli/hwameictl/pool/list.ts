@@ -1,7 +1,7 @@
 // `hwameictl pool list [--node N]`: every pool of every node (LocalStorageNode pools and LocalDiskNode disk pools).
 import type { Command } from "commander";
 import type { LocalPool } from "../../../api/kinds/storage-pool.ts";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";
 

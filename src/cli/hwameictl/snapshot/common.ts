@@ -4,7 +4,7 @@ import { localVolumeReplicaSnapshotKind } from "../../../api/kinds/local-volume-
 import { localVolumeSnapshotRestoreKind } from "../../../api/kinds/local-volume-snapshot-restore.ts";
 import { localVolumeSnapshotKind } from "../../../api/kinds/local-volume-snapshot.ts";
 import { connectCsi, type CsiClient } from "../../../csi/client.ts";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { LocalVolumeReplicaSnapshotObject, LocalVolumeSnapshotObject, LocalVolumeSnapshotRestoreObject } from "../../../kube/hwameistor.ts";
 import type { Ctl } from "../context.ts";
 

@@ -3,7 +3,7 @@
 // snapshot's node and pool (in place only), at least the source's size.
 import type { Command } from "commander";
 import { ScParams, TopologyKeys } from "../../../api/names.ts";
-import { parseSize } from "../../../devcluster/size.ts";
+import { parseSize } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";
 import { withRetry } from "../volume/common.ts";

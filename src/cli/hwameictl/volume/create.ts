@@ -10,7 +10,7 @@ import { HwError } from "../../../api/errors.ts";
 import { DeviceStates, ScParams, diskPoolName, isPoolClass, storagePoolName } from "../../../api/names.ts";
 import { connectCsi } from "../../../csi/client.ts";
 import type * as T from "../../../csi/types.ts";
-import { formatBytes, parseSize } from "../../../devcluster/size.ts";
+import { formatBytes, parseSize } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import { assertObjectName, driverShort, type Ctl, type DriverShort, type Sc } from "../context.ts";
 import { driverName, mountCapability, requireVolume, topologyKey, withRetry } from "./common.ts";

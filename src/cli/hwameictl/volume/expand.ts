@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { HwError } from "../../../api/errors.ts";
 import { localVolumeExpandKind } from "../../../api/kinds/local-volume-expand.ts";
 import { connectCsi } from "../../../csi/client.ts";
-import { formatBytes, parseSize } from "../../../devcluster/size.ts";
+import { formatBytes, parseSize } from "../../../api/quantity.ts";
 import type { KubeObject } from "../../../kube/types.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";

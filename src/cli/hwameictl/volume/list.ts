@@ -1,6 +1,6 @@
 // `hwameictl volume list [--node N]`: LocalVolumes and LocalDiskVolumes.
 import type { Command } from "commander";
-import { formatBytes } from "../../../devcluster/size.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 import type { View } from "../../print.ts";
 import type { Ctl } from "../context.ts";
 import { ldvRow, lvRow, type VolumeRow } from "./common.ts";

@@ -18,7 +18,7 @@ import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
 import { silentLogger, sleep } from "../../../kube/types.ts";
 import { DiskDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
-import { chooseDisk, describeDisks, formatBytes, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
+import { chooseDisk, describeDisks, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
 import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
 import { volumeCondition } from "./volume-condition.ts";
@@ -26,6 +26,7 @@ import { listAll } from "../../../kube/hwameistor.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;

@@ -39,6 +39,6 @@ test("chooseDisk: the smallest disk that fits, within the limit", () => {
   assert.equal(chooseDisk(disks, 3 * G)?.devPath, "/dev/c");
   assert.equal(chooseDisk(disks, 5 * G), undefined);
   assert.equal(chooseDisk(disks, 3 * G, 3 * G), undefined, "a limit below every fitting disk");
-  assert.equal(describeDisks(disks.slice(0, 1)), "/dev/c (4.0 GiB)");
+  assert.equal(describeDisks(disks.slice(0, 1)), "/dev/c (4Gi)");
   assert.equal(describeDisks([]), "none");
 });

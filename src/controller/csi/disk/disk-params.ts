@@ -4,6 +4,7 @@
 import { invalid } from "../../../api/errors.ts";
 import { ScParams, TopologyKeys, isPoolClass, type PoolClass } from "../../../api/names.ts";
 import type { TopologyRequirement } from "../../../csi/types.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 
 export interface DiskVolumeParams {
   diskType: PoolClass;
@@ -71,13 +72,3 @@ export function describeDisks(disks: CandidateDisk[]): string {
   return disks.map((d) => `${d.devPath} (${formatBytes(d.capacityBytes)})`).join(", ");
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}

@@ -21,7 +21,7 @@ import { HwError, invalid, notFound } from "../../../api/errors.ts";
 import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
 import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../clients.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
-import { formatBytes, storageNodeViews } from "../../../api/placement/placement.ts";
+import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { isConflict } from "../../../kube/transport.ts";
 import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
@@ -33,6 +33,7 @@ import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";
 import { snapshotService } from "./snapshots.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 
 export interface LvmControllerOptions {
   client: KubeClient;

@@ -20,7 +20,6 @@ import { nameOf, volumeClients, type Lv } from "../../clients.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import { growthProblem } from "../../expand/capacity.ts";
 import { roundUp4MiB } from "../../expand/states.ts";
-import { formatBytes } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { hwameistorClients } from "../../../kube/hwameistor.ts";
 import { isNotFound } from "../../../kube/transport.ts";
@@ -28,6 +27,7 @@ import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
 import type { CallContext } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { bytesField, validateVolumeId } from "../../../csi/validate.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 
 export interface ControllerExpandVolumeRequest {
   volume_id?: string;

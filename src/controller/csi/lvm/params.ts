@@ -7,6 +7,7 @@ import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
 import { POOL_CLASSES, ScParams, TopologyKeys, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
 import type { CapacityRange, TopologyRequirement } from "../../../csi/types.ts";
 import { bytesField } from "../../../csi/validate.ts";
+import { isQuantity } from "../../../api/quantity.ts";
 
 export interface LvmParams {
   poolClass: PoolClass;
@@ -22,8 +23,6 @@ export interface LvmParams {
 export const MAX_REPLICA_NUMBER = 2;
 export const DEFAULT_PVC_NAMESPACE = "default";
 
-// A Kubernetes quantity (resource.Quantity's canonical forms): 100, 1.5, 10Mi, 1G, 500m, 1e3.
-const QUANTITY_RE = /^\+?[0-9]+(\.[0-9]+)?([eE][0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
 
 export function parseLvmParams(p: Record<string, string> | undefined, volumeName: string): LvmParams {
   const params = p ?? {};
@@ -57,7 +56,7 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   ] as const) {
     const v = params[key];
     if (v === undefined || v === "") continue;
-    if (!QUANTITY_RE.test(v)) throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
+    if (!isQuantity(v) || v.trim().startsWith("-")) throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
     volumeQoS[field] = v;
   }
   // Without external-provisioner (--extra-create-metadata) there is no PVC: the volume names itself.

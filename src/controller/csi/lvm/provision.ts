@@ -17,17 +17,11 @@ import { HwError } from "../../../api/errors.ts";
 import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../../api/names.ts";
 import { nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../clients.ts";
 import { listAll, listOptional } from "../../../kube/hwameistor.ts";
-import {
-  chooseNodes,
-  describeRejections,
-  formatBytes,
-  getNodeCandidates,
-  storageNodeViews,
-  type NodeTopology,
-} from "../../../api/placement/placement.ts";
+import { chooseNodes, describeRejections, getNodeCandidates, storageNodeViews, type NodeTopology } from "../../../api/placement/placement.ts";
 import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../../api/placement/groups.ts";
 import type { Logger } from "../../../kube/types.ts";
 import type { LvmParams } from "./params.ts";
+import { formatBytes } from "../../../api/quantity.ts";
 
 export interface ProvisionRequest {
   name: string;

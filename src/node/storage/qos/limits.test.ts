@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isUnlimited, parseQuantity, qosLimits } from "./limits.ts";
+import { isUnlimited, qosLimits } from "./limits.ts";
+import { parseQuantity } from "../../../api/quantity.ts";
 
 test("qos: quantities", () => {
   const cases: Array<[string, number]> = [["500", 500], ["10Mi", 10 * 2 ** 20], ["1.5k", 1500], ["1G", 1e9], ["1e3", 1000], ["100m", 1], ["0", 0], [" 20Mi ", 20 * 2 ** 20]];

@@ -4,10 +4,9 @@
 // quantity is an INVALID_ARGUMENT naming the volume, the field and the value; nothing is applied then.
 // Also the cgroup directories the limits go to (see docs/expansion-qos.md "Which cgroup").
 
-import { parseQuantity } from "../../../api/quantity.ts";
 import type { IoLimits } from "../../../host/cgroup/cgroup.ts";
+import { parseQuantity } from "../../../api/quantity.ts";
 
-export { parseQuantity };
 
 export interface VolumeQoSSpec {
   iops?: string;
