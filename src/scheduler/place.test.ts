@@ -72,7 +72,7 @@ test("placePod: the hwameistor profile adds HwameiStor's filter and score; defau
   const claims = [pvc("a", "hdd", { spec: { storageClassName: "hdd", resources: { requests: { storage: "4Gi" } } } })];
   const hw = placePod(pod({ schedulerName: "hwameistor-scheduler" }, ["a"]), input(nodes, claims));
   assert.equal(hw.node, "n1"); // most free (score 60 vs n3 20; n2 too small)
-  assert.match(hw.failed.n2 ?? "", /LocalStorage_PoolHDD has 3 GiB free, needs 4 GiB/);
+  assert.match(hw.failed.n2 ?? "", /LocalStorage_PoolHDD has 3Gi free, needs 4Gi/);
   assert.deepEqual(hw.delayedPvcs, ["a"]);
   const def = placePod(pod({}, ["a"]), input(nodes, claims));
   assert.deepEqual(def.failed, {}); // storage is not looked at: ties broken by pods per node, then name

@@ -79,7 +79,7 @@ test("filter: capacity per pool class, the pod's new volumes counted together (t
 test("filter: rejection reasons name the PVC, the pool and the fix", () => {
   const s = { ...base(), pvcs: [pvc("a", "hdd", "2Gi"), pvc("b", "hdd", "2Gi")] };
   const v = filterAndScore(pod(["a", "b"]), ["n3"], s);
-  assert.match(v.failed.n3!, /persistentvolumeclaim "a": LocalStorage_PoolHDD has 3 GiB free, needs 4 GiB/);
+  assert.match(v.failed.n3!, /persistentvolumeclaim "a": LocalStorage_PoolHDD has 3Gi free, needs 4Gi/);
   assert.match(v.failed.n3!, /2 new LocalStorage_PoolHDD volumes are counted together/);
   const none = filterAndScore(pod(["a"]), ["n1"], { ...base(), pvcs: [pvc("a", "hdd", "2Gi")], lsns: [] });
   assert.match(none.failed.n1!, /no LocalStorageNode/);

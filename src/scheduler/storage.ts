@@ -46,8 +46,8 @@ import type { LocalVolumeSnapshot } from "../api/kinds/local-volume-snapshot.ts"
 import type { LocalVolume } from "../api/kinds/local-volume.ts";
 import { AnnotationValues, Annotations, DeviceStates, Drivers, NodeStates, ScParams, VolumeStates, diskPoolName, isPoolClass, storagePoolName } from "../api/names.ts";
 import { findGroup } from "../api/placement/groups.ts";
-import { formatBytes, getNodeCandidates, storageNodeViews, type PlacementResult, type StorageNodeView } from "../api/placement/placement.ts";
-import { quantityOrUndefined } from "../api/quantity.ts";
+import { getNodeCandidates, storageNodeViews, type PlacementResult, type StorageNodeView } from "../api/placement/placement.ts";
+import { formatBytes, quantityOrUndefined } from "../api/quantity.ts";
 
 /** snapshot.storage.k8s.io/v1 VolumeSnapshot, the fields read here. */
 export interface VolumeSnapshotView {
