@@ -158,7 +158,7 @@ test("expansion: a mounted xfs volume grows online while a writer keeps writing;
   // Beyond the pool: OUT_OF_RANGE naming the pool's free space; no LocalVolumeExpand, size unchanged.
   const tooBig = await hwameictl(["volume", "expand", name, "--size", "100Gi", "--csi-socket", join(dir, "controller", "lvm.sock")]);
   assert.equal(tooBig.code, 2, tooBig.stderr); // OUT_OF_RANGE → exit 2 (invalid usage) in the one error table
-  assert.match(tooBig.stderr, /cannot grow volume pvc-grow from 512 MiB to 100 GiB: pool LocalStorage_PoolHDD on node n1 has .* free/);
+  assert.match(tooBig.stderr, /cannot grow volume pvc-grow from 512Mi to 100Gi: pool LocalStorage_PoolHDD on node n1 has .* free/);
   assert.equal(await c.lvexpand.get(name), undefined);
   assert.equal((await c.lv.get(name))!.spec!.requiredCapacityBytes, 512 * MiB);
   await assert.rejects(ctl.call("Controller", "ControllerExpandVolume", { volume_id: name, capacity_range: { required_bytes: String(256 * MiB) } }), (e: HwError) => e.code === "OUT_OF_RANGE" && /shrinking/.test(e.message));

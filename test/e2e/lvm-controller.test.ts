@@ -326,7 +326,7 @@ test("CreateVolume → LV, LVG and LVR created → the node reports Ready → Re
 
 test("RESOURCE_EXHAUSTED when no node fits, saying what was free, leaving nothing behind", async () => {
   const lvgs = (await c.lvg.list()).items.length;
-  await assert.rejects(csi!.createVolume(req("pvc-huge", "HDD", 1024 * G)), code("RESOURCE_EXHAUSTED", /no node can hold volume pvc-huge: 1 replica\(s\) of 1 TiB in LocalStorage_PoolHDD \(.*n1: LocalStorage_PoolHDD has 20 GiB free, needs 1 TiB; n2: LocalStorage_PoolHDD has 12 GiB free/));
+  await assert.rejects(csi!.createVolume(req("pvc-huge", "HDD", 1024 * G)), code("RESOURCE_EXHAUSTED", /no node can hold volume pvc-huge: 1 replica\(s\) of 1Ti in LocalStorage_PoolHDD \(.*n1: LocalStorage_PoolHDD has 20Gi free, needs 1Ti; n2: LocalStorage_PoolHDD has 12Gi free/));
   await assert.rejects(
     csi!.createVolume(req("pvc-nvme-n1", "NVMe", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } })),
     code("RESOURCE_EXHAUSTED", /no node on n1 can hold.*n1: no LocalStorage_PoolNVMe pool/),
