@@ -500,3 +500,6 @@ export const EventReasons = {
   ThinPoolClaimFail: "ThinPoolClaimFail",
   ThinPoolClaimSucceed: "ThinPoolClaimSucceed",
 } as const;
+
+/** The namespace HwameiStor's own namespaced objects live in (Lease, ConfigMap hwameistor-smart-result). */
+export const HWAMEISTOR_NAMESPACE = "hwameistor";

@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Register>> = {
   node: async () => (await import("./node.ts")).registerNodeCommand,
   controller: async () => (await import("./controller.ts")).registerControllerCommand,
   cluster: async () => (await import("./cluster/index.ts")).registerClusterCommand,
+  exporter: async () => (await import("./exporter.ts")).registerExporterCommand,
 };
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {

@@ -1,6 +1,7 @@
 // `hwameistor node`: the node agent (disk manager + disk.hwameistor.io node driver) until SIGTERM/SIGINT.
 import type { Command } from "commander";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
+import { parseMetricsPort } from "../kube/metrics.ts";
 import { DEFAULT_STATE_DIR, startNodeAgent } from "../node/agent.ts";
 
 const positiveInt = (flag: string) => (v: string) => {
@@ -25,6 +26,8 @@ interface NodeFlags {
   engine: string;
   storageIp?: string;
   devLinkRoot?: string;
+  metricsPort?: string;
+  metricsHost?: string;
   logLevel: string;
 }
 
@@ -48,6 +51,8 @@ export function registerNodeCommand(program: Command): void {
     .option("--engine <engine>", "pool engine: auto (lvm where device-mapper works, else file) | lvm | file", "auto")
     .option("--storage-ip <ipv4>", "this node's storage IP (default: LocalStorageNode spec, or Node annotation localstorage.hwameistor.io/storage-ipv4)")
     .option("--dev-link-root <dir>", "replica device links root (default /dev with the default state dir, else <state-dir>/dev)")
+    .option("--metrics-port <port>", "serve this agent's /metrics (CSI latencies, reconciles, per-volume I/O) on this port; unset = off")
+    .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: NodeFlags) => {
       const log = serverLogger(o.logLevel, { node: o.nodeName });
@@ -67,8 +72,10 @@ export function registerNodeCommand(program: Command): void {
         engine: o.engine as "auto",
         storageIP: o.storageIp,
         devLinkRoot: o.devLinkRoot,
+        metricsPort: parseMetricsPort(o.metricsPort),
+        metricsHost: o.metricsHost,
         log,
       });
-      serveUntilSignal(log, agent, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath });
+      serveUntilSignal(log, agent, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath, metricsPort: agent.metrics?.port });
     });
 }

@@ -4,12 +4,15 @@
 // - every handler runs through `wrap`: calls are logged at debug, an HwError becomes a gRPC status with its
 //   canonical code and message (+ hint), a plain Error becomes INTERNAL with its message only — never a
 //   stack — and is logged as an error (it is a programmer error, so it must be seen);
-// - methods a service object does not implement answer UNIMPLEMENTED naming the method.
+// - methods a service object does not implement answer UNIMPLEMENTED naming the method;
+// - every call's latency goes to hwameistor_csi_request_duration_seconds{driver,service,method,code}
+//   (src/kube/metrics.ts), so CreateVolume, NodePublishVolume … are measured without touching the drivers.
 
 import * as grpc from "@grpc/grpc-js";
 import fs from "node:fs";
 import path from "node:path";
 import { HwError, grpcCodeOf, isHwError } from "../api/errors.ts";
+import { processMetrics } from "../kube/metrics.ts";
 import type { Logger, Service } from "../kube/types.ts";
 import { silentLogger } from "../kube/types.ts";
 import { csiPackage, type CsiServiceName } from "./proto.ts";
@@ -33,6 +36,8 @@ export interface CsiServerOptions {
   identity: ServiceHandlers;
   controller?: ServiceHandlers;
   node?: ServiceHandlers;
+  /** The `driver` label of the latency metric (default: the socket's file name without .sock, e.g. lvm). */
+  driver?: string;
   log?: Logger;
 }
 
@@ -61,9 +66,12 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(d) && d > 0 ? d : undefined;
 }
 
-function wrap(service: CsiServiceName, method: string, handler: Handler | undefined, log: Logger): grpc.handleUnaryCall<unknown, unknown> {
+function wrap(driver: string, service: CsiServiceName, method: string, handler: Handler | undefined, log: Logger): grpc.handleUnaryCall<unknown, unknown> {
+  const observe = (code: grpc.status, startedMs: number) =>
+    processMetrics.csiDuration.observe({ driver, service, method, code: grpc.status[code] }, (performance.now() - startedMs) / 1000);
   return (call, callback) => {
     const started = Date.now();
+    const startedPerf = performance.now();
     const ctl = new AbortController();
     const deadlineMs = deadlineOf(call);
     const timer = deadlineMs !== undefined ? setTimeout(() => ctl.abort(), Math.max(0, deadlineMs - Date.now())) : undefined;
@@ -73,6 +81,7 @@ function wrap(service: CsiServiceName, method: string, handler: Handler | undefi
       const fields = { method: `${service}/${method}`, code: grpc.status[st.code], ms: Date.now() - started };
       if (isHwError(e)) log.debug({ ...fields, message: st.details }, "csi call failed");
       else log.error({ ...fields, err: e }, "csi handler threw a non-HwError");
+      observe(st.code, startedPerf);
       callback({ code: st.code, details: st.details, metadata: new grpc.Metadata() });
     };
     if (!handler) {
@@ -91,6 +100,7 @@ function wrap(service: CsiServiceName, method: string, handler: Handler | undefi
       (res) => {
         clearTimeout(timer);
         log.debug({ method: `${service}/${method}`, ms: Date.now() - started }, "csi call ok");
+        observe(grpc.status.OK, startedPerf);
         callback(null, res ?? {});
       },
       (e: unknown) => {
@@ -101,10 +111,10 @@ function wrap(service: CsiServiceName, method: string, handler: Handler | undefi
   };
 }
 
-function implementation(name: CsiServiceName, handlers: ServiceHandlers, log: Logger): grpc.UntypedServiceImplementation {
+function implementation(driver: string, name: CsiServiceName, handlers: ServiceHandlers, log: Logger): grpc.UntypedServiceImplementation {
   const def = csiPackage()[name].service;
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const method of Object.keys(def)) impl[method] = wrap(name, method, handlers[method], log);
+  for (const method of Object.keys(def)) impl[method] = wrap(driver, name, method, handlers[method], log);
   return impl;
 }
 
@@ -131,9 +141,10 @@ export async function startCsiServer(o: CsiServerOptions): Promise<CsiServer> {
   fs.mkdirSync(path.dirname(o.socketPath), { recursive: true });
   removeStaleSocket(o.socketPath);
   const server = new grpc.Server();
-  server.addService(csiPackage().Identity.service, implementation("Identity", o.identity, log));
-  if (o.controller) server.addService(csiPackage().Controller.service, implementation("Controller", o.controller, log));
-  if (o.node) server.addService(csiPackage().Node.service, implementation("Node", o.node, log));
+  const driver = o.driver ?? path.basename(o.socketPath).replace(/\.sock$/, "");
+  server.addService(csiPackage().Identity.service, implementation(driver, "Identity", o.identity, log));
+  if (o.controller) server.addService(csiPackage().Controller.service, implementation(driver, "Controller", o.controller, log));
+  if (o.node) server.addService(csiPackage().Node.service, implementation(driver, "Node", o.node, log));
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${o.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });

@@ -1,5 +1,5 @@
 // The processes of a dev cluster and their command lines (pure). Order matters: the API server first, then
-// the controller, the operator and the node agents; `down` stops them in reverse.
+// the controller, the operator, the exporter and the node agents; `down` stops them in reverse.
 
 import { join, resolve } from "node:path";
 import { CLUSTER_NAME, controllerSocket, layoutOf, logFile, networkPlan, nodeLayout, nodeNames, type Layout } from "./layout.ts";
@@ -10,7 +10,7 @@ export const HWAMEISTOR_BIN = join(REPO_ROOT, "bin/hwameistor");
 
 export interface ProcessSpec {
   name: string;
-  role: "apiserver" | "controller" | "operator" | "node";
+  role: "apiserver" | "controller" | "operator" | "node" | "exporter";
   argv: string[];
   logFile: string;
   /** Network namespace name (--netns). */
@@ -20,11 +20,19 @@ export interface ProcessSpec {
 export interface ApiEndpoint {
   host: string;
   port: number;
+  /**
+   * /metrics ports chosen at `up` (docs/exporter.md): "exporter" (the `hwameistor exporter` process), "controller"
+   * and each node's name (their --metrics-port). Absent in clusters made before the exporter existed: then no
+   * exporter process runs and no --metrics-port is passed.
+   */
+  metricsPorts?: Record<string, number>;
 }
 
 export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoint, bin = HWAMEISTOR_BIN): ProcessSpec[] {
   const l: Layout = layoutOf(stateDir);
   const kc = ["--kubeconfig", l.kubeconfig];
+  const mp = api.metricsPorts ?? {};
+  const metricsFlags = (name: string, host = api.host) => (mp[name] ? ["--metrics-port", String(mp[name]), "--metrics-host", host] : []);
   const specs: ProcessSpec[] = [
     {
       name: "apiserver",
@@ -35,7 +43,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
     {
       name: "controller",
       role: "controller",
-      argv: [bin, "controller", ...kc, "--csi-socket-dir", l.controllerDir],
+      argv: [bin, "controller", ...kc, "--csi-socket-dir", l.controllerDir, ...metricsFlags("controller")],
       logFile: logFile(l, "controller"),
     },
     {
@@ -45,6 +53,14 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
       logFile: logFile(l, "operator"),
     },
   ];
+  if (mp.exporter) {
+    specs.push({
+      name: "exporter",
+      role: "exporter",
+      argv: [bin, "exporter", ...kc, "--host", api.host, "--port", String(mp.exporter)],
+      logFile: logFile(l, "exporter"),
+    });
+  }
   const names = nodeNames(o);
   const net = o.netns ? networkPlan(l.stateDir, names) : undefined;
   for (const [i, name] of names.entries()) {
@@ -59,6 +75,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
         "--state-dir", n.stateDir,
         "--csi-socket-dir", n.dir,
         ...(net ? ["--storage-ip", net.nodes[i]!.ip] : []),
+        ...metricsFlags(name, net ? net.nodes[i]!.ip : api.host),
       ],
       logFile: logFile(l, name),
       netns: net?.nodes[i]!.netns,

@@ -120,11 +120,19 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
   const host = plan ? plan.hostIp : "127.0.0.1";
   let port = stored?.api.host === host ? stored.api.port : 0;
   if (!port || !(await portFree(host, port))) port = await freePort(host);
+  // /metrics ports: kept from the last run where still free, else fresh ones (docs/exporter.md).
+  const metricsPorts: Record<string, number> = {};
+  for (const name of ["exporter", "controller", ...names]) {
+    const was = stored?.api.host === host ? stored.api.metricsPorts?.[name] : undefined;
+    let p = was && (await portFree(host, was)) ? was : await freePort(host);
+    while (p === port || Object.values(metricsPorts).includes(p)) p = await freePort(host);
+    metricsPorts[name] = p;
+  }
   const state: ClusterState = {
     version: 1,
     stateDir: l.stateDir,
     options,
-    api: { host, port },
+    api: { host, port, metricsPorts },
     status: "starting",
     // A process that is not running will be started anew: its ready line must come after today's log end
     // (the old run's line, and the Node/LocalDiskNode it left Ready, must not count). A live one is adopted.

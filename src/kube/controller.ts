@@ -5,11 +5,14 @@
 // - any other error → logged and requeued with per-key exponential backoff;
 // - workers start only after every informer has synced, so reconcile sees a complete cache.
 // A key is never reconciled by two workers at once (work queue guarantee).
+// Every reconcile is timed into hwameistor_controller_reconcile_duration_seconds{controller,result} and every
+// non-conflict failure counted in hwameistor_controller_reconcile_errors_total (src/kube/metrics.ts).
 
 import { HwError } from "../api/errors.ts";
 import type { KubeClient } from "./client.ts";
 import { EventRecorder, type EventType } from "./events.ts";
 import type { Informer } from "./informer.ts";
+import { processMetrics } from "./metrics.ts";
 import { isConflict } from "./transport.ts";
 import { objectKey, stderrLogger, type KubeObject, type Logger } from "./types.ts";
 import { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
@@ -44,6 +47,7 @@ export class Controller {
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue<string>(o.queue);
     this.log = o.log ?? stderrLogger;
+    processMetrics.reconcileErrors.inc({ controller: o.name }, 0); // a series from the start, so rate() sees the first error
     if (o.events) {
       this.recorder = new EventRecorder(o.events.client, {
         component: o.events.component ?? o.name,
@@ -107,14 +111,19 @@ export class Controller {
 
   private async process(key: string): Promise<void> {
     this.stats.reconciles++;
+    const started = performance.now();
+    const observe = (result: "ok" | "requeue" | "conflict" | "error") =>
+      processMetrics.reconcileDuration.observe({ controller: this.o.name, result }, (performance.now() - started) / 1000);
     try {
       const res = await this.o.reconcile(key, this.stopCtl.signal);
       this.queue.forget(key);
       this.conflictStreak.delete(key);
       if (res?.requeueAfterMs !== undefined) this.queue.addAfter(key, res.requeueAfterMs);
+      observe(res?.requeueAfterMs !== undefined ? "requeue" : "ok");
     } catch (e) {
       if (this.stopCtl.signal.aborted) return;
       if (isConflict(e)) {
+        observe("conflict");
         this.stats.conflicts++;
         const n = (this.conflictStreak.get(key) ?? 0) + 1;
         this.conflictStreak.set(key, n);
@@ -124,6 +133,8 @@ export class Controller {
         return;
       }
       this.stats.errors++;
+      observe("error");
+      processMetrics.reconcileErrors.inc({ controller: this.o.name });
       this.conflictStreak.delete(key);
       this.queue.addRateLimited(key);
       this.log.warn(

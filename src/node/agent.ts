@@ -17,6 +17,8 @@ import { parseDiskClass } from "./disks/discovery.ts";
 import { startDiskManager, type DiskManager } from "./disks/manager.ts";
 import { parseDeviceList } from "./disks/selector.ts";
 import type { EngineChoice } from "./engines/engine.ts";
+import { processMetrics, serveMetrics, type MetricsServer } from "../kube/metrics.ts";
+import { VolumeIoMetrics } from "./metrics/volume-io.ts";
 import { devLinkRootFor, startLocalStorage, type LocalStorage } from "./storage/index.ts";
 
 export const DEFAULT_STATE_DIR = "/etc/hwameistor";
@@ -53,6 +55,10 @@ export interface NodeAgentOptions {
   storageIP?: string;
   /** Replica devPath root; default /dev with the default state dir, else <stateDir>/dev (agents sharing a machine). */
   devLinkRoot?: string;
+  /** `--metrics-port`: serve this process's /metrics (CSI latencies, reconciles, per-volume I/O); unset = off. */
+  metricsPort?: number;
+  /** `--metrics-host` (default 127.0.0.1). */
+  metricsHost?: string;
   log?: Logger;
   /** A ready client (tests); otherwise built from `kubeconfig`. */
   client?: KubeClient;
@@ -62,6 +68,8 @@ export interface NodeAgent extends Service {
   ctx: NodeContext;
   disks: DiskManager;
   storage?: LocalStorage;
+  /** The /metrics server when `metricsPort` was given. */
+  metrics?: MetricsServer;
 }
 
 export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
@@ -116,9 +124,20 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       storage = await startLocalStorage(ctx, { engine: o.engine, storageIP: o.storageIP, devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR) });
       parts.push({ name: "local-storage", svc: storage });
     }
-    log.info({ node: o.nodeName, stateDir, csiSocketDir, devices: o.devices ?? "(all)" }, "node agent started");
+    let metrics: MetricsServer | undefined;
+    if (o.metricsPort !== undefined) {
+      if (storage) {
+        const engine = storage.engine;
+        const io = new VolumeIoMetrics({ nodeName: o.nodeName, listReplicas: () => engine.listReplicas(), registry: processMetrics.registry, log });
+        io.start();
+        parts.push({ name: "volume-io-metrics", svc: io });
+      }
+      metrics = await serveMetrics({ port: o.metricsPort, host: o.metricsHost, log });
+      parts.push({ name: "metrics", svc: metrics });
+    }
+    log.info({ node: o.nodeName, stateDir, csiSocketDir, devices: o.devices ?? "(all)", metricsPort: metrics?.port }, "node agent started");
     let stopping: Promise<void> | undefined;
-    return { ctx, disks, storage, stop: () => (stopping ??= stopAll()) };
+    return { ctx, disks, storage, metrics, stop: () => (stopping ??= stopAll()) };
   } catch (e) {
     await stopAll();
     throw e;
