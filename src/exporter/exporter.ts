@@ -47,6 +47,14 @@ export interface Exporter {
   stop(): Promise<void>;
 }
 
+/** The exporter's own health gauges (docs/exporter.md). */
+export const EXPORTER_HEALTH_METRICS = {
+  apiUp: "hwameistor_exporter_api_up",
+  staleness: "hwameistor_exporter_staleness_seconds",
+  lastContact: "hwameistor_exporter_last_contact_timestamp_seconds",
+  informerSynced: "hwameistor_exporter_informer_synced",
+} as const;
+
 type Obj = KubeObject & { spec?: any; status?: any; data?: Record<string, string> };
 
 export async function startExporter(o: ExporterOptions): Promise<Exporter> {
@@ -113,11 +121,11 @@ export async function startExporter(o: ExporterOptions): Promise<Exporter> {
   let apiUp = false;
   let lastContactMs = 0;
   const startedMs = now();
-  new Gauge({ name: "hwameistor_exporter_api_up", help: "1 when the API server answered the exporter's last probe, 0 while it is unreachable (metrics are then served from the last cache).", registers: [registry], collect() { this.set(apiUp ? 1 : 0); } });
-  new Gauge({ name: "hwameistor_exporter_staleness_seconds", help: "Seconds since the API server last answered (since the exporter started if it never did); the age of the cache the cluster metrics come from.", registers: [registry], collect() { this.set(Math.max(0, (now() - (lastContactMs || startedMs)) / 1000)); } });
-  new Gauge({ name: "hwameistor_exporter_last_contact_timestamp_seconds", help: "Unix time the API server last answered a probe (0: never).", registers: [registry], collect() { this.set(lastContactMs / 1000); } });
+  new Gauge({ name: EXPORTER_HEALTH_METRICS.apiUp, help: "1 when the API server answered the exporter's last probe, 0 while it is unreachable (metrics are then served from the last cache).", registers: [registry], collect() { this.set(apiUp ? 1 : 0); } });
+  new Gauge({ name: EXPORTER_HEALTH_METRICS.staleness, help: "Seconds since the API server last answered (since the exporter started if it never did); the age of the cache the cluster metrics come from.", registers: [registry], collect() { this.set(Math.max(0, (now() - (lastContactMs || startedMs)) / 1000)); } });
+  new Gauge({ name: EXPORTER_HEALTH_METRICS.lastContact, help: "Unix time the API server last answered a probe (0: never).", registers: [registry], collect() { this.set(lastContactMs / 1000); } });
   new Gauge({
-    name: "hwameistor_exporter_informer_synced",
+    name: EXPORTER_HEALTH_METRICS.informerSynced,
     help: "1 when the exporter's cache of a resource has listed once (0: never reached or the kind is not served).",
     labelNames: ["resource"],
     registers: [registry],
