@@ -27,9 +27,19 @@ export const ThinPoolExtendRecord = Type.Object({
 });
 
 /** Additive (not in the original): which pool engine serves this node and why it was chosen. */
+const EngineFeature = Type.Object({
+  supported: Type.Boolean(),
+  reason: Opt(Str({ description: "why not, when not supported" })),
+});
 export const StorageEngineStatus = Type.Object({
   kind: StrEnum(["lvm", "file"] as const, { description: "lvm (VG per pool class) or file (btrfs pool, sparse-file replicas)" }),
   reason: Opt(Str({ description: "why this engine was chosen, e.g. device-mapper unavailable" })),
+  features: Opt(
+    Type.Object(
+      { snapshots: Opt(EngineFeature), clones: Opt(EngineFeature), thin: Opt(EngineFeature), encryption: Opt(EngineFeature) },
+      { description: "what this node's engine and kernel offer; CreateVolume refuses a StorageClass asking for a missing one" },
+    ),
+  ),
 });
 
 export const LocalStorageNodeStatus = Type.Object({

@@ -46,7 +46,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   let sel: { engine: StorageEngine; reason: string };
   if (o.engineInstance) sel = o.engineInstance;
   else {
-    const s = await selectEngine(o.engine ?? "auto", { file: { stateDir: ctx.stateDir, devLinkRoot: o.devLinkRoot }, lvm: {} });
+    const s = await selectEngine(o.engine ?? "auto", { file: { stateDir: ctx.stateDir, devLinkRoot: o.devLinkRoot }, lvm: { stateDir: ctx.stateDir } });
     sel = { engine: s.engine, reason: s.reason };
   }
   const { engine, reason } = sel;

@@ -407,6 +407,7 @@ export class LvmEngine implements StorageEngine {
   }
 
   async activateAll(): Promise<ActivationReport> {
+    await this.features(); // probed once at start: capabilities() (and the node's status) report them from here on
     const report: ActivationReport = { pools: [], activated: [], cleaned: [], errors: [] };
     for (const p of await this.listPools()) {
       report.pools.push(p);

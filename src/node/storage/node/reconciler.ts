@@ -21,6 +21,7 @@ import {
   STORAGE_IPV4_ANNOTATION,
   availableCondition,
   desiredSpec,
+  engineFeatures,
   expandConditions,
   nextStatus,
   planConsumption,
@@ -131,7 +132,7 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
     }
     const avail: ConditionInput = availableCondition({ kind: engine.kind, reason: o.engineReason }, poolErrors);
     conditions = setNodeConditions(conditions, [avail], new Date().toISOString());
-    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, { kind: engine.kind, reason: o.engineReason });
+    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, { kind: engine.kind, reason: o.engineReason, features: engineFeatures(engine.capabilities()) });
     if (JSON.stringify(status) !== JSON.stringify(lsn.status ?? {})) {
       await c.lsn.updateStatus({ ...lsn, status });
       ctx.log.debug({ node: me, pools: Object.keys(status.pools ?? {}) }, "LocalStorageNode status written");

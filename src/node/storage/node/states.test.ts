@@ -84,3 +84,21 @@ test("poolExtendRecords: a claim is recorded once per pool", () => {
   assert.deepEqual(withExtendRecord(r1, "LocalStorage_PoolHDD", spec), r1);
   assert.equal(withExtendRecord(r1, "LocalStorage_PoolHDD", { ...spec, diskRefs: [{ name: "d2" }] }).LocalStorage_PoolHDD!.length, 2);
 });
+
+test("thin pool status: ratio from the latest ThinPoolClaim record, PoolState warning at ≥ 80 %, stable time", async () => {
+  const { thinPoolStatus, engineFeatures } = await import("./states.ts");
+  const t = { name: "LocalStorage_ThinPool", sizeBytes: 100, metadataSizeBytes: 10, dataPercent: 12.5, metadataPercent: 81, totalProvisionedBytes: 150, thinVolumes: ["pvc-a"] };
+  const recs = [{ uid: "u1", description: { poolName: "LocalStorage_PoolHDD", capacity: 1, overProvisionRatio: "2.0" } }, { uid: "u2", description: { poolName: "LocalStorage_PoolHDD", capacity: 2 } }];
+  const s = thinPoolStatus(t, recs, undefined, "2026-12-04T00:00:00Z");
+  assert.equal(s.overProvisionRatio, "2.0");
+  assert.equal(s.currentProvisionRatio, "1.50");
+  assert.equal(s.state!.reason, "PoolStateWarning");
+  assert.equal(s.state!.message, "metadata usage is pretty high, please extend it");
+  assert.equal(thinPoolStatus(t, recs, s, "2026-12-05T00:00:00Z").state!.lastTransitionTime, "2026-12-04T00:00:00Z");
+  assert.equal(thinPoolStatus({ ...t, metadataPercent: 1 }, recs, s, "2026-12-05T00:00:00Z").state!.reason, "PoolStateNormal");
+  assert.equal(thinPoolStatus(t, undefined, undefined, "x").overProvisionRatio, "1.0");
+  const f = engineFeatures({ multiDiskPools: true, snapshots: { supported: true }, clones: { supported: true }, blockDevices: { supported: true } });
+  assert.deepEqual(f.snapshots, { supported: true });
+  assert.equal(f.thin!.supported, false);
+  assert.match(f.encryption!.reason!, /dm-crypt/);
+});

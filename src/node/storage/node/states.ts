@@ -18,6 +18,7 @@
 import type { LocalDiskClaimSpec } from "../../../api/kinds/local-disk-claim.ts";
 import type { LocalDisk } from "../../../api/kinds/local-disk.ts";
 import type { LocalStorageNodeSpec, LocalStorageNodeStatus } from "../../../api/kinds/local-storage-node.ts";
+import { overProvisionRatioOf } from "../../../api/thin-pool.ts";
 import type { LocalPool, StorageNodeCondition } from "../../../api/kinds/storage-pool.ts";
 import {
   Annotations,
@@ -29,11 +30,15 @@ import {
   Owners,
   PoolTypes,
   StorageNodeConditionTypes,
+  ThinPoolConditions,
   isPoolClass,
   storagePoolName,
   type PoolClass,
 } from "../../../api/names.ts";
-import type { PoolStats } from "../../engines/engine.ts";
+import type { EngineCapabilities, PoolStats, ThinPoolStats } from "../../engines/engine.ts";
+import { thinPoolWarnings } from "../../engines/lvm/layout.ts";
+
+type ThinPoolExtendRecord = NonNullable<LocalStorageNodeStatus["thinPoolExtendRecords"]>[string][number];
 
 export const STORAGE_IPV4_ANNOTATION = Annotations.StorageIPv4;
 
@@ -116,8 +121,51 @@ export function planConsumption(nodeName: string, claims: ClaimLike[], disks: Ma
   return out;
 }
 
+/**
+ * `thinPool` of a LocalPool (§1.7): the engine's numbers, the ratio of the latest ThinPoolClaim record, and the
+ * PoolState condition (warnings at ≥ 80 %). The condition's time moves only when its text changes.
+ */
+export function thinPoolStatus(t: ThinPoolStats, records: ThinPoolExtendRecord[] | undefined, previous: LocalPool["thinPool"] | undefined, now: string): NonNullable<LocalPool["thinPool"]> {
+  const ratio = overProvisionRatioOf(records);
+  const warnings = thinPoolWarnings(t, ratio);
+  const reason = warnings.length ? ThinPoolConditions.ReasonWarning : ThinPoolConditions.ReasonNormal;
+  const message = warnings.length ? warnings.join(". ") : "Thin pool is healthy";
+  const prev = previous?.state;
+  return {
+    name: t.name,
+    size: t.sizeBytes,
+    metadataSize: t.metadataSizeBytes,
+    ...(t.metadataPercent !== null ? { metadataPercent: t.metadataPercent } : {}),
+    ...(t.dataPercent !== null ? { dataPercent: t.dataPercent } : {}),
+    totalProvisionedSize: t.totalProvisionedBytes,
+    currentProvisionRatio: (t.sizeBytes > 0 ? t.totalProvisionedBytes / t.sizeBytes : 0).toFixed(2),
+    overProvisionRatio: ratio,
+    thinVolumes: [...t.thinVolumes],
+    state: {
+      type: ThinPoolConditions.Type,
+      status: "True",
+      reason,
+      message,
+      lastTransitionTime: prev && prev.reason === reason && prev.message === message ? prev.lastTransitionTime : now,
+    },
+  };
+}
+
+export type EngineFeatures = NonNullable<NonNullable<LocalStorageNodeStatus["engine"]>["features"]>;
+
+/** The features the node reports (additive status.engine.features) from the engine's capabilities. */
+export function engineFeatures(c: EngineCapabilities): EngineFeatures {
+  const f = (x: { supported: boolean; reason?: string } | undefined, missing: string) => (x ? { supported: x.supported, ...(x.reason ? { reason: x.reason } : {}) } : { supported: false, reason: missing });
+  return {
+    snapshots: f(c.snapshots, "not offered by this engine"),
+    clones: f(c.clones, "not offered by this engine"),
+    thin: f(c.thin, "this engine has no thin pools (LVM thin pools need the lvm engine with dm-thin-pool)"),
+    encryption: f(c.encryption, "this engine offers no LUKS encryption (it needs dm-crypt)"),
+  };
+}
+
 /** `status.pools[name]` from the engine's numbers (§1.7 LocalPool). Disks of a pool are InUse. */
-export function poolStatus(s: PoolStats): LocalPool {
+export function poolStatus(s: PoolStats, thin?: { records?: ThinPoolExtendRecord[]; previous?: LocalPool["thinPool"]; now: string }): LocalPool {
   return {
     name: s.name,
     class: s.class,
@@ -132,6 +180,7 @@ export function poolStatus(s: PoolStats): LocalPool {
     freeVolumeCount: s.freeVolumeCount,
     disks: s.disks.map((d) => ({ devPath: d.devPath, type: s.class, capacityBytes: d.capacityBytes, state: DeviceStates.InUse })),
     volumes: [...s.volumes],
+    ...(s.thinPool ? { thinPool: thinPoolStatus(s.thinPool, thin?.records, thin?.previous, thin?.now ?? new Date().toISOString()) } : {}),
   };
 }
 
@@ -203,10 +252,13 @@ export function nextStatus(
   current: LocalStorageNodeStatus | undefined,
   stats: PoolStats[],
   conditions: StorageNodeCondition[],
-  engine?: { kind: "lvm" | "file"; reason: string },
+  engine?: { kind: "lvm" | "file"; reason: string; features?: EngineFeatures },
+  now: string = new Date().toISOString(),
 ): LocalStorageNodeStatus {
   const pools: Record<string, LocalPool> = {};
-  for (const s of [...stats].sort((a, b) => a.name.localeCompare(b.name))) pools[s.name] = poolStatus(s);
+  for (const s of [...stats].sort((a, b) => a.name.localeCompare(b.name))) {
+    pools[s.name] = poolStatus(s, { records: current?.thinPoolExtendRecords?.[s.name], previous: current?.pools?.[s.name]?.thinPool, now });
+  }
   const st: LocalStorageNodeStatus = {
     ...(current ?? {}),
     state: current?.state === NodeStates.Maintain ? NodeStates.Maintain : NodeStates.Ready,

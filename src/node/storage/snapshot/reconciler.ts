@@ -42,6 +42,8 @@ type Lvrsr = LocalVolumeReplicaSnapshotRestoreObject;
  */
 const lvmRecords = volumeRecords("lvm-volume");
 
+/** How often a pending LVM merge is looked at again (the original's lvconvert polls every 15 s). */
+const ROLLBACK_POLL_MS = 2_000;
 const FREEZABLE = new Set(["xfs", "ext4", "ext3", "btrfs"]);
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
 
@@ -115,7 +117,7 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         if (isHwError(e)) return undefined;
         throw e;
       });
-    const d = decideReplicaSnapshot({ state: st.state ?? "", deleteRequested: !!spec.delete, present: !!present });
+    const d = decideReplicaSnapshot({ state: st.state ?? "", deleteRequested: !!spec.delete, present: !!present, invalid: !!present?.invalid });
     let state = d.state ?? st.state ?? "";
     let changes: CondChange[] = d.conditions;
     const next: LocalVolumeReplicaSnapshotStatus = { ...st };
@@ -123,7 +125,8 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
     if (present) {
       next.creationTime = present.creationTime;
       next.allocatedCapacityBytes = present.sizeBytes;
-      next.attr = { merging: false, invalid: false };
+      // lvm: lv_merging / lv_snapshot_invalid (reference §5.7); the file engine has neither.
+      next.attr = { merging: !!present.merging, invalid: !!present.invalid };
     }
     if (d.action === "deleteObject") {
       await c.lvrs.delete(name);
@@ -135,11 +138,11 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         if (d.action === "createSnapshot") {
           const rep = await engine.getReplica(pool, volume);
           const t0 = Date.now();
-          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap), markerDir);
+          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap, { sizeBytes: spec.requiredCapacityBytes }), markerDir);
           ctx.log.info({ lvrs: name, snapshot: snap, volume, frozen, ms: Date.now() - t0 }, "replica snapshot taken");
           next.creationTime = result.creationTime;
           next.allocatedCapacityBytes = result.sizeBytes;
-          next.attr = { merging: false, invalid: false };
+          next.attr = { merging: !!result.merging, invalid: !!result.invalid };
         } else {
           await engine.deleteSnapshot(pool, snap);
         }
@@ -179,8 +182,14 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
       const snap = r.spec.sourceVolumeSnapshot;
       try {
         const t0 = Date.now();
-        if (r.spec.restoreType === RestoreTypes.Rollback) await engine.rollbackSnapshot(pool, snap);
-        else {
+        if (r.spec.restoreType === RestoreTypes.Rollback) {
+          // lvm: the merge runs in the background (or waits for the next activation); stay InProgress and look again.
+          const progress = await engine.rollbackSnapshot(pool, snap);
+          if (progress) {
+            if (progress.message !== (st.message ?? "")) await c.lvrsrestore.updateStatus({ ...r, status: { state, message: progress.message } });
+            return { requeueAfterMs: ROLLBACK_POLL_MS };
+          }
+        } else {
           const target = r.spec.targetVolume ?? "";
           await engine.restoreSnapshot(pool, snap, target);
           await adoptSourceRecord(pool, snap, target);

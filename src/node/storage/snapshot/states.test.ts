@@ -12,6 +12,7 @@ test("replica snapshot: scenario table", () => {
     ["ToBeDeleted → remove it", { state: "ToBeDeleted", deleteRequested: true, present: true }, { action: "deleteSnapshot" }],
     ["Deleted → delete the object", { state: "Deleted", deleteRequested: true, present: false }, { action: "deleteObject" }],
     ["delete while Creating → ToBeDeleted", { state: "Creating", deleteRequested: true, present: false }, { state: "ToBeDeleted" }],
+    ["lvm: COW area overflowed → NotReady", { state: "Ready", deleteRequested: false, present: true, invalid: true }, { state: "NotReady" }],
   ];
   for (const [name, facts, want] of rows) {
     const d = decideReplicaSnapshot(facts);

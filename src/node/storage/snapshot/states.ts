@@ -16,6 +16,8 @@ export interface ReplicaSnapshotFacts {
   deleteRequested: boolean;
   /** The engine holds the snapshot (undefined = not looked up / not there). */
   present: boolean;
+  /** lvm: the COW area overflowed (lv_snapshot_invalid); the snapshot's content is lost. */
+  invalid?: boolean;
 }
 
 export interface ReplicaSnapshotDecision {
@@ -38,6 +40,9 @@ export function decideReplicaSnapshot(f: ReplicaSnapshotFacts): ReplicaSnapshotD
       return { action: "createSnapshot", conditions: [] };
     case S.NotReady:
     case S.Ready:
+      if (f.present && f.invalid) {
+        return { state: S.NotReady, conditions: [{ type: "Ready", status: "False", message: "snapshot is invalid: its COW area overflowed (snapsize too small for the writes since)" }] };
+      }
       return f.present
         ? { state: S.Ready, conditions: [{ type: "Ready", status: "True", message: "" }] }
         : { state: S.NotReady, conditions: [{ type: "Ready", status: "False", message: "the snapshot is missing from the pool" }] };
