@@ -21,7 +21,7 @@ import { writeKubeconfig } from "./kubeconfig.ts";
 import { badRequest } from "./object-meta.ts";
 import { patchTypeFromContentType } from "./patch.ts";
 import { Registry } from "./registry.ts";
-import { loadOrCreateServingCert } from "./tls.ts";
+import { loadOrCreateServingCert } from "../host/tls/self-signed.ts";
 import type { ResourceType } from "./resource-type.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import { WatchHub } from "./store/watch-hub.ts";

@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Register>> = {
   controller: async () => (await import("./controller.ts")).registerControllerCommand,
   cluster: async () => (await import("./cluster/index.ts")).registerClusterCommand,
   exporter: async () => (await import("./exporter.ts")).registerExporterCommand,
+  rest: async () => (await import("./rest.ts")).registerRestCommand,
 };
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import { tempDir } from "./testing/harness.ts";
-import { loadOrCreateServingCert, selfSignedCert } from "./tls.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadOrCreateServingCert, selfSignedCert } from "./self-signed.ts";
 
 describe("self-signed serving certificate", () => {
   it("is a valid self-signed CA for localhost and the given hosts", () => {
@@ -18,7 +20,7 @@ describe("self-signed serving certificate", () => {
   });
 
   it("is stored once per host and reused", () => {
-    const dir = tempDir();
+    const dir = mkdtempSync(join(tmpdir(), "hw-tls-"));
     try {
       const a = loadOrCreateServingCert(dir, "127.0.0.1");
       const b = loadOrCreateServingCert(dir, "127.0.0.1");

@@ -1,4 +1,4 @@
-// A self-signed serving certificate for the embedded API server, built in-process (no openssl exec:
+// A self-signed serving certificate for the embedded API server and the REST server, built in-process (no openssl exec:
 // only src/host spawns processes). kubectl (client-go) never sends a bearer token over plain HTTP, so
 // the kubeconfig points at HTTPS with this certificate as its CA. The certificate is its own CA
 // (basicConstraints CA:TRUE) with SANs localhost, 127.0.0.1, ::1 and the listen host; ECDSA P-256.

@@ -1,0 +1,422 @@
+// /cluster/volumes/* (and the volume operations): reads from the caches; every action creates or patches the
+// resource the controllers act on — LocalVolumeMigrate `migrate-<vol>`, LocalVolumeConvert `convert-<vol>`,
+// a PVC request or a LocalVolumeExpand `<vol>`, a LocalVolumeSnapshot — exactly as kubectl or the CSI
+// sidecars would. Checks that need no controller run first (names, nodes, sizes, pool space), so bad input
+// changes nothing; the controllers decide the rest and report it in the resource's status.
+
+import { randomUUID } from "node:crypto";
+import { HwError, notFound } from "../../api/errors.ts";
+import { AnnotationValues, Annotations, ObjectNames, OperationStates, VolumeStates } from "../../api/names.ts";
+import type { LocalVolumeObject } from "../../kube/hwameistor.ts";
+import { isNotFound } from "../../kube/transport.ts";
+import type { KubeObject } from "../../kube/types.ts";
+import { badBody } from "../errors.ts";
+import { binarySI, formatBytes, parseCapacity, roundUpExtent } from "../quantity.ts";
+import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
+import { objectSchema, type Route, type RouteDeps } from "../route.ts";
+import { nameOf } from "../views.ts";
+import { listEvents, eventsList } from "./cluster.ts";
+
+const PVC = { group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true } as const;
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const TERMINAL = new Set<string>([OperationStates.Completed, OperationStates.Aborted, OperationStates.Failed]);
+
+export const volumesList: ListSpec<LocalVolumeObject> = {
+  filters: ["volumeName", "name", "state", "namespace", "group", "nodeName"],
+  sorts: {
+    name: (v) => nameOf(v),
+    time: (v) => v.metadata?.creationTimestamp ?? "",
+    capacity: (v) => v.spec?.requiredCapacityBytes ?? 0,
+    state: (v) => v.status?.state ?? "",
+    namespace: (v) => v.spec?.pvcNamespace ?? "",
+  },
+  defaultSort: { key: "name", dir: "asc" },
+};
+
+const snapshotsList: ListSpec<KubeObject & { spec?: { sourceVolume?: string; requiredCapacityBytes?: number }; status?: { state?: string } }> = {
+  filters: ["snapshotName", "name", "volumeName", "state"],
+  sorts: {
+    name: (s) => nameOf(s),
+    time: (s) => s.metadata?.creationTimestamp ?? "",
+    volume: (s) => s.spec?.sourceVolume ?? "",
+    capacity: (s) => s.spec?.requiredCapacityBytes ?? 0,
+    state: (s) => s.status?.state ?? "",
+  },
+  defaultSort: { key: "time", dir: "desc" },
+};
+
+const groupsList: ListSpec<KubeObject> = {
+  filters: ["name"],
+  sorts: { name: (g) => nameOf(g), namespace: (g) => String((g.spec as { namespace?: string } | undefined)?.namespace ?? ""), time: (g) => g.metadata?.creationTimestamp ?? "" },
+  defaultSort: { key: "name", dir: "asc" },
+};
+
+/** Nodes holding the volume's replicas: its config, else its replicas, else its accessibility. */
+export function replicaNodes(d: RouteDeps, lv: LocalVolumeObject): string[] {
+  const cfg = (lv.spec?.config?.replicas ?? []).map((r) => r.hostname).filter(Boolean) as string[];
+  if (cfg.length) return cfg;
+  const lvr = d.cache.list("lvr").filter((r) => r.spec?.volumeName === nameOf(lv)).map((r) => r.spec?.nodeName ?? "").filter(Boolean);
+  return lvr.length ? lvr : (lv.spec?.accessibility?.nodes ?? []);
+}
+
+function requireVolume(d: RouteDeps, name: string): LocalVolumeObject {
+  const lv = d.cache.get("lv", name);
+  if (!lv) throw notFound(`volume ${name}`, "list volumes with GET /cluster/volumes");
+  return lv;
+}
+
+function refuseDeleting(lv: LocalVolumeObject, what: string): void {
+  if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted || lv.metadata?.deletionTimestamp) {
+    throw new HwError("FAILED_PRECONDITION", "VolumeBeingDeleted", `volume ${nameOf(lv)} is being deleted; it cannot be ${what}`);
+  }
+}
+
+/** Deletes a finished operation object of the same name so a new one can be created (the controller deletes Completed ones itself). */
+async function clearFinished(rc: { delete(name: string): Promise<boolean> }, cur: KubeObject & { status?: { state?: string } } | undefined, what: string): Promise<void> {
+  if (!cur) return;
+  if (!TERMINAL.has(cur.status?.state ?? "")) {
+    throw new HwError("FAILED_PRECONDITION", "OperationPending", `${what} ${nameOf(cur)} is already under way (state ${cur.status?.state || "new"})`, {
+      hint: "wait for it to finish, or abort it with {\"abort\": true}",
+    });
+  }
+  await rc.delete(nameOf(cur));
+}
+
+export function volumeRoutes(d: RouteDeps): Route[] {
+  const c = d.cache;
+  const cl = c.clients;
+  return [
+    {
+      method: "GET",
+      path: "/cluster/volumes",
+      tag: "Volumes",
+      summary: "LocalVolumes",
+      list: volumesList as ListSpec<never>,
+      returns: "{items: LocalVolume[], pagination}",
+      handler: ({ query }) => {
+        const q = parseListQuery(query, volumesList);
+        const f = q.filters;
+        const byNode = f.nodeName;
+        const items = c.list("lv").filter(
+          (v) =>
+            nameMatches(nameOf(v), f.volumeName ?? f.name, q.fuzzy) &&
+            exactMatches(v.status?.state, f.state) &&
+            nameMatches(v.spec?.pvcNamespace, f.namespace, false) &&
+            nameMatches(v.spec?.volumegroup, f.group, q.fuzzy) &&
+            (byNode === undefined || replicaNodes(d, v).includes(byNode)),
+        );
+        return pageOf(items, q, volumesList);
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName",
+      tag: "Volumes",
+      summary: "One LocalVolume",
+      returns: "LocalVolume",
+      handler: ({ params }) => requireVolume(d, params.volumeName!),
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/replicas",
+      tag: "Volumes",
+      summary: "The volume's replicas (LocalVolumeReplica)",
+      query: { volumeReplicaName: "replica name filter (substring)", state: "replica state (exact)" },
+      returns: "{volumeName, volumeReplicas: LocalVolumeReplica[]}",
+      handler: ({ params, query }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const nameF = typeof query.volumeReplicaName === "string" && query.volumeReplicaName ? query.volumeReplicaName : undefined;
+        const stateF = typeof query.state === "string" && query.state ? query.state : undefined;
+        const items = c
+          .list("lvr")
+          .filter((r) => r.spec?.volumeName === nameOf(lv) && nameMatches(nameOf(r), nameF, true) && exactMatches(r.status?.state, stateF))
+          .sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+        return { volumeName: nameOf(lv), volumeReplicas: items };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/operations",
+      tag: "Volumes",
+      summary: "The volume's migrations, conversions and expansions",
+      query: { volumeEventName: "operation name filter (substring)", state: "operation state (exact)" },
+      returns: "{volumeName, volumeMigrateOperations, VolumeConvertOperations, VolumeExpandOperations}",
+      handler: ({ params, query }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const nameF = typeof query.volumeEventName === "string" && query.volumeEventName ? query.volumeEventName : undefined;
+        const stateF = typeof query.state === "string" && query.state ? query.state : undefined;
+        const mine = <T extends KubeObject & { spec?: { volumeName?: string }; status?: { state?: string } }>(xs: T[]) =>
+          xs.filter((o) => o.spec?.volumeName === nameOf(lv) && nameMatches(nameOf(o), nameF, true) && exactMatches(o.status?.state, stateF));
+        return {
+          volumeName: nameOf(lv),
+          volumeMigrateOperations: mine(c.list("lvmigrate")),
+          VolumeConvertOperations: mine(c.list("lvconvert")),
+          VolumeExpandOperations: mine(c.list("lvexpand")),
+        };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/events",
+      tag: "Volumes",
+      summary: "The volume's records in the operation log",
+      list: eventsList as ListSpec<never>,
+      returns: "{items: EventAction[], pagination}",
+      handler: ({ params, query }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        return listEvents(d, query, { resourceName: nameOf(lv) });
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/snapshot",
+      tag: "Volumes",
+      summary: "The volume's snapshots (LocalVolumeSnapshot)",
+      list: snapshotsList as ListSpec<never>,
+      returns: "{items: LocalVolumeSnapshot[], pagination}",
+      handler: ({ params, query }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const q = parseListQuery(query, snapshotsList);
+        const f = q.filters;
+        const items = c.list("lvs").filter((s) => s.spec?.sourceVolume === nameOf(lv) && nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && exactMatches(s.status?.state, f.state));
+        return pageOf(items, q, snapshotsList);
+      },
+    },
+    {
+      method: "POST",
+      path: "/cluster/volumes/:volumeName/snapshot",
+      tag: "Volumes",
+      summary: "Take a snapshot (addition: creates a LocalVolumeSnapshot, as the CSI driver's CreateSnapshot does)",
+      body: objectSchema({ name: { type: "string", description: "snapshot name (default snapcontent-<uuid>)" } }),
+      returns: "{data: {Name, capacityBytes, sourceVolume}}",
+      handler: async ({ params, body }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const name = (body as { name?: string } | undefined)?.name || `${ObjectNames.SnapContentPrefix}-${randomUUID()}`;
+        if (name.length > 253 || !DNS1123.test(name)) throw badBody("name", `${JSON.stringify(name)} is not a valid resource name (lower-case letters, digits, '-' and '.')`);
+        refuseDeleting(lv, "snapshotted");
+        if (lv.status?.state !== VolumeStates.Ready) throw new HwError("FAILED_PRECONDITION", "VolumeNotReady", `volume ${nameOf(lv)} is not Ready (state ${lv.status?.state || "new"}); snapshot it when it is`);
+        const nodes = replicaNodes(d, lv);
+        if (nodes.length !== 1) throw new HwError("FAILED_PRECONDITION", "HaVolume", `volume ${nameOf(lv)} has replicas on ${nodes.join(", ")}: snapshots of HA volumes are not supported (as the original)`);
+        if (c.get("lvs", name)) throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${name} already exists`, { httpStatus: 409 });
+        const bytes = lv.status?.allocatedCapacityBytes || lv.spec?.requiredCapacityBytes || 0;
+        await cl.lvs.create({ metadata: { name }, spec: { sourceVolume: nameOf(lv), accessibility: { nodes }, requiredCapacityBytes: bytes, delete: false } } as never);
+        d.log.info({ snapshot: name, volume: nameOf(lv) }, "LocalVolumeSnapshot created");
+        return { data: { Name: name, capacityBytes: bytes, sourceVolume: nameOf(lv) } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/migrate",
+      tag: "Volumes",
+      summary: "The volume's migration (LocalVolumeMigrate migrate-<volume>)",
+      returns: "LocalVolumeMigrate",
+      handler: ({ params }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const m = c.get("lvmigrate", `${ObjectNames.MigratePrefix}${nameOf(lv)}`) ?? c.list("lvmigrate").find((x) => x.spec?.volumeName === nameOf(lv));
+        if (!m) throw notFound(`migration of volume ${nameOf(lv)}`, "start one with POST .../migrate");
+        return m;
+      },
+    },
+    {
+      method: "POST",
+      path: "/cluster/volumes/:volumeName/migrate",
+      tag: "Volumes",
+      summary: "Migrate the volume's replica off srcNode (creates LocalVolumeMigrate migrate-<volume>), or abort it",
+      body: objectSchema(
+        {
+          srcNode: { type: "string", minLength: 1, description: "node holding the replica to move" },
+          selectedNode: { type: "string", description: "suggested target node (empty: the controller chooses)" },
+          replicaAffinity: { type: "string", enum: ["need", "forbid", ""], description: "default need" },
+          abort: { type: "boolean" },
+        },
+        ["srcNode"],
+      ),
+      returns: "{data: {volumeName, srcNode, selectedNode, replicaAffinity}}",
+      handler: async ({ params, body }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const b = body as { srcNode: string; selectedNode?: string; replicaAffinity?: string; abort?: boolean };
+        const name = `${ObjectNames.MigratePrefix}${nameOf(lv)}`;
+        const affinity = b.replicaAffinity || AnnotationValues.ReplicaAffinityNeed;
+        const data = { volumeName: nameOf(lv), srcNode: b.srcNode, selectedNode: b.selectedNode ?? "", replicaAffinity: affinity };
+        const cur = c.get("lvmigrate", name);
+        if (b.abort) {
+          if (!cur) throw notFound(`migration ${name} of volume ${nameOf(lv)}`, "nothing to abort");
+          await cl.lvmigrate.patch(name, { spec: { abort: true } });
+          return { data };
+        }
+        refuseDeleting(lv, "migrated");
+        const nodes = replicaNodes(d, lv);
+        if (!nodes.includes(b.srcNode)) throw badBody("srcNode", `volume ${nameOf(lv)} has no replica on node ${b.srcNode} (replicas on: ${nodes.join(", ") || "none"})`);
+        if (b.selectedNode) {
+          if (b.selectedNode === b.srcNode) throw badBody("selectedNode", `the target node must differ from srcNode ${b.srcNode}`);
+          if (!c.get("lsn", b.selectedNode)) throw badBody("selectedNode", `node ${b.selectedNode} is not a storage node (LocalStorageNode)`);
+          if (nodes.includes(b.selectedNode)) throw badBody("selectedNode", `volume ${nameOf(lv)} already has a replica on node ${b.selectedNode}`);
+        }
+        await clearFinished(cl.lvmigrate, cur, "migration");
+        await cl.lvmigrate.create({
+          metadata: { name, annotations: { [Annotations.ReplicaAffinity]: affinity } },
+          spec: { volumeName: nameOf(lv), sourceNode: b.srcNode, targetNodesSuggested: b.selectedNode ? [b.selectedNode] : [], migrateAllVols: true, abort: false },
+        } as never);
+        d.log.info({ migrate: name, volume: nameOf(lv), from: b.srcNode, to: b.selectedNode }, "LocalVolumeMigrate created");
+        return { data };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/convert",
+      tag: "Volumes",
+      summary: "The volume's conversion (LocalVolumeConvert convert-<volume>)",
+      returns: "LocalVolumeConvert",
+      handler: ({ params }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const x = c.get("lvconvert", `${ObjectNames.ConvertPrefix}${nameOf(lv)}`) ?? c.list("lvconvert").find((o) => o.spec?.volumeName === nameOf(lv));
+        if (!x) throw notFound(`conversion of volume ${nameOf(lv)}`, "start one with POST .../convert");
+        return x;
+      },
+    },
+    {
+      method: "POST",
+      path: "/cluster/volumes/:volumeName/convert",
+      tag: "Volumes",
+      summary: "Convert a convertible 1-replica volume to 2 replicas (creates LocalVolumeConvert convert-<volume>), or abort it",
+      body: objectSchema({ abort: { type: "boolean" } }),
+      returns: "{data: {volumeName, replicaNum}}",
+      handler: async ({ params, body }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const name = `${ObjectNames.ConvertPrefix}${nameOf(lv)}`;
+        const cur = c.get("lvconvert", name);
+        if ((body as { abort?: boolean } | undefined)?.abort) {
+          if (!cur) throw notFound(`conversion ${name} of volume ${nameOf(lv)}`, "nothing to abort");
+          await cl.lvconvert.patch(name, { spec: { abort: true } });
+          return { data: { volumeName: nameOf(lv), replicaNum: 2 } };
+        }
+        refuseDeleting(lv, "converted");
+        if (!lv.spec?.convertible) throw new HwError("FAILED_PRECONDITION", "Inconvertible", `Inconvertible volume: ${nameOf(lv)} (created with convertible: false)`, { hint: "only volumes of a StorageClass with convertible: \"true\" can become HA" });
+        if ((lv.spec?.replicaNumber ?? 1) !== 1) throw new HwError("FAILED_PRECONDITION", "AlreadyHA", `volume ${nameOf(lv)} already has ${lv.spec?.replicaNumber} replicas`);
+        await clearFinished(cl.lvconvert, cur, "conversion");
+        await cl.lvconvert.create({ metadata: { name }, spec: { volumeName: nameOf(lv), replicaNumber: 2, abort: false } } as never);
+        d.log.info({ convert: name, volume: nameOf(lv) }, "LocalVolumeConvert created");
+        return { data: { volumeName: nameOf(lv), replicaNum: 2 } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumes/:volumeName/expand",
+      tag: "Volumes",
+      summary: "The volume's expansion (LocalVolumeExpand named after the volume)",
+      returns: "LocalVolumeExpand",
+      handler: ({ params }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const x = c.get("lvexpand", nameOf(lv)) ?? c.list("lvexpand").find((o) => o.spec?.volumeName === nameOf(lv));
+        if (!x) throw notFound(`expansion of volume ${nameOf(lv)}`, "start one with POST .../expand");
+        return x;
+      },
+    },
+    {
+      method: "POST",
+      path: "/cluster/volumes/:volumeName/expand",
+      tag: "Volumes",
+      summary: "Grow the volume to targetCapacity: raises its PVC's request when it has one (the resizer follows), else creates the LocalVolumeExpand; or abort it",
+      body: objectSchema({ targetCapacity: { type: ["string", "integer"], description: "e.g. 2Gi or bytes" }, abort: { type: "boolean" } }),
+      returns: "{data: {volumeName, targetCapacityBytes, via}}",
+      handler: async ({ params, body }) => {
+        const lv = requireVolume(d, params.volumeName!);
+        const b = (body ?? {}) as { targetCapacity?: string | number; abort?: boolean };
+        const cur = c.get("lvexpand", nameOf(lv));
+        if (b.abort) {
+          if (!cur) throw notFound(`expansion of volume ${nameOf(lv)}`, "nothing to abort");
+          await cl.lvexpand.patch(nameOf(lv), { spec: { abort: true } });
+          return { data: { volumeName: nameOf(lv), targetCapacityBytes: cur.spec?.requiredCapacityBytes ?? 0, via: "LocalVolumeExpand" } };
+        }
+        const target = roundUpExtent(parseCapacity(b.targetCapacity, "targetCapacity"));
+        refuseDeleting(lv, "expanded");
+        const have = Math.max(lv.spec?.requiredCapacityBytes ?? 0, lv.status?.allocatedCapacityBytes ?? 0);
+        if (target < have) throw badBody("targetCapacity", `volume ${nameOf(lv)} has ${formatBytes(have)}; shrinking to ${formatBytes(target)} is not supported`);
+        if (target === have) throw badBody("targetCapacity", `volume ${nameOf(lv)} already has ${formatBytes(have)}`);
+        if (cur && !TERMINAL.has(cur.status?.state ?? "")) {
+          throw new HwError("FAILED_PRECONDITION", "OperationPending", `volume ${nameOf(lv)} is being expanded to ${formatBytes(cur.spec?.requiredCapacityBytes ?? 0)} already`, { hint: "wait for it to finish or abort it" });
+        }
+        const delta = target - have;
+        const pool = lv.spec?.poolName ?? "";
+        const short: string[] = [];
+        for (const node of replicaNodes(d, lv)) {
+          const p = c.get("lsn", node)?.status?.pools?.[pool];
+          const free = p?.freeCapacityBytes ?? 0;
+          if (free < delta) short.push(`pool ${pool} on node ${node} has ${formatBytes(free)} free, the growth needs ${formatBytes(delta)}`);
+        }
+        if (short.length) throw new HwError("RESOURCE_EXHAUSTED", "InsufficientPoolCapacity", `cannot grow volume ${nameOf(lv)} to ${formatBytes(target)}: ${short.join("; ")}`, { hint: "free space in the pool, or expand the pool (POST /cluster/pools/expand)", httpStatus: 409 });
+        // The original raises the PVC request and lets the external-resizer call ControllerExpandVolume.
+        const pvcs = d.client.forKind<KubeObject>(PVC);
+        const ns = lv.spec?.pvcNamespace;
+        const pvcName = lv.spec?.pvcName;
+        const pvc = ns && pvcName ? await pvcs.get(pvcName, ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))) : undefined;
+        if (pvc) {
+          await pvcs.patch(pvcName!, { spec: { resources: { requests: { storage: binarySI(target) } } } }, { namespace: ns });
+          d.log.info({ volume: nameOf(lv), pvc: `${ns}/${pvcName}`, bytes: target }, "PVC request raised");
+          return { data: { volumeName: nameOf(lv), targetCapacityBytes: target, via: "PersistentVolumeClaim" } };
+        }
+        // No PVC (standalone / dev cluster): the object ControllerExpandVolume itself creates.
+        if (cur) await cl.lvexpand.delete(nameOf(lv));
+        await cl.lvexpand.create({ metadata: { name: nameOf(lv) }, spec: { volumeName: nameOf(lv), requiredCapacityBytes: target, abort: false } } as never);
+        d.log.info({ volume: nameOf(lv), bytes: target }, "LocalVolumeExpand created");
+        return { data: { volumeName: nameOf(lv), targetCapacityBytes: target, via: "LocalVolumeExpand" } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumegroups",
+      tag: "Volume groups",
+      summary: "LocalVolumeGroups with their volumes",
+      list: groupsList as ListSpec<never>,
+      returns: "{items: VolumeGroup[], pagination}",
+      handler: ({ query }) => {
+        const spec = groupsList;
+        const q = parseListQuery(query, spec);
+        const lvs = c.list("lv");
+        const items = c
+          .list("lvg")
+          .filter((g) => nameMatches(nameOf(g), q.filters.name, q.fuzzy))
+          .map((g) => ({ ...g, items: lvs.filter((v) => v.spec?.volumegroup === nameOf(g)) }));
+        return pageOf(items, q, spec);
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/volumegroups/:vgName",
+      tag: "Volume groups",
+      summary: "One LocalVolumeGroup with its volumes",
+      returns: "VolumeGroup",
+      handler: ({ params }) => {
+        const g = c.get("lvg", params.vgName!);
+        if (!g) throw notFound(`volume group ${params.vgName}`, "list them with GET /cluster/volumegroups");
+        return { ...g, items: c.list("lv").filter((v) => v.spec?.volumegroup === nameOf(g)) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/snapshots",
+      tag: "Snapshots",
+      summary: "LocalVolumeSnapshots",
+      list: snapshotsList as ListSpec<never>,
+      returns: "{items: LocalVolumeSnapshot[], pagination}",
+      handler: ({ query }) => {
+        const q = parseListQuery(query, snapshotsList);
+        const f = q.filters;
+        const items = c.list("lvs").filter((s) => nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && nameMatches(s.spec?.sourceVolume, f.volumeName, q.fuzzy) && exactMatches(s.status?.state, f.state));
+        return pageOf(items, q, snapshotsList);
+      },
+    },
+    {
+      method: "GET",
+      path: "/cluster/snapshot/:snapshotName/snapshot",
+      tag: "Snapshots",
+      summary: "One LocalVolumeSnapshot",
+      returns: "LocalVolumeSnapshot",
+      handler: ({ params }) => {
+        const s = c.get("lvs", params.snapshotName!);
+        if (!s) throw notFound(`snapshot ${params.snapshotName}`, "list them with GET /cluster/snapshots");
+        return s;
+      },
+    },
+  ];
+}
