@@ -4,6 +4,7 @@
 // A kind whose collection is not served yet (CRDs not installed) keeps its informer retrying; its routes
 // answer 503 naming the kind until the first list succeeds.
 
+import { setMaxListeners } from "node:events";
 import { HwError } from "../api/errors.ts";
 import type { KubeClient } from "../kube/client.ts";
 import {
@@ -89,6 +90,7 @@ export class ResourceCache {
   /** Waits (bounded) for every informer's first list; returns the kinds still not synced. */
   async waitForSync(timeoutMs: number): Promise<string[]> {
     const ctl = new AbortController();
+    setMaxListeners(64, ctl.signal); // one listener per informer
     const t = setTimeout(() => ctl.abort(), timeoutMs);
     try {
       await Promise.all(Object.values(this.inf).map((i) => i.waitForSync(ctl.signal)));

@@ -19,7 +19,7 @@ export interface RouteContext {
 
 export interface Route {
   method: "GET" | "POST";
-  /** Relative to BASE, `:param` segments (fastify syntax). */
+  /** Relative to BASE, with `:param` segments. */
   path: string;
   summary: string;
   tag: string;

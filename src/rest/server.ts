@@ -3,21 +3,24 @@
 // dashboard (ui/dist) at /. HTTPS with a self-signed certificate (or the given one) and token auth by
 // default; binds 127.0.0.1 unless told otherwise.
 //
-// Why fastify (a declared dependency) rather than bare node:http, which the embedded Kubernetes API server
-// uses: this server has ~45 fixed routes with path parameters and small JSON bodies — exactly what
-// fastify's router and its ajv body validation (errors naming the field) give for free — and no watch
-// streams or exotic content types that would fight the framework. HTTPS is node:https underneath.
+// Plain node:http/node:https, like the embedded API server, the webhook and the scheduler extender
+// (docs/install.md: no web framework is shipped). What a framework would give is small here: a router over a
+// fixed route table (router.ts), JSON bodies capped at 64 KiB, and ajv — already a dependency — validating each
+// body against the route's schema so an error names the field.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import { extname, join, normalize, resolve, sep } from "node:path";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { KubeClient } from "../kube/client.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import { AUTH_HEADER, TokenStore, type AuthConfig } from "./auth.ts";
 import { ResourceCache } from "./cache.ts";
-import { badBody, toErrorBody } from "./errors.ts";
+import { toErrorBody } from "./errors.ts";
 import { openApiDocument, swaggerIndexHtml } from "./openapi.ts";
 import { BASE, type Route, type RouteDeps } from "./route.ts";
+import { Router, checkBody, readJsonBody } from "./router.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { volumeRoutes } from "./routes/volumes.ts";
@@ -72,16 +75,16 @@ const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
-/** The first ajv error of a body as "body field X: …". */
-function validationMessage(e: FastifyError): string {
-  const v = e.validation?.[0];
-  if (!v) return e.message;
-  const p = v.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
-  if (p.missingProperty) return badBody(p.missingProperty, "is required").message;
-  if (p.additionalProperty) return badBody(p.additionalProperty, "is not a field of this request (check its spelling)").message;
-  const field = v.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(body)";
-  const allowed = p.allowedValues ? ` (one of ${p.allowedValues.map((x) => JSON.stringify(x)).join(", ")})` : "";
-  return badBody(field, `${v.message ?? "is invalid"}${allowed}`).message;
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const isText = Buffer.isBuffer(body) || typeof body === "string";
+  const data = isText ? (body as string | Buffer) : JSON.stringify(body);
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    "content-type": isText ? "text/plain; charset=utf-8" : "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(data)),
+    ...headers,
+  });
+  res.end(data);
 }
 
 export async function startRestServer(o: RestServerOptions): Promise<RunningRestServer> {
@@ -91,101 +94,101 @@ export async function startRestServer(o: RestServerOptions): Promise<RunningRest
   const cache = new ResourceCache(o.client, log, systemNamespace);
   const deps: RouteDeps = { cache, client: o.client, auth, systemNamespace, log };
   const routes = allRoutes(deps);
+  const router = new Router(routes);
   const doc = openApiDocument(routes);
-
-  const app: FastifyInstance = Fastify({
-    ...(o.tls ? { https: { cert: o.tls.certPem, key: o.tls.keyPem } } : {}),
-    logger: false,
-    bodyLimit: 64 * 1024,
-    forceCloseConnections: true,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
-  }) as unknown as FastifyInstance;
-
-  app.setErrorHandler((e: FastifyError, req, reply) => {
-    let status: number;
-    let body;
-    if (e.validation) {
-      status = 400;
-      const required = ((req.routeOptions.schema?.body as { required?: string[] } | undefined)?.required ?? [])[0];
-      const missing = req.body === undefined || req.body === null;
-      body = { errcode: 400, description: missing && required ? badBody(required, "is required (send a JSON body)").message : missing ? "request body: must be a JSON object" : validationMessage(e) };
-    } else if (typeof e.statusCode === "number" && e.statusCode < 500 && !("reason" in e)) {
-      // fastify's own: malformed JSON, wrong content type, body too large.
-      status = e.statusCode;
-      body = { errcode: status, description: `request body: ${e.message}` };
-    } else {
-      ({ status, body } = toErrorBody(e));
-    }
-    if (status >= 500) log.error({ method: req.method, url: req.url, err: body.description }, "REST request failed");
-    else if (req.method !== "GET") log.info({ method: req.method, url: req.url, status, err: body.description }, "REST request refused");
-    void reply.code(status).headers(SECURITY_HEADERS).send(body);
-  });
-
-  for (const r of routes) {
-    app.route({
-      method: r.method,
-      url: BASE + r.path,
-      ...(r.body ? { schema: { body: r.body } } : {}),
-      // onRequest: before the body is even parsed, so an unauthenticated request learns nothing but 401.
-      onRequest: async (req: FastifyRequest) => {
-        if (r.auth !== false) auth.check(req.headers[AUTH_HEADER]);
-      },
-      handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const result = await r.handler({
-          params: req.params as Record<string, string>,
-          query: req.query as Record<string, unknown>,
-          body: req.body,
-          headers: req.headers,
-        });
-        void reply.headers(SECURITY_HEADERS).header("cache-control", "no-store").send(result);
-      },
-    });
-  }
-
-  app.get("/swagger/doc.json", async (_req, reply) => reply.headers(SECURITY_HEADERS).send(doc));
-  app.get("/swagger/index.html", async (_req, reply) => reply.headers(SECURITY_HEADERS).type("text/html; charset=utf-8").send(swaggerIndexHtml(doc)));
-  app.get("/swagger", async (_req, reply) => reply.redirect("/swagger/index.html"));
-  app.get("/healthz", async () => ({ ok: true }));
-
+  const docJson = JSON.stringify(doc);
   const uiDir = o.uiDir ? resolve(o.uiDir) : undefined;
   const uiBuilt = !!uiDir && existsSync(join(uiDir, "index.html"));
-  const serveUi = async (req: FastifyRequest, reply: FastifyReply) => {
-    const url = decodeURIComponent((req.url.split("?")[0] ?? "/").replace(/\+/g, " "));
-    if (url.startsWith(BASE) || url.startsWith("/swagger/") || url.startsWith("/apis/")) {
-      return reply.code(404).headers(SECURITY_HEADERS).send({ errcode: 404, description: `no route ${req.method} ${url} (see /swagger/index.html)` });
-    }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, pathname: string, query: Record<string, unknown>): Promise<void> {
+    const m = router.match(req.method ?? "GET", pathname);
+    if (!m) return send(res, 404, { errcode: 404, description: `no route ${req.method} ${pathname} (see /swagger/index.html)` });
+    // Before the body is read: an unauthenticated request learns nothing but 401 and changes nothing.
+    if (m.route.auth !== false) auth.check(req.headers[AUTH_HEADER]);
+    const body = req.method === "POST" ? await readJsonBody(req) : undefined;
+    checkBody(m.route, m.validate, body);
+    const result = await m.route.handler({ params: m.params, query, body, headers: req.headers });
+    send(res, 200, result, { "cache-control": "no-store" });
+  }
+
+  function serveUi(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { errcode: 405, description: `${req.method} is not allowed on ${pathname}` });
     if (!uiBuilt) {
-      return reply.code(404).headers(SECURITY_HEADERS).type("text/plain; charset=utf-8").send("The dashboard is not built: run `npm run build:ui` (or scripts/install-deps.sh). The REST API is at " + BASE + ", its document at /swagger/index.html.\n");
+      return send(res, 404, `The dashboard is not built: run \`npm run build:ui\` (scripts/install-deps.sh does). The REST API is at ${BASE}, its document at /swagger/index.html.\n`);
     }
-    const rel = normalize(url).replace(/^(\.\.(\/|\\|$))+/, "");
+    const rel = normalize(pathname).replace(/^(\.\.(\/|\\|$))+/, "");
     let file = join(uiDir!, rel);
     if (!file.startsWith(uiDir! + sep) || !existsSync(file) || !statSync(file).isFile()) file = join(uiDir!, "index.html"); // SPA routes
-    const isAsset = file.includes(`${sep}assets${sep}`);
-    return reply
-      .headers(SECURITY_HEADERS)
-      .header("cache-control", isAsset ? "public, max-age=31536000, immutable" : "no-cache")
-      .type(MIME[extname(file)] ?? "application/octet-stream")
-      .send(readFileSync(file));
-  };
-  app.get("/*", serveUi);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).headers(SECURITY_HEADERS).send({ errcode: 404, description: `no route ${req.method} ${req.url.split("?")[0]} (see /swagger/index.html)` });
+    const isAsset = file.startsWith(join(uiDir!, "assets") + sep);
+    const data = readFileSync(file);
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "content-type": MIME[extname(file)] ?? "application/octet-stream",
+      "content-length": String(data.length),
+      "cache-control": isAsset ? "public, max-age=31536000, immutable" : "no-cache",
+    });
+    res.end(req.method === "HEAD" ? undefined : data);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let pathname = "/";
+    try {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      pathname = url.pathname;
+      const query: Record<string, unknown> = {};
+      for (const k of new Set(url.searchParams.keys())) {
+        const all = url.searchParams.getAll(k);
+        query[k] = all.length === 1 ? all[0] : all;
+      }
+      if (pathname === BASE || pathname.startsWith(BASE + "/")) return await handleApi(req, res, pathname, query);
+      if (pathname === "/swagger/doc.json") return send(res, 200, docJson, { "content-type": "application/json; charset=utf-8" });
+      if (pathname === "/swagger/index.html") return send(res, 200, swaggerIndexHtml(doc), { "content-type": "text/html; charset=utf-8" });
+      if (pathname === "/swagger" || pathname === "/swagger/") return send(res, 302, "", { location: "/swagger/index.html" });
+      if (pathname === "/healthz") return send(res, 200, { ok: true });
+      if (pathname.startsWith("/apis/") || pathname.startsWith("/swagger/")) return send(res, 404, { errcode: 404, description: `no route ${req.method} ${pathname} (see /swagger/index.html)` });
+      return serveUi(req, res, pathname);
+    } catch (e) {
+      const { status, body } = toErrorBody(e);
+      if (status >= 500) log.error({ method: req.method, path: pathname, err: body.description }, "REST request failed");
+      else if (req.method !== "GET") log.info({ method: req.method, path: pathname, status, err: body.description }, "REST request refused");
+      if (!res.headersSent) send(res, status, body);
+      else res.destroy();
+    }
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const server: Server = o.tls ? createHttpsServer({ cert: o.tls.certPem, key: o.tls.keyPem }, listener) : createServer(listener);
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  const sockets = new Set<Socket>();
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  server.on("secureConnection", (s: Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
   });
 
   await auth.start();
   cache.start();
-  const unsynced = await cache.waitForSync(o.syncTimeoutMs ?? 20_000);
+  const unsynced = await cache.waitForSync(o.syncTimeoutMs ?? 5_000);
   if (unsynced.length) log.warn({ kinds: unsynced }, "serving before these caches synced; their routes answer 503 until they do");
+  const host = o.host ?? "127.0.0.1";
   try {
-    await app.listen({ host: o.host ?? "127.0.0.1", port: o.port ?? 8443 });
+    await new Promise<void>((res, rej) => {
+      server.once("error", rej);
+      server.listen(o.port ?? 8443, host, () => {
+        server.off("error", rej);
+        res();
+      });
+    });
   } catch (e) {
     await cache.stop();
     await auth.stop();
     throw e;
   }
-  const addr = app.server.address();
-  const port = typeof addr === "object" && addr ? addr.port : o.port;
-  const host = o.host ?? "127.0.0.1";
+  const port = (server.address() as AddressInfo).port;
   const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url, auth: o.auth.enabled, ui: uiBuilt ? uiDir : "not built" }, "REST server listening");
   return {
@@ -193,7 +196,9 @@ export async function startRestServer(o: RestServerOptions): Promise<RunningRest
     unsynced,
     routes,
     async close() {
-      await app.close();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy(); // idle keep-alive connections of polling dashboards
+      await closed;
       await cache.stop();
       await auth.stop();
     },

@@ -396,6 +396,15 @@ describe("errors", () => {
     assert.equal(noBody.status, 400);
     assert.match(noBody.body.description, /enable: is required/);
     assert.equal(await c.lvmigrate.get("migrate-vol-a"), undefined);
+    const wrongType = await call(open, "POST", "/cluster/nodes/node-3", "enable=false", { "content-type": "application/x-www-form-urlencoded" });
+    assert.equal(wrongType.status, 415);
+    assert.match(wrongType.body.description, /send application\/json/);
+    const huge = await call(open, "POST", "/cluster/nodes/node-3", JSON.stringify({ enable: true, pad: "x".repeat(70_000) }));
+    assert.equal(huge.status, 413);
+    const method = await call(open, "PUT", "/cluster/volumes/vol-a", { x: 1 });
+    assert.equal(method.status, 405);
+    assert.match(method.body.description, /allowed: GET/);
+    assert.equal((await c.node.get("node-3"))?.metadata?.labels?.["lvm.hwameistor.io/enable"], undefined);
     assert.equal((await c.lvs.list()).items.length, 1);
   });
 });
