@@ -4,6 +4,7 @@
 // Simplification: two concurrent attaches of the same file can still race (losetup has no lock for that);
 // callers serialise per file.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { open, realpath, stat } from "node:fs/promises";
 import { HwError } from "../../api/errors.ts";
 import { isCommandError, run, type RunOptions } from "../runner.ts";
@@ -79,10 +80,74 @@ export function parseLosetupList(json: string): LoopDevice[] {
   });
 }
 
-/** All attached loop devices. */
+/**
+ * All attached loop devices, read from /sys/block/loopN (what losetup itself reads: backing_file, offset,
+ * sizelimit, dio, autoclear, partscan, ro, dev, queue/logical_block_size) without spawning anything — the
+ * engines call this on every replica lookup, and a losetup process costs 5–30 ms on a loaded machine.
+ * Falls back to `losetup --list --json` where /sys/block cannot be read.
+ */
 export async function listLoops(opts: RunOptions = {}): Promise<LoopDevice[]> {
+  const fromSys = await listLoopsSysfs().catch(() => undefined);
+  if (fromSys) return fromSys;
   const { stdout } = await run(["losetup", "--list", "--json", "-O", LIST_COLUMNS], opts);
   return parseLosetupList(stdout);
+}
+
+/**
+ * Loop devices from sysfs. Synchronous reads on purpose: sysfs attributes are generated in memory (no disk
+ * I/O), and ~9 reads per device through the libuv thread pool cost more than the whole synchronous scan.
+ */
+export async function listLoopsSysfs(sysBlock = "/sys/block"): Promise<LoopDevice[]> {
+  const read = (n: string, f: string): string | undefined => {
+    try {
+      return readFileSync(`${sysBlock}/${n}/${f}`, "utf8").trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const out: LoopDevice[] = [];
+  for (const n of readdirSync(sysBlock).filter((x) => /^loop\d+$/.test(x))) {
+    const back = read(n, "loop/backing_file");
+    if (back === undefined || back === "") continue; // loop/ exists only while attached
+    out.push(
+      parseSysfsLoop(n, {
+        back,
+        offset: read(n, "loop/offset"),
+        sizelimit: read(n, "loop/sizelimit"),
+        dio: read(n, "loop/dio"),
+        autoclear: read(n, "loop/autoclear"),
+        partscan: read(n, "loop/partscan"),
+        ro: read(n, "ro"),
+        dev: read(n, "dev"),
+        lbs: read(n, "queue/logical_block_size"),
+      }),
+    );
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+}
+
+/** One loop device from its sysfs attribute texts (pure; the kernel appends " (deleted)" to a removed file). */
+export function parseSysfsLoop(
+  name: string,
+  a: { back: string; offset?: string; sizelimit?: string; dio?: string; autoclear?: string; partscan?: string; ro?: string; dev?: string; lbs?: string },
+): LoopDevice {
+  let backFile = a.back;
+  const backFileDeleted = backFile.endsWith(" (deleted)");
+  if (backFileDeleted) backFile = backFile.slice(0, -" (deleted)".length);
+  return {
+    name: `/dev/${name}`,
+    backFile,
+    backFileDeleted,
+    backIno: null,
+    majMin: a.dev ?? "",
+    offset: num(a.offset) ?? 0,
+    sizeLimit: num(a.sizelimit) ?? 0,
+    readOnly: bool(a.ro),
+    directIo: bool(a.dio),
+    autoclear: bool(a.autoclear),
+    partscan: bool(a.partscan),
+    logicalSectorSize: num(a.lbs),
+  };
 }
 
 /** Loop devices backed by `file` (resolved through symlinks, as losetup records it). */
@@ -146,6 +211,29 @@ export async function detachLoop(dev: string, opts: RunOptions = {}): Promise<vo
   } catch (e) {
     if (isNotFound(e)) return;
     throw classifyLoopError(e);
+  }
+  await waitDetached(dev);
+}
+
+/**
+ * LOOP_CLR_FD only marks the device for rundown; the kernel releases the backing file when the last opener
+ * closes it, possibly from a work queue after losetup has exited. A caller that unmounts the backing file's
+ * filesystem right away then gets "target is busy". Wait (up to `maxMs`) until sysfs shows the device
+ * unbound; a device another process keeps open stays bound (autoclear) and is left to the kernel.
+ */
+export async function waitDetached(dev: string, maxMs = 2000): Promise<boolean> {
+  const attr = `/sys/block/${dev.replace(/^\/dev\//, "")}/loop/backing_file`;
+  const end = Date.now() + maxMs;
+  for (let delay = 2; ; delay = Math.min(50, delay * 2)) {
+    let bound: boolean;
+    try {
+      bound = readFileSync(attr, "utf8").trim() !== "";
+    } catch {
+      bound = false;
+    }
+    if (!bound) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, delay));
   }
 }
 

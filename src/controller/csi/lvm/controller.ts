@@ -24,7 +24,7 @@ import { listAll } from "../../../kube/hwameistor.ts";
 import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { isConflict } from "../../../kube/transport.ts";
-import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
+import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
@@ -34,6 +34,7 @@ import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume, serial } from "./provision.ts";
 import { snapshotService } from "./snapshots.ts";
 import { formatBytes } from "../../../api/quantity.ts";
+import { ObjectWake } from "./wake.ts";
 
 export interface LvmControllerOptions {
   client: KubeClient;
@@ -108,18 +109,32 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   const placementLock = serial();
   const snaps = snapshotService({ client: o.client, log, maxWaitMs, pollMs, provision: (r) => placementLock(() => provisionVolume(c, r, log)) });
 
-  /** Polls `done` until true; on running out of time UNAVAILABLE, saying what we last saw (`status()`). */
-  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>, status: () => string = () => ""): Promise<void> {
+  /**
+   * Checks `done` until true: at once, then on every change of LocalVolume `name` (a watch of that one
+   * object, from `rv`) and at the latest after a poll interval that grows from pollMs to 1 s (the safety net;
+   * the original polls every second). On running out of time UNAVAILABLE, saying what we last saw.
+   */
+  async function waitUntil(
+    ctx: CallContext,
+    what: string,
+    watch: { name: string; rv?: string },
+    done: () => Promise<boolean>,
+    status: () => string = () => "",
+  ): Promise<void> {
     const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
-    // The interval grows from pollMs to 1 s (the original polls every second): many concurrent waits must
-    // not load the API server that the reconcilers and node agents need to make progress.
-    for (let delay = pollMs; ; delay = Math.min(1000, Math.max(pollMs, delay * 1.5))) {
-      if (await done()) return;
-      if (ctx.signal.aborted || Date.now() + delay > end) {
-        const seen = status();
-        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
+    if (await done()) return;
+    const wake = new ObjectWake(c.lv, watch.name, watch.rv);
+    try {
+      for (let delay = pollMs; ; delay = Math.min(1000, Math.max(pollMs, delay * 1.5))) {
+        if (ctx.signal.aborted || Date.now() >= end) {
+          const seen = status();
+          throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
+        }
+        await wake.next(Math.min(delay, Math.max(0, end - Date.now())), ctx.signal);
+        if (await done()) return;
       }
-      await sleep(delay, ctx.signal);
+    } finally {
+      wake.close();
     }
   }
 
@@ -166,16 +181,20 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         }
 
         let last: Lv = lv;
-        let polls = 0;
+        let first = true;
+        let replicasCheckedAt = Date.now();
         let problem = "";
-        await waitUntil(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, async () => {
-          const cur = await c.lv.get(name);
+        await waitUntil(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, { name, rv: lv.metadata?.resourceVersion }, async () => {
+          // The first check uses the object just read or written; later ones re-read it.
+          const cur = first ? lv : await c.lv.get(name);
+          first = false;
           if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
           last = cur;
           if (cur.status?.state === VolumeStates.Ready) return true;
-          // Replica failures are looked at every other poll: listing replicas is the expensive part of
-          // this loop when many volumes are created at once.
-          if (polls++ % 2 !== 0) return false;
+          // Replica failures are looked at about every 400 ms, not at every wake-up: listing replicas is the
+          // expensive part of this loop when many volumes are created at once.
+          if (Date.now() - replicasCheckedAt < 400) return false;
+          replicasCheckedAt = Date.now();
           for (const r of await replicasOf(name)) {
             const failed = (r.status?.conditions ?? []).find((x) => x.type === ReplicaConditionTypes.Create && x.status === ConditionStatuses.False);
             if (failed) problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${failed.message}`;
@@ -206,7 +225,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         });
         log.info({ volume: name }, "LocalVolume marked for deletion");
       }
-      await waitUntil(ctx, `deleting volume ${name}`, async () => !(await c.lv.get(name)));
+      await waitUntil(ctx, `deleting volume ${name}`, { name, rv: lv.metadata?.resourceVersion }, async () => !(await c.lv.get(name)));
       return {};
     },
 

@@ -83,6 +83,12 @@ export class FileEngine implements StorageEngine {
   private readonly ro: RunOptions;
   private readonly lock = new KeyedLock();
   private readonly reflink: ReflinkOps;
+  /**
+   * Pool data capacity as last computed (btrfs `filesystem usage` + `show`: two processes). It changes only
+   * when a disk joins or grows (ensurePool) and by metadata growth, so the free-space check of a create uses
+   * it and poolStats (LocalStorageNode status) refreshes it; used space is always summed from the files.
+   */
+  private readonly totals = new Map<string, number>();
 
   constructor(o: FileEngineOptions) {
     this.stateDir = o.stateDir;
@@ -95,7 +101,7 @@ export class FileEngine implements StorageEngine {
       ro: this.ro,
       poolExists: async (p) => (await readRecord(this.stateDir, p)) !== undefined,
       mountedPool: (p) => this.mountedPool(p),
-      freeBytes: async (p) => (await this.statsLocked(p)).freeCapacityBytes,
+      freeBytes: async (p) => (await this.freeLocked(p)).free,
       activateReplica: (p, v, f) => this.activateReplica(p, v, f),
     });
   }
@@ -157,6 +163,7 @@ export class FileEngine implements StorageEngine {
     ]);
     const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
     const volumes = [...files.keys()].sort();
+    this.totals.set(poolName, total);
     return {
       name: poolName,
       class: rec.class,
@@ -171,6 +178,19 @@ export class FileEngine implements StorageEngine {
       disks,
       volumes,
     };
+  }
+
+  /** Free capacity and volume count for an allocation: the cached total minus the files' sizes. Inside the lock. */
+  private async freeLocked(poolName: string): Promise<{ free: number; volumes: number }> {
+    const total = this.totals.get(poolName);
+    if (total === undefined) {
+      const st = await this.statsLocked(poolName);
+      return { free: st.freeCapacityBytes, volumes: st.usedVolumeCount };
+    }
+    const l = poolLayout(this.stateDir, poolName);
+    const [files, snaps] = await Promise.all([imageSizes(l.volumesDir), imageSizes(l.snapshotsDir)]);
+    const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
+    return { free: Math.max(0, total - used), volumes: files.size };
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -195,10 +215,10 @@ export class FileEngine implements StorageEngine {
           });
         }
       } else {
-        const stats = await this.statsLocked(poolName);
-        if (stats.freeCapacityBytes < size) throw insufficientSpace(poolName, volumeName, size, stats.freeCapacityBytes);
-        if (stats.freeVolumeCount <= 0) {
-          throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${stats.usedVolumeCount} volumes (limit ${POOL_VOLUME_LIMIT})`);
+        const { free, volumes } = await this.freeLocked(poolName);
+        if (free < size) throw insufficientSpace(poolName, volumeName, size, free);
+        if (volumes >= POOL_VOLUME_LIMIT) {
+          throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${volumes} volumes (limit ${POOL_VOLUME_LIMIT})`);
         }
         await writeImage(l.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
       }
@@ -240,8 +260,8 @@ export class FileEngine implements StorageEngine {
       const st = await stat(file).catch(() => undefined);
       if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
       if (size > st.size) {
-        const stats = await this.statsLocked(poolName);
-        if (stats.freeCapacityBytes < size - st.size) throw insufficientSpace(poolName, volumeName, size - st.size, stats.freeCapacityBytes);
+        const { free } = await this.freeLocked(poolName);
+        if (free < size - st.size) throw insufficientSpace(poolName, volumeName, size - st.size, free);
         await growSparseFile(file, size);
       }
       // Re-read capacity also when the file was grown by an earlier, interrupted call.

@@ -39,6 +39,9 @@ const observe = (r: Replica | undefined): ObservedReplica | undefined =>
     ...(r.inactiveReason ? { inactiveReason: r.inactiveReason } : {}),
   };
 
+/** Steps of the state machine one reconcile pass may take (the longest chain, delete, has four). */
+const MAX_STEPS = 5;
+
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
 
 export function replicaController(o: ReplicaControllerOptions): Controller {
@@ -76,7 +79,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     const volume = spec.volumeName ?? "";
     const required = spec.requiredCapacityBytes ?? 0;
 
-    let changes: ConditionChange[] = [];
+    const changes: ConditionChange[] = [];
     let state = st.state ?? "";
     let fromReplica: ObservedReplica | undefined;
     let failure: string | undefined;
@@ -90,21 +93,31 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
         await c.lvr.delete(name); // nothing can have been created for an invalid name
         return;
       }
-      changes = [{ type: "Create", status: "False", message: `invalid replica spec: ${errorText(e)}` }];
+      changes.push({ type: "Create", status: "False", message: `invalid replica spec: ${errorText(e)}` });
       await writeStatus(lvr, st, state, changes, undefined);
       return;
     }
-    const observed = observe(await engine.getReplica(pool, volume).catch((e: unknown) => {
+    let observed = observe(await engine.getReplica(pool, volume).catch((e: unknown) => {
       if (isHwError(e)) return undefined;
       throw e;
     }));
-    const d = decide({ state, deleteRequested: !!spec.delete, requiredCapacityBytes: required, replica: observed });
-    ctx.log.debug({ lvr: name, state, observed, decision: d }, "replica reconcile");
-    if (d.state !== undefined) state = d.state;
-    changes = d.conditions;
-    fromReplica = d.fromReplica;
-    const requeueAfterMs = d.requeueAfterMs;
-    if (d.action) {
+    // The state machine runs to its fixed point in this one pass (new replica: "" → Creating → create →
+    // NotReady → Ready), and the status is written once at the end: every step is idempotent, so a crash
+    // anywhere re-runs the pass from the last written state. One write instead of three, and no requeue
+    // round trips through the work queue and the API server between the steps.
+    let requeueAfterMs: number | undefined;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const d = decide({ state, deleteRequested: !!spec.delete, requiredCapacityBytes: required, replica: observed });
+      ctx.log.debug({ lvr: name, state, observed, decision: d }, "replica reconcile");
+      const before = state;
+      if (d.state !== undefined) state = d.state;
+      changes.push(...d.conditions);
+      if (d.fromReplica) fromReplica = d.fromReplica;
+      requeueAfterMs = d.requeueAfterMs;
+      if (!d.action) {
+        if (state === before) break;
+        continue;
+      }
       const res = await runAction(d.action, lvr, pool, volume, required);
       if (d.action === "deleteObject") {
         if (!res.ok) throw new Error(`deleting LocalVolumeReplica ${name}: ${res.message}`);
@@ -114,11 +127,17 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       }
       const out = outcome(d.action, res);
       if (out.state !== undefined) state = out.state;
-      changes = out.conditions;
+      changes.push(...out.conditions);
       fromReplica = out.fromReplica ?? fromReplica;
-      if (out.failed) failure = (res as { message: string }).message;
-      if (res.ok) o.onPoolChange?.();
-      if (!res.ok) void ctx.recorder.recordEvent(lvr, "Warning", `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`, `replica ${name} of volume ${volume}: ${failure}`);
+      if (res.ok) {
+        o.onPoolChange?.();
+        if (d.action === "deleteReplica") observed = undefined;
+        else if (res.replica) observed = res.replica;
+      } else {
+        failure = res.message;
+        void ctx.recorder.recordEvent(lvr, "Warning", `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`, `replica ${name} of volume ${volume}: ${failure}`);
+        break;
+      }
     }
     if (state === VolumeStates.Ready && o.qos && observed) {
       const rep = await engine.getReplica(pool, volume);
