@@ -22,6 +22,7 @@ import { isNotFound } from "../kube/transport.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import type { Service } from "../kube/types.ts";
 import { expandController } from "./expand/reconciler.ts";
+import { thinPoolClaimController } from "./thin-pool-claim/reconciler.ts";
 import { localVolumeController } from "./local-volume/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { resizePolicyController } from "./resize-policy/reconciler.ts";
@@ -66,13 +67,14 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   const lvg = volumeGroupController({ client, log, lvInformer: lv.informers.lv, orphanGraceMs: o.groupOrphanGraceMs });
   const lve = expandController({ client, log });
   const rp = resizePolicyController({ client, log });
-  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start()]);
+  const tpc = thinPoolClaimController({ client, log });
+  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start()]);
   const snaps = snapshotControllers({ client, log });
   await snaps.start();
   log.info({}, "volume reconcilers running");
   return async () => {
     await snaps.stop();
-    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop()]);
+    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop()]);
   };
 }
 

@@ -17,6 +17,7 @@ import { storageNodeController } from "./node/reconciler.ts";
 import { qosController } from "./qos/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
+import { thinPoolClaimNodeController } from "./thin-pool-claim/reconciler.ts";
 
 export interface LocalStorageOptions {
   /** `--engine` (default auto). */
@@ -85,6 +86,9 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
     await snapCtl.start();
     parts.push(snapCtl);
+    const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    await tpcCtl.start();
+    parts.push(tpcCtl);
     if (o.csi ?? true) {
       const csi = await startLvmDriverNode(ctx, c);
       socketPath = csi.socketPath;

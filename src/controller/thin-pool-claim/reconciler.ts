@@ -1,0 +1,66 @@
+// The ThinPoolClaim reconciler of the controller (leader only; reference §1.15): validates a claim, checks the
+// node's pool has room (from its LocalStorageNode status), hands it to the node agent (ToBeConsumed) and retires
+// it once the node consumed it. The node half is src/node/storage/thin-pool-claim/. Refusals stay where they are
+// with a ThinPoolClaimFail Warning event (re-checked every 30 s: space may free up); nothing else changes.
+//
+// Crash windows: each step is one conditional status write (resourceVersion); a crash before it re-runs the
+// same decision; delete of a gone claim is done.
+
+import { EventReasons } from "../../api/names.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { Controller } from "../../kube/controller.ts";
+import { hwameistorClients, type ThinPoolClaimObject } from "../../kube/hwameistor.ts";
+import { Informer } from "../../kube/informer.ts";
+import { isNotFound } from "../../kube/transport.ts";
+import { silentLogger, type Logger } from "../../kube/types.ts";
+import type { Lsn } from "../clients.ts";
+import { decideThinPoolClaim } from "./states.ts";
+
+const RECHECK_MS = 30_000;
+
+export function thinPoolClaimController(o: { client: KubeClient; log?: Logger }): Controller {
+  const log = o.log ?? silentLogger;
+  const c = hwameistorClients(o.client);
+  const tpcInf = new Informer<ThinPoolClaimObject>(c.tpc, { log, name: "thinpoolclaims", resyncPeriodMs: 60_000 });
+  const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
+  const ctl = new Controller({ name: "thinpoolclaim", log, workers: 1, events: { client: o.client, component: "hwameistor-controller" }, reconcile: (k) => reconcile(k) });
+  ctl.watch(tpcInf);
+  // A node's pools changed (space freed, claim recorded): wake its pending claims.
+  ctl.watch(lsnInf, (n) => tpcInf.list().filter((t) => t.spec?.nodeName === n.metadata?.name).map((t) => t.metadata!.name!));
+
+  async function reconcile(name: string) {
+    const tpc = tpcInf.getByName(name);
+    if (!tpc) return;
+    const state = tpc.status?.status ?? "";
+    const node = tpc.spec?.nodeName;
+    const desc = tpc.spec?.description;
+    const lsn = node ? lsnInf.getByName(node) : undefined;
+    const pool = desc ? lsn?.status?.pools?.[desc.poolName] : undefined;
+    const d = decideThinPoolClaim({
+      name,
+      state,
+      nodeName: node,
+      description: desc,
+      lsnExists: !!lsn,
+      pool: pool && { name: desc!.poolName, freeCapacityBytes: pool.freeCapacityBytes ?? 0, thinPool: pool.thinPool && { size: pool.thinPool.size, metadataSize: pool.thinPool.metadataSize } },
+    });
+    if ("refuse" in d) {
+      log.warn({ thinPoolClaim: name, state }, d.refuse);
+      void ctl.recordEvent(tpc, "Warning", EventReasons.ThinPoolClaimFail, d.refuse);
+      return { requeueAfterMs: RECHECK_MS };
+    }
+    if ("wait" in d) return;
+    if ("deleteObject" in d) {
+      await c.tpc.delete(name).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+      log.info({ thinPoolClaim: name }, "thin pool claim deleted");
+      return;
+    }
+    await c.tpc.updateStatus({ ...tpc, status: { ...(tpc.status ?? {}), status: d.next as never } });
+    log.info({ thinPoolClaim: name, node, from: state, to: d.next }, "thin pool claim");
+    return { requeueAfterMs: 0 };
+  }
+
+  return ctl;
+}
