@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Register>> = {
   cluster: async () => (await import("./cluster/index.ts")).registerClusterCommand,
   exporter: async () => (await import("./exporter.ts")).registerExporterCommand,
   rest: async () => (await import("./rest.ts")).registerRestCommand,
+  "kube-controllers": async () => (await import("./kube-controllers.ts")).registerKubeControllersCommand,
 };
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {

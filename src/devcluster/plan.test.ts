@@ -8,18 +8,19 @@ import type { LoopDevice } from "../host/loop/loop.ts";
 
 test("process specs: order, flags of the node agents, netns only for nodes", () => {
   const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor");
-  assert.deepEqual(specs.map((s) => s.name), ["apiserver", "controller", "operator", "node-1", "node-2"]);
+  assert.deepEqual(specs.map((s) => s.name), ["apiserver", "controller", "kube-controllers", "operator", "node-1", "node-2"]);
   assert.deepEqual(specs[0]!.argv, ["/repo/bin/hwameistor", "apiserver", "--data-dir", "/s/apiserver", "--host", "10.209.1.1", "--port", "6443"]);
-  assert.deepEqual(specs[3]!.argv.slice(1), [
+  assert.deepEqual(specs[2]!.argv.slice(1), ["kube-controllers", "--kubeconfig", "/s/kubeconfig", "--csi-socket", "/s/controller/lvm.sock", "--csi-socket", "/s/controller/disk.sock"]);
+  assert.deepEqual(specs[4]!.argv.slice(1), [
     "node", "--node-name", "node-1", "--kubeconfig", "/s/kubeconfig",
     "--devices", "file:/s/nodes/node-1/disks/*.img", "--disk-class", "HDD",
     "--state-dir", "/s/nodes/node-1/state", "--csi-socket-dir", "/s/nodes/node-1",
-    "--storage-ip", specs[3]!.argv.at(-1)!,
+    "--storage-ip", specs[4]!.argv.at(-1)!,
   ]);
-  assert.match(specs[3]!.argv.at(-1)!, /^10\.\d+\.\d+\.\d+$/, "a netns node announces its namespace address as storage IP");
+  assert.match(specs[4]!.argv.at(-1)!, /^10\.\d+\.\d+\.\d+$/, "a netns node announces its namespace address as storage IP");
   assert.equal(specs[0]!.netns, undefined);
-  assert.match(specs[3]!.netns!, /^hwms-[0-9a-f]{4}-node-1$/);
-  assert.equal(specs[3]!.logFile, "/s/logs/node-1.log");
+  assert.match(specs[4]!.netns!, /^hwms-[0-9a-f]{4}-node-1$/);
+  assert.equal(specs[4]!.logFile, "/s/logs/node-1.log");
 });
 
 test("a reused pid with another command line is not ours", () => {

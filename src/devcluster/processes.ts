@@ -1,5 +1,5 @@
 // The processes of a dev cluster and their command lines (pure). Order matters: the API server first, then
-// the controller, the operator, the exporter and the node agents; `down` stops them in reverse.
+// the controller, the Kubernetes storage roles, the operator, the exporter and the node agents; `down` stops them in reverse.
 
 import { join, resolve } from "node:path";
 import { CLUSTER_NAME, controllerSocket, layoutOf, logFile, networkPlan, nodeLayout, nodeNames, type Layout } from "./layout.ts";
@@ -10,7 +10,7 @@ export const HWAMEISTOR_BIN = join(REPO_ROOT, "bin/hwameistor");
 
 export interface ProcessSpec {
   name: string;
-  role: "apiserver" | "controller" | "operator" | "node" | "exporter";
+  role: "apiserver" | "controller" | "kube-controllers" | "operator" | "node" | "exporter";
   argv: string[];
   logFile: string;
   /** Network namespace name (--netns). */
@@ -45,6 +45,13 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
       role: "controller",
       argv: [bin, "controller", ...kc, "--csi-socket-dir", l.controllerDir, ...metricsFlags("controller")],
       logFile: logFile(l, "controller"),
+    },
+    {
+      // The Kubernetes roles (PV controller, attach/detach, CSI sidecars) no kube-controller-manager plays here.
+      name: "kube-controllers",
+      role: "kube-controllers",
+      argv: [bin, "kube-controllers", ...kc, "--csi-socket", controllerSocket(l, "lvm"), "--csi-socket", controllerSocket(l, "disk")],
+      logFile: logFile(l, "kube-controllers"),
     },
     {
       name: "operator",

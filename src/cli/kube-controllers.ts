@@ -1,0 +1,35 @@
+// `hwameistor kube-controllers`: the Kubernetes roles a CSI driver relies on, for clusters without
+// Kubernetes (dev cluster, standalone): kube-controller-manager's PV controller, protection finalizers and
+// VolumeAttachment creation (src/kcm), and the CSI sidecars (src/sidecars) for each driver socket given.
+// Never run it against a real Kubernetes cluster: kube-controller-manager and the real sidecars do this there.
+
+import type { Command } from "commander";
+import { startKcmRoles } from "../kcm/index.ts";
+import { KubeClient } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { startSidecars } from "../sidecars/index.ts";
+import { serveUntilSignal, serverLogger } from "./serve.ts";
+
+interface Flags {
+  kubeconfig?: string;
+  csiSocket: string[];
+  sidecars: boolean;
+  logLevel: string;
+}
+
+export function registerKubeControllersCommand(program: Command): void {
+  program
+    .command("kube-controllers")
+    .description("run the Kubernetes storage roles (PV controller, attach/detach, external provisioner/attacher/resizer/snapshotter) where no Kubernetes runs them")
+    .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+    .option("--csi-socket <path>", "a CSI controller socket (repeat for each driver)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--no-sidecars", "only the kube-controller-manager roles")
+    .option("--log-level <level>", "pino log level", "info")
+    .action(async (o: Flags) => {
+      const log = serverLogger(o.logLevel);
+      const client = new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
+      const kcm = await startKcmRoles({ client, log });
+      const sidecars = o.sidecars && o.csiSocket.length ? await startSidecars({ client, sockets: o.csiSocket, log }) : undefined;
+      serveUntilSignal(log, { stop: async () => { await sidecars?.stop(); await kcm.stop(); } }, { kubeControllers: true, drivers: sidecars?.drivers ?? [] });
+    });
+}

@@ -1,0 +1,25 @@
+// kube-controller-manager roles for storage, as this project plays them where no Kubernetes runs them (the
+// dev cluster, standalone mode): the PV controller with the pvc-/pv-protection finalizers (pv-controller.ts)
+// and the attach/detach controller's VolumeAttachment side (attach-detach.ts). docs/kube-roles.md.
+
+import type { KubeClient } from "../kube/client.ts";
+import { silentLogger, type Logger } from "../kube/types.ts";
+import { attachDetachController } from "./attach-detach.ts";
+import { pvController } from "./pv-controller.ts";
+
+export interface KcmOptions {
+  client: KubeClient;
+  log?: Logger;
+}
+
+export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<void> }> {
+  const log = o.log ?? silentLogger;
+  const pv = pvController({ client: o.client, log });
+  const ad = attachDetachController({ client: o.client, log });
+  await Promise.all([pv.start(), ad.start()]);
+  return {
+    async stop() {
+      await Promise.all([pv.stop(), ad.stop()]);
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// What every sidecar shares: the driver behind a CSI socket (name and controller capabilities, asked over
+// gRPC as the real sidecars do), the CSI volume capability of a PV or PVC, node topology from CSINode +
+// Node labels, and Kubernetes quantities of byte counts. Pure except connectDriver().
+
+import type { CoreNode, Pv } from "../api/core.ts";
+import type { HwError } from "../api/errors.ts";
+import { connectCsi, type CsiClient } from "../csi/client.ts";
+import type { AccessMode, ControllerCapabilityType, Topology, VolumeCapability } from "../csi/types.ts";
+
+export interface Driver {
+  name: string;
+  csi: CsiClient;
+  controllerCaps: Set<ControllerCapabilityType>;
+  /** VOLUME_ACCESSIBILITY_CONSTRAINTS: the driver takes topology requirements. */
+  topology: boolean;
+}
+
+/** Connects to a CSI controller socket and asks who it is (GetPluginInfo, capabilities). */
+export async function connectDriver(socketPath: string, timeoutMs = 60_000): Promise<Driver> {
+  const csi = await connectCsi(socketPath, { timeoutMs });
+  const info = await csi.getPluginInfo();
+  const plugin = await csi.getPluginCapabilities();
+  const ctl = await csi.controllerGetCapabilities();
+  return {
+    name: info.name,
+    csi,
+    controllerCaps: new Set(ctl.capabilities.map((c) => c.rpc?.type).filter((t): t is ControllerCapabilityType => !!t)),
+    topology: plugin.capabilities.some((c) => c.service?.type === "VOLUME_ACCESSIBILITY_CONSTRAINTS"),
+  };
+}
+
+/** Kubernetes access mode → CSI access mode (external-provisioner's mapping for drivers without SINGLE_NODE_MULTI_WRITER). */
+export function csiAccessMode(mode: string): AccessMode {
+  switch (mode) {
+    case "ReadWriteOnce":
+    case "ReadWriteOncePod":
+      return "SINGLE_NODE_WRITER";
+    case "ReadOnlyMany":
+      return "MULTI_NODE_READER_ONLY";
+    case "ReadWriteMany":
+      return "MULTI_NODE_MULTI_WRITER";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+/** One CSI capability per access mode, block or mount (with fsType and mount flags). */
+export function volumeCapabilities(accessModes: string[], volumeMode: string | undefined, fsType: string | undefined, mountFlags: string[] = []): VolumeCapability[] {
+  return accessModes.map((m) =>
+    volumeMode === "Block"
+      ? { block: {}, access_mode: { mode: csiAccessMode(m) } }
+      : { mount: { fs_type: fsType ?? "", mount_flags: mountFlags }, access_mode: { mode: csiAccessMode(m) } },
+  );
+}
+
+/** The capability a PV is used with (attacher, resizer): its first access mode. */
+export function pvCapability(pv: Pv): VolumeCapability {
+  return volumeCapabilities([(pv.spec?.accessModes ?? ["ReadWriteOnce"])[0]!], pv.spec?.volumeMode, pv.spec?.csi?.fsType, pv.spec?.mountOptions)[0]!;
+}
+
+export interface CsiNodeDriver {
+  name: string;
+  nodeID: string;
+  topologyKeys?: string[] | null;
+}
+export interface CsiNodeShape {
+  metadata?: { name?: string };
+  spec?: { drivers?: CsiNodeDriver[] };
+}
+
+/** The driver's entry in a node's CSINode (what the kubelet registers when the node plugin starts). */
+export function csiNodeDriver(csiNode: CsiNodeShape | undefined, driver: string): CsiNodeDriver | undefined {
+  return csiNode?.spec?.drivers?.find((d) => d.name === driver);
+}
+
+/** A node's topology segment for the driver: CSINode's topologyKeys, valued from the Node's labels. */
+export function nodeTopology(node: CoreNode | undefined, csiNode: CsiNodeShape | undefined, driver: string): Topology | undefined {
+  const d = csiNodeDriver(csiNode, driver);
+  if (!node || !d) return undefined;
+  const labels = node.metadata?.labels ?? {};
+  const segments: Record<string, string> = {};
+  for (const k of d.topologyKeys ?? []) {
+    const v = labels[k];
+    if (v === undefined) return undefined;
+    segments[k] = v;
+  }
+  return { segments };
+}
+
+const UNITS: Array<[string, number]> = [["Ei", 2 ** 60], ["Pi", 2 ** 50], ["Ti", 2 ** 40], ["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]];
+
+/** Bytes as a Kubernetes quantity the way resource.NewQuantity(n, BinarySI) prints it: "1Gi", "1536Mi", "1000". */
+export function bytesQuantity(bytes: number): string {
+  for (const [u, n] of UNITS) if (bytes >= n && bytes % n === 0) return `${bytes / n}${u}`;
+  return String(bytes);
+}
+
+/** A CSI error as the sidecars print it: "rpc error: code = ResourceExhausted desc = …". */
+export function rpcError(e: unknown): string {
+  const h = e as HwError;
+  const names: Record<string, string> = {
+    INVALID_ARGUMENT: "InvalidArgument", NOT_FOUND: "NotFound", ALREADY_EXISTS: "AlreadyExists", RESOURCE_EXHAUSTED: "ResourceExhausted",
+    FAILED_PRECONDITION: "FailedPrecondition", ABORTED: "Aborted", OUT_OF_RANGE: "OutOfRange", UNIMPLEMENTED: "Unimplemented", INTERNAL: "Internal",
+    UNAVAILABLE: "Unavailable", DEADLINE_EXCEEDED: "DeadlineExceeded", UNKNOWN: "Unknown", PERMISSION_DENIED: "PermissionDenied", CANCELLED: "Canceled",
+  };
+  if (h && typeof h === "object" && "code" in h && typeof h.code === "string") return `rpc error: code = ${names[h.code] ?? h.code} desc = ${h.message}`;
+  return String((e as Error)?.message ?? e);
+}
+
+/** CSI codes after which the operation may still be running in the driver (upstream's "in progress"). */
+export function isInProgress(e: unknown): boolean {
+  const code = (e as HwError)?.code;
+  return code === "DEADLINE_EXCEEDED" || code === "UNAVAILABLE" || code === "ABORTED" || code === "CANCELLED";
+}
