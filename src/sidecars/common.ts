@@ -87,13 +87,8 @@ export function nodeTopology(node: CoreNode | undefined, csiNode: CsiNodeShape |
   return { segments };
 }
 
-const UNITS: Array<[string, number]> = [["Ei", 2 ** 60], ["Pi", 2 ** 50], ["Ti", 2 ** 40], ["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]];
-
 /** Bytes as a Kubernetes quantity the way resource.NewQuantity(n, BinarySI) prints it: "1Gi", "1536Mi", "1000". */
-export function bytesQuantity(bytes: number): string {
-  for (const [u, n] of UNITS) if (bytes >= n && bytes % n === 0) return `${bytes / n}${u}`;
-  return String(bytes);
-}
+export { toBinarySI as bytesQuantity } from "../api/quantity.ts";
 
 /** A CSI error as the sidecars print it: "rpc error: code = ResourceExhausted desc = …". */
 export function rpcError(e: unknown): string {
