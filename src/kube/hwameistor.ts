@@ -1,4 +1,4 @@
-// Typed clients for every hwameistor.io kind, in one place: the object types (`<Kind>Object`, the kind's
+// Typed clients for every hwameistor.io kind (and the core Node, Pod and PVC they relate to), in one place: the object types (`<Kind>Object`, the kind's
 // schema type plus the Kubernetes object fields) and `hwameistorClients()`, one ResourceClient per kind.
 // Client keys are the original's kubectl short names (`ld`, `ldv`, `lvr`…; `resizePolicy` has none), and so
 // are the short type aliases kept for the kinds most code handles (`Ld`, `Ldv`, `Lvr`…).
@@ -50,7 +50,8 @@ import { thinPoolClaimKind } from "../api/kinds/thin-pool-claim.ts";
 import { HwError } from "../api/errors.ts";
 import type { KubeClient, ListOptions, ResourceClient } from "./client.ts";
 import { isNotFound } from "./transport.ts";
-import { NODE } from "./resources.ts";
+import { NODE, POD, PVC } from "./resources.ts";
+import type { CoreNode, Pod, Pvc } from "../api/core.ts";
 import type { KubeObject } from "./types.ts";
 
 export type LocalDiskObject = LocalDisk & KubeObject;
@@ -73,8 +74,7 @@ export type ThinPoolClaimObject = ThinPoolClaim & KubeObject;
 export type ResizePolicyObject = ResizePolicy & KubeObject;
 export type EventObject = Event & KubeObject;
 export type ClusterObject = Cluster & KubeObject;
-/** A core Node, as the node agent reads it (labels and annotations only). */
-export type CoreNode = KubeObject;
+export type { CoreNode, Pod, Pvc } from "../api/core.ts";
 
 // Short aliases (kubectl short names) for the kinds used all over the node agent, CSI and controller.
 export type Ld = LocalDiskObject;
@@ -108,8 +108,10 @@ export interface HwameistorClients {
   resizePolicy: ResourceClient<ResizePolicyObject>;
   evt: ResourceClient<EventObject>;
   hmcluster: ResourceClient<ClusterObject>;
-  /** The core Node (not a hwameistor.io kind; the node agent reads its labels and annotations). */
-  node: ResourceClient<CoreNode>;
+  /** Core objects (not hwameistor.io kinds): Node labels/taints, the Pods and PVCs placement and groups read. */
+  node: ResourceClient<CoreNode & KubeObject>;
+  pod: ResourceClient<Pod & KubeObject>;
+  pvc: ResourceClient<Pvc & KubeObject>;
 }
 
 /** One typed client per kind (eager: a ResourceClient is a descriptor and the shared transport). */
@@ -136,8 +138,12 @@ export function hwameistorClients(client: KubeClient): HwameistorClients {
     evt: client.forKind(eventKind),
     hmcluster: client.forKind(clusterKind),
     node: client.forKind(NODE),
+    pod: client.forKind(POD),
+    pvc: client.forKind(PVC),
   };
 }
+
+export const nameOf = (o: KubeObject): string => o.metadata?.name ?? "";
 
 /** Every object of a hwameistor.io kind; a 404 on the collection means the CRD is missing, said so. */
 export async function listAll<T extends KubeObject>(rc: ResourceClient<T>, opts: ListOptions = {}): Promise<T[]> {

@@ -14,7 +14,8 @@ import { parse } from "yaml";
 import type { HwError } from "../../src/api/errors.ts";
 import { Drivers, Finalizers, PublishContextKeys, ScParams, StoragePools, TopologyKeys } from "../../src/api/names.ts";
 import { startApiServer, type RunningApiServer } from "../../src/apiserver/server.ts";
-import { POD, volumeClients, type Lsn, type Lvr, type VolumeClients } from "../../src/controller/clients.ts";
+import { hwameistorClients, type HwameistorClients, type Lsn, type Lvr } from "../../src/kube/hwameistor.ts";
+import { POD } from "../../src/kube/resources.ts";
 import { startController, type RunningController } from "../../src/controller/index.ts";
 import { connectCsi, type CsiClient } from "../../src/csi/client.ts";
 import type { CreateVolumeRequest, VolumeCapability } from "../../src/csi/types.ts";
@@ -34,7 +35,7 @@ const NVME = StoragePools.NVMe;
 let dir = "";
 let server: RunningApiServer | undefined;
 let client: KubeClient;
-let c: VolumeClients;
+let c: HwameistorClients;
 let controller: RunningController | undefined;
 let csi: CsiClient | undefined;
 let agentTimer: NodeJS.Timeout | undefined;
@@ -173,7 +174,7 @@ before(async () => {
   client = new KubeClient(loadKubeConfig({ kubeconfigPath: server.kubeconfigPath }).kubeConfig);
   const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
   for (const f of fs.readdirSync(path.join(repo, "deploy/crds"))) await crds.create(parse(fs.readFileSync(path.join(repo, "deploy/crds", f), "utf8")));
-  c = volumeClients(client);
+  c = hwameistorClients(client);
   await waitFor("CRDs served", async () => {
     try {
       await Promise.all([c.lv.list(), c.lvr.list(), c.lvg.list(), c.lsn.list()]);

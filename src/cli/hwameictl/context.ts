@@ -8,21 +8,14 @@
 
 import { existsSync } from "node:fs";
 import { HwError, invalid, notFound } from "../../api/errors.ts";
-import { localDiskClaimKind, type LocalDiskClaim } from "../../api/kinds/local-disk-claim.ts";
-import { localDiskNodeKind, type LocalDiskNode } from "../../api/kinds/local-disk-node.ts";
-import { localDiskVolumeKind, type LocalDiskVolume } from "../../api/kinds/local-disk-volume.ts";
-import { localDiskKind, type LocalDisk } from "../../api/kinds/local-disk.ts";
-import { localStorageNodeKind, type LocalStorageNode } from "../../api/kinds/local-storage-node.ts";
-import { localVolumeReplicaKind, type LocalVolumeReplica } from "../../api/kinds/local-volume-replica.ts";
-import { localVolumeKind, type LocalVolume } from "../../api/kinds/local-volume.ts";
-import { clusterKind, type Cluster } from "../../api/kinds/cluster.ts";
 import { Drivers } from "../../api/names.ts";
+import type { CoreNode as CoreNodeShape } from "../../api/core.ts";
 import { STORAGE_CLASS, type StorageClass } from "../../kube/resources.ts";
 import { layoutOf, controllerSocket, nodeSocket, type Layout } from "../../devcluster/layout.ts";
 import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
 import { KubeClient, type ResourceClient } from "../../kube/client.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
-import { NODE } from "../../kube/resources.ts";
+import { hwameistorClients, type ClusterObject, type HwameistorClients, type Ld, type Ldc, type Ldn, type Ldv, type Lsn, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import type { KubeObject, ResourceDescriptor } from "../../kube/types.ts";
 import { parseOutputFormat, print, type OutputFormat, type View } from "../print.ts";
 
@@ -33,17 +26,10 @@ export interface GlobalOpts {
   timeout?: string;
 }
 
-type K<T> = T & KubeObject;
-export type Ld = K<LocalDisk>;
-export type Ldn = K<LocalDiskNode>;
-export type Ldc = K<LocalDiskClaim>;
-export type Ldv = K<LocalDiskVolume>;
-export type Lsn = K<LocalStorageNode>;
-export type Lv = K<LocalVolume>;
-export type Lvr = K<LocalVolumeReplica>;
-export type Hmc = K<Cluster>;
-export type Sc = K<StorageClass>;
-export type CoreNode = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
+export type { Ld, Ldc, Ldn, Ldv, Lsn, Lv, Lvr } from "../../kube/hwameistor.ts";
+export type Hmc = ClusterObject;
+export type Sc = StorageClass & KubeObject;
+export type CoreNode = CoreNodeShape & KubeObject;
 
 export const PERSISTENT_VOLUME: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false };
 
@@ -56,6 +42,7 @@ export class Ctl {
   readonly layout: Layout;
   readonly timeoutMs: number;
   private kc?: KubeClient;
+  private typed?: HwameistorClients;
   kubeconfigSource = "";
 
   constructor(readonly g: GlobalOpts) {
@@ -76,16 +63,20 @@ export class Ctl {
     return this.kc;
   }
 
-  get ld(): ResourceClient<Ld> { return this.client.forKind<Ld>(localDiskKind); }
-  get ldn(): ResourceClient<Ldn> { return this.client.forKind<Ldn>(localDiskNodeKind); }
-  get ldc(): ResourceClient<Ldc> { return this.client.forKind<Ldc>(localDiskClaimKind); }
-  get ldv(): ResourceClient<Ldv> { return this.client.forKind<Ldv>(localDiskVolumeKind); }
-  get lsn(): ResourceClient<Lsn> { return this.client.forKind<Lsn>(localStorageNodeKind); }
-  get lv(): ResourceClient<Lv> { return this.client.forKind<Lv>(localVolumeKind); }
-  get lvr(): ResourceClient<Lvr> { return this.client.forKind<Lvr>(localVolumeReplicaKind); }
-  get hmc(): ResourceClient<Hmc> { return this.client.forKind<Hmc>(clusterKind); }
+  /** The project's typed clients (src/kube/hwameistor.ts), made on first use. */
+  get c(): HwameistorClients {
+    return (this.typed ??= hwameistorClients(this.client));
+  }
+  get ld(): ResourceClient<Ld> { return this.c.ld; }
+  get ldn(): ResourceClient<Ldn> { return this.c.ldn; }
+  get ldc(): ResourceClient<Ldc> { return this.c.ldc; }
+  get ldv(): ResourceClient<Ldv> { return this.c.ldv; }
+  get lsn(): ResourceClient<Lsn> { return this.c.lsn; }
+  get lv(): ResourceClient<Lv> { return this.c.lv; }
+  get lvr(): ResourceClient<Lvr> { return this.c.lvr; }
+  get hmc(): ResourceClient<Hmc> { return this.c.hmcluster; }
   get sc(): ResourceClient<Sc> { return this.client.forKind<Sc>(STORAGE_CLASS); }
-  get nodes(): ResourceClient<CoreNode> { return this.client.forKind<CoreNode>(NODE); }
+  get nodes(): ResourceClient<CoreNode> { return this.c.node; }
   get pv(): ResourceClient<KubeObject & { spec?: any }> { return this.client.forKind(PERSISTENT_VOLUME); }
 
   /** The Node, or NOT_FOUND listing the nodes there are. */

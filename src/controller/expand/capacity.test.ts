@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Lsn, Lv } from "../clients.ts";
+import { type Lsn, type Lv } from "../../kube/hwameistor.ts";
 import { growthProblem } from "./capacity.ts";
 
 const M = 2 ** 20;

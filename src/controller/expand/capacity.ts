@@ -4,7 +4,7 @@
 // a precise message out.
 
 import { storageNodeViews } from "../../api/placement/placement.ts";
-import type { Lsn, Lv } from "../clients.ts";
+import { type Lsn, type Lv } from "../../kube/hwameistor.ts";
 import { formatBytes } from "../../api/quantity.ts";
 
 /** Nodes holding the volume's replicas: config replicas, else accessibility nodes. */

@@ -13,7 +13,7 @@ import { hwameistorClients, type LocalVolumeExpandObject } from "../../kube/hwam
 import { isConflict, isNotFound } from "../../kube/transport.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { VolumeStates } from "../../api/names.ts";
-import { nameOf, type Lsn, type Lv, type Lvr } from "../clients.ts";
+import { nameOf, type Lsn, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import { growthProblem } from "./capacity.ts";
 import { decideExpand, roundUp4MiB, type ExpandAction, type ExpandFacts, type ExpandReplicaFact } from "./states.ts";
 

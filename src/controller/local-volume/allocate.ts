@@ -12,7 +12,7 @@
 //   (`sameConfig` ignores the version).
 
 import type { VolumeConfig, VolumeReplica } from "../../api/kinds/local-volume.ts";
-import type { Lv } from "../clients.ts";
+import { type Lv } from "../../kube/hwameistor.ts";
 import type { StorageNodeView } from "../../api/placement/placement.ts";
 
 export const MAX_HA_VOLUME_COUNT = 1000;

@@ -15,7 +15,7 @@ import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../clients.ts";
+import { nameOf, hwameistorClients, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { listAll } from "../../kube/hwameistor.ts";
 import { getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import { withoutVolume } from "../../api/placement/groups.ts";
@@ -54,7 +54,7 @@ export interface LocalVolumeController {
 
 export function localVolumeController(o: LocalVolumeControllerOptions): LocalVolumeController {
   const log = o.log ?? silentLogger;
-  const c = volumeClients(o.client);
+  const c = hwameistorClients(o.client);
   const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes" });
   const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
   const lsnInf = new Informer(c.lsn, { log, name: "localstoragenodes" });
@@ -123,7 +123,7 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
 }
 
 /** Runs one action; returns the LV as written when the action wrote it. */
-async function runAction(c: VolumeClients, volume: string, lv: Lv | undefined, a: Action, log: Logger = silentLogger): Promise<Lv | undefined> {
+async function runAction(c: HwameistorClients, volume: string, lv: Lv | undefined, a: Action, log: Logger = silentLogger): Promise<Lv | undefined> {
   switch (a.type) {
     case "writeConfig":
       return c.lv.update({ ...lv!, spec: { ...lv!.spec, config: a.config } });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { VolumeConfig } from "../../api/kinds/local-volume.ts";
 import { StoragePools } from "../../api/names.ts";
-import type { Lv } from "../clients.ts";
+import { type Lv } from "../../kube/hwameistor.ts";
 import type { StorageNodeView } from "../../api/placement/placement.ts";
 import { allocateConfig, sameConfig, stableJson } from "./allocate.ts";
 import { decide, type Action, type LocalVolumeFacts, type ReplicaFact } from "./states.ts";

@@ -26,7 +26,7 @@
 
 import type { LocalVolumeStatus, VolumeConfig } from "../../api/kinds/local-volume.ts";
 import { VolumeStates } from "../../api/names.ts";
-import type { Lv } from "../clients.ts";
+import { type Lv } from "../../kube/hwameistor.ts";
 import { isHA, sameConfig, type Allocation } from "./allocate.ts";
 
 export interface ReplicaFact {

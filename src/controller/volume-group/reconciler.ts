@@ -13,7 +13,7 @@ import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import { volumeClients, type Lv, type Lvg } from "../clients.ts";
+import { hwameistorClients, type Lv, type Lvg } from "../../kube/hwameistor.ts";
 import { groupNodes } from "../../api/placement/groups.ts";
 
 export interface VolumeGroupControllerOptions {
@@ -27,7 +27,7 @@ export interface VolumeGroupControllerOptions {
 
 export function volumeGroupController(o: VolumeGroupControllerOptions): Controller {
   const log = o.log ?? silentLogger;
-  const c = volumeClients(o.client);
+  const c = hwameistorClients(o.client);
   const grace = o.orphanGraceMs ?? 120_000;
   const lvgInf = new Informer<Lvg>(c.lvg, { log, name: "localvolumegroups" });
   const lvInf = o.lvInformer ?? new Informer<Lv>(c.lv, { log, name: "localvolumes" });

@@ -19,7 +19,7 @@
 
 import { HwError, invalid, notFound } from "../../../api/errors.ts";
 import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
-import { nameOf, volumeClients, type Lv, type Lvr, type VolumeClients } from "../../clients.ts";
+import { nameOf, hwameistorClients, type Lv, type Lvr, type HwameistorClients } from "../../../kube/hwameistor.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
@@ -84,7 +84,7 @@ export function volumeCondition(lv: Lv): T.VolumeCondition {
 }
 
 /** Read-modify-write of an LV's status, conditional on the resourceVersion read, retried on conflict. */
-async function mutateLvStatus(c: VolumeClients, name: string, mutate: (st: NonNullable<Lv["status"]>, lv: Lv) => boolean | void): Promise<Lv | undefined> {
+async function mutateLvStatus(c: HwameistorClients, name: string, mutate: (st: NonNullable<Lv["status"]>, lv: Lv) => boolean | void): Promise<Lv | undefined> {
   for (let attempt = 0; ; attempt++) {
     const cur = await c.lv.get(name);
     if (!cur) return undefined;
@@ -101,7 +101,7 @@ async function mutateLvStatus(c: VolumeClients, name: string, mutate: (st: NonNu
 }
 
 export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
-  const c = volumeClients(o.client);
+  const c = hwameistorClients(o.client);
   const log = o.log ?? silentLogger;
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;

@@ -16,12 +16,10 @@
 
 import { HwError, invalid, notFound } from "../../../api/errors.ts";
 import { OperationStates, VolumeStates } from "../../../api/names.ts";
-import { nameOf, volumeClients, type Lv } from "../../clients.ts";
-import { listAll } from "../../../kube/hwameistor.ts";
+import { hwameistorClients, listAll, nameOf, type Lv } from "../../../kube/hwameistor.ts";
 import { growthProblem } from "../../expand/capacity.ts";
 import { roundUp4MiB } from "../../expand/states.ts";
 import type { KubeClient } from "../../../kube/client.ts";
-import { hwameistorClients } from "../../../kube/hwameistor.ts";
 import { isNotFound } from "../../../kube/transport.ts";
 import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
 import type { CallContext } from "../../../csi/server.ts";
@@ -51,7 +49,7 @@ export interface ExpandHandlerOptions {
 const isBlockCap = (cap: T.VolumeCapability | null | undefined) => !!cap?.block || (cap as { access_type?: string } | undefined)?.access_type === "block";
 
 export function controllerExpandVolume(o: ExpandHandlerOptions): (req: ControllerExpandVolumeRequest, ctx: CallContext) => Promise<ControllerExpandVolumeResponse> {
-  const c = volumeClients(o.client);
+  const c = hwameistorClients(o.client);
   const h = hwameistorClients(o.client);
   const log = o.log ?? silentLogger;
   const maxWaitMs = o.maxWaitMs ?? 60_000;

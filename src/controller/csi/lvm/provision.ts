@@ -15,7 +15,8 @@
 import { randomUUID } from "node:crypto";
 import { HwError } from "../../../api/errors.ts";
 import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../../api/names.ts";
-import { nameOf, type Lv, type Lvg, type Toleration, type VolumeClients } from "../../clients.ts";
+import { nameOf, type Lv, type Lvg, type HwameistorClients } from "../../../kube/hwameistor.ts";
+import { type Toleration } from "../../../api/core.ts";
 import { listAll, listOptional } from "../../../kube/hwameistor.ts";
 import { chooseNodes, describeRejections, getNodeCandidates, storageNodeViews, type NodeTopology } from "../../../api/placement/placement.ts";
 import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../../api/placement/groups.ts";
@@ -55,7 +56,7 @@ function tolerationsOf(annotations: Record<string, string> | undefined): Tolerat
  * Creates the LocalVolume (and its group entry); call under the lock, after finding no LocalVolume of this
  * name. If one appears meanwhile (another process), ours is not created and that one is returned.
  */
-export async function provisionVolume(c: VolumeClients, r: ProvisionRequest, log: Logger): Promise<Lv> {
+export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest, log: Logger): Promise<Lv> {
   const { params } = r;
   const ha = params.replicaNumber > 1;
   const [lsns, lvs, lvgs, allPods, coreNodes, pvc] = await Promise.all([
