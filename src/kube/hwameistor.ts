@@ -51,7 +51,7 @@ import { HwError } from "../api/errors.ts";
 import type { KubeClient, ListOptions, ResourceClient } from "./client.ts";
 import { isNotFound } from "./transport.ts";
 import { NODE, POD, PVC } from "./resources.ts";
-import type { CoreNode, Pod, Pvc } from "../api/core.ts";
+import type { CoreNode as CoreNodeShape, Pod as PodShape, Pvc as PvcShape } from "../api/core.ts";
 import type { KubeObject } from "./types.ts";
 
 export type LocalDiskObject = LocalDisk & KubeObject;
@@ -74,7 +74,10 @@ export type ThinPoolClaimObject = ThinPoolClaim & KubeObject;
 export type ResizePolicyObject = ResizePolicy & KubeObject;
 export type EventObject = Event & KubeObject;
 export type ClusterObject = Cluster & KubeObject;
-export type { CoreNode, Pod, Pvc } from "../api/core.ts";
+/** Core objects as stored: the shapes of src/api/core.ts plus the Kubernetes object fields. */
+export type CoreNode = CoreNodeShape & KubeObject;
+export type Pod = PodShape & KubeObject;
+export type Pvc = PvcShape & KubeObject;
 
 // Short aliases (kubectl short names) for the kinds used all over the node agent, CSI and controller.
 export type Ld = LocalDiskObject;
@@ -109,9 +112,9 @@ export interface HwameistorClients {
   evt: ResourceClient<EventObject>;
   hmcluster: ResourceClient<ClusterObject>;
   /** Core objects (not hwameistor.io kinds): Node labels/taints, the Pods and PVCs placement and groups read. */
-  node: ResourceClient<CoreNode & KubeObject>;
-  pod: ResourceClient<Pod & KubeObject>;
-  pvc: ResourceClient<Pvc & KubeObject>;
+  node: ResourceClient<CoreNode>;
+  pod: ResourceClient<Pod>;
+  pvc: ResourceClient<Pvc>;
 }
 
 /** One typed client per kind (eager: a ResourceClient is a descriptor and the shared transport). */

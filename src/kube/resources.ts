@@ -8,8 +8,6 @@ export const NODE: ResourceDescriptor = { group: "", version: "v1", plural: "nod
 export const EVENT: ResourceDescriptor = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };
 export const CONFIG_MAP: ResourceDescriptor = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
 export const STORAGE_CLASS: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false };
-export const POD: ResourceDescriptor = { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true };
-export const PVC: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true };
 export const NAMESPACE: ResourceDescriptor = { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false };
 
 /** Namespace of kubelet-style node heartbeat Leases. */
