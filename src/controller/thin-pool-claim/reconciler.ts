@@ -13,7 +13,7 @@ import { hwameistorClients, type ThinPoolClaimObject } from "../../kube/hwameist
 import { Informer } from "../../kube/informer.ts";
 import { isNotFound } from "../../kube/transport.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import type { Lsn } from "../clients.ts";
+import type { Lsn } from "../../kube/hwameistor.ts";
 import { decideThinPoolClaim } from "./states.ts";
 
 const RECHECK_MS = 30_000;
