@@ -19,12 +19,23 @@ export function loadOrCreateToken(dataDir: string, given?: string): string {
   return t;
 }
 
-/** Checks an Authorization header; throws 401 Unauthorized. */
-export function authenticate(header: string | undefined, token: string): void {
+/** The user of the static token (the embedded server's administrator). */
+export const ADMIN_USER = "hwameistor:admin";
+
+const sameToken = (given: Buffer, want: string): boolean => {
+  const w = Buffer.from(want);
+  return given.length === w.length && timingSafeEqual(given, w);
+};
+
+/**
+ * Checks an Authorization header against the static token, then the extra tokens (token → user name, like
+ * kube-apiserver's --token-auth-file; tests give each component's emulated service account its own).
+ * Returns the user; throws 401 Unauthorized. Simplification: authentication only, no authorization.
+ */
+export function authenticate(header: string | undefined, token: string, extraTokens: Record<string, string> = {}): string {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
   const given = Buffer.from(m?.[1]?.trim() ?? "");
-  const want = Buffer.from(token);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) {
-    throw new HwError("UNAUTHENTICATED", "Unauthorized", "Unauthorized", { httpStatus: 401, statusReason: "Unauthorized" });
-  }
+  if (sameToken(given, token)) return ADMIN_USER;
+  for (const [t, user] of Object.entries(extraTokens)) if (sameToken(given, t)) return user;
+  throw new HwError("UNAUTHENTICATED", "Unauthorized", "Unauthorized", { httpStatus: 401, statusReason: "Unauthorized" });
 }

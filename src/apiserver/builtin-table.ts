@@ -1,6 +1,6 @@
 // Server-side Tables with the cells kube-apiserver computes in Go for built-in kinds (pkg/printers/internalversion):
 // Node STATUS/ROLES, Pod READY/STATUS/RESTARTS, PV CLAIM, Event OBJECT, ConfigMap/Secret DATA, CSINode
-// DRIVERS, StatefulSet READY, PodDisruptionBudget MIN AVAILABLE/MAX UNAVAILABLE. Every other cell comes from the printer column's JSONPath (table.ts).
+// DRIVERS, MutatingWebhookConfiguration WEBHOOKS, StatefulSet READY, PodDisruptionBudget MIN AVAILABLE/MAX UNAVAILABLE. Every other cell comes from the printer column's JSONPath (table.ts).
 
 import type { ResourceType } from "./resource-type.ts";
 import { humanDuration, toTable, type TableOptions } from "./table.ts";
@@ -53,6 +53,7 @@ const computed: Record<string, Record<string, Cell>> = {
   "/ConfigMap": { Data: (o) => count(o?.data) + count(o?.binaryData) },
   "/Secret": { Data: (o) => count(o?.data) },
   "storage.k8s.io/CSINode": { Drivers: (o) => (o?.spec?.drivers ?? []).length },
+  "admissionregistration.k8s.io/MutatingWebhookConfiguration": { Webhooks: (o) => (o?.webhooks ?? []).length },
   "apps/StatefulSet": { Ready: (o) => `${o?.status?.readyReplicas ?? 0}/${o?.spec?.replicas ?? 1}` },
   "policy/PodDisruptionBudget": { "Min Available": (o) => o?.spec?.minAvailable ?? "N/A", "Max Unavailable": (o) => o?.spec?.maxUnavailable ?? "N/A" },
 };

@@ -137,6 +137,8 @@ const defs: Def[] = [
     ],
   },
   { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers", "integer"), age] }, // Drivers computed: count
+  // stored only (no admission is called): the webhook keeps its caBundle here, as in a cluster
+  { group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false, columns: [col("Webhooks", ".webhooks", "integer"), age] }, // Webhooks computed: count
   {
     group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", shortNames: ["sts"], categories: ["all"], namespaced: true, hasStatus: true,
     columns: [

@@ -32,6 +32,19 @@ export interface ApiServerOptions {
   host?: string /* default 127.0.0.1 */;
   port?: number /* default 6443; 0 = any free port */;
   token?: string /* default: read <dataDir>/token or generate and write it (0600) */;
+  /** More bearer tokens: token → user name (kube-apiserver's --token-auth-file). */
+  extraTokens?: Record<string, string>;
+}
+
+/** One authenticated resource request, as kube-apiserver's authorizer sees it (RBAC verb and resource). */
+export interface RequestAttributes {
+  user: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
 }
 
 export interface RunningApiServer {
@@ -46,6 +59,8 @@ export interface ApiServerTuning {
   eventRetention?: number;
   watch?: Partial<WatchTuning>;
   logger?: Logger;
+  /** Called for every authenticated resource request (tests check RBAC rules against what components do). */
+  audit?: (a: RequestAttributes) => void;
   /** Called once started with the internals (tests check for leaked watchers). */
   inspect?: (internals: { hub: WatchHub; store: SqliteStore; registry: Registry }) => void;
 }
@@ -86,7 +101,7 @@ export async function startApiServer(opts: ApiServerOptions, tuning: ApiServerTu
 
     const token = loadOrCreateToken(opts.dataDir, opts.token);
     const tls = loadOrCreateServingCert(opts.dataDir, host);
-    const ctx: Ctx = { svc, hub, registry, token, log, watchTuning, serverAddress: "" };
+    const ctx: Ctx = { svc, hub, registry, token, extraTokens: opts.extraTokens ?? {}, audit: tuning.audit, log, watchTuning, serverAddress: "" };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       handle(ctx, req, res)
         .then(async (r) => {
@@ -169,9 +184,31 @@ interface Ctx {
   hub: WatchHub;
   registry: Registry;
   token: string;
+  extraTokens: Record<string, string>;
+  audit?: (a: RequestAttributes) => void;
   log: Logger;
   watchTuning: WatchTuning;
   serverAddress: string;
+}
+
+/** The RBAC verb of a resource request. */
+function rbacVerb(method: string, name: string | undefined, watch: boolean): string {
+  if (watch) return "watch";
+  switch (method) {
+    case "GET":
+    case "HEAD":
+      return name === undefined ? "list" : "get";
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return name === undefined ? "deletecollection" : "delete";
+    default:
+      return method.toLowerCase();
+  }
 }
 
 const notFoundPath = () => new HwError("NOT_FOUND", "NotFound", "the server could not find the requested resource");
@@ -198,7 +235,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     res.end("ok");
     return undefined;
   }
-  authenticate(req.headers.authorization, ctx.token);
+  const user = authenticate(req.headers.authorization, ctx.token, ctx.extraTokens);
   const types = ctx.registry.all();
   if (method === "GET") {
     if (path === "/version") return reply(200, SERVER_VERSION);
@@ -273,6 +310,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   }
   const rt = ctx.registry.get(group, version, plural);
   if (!rt) throw notFoundPath();
+  ctx.audit?.({ user, verb: rbacVerb(method, name, watch), group, resource: plural, subresource: sub, namespace, name });
   if (!rt.namespaced && namespace !== undefined) throw notFoundPath();
   if (sub !== undefined && sub !== "status" && name !== undefined && servesSubresource(rt, sub)) {
     const done = await serveSubresource({ svc: ctx.svc, rt, namespace, name, sub, method, query: u.searchParams, req, res, token: ctx.token, opts: writeOptions(u.searchParams) });

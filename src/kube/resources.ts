@@ -55,3 +55,12 @@ export const STATEFUL_SET: ResourceDescriptor = { group: "apps", version: "v1", 
 export const VOLUME_SNAPSHOT: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshots", kind: "VolumeSnapshot", namespaced: true };
 export const VOLUME_SNAPSHOT_CONTENT: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotcontents", kind: "VolumeSnapshotContent", namespaced: false };
 export const VOLUME_SNAPSHOT_CLASS: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotclasses", kind: "VolumeSnapshotClass", namespaced: false };
+export const SECRET: ResourceDescriptor = { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true };
+export const MUTATING_WEBHOOK_CONFIGURATION: ResourceDescriptor = {
+  group: "admissionregistration.k8s.io",
+  version: "v1",
+  plural: "mutatingwebhookconfigurations",
+  kind: "MutatingWebhookConfiguration",
+  namespaced: false,
+};
+

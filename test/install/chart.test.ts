@@ -1,0 +1,254 @@
+// The Helm chart (deploy/helm/hwameistor) with the real helm: lint and render with the default values,
+// values.extra.prod.yaml and a values file that sets every option; every rendered object validated against
+// the Kubernetes OpenAPI schemas (kubernetes-models) or, for our kinds, against our CRD schemas; values the
+// chart cannot honour fail the render naming the value; and the wiring between containers and our code.
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parse } from "yaml";
+import { KindNamesTable, Drivers, GROUP, type Kind } from "../../src/api/names.ts";
+import { pruneUnknownFields, validateObject } from "../../src/api/validate.ts";
+import { DiskDriver, LvmDriver } from "../../src/csi/capabilities.ts";
+import { parseCommandLine } from "../../src/cli/program.ts";
+import { DISK_SOCKET_NAME } from "../../src/node/disk-volume/index.ts";
+import { LVM_SOCKET_NAME } from "../../src/node/csi/lvm/index.ts";
+import {
+  CHART, EVERY_OPTION_VALUES, PROD_VALUES, REPO, argvOf, containerOf, containersOf, envOf, find, hostPathOf, lint, podSpecOf, render, renderError,
+  type K8sObject,
+} from "./helm.ts";
+
+const VALUE_SETS: Array<[string, string[]]> = [
+  ["defaults", []],
+  ["values.extra.prod.yaml", [PROD_VALUES]],
+  ["every option", [EVERY_OPTION_VALUES]],
+];
+
+test("helm lint --strict passes with the defaults, the production values and every option", () => {
+  for (const [name, values] of VALUE_SETS) {
+    const r = lint({ values });
+    assert.ok(r.ok, `helm lint (${name}):\n${r.output}`);
+  }
+});
+
+/** kubernetes-models class for apiVersion/kind. */
+async function modelOf(apiVersion: string, kind: string): Promise<any> {
+  const path = apiVersion.includes("/") ? apiVersion : `v1`;
+  const mod = await import(`kubernetes-models/${path}`);
+  const M = mod[kind];
+  if (!M) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
+  return M;
+}
+
+const kindsOfGroup = new Set(Object.values(KindNamesTable).map((k) => k.kind));
+
+async function validateAll(objs: K8sObject[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const o of objs) {
+    const id = `${o.kind} ${o.metadata?.name}`;
+    if (o.apiVersion?.startsWith(`${GROUP}/`)) {
+      assert.ok(kindsOfGroup.has(o.kind as Kind), `${id}: not a kind of ${GROUP}`);
+      const copy = structuredClone(o);
+      const unknown = pruneUnknownFields(o.kind as Kind, copy);
+      if (unknown.length) problems.push(`${id}: unknown fields ${unknown.join(", ")}`);
+      for (const c of validateObject(o.kind as Kind, copy)) problems.push(`${id}: ${c.field}: ${c.message}`);
+      continue;
+    }
+    const M = await modelOf(o.apiVersion, o.kind);
+    try {
+      new M(o).validate();
+    } catch (e) {
+      problems.push(`${id}: ${(e as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+test("every rendered object validates (Kubernetes OpenAPI via kubernetes-models; our kinds via the CRD schemas)", async () => {
+  // the check can fail: a Deployment without selector/template, a Cluster with an unknown field
+  assert.ok((await validateAll([{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "three" } }])).length > 0);
+  assert.match((await validateAll([{ apiVersion: `${GROUP}/v1alpha1`, kind: "Cluster", metadata: { name: "x" }, spec: { bogus: 1 } }])).join(), /unknown fields/);
+  for (const [name, values] of VALUE_SETS) {
+    const objs = render({ values });
+    assert.ok(objs.length > 20, `${name}: only ${objs.length} objects`);
+    assert.deepEqual(await validateAll(objs), [], name);
+  }
+  // the toggles off render too (and still validate)
+  const off = render({ set: ["scheduler.enabled=false", "admission.enabled=false", "operator.enabled=false", "storageClass.enabled=false", "localDiskManager.enableCSI=false", "rbac.create=false", "localStorageCSIController.snapshotController.enabled=false"] });
+  assert.deepEqual(await validateAll(off), []);
+  assert.ok(!off.some((o) => o.kind === "MutatingWebhookConfiguration" || o.kind === "StorageClass" || o.kind === "ClusterRole"));
+  assert.ok(!off.some((o) => o.kind === "CSIDriver" && o.metadata.name === Drivers.Disk));
+});
+
+test("the chart's CRDs are deploy/crds, byte for byte", () => {
+  const ours = readdirSync(join(REPO, "deploy/crds")).sort();
+  assert.deepEqual(readdirSync(join(CHART, "crds")).sort(), ours, "run: npm run gen");
+  for (const f of ours) assert.equal(readFileSync(join(CHART, "crds", f), "utf8"), readFileSync(join(REPO, "deploy/crds", f), "utf8"), f);
+});
+
+test("values the chart cannot honour fail the render, naming the value and the fix", () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["storageClass.diskType=Floppy"], /storageClass\.diskType="Floppy" is not a disk class: use HDD, SSD or NVMe/],
+    [["storageNodes[0].name=n1", "storageNodes[0].diskType=SAS"], /storageNodes\[0\]\.diskType="SAS" is not a disk class/],
+    [["storageNodes[0].diskType=HDD"], /storageNodes\[0\]\.name is empty/],
+    [["storageClass.enableHA=true"], /storageClass\.enableHA=true needs replication: set drbd\.enabled=true .* or replicator\.enabled=true/],
+    [["drbd.enabled=true"], /drbd\.enabled=true: DRBD replication is not built/],
+    [["replicator.enabled=true"], /replicator\.enabled=true: the userspace replicator is not built/],
+    [["evictor.enabled=true"], /evictor\.enabled=true: the evictor is not built .* set evictor\.enabled=false/],
+    [["exporter.enabled=true"], /exporter\.enabled=true/],
+    [["ui.enabled=true"], /ui\.enabled=true/],
+    [["admission.failurePolicy=Maybe"], /admission\.failurePolicy="Maybe": use Ignore or Fail/],
+    [["localStorage.member.config.engine=zfs"], /localStorage\.member\.config\.engine="zfs": use auto, lvm or file/],
+    [["global.kubeletRootDir=var/lib/kubelet"], /global\.kubeletRootDir="var\/lib\/kubelet" must be an absolute path/],
+    [["storageClass.reclaimPolicy=Recycle"], /storageClass\.reclaimPolicy="Recycle": use Retain or Delete/],
+    [["scheduler.enabled=false"], /admission\.enabled=true with scheduler\.enabled=false/],
+  ];
+  for (const [set, want] of cases) assert.match(renderError({ set }), want, set.join(" "));
+});
+
+test("kubernetes versions: below 1.28 refused; kube-scheduler follows the cluster's minor", () => {
+  assert.match(renderError({ kubeVersion: "1.27.9" }), /kubeVersion/);
+  for (const v of ["1.28.3", "1.33.1"]) {
+    const sched = find(render({ kubeVersion: v }), "Deployment", "hwameistor-scheduler");
+    assert.match(containerOf(sched, "kube-scheduler").image, new RegExp(`kube-scheduler:v${v.split(".").slice(0, 2).join("\\.")}\\.0$`));
+  }
+});
+
+test("CSIDriver objects agree with what the drivers advertise", () => {
+  const objs = render();
+  const lvm = find(objs, "CSIDriver", Drivers.Lvm).spec;
+  const disk = find(objs, "CSIDriver", Drivers.Disk).spec;
+  assert.equal(lvm.attachRequired, LvmDriver.controller.includes("PUBLISH_UNPUBLISH_VOLUME"));
+  assert.equal(disk.attachRequired, DiskDriver.controller.includes("PUBLISH_UNPUBLISH_VOLUME"));
+  assert.equal(lvm.attachRequired, true);
+  assert.equal(disk.attachRequired, false);
+  for (const d of [lvm, disk]) {
+    assert.equal(d.podInfoOnMount, true);
+    assert.deepEqual(d.volumeLifecycleModes, ["Persistent"]);
+  }
+});
+
+const FIELDS = { "metadata.namespace": "hwameistor", "metadata.name": "pod-0", "spec.nodeName": "node-1" };
+
+test("node DaemonSet: the agent's sockets are where the registrars and the livenessprobe look, under the kubelet root", () => {
+  for (const [name, values] of VALUE_SETS) {
+    const objs = render({ values });
+    const ds = find(objs, "DaemonSet", "hwameistor-node");
+    const values0 = parse(readFileSync(values[0] ?? join(CHART, "values.yaml"), "utf8"));
+    const kubeletRoot = (values0.global?.kubeletRootDir ?? "/var/lib/kubelet").replace(/\/$/, "");
+    const node = containerOf(ds, "node");
+    const argv = argvOf(node, envOf(node, FIELDS));
+    const socketDir = argv.find((a) => a.startsWith("--csi-socket-dir="))!.split("=")[1]!;
+    assert.ok(socketDir.startsWith(`${kubeletRoot}/plugins/`), `${name}: ${socketDir}`);
+    // the agent sees the kubelet root at the same path, with mounts propagating both ways
+    const km = node.volumeMounts!.find((m) => m.mountPath === kubeletRoot)!;
+    assert.equal(km.mountPropagation, "Bidirectional", name);
+    assert.equal(hostPathOf(ds, node, kubeletRoot), kubeletRoot);
+    assert.equal(podSpecOf(ds).volumes.find((v: any) => v.name === km.name).hostPath.type, "Directory");
+    assert.equal(node.securityContext.privileged, true);
+    for (const p of ["/dev", "/sys", "/run/udev", "/etc/lvm"]) assert.ok(node.volumeMounts!.some((m) => m.mountPath === p), `${name}: ${p} not mounted`);
+    for (const [driver, sock] of [["lvm", LVM_SOCKET_NAME], ["disk", DISK_SOCKET_NAME]] as const) {
+      const reg = containerOf(ds, `registrar-${driver}`);
+      const ra = argvOf(reg, envOf(reg, FIELDS));
+      const csiAddress = ra.find((a) => a.startsWith("--csi-address="))!.split("=")[1]!;
+      const regPath = ra.find((a) => a.startsWith("--kubelet-registration-path="))!.split("=")[1]!;
+      // the registrar's view of the socket: its mount of the agent's socket dir
+      assert.equal(csiAddress, `/csi/${sock}`, name);
+      assert.equal(hostPathOf(ds, reg, "/csi"), socketDir, `${name}: registrar /csi is not the agent's socket dir`);
+      assert.equal(regPath, `${socketDir}/${sock}`, `${name}: the kubelet would dial another path`);
+      assert.equal(hostPathOf(ds, reg, "/registration"), `${kubeletRoot}/plugins_registry`);
+    }
+    const probe = containerOf(ds, "liveness-probe");
+    assert.equal(hostPathOf(ds, probe, "/csi"), socketDir);
+    const port = Number(probe.args!.find((a) => a.startsWith("--health-port="))!.split("=")[1]);
+    assert.equal(node.ports!.find((p) => p.name === "healthz")!.containerPort, port);
+  }
+});
+
+test("controller Deployment: every sidecar dials the socket the controller serves, with the original's flags", () => {
+  for (const [name, values] of VALUE_SETS) {
+    const dep = find(render({ values }), "Deployment", "hwameistor-controller");
+    const ctl = containerOf(dep, "controller");
+    const argv = argvOf(ctl, envOf(ctl, FIELDS));
+    const dir = argv.find((a) => a.startsWith("--csi-socket-dir="))!.split("=")[1]!;
+    const vol = ctl.volumeMounts!.find((m) => m.mountPath === dir)!;
+    assert.ok(vol, `${name}: controller's socket dir is not a shared volume`);
+    const sidecars: Array<[string, string]> = [
+      ["csi-provisioner", LVM_SOCKET_NAME], ["csi-attacher", LVM_SOCKET_NAME], ["csi-resizer", LVM_SOCKET_NAME],
+      ["csi-snapshotter", LVM_SOCKET_NAME], ["csi-provisioner-disk", DISK_SOCKET_NAME],
+    ];
+    for (const [c, sock] of sidecars) {
+      const sc = containerOf(dep, c);
+      const addr = sc.args!.find((a) => a.startsWith("--csi-address="))!.split("=")[1]!;
+      const m = sc.volumeMounts!.find((x) => x.name === vol.name)!;
+      assert.equal(addr, `${m.mountPath}/${sock}`, `${name}: ${c}`);
+      assert.ok(sc.args!.includes("--leader-election"), `${name}: ${c} without leader election`);
+    }
+    for (const c of ["csi-provisioner", "csi-provisioner-disk"]) {
+      const a = containerOf(dep, c).args!;
+      for (const f of ["--feature-gates=Topology=true", "--extra-create-metadata", "--strict-topology"]) assert.ok(a.includes(f), `${c} lacks ${f}`);
+    }
+  }
+});
+
+test("every container that runs our binary has a command line it accepts (parsed as the binary does, not run)", async () => {
+  const seen = new Set<string>();
+  for (const [name, values] of VALUE_SETS) {
+    for (const o of render({ values })) {
+      if (!o.spec?.template?.spec) continue;
+      for (const c of containersOf(o)) {
+        if (c.command?.[0] !== "hwameistor") continue;
+        const argv = argvOf(c, envOf(c, FIELDS));
+        assert.ok(!argv.some((a) => a.includes("$(")), `${o.metadata.name}/${c.name}: unexpanded ${argv.join(" ")}`);
+        seen.add(argv[1]!);
+        let parsed;
+        try {
+          parsed = await parseCommandLine(argv.slice(1));
+        } catch (e) {
+          assert.fail(`${name}: ${o.metadata.name}/${c.name}: hwameistor ${argv.slice(1).join(" ")}: ${(e as Error).message}`);
+        }
+        assert.equal(parsed.command, argv.slice(1).filter((a) => !a.startsWith("-")).slice(0, parsed.command.split(" ").length).join(" "));
+        assert.deepEqual(parsed.args, []);
+      }
+    }
+  }
+  assert.deepEqual([...seen].sort(), ["cluster", "controller", "node", "scheduler-extender", "webhook"]);
+  // the check can fail: an option the binary does not know is refused
+  await assert.rejects(parseCommandLine(["node", "--node-name=n", "--kubelet-dir=/x"]), /unknown option '--kubelet-dir=\/x'/);
+});
+
+test("scheduler and webhook wiring: ports, names, failure policy", () => {
+  for (const [name, values] of VALUE_SETS) {
+    const objs = render({ values });
+    const sched = find(objs, "Deployment", "hwameistor-scheduler");
+    const cfg = parse(find(objs, "ConfigMap", "hwameistor-scheduler-config").data["scheduler-config.yaml"]);
+    const ext = containerOf(sched, "extender");
+    const port = ext.args!.find((a) => a.startsWith("--port="))!.split("=")[1];
+    assert.equal(cfg.apiVersion, "kubescheduler.config.k8s.io/v1");
+    assert.equal(cfg.extenders[0].urlPrefix, `https://127.0.0.1:${port}`, name);
+    assert.equal(cfg.extenders[0].filterVerb, "filter");
+    assert.equal(cfg.extenders[0].prioritizeVerb, "prioritize");
+    assert.equal(cfg.extenders[0].bindVerb, undefined, "binding stays with kube-scheduler");
+    const webhook = containerOf(find(objs, "Deployment", "hwameistor-admission"), "webhook");
+    const schedulerName = webhook.args!.find((a) => a.startsWith("--scheduler-name="))!.split("=")[1];
+    assert.equal(cfg.profiles[0].schedulerName, schedulerName, name);
+    const svc = find(objs, "Service", "hwameistor-admission");
+    const mwc = find(objs, "MutatingWebhookConfiguration", "hwameistor-admission-mutate");
+    const env = envOf(webhook, FIELDS);
+    assert.equal(String(svc.spec.ports[0].targetPort), webhook.args!.find((a) => a.startsWith("--port="))!.split("=")[1]);
+    assert.equal(mwc.webhooks[0].clientConfig.service.name, svc.metadata.name);
+    assert.equal(mwc.webhooks[0].clientConfig.service.name, env.WEBHOOK_SERVICE);
+    assert.equal(mwc.webhooks[0].clientConfig.service.path, env.MUTATE_PATH);
+    assert.equal(mwc.metadata.name, env.MUTATE_CONFIG);
+    assert.equal(mwc.webhooks[0].failurePolicy, env.FAILURE_POLICY);
+    assert.equal(mwc.webhooks[0].clientConfig.caBundle, undefined, "the webhook writes its own CA");
+  }
+});
+
+test("helm uninstall keeps the data: CRDs from crds/ (never deleted by helm), the Cluster kept, claims are hooks", () => {
+  const objs = render({ values: [EVERY_OPTION_VALUES] });
+  assert.ok(objs.filter((o) => o.kind === "CustomResourceDefinition").length >= 20, "CRDs render from crds/ (helm installs them once and never deletes them)");
+  assert.equal(find(objs, "Cluster", "my-cluster").metadata.annotations?.["helm.sh/resource-policy"], "keep");
+  for (const o of objs.filter((x) => x.kind === "LocalDiskClaim")) assert.equal(o.metadata.annotations?.["helm.sh/hook"], "post-install");
+  assert.deepEqual(objs.filter((x) => x.kind === "LocalDiskClaim").map((x) => x.metadata.name), ["node-1-ssd-claim", "node-2-nvme-claim"]);
+});
