@@ -426,7 +426,14 @@ async function deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<
       }
       if (body.preconditions) opts.preconditions = body.preconditions;
       if (body.propagationPolicy) opts.propagationPolicy = body.propagationPolicy;
+      if (Number.isInteger(body.gracePeriodSeconds)) opts.gracePeriodSeconds = body.gracePeriodSeconds;
     }
+  }
+  const gp = q.get("gracePeriodSeconds");
+  if (gp !== null) {
+    const n = Number(gp);
+    if (!Number.isInteger(n)) throw badRequest(`invalid gracePeriodSeconds "${gp}": must be an integer`);
+    opts.gracePeriodSeconds = n;
   }
   const pp = q.get("propagationPolicy");
   if (pp) opts.propagationPolicy = pp;

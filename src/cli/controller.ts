@@ -6,7 +6,6 @@ import { startController } from "../controller/index.ts";
 import { parseMetricsPort, serveMetrics } from "../kube/metrics.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
-import { startEmbeddedScheduler, type EmbeddedScheduler } from "../scheduler/scheduler.ts";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
 
 interface ControllerFlags {
@@ -18,7 +17,6 @@ interface ControllerFlags {
   metricsPort?: string;
   metricsHost: string;
   logLevel: string;
-  podScheduler: boolean;
 }
 
 export function registerControllerCommand(program: Command): void {
@@ -33,7 +31,6 @@ export function registerControllerCommand(program: Command): void {
     .option("--metrics-port <port>", "serve this process's /metrics (reconcile durations and errors, CSI latencies) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
     .option("--log-level <level>", "pino log level", "info")
-    .option("--pod-scheduler", "standalone / dev cluster: also schedule pods (kube-scheduler's part, with HwameiStor's filter); off where a kube-scheduler runs", false)
     .action(async (o: ControllerFlags) => {
       const log = serverLogger(o.logLevel);
       const metricsPort = parseMetricsPort(o.metricsPort);
@@ -47,17 +44,7 @@ export function registerControllerCommand(program: Command): void {
         log,
       });
       const metrics = metricsPort === undefined ? undefined : await serveMetrics({ port: metricsPort, host: o.metricsHost, log });
-      let scheduler: EmbeddedScheduler | undefined;
-      if (o.podScheduler) {
-        scheduler = await startEmbeddedScheduler({
-          client,
-          log,
-          noLeaderElection: !o.leaderElection,
-          leaderElectionNamespace: o.leaderElectionNamespace,
-          identity: o.leaderElectionId,
-        });
-      }
-      const service = { stop: async () => (await scheduler?.stop(), await ctl.stop(), await metrics?.stop()) };
-      serveUntilSignal(log, service, { diskSocket: ctl.diskSocketPath, lvmSocket: ctl.lvmSocketPath, metricsPort: metrics?.port, podScheduler: !!scheduler });
+      const service = { stop: async () => (await ctl.stop(), await metrics?.stop()) };
+      serveUntilSignal(log, service, { diskSocket: ctl.diskSocketPath, lvmSocket: ctl.lvmSocketPath, metricsPort: metrics?.port });
     });
 }

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { startKcmRoles } from "../kcm/index.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { startEmbeddedScheduler } from "../scheduler/scheduler.ts";
 import { startSidecars } from "../sidecars/index.ts";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
 
@@ -14,6 +15,7 @@ interface Flags {
   kubeconfig?: string;
   csiSocket: string[];
   sidecars: boolean;
+  podScheduler: boolean;
   logLevel: string;
 }
 
@@ -24,12 +26,15 @@ export function registerKubeControllersCommand(program: Command): void {
     .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--csi-socket <path>", "a CSI controller socket (repeat for each driver)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--no-sidecars", "only the kube-controller-manager roles")
+    .option("--no-pod-scheduler", "do not schedule pods (kube-scheduler's part with HwameiStor's filter and score)")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: Flags) => {
       const log = serverLogger(o.logLevel);
       const client = new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
       const kcm = await startKcmRoles({ client, log });
       const sidecars = o.sidecars && o.csiSocket.length ? await startSidecars({ client, sockets: o.csiSocket, log }) : undefined;
-      serveUntilSignal(log, { stop: async () => { await sidecars?.stop(); await kcm.stop(); } }, { kubeControllers: true, drivers: sidecars?.drivers ?? [] });
+      // One scheduler per cluster, like the other roles of this process (not leader-elected: run one).
+      const scheduler = o.podScheduler ? await startEmbeddedScheduler({ client, log, noLeaderElection: true }) : undefined;
+      serveUntilSignal(log, { stop: async () => { await scheduler?.stop(); await sidecars?.stop(); await kcm.stop(); } }, { kubeControllers: true, drivers: sidecars?.drivers ?? [], podScheduler: !!scheduler });
     });
 }

@@ -2,7 +2,12 @@
 import type { Command } from "commander";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
 import { parseMetricsPort } from "../kube/metrics.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Drivers } from "../api/names.ts";
+import { DEFAULT_KUBELET_ROOT, startKubelet, type Kubelet } from "../kubelet/kubelet.ts";
 import { DEFAULT_STATE_DIR, startNodeAgent } from "../node/agent.ts";
+import { DISK_SOCKET_NAME } from "../node/disk-volume/index.ts";
 
 const positiveInt = (flag: string) => (v: string) => {
   const n = Number(v);
@@ -29,6 +34,8 @@ interface NodeFlags {
   metricsPort?: string;
   metricsHost?: string;
   logLevel: string;
+  runPods: boolean;
+  kubeletRoot: string;
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -54,6 +61,8 @@ export function registerNodeCommand(program: Command): void {
     .option("--metrics-port <port>", "serve this agent's /metrics (CSI latencies, reconciles, per-volume I/O) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
     .option("--log-level <level>", "pino log level", "info")
+    .option("--run-pods", "standalone / dev cluster: play the kubelet for pods bound to this node — mount their volumes and run their containers as host processes. SECURITY: whoever may create a pod may then run any command on this host as any user", false)
+    .option("--kubelet-root <dir>", "kubelet root for pod volume paths (plugins/kubernetes.io/csi/…, pods/<uid>/…)", DEFAULT_KUBELET_ROOT)
     .action(async (o: NodeFlags) => {
       const log = serverLogger(o.logLevel, { node: o.nodeName });
       const agent = await startNodeAgent({
@@ -76,6 +85,27 @@ export function registerNodeCommand(program: Command): void {
         metricsHost: o.metricsHost,
         log,
       });
-      serveUntilSignal(log, agent, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath, metricsPort: agent.metrics?.port });
+      let kubelet: Kubelet | undefined;
+      if (o.runPods) {
+        const user = agent.ctx.client.kubeConfig.getCurrentUser();
+        const token = user?.token ?? (user?.tokenFile ? readFileSync(user.tokenFile, "utf8").trim() : undefined);
+        kubelet = await startKubelet({
+          client: agent.ctx.client,
+          nodeName: o.nodeName,
+          root: o.kubeletRoot,
+          csiSockets: {
+            [Drivers.Disk]: join(agent.ctx.csiSocketDir, DISK_SOCKET_NAME),
+            ...(agent.storage?.socketPath ? { [Drivers.Lvm]: agent.storage.socketPath } : {}),
+          },
+          hostIP: o.storageIp ?? "127.0.0.1",
+          token,
+          log,
+        }).catch(async (e: unknown) => {
+          await agent.stop();
+          throw e;
+        });
+      }
+      const service = { stop: async () => (await kubelet?.stop(), await agent.stop()) };
+      serveUntilSignal(log, service, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath, metricsPort: agent.metrics?.port, kubeletLogPort: kubelet?.logPort });
     });
 }

@@ -6,6 +6,7 @@
 
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { findContainerProcesses, killContainer } from "../host/container/container.ts";
 import { commandLineOf, isAlive, signalProcess } from "../host/netns/daemon.ts";
 import { sleep } from "../kube/types.ts";
 import { teardownMountsAndLoops } from "./disks.ts";
@@ -60,6 +61,12 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
     for (const x of left) if (isAlive(x.pid)) res.left.push(`process ${x.s.name} (pid ${x.pid})`);
   }
   for (const name of Object.keys(state?.processes ?? {})) if (!res.stopped.some((s) => s.startsWith(name + " "))) res.stopped.push(name);
+  // Pods' container processes outlive their node agent (as containers outlive a kubelet): stop them.
+  const containers = findContainerProcesses(`${l.stateDir}/`);
+  for (const c of containers) killContainer(c.pid, c.rcFile);
+  await waitGone(containers.map((c) => c.pid), 5_000);
+  for (const c of containers) res.stopped.push(`container (pid ${c.pid})`);
+  for (const c of containers) if (isAlive(c.pid)) res.left.push(`container process ${c.pid} (${c.rcFile})`);
 
   // 2. mounts and loop devices
   const t = await teardownMountsAndLoops(l.stateDir);

@@ -15,6 +15,7 @@ test("process specs: order, flags of the node agents, netns only for nodes", () 
     "node", "--node-name", "node-1", "--kubeconfig", "/s/kubeconfig",
     "--devices", "file:/s/nodes/node-1/disks/*.img", "--disk-class", "HDD",
     "--state-dir", "/s/nodes/node-1/state", "--csi-socket-dir", "/s/nodes/node-1",
+    "--run-pods", "--kubelet-root", "/s/nodes/node-1/kubelet",
     "--storage-ip", specs[4]!.argv.at(-1)!,
   ]);
   assert.match(specs[4]!.argv.at(-1)!, /^10\.\d+\.\d+\.\d+$/, "a netns node announces its namespace address as storage IP");

@@ -81,6 +81,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
         "--disk-class", o.diskClass,
         "--state-dir", n.stateDir,
         "--csi-socket-dir", n.dir,
+        "--run-pods", "--kubelet-root", join(n.dir, "kubelet"),
         ...(net ? ["--storage-ip", net.nodes[i]!.ip] : []),
         ...metricsFlags(name, net ? net.nodes[i]!.ip : api.host),
       ],

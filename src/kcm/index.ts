@@ -1,11 +1,13 @@
 // kube-controller-manager roles for storage, as this project plays them where no Kubernetes runs them (the
 // dev cluster, standalone mode): the PV controller with the pvc-/pv-protection finalizers (pv-controller.ts)
-// and the attach/detach controller's VolumeAttachment side (attach-detach.ts). docs/kube-roles.md.
+// the attach/detach controller's VolumeAttachment side (attach-detach.ts) and the StatefulSet controller
+// (statefulset/). docs/kube-roles.md.
 
 import type { KubeClient } from "../kube/client.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import { attachDetachController } from "./attach-detach.ts";
 import { pvController } from "./pv-controller.ts";
+import { statefulSetController } from "./statefulset/controller.ts";
 
 export interface KcmOptions {
   client: KubeClient;
@@ -16,10 +18,11 @@ export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<vo
   const log = o.log ?? silentLogger;
   const pv = pvController({ client: o.client, log });
   const ad = attachDetachController({ client: o.client, log });
-  await Promise.all([pv.start(), ad.start()]);
+  const sts = statefulSetController({ client: o.client, log });
+  await Promise.all([pv.start(), ad.start(), sts.start()]);
   return {
     async stop() {
-      await Promise.all([pv.stop(), ad.stop()]);
+      await Promise.all([pv.stop(), ad.stop(), sts.stop()]);
     },
   };
 }

@@ -29,6 +29,8 @@ export interface WriteOptions {
 export interface DeleteOptions extends WriteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: string;
+  /** DeleteOptions.gracePeriodSeconds (pods: graceful deletion). */
+  gracePeriodSeconds?: number;
 }
 
 /** `pods`, `storageclasses.storage.k8s.io`: how kube names a resource in error messages. */
@@ -178,6 +180,20 @@ export class ObjectService {
     if (isNamespace && !opts.dryRun) this.deleteNamespaceContent(name);
     const remaining = isNamespace ? this.store.countInNamespace(name) : 0;
     const finalizers: string[] = Array.isArray(old.metadata.finalizers) ? old.metadata.finalizers : [];
+    const grace = podGracePeriod(rt, old, opts);
+    if (grace !== undefined) {
+      // Graceful pod deletion (kube-apiserver's pod strategy): a pod bound to a node is only marked; its
+      // kubelet stops the containers, cleans up the volumes, then deletes it with grace 0. A second delete
+      // may shorten the grace period, never lengthen it.
+      const prev = old.metadata.deletionGracePeriodSeconds;
+      if (old.metadata.deletionTimestamp && prev !== undefined && prev <= grace) return old;
+      const obj = structuredClone(old);
+      obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp ?? nowTimestamp();
+      obj.metadata.deletionGracePeriodSeconds = grace;
+      if (opts.dryRun) return obj;
+      this.store.write("MODIFIED", this.keyOf(rt, namespace, name), obj, old);
+      return obj;
+    }
     if (finalizers.length > 0 || remaining > 0) {
       if (old.metadata.deletionTimestamp) return old;
       const obj = structuredClone(old);
@@ -424,4 +440,17 @@ export class ObjectService {
 function conflictError(rt: ResourceType, name: string, why: string): HwError {
   const e = conflict(`Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`);
   return new HwError(e.code, e.reason, e.message, { statusReason: "Conflict", httpStatus: 409, details: { name, group: rt.group, kind: rt.plural } });
+}
+
+/**
+ * The grace period of a graceful pod deletion, or undefined for an immediate one: pods not yet on a node, a
+ * finished pod, or gracePeriodSeconds 0 go at once (as kube-apiserver's pod strategy decides).
+ */
+function podGracePeriod(rt: ResourceType, pod: any, opts: DeleteOptions): number | undefined {
+  if (!rt.builtin || rt.group !== "" || rt.plural !== "pods") return undefined;
+  if (!pod.spec?.nodeName) return undefined;
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") return undefined;
+  const grace = opts.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+  return grace > 0 ? grace : undefined;
 }

@@ -14,7 +14,7 @@
 // `--propagation slave`: mounts made on the host later (a grown filesystem stays the same mount) still reach
 // the container, and nothing the container mounts leaks back.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { HwError } from "../../api/errors.ts";
 import { commandLineOf, isAlive, signalProcess, startDaemon } from "../netns/daemon.ts";
 
@@ -141,4 +141,19 @@ export function ensureTarget(target: string, kind: "dir" | "file"): boolean {
     writeFileSync(target, "", { flag: "wx" }); // an empty regular file is a valid bind target for a device
   }
   return true;
+}
+
+/** Container shims whose status file lies under `prefix` (from /proc): for crash sweeps and `cluster down`. */
+export function findContainerProcesses(prefix: string): Array<{ pid: number; rcFile: string }> {
+  const out: Array<{ pid: number; rcFile: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const argv = commandLineOf(pid);
+    // unshare execs sh: the shim's argv is sh -c SHIM sh <rcFile> …
+    if (argv[0] !== "sh" || argv[1] !== "-c" || argv[2] !== SHIM) continue;
+    const rcFile = argv[4];
+    if (rcFile?.startsWith(prefix)) out.push({ pid, rcFile });
+  }
+  return out;
 }
