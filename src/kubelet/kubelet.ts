@@ -36,7 +36,7 @@ import {
 import type { KubeClient } from "../kube/client.ts";
 import { Controller } from "../kube/controller.ts";
 import { Informer } from "../kube/informer.ts";
-import { CSI_DRIVER, NODE, POD, PV, PVC, VOLUME_ATTACHMENT, metaTime } from "../kube/resources.ts";
+import { CSI_DRIVER, CSI_NODE, NODE, POD, PV, PVC, VOLUME_ATTACHMENT, metaTime } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import { stderrLogger, type KubeObject, type Logger, type Service } from "../kube/types.ts";
 import { startLogServer, type LogServer } from "./logs.ts";
@@ -476,6 +476,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     },
   });
   await publishEndpoint(c, o.nodeName, o.hostIP, logs.port, log);
+  await registerPlugins(c, o.nodeName, csi, Object.keys(o.csiSockets), log);
 
   await ctl.start();
   for (const uid of records.keys()) ctl.enqueue(uid); // records of pods deleted while we were down
@@ -536,6 +537,41 @@ function sweepOrphanProcesses(root: string, records: Map<string, PodRecord>, log
     log.warn({ pid, rcFile }, "stopping a container process no pod record names");
     killContainer(pid, rcFile);
   }
+}
+
+/**
+ * The kubelet's plugin registration, as csi-node-driver-registrar + the kubelet do it: NodeGetInfo of each
+ * driver → the Node's topology labels and the CSINode object (drivers: name, nodeID, topologyKeys).
+ */
+async function registerPlugins(client: KubeClient, node: string, csi: CsiNodeClients, drivers: string[], log: Logger): Promise<void> {
+  const entries: Array<{ name: string; nodeID: string; topologyKeys: string[] }> = [];
+  const labels: Record<string, string> = {};
+  for (const d of drivers) {
+    const cl = csi.client(d);
+    if (!cl) continue;
+    try {
+      const info = await cl.nodeGetInfo({ timeoutMs: 10_000 });
+      const segments = info.accessible_topology?.segments ?? {};
+      Object.assign(labels, segments);
+      entries.push({ name: d, nodeID: info.node_id ?? node, topologyKeys: Object.keys(segments).sort() });
+    } catch (e) {
+      log.warn({ driver: d, err: String(e) }, "driver not registered: NodeGetInfo failed");
+    }
+  }
+  const nodes = client.forKind<CoreNode & K>(NODE);
+  const n = await nodes.get(node);
+  if (!n) return;
+  if (Object.keys(labels).length) await nodes.patch(node, { metadata: { labels } });
+  const csiNodes = client.forKind<K>(CSI_NODE);
+  const body = {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "CSINode",
+    metadata: { name: node, ownerReferences: [{ apiVersion: "v1", kind: "Node", name: node, uid: n.metadata?.uid ?? "" }] },
+    spec: { drivers: entries },
+  };
+  const cur = await csiNodes.get(node);
+  if (!cur) await csiNodes.create(body as K);
+  else await csiNodes.patch(node, { spec: { drivers: entries } });
 }
 
 async function publishEndpoint(client: KubeClient, node: string, hostIP: string, port: number, log: Logger): Promise<void> {

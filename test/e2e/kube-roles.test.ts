@@ -123,7 +123,8 @@ before(async () => {
 after(async () => {
   if (skip) return;
   // Volumes first (Delete reclaim), while every process still runs.
-  await k?.run(["delete", "pod,volumesnapshot,pvc", "--all", "--wait=false"]);
+  await k?.run(["delete", "pod", "--all", "--grace-period=0", "--force"]);
+  await k?.run(["delete", "volumesnapshot,pvc", "--all", "--wait=false"]);
   await waitFor("volumes removed", async () => (await lvNames()).length === 0, 120_000).catch((e) => console.log(`# ${e.message}`));
   for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
   await Promise.race([Promise.all([...procs.values()].map(exited)), new Promise((r) => setTimeout(r, 10_000))]);
@@ -245,7 +246,8 @@ test("a pod on a node gets its VolumeAttachment attached; snapshot readyToUse an
   await k.ok(["delete", "pvc", "db", "--wait=false"]);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(await jp(["pvc", "db"], "{.status.phase}"), "Bound", "a claim in use stays");
-  await k.ok(["delete", "pod", "db-0"]);
+  // No kubelet runs in this test, so the pod is force-deleted (graceful deletion would wait for a kubelet).
+  await k.ok(["delete", "pod", "db-0", "--grace-period=0", "--force"]);
   await waitFor("detached and claim gone", async () => (await get(["volumeattachments"])).items.length === 0 && (await k.run(["get", "pvc", "db"])).code !== 0, 90_000);
 
   await apply(pvc("src"));
