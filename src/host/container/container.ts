@@ -21,22 +21,26 @@ import { commandLineOf, isAlive, signalProcess, startDaemon } from "../netns/dae
 /** The shim (see the header). $1 = rc file; then triples src dst ro until "--"; then the command. */
 export const SHIM = [
   'rc_file=$1; shift',
+  'child=; stop=',
+  'finish() { echo "$1" > "$rc_file.tmp" && mv -f "$rc_file.tmp" "$rc_file"; exit "$1"; }',
+  // Traps first: a signal that arrives before the command runs must not kill the shim without a status.
+  `trap 'stop=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM`,
+  `trap 'stop=INT; [ -z "$child" ] || kill -INT "$child" 2>/dev/null' INT`,
   'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do',
-  '  mount --bind -- "$1" "$2" || exit 125',
-  '  if [ "$3" = ro ]; then mount -o remount,bind,ro -- "$2" || exit 125; fi',
+  '  mount --bind -- "$1" "$2" || finish 125',
+  '  if [ "$3" = ro ]; then mount -o remount,bind,ro -- "$2" || finish 125; fi',
   '  shift 3',
   'done',
   'shift',
+  '[ -z "$stop" ] || finish 143',
   '"$@" &',
   'child=$!',
-  "trap 'kill -TERM $child 2>/dev/null' TERM",
-  "trap 'kill -INT $child 2>/dev/null' INT",
+  '[ -z "$stop" ] || kill -"$stop" "$child" 2>/dev/null',
   'while :; do',
   '  wait "$child"; rc=$?',
   '  kill -0 "$child" 2>/dev/null || break',
   'done',
-  'echo "$rc" > "$rc_file.tmp" && mv -f "$rc_file.tmp" "$rc_file"',
-  'exit "$rc"',
+  'finish "$rc"',
 ].join("\n");
 
 /** Exit status the shim reports when a bind mount failed before the command started. */
