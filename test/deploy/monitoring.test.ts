@@ -5,7 +5,6 @@
 // processes export. Needs promtool (Debian prometheus).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-// eslint-disable-next-line no-restricted-imports -- tests run the real promtool
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
