@@ -147,6 +147,8 @@ export const Annotations = {
   SourceSnapshot: "hwameistor.io/source-snapshot",
   /** Kubernetes' own: the node chosen for a WaitForFirstConsumer PVC. */
   SelectedNode: "volume.kubernetes.io/selected-node",
+  /** On hwameistor.io Event (ours): JSON of what the auditor last recorded about the resource (docs/auditor.md). */
+  AuditObserved: "hwameistor.io/audit-observed",
   /** Kubernetes' own: default VolumeSnapshotClass marker. */
   IsDefaultSnapshotClass: "snapshot.storage.kubernetes.io/is-default-class",
 } as const;

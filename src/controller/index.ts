@@ -21,6 +21,7 @@ import { NAMESPACE } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import type { Service } from "../kube/types.ts";
+import { auditorController } from "./auditor/reconciler.ts";
 import { expandController } from "./expand/reconciler.ts";
 import { thinPoolClaimController } from "./thin-pool-claim/reconciler.ts";
 import { localVolumeController } from "./local-volume/reconciler.ts";
@@ -71,8 +72,12 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start()]);
   const snaps = snapshotControllers({ client, log });
   await snaps.start();
+  // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
+  const auditor = auditorController({ client, log });
+  void auditor.start();
   log.info({}, "volume reconcilers running");
   return async () => {
+    await auditor.stop();
     await snaps.stop();
     await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop()]);
   };

@@ -12,7 +12,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -167,4 +167,107 @@ test("exporter keeps serving, marked stale, while the API server does not answer
     process.kill(api, "SIGCONT");
   }
   await waitFor(async () => one(parseExposition(await scrape(port)).samples, "hwameistor_exporter_api_up", {}).value === 1, 40_000, "api_up 1 again");
+});
+
+// ---------------------------------------------------------------- auditor (reference §10)
+
+type Rec = { time?: string; id?: string; action?: string; actionContent?: string; state?: string; stateContent?: string };
+async function auditEvents(): Promise<Map<string, { type: string; resource: string; records: Rec[] }>> {
+  // The way a user reads the audit log.
+  const doc = (await import("yaml")).parse(await k.ok(["get", "events.hwameistor.io", "-o", "yaml"]));
+  return new Map((doc.items as any[]).map((e) => [e.metadata.name, { type: e.spec.resourceType, resource: e.spec.resourceName, records: e.spec.records ?? [] }]));
+}
+const kinds = (recs: Rec[]) => recs.map((r) => `${r.action}${r.state ? "/" + r.state : ""}`);
+async function waitRecords(event: string, want: string[], timeoutMs = 60_000): Promise<Rec[]> {
+  let got: Rec[] = [];
+  await waitFor(async () => {
+    got = (await auditEvents()).get(event)?.records ?? [];
+    const have = kinds(got);
+    return want.every((w) => have.includes(w));
+  }, timeoutMs, `${event} to hold ${want.join(", ")}`).catch((e: Error) => {
+    const log = readFileSync(join(state, "logs", "controller.log"), "utf8").split("\n").filter((l) => /audit|"level":[45]0|leader/.test(l)).slice(-15).join("\n");
+    throw new Error(`${e.message}; it holds: ${kinds(got).join(", ") || "(nothing)"}\ncontroller log:\n${log}`);
+  });
+  return got;
+}
+
+test("auditor: Cluster Install and Change", { skip, timeout: 120_000 }, async () => {
+  // A Cluster nobody installs (the operator acts on cluster-sample only): added without status.installedCRDS.
+  await k.ok(["apply", "-f", "-"], "apiVersion: hwameistor.io/v1alpha1\nkind: Cluster\nmetadata: {name: audit-demo}\nspec: {admissionController: {disable: false}, drbd: {disable: true}}\n");
+  await waitRecords("cluster-audit-demo", ["Install"]);
+  await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"admissionController":{"disable":true}}}']);
+  await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"drbd":{"disable":false}}}']);
+  const recs = await waitRecords("cluster-audit-demo", ["Install", "Change"]);
+  const changes = recs.filter((r) => r.action === "Change").map((r) => JSON.parse(r.actionContent!));
+  assert.deepEqual(changes, [{ disable: true }, { disable: false }], "one Change per flip, content the sub-spec");
+});
+
+test("auditor: StorageNode Add, CapacityExpand, StateChange, Remove", { skip, timeout: 180_000 }, async () => {
+  const first = await waitRecords("storagenode-node-2", ["Add", "CapacityExpand"]);
+  assert.deepEqual(Object.keys(JSON.parse(first.find((r) => r.action === "CapacityExpand")!.actionContent!)), ["LocalStorage_PoolHDD"]);
+  // An administrator marks the node for maintenance; the agent reports it Ready again at its next refresh.
+  await k.ok(["patch", "localstoragenodes", "node-2", "--subresource=status", "--type", "merge", "-p", '{"status":{"state":"Maintain"}}']);
+  const st = await waitRecords("storagenode-node-2", ["StateChange"]);
+  assert.ok(st.some((r) => r.action === "StateChange" && JSON.parse(r.stateContent!).state === "Ready" && JSON.parse(r.actionContent!).state === "Maintain"), "StateChange Ready → Maintain, stateContent the old state");
+  // Deleting the LocalStorageNode: Remove (the node agent then registers it again: a second Add).
+  await k.ok(["delete", "localstoragenodes", "node-2", "--wait=false"]);
+  const recs = await waitRecords("storagenode-node-2", ["Remove"]);
+  const i = kinds(recs).indexOf("Remove");
+  assert.ok(i > 0 && kinds(recs).slice(0, i).includes("Add"));
+});
+
+test("auditor: Volume Create, Mount, Unmount, Delete and its operations", { skip, timeout: 300_000 }, async () => {
+  const m2 = join(dir, "mnt", "v2");
+  await ok("hwameictl", ["volume", "create", "v2", "--class", "hwameistor-storage-lvm-hdd", "--size", "300Mi", "--node", "node-1"]);
+  await ok("hwameictl", ["volume", "mount", "v2", "--node", "node-1", "--path", m2]);
+  await waitRecords("volume-v2", ["Create", "Mount"]);
+  await ok("hwameictl", ["volume", "unmount", "v2", "--node", "node-1", "--path", m2]);
+  await waitRecords("volume-v2", ["Unmount"]);
+  await ok("hwameictl", ["volume", "delete", "v2"]);
+  const v2 = await waitRecords("volume-v2", ["Create", "Mount", "Unmount", "Delete"]);
+  assert.deepEqual(kinds(v2), ["Create", "Mount", "Unmount", "Delete"], "in order, once each");
+  for (let i = 1; i < v2.length; i++) assert.ok(v2[i]!.time! >= v2[i - 1]!.time!, "times ascend");
+  assert.equal(JSON.parse(v2.find((r) => r.action === "Mount")!.actionContent!).publishedNode, "node-1");
+
+  // v1's operations: the real expansion (Submit, Start, Complete), the failed one aborted (Abort), the migration and
+  // conversion submitted (their controllers come later: Submit only).
+  await k.ok(["patch", "localvolumeexpands", "v1", "--type", "merge", "-p", '{"spec":{"abort":true}}']);
+  const v1 = await waitRecords("volume-v1", ["Create", "Mount", "Expand/Submit", "Expand/Start", "Expand/Complete", "Expand/Abort", "Migrate/Submit", "Convert/Submit"]);
+  assert.ok(v1.filter((r) => r.action === "Migrate").every((r) => r.id === "migrate-v1"), "operation records carry the operation's name as id");
+  assert.ok(v1.filter((r) => r.action === "Expand").every((r) => r.id === "v1"));
+  assert.equal(v1.filter((r) => r.action === "Expand" && r.state === "Submit").length, 2, "two expansions, one Submit each");
+});
+
+test("auditor: Disk Add, Allocate, Relocate, Reserve, Release, Change", { skip, timeout: 120_000 }, async () => {
+  // The cluster's disks were Added when the auditor first saw them.
+  const ld = (await getJson("localdisks"))[0];
+  await waitRecords(`disk-${ld.metadata.name}`, ["Add"]);
+  // A LocalDisk record edited the way the original's hwameictl and an administrator do (no hardware behind it; it
+  // is Inactive and reserved, so no claim takes it).
+  await k.ok(["apply", "-f", "-"], "apiVersion: hwameistor.io/v1alpha1\nkind: LocalDisk\nmetadata: {name: localdisk-auditdemo}\nspec: {nodeName: node-2, devicePath: /dev/audit-demo, capacity: 1073741824, state: Inactive, reserved: true, diskAttributes: {type: HDD}}\n");
+  await waitRecords("disk-localdisk-auditdemo", ["Add"]);
+  for (const patch of ['{"spec":{"owner":"system"}}', '{"spec":{"nodeName":"node-1"}}', '{"spec":{"reserved":false}}', '{"spec":{"reserved":true}}', '{"spec":{"state":"Unknown"}}']) {
+    await k.ok(["patch", "localdisks", "localdisk-auditdemo", "--type", "merge", "-p", patch]);
+  }
+  const recs = await waitRecords("disk-localdisk-auditdemo", ["Add", "Allocate", "Relocate", "Release", "Reserve", "Change"]);
+  assert.deepEqual(kinds(recs).slice(0, 6), ["Add", "Allocate", "Relocate", "Release", "Reserve", "Change"]);
+  await k.ok(["delete", "localdisks", "localdisk-auditdemo"]);
+});
+
+test("auditor: a controller restart adds no duplicate record", { skip, timeout: 180_000 }, async () => {
+  const before = await auditEvents();
+  const pid = clusterJson().processes.controller.pid as number;
+  process.kill(pid, "SIGKILL");
+  await waitFor(() => { const p = clusterJson().processes.controller; return p.pid !== pid && !!p.pid; }, 60_000, "controller restarted");
+  // Give the new leader time to take the Lease, list everything and reconcile every Event.
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports().controller}/metrics`).then((r) => r.text(), () => "")).includes('controller="auditor"'), 90_000, "the auditor runs again");
+  await new Promise((r) => setTimeout(r, 5000));
+  const after = await auditEvents();
+  for (const [name, ev] of before) {
+    const a = after.get(name);
+    assert.ok(a, `${name} still there`);
+    const ids = a.records.map((r) => JSON.stringify([r.id, r.action, r.state, r.actionContent, r.stateContent]));
+    assert.equal(new Set(ids).size, ids.length, `${name}: no duplicate record`);
+    assert.deepEqual(a.records.slice(0, ev.records.length), ev.records, `${name}: earlier records unchanged`);
+  }
 });
