@@ -1,0 +1,92 @@
+// The image's runtime stage without a Docker engine: the same install steps in a scratch directory — the
+// production dependencies only (`npm ci --omit=dev`: no tsx, no typescript), the built dist/, bin/ and the
+// CRDs, exactly the paths deploy/Dockerfile copies — then every role started from there: each command's
+// --help, the API server serving /healthz, the webhook and the scheduler extender serving /healthz over HTTPS
+// against it. Shortcut, said plainly: npm ci runs with --ignore-scripts and better-sqlite3's compiled addon is
+// copied from the checkout's node_modules (the same version, built by the same install script for the same
+// Node ABI): compiling it again costs ~70 s of CPU for nothing this test checks.
+import assert from "node:assert/strict";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "node:https";
+import { after, before, test } from "node:test";
+import { createInterface } from "node:readline";
+import { REPO } from "./helm.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hw-runtime-stage-"));
+const procs: ChildProcess[] = [];
+const env = { PATH: process.env.PATH!, HOME: dir }; // no HWAMEISTOR_TSX, no KUBECONFIG
+
+before(() => {
+  // the runtime stage's COPY lines are what this test lays out
+  const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
+  const runtime = docker.slice(docker.indexOf("AS runtime"));
+  const copies = [...runtime.matchAll(/^COPY (?:--from=build )?(\S+) (\S+)$/gm)].map((m) => m[2]);
+  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds"]);
+  for (const f of ["package.json", "package-lock.json"]) cpSync(join(REPO, f), join(dir, f));
+  execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, stdio: "pipe", env: { ...process.env, npm_config_loglevel: "error" } });
+  cpSync(join(REPO, "node_modules/better-sqlite3/build"), join(dir, "node_modules/better-sqlite3/build"), { recursive: true });
+  execFileSync(join(REPO, "node_modules/.bin/tsc"), ["-p", join(REPO, "tsconfig.build.json"), "--outDir", join(dir, "dist"), "--incremental", "false", "--sourceMap", "false"], { stdio: "pipe" });
+  execFileSync("bash", ["-c", 'cd "$1" && find src -name "*.proto" -not -path "*/testdata/*" | while read -r f; do mkdir -p "$2/dist/$(dirname "${f#src/}")"; cp "$f" "$2/dist/${f#src/}"; done', "_", REPO, dir]);
+  cpSync(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
+  cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
+});
+after(() => {
+  for (const p of procs) p.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const hw = (args: string[]) => execFileSync(join(dir, "bin/hwameistor"), args, { env, encoding: "utf8", stdio: "pipe" });
+
+test("production install: no TypeScript tooling in node_modules, dist/ is JavaScript", () => {
+  for (const dev of ["tsx", "typescript", "eslint", "kubernetes-models"]) assert.ok(!existsSync(join(dir, "node_modules", dev)), `${dev} installed in the runtime stage`);
+  assert.ok(existsSync(join(dir, "dist/cli/main.js")));
+  assert.ok(existsSync(join(dir, "dist/csi/proto/csi.proto")));
+});
+
+test("every role answers --help from the runtime layout", () => {
+  const roles = ["apiserver", "node", "controller", "cluster", "exporter", "rest", "kube-controllers", "webhook", "scheduler-extender"];
+  const top = hw(["--help"]);
+  for (const r of roles) {
+    assert.match(top, new RegExp(`\\b${r}\\b`), `hwameistor --help lists ${r}`);
+    assert.match(hw([r, "--help"]), new RegExp(`Usage: hwameistor ${r}`));
+  }
+  assert.match(hw(["cluster", "operator", "--help"]), /Usage: hwameistor cluster operator/);
+  assert.match(execFileSync(join(dir, "bin/hwameictl"), ["--help"], { env, encoding: "utf8" }), /Usage: hwameictl/);
+});
+
+/** Starts a role; resolves its ready line. */
+function start(args: string[]): Promise<Record<string, any>> {
+  const p = spawn(join(dir, "bin/hwameistor"), args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  procs.push(p);
+  let err = "";
+  p.stderr!.on("data", (d) => (err = (err + d).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: p.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+    p.once("exit", (code) => reject(new Error(`hwameistor ${args.join(" ")} exited ${code}: ${err}`)));
+  });
+}
+
+const httpsGet = (port: number, path: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const r = request({ host: "127.0.0.1", port, path, rejectUnauthorized: false }, (res) => {
+      let b = "";
+      res.on("data", (d) => (b += d));
+      res.on("end", () => resolve({ status: res.statusCode!, body: b }));
+    });
+    r.on("error", reject);
+    r.end();
+  });
+
+test("the API server, the webhook and the scheduler extender serve from the runtime layout", { timeout: 120_000 }, async () => {
+  const api = await start(["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
+  const port = Number(new URL(api.url).port);
+  assert.equal((await httpsGet(port, "/healthz")).body, "ok");
+  const kc = ["--kubeconfig", api.kubeconfig];
+  const wh = await start(["webhook", ...kc, "--namespace", "default", "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"]);
+  assert.equal((await httpsGet(wh.port, "/healthz")).body, "ok");
+  const ext = await start(["scheduler-extender", ...kc, "--port", "0", "--log-level", "warn"]);
+  assert.equal((await httpsGet(ext.port, "/healthz")).body, "ok");
+});
