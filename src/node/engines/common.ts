@@ -51,29 +51,6 @@ export function insufficientSpace(poolName: string, volumeName: string, required
 export const floorToExtent = (b: number): number => Math.max(0, Math.floor(b / EXTENT_BYTES) * EXTENT_BYTES);
 
 // ---------------------------------------------------------------------------------------------------------
-// A per-key async mutex. Engine calls for one pool are serialised: attachLoop's "already attached?" check and
-// losetup are not atomic (docs/host.md), and free-space checks must not interleave with allocations.
-
-export class KeyedLock {
-  private tails = new Map<string, Promise<unknown>>();
-
-  async with<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev.catch(() => undefined);
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Stable device paths
 
 /** Point `link` at `target`, atomically (a temp symlink renamed over the old one). No-op when it already does. */

@@ -16,7 +16,7 @@ import { HwError, invalid, notFound } from "../../../api/errors.ts";
 import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../../../api/names.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
-import { silentLogger, sleep } from "../../../kube/types.ts";
+import { silentLogger } from "../../../kube/types.ts";
 import { DiskDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
 import { chooseDisk, describeDisks, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
@@ -27,6 +27,8 @@ import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 import { formatBytes } from "../../../api/quantity.ts";
+import { waitUntil } from "../../../csi/wait.ts";
+import { KeyedLock } from "../../../kube/keyed-lock.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;
@@ -55,30 +57,11 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
   const log = o.log ?? silentLogger;
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;
-  const nodeLocks = new Map<string, Promise<unknown>>();
+  /** Per-node serialisation of the disk choice within this process. */
+  const nodeLocks = new KeyedLock();
+  const withNodeLock = <R>(node: string, fn: () => Promise<R>): Promise<R> => nodeLocks.with(node, fn);
 
-  /** Runs fn after every earlier fn for the same node (per-process serialisation of disk choice). */
-  function withNodeLock<R>(node: string, fn: () => Promise<R>): Promise<R> {
-    const prev = nodeLocks.get(node) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    nodeLocks.set(node, tail);
-    void tail.then(() => {
-      if (nodeLocks.get(node) === tail) nodeLocks.delete(node);
-    });
-    return next;
-  }
-
-  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>): Promise<void> {
-    const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
-    for (;;) {
-      if (await done()) return;
-      if (ctx.signal.aborted || Date.now() + pollMs > end) {
-        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress`, { hint: "retry the call; it continues where it stopped" });
-      }
-      await sleep(pollMs, ctx.signal);
-    }
-  }
+  const wait = (ctx: CallContext, what: string, done: () => Promise<boolean>) => waitUntil(ctx, what, { maxWaitMs, pollMs }, done);
 
   /** Disks of `type` that are Available on `node` and not held by any live LDV. */
   async function freeDisks(node: string, type: PoolClass): Promise<{ free: CandidateDisk[]; other: string }> {
@@ -207,7 +190,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       });
 
       let last: Ldv | undefined;
-      await waitUntil(ctx, `creating volume ${name} on node ${node}`, async () => {
+      await wait(ctx, `creating volume ${name} on node ${node}`, async () => {
         last = await c.ldv.get(name);
         if (!last) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
         const st = last.status?.state ?? "";
@@ -232,7 +215,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
         st.state = VolumeStates.ToBeDeleted;
       });
       log.info({ volume: name }, "LocalDiskVolume marked ToBeDeleted");
-      await waitUntil(ctx, `deleting volume ${name}`, async () => !(await c.ldv.get(name)));
+      await wait(ctx, `deleting volume ${name}`, async () => !(await c.ldv.get(name)));
       return {};
     },
 

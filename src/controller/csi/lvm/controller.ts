@@ -31,10 +31,12 @@ import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
 import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
-import { provisionVolume, serial } from "./provision.ts";
+import { provisionVolume } from "./provision.ts";
 import { snapshotService } from "./snapshots.ts";
 import { formatBytes } from "../../../api/quantity.ts";
-import { ObjectWake } from "./wake.ts";
+import { ObjectWake } from "../../../kube/object-wake.ts";
+import { waitUntil } from "../../../csi/wait.ts";
+import { KeyedLock } from "../../../kube/keyed-lock.ts";
 
 export interface LvmControllerOptions {
   client: KubeClient;
@@ -106,37 +108,14 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;
   const inFlight = new Set<string>();
-  const placementLock = serial();
+  // One placement decision at a time in this process: each sees the volumes the previous one created.
+  const placement = new KeyedLock();
+  const placementLock = <R>(fn: () => Promise<R>): Promise<R> => placement.with("placement", fn);
   const snaps = snapshotService({ client: o.client, log, maxWaitMs, pollMs, provision: (r) => placementLock(() => provisionVolume(c, r, log)) });
 
-  /**
-   * Checks `done` until true: at once, then on every change of LocalVolume `name` (a watch of that one
-   * object, from `rv`) and at the latest after a poll interval that grows from pollMs to 1 s (the safety net;
-   * the original polls every second). On running out of time UNAVAILABLE, saying what we last saw.
-   */
-  async function waitUntil(
-    ctx: CallContext,
-    what: string,
-    watch: { name: string; rv?: string },
-    done: () => Promise<boolean>,
-    status: () => string = () => "",
-  ): Promise<void> {
-    const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
-    if (await done()) return;
-    const wake = new ObjectWake(c.lv, watch.name, watch.rv);
-    try {
-      for (let delay = pollMs; ; delay = Math.min(1000, Math.max(pollMs, delay * 1.5))) {
-        if (ctx.signal.aborted || Date.now() >= end) {
-          const seen = status();
-          throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
-        }
-        await wake.next(Math.min(delay, Math.max(0, end - Date.now())), ctx.signal);
-        if (await done()) return;
-      }
-    } finally {
-      wake.close();
-    }
-  }
+  /** Waits for LocalVolume `watch.name` (from `watch.rv`) until `done`: src/csi/wait.ts. */
+  const waitForVolume = (ctx: CallContext, what: string, watch: { name: string; rv?: string }, done: () => Promise<boolean>, status?: () => string) =>
+    waitUntil(ctx, what, { maxWaitMs, pollMs, status, wake: new ObjectWake(c.lv, watch.name, watch.rv) }, done);
 
   async function replicasOf(volume: string): Promise<Lvr[]> {
     return (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume);
@@ -184,7 +163,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         let first = true;
         let replicasCheckedAt = Date.now();
         let problem = "";
-        await waitUntil(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, { name, rv: lv.metadata?.resourceVersion }, async () => {
+        await waitForVolume(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, { name, rv: lv.metadata?.resourceVersion }, async () => {
           // The first check uses the object just read or written; later ones re-read it.
           const cur = first ? lv : await c.lv.get(name);
           first = false;
@@ -225,7 +204,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         });
         log.info({ volume: name }, "LocalVolume marked for deletion");
       }
-      await waitUntil(ctx, `deleting volume ${name}`, { name, rv: lv.metadata?.resourceVersion }, async () => !(await c.lv.get(name)));
+      await waitForVolume(ctx, `deleting volume ${name}`, { name, rv: lv.metadata?.resourceVersion }, async () => !(await c.lv.get(name)));
       return {};
     },
 

@@ -31,16 +31,6 @@ export interface ProvisionRequest {
   topology: NodeTopology;
 }
 
-/** A mutex as a promise chain: fn runs after every earlier fn. */
-export function serial(): <R>(fn: () => Promise<R>) => Promise<R> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <R>(fn: () => Promise<R>) => {
-    const next = tail.then(fn, fn);
-    tail = next.catch(() => {});
-    return next;
-  };
-}
-
 function tolerationsOf(annotations: Record<string, string> | undefined): Toleration[] {
   const raw = annotations?.[Annotations.TolerationsAnnotations];
   if (!raw) return [];

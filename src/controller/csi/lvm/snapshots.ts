@@ -26,12 +26,13 @@ import { DELETE_DEFERRED_ANNOTATION, nodesOfVolume } from "../../snapshot/reconc
 import type { KubeClient } from "../../../kube/client.ts";
 import { isNotFound } from "../../../kube/transport.ts";
 import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVolumeSnapshotRestoreObject as Lvsr, type Lv } from "../../../kube/hwameistor.ts";
-import { silentLogger, sleep, type Logger } from "../../../kube/types.ts";
+import { silentLogger, type Logger } from "../../../kube/types.ts";
 import type { CallContext } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 import type { LvmParams } from "./params.ts";
 import type { ProvisionRequest } from "./provision.ts";
+import { waitUntil } from "../../../csi/wait.ts";
 
 export interface CsiSnapshot {
   size_bytes: string;
@@ -105,17 +106,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;
 
-  async function waitUntil(ctx: CallContext, what: string, done: () => Promise<boolean>, status: () => string = () => ""): Promise<void> {
-    const end = Math.min(ctx.deadlineMs !== undefined ? ctx.deadlineMs - 250 : Infinity, Date.now() + maxWaitMs);
-    for (let delay = pollMs; ; delay = Math.min(1000, Math.max(pollMs, delay * 1.5))) {
-      if (await done()) return;
-      if (ctx.signal.aborted || Date.now() + delay > end) {
-        const seen = status();
-        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
-      }
-      await sleep(delay, ctx.signal);
-    }
-  }
+  const wait = (ctx: CallContext, what: string, done: () => Promise<boolean>, status?: () => string) => waitUntil(ctx, what, { maxWaitMs, pollMs, status }, done);
 
   /** The checks every snapshot source volume passes; returns the volume. */
   async function snapshottableVolume(source: string): Promise<Lv> {
@@ -148,7 +139,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
       log.info({ snapshot: id, volume: source }, "LocalVolumeSnapshot created");
     }
     let last: Lvs = lvs;
-    await waitUntil(ctx, `snapshot ${id} of volume ${source}`, async () => {
+    await wait(ctx, `snapshot ${id} of volume ${source}`, async () => {
       const cur = await c.lvs.get(id);
       if (!cur) throw new HwError("ABORTED", "Deleted", `snapshot ${id} was deleted while being created`);
       last = cur;
@@ -169,7 +160,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
       });
       log.info({ snapshot: id }, "LocalVolumeSnapshot marked for deletion");
     }
-    await waitUntil(ctx, `deleting snapshot ${id}`, async () => !(await c.lvs.get(id)));
+    await wait(ctx, `deleting snapshot ${id}`, async () => !(await c.lvs.get(id)));
   }
 
   /** Restore snapshot `snap` (Ready) into the new volume `p.name` on the snapshot's node; returns the volume. */
@@ -192,7 +183,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
       lv = await o.provision({ name: p.name, params: { ...p.params, poolName: pool, replicaNumber: 1 }, requiredBytes: p.requiredBytes, topology: { requisite: [node], preferred: [node] } });
       log.info({ volume: p.name, snapshot: snapId, node }, "LocalVolume created for a restore");
     }
-    await waitUntil(ctx, `creating volume ${p.name} on ${node}`, async () => (await c.lv.get(p.name))?.status?.state === VolumeStates.Ready);
+    await wait(ctx, `creating volume ${p.name} on ${node}`, async () => (await c.lv.get(p.name))?.status?.state === VolumeStates.Ready);
     const rname = ObjectNames.SnapRestorePrefix + p.name;
     if (!(await c.lvsrestore.get(rname))) {
       await c.lvsrestore.create({
@@ -202,7 +193,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
     }
     let state = "";
     let message = "";
-    await waitUntil(ctx, `restoring snapshot ${snapId} into volume ${p.name}`, async () => {
+    await wait(ctx, `restoring snapshot ${snapId} into volume ${p.name}`, async () => {
       const r = await c.lvsrestore.get(rname);
       state = r?.status?.state ?? "";
       message = r?.status?.message ?? "";

@@ -21,7 +21,7 @@ import type { KubeClient } from "../../../kube/client.ts";
 import { hwameistorClients, type Ldv } from "../../../kube/hwameistor.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { diskVolumeRecords } from "../../disk-volume/volume-files.ts";
-import { KeyedLock } from "../../engines/common.ts";
+import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import { DiskDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
 import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/publish.ts";
 import type { ServiceHandlers } from "../../../csi/server.ts";

@@ -31,7 +31,7 @@ import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/pu
 import { validatePath, validateVolumeId, bytesField } from "../../../csi/validate.ts";
 import { volumeRecords } from "../../../csi/volume-record.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
-import { KeyedLock } from "../../engines/common.ts";
+import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import type { HwameistorClients } from "../../../kube/hwameistor.ts";
 import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
 

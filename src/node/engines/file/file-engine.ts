@@ -21,18 +21,8 @@ import { HwError } from "../../../api/errors.ts";
 import type { PoolClass } from "../../../api/names.ts";
 import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, growSparseFile, listLoops, setLoopCapacity, type LoopDevice } from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import {
-  assertPoolName,
-  assertVolumeName,
-  ensureDevLink,
-  insufficientSpace,
-  isDeviceInUse,
-  KeyedLock,
-  readDevLink,
-  removeDevLink,
-  requestedSize,
-  syncDir,
-} from "../common.ts";
+import { assertPoolName, assertVolumeName, ensureDevLink, insufficientSpace, isDeviceInUse, readDevLink, removeDevLink, requestedSize, syncDir } from "../common.ts";
+import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,
   type ActivationReport,

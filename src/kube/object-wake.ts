@@ -1,11 +1,11 @@
-// Wake-ups for the CSI controller's waits (CreateVolume until the LocalVolume is Ready, DeleteVolume until it
-// is gone): one watch of the one object (`fieldSelector=metadata.name=<name>`, from the resourceVersion the
+// Wake-ups for waits on one object (the CSI controller waits for a LocalVolume to be Ready or gone, a snapshot
+// to be ready): one watch of the one object (`fieldSelector=metadata.name=<name>`, from the resourceVersion the
 // caller read, as `kubectl wait` does) for the duration of the wait. Each event wakes the waiter, which then
 // re-reads the object; the timed poll stays as the safety net, so a watch that fails or ends early only
 // costs latency, never correctness (it is not restarted).
 
-import type { ResourceClient } from "../../../kube/client.ts";
-import type { KubeObject } from "../../../kube/types.ts";
+import type { ResourceClient } from "./client.ts";
+import type { KubeObject } from "./types.ts";
 
 export class ObjectWake<T extends KubeObject = KubeObject> {
   private readonly ctl = new AbortController();
