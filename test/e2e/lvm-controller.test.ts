@@ -382,6 +382,29 @@ test("20 concurrent CreateVolumes across 3 nodes and 2 pool classes, placed by s
   }
 });
 
+test("concurrent creates that fill the SSD pools exactly: all succeed, the next is RESOURCE_EXHAUSTED, no pool over-committed", async () => {
+  const size = 256 * MiB;
+  const nodes = ["n1", "n2"];
+  const free0 = Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, await freeOf(n, SSD)] as const)));
+  const fits = nodes.reduce((sum, n) => sum + Math.floor(free0[n]! / size), 0);
+  assert.ok(fits >= 10, `the SSD pools should hold at least 10 volumes of 256 MiB (free ${JSON.stringify(free0)})`);
+  const names = Array.from({ length: fits }, (_, i) => `pvc-fill-${String(i).padStart(3, "0")}`);
+  try {
+    const res = await Promise.all(names.map((n) => csi!.createVolume(req(n, "SSD", size))));
+    const perNode: Record<string, number> = {};
+    for (const r of res) {
+      const node = r.volume.accessible_topology![0]!.segments![TopologyKeys.LvmNode]!;
+      perNode[node] = (perNode[node] ?? 0) + size;
+    }
+    for (const n of nodes) assert.ok((perNode[n] ?? 0) <= free0[n]!, `${n}: ${perNode[n]} promised > ${free0[n]} free`);
+    await assert.rejects(csi!.createVolume(req("pvc-fill-one-more", "SSD", size)), code("RESOURCE_EXHAUSTED"));
+  } finally {
+    // As the provisioner does: DeleteVolume again while it answers "still in progress".
+    await Promise.all(names.map((n) => waitFor(`DeleteVolume ${n}`, () => csi!.deleteVolume({ volume_id: n }).then(() => true, () => false), 60_000)));
+  }
+  for (const n of nodes) await waitFor(`${n} SSD free again`, async () => (await freeOf(n, SSD)) === free0[n]);
+});
+
 test("two PVCs of one pod share one volume group (every PVC appended) and its node", async () => {
   await client.forKind(NAMESPACE).create({ metadata: { name: "ns-pod" } });
   await client.forKind(POD).create(
