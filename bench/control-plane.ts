@@ -33,7 +33,7 @@ import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeConfig } from "../src/kube/config.ts";
 import { attachLoop, createSparseFile, detachLoop } from "../src/host/loop/loop.ts";
 import { mkfs } from "../src/host/fs/fs.ts";
-import { REPO, hwameistor, importRss, load1, rssOf, sampleRss } from "./lib/proc.ts";
+import { REPO, hwameistor, importMemory, load1, rssOf, sampleRss } from "./lib/proc.ts";
 import { fmt, machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
 import { mapLimit, median, round, sleep, timed } from "./lib/stats.ts";
 import { VolumeTrace } from "./lib/volume-trace.ts";
@@ -276,8 +276,10 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     for (const [name, pid] of Object.entries(pids)) after[name] = rssOf(pid)?.rss ?? NaN;
 
     // ---- reasons: what the runtime and the imports cost by themselves, and mkfs.xfs outside the driver
-    const base = await importRss();
-    const agentMods = await importRss(join(REPO, "src/node/agent.ts"));
+    const baseMem = await importMemory();
+    const agentMem = await importMemory(join(REPO, "dist/node/agent.js"));
+    const base = baseMem.rssBytes;
+    const agentMods = agentMem.rssBytes;
     const mkfsMs = await mkfsReference(stateDir, fsType === "ext4" ? "ext4" : "xfs");
 
     for (const name of Object.keys(pids)) {
@@ -289,7 +291,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
           "MiB",
           isNode ? "< 100" : undefined,
           isNode
-            ? `a fresh node + tsx process is ${fmt(mib(base))} MiB; the agent's modules, before anything starts, ${fmt(mib(agentMods))} MiB`
+            ? `a fresh node process is ${fmt(mib(base))} MiB; with the agent's compiled modules, before anything starts, ${fmt(mib(agentMods))} MiB (live heap ${fmt(mib(agentMem.heapUsedBytes))} MiB, committed heap ${fmt(mib(agentMem.heapTotalBytes))} MiB); the rest at rest is the running agent's objects and buffers`
             : undefined,
         ),
         metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB"),
@@ -297,8 +299,8 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       );
     }
     metrics.push(
-      metric("reference: node + tsx, nothing imported", mib(base), "MiB", undefined, "a fresh `node --import tsx` process (how every hwameistor process runs)"),
-      metric("reference: + the node agent's modules", mib(agentMods), "MiB", undefined, "the same after importing src/node/agent.ts, before it starts anything"),
+      metric("reference: node, nothing imported", mib(base), "MiB", undefined, `a fresh \`node\` process with the daemons' 1 MiB semi-space (native: the binary, V8, ICU; live heap ${fmt(mib(baseMem.heapUsedBytes))} MiB)`),
+      metric("reference: + the node agent's modules", mib(agentMods), "MiB", undefined, `the same after importing dist/node/agent.js, before it starts anything: live heap ${fmt(mib(agentMem.heapUsedBytes))} MiB, committed heap ${fmt(mib(agentMem.heapTotalBytes))} MiB, external ${fmt(mib(agentMem.externalBytes))} MiB`),
       metric(`reference: mkfs.${fsType} of a ${VOLUME_BYTES / MiB} MiB loop device`, round(mkfsMs), "ms", undefined, "median of 3, run by the benchmark outside the driver, right after the phases"),
     );
     notes.push(

@@ -205,6 +205,24 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
       }
     }
 
+    // ---- the file engine's stack, one layer at a time, for the same line of the same run
+    const ratioOf = (job: Job, name: string): number | undefined => {
+      const s = samples.get(`${job.key}:${name}`);
+      const rawS = samples.get(`${job.key}:raw`);
+      return s && rawS ? median(pairedRatios(s, rawS, job.higherIsBetter)) : undefined;
+    };
+    const decomposition = (job: Job): string => {
+      const parts = [
+        ["stacked-loop", "+ one loop layer"],
+        ["file-xfspool", "+ loop layer + XFS"],
+        ["lvm-window", "one loop window, no filesystem"],
+      ]
+        .map(([n, what]) => [what, ratioOf(job, n!)] as const)
+        .filter(([, r]) => r !== undefined)
+        .map(([what, r]) => `${what} ${fmt(Number(r!.toFixed(3)))}`);
+      return parts.length ? `; the same line in this run, layer by layer (ratio to raw): ${parts.join(", ")}, + loop layer + btrfs NOCOW (file-block) ${fmt(Number(ratioOf(job, "file-block")!.toFixed(3)))}` : "";
+    };
+
     // ---- results: per line the median + spread, and the paired ratio for every volume
     const rows: string[][] = [];
     for (const job of JOBS) {
@@ -221,7 +239,7 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
           samples: paired.map((x) => Number(x.toFixed(3))),
           note: `${job.label}: ${t.name} ${short(median(s))} vs raw ${short(median(rawS))} ${job.unit}${job.higherIsBetter ? "" : " (latency: ratio = raw/volume)"}`,
         });
-        if (!m.met) m.note = `${m.note}; ${missReason(m.spread!, t.name)}`;
+        if (!m.met) m.note = `${m.note}; ${missReason(m.spread!, t.name)}${t.name === "file-block" ? decomposition(job) : ""}`;
         metrics.push(m);
         row.push(short(median(s)), `${m.met ? "" : "**"}${fmt(ratio)}×${m.met ? "" : "**"} [${fmt(m.spread![0])}–${fmt(m.spread![1])}]`);
       }

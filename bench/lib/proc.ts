@@ -79,8 +79,28 @@ export async function startServer(args: string[], ready: (line: string) => boole
 }
 
 /** Resident memory of a fresh `node --import tsx` process after importing `module` (none: the runtime alone). */
-export async function importRss(module?: string): Promise<number> {
-  const probe = resolve(REPO, "bench/lib/rss-probe.ts");
-  const { stdout } = await run([process.execPath, "--import", "tsx", probe, ...(module ? [module] : [])], { timeoutMs: 60_000, cwd: REPO });
-  return (JSON.parse(stdout.trim().split("\n").pop()!) as { rssBytes: number }).rssBytes;
+export interface ImportMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+}
+
+/**
+ * What a process costs after importing `module` (a built file under dist/, run by plain node as the launcher
+ * runs daemons: 1 MiB semi-space), or nothing: RSS and the V8 heap (used, committed) after a GC, so a
+ * report can split resident memory into live heap, committed heap and native.
+ */
+export async function importMemory(module?: string): Promise<ImportMemory> {
+  const code = [
+    "const m = process.argv[1];",
+    "if (m) await import(m);",
+    "await new Promise((r) => setTimeout(r, 1500));",
+    "globalThis.gc?.();",
+    "const u = process.memoryUsage();",
+    "process.stdout.write(JSON.stringify({ rssBytes: u.rss, heapUsedBytes: u.heapUsed, heapTotalBytes: u.heapTotal, externalBytes: u.external }) + '\\n');",
+  ].join("\n");
+  const argv = [process.execPath, "--expose-gc", "--max-semi-space-size=1", "--input-type=module", "-e", code, ...(module ? [module] : [])];
+  const { stdout } = await run(argv, { timeoutMs: 60_000, cwd: REPO });
+  return JSON.parse(stdout.trim().split("\n").pop()!) as ImportMemory;
 }
