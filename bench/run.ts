@@ -7,6 +7,7 @@ import { benchControlPlane } from "./control-plane.ts";
 import { benchDataPath } from "./data-path.ts";
 import { benchDiscovery } from "./discovery.ts";
 import { load1 } from "./lib/proc.ts";
+import { benchPods } from "./pods.ts";
 import { writeCase, writeReport, type CaseResult } from "./lib/report.ts";
 import { benchSnapshots } from "./snapshots.ts";
 
@@ -21,6 +22,7 @@ const cases: Record<string, () => Promise<CaseResult>> = {
   discovery: () => benchDiscovery({ quick }),
   apiserver: () => benchApiServer({ quick }),
   "control-plane": () => benchControlPlane({ quick }),
+  pods: () => benchPods({ quick }),
 };
 if (only) for (const n of only) if (!(n in cases)) throw new Error(`unknown case ${n}; cases: ${Object.keys(cases).join(", ")}`);
 
