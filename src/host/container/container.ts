@@ -117,7 +117,11 @@ export function readExitStatus(rcFile: string): number | undefined {
   }
 }
 
-/** SIGTERM (or another signal) to the shim, which forwards it to the command. */
+/**
+ * SIGTERM (or another signal) to the shim, which forwards it to the command. In the few milliseconds between
+ * the spawn and the shell's trap, a signal ends the shim without a status file (nothing was started yet);
+ * callers read a missing status as 137.
+ */
 export function signalContainer(pid: number, rcFile: string, signal: NodeJS.Signals): boolean {
   if (!isContainerAlive(pid, rcFile)) return false;
   return signalProcess(pid, signal, false);
