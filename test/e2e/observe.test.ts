@@ -70,8 +70,8 @@ test("a dev cluster with disks, pools, a written volume, a snapshot and operatio
   await ok("hwameictl", ["volume", "expand", "v1", "--size", "400Mi", "--node", "node-1", "--path", mnt()]);
   // Operations the exporter reports while they exist: a migration and a conversion (their controllers come in
   // later issues, so they stay submitted) and an expansion the pools cannot hold (it stays Failed).
+  assert.match(await ok("hwameictl", ["volume", "migrate", "v1", "node-1", "node-2"]), /LocalVolumeMigrate migrate-v1 created/);
   await k.ok(["apply", "-f", "-"], [
-    "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeMigrate\nmetadata: {name: migrate-v1}\nspec: {volumeName: v1, sourceNode: node-1, targetNodesSuggested: [node-2], migrateAllVols: true}",
     "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeConvert\nmetadata: {name: convert-v1}\nspec: {volumeName: v1, replicaNumber: 2}",
     "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeExpand\nmetadata: {name: v1}\nspec: {volumeName: v1, requiredCapacityBytes: 107374182400}",
   ].join("\n---\n"));

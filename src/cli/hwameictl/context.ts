@@ -24,6 +24,7 @@ export interface GlobalOpts {
   output?: string;
   stateDir?: string;
   timeout?: string;
+  debug?: boolean;
 }
 
 export type { Ld, Ldc, Ldn, Ldv, Lsn, Lv, Lvr } from "../../kube/hwameistor.ts";
@@ -45,7 +46,10 @@ export class Ctl {
   private typed?: HwameistorClients;
   kubeconfigSource = "";
 
-  constructor(readonly g: GlobalOpts) {
+  constructor(
+    readonly g: GlobalOpts,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {
     this.format = parseOutputFormat(g.output);
     this.layout = layoutOf(g.stateDir ?? process.env.HWAMEISTOR_STATE_DIR ?? DEFAULT_STATE_DIR);
     const t = Number(g.timeout ?? "120");
@@ -59,6 +63,7 @@ export class Ctl {
       const loaded = loadKubeConfig({ kubeconfigPath: this.g.kubeconfig ?? devKc });
       this.kubeconfigSource = this.g.kubeconfig ? `--kubeconfig ${this.g.kubeconfig}` : devKc ? `dev cluster ${devKc}` : loaded.source;
       this.kc = new KubeClient(loaded.kubeConfig, { userAgent: "hwameictl", timeoutMs: 15_000 });
+      if (this.g.debug) process.stderr.write(`hwameictl: kubeconfig ${this.kubeconfigSource}, API server ${this.kc.transport.server}\n`);
     }
     return this.kc;
   }
@@ -121,7 +126,7 @@ export class Ctl {
   }
 
   print(view: View): void {
-    print(view, this.format);
+    print(view, this.format, this.out);
   }
 }
 

@@ -1,10 +1,12 @@
-// `hwameictl disk reserve|unreserve NODE DISK`: set LocalDisk spec.reserved (a reserved disk is never
-// claimed). DISK is a device path (/dev/loop3) or a LocalDisk name. Reserving a disk a claim already holds
+// `hwameictl disk reserve NODE DISK [true|false]` (the original's form, reference §9) and `disk unreserve NODE DISK`
+// (ours, = reserve … false): set LocalDisk spec.reserved (a reserved disk is never claimed). DISK is a device path
+// (/dev/loop3) or a LocalDisk name; without the third argument reserve means true. Reserving a disk a claim already holds
 // is refused: it would not free the disk, only hide it.
 import type { Command } from "commander";
 import { HwError, notFound } from "../../../api/errors.ts";
 import type { View } from "../../print.ts";
 import { diskColumns } from "./list.ts";
+import { parseBool } from "../node/enable.ts";
 import type { Ctl, Ld } from "../context.ts";
 
 export async function findDisk(ctl: Ctl, node: string, disk: string): Promise<Ld> {
@@ -30,11 +32,11 @@ export async function setReserved(ctl: Ctl, node: string, disk: string, reserved
 
 export function registerDiskReserve(disk: Command, ctl: () => Ctl): void {
   disk
-    .command("reserve <node> <disk>")
-    .description("reserve a disk (device path or LocalDisk name) so it is never claimed")
-    .action(async (node: string, d: string) => {
+    .command("reserve <node> <disk> [reserve]")
+    .description("reserve (true, the default) or release (false) a disk (device path or LocalDisk name); a reserved disk is never claimed")
+    .action(async (node: string, d: string, v: string | undefined) => {
       const c = ctl();
-      c.print(await setReserved(c, node, d, true));
+      c.print(await setReserved(c, node, d, v === undefined ? true : parseBool(v, "<reserve>")));
     });
   disk
     .command("unreserve <node> <disk>")
