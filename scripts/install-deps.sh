@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # cryptsetup-bin: LUKS volumes; thin-provisioning-tools: thin_check, which lvm runs when it activates a thin pool.
 # prometheus: for promtool (check metrics / check rules in the exporter tests); ~7 s, ~100 MB installed. Its service
 # is not started in containers (policy-rc.d) and nothing needs it running.
-APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus)
+APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,3 +28,13 @@ fi
 # The shipped JavaScript: bin/hwameistor and bin/hwameictl run dist/ (docs/install.md).
 bash scripts/build.sh
 echo "install-deps: built dist/"
+
+# The web dashboard (ui/, docs/dashboard.md): its own package.json and lockfile, built from source into
+# ui/dist (not committed), which `hwameistor rest` serves. Rebuilt only when a source is newer than the build.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  (cd ui && npm ci --no-audit --no-fund)
+fi
+if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/vite.config.ts ui/package-lock.json -newer ui/dist/index.html -print -quit)" ]; then
+  (cd ui && npm run build --silent)
+  echo "install-deps: built ui/dist/"
+fi
