@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HwError } from "../api/errors.ts";
 import { nameMatches, pageOf, parseListQuery, type ListSpec } from "./query.ts";
-import { binarySI, parseCapacity, roundUpExtent } from "./quantity.ts";
+import { parseCapacity, roundUpExtent } from "./quantity.ts";
 
 const spec: ListSpec<{ n: string; size: number }> = { filters: ["name"], sorts: { name: (x) => x.n, size: (x) => x.size }, defaultSort: { key: "name", dir: "asc" } };
 const items = [
@@ -48,15 +48,13 @@ describe("list queries", () => {
 });
 
 describe("capacities", () => {
-  it("parses quantities and bytes, rounds to 4 MiB, formats binary SI", () => {
+  it("parses quantities and bytes, rounds to 4 MiB", () => {
     assert.equal(parseCapacity("2Gi", "x"), 2 ** 31);
     assert.equal(parseCapacity("1.5Gi", "x"), 1.5 * 2 ** 30);
     assert.equal(parseCapacity("1G", "x"), 1e9);
     assert.equal(parseCapacity(4096, "x"), 4096);
     assert.equal(roundUpExtent(1), 4 * 2 ** 20);
     assert.equal(roundUpExtent(4 * 2 ** 20 + 1), 8 * 2 ** 20);
-    assert.equal(binarySI(1536 * 2 ** 20), "1536Mi");
-    assert.equal(binarySI(2 ** 31), "2Gi");
     for (const bad of ["", "-1Gi", "2 pebibytes", 0, -5, 1.5, null, true]) {
       assert.throws(() => parseCapacity(bad, "targetCapacity"), /body field targetCapacity/);
     }

@@ -448,13 +448,13 @@ describe("actions go through the resources the controllers use", () => {
   test("expand: shrink and oversize refused naming sizes and pools; a PVC-less volume gets a LocalVolumeExpand; one under way is 409; abort", async () => {
     let r = await call(open, "POST", "/cluster/volumes/vol-a/expand", { targetCapacity: "1Gi" });
     assert.equal(r.status, 400);
-    assert.match(r.body.description, /has 2 GiB; shrinking to 1 GiB is not supported/);
+    assert.match(r.body.description, /has 2Gi; shrinking to 1Gi is not supported/);
     r = await call(open, "POST", "/cluster/volumes/vol-a/expand", { targetCapacity: "100Gi" });
     assert.equal(r.status, 409);
-    assert.match(r.body.description, /pool LocalStorage_PoolHDD on node node-1 has 7 GiB free, the growth needs 98 GiB/);
+    assert.match(r.body.description, /pool LocalStorage_PoolHDD on node node-1 has 7Gi free, the growth needs 98Gi/);
     r = await call(open, "POST", "/cluster/volumes/vol-c/expand", { targetCapacity: "5Gi" });
     assert.equal(r.status, 409);
-    assert.match(r.body.description, /being expanded to 4 GiB already/);
+    assert.match(r.body.description, /being expanded to 4Gi already/);
     r = await call(open, "POST", "/cluster/volumes/vol-a/expand", { targetCapacity: 3 * GiB - 1 });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body, { data: { volumeName: "vol-a", targetCapacityBytes: 3 * GiB, via: "LocalVolumeExpand" } });

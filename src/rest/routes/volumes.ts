@@ -11,7 +11,8 @@ import type { LocalVolumeObject } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import { badBody } from "../errors.ts";
-import { binarySI, formatBytes, parseCapacity, roundUpExtent } from "../quantity.ts";
+import { formatBytes, toBinarySI } from "../../api/quantity.ts";
+import { parseCapacity, roundUpExtent } from "../quantity.ts";
 import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
 import { objectSchema, type Route, type RouteDeps } from "../route.ts";
 import { nameOf } from "../views.ts";
@@ -351,7 +352,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         const pvcName = lv.spec?.pvcName;
         const pvc = ns && pvcName ? await pvcs.get(pvcName, ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))) : undefined;
         if (pvc) {
-          await pvcs.patch(pvcName!, { spec: { resources: { requests: { storage: binarySI(target) } } } }, { namespace: ns });
+          await pvcs.patch(pvcName!, { spec: { resources: { requests: { storage: toBinarySI(target) } } } }, { namespace: ns });
           d.log.info({ volume: nameOf(lv), pvc: `${ns}/${pvcName}`, bytes: target }, "PVC request raised");
           return { data: { volumeName: nameOf(lv), targetCapacityBytes: target, via: "PersistentVolumeClaim" } };
         }
