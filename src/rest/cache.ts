@@ -47,9 +47,16 @@ export interface Caches {
   lease: Informer<KubeObject>;
 }
 
+/** How long a deleted migrate/convert/expand stays listed (its controller deletes it when it completes). */
+export const FINISHED_RETENTION_MS = 10 * 60_000;
+
+export type OperationKind = "lvmigrate" | "lvconvert" | "lvexpand";
+
 export class ResourceCache {
   readonly clients: HwameistorClients;
   readonly inf: Caches;
+  /** Operations deleted recently: their last state and when they went (in memory; a restart forgets them). */
+  private readonly finishedOps = new Map<string, { kind: OperationKind; object: KubeObject; deletedAt: number }>();
 
   constructor(
     readonly client: KubeClient,
@@ -77,6 +84,19 @@ export class ResourceCache {
       node: mk(c.node, "nodes"),
       lease: mk(client.forKind(LEASE), "leases", leaseNamespace),
     };
+    for (const kind of ["lvmigrate", "lvconvert", "lvexpand"] as const) {
+      const key = (o: KubeObject) => `${kind}/${o.metadata?.name ?? ""}`;
+      (this.inf[kind] as Informer<KubeObject>).addHandlers({
+        add: (o) => void this.finishedOps.delete(key(o)),
+        delete: (o) => void this.finishedOps.set(key(o), { kind, object: o, deletedAt: Date.now() }),
+      });
+    }
+  }
+
+  /** Operations deleted in the last FINISHED_RETENTION_MS, newest first. */
+  finishedOperations(now = Date.now()): Array<{ kind: OperationKind; object: KubeObject; deletedAt: number }> {
+    for (const [k, v] of this.finishedOps) if (now - v.deletedAt > FINISHED_RETENTION_MS) this.finishedOps.delete(k);
+    return [...this.finishedOps.values()].sort((a, b) => b.deletedAt - a.deletedAt);
   }
 
   start(): void {

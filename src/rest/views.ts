@@ -138,6 +138,7 @@ export interface Operation {
   status: string;
   description: string;
   startTime: string;
+  /** Set on an operation its controller has deleted (finished): when the deletion was seen. */
   endTime?: string;
   /** Additive: 0–100, from the state machine's step and, for an expansion, the replicas already grown. */
   progress: number;

@@ -40,6 +40,10 @@ const skip =
 
 let dir = "";
 let state = "";
+/** Development only: DASHBOARD_STATE_DIR keeps the dev cluster between runs (not torn down; reused when running). */
+const reuse = process.env.DASHBOARD_STATE_DIR;
+const SNAP = `web-snap-${randomBytes(3).toString("hex")}`;
+let targetBytes = 768 * MiB;
 let rest: RunningRestServer | undefined;
 let browser: Browser | undefined;
 const secretKey = randomBytes(12).toString("hex");
@@ -58,6 +62,18 @@ async function ok(bin: "hwameistor" | "hwameictl", args: string[]): Promise<stri
   const r = await run(bin, args);
   assert.equal(r.code, 0, `${bin} ${args.join(" ")} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
   return r.stdout;
+}
+
+/** Bytes as the dashboard prints them (ui/src/format.ts). */
+function uiBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 || Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -87,15 +103,17 @@ async function goto(page: Page, hash: string, heading: string | RegExp): Promise
 before(async () => {
   if (skip) return;
   mkdirSync(SHOTS, { recursive: true });
-  dir = await mkdtemp(join(tmpdir(), "hw-dashboard-e2e-"));
-  state = join(dir, "state");
+  dir = reuse ? "" : await mkdtemp(join(tmpdir(), "hw-dashboard-e2e-"));
+  state = reuse ?? join(dir, "state");
   let t0 = Date.now();
   await ok("hwameistor", ["cluster", "up", "--nodes", "3", "--disks-per-node", "1", "--disk-size", "2Gi", "--state-dir", state, "-o", "json"]);
   timings.clusterUpMs = Date.now() - t0;
   t0 = Date.now();
-  await ok("hwameictl", ["volume", "create", VOLUME, "--class", "hwameistor-storage-lvm-hdd", "--size", "512Mi", "--node", "node-1"]);
-  timings.volumeCreateMs = Date.now() - t0;
   const client = new KubeClient(loadKubeConfig({ kubeconfigPath: join(state, "kubeconfig") }).kubeConfig);
+  const existing = await hwameistorClients(client).lv.get(VOLUME);
+  if (!existing) await ok("hwameictl", ["volume", "create", VOLUME, "--class", "hwameistor-storage-lvm-hdd", "--size", "512Mi", "--node", "node-1"]);
+  else targetBytes = (existing.status?.allocatedCapacityBytes ?? 0) + 256 * MiB;
+  timings.volumeCreateMs = Date.now() - t0;
   rest = await startRestServer({ client, port: 0, tls: selfSignedCert([]), auth: { enabled: true, accessId: "admin", secretKey }, uiDir: UI_DIR });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -107,7 +125,7 @@ before(async () => {
 after(async () => {
   await browser?.close().catch(() => undefined);
   await rest?.close().catch(() => undefined);
-  if (state && existsSync(state)) {
+  if (!reuse && state && existsSync(state)) {
     const r = await run("hwameistor", ["cluster", "down", "--purge", "--state-dir", state]);
     if (r.code !== 0) console.log(`# cleanup down: ${r.stderr}`);
   }
@@ -172,12 +190,12 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await page.getByRole("heading", { level: 1, name: `Volume ${VOLUME}` }).waitFor();
   await page.getByRole("button", { name: "Snapshot" }).click();
   const snapDialog = page.getByRole("dialog", { name: `Snapshot volume ${VOLUME}` });
-  await snapDialog.getByLabel("Snapshot name (optional)").fill("web-snap-1");
+  await snapDialog.getByLabel("Snapshot name (optional)").fill(SNAP);
   await axe(page, "snapshot dialog");
   await snapDialog.getByRole("button", { name: "Take snapshot" }).click();
-  await snapDialog.getByText(/Snapshot web-snap-1 requested/).waitFor();
-  await snapDialog.getByRole("button", { name: "Close" }).click();
-  const snapRow = page.getByRole("table", { name: `Snapshots of ${VOLUME}` }).getByRole("row", { name: /web-snap-1/ });
+  await snapDialog.getByText(`Snapshot ${SNAP} requested; it appears below when ready.`).waitFor();
+  await snapDialog.getByRole("button", { name: "Close", exact: true }).click();
+  const snapRow = page.getByRole("table", { name: `Snapshots of ${VOLUME}` }).getByRole("row", { name: new RegExp(SNAP) });
   await snapRow.getByText("Ready").waitFor({ timeout: 60_000 });
   await shot(page, "08-volume-snapshot");
 
@@ -187,25 +205,32 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await expDialog.getByLabel("New capacity").fill("100Gi");
   await expDialog.getByRole("button", { name: "Expand volume" }).click();
   await expDialog.getByRole("alert").getByText(/cannot grow volume web-vol/).waitFor();
-  await expDialog.getByLabel("New capacity").fill("768Mi");
+  const human = uiBytes(targetBytes);
+  await expDialog.getByLabel("New capacity").fill(`${targetBytes / MiB}Mi`);
   await expDialog.getByRole("button", { name: "Expand volume" }).click();
-  await expDialog.getByText(/Expansion to 768 MiB started/).waitFor();
-  await expDialog.getByRole("button", { name: "Close" }).click();
-  const seen = new Set<string>();
+  await expDialog.getByText(`Expansion to ${human} started; follow it under Operations.`).waitFor();
+  await expDialog.getByRole("button", { name: "Close", exact: true }).click();
+  // The operation row (kept listed by the server after the controller deletes the finished expansion) is
+  // read every 300 ms until it says Completed 100 % and the volume shows its new capacity.
+  const seen: string[] = [];
   const deadline = Date.now() + 90_000;
   for (;;) {
     const row = page.getByTestId(`op-${VOLUME}`);
     if (await row.count()) {
       const txt = (await row.innerText()).replace(/\s+/g, " ");
-      const m = /(Submitted|InProgress|Completed|Pending|Failed)\s.*?(\d+)%/.exec(txt);
-      if (m) seen.add(`${m[1]} ${m[2]}%`);
-      if (seen.size === 1) await shot(page, "09-volume-expanding");
+      const m = /\b(Submitted|InProgress|Completed|Pending|Failed|Aborted)\b.*?(\d+)%/i.exec(txt);
+      const step = m ? `${m[1]} ${m[2]}%` : txt;
+      if (seen.at(-1) !== step) {
+        seen.push(step);
+        if (seen.length === 1) await shot(page, "09-volume-expanding");
+      }
+      if (/^Completed 100%$/i.test(step) && (await page.getByText(`Capacity ${human}`).count())) break;
+      assert.ok(!/Failed|Aborted/i.test(step), `the expansion ended ${step}`);
     }
-    if (await page.getByText("Capacity 768 MiB").count()) break;
-    assert.ok(Date.now() < deadline, `the expansion did not finish in 90 s; progress seen: ${[...seen].join(", ")}`);
+    assert.ok(Date.now() < deadline, `the expansion did not finish in 90 s; progress seen: ${seen.join(" → ")}`);
     await page.waitForTimeout(300);
   }
-  t.diagnostic(`expansion progress seen in the page: ${[...seen].join(" → ") || "(finished before the first poll)"}`);
+  t.diagnostic(`expansion progress seen in the page: ${seen.join(" → ")}`);
   await axe(page, "volume detail");
   await shot(page, "10-volume-expanded");
 
@@ -213,7 +238,7 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await axe(page, "operations");
   await shot(page, "11-operations");
   await goto(page, "snapshots", "Snapshots");
-  await page.getByRole("cell", { name: "web-snap-1" }).waitFor();
+  await page.getByRole("cell", { name: SNAP }).waitFor();
   await axe(page, "snapshots");
   await shot(page, "12-snapshots");
 

@@ -531,3 +531,21 @@ describe("actions go through the resources the controllers use", () => {
     assert.match(r.body.claimName, /^node-2-hdd-claim-[0-9a-f-]{36}$/);
   });
 });
+
+describe("finished operations", () => {
+  test("an operation its controller deleted stays listed with its last state and endTime", async () => {
+    const cur = await c.lvexpand.get("vol-c");
+    await c.lvexpand.updateStatus({ ...cur!, status: { state: "Completed", allocatedCapacityBytes: 4 * GiB } } as never);
+    await waitFor("completed in cache", async () => (await call(open, "GET", "/cluster/operations/vol-c")).body.status === "Completed");
+    await c.lvexpand.delete("vol-c");
+    await waitFor("deleted in cache", async () => (await call(open, "GET", "/cluster/volumes/vol-c/operations")).body.VolumeExpandOperations?.length === 0);
+    const op = await call(open, "GET", "/cluster/operations/vol-c");
+    assert.equal(op.status, 200);
+    assert.equal(op.body.status, "Completed");
+    assert.equal(op.body.progress, 100);
+    assert.ok(Date.parse(op.body.endTime) > Date.now() - 60_000, JSON.stringify(op.body));
+    const list = await call(open, "GET", "/cluster/operations?type=LocalVolumeExpand&state=Completed");
+    assert.deepEqual(list.body.items.map((o: any) => o.eventName), ["vol-c"]);
+  });
+});
+

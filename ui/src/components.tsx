@@ -15,7 +15,7 @@ export function StateBadge({ state }: { state: string | undefined }) {
   // Dark enough for white text at badge size (≥ 4.5:1, WCAG AA): Mantine's green.9 is only 4.4:1.
   const color = GOOD.has(s) ? "#216e2f" : BAD.has(s) ? "#b02525" : "#364fc7";
   return (
-    <Badge color={color} variant="filled" radius="sm">
+    <Badge color={color} variant="filled" radius="sm" style={{ flexShrink: 0, maxWidth: "none", overflow: "visible" }}>
       {s}
     </Badge>
   );

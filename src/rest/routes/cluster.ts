@@ -8,7 +8,7 @@ import { badBody } from "../errors.ts";
 import { AUTH_HEADER, tokenFromHeader } from "../auth.ts";
 import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
 import { objectSchema, type Route, type RouteDeps } from "../route.ts";
-import { clusterSummary, eventActions, nameOf, nodeNames, operationView, storagePools, type EventAction, type Operation } from "../views.ts";
+import { clusterSummary, eventActions, nameOf, nodeNames, operationView, storagePools, type EventAction, type Operation, type OperationObject } from "../views.ts";
 
 export const operationsList: ListSpec<Operation> = {
   filters: ["name", "state", "volumeName", "type"],
@@ -22,10 +22,23 @@ export const eventsList: ListSpec<EventAction> = {
   defaultSort: { key: "time", dir: "desc" },
 };
 
-/** Every migrate/convert/expand as an Operation (the original's OperationList). */
+/**
+ * Every migrate/convert/expand as an Operation (the original's OperationList), plus those deleted in the last
+ * minutes with their last state and `endTime` (controllers delete an operation when it completes; without
+ * this a finished operation would just vanish from the list).
+ */
 export function allOperations(d: RouteDeps): Operation[] {
   const lvrs = d.cache.list("lvr");
-  return [...d.cache.list("lvmigrate"), ...d.cache.list("lvconvert"), ...d.cache.list("lvexpand")].map((op) => operationView(op, lvrs));
+  const live = [...d.cache.list("lvmigrate"), ...d.cache.list("lvconvert"), ...d.cache.list("lvexpand")];
+  const seen = new Set(live.map((o) => `${o.kind}/${nameOf(o)}`));
+  const ops = live.map((op) => operationView(op, lvrs));
+  for (const f of d.cache.finishedOperations()) {
+    const o = f.object as OperationObject;
+    if (seen.has(`${o.kind}/${nameOf(o)}`)) continue;
+    seen.add(`${o.kind}/${nameOf(o)}`);
+    ops.push({ ...operationView(o, lvrs), endTime: new Date(f.deletedAt).toISOString() });
+  }
+  return ops;
 }
 
 export function listEvents(d: RouteDeps, query: Record<string, unknown>, fixed: { resourceName?: string; resourceType?: string } = {}) {

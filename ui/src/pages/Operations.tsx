@@ -43,8 +43,8 @@ export function Operations() {
     <>
       <PageTitle>Operations</PageTitle>
       <Text size="sm" mb="sm">
-        Migrations, conversions and expansions under way. A finished operation is removed by its controller; its
-        record stays in the operation log.
+        Migrations, conversions and expansions. A controller deletes its operation when it is done; the server keeps
+        listing finished ones for 10 minutes with their last state. The operation log keeps every record.
       </Text>
       <ErrorNote error={ops.error} />
       {!ops.data && !ops.error && <Loading what="operations" />}
