@@ -82,6 +82,11 @@ async function shot(page: Page, name: string): Promise<void> {
 
 /** axe-core in the page; fails on any serious or critical violation, naming the rule and the elements. */
 async function axe(page: Page, where: string): Promise<void> {
+  // Measure settled pages: no element still fading in (a half-transparent dialog fails contrast for no reason).
+  await page.waitForFunction(() => {
+    const g = globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<unknown> }; getComputedStyle(e: unknown): { opacity: string } };
+    return Array.from(g.document.querySelectorAll(".mantine-Modal-content")).every((e) => g.getComputedStyle(e).opacity === "1");
+  }, undefined, { timeout: 5000 }).catch(() => undefined);
   // The page's CSP forbids inline scripts (the context bypasses CSP for this injection only: bypassCSP).
   if (!(await page.evaluate(() => "axe" in globalThis))) await page.addScriptTag({ content: axeSource });
   const result = await page.evaluate(async () => {
@@ -134,7 +139,7 @@ after(async () => {
 
 test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progress, operation log, accessible", { skip, timeout: 300_000 }, async (t) => {
   const t0 = Date.now();
-  const ctx = await browser!.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const ctx = await browser!.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, reducedMotion: "reduce", viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   const consoleErrors: string[] = [];
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
@@ -238,7 +243,7 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await axe(page, "operations");
   await shot(page, "11-operations");
   await goto(page, "snapshots", "Snapshots");
-  await page.getByRole("cell", { name: SNAP }).waitFor();
+  await page.getByRole("cell", { name: SNAP, exact: true }).waitFor();
   await axe(page, "snapshots");
   await shot(page, "12-snapshots");
 
