@@ -13,11 +13,15 @@ import type { KubeClient } from "../kube/client.ts";
 import { isNotFound } from "../kube/transport.ts";
 import type { KubeObject, Logger } from "../kube/types.ts";
 import { silentLogger } from "../kube/types.ts";
+import { HwError } from "../api/errors.ts";
 import { unauthorized } from "./errors.ts";
 
 export const AUTH_TOKENS_SECRET = "hwameistor-auth-tokens";
 export const AUTH_HEADER = "authorization";
 export const DEFAULT_TOKEN_TTL_MS = 7 * 24 * 3600_000;
+/** Failed logins allowed per client address per window before further attempts are refused (429). */
+export const LOGIN_FAILURES_ALLOWED = 5;
+export const LOGIN_WINDOW_MS = 60_000;
 const SWEEP_MS = 3600_000;
 
 const SECRET = { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true } as const;
@@ -52,6 +56,8 @@ export class TokenStore {
   private readonly tokens = new Map<string, number>();
   private sweepTimer?: NodeJS.Timeout;
   private saving: Promise<void> = Promise.resolve();
+  /** address → failed logins in the current window (a guess-the-key brake, not an account lockout). */
+  private readonly failures = new Map<string, { count: number; since: number }>();
   readonly ttlMs: number;
 
   constructor(
@@ -91,12 +97,26 @@ export class TokenStore {
   }
 
   /** Checks the credentials; returns a new token and its expiry in unix seconds. */
-  login(accessId: string, secretKey: string): { token: string; expireAt: number } {
+  login(accessId: string, secretKey: string, from = ""): { token: string; expireAt: number } {
     if (!this.config.enabled) throw unauthorized("authentication is not enabled on this server; no token is needed");
-    if (!accessId || !secretKey) throw unauthorized("Fail to authorize, accessId and secretKey are required");
+    const f = this.failures.get(from);
+    if (f && this.now() - f.since > LOGIN_WINDOW_MS) this.failures.delete(from);
+    const cur = this.failures.get(from);
+    if (cur && cur.count >= LOGIN_FAILURES_ALLOWED) {
+      const wait = Math.ceil((cur.since + LOGIN_WINDOW_MS - this.now()) / 1000);
+      throw new HwError("RESOURCE_EXHAUSTED", "TooManyLogins", `too many failed logins from ${from || "this client"}; try again in ${wait} s`, { httpStatus: 429 });
+    }
+    const fail = (why: string) => {
+      const c = this.failures.get(from) ?? { count: 0, since: this.now() };
+      c.count++;
+      this.failures.set(from, c);
+      return unauthorized(why);
+    };
+    if (!accessId || !secretKey) throw fail("Fail to authorize, accessId and secretKey are required");
     const okId = sameString(accessId, this.config.accessId!);
     const okKey = sameString(secretKey, this.config.secretKey!);
-    if (!okId || !okKey) throw unauthorized("Fail to authorize, wrong accessId or secretKey");
+    if (!okId || !okKey) throw fail("Fail to authorize, wrong accessId or secretKey");
+    this.failures.delete(from);
     const token = randomUUID();
     const exp = this.now() + this.ttlMs;
     this.tokens.set(digest(token), exp);

@@ -15,6 +15,8 @@ export interface RouteContext {
   query: Record<string, unknown>;
   body: unknown;
   headers: Record<string, string | string[] | undefined>;
+  /** The client's address (the login limiter counts failures per address). */
+  remoteAddress: string;
 }
 
 export interface Route {

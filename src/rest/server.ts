@@ -107,7 +107,7 @@ export async function startRestServer(o: RestServerOptions): Promise<RunningRest
     if (m.route.auth !== false) auth.check(req.headers[AUTH_HEADER]);
     const body = req.method === "POST" ? await readJsonBody(req) : undefined;
     checkBody(m.route, m.validate, body);
-    const result = await m.route.handler({ params: m.params, query, body, headers: req.headers });
+    const result = await m.route.handler({ params: m.params, query, body, headers: req.headers, remoteAddress: req.socket.remoteAddress ?? "" });
     send(res, 200, result, { "cache-control": "no-store" });
   }
 

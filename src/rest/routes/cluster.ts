@@ -71,9 +71,9 @@ export function clusterRoutes(d: RouteDeps): Route[] {
       summary: "Log in with accessId and secretKey; returns a token (send it in the Authorization header) and its expiry (unix seconds)",
       body: objectSchema({ accessId: { type: "string" }, secretKey: { type: "string" } }),
       returns: "{token, expireAt}",
-      handler: ({ body }) => {
+      handler: ({ body, remoteAddress }) => {
         const b = (body ?? {}) as { accessId?: string; secretKey?: string };
-        return d.auth.login(b.accessId ?? "", b.secretKey ?? "");
+        return d.auth.login(b.accessId ?? "", b.secretKey ?? "", remoteAddress);
       },
     },
     {
