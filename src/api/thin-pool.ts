@@ -55,3 +55,24 @@ export function checkThinPoolClaim(
   return undefined;
 }
 
+
+/**
+ * Room for a thin volume in a node's thin pool as its LocalStorageNode reports it (the scheduler's predicate,
+ * reference §4.1: Σthin ≤ size × overProvisionRatio − totalProvisionedSize). Returns the refusal, or undefined.
+ */
+export function thinRoomProblem(
+  node: string,
+  poolName: string,
+  thinPool: { size?: number; totalProvisionedSize?: number; overProvisionRatio?: string } | undefined,
+  object: string,
+  requestBytes: number,
+): string | undefined {
+  if (!thinPool?.size) return `pool ${poolName} on node ${node} has no thin pool for ${object} (create one with a ThinPoolClaim)`;
+  const ratio = thinPool.overProvisionRatio ?? "1.0";
+  const limit = Math.floor(thinPool.size * parseOverProvisionRatio(ratio, `thin pool of ${poolName} on node ${node}`));
+  const used = thinPool.totalProvisionedSize ?? 0;
+  if (used + requestBytes > limit) {
+    return `insufficient free space in thin pool ${poolName} on node ${node} for ${object}: requested ${requestBytes} bytes, provisioned ${used} of ${limit} bytes (overProvisionRatio ${ratio})`;
+  }
+  return undefined;
+}

@@ -50,7 +50,7 @@ import { thinPoolClaimKind } from "../api/kinds/thin-pool-claim.ts";
 import { HwError } from "../api/errors.ts";
 import type { KubeClient, ListOptions, ResourceClient } from "./client.ts";
 import { isNotFound } from "./transport.ts";
-import { NODE, POD, PVC } from "./resources.ts";
+import { NODE, POD, PVC, SECRET } from "./resources.ts";
 import type { CoreNode as CoreNodeShape, Pod as PodShape, Pvc as PvcShape } from "../api/core.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -78,6 +78,8 @@ export type ClusterObject = Cluster & KubeObject;
 export type CoreNode = CoreNodeShape & KubeObject;
 export type Pod = PodShape & KubeObject;
 export type Pvc = PvcShape & KubeObject;
+/** core/v1 Secret, the fields we read (data values are base64). */
+export type Secret = KubeObject & { type?: string; data?: Record<string, string> };
 
 // Short aliases (kubectl short names) for the kinds used all over the node agent, CSI and controller.
 export type Ld = LocalDiskObject;
@@ -115,6 +117,8 @@ export interface HwameistorClients {
   node: ResourceClient<CoreNode>;
   pod: ResourceClient<Pod>;
   pvc: ResourceClient<Pvc>;
+  /** Read only: the encryption Secret (`key`), checked at CreateVolume and read by the node (needs RBAC get on secrets). */
+  secret: ResourceClient<Secret>;
 }
 
 /** One typed client per kind (eager: a ResourceClient is a descriptor and the shared transport). */
@@ -143,6 +147,7 @@ export function hwameistorClients(client: KubeClient): HwameistorClients {
     node: client.forKind(NODE),
     pod: client.forKind(POD),
     pvc: client.forKind(PVC),
+    secret: client.forKind(SECRET),
   };
 }
 

@@ -261,7 +261,7 @@ test("bad input: INVALID_ARGUMENT naming the parameter, nothing created", async 
   await assert.rejects(csi!.createVolume(req("pvc-bad4", "HDD", G, {}, { [ScParams.ReplicaNumber]: "x" })), code("INVALID_ARGUMENT", /replicaNumber "x"/));
   await assert.rejects(csi!.createVolume(req("pvc-bad5", "HDD", G, {}, { [ScParams.ReplicaNumber]: "" })), code("INVALID_ARGUMENT", /replicaNumber is required/));
   await assert.rejects(csi!.createVolume(req("pvc-bad6", "HDD", G, {}, { [ScParams.ProvisionThroughputOnCreation]: "$(reboot)" })), code("INVALID_ARGUMENT", /provision-throughput-on-creation/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad7", "HDD", G, {}, { [ScParams.Thin]: "true" })), code("UNIMPLEMENTED", /thin/));
+  await assert.rejects(csi!.createVolume(req("pvc-bad7", "HDD", G, {}, { [ScParams.Thin]: "true" })), code("FAILED_PRECONDITION", /cannot serve a thin volume/));
   await assert.rejects(csi!.createVolume(req("Bad_Name", "HDD", G)), code("INVALID_ARGUMENT", /not a valid volume id/));
   await assert.rejects(csi!.createVolume(req("pvc-bad8", "HDD", G, { volume_capabilities: [{ ...mountCap, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] })), code("INVALID_ARGUMENT", /access mode/));
   for (const n of ["pvc-bad1", "pvc-bad2", "pvc-bad3", "pvc-bad4", "pvc-bad5", "pvc-bad6", "pvc-bad7", "pvc-bad8"]) assert.equal(await c.lv.get(n), undefined, n);
@@ -429,6 +429,79 @@ test("two PVCs of one pod share one volume group (every PVC appended) and its no
   assert.deepEqual(g.spec?.volumes, [{ pvc: "data", localvolume: "pvc-pod-data" }, { pvc: "log", localvolume: "pvc-pod-log" }]);
   assert.deepEqual(g.spec?.pods, ["db-0"]);
   assert.deepEqual(g.spec?.accessibility?.nodes, [nodeA]);
+});
+
+async function setLsnStatus(node: string, mutate: (st: NonNullable<Lsn["status"]>) => void): Promise<void> {
+  for (;;) {
+    const lsn = (await c.lsn.get(node))!;
+    const st = structuredClone(lsn.status ?? {});
+    mutate(st);
+    try {
+      await c.lsn.updateStatus({ ...lsn, status: st });
+      return;
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+    }
+  }
+}
+
+test("thin and LUKS: refused at CreateVolume where the node lacks them or the Secret is bad, nothing created; accepted where it has them", async () => {
+  const on = (n: string) => ({ accessibility_requirements: { requisite: [seg(n)], preferred: [seg(n)] } });
+  const enc = { [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "kube-system/vol-key" };
+  const noDm = "device-mapper unavailable: open /dev/mapper/control: ENODEV";
+  await setLsnStatus("n3", (st) => {
+    st.engine = { kind: "file", reason: `auto: ${noDm} → file`, features: { thin: { supported: false, reason: noDm }, encryption: { supported: false, reason: noDm } } };
+  });
+  const lvrs = (await c.lvr.list()).items.length;
+  await assert.rejects(csi!.createVolume(req("pvc-thin-n3", "HDD", G, on("n3"), { [ScParams.Thin]: "true" })), code("FAILED_PRECONDITION", /volume pvc-thin-n3: node n3 cannot serve a thin volume .*: device-mapper unavailable/));
+  await assert.rejects(csi!.createVolume(req("pvc-luks-n3", "HDD", G, on("n3"), enc)), code("FAILED_PRECONDITION", /node n3 cannot serve LUKS encryption .*: device-mapper unavailable/));
+
+  // "manual" reports device-mapper features and a 2 GiB thin pool at ratio 2.0 with 3 GiB provisioned.
+  await setLsnStatus("manual", (st) => {
+    st.engine = { kind: "lvm", reason: "auto", features: { thin: { supported: true }, encryption: { supported: true } } };
+    st.pools![NVME]!.thinPool = { name: "LocalStorage_ThinPool", size: 2 * G, metadataSize: G, totalProvisionedSize: 3 * G, overProvisionRatio: "2.0", currentProvisionRatio: "1.50" };
+  });
+  await assert.rejects(csi!.createVolume(req("pvc-thin-big", "NVMe", 2 * G, on("manual"), { [ScParams.Thin]: "true" })), code("RESOURCE_EXHAUSTED", /insufficient free space in thin pool LocalStorage_PoolNVMe on node manual for volume pvc-thin-big: requested 2147483648 bytes, provisioned 3221225472 of 4294967296 bytes/));
+  await assert.rejects(csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)), code("NOT_FOUND", /volume pvc-luks: encryption Secret kube-system\/vol-key does not exist/));
+  const ns = client.forKind(NAMESPACE);
+  if (!(await ns.get("kube-system"))) await ns.create({ metadata: { name: "kube-system" } });
+  const secrets = client.forKind({ group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true });
+  await secrets.create({ metadata: { name: "vol-key", namespace: "kube-system" }, data: { passphrase: Buffer.from("x").toString("base64") } } as never);
+  await assert.rejects(csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)), code("FAILED_PRECONDITION", /Secret kube-system\/vol-key has no data key "key" \(it has: passphrase\)/));
+  for (const n of ["pvc-thin-n3", "pvc-luks-n3", "pvc-thin-big", "pvc-luks"]) assert.equal(await c.lv.get(n), undefined, n);
+  assert.equal((await c.lvr.list()).items.length, lvrs, "no replica was created");
+
+  const sec = (await secrets.get("vol-key", "kube-system")) as { data?: Record<string, string> };
+  await secrets.update({ ...sec, data: { key: Buffer.from("s3cret").toString("base64") } } as never);
+  // "manual" is answered by hand (the fake agent serves n1–n3): the replica must carry encryption / thin (§5.2).
+  const createOnManual = async (name: string, params: Record<string, string>) => {
+    const pending = csi!.createVolume(req(name, "NVMe", G, on("manual"), params));
+    let r: Lvr | undefined;
+    await waitFor(`the replica of ${name}`, async () => !!(r = (await c.lvr.list()).items.find((x) => x.spec?.volumeName === name)));
+    await setReplicaStatus(r!, readyStatus(r!));
+    return { res: await pending, lvr: r! };
+  };
+  const luks = await createOnManual("pvc-luks", enc);
+  assert.equal(luks.res.volume.volume_id, "pvc-luks");
+  assert.deepEqual((await c.lv.get("pvc-luks"))!.spec?.volumeEncrypt, { enable: true, type: "LUKS", secret: "kube-system/vol-key" });
+  assert.deepEqual(luks.lvr.spec?.volumeEncrypt, { enable: true, type: "LUKS", secret: "kube-system/vol-key" });
+  const pub = await csi!.controllerPublishVolume({ volume_id: "pvc-luks", node_id: "manual", volume_capability: mountCap });
+  assert.equal(pub.publish_context?.[PublishContextKeys.VolumeEncryptSecret], "kube-system/vol-key");
+  assert.equal(pub.publish_context?.[PublishContextKeys.VolumeEncryptType], "LUKS");
+  await csi!.controllerUnpublishVolume({ volume_id: "pvc-luks", node_id: "manual" });
+  const thin = await createOnManual("pvc-thin-ok", { [ScParams.Thin]: "true" });
+  assert.equal((await c.lv.get("pvc-thin-ok"))!.spec?.thin, true);
+  assert.equal(thin.lvr.spec?.thin, true);
+  // Leave "manual" as the other tests expect it: replicas gone, no features.
+  for (const v of ["pvc-luks", "pvc-thin-ok"]) {
+    await c.lv.patch(v, { spec: { delete: true } });
+    for (const r of (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === v)) await c.lvr.delete(r.metadata!.name!).catch(() => {});
+    await waitFor(`${v} gone`, async () => !(await c.lv.get(v)));
+  }
+  await setLsnStatus("manual", (st) => {
+    delete st.engine;
+    delete st.pools![NVME]!.thinPool;
+  });
 });
 
 test("ControllerPublish / Unpublish", async () => {

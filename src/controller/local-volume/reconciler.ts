@@ -144,6 +144,10 @@ async function runAction(c: HwameistorClients, volume: string, lv: Lv | undefine
           nodeName: a.nodeName,
           requiredCapacityBytes: spec.config?.requiredCapacityBytes ?? spec.requiredCapacityBytes,
           volumeQoS: spec.volumeQoS ?? {},
+          // §5.2: the replica copies encryption and thin provisioning (thinOrigin → thinOriginVolume).
+          ...(spec.volumeEncrypt?.enable ? { volumeEncrypt: spec.volumeEncrypt } : {}),
+          ...(spec.thin ? { thin: true } : {}),
+          ...(spec.thinOrigin?.originId ? { thinOriginVolume: spec.thinOrigin.originId } : {}),
           delete: false,
         },
       } as Lvr);

@@ -244,6 +244,10 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         publish_context: {
           [PublishContextKeys.VolumeReplicaDevicePath]: r.status.devPath,
           [PublishContextKeys.VolumeReplicaName]: nameOf(r),
+          // §3.1: an encrypted replica tells NodePublish which Secret opens it.
+          ...(r.spec?.volumeEncrypt?.enable && r.spec.volumeEncrypt.secret
+            ? { [PublishContextKeys.VolumeEncryptSecret]: r.spec.volumeEncrypt.secret, [PublishContextKeys.VolumeEncryptType]: r.spec.volumeEncrypt.type ?? "LUKS" }
+            : {}),
         },
       };
     },

@@ -17,7 +17,10 @@ test("parseLvmParams: poolClass, replicaNumber, convertible rule, QoS, pvc defau
     volumeQoS: {},
     pvcName: "pvc-1",
     pvcNamespace: "default",
+    thin: false,
   });
+  assert.equal(parseLvmParams({ ...base, [ScParams.Thin]: "True" }, "v").thin, true);
+  assert.deepEqual(parseLvmParams({ ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "kube-system/key1" }, "v").volumeEncrypt, { enable: true, type: "LUKS", secret: "kube-system/key1" });
   const p = parseLvmParams(
     { ...base, [ScParams.Convertible]: "TRUE", [ScParams.ProvisionIopsOnCreation]: "100", [ScParams.ProvisionThroughputOnCreation]: "1Mi", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1", poolType: "REGULAR", striped: "true" },
     "pvc-1",
@@ -38,8 +41,12 @@ test("parseLvmParams: bad input names the parameter (table)", () => {
     [{ ...base, [ScParams.ReplicaNumber]: "two" }, "INVALID_ARGUMENT", /replicaNumber "two"/],
     [{ ...base, [ScParams.ReplicaNumber]: "3" }, "INVALID_ARGUMENT", /replicaNumber 3 is not supported/],
     [{ ...base, [ScParams.ProvisionIopsOnCreation]: "100; rm -rf /" }, "INVALID_ARGUMENT", /provision-iops-on-creation/],
-    [{ ...base, [ScParams.Thin]: "true" }, "UNIMPLEMENTED", /thin volumes are not supported yet/],
-    [{ ...base, [ScParams.EncryptSecret]: "ns/s", [ScParams.EncryptType]: "LUKS" }, "UNIMPLEMENTED", /encryption/],
+    [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /thin=true needs replicaNumber 1/],
+    [{ ...base, [ScParams.Thin]: "true", [ScParams.Convertible]: "true" }, "INVALID_ARGUMENT", /thin=true needs/],
+    [{ ...base, [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /go together .* only encryptSecret is set/],
+    [{ ...base, [ScParams.EncryptType]: "LUKS" }, "INVALID_ARGUMENT", /only encryptType is set/],
+    [{ ...base, [ScParams.EncryptType]: "AES", [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /encryptType "AES" is not one of LUKS/],
+    [{ ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "just-a-name" }, "INVALID_ARGUMENT", /encryptSecret "just-a-name" is not "<namespace>\/<name>"/],
   ];
   for (const [params, code, re] of rows) assert.throws(() => parseLvmParams(params, "v"), fails(code, re), JSON.stringify(params));
 });

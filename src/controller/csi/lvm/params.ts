@@ -4,7 +4,8 @@
 
 import { HwError, invalid } from "../../../api/errors.ts";
 import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
-import { POOL_CLASSES, ScParams, TopologyKeys, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
+import { POOL_CLASSES, ScParams, TopologyKeys, VOLUME_ENCRYPT_TYPES, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
+import { parseSecretRef } from "../../../api/encryption.ts";
 import type { CapacityRange, TopologyRequirement } from "../../../csi/types.ts";
 import { bytesField } from "../../../csi/validate.ts";
 import { isQuantity } from "../../../api/quantity.ts";
@@ -17,6 +18,10 @@ export interface LvmParams {
   volumeQoS: { iops?: string; throughput?: string };
   pvcName: string;
   pvcNamespace: string;
+  /** `thin: "true"`: a thin LV in the node's thin pool (dm-thin). */
+  thin: boolean;
+  /** `encryptType` + `encryptSecret`: LUKS on the replica device (dm-crypt). */
+  volumeEncrypt?: { enable: true; type: "LUKS"; secret: string };
 }
 
 /** Replica counts this build places (2 = two replicas on two nodes; data replication is a later issue). */
@@ -40,13 +45,24 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   // §2.1: only read when replicaNumber < 2; replicaNumber ≥ 2 forces convertible.
   const convertible = replicaNumber >= 2 || (params[ScParams.Convertible] ?? "").toLowerCase() === "true";
 
-  if ((params[ScParams.Thin] ?? "").toLowerCase() === "true") {
-    throw new HwError("UNIMPLEMENTED", "ThinNotSupported", `parameter ${ScParams.Thin}=true: thin volumes are not supported yet`, {
-      hint: "use a StorageClass without thin (thick LVs)",
-    });
+  // §2.1: thin is an error with convertible or replicaNumber ≠ 1 (a thin pool is a node's own).
+  const thin = (params[ScParams.Thin] ?? "").toLowerCase() === "true";
+  if (thin && (convertible || replicaNumber !== 1)) {
+    throw invalid(`parameter ${ScParams.Thin}=true needs ${ScParams.ReplicaNumber} 1 and ${ScParams.Convertible} not true (thin pools are per node)`);
   }
-  if (params[ScParams.EncryptSecret] || params[ScParams.EncryptType]) {
-    throw new HwError("UNIMPLEMENTED", "EncryptionNotSupported", `parameters ${ScParams.EncryptSecret}/${ScParams.EncryptType}: volume encryption is not supported yet`);
+
+  // §2.1: both set → LUKS. Deliberate difference: one without the other is refused (the original silently
+  // created an unencrypted volume), and the secret reference must be "<namespace>/<name>".
+  const encType = params[ScParams.EncryptType];
+  const encSecret = params[ScParams.EncryptSecret];
+  let volumeEncrypt: LvmParams["volumeEncrypt"];
+  if (encType || encSecret) {
+    if (!encType || !encSecret) {
+      throw invalid(`parameters ${ScParams.EncryptType} and ${ScParams.EncryptSecret} go together (LUKS and "<namespace>/<name>" of a Secret with the passphrase under "key"); only ${encType ? ScParams.EncryptType : ScParams.EncryptSecret} is set`);
+    }
+    if (!(VOLUME_ENCRYPT_TYPES as readonly string[]).includes(encType)) throw invalid(`parameter ${ScParams.EncryptType} ${JSON.stringify(encType)} is not one of ${VOLUME_ENCRYPT_TYPES.join(", ")}`);
+    parseSecretRef(encSecret, volumeName);
+    volumeEncrypt = { enable: true, type: "LUKS", secret: encSecret };
   }
 
   const volumeQoS: LvmParams["volumeQoS"] = {};
@@ -68,6 +84,8 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
     volumeQoS,
     pvcName: params[ScParams.PvcName] || volumeName,
     pvcNamespace: params[ScParams.PvcNamespace] || DEFAULT_PVC_NAMESPACE,
+    thin,
+    ...(volumeEncrypt ? { volumeEncrypt } : {}),
   };
 }
 

@@ -17,12 +17,53 @@ import { HwError } from "../../../api/errors.ts";
 import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../../api/names.ts";
 import { nameOf, type Lv, type Lvg, type HwameistorClients } from "../../../kube/hwameistor.ts";
 import { type Toleration } from "../../../api/core.ts";
+import { type Lsn } from "../../../kube/hwameistor.ts";
+import { parseSecretRef, passphraseFromSecret } from "../../../api/encryption.ts";
+import { thinRoomProblem } from "../../../api/thin-pool.ts";
+import { isNotFound } from "../../../kube/transport.ts";
 import { listAll, listOptional } from "../../../kube/hwameistor.ts";
 import { chooseNodes, describeRejections, getNodeCandidates, storageNodeViews, type NodeTopology } from "../../../api/placement/placement.ts";
 import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../../api/placement/groups.ts";
 import type { Logger } from "../../../kube/types.ts";
 import type { LvmParams } from "./params.ts";
 import { formatBytes } from "../../../api/quantity.ts";
+
+/**
+ * What the StorageClass asks that not every node has (reference §2.1): a thin LV needs the lvm engine with
+ * dm-thin-pool and a thin pool with room under its overProvisionRatio; LUKS needs dm-crypt and a Secret with a
+ * non-empty `key`. Each node reports its features in LocalStorageNode status.engine.features (additive). A node
+ * that does not report them (an agent older than this check) is refused for thin/LUKS: the replica would fail
+ * late on that node otherwise.
+ */
+export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionRequest, nodes: string[], lsns: Lsn[]): Promise<void> {
+  const { params } = r;
+  if (!params.thin && !params.volumeEncrypt) return;
+  for (const node of nodes) {
+    const lsn = lsns.find((l) => nameOf(l) === node);
+    const features = lsn?.status?.engine?.features;
+    const lack = (what: "thin" | "encryption", words: string) => {
+      const f = features?.[what];
+      if (f?.supported) return;
+      throw new HwError("FAILED_PRECONDITION", what === "thin" ? "NoThinSupport" : "NoEncryptionSupport", `volume ${r.name}: node ${node} cannot serve ${words}: ${f?.reason ?? `its agent (engine ${lsn?.status?.engine?.kind ?? "unknown"}) reports no ${what} support`}`, {
+        hint: `use a StorageClass without ${what === "thin" ? "thin" : "encryptType/encryptSecret"}, or a node with device-mapper (${what === "thin" ? "dm-thin-pool" : "dm-crypt"})`,
+      });
+    };
+    if (params.thin) {
+      lack("thin", "a thin volume (StorageClass parameter thin)");
+      const why = thinRoomProblem(node, params.poolName, lsn?.status?.pools?.[params.poolName]?.thinPool, `volume ${r.name}`, r.requiredBytes);
+      if (why) throw new HwError(why.startsWith("insufficient") ? "RESOURCE_EXHAUSTED" : "FAILED_PRECONDITION", "ThinPoolUnavailable", why);
+    }
+    if (params.volumeEncrypt) lack("encryption", "LUKS encryption (StorageClass parameters encryptType/encryptSecret)");
+  }
+  if (params.volumeEncrypt) {
+    const ref = parseSecretRef(params.volumeEncrypt.secret, r.name);
+    const secret = await c.secret.get(ref.name, ref.namespace).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+    passphraseFromSecret(secret, params.volumeEncrypt.secret, r.name);
+  }
+}
 
 export interface ProvisionRequest {
   name: string;
@@ -81,6 +122,9 @@ export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest,
     );
   }
 
+  // Thin / LUKS: refused here, before anything is written, when a chosen node cannot serve them.
+  await checkNodeFeatures(c, r, chosen, lsns);
+
   // The group: append to the pod's group, or make one for this PVC.
   let createdGroup: string | undefined;
   let appended = false;
@@ -123,6 +167,8 @@ export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest,
         pvcNamespace: params.pvcNamespace,
         pvcName: params.pvcName,
         volumegroup: groupName,
+        ...(params.thin ? { thin: true } : {}),
+        ...(params.volumeEncrypt ? { volumeEncrypt: params.volumeEncrypt } : {}),
         delete: false,
       },
     } as Lv);
