@@ -158,7 +158,7 @@ export interface StorageEngine {
   /** Idempotent by name: an existing replica of at least sizeBytes is returned as is. */
   createReplica(poolName: string, volumeName: string, sizeBytes: number, opts?: CreateReplicaOptions): Promise<Replica>;
   /** Grow to sizeBytes (rounded); a smaller or equal size returns the replica unchanged (never shrinks). */
-  expandReplica(poolName: string, volumeName: string, sizeBytes: number): Promise<Replica>;
+  expandReplica(poolName: string, volumeName: string, sizeBytes: number, opts?: { overProvisionRatio?: string }): Promise<Replica>;
   /** Idempotent: a missing replica counts as deleted. Refuses (FAILED_PRECONDITION VolumeInUse) while mounted. */
   deleteReplica(poolName: string, volumeName: string): Promise<void>;
   getReplica(poolName: string, volumeName: string): Promise<Replica | undefined>;

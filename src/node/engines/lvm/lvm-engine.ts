@@ -311,7 +311,8 @@ export class LvmEngine implements StorageEngine {
     return { ...base, kernelDevice: loop.name, active: true };
   }
 
-  async expandReplica(poolName: string, volumeName: string, sizeBytes: number, overProvisionRatio?: string): Promise<Replica> {
+  async expandReplica(poolName: string, volumeName: string, sizeBytes: number, opts: { overProvisionRatio?: string } = {}): Promise<Replica> {
+    const overProvisionRatio = opts.overProvisionRatio;
     assertPoolName(poolName);
     assertVolumeName(volumeName);
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);

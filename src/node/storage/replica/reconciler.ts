@@ -7,7 +7,9 @@
 // re-runs the call harmlessly. The status write is conditional on resourceVersion (a conflict is a quiet
 // requeue). A state change requeues at once, so Creating → NotReady → Ready takes three quick passes.
 
-import { isHwError } from "../../../api/errors.ts";
+import { HwError, isHwError } from "../../../api/errors.ts";
+import { overProvisionRatioOf } from "../../../api/thin-pool.ts";
+import { ensureLuks, readPassphrase } from "../encrypt/luks.ts";
 import type { LocalVolumeReplicaStatus } from "../../../api/kinds/local-volume-replica.ts";
 import { VolumeStates } from "../../../api/names.ts";
 import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
@@ -50,13 +52,40 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
   const ctl = new Controller({ name: "local-volume-replica", log: ctx.log, workers: 4, reconcile: (key) => reconcile(key) });
   ctl.watch(informer, (lvr) => (lvr.spec?.nodeName === ctx.nodeName ? lvr.metadata?.name : undefined));
 
+  /** The pool's thin overProvisionRatio: the latest ThinPoolClaim record on this node (the original's rule). */
+  async function ratioOf(pool: string): Promise<string> {
+    return overProvisionRatioOf((await c.lsn.get(ctx.nodeName))?.status?.thinPoolExtendRecords?.[pool]);
+  }
+
   async function runAction(action: ReplicaAction, lvr: Lvr, pool: string, volume: string, required: number): Promise<{ ok: true; replica?: ObservedReplica } | { ok: false; message: string }> {
     try {
       switch (action) {
-        case "createReplica":
-          return { ok: true, replica: observe(await engine.createReplica(pool, volume, required)) };
+        case "createReplica": {
+          // LUKS and thin (§2.1, §5.2): refused before anything is created when this node cannot serve them or
+          // the Secret is missing / wrongly named / empty.
+          const enc = lvr.spec?.volumeEncrypt?.enable ? lvr.spec.volumeEncrypt : undefined;
+          let key: Buffer | undefined;
+          if (enc) {
+            const cap = engine.capabilities().encryption;
+            if (!cap?.supported) {
+              throw new HwError("FAILED_PRECONDITION", "NoEncryptionSupport", `replica ${lvr.metadata?.name} of volume ${volume} asks for LUKS encryption; node ${ctx.nodeName} (engine ${engine.kind}) cannot: ${cap?.reason ?? "no dm-crypt"}`);
+            }
+            key = await readPassphrase(c, enc.secret, volume);
+          }
+          const thin = !!lvr.spec?.thin;
+          const rep = await engine.createReplica(pool, volume, required, {
+            ...(thin ? { thin, overProvisionRatio: await ratioOf(pool) } : {}),
+            ...(lvr.spec?.thinOriginVolume ? { sourceVolume: lvr.spec.thinOriginVolume } : {}),
+          });
+          if (key) {
+            if (!rep.active) throw new HwError("UNAVAILABLE", "DeviceNotActive", `replica of volume ${volume}: device ${rep.devPath} is not active (${rep.inactiveReason ?? "unknown"}); LUKS formatting waits for it`);
+            const did = await ensureLuks(rep.devPath, key, volume);
+            if (did === "formatted") ctx.log.info({ lvr: lvr.metadata?.name, volume, dev: rep.devPath }, "replica device formatted as LUKS");
+          }
+          return { ok: true, replica: observe(rep) };
+        }
         case "expandReplica":
-          return { ok: true, replica: observe(await engine.expandReplica(pool, volume, required)) };
+          return { ok: true, replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})) };
         case "deleteReplica":
           await engine.deleteReplica(pool, volume);
           return { ok: true };
