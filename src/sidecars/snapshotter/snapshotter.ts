@@ -39,6 +39,7 @@ export function contentStatus(s: CsiSnapshot): Record<string, unknown> {
     snapshotHandle: s.snapshot_id,
     readyToUse: !!s.ready_to_use,
     restoreSize: Number(s.size_bytes ?? 0),
+    // int64 nanoseconds in a JSON number: exact to ~256 ns at today's epoch (a JavaScript double).
     ...(ns !== undefined ? { creationTime: Number(ns) } : {}),
     error: null,
   };
