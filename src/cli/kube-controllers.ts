@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { startKcmRoles } from "../kcm/index.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { startEmbeddedScheduler } from "../scheduler/scheduler.ts";
 import { startSidecars } from "../sidecars/index.ts";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
@@ -31,8 +32,10 @@ export function registerKubeControllersCommand(program: Command): void {
     .action(async (o: Flags) => {
       const log = serverLogger(o.logLevel);
       const client = new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
-      const kcm = await startKcmRoles({ client, log });
-      const sidecars = o.sidecars && o.csiSocket.length ? await startSidecars({ client, sockets: o.csiSocket, log }) : undefined;
+      // One list/watch per resource for every role of the process.
+      const informers = new InformerFactory(client, { log, resyncPeriodMs: 30_000 });
+      const kcm = await startKcmRoles({ client, log, informers });
+      const sidecars = o.sidecars && o.csiSocket.length ? await startSidecars({ client, sockets: o.csiSocket, log, informers }) : undefined;
       // One scheduler per cluster, like the other roles of this process (not leader-elected: run one).
       const scheduler = o.podScheduler ? await startEmbeddedScheduler({ client, log, noLeaderElection: true }) : undefined;
       serveUntilSignal(log, { stop: async () => { await scheduler?.stop(); await sidecars?.stop(); await kcm.stop(); } }, { kubeControllers: true, drivers: sidecars?.drivers ?? [], podScheduler: !!scheduler });

@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import type { CoreNode, Pod, Pv, Pvc, VolumeAttachment } from "../api/core.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { Controller } from "../kube/controller.ts";
-import { Informer } from "../kube/informer.ts";
+import type { Informer } from "../kube/informer.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { CSI_DRIVER, NODE, POD, PV, PVC, VOLUME_ATTACHMENT } from "../kube/resources.ts";
 import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
 
@@ -54,16 +55,17 @@ export function desiredAttachments(pods: Pod[], claims: (ns: string, name: strin
   return [...out.values()];
 }
 
-export function attachDetachController(o: { client: KubeClient; log?: Logger }) {
+export function attachDetachController(o: { client: KubeClient; log?: Logger; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log });
   const vas = o.client.forKind<VolumeAttachment & K>(VOLUME_ATTACHMENT);
   const inf = {
-    pod: new Informer<Pod & K>(o.client.forKind(POD), { log }),
-    pvc: new Informer<Pvc & K>(o.client.forKind(PVC), { log }),
-    pv: new Informer<Pv & K>(o.client.forKind(PV), { log }),
-    node: new Informer<CoreNode & K>(o.client.forKind(NODE), { log }),
-    driver: new Informer<K>(o.client.forKind(CSI_DRIVER), { log }),
-    va: new Informer<VolumeAttachment & K>(vas, { log, resyncPeriodMs: 30_000 }),
+    pod: f.for<Pod & K>(POD),
+    pvc: f.for<Pvc & K>(PVC),
+    pv: f.for<Pv & K>(PV),
+    node: f.for<CoreNode & K>(NODE),
+    driver: f.for<K>(CSI_DRIVER),
+    va: f.for<VolumeAttachment & K>(VOLUME_ATTACHMENT),
   };
   const ONE = "all"; // one key: the desired set is computed across all pods
   const ctl = new Controller({ name: "attach-detach", log, reconcile: () => sync() });

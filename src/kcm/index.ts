@@ -4,6 +4,7 @@
 // (statefulset/). docs/kube-roles.md.
 
 import type { KubeClient } from "../kube/client.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import { attachDetachController } from "./attach-detach.ts";
 import { pvController } from "./pv-controller.ts";
@@ -12,12 +13,15 @@ import { statefulSetController } from "./statefulset/controller.ts";
 export interface KcmOptions {
   client: KubeClient;
   log?: Logger;
+  /** Shared informers (one list/watch per resource for the whole process). */
+  informers?: InformerFactory;
 }
 
 export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<void> }> {
   const log = o.log ?? silentLogger;
-  const pv = pvController({ client: o.client, log });
-  const ad = attachDetachController({ client: o.client, log });
+  const informers = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 30_000 });
+  const pv = pvController({ client: o.client, log, informers });
+  const ad = attachDetachController({ client: o.client, log, informers });
   const sts = statefulSetController({ client: o.client, log });
   await Promise.all([pv.start(), ad.start(), sts.start()]);
   return {

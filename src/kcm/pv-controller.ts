@@ -16,7 +16,7 @@ import type { CoreNode, Pod, Pv, Pvc, StorageClassShape } from "../api/core.ts";
 import { KubeAnnotations, KubeFinalizers } from "../api/names.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { Controller } from "../kube/controller.ts";
-import { Informer } from "../kube/informer.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { NODE, POD, PV, PVC, STORAGE_CLASS, metaTime } from "../kube/resources.ts";
 import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
 import { ClaimPhases, VolumePhases, claimKey, decideClaim, decideVolume, type EventSpec } from "./binder.ts";
@@ -30,8 +30,8 @@ type K = KubeObject;
 export interface PvControllerOptions {
   client: KubeClient;
   log?: Logger;
-  /** Informer resync (default 15 s, as upstream's PV controller re-syncs periodically). */
-  resyncPeriodMs?: number;
+  /** Shared informers (a process running several roles); default: this controller's own. */
+  informers?: InformerFactory;
 }
 
 export interface PvControllerParts {
@@ -51,15 +51,15 @@ export function podUsesClaim(pod: Pod, namespace: string, claim: string): boolea
 
 export function pvController(o: PvControllerOptions): PvControllerParts {
   const log = o.log ?? silentLogger;
-  const resync = o.resyncPeriodMs ?? 15_000;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 15_000 });
   const pvcs = o.client.forKind<Pvc & K>(PVC);
   const pvs = o.client.forKind<Pv & K>(PV);
   const inf = {
-    pvc: new Informer<Pvc & K>(pvcs, { resyncPeriodMs: resync, log }),
-    pv: new Informer<Pv & K>(pvs, { resyncPeriodMs: resync, log }),
-    sc: new Informer<StorageClassShape & K>(o.client.forKind(STORAGE_CLASS), { log }),
-    node: new Informer<CoreNode & K>(o.client.forKind(NODE), { log }),
-    pod: new Informer<Pod & K>(o.client.forKind(POD), { log }),
+    pvc: f.for<Pvc & K>(PVC),
+    pv: f.for<Pv & K>(PV),
+    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
+    node: f.for<CoreNode & K>(NODE),
+    pod: f.for<Pod & K>(POD),
   };
   const events = { client: o.client, component: COMPONENT };
 

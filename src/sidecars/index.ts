@@ -3,6 +3,7 @@
 // gRPC, like the real sidecars, which replace them in a Kubernetes cluster. docs/kube-roles.md.
 
 import type { KubeClient } from "../kube/client.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import { attacher } from "./attacher/attacher.ts";
 import { connectDriver, type Driver } from "./common.ts";
@@ -18,15 +19,18 @@ export interface SidecarOptions {
   log?: Logger;
   /** CSI call deadline (default 60 s). */
   timeoutMs?: number;
+  /** Shared informers (one list/watch per resource for the whole process). */
+  informers?: InformerFactory;
 }
 
 export async function startSidecars(o: SidecarOptions): Promise<{ drivers: string[]; stop(): Promise<void> }> {
   const log = o.log ?? silentLogger;
   const drivers: Driver[] = [];
   for (const s of o.sockets) drivers.push(await connectDriver(s));
-  const parts: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [snapshotController({ client: o.client, log })];
+  const informers = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 30_000 });
+  const parts: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [snapshotController({ client: o.client, log, informers })];
   for (const d of drivers) {
-    const opts = { client: o.client, driver: d, log, timeoutMs: o.timeoutMs };
+    const opts = { client: o.client, driver: d, log, timeoutMs: o.timeoutMs, informers };
     parts.push(provisioner(opts));
     if (d.controllerCaps.has("PUBLISH_UNPUBLISH_VOLUME")) parts.push(attacher(opts));
     if (d.controllerCaps.has("EXPAND_VOLUME")) parts.push(resizer(opts));

@@ -14,22 +14,23 @@ import type { HwError } from "../../api/errors.ts";
 import { attacherFinalizer } from "../../api/names.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { InformerFactory } from "../../kube/informer-factory.ts";
 import { CSI_NODE, PV, VOLUME_ATTACHMENT, metaTime } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
 import { csiNodeDriver, pvCapability, rpcError, type CsiNodeShape, type Driver } from "../common.ts";
 
 type K = KubeObject;
 
-export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number }) {
+export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
   const driver = o.driver.name;
   const finalizer = attacherFinalizer(driver);
   const vas = o.client.forKind<VolumeAttachment & K>(VOLUME_ATTACHMENT);
   const inf = {
-    va: new Informer<VolumeAttachment & K>(vas, { log, resyncPeriodMs: 60_000 }),
-    pv: new Informer<Pv & K>(o.client.forKind(PV), { log }),
-    csiNode: new Informer<CsiNodeShape & K>(o.client.forKind(CSI_NODE), { log }),
+    va: f.for<VolumeAttachment & K>(VOLUME_ATTACHMENT),
+    pv: f.for<Pv & K>(PV),
+    csiNode: f.for<CsiNodeShape & K>(CSI_NODE),
   };
   const ctl: Controller = new Controller({
     name: `attacher-${driver}`,

@@ -21,7 +21,7 @@ import { KubeAnnotations, KubeFinalizers } from "../../api/names.ts";
 import { quantityOrUndefined } from "../../api/quantity.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { InformerFactory } from "../../kube/informer-factory.ts";
 import { CSI_NODE, NODE, PV, PVC, STORAGE_CLASS, VOLUME_ATTACHMENT, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
 import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
@@ -42,6 +42,7 @@ export interface ProvisionerOptions {
   /** Retry backoff (default 1 s → 300 s). */
   retryStartMs?: number;
   retryMaxMs?: number;
+  informers?: InformerFactory;
 }
 
 /** A claim problem found before any CSI call: nothing was created. */
@@ -57,19 +58,20 @@ class ClaimProblem extends Error {
 
 export function provisioner(o: ProvisionerOptions) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
   const driver = o.driver.name;
   const identity = `${Date.now()}-${randomBytes(2).readUInt16BE() % 10000}-${driver}`;
   const pvcs = o.client.forKind<Pvc & K>(PVC);
   const pvs = o.client.forKind<Pv & K>(PV);
   const inf = {
-    pvc: new Informer<Pvc & K>(pvcs, { log, resyncPeriodMs: 60_000 }),
-    pv: new Informer<Pv & K>(pvs, { log, resyncPeriodMs: 60_000 }),
-    sc: new Informer<StorageClassShape & K>(o.client.forKind(STORAGE_CLASS), { log }),
-    node: new Informer<CoreNode & K>(o.client.forKind(NODE), { log }),
-    csiNode: new Informer<CsiNodeShape & K>(o.client.forKind(CSI_NODE), { log }),
-    va: new Informer<K>(o.client.forKind(VOLUME_ATTACHMENT), { log }),
-    vs: new Informer<K>(o.client.forKind(VOLUME_SNAPSHOT), { log }),
-    vsc: new Informer<K>(o.client.forKind(VOLUME_SNAPSHOT_CONTENT), { log }),
+    pvc: f.for<Pvc & K>(PVC),
+    pv: f.for<Pv & K>(PV),
+    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
+    node: f.for<CoreNode & K>(NODE),
+    csiNode: f.for<CsiNodeShape & K>(CSI_NODE),
+    va: f.for<K>(VOLUME_ATTACHMENT),
+    vs: f.for<K>(VOLUME_SNAPSHOT),
+    vsc: f.for<K>(VOLUME_SNAPSHOT_CONTENT),
   };
   const queue = { baseDelayMs: o.retryStartMs ?? 1000, maxDelayMs: o.retryMaxMs ?? 300_000 };
   const events = { client: o.client, component: `${driver}_${os.hostname()}` };

@@ -16,7 +16,7 @@ import type { Pv, Pvc, StorageClassShape } from "../../api/core.ts";
 import { quantityOrUndefined } from "../../api/quantity.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { InformerFactory } from "../../kube/informer-factory.ts";
 import { PV, PVC, STORAGE_CLASS, metaTime } from "../../kube/resources.ts";
 import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
 import { pvCapability, rpcError, type Driver } from "../common.ts";
@@ -43,15 +43,16 @@ export function resizeDecision(c: Pvc, pv: Pv | undefined, sc: StorageClassShape
   return { resize: { bytes: wantBytes, quantity: want! } };
 }
 
-export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number }) {
+export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
   const driver = o.driver.name;
   const pvcs = o.client.forKind<Pvc & K>(PVC);
   const pvs = o.client.forKind<Pv & K>(PV);
   const inf = {
-    pvc: new Informer<Pvc & K>(pvcs, { log, resyncPeriodMs: 60_000 }),
-    pv: new Informer<Pv & K>(pvs, { log }),
-    sc: new Informer<StorageClassShape & K>(o.client.forKind(STORAGE_CLASS), { log }),
+    pvc: f.for<Pvc & K>(PVC),
+    pv: f.for<Pv & K>(PV),
+    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
   };
   const ctl: Controller = new Controller({
     name: `resizer-${driver}`,

@@ -21,7 +21,7 @@ import type { Pv, Pvc } from "../../api/core.ts";
 import { KubeAnnotations, KubeFinalizers } from "../../api/names.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { InformerFactory } from "../../kube/informer-factory.ts";
 import { PV, PVC, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CLASS, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
 import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
@@ -33,16 +33,17 @@ export const contentNameOf = (vs: Any) => `snapcontent-${vs.metadata?.uid}`;
 /** Nanoseconds since the epoch (content status) → RFC 3339 (snapshot status). */
 export const nsToTime = (ns: number | string | undefined) => (ns === undefined || ns === null ? undefined : new Date(Number(BigInt(ns) / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, "Z"));
 
-export function snapshotController(o: { client: KubeClient; log?: Logger }) {
+export function snapshotController(o: { client: KubeClient; log?: Logger; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
   const snaps = o.client.forKind<Any>(VOLUME_SNAPSHOT);
   const contents = o.client.forKind<Any>(VOLUME_SNAPSHOT_CONTENT);
   const inf = {
-    vs: new Informer<Any>(snaps, { log, resyncPeriodMs: 60_000 }),
-    vsc: new Informer<Any>(contents, { log }),
-    cls: new Informer<Any>(o.client.forKind(VOLUME_SNAPSHOT_CLASS), { log }),
-    pvc: new Informer<Pvc & KubeObject>(o.client.forKind(PVC), { log }),
-    pv: new Informer<Pv & KubeObject>(o.client.forKind(PV), { log }),
+    vs: f.for<Any>(VOLUME_SNAPSHOT),
+    vsc: f.for<Any>(VOLUME_SNAPSHOT_CONTENT),
+    cls: f.for<Any>(VOLUME_SNAPSHOT_CLASS),
+    pvc: f.for<Pvc & KubeObject>(PVC),
+    pv: f.for<Pv & KubeObject>(PV),
   };
   const ctl: Controller = new Controller({
     name: "snapshot-controller",

@@ -16,7 +16,7 @@ import { CsiParamKeys, KubeFinalizers } from "../../api/names.ts";
 import type { HwError } from "../../api/errors.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { InformerFactory } from "../../kube/informer-factory.ts";
 import { VOLUME_SNAPSHOT_CLASS, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { rpcError, type Driver } from "../common.ts";
@@ -56,13 +56,14 @@ export function snapshotParameters(classParams: Record<string, string> | undefin
   return out;
 }
 
-export function snapshotter(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number }) {
+export function snapshotter(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
+  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
   const driver = o.driver.name;
   const contents = o.client.forKind<Any>(VOLUME_SNAPSHOT_CONTENT);
   const inf = {
-    vsc: new Informer<Any>(contents, { log, resyncPeriodMs: 60_000 }),
-    cls: new Informer<Any>(o.client.forKind(VOLUME_SNAPSHOT_CLASS), { log }),
+    vsc: f.for<Any>(VOLUME_SNAPSHOT_CONTENT),
+    cls: f.for<Any>(VOLUME_SNAPSHOT_CLASS),
   };
   const ctl: Controller = new Controller({
     name: `snapshotter-${driver}`,
