@@ -139,10 +139,13 @@ const withLogs = (f: () => Promise<void>) => async () => {
   }
 };
 
-test("an Immediate claim is provisioned as pvc-<uid> and Bound; Delete reclaim removes the volume", { skip, timeout: 180_000 }, withLogs(async () => {
+test("an Immediate claim is provisioned as pvc-<uid> and Bound; Delete reclaim removes the volume", { skip, timeout: 360_000 }, withLogs(async () => {
+  const t0 = Date.now();
   await apply(pvc("data-a"));
-  await waitFor("data-a Bound", async () => (await jp(["pvc", "data-a"], "{.status.phase}")) === "Bound", 90_000);
+  await waitFor("data-a Bound", async () => (await jp(["pvc", "data-a"], "{.status.phase}")) === "Bound", 240_000);
   const c = await get(["pvc", "data-a"]);
+  const at = async (reason: string) => Date.parse(await jp(["events"], `{.items[?(@.reason=="${reason}")].firstTimestamp}`)) - Date.parse(c.metadata.creationTimestamp);
+  console.log(`# claim → Bound ${Date.now() - t0} ms; after creation (s resolution): ExternalProvisioning ${await at("ExternalProvisioning")} ms, Provisioning ${await at("Provisioning")} ms, ProvisioningSucceeded ${await at("ProvisioningSucceeded")} ms`);
   const pvName = `pvc-${c.metadata.uid}`;
   assert.equal(c.spec.volumeName, pvName);
   assert.equal(c.status.capacity.storage, "1Gi");

@@ -99,7 +99,9 @@ export function provisioner(o: ProvisionerOptions) {
     if (!c) return;
     const sc = c.spec?.storageClassName ? inf.sc.getByName(c.spec.storageClassName) : undefined;
     const pvName = pvNameOf(c);
-    if (shouldProvision(c, sc, driver, !!inf.pv.getByName(pvName) || !!(await pvs.get(pvName)))) return;
+    if (shouldProvision(c, sc, driver, !!inf.pv.getByName(pvName))) return;
+    // The cache may lag a PV written just before a crash; the API server has the last word.
+    if (await pvs.get(pvName)) return;
     const ns = c.metadata!.namespace!;
     const name = c.metadata!.name!;
     let req;
