@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { LeaderElector, type LeaseObject } from "./leader-election.ts";
 import { NodeHeartbeat, type NodeObject } from "./node-lease.ts";
-import { CSI_NODE, LEASE, NODE, NODE_LEASE_NAMESPACE } from "./resources.ts";
+import { LEASE, NODE, NODE_LEASE_NAMESPACE } from "./resources.ts";
 import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger } from "./types.ts";
 
@@ -131,10 +131,8 @@ test("node heartbeat registers the Node, renews its Lease and keeps Ready curren
     renewIntervalMs: 200,
     statusIntervalMs: 200,
     labels: { "hwameistor.io/test": "yes" },
-    csiDrivers: [{ name: "lvm.hwameistor.io", nodeID: "edge-1", topology: { "topology.lvm.hwameistor.io/node": "edge-1" } }],
     log: silentLogger,
   });
-  await srv.client.forKind(CSI_NODE).create({ metadata: { name: "edge-1" }, spec: { drivers: [{ name: "other.csi.io", nodeID: "x", topologyKeys: [] }] } });
   await hb.start();
   try {
     const nodes = srv.client.forKind<NodeObject>(NODE);
@@ -142,13 +140,6 @@ test("node heartbeat registers the Node, renews its Lease and keeps Ready curren
     const node = await nodes.get("edge-1");
     assert.equal(node?.metadata?.labels?.["kubernetes.io/hostname"], "edge-1");
     assert.equal(node?.metadata?.labels?.["hwameistor.io/test"], "yes");
-    // CSI plugin registration: topology label on the Node, the driver merged into CSINode.
-    assert.equal(node?.metadata?.labels?.["topology.lvm.hwameistor.io/node"], "edge-1");
-    const csiNode = (await srv.client.forKind(CSI_NODE).get("edge-1")) as { spec?: { drivers?: unknown[] } } | undefined;
-    assert.deepEqual(csiNode?.spec?.drivers, [
-      { name: "other.csi.io", nodeID: "x", topologyKeys: [] },
-      { name: "lvm.hwameistor.io", nodeID: "edge-1", topologyKeys: ["topology.lvm.hwameistor.io/node"] },
-    ]);
     const ready = node?.status?.conditions?.find((c) => c.type === "Ready");
     assert.equal(ready?.status, "True");
     const lease1 = await leases.get("edge-1", NODE_LEASE_NAMESPACE);

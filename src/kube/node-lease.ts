@@ -3,13 +3,9 @@
 // Node's Ready condition current (lastHeartbeatTime every status interval; lastTransitionTime only when
 // the status flips). In a real cluster the kubelet does all this: leave `NodeHeartbeat` off there.
 // Simplification: only the Ready condition is maintained; other conditions written by others are kept.
-// CSI plugin registration (the kubelet's part with node-driver-registrar): for each `csiDrivers` entry, the
-// Node gets the driver's topology segment as labels and the CSINode `<node>` (owned by the Node) lists the
-// driver with its nodeID and topologyKeys; entries of other drivers are kept. The external-provisioner reads
-// topology from there for WaitForFirstConsumer claims, the external-attacher the node ID.
 
 import type { KubeClient, ResourceClient } from "./client.ts";
-import { CSI_NODE, LEASE, NAMESPACE, NODE, NODE_LEASE_NAMESPACE, metaTime, microTime, type LeaseSpec } from "./resources.ts";
+import { LEASE, NAMESPACE, NODE, NODE_LEASE_NAMESPACE, metaTime, microTime, type LeaseSpec } from "./resources.ts";
 import { isAlreadyExists, isConflict } from "./transport.ts";
 import { stderrLogger, type KubeObject, type Logger } from "./types.ts";
 
@@ -46,18 +42,9 @@ export interface NodeHeartbeatOptions {
   /** Labels set on the Node at registration (kubernetes.io/hostname and kubernetes.io/os are added). */
   labels?: Record<string, string>;
   addresses?: Array<{ type: string; address: string }>;
-  /** CSI drivers this node serves (what NodeGetInfo answers): registered in CSINode and as Node labels. */
-  csiDrivers?: CsiDriverRegistration[];
   /** Readiness probe; default always ready. A string is the NotReady message. */
   isReady?: () => true | string | Promise<true | string>;
   log?: Logger;
-}
-
-export interface CsiDriverRegistration {
-  name: string;
-  nodeID: string;
-  /** The node's accessible topology segment (key → value), e.g. {"topology.lvm.hwameistor.io/node": "n1"}. */
-  topology: Record<string, string>;
 }
 
 export class NodeHeartbeat {
@@ -78,7 +65,6 @@ export class NodeHeartbeat {
   /** Registers the Node, writes the first heartbeat and Lease (throws if that fails), then keeps them fresh. */
   async start(): Promise<void> {
     await this.registerNode();
-    if (this.o.csiDrivers?.length) await this.registerCsiDrivers(this.o.csiDrivers);
     await this.ensureLeaseNamespace();
     await this.renewLease();
     await this.updateStatus();
@@ -121,42 +107,6 @@ export class NodeHeartbeat {
       }
     }
     this.nodeUid = node?.metadata?.uid;
-  }
-
-  /** Topology labels on the Node, then the drivers in CSINode (create, or merge into the existing list). */
-  async registerCsiDrivers(drivers: CsiDriverRegistration[]): Promise<void> {
-    const name = this.o.nodeName;
-    const labels = Object.assign({}, ...drivers.map((d) => d.topology)) as Record<string, string>;
-    const node = await this.nodes.get(name);
-    if (node && Object.entries(labels).some(([k, v]) => node.metadata?.labels?.[k] !== v)) await this.nodes.patch(name, { metadata: { labels } });
-    const csiNodes = this.o.client.forKind<KubeObject & { spec?: { drivers?: Array<{ name: string; nodeID: string; topologyKeys?: string[] }> } }>(CSI_NODE);
-    const entries = drivers.map((d) => ({ name: d.name, nodeID: d.nodeID, topologyKeys: Object.keys(d.topology) }));
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const cur = await csiNodes.get(name);
-      if (!cur) {
-        try {
-          await csiNodes.create({
-            apiVersion: "storage.k8s.io/v1",
-            kind: "CSINode",
-            metadata: { name, ownerReferences: this.nodeUid ? [{ apiVersion: "v1", kind: "Node", name, uid: this.nodeUid }] : undefined },
-            spec: { drivers: entries },
-          });
-          return;
-        } catch (e) {
-          if (isAlreadyExists(e)) continue;
-          throw e;
-        }
-      }
-      const kept = (cur.spec?.drivers ?? []).filter((d) => !entries.some((e) => e.name === d.name));
-      const next = [...kept, ...entries];
-      if (JSON.stringify(next) === JSON.stringify(cur.spec?.drivers ?? [])) return;
-      try {
-        await csiNodes.update({ ...cur, spec: { ...cur.spec, drivers: next } });
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
   }
 
   private async ensureLeaseNamespace(): Promise<void> {

@@ -9,7 +9,6 @@ import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { NodeHeartbeat } from "../kube/node-lease.ts";
-import { DiskDriver, LvmDriver, nodeInfoHandlers } from "../csi/capabilities.ts";
 import { stderrLogger, type Logger } from "../kube/types.ts";
 import { setRunLogger } from "../host/runner.ts";
 import type { NodeContext, Service } from "./context.ts";
@@ -105,16 +104,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   };
   try {
     if (o.registerNode ?? true) {
-      // Plugin registration of the drivers this agent serves, from their NodeGetInfo answers (the kubelet +
-      // node-driver-registrar's part).
-      const served = [...((o.diskDriver ?? true) ? [DiskDriver] : []), ...((o.localStorage ?? false) ? [LvmDriver] : [])];
-      const csiDrivers = await Promise.all(
-        served.map(async (d) => {
-          const info = await nodeInfoHandlers(d, o.nodeName).NodeGetInfo();
-          return { name: d.name, nodeID: info.node_id, topology: info.accessible_topology?.segments ?? {} };
-        }),
-      );
-      const hb = new NodeHeartbeat({ client, nodeName: o.nodeName, log, csiDrivers });
+      const hb = new NodeHeartbeat({ client, nodeName: o.nodeName, log });
       await hb.start();
       parts.push({ name: "heartbeat", svc: hb });
     }
