@@ -181,13 +181,6 @@ export async function checkExt4(dev: string, opts: RunOptions = {}): Promise<voi
   await run(["e2fsck", "-f", "-y", dev], { timeoutMs: 10 * 60_000, ...opts, allowedExitCodes: [1] });
 }
 
-/** Grow whatever filesystem is on the device (xfs needs its mountpoint; ext4 its device). */
-export async function growFilesystem(fstype: string, dev: string, mountpoint: string, opts: RunOptions = {}): Promise<void> {
-  if (fstype === "xfs") return growXfs(mountpoint, opts);
-  if (fstype === "ext4" || fstype === "ext3" || fstype === "ext2") return resizeExt4(dev, opts);
-  throw new HwError("UNIMPLEMENTED", "UnsupportedFsType", `growing ${fstype} on ${dev} is not supported`);
-}
-
 /** Suspend writes (`fsfreeze --freeze`), e.g. around a snapshot. Always pair with unfreeze in a finally. */
 export async function freeze(mountpoint: string, opts: RunOptions = {}): Promise<void> {
   assertAbsolutePath(mountpoint);
