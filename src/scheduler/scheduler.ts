@@ -168,7 +168,11 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
 
     const nodes = s.nodes ?? [];
     const podsPerNode = new Map<string, number>();
-    for (const p of inf.pod.list()) if (p.spec?.nodeName) podsPerNode.set(p.spec.nodeName, (podsPerNode.get(p.spec.nodeName) ?? 0) + 1);
+    for (const p of inf.pod.list()) {
+      // Pods waiting for their volumes count on the node their claims were sent to (the assume cache).
+      const n = p.spec?.nodeName ?? assumedNode(p, s.pvcs);
+      if (n && p.metadata?.uid !== pod.metadata?.uid) podsPerNode.set(n, (podsPerNode.get(n) ?? 0) + 1);
+    }
     const r = placePod(pod, { nodes, storage: s, podsPerNode });
     if (!r.node) {
       const message = r.message ?? "no node fits";
@@ -195,6 +199,16 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
     lastMessage.delete(key);
     log.info({ pod: key, node: r.node }, "scheduled");
     await ctl.recordEvent(pod, "Normal", "Scheduled", `Successfully assigned ${ns}/${name} to ${r.node}`);
+  }
+
+  function assumedNode(p: Pod, all: Pvc[]): string | undefined {
+    const ns = p.metadata?.namespace;
+    for (const v of p.spec?.volumes ?? []) {
+      const pvc = all.find((c) => c.metadata?.namespace === ns && c.metadata?.name === v.persistentVolumeClaim?.claimName);
+      const node = pvc?.metadata?.annotations?.[Annotations.SelectedNode];
+      if (node && !pvc?.spec?.volumeName) return node;
+    }
+    return undefined;
   }
 
   function isDelayed(scs: StorageClassShape[], pvc: Pvc): boolean {

@@ -202,3 +202,13 @@ test("score: floor(avg (free − request)/free × 100); disk counts 0; placed-bu
   // No volumes of ours: every node, score 0.
   assert.deepEqual(filterAndScore(pod([]), ["n1", "n2"], base()).feasible, [{ node: "n1", score: 0 }, { node: "n2", score: 0 }]);
 });
+
+test("score: claims already sent to a node (selected-node, not provisioned yet) count as used there", () => {
+  const sent = pvc("x", "hdd", "4Gi", { metadata: { name: "x", namespace: "ns", annotations: { "volume.kubernetes.io/selected-node": "n1" } } });
+  const s = { ...base(), pvcs: [sent, pvc("a", "hdd", "2Gi")] };
+  // n1: 10Gi total, 4Gi assumed → free 6 → (6−2)/6 = 66; without the assumption it would be 80.
+  assert.equal(filterAndScore(pod(["a"]), ["n1"], s).feasible[0]!.score, 66);
+  // once its LocalVolume exists, the LocalVolume counts instead (not twice)
+  const lv = { metadata: { name: "pvc-x" }, spec: { poolName: HDD, requiredCapacityBytes: 4 * GiB, pvcName: "x", pvcNamespace: "ns", accessibility: { nodes: ["n1"] } }, status: { rawblock: false } } as LocalVolume;
+  assert.equal(filterAndScore(pod(["a"]), ["n1"], { ...s, lvs: [lv] }).feasible[0]!.score, 66);
+});

@@ -34,8 +34,9 @@
 //
 // Deliberate differences (docs/compatibility.md): the LocalStorageNode requirement applies only to pods
 // with lvm PVCs (the original rejects every node without one even for pods with no lvm PVC); poolFree in
-// the score includes volumes placed but not realised yet (so two pods scheduled back to back spread as the
-// space they take says); a PVC that does not exist is an error rather than ignored.
+// the score includes volumes placed but not realised yet and claims already sent to a node but not provisioned
+// yet (so pods scheduled back to back spread as the space they take says); a PVC that does not exist is an
+// error rather than ignored.
 
 import type { Affinity, CoreNode, Pod, Pv, Pvc, StorageClassShape, Toleration } from "../api/core.ts";
 import type { LocalDiskNode } from "../api/kinds/local-disk-node.ts";
@@ -234,7 +235,7 @@ export function planPodStorage(pod: Pod, state: StorageState, nodeNames: string[
     return plan;
   }
 
-  const views = storageNodeViews(state.lsns, state.lvs, state.nodes ?? []);
+  const views = storageNodeViews(state.lsns, [...state.lvs, ...assumedVolumes(state)], state.nodes ?? []);
   const lvmCheck = lvmFilter(plan, pod, state, views, newLvm);
   const diskCheck = diskFilter(plan, state);
   for (const node of allNodes) {
@@ -246,6 +247,31 @@ export function planPodStorage(pod: Pod, state: StorageState, nodeNames: string[
     }
   }
   return plan;
+}
+
+/**
+ * Claims the scheduler has already sent to a node (`volume.kubernetes.io/selected-node`, not bound yet) whose
+ * LocalVolume does not exist yet, as pending volumes on that node — kube-scheduler's assume cache: pods placed
+ * back to back see each other's space before the provisioner has created anything.
+ */
+export function assumedVolumes(state: StorageState): LocalVolume[] {
+  const scs = new Map(state.storageClasses.map((c) => [c.metadata?.name ?? "", c]));
+  const out: LocalVolume[] = [];
+  const created = new Set(state.lvs.map((lv) => `${lv.spec?.pvcNamespace}/${lv.spec?.pvcName}`));
+  for (const pvc of state.pvcs) {
+    const node = pvc.metadata?.annotations?.[Annotations.SelectedNode];
+    if (!node || pvc.spec?.volumeName || pvc.status?.phase === "Bound") continue;
+    if (created.has(`${pvc.metadata?.namespace}/${pvc.metadata?.name}`)) continue; // its LocalVolume counts already
+    const sc = scs.get(pvc.spec?.storageClassName ?? "");
+    const cls = sc?.parameters?.[ScParams.PoolClass] ?? "";
+    if (sc?.provisioner !== Drivers.Lvm || !isPoolClass(cls)) continue;
+    out.push({
+      metadata: { name: `assumed:${pvc.metadata?.namespace}/${pvc.metadata?.name}` },
+      spec: { poolName: storagePoolName(cls), requiredCapacityBytes: pvcRequestBytes(pvc), accessibility: { nodes: [node] } },
+      status: { rawblock: false },
+    });
+  }
+  return out;
 }
 
 /** The LVM part of the filter; returns a per-node check. */
