@@ -132,10 +132,26 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
   // Any change of what placement reads may make a waiting pod schedulable.
   for (const i of [inf.node, inf.pvc, inf.pv, inf.sc, inf.lsn, inf.lv, inf.lvg, inf.ldn, inf.ldv, inf.lvs, inf.vs, inf.vsc] as Informer<K>[]) ctl.watch(i, () => pendingPodKeys());
 
+  // kube-scheduler's assume cache: a claim this scheduler just sent to a node counts there at once, before the
+  // watch brings the annotation back (pods are placed back to back faster than that).
+  const assumedClaims = new Map<string, string>();
+  function claimsWithAssumptions(): Pvc[] {
+    return inf.pvc.list().map((p) => {
+      const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
+      const node = assumedClaims.get(key);
+      if (!node) return p;
+      if (p.spec?.volumeName || p.metadata?.annotations?.[Annotations.SelectedNode] === node) {
+        assumedClaims.delete(key); // the informer has caught up (or the claim is bound)
+        return p;
+      }
+      return { ...p, metadata: { ...p.metadata, annotations: { ...(p.metadata?.annotations ?? {}), [Annotations.SelectedNode]: node } } };
+    });
+  }
+
   function state(): StorageState & { pvs: Pv[] } {
     return {
       storageClasses: inf.sc.list(),
-      pvcs: inf.pvc.list(),
+      pvcs: claimsWithAssumptions(),
       pvs: inf.pv.list(),
       nodes: inf.node.list(),
       lsns: inf.lsn.list() as never,
@@ -191,6 +207,7 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
         const pvc = s.pvcs.find((p) => p.metadata?.name === claim && p.metadata?.namespace === ns);
         if (pvc?.metadata?.annotations?.[Annotations.SelectedNode] === r.node) continue;
         await pvcs.patch(claim, { metadata: { annotations: { [Annotations.SelectedNode]: r.node } } }, { namespace: ns });
+        assumedClaims.set(`${ns}/${claim}`, r.node);
       }
       log.info({ pod: key, node: r.node, claims: r.delayedPvcs }, "waiting for volume binding");
       return { requeueAfterMs: retryMs };
