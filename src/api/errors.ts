@@ -126,6 +126,192 @@ export function grpcCodeOf(e: HwError): number {
   return errorMappings[e.code].grpc;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The registry of reasons: every reason the system raises, each with its ONE code. A receiver never derives a
+// code from a message: a node's error travels as {code, reason, message, hint} (ErrorStatus, in the status
+// of the replica, snapshot or disk volume) and is rebuilt with `fromErrorStatus`. `src/api/errors.test.ts`
+// checks that every `new HwError(code, reason…)`/`reclassify(code, reason…)` in src/ uses a registered
+// reason with its registered code. New code should call `hwError(reason, message)`, which takes the code
+// from here. (Reasons relayed from elsewhere — a Kubernetes Status reason, a foreign CSI driver — are not
+// ours and are not listed.)
+
+export const ErrorReasons = {
+  // generic
+  AlreadyExists: "ALREADY_EXISTS",
+  BadRequest: "INVALID_ARGUMENT",
+  Cancelled: "CANCELLED",
+  ClientClosedRequest: "CANCELLED",
+  Conflict: "ABORTED",
+  Deleted: "ABORTED",
+  Expired: "OUT_OF_RANGE",
+  Forbidden: "PERMISSION_DENIED",
+  InProgress: "UNAVAILABLE",
+  InternalError: "INTERNAL",
+  Invalid: "INVALID_ARGUMENT",
+  InvalidToken: "ABORTED",
+  MethodNotAllowed: "UNIMPLEMENTED",
+  NotFound: "NOT_FOUND",
+  NotImplemented: "UNIMPLEMENTED",
+  OperationPending: "ABORTED",
+  RequestEntityTooLarge: "RESOURCE_EXHAUSTED",
+  ServiceUnavailable: "UNAVAILABLE",
+  Timeout: "DEADLINE_EXCEEDED",
+  Unauthorized: "UNAUTHENTICATED",
+  UnsupportedMediaType: "INVALID_ARGUMENT",
+  // processes and the machine (src/host)
+  BackingFileNotFound: "NOT_FOUND",
+  BadFilesystem: "FAILED_PRECONDITION",
+  CgroupNotFound: "NOT_FOUND",
+  CommandFailed: "INTERNAL",
+  CommandSpawnFailed: "INTERNAL",
+  CommandTimedOut: "DEADLINE_EXCEEDED",
+  CorruptState: "DATA_LOSS",
+  DeviceBusy: "UNAVAILABLE",
+  DeviceInOtherVg: "FAILED_PRECONDITION",
+  DeviceInUse: "UNAVAILABLE",
+  DeviceNotEmpty: "FAILED_PRECONDITION",
+  DeviceNotFound: "NOT_FOUND",
+  DeviceTooSmall: "FAILED_PRECONDITION",
+  FioJobFailed: "INTERNAL",
+  ForeignSignature: "FAILED_PRECONDITION",
+  LoopVanished: "INTERNAL",
+  MountTargetBusy: "FAILED_PRECONDITION",
+  NoCgroup: "FAILED_PRECONDITION",
+  NoDeviceMapper: "FAILED_PRECONDITION",
+  NoFreeLoopDevice: "RESOURCE_EXHAUSTED",
+  NoSpace: "RESOURCE_EXHAUSTED",
+  NotABlockDevice: "FAILED_PRECONDITION",
+  NotAFile: "FAILED_PRECONDITION",
+  NotMounted: "FAILED_PRECONDITION",
+  OnlineResizeUnsupported: "FAILED_PRECONDITION",
+  ToolNotInstalled: "FAILED_PRECONDITION",
+  UnparseableOutput: "INTERNAL",
+  UnsupportedFsType: "INVALID_ARGUMENT",
+  FsGrowUnsupported: "UNIMPLEMENTED",
+  // kube runtime, kubeconfig, API server
+  BadKubeconfig: "INVALID_ARGUMENT",
+  BadWatchData: "UNAVAILABLE",
+  CrdMissing: "FAILED_PRECONDITION",
+  NoCluster: "FAILED_PRECONDITION",
+  NoKubeconfig: "NOT_FOUND",
+  NoSuchContext: "INVALID_ARGUMENT",
+  NoResponseHeaders: "UNAVAILABLE",
+  UnknownKind: "NOT_FOUND",
+  UnsupportedKubeconfig: "UNIMPLEMENTED",
+  // dev cluster
+  BadClusterState: "FAILED_PRECONDITION",
+  ClusterNotReady: "UNAVAILABLE",
+  NoDevCluster: "NOT_FOUND",
+  NoDisks: "INVALID_ARGUMENT",
+  OptionsDiffer: "ABORTED",
+  PreflightFailed: "FAILED_PRECONDITION",
+  TeardownIncomplete: "UNAVAILABLE",
+  // disks, pools, engines (node agent)
+  DiskClaimed: "FAILED_PRECONDITION",
+  DiskGone: "FAILED_PRECONDITION",
+  ForeignData: "FAILED_PRECONDITION",
+  FilesystemGone: "DATA_LOSS",
+  InsufficientCapacity: "RESOURCE_EXHAUSTED",
+  InvalidIoLimit: "INVALID_ARGUMENT",
+  InvalidQuantity: "INVALID_ARGUMENT",
+  InvalidSize: "INVALID_ARGUMENT",
+  NoCapacity: "RESOURCE_EXHAUSTED",
+  PoolClassMismatch: "INVALID_ARGUMENT",
+  PoolDisksMissing: "UNAVAILABLE",
+  PoolFsMissing: "INTERNAL",
+  PoolIdentityMismatch: "FAILED_PRECONDITION",
+  PoolMountConflict: "FAILED_PRECONDITION",
+  PoolNotFound: "NOT_FOUND",
+  PoolNotMounted: "UNAVAILABLE",
+  ReflinkUnsupported: "FAILED_PRECONDITION",
+  ReplicaDeviceMissing: "FAILED_PRECONDITION",
+  ReplicaNotExpanded: "UNAVAILABLE",
+  ReplicaNotFound: "FAILED_PRECONDITION",
+  RollbackFailed: "FAILED_PRECONDITION",
+  ShrinkRefused: "FAILED_PRECONDITION",
+  SnapshotNotFound: "NOT_FOUND",
+  UnknownEngine: "INVALID_ARGUMENT",
+  UnknownPool: "INVALID_ARGUMENT",
+  VolumeCountExceeded: "RESOURCE_EXHAUSTED",
+  VolumeExists: "ALREADY_EXISTS",
+  VolumeInUse: "FAILED_PRECONDITION",
+  XfsCannotSpan: "FAILED_PRECONDITION",
+  // CSI
+  BeingDeleted: "ABORTED",
+  CapacityOutOfRange: "OUT_OF_RANGE",
+  CloneUnsupported: "UNIMPLEMENTED",
+  CsiUnavailable: "UNAVAILABLE",
+  EncryptionNotSupported: "UNIMPLEMENTED",
+  ExpandAborted: "ABORTED",
+  ExpandFailed: "FAILED_PRECONDITION",
+  HaVolume: "FAILED_PRECONDITION",
+  InPlaceOnly: "FAILED_PRECONDITION",
+  InsufficientPoolCapacity: "OUT_OF_RANGE",
+  NoCsiSocket: "UNAVAILABLE",
+  NoDisk: "RESOURCE_EXHAUSTED",
+  NoDiskAvailable: "RESOURCE_EXHAUSTED",
+  NoDiskNode: "RESOURCE_EXHAUSTED",
+  NoNodeFits: "RESOURCE_EXHAUSTED",
+  NoReplicaOnNode: "FAILED_PRECONDITION",
+  NodeNotFound: "NOT_FOUND",
+  NotASocket: "FAILED_PRECONDITION",
+  NotExpandable: "FAILED_PRECONDITION",
+  PublishedElsewhere: "FAILED_PRECONDITION",
+  ReplicationNotAvailable: "INVALID_ARGUMENT",
+  ReplicaNotReady: "UNAVAILABLE",
+  RestoreFailed: "FAILED_PRECONDITION",
+  ShrinkNotSupported: "OUT_OF_RANGE",
+  SnapshotExists: "ALREADY_EXISTS",
+  SnapshotNotReady: "FAILED_PRECONDITION",
+  SnapshotsNotYet: "UNIMPLEMENTED",
+  TargetBusy: "ALREADY_EXISTS",
+  ThinNotSupported: "UNIMPLEMENTED",
+  TooSmall: "OUT_OF_RANGE",
+  VolumeBeingDeleted: "FAILED_PRECONDITION",
+  VolumeNotFound: "NOT_FOUND",
+  VolumeNotReady: "FAILED_PRECONDITION",
+  VolumePathNotFound: "NOT_FOUND",
+  VolumePublished: "FAILED_PRECONDITION",
+  WrongNode: "FAILED_PRECONDITION",
+} as const satisfies Record<string, ErrorCode>;
+
+export type ErrorReason = keyof typeof ErrorReasons;
+
+export const isErrorReason = (r: string): r is ErrorReason => Object.prototype.hasOwnProperty.call(ErrorReasons, r);
+
+/** An HwError whose code is the reason's registered code. */
+export function hwError(reason: ErrorReason, message: string, opts: HwErrorOptions = {}): HwError {
+  return new HwError(ErrorReasons[reason], reason, message, opts);
+}
+
+/**
+ * An error as it travels in an object's status (LocalVolumeReplica, LocalVolumeReplicaSnapshot,
+ * LocalVolumeSnapshot, LocalDiskVolume `status.error`): the code and reason are kept as they were raised.
+ */
+export interface ErrorStatus {
+  code: string;
+  reason: string;
+  message: string;
+  hint?: string;
+}
+
+/** What goes into `status.error`. A plain Error is a programmer error and is not put into a status. */
+export function toErrorStatus(e: HwError): ErrorStatus {
+  return { code: e.code, reason: e.reason, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+}
+
+const isErrorCode = (c: string): c is ErrorCode => Object.prototype.hasOwnProperty.call(errorMappings, c);
+
+/**
+ * The HwError a status carries, with its code and reason; `context` is prefixed to the message (the object
+ * that failed). A code this build does not know (a newer node) becomes UNKNOWN, keeping the reason.
+ */
+export function fromErrorStatus(s: ErrorStatus, context?: string, moreHint?: string): HwError {
+  const code: ErrorCode = isErrorCode(s.code) ? s.code : "UNKNOWN";
+  const hint = [s.hint, moreHint].filter(Boolean).join("; ");
+  return new HwError(code, s.reason, context ? `${context}: ${s.message}` : s.message, hint ? { hint } : {});
+}
+
 // Shorthands for the common cases; each names the object in its message.
 export const notFound = (what: string, hint?: string) => new HwError("NOT_FOUND", "NotFound", `${what} not found`, { hint });
 export const alreadyExists = (what: string) => new HwError("ALREADY_EXISTS", "AlreadyExists", `${what} already exists`);

@@ -124,6 +124,13 @@ export const LabelValues = {
 // ---------------------------------------------------------------- annotations
 
 export const Annotations = {
+  /**
+   * On LocalVolume, LocalDiskVolume, LocalVolumeSnapshot (additive): the CSI request name the object was
+   * created for. A CSI name may be any string; the object's name is derived from it (src/csi/volume-name.ts)
+   * and this annotation keeps the original, so a re-creation is recognised (idempotency) or refused
+   * (ALREADY_EXISTS) by comparing names, not derived ids.
+   */
+  CsiName: "hwameistor.io/csi-name",
   /** On LocalVolume (additive): CSI DeleteVolume arrived while snapshots exist; deleted when they are gone. */
   DeleteDeferred: "hwameistor.io/delete-deferred",
   /** On a core Node: the node's storage (replication) IPv4 address. */

@@ -8,6 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { HwError, errorMappings, type ErrorCode } from "../api/errors.ts";
 import { csiPackage, type CsiServiceName } from "./proto.ts";
+import { HINT_TRAILER, REASON_TRAILER } from "./server.ts";
 import type * as T from "./types.ts";
 
 const CODE_NAMES = new Map<number, ErrorCode>(Object.entries(errorMappings).map(([name, m]) => [m.grpc, name as ErrorCode]));
@@ -44,8 +45,7 @@ export class CsiClient {
     return new Promise<Res>((resolve, reject) => {
       fn.call(client, request, new grpc.Metadata(), { deadline }, (err: grpc.ServiceError | null, res: Res) => {
         if (!err) return resolve(res);
-        const code = CODE_NAMES.get(err.code) ?? "UNKNOWN";
-        reject(new HwError(code, "CsiError", err.details || err.message, { cause: err }));
+        reject(errorOf(err));
       });
     });
   }
@@ -77,6 +77,20 @@ export class CsiClient {
   close(): void {
     for (const c of Object.values(this.clients)) c.close();
   }
+}
+
+/**
+ * The HwError of a failed call: the server's code, and — when the server is ours — its reason and hint from
+ * the trailers (src/csi/server.ts). A foreign driver's failure gets the reason "CsiError".
+ */
+export function errorOf(err: grpc.ServiceError): HwError {
+  const code = CODE_NAMES.get(err.code) ?? "UNKNOWN";
+  const reason = err.metadata?.get(REASON_TRAILER)[0];
+  const rawHint = err.metadata?.get(HINT_TRAILER)[0];
+  const hint = typeof rawHint === "string" ? decodeURIComponent(rawHint) : undefined;
+  let message = err.details || err.message;
+  if (hint && message.endsWith(` (${hint})`)) message = message.slice(0, -(hint.length + 3));
+  return new HwError(code, typeof reason === "string" && reason ? reason : "CsiError", message, { cause: err, ...(hint ? { hint } : {}) });
 }
 
 /** A client for the CSI driver serving `socketPath`. Waits (up to timeoutMs) until the socket answers. */

@@ -75,8 +75,12 @@ test("a CSI server on a unix socket: identity, error codes, unimplemented, stale
     assert.equal(DiskDriver.topologyKey, TopologyKeys.DiskNode);
 
     await assert.rejects(c.createVolume({}), (e: HwError) => e.code === "INVALID_ARGUMENT" && /name is required/.test(e.message));
-    await assert.rejects(c.createVolume({ name: "pvc-1" }), (e: HwError) => e.code === "RESOURCE_EXHAUSTED" && /available: HDD/.test(e.message));
-    await assert.rejects(c.deleteVolume({ volume_id: "x" }), (e: HwError) => e.code === "NOT_FOUND");
+    // Our client rebuilds the server's HwError: same code, reason, message and hint (hence the same CLI exit code).
+    await assert.rejects(
+      c.createVolume({ name: "pvc-1" }),
+      (e: HwError) => e.code === "RESOURCE_EXHAUSTED" && e.reason === "NoDisk" && e.message === "no Available SSD disk on node n1" && e.hint === "available: HDD 1 GiB",
+    );
+    await assert.rejects(c.deleteVolume({ volume_id: "x" }), (e: HwError) => e.code === "NOT_FOUND" && e.reason === "NotFound");
     await assert.rejects(c.listVolumes(), (e: HwError) => e.code === "INTERNAL" && e.message === "internal error: boom");
     await assert.rejects(c.controllerGetVolume({ volume_id: "x" }), (e: HwError) => e.code === "UNIMPLEMENTED" && /ControllerGetVolume/.test(e.message));
     await assert.rejects(c.nodeGetInfo(), (e: HwError) => e.code === "UNIMPLEMENTED", "no Node service registered");

@@ -45,6 +45,14 @@ export interface CsiServer extends Service {
   socketPath: string;
 }
 
+/**
+ * Trailers that carry an HwError's reason and hint next to the gRPC code, so our client (hwameictl, the
+ * dev cluster, tests) rebuilds the same HwError: same code, same reason, same CLI exit code. Other CSI
+ * clients see the standard status (code + "message (hint)") and ignore them.
+ */
+export const REASON_TRAILER = "hwameistor-reason";
+export const HINT_TRAILER = "hwameistor-hint";
+
 /** The gRPC status an error becomes. Exported for tests. */
 export function toGrpcStatus(e: unknown): { code: grpc.status; details: string } {
   if (isHwError(e)) return { code: grpcCodeOf(e) as grpc.status, details: e.fullMessage };
@@ -81,8 +89,13 @@ function wrap(driver: string, service: CsiServiceName, method: string, handler: 
       const fields = { method: `${service}/${method}`, code: grpc.status[st.code], ms: Date.now() - started };
       if (isHwError(e)) log.debug({ ...fields, message: st.details }, "csi call failed");
       else log.error({ ...fields, err: e }, "csi handler threw a non-HwError");
+      const md = new grpc.Metadata();
+      if (isHwError(e)) {
+        md.set(REASON_TRAILER, e.reason);
+        if (e.hint) md.set(HINT_TRAILER, encodeURIComponent(e.hint));
+      }
       observe(st.code, startedPerf);
-      callback({ code: st.code, details: st.details, metadata: new grpc.Metadata() });
+      callback({ code: st.code, details: st.details, metadata: md });
     };
     if (!handler) {
       clearTimeout(timer);

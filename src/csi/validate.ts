@@ -16,6 +16,9 @@ export function requireField<T>(value: T | null | undefined, field: string): T {
 // also what makes them safe as one path segment (no "/", no "..", no whitespace).
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+/** Whether `id` could be one of our volume/snapshot ids (an object name). */
+export const isVolumeId = (id: string): boolean => id.length <= 253 && NAME_RE.test(id) && !id.includes("..");
+
 /** A volume id / volume name: required and a valid object name (≤ 253, [a-z0-9.-], no ".."). */
 export function validateVolumeId(id: string | undefined, field = "volume_id"): string {
   requireField(id, field);
@@ -35,6 +38,23 @@ export function validatePath(p: string | undefined, field: string): string {
   // eslint-disable-next-line no-control-regex
   if (!v.startsWith("/") || v.split("/").some((s) => s === "." || s === "..") || /[\x00-\x1f\x7f]/.test(v) || v.length > 4096) {
     throw invalid(`${field} ${JSON.stringify(v.slice(0, 120))} must be an absolute path without '.' or '..' segments`);
+  }
+  return v;
+}
+
+/**
+ * NodeGetVolumeStats' / NodeExpandVolume's volume_path: required (INVALID_ARGUMENT); call after the volume
+ * was found. A path that cannot be where the volume is published (relative, "."/".." segments, control
+ * characters) is NOT_FOUND — the CSI answer for "the volume does not exist at this path" — never a path
+ * that reaches the filesystem.
+ */
+export function volumePathOf(p: string | undefined, volume: string): string {
+  const v = requireField(p, "volume_path");
+  // eslint-disable-next-line no-control-regex
+  if (!v.startsWith("/") || v.split("/").some((s) => s === "." || s === "..") || /[\x00-\x1f\x7f]/.test(v) || v.length > 4096) {
+    throw new HwError("NOT_FOUND", "VolumePathNotFound", `volume ${volume} is not at volume_path ${JSON.stringify(v.slice(0, 120))}`, {
+      hint: "volume_path is the absolute target (or staging) path the volume was published at",
+    });
   }
   return v;
 }

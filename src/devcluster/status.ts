@@ -61,7 +61,7 @@ type Pools = Record<string, { class?: string; disks?: unknown[]; totalCapacityBy
 export async function clusterStatus(stateDir: string): Promise<StatusResult> {
   const l = layoutOf(stateDir);
   const s = readState(l.clusterJson);
-  if (!s) throw new HwError("NOT_FOUND", "NoCluster", `no dev cluster in ${l.stateDir}`, { hint: "start one with `hwameistor cluster up`" });
+  if (!s) throw new HwError("NOT_FOUND", "NoDevCluster", `no dev cluster in ${l.stateDir}`, { hint: "start one with `hwameistor cluster up`" });
   const sup = s.supervisor?.pid;
   const supAlive = supervisorAlive(s);
   const plan = s.options.netns ? networkPlan(l.stateDir, nodeNames(s.options)) : undefined;

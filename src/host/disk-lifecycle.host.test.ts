@@ -140,7 +140,7 @@ describe("disk lifecycle on real loop devices", () => {
     assert.equal(m?.source, a.name);
     assert.equal(m?.fstype, "xfs");
     assert.ok(m?.options.includes("nouuid"));
-    await assert.rejects(mnt.mount(b.name, mountA), (e: unknown) => e instanceof HwError && e.reason === "TargetBusy");
+    await assert.rejects(mnt.mount(b.name, mountA), (e: unknown) => e instanceof HwError && e.reason === "MountTargetBusy");
 
     const payload = Buffer.alloc(4 * MiB, 0xab);
     await writeFile(join(mountA, "data.bin"), payload, { flush: true });

@@ -267,7 +267,7 @@ export class KubeConfig {
       try {
         return fs.readFileSync(file, "utf8");
       } catch (e) {
-        throw new HwError("FAILED_PRECONDITION", "BadKubeconfig", `kubeconfig ${this.origin}: ${what} ${file} cannot be read: ${(e as Error).message}`, { cause: e });
+        throw new HwError("INVALID_ARGUMENT", "BadKubeconfig", `kubeconfig ${this.origin}: ${what} ${file} cannot be read: ${(e as Error).message}`, { cause: e });
       }
     };
     const tls: ConnectionOptions["tls"] = { rejectUnauthorized: !cluster.insecureSkipTlsVerify };

@@ -115,7 +115,7 @@ export class Transport {
       } else {
         // A watch may stay silent for long once open, but its response headers must come promptly.
         const t = setTimeout(
-          () => r.destroy(new HwError("UNAVAILABLE", "Timeout", `${what}: no response headers within ${this.timeoutMs} ms`)),
+          () => r.destroy(new HwError("UNAVAILABLE", "NoResponseHeaders", `${what}: no response headers within ${this.timeoutMs} ms`)),
           this.timeoutMs,
         );
         r.on("response", () => clearTimeout(t));

@@ -77,7 +77,7 @@ const createReq = (name: string, type: string, requiredBytes: number, cap = moun
 });
 const code = (c: string, re?: RegExp) => (e: HwError) => {
   assert.equal(e.code, c, e.message);
-  if (re) assert.match(e.message, re);
+  if (re) assert.match(e.fullMessage, re);
   return true;
 };
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -197,15 +197,16 @@ test("identity, capabilities and node info on both sockets", { skip }, async () 
 
 test("bad input gets the right codes", { skip }, async () => {
   await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), name: "" }), code("INVALID_ARGUMENT", /name is required/));
-  await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), parameters: {} }), code("INVALID_ARGUMENT", /diskType is required/));
+  await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), parameters: { diskType: "Tape" } }), code("INVALID_ARGUMENT", /diskType "Tape" is not one of/));
   await assert.rejects(ctl!.createVolume(createReq("pvc-bad", "Floppy", MiB)), code("INVALID_ARGUMENT", /diskType/));
-  await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), accessibility_requirements: null }), code("INVALID_ARGUMENT", /topology\.disk\.hwameistor\.io\/node/));
   await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), volume_capabilities: [] }), code("INVALID_ARGUMENT", /volume_capabilities/));
   await assert.rejects(
     ctl!.createVolume(createReq("pvc-bad", "SSD", MiB, { mount: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } })),
     code("INVALID_ARGUMENT", /access mode/),
   );
-  await assert.rejects(ctl!.createVolume({ ...createReq("../etc", "SSD", MiB) }), code("INVALID_ARGUMENT", /not a valid volume id/));
+  // A CSI name may be any string ("../etc" becomes the object name etc-<hash>, test/conformance covers it);
+  // a volume id we never handed out is simply unknown.
+  await assert.rejects(ctl!.controllerGetVolume({ volume_id: "../etc" }), code("INVALID_ARGUMENT", /not a valid volume id/));
   await assert.rejects(ctl!.createVolume(createReq("pvc-huge", "SSD", 10 * 1024 * MiB)), code("RESOURCE_EXHAUSTED", /no Available SSD disk.*node-a.*Available SSD disks there: .*768Mi/));
   await assert.rejects(ctl!.createVolume(createReq("pvc-nvme", "NVMe", MiB)), code("RESOURCE_EXHAUSTED", /HDD/));
   assert.equal(await diskClients(client).ldv.get("pvc-huge"), undefined, "no half-made LDV left behind");

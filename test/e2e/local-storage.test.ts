@@ -201,7 +201,7 @@ test("node side: a 1 GiB xfs volume published, 100 MiB checksummed file, unpubli
 
 test("node side: bad input is INVALID_ARGUMENT naming the field; a device with foreign data is refused", { skip }, async () => {
   const node = csi.get("n1")!;
-  const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.message, re), true);
+  const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.fullMessage, re), true);
   await assert.rejects(node.nodePublishVolume({ volume_id: "../etc", target_path: "/x", volume_capability: mountCap }), code("INVALID_ARGUMENT", /volume_id/));
   await assert.rejects(node.nodePublishVolume({ volume_id: "v", target_path: "rel/path", volume_capability: mountCap }), code("INVALID_ARGUMENT", /target_path/));
   await assert.rejects(node.nodePublishVolume({ volume_id: "v", target_path: "/x", volume_capability: { mount: { fs_type: "ntfs" }, access_mode: { mode: "SINGLE_NODE_WRITER" } } }), code("INVALID_ARGUMENT", /fs_type/));

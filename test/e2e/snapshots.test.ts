@@ -68,7 +68,7 @@ function nodeSnapshotMs(snapshot: string): number | undefined {
   return undefined;
 }
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.message, re), true);
+const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.fullMessage, re), true);
 const params = (vol: string) => ({ [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: "1", [ScParams.FsType]: "xfs", [ScParams.PvcName]: `data-${vol}`, [ScParams.PvcNamespace]: "default" });
 const topo = { requisite: [{ segments: { [TopologyKeys.LvmNode]: N } }], preferred: [{ segments: { [TopologyKeys.LvmNode]: N } }] };
 

@@ -125,6 +125,22 @@ export const Condition = Type.Object({
 });
 export type Condition = Static<typeof Condition>;
 
+/**
+ * Additive (not in the original): the last failure of the object's node-side work, as raised —
+ * code (gRPC canonical name), reason (src/api/errors.ts registry), message, hint — so the CSI controller
+ * answers with the node's code and reason instead of re-deriving them from text. Removed on success.
+ */
+export const ErrorStatus = Type.Object(
+  {
+    code: Str({ description: "gRPC canonical code name, e.g. RESOURCE_EXHAUSTED" }),
+    reason: Str({ description: "Stable PascalCase reason, e.g. InsufficientCapacity" }),
+    message: Str({ maxLength: 32768 }),
+    hint: Opt(Str({ description: "How to fix it" })),
+  },
+  { description: "Last failure of this object's work on its node (hwameistor-ts addition)" },
+);
+export type ErrorStatusType = Static<typeof ErrorStatus>;
+
 /** metav1.LabelSelector. */
 export const LabelSelector = Type.Object(
   {

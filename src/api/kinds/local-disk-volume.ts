@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { AccessibilityTopology, Bool, Int32, Int64, MapOf, Opt, Str, StrList, col, defineKind, kindObject } from "./common.ts";
+import { AccessibilityTopology, Bool, Int32, Int64, MapOf, Opt, Str, StrList, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
 
 export const MountPoint = Type.Object({
   targetPath: Opt(Str()),
@@ -37,6 +37,7 @@ export const LocalDiskVolumeStatus = Type.Object({
   usedCapacityBytes: Opt(Int64()),
   mountPoints: Opt(Type.Array(MountPoint)),
   state: Opt(Str()),
+  error: Opt(ErrorStatus),
 });
 export type LocalDiskVolumeStatus = Static<typeof LocalDiskVolumeStatus>;
 

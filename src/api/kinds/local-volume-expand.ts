@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { Bool, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, ageColumn, col, defineKind, kindObject } from "./common.ts";
+import { Bool, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, ageColumn, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
 
 export const LocalVolumeExpandSpec = Type.Object({
   volumeName: Opt(Str()),
@@ -16,6 +16,7 @@ export const LocalVolumeExpandStatus = Type.Object({
   subs: Opt(StrList()),
   state: Opt(Str()),
   message: Opt(Str()),
+  error: Opt(ErrorStatus),
 });
 export type LocalVolumeExpandStatus = Static<typeof LocalVolumeExpandStatus>;
 

@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds, STORAGE_POOL_NAMES } from "../names.ts";
-import { Bool, Condition, DateTime, Int64, MIN_VOLUME_BYTES, Opt, Str, StrEnum, col, defineKind, kindObject } from "./common.ts";
+import { Bool, Condition, DateTime, Int64, MIN_VOLUME_BYTES, Opt, Str, StrEnum, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
 import { SnapshotAttr } from "./local-volume-snapshot.ts";
 
 export const LocalVolumeReplicaSnapshotSpec = Type.Object({
@@ -24,6 +24,7 @@ export const LocalVolumeReplicaSnapshotStatus = Type.Object({
   state: Opt(Str()),
   reason: Opt(Str({ description: "Message (sic: the original's JSON key)" })),
   conditions: Opt(Type.Array(Condition, { description: "Types Submit, Create, Ready" })),
+  error: Opt(ErrorStatus),
 });
 export type LocalVolumeReplicaSnapshotStatus = Static<typeof LocalVolumeReplicaSnapshotStatus>;
 

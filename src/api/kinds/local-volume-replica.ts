@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { Bool, Condition, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, VolumeEncrypt, VolumeQoS, ageColumn, col, defineKind, kindObject } from "./common.ts";
+import { Bool, Condition, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, VolumeEncrypt, VolumeQoS, ageColumn, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
 
 export const LocalVolumeReplicaSpec = Type.Object({
   volumeName: Opt(Str()),
@@ -32,6 +32,7 @@ export const LocalVolumeReplicaStatus = Type.Object({
   haState: Opt(HAState),
   inuse: Opt(Bool()),
   conditions: Opt(Type.Array(Condition, { description: "Types Submit, Create, Ready" })),
+  error: Opt(ErrorStatus),
 });
 export type LocalVolumeReplicaStatus = Static<typeof LocalVolumeReplicaStatus>;
 

@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { AccessibilityTopology, Bool, DateTime, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, col, defineKind, kindObject } from "./common.ts";
+import { AccessibilityTopology, Bool, DateTime, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
 
 export const SnapshotAttr = Type.Object({
   merging: Opt(Bool()),
@@ -26,6 +26,7 @@ export const LocalVolumeSnapshotStatus = Type.Object({
   attr: Opt(SnapshotAttr),
   state: Opt(Str()),
   message: Opt(Str()),
+  error: Opt(ErrorStatus),
 });
 export type LocalVolumeSnapshotStatus = Static<typeof LocalVolumeSnapshotStatus>;
 

@@ -21,6 +21,7 @@
 // replica's spec. Row 6 checks the pools before anything is written (the original checks nothing and lets
 // lvextend fail).
 
+import { hwError, toErrorStatus, type HwError } from "../../api/errors.ts";
 import type { LocalVolumeExpandStatus } from "../../api/kinds/local-volume-expand.ts";
 import { OperationStates, VolumeStates } from "../../api/names.ts";
 
@@ -83,14 +84,17 @@ export function decideExpand(x: ExpandInput, f: ExpandFacts): ExpandDecision {
   if (x.state === S.Empty) return out(S.Submitted, `expansion of volume ${x.volumeName} to ${target} bytes submitted`, { requeueAfterMs: 0 });
 
   const v = f.volume;
-  if (!v || v.deleting) return out(S.Failed, `volume ${x.volumeName} ${v ? "is being deleted" : "does not exist"}`);
+  // A Failed expansion carries its error (code + reason) for the CSI controller, which answers with it.
+  const failed = (e: HwError): ExpandDecision => ({ state: S.Failed, actions: [], status: { message: e.message, error: toErrorStatus(e) } });
+  if (!v) return failed(hwError("VolumeNotFound", `volume ${x.volumeName} does not exist`));
+  if (v.deleting) return failed(hwError("VolumeBeingDeleted", `volume ${x.volumeName} is being deleted`));
 
   if (x.state === S.Submitted) {
     const have = roundUp4MiB(Math.max(v.allocatedCapacityBytes, 0));
     if (target <= have && v.requiredCapacityBytes >= target) {
       return out(S.Completed, `volume ${x.volumeName} already has ${have} bytes`, { status: { message: `volume ${x.volumeName} already has ${have} bytes`, allocatedCapacityBytes: have }, requeueAfterMs: 0 });
     }
-    if (f.poolProblem) return out(S.Failed, f.poolProblem);
+    if (f.poolProblem) return failed(hwError("InsufficientPoolCapacity", f.poolProblem, { hint: "free space in the pool, or add disks to it" }));
     return out(S.InProgress, `growing volume ${x.volumeName} to ${target} bytes`, {
       actions: target > v.requiredCapacityBytes ? [{ type: "setVolumeCapacity", bytes: target }] : [],
       status: { message: `growing volume ${x.volumeName} to ${target} bytes`, subs: live.map((r) => r.name) },

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { claimsToCreate, disksToReserve, type LocalDisk } from "./claims.ts";
+import { REPLICATION_AVAILABLE } from "../../api/features.ts";
 import { classesWithCapacity, desiredStorageClasses } from "./storage-classes.ts";
 
 const ld = (name: string, node: string, o: Partial<LocalDisk["spec"]> & { claimState?: string } = {}): LocalDisk =>
@@ -46,6 +47,7 @@ test("StorageClasses only for classes with capacity, with the original's default
     [lsn({ LocalDisk_PoolHDD: { disks: [{ devPath: "/dev/loop3" }] } })],
   );
   assert.deepEqual(scs.map((s) => s.metadata!.name), ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-ssd", "hwameistor-storage-disk-hdd"]);
+  assert.equal(REPLICATION_AVAILABLE, false, "no -ha StorageClass while data replication does not exist (flip with src/api/features.ts)");
   const hdd = scs[0]!;
   assert.equal(hdd.provisioner, "lvm.hwameistor.io");
   assert.equal(hdd.volumeBindingMode, "WaitForFirstConsumer");

@@ -1,9 +1,12 @@
 // Which StorageClasses the operator creates (§2.4), pure: one `hwameistor-storage-lvm-<class>` per pool
 // class that has capacity on some LocalStorageNode, one `hwameistor-storage-disk-<class>` per class whose
 // LocalDiskNode disk pool has capacity. None while there is no capacity (the original's FAQ: "no
-// StorageClass until disks are claimed"). Not made: `-convertible` and `-ha`, which need DRBD adapter jobs
-// (drbdAdapterCreatedJobNum), which do not exist here.
+// StorageClass until disks are claimed"). The `-ha` class (replicaNumber 2, convertible) is made only when
+// replication exists (REPLICATION_AVAILABLE, src/api/features.ts — one switch for the replication work to
+// flip): offering it earlier would promise copies that are never synchronised. Not made: `-convertible`,
+// which needs DRBD adapter jobs (drbdAdapterCreatedJobNum).
 
+import { REPLICATION_AVAILABLE } from "../../api/features.ts";
 import type { ClusterSpec } from "../../api/kinds/cluster.ts";
 import type { LocalPool } from "../../api/kinds/storage-pool.ts";
 import { Drivers, POOL_CLASSES, ScParamValues, ScParams, poolClassOf, type PoolClass } from "../../api/names.ts";
@@ -57,6 +60,22 @@ export function desiredStorageClasses(spec: ClusterSpec | undefined, storageNode
         [ScParams.FsType]: fsType,
       },
     });
+    if (REPLICATION_AVAILABLE) {
+      out.push({
+        ...common,
+        metadata: { name: `${lvmStorageClassName(cls)}-ha` },
+        provisioner: Drivers.Lvm,
+        parameters: {
+          [ScParams.ReplicaNumber]: "2",
+          [ScParams.PoolClass]: cls,
+          [ScParams.PoolType]: ScParamValues.PoolTypeRegular,
+          [ScParams.VolumeKind]: ScParamValues.VolumeKindLvm,
+          [ScParams.Striped]: ScDefaults.Striped,
+          [ScParams.Convertible]: "true",
+          [ScParams.FsType]: fsType,
+        },
+      });
+    }
   }
   for (const cls of classesWithCapacity(diskNodes)) {
     out.push({

@@ -89,6 +89,7 @@ export function snapshotControllers(o: SnapshotControllersOptions): { start(): P
       merging: r.status?.attr?.merging,
       invalid: r.status?.attr?.invalid,
       reason: r.status?.reason || undefined,
+      error: r.status?.error,
     }));
     const st: LocalVolumeSnapshotStatus = lvs.status ?? {};
     const d = decideSnapshot({ state: st.state ?? "", deleteRequested: !!lvs.spec.delete, nodes: lvs.spec.accessibility?.nodes ?? [], replicaSnapshots: facts });

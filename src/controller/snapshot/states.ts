@@ -16,6 +16,7 @@
 //   InProgress  → all LVRSR Completed → Completed (target annotated); any Failed → Failed with its message
 // The table reads top to bottom; the first matching row wins.
 
+import type { ErrorStatus } from "../../api/errors.ts";
 import { OperationStates, RestoreTypes, VolumeStates } from "../../api/names.ts";
 
 export interface ReplicaSnapshotFact {
@@ -29,6 +30,8 @@ export interface ReplicaSnapshotFact {
   invalid?: boolean;
   /** The node's failure message (status.reason), if any. */
   reason?: string;
+  /** The node's failure as raised (status.error), if any. */
+  error?: ErrorStatus;
 }
 
 export interface SnapshotFacts {
@@ -46,6 +49,8 @@ export type SnapshotControllerAction =
 export interface SnapshotStatusPatch {
   state: string;
   message?: string;
+  /** The first failing replica snapshot's error; undefined clears it. */
+  error?: ErrorStatus;
   allocatedCapacityBytes?: number;
   creationTime?: string;
   replicaSnapshots?: string[];
@@ -80,6 +85,7 @@ export function decideSnapshot(f: SnapshotFacts): SnapshotDecision {
       status: {
         state: S.Ready,
         message: "",
+        error: undefined,
         replicaSnapshots: names,
         allocatedCapacityBytes: Math.min(...rs.map((r) => r.allocatedCapacityBytes ?? 0)),
         creationTime: rs.map((r) => r.creationTime ?? "").sort()[0] || undefined,
@@ -90,8 +96,9 @@ export function decideSnapshot(f: SnapshotFacts): SnapshotDecision {
   }
   const missing = f.nodes.filter((n) => !live.some((r) => r.nodeName === n));
   const failing = live.filter((r) => r.reason).map((r) => `${r.name} on ${r.nodeName}: ${r.reason}`);
+  const firstError = live.find((r) => r.error)?.error;
   return {
-    status: { state: S.NotReady, message: failing.join("; "), replicaSnapshots: names },
+    status: { state: S.NotReady, message: failing.join("; "), replicaSnapshots: names, error: firstError },
     actions: missing.length ? [{ kind: "createReplicaSnapshots", nodes: missing }] : [],
   };
 }

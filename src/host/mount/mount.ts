@@ -103,7 +103,7 @@ export async function mount(source: string, target: string, o: MountOptions = {}
   const existing = await findMountsAt(target, opts);
   if (existing.length) {
     if (existing.some((m) => m.source === source)) return;
-    throw new HwError("FAILED_PRECONDITION", "TargetBusy", `${target} already has ${existing.at(-1)!.source} mounted, not ${source}`);
+    throw new HwError("FAILED_PRECONDITION", "MountTargetBusy", `${target} already has ${existing.at(-1)!.source} mounted, not ${source}`);
   }
   try {
     await run(argv, opts);

@@ -10,6 +10,7 @@
 // `status.localDiskName` (equivalently, a pool volume link points at it, as in the original). The controller
 // never trusts the pool state alone: it also excludes disks held by live LDVs.
 
+import { isHwError, toErrorStatus } from "../../api/errors.ts";
 import { DeviceStates, Finalizers, VolumeStates, diskPoolName, isPoolClass } from "../../api/names.ts";
 import { isBlockDevice } from "../../host/blkdev.ts";
 import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
@@ -120,7 +121,24 @@ export function diskVolumeController(ctx: NodeContext): Controller {
         await c.ldv.delete(name);
       },
     };
-    for (const a of d.actions) await run[a]();
+    try {
+      for (const a of d.actions) await run[a]();
+    } catch (e) {
+      // The failure travels in status.error (code + reason as raised) to the CSI controller; retried with backoff.
+      if (!isHwError(e)) throw e;
+      const error = toErrorStatus(e);
+      await mutateLdvStatus(c.ldv, name, (s) => {
+        if (JSON.stringify(s.error) === JSON.stringify(error)) return false;
+        s.error = error;
+      });
+      throw e;
+    }
+    if (st.error) {
+      await mutateLdvStatus(c.ldv, name, (s) => {
+        if (!s.error) return false;
+        delete s.error;
+      });
+    }
 
     const devMoved = diskOnNode && st.devPath !== dev && st.state !== VolumeStates.Deleted;
     if ((d.state && d.state !== st.state) || devMoved) {

@@ -20,7 +20,7 @@ export async function deleteVolume(ctl: Ctl, name: string, csiSocket?: string): 
     await withRetry(`DeleteVolume ${name}`, deadline, async () => {
       await csi.deleteVolume({ volume_id: name });
       if (!(await gone())) throw new HwError("UNAVAILABLE", "InProgress", `volume ${name} is being deleted`);
-    }, (e) => ["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"].includes(e.code) || /in deleting|being deleted/i.test(e.message));
+    }, (e) => ["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"].includes(e.code) || e.reason === "BeingDeleted");
   } finally {
     csi.close();
   }

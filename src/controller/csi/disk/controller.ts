@@ -12,23 +12,25 @@
 //   sidecar's retry picks up where the last call left off.
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
-import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { HwError, fromErrorStatus, invalid, notFound } from "../../../api/errors.ts";
 import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, DeviceStates, type PoolClass } from "../../../api/names.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
 import { silentLogger } from "../../../kube/types.ts";
 import { DiskDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
-import { chooseDisk, describeDisks, nodeFromTopology, parseDiskParams, type CandidateDisk } from "./disk-params.ts";
+import { chooseDisk, describeDisks, nodePreference, nodesInOrder, parseDiskParams, type CandidateDisk, type NodePreference } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
 import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
 import { volumeCondition } from "./volume-condition.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
-import { accessTypeOf, bytesField, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
+import { accessTypeOf, isVolumeId, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 import { formatBytes } from "../../../api/quantity.ts";
 import { waitUntil } from "../../../csi/wait.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
+import { filesystemOf, provisionSize } from "../../../csi/capacity.ts";
+import { assertSameCsiName, csiNameAnnotation, csiNameOf } from "../../../csi/volume-name.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;
@@ -50,6 +52,15 @@ export function unsupportedCapability(caps: T.VolumeCapability[]): string | unde
     if (type === "mount" && fs && !DiskDriver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${DiskDriver.fsTypes.join(", ")})`;
   }
   return undefined;
+}
+
+/** Transient codes the node retries by itself; anything else it reports is the answer. */
+const TRANSIENT: ReadonlySet<string> = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"]);
+
+/** The node agent's failure on this volume (status.error), with its own code and reason. */
+function throwNodeFailure(ldv: Ldv): void {
+  const err = ldv.status?.error;
+  if (err && !TRANSIENT.has(err.code)) throw fromErrorStatus(err, `volume ${ldv.metadata?.name} on node ${nodeOfLdv(ldv)}`);
 }
 
 export function diskControllerService(o: DiskControllerOptions): ServiceHandlers {
@@ -105,6 +116,32 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
     };
   }
 
+  /**
+   * The node for a new volume: the first preferred node with a fitting Available disk, else the allowed node
+   * offering the smallest fitting disk (ties by name). When none fits, the first candidate, whose
+   * assignDisk then answers RESOURCE_EXHAUSTED listing what it has.
+   */
+  async function pickNode(type: PoolClass, requiredBytes: number, limitBytes: number | undefined, pref: NodePreference): Promise<string> {
+    const known = pref.allowed ? [] : (await listAll(c.ldn)).map((n) => n.metadata!.name!);
+    const order = nodesInOrder(pref, known);
+    if (!order.length) throw new HwError("RESOURCE_EXHAUSTED", "NoDiskNode", `no node has a LocalDiskNode, so no disks for volumes`, { hint: "is the node agent (disk manager) running?" });
+    let best: { node: string; bytes: number } | undefined;
+    for (const node of order) {
+      const free = await freeDisks(node, type).then(
+        (f) => f.free,
+        (e: unknown) => {
+          if (e instanceof HwError && e.reason === "NoDiskNode") return [];
+          throw e;
+        },
+      );
+      const disk = chooseDisk(free, requiredBytes, limitBytes);
+      if (!disk) continue;
+      if (pref.preferred.includes(node)) return node;
+      if (!best || disk.capacityBytes < best.bytes) best = { node, bytes: disk.capacityBytes };
+    }
+    return best?.node ?? order[0]!;
+  }
+
   async function assignDisk(name: string, node: string, type: PoolClass, requiredBytes: number, limitBytes: number | undefined): Promise<void> {
     const { free, other } = await freeDisks(node, type);
     const disk = chooseDisk(free, requiredBytes, limitBytes);
@@ -132,25 +169,26 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
     },
 
     async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
-      const name = validateVolumeId(req.name, "name");
+      // The CSI name may be any string; the LocalDiskVolume's name is derived from it (src/csi/volume-name.ts).
+      const { name: csiName, id: name } = csiNameOf(req.name);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
       const why = unsupportedCapability(caps);
       if (why) throw invalid(`volume_capabilities: ${why}`);
       if (req.volume_content_source) throw invalid(`volume_content_source: ${DiskDriver.name} cannot create a volume from a snapshot or volume`);
       const params = parseDiskParams(req.parameters);
-      const node = nodeFromTopology(req.accessibility_requirements);
-      const reqBytes = bytesField(req.capacity_range?.required_bytes, "capacity_range.required_bytes") ?? 0;
-      const limitBytes = bytesField(req.capacity_range?.limit_bytes, "capacity_range.limit_bytes");
-      const requiredBytes = Math.max(reqBytes, params.minCapBytes ?? 0);
-      if (limitBytes !== undefined && limitBytes < requiredBytes) {
-        throw invalid(`capacity_range.limit_bytes ${limitBytes} is below the required ${requiredBytes} bytes`);
-      }
+      const pref = nodePreference(req.accessibility_requirements);
+      // A disk smaller than the filesystem's minimum is never chosen for a filesystem volume.
+      const fsType = filesystemOf(caps, req.parameters, DiskDriver.fsTypes[0]!);
+      const { bytes: requiredBytes, limitBytes } = provisionSize(req.capacity_range, { minBytes: params.minCapBytes, fsType, defaultBytes: 0 });
 
+      const existing = await c.ldv.get(name);
+      const node = (existing && nodeOfLdv(existing)) || (await pickNode(params.diskType, requiredBytes, limitBytes, pref));
       await withNodeLock(node, async () => {
         let ldv = await c.ldv.get(name);
         if (ldv) {
+          assertSameCsiName(ldv, csiName, "volume");
           const have = ldv.status?.allocatedCapacityBytes ?? 0;
-          const sameNode = nodeOfLdv(ldv) === node;
+          const sameNode = nodeOfLdv(ldv) === node && (!pref.allowed || pref.allowed.includes(node));
           if (ldv.metadata?.deletionTimestamp || ldv.status?.state === VolumeStates.ToBeDeleted || ldv.status?.state === VolumeStates.Deleted) {
             throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
           }
@@ -163,7 +201,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
           }
         } else {
           ldv = await c.ldv.create({
-            metadata: { name, finalizers: [Finalizers.LocalDisk] },
+            metadata: { name, finalizers: [Finalizers.LocalDisk], annotations: csiNameAnnotation(csiName) },
             spec: {
               diskType: params.diskType,
               requiredCapacityBytes: requiredBytes,
@@ -193,6 +231,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       await wait(ctx, `creating volume ${name} on node ${node}`, async () => {
         last = await c.ldv.get(name);
         if (!last) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
+        throwNodeFailure(last);
         const st = last.status?.state ?? "";
         return st !== VolumeStates.Creating && st !== VolumeStates.Empty;
       });
@@ -200,7 +239,8 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
     },
 
     async DeleteVolume(req: T.DeleteVolumeRequest, ctx: CallContext): Promise<object> {
-      const name = validateVolumeId(req.volume_id);
+      const name = requireField(req.volume_id, "volume_id");
+      if (!isVolumeId(name)) return {}; // we never hand out such an id: it does not exist (CSI: OK)
       const ldv = await c.ldv.get(name);
       if (!ldv) return {};
       const mps = ldv.status?.mountPoints ?? [];
@@ -215,7 +255,11 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
         st.state = VolumeStates.ToBeDeleted;
       });
       log.info({ volume: name }, "LocalDiskVolume marked ToBeDeleted");
-      await wait(ctx, `deleting volume ${name}`, async () => !(await c.ldv.get(name)));
+      await wait(ctx, `deleting volume ${name}`, async () => {
+        const cur = await c.ldv.get(name);
+        if (cur) throwNodeFailure(cur);
+        return !cur;
+      });
       return {};
     },
 

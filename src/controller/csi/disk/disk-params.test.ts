@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { HwError } from "../../../api/errors.ts";
 import { ScParams, TopologyKeys } from "../../../api/names.ts";
-import { chooseDisk, describeDisks, nodeFromTopology, parseDiskParams } from "./disk-params.ts";
+import { chooseDisk, describeDisks, nodePreference, nodesInOrder, parseDiskParams } from "./disk-params.ts";
 
 const isInvalid = (re: RegExp) => (e: HwError) => e.code === "INVALID_ARGUMENT" && re.test(e.message);
 
@@ -12,18 +12,21 @@ test("parseDiskParams: diskType required and exact, minCap positive bytes, pvc n
     parseDiskParams({ diskType: "HDD", minCap: "1024", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1" }),
     { diskType: "HDD", minCapBytes: 1024, pvc: "ns1/data" },
   );
-  assert.throws(() => parseDiskParams({}), isInvalid(/diskType is required/));
+  assert.deepEqual(parseDiskParams({}), { diskType: "HDD" }, "parameters are optional: the default StorageClass's diskType");
+  assert.deepEqual(parseDiskParams(undefined), { diskType: "HDD" });
   assert.throws(() => parseDiskParams({ diskType: "ssd" }), isInvalid(/not one of/));
   for (const bad of ["0", "-5", "1Gi", "1.5"]) assert.throws(() => parseDiskParams({ diskType: "SSD", minCap: bad }), isInvalid(/minCap/), bad);
 });
 
-test("nodeFromTopology: preferred first, else the single requisite; none or ambiguous → INVALID_ARGUMENT naming it", () => {
+test("nodePreference/nodesInOrder: requisite restricts, preferred orders, none means any node", () => {
   const seg = (n: string) => ({ segments: { [TopologyKeys.DiskNode]: n } });
-  assert.equal(nodeFromTopology({ requisite: [seg("n1")] }), "n1");
-  assert.equal(nodeFromTopology({ requisite: [seg("n1"), seg("n2")], preferred: [seg("n2"), seg("n1")] }), "n2");
-  assert.throws(() => nodeFromTopology({ requisite: [seg("n1"), seg("n2")] }), isInvalid(/2 requisite nodes/));
-  assert.throws(() => nodeFromTopology(undefined), isInvalid(/topology\.disk\.hwameistor\.io\/node/));
-  assert.throws(() => nodeFromTopology({ requisite: [{ segments: { other: "x" } }] }), isInvalid(/accessibility_requirements/));
+  const known = ["n3", "n1", "n2"];
+  assert.deepEqual(nodesInOrder(nodePreference({ requisite: [seg("n1")] }), known), ["n1"]);
+  assert.deepEqual(nodesInOrder(nodePreference({ requisite: [seg("n1"), seg("n2")], preferred: [seg("n2"), seg("n1")] }), known), ["n2", "n1"]);
+  assert.deepEqual(nodesInOrder(nodePreference({ requisite: [seg("n1"), seg("n2")] }), known), ["n1", "n2"]);
+  assert.deepEqual(nodesInOrder(nodePreference(undefined), known), ["n1", "n2", "n3"], "no requirement: any node");
+  assert.deepEqual(nodesInOrder(nodePreference({ preferred: [seg("n3")] }), known), ["n3", "n1", "n2"], "preferred alone only orders");
+  assert.deepEqual(nodesInOrder(nodePreference({ requisite: [{ segments: { other: "x" } }] }), known), ["n1", "n2", "n3"]);
 });
 
 test("chooseDisk: the smallest disk that fits, within the limit", () => {

@@ -13,10 +13,12 @@ export interface DiskVolumeParams {
   pvc?: string;
 }
 
+/** A parameter the request leaves out takes the value of the operator's default disk StorageClass (§2.4). */
+export const DISK_PARAMETER_DEFAULTS = { [ScParams.DiskType]: "HDD" } as const;
+
 export function parseDiskParams(p: Record<string, string> | undefined): DiskVolumeParams {
   const params = p ?? {};
-  const diskType = params[ScParams.DiskType];
-  if (!diskType) throw invalid(`parameters.${ScParams.DiskType} is required (HDD, SSD or NVMe)`);
+  const diskType = params[ScParams.DiskType] || DISK_PARAMETER_DEFAULTS[ScParams.DiskType];
   if (!isPoolClass(diskType)) throw invalid(`parameters.${ScParams.DiskType} ${JSON.stringify(diskType)} is not one of HDD, SSD, NVMe`);
   const out: DiskVolumeParams = { diskType };
   const minCap = params[ScParams.MinCap];
@@ -34,23 +36,29 @@ export function parseDiskParams(p: Record<string, string> | undefined): DiskVolu
   return out;
 }
 
+export interface NodePreference {
+  /** The nodes the volume may live on (requisite segments with our key); undefined = any node. */
+  allowed?: string[];
+  /** Nodes to try first, in order (preferred segments with our key). */
+  preferred: string[];
+}
+
 /**
- * The node a volume must live on: the first preferred segment carrying our key, else the single requisite
- * one. A requirement without our key, or several requisite nodes with no preference, is INVALID_ARGUMENT.
+ * Where a disk volume may live, from accessibility_requirements (CSI: requisite restricts, preferred orders;
+ * the requirement is optional). Segments without our key constrain nothing here.
  */
-export function nodeFromTopology(req: TopologyRequirement | null | undefined): string {
+export function nodePreference(req: TopologyRequirement | null | undefined): NodePreference {
   const key = TopologyKeys.DiskNode;
-  const nodesOf = (ts: TopologyRequirement["preferred"]) => (ts ?? []).map((t) => t.segments?.[key]).filter((n): n is string => !!n);
-  const preferred = nodesOf(req?.preferred);
-  if (preferred.length) return preferred[0]!;
+  const nodesOf = (ts: TopologyRequirement["preferred"]) => [...new Set((ts ?? []).map((t) => t.segments?.[key]).filter((n): n is string => !!n))];
   const requisite = nodesOf(req?.requisite);
-  if (requisite.length === 1) return requisite[0]!;
-  if (requisite.length > 1) {
-    throw invalid(`accessibility_requirements: a disk volume lives on one node, but ${requisite.length} requisite nodes were given with no preferred one`);
-  }
-  throw invalid(`accessibility_requirements: a topology segment with key ${key} is required`, {
-    hint: "use a StorageClass with volumeBindingMode WaitForFirstConsumer and the provisioner's --feature-gates=Topology=true",
-  });
+  const preferred = nodesOf(req?.preferred).filter((n) => !requisite.length || requisite.includes(n));
+  return { ...(requisite.length ? { allowed: requisite } : {}), preferred };
+}
+
+/** The nodes to try in order: preferred ones first, then the rest of the allowed (or known) nodes by name. */
+export function nodesInOrder(pref: NodePreference, knownNodes: string[]): string[] {
+  const pool = pref.allowed ?? [...knownNodes].sort();
+  return [...pref.preferred.filter((n) => pool.includes(n)), ...pool.filter((n) => !pref.preferred.includes(n))];
 }
 
 export interface CandidateDisk {

@@ -17,8 +17,8 @@
 //   is OK, to another node FAILED_PRECONDITION. Unpublish from a node the volume is not published on is OK.
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
-import { HwError, invalid, notFound } from "../../../api/errors.ts";
-import { ConditionStatuses, POOL_CLASSES, PublishContextKeys, ReplicaConditionTypes, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
+import { HwError, fromErrorStatus, hwError, invalid, notFound } from "../../../api/errors.ts";
+import { POOL_CLASSES, PublishContextKeys, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
 import { nameOf, hwameistorClients, type Lv, type Lvr, type HwameistorClients } from "../../../kube/hwameistor.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import { storageNodeViews } from "../../../api/placement/placement.ts";
@@ -28,8 +28,10 @@ import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
-import { accessTypeOf, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
-import { capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
+import { accessTypeOf, isVolumeId, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
+import { filesystemOf } from "../../../csi/capacity.ts";
+import { assertSameCsiName, csiNameOf } from "../../../csi/volume-name.ts";
+import { LVM_PARAMETER_DEFAULTS, capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume } from "./provision.ts";
 import { snapshotService } from "./snapshots.ts";
@@ -46,9 +48,6 @@ export interface LvmControllerOptions {
   /** First poll interval while waiting for the reconciler and node agents (default 200 ms; grows to 1 s). */
   pollMs?: number;
 }
-
-/** A node's reason for refusing a replica that means "place it elsewhere" (§3.1). */
-const INSUFFICIENT_RE = /insufficient free space|insufficient request resources/i;
 
 /** Capability checks shared with ValidateVolumeCapabilities: undefined when supported, else why not. */
 export function unsupportedCapability(caps: T.VolumeCapability[]): string | undefined {
@@ -133,20 +132,22 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
     },
 
     async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
-      const name = validateVolumeId(req.name, "name");
+      // The CSI name may be any string; the LocalVolume's name is derived from it (src/csi/volume-name.ts).
+      const { name: csiName, id: name } = csiNameOf(req.name);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
       const why = unsupportedCapability(caps);
       if (why) throw invalid(`volume_capabilities: ${why}`);
       const params = parseLvmParams(req.parameters, name);
-      const { requiredBytes, limitBytes } = capacityOf(req.capacity_range);
+      const { requiredBytes, limitBytes } = capacityOf(req.capacity_range, filesystemOf(caps, req.parameters, LVM_DEFAULT_FS_TYPE));
       const topology = nodeTopology(req.accessibility_requirements);
 
       if (inFlight.has(name)) throw new HwError("ABORTED", "OperationPending", `an operation on volume ${name} is already in progress`, { hint: "retry later" });
       inFlight.add(name);
       try {
-        if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, params, requiredBytes, limitBytes, topology }, ctx);
+        if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, csiName, params, requiredBytes, limitBytes, topology }, ctx);
         let lv = await c.lv.get(name);
-        if (!lv) lv = await placementLock(() => provisionVolume(c, { name, params, requiredBytes, topology }, log));
+        if (!lv) lv = await placementLock(() => provisionVolume(c, { name, csiName, params, requiredBytes, topology }, log));
+        assertSameCsiName(lv, csiName, "volume");
         const have = lv.spec?.requiredCapacityBytes ?? 0;
         if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted) {
           throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
@@ -175,14 +176,15 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
           if (Date.now() - replicasCheckedAt < 400) return false;
           replicasCheckedAt = Date.now();
           for (const r of await replicasOf(name)) {
-            const failed = (r.status?.conditions ?? []).find((x) => x.type === ReplicaConditionTypes.Create && x.status === ConditionStatuses.False);
-            if (failed) problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${failed.message}`;
-            if (failed && INSUFFICIENT_RE.test(failed.message)) {
+            const err = r.status?.error;
+            if (!err) continue;
+            problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${err.reason}: ${err.message}`;
+            // The node's code decides (status.error, written as raised): out of space means "place it elsewhere"
+            // (§3.1), answered with the node's own code and reason.
+            if (err.code === "RESOURCE_EXHAUSTED") {
               await c.lv.patch(name, { spec: { delete: true } });
-              log.info({ volume: name, replica: nameOf(r), node: r.spec?.nodeName }, "node refused the replica for space; volume marked for deletion");
-              throw new HwError("RESOURCE_EXHAUSTED", "InsufficientSpace", `node ${r.spec?.nodeName} cannot create replica ${nameOf(r)} of volume ${name}: ${failed.message}`, {
-                hint: "the volume is being removed; a retry places it again",
-              });
+              log.info({ volume: name, replica: nameOf(r), node: r.spec?.nodeName, reason: err.reason }, "node refused the replica for space; volume marked for deletion");
+              throw fromErrorStatus(err, `node ${r.spec?.nodeName} cannot create replica ${nameOf(r)} of volume ${name}`, "the volume is being removed; a retry places it again");
             }
           }
           return false;
@@ -194,7 +196,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
     },
 
     async DeleteVolume(req: T.DeleteVolumeRequest, ctx: CallContext): Promise<object> {
-      const name = validateVolumeId(req.volume_id);
+      const name = requireField(req.volume_id, "volume_id");
+      if (!isVolumeId(name)) return {}; // we never hand out such an id: it does not exist (CSI: OK)
       const lv = await c.lv.get(name);
       if (!lv) return {};
       if (await snaps.deferDeleteIfSnapshots(lv)) return {};
@@ -216,6 +219,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       if (why) throw invalid(`volume_capability: ${why}`);
       const lv = await c.lv.get(name);
       if (!lv) throw notFound(`volume ${name}`);
+      // CSI: an unknown node is NOT_FOUND (a node runs an agent, which makes its LocalStorageNode).
+      if (!(await c.lsn.get(node))) throw hwError("NodeNotFound", `node ${node} has no LocalStorageNode`, { hint: "is the node agent running on that node?" });
       const published = lv.status?.publishedNode;
       if (published && published !== node) {
         throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, { hint: "unpublish it there first" });
@@ -288,8 +293,9 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
 
     async GetCapacity(req: T.GetCapacityRequest): Promise<T.GetCapacityResponse> {
       // Only the pool class matters for "how much fits"; the other parameters are CreateVolume's business.
-      const value = req.parameters?.[ScParams.PoolClass];
-      if (!value || !isPoolClass(value)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(value ?? "")} is not one of ${POOL_CLASSES.join(", ")}`);
+      // Without parameters: the default StorageClass's class, as CreateVolume.
+      const value = req.parameters?.[ScParams.PoolClass] || LVM_PARAMETER_DEFAULTS[ScParams.PoolClass];
+      if (!isPoolClass(value)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(value)} is not one of ${POOL_CLASSES.join(", ")}`);
       const cls = storagePoolName(value);
       if (req.volume_capabilities?.length) {
         const why = unsupportedCapability(req.volume_capabilities);

@@ -14,7 +14,7 @@
 // Difference from the original: it returns "not completed yet" on the first call and relies on the
 // sidecar's retries; we wait within the deadline, so one call usually completes.
 
-import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { HwError, fromErrorStatus, hwError, invalid, notFound, type ErrorStatus } from "../../../api/errors.ts";
 import { OperationStates, VolumeStates } from "../../../api/names.ts";
 import { hwameistorClients, listAll, nameOf, type Lv } from "../../../kube/hwameistor.ts";
 import { growthProblem } from "../../expand/capacity.ts";
@@ -46,6 +46,11 @@ export interface ExpandHandlerOptions {
   pollMs?: number;
 }
 
+/** A Failed expansion's error as the reconciler raised it (status.error); without one (an older controller) ExpandFailed. */
+function failureOf(st: { message?: string; error?: ErrorStatus }): HwError {
+  return st.error ? fromErrorStatus(st.error) : hwError("ExpandFailed", st.message || "expansion failed");
+}
+
 const isBlockCap = (cap: T.VolumeCapability | null | undefined) => !!cap?.block || (cap as { access_type?: string } | undefined)?.access_type === "block";
 
 export function controllerExpandVolume(o: ExpandHandlerOptions): (req: ControllerExpandVolumeRequest, ctx: CallContext) => Promise<ControllerExpandVolumeResponse> {
@@ -68,7 +73,7 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
     const lv = await c.lv.get(name);
     if (!lv) throw notFound(`volume ${name}`);
     if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted) {
-      throw new HwError("FAILED_PRECONDITION", "BeingDeleted", `volume ${name} is being deleted`);
+      throw new HwError("FAILED_PRECONDITION", "VolumeBeingDeleted", `volume ${name} is being deleted`);
     }
     const allocated = lv.status?.allocatedCapacityBytes ?? 0;
     const done = (bytes: number): ControllerExpandVolumeResponse => ({ capacity_bytes: String(bytes), node_expansion_required: nodeExpansion });
@@ -84,11 +89,11 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
       throw new HwError("ABORTED", "OperationPending", `volume ${name} is being expanded to ${lve.spec?.requiredCapacityBytes} bytes already`, { hint: "retry when that expansion is done" });
     }
     if (lve?.status?.state === OperationStates.Failed) {
-      const msg = lve.status.message ?? "expansion failed";
+      const failure = failureOf(lve.status);
       await h.lvexpand.delete(name).catch((e: unknown) => {
         if (!isNotFound(e)) throw e;
       });
-      throw new HwError(/cannot grow/.test(msg) ? "OUT_OF_RANGE" : "FAILED_PRECONDITION", "ExpandFailed", msg);
+      throw failure;
     }
     if (!lve) {
       const problem = growthProblem(lv, target, await listAll(c.lsn), await listAll(c.lv));
@@ -104,9 +109,9 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
       const v = await c.lv.get(name);
       if (!v) throw notFound(`volume ${name}`);
       if (cur?.status?.state === OperationStates.Failed) {
-        const msg = cur.status.message ?? "expansion failed";
+        const failure = failureOf(cur.status);
         await h.lvexpand.delete(name).catch(() => undefined);
-        throw new HwError(/cannot grow/.test(msg) ? "OUT_OF_RANGE" : "FAILED_PRECONDITION", "ExpandFailed", msg);
+        throw failure;
       }
       if (cur?.status?.state === OperationStates.Aborted) throw new HwError("ABORTED", "ExpandAborted", `expansion of volume ${name} was aborted`);
       const va = v.status?.allocatedCapacityBytes ?? 0;

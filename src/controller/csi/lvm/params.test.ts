@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { HwError } from "../../../api/errors.ts";
 import { ScParams, TopologyKeys } from "../../../api/names.ts";
+import { REPLICATION_AVAILABLE } from "../../../api/features.ts";
 import { capacityOf, nodeTopology, parseLvmParams, roundUpToExtent } from "./params.ts";
 
 const MiB = 1024 * 1024;
@@ -28,18 +29,29 @@ test("parseLvmParams: poolClass, replicaNumber, convertible rule, QoS, pvc defau
   assert.equal(p.convertible, true);
   assert.deepEqual(p.volumeQoS, { iops: "100", throughput: "1Mi" });
   assert.equal(`${p.pvcNamespace}/${p.pvcName}`, "ns1/data");
-  assert.equal(parseLvmParams({ ...base, [ScParams.ReplicaNumber]: "2", [ScParams.Convertible]: "false" }, "v").convertible, true);
+  // Parameters are optional: what the default StorageClass carries.
+  assert.deepEqual(parseLvmParams(undefined, "v"), parseLvmParams({ [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: "1" }, "v"));
+  assert.equal(parseLvmParams({ [ScParams.PoolClass]: "SSD" }, "v").replicaNumber, 1);
+});
+
+test("parseLvmParams: more than one replica is refused while replication does not exist", () => {
+  assert.equal(REPLICATION_AVAILABLE, false, "flip this test with the switch when replication lands");
+  for (const rn of ["2", "3", "4"]) {
+    assert.throws(
+      () => parseLvmParams({ ...base, [ScParams.ReplicaNumber]: rn }, "v"),
+      (e: HwError) => e.code === "INVALID_ARGUMENT" && e.reason === "ReplicationNotAvailable" && e.message.includes(`replicaNumber ${rn}`) && /does not replicate/.test(e.message),
+      rn,
+    );
+  }
 });
 
 test("parseLvmParams: bad input names the parameter (table)", () => {
   const rows: Array<[Record<string, string>, string, RegExp]> = [
-    [{ [ScParams.ReplicaNumber]: "1" }, "INVALID_ARGUMENT", /poolClass is required/],
     [{ ...base, [ScParams.PoolClass]: "Floppy" }, "INVALID_ARGUMENT", /poolClass "Floppy" is not one of HDD, SSD, NVMe/],
     [{ ...base, [ScParams.PoolClass]: "hdd" }, "INVALID_ARGUMENT", /poolClass "hdd"/],
-    [{ [ScParams.PoolClass]: "SSD" }, "INVALID_ARGUMENT", /replicaNumber is required/],
     [{ ...base, [ScParams.ReplicaNumber]: "0" }, "INVALID_ARGUMENT", /replicaNumber "0"/],
     [{ ...base, [ScParams.ReplicaNumber]: "two" }, "INVALID_ARGUMENT", /replicaNumber "two"/],
-    [{ ...base, [ScParams.ReplicaNumber]: "3" }, "INVALID_ARGUMENT", /replicaNumber 3 is not supported/],
+    [{ ...base, [ScParams.ReplicaNumber]: "5" }, "INVALID_ARGUMENT", /replicaNumber "5"/],
     [{ ...base, [ScParams.ProvisionIopsOnCreation]: "100; rm -rf /" }, "INVALID_ARGUMENT", /provision-iops-on-creation/],
     [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /thin=true needs replicaNumber 1/],
     [{ ...base, [ScParams.Thin]: "true", [ScParams.Convertible]: "true" }, "INVALID_ARGUMENT", /thin=true needs/],
@@ -56,11 +68,21 @@ test("capacityOf: required, limit-only, rounding to 4 MiB, errors (table)", () =
   assert.deepEqual(capacityOf({ required_bytes: String(1024 * MiB) }), { requiredBytes: 1024 * MiB, limitBytes: undefined });
   assert.deepEqual(capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(16 * MiB) }), { requiredBytes: 8 * MiB, limitBytes: 16 * MiB });
   assert.deepEqual(capacityOf({ limit_bytes: String(8 * MiB) }), { requiredBytes: 8 * MiB, limitBytes: 8 * MiB });
-  assert.throws(() => capacityOf(undefined), fails("INVALID_ARGUMENT", /capacity_range.required_bytes is required/));
-  assert.throws(() => capacityOf({ required_bytes: "0" }), fails("INVALID_ARGUMENT", /required_bytes is required/));
+  // capacity_range is optional: the default size (and 0 means unset).
+  assert.deepEqual(capacityOf(undefined), { requiredBytes: 1024 * MiB, limitBytes: undefined });
+  assert.deepEqual(capacityOf({ required_bytes: "0" }), { requiredBytes: 1024 * MiB, limitBytes: undefined });
   assert.throws(() => capacityOf({ required_bytes: "-1" }), fails("INVALID_ARGUMENT", /required_bytes -1/));
   assert.throws(() => capacityOf({ required_bytes: String(8 * MiB), limit_bytes: String(4 * MiB) }), fails("INVALID_ARGUMENT", /limit_bytes .* below/));
-  assert.throws(() => capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), fails("OUT_OF_RANGE", /exceeds limit_bytes/));
+  assert.throws(() => capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), fails("OUT_OF_RANGE", /limit_bytes 6291456 is too small: 8388608 bytes after rounding/));
+});
+
+test("capacityOf: a filesystem volume is at least its filesystem's minimum, else OUT_OF_RANGE", () => {
+  // mkfs.xfs refuses under 300 MiB: a 256 MiB xfs request is provisioned at 300 MiB (capacity may exceed the request).
+  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }, "xfs"), { requiredBytes: 300 * MiB, limitBytes: undefined });
+  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(512 * MiB) }, "xfs"), { requiredBytes: 300 * MiB, limitBytes: 512 * MiB });
+  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }, "ext4"), { requiredBytes: 256 * MiB, limitBytes: undefined });
+  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }), { requiredBytes: 256 * MiB, limitBytes: undefined }, "block: no filesystem minimum");
+  assert.throws(() => capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) }, "xfs"), fails("OUT_OF_RANGE", /a xfs filesystem needs at least 300 MiB/));
 });
 
 test("nodeTopology: our key only", () => {

@@ -1,13 +1,17 @@
 // lvm.hwameistor.io request parsing, pure: StorageClass parameters (§2.1), capacity_range, topology.
 // Every failure is INVALID_ARGUMENT naming the parameter (or UNIMPLEMENTED for a feature not built yet),
 // and nothing here can reach a command line unvalidated: QoS values must be Kubernetes quantities.
+// Parameters are optional (CSI): a missing one takes the value the operator's StorageClass carries
+// (LVM_PARAMETER_DEFAULTS: poolClass HDD, replicaNumber 1), so a bare CreateVolume gets what a PVC of the
+// default StorageClass would.
 
-import { HwError, invalid } from "../../../api/errors.ts";
+import { HwError, hwError, invalid } from "../../../api/errors.ts";
+import { REPLICATION_AVAILABLE } from "../../../api/features.ts";
 import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
-import { POOL_CLASSES, ScParams, TopologyKeys, VOLUME_ENCRYPT_TYPES, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
+import { POOL_CLASSES, ScDefaults, ScParams, TopologyKeys, VOLUME_ENCRYPT_TYPES, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
 import { parseSecretRef } from "../../../api/encryption.ts";
+import { provisionSize } from "../../../csi/capacity.ts";
 import type { CapacityRange, TopologyRequirement } from "../../../csi/types.ts";
-import { bytesField } from "../../../csi/validate.ts";
 import { isQuantity } from "../../../api/quantity.ts";
 
 export interface LvmParams {
@@ -24,21 +28,27 @@ export interface LvmParams {
   volumeEncrypt?: { enable: true; type: "LUKS"; secret: string };
 }
 
-/** Replica counts this build places (2 = two replicas on two nodes; data replication is a later issue). */
+/** Replica counts this build places once replication exists (2 = two replicas on two nodes). */
 export const MAX_REPLICA_NUMBER = 2;
 export const DEFAULT_PVC_NAMESPACE = "default";
 
+/** What a parameter the request leaves out defaults to: the operator's default StorageClass (§2.4). */
+export const LVM_PARAMETER_DEFAULTS = { [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: ScDefaults.ReplicaNumber } as const;
 
 export function parseLvmParams(p: Record<string, string> | undefined, volumeName: string): LvmParams {
   const params = p ?? {};
-  const cls = params[ScParams.PoolClass];
-  if (!cls) throw invalid(`parameter ${ScParams.PoolClass} is required (one of ${POOL_CLASSES.join(", ")})`);
+  const cls = params[ScParams.PoolClass] || LVM_PARAMETER_DEFAULTS[ScParams.PoolClass];
   if (!isPoolClass(cls)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(cls)} is not one of ${POOL_CLASSES.join(", ")}`);
 
-  const rn = params[ScParams.ReplicaNumber];
-  if (rn === undefined || rn === "") throw invalid(`parameter ${ScParams.ReplicaNumber} is required (1, or 2 for two replicas)`);
+  const rn = params[ScParams.ReplicaNumber] || LVM_PARAMETER_DEFAULTS[ScParams.ReplicaNumber];
   if (!/^[0-9]+$/.test(rn) || Number(rn) < 1 || Number(rn) > 4) throw invalid(`parameter ${ScParams.ReplicaNumber} ${JSON.stringify(rn)} is not an integer from 1 to 4`);
   const replicaNumber = Number(rn);
+  if (replicaNumber > 1 && !REPLICATION_AVAILABLE) {
+    // Honest HA: without replication, a second copy would never receive the first one's writes.
+    throw hwError("ReplicationNotAvailable", `parameter ${ScParams.ReplicaNumber} ${rn}: volumes with more than one replica are not available, because this build does not replicate data between nodes yet`, {
+      hint: `use ${ScParams.ReplicaNumber} "1" (a StorageClass without -ha)`,
+    });
+  }
   if (replicaNumber > MAX_REPLICA_NUMBER) {
     throw invalid(`parameter ${ScParams.ReplicaNumber} ${rn} is not supported (at most ${MAX_REPLICA_NUMBER})`);
   }
@@ -92,20 +102,13 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
 /** LVM sizes are multiples of 4 MiB (rounded up), at least 4 MiB. */
 export const roundUpToExtent = (n: number): number => Math.max(MIN_VOLUME_BYTES, Math.ceil(n / MIN_VOLUME_BYTES) * MIN_VOLUME_BYTES);
 
-/** The size to create: required_bytes (or limit_bytes when only that is set), rounded up to 4 MiB. */
-export function capacityOf(range: CapacityRange | null | undefined): { requiredBytes: number; limitBytes?: number } {
-  const req = bytesField(range?.required_bytes, "capacity_range.required_bytes");
-  const limit = bytesField(range?.limit_bytes, "capacity_range.limit_bytes");
-  if (req === undefined && limit === undefined) throw invalid("capacity_range.required_bytes is required");
-  if (req !== undefined && limit !== undefined && limit < req) {
-    throw invalid(`capacity_range.limit_bytes ${limit} is below capacity_range.required_bytes ${req}`);
-  }
-  const bytes = roundUpToExtent(req ?? limit!);
-  if (limit !== undefined && bytes > limit) {
-    // Rounding to whole 4 MiB extents does not fit under the limit (e.g. a limit below 4 MiB).
-    throw new HwError("OUT_OF_RANGE", "CapacityOutOfRange", `capacity_range: ${bytes} bytes (rounded up to 4 MiB extents) exceeds limit_bytes ${limit}`);
-  }
-  return { requiredBytes: bytes, limitBytes: limit };
+/**
+ * The size to create (src/csi/capacity.ts: optional range, default size, the filesystem's minimum), rounded
+ * up to 4 MiB extents; OUT_OF_RANGE when that exceeds limit_bytes.
+ */
+export function capacityOf(range: CapacityRange | null | undefined, fsType?: string): { requiredBytes: number; limitBytes?: number } {
+  const { bytes, limitBytes } = provisionSize(range, { fsType, minBytes: MIN_VOLUME_BYTES, roundUp: roundUpToExtent });
+  return { requiredBytes: bytes, limitBytes };
 }
 
 /** requisite/preferred reduced to our node key. Segments without it constrain nothing here. */

@@ -27,6 +27,7 @@ import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "
 import type { Logger } from "../../../kube/types.ts";
 import type { LvmParams } from "./params.ts";
 import { formatBytes } from "../../../api/quantity.ts";
+import { csiNameAnnotation } from "../../../csi/volume-name.ts";
 
 /**
  * What the StorageClass asks that not every node has (reference §2.1): a thin LV needs the lvm engine with
@@ -67,6 +68,8 @@ export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionReques
 
 export interface ProvisionRequest {
   name: string;
+  /** The CSI request name (recorded in the annotation hwameistor.io/csi-name). */
+  csiName: string;
   params: LvmParams;
   requiredBytes: number;
   topology: NodeTopology;
@@ -156,7 +159,7 @@ export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest,
 
   try {
     const lv = await c.lv.create({
-      metadata: { name: r.name },
+      metadata: { name: r.name, annotations: csiNameAnnotation(r.csiName) },
       spec: {
         requiredCapacityBytes: r.requiredBytes,
         volumeQoS: params.volumeQoS,

@@ -20,7 +20,7 @@
 // - DeleteVolume of a volume with snapshots: annotated DELETE_DEFERRED_ANNOTATION and answered OK; the
 //   controller deletes it when its last snapshot is gone (the original: ToBeDeleted + the node waits).
 
-import { HwError, invalid, notFound } from "../../../api/errors.ts";
+import { HwError, fromErrorStatus, invalid, notFound } from "../../../api/errors.ts";
 import { Annotations, Finalizers, ObjectNames, RestoreTypes, SnapshotClassParams, TopologyKeys, VolumeStates } from "../../../api/names.ts";
 import { DELETE_DEFERRED_ANNOTATION, nodesOfVolume } from "../../snapshot/reconciler.ts";
 import type { KubeClient } from "../../../kube/client.ts";
@@ -29,7 +29,8 @@ import { hwameistorClients, type LocalVolumeSnapshotObject as Lvs, type LocalVol
 import { silentLogger, type Logger } from "../../../kube/types.ts";
 import type { CallContext } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
-import { pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
+import { isVolumeId, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
+import { assertSameCsiName, csiNameAnnotation, objectNameFor } from "../../../csi/volume-name.ts";
 import type { LvmParams } from "./params.ts";
 import type { ProvisionRequest } from "./provision.ts";
 import { waitUntil } from "../../../csi/wait.ts";
@@ -58,6 +59,7 @@ type ContentSource = { snapshot?: { snapshot_id?: string } | null; volume?: { vo
 /** What CreateVolume already parsed, handed over for a request with volume_content_source. */
 export interface ParsedCreate {
   name: string;
+  csiName: string;
   params: LvmParams;
   requiredBytes: number;
   limitBytes?: number;
@@ -72,8 +74,6 @@ export interface SnapshotServiceOptions {
   /** provisionVolume under the controller's placement lock. */
   provision(r: ProvisionRequest): Promise<Lv>;
 }
-
-const INSUFFICIENT_RE = /insufficient free space|insufficient request resources/i;
 
 /** §3.1: the request name with the first `snapshot` replaced by `snapcontent`. */
 export function snapshotIdOf(name: string): string {
@@ -124,16 +124,17 @@ export function snapshotService(o: SnapshotServiceOptions) {
   }
 
   /** Creates (or finds) the LocalVolumeSnapshot `id` of `source` and waits until it is Ready. */
-  async function ensureSnapshot(ctx: CallContext, id: string, source: string, snapsize: number | undefined): Promise<Lvs> {
+  async function ensureSnapshot(ctx: CallContext, id: string, source: string, snapsize: number | undefined, csiName = id): Promise<Lvs> {
     let lvs = await c.lvs.get(id);
     if (lvs) {
+      assertSameCsiName(lvs, csiName, "snapshot");
       if (lvs.spec?.sourceVolume !== source) throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${id} already exists for volume ${lvs.spec?.sourceVolume}, not ${source}`);
       if (lvs.spec.delete) throw new HwError("ABORTED", "BeingDeleted", `snapshot ${id} is being deleted`, { hint: "retry after the delete finished" });
     } else {
       const lv = await snapshottableVolume(source);
       const required = snapsize ?? lv.status?.allocatedCapacityBytes ?? lv.spec!.requiredCapacityBytes;
       lvs = await c.lvs.create({
-        metadata: { name: id },
+        metadata: { name: id, annotations: csiNameAnnotation(csiName) },
         spec: { sourceVolume: source, accessibility: { nodes: nodesOfVolume(lv) }, requiredCapacityBytes: required, delete: false },
       } as Lvs);
       log.info({ snapshot: id, volume: source }, "LocalVolumeSnapshot created");
@@ -144,8 +145,9 @@ export function snapshotService(o: SnapshotServiceOptions) {
       if (!cur) throw new HwError("ABORTED", "Deleted", `snapshot ${id} was deleted while being created`);
       last = cur;
       if (cur.status?.state === VolumeStates.Ready) return true;
-      const msg = cur.status?.message ?? "";
-      if (msg && INSUFFICIENT_RE.test(msg)) throw new HwError("RESOURCE_EXHAUSTED", "InsufficientSpace", `snapshot ${id} of volume ${source}: ${msg}`);
+      // The node's error, as raised (LocalVolumeReplicaSnapshot → LocalVolumeSnapshot status.error).
+      const err = cur.status?.error;
+      if (err?.code === "RESOURCE_EXHAUSTED") throw fromErrorStatus(err, `snapshot ${id} of volume ${source}`);
       return false;
     }, () => last.status?.message || `snapshot is ${last.status?.state || "new"}`);
     return last;
@@ -180,7 +182,7 @@ export function snapshotService(o: SnapshotServiceOptions) {
     let lv = await c.lv.get(p.name);
     if (lv?.metadata?.annotations?.[Annotations.SnapshotRestoreCompleted]) return lv; // a retry after success
     if (!lv) {
-      lv = await o.provision({ name: p.name, params: { ...p.params, poolName: pool, replicaNumber: 1 }, requiredBytes: p.requiredBytes, topology: { requisite: [node], preferred: [node] } });
+      lv = await o.provision({ name: p.name, csiName: p.csiName, params: { ...p.params, poolName: pool, replicaNumber: 1 }, requiredBytes: p.requiredBytes, topology: { requisite: [node], preferred: [node] } });
       log.info({ volume: p.name, snapshot: snapId, node }, "LocalVolume created for a restore");
     }
     await wait(ctx, `creating volume ${p.name} on ${node}`, async () => (await c.lv.get(p.name))?.status?.state === VolumeStates.Ready);
@@ -213,13 +215,15 @@ export function snapshotService(o: SnapshotServiceOptions) {
     async CreateSnapshot(req: CreateSnapshotRequest, ctx: CallContext): Promise<{ snapshot: CsiSnapshot }> {
       const name = requireField(req.name, "name");
       const source = validateVolumeId(req.source_volume_id, "source_volume_id");
-      const id = validateVolumeId(snapshotIdOf(name), "name");
+      // The original's rule (snapshot-<uid> → snapcontent-<uid>), then any string → an object name.
+      const id = objectNameFor(snapshotIdOf(name));
       const snapsize = parseSnapsize(req.parameters?.[SnapshotClassParams.SnapSize]);
-      return { snapshot: toCsiSnapshot(await ensureSnapshot(ctx, id, source, snapsize)) };
+      return { snapshot: toCsiSnapshot(await ensureSnapshot(ctx, id, source, snapsize, name)) };
     },
 
     async DeleteSnapshot(req: { snapshot_id?: string }, ctx: CallContext): Promise<object> {
-      await deleteSnapshotAndWait(ctx, validateVolumeId(req.snapshot_id, "snapshot_id"));
+      const id = requireField(req.snapshot_id, "snapshot_id");
+      if (isVolumeId(id)) await deleteSnapshotAndWait(ctx, id); // else: never one of ours, so it does not exist (OK)
       return {};
     },
 

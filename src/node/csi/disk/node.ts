@@ -26,7 +26,7 @@ import { DiskDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
 import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/publish.ts";
 import type { ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
-import { validatePath, validateVolumeId } from "../../../csi/validate.ts";
+import { requireField, validateVolumeId, volumePathOf } from "../../../csi/validate.ts";
 import { USABLE_STATES, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
 
 export interface DiskNodeOptions {
@@ -129,9 +129,10 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
     NodeUnpublishVolume: (req: T.NodeUnpublishVolumeRequest) => lock.with(req.volume_id ?? "", () => unpublish(req)),
     async NodeGetVolumeStats(req: T.NodeGetVolumeStatsRequest): Promise<T.NodeGetVolumeStatsResponse> {
       const volume = validateVolumeId(req.volume_id);
-      const volumePath = validatePath(req.volume_path, "volume_path");
+      requireField(req.volume_path, "volume_path");
       const ldv = await c.ldv.get(volume);
       if (!ldv) throw notFound(`volume ${volume}`);
+      const volumePath = volumePathOf(req.volume_path, volume);
       const dev = ldv.status?.devPath ?? "";
       const disk = ldv.status?.localDiskName ? await c.ld.get(ldv.status.localDiskName) : undefined;
       const mounts = await findMountsAt(volumePath);

@@ -19,7 +19,7 @@
 // objects that outlive this process (docs/local-storage.md "Data plane independence").
 
 import { realpath, lstat, stat } from "node:fs/promises";
-import { HwError, isHwError } from "../../../api/errors.ts";
+import { HwError, isHwError, notFound } from "../../../api/errors.ts";
 import { PublishContextKeys, VolumeEncryptTypes, VolumeStates } from "../../../api/names.ts";
 import { closeLuks, openLuks, readPassphrase } from "../../storage/encrypt/luks.ts";
 import { deviceSizeBytes, isBlockDevice } from "../../../host/blkdev.ts";
@@ -29,7 +29,7 @@ import { findMountsAt } from "../../../host/mount/mount.ts";
 import type { ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { filesystemUsage, parsePublishRequest, publisher } from "../../../csi/publish.ts";
-import { validatePath, validateVolumeId, bytesField } from "../../../csi/validate.ts";
+import { requireField, validatePath, validateVolumeId, volumePathOf, bytesField } from "../../../csi/validate.ts";
 import { volumeRecords } from "../../../csi/volume-record.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
@@ -48,6 +48,17 @@ interface NodeExpandVolumeRequest {
   volume_path?: string;
   capacity_range?: { required_bytes?: string | number; limit_bytes?: string | number } | null;
   volume_capability?: T.VolumeCapability | null;
+}
+
+/** lstat, or undefined when nothing is at the path (ENOENT/ENOTDIR only; anything else is an error). */
+async function lstatIfExists(p: string) {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
 }
 
 /** Where an lvm volume's records live (existing nodes keep them there). */
@@ -82,7 +93,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   async function kernelDevice(volume: string, devPath: string): Promise<string> {
     const real = await realpath(devPath).catch(() => "");
     if (!real || !isBlockDevice(real)) {
-      throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `device ${devPath} of volume ${volume} is not present on node ${o.nodeName}`, {
+      throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `device ${devPath} of volume ${volume} is not present on node ${o.nodeName}`, {
         hint: "the node agent re-attaches replica devices on start (activateAll); check the LocalVolumeReplica's Ready condition",
       });
     }
@@ -113,7 +124,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
         throw e;
       }
     }
-    throw new HwError("UNIMPLEMENTED", "UnsupportedFsType", `volume ${volume}: growing ${fsType} is not supported`);
+    throw new HwError("UNIMPLEMENTED", "FsGrowUnsupported", `volume ${volume}: growing ${fsType} is not supported`);
   }
 
   async function publish(req: T.NodePublishVolumeRequest): Promise<object> {
@@ -153,15 +164,31 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     log.info({ volume }, "LUKS mapping closed");
   }
 
+  /**
+   * The LocalVolume, or NOT_FOUND when the volume does not exist. With the API server unreachable, a volume
+   * this node has a record of exists (judged by local facts only) and the LocalVolume is undefined.
+   */
+  async function existingVolume(volume: string) {
+    try {
+      const lv = await o.c.lv.get(volume);
+      if (!lv) throw notFound(`volume ${volume}`);
+      return lv;
+    } catch (e) {
+      if (isHwError(e) && e.code !== "NOT_FOUND" && lvmVolumeRecords.read(o.stateDir, volume)) return undefined;
+      throw e;
+    }
+  }
+
   async function volumeStats(req: T.NodeGetVolumeStatsRequest): Promise<T.NodeGetVolumeStatsResponse> {
     const volume = validateVolumeId(req.volume_id);
-    const volumePath = validatePath(req.volume_path, "volume_path");
-    const st = await lstat(volumePath).catch(() => undefined);
+    requireField(req.volume_path, "volume_path");
+    const lv = await existingVolume(volume);
+    const volumePath = volumePathOf(req.volume_path, volume);
+    const st = await lstatIfExists(volumePath);
     if (!st) throw new HwError("NOT_FOUND", "VolumePathNotFound", `volume path ${volumePath} of volume ${volume} does not exist`);
     const mounts = await findMountsAt(volumePath);
     const problems: string[] = [];
     const usage: T.VolumeUsage[] = [];
-    const lv = await o.c.lv.get(volume).catch(() => undefined); // API down: judge by local facts only
     if (lv && lv.status?.state && lv.status.state !== VolumeStates.Ready) problems.push(`LocalVolume state is ${lv.status.state}`);
     if (!mounts.length) problems.push(`${volumePath} is not mounted`);
     if (mounts.length && !st.isDirectory()) {
@@ -189,16 +216,18 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
 
   async function expand(req: NodeExpandVolumeRequest): Promise<{ capacity_bytes: string }> {
     const volume = validateVolumeId(req.volume_id);
-    const volumePath = validatePath(req.volume_path, "volume_path");
+    requireField(req.volume_path, "volume_path");
+    await existingVolume(volume);
+    const volumePath = volumePathOf(req.volume_path, volume);
     const required = bytesField(req.capacity_range?.required_bytes, "capacity_range.required_bytes") ?? 0;
-    const st = await lstat(volumePath).catch(() => undefined);
+    const st = await lstatIfExists(volumePath);
     if (!st) throw new HwError("NOT_FOUND", "VolumePathNotFound", `volume path ${volumePath} of volume ${volume} does not exist`);
     const mounts = await findMountsAt(volumePath);
     if (!mounts.length) throw new HwError("FAILED_PRECONDITION", "NotMounted", `volume path ${volumePath} of volume ${volume} is not mounted`);
     const isBlock = !!req.volume_capability?.block || req.volume_capability?.access_type === "block" || !st.isDirectory();
     const rec = lvmVolumeRecords.read(o.stateDir, volume);
     const dev = isBlock ? (rec ? await realpath(rec.devPath).catch(() => "") : "") : mounts.at(-1)!.source;
-    if (!dev || !isBlockDevice(dev)) throw new HwError("FAILED_PRECONDITION", "DeviceNotFound", `the device of volume ${volume} is not present on node ${o.nodeName}`);
+    if (!dev || !isBlockDevice(dev)) throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `the device of volume ${volume} is not present on node ${o.nodeName}`);
     const devBytes = await deviceSizeBytes(dev);
     if (required > devBytes) {
       throw new HwError("UNAVAILABLE", "ReplicaNotExpanded", `volume ${volume}: replica device ${dev} has ${devBytes} bytes, less than the requested ${required}`, {

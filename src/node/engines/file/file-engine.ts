@@ -269,7 +269,9 @@ export class FileEngine implements StorageEngine {
       if (!rec) return; // no pool, no replica
       const { l } = await this.mountedPool(poolName);
       const file = join(l.volumesDir, volumeName + IMG);
-      const loops = await findLoopsByBackingFile(file, this.ro).catch(() => []);
+      // A failing losetup is an error, not "no loop device": removing the file under an attached loop device
+      // would leave a device whose data is gone (the caller retries).
+      const loops = await findLoopsByBackingFile(file, this.ro);
       for (const lo of loops) {
         if (await isDeviceInUse(lo.name)) {
           throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${lo.name}) is in use (mounted or open)`, {

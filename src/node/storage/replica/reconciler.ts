@@ -7,7 +7,7 @@
 // re-runs the call harmlessly. The status write is conditional on resourceVersion (a conflict is a quiet
 // requeue). A state change requeues at once, so Creating → NotReady → Ready takes three quick passes.
 
-import { HwError, isHwError } from "../../../api/errors.ts";
+import { HwError, isHwError, toErrorStatus } from "../../../api/errors.ts";
 import { overProvisionRatioOf } from "../../../api/thin-pool.ts";
 import { ensureLuks, readPassphrase } from "../encrypt/luks.ts";
 import type { LocalVolumeReplicaStatus } from "../../../api/kinds/local-volume-replica.ts";
@@ -57,7 +57,9 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     return overProvisionRatioOf((await c.lsn.get(ctx.nodeName))?.status?.thinPoolExtendRecords?.[pool]);
   }
 
-  async function runAction(action: ReplicaAction, lvr: Lvr, pool: string, volume: string, required: number): Promise<{ ok: true; replica?: ObservedReplica } | { ok: false; message: string }> {
+  type ActionResult = { ok: true; replica?: ObservedReplica } | { ok: false; message: string; reason: string; error: HwError };
+
+  async function runAction(action: ReplicaAction, lvr: Lvr, pool: string, volume: string, required: number): Promise<ActionResult> {
     try {
       switch (action) {
         case "createReplica": {
@@ -95,7 +97,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       }
     } catch (e) {
       if (!isHwError(e)) throw e; // a programmer error is never swallowed
-      return { ok: false, message: errorText(e) };
+      return { ok: false, message: errorText(e), reason: e.reason, error: e };
     }
   }
 
@@ -112,6 +114,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     let state = st.state ?? "";
     let fromReplica: ObservedReplica | undefined;
     let failure: string | undefined;
+    let error: HwError | undefined;
     try {
       // Names reach paths and command lines: validated before anything else (INVALID_ARGUMENT naming them).
       assertPoolName(pool);
@@ -122,14 +125,21 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
         await c.lvr.delete(name); // nothing can have been created for an invalid name
         return;
       }
-      changes.push({ type: "Create", status: "False", message: `invalid replica spec: ${errorText(e)}` });
-      await writeStatus(lvr, st, state, changes, undefined);
+      changes.push({ type: "Create", status: "False", message: `invalid replica spec: ${errorText(e)}`, reason: e.reason });
+      await writeStatus(lvr, st, state, changes, undefined, e);
       return;
     }
-    let observed = observe(await engine.getReplica(pool, volume).catch((e: unknown) => {
-      if (isHwError(e)) return undefined;
-      throw e;
-    }));
+    let replica: Replica | undefined;
+    try {
+      replica = await engine.getReplica(pool, volume);
+    } catch (e) {
+      // Not knowing is not "absent" (that would mark the replica lost, or create it again): say why in
+      // status and retry with backoff.
+      if (!isHwError(e)) throw e;
+      await writeStatus(lvr, st, state, [{ type: "Ready", status: "False", message: `cannot look at the replica: ${errorText(e)}`, reason: e.reason }], undefined, e);
+      throw new Error(`replica ${name}: ${errorText(e)}`);
+    }
+    let observed = observe(replica);
     // The state machine runs to its fixed point in this one pass (new replica: "" → Creating → create →
     // NotReady → Ready), and the status is written once at the end: every step is idempotent, so a crash
     // anywhere re-runs the pass from the last written state. One write instead of three, and no requeue
@@ -164,6 +174,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
         else if (res.replica) observed = res.replica;
       } else {
         failure = res.message;
+        error = res.error;
         void ctx.recorder.recordEvent(lvr, "Warning", `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`, `replica ${name} of volume ${volume}: ${failure}`);
         break;
       }
@@ -172,18 +183,21 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       const rep = await engine.getReplica(pool, volume);
       if (rep) await o.qos(lvr, rep);
     }
-    const changed = await writeStatus(lvr, st, state, changes, fromReplica);
+    const changed = await writeStatus(lvr, st, state, changes, fromReplica, error);
     if (failure) throw new Error(`replica ${name}: ${failure}`); // status written; retry with backoff
     if (changed && state !== (st.state ?? "")) return { requeueAfterMs: 0 };
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   }
 
-  async function writeStatus(lvr: Lvr, st: LocalVolumeReplicaStatus, state: string, changes: ConditionChange[], r: ObservedReplica | undefined): Promise<boolean> {
+  /** `error`: the failure of this pass (kept in status.error for the CSI controller); none clears it. */
+  async function writeStatus(lvr: Lvr, st: LocalVolumeReplicaStatus, state: string, changes: ConditionChange[], r: ObservedReplica | undefined, error?: HwError): Promise<boolean> {
     const next: LocalVolumeReplicaStatus = {
       ...st,
       state,
       conditions: mergeConditions((st.conditions ?? []) as ReplicaCondition[], changes, new Date().toISOString(), lvr.metadata?.generation),
     };
+    if (error) next.error = toErrorStatus(error);
+    else delete next.error;
     if (r) {
       next.devPath = r.devPath;
       next.storagePath = r.storagePath;

@@ -34,12 +34,13 @@ for (const [name, given, state, action, conds, requeue] of scenarios) {
   });
 }
 
-test("LVR outcomes carry the error text; a full pool says 'insufficient free space'", () => {
-  const full = outcome("createReplica", { ok: false, message: "insufficient free space in pool LocalStorage_PoolHDD for volume v: requested 8 bytes, free 4 bytes" });
+test("LVR outcomes carry the error text and the error's reason", () => {
+  const full = outcome("createReplica", { ok: false, message: "insufficient free space in pool LocalStorage_PoolHDD for volume v: requested 8 bytes, free 4 bytes", reason: "InsufficientCapacity" });
   assert.equal(full.state, "Creating");
   assert.equal(full.failed, true);
   assert.match(full.conditions[0]!.message, /insufficient free space/);
   assert.deepEqual(full.conditions.map((c) => `${c.type}=${c.status}`), ["Create=False"]);
+  assert.equal(mergeConditions([], full.conditions, "t0")[0]!.reason, "InsufficientCapacity", "a failed condition carries the error's reason");
   const ok = outcome("createReplica", { ok: true, replica: rep() });
   assert.equal(ok.state, "NotReady");
   assert.deepEqual(ok.conditions.map((c) => `${c.type}=${c.status}`), ["Create=True"]);

@@ -20,8 +20,9 @@
 //
 // outcome() of an action:
 //   createReplica ok  → NotReady, Create=True (the next pass tests it → Ready, as the original's lvcreate → check)
-//   createReplica err → Creating, Create=False with the error text (retried with backoff; "insufficient free
-//                       space" in the text tells the CSI controller to give up and reschedule)
+//   createReplica err → Creating, Create=False with the error's reason and text (retried with backoff); the
+//                       reconciler also writes status.error {code, reason, message, hint}: a RESOURCE_EXHAUSTED
+//                       code tells the CSI controller to give up and reschedule (no message text is parsed)
 //   expandReplica ok  → NotReady (re-tested → Ready with the new allocated size)
 //   expandReplica err → NotReady, Ready=False with the error text (the controller aborts the expansion)
 //   deleteReplica ok  → Deleted;  err → ToBeDeleted, Ready=False with the error text (retried)
@@ -58,6 +59,8 @@ export interface ConditionChange {
   type: ReplicaConditionType;
   status: "True" | "False";
   message: string;
+  /** The error's reason (src/api/errors.ts) on a failure; else the condition type (as the original). */
+  reason?: string;
 }
 
 export interface ReplicaDecision {
@@ -121,7 +124,7 @@ export interface ActionOutcome {
   failed: boolean;
 }
 
-export function outcome(action: ReplicaAction, result: { ok: true; replica?: ObservedReplica } | { ok: false; message: string }): ActionOutcome {
+export function outcome(action: ReplicaAction, result: { ok: true; replica?: ObservedReplica } | { ok: false; message: string; reason?: string }): ActionOutcome {
   if (action === "deleteObject") return result.ok ? { conditions: [], failed: false } : { conditions: [], failed: true };
   if (result.ok) {
     switch (action) {
@@ -133,14 +136,15 @@ export function outcome(action: ReplicaAction, result: { ok: true; replica?: Obs
         return { state: VolumeStates.Deleted, conditions: [], failed: false };
     }
   }
-  const message = (result as { message: string }).message;
+  const { message, reason } = result as { message: string; reason?: string };
+  const why = reason ? { reason } : {};
   switch (action) {
     case "createReplica":
-      return { state: VolumeStates.Creating, conditions: [{ type: "Create", status: "False", message }], failed: true };
+      return { state: VolumeStates.Creating, conditions: [{ type: "Create", status: "False", message, ...why }], failed: true };
     case "expandReplica":
-      return { state: VolumeStates.NotReady, conditions: [{ type: "Ready", status: "False", message: `expansion failed: ${message}` }], failed: true };
+      return { state: VolumeStates.NotReady, conditions: [{ type: "Ready", status: "False", message: `expansion failed: ${message}`, ...why }], failed: true };
     case "deleteReplica":
-      return { state: VolumeStates.ToBeDeleted, conditions: [{ type: "Ready", status: "False", message: `deletion failed: ${message}` }], failed: true };
+      return { state: VolumeStates.ToBeDeleted, conditions: [{ type: "Ready", status: "False", message: `deletion failed: ${message}`, ...why }], failed: true };
   }
 }
 
@@ -153,7 +157,10 @@ export interface ReplicaCondition {
   observedGeneration?: number;
 }
 
-/** Apply condition changes (reason = type, as the original); lastTransitionTime moves only when status does. */
+/**
+ * Apply condition changes (reason = the error's reason on a failure, else the type, as the original);
+ * lastTransitionTime moves only when status does.
+ */
 export function mergeConditions(existing: ReplicaCondition[], changes: ConditionChange[], now: string, generation?: number): ReplicaCondition[] {
   const out = existing.map((c) => ({ ...c }));
   for (const ch of changes) {
@@ -162,7 +169,7 @@ export function mergeConditions(existing: ReplicaCondition[], changes: Condition
     const next: ReplicaCondition = {
       type: ch.type,
       status: ch.status,
-      reason: ch.type,
+      reason: ch.reason ?? ch.type,
       message: ch.message,
       lastTransitionTime: prev && prev.status === ch.status ? prev.lastTransitionTime : now,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),

@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isHwError } from "../../../api/errors.ts";
+import { isHwError, toErrorStatus } from "../../../api/errors.ts";
 import { volumeRecords } from "../../../csi/volume-record.ts";
 import type { LocalVolumeReplicaSnapshotStatus } from "../../../api/kinds/local-volume-replica-snapshot.ts";
 import { OperationStates, RestoreTypes } from "../../../api/names.ts";
@@ -149,11 +149,13 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         const a = afterSnapshotAction(d.action, true);
         state = a.state ?? state;
         changes = a.conditions;
+        delete next.error;
         o.onPoolChange?.();
       } catch (e) {
         if (!isHwError(e)) throw e;
         failure = errorText(e);
-        const a = afterSnapshotAction(d.action, false, failure);
+        next.error = toErrorStatus(e);
+        const a = afterSnapshotAction(d.action, false, failure, e.reason);
         changes = a.conditions;
         void ctx.recorder.recordEvent(lvrs, "Warning", d.action === "createSnapshot" ? "SnapshotCreateFailed" : "SnapshotDeleteFailed", `replica snapshot ${name} of volume ${volume}: ${failure}`);
       }

@@ -52,12 +52,12 @@ export function decideReplicaSnapshot(f: ReplicaSnapshotFacts): ReplicaSnapshotD
   }
 }
 
-/** The state after the action ran (ok) or failed (message). */
-export function afterSnapshotAction(action: SnapshotAction, ok: boolean, message = ""): ReplicaSnapshotDecision {
+/** The state after the action ran (ok) or failed (message; reason = the error's reason). */
+export function afterSnapshotAction(action: SnapshotAction, ok: boolean, message = "", reason?: string): ReplicaSnapshotDecision {
   if (action === "createSnapshot") {
     return ok
       ? { state: VolumeStates.NotReady, conditions: [{ type: "Create", status: "True", message: "" }] }
-      : { conditions: [{ type: "Create", status: "False", message }] }; // stays Creating, retried with backoff
+      : { conditions: [{ type: "Create", status: "False", message, ...(reason ? { reason } : {}) }] }; // stays Creating, retried with backoff
   }
   if (action === "deleteSnapshot") return ok ? { state: VolumeStates.Deleted, conditions: [] } : { conditions: [] };
   return { conditions: [] };
