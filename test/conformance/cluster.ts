@@ -21,8 +21,8 @@ import { exited, hwameistorProcesses } from "../helpers/processes.ts";
 
 const MiB = 2 ** 20;
 export const NODE = "conf-n1";
-/** The LVM pool: two 768 MiB disks (≈ 1.4 GiB after the pool filesystem). */
-const LVM_DISK_BYTES = 768 * MiB;
+/** The LVM pool: two 1.5 GiB sparse disks (≈ 2.9 GiB: the snapshot test holds ~2.4 GiB at its peak). */
+const LVM_DISK_BYTES = 1536 * MiB;
 /** Whole-disk volumes: two 512 MiB disks (an xfs volume needs ≥ 300 MiB). */
 export const DISK_BYTES = 512 * MiB;
 
