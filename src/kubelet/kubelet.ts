@@ -373,7 +373,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     let base: string;
     if (v.persistentVolumeClaim) {
       const vr = rec.volumes.find((x) => x.name === name);
-      if (!vr) throw new HwError("UNAVAILABLE", "NotMounted", `volume ${name} is not mounted yet`);
+      if (!vr) throw new HwError("UNAVAILABLE", "VolumeNotMountedYet", `volume ${name} is not mounted yet`);
       if (vr.block) throw new HwError("INVALID_ARGUMENT", "BlockAsMount", `volume ${name} is a block volume: use volumeDevices`);
       base = vr.target;
     } else if (v.emptyDir) {

@@ -165,7 +165,7 @@ export async function expandVolume(csi: CsiNodeClients, rec: VolumeRecord, pv: P
   if (!client) throw new HwError("UNAVAILABLE", "DriverNotRegistered", `driver ${rec.driver} has no socket on this node`);
   const capacity = pv.spec?.capacity?.storage ?? "";
   const bytes = quantityOrUndefined(capacity);
-  if (bytes === undefined) throw new HwError("FAILED_PRECONDITION", "NoCapacity", `persistentvolume "${rec.pv}" has no valid spec.capacity.storage`);
+  if (bytes === undefined) throw new HwError("FAILED_PRECONDITION", "PvWithoutCapacity", `persistentvolume "${rec.pv}" has no valid spec.capacity.storage`);
   await client.call("Node", "NodeExpandVolume", {
     volume_id: rec.handle,
     volume_path: rec.target,

@@ -76,7 +76,7 @@ function refuseDeleting(lv: LocalVolumeObject, what: string): void {
 async function clearFinished(rc: { delete(name: string): Promise<boolean> }, cur: KubeObject & { status?: { state?: string } } | undefined, what: string): Promise<void> {
   if (!cur) return;
   if (!TERMINAL.has(cur.status?.state ?? "")) {
-    throw new HwError("FAILED_PRECONDITION", "OperationPending", `${what} ${nameOf(cur)} is already under way (state ${cur.status?.state || "new"})`, {
+    throw new HwError("FAILED_PRECONDITION", "OperationUnderWay", `${what} ${nameOf(cur)} is already under way (state ${cur.status?.state || "new"})`, {
       hint: "wait for it to finish, or abort it with {\"abort\": true}",
     });
   }
@@ -335,7 +335,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         if (target < have) throw badBody("targetCapacity", `volume ${nameOf(lv)} has ${formatBytes(have)}; shrinking to ${formatBytes(target)} is not supported`);
         if (target === have) throw badBody("targetCapacity", `volume ${nameOf(lv)} already has ${formatBytes(have)}`);
         if (cur && !TERMINAL.has(cur.status?.state ?? "")) {
-          throw new HwError("FAILED_PRECONDITION", "OperationPending", `volume ${nameOf(lv)} is being expanded to ${formatBytes(cur.spec?.requiredCapacityBytes ?? 0)} already`, { hint: "wait for it to finish or abort it" });
+          throw new HwError("FAILED_PRECONDITION", "OperationUnderWay", `volume ${nameOf(lv)} is being expanded to ${formatBytes(cur.spec?.requiredCapacityBytes ?? 0)} already`, { hint: "wait for it to finish or abort it" });
         }
         const delta = target - have;
         const pool = lv.spec?.poolName ?? "";
@@ -345,7 +345,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
           const free = p?.freeCapacityBytes ?? 0;
           if (free < delta) short.push(`pool ${pool} on node ${node} has ${formatBytes(free)} free, the growth needs ${formatBytes(delta)}`);
         }
-        if (short.length) throw new HwError("RESOURCE_EXHAUSTED", "InsufficientPoolCapacity", `cannot grow volume ${nameOf(lv)} to ${formatBytes(target)}: ${short.join("; ")}`, { hint: "free space in the pool, or expand the pool (POST /cluster/pools/expand)", httpStatus: 409 });
+        if (short.length) throw new HwError("RESOURCE_EXHAUSTED", "PoolCannotGrow", `cannot grow volume ${nameOf(lv)} to ${formatBytes(target)}: ${short.join("; ")}`, { hint: "free space in the pool, or expand the pool (POST /cluster/pools/expand)", httpStatus: 409 });
         // The original raises the PVC request and lets the external-resizer call ControllerExpandVolume.
         const pvcs = d.client.forKind<KubeObject>(PVC);
         const ns = lv.spec?.pvcNamespace;
