@@ -228,7 +228,8 @@ for (const p of PROFILES) {
     });
 
     test("publish and stage path rules, NodeGetVolumeStats, unpublish removes the target", async () => {
-      const v = await create(unique("pub"));
+      const name = unique("pub");
+      const v = await create(name);
       const id = v.volume_id;
       const cap = mountCap();
       const publishContext = await controllerPublish(id, cap);
@@ -267,6 +268,15 @@ for (const p of PROFILES) {
       // The data is still there on the next publish.
       await pub();
       assert.equal(fs.readFileSync(join(t, "probe"), "utf8"), "conformance");
+      await node.nodeUnpublishVolume({ volume_id: id, target_path: t });
+      if (caps.has("PUBLISH_UNPUBLISH_VOLUME")) await ctl.controllerUnpublishVolume({ volume_id: id, node_id: NODE });
+      await remove(id);
+      // The same name again after a delete is a new, empty volume: it publishes (and is formatted) again.
+      const again = await create(name);
+      assert.equal(again.volume_id, id);
+      const ctx2 = await controllerPublish(id, cap);
+      await node.nodePublishVolume({ volume_id: id, target_path: t, volume_capability: cap, publish_context: ctx2, readonly: false } as never);
+      assert.equal(fs.existsSync(join(t, "probe")), false, "nothing of the deleted volume");
       await node.nodeUnpublishVolume({ volume_id: id, target_path: t });
       if (caps.has("PUBLISH_UNPUBLISH_VOLUME")) await ctl.controllerUnpublishVolume({ volume_id: id, node_id: NODE });
       await remove(id);

@@ -62,7 +62,7 @@ async function lstatIfExists(p: string) {
 }
 
 /** Where an lvm volume's records live (existing nodes keep them there). */
-const lvmVolumeRecords = volumeRecords("lvm-volume");
+export const lvmVolumeRecords = volumeRecords("lvm-volume");
 
 export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   const log = o.log ?? silentLogger;

@@ -17,6 +17,7 @@ import { Informer } from "../../../kube/informer.ts";
 import { assertPoolName, assertVolumeName } from "../../engines/common.ts";
 import type { Replica, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
+import { lvmVolumeRecords } from "../../csi/lvm/node.ts";
 import type { HwameistorClients, Lvr } from "../../../kube/hwameistor.ts";
 import { decide, mergeConditions, outcome, type ObservedReplica, type ReplicaAction, type ReplicaCondition, type ConditionChange } from "./states.ts";
 
@@ -90,6 +91,9 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
           return { ok: true, replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})) };
         case "deleteReplica":
           await engine.deleteReplica(pool, volume);
+          // The publish record (first-use filesystem, its UUID) belongs to the data just removed: a volume
+          // created again under the same name is a new, empty device, not a "vanished" filesystem.
+          lvmVolumeRecords.remove(ctx.stateDir, volume);
           return { ok: true };
         case "deleteObject":
           await c.lvr.delete(lvr.metadata!.name!);
