@@ -321,6 +321,14 @@ export const ErrorReasons = {
   OperationUnderWay: "FAILED_PRECONDITION",
   PoolCannotGrow: "RESOURCE_EXHAUSTED",
   ThinPoolOverCommitted: "RESOURCE_EXHAUSTED",
+  AlreadyOnTarget: "FAILED_PRECONDITION",
+  ClaimPending: "ALREADY_EXISTS",
+  NotConvertible: "FAILED_PRECONDITION",
+  NotOnSourceNode: "FAILED_PRECONDITION",
+  NotReady: "FAILED_PRECONDITION",
+  OperationFinished: "FAILED_PRECONDITION",
+  OperationInProgress: "ALREADY_EXISTS",
+  SourceGone: "FAILED_PRECONDITION",
 } as const satisfies Record<string, ErrorCode>;
 
 export type ErrorReason = keyof typeof ErrorReasons;
