@@ -329,6 +329,16 @@ export const ErrorReasons = {
   OperationFinished: "FAILED_PRECONDITION",
   OperationInProgress: "ALREADY_EXISTS",
   SourceGone: "FAILED_PRECONDITION",
+  InvalidEncryptSecret: "INVALID_ARGUMENT",
+  EncryptSecretNotFound: "NOT_FOUND",
+  EncryptSecretNoKey: "FAILED_PRECONDITION",
+  EncryptSecretEmpty: "FAILED_PRECONDITION",
+  PluginRegistrationFailed: "FAILED_PRECONDITION",
+  UnknownEncryptType: "INVALID_ARGUMENT",
+  EncryptionKeyMismatch: "FAILED_PRECONDITION",
+  NoEncryptionSupport: "FAILED_PRECONDITION",
+  DeviceNotActive: "UNAVAILABLE",
+  TooManyLogins: "RESOURCE_EXHAUSTED",
 } as const satisfies Record<string, ErrorCode>;
 
 export type ErrorReason = keyof typeof ErrorReasons;

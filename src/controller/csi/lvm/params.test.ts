@@ -53,7 +53,7 @@ test("parseLvmParams: bad input names the parameter (table)", () => {
     [{ ...base, [ScParams.ReplicaNumber]: "two" }, "INVALID_ARGUMENT", /replicaNumber "two"/],
     [{ ...base, [ScParams.ReplicaNumber]: "5" }, "INVALID_ARGUMENT", /replicaNumber "5"/],
     [{ ...base, [ScParams.ProvisionIopsOnCreation]: "100; rm -rf /" }, "INVALID_ARGUMENT", /provision-iops-on-creation/],
-    [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /thin=true needs replicaNumber 1/],
+    [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /replicaNumber 2/], // refused for replication first (thin also needs 1),
     [{ ...base, [ScParams.Thin]: "true", [ScParams.Convertible]: "true" }, "INVALID_ARGUMENT", /thin=true needs/],
     [{ ...base, [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /go together .* only encryptSecret is set/],
     [{ ...base, [ScParams.EncryptType]: "LUKS" }, "INVALID_ARGUMENT", /only encryptType is set/],

@@ -5,7 +5,7 @@
 // (LVM_PARAMETER_DEFAULTS: poolClass HDD, replicaNumber 1), so a bare CreateVolume gets what a PVC of the
 // default StorageClass would.
 
-import { HwError, hwError, invalid } from "../../../api/errors.ts";
+import { hwError, invalid } from "../../../api/errors.ts";
 import { REPLICATION_AVAILABLE } from "../../../api/features.ts";
 import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
 import { POOL_CLASSES, ScDefaults, ScParams, TopologyKeys, VOLUME_ENCRYPT_TYPES, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
