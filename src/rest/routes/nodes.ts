@@ -160,7 +160,9 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         const f = q.filters;
         const items = c
           .list("lvmigrate")
-          .filter((m) => (m.spec?.sourceNode === node || m.status?.targetNode === node || (m.spec?.targetNodesSuggested ?? []).includes(node)) && nameMatches(nameOf(m), f.migrateOperationName, q.fuzzy) && nameMatches(m.spec?.volumeName, f.volumeName, q.fuzzy) && exactMatches(m.status?.state, f.state));
+          .filter((m) => m.spec?.sourceNode === node || m.status?.targetNode === node || (m.spec?.targetNodesSuggested ?? []).includes(node))
+          .filter((m) => nameMatches(nameOf(m), f.migrateOperationName, q.fuzzy) && nameMatches(m.spec?.volumeName, f.volumeName, q.fuzzy))
+          .filter((m) => exactMatches(m.status?.state, f.state));
         return { nodeName: node, ...pageOf(items, q, migratesList) };
       },
     },
