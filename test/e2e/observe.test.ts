@@ -145,8 +145,16 @@ test("controller and node agent: CSI latencies, reconcile metrics, per-volume I/
   assert.ok(one(cs, "hwameistor_csi_request_duration_seconds_count", { driver: "lvm", method: "CreateVolume", code: "OK" }).value >= 1);
   assert.ok(one(cs, "hwameistor_controller_reconcile_duration_seconds_count", { controller: "localvolume", result: "ok" }).value >= 1);
   assert.equal(one(cs, "hwameistor_controller_reconcile_errors_total", { controller: "localvolume" }).value, 0);
-  const node = await scrape(ports()["node-1"]!);
-  const ns = parseExposition(node).samples;
+  // The node agent refreshes its list of replica devices every 10 s (docs/exporter.md): a volume made just
+  // before this test may need one refresh to appear.
+  let node = "";
+  let ns: ReturnType<typeof parseExposition>["samples"] = [];
+  for (const end = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 1000))) {
+    node = await scrape(ports()["node-1"]!);
+    ns = parseExposition(node).samples;
+    const seen = ns.some((x) => x.name === "hwameistor_volume_io_written_bytes_total" && x.labels.volume_name === "v1");
+    if (seen || Date.now() > end) break;
+  }
   assert.ok(one(ns, "hwameistor_csi_request_duration_seconds_count", { driver: "lvm", method: "NodePublishVolume", code: "OK" }).value >= 1);
   const written = one(ns, "hwameistor_volume_io_written_bytes_total", { volume_name: "v1", node_name: "node-1" }).value;
   assert.ok(written >= 8 * 2 ** 20, `at least the 8 MiB written reached v1's device (${written} B)`);

@@ -174,7 +174,9 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
       if (!lv) throw notFound(`volume ${volume}`);
       return lv;
     } catch (e) {
-      if (isHwError(e) && e.code !== "NOT_FOUND" && lvmVolumeRecords.read(o.stateDir, volume)) return undefined;
+      // The API may be unreachable or the LocalVolume already gone while this node still holds the published
+      // volume (its record): the stats of what is mounted here are still true. Without a record: NOT_FOUND.
+      if (isHwError(e) && lvmVolumeRecords.read(o.stateDir, volume)) return undefined;
       throw e;
     }
   }
