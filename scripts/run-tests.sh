@@ -21,6 +21,10 @@ for f in "${all[@]}"; do
   esac
 done
 
+# Processes the tests start (bin/hwameistor, bin/hwameictl) run the sources through tsx, so tests never run a
+# stale dist/; the built JavaScript has its own tests (test/install/*).
+export HWAMEISTOR_TSX="${HWAMEISTOR_TSX:-1}"
+
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 status=0
 run_tier() { # name concurrency files...
