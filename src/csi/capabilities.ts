@@ -9,7 +9,8 @@
 //   misconfigured sidecar fails loudly.
 
 import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
-import type { AccessMode, ControllerCapabilityType, NodeCapabilityType, NodeGetCapabilitiesResponse, NodeGetInfoResponse, PluginCapabilityType } from "./types.ts";
+import { accessTypeOf } from "./validate.ts";
+import type { AccessMode, ControllerCapabilityType, VolumeCapability, NodeCapabilityType, NodeGetCapabilitiesResponse, NodeGetInfoResponse, PluginCapabilityType } from "./types.ts";
 
 export interface DriverCapabilities {
   name: string;
@@ -89,3 +90,19 @@ export const nodeInfoHandlers = (d: DriverCapabilities, nodeName: string) => ({
     return nodeCapabilities(d);
   },
 });
+
+/**
+ * Whether `driver` serves every capability asked for (CreateVolume, ControllerPublish,
+ * ValidateVolumeCapabilities): undefined when it does, else why not.
+ */
+export function unsupportedCapability(driver: DriverCapabilities, caps: VolumeCapability[]): string | undefined {
+  for (const [i, c] of caps.entries()) {
+    const type = accessTypeOf(c, `volume_capabilities[${i}]`);
+    if (!driver.accessTypes.includes(type)) return `access type ${type} is not supported`;
+    const mode = c.access_mode?.mode ?? "UNKNOWN";
+    if (!driver.accessModes.includes(mode)) return `access mode ${mode} is not supported (only ${driver.accessModes.join(", ")})`;
+    const fs = c.mount?.fs_type;
+    if (type === "mount" && fs && !driver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${driver.fsTypes.join(", ")})`;
+  }
+  return undefined;
+}

@@ -17,7 +17,7 @@ import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, Devi
 import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
 import { silentLogger } from "../../../kube/types.ts";
-import { DiskDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
+import { DiskDriver, unsupportedCapability, controllerCapabilities } from "../../../csi/capabilities.ts";
 import { chooseDisk, describeDisks, nodePreference, nodesInOrder, parseDiskParams, type CandidateDisk, type NodePreference } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
 import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
@@ -25,7 +25,7 @@ import { volumeCondition } from "./volume-condition.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
-import { accessTypeOf, isVolumeId, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
+import { isVolumeId, pageOf, requireField, validateVolumeId } from "../../../csi/validate.ts";
 import { formatBytes } from "../../../api/quantity.ts";
 import { waitUntil } from "../../../csi/wait.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
@@ -39,19 +39,6 @@ export interface DiskControllerOptions {
   maxWaitMs?: number;
   /** Poll interval while waiting for the node agent (default 200 ms). */
   pollMs?: number;
-}
-
-/** Capability checks shared with ValidateVolumeCapabilities: undefined when supported, else why not. */
-export function unsupportedCapability(caps: T.VolumeCapability[]): string | undefined {
-  for (const [i, c] of caps.entries()) {
-    const type = accessTypeOf(c, `volume_capabilities[${i}]`);
-    if (!DiskDriver.accessTypes.includes(type)) return `access type ${type} is not supported`;
-    const mode = c.access_mode?.mode ?? "UNKNOWN";
-    if (!DiskDriver.accessModes.includes(mode)) return `access mode ${mode} is not supported (only ${DiskDriver.accessModes.join(", ")})`;
-    const fs = c.mount?.fs_type;
-    if (type === "mount" && fs && !DiskDriver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${DiskDriver.fsTypes.join(", ")})`;
-  }
-  return undefined;
 }
 
 /** Transient codes the node retries by itself; anything else it reports is the answer. */
@@ -172,7 +159,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       // The CSI name may be any string; the LocalDiskVolume's name is derived from it (src/csi/volume-name.ts).
       const { name: csiName, id: name } = csiNameOf(req.name);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      const why = unsupportedCapability(caps);
+      const why = unsupportedCapability(DiskDriver, caps);
       if (why) throw invalid(`volume_capabilities: ${why}`);
       if (req.volume_content_source) throw invalid(`volume_content_source: ${DiskDriver.name} cannot create a volume from a snapshot or volume`);
       const params = parseDiskParams(req.parameters);
@@ -267,7 +254,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       const name = validateVolumeId(req.volume_id);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
       if (!(await c.ldv.get(name))) throw notFound(`volume ${name}`);
-      const why = unsupportedCapability(caps);
+      const why = unsupportedCapability(DiskDriver, caps);
       if (why) return { message: why };
       return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
     },

@@ -25,7 +25,7 @@ import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { isConflict } from "../../../kube/transport.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
-import { LVM_DEFAULT_FS_TYPE, LvmDriver, controllerCapabilities } from "../../../csi/capabilities.ts";
+import { LVM_DEFAULT_FS_TYPE, LvmDriver, unsupportedCapability, controllerCapabilities } from "../../../csi/capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, isVolumeId, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
@@ -47,19 +47,6 @@ export interface LvmControllerOptions {
   maxWaitMs?: number;
   /** First poll interval while waiting for the reconciler and node agents (default 200 ms; grows to 1 s). */
   pollMs?: number;
-}
-
-/** Capability checks shared with ValidateVolumeCapabilities: undefined when supported, else why not. */
-export function unsupportedCapability(caps: T.VolumeCapability[]): string | undefined {
-  for (const [i, c] of caps.entries()) {
-    const type = accessTypeOf(c, `volume_capabilities[${i}]`);
-    if (!LvmDriver.accessTypes.includes(type)) return `access type ${type} is not supported`;
-    const mode = c.access_mode?.mode ?? "UNKNOWN";
-    if (!LvmDriver.accessModes.includes(mode)) return `access mode ${mode} is not supported (only ${LvmDriver.accessModes.join(", ")})`;
-    const fs = c.mount?.fs_type;
-    if (type === "mount" && fs && !LvmDriver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${LvmDriver.fsTypes.join(", ")})`;
-  }
-  return undefined;
 }
 
 /** Nodes a volume is accessible from: its config replicas, else its accessibility nodes. */
@@ -135,7 +122,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       // The CSI name may be any string; the LocalVolume's name is derived from it (src/csi/volume-name.ts).
       const { name: csiName, id: name } = csiNameOf(req.name);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      const why = unsupportedCapability(caps);
+      const why = unsupportedCapability(LvmDriver, caps);
       if (why) throw invalid(`volume_capabilities: ${why}`);
       const params = parseLvmParams(req.parameters, name);
       const { requiredBytes, limitBytes } = capacityOf(req.capacity_range, filesystemOf(caps, req.parameters, LVM_DEFAULT_FS_TYPE));
@@ -215,7 +202,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       const name = validateVolumeId(req.volume_id);
       const node = validateNodeId(req.node_id);
       const cap = requireField(req.volume_capability, "volume_capability");
-      const why = unsupportedCapability([cap]);
+      const why = unsupportedCapability(LvmDriver, [cap]);
       if (why) throw invalid(`volume_capability: ${why}`);
       const lv = await c.lv.get(name);
       if (!lv) throw notFound(`volume ${name}`);
@@ -273,7 +260,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       const name = validateVolumeId(req.volume_id);
       const caps = requireField(req.volume_capabilities, "volume_capabilities");
       if (!(await c.lv.get(name))) throw notFound(`volume ${name}`);
-      const why = unsupportedCapability(caps);
+      const why = unsupportedCapability(LvmDriver, caps);
       if (why) return { message: why };
       return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
     },
@@ -298,7 +285,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       if (!isPoolClass(value)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(value)} is not one of ${POOL_CLASSES.join(", ")}`);
       const cls = storagePoolName(value);
       if (req.volume_capabilities?.length) {
-        const why = unsupportedCapability(req.volume_capabilities);
+        const why = unsupportedCapability(LvmDriver, req.volume_capabilities);
         if (why) return { available_capacity: "0", maximum_volume_size: { value: "0" }, minimum_volume_size: { value: "4194304" } };
       }
       const node = req.accessible_topology?.segments?.[LvmDriver.topologyKey];
