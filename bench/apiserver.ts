@@ -48,7 +48,9 @@ export async function benchApiServer(opts: { quick: boolean }): Promise<CaseResu
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`apiserver exited ${proc.exitCode}: ${stderr}`);
       if (existsSync(join(dir, "token"))) {
-        const ok = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
+        const ok = await fetch(`${base}/readyz`)
+          .then((r) => r.ok)
+          .catch(() => false);
         if (ok) break;
       }
       if (Date.now() > deadline) throw new Error(`apiserver not ready: ${stderr}`);
@@ -125,22 +127,22 @@ export async function benchApiServer(opts: { quick: boolean }): Promise<CaseResu
     const createStart = performance.now();
     let next = 0;
     const createOne = async (i: number) => {
-        const name = `pvc-bench-${String(i).padStart(6, "0")}`;
-        const lv = {
-          apiVersion: "hwameistor.io/v1alpha1",
-          kind: "LocalVolume",
-          metadata: { name, labels: { bench: "apiserver", shard: String(i % 10) } },
-          spec: {
-            poolName: "LocalStorage_PoolHDD",
-            replicaNumber: 1,
-            requiredCapacityBytes: 1073741824,
-            accessibility: { nodes: [`node-${i % 3}`] },
-            pvcName: `data-${i}`,
-            pvcNamespace: "default",
-          },
-        };
-        sentAt.set(name, performance.now());
-        await call("POST", lvPath, lv);
+      const name = `pvc-bench-${String(i).padStart(6, "0")}`;
+      const lv = {
+        apiVersion: "hwameistor.io/v1alpha1",
+        kind: "LocalVolume",
+        metadata: { name, labels: { bench: "apiserver", shard: String(i % 10) } },
+        spec: {
+          poolName: "LocalStorage_PoolHDD",
+          replicaNumber: 1,
+          requiredCapacityBytes: 1073741824,
+          accessibility: { nodes: [`node-${i % 3}`] },
+          pvcName: `data-${i}`,
+          pvcNamespace: "default",
+        },
+      };
+      sentAt.set(name, performance.now());
+      await call("POST", lvPath, lv);
     };
     const worker = async () => {
       while (next < objects) await createOne(next++);
@@ -198,9 +200,21 @@ export async function benchApiServer(opts: { quick: boolean }): Promise<CaseResu
         metric(`list ${objects} (Table, kubectl get)`, listTableMs, "ms", undefined, "median of 5"),
         metric(`list with label selector (1/10 match)`, listSelectorMs, "ms", undefined, "median of 5"),
         metric(`list first page of 500`, listPageMs, "ms", undefined, "median of 5"),
-        metric("watch delivery p50, steady", percentile(latencies, 50), "ms", undefined, `one create at a time; request sent → event, at each of ${watchers} watchers`),
+        metric(
+          "watch delivery p50, steady",
+          percentile(latencies, 50),
+          "ms",
+          undefined,
+          `one create at a time; request sent → event, at each of ${watchers} watchers`,
+        ),
         metric("watch delivery p99, steady", percentile(latencies, 99), "ms", "< 50", `${latencies.length} deliveries`),
-        metric("watch delivery p50, bulk load", percentile(bulkLatencies, 50), "ms", undefined, `${concurrency} creates in flight; includes queueing in the server`),
+        metric(
+          "watch delivery p50, bulk load",
+          percentile(bulkLatencies, 50),
+          "ms",
+          undefined,
+          `${concurrency} creates in flight; includes queueing in the server`,
+        ),
         metric("watch delivery p99, bulk load", percentile(bulkLatencies, 99), "ms", undefined, `${bulkLatencies.length} deliveries`),
         metric("watch events received (bulk)", bulkReceived, "events", `>= ${objects * watchers}`),
         metric("server RSS at rest (CRDs only)", memAtRest.rss / 2 ** 20, "MiB"),

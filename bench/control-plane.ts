@@ -96,10 +96,15 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
   const notes: string[] = [];
   try {
     const [upOut, upMs] = await timed(() =>
-      hwameistor(["cluster", "up", "--state-dir", stateDir, "--nodes", "3", "--disks-per-node", "2", "--disk-size", diskSize, "--timeout", "300", "-o", "json"], 420_000),
+      hwameistor(
+        ["cluster", "up", "--state-dir", stateDir, "--nodes", "3", "--disks-per-node", "2", "--disk-size", diskSize, "--timeout", "300", "-o", "json"],
+        420_000,
+      ),
     );
     const up = JSON.parse(upOut) as { kubeconfig: string; nodes: Array<{ name: string }>; storageClasses: string[] };
-    metrics.push(metric("cluster up (3 nodes, to every node Ready)", round(upMs / 1000), "s", undefined, "hwameistor cluster up, wall clock incl. the CLI's start"));
+    metrics.push(
+      metric("cluster up (3 nodes, to every node Ready)", round(upMs / 1000), "s", undefined, "hwameistor cluster up, wall clock incl. the CLI's start"),
+    );
     const state = readState(l.clusterJson);
     if (!state) throw new Error(`${l.clusterJson} missing after cluster up`);
     const nodes = up.nodes.map((n) => n.name);
@@ -144,14 +149,27 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       const createEnd = performance.now();
       const [pub, controllerPublishMs] = await timed(() =>
         retrying(`ControllerPublishVolume ${name}`, () =>
-          ctrl.call<{ publish_context?: Record<string, string> }>("Controller", "ControllerPublishVolume", { volume_id: name, node_id: node, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
+          ctrl.call<{ publish_context?: Record<string, string> }>("Controller", "ControllerPublishVolume", {
+            volume_id: name,
+            node_id: node,
+            volume_capability: cap,
+            readonly: false,
+            volume_context: res.volume.volume_context ?? {},
+          }),
         ),
       );
       const target = join(targetsDir, name);
       mkdirSync(target); // kubelet creates the target directory
       const [, nodePublishMs] = await timed(() =>
         retrying(`NodePublishVolume ${name}`, () =>
-          nodeCsi[node]!.nodePublishVolume({ volume_id: name, publish_context: pub.publish_context ?? {}, target_path: target, volume_capability: cap, readonly: false, volume_context: res.volume.volume_context ?? {} }),
+          nodeCsi[node]!.nodePublishVolume({
+            volume_id: name,
+            publish_context: pub.publish_context ?? {},
+            target_path: target,
+            volume_capability: cap,
+            readonly: false,
+            volume_context: res.volume.volume_context ?? {},
+          }),
         ),
       );
       return { name, createStart, createEnd, createMs: createEnd - createStart, controllerPublishMs, nodePublishMs };
@@ -170,7 +188,13 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       { key: "seq", label: "sequential", limit: 1 },
       { key: "par", label: `${concurrency} at a time`, limit: concurrency },
     ];
-    const pct = (xs: number[], p: number) => round(percentile([...xs].sort((a, b) => a - b), p));
+    const pct = (xs: number[], p: number) =>
+      round(
+        percentile(
+          [...xs].sort((a, b) => a - b),
+          p,
+        ),
+      );
     for (const ph of phases) {
       const names = Array.from({ length: volumes }, (_, i) => ({ name: `pvc-bench-${ph.key}-${String(i).padStart(3, "0")}`, node: nodes[i % nodes.length]! }));
       const [ts, phaseMs] = await timed(() => mapLimit(names, ph.limit, (v) => provision(v.name, v.node)));
@@ -187,16 +211,31 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       };
       step("CreateVolume → LocalVolume written", (x) => x.s.lvCreated! - x.t.createStart, "controller CSI service: validation, placement, write");
       step("LocalVolume → replica written", (x) => x.s.lvrCreated! - x.s.lvCreated!, "controller LocalVolume reconciler");
-      step("replica written → replica Ready", (x) => x.s.lvrReady! - x.s.lvrCreated!, "node agent: one reconcile pass: sparse file, losetup, link, one status write");
+      step(
+        "replica written → replica Ready",
+        (x) => x.s.lvrReady! - x.s.lvrCreated!,
+        "node agent: one reconcile pass: sparse file, losetup, link, one status write",
+      );
       step("replica Ready → LocalVolume Ready", (x) => x.s.lvReady! - x.s.lvrReady!, "controller LocalVolume reconciler");
-      step("LocalVolume Ready → CreateVolume returns", (x) => x.t.createEnd - x.s.lvReady!, "the CSI call wakes on a watch event of the LocalVolume and re-reads it");
+      step(
+        "LocalVolume Ready → CreateVolume returns",
+        (x) => x.t.createEnd - x.s.lvReady!,
+        "the CSI call wakes on a watch event of the LocalVolume and re-reads it",
+      );
       const slowest = [...stepRows].sort((x, y) => y.value - x.value)[0];
       const createP50 = pct(create, 50);
-      const why = createP50 >= 300 && slowest
-        ? `; slowest step: ${slowest.name.replace(/^└ /, "").replace(/, [^,]+, p50$/, "")} (p50 ${fmt(slowest.value)} ms, ${slowest.note}); load average ${load1()}`
-        : "";
+      const why =
+        createP50 >= 300 && slowest
+          ? `; slowest step: ${slowest.name.replace(/^└ /, "").replace(/, [^,]+, p50$/, "")} (p50 ${fmt(slowest.value)} ms, ${slowest.note}); load average ${load1()}`
+          : "";
       metrics.push(
-        metric(`CreateVolume-to-Ready p50, ${ph.label}`, createP50, "ms", "< 300", `${volumes} volumes of ${VOLUME_BYTES / MiB} MiB, round-robin over ${nodes.length} nodes${why}`),
+        metric(
+          `CreateVolume-to-Ready p50, ${ph.label}`,
+          createP50,
+          "ms",
+          "< 300",
+          `${volumes} volumes of ${VOLUME_BYTES / MiB} MiB, round-robin over ${nodes.length} nodes${why}`,
+        ),
         metric(`CreateVolume-to-Ready p99, ${ph.label}`, pct(create, 99), "ms"),
         ...stepRows,
         metric(`ControllerPublishVolume p50, ${ph.label}`, pct(cpub, 50), "ms"),
@@ -249,7 +288,8 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
             .filter((r) => r.spec?.nodeName === lsn.metadata?.name && r.spec?.poolName === pool)
             .reduce((sum, r) => sum + (r.status?.allocatedCapacityBytes ?? r.spec?.requiredCapacityBytes ?? 0), 0);
           const total = st.totalCapacityBytes ?? 0;
-          if (promised > total || (st.usedCapacityBytes ?? 0) > total) over.push(`${lsn.metadata?.name}/${pool}: replicas ${promised}, used ${st.usedCapacityBytes}, total ${total}`);
+          if (promised > total || (st.usedCapacityBytes ?? 0) > total)
+            over.push(`${lsn.metadata?.name}/${pool}: replicas ${promised}, used ${st.usedCapacityBytes}, total ${total}`);
         }
       }
       const perNode = nodes.map((node) => lvrs.filter((r) => r.spec?.nodeName === node && r.spec?.volumeName?.startsWith("pvc-bench-burst-")).length);
@@ -260,13 +300,33 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
         }),
       );
       for (const e of [...new Set(errors)].slice(0, 5)) process.stderr.write(`  control-plane burst error: ${e}\n`);
-      process.stderr.write(`  control-plane burst: ${n} creates in ${(burstMs / 1000).toFixed(1)} s, ${errors.length} errors, over-committed: ${over.length}; deletes ${(delMs / 1000).toFixed(1)} s (load ${load1()})\n`);
+      process.stderr.write(
+        `  control-plane burst: ${n} creates in ${(burstMs / 1000).toFixed(1)} s, ${errors.length} errors, over-committed: ${over.length}; deletes ${(delMs / 1000).toFixed(1)} s (load ${load1()})\n`,
+      );
       metrics.push(
-        metric(`burst: ${n} concurrent CreateVolume, errors`, errors.length, "errors", "<= 0", errors.slice(0, 3).join("; ") || `${n} volumes of ${bytes / MiB} MiB, all ${n} calls at once; replicas per node ${perNode.join("/")}`),
-        metric(`burst: over-committed pools after ${n} concurrent creates`, over.length, "pools", "<= 0", over.join("; ") || "sum of the replicas' allocated capacity per node and pool ≤ the pool's total, and the node's used ≤ total"),
+        metric(
+          `burst: ${n} concurrent CreateVolume, errors`,
+          errors.length,
+          "errors",
+          "<= 0",
+          errors.slice(0, 3).join("; ") || `${n} volumes of ${bytes / MiB} MiB, all ${n} calls at once; replicas per node ${perNode.join("/")}`,
+        ),
+        metric(
+          `burst: over-committed pools after ${n} concurrent creates`,
+          over.length,
+          "pools",
+          "<= 0",
+          over.join("; ") || "sum of the replicas' allocated capacity per node and pool ≤ the pool's total, and the node's used ≤ total",
+        ),
         metric(`burst: ${n} concurrent CreateVolume, p50`, pct(created, 50), "ms"),
         metric(`burst: ${n} concurrent CreateVolume, all done`, round(burstMs), "ms"),
-        metric(`burst: ${n} concurrent DeleteVolume, all done`, round(delMs), "ms", undefined, errs.length ? `${errs.length} errors: ${errs.slice(0, 2).join("; ")}` : "no error"),
+        metric(
+          `burst: ${n} concurrent DeleteVolume, all done`,
+          round(delMs),
+          "ms",
+          undefined,
+          errs.length ? `${errs.length} errors: ${errs.slice(0, 2).join("; ")}` : "no error",
+        ),
       );
     }
     const underLoad = sampler.stop();
@@ -299,9 +359,27 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       );
     }
     metrics.push(
-      metric("reference: node, nothing imported", mib(base), "MiB", undefined, `a fresh \`node\` process with the daemons' 1 MiB semi-space (native: the binary, V8, ICU; live heap ${fmt(mib(baseMem.heapUsedBytes))} MiB)`),
-      metric("reference: + the node agent's modules", mib(agentMods), "MiB", undefined, `the same after importing dist/node/agent.js, before it starts anything: live heap ${fmt(mib(agentMem.heapUsedBytes))} MiB, committed heap ${fmt(mib(agentMem.heapTotalBytes))} MiB, external ${fmt(mib(agentMem.externalBytes))} MiB`),
-      metric(`reference: mkfs.${fsType} of a ${VOLUME_BYTES / MiB} MiB loop device`, round(mkfsMs), "ms", undefined, "median of 3, run by the benchmark outside the driver, right after the phases"),
+      metric(
+        "reference: node, nothing imported",
+        mib(base),
+        "MiB",
+        undefined,
+        `a fresh \`node\` process with the daemons' 1 MiB semi-space (native: the binary, V8, ICU; live heap ${fmt(mib(baseMem.heapUsedBytes))} MiB)`,
+      ),
+      metric(
+        "reference: + the node agent's modules",
+        mib(agentMods),
+        "MiB",
+        undefined,
+        `the same after importing dist/node/agent.js, before it starts anything: live heap ${fmt(mib(agentMem.heapUsedBytes))} MiB, committed heap ${fmt(mib(agentMem.heapTotalBytes))} MiB, external ${fmt(mib(agentMem.externalBytes))} MiB`,
+      ),
+      metric(
+        `reference: mkfs.${fsType} of a ${VOLUME_BYTES / MiB} MiB loop device`,
+        round(mkfsMs),
+        "ms",
+        undefined,
+        "median of 3, run by the benchmark outside the driver, right after the phases",
+      ),
     );
     notes.push(
       `Driver ${Drivers.Lvm}; StorageClass ${scName} (${fsType}); each volume ${VOLUME_BYTES / MiB} MiB (mkfs.xfs needs 300 MB). Node agents run the file engine here (no device-mapper).`,
@@ -320,7 +398,9 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     };
   } finally {
     for (const c of clients) c.close();
-    await hwameistor(["cluster", "down", "--purge", "--state-dir", stateDir], 180_000).catch((e) => process.stderr.write(`  control-plane: cluster down failed: ${(e as Error).message}\n`));
+    await hwameistor(["cluster", "down", "--purge", "--state-dir", stateDir], 180_000).catch((e) =>
+      process.stderr.write(`  control-plane: cluster down failed: ${(e as Error).message}\n`),
+    );
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -65,14 +65,94 @@ export interface Job {
 }
 
 export const JOBS: Job[] = [
-  { key: "randread_iops", label: "random read 4k QD64", rw: "randread", bs: 4096, depth: 64, numjobs: 1, unit: "IOPS", higherIsBetter: true, pick: (r) => r.read.iops },
-  { key: "randwrite_iops", label: "random write 4k QD64", rw: "randwrite", bs: 4096, depth: 64, numjobs: 1, unit: "IOPS", higherIsBetter: true, pick: (r) => r.write.iops },
-  { key: "randread_bw", label: "random read 128k QD64", rw: "randread", bs: 128 * 1024, depth: 64, numjobs: 1, unit: "MB/s", higherIsBetter: true, pick: (r) => r.read.bwBytesPerSec / 1e6 },
-  { key: "randwrite_bw", label: "random write 128k QD64", rw: "randwrite", bs: 128 * 1024, depth: 64, numjobs: 1, unit: "MB/s", higherIsBetter: true, pick: (r) => r.write.bwBytesPerSec / 1e6 },
-  { key: "read_lat", label: "read latency 4k QD4", rw: "randread", bs: 4096, depth: 4, numjobs: 1, unit: "µs", higherIsBetter: false, pick: (r) => r.read.clatMeanNs / 1e3 },
-  { key: "write_lat", label: "write latency 4k QD4", rw: "randwrite", bs: 4096, depth: 4, numjobs: 1, unit: "µs", higherIsBetter: false, pick: (r) => r.write.clatMeanNs / 1e3 },
-  { key: "seqread", label: "sequential read 1M QD16 ×4 jobs", rw: "read", bs: MiB, depth: 16, numjobs: 4, unit: "MB/s", higherIsBetter: true, pick: (r) => r.read.bwBytesPerSec / 1e6 },
-  { key: "seqwrite", label: "sequential write 1M QD16 ×4 jobs", rw: "write", bs: MiB, depth: 16, numjobs: 4, unit: "MB/s", higherIsBetter: true, pick: (r) => r.write.bwBytesPerSec / 1e6 },
+  {
+    key: "randread_iops",
+    label: "random read 4k QD64",
+    rw: "randread",
+    bs: 4096,
+    depth: 64,
+    numjobs: 1,
+    unit: "IOPS",
+    higherIsBetter: true,
+    pick: (r) => r.read.iops,
+  },
+  {
+    key: "randwrite_iops",
+    label: "random write 4k QD64",
+    rw: "randwrite",
+    bs: 4096,
+    depth: 64,
+    numjobs: 1,
+    unit: "IOPS",
+    higherIsBetter: true,
+    pick: (r) => r.write.iops,
+  },
+  {
+    key: "randread_bw",
+    label: "random read 128k QD64",
+    rw: "randread",
+    bs: 128 * 1024,
+    depth: 64,
+    numjobs: 1,
+    unit: "MB/s",
+    higherIsBetter: true,
+    pick: (r) => r.read.bwBytesPerSec / 1e6,
+  },
+  {
+    key: "randwrite_bw",
+    label: "random write 128k QD64",
+    rw: "randwrite",
+    bs: 128 * 1024,
+    depth: 64,
+    numjobs: 1,
+    unit: "MB/s",
+    higherIsBetter: true,
+    pick: (r) => r.write.bwBytesPerSec / 1e6,
+  },
+  {
+    key: "read_lat",
+    label: "read latency 4k QD4",
+    rw: "randread",
+    bs: 4096,
+    depth: 4,
+    numjobs: 1,
+    unit: "µs",
+    higherIsBetter: false,
+    pick: (r) => r.read.clatMeanNs / 1e3,
+  },
+  {
+    key: "write_lat",
+    label: "write latency 4k QD4",
+    rw: "randwrite",
+    bs: 4096,
+    depth: 4,
+    numjobs: 1,
+    unit: "µs",
+    higherIsBetter: false,
+    pick: (r) => r.write.clatMeanNs / 1e3,
+  },
+  {
+    key: "seqread",
+    label: "sequential read 1M QD16 ×4 jobs",
+    rw: "read",
+    bs: MiB,
+    depth: 16,
+    numjobs: 4,
+    unit: "MB/s",
+    higherIsBetter: true,
+    pick: (r) => r.read.bwBytesPerSec / 1e6,
+  },
+  {
+    key: "seqwrite",
+    label: "sequential write 1M QD16 ×4 jobs",
+    rw: "write",
+    bs: MiB,
+    depth: 16,
+    numjobs: 4,
+    unit: "MB/s",
+    higherIsBetter: true,
+    pick: (r) => r.write.bwBytesPerSec / 1e6,
+  },
 ];
 
 interface Target {
@@ -92,7 +172,8 @@ export function pairedRatios(volume: number[], raw: number[], higherIsBetter: bo
  * consistent miss is attributed to the layers the configuration adds (a probable cause, not isolated here).
  */
 function missReason(spread: [number, number], target: string): string {
-  if (spread[1] >= 0.95) return `inconclusive: the repetitions range ${fmt(spread[0])}–${fmt(spread[1])} and reach the target (noise of a shared machine; see the load average)`;
+  if (spread[1] >= 0.95)
+    return `inconclusive: the repetitions range ${fmt(spread[0])}–${fmt(spread[1])} and reach the target (noise of a shared machine; see the load average)`;
   const layers: Record<string, string> = {
     "file-block": "a second loop device and btrfs under the volume (replica loop → btrfs → disk loop → file)",
     "file-xfs": "a filesystem, a second loop device and btrfs under the file (xfs → replica loop → btrfs → disk loop → file)",
@@ -132,7 +213,13 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
 
     const btrfs = new FileEngine({ stateDir: join(dir, "s-btrfs"), devLinkRoot: join(linkRoot, "btrfs") });
     const fileDisks = [await disk("b1", 3 * GiB), await disk("b2", 3 * GiB)];
-    const [, poolMs] = await timed(() => btrfs.ensurePool(POOL, "HDD", fileDisks.map((d) => d.name)));
+    const [, poolMs] = await timed(() =>
+      btrfs.ensurePool(
+        POOL,
+        "HDD",
+        fileDisks.map((d) => d.name),
+      ),
+    );
     metrics.push(metric("pool create, file engine, btrfs over 2 disks", Math.round(poolMs), "ms", undefined, "ensurePool: mkfs.btrfs + mount + stats"));
     const replica = async (e: StorageEngine, vol: string) => {
       const r = await e.createReplica(POOL, vol, VOLUME_BYTES);
@@ -161,23 +248,42 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
     targets.push({ name: "stacked-loop", filename: stackedDev.trim(), what: "a loop device over a second loop disk (raw + one loop layer, no filesystem)" });
     const lvmEngine = new LvmEngine({ devLinkRoot: join(linkRoot, "lvm"), vgSuffix });
     await lvmEngine.ensurePool(POOL, "HDD", [(await disk("l1", VOLUME_BYTES + 256 * MiB)).name]);
-    targets.push({ name: "lvm-window", filename: await replica(lvmEngine, "pvc-lvm"), what: "lvm engine LV reached through a loop window at an offset of its PV's backing file (no device-mapper): one loop layer, like raw" });
+    targets.push({
+      name: "lvm-window",
+      filename: await replica(lvmEngine, "pvc-lvm"),
+      what: "lvm engine LV reached through a loop window at an offset of its PV's backing file (no device-mapper): one loop layer, like raw",
+    });
     const xfsPool = new FileEngine({ stateDir: join(dir, "s-xfs"), devLinkRoot: join(linkRoot, "xfs"), fsType: "xfs" });
     const x1 = await disk("x1", VOLUME_BYTES + 512 * MiB);
     const [, xMs] = await timed(() => xfsPool.ensurePool(POOL, "HDD", [x1.name]));
     metrics.push(metric("pool create, file engine, XFS on 1 disk", Math.round(xMs), "ms", undefined, "ensurePool: mkfs.xfs -m reflink=1 + mount + stats"));
-    targets.push({ name: "file-xfspool", filename: await replica(xfsPool, "pvc-block"), what: "file engine on an XFS pool (1 disk), block device: replica loop → XFS → disk loop" });
+    targets.push({
+      name: "file-xfspool",
+      filename: await replica(xfsPool, "pvc-block"),
+      what: "file engine on an XFS pool (1 disk), block device: replica loop → XFS → disk loop",
+    });
 
     if (!quick) {
       await withFs("file-xfs", "xfs", "pvc-xfs");
       await withFs("file-ext4", "ext4", "pvc-ext4");
     } else {
-      notes.push("Quick mode measures raw, file-block, stacked-loop, lvm-window and file-xfspool; file-xfs and file-ext4 (a filesystem inside the volume, fio on a file) run in full mode only (to keep `--quick` under 10 minutes).");
+      notes.push(
+        "Quick mode measures raw, file-block, stacked-loop, lvm-window and file-xfspool; file-xfs and file-ext4 (a filesystem inside the volume, fio on a file) run in full mode only (to keep `--quick` under 10 minutes).",
+      );
     }
 
     // ---- pre-fill every target once, so reads hit written blocks everywhere (a hole reads as free zeros)
     for (const t of targets) {
-      await runFio({ name: "prefill", filename: t.filename, rw: "write", blockSizeBytes: MiB, iodepth: 16, runtimeSec: 300, sizeBytes: REGION_BYTES, timeBased: false });
+      await runFio({
+        name: "prefill",
+        filename: t.filename,
+        rw: "write",
+        blockSizeBytes: MiB,
+        iodepth: 16,
+        runtimeSec: 300,
+        sizeBytes: REGION_BYTES,
+        timeBased: false,
+      });
     }
 
     // ---- interleaved repetitions
@@ -220,7 +326,9 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
         .map(([n, what]) => [what, ratioOf(job, n!)] as const)
         .filter(([, r]) => r !== undefined)
         .map(([what, r]) => `${what} ${fmt(Number(r!.toFixed(3)))}`);
-      return parts.length ? `; the same line in this run, layer by layer (ratio to raw): ${parts.join(", ")}, + loop layer + btrfs NOCOW (file-block) ${fmt(Number(ratioOf(job, "file-block")!.toFixed(3)))}` : "";
+      return parts.length
+        ? `; the same line in this run, layer by layer (ratio to raw): ${parts.join(", ")}, + loop layer + btrfs NOCOW (file-block) ${fmt(Number(ratioOf(job, "file-block")!.toFixed(3)))}`
+        : "";
     };
 
     // ---- results: per line the median + spread, and the paired ratio for every volume
@@ -228,10 +336,20 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
     for (const job of JOBS) {
       const rawS = samples.get(`${job.key}:raw`)!;
       const row = [job.label, job.unit, `${short(median(rawS))} [${short(Math.min(...rawS))}–${short(Math.max(...rawS))}]`];
-      metrics.push(metric(`fio ${job.key} raw`, round(median(rawS)), job.unit, undefined, { spread: minMax(rawS).map((x) => round(x)) as [number, number], samples: rawS.map((x) => round(x)) }));
+      metrics.push(
+        metric(`fio ${job.key} raw`, round(median(rawS)), job.unit, undefined, {
+          spread: minMax(rawS).map((x) => round(x)) as [number, number],
+          samples: rawS.map((x) => round(x)),
+        }),
+      );
       for (const t of targets.slice(1)) {
         const s = samples.get(`${job.key}:${t.name}`)!;
-        metrics.push(metric(`fio ${job.key} ${t.name}`, round(median(s)), job.unit, undefined, { spread: minMax(s).map((x) => round(x)) as [number, number], samples: s.map((x) => round(x)) }));
+        metrics.push(
+          metric(`fio ${job.key} ${t.name}`, round(median(s)), job.unit, undefined, {
+            spread: minMax(s).map((x) => round(x)) as [number, number],
+            samples: s.map((x) => round(x)),
+          }),
+        );
         const paired = pairedRatios(s, rawS, job.higherIsBetter);
         const ratio = Number(median(paired).toFixed(3));
         const m = metric(`${job.key} ${t.name}/raw`, ratio, "x raw", ">= 0.95", {
@@ -261,7 +379,16 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
       machine: machineFacts(),
-      params: { reps, runtimeSec, rampSec, regionBytes: REGION_BYTES, volumeBytes: VOLUME_BYTES, ioengine: "libaio", direct: true, targets: targets.map((t) => t.name) },
+      params: {
+        reps,
+        runtimeSec,
+        rampSec,
+        regionBytes: REGION_BYTES,
+        volumeBytes: VOLUME_BYTES,
+        ioengine: "libaio",
+        direct: true,
+        targets: targets.map((t) => t.name),
+      },
       metrics,
       table,
       notes,
@@ -269,7 +396,9 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
   } finally {
     for (const m of mounts.reverse()) await unmount(m).catch(() => undefined);
     for (const d of stacked) await run(["losetup", "--detach", d]).catch(() => undefined);
-    await run(["vgremove", "--config", lvm.NO_ACTIVATION_CONFIG, "-ff", "-y", POOL + vgSuffix], { env: { LVM_SUPPRESS_FD_WARNINGS: "1" } }).catch(() => undefined);
+    await run(["vgremove", "--config", lvm.NO_ACTIVATION_CONFIG, "-ff", "-y", POOL + vgSuffix], { env: { LVM_SUPPRESS_FD_WARNINGS: "1" } }).catch(
+      () => undefined,
+    );
     await cleanupUnder(dir, linkRoot);
   }
 }

@@ -40,7 +40,13 @@ export async function benchDiscovery({ quick }: { quick: boolean }): Promise<Cas
     await applyCrds(client);
     const lds = client.forKind(localDiskKind);
     for (let i = 0; i < 100; i++) {
-      if (await lds.list().then(() => true, () => false)) break;
+      if (
+        await lds.list().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await sleep(50);
     }
 
@@ -48,8 +54,23 @@ export async function benchDiscovery({ quick }: { quick: boolean }): Promise<Cas
     mkdirSync(disksDir);
     const nodeDir = join(dir, "node");
     const agent = await startServer(
-      ["node", "--node-name", "bench-node", "--kubeconfig", kubeconfig, "--devices", `file:${disksDir}/*.img`, "--disk-class", "HDD",
-        "--state-dir", nodeDir, "--csi-socket-dir", nodeDir, "--no-local-storage", "--no-disk-driver"],
+      [
+        "node",
+        "--node-name",
+        "bench-node",
+        "--kubeconfig",
+        kubeconfig,
+        "--devices",
+        `file:${disksDir}/*.img`,
+        "--disk-class",
+        "HDD",
+        "--state-dir",
+        nodeDir,
+        "--csi-socket-dir",
+        nodeDir,
+        "--no-local-storage",
+        "--no-disk-driver",
+      ],
       (l) => l.includes('"ready":true'),
     );
     procs.push(agent.h);
@@ -66,8 +87,7 @@ export async function benchDiscovery({ quick }: { quick: boolean }): Promise<Cas
       const deadline = Date.now() + 60_000;
       for (;;) {
         const found = (await lds.list()).items.find((d) => (d.spec as { devicePath?: string } | undefined)?.devicePath === lo.name) as
-          | { spec?: { state?: string }; status?: { claimState?: string } }
-          | undefined;
+          { spec?: { state?: string }; status?: { claimState?: string } } | undefined;
         if (found?.spec?.state === "Active" && found.status?.claimState === LocalDiskClaimStates.Available) break;
         if (Date.now() > deadline) throw new Error(`no Available LocalDisk for ${lo.name} within 60 s (saw ${JSON.stringify(found ?? null)})`);
         await sleep(20);
@@ -87,12 +107,24 @@ export async function benchDiscovery({ quick }: { quick: boolean }): Promise<Cas
       machine: machineFacts(),
       params: { disks, diskBytes: GiB, pollListMs: 20, agent: "hwameistor node --no-local-storage --no-disk-driver (disk manager only)" },
       metrics: [
-        metric("attach → LocalDisk Available, median", round(median(ms)), "ms", undefined, { spread: minMax(ms).map((x) => round(x)) as [number, number], samples: ms.map((x) => round(x)), note: `${disks} disks attached one at a time` }),
+        metric("attach → LocalDisk Available, median", round(median(ms)), "ms", undefined, {
+          spread: minMax(ms).map((x) => round(x)) as [number, number],
+          samples: ms.map((x) => round(x)),
+          note: `${disks} disks attached one at a time`,
+        }),
         metric("attach → LocalDisk Available, max", round(percentile(sorted, 100)), "ms"),
         metric("node agent RSS at rest (disk manager only), start", round(rssStart.rss / 2 ** 20), "MiB", undefined, "VmRSS 3 s after its ready line"),
-        metric("node agent RSS at rest (disk manager only), end", round(rssEnd.rss / 2 ** 20), "MiB", undefined, `VmRSS after ${disks} disks; peak (VmHWM) ${round(rssEnd.hwm / 2 ** 20)} MiB`),
+        metric(
+          "node agent RSS at rest (disk manager only), end",
+          round(rssEnd.rss / 2 ** 20),
+          "MiB",
+          undefined,
+          `VmRSS after ${disks} disks; peak (VmHWM) ${round(rssEnd.hwm / 2 ** 20)} MiB`,
+        ),
       ],
-      notes: ["The timer starts before `losetup` and stops when a poll (every 20 ms) first sees the LocalDisk Available, so each figure is at most ~20 ms high."],
+      notes: [
+        "The timer starts before `losetup` and stops when a poll (every 20 ms) first sees the LocalDisk Available, so each figure is at most ~20 ms high.",
+      ],
     };
   } finally {
     for (const p of procs.reverse()) await p.stop(10_000).catch(() => undefined);

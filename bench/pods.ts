@@ -33,7 +33,10 @@ export async function benchPods(o: { quick: boolean }): Promise<CaseResult> {
   const stateDir = join(dir, "state");
   const notes: string[] = [];
   try {
-    await hwameistor(["cluster", "up", "--state-dir", stateDir, "--nodes", "3", "--disks-per-node", "2", "--disk-size", "4Gi", "--timeout", "300", "-o", "json"], 420_000);
+    await hwameistor(
+      ["cluster", "up", "--state-dir", stateDir, "--nodes", "3", "--disks-per-node", "2", "--disk-size", "4Gi", "--timeout", "300", "-o", "json"],
+      420_000,
+    );
     const client = new KubeClient(loadKubeConfig({ kubeconfigPath: join(stateDir, "kubeconfig") }).kubeConfig);
     const pvcs = client.forKind<Pvc & K>(PVC);
     const pods = client.forKind<Pod & K>(POD);
@@ -50,7 +53,15 @@ export async function benchPods(o: { quick: boolean }): Promise<CaseResult> {
     await Promise.all(
       Array.from({ length: PAIRS }, async (_, i) => {
         const name = `bench-${i}`;
-        await pvcs.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name, namespace: NS }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "bench-hdd", resources: { requests: { storage: "320Mi" } } } } as Pvc & K, NS);
+        await pvcs.create(
+          {
+            apiVersion: "v1",
+            kind: "PersistentVolumeClaim",
+            metadata: { name, namespace: NS },
+            spec: { accessModes: ["ReadWriteOnce"], storageClassName: "bench-hdd", resources: { requests: { storage: "320Mi" } } },
+          } as Pvc & K,
+          NS,
+        );
         t0.set(name, Date.now());
         await pods.create(
           {
@@ -82,7 +93,12 @@ export async function benchPods(o: { quick: boolean }): Promise<CaseResult> {
     const ms = [...done.values()].sort((a, b) => a - b);
     const nodes = new Map<string, number>();
     for (const p of (await pods.list({ namespace: NS })).items) if (p.spec?.nodeName) nodes.set(p.spec.nodeName, (nodes.get(p.spec.nodeName) ?? 0) + 1);
-    notes.push(`pods per node: ${[...nodes].sort().map(([n, c]) => `${n} ${c}`).join(", ")}`);
+    notes.push(
+      `pods per node: ${[...nodes]
+        .sort()
+        .map(([n, c]) => `${n} ${c}`)
+        .join(", ")}`,
+    );
 
     const d0 = Date.now();
     await Promise.all(Array.from({ length: PAIRS }, (_, i) => pods.delete(`bench-${i}`, NS).catch(() => false)));

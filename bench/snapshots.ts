@@ -73,7 +73,15 @@ export async function benchSnapshots({ quick }: { quick: boolean }): Promise<Cas
       // 2. writes just before vs just after a snapshot
       const before: number[] = [];
       const after: number[] = [];
-      const job = { name: "randwrite", filename: r.devPath, rw: "randwrite" as const, blockSizeBytes: 4096, iodepth: 64, runtimeSec: writeSec, sizeBytes: size };
+      const job = {
+        name: "randwrite",
+        filename: r.devPath,
+        rw: "randwrite" as const,
+        blockSizeBytes: 4096,
+        iodepth: 64,
+        runtimeSec: writeSec,
+        sizeBytes: size,
+      };
       for (let i = 0; i < writeReps; i++) {
         before.push((await runFio(job)).write.iops);
         await engine.createSnapshot(POOL, vol, `snap-w${i}`);
@@ -83,8 +91,14 @@ export async function benchSnapshots({ quick }: { quick: boolean }): Promise<Cas
       }
       const paired = after.map((a, i) => a / before[i]!);
       metrics.push(
-        metric(`4k random write before a snapshot, ${label}`, Math.round(median(before)), "IOPS", undefined, { spread: minMax(before).map(Math.round) as [number, number], samples: before.map(Math.round) }),
-        metric(`4k random write just after a snapshot, ${label}`, Math.round(median(after)), "IOPS", undefined, { spread: minMax(after).map(Math.round) as [number, number], samples: after.map(Math.round) }),
+        metric(`4k random write before a snapshot, ${label}`, Math.round(median(before)), "IOPS", undefined, {
+          spread: minMax(before).map(Math.round) as [number, number],
+          samples: before.map(Math.round),
+        }),
+        metric(`4k random write just after a snapshot, ${label}`, Math.round(median(after)), "IOPS", undefined, {
+          spread: minMax(after).map(Math.round) as [number, number],
+          samples: after.map(Math.round),
+        }),
         metric(`after/before, ${label}`, Number(median(paired).toFixed(3)), "x", undefined, {
           spread: minMax(paired).map((x) => Number(x.toFixed(3))) as [number, number],
           samples: paired.map((x) => Number(x.toFixed(3))),

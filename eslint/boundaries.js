@@ -27,7 +27,14 @@ export function boundariesPlugin(srcDir) {
   return {
     rules: {
       "part-imports": {
-        meta: { type: "problem", schema: [], messages: { forbidden: "{{from}} may not import {{to}} ({{spec}}): {{from}} imports only {{allowed}} and its own files. Move the shared piece to a part both may import, or see eslint/boundaries.js." } },
+        meta: {
+          type: "problem",
+          schema: [],
+          messages: {
+            forbidden:
+              "{{from}} may not import {{to}} ({{spec}}): {{from}} imports only {{allowed}} and its own files. Move the shared piece to a part both may import, or see eslint/boundaries.js.",
+          },
+        },
         create(context) {
           const file = context.filename;
           const from = partOf(file, srcDir);
@@ -37,7 +44,11 @@ export function boundariesPlugin(srcDir) {
             if (typeof spec !== "string" || !spec.startsWith(".")) return;
             const to = partOf(path.resolve(path.dirname(file), spec), srcDir);
             if (!to || to === from || allowed.includes(to)) return;
-            context.report({ node, messageId: "forbidden", data: { from: `src/${from}`, to: `src/${to}`, spec, allowed: allowed.length ? allowed.map((p) => `src/${p}`).join(", ") : "nothing" } });
+            context.report({
+              node,
+              messageId: "forbidden",
+              data: { from: `src/${from}`, to: `src/${to}`, spec, allowed: allowed.length ? allowed.map((p) => `src/${p}`).join(", ") : "nothing" },
+            });
           };
           return {
             ImportDeclaration: (n) => check(n, n.source.value),

@@ -61,9 +61,13 @@ export async function hwameistor(args: string[], timeoutMs: number): Promise<str
 /** A long-running `bin/hwameistor` server; resolves once `ready(line)` sees its ready line on stdout. */
 export async function startServer(args: string[], ready: (line: string) => boolean, timeoutMs = 60_000): Promise<{ h: StreamHandle; line: string }> {
   let readyLine: string | undefined;
-  const h = spawnStream([HWAMEISTOR, ...args], (line) => {
-    if (readyLine === undefined && ready(line)) readyLine = line;
-  }, { cwd: REPO });
+  const h = spawnStream(
+    [HWAMEISTOR, ...args],
+    (line) => {
+      if (readyLine === undefined && ready(line)) readyLine = line;
+    },
+    { cwd: REPO },
+  );
   let exited: string | undefined;
   h.done.then((r) => (exited = `exited ${r.exitCode ?? r.signal}: ${r.stderr}`)).catch((e) => (exited = String(e)));
   const deadline = Date.now() + timeoutMs;

@@ -32,4 +32,5 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
 }
 
 /** Rounds to a few significant digits for the JSON (numbers stay numbers). */
-export const round = (v: number, digits = 3): number => (Number.isFinite(v) ? Number(v.toPrecision(Math.max(digits, Math.ceil(Math.log10(Math.abs(v) + 1))))) : v);
+export const round = (v: number, digits = 3): number =>
+  Number.isFinite(v) ? Number(v.toPrecision(Math.max(digits, Math.ceil(Math.log10(Math.abs(v) + 1))))) : v;

@@ -12,7 +12,9 @@ const crdDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "deploy
 
 test("committed deploy/crds are exactly what the generator produces", () => {
   const files = renderCrdFiles();
-  const committed = readdirSync(crdDir).filter((f) => f.endsWith(".yaml")).sort();
+  const committed = readdirSync(crdDir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
   assert.deepEqual(committed, Object.keys(files).sort(), "stale CRDs: run npm run gen");
   for (const [name, text] of Object.entries(files)) {
     assert.equal(readFileSync(join(crdDir, name), "utf8"), text, `stale CRDs: run npm run gen (${name} differs)`);
@@ -25,9 +27,30 @@ test("one CRD per kind of §1, 20 in all", () => {
 });
 
 const ALLOWED = new Set([
-  "type", "format", "title", "description", "default", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
-  "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "multipleOf", "enum", "maxProperties",
-  "minProperties", "required", "items", "properties", "additionalProperties", "nullable",
+  "type",
+  "format",
+  "title",
+  "description",
+  "default",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "maxLength",
+  "minLength",
+  "pattern",
+  "maxItems",
+  "minItems",
+  "uniqueItems",
+  "multipleOf",
+  "enum",
+  "maxProperties",
+  "minProperties",
+  "required",
+  "items",
+  "properties",
+  "additionalProperties",
+  "nullable",
 ]);
 
 /** Every node has a type (or is int-or-string / preserve-unknown-fields) and only CRD keywords. */
@@ -52,7 +75,10 @@ function checkStructural(node: JSONSchemaProps, path: string): void {
 
 /** Walk a printer column jsonPath (`.a.b[0].c`) through the schema; map keys go through additionalProperties. */
 function schemaAt(schema: JSONSchemaProps, jsonPath: string): JSONSchemaProps | undefined {
-  const segments = jsonPath.replace(/\[\d+\]/g, ".[]").split(".").filter(Boolean);
+  const segments = jsonPath
+    .replace(/\[\d+\]/g, ".[]")
+    .split(".")
+    .filter(Boolean);
   let node: JSONSchemaProps | undefined = schema;
   for (const seg of segments) {
     if (!node) return undefined;
@@ -100,12 +126,26 @@ for (const def of kindDefinitions) {
 
 test("short names match §1.1", () => {
   const expected: Record<string, string[]> = {
-    localdisks: ["ld"], localdisknodes: ["ldn"], localdiskclaims: ["ldc"], localdiskvolumes: ["ldv"], localdiskactions: ["lda"],
-    localstoragenodes: ["lsn"], localvolumes: ["lv"], localvolumereplicas: ["lvr"], localvolumegroups: ["lvg"],
-    localvolumemigrates: ["lvmigrate"], localvolumeconverts: ["lvconvert"], localvolumeexpands: ["lvexpand"],
-    localvolumesnapshots: ["lvs"], localvolumereplicasnapshots: ["lvrs"], localvolumesnapshotrestores: ["lvsrestore", "lvsnaprestore"],
-    localvolumereplicasnapshotrestores: ["lvrsrestore", "lvrsnaprestore"], thinpoolclaims: ["tpc"], resizepolicies: [],
-    events: ["evt"], clusters: ["hmcluster"],
+    localdisks: ["ld"],
+    localdisknodes: ["ldn"],
+    localdiskclaims: ["ldc"],
+    localdiskvolumes: ["ldv"],
+    localdiskactions: ["lda"],
+    localstoragenodes: ["lsn"],
+    localvolumes: ["lv"],
+    localvolumereplicas: ["lvr"],
+    localvolumegroups: ["lvg"],
+    localvolumemigrates: ["lvmigrate"],
+    localvolumeconverts: ["lvconvert"],
+    localvolumeexpands: ["lvexpand"],
+    localvolumesnapshots: ["lvs"],
+    localvolumereplicasnapshots: ["lvrs"],
+    localvolumesnapshotrestores: ["lvsrestore", "lvsnaprestore"],
+    localvolumereplicasnapshotrestores: ["lvrsrestore", "lvrsnaprestore"],
+    thinpoolclaims: ["tpc"],
+    resizepolicies: [],
+    events: ["evt"],
+    clusters: ["hmcluster"],
   };
   for (const def of kindDefinitions) assert.deepEqual(def.shortNames, expected[def.plural], def.plural);
   assert.equal(Object.keys(expected).length, kindDefinitions.length);
@@ -122,7 +162,9 @@ test("CRD schema keeps the original's misspelt keys and enums", () => {
   assert.equal(lv.properties.spec.properties.requiredCapacityBytes.minimum, 4194304);
   assert.deepEqual(lv.properties.spec.properties.accessibility.properties.zones.default, ["default"]);
   assert.deepEqual(schemaOf("localvolumereplicasnapshots").properties.spec.properties.poolName.enum, [
-    "LocalStorage_PoolHDD", "LocalStorage_PoolSSD", "LocalStorage_PoolNVMe",
+    "LocalStorage_PoolHDD",
+    "LocalStorage_PoolSSD",
+    "LocalStorage_PoolNVMe",
   ]);
   const cluster = schemaOf("clusters").properties.spec.properties;
   assert.equal(cluster.localStorage["x-kubernetes-preserve-unknown-fields"], true);

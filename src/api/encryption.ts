@@ -14,9 +14,14 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export function parseSecretRef(ref: string | undefined, volume: string): { namespace: string; name: string } {
   const parts = (ref ?? "").split("/");
   if (parts.length !== 2 || !DNS1123_LABEL.test(parts[0]!) || !DNS1123_SUBDOMAIN.test(parts[1]!)) {
-    throw new HwError("INVALID_ARGUMENT", "InvalidEncryptSecret", `volume ${volume}: encryptSecret ${JSON.stringify(ref ?? "")} is not "<namespace>/<name>" of a Secret`, {
-      hint: "set the StorageClass parameter encryptSecret to e.g. kube-system/volume-key",
-    });
+    throw new HwError(
+      "INVALID_ARGUMENT",
+      "InvalidEncryptSecret",
+      `volume ${volume}: encryptSecret ${JSON.stringify(ref ?? "")} is not "<namespace>/<name>" of a Secret`,
+      {
+        hint: "set the StorageClass parameter encryptSecret to e.g. kube-system/volume-key",
+      },
+    );
   }
   return { namespace: parts[0]!, name: parts[1]! };
 }
@@ -34,11 +39,17 @@ export function passphraseFromSecret(secret: { data?: Record<string, string> } |
   const raw = secret.data?.[ENCRYPT_SECRET_KEY];
   if (raw === undefined) {
     const keys = Object.keys(secret.data ?? {});
-    throw new HwError("FAILED_PRECONDITION", "EncryptSecretNoKey", `volume ${volume}: encryption Secret ${ref} has no data key "${ENCRYPT_SECRET_KEY}" (it has: ${keys.length ? keys.join(", ") : "none"})`, {
-      hint: `put the passphrase under the key "${ENCRYPT_SECRET_KEY}"`,
-    });
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "EncryptSecretNoKey",
+      `volume ${volume}: encryption Secret ${ref} has no data key "${ENCRYPT_SECRET_KEY}" (it has: ${keys.length ? keys.join(", ") : "none"})`,
+      {
+        hint: `put the passphrase under the key "${ENCRYPT_SECRET_KEY}"`,
+      },
+    );
   }
   const key = Buffer.from(raw, "base64");
-  if (key.length === 0) throw new HwError("FAILED_PRECONDITION", "EncryptSecretEmpty", `volume ${volume}: encryption Secret ${ref} has an empty "${ENCRYPT_SECRET_KEY}"`);
+  if (key.length === 0)
+    throw new HwError("FAILED_PRECONDITION", "EncryptSecretEmpty", `volume ${volume}: encryption Secret ${ref} has an empty "${ENCRYPT_SECRET_KEY}"`);
   return key;
 }

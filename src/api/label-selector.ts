@@ -22,8 +22,7 @@ interface Requirement {
   values: string[];
 }
 
-const badRequest = (message: string) =>
-  new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
+const badRequest = (message: string) => new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
 
 // Label keys: optional DNS-subdomain prefix (≤253) + "/" + name (≤63, alphanumeric ends, [-_.] inside).
 const NAME_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
@@ -31,11 +30,13 @@ const PREFIX_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 
 function keyError(key: string): string | undefined {
   const parts = key.split("/");
-  if (parts.length > 2) return `invalid label key "${key}": a qualified name must consist of alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/'`;
+  if (parts.length > 2)
+    return `invalid label key "${key}": a qualified name must consist of alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/'`;
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
   if (parts.length === 2) {
     const prefix = parts[0]!;
-    if (prefix.length === 0 || prefix.length > 253 || !PREFIX_RE.test(prefix)) return `invalid label key "${key}": prefix part must be a lowercase RFC 1123 subdomain`;
+    if (prefix.length === 0 || prefix.length > 253 || !PREFIX_RE.test(prefix))
+      return `invalid label key "${key}": prefix part must be a lowercase RFC 1123 subdomain`;
   }
   if (name.length === 0 || name.length > 63 || !NAME_RE.test(name)) {
     return `invalid label key "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)`;
@@ -100,10 +101,7 @@ function matcherOf(reqs: Requirement[]): LabelMatcher {
 
 // ---- string syntax -------------------------------------------------------------------------------------
 
-type Tok =
-  | { t: "id"; v: string; pos: number }
-  | { t: "op"; v: "=" | "==" | "!=" | "!" | "(" | ")" | "," | ">" | "<"; pos: number }
-  | { t: "end"; pos: number };
+type Tok = { t: "id"; v: string; pos: number } | { t: "op"; v: "=" | "==" | "!=" | "!" | "(" | ")" | "," | ">" | "<"; pos: number } | { t: "end"; pos: number };
 
 const SPECIAL = new Set(["=", "!", "(", ")", ",", ">", "<"]);
 
@@ -229,7 +227,8 @@ function requirementsOf(sel: LabelSelector): Requirement[] {
         break;
       case "Exists":
       case "DoesNotExist":
-        if (values.length > 0) throw badRequest(`values: Invalid value: ${JSON.stringify(values)}: values set must be empty for exists and does not exist (key "${e.key}")`);
+        if (values.length > 0)
+          throw badRequest(`values: Invalid value: ${JSON.stringify(values)}: values set must be empty for exists and does not exist (key "${e.key}")`);
         reqs.push(checkRequirement({ key: e.key, op: e.operator === "Exists" ? "exists" : "!", values: [] }));
         break;
       default:

@@ -66,10 +66,7 @@ export const KindNamesTable: Record<Kind, KindNames> = {
   LocalVolumeSnapshot: names("LocalVolumeSnapshot", "localvolumesnapshots", ["lvs"]),
   LocalVolumeReplicaSnapshot: names("LocalVolumeReplicaSnapshot", "localvolumereplicasnapshots", ["lvrs"]),
   LocalVolumeSnapshotRestore: names("LocalVolumeSnapshotRestore", "localvolumesnapshotrestores", ["lvsrestore", "lvsnaprestore"]),
-  LocalVolumeReplicaSnapshotRestore: names("LocalVolumeReplicaSnapshotRestore", "localvolumereplicasnapshotrestores", [
-    "lvrsrestore",
-    "lvrsnaprestore",
-  ]),
+  LocalVolumeReplicaSnapshotRestore: names("LocalVolumeReplicaSnapshotRestore", "localvolumereplicasnapshotrestores", ["lvrsrestore", "lvrsnaprestore"]),
   ThinPoolClaim: names("ThinPoolClaim", "thinpoolclaims", ["tpc"]),
   ResizePolicy: names("ResizePolicy", "resizepolicies", []),
   Event: names("Event", "events", ["evt"]),

@@ -8,7 +8,8 @@ const GiB = 1024 * 1024 * 1024;
 /** Parse an overProvisionRatio ("1.0", "2.5"); at least 1.0 (reference §1.15). */
 export function parseOverProvisionRatio(v: string | undefined, what: string): number {
   const s = v ?? "1.0";
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(s)) throw new HwError("INVALID_ARGUMENT", "InvalidOverProvisionRatio", `${what}: overProvisionRatio ${JSON.stringify(s)} is not a decimal number`);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(s))
+    throw new HwError("INVALID_ARGUMENT", "InvalidOverProvisionRatio", `${what}: overProvisionRatio ${JSON.stringify(s)} is not a decimal number`);
   const r = Number(s);
   if (r < 1) throw new HwError("INVALID_ARGUMENT", "InvalidOverProvisionRatio", `${what}: overProvisionRatio ${s} must be at least 1.0`);
   return r;
@@ -44,9 +45,11 @@ export function checkThinPoolClaim(
   let required = (ask.capacity + meta * 2) * GiB;
   const tp = pool.thinPool;
   if (tp?.size !== undefined) {
-    if (tp.size > ask.capacity * GiB) return `ThinPoolClaim ${claim}: thin pool of ${poolName} on node ${node} is ${tp.size} bytes, larger than the requested ${ask.capacity} GiB (thin pools never shrink)`;
+    if (tp.size > ask.capacity * GiB)
+      return `ThinPoolClaim ${claim}: thin pool of ${poolName} on node ${node} is ${tp.size} bytes, larger than the requested ${ask.capacity} GiB (thin pools never shrink)`;
     const tm = tp.metadataSize ?? 0;
-    if (tm > meta * GiB) return `ThinPoolClaim ${claim}: thin pool metadata of ${poolName} on node ${node} is ${tm} bytes, larger than the requested ${meta} GiB`;
+    if (tm > meta * GiB)
+      return `ThinPoolClaim ${claim}: thin pool metadata of ${poolName} on node ${node} is ${tm} bytes, larger than the requested ${meta} GiB`;
     required = ask.capacity * GiB - tp.size + (meta * GiB - tm) * 2;
   }
   if (required > pool.freeCapacityBytes) {
@@ -54,7 +57,6 @@ export function checkThinPoolClaim(
   }
   return undefined;
 }
-
 
 /**
  * Room for a thin volume in a node's thin pool as its LocalStorageNode reports it (the scheduler's predicate,

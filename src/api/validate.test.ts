@@ -104,10 +104,13 @@ test("bad objects are rejected with the field named", () => {
   assert.deepEqual(fieldsOf("lsn", { status: { pools: { LocalStorage_PoolHDD: { freeCapacityBytes: "lots" } } } }), {
     "status.pools[LocalStorage_PoolHDD].freeCapacityBytes": "FieldValueTypeInvalid",
   });
-  assert.deepEqual(fieldsOf("lvr", { status: { conditions: [{ type: "Ready", status: "Maybe", reason: "Ready", message: "", lastTransitionTime: "yesterday" }] } }), {
-    "status.conditions[0].status": "FieldValueNotSupported",
-    "status.conditions[0].lastTransitionTime": "FieldValueInvalid",
-  });
+  assert.deepEqual(
+    fieldsOf("lvr", { status: { conditions: [{ type: "Ready", status: "Maybe", reason: "Ready", message: "", lastTransitionTime: "yesterday" }] } }),
+    {
+      "status.conditions[0].status": "FieldValueNotSupported",
+      "status.conditions[0].lastTransitionTime": "FieldValueInvalid",
+    },
+  );
 });
 
 test("messages read like the API server's", () => {
@@ -133,7 +136,10 @@ test("assertValid throws a 422 Invalid HwError carrying the causes", () => {
 });
 
 test("unknown kinds are a NOT_FOUND HwError; kinds resolve by plural and short name", () => {
-  assert.throws(() => validateObject("Pod", {}), (e: unknown) => isHwError(e) && e.code === "NOT_FOUND");
+  assert.throws(
+    () => validateObject("Pod", {}),
+    (e: unknown) => isHwError(e) && e.code === "NOT_FOUND",
+  );
   assert.deepEqual(validateObject("localvolumes", { spec: {} }), []);
   assert.deepEqual(validateObject("lvrsnaprestore", {}), []);
 });

@@ -210,9 +210,8 @@ function valueAt(obj: unknown, segments: string[]): unknown {
   return v;
 }
 
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? "null");
-const jsonType = (v: unknown): string =>
-  v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v;
+const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? "null"));
+const jsonType = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
 
 function toCause(schema: JSONSchemaProps, obj: unknown, err: ErrorObject): FieldCause {
   const segments = decodePointer(err.instancePath);

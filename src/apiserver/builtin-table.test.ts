@@ -27,7 +27,13 @@ describe("computed cells of built-in tables", () => {
     const p = cellsOf("Pod", {
       metadata: { name: "p" },
       spec: { containers: [{}, {}] },
-      status: { phase: "Running", containerStatuses: [{ ready: true, restartCount: 2 }, { ready: false, restartCount: 1 }] },
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          { ready: true, restartCount: 2 },
+          { ready: false, restartCount: 1 },
+        ],
+      },
     });
     assert.deepEqual([p.Ready, p.Status, p.Restarts], ["1/2", "Running", 3]);
     assert.equal(cellsOf("PersistentVolume", { metadata: { name: "pv" }, spec: { claimRef: { namespace: "ns", name: "c" } } }).Claim, "ns/c");

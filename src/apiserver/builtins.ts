@@ -32,9 +32,25 @@ interface Def {
 }
 
 const defs: Def[] = [
-  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", shortNames: ["ns"], namespaced: false, hasStatus: true, columns: [col("Status", ".status.phase"), age], selectableFields: ["status.phase"] },
   {
-    group: "", version: "v1", kind: "Node", plural: "nodes", shortNames: ["no"], namespaced: false, hasStatus: true,
+    group: "",
+    version: "v1",
+    kind: "Namespace",
+    plural: "namespaces",
+    shortNames: ["ns"],
+    namespaced: false,
+    hasStatus: true,
+    columns: [col("Status", ".status.phase"), age],
+    selectableFields: ["status.phase"],
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+    shortNames: ["no"],
+    namespaced: false,
+    hasStatus: true,
     columns: [
       col("Status", '.status.conditions[?(@.type=="Ready")].status'), // computed in builtin-table.ts (Ready/NotReady)
       col("Roles", ".metadata.labels['kubernetes.io/role']"), // computed from node-role.kubernetes.io/* labels
@@ -47,7 +63,14 @@ const defs: Def[] = [
     selectableFields: ["spec.unschedulable"],
   },
   {
-    group: "", version: "v1", kind: "Pod", plural: "pods", shortNames: ["po"], categories: ["all"], namespaced: true, hasStatus: true,
+    group: "",
+    version: "v1",
+    kind: "Pod",
+    plural: "pods",
+    shortNames: ["po"],
+    categories: ["all"],
+    namespaced: true,
+    hasStatus: true,
     columns: [
       col("Ready", ".status.containerStatuses[*].ready"), // computed: "1/1"
       col("Status", ".status.phase"), // computed: reason, waiting reason, Terminating or phase
@@ -56,10 +79,25 @@ const defs: Def[] = [
       col("IP", ".status.podIP", "string", 1),
       col("Node", ".spec.nodeName", "string", 1),
     ],
-    selectableFields: ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
+    selectableFields: [
+      "spec.nodeName",
+      "spec.restartPolicy",
+      "spec.schedulerName",
+      "spec.serviceAccountName",
+      "spec.hostNetwork",
+      "status.phase",
+      "status.podIP",
+      "status.nominatedNodeName",
+    ],
   },
   {
-    group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", shortNames: ["pvc"], namespaced: true, hasStatus: true,
+    group: "",
+    version: "v1",
+    kind: "PersistentVolumeClaim",
+    plural: "persistentvolumeclaims",
+    shortNames: ["pvc"],
+    namespaced: true,
+    hasStatus: true,
     columns: [
       col("Status", ".status.phase"),
       col("Volume", ".spec.volumeName"),
@@ -71,7 +109,13 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", shortNames: ["pv"], namespaced: false, hasStatus: true,
+    group: "",
+    version: "v1",
+    kind: "PersistentVolume",
+    plural: "persistentvolumes",
+    shortNames: ["pv"],
+    namespaced: false,
+    hasStatus: true,
     columns: [
       col("Capacity", ".spec.capacity.storage"),
       col("Access Modes", ".spec.accessModes"),
@@ -85,7 +129,12 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "", version: "v1", kind: "Event", plural: "events", shortNames: ["ev"], namespaced: true,
+    group: "",
+    version: "v1",
+    kind: "Event",
+    plural: "events",
+    shortNames: ["ev"],
+    namespaced: true,
     columns: [
       col("Last Seen", ".lastTimestamp", "date"),
       col("Type", ".type"),
@@ -97,15 +146,36 @@ const defs: Def[] = [
       col("Count", ".count", "integer", 1),
     ],
     selectableFields: [
-      "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-      "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-      "reason", "reportingComponent", "source", "type",
+      "involvedObject.kind",
+      "involvedObject.namespace",
+      "involvedObject.name",
+      "involvedObject.uid",
+      "involvedObject.apiVersion",
+      "involvedObject.resourceVersion",
+      "involvedObject.fieldPath",
+      "reason",
+      "reportingComponent",
+      "source",
+      "type",
     ],
   },
   { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"], namespaced: true, columns: [col("Data", ".data", "integer"), age] }, // Data computed: count
-  { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, columns: [col("Type", ".type"), col("Data", ".data", "integer"), age], selectableFields: ["type"] },
   {
-    group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", shortNames: ["sc"], namespaced: false,
+    group: "",
+    version: "v1",
+    kind: "Secret",
+    plural: "secrets",
+    namespaced: true,
+    columns: [col("Type", ".type"), col("Data", ".data", "integer"), age],
+    selectableFields: ["type"],
+  },
+  {
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "StorageClass",
+    plural: "storageclasses",
+    shortNames: ["sc"],
+    namespaced: false,
     columns: [
       col("Provisioner", ".provisioner"),
       col("ReclaimPolicy", ".reclaimPolicy"),
@@ -115,7 +185,12 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment", plural: "volumeattachments", namespaced: false, hasStatus: true,
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "VolumeAttachment",
+    plural: "volumeattachments",
+    namespaced: false,
+    hasStatus: true,
     columns: [
       col("Attacher", ".spec.attacher"),
       col("PV", ".spec.source.persistentVolumeName"),
@@ -125,7 +200,11 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false,
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "CSIDriver",
+    plural: "csidrivers",
+    namespaced: false,
     columns: [
       col("AttachRequired", ".spec.attachRequired", "boolean"),
       col("PodInfoOnMount", ".spec.podInfoOnMount", "boolean"),
@@ -136,11 +215,32 @@ const defs: Def[] = [
       age,
     ],
   },
-  { group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false, columns: [col("Drivers", ".spec.drivers", "integer"), age] }, // Drivers computed: count
-  // stored only (no admission is called): the webhook keeps its caBundle here, as in a cluster
-  { group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false, columns: [col("Webhooks", ".webhooks", "integer"), age] }, // Webhooks computed: count
   {
-    group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", shortNames: ["sts"], categories: ["all"], namespaced: true, hasStatus: true,
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "CSINode",
+    plural: "csinodes",
+    namespaced: false,
+    columns: [col("Drivers", ".spec.drivers", "integer"), age],
+  }, // Drivers computed: count
+  // stored only (no admission is called): the webhook keeps its caBundle here, as in a cluster
+  {
+    group: "admissionregistration.k8s.io",
+    version: "v1",
+    kind: "MutatingWebhookConfiguration",
+    plural: "mutatingwebhookconfigurations",
+    namespaced: false,
+    columns: [col("Webhooks", ".webhooks", "integer"), age],
+  }, // Webhooks computed: count
+  {
+    group: "apps",
+    version: "v1",
+    kind: "StatefulSet",
+    plural: "statefulsets",
+    shortNames: ["sts"],
+    categories: ["all"],
+    namespaced: true,
+    hasStatus: true,
     columns: [
       col("Ready", ".status.readyReplicas"), // computed: "ready/replicas"
       age,
@@ -149,15 +249,36 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", shortNames: ["pdb"], namespaced: true, hasStatus: true,
-    columns: [col("Min Available", ".spec.minAvailable"), col("Max Unavailable", ".spec.maxUnavailable"), col("Allowed Disruptions", ".status.disruptionsAllowed", "integer"), age],
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    shortNames: ["pdb"],
+    namespaced: true,
+    hasStatus: true,
+    columns: [
+      col("Min Available", ".spec.minAvailable"),
+      col("Max Unavailable", ".spec.maxUnavailable"),
+      col("Allowed Disruptions", ".status.disruptionsAllowed", "integer"),
+      age,
+    ],
   },
   {
-    group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true,
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    namespaced: true,
     columns: [col("Holder", ".spec.holderIdentity"), age],
   },
   {
-    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot", plural: "volumesnapshots", shortNames: ["vs"], namespaced: true, hasStatus: true,
+    group: "snapshot.storage.k8s.io",
+    version: "v1",
+    kind: "VolumeSnapshot",
+    plural: "volumesnapshots",
+    shortNames: ["vs"],
+    namespaced: true,
+    hasStatus: true,
     columns: [
       col("ReadyToUse", ".status.readyToUse", "boolean"),
       col("SourcePVC", ".spec.source.persistentVolumeClaimName"),
@@ -170,11 +291,22 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshotClass", plural: "volumesnapshotclasses", shortNames: ["vsclass", "vsclasses"], namespaced: false,
+    group: "snapshot.storage.k8s.io",
+    version: "v1",
+    kind: "VolumeSnapshotClass",
+    plural: "volumesnapshotclasses",
+    shortNames: ["vsclass", "vsclasses"],
+    namespaced: false,
     columns: [col("Driver", ".driver"), col("DeletionPolicy", ".deletionPolicy"), age],
   },
   {
-    group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshotContent", plural: "volumesnapshotcontents", shortNames: ["vsc", "vscs"], namespaced: false, hasStatus: true,
+    group: "snapshot.storage.k8s.io",
+    version: "v1",
+    kind: "VolumeSnapshotContent",
+    plural: "volumesnapshotcontents",
+    shortNames: ["vsc", "vscs"],
+    namespaced: false,
+    hasStatus: true,
     columns: [
       col("ReadyToUse", ".status.readyToUse", "boolean"),
       col("RestoreSize", ".status.restoreSize", "integer"),
@@ -187,7 +319,13 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", shortNames: ["crd", "crds"], namespaced: false, hasStatus: true,
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    kind: "CustomResourceDefinition",
+    plural: "customresourcedefinitions",
+    shortNames: ["crd", "crds"],
+    namespaced: false,
+    hasStatus: true,
     columns: [{ name: "Created At", type: "string", format: "date-time", jsonPath: ".metadata.creationTimestamp" }], // kube prints the timestamp itself
   },
 ];

@@ -90,7 +90,14 @@ export function apiResourceList(types: ResourceType[], group: string, version: s
     resources.push(r);
     if (t.hasStatus) resources.push({ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: [...STATUS_VERBS] });
     for (const x of subresourcesOf(t)) {
-      resources.push({ name: `${t.plural}/${x.name}`, singularName: "", namespaced: t.namespaced, ...(x.group ? { group: x.group, version: x.version } : {}), kind: x.kind, verbs: [...x.verbs] });
+      resources.push({
+        name: `${t.plural}/${x.name}`,
+        singularName: "",
+        namespaced: t.namespaced,
+        ...(x.group ? { group: x.group, version: x.version } : {}),
+        kind: x.kind,
+        verbs: [...x.verbs],
+      });
     }
   }
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion: gvOf(group, version), resources };
@@ -108,11 +115,18 @@ export function aggregatedDiscovery(types: ResourceType[], core: boolean): any {
           .filter((t) => t.group === g && t.version === v)
           .map((t) => {
             const responseKind = { group: g, version: v, kind: t.kind };
-            const r: any = { resource: t.plural, responseKind, scope: t.namespaced ? "Namespaced" : "Cluster", singularResource: t.singular, verbs: [...RESOURCE_VERBS] };
+            const r: any = {
+              resource: t.plural,
+              responseKind,
+              scope: t.namespaced ? "Namespaced" : "Cluster",
+              singularResource: t.singular,
+              verbs: [...RESOURCE_VERBS],
+            };
             if (t.shortNames.length) r.shortNames = [...t.shortNames];
             if (t.categories.length) r.categories = [...t.categories];
             const subs: any[] = t.hasStatus ? [{ subresource: "status", responseKind, verbs: [...STATUS_VERBS] }] : [];
-            for (const x of subresourcesOf(t)) subs.push({ subresource: x.name, responseKind: { group: x.group, version: x.version, kind: x.kind }, verbs: [...x.verbs] });
+            for (const x of subresourcesOf(t))
+              subs.push({ subresource: x.name, responseKind: { group: x.group, version: x.version, kind: x.kind }, verbs: [...x.verbs] });
             if (subs.length) r.subresources = subs;
             return r;
           }),

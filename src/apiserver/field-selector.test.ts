@@ -5,8 +5,19 @@ import type { ResourceType } from "./resource-type.ts";
 import { HwError, httpStatusOf, toKubeStatus } from "../api/errors.ts";
 
 const pods: ResourceType = {
-  group: "", version: "v1", kind: "Pod", listKind: "PodList", plural: "pods", singular: "pod", shortNames: ["po"],
-  categories: ["all"], namespaced: true, hasStatus: true, printerColumns: [], selectableFields: ["spec.nodeName", "status.phase", ".spec.replicas"], builtin: true,
+  group: "",
+  version: "v1",
+  kind: "Pod",
+  listKind: "PodList",
+  plural: "pods",
+  singular: "pod",
+  shortNames: ["po"],
+  categories: ["all"],
+  namespaced: true,
+  hasStatus: true,
+  printerColumns: [],
+  selectableFields: ["spec.nodeName", "status.phase", ".spec.replicas"],
+  builtin: true,
 };
 const pod = { metadata: { name: "p1", namespace: "default" }, spec: { nodeName: "node-a", replicas: 2 }, status: { phase: "Running" } };
 
@@ -51,6 +62,10 @@ test("unsupported field is 400 BadRequest 'field label not supported: X'", () =>
 
 test("syntax errors are 400", () => {
   for (const s of ["metadata.name", "=x", "metadata.name=p1,", "metadata.name=a=b"]) {
-    assert.throws(() => parseFieldSelector(s, pods), (e: unknown) => e instanceof HwError && httpStatusOf(e) === 400, s);
+    assert.throws(
+      () => parseFieldSelector(s, pods),
+      (e: unknown) => e instanceof HwError && httpStatusOf(e) === 400,
+      s,
+    );
   }
 });

@@ -5,8 +5,7 @@
 import { HwError } from "../api/errors.ts";
 import type { ResourceType } from "./resource-type.ts";
 
-const badRequest = (message: string) =>
-  new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
+const badRequest = (message: string) => new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
 
 interface FieldRequirement {
   field: string;

@@ -21,7 +21,12 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       size += c.length;
       if (size > limit) {
         failed = true;
-        reject(new HwError("RESOURCE_EXHAUSTED", "RequestEntityTooLarge", `the request body is larger than ${limit} bytes`, { httpStatus: 413, statusReason: "RequestEntityTooLarge" }));
+        reject(
+          new HwError("RESOURCE_EXHAUSTED", "RequestEntityTooLarge", `the request body is larger than ${limit} bytes`, {
+            httpStatus: 413,
+            statusReason: "RequestEntityTooLarge",
+          }),
+        );
         req.resume();
         return;
       }
@@ -51,7 +56,12 @@ export function decodeBody(buf: Buffer, contentType: string | undefined): any {
   const base = (contentType ?? "application/json").split(";")[0]!.trim().toLowerCase();
   if (base === "application/vnd.kubernetes.protobuf") return decodeKubeProtobuf(buf);
   if (base.includes("protobuf") || base.includes("cbor")) {
-    throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`, { httpStatus: 415, statusReason: "UnsupportedMediaType" });
+    throw new HwError(
+      "INVALID_ARGUMENT",
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      { httpStatus: 415, statusReason: "UnsupportedMediaType" },
+    );
   }
   const text = buf.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
@@ -78,10 +88,7 @@ export function decodeBody(buf: Buffer, contentType: string | undefined): any {
   }
 }
 
-export type Output =
-  | { as: "json" }
-  | { as: "table"; apiVersion: string }
-  | { as: "metadata"; apiVersion: string };
+export type Output = { as: "json" } | { as: "table"; apiVersion: string } | { as: "metadata"; apiVersion: string };
 
 /** Picks the representation from the Accept header, first acceptable entry wins (kube's negotiation). */
 export function negotiate(accept: string | undefined): Output {
@@ -99,7 +106,8 @@ export function negotiate(accept: string | undefined): Output {
       if (p.as === "PartialObjectMetadata" || p.as === "PartialObjectMetadataList") return { as: "metadata", apiVersion: `meta.k8s.io/${p.v}` };
       continue;
     }
-    if (type === "application/json" || type === "*/*" || type === "application/*" || type?.includes("protobuf") || type?.includes("yaml")) return { as: "json" };
+    if (type === "application/json" || type === "*/*" || type === "application/*" || type?.includes("protobuf") || type?.includes("yaml"))
+      return { as: "json" };
   }
   return { as: "json" };
 }

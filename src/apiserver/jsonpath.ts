@@ -145,7 +145,8 @@ function walk(values: unknown[], steps: Step[]): unknown[] {
           if (Array.isArray(v)) {
             for (const item of v) {
               const got = walk([item], st.path);
-              if (st.op === "exists" ? got.length > 0 : st.op === "==" ? got.length > 0 && got[0] === st.value : !(got.length > 0 && got[0] === st.value)) next.push(item);
+              if (st.op === "exists" ? got.length > 0 : st.op === "==" ? got.length > 0 && got[0] === st.value : !(got.length > 0 && got[0] === st.value))
+                next.push(item);
             }
           }
           break;

@@ -11,7 +11,9 @@ export function kubeconfigYaml(serverUrl: string, token: string, caPem?: string)
   return stringify({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: KUBECONFIG_CONTEXT, cluster: { server: serverUrl, ...(caPem ? { "certificate-authority-data": Buffer.from(caPem).toString("base64") } : {}) } }],
+    clusters: [
+      { name: KUBECONFIG_CONTEXT, cluster: { server: serverUrl, ...(caPem ? { "certificate-authority-data": Buffer.from(caPem).toString("base64") } : {}) } },
+    ],
     users: [{ name: KUBECONFIG_CONTEXT, user: { token } }],
     contexts: [{ name: KUBECONFIG_CONTEXT, context: { cluster: KUBECONFIG_CONTEXT, user: KUBECONFIG_CONTEXT, namespace: "default" } }],
     "current-context": KUBECONFIG_CONTEXT,

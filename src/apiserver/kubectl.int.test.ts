@@ -208,11 +208,24 @@ describe("kubectl against the embedded API server", () => {
   it("applies every built-in kind the storage roles use; an unserved kind gets kubectl's ordinary error", async () => {
     writeFileSync(join(s.dataDir, "kinds.yaml"), BUILTIN_KINDS_YAML);
     const first = await kubectl("apply", "-f", join(s.dataDir, "kinds.yaml"));
-    for (const k of ["statefulset.apps/web", "persistentvolumeclaim/data", "persistentvolume/pv1", "storageclass.storage.k8s.io/sc1", "csidriver.storage.k8s.io/lvm.hwameistor.io", "volumeattachment.storage.k8s.io/va1", "volumesnapshotclass.snapshot.storage.k8s.io/vsc1", "volumesnapshot.snapshot.storage.k8s.io/s1", "pod/p1"]) {
+    for (const k of [
+      "statefulset.apps/web",
+      "persistentvolumeclaim/data",
+      "persistentvolume/pv1",
+      "storageclass.storage.k8s.io/sc1",
+      "csidriver.storage.k8s.io/lvm.hwameistor.io",
+      "volumeattachment.storage.k8s.io/va1",
+      "volumesnapshotclass.snapshot.storage.k8s.io/vsc1",
+      "volumesnapshot.snapshot.storage.k8s.io/s1",
+      "pod/p1",
+    ]) {
       assert.match(first, new RegExp(`${k.replace(/\./g, "\\.")} created`), first);
     }
     assert.doesNotMatch(await kubectl("apply", "-f", join(s.dataDir, "kinds.yaml")), /created|configured/);
-    writeFileSync(join(s.dataDir, "deploy.yaml"), "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}}\n");
+    writeFileSync(
+      join(s.dataDir, "deploy.yaml"),
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}}\n",
+    );
     assert.match(await kubectlFails("apply", "-f", join(s.dataDir, "deploy.yaml")), /no matches for kind "Deployment" in version "apps\/v1"/);
     assert.match(await kubectl("scale", "sts", "web", "--replicas=3"), /scaled/);
     assert.match(await kubectl("get", "sts", "web"), /web\s+0\/3\s/);

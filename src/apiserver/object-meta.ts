@@ -30,11 +30,13 @@ export function nameCauses(rt: ResourceType, name: unknown, field = "metadata.na
   const max = label ? 63 : 253;
   const re = label ? DNS1123_LABEL : DNS1123_SUBDOMAIN;
   if (name.length > max || !re.test(name)) {
-    return [{
-      field,
-      reason: "FieldValueInvalid",
-      message: `Invalid value: "${name}": a lowercase RFC 1123 ${label ? "label" : "subdomain"} must consist of lower case alphanumeric characters, '-'${label ? "" : " or '.'"}, and must start and end with an alphanumeric character`,
-    }];
+    return [
+      {
+        field,
+        reason: "FieldValueInvalid",
+        message: `Invalid value: "${name}": a lowercase RFC 1123 ${label ? "label" : "subdomain"} must consist of lower case alphanumeric characters, '-'${label ? "" : " or '.'"}, and must start and end with an alphanumeric character`,
+      },
+    ];
   }
   return [];
 }

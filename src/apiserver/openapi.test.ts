@@ -5,21 +5,55 @@ import type { ResourceType } from "./resource-type.ts";
 
 const base = { shortNames: [], categories: [], printerColumns: [], selectableFields: [] };
 const localDisk: ResourceType = {
-  ...base, group: "hwameistor.io", version: "v1alpha1", kind: "LocalDisk", listKind: "LocalDiskList", plural: "localdisks", singular: "localdisk",
-  namespaced: false, hasStatus: true, builtin: false,
+  ...base,
+  group: "hwameistor.io",
+  version: "v1alpha1",
+  kind: "LocalDisk",
+  listKind: "LocalDiskList",
+  plural: "localdisks",
+  singular: "localdisk",
+  namespaced: false,
+  hasStatus: true,
+  builtin: false,
   schema: {
     type: "object",
     properties: {
-      spec: { type: "object", description: "LocalDiskSpec defines the desired state of LocalDisk", properties: { nodeName: { type: "string", description: "NodeName represents the node where the disk is attached" }, note: { type: "string", nullable: true } } },
+      spec: {
+        type: "object",
+        description: "LocalDiskSpec defines the desired state of LocalDisk",
+        properties: {
+          nodeName: { type: "string", description: "NodeName represents the node where the disk is attached" },
+          note: { type: "string", nullable: true },
+        },
+      },
       status: { type: "object", properties: { state: { type: "string" } } },
     },
   },
 };
 const pvc: ResourceType = {
-  ...base, group: "", version: "v1", kind: "PersistentVolumeClaim", listKind: "PersistentVolumeClaimList", plural: "persistentvolumeclaims", singular: "persistentvolumeclaim",
-  namespaced: true, hasStatus: true, builtin: true,
+  ...base,
+  group: "",
+  version: "v1",
+  kind: "PersistentVolumeClaim",
+  listKind: "PersistentVolumeClaimList",
+  plural: "persistentvolumeclaims",
+  singular: "persistentvolumeclaim",
+  namespaced: true,
+  hasStatus: true,
+  builtin: true,
 };
-const sc: ResourceType = { ...base, group: "storage.k8s.io", version: "v1", kind: "StorageClass", listKind: "StorageClassList", plural: "storageclasses", singular: "storageclass", namespaced: false, hasStatus: false, builtin: true };
+const sc: ResourceType = {
+  ...base,
+  group: "storage.k8s.io",
+  version: "v1",
+  kind: "StorageClass",
+  listKind: "StorageClassList",
+  plural: "storageclasses",
+  singular: "storageclass",
+  namespaced: false,
+  hasStatus: false,
+  builtin: true,
+};
 const types = [localDisk, pvc, sc];
 
 /** The check kubectl 1.32's QueryParamVerifierV3 (supportsQueryParamV3) performs. */
@@ -44,7 +78,10 @@ test("definition names", () => {
   assert.equal(definitionName(localDisk), "io.hwameistor.v1alpha1.LocalDisk");
   assert.equal(definitionName(pvc), "io.k8s.api.core.v1.PersistentVolumeClaim");
   assert.equal(definitionName(sc), "io.k8s.api.storage.v1.StorageClass");
-  assert.equal(definitionName({ group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot", builtin: false }), "io.k8s.storage.snapshot.v1.VolumeSnapshot");
+  assert.equal(
+    definitionName({ group: "snapshot.storage.k8s.io", version: "v1", kind: "VolumeSnapshot", builtin: false }),
+    "io.k8s.storage.snapshot.v1.VolumeSnapshot",
+  );
 });
 
 test("v3 root lists every group-version with a hashed serverRelativeURL", () => {

@@ -63,12 +63,14 @@ function kindSchema(rt: ResourceType, f: Flavor): JSONSchemaProps {
   const base: JSONSchemaProps = rt.schema ? structuredClone(rt.schema) : { type: "object", "x-kubernetes-preserve-unknown-fields": true };
   const s = f === "v2" ? toV2(base) : base;
   s.type ??= "object";
-  if (!s.description) s.description = rt.builtin ? `${rt.kind} (stored as given by this server; schema not published).` : `${rt.kind} is the Schema for the ${rt.plural} API.`;
+  if (!s.description)
+    s.description = rt.builtin ? `${rt.kind} (stored as given by this server; schema not published).` : `${rt.kind} is the Schema for the ${rt.plural} API.`;
   s.properties = {
     apiVersion: { type: "string", description: API_VERSION_DESC },
     kind: { type: "string", description: KIND_DESC },
     ...(s.properties ?? {}),
-    metadata: f === "v2" ? { ...refTo(f, OBJECT_META), description: METADATA_DESC } : { allOf: [refTo(f, OBJECT_META)], default: {}, description: METADATA_DESC },
+    metadata:
+      f === "v2" ? { ...refTo(f, OBJECT_META), description: METADATA_DESC } : { allOf: [refTo(f, OBJECT_META)], default: {}, description: METADATA_DESC },
   };
   s["x-kubernetes-group-version-kind"] = [gvk(rt)];
   return s;
@@ -83,7 +85,10 @@ function listSchema(rt: ResourceType, f: Flavor): JSONSchemaProps {
       apiVersion: { type: "string", description: API_VERSION_DESC },
       items: { type: "array", description: `List of ${rt.plural}.`, items: refTo(f, definitionName(rt)) },
       kind: { type: "string", description: KIND_DESC },
-      metadata: f === "v2" ? { ...refTo(f, LIST_META), description: "Standard list metadata." } : { allOf: [refTo(f, LIST_META)], default: {}, description: "Standard list metadata." },
+      metadata:
+        f === "v2"
+          ? { ...refTo(f, LIST_META), description: "Standard list metadata." }
+          : { allOf: [refTo(f, LIST_META)], default: {}, description: "Standard list metadata." },
     },
     "x-kubernetes-group-version-kind": [gvk(rt, rt.listKind)],
   };
@@ -99,18 +104,36 @@ function metaSchemas(): Record<string, JSONSchemaProps> {
       type: "object",
       description: "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.",
       properties: {
-        annotations: strMap("Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata."),
+        annotations: strMap(
+          "Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata.",
+        ),
         creationTimestamp: time("CreationTimestamp is a timestamp representing the server time when this object was created."),
         deletionGracePeriodSeconds: { type: "integer", format: "int64", description: "Number of seconds allowed for this object to gracefully terminate." },
         deletionTimestamp: time("DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted."),
-        finalizers: { type: "array", items: { type: "string", default: "" }, description: "Must be empty before the object is deleted from the registry.", "x-kubernetes-list-type": "set", "x-kubernetes-patch-strategy": "merge" },
+        finalizers: {
+          type: "array",
+          items: { type: "string", default: "" },
+          description: "Must be empty before the object is deleted from the registry.",
+          "x-kubernetes-list-type": "set",
+          "x-kubernetes-patch-strategy": "merge",
+        },
         generateName: str("GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the Name field has not been provided."),
         generation: { type: "integer", format: "int64", description: "A sequence number representing a specific generation of the desired state." },
         labels: strMap("Map of string keys and values that can be used to organize and categorize (scope and select) objects."),
-        managedFields: { type: "array", items: loose, description: "ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow." },
+        managedFields: {
+          type: "array",
+          items: loose,
+          description: "ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow.",
+        },
         name: str("Name must be unique within a namespace."),
         namespace: str("Namespace defines the space within which each name must be unique."),
-        ownerReferences: { type: "array", items: loose, description: "List of objects depended by this object.", "x-kubernetes-patch-merge-key": "uid", "x-kubernetes-patch-strategy": "merge" },
+        ownerReferences: {
+          type: "array",
+          items: loose,
+          description: "List of objects depended by this object.",
+          "x-kubernetes-patch-merge-key": "uid",
+          "x-kubernetes-patch-strategy": "merge",
+        },
         resourceVersion: str("An opaque value that represents the internal version of this object."),
         selfLink: str("Deprecated: selfLink is a legacy read-only field that is no longer populated by the system."),
         uid: str("UID is the unique in time and space value for this object."),
@@ -121,7 +144,11 @@ function metaSchemas(): Record<string, JSONSchemaProps> {
       description: "ListMeta describes metadata that synthetic resources must have, including lists and various status objects.",
       properties: {
         continue: str("continue may be set if the user set a limit on the number of items returned."),
-        remainingItemCount: { type: "integer", format: "int64", description: "The number of subsequent items in the list which are not included in this list response." },
+        remainingItemCount: {
+          type: "integer",
+          format: "int64",
+          description: "The number of subsequent items in the list which are not included in this list response.",
+        },
         resourceVersion: str("String that identifies the server's internal version of this object."),
         selfLink: str("Deprecated."),
       },
@@ -151,9 +178,9 @@ const P = {
     "string",
     "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore - Warn - Strict",
   ),
-  force: q("force", "boolean", "Force is going to \"force\" Apply requests. It must be unset for non-apply patch requests."),
+  force: q("force", "boolean", 'Force is going to "force" Apply requests. It must be unset for non-apply patch requests.'),
   list: [
-    q("allowWatchBookmarks", "boolean", "allowWatchBookmarks requests watch events with type \"BOOKMARK\"."),
+    q("allowWatchBookmarks", "boolean", 'allowWatchBookmarks requests watch events with type "BOOKMARK".'),
     q("continue", "string", "The continue option should be set when retrieving more results from the server."),
     q("fieldSelector", "string", "A selector to restrict the list of returned objects by their fields. Defaults to everything."),
     q("labelSelector", "string", "A selector to restrict the list of returned objects by their labels. Defaults to everything."),
@@ -217,7 +244,13 @@ function operation(f: Flavor, rt: ResourceType, action: Action, opId: string, su
 function pathsFor(f: Flavor, rt: ResourceType): Record<string, any> {
   const prefix = rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`;
   const ns = rt.namespaced ? "/namespaces/{namespace}" : "";
-  const nsParam: Param = { name: "namespace", in: "path", type: "string", required: true, description: "object name and auth scope, such as for teams and projects" };
+  const nsParam: Param = {
+    name: "namespace",
+    in: "path",
+    type: "string",
+    required: true,
+    description: "object name and auth scope, such as for teams and projects",
+  };
   const nameParam: Param = { name: "name", in: "path", type: "string", required: true, description: `name of the ${rt.kind}` };
   const K = rt.kind;
   const V = rt.version.charAt(0).toUpperCase() + rt.version.slice(1);
@@ -274,7 +307,14 @@ export function openApiV2(types: ResourceType[]): any {
     definitions[definitionName(rt, rt.listKind)] = listSchema(rt, "v2");
     Object.assign(paths, pathsFor("v2", rt));
   }
-  return { swagger: "2.0", info: INFO, paths, definitions, securityDefinitions: { BearerToken: { type: "apiKey", name: "authorization", in: "header" } }, security: [{ BearerToken: [] }] };
+  return {
+    swagger: "2.0",
+    info: INFO,
+    paths,
+    definitions,
+    securityDefinitions: { BearerToken: { type: "apiKey", name: "authorization", in: "header" } },
+    security: [{ BearerToken: [] }],
+  };
 }
 
 /** "api/v1" or "apis/<group>/<version>" for a resource type. */
@@ -284,7 +324,10 @@ function gvPath(rt: Pick<ResourceType, "group" | "version">): string {
 
 /** GET /openapi/v3/<gvPath>: an OpenAPI 3.0 document for one group-version; undefined if not served. */
 export function openApiV3GroupVersion(types: ResourceType[], gvPathArg: string): any | undefined {
-  const wanted = gvPathArg.replace(/^\/+/, "").replace(/^openapi\/v3\//, "").replace(/\/+$/, "");
+  const wanted = gvPathArg
+    .replace(/^\/+/, "")
+    .replace(/^openapi\/v3\//, "")
+    .replace(/\/+$/, "");
   const members = types.filter((rt) => gvPath(rt) === wanted);
   if (members.length === 0) return undefined;
   const schemas: Record<string, any> = { ...metaSchemas() };

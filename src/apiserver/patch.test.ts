@@ -64,8 +64,14 @@ test("merge patch: RFC 7386 appendix A examples", () => {
 });
 
 test("merge patch body must be an object (400)", () => {
-  assert.equal(status(() => applyPatch("merge", {}, ["x"])), 400);
-  assert.equal(status(() => applyPatch("merge", {}, "x")), 400);
+  assert.equal(
+    status(() => applyPatch("merge", {}, ["x"])),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("merge", {}, "x")),
+    400,
+  );
 });
 
 test("json patch: RFC 6902 appendix A operations", () => {
@@ -84,17 +90,32 @@ test("json patch: RFC 6902 appendix A operations", () => {
   assert.deepEqual(applyPatch("json", { foo: "bar" }, [{ op: "add", path: "/child", value: { grandchild: {} } }]), { foo: "bar", child: { grandchild: {} } });
   assert.deepEqual(applyPatch("json", { foo: ["bar"] }, [{ op: "add", path: "/foo/-", value: ["abc", "def"] }]), { foo: ["bar", ["abc", "def"]] });
   assert.deepEqual(applyPatch("json", { foo: null }, [{ op: "add", path: "/foo", value: 1 }]), { foo: 1 });
-  assert.deepEqual(applyPatch("json", { "/": 9, "~1": 10 }, [{ op: "test", path: "/~01", value: 10 }, { op: "copy", from: "/~1", path: "/a" }]), { "/": 9, "~1": 10, a: 9 });
-  assert.deepEqual(applyPatch("json", { baz: "qux", foo: ["a", 2, "c"] }, [{ op: "test", path: "/baz", value: "qux" }, { op: "test", path: "/foo/1", value: 2 }]), {
-    baz: "qux",
-    foo: ["a", 2, "c"],
-  });
+  assert.deepEqual(
+    applyPatch("json", { "/": 9, "~1": 10 }, [
+      { op: "test", path: "/~01", value: 10 },
+      { op: "copy", from: "/~1", path: "/a" },
+    ]),
+    { "/": 9, "~1": 10, a: 9 },
+  );
+  assert.deepEqual(
+    applyPatch("json", { baz: "qux", foo: ["a", 2, "c"] }, [
+      { op: "test", path: "/baz", value: "qux" },
+      { op: "test", path: "/foo/1", value: 2 },
+    ]),
+    {
+      baz: "qux",
+      foo: ["a", 2, "c"],
+    },
+  );
   // whole document replace
   assert.deepEqual(applyPatch("json", { a: 1 }, [{ op: "replace", path: "", value: { b: 2 } }]), { b: 2 });
   // kubectl-style label removal with escaped key
-  assert.deepEqual(applyPatch("json", { metadata: { labels: { "hwameistor.io/x": "1", y: "2" } } }, [{ op: "remove", path: "/metadata/labels/hwameistor.io~1x" }]), {
-    metadata: { labels: { y: "2" } },
-  });
+  assert.deepEqual(
+    applyPatch("json", { metadata: { labels: { "hwameistor.io/x": "1", y: "2" } } }, [{ op: "remove", path: "/metadata/labels/hwameistor.io~1x" }]),
+    {
+      metadata: { labels: { y: "2" } },
+    },
+  );
 });
 
 test("json patch: failures are 422 naming the op; operations are atomic", () => {
@@ -112,17 +133,35 @@ test("json patch: failures are 422 naming the op; operations are atomic", () => 
     }
   };
   check([{ op: "test", path: "/baz", value: "bar" }], /test.*\/baz/);
-  check([{ op: "add", path: "/x", value: 1 }, { op: "remove", path: "/missing" }], /remove.*missing/);
+  check(
+    [
+      { op: "add", path: "/x", value: 1 },
+      { op: "remove", path: "/missing" },
+    ],
+    /remove.*missing/,
+  );
   check([{ op: "replace", path: "/nope/x", value: 1 }], /replace/);
   check([{ op: "add", path: "/foo/5", value: 1 }], /out of bounds/);
   check([{ op: "add", path: "/foo/01", value: 1 }], /invalid array index/);
   check([{ op: "move", from: "/baz", path: "/baz/x" }], /own child/);
   assert.deepEqual(target, t0);
   // malformed bodies are 400
-  assert.equal(status(() => applyPatch("json", {}, { op: "add" })), 400);
-  assert.equal(status(() => applyPatch("json", {}, [{ op: "frob", path: "/a" }])), 400);
-  assert.equal(status(() => applyPatch("json", {}, [{ op: "add", path: "a", value: 1 }])), 400);
-  assert.equal(status(() => applyPatch("json", {}, [{ op: "add", path: "/a" }])), 400);
+  assert.equal(
+    status(() => applyPatch("json", {}, { op: "add" })),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("json", {}, [{ op: "frob", path: "/a" }])),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("json", {}, [{ op: "add", path: "a", value: 1 }])),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("json", {}, [{ op: "add", path: "/a" }])),
+    400,
+  );
 });
 
 const pod = () => ({
@@ -134,23 +173,42 @@ const pod = () => ({
     ],
     tolerations: [{ key: "k1", operator: "Exists" }],
   },
-  status: { conditions: [{ type: "Ready", status: "False" }, { type: "Scheduled", status: "True" }] },
+  status: {
+    conditions: [
+      { type: "Ready", status: "False" },
+      { type: "Scheduled", status: "True" },
+    ],
+  },
 });
 
 test("strategic: lists of objects merge by key", () => {
   const p0 = pod();
   const out = applyPatch("strategic", p0, {
     spec: {
-      containers: [{ name: "c1", image: "img:9", env: [{ name: "B", value: "2" }] }, { name: "c3", image: "img:3" }],
+      containers: [
+        { name: "c1", image: "img:9", env: [{ name: "B", value: "2" }] },
+        { name: "c3", image: "img:3" },
+      ],
     },
     status: { conditions: [{ type: "Ready", status: "True" }] },
   });
   assert.deepEqual(out.spec.containers, [
-    { name: "c1", image: "img:9", env: [{ name: "A", value: "1" }, { name: "B", value: "2" }], ports: [{ containerPort: 80, name: "http" }] },
+    {
+      name: "c1",
+      image: "img:9",
+      env: [
+        { name: "A", value: "1" },
+        { name: "B", value: "2" },
+      ],
+      ports: [{ containerPort: 80, name: "http" }],
+    },
     { name: "c2", image: "img:2" },
     { name: "c3", image: "img:3" },
   ]);
-  assert.deepEqual(out.status.conditions, [{ type: "Ready", status: "True" }, { type: "Scheduled", status: "True" }]);
+  assert.deepEqual(out.status.conditions, [
+    { type: "Ready", status: "True" },
+    { type: "Scheduled", status: "True" },
+  ]);
   assert.deepEqual(p0, pod(), "not mutated");
 });
 
@@ -199,37 +257,75 @@ test("strategic: $deleteFromPrimitiveList, $retainKeys, $setElementOrder honoure
     ],
   );
   assert.deepEqual(out.spec.strategy, { type: "Recreate" });
-  const retained = applyPatch("strategic", { spec: { strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1 } } } }, { spec: { strategy: { $retainKeys: ["type"], type: "Recreate" } } });
+  const retained = applyPatch(
+    "strategic",
+    { spec: { strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1 } } } },
+    { spec: { strategy: { $retainKeys: ["type"], type: "Recreate" } } },
+  );
   assert.deepEqual(retained, { spec: { strategy: { type: "Recreate" } } });
   assert.doesNotMatch(JSON.stringify(out), /\$/);
 });
 
 test("strategic: service ports merge by port, container ports by containerPort", () => {
-  const svc = { spec: { ports: [{ port: 80, name: "http" }, { port: 443, name: "https" }] } };
+  const svc = {
+    spec: {
+      ports: [
+        { port: 80, name: "http" },
+        { port: 443, name: "https" },
+      ],
+    },
+  };
   assert.deepEqual(applyPatch("strategic", svc, { spec: { ports: [{ port: 443, targetPort: 8443 }] } }).spec.ports, [
     { port: 80, name: "http" },
     { port: 443, name: "https", targetPort: 8443 },
   ]);
-  const out = applyPatch("strategic", pod(), { spec: { containers: [{ name: "c1", ports: [{ containerPort: 80, protocol: "TCP" }, { containerPort: 9090 }] }] } });
+  const out = applyPatch("strategic", pod(), {
+    spec: { containers: [{ name: "c1", ports: [{ containerPort: 80, protocol: "TCP" }, { containerPort: 9090 }] }] },
+  });
   assert.deepEqual(out.spec.containers[0].ports, [{ containerPort: 80, name: "http", protocol: "TCP" }, { containerPort: 9090 }]);
 });
 
 test("strategic: bad bodies are 400", () => {
-  assert.equal(status(() => applyPatch("strategic", {}, [1])), 400);
-  assert.equal(status(() => applyPatch("strategic", pod(), { spec: { containers: [{ image: "no-name" }] } })), 400);
-  assert.equal(status(() => applyPatch("strategic", pod(), { spec: { $patch: "frob" } })), 400);
+  assert.equal(
+    status(() => applyPatch("strategic", {}, [1])),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("strategic", pod(), { spec: { containers: [{ image: "no-name" }] } })),
+    400,
+  );
+  assert.equal(
+    status(() => applyPatch("strategic", pod(), { spec: { $patch: "frob" } })),
+    400,
+  );
 });
 
 test("strategic: the patch kubectl 1.32 apply sends for a Pod (captured) merges as on a real server", () => {
-  const live = { apiVersion: "v1", kind: "Pod", metadata: { name: "p1", namespace: "default", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" } }, spec: { containers: [{ name: "a", image: "i:1" }] } };
+  const live = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p1", namespace: "default", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" } },
+    spec: { containers: [{ name: "a", image: "i:1" }] },
+  };
   const patch = {
     metadata: { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{new}" } },
-    spec: { "$setElementOrder/containers": [{ name: "a" }, { name: "b" }], containers: [{ image: "i:2", name: "a" }, { image: "j:1", name: "b" }] },
+    spec: {
+      "$setElementOrder/containers": [{ name: "a" }, { name: "b" }],
+      containers: [
+        { image: "i:2", name: "a" },
+        { image: "j:1", name: "b" },
+      ],
+    },
   };
   assert.deepEqual(applyPatch("strategic", live, patch), {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: "p1", namespace: "default", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{new}" } },
-    spec: { containers: [{ name: "a", image: "i:2" }, { name: "b", image: "j:1" }] },
+    spec: {
+      containers: [
+        { name: "a", image: "i:2" },
+        { name: "b", image: "j:1" },
+      ],
+    },
   });
 });

@@ -20,8 +20,7 @@ const CONTENT_TYPES: Record<string, PatchType> = {
   "application/apply-patch+cbor": "apply",
 };
 
-const badRequest = (message: string) =>
-  new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
+const badRequest = (message: string) => new HwError("INVALID_ARGUMENT", "BadRequest", message, { httpStatus: 400, statusReason: "BadRequest" });
 
 /** Maps a PATCH request's Content-Type (parameters like "; charset=utf-8" ignored) to a patch type. */
 export function patchTypeFromContentType(contentType: string | undefined): PatchType {

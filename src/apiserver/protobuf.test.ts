@@ -25,7 +25,12 @@ const envelope = (apiVersion: string, kind: string, raw: Buffer) =>
 describe("kube protobuf request bodies", () => {
   it("decodes a ConfigMap as kubectl create configmap sends it", () => {
     const meta = Buffer.concat([ld(1, "c1"), ld(2, ""), ld(3, "ns1"), ld(11, Buffer.concat([ld(1, "app"), ld(2, "x")])), ld(14, "f/1")]);
-    const raw = Buffer.concat([ld(1, meta), ld(2, Buffer.concat([ld(1, "k"), ld(2, "v")])), ld(3, Buffer.concat([ld(1, "b"), ld(2, Buffer.from([1, 2]))])), vi(4, 1)]);
+    const raw = Buffer.concat([
+      ld(1, meta),
+      ld(2, Buffer.concat([ld(1, "k"), ld(2, "v")])),
+      ld(3, Buffer.concat([ld(1, "b"), ld(2, Buffer.from([1, 2]))])),
+      vi(4, 1),
+    ]);
     const obj = decodeKubeProtobuf(envelope("v1", "ConfigMap", raw));
     assert.deepEqual(obj, {
       apiVersion: "v1",
@@ -40,8 +45,14 @@ describe("kube protobuf request bodies", () => {
   it("decodes a Secret's bytes as base64 and rejects other kinds with 415", () => {
     const raw = Buffer.concat([ld(1, ld(1, "s")), ld(2, Buffer.concat([ld(1, "p"), ld(2, "x")])), ld(3, "Opaque")]);
     assert.deepEqual(decodeKubeProtobuf(envelope("v1", "Secret", raw)).data, { p: "eA==" });
-    assert.throws(() => decodeKubeProtobuf(envelope("v1", "Pod", Buffer.alloc(0))), (e: HwError) => e.httpStatusOverride === 415);
-    assert.throws(() => decodeKubeProtobuf(Buffer.from("{}")), (e: HwError) => e.httpStatusOverride === 400);
+    assert.throws(
+      () => decodeKubeProtobuf(envelope("v1", "Pod", Buffer.alloc(0))),
+      (e: HwError) => e.httpStatusOverride === 415,
+    );
+    assert.throws(
+      () => decodeKubeProtobuf(Buffer.from("{}")),
+      (e: HwError) => e.httpStatusOverride === 400,
+    );
   });
 });
 

@@ -6,35 +6,63 @@
 
 import { HwError } from "../api/errors.ts";
 
-type Kind =
-  | "string" | "bytes" | "int64" | "int32" | "bool" | "time"
-  | { msg: Schema }
-  | { map: "string" | "bytes" }
-  | { repeated: Kind };
+type Kind = "string" | "bytes" | "int64" | "int32" | "bool" | "time" | { msg: Schema } | { map: "string" | "bytes" } | { repeated: Kind };
 type Schema = Record<number, [string, Kind]>;
 
 const time: Kind = "time";
-const ownerReference: Schema = { 1: ["kind", "string"], 3: ["name", "string"], 4: ["uid", "string"], 5: ["apiVersion", "string"], 6: ["controller", "bool"], 7: ["blockOwnerDeletion", "bool"] };
+const ownerReference: Schema = {
+  1: ["kind", "string"],
+  3: ["name", "string"],
+  4: ["uid", "string"],
+  5: ["apiVersion", "string"],
+  6: ["controller", "bool"],
+  7: ["blockOwnerDeletion", "bool"],
+};
 const objectMeta: Schema = {
-  1: ["name", "string"], 2: ["generateName", "string"], 3: ["namespace", "string"], 5: ["uid", "string"], 6: ["resourceVersion", "string"],
-  7: ["generation", "int64"], 8: ["creationTimestamp", time], 9: ["deletionTimestamp", time], 10: ["deletionGracePeriodSeconds", "int64"],
-  11: ["labels", { map: "string" }], 12: ["annotations", { map: "string" }], 13: ["ownerReferences", { repeated: { msg: ownerReference } }],
+  1: ["name", "string"],
+  2: ["generateName", "string"],
+  3: ["namespace", "string"],
+  5: ["uid", "string"],
+  6: ["resourceVersion", "string"],
+  7: ["generation", "int64"],
+  8: ["creationTimestamp", time],
+  9: ["deletionTimestamp", time],
+  10: ["deletionGracePeriodSeconds", "int64"],
+  11: ["labels", { map: "string" }],
+  12: ["annotations", { map: "string" }],
+  13: ["ownerReferences", { repeated: { msg: ownerReference } }],
   14: ["finalizers", { repeated: "string" }],
 };
 const schemas: Record<string, Schema> = {
-  Namespace: { 1: ["metadata", { msg: objectMeta }], 2: ["spec", { msg: { 1: ["finalizers", { repeated: "string" }] } }], 3: ["status", { msg: { 1: ["phase", "string"] } }] },
+  Namespace: {
+    1: ["metadata", { msg: objectMeta }],
+    2: ["spec", { msg: { 1: ["finalizers", { repeated: "string" }] } }],
+    3: ["status", { msg: { 1: ["phase", "string"] } }],
+  },
   ConfigMap: { 1: ["metadata", { msg: objectMeta }], 2: ["data", { map: "string" }], 3: ["binaryData", { map: "bytes" }], 4: ["immutable", "bool"] },
-  Secret: { 1: ["metadata", { msg: objectMeta }], 2: ["data", { map: "bytes" }], 3: ["type", "string"], 4: ["stringData", { map: "string" }], 5: ["immutable", "bool"] },
+  Secret: {
+    1: ["metadata", { msg: objectMeta }],
+    2: ["data", { map: "bytes" }],
+    3: ["type", "string"],
+    4: ["stringData", { map: "string" }],
+    5: ["immutable", "bool"],
+  },
 };
 const typeMeta: Schema = { 1: ["apiVersion", "string"], 2: ["kind", "string"] };
 const unknownMsg: Schema = { 1: ["typeMeta", { msg: typeMeta }], 2: ["raw", "bytes"], 3: ["contentEncoding", "string"], 4: ["contentType", "string"] };
 
 const unsupported = (what: string) =>
-  new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `protobuf request bodies are supported only for Namespace, ConfigMap and Secret, not ${what}; send JSON or YAML`, {
-    httpStatus: 415,
-    statusReason: "UnsupportedMediaType",
-  });
-const malformed = (why: string) => new HwError("INVALID_ARGUMENT", "BadRequest", `malformed protobuf body: ${why}`, { httpStatus: 400, statusReason: "BadRequest" });
+  new HwError(
+    "INVALID_ARGUMENT",
+    "UnsupportedMediaType",
+    `protobuf request bodies are supported only for Namespace, ConfigMap and Secret, not ${what}; send JSON or YAML`,
+    {
+      httpStatus: 415,
+      statusReason: "UnsupportedMediaType",
+    },
+  );
+const malformed = (why: string) =>
+  new HwError("INVALID_ARGUMENT", "BadRequest", `malformed protobuf body: ${why}`, { httpStatus: 400, statusReason: "BadRequest" });
 
 class Reader {
   pos = 0;

@@ -23,7 +23,11 @@ const schema = {
         disks: {
           type: "array",
           maxItems: 2,
-          items: { type: "object", required: ["devPath"], properties: { devPath: { type: "string", pattern: "^/dev/" }, class: { type: "string", default: "HDD" } } },
+          items: {
+            type: "object",
+            required: ["devPath"],
+            properties: { devPath: { type: "string", pattern: "^/dev/" }, class: { type: "string", default: "HDD" } },
+          },
         },
         size: { "x-kubernetes-int-or-string": true },
         labels: { type: "object", additionalProperties: { type: "object", properties: { v: { type: "string", default: "d" } } } },
@@ -54,15 +58,28 @@ test("enum, maximum, required, type errors read like Kubernetes", () => {
   o.spec.poolName = "X";
   o.spec.replicaNumber = 7;
   assert.deepEqual(c.validate(o), [
-    { field: "spec.poolName", reason: "FieldValueNotSupported", message: 'Unsupported value: "X": supported values: "LocalStorage_PoolHDD", "LocalStorage_PoolSSD"' },
+    {
+      field: "spec.poolName",
+      reason: "FieldValueNotSupported",
+      message: 'Unsupported value: "X": supported values: "LocalStorage_PoolHDD", "LocalStorage_PoolSSD"',
+    },
     { field: "spec.replicaNumber", reason: "FieldValueInvalid", message: "Invalid value: 7: spec.replicaNumber in body should be less than or equal to 4" },
   ]);
-  assert.deepEqual(c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD" } }), [{ field: "spec.replicaNumber", reason: "FieldValueRequired", message: "Required value" }]);
+  assert.deepEqual(c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD" } }), [
+    { field: "spec.replicaNumber", reason: "FieldValueRequired", message: "Required value" },
+  ]);
   assert.deepEqual(c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD", replicaNumber: "two" } }), [
-    { field: "spec.replicaNumber", reason: "FieldValueTypeInvalid", message: 'Invalid value: "string": spec.replicaNumber in body must be of type integer: "string"' },
+    {
+      field: "spec.replicaNumber",
+      reason: "FieldValueTypeInvalid",
+      message: 'Invalid value: "string": spec.replicaNumber in body must be of type integer: "string"',
+    },
   ]);
   assert.equal(c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD", replicaNumber: 1.5 } })[0]?.reason, "FieldValueTypeInvalid");
-  assert.equal(c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD", replicaNumber: 0 } })[0]?.message, "Invalid value: 0: spec.replicaNumber in body should be greater than or equal to 1");
+  assert.equal(
+    c.validate({ ...ok(), spec: { poolName: "LocalStorage_PoolSSD", replicaNumber: 0 } })[0]?.message,
+    "Invalid value: 0: spec.replicaNumber in body should be greater than or equal to 1",
+  );
 });
 
 test("nested paths in arrays and maps; pattern, maxItems, lengths, nullable", () => {
@@ -102,7 +119,10 @@ test("structural defaulting: nested defaults, array items, additionalProperties,
   o.spec.labels = { k: {} };
   c.applyDefaults(o);
   assert.deepEqual(o.spec.config, { convertible: false, version: 1 }, "default {} then its own properties' defaults");
-  assert.deepEqual(o.spec.disks, [{ devPath: "/dev/sdb", class: "HDD" }, { devPath: "/dev/sdc", class: "SSD" }]);
+  assert.deepEqual(o.spec.disks, [
+    { devPath: "/dev/sdb", class: "HDD" },
+    { devPath: "/dev/sdc", class: "SSD" },
+  ]);
   assert.deepEqual(o.spec.labels, { k: { v: "d" } });
   assert.equal("volumeQoS" in o.spec, false, "absent parent without default stays absent");
   const q: any = ok();
@@ -178,7 +198,10 @@ test("validateCrd rejects two storage versions, non-structural schemas, bad name
   assert.match(validateCrd(two)[0]!.message, /exactly one version marked as storage version/);
 
   const nonStructural: any = crd();
-  nonStructural.spec.versions[0].schema.openAPIV3Schema = { type: "object", properties: { spec: { properties: { a: { type: "string" } } }, list: { type: "array" } } };
+  nonStructural.spec.versions[0].schema.openAPIV3Schema = {
+    type: "object",
+    properties: { spec: { properties: { a: { type: "string" } } }, list: { type: "array" } },
+  };
   assert.deepEqual(
     validateCrd(nonStructural).map((c) => [c.field, c.reason]),
     [
@@ -188,7 +211,10 @@ test("validateCrd rejects two storage versions, non-structural schemas, bad name
   );
   const noSchema: any = crd();
   delete noSchema.spec.versions[0].schema;
-  assert.deepEqual(validateCrd(noSchema).map((c) => c.field), ["spec.versions[0].schema.openAPIV3Schema"]);
+  assert.deepEqual(
+    validateCrd(noSchema).map((c) => c.field),
+    ["spec.versions[0].schema.openAPIV3Schema"],
+  );
 
   const bad: any = crd();
   bad.metadata.name = "disks.hwameistor.io";
@@ -203,33 +229,42 @@ test("validateCrd rejects two storage versions, non-structural schemas, bad name
       ["spec.versions[0].additionalPrinterColumns[2].jsonPath", "FieldValueRequired"],
     ],
   );
-  assert.deepEqual(validateCrd({ spec: { names: {}, versions: [] } }).map((c) => c.field), ["spec.group", "spec.names.plural", "spec.names.kind", "spec.scope", "spec.versions"]);
+  assert.deepEqual(
+    validateCrd({ spec: { names: {}, versions: [] } }).map((c) => c.field),
+    ["spec.group", "spec.names.plural", "spec.names.kind", "spec.scope", "spec.versions"],
+  );
   const preserve: any = crd();
-  preserve.spec.versions[0].schema.openAPIV3Schema = { type: "object", properties: { spec: { "x-kubernetes-preserve-unknown-fields": true }, size: { "x-kubernetes-int-or-string": true } } };
+  preserve.spec.versions[0].schema.openAPIV3Schema = {
+    type: "object",
+    properties: { spec: { "x-kubernetes-preserve-unknown-fields": true }, size: { "x-kubernetes-int-or-string": true } },
+  };
   assert.deepEqual(validateCrd(preserve), []);
 });
 
 test("resourceTypesFromCrd: one per served version with defaults", () => {
   const rts = resourceTypesFromCrd(crd());
   assert.equal(rts.length, 1);
-  assert.deepEqual({ ...rts[0]!, schema: undefined }, {
-    group: "hwameistor.io",
-    version: "v1alpha1",
-    kind: "LocalDisk",
-    listKind: "LocalDiskList",
-    plural: "localdisks",
-    singular: "localdisk",
-    shortNames: ["ld"],
-    categories: ["hwameistor"],
-    namespaced: false,
-    hasStatus: true,
-    printerColumns: [
-      { name: "NodeMatch", type: "string", jsonPath: ".spec.nodeName" },
-      { name: "Capacity", type: "integer", jsonPath: ".spec.capacity", priority: 1, format: "int64", description: "bytes" },
-    ],
-    selectableFields: ["spec.nodeName"],
-    builtin: false,
-    schema: undefined,
-  });
+  assert.deepEqual(
+    { ...rts[0]!, schema: undefined },
+    {
+      group: "hwameistor.io",
+      version: "v1alpha1",
+      kind: "LocalDisk",
+      listKind: "LocalDiskList",
+      plural: "localdisks",
+      singular: "localdisk",
+      shortNames: ["ld"],
+      categories: ["hwameistor"],
+      namespaced: false,
+      hasStatus: true,
+      printerColumns: [
+        { name: "NodeMatch", type: "string", jsonPath: ".spec.nodeName" },
+        { name: "Capacity", type: "integer", jsonPath: ".spec.capacity", priority: 1, format: "int64", description: "bytes" },
+      ],
+      selectableFields: ["spec.nodeName"],
+      builtin: false,
+      schema: undefined,
+    },
+  );
   assert.equal(rts[0]!.schema, schema);
 });

@@ -51,7 +51,12 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 function canon(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canon);
-  if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+  if (isObj(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canon(v[k])]),
+    );
   return v;
 }
 
@@ -74,19 +79,40 @@ function regexOf(p: string): RegExp | null {
 function checkType(s: S, v: unknown, path: string, out: FieldCause[]): boolean {
   if (v === null) {
     if (s.nullable === true || (!s.type && !s["x-kubernetes-int-or-string"])) return true;
-    out.push({ field: path, reason: "FieldValueTypeInvalid", message: `Invalid value: "null": ${path} in body must be of type ${s.type ?? "integer,string"}: "null"` });
+    out.push({
+      field: path,
+      reason: "FieldValueTypeInvalid",
+      message: `Invalid value: "null": ${path} in body must be of type ${s.type ?? "integer,string"}: "null"`,
+    });
     return false;
   }
   if (s["x-kubernetes-int-or-string"]) {
     if ((typeof v === "number" && Number.isInteger(v)) || typeof v === "string") return true;
-    out.push({ field: path, reason: "FieldValueTypeInvalid", message: `Invalid value: "${typeName(v)}": ${path} in body must be of type integer,string: "${typeName(v)}"` });
+    out.push({
+      field: path,
+      reason: "FieldValueTypeInvalid",
+      message: `Invalid value: "${typeName(v)}": ${path} in body must be of type integer,string: "${typeName(v)}"`,
+    });
     return false;
   }
   const t = s.type as string | undefined;
   if (!t) return true;
   const ok =
-    t === "object" ? isObj(v) : t === "array" ? Array.isArray(v) : t === "integer" ? typeof v === "number" && Number.isInteger(v) : t === "number" ? typeof v === "number" : typeof v === t;
-  if (!ok) out.push({ field: path, reason: "FieldValueTypeInvalid", message: `Invalid value: "${typeName(v)}": ${path} in body must be of type ${t}: "${typeName(v)}"` });
+    t === "object"
+      ? isObj(v)
+      : t === "array"
+        ? Array.isArray(v)
+        : t === "integer"
+          ? typeof v === "number" && Number.isInteger(v)
+          : t === "number"
+            ? typeof v === "number"
+            : typeof v === t;
+  if (!ok)
+    out.push({
+      field: path,
+      reason: "FieldValueTypeInvalid",
+      message: `Invalid value: "${typeName(v)}": ${path} in body must be of type ${t}: "${typeName(v)}"`,
+    });
   return ok;
 }
 
@@ -115,7 +141,8 @@ function validateNode(s: S, v: unknown, path: string, out: FieldCause[], root: b
   }
   if (typeof v === "string") {
     const len = [...v].length;
-    if (typeof s.maxLength === "number" && len > s.maxLength) out.push({ field: path, reason: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes` });
+    if (typeof s.maxLength === "number" && len > s.maxLength)
+      out.push({ field: path, reason: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes` });
     if (typeof s.minLength === "number" && len < s.minLength) out.push(invalidCause(path, v, `${path} in body should be at least ${s.minLength} chars long`));
     if (typeof s.pattern === "string") {
       const re = regexOf(s.pattern);
@@ -126,12 +153,14 @@ function validateNode(s: S, v: unknown, path: string, out: FieldCause[], root: b
     if (s.format === "date" && !/^\d{4}-\d{2}-\d{2}$/.test(v)) out.push(invalidCause(path, v, `${path} in body must be of type date: ${JSON.stringify(v)}`));
   }
   if (Array.isArray(v)) {
-    if (typeof s.maxItems === "number" && v.length > s.maxItems) out.push({ field: path, reason: "FieldValueTooMany", message: `Too many: ${v.length}: must have at most ${s.maxItems} items` });
+    if (typeof s.maxItems === "number" && v.length > s.maxItems)
+      out.push({ field: path, reason: "FieldValueTooMany", message: `Too many: ${v.length}: must have at most ${s.maxItems} items` });
     if (typeof s.minItems === "number" && v.length < s.minItems) out.push(invalidCause(path, v, `${path} in body should have at least ${s.minItems} items`));
     const listType = s["x-kubernetes-list-type"];
     if (s.uniqueItems === true || listType === "set") {
       v.forEach((x, i) => {
-        if (v.findIndex((y) => deepEqual(x, y)) < i) out.push({ field: `${path}[${i}]`, reason: "FieldValueDuplicate", message: `Duplicate value: ${show(x)}` });
+        if (v.findIndex((y) => deepEqual(x, y)) < i)
+          out.push({ field: `${path}[${i}]`, reason: "FieldValueDuplicate", message: `Duplicate value: ${show(x)}` });
       });
     } else if (listType === "map" && Array.isArray(s["x-kubernetes-list-map-keys"])) {
       const keys = s["x-kubernetes-list-map-keys"] as string[];
@@ -144,15 +173,22 @@ function validateNode(s: S, v: unknown, path: string, out: FieldCause[], root: b
   }
   if (isObj(v)) {
     const n = Object.keys(v).length;
-    if (typeof s.maxProperties === "number" && n > s.maxProperties) out.push({ field: path, reason: "FieldValueTooMany", message: `Too many: ${n}: must have at most ${s.maxProperties} items` });
-    if (typeof s.minProperties === "number" && n < s.minProperties) out.push(invalidCause(path, v, `${path} in body should have at least ${s.minProperties} properties`));
+    if (typeof s.maxProperties === "number" && n > s.maxProperties)
+      out.push({ field: path, reason: "FieldValueTooMany", message: `Too many: ${n}: must have at most ${s.maxProperties} items` });
+    if (typeof s.minProperties === "number" && n < s.minProperties)
+      out.push(invalidCause(path, v, `${path} in body should have at least ${s.minProperties} properties`));
     for (const r of Array.isArray(s.required) ? (s.required as string[]) : []) {
       if (!(r in v)) out.push(required(join(path, r)));
     }
     const props: Record<string, S> = isObj(s.properties) ? s.properties : {};
     for (const [k, x] of Object.entries(v)) {
       if (root && (k === "metadata" || k === "apiVersion" || k === "kind")) {
-        if (k === "metadata" && !isObj(x)) out.push({ field: k, reason: "FieldValueTypeInvalid", message: `Invalid value: "${typeName(x)}": metadata in body must be of type object: "${typeName(x)}"` });
+        if (k === "metadata" && !isObj(x))
+          out.push({
+            field: k,
+            reason: "FieldValueTypeInvalid",
+            message: `Invalid value: "${typeName(x)}": metadata in body must be of type object: "${typeName(x)}"`,
+          });
         if (k === "metadata" || !props[k]) continue;
       }
       const child = props[k];
@@ -261,17 +297,31 @@ function structuralErrors(s: unknown, path: string, out: FieldCause[], root: boo
   }
   const intOrString = s["x-kubernetes-int-or-string"] === true;
   const preserve = s["x-kubernetes-preserve-unknown-fields"] === true;
-  if (root && s.type !== "object") out.push(s.type ? { field: `${path}.type`, reason: "FieldValueInvalid", message: `Invalid value: ${show(s.type)}: must be object at the root` } : { field: `${path}.type`, reason: "FieldValueRequired", message: "Required value: must not be empty at the root" });
-  else if (!root && !s.type && !intOrString && !preserve) out.push({ field: `${path}.type`, reason: "FieldValueRequired", message: "Required value: must not be empty for specified object fields" });
-  if (s.type && !["object", "array", "string", "integer", "number", "boolean"].includes(s.type)) out.push({ field: `${path}.type`, reason: "FieldValueNotSupported", message: `Unsupported value: ${show(s.type)}` });
-  if (intOrString && s.type && !Array.isArray(s.anyOf) && !Array.isArray(s.allOf)) out.push({ field: `${path}.type`, reason: "FieldValueForbidden", message: "Forbidden: must be empty if x-kubernetes-int-or-string is true" });
+  if (root && s.type !== "object")
+    out.push(
+      s.type
+        ? { field: `${path}.type`, reason: "FieldValueInvalid", message: `Invalid value: ${show(s.type)}: must be object at the root` }
+        : { field: `${path}.type`, reason: "FieldValueRequired", message: "Required value: must not be empty at the root" },
+    );
+  else if (!root && !s.type && !intOrString && !preserve)
+    out.push({ field: `${path}.type`, reason: "FieldValueRequired", message: "Required value: must not be empty for specified object fields" });
+  if (s.type && !["object", "array", "string", "integer", "number", "boolean"].includes(s.type))
+    out.push({ field: `${path}.type`, reason: "FieldValueNotSupported", message: `Unsupported value: ${show(s.type)}` });
+  if (intOrString && s.type && !Array.isArray(s.anyOf) && !Array.isArray(s.allOf))
+    out.push({ field: `${path}.type`, reason: "FieldValueForbidden", message: "Forbidden: must be empty if x-kubernetes-int-or-string is true" });
   if (s.type === "array" && !isObj(s.items)) out.push({ field: `${path}.items`, reason: "FieldValueRequired", message: "Required value: must be specified" });
   if (isObj(s.properties) && s.additionalProperties !== undefined && s.additionalProperties !== false)
-    out.push({ field: `${path}.additionalProperties`, reason: "FieldValueForbidden", message: "Forbidden: additionalProperties and properties are mutual exclusive" });
-  if (isObj(s.properties)) for (const [k, p] of Object.entries(s.properties)) {
-    if (root && k === "metadata" && isObj(p) && p.type && p.type !== "object") out.push(invalidCause(`${path}.properties[metadata].type`, p.type, "must be object"));
-    structuralErrors(p, `${path}.properties[${k}]`, out, false);
-  }
+    out.push({
+      field: `${path}.additionalProperties`,
+      reason: "FieldValueForbidden",
+      message: "Forbidden: additionalProperties and properties are mutual exclusive",
+    });
+  if (isObj(s.properties))
+    for (const [k, p] of Object.entries(s.properties)) {
+      if (root && k === "metadata" && isObj(p) && p.type && p.type !== "object")
+        out.push(invalidCause(`${path}.properties[metadata].type`, p.type, "must be object"));
+      structuralErrors(p, `${path}.properties[${k}]`, out, false);
+    }
   if (isObj(s.items)) structuralErrors(s.items, `${path}.items`, out, false);
   if (isObj(s.additionalProperties)) structuralErrors(s.additionalProperties, `${path}.additionalProperties`, out, false);
 }
@@ -287,32 +337,50 @@ export function validateCrd(crd: any): FieldCause[] {
   const names = isObj(spec.names) ? spec.names : {};
   const plural = names.plural;
   if (typeof plural !== "string" || plural === "") out.push(required("spec.names.plural"));
-  else if (!DNS1123_LABEL.test(plural)) out.push(invalidCause("spec.names.plural", plural, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
+  else if (!DNS1123_LABEL.test(plural))
+    out.push(invalidCause("spec.names.plural", plural, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
   if (names.singular !== undefined && (typeof names.singular !== "string" || !DNS1123_LABEL.test(names.singular)))
     out.push(invalidCause("spec.names.singular", names.singular, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
   if (typeof names.kind !== "string" || names.kind === "") out.push(required("spec.names.kind"));
   if (names.listKind !== undefined && (typeof names.listKind !== "string" || names.listKind === "")) out.push(required("spec.names.listKind"));
-  if (typeof names.kind === "string" && names.kind !== "" && names.listKind === names.kind) out.push(invalidCause("spec.names.listKind", names.listKind, "kind and listKind may not be the same"));
+  if (typeof names.kind === "string" && names.kind !== "" && names.listKind === names.kind)
+    out.push(invalidCause("spec.names.listKind", names.listKind, "kind and listKind may not be the same"));
   for (const [i, sn] of (Array.isArray(names.shortNames) ? names.shortNames : []).entries()) {
-    if (typeof sn !== "string" || !DNS1123_LABEL.test(sn)) out.push(invalidCause(`spec.names.shortNames[${i}]`, sn, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
+    if (typeof sn !== "string" || !DNS1123_LABEL.test(sn))
+      out.push(invalidCause(`spec.names.shortNames[${i}]`, sn, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
   }
   if (typeof plural === "string" && typeof group === "string" && crd?.metadata?.name !== `${plural}.${group}`)
     out.push(invalidCause("metadata.name", crd?.metadata?.name ?? "", 'must be spec.names.plural+"."+spec.group'));
   if (spec.scope !== "Namespaced" && spec.scope !== "Cluster")
-    out.push(spec.scope === undefined ? required("spec.scope") : { field: "spec.scope", reason: "FieldValueNotSupported", message: `Unsupported value: ${show(spec.scope)}: supported values: "Cluster", "Namespaced"` });
+    out.push(
+      spec.scope === undefined
+        ? required("spec.scope")
+        : {
+            field: "spec.scope",
+            reason: "FieldValueNotSupported",
+            message: `Unsupported value: ${show(spec.scope)}: supported values: "Cluster", "Namespaced"`,
+          },
+    );
   const versions: any[] = Array.isArray(spec.versions) ? spec.versions : [];
   if (versions.length === 0) {
     out.push({ field: "spec.versions", reason: "FieldValueInvalid", message: "Invalid value: []: must have exactly one version marked as storage version" });
     return out;
   }
   const storage = versions.filter((v) => v?.storage === true).length;
-  if (storage !== 1) out.push({ field: "spec.versions", reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(versions.map((v) => v?.name))}: must have exactly one version marked as storage version` });
-  if (!versions.some((v) => v?.served === true)) out.push({ field: "spec.versions", reason: "FieldValueInvalid", message: "Invalid value: must have at least one version marked as served" });
+  if (storage !== 1)
+    out.push({
+      field: "spec.versions",
+      reason: "FieldValueInvalid",
+      message: `Invalid value: ${JSON.stringify(versions.map((v) => v?.name))}: must have exactly one version marked as storage version`,
+    });
+  if (!versions.some((v) => v?.served === true))
+    out.push({ field: "spec.versions", reason: "FieldValueInvalid", message: "Invalid value: must have at least one version marked as served" });
   const seen = new Set<string>();
   versions.forEach((v, i) => {
     const p = `spec.versions[${i}]`;
     if (typeof v?.name !== "string" || v.name === "") out.push(required(`${p}.name`));
-    else if (!DNS1123_LABEL.test(v.name)) out.push(invalidCause(`${p}.name`, v.name, "a DNS-1035 label must consist of lower case alphanumeric characters or '-'"));
+    else if (!DNS1123_LABEL.test(v.name))
+      out.push(invalidCause(`${p}.name`, v.name, "a DNS-1035 label must consist of lower case alphanumeric characters or '-'"));
     else if (seen.has(v.name)) out.push({ field: `${p}.name`, reason: "FieldValueDuplicate", message: `Duplicate value: ${show(v.name)}` });
     else seen.add(v.name);
     if (typeof v?.served !== "boolean") out.push(required(`${p}.served`));
@@ -327,9 +395,14 @@ export function validateCrd(crd: any): FieldCause[] {
       if (typeof c?.name !== "string" || c.name === "") out.push(required(`${cp}.name`));
       if (typeof c?.type !== "string" || c.type === "") out.push(required(`${cp}.type`));
       else if (!COLUMN_TYPES.includes(c.type))
-        out.push({ field: `${cp}.type`, reason: "FieldValueNotSupported", message: `Unsupported value: ${show(c.type)}: supported values: ${COLUMN_TYPES.map((t) => JSON.stringify(t)).join(", ")}` });
+        out.push({
+          field: `${cp}.type`,
+          reason: "FieldValueNotSupported",
+          message: `Unsupported value: ${show(c.type)}: supported values: ${COLUMN_TYPES.map((t) => JSON.stringify(t)).join(", ")}`,
+        });
       if (typeof c?.jsonPath !== "string" || c.jsonPath === "") out.push(required(`${cp}.jsonPath`));
-      if (c?.priority !== undefined && (!Number.isInteger(c.priority) || c.priority < 0)) out.push(invalidCause(`${cp}.priority`, c.priority, "must be a non-negative integer"));
+      if (c?.priority !== undefined && (!Number.isInteger(c.priority) || c.priority < 0))
+        out.push(invalidCause(`${cp}.priority`, c.priority, "must be a non-negative integer"));
     });
     (Array.isArray(v?.selectableFields) ? v.selectableFields : []).forEach((f: any, j: number) => {
       if (typeof f?.jsonPath !== "string" || f.jsonPath === "") out.push(required(`${p}.selectableFields[${j}].jsonPath`));

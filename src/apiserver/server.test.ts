@@ -10,31 +10,35 @@ const CRD = {
     group: "test.hwameistor.io",
     scope: "Cluster",
     names: { plural: "widgets", singular: "widget", kind: "Widget", shortNames: ["wd"] },
-    versions: [{
-      name: "v1", served: true, storage: true,
-      subresources: { status: {} },
-      additionalPrinterColumns: [
-        { name: "Size", type: "integer", jsonPath: ".spec.size" },
-        { name: "Phase", type: "string", jsonPath: ".status.phase" },
-        { name: "Color", type: "string", jsonPath: ".spec.color", priority: 1 },
-      ],
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: {
-              type: "object",
-              required: ["size"],
-              properties: {
-                size: { type: "integer", minimum: 1 },
-                color: { type: "string", default: "blue", enum: ["blue", "red"] },
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: "Size", type: "integer", jsonPath: ".spec.size" },
+          { name: "Phase", type: "string", jsonPath: ".status.phase" },
+          { name: "Color", type: "string", jsonPath: ".spec.color", priority: 1 },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: "object",
+            properties: {
+              spec: {
+                type: "object",
+                required: ["size"],
+                properties: {
+                  size: { type: "integer", minimum: 1 },
+                  color: { type: "string", default: "blue", enum: ["blue", "red"] },
+                },
               },
+              status: { type: "object", properties: { phase: { type: "string" } } },
             },
-            status: { type: "object", properties: { phase: { type: "string" } } },
           },
         },
       },
-    }],
+    ],
   },
 };
 
@@ -104,7 +108,9 @@ describe("embedded API server over HTTP", () => {
     const malformed = await s.req("POST", "/api/v1/namespaces/default/configmaps", "{not json");
     assert.equal(malformed.status, 400);
     assert.equal((await s.req("GET", "/api/v1/nothings")).status, 404);
-    const yaml = await s.req("POST", "/api/v1/namespaces/default/configmaps", "metadata:\n  name: fromyaml\ndata:\n  a: b\n", { "Content-Type": "application/yaml" });
+    const yaml = await s.req("POST", "/api/v1/namespaces/default/configmaps", "metadata:\n  name: fromyaml\ndata:\n  a: b\n", {
+      "Content-Type": "application/yaml",
+    });
     assert.equal(yaml.status, 201);
 
     // update: unconditional, then stale rv → 409
@@ -114,7 +120,10 @@ describe("embedded API server over HTTP", () => {
     assert.equal(u.body.metadata.uid, c.body.metadata.uid);
     assert.ok(Number(u.body.metadata.resourceVersion) > Number(c.body.metadata.resourceVersion));
     assert.equal(u.body.metadata.generation, 2);
-    const stale = await s.req("PUT", "/api/v1/namespaces/default/configmaps/a", { metadata: { name: "a", resourceVersion: c.body.metadata.resourceVersion }, data: {} });
+    const stale = await s.req("PUT", "/api/v1/namespaces/default/configmaps/a", {
+      metadata: { name: "a", resourceVersion: c.body.metadata.resourceVersion },
+      data: {},
+    });
     assert.equal(stale.status, 409);
     assert.equal(stale.body.reason, "Conflict");
     // a no-op update keeps the resourceVersion
@@ -140,9 +149,19 @@ describe("embedded API server over HTTP", () => {
     assert.equal(d.body.metadata.deletionGracePeriodSeconds, 0);
     const g = await s.req("GET", "/api/v1/namespaces/default/configmaps/fin");
     assert.ok(g.body.metadata.deletionTimestamp);
-    const add = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/fin", { metadata: { finalizers: ["test/f", "test/g"] } }, { "Content-Type": "application/merge-patch+json" });
+    const add = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/fin",
+      { metadata: { finalizers: ["test/f", "test/g"] } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
     assert.equal(add.status, 422);
-    const p = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/fin", { metadata: { finalizers: null } }, { "Content-Type": "application/merge-patch+json" });
+    const p = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/fin",
+      { metadata: { finalizers: null } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
     assert.equal(p.status, 200);
     assert.equal((await s.req("GET", "/api/v1/namespaces/default/configmaps/fin")).status, 404);
   });
@@ -151,20 +170,42 @@ describe("embedded API server over HTTP", () => {
     await s.req("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name: "p" }, data: { a: "1" } });
     const m = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", { data: { b: "2" } }, { "Content-Type": "application/merge-patch+json" });
     assert.deepEqual(m.body.data, { a: "1", b: "2" });
-    const j = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", [{ op: "remove", path: "/data/a" }], { "Content-Type": "application/json-patch+json" });
+    const j = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", [{ op: "remove", path: "/data/a" }], {
+      "Content-Type": "application/json-patch+json",
+    });
     assert.deepEqual(j.body.data, { b: "2" });
-    const sm = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", { metadata: { labels: { l: "1" } } }, { "Content-Type": "application/strategic-merge-patch+json" });
+    const sm = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/p",
+      { metadata: { labels: { l: "1" } } },
+      { "Content-Type": "application/strategic-merge-patch+json" },
+    );
     assert.equal(sm.body.metadata.labels.l, "1");
     const ap = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", "{}", { "Content-Type": "application/apply-patch+yaml" });
     assert.equal(ap.status, 400); // fieldManager is required
-    const ssa = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '1'\n", { "Content-Type": "application/apply-patch+yaml" });
+    const ssa = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '1'\n",
+      { "Content-Type": "application/apply-patch+yaml" },
+    );
     assert.equal(ssa.status, 201);
-    const ssa2 = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  b: '2'\n", { "Content-Type": "application/apply-patch+yaml" });
+    const ssa2 = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/ssa?fieldManager=t",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  b: '2'\n",
+      { "Content-Type": "application/apply-patch+yaml" },
+    );
     assert.equal(ssa2.status, 200);
     assert.deepEqual(ssa2.body.data, { a: "1", b: "2" });
     const bad = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", "{}", { "Content-Type": "text/plain" });
     assert.equal(bad.status, 415);
-    const stale = await s.req("PATCH", "/api/v1/namespaces/default/configmaps/p", { metadata: { resourceVersion: "1" }, data: { c: "3" } }, { "Content-Type": "application/merge-patch+json" });
+    const stale = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/p",
+      { metadata: { resourceVersion: "1" }, data: { c: "3" } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
     assert.equal(stale.status, 409);
   });
 
@@ -177,12 +218,21 @@ describe("embedded API server over HTTP", () => {
 
   it("filters lists by label and field selectors and pages them", async () => {
     for (let i = 0; i < 7; i++) {
-      await s.req("POST", "/api/v1/namespaces/kube-public/pods", { metadata: { name: `pod-${i}`, labels: { app: i % 2 ? "odd" : "even" } }, spec: { nodeName: `n${i % 3}` } });
+      await s.req("POST", "/api/v1/namespaces/kube-public/pods", {
+        metadata: { name: `pod-${i}`, labels: { app: i % 2 ? "odd" : "even" } },
+        spec: { nodeName: `n${i % 3}` },
+      });
     }
     const odd = await s.req("GET", "/api/v1/namespaces/kube-public/pods?labelSelector=app%3Dodd");
-    assert.deepEqual(odd.body.items.map((p: any) => p.metadata.name), ["pod-1", "pod-3", "pod-5"]);
+    assert.deepEqual(
+      odd.body.items.map((p: any) => p.metadata.name),
+      ["pod-1", "pod-3", "pod-5"],
+    );
     const n0 = await s.req("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn0");
-    assert.deepEqual(n0.body.items.map((p: any) => p.metadata.name), ["pod-0", "pod-3", "pod-6"]);
+    assert.deepEqual(
+      n0.body.items.map((p: any) => p.metadata.name),
+      ["pod-0", "pod-3", "pod-6"],
+    );
     assert.equal((await s.req("GET", "/api/v1/pods?labelSelector=%3D%3D%3D")).status, 400);
     assert.equal((await s.req("GET", "/api/v1/pods?fieldSelector=spec.bogus%3D1")).status, 400);
     // status.phase is Pending after create (kube resets the status of a new Pod)
@@ -210,20 +260,39 @@ describe("embedded API server over HTTP", () => {
   });
 
   it("answers server-side Tables", async () => {
-    const r = await s.req("GET", "/apis/storage.k8s.io/v1/storageclasses", undefined, { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" });
+    const r = await s.req("GET", "/apis/storage.k8s.io/v1/storageclasses", undefined, {
+      Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+    });
     assert.equal(r.body.kind, "Table");
-    assert.deepEqual(r.body.columnDefinitions.map((c: any) => c.name), ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"]);
+    assert.deepEqual(
+      r.body.columnDefinitions.map((c: any) => c.name),
+      ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"],
+    );
   });
 
   it("separates the status subresource from the main resource", async () => {
-    await s.req("POST", "/api/v1/namespaces/default/persistentvolumeclaims", { metadata: { name: "c1" }, spec: { resources: { requests: { storage: "1Gi" } } }, status: { phase: "Bound" } });
+    await s.req("POST", "/api/v1/namespaces/default/persistentvolumeclaims", {
+      metadata: { name: "c1" },
+      spec: { resources: { requests: { storage: "1Gi" } } },
+      status: { phase: "Bound" },
+    });
     const g = await s.req("GET", "/api/v1/namespaces/default/persistentvolumeclaims/c1");
     assert.equal(g.body.status.phase, "Pending");
-    const st = await s.req("PATCH", "/api/v1/namespaces/default/persistentvolumeclaims/c1/status", { status: { phase: "Bound" }, spec: { volumeName: "ignored" } }, { "Content-Type": "application/merge-patch+json" });
+    const st = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/persistentvolumeclaims/c1/status",
+      { status: { phase: "Bound" }, spec: { volumeName: "ignored" } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
     assert.equal(st.status, 200);
     assert.equal(st.body.status.phase, "Bound");
     assert.equal(st.body.spec.volumeName, undefined);
-    const main = await s.req("PATCH", "/api/v1/namespaces/default/persistentvolumeclaims/c1", { status: { phase: "Lost" }, spec: { volumeName: "pv1" } }, { "Content-Type": "application/merge-patch+json" });
+    const main = await s.req(
+      "PATCH",
+      "/api/v1/namespaces/default/persistentvolumeclaims/c1",
+      { status: { phase: "Lost" }, spec: { volumeName: "pv1" } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
     assert.equal(main.body.status.phase, "Bound");
     assert.equal(main.body.spec.volumeName, "pv1");
     assert.equal((await s.req("GET", "/api/v1/namespaces/default/configmaps/x/status")).status, 404);
@@ -238,7 +307,13 @@ describe("embedded API server over HTTP", () => {
     const disc = await s.req("GET", "/apis/test.hwameistor.io/v1");
     assert.equal(disc.body.resources.find((r: any) => r.name === "widgets")?.kind, "Widget");
 
-    const w = await s.req("POST", "/apis/test.hwameistor.io/v1/widgets", { apiVersion: "test.hwameistor.io/v1", kind: "Widget", metadata: { name: "w1" }, spec: { size: 2, extra: 1 }, status: { phase: "X" } });
+    const w = await s.req("POST", "/apis/test.hwameistor.io/v1/widgets", {
+      apiVersion: "test.hwameistor.io/v1",
+      kind: "Widget",
+      metadata: { name: "w1" },
+      spec: { size: 2, extra: 1 },
+      status: { phase: "X" },
+    });
     assert.equal(w.status, 201, JSON.stringify(w.body));
     assert.equal(w.body.spec.color, "blue");
     assert.equal(w.body.spec.extra, undefined);
@@ -259,10 +334,18 @@ describe("embedded API server over HTTP", () => {
     const sp = await s.req("PATCH", "/apis/test.hwameistor.io/v1/widgets/w1", { spec: { size: 5 } }, { "Content-Type": "application/merge-patch+json" });
     assert.equal(sp.body.metadata.generation, 2);
     assert.equal(sp.body.status.phase, "Ready");
-    const sm = await s.req("PATCH", "/apis/test.hwameistor.io/v1/widgets/w1", { spec: { size: 6 } }, { "Content-Type": "application/strategic-merge-patch+json" });
+    const sm = await s.req(
+      "PATCH",
+      "/apis/test.hwameistor.io/v1/widgets/w1",
+      { spec: { size: 6 } },
+      { "Content-Type": "application/strategic-merge-patch+json" },
+    );
     assert.equal(sm.status, 415);
     const t = await s.req("GET", "/apis/test.hwameistor.io/v1/widgets", undefined, { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
-    assert.deepEqual(t.body.columnDefinitions.map((x: any) => x.name), ["Name", "Size", "Phase", "Color"]);
+    assert.deepEqual(
+      t.body.columnDefinitions.map((x: any) => x.name),
+      ["Name", "Size", "Phase", "Color"],
+    );
     assert.deepEqual(t.body.rows[0].cells.slice(0, 3), ["w1", 5, "Ready"]);
 
     const badCrd = await s.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", { ...CRD, metadata: { name: "wrong.name" } });
@@ -302,7 +385,10 @@ describe("embedded API server over HTTP", () => {
     r2.close();
 
     // initial events + bookmark
-    const ini = await openWatch(s, `/api/v1/namespaces/kube-public/pods?watch=true&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`);
+    const ini = await openWatch(
+      s,
+      `/api/v1/namespaces/kube-public/pods?watch=true&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`,
+    );
     const types: string[] = [];
     for (;;) {
       const e = await ini.next();
@@ -345,7 +431,9 @@ describe("embedded API server over HTTP", () => {
   });
 
   it("watches as Table rows (kubectl get -w)", async () => {
-    const w = await openWatch(s, "/apis/storage.k8s.io/v1/storageclasses?watch=true&resourceVersion=0", { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
+    const w = await openWatch(s, "/apis/storage.k8s.io/v1/storageclasses?watch=true&resourceVersion=0", {
+      Accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+    });
     await s.req("POST", "/apis/storage.k8s.io/v1/storageclasses", { metadata: { name: "sc-w" }, provisioner: "lvm.hwameistor.io" });
     await s.req("DELETE", "/apis/storage.k8s.io/v1/storageclasses/sc-w");
     const a = await w.next();
@@ -379,7 +467,10 @@ describe("embedded API server over HTTP", () => {
     assert.equal(dc.status, 200);
     assert.equal(dc.body.items.length, 2);
     const left = await s.req("GET", "/api/v1/namespaces/kube-public/configmaps");
-    assert.deepEqual(left.body.items.map((c: any) => c.metadata.name), ["dc3"]);
+    assert.deepEqual(
+      left.body.items.map((c: any) => c.metadata.name),
+      ["dc3"],
+    );
   });
 
   it("rejects oversized bodies and survives garbage", async () => {
@@ -398,7 +489,9 @@ describe("embedded API server over HTTP", () => {
     // a client that disconnects mid-body
     await new Promise<void>((resolve) => {
       const sock = net.connect(Number(new URL(s.url).port), "127.0.0.1", () => {
-        sock.write(`POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"metadata":`);
+        sock.write(
+          `POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"metadata":`,
+        );
         setTimeout(() => {
           sock.destroy();
           resolve();
@@ -446,7 +539,9 @@ describe("CRD guards", () => {
           group: "storage.k8s.io",
           scope: "Cluster",
           names: { plural: "storageclasses", singular: "storageclass", kind: "StorageClass" },
-          versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+          versions: [
+            { name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } },
+          ],
         },
       };
       const r = await s.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);

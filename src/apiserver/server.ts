@@ -11,7 +11,15 @@ import pino, { type Logger } from "pino";
 import { HwError } from "../api/errors.ts";
 import { authenticate, loadOrCreateToken } from "./auth.ts";
 import { CRD_GROUP, CRD_PLURAL, defaultNamespaces } from "./builtins.ts";
-import { AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregatedDiscovery } from "./discovery.ts";
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  wantsAggregatedDiscovery,
+} from "./discovery.ts";
 import { listObjects, objectFilter } from "./handlers/list.ts";
 import { ObjectService, type DeleteOptions, type FieldValidation, type WriteOptions } from "./handlers/objects.ts";
 import { serveSubresource, servesSubresource } from "./handlers/subresources.ts";
@@ -230,7 +238,14 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const u = new URL(req.url ?? "/", "http://x");
   const path = u.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
-  if (path === "/healthz" || path === "/readyz" || path === "/livez" || path.startsWith("/healthz/") || path.startsWith("/readyz/") || path.startsWith("/livez/")) {
+  if (
+    path === "/healthz" ||
+    path === "/readyz" ||
+    path === "/livez" ||
+    path.startsWith("/healthz/") ||
+    path.startsWith("/readyz/") ||
+    path.startsWith("/livez/")
+  ) {
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("ok");
     return undefined;
@@ -313,7 +328,19 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   ctx.audit?.({ user, verb: rbacVerb(method, name, watch), group, resource: plural, subresource: sub, namespace, name });
   if (!rt.namespaced && namespace !== undefined) throw notFoundPath();
   if (sub !== undefined && sub !== "status" && name !== undefined && servesSubresource(rt, sub)) {
-    const done = await serveSubresource({ svc: ctx.svc, rt, namespace, name, sub, method, query: u.searchParams, req, res, token: ctx.token, opts: writeOptions(u.searchParams) });
+    const done = await serveSubresource({
+      svc: ctx.svc,
+      rt,
+      namespace,
+      name,
+      sub,
+      method,
+      query: u.searchParams,
+      req,
+      res,
+      token: ctx.token,
+      opts: writeOptions(u.searchParams),
+    });
     return done && reply(done[0], done[1]);
   }
   if (sub !== undefined && (sub !== "status" || !rt.hasStatus)) throw notFoundPath();
@@ -328,15 +355,25 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     if (watch) {
       if (name !== undefined) fieldSelector = [fieldSelector, `metadata.name=${name}`].filter(Boolean).join(",");
       await ctx.svc.store.sync(); // the initial state a watcher sees is committed
-      serveWatch(ctx.svc, ctx.hub, rt, namespace, {
-        labelSelector,
-        fieldSelector,
-        resourceVersion: q.get("resourceVersion") ?? undefined,
-        allowWatchBookmarks: q.get("allowWatchBookmarks") === "true",
-        sendInitialEvents: q.get("sendInitialEvents") === "true",
-        timeoutSeconds: q.has("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : undefined,
-        includeObject,
-      }, out, req, res, ctx.watchTuning);
+      serveWatch(
+        ctx.svc,
+        ctx.hub,
+        rt,
+        namespace,
+        {
+          labelSelector,
+          fieldSelector,
+          resourceVersion: q.get("resourceVersion") ?? undefined,
+          allowWatchBookmarks: q.get("allowWatchBookmarks") === "true",
+          sendInitialEvents: q.get("sendInitialEvents") === "true",
+          timeoutSeconds: q.has("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : undefined,
+          includeObject,
+        },
+        out,
+        req,
+        res,
+        ctx.watchTuning,
+      );
       return undefined;
     }
     const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
@@ -357,7 +394,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     const opts = await deleteOptions(req, q);
     const filter = objectFilter(rt, { labelSelector: q.get("labelSelector") ?? undefined, fieldSelector: q.get("fieldSelector") ?? undefined }) ?? (() => true);
     const items = ctx.svc.deleteCollection(rt, namespace, filter, opts);
-    return reply(200, { kind: rt.listKind, apiVersion: items[0]?.apiVersion ?? (rt.group ? `${rt.group}/${rt.version}` : rt.version), metadata: { resourceVersion: String(ctx.svc.store.currentRv) }, items });
+    return reply(200, {
+      kind: rt.listKind,
+      apiVersion: items[0]?.apiVersion ?? (rt.group ? `${rt.group}/${rt.version}` : rt.version),
+      metadata: { resourceVersion: String(ctx.svc.store.currentRv) },
+      items,
+    });
   }
   if (name === undefined) throw methodNotAllowed(method);
   switch (method) {
@@ -397,7 +439,10 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
 }
 
 function methodNotAllowed(method: string): HwError {
-  return new HwError("UNIMPLEMENTED", "MethodNotAllowed", `the server does not allow this method on the requested resource (${method})`, { httpStatus: 405, statusReason: "MethodNotAllowed" });
+  return new HwError("UNIMPLEMENTED", "MethodNotAllowed", `the server does not allow this method on the requested resource (${method})`, {
+    httpStatus: 405,
+    statusReason: "MethodNotAllowed",
+  });
 }
 
 function parseIncludeObject(v: string | null): "None" | "Metadata" | "Object" | undefined {
@@ -443,7 +488,14 @@ async function deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<
   return opts;
 }
 
-function objectReply(status: number, rt: ResourceType, obj: any, out: Output, includeObject: "None" | "Metadata" | "Object" | undefined, opts?: WriteOptions): Reply {
+function objectReply(
+  status: number,
+  rt: ResourceType,
+  obj: any,
+  out: Output,
+  includeObject: "None" | "Metadata" | "Object" | undefined,
+  opts?: WriteOptions,
+): Reply {
   const headers: Record<string, string | string[]> = {};
   if (opts?.warnings?.length) headers.Warning = opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
   if (out.as === "table") {

@@ -4,8 +4,18 @@ import { humanDuration, toTable } from "./table.ts";
 import type { ResourceType } from "./resource-type.ts";
 
 const base: Omit<ResourceType, "printerColumns"> = {
-  group: "hwameistor.io", version: "v1alpha1", kind: "LocalDisk", listKind: "LocalDiskList", plural: "localdisks", singular: "localdisk",
-  shortNames: ["ld"], categories: [], namespaced: false, hasStatus: true, selectableFields: [], builtin: false,
+  group: "hwameistor.io",
+  version: "v1alpha1",
+  kind: "LocalDisk",
+  listKind: "LocalDiskList",
+  plural: "localdisks",
+  singular: "localdisk",
+  shortNames: ["ld"],
+  categories: [],
+  namespaced: false,
+  hasStatus: true,
+  selectableFields: [],
+  builtin: false,
 };
 const localDisks: ResourceType = {
   ...base,
@@ -30,10 +40,26 @@ const disk = {
 test("HumanDuration matches apimachinery", () => {
   const s = 1000;
   const cases: [number, string][] = [
-    [-5 * s, "<invalid>"], [-1500, "0s"], [0, "0s"], [59 * s, "59s"], [119 * s, "119s"], [120 * s, "2m"], [125 * s, "2m5s"],
-    [10 * 60 * s, "10m"], [179 * 60 * s, "179m"], [3 * 3600 * s, "3h"], [(3 * 3600 + 12 * 60) * s, "3h12m"], [8 * 3600 * s, "8h"],
-    [47 * 3600 * s, "47h"], [48 * 3600 * s, "2d"], [(50 * 3600) * s, "2d2h"], [8 * 86400 * s, "8d"], [400 * 86400 * s, "400d"],
-    [730 * 86400 * s, "2y"], [(731 * 86400) * s, "2y1d"], [9 * 365 * 86400 * s, "9y"],
+    [-5 * s, "<invalid>"],
+    [-1500, "0s"],
+    [0, "0s"],
+    [59 * s, "59s"],
+    [119 * s, "119s"],
+    [120 * s, "2m"],
+    [125 * s, "2m5s"],
+    [10 * 60 * s, "10m"],
+    [179 * 60 * s, "179m"],
+    [3 * 3600 * s, "3h"],
+    [(3 * 3600 + 12 * 60) * s, "3h12m"],
+    [8 * 3600 * s, "8h"],
+    [47 * 3600 * s, "47h"],
+    [48 * 3600 * s, "2d"],
+    [50 * 3600 * s, "2d2h"],
+    [8 * 86400 * s, "8d"],
+    [400 * 86400 * s, "400d"],
+    [730 * 86400 * s, "2y"],
+    [731 * 86400 * s, "2y1d"],
+    [9 * 365 * 86400 * s, "9y"],
   ];
   for (const [ms, want] of cases) assert.equal(humanDuration(ms), want, `${ms}ms`);
 });
@@ -75,10 +101,12 @@ test("type mismatches and bad dates", () => {
       { name: "N", type: "number", jsonPath: ".b" },
       { name: "D", type: "date", jsonPath: ".c" },
       { name: "S", type: "string", jsonPath: ".d" },
-      { name: "F", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
+      { name: "F", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     ],
   };
-  const t = toTable(rt, [{ metadata: { name: "x" }, a: "7", b: 2.5, c: "yesterday", d: 12, status: { conditions: [{ type: "Ready", status: "True" }] } }], { now });
+  const t = toTable(rt, [{ metadata: { name: "x" }, a: "7", b: 2.5, c: "yesterday", d: 12, status: { conditions: [{ type: "Ready", status: "True" }] } }], {
+    now,
+  });
   assert.deepEqual(t.rows[0].cells, ["x", null, 2.5, "<invalid>", "12", "True"]);
   const t2 = toTable(rt, [{ metadata: { name: "y" }, a: 7.9, c: "0001-01-01T00:00:00Z" }], { now });
   assert.deepEqual(t2.rows[0].cells, ["y", 7, null, "<unknown>", null, null]);

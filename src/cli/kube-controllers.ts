@@ -23,7 +23,9 @@ interface Flags {
 export function registerKubeControllersCommand(program: Command): void {
   program
     .command("kube-controllers")
-    .description("run the Kubernetes storage roles (PV controller, attach/detach, external provisioner/attacher/resizer/snapshotter) where no Kubernetes runs them")
+    .description(
+      "run the Kubernetes storage roles (PV controller, attach/detach, external provisioner/attacher/resizer/snapshotter) where no Kubernetes runs them",
+    )
     .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--csi-socket <path>", "a CSI controller socket (repeat for each driver)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--no-sidecars", "only the kube-controller-manager roles")
@@ -38,6 +40,16 @@ export function registerKubeControllersCommand(program: Command): void {
       const sidecars = o.sidecars && o.csiSocket.length ? await startSidecars({ client, sockets: o.csiSocket, log, informers }) : undefined;
       // One scheduler per cluster, like the other roles of this process (not leader-elected: run one).
       const scheduler = o.podScheduler ? await startEmbeddedScheduler({ client, log, noLeaderElection: true }) : undefined;
-      serveUntilSignal(log, { stop: async () => { await scheduler?.stop(); await sidecars?.stop(); await kcm.stop(); } }, { kubeControllers: true, drivers: sidecars?.drivers ?? [], podScheduler: !!scheduler });
+      serveUntilSignal(
+        log,
+        {
+          stop: async () => {
+            await scheduler?.stop();
+            await sidecars?.stop();
+            await kcm.stop();
+          },
+        },
+        { kubeControllers: true, drivers: sidecars?.drivers ?? [], podScheduler: !!scheduler },
+      );
     });
 }

@@ -61,7 +61,11 @@ export function registerNodeCommand(program: Command): void {
     .option("--metrics-port <port>", "serve this agent's /metrics (CSI latencies, reconciles, per-volume I/O) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
     .option("--log-level <level>", "pino log level", "info")
-    .option("--run-pods", "standalone / dev cluster: play the kubelet for pods bound to this node — mount their volumes and run their containers as host processes. SECURITY: whoever may create a pod may then run any command on this host as any user", false)
+    .option(
+      "--run-pods",
+      "standalone / dev cluster: play the kubelet for pods bound to this node — mount their volumes and run their containers as host processes. SECURITY: whoever may create a pod may then run any command on this host as any user",
+      false,
+    )
     .option("--kubelet-root <dir>", "kubelet root for pod volume paths (plugins/kubernetes.io/csi/…, pods/<uid>/…)", DEFAULT_KUBELET_ROOT)
     .action(async (o: NodeFlags) => {
       const log = serverLogger(o.logLevel, { node: o.nodeName });
@@ -106,6 +110,14 @@ export function registerNodeCommand(program: Command): void {
         });
       }
       const service = { stop: async () => (await kubelet?.stop(), await agent.stop()) };
-      serveUntilSignal(log, service, { node: o.nodeName, ready: true, csiSocketDir: agent.ctx.csiSocketDir, engine: agent.storage?.engine.kind, lvmSocket: agent.storage?.socketPath, metricsPort: agent.metrics?.port, kubeletLogPort: kubelet?.logPort });
+      serveUntilSignal(log, service, {
+        node: o.nodeName,
+        ready: true,
+        csiSocketDir: agent.ctx.csiSocketDir,
+        engine: agent.storage?.engine.kind,
+        lvmSocket: agent.storage?.socketPath,
+        metricsPort: agent.metrics?.port,
+        kubeletLogPort: kubelet?.logPort,
+      });
     });
 }

@@ -33,5 +33,8 @@ test("json and yaml print the data", () => {
 
 test("empty tables and bad formats", () => {
   assert.equal(render({ sections: [{ columns: [], rows: [], empty: "no volumes" }], data: [] }, "table"), "no volumes");
-  assert.throws(() => parseOutputFormat("xml"), (e: any) => /json, yaml/.test(e.hint) && exitCodeOf(e) === 2);
+  assert.throws(
+    () => parseOutputFormat("xml"),
+    (e: any) => /json, yaml/.test(e.hint) && exitCodeOf(e) === 2,
+  );
 });

@@ -40,14 +40,22 @@ export function parseOutputFormat(v: string | undefined): OutputFormat {
   return f;
 }
 
-const cell = (v: unknown): string => (v === undefined || v === null ? "" : Array.isArray(v) ? v.join(",") : typeof v === "object" ? JSON.stringify(v) : String(v));
+const cell = (v: unknown): string =>
+  v === undefined || v === null ? "" : Array.isArray(v) ? v.join(",") : typeof v === "object" ? JSON.stringify(v) : String(v);
 
 export function renderTable<R>(s: Section<R>, wide: boolean): string {
   const cols = s.columns.filter((c) => wide || !c.wide);
   if (s.rows.length === 0) return s.empty ?? "No resources found.";
   const grid = [...(s.headers === false ? [] : [cols.map((c) => c.header.toUpperCase())]), ...s.rows.map((r) => cols.map((c) => cell(c.value(r))))];
   const widths = cols.map((_, i) => Math.max(...grid.map((row) => row[i]!.length)));
-  return grid.map((row) => row.map((v, i) => (i === row.length - 1 ? v : v.padEnd(widths[i]! + 3))).join("").trimEnd()).join("\n");
+  return grid
+    .map((row) =>
+      row
+        .map((v, i) => (i === row.length - 1 ? v : v.padEnd(widths[i]! + 3)))
+        .join("")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 export function render(view: View, format: OutputFormat): string {

@@ -39,12 +39,16 @@ const repo = resolve(import.meta.dirname, "../..");
 /** "7d", "12h", "30m", "90s" or plain seconds → ms. */
 export function parseDuration(v: string, flag: string): number {
   const m = /^(\d+)(d|h|m|s)?$/.exec(v.trim());
-  if (!m || Number(m[1]) <= 0) throw new HwError("INVALID_ARGUMENT", "Invalid", `${flag} ${JSON.stringify(v)} must be a positive duration such as 7d, 12h, 30m or 90s`);
+  if (!m || Number(m[1]) <= 0)
+    throw new HwError("INVALID_ARGUMENT", "Invalid", `${flag} ${JSON.stringify(v)} must be a positive duration such as 7d, 12h, 30m or 90s`);
   return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[(m[2] ?? "s") as "d" | "h" | "m" | "s"];
 }
 
 /** Credentials: flags, then the original's env, then <dataDir>/credentials.json (made once). */
-export function resolveCredentials(f: Pick<RestFlags, "auth" | "accessId" | "secretKeyFile" | "dataDir">, env = process.env): { enabled: boolean; accessId?: string; secretKey?: string; file?: string } {
+export function resolveCredentials(
+  f: Pick<RestFlags, "auth" | "accessId" | "secretKeyFile" | "dataDir">,
+  env = process.env,
+): { enabled: boolean; accessId?: string; secretKey?: string; file?: string } {
   const envEnable = env.EnableAuth;
   const enabled = f.auth && (envEnable === undefined || envEnable.toLowerCase() === "true");
   if (!enabled) return { enabled: false };
@@ -53,7 +57,11 @@ export function resolveCredentials(f: Pick<RestFlags, "auth" | "accessId" | "sec
   if (f.secretKeyFile && !secretKey) throw new HwError("INVALID_ARGUMENT", "Invalid", `--secret-key-file ${f.secretKeyFile} is empty`);
   if (accessId && secretKey) return { enabled, accessId, secretKey };
   if (accessId || secretKey) {
-    throw new HwError("INVALID_ARGUMENT", "Invalid", "give both the access id (--access-id or AuthAccessId) and the secret key (--secret-key-file or AuthSecretKey), or neither (then they are generated)");
+    throw new HwError(
+      "INVALID_ARGUMENT",
+      "Invalid",
+      "give both the access id (--access-id or AuthAccessId) and the secret key (--secret-key-file or AuthSecretKey), or neither (then they are generated)",
+    );
   }
   const file = join(f.dataDir, "credentials.json");
   if (existsSync(file)) {
@@ -76,11 +84,16 @@ export function registerRestCommand(program: Command): void {
     .description("run the REST API and the web dashboard (the original's apiserver component)")
     .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HwError("INVALID_ARGUMENT", "Invalid", `--port ${v} is not a port number`);
-      return n;
-    }, 8443)
+    .option(
+      "--port <port>",
+      "port to listen on (0 = any free port)",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HwError("INVALID_ARGUMENT", "Invalid", `--port ${v} is not a port number`);
+        return n;
+      },
+      8443,
+    )
     .option("--data-dir <dir>", "where the self-signed certificate and generated credentials are kept", ".state/rest")
     .option("--tls-cert <file>", "serving certificate (PEM); with --tls-key")
     .option("--tls-key <file>", "serving key (PEM); with --tls-cert")
@@ -116,12 +129,16 @@ export function registerRestCommand(program: Command): void {
         systemNamespace: o.systemNamespace,
         log,
       });
-      serveUntilSignal(log, { stop: () => srv.close() }, {
-        url: srv.url,
-        swagger: `${srv.url}/swagger/index.html`,
-        auth: cred.enabled,
-        ...(cred.file ? { credentials: cred.file } : {}),
-        ...(tls && !o.tlsCert ? { caCert: join(o.dataDir, "tls.crt") } : {}),
-      });
+      serveUntilSignal(
+        log,
+        { stop: () => srv.close() },
+        {
+          url: srv.url,
+          swagger: `${srv.url}/swagger/index.html`,
+          auth: cred.enabled,
+          ...(cred.file ? { credentials: cred.file } : {}),
+          ...(tls && !o.tlsCert ? { caCert: join(o.dataDir, "tls.crt") } : {}),
+        },
+      );
     });
 }

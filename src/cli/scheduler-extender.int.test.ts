@@ -21,14 +21,61 @@ before(async () => {
   srv = await new TestServer((await loadServer())!).up();
   const c = srv.client;
   await applyCrds(c);
-  for (const n of ["n1", "n2", "n3"]) await c.forKind(NODE).create({ apiVersion: "v1", kind: "Node", metadata: { name: n, labels: { "kubernetes.io/hostname": n } } } as KubeObject);
+  for (const n of ["n1", "n2", "n3"])
+    await c.forKind(NODE).create({ apiVersion: "v1", kind: "Node", metadata: { name: n, labels: { "kubernetes.io/hostname": n } } } as KubeObject);
   const lsns = c.forKind(localStorageNodeKind);
-  for (const [name, total, used] of [["n1", 10, 0], ["n2", 10, 8]] as const) {
-    await lsns.create({ apiVersion: "hwameistor.io/v1alpha1", kind: "LocalStorageNode", metadata: { name }, spec: { hostname: name, storageIP: "10.0.0.1" } } as KubeObject);
-    await lsns.patchStatus(name, { status: { state: "Ready", pools: { LocalStorage_PoolHDD: { name: "LocalStorage_PoolHDD", class: "HDD", type: "REGULAR", totalCapacityBytes: total * GiB, usedCapacityBytes: used * GiB, freeCapacityBytes: (total - used) * GiB, volumeCapacityBytesLimit: total * GiB, totalVolumeCount: 1000, usedVolumeCount: 0, freeVolumeCount: 1000, volumes: [] } } } }, { type: "merge" });
+  for (const [name, total, used] of [
+    ["n1", 10, 0],
+    ["n2", 10, 8],
+  ] as const) {
+    await lsns.create({
+      apiVersion: "hwameistor.io/v1alpha1",
+      kind: "LocalStorageNode",
+      metadata: { name },
+      spec: { hostname: name, storageIP: "10.0.0.1" },
+    } as KubeObject);
+    await lsns.patchStatus(
+      name,
+      {
+        status: {
+          state: "Ready",
+          pools: {
+            LocalStorage_PoolHDD: {
+              name: "LocalStorage_PoolHDD",
+              class: "HDD",
+              type: "REGULAR",
+              totalCapacityBytes: total * GiB,
+              usedCapacityBytes: used * GiB,
+              freeCapacityBytes: (total - used) * GiB,
+              volumeCapacityBytesLimit: total * GiB,
+              totalVolumeCount: 1000,
+              usedVolumeCount: 0,
+              freeVolumeCount: 1000,
+              volumes: [],
+            },
+          },
+        },
+      },
+      { type: "merge" },
+    );
   }
-  await c.forKind(STORAGE_CLASS).create({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "hdd" }, provisioner: "lvm.hwameistor.io", volumeBindingMode: "WaitForFirstConsumer", parameters: { poolClass: "HDD", replicaNumber: "1" } } as KubeObject);
-  await c.forKind(PVC).create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: "default" }, spec: { storageClassName: "hdd", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "4Gi" } } } } as KubeObject, "default");
+  await c.forKind(STORAGE_CLASS).create({
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
+    metadata: { name: "hdd" },
+    provisioner: "lvm.hwameistor.io",
+    volumeBindingMode: "WaitForFirstConsumer",
+    parameters: { poolClass: "HDD", replicaNumber: "1" },
+  } as KubeObject);
+  await c.forKind(PVC).create(
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "data", namespace: "default" },
+      spec: { storageClassName: "hdd", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "4Gi" } } },
+    } as KubeObject,
+    "default",
+  );
   ext = await startExtenderServer({ host: "127.0.0.1", port: 0, decider: clusterDecider(srv.client), log: silentLogger });
 });
 after(async () => {
@@ -56,16 +103,30 @@ function call(path: string, body: unknown, method = "POST"): Promise<{ status: n
 }
 
 const pod = (claims: string[], extra: object = {}) => ({
-  apiVersion: "v1", kind: "Pod",
+  apiVersion: "v1",
+  kind: "Pod",
   metadata: { name: "app-0", namespace: "default", uid: "9b1c", labels: { app: "db" } },
-  spec: { schedulerName: "hwameistor-scheduler", containers: [{ name: "c", image: "busybox" }], volumes: claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })), ...extra },
+  spec: {
+    schedulerName: "hwameistor-scheduler",
+    containers: [{ name: "c", image: "busybox" }],
+    volumes: claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
+    ...extra,
+  },
 });
-const nodeList = (names: string[]) => ({ apiVersion: "v1", kind: "NodeList", metadata: {}, items: names.map((n) => ({ metadata: { name: n, labels: { "kubernetes.io/hostname": n } }, status: {} })) });
+const nodeList = (names: string[]) => ({
+  apiVersion: "v1",
+  kind: "NodeList",
+  metadata: {},
+  items: names.map((n) => ({ metadata: { name: n, labels: { "kubernetes.io/hostname": n } }, status: {} })),
+});
 
 test("filter (NodeList form): nodes without room or without a LocalStorageNode fail, with reasons", async () => {
   const r = await call("/filter", { pod: pod(["data"], { tolerations: [{ key: "k", operator: "Exists" }] }), nodes: nodeList(["n1", "n2", "n3"]) });
   assert.equal(r.status, 200);
-  assert.deepEqual(r.body.nodes.items.map((n: any) => n.metadata.name), ["n1"]);
+  assert.deepEqual(
+    r.body.nodes.items.map((n: any) => n.metadata.name),
+    ["n1"],
+  );
   assert.deepEqual(Object.keys(r.body.failedNodes).sort(), ["n2", "n3"]);
   assert.match(r.body.failedNodes.n2, /data|LocalStorage_PoolHDD|free/i);
   assert.equal(r.body.error, "");
@@ -80,19 +141,30 @@ test("filter (nodenames form) and prioritize: the same decisions, scores scaled 
   const p = await call("/prioritize", { pod: pod(["data"]), nodenames: ["n1", "n2"] });
   assert.equal(p.status, 200);
   // n1: (10Gi free − 4Gi) / 10Gi → 60 → 6 of 10; n2 does not fit → 0
-  assert.deepEqual(p.body, [{ host: "n1", score: 6 }, { host: "n2", score: 0 }]);
+  assert.deepEqual(p.body, [
+    { host: "n1", score: 6 },
+    { host: "n2", score: 0 },
+  ]);
 });
 
 test("a pod without HwameiStor volumes passes every node; one whose PVC is missing passes none, saying why", async () => {
   const free = await call("/filter", { pod: pod([]), nodes: nodeList(["n1", "n2", "n3"]) });
-  assert.deepEqual(free.body.nodes.items.map((n: any) => n.metadata.name), ["n1", "n2", "n3"]);
+  assert.deepEqual(
+    free.body.nodes.items.map((n: any) => n.metadata.name),
+    ["n1", "n2", "n3"],
+  );
   const missing = await call("/filter", { pod: pod(["nope"]), nodenames: ["n1"] });
   assert.deepEqual(missing.body.nodenames, []);
   assert.match(missing.body.failedNodes.n1, /nope.*not found/);
 });
 
 test("malformed requests: 400 naming the problem; bind is not served; health answers", async () => {
-  for (const [body, msg] of [["{", /not JSON/], [{ nodes: nodeList(["n1"]) }, /pod is missing/], [{ pod: pod([]) }, /neither nodes nor nodenames/], [{ pod: pod([]), nodes: { items: [{}] } }, /items\[0\] has no metadata\.name/]] as const) {
+  for (const [body, msg] of [
+    ["{", /not JSON/],
+    [{ nodes: nodeList(["n1"]) }, /pod is missing/],
+    [{ pod: pod([]) }, /neither nodes nor nodenames/],
+    [{ pod: pod([]), nodes: { items: [{}] } }, /items\[0\] has no metadata\.name/],
+  ] as const) {
     const r = await call("/filter", body);
     assert.equal(r.status, 400);
     assert.match(r.body.error, msg);

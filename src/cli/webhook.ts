@@ -36,16 +36,28 @@ export function registerWebhookCommand(program: Command): void {
     .option("--port <port>", "HTTPS port (0 = any free port)", port, 8443)
     .addOption(new Option("--path <path>", "path of the mutating endpoint").env("MUTATE_PATH").default("/mutate"))
     .addOption(new Option("--namespace <ns>", "the webhook's namespace (Secret, Service; skipped like kube-system)").env("WEBHOOK_NAMESPACE"))
-    .addOption(new Option("--service <name>", "the Service in front of the webhook (names in the certificate)").env("WEBHOOK_SERVICE").default("hwameistor-admission"))
+    .addOption(
+      new Option("--service <name>", "the Service in front of the webhook (names in the certificate)").env("WEBHOOK_SERVICE").default("hwameistor-admission"),
+    )
     .option("--secret <name>", "Secret holding the CA and the serving certificate", ObjectNames.AdmissionCaSecret)
-    .addOption(new Option("--webhook-config <name>", "MutatingWebhookConfiguration that gets the caBundle").env("MUTATE_CONFIG").default("hwameistor-admission-mutate"))
+    .addOption(
+      new Option("--webhook-config <name>", "MutatingWebhookConfiguration that gets the caBundle").env("MUTATE_CONFIG").default("hwameistor-admission-mutate"),
+    )
     .option("--scheduler-name <name>", "schedulerName set on pods with HwameiStor volumes", ObjectNames.SchedulerName)
-    .addOption(new Option("--failure-policy <policy>", "Ignore: lookup failures admit the pod unchanged; Fail: they deny it").choices(["Ignore", "Fail"]).env("FAILURE_POLICY").default("Ignore"))
+    .addOption(
+      new Option("--failure-policy <policy>", "Ignore: lookup failures admit the pod unchanged; Fail: they deny it")
+        .choices(["Ignore", "Fail"])
+        .env("FAILURE_POLICY")
+        .default("Ignore"),
+    )
     .option("--tls-host <name>", "another DNS name or IP for the serving certificate (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: WebhookFlags) => {
       const namespace = o.namespace ?? process.env.POD_NAMESPACE;
-      if (!namespace) throw invalid("hwameistor webhook needs its namespace (for its Secret and Service)", { hint: "pass --namespace or set WEBHOOK_NAMESPACE / POD_NAMESPACE" });
+      if (!namespace)
+        throw invalid("hwameistor webhook needs its namespace (for its Secret and Service)", {
+          hint: "pass --namespace or set WEBHOOK_NAMESPACE / POD_NAMESPACE",
+        });
       const log = serverLogger(o.logLevel, { component: "webhook" });
       const wh = await startWebhook({
         kubeconfig: o.kubeconfig,

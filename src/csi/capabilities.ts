@@ -10,7 +10,15 @@
 
 import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
 import { accessTypeOf } from "./validate.ts";
-import type { AccessMode, ControllerCapabilityType, VolumeCapability, NodeCapabilityType, NodeGetCapabilitiesResponse, NodeGetInfoResponse, PluginCapabilityType } from "./types.ts";
+import type {
+  AccessMode,
+  ControllerCapabilityType,
+  VolumeCapability,
+  NodeCapabilityType,
+  NodeGetCapabilitiesResponse,
+  NodeGetInfoResponse,
+  PluginCapabilityType,
+} from "./types.ts";
 
 export interface DriverCapabilities {
   name: string;

@@ -55,7 +55,8 @@ export function parsePublishRequest(req: T.NodePublishVolumeRequest, driver: Dri
   const mode = cap.access_mode?.mode ?? "UNKNOWN";
   if (!driver.accessModes.includes(mode)) throw invalid(`volume_capability.access_mode ${mode} is not supported (only ${driver.accessModes.join(", ")})`);
   const fsType = (cap.mount?.fs_type || driver.fsTypes[0]) as FsType;
-  if (accessType === "mount" && !driver.fsTypes.includes(fsType)) throw invalid(`volume_capability.mount.fs_type ${fsType} is not supported (${driver.fsTypes.join(", ")})`);
+  if (accessType === "mount" && !driver.fsTypes.includes(fsType))
+    throw invalid(`volume_capability.mount.fs_type ${fsType} is not supported (${driver.fsTypes.join(", ")})`);
   const flags = cap.mount?.mount_flags ?? [];
   for (const f of flags) {
     if (!MOUNT_FLAG_RE.test(f)) throw invalid(`volume_capability.mount.mount_flags entry ${JSON.stringify(f)} is not a valid mount option`);

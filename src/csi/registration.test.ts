@@ -19,7 +19,11 @@ before(async () => {
   csi = await startCsiServer({
     socketPath: endpoint,
     driver: "lvm.hwameistor.io",
-    identity: { GetPluginInfo: async () => ({ name: "lvm.hwameistor.io", vendor_version: "1.0" }), Probe: async () => ({}), GetPluginCapabilities: async () => ({ capabilities: [] }) },
+    identity: {
+      GetPluginInfo: async () => ({ name: "lvm.hwameistor.io", vendor_version: "1.0" }),
+      Probe: async () => ({}),
+      GetPluginCapabilities: async () => ({ capabilities: [] }),
+    },
     node: { NodeGetInfo: async () => ({ node_id: "node-1", accessible_topology: { segments: { "topology.lvm.hwameistor.io/node": "node-1" } } }) },
   } as any);
 });
@@ -58,7 +62,10 @@ test("a kubelet registers the driver from its registration socket and reports su
 test("a failed registration is reported to the plugin with the reason; unsupported versions are refused", async () => {
   const reg = await startRegistrationServer({ registrationDir: dir, driver: "disk.hwameistor.io", endpoint: path.join(dir, "missing.sock") });
   try {
-    await assert.rejects(registerPlugin(reg.socketPath, async (i) => void (await nodeGetInfo(i.endpoint)), 3000), /registering disk\.hwameistor\.io at .*missing\.sock failed/);
+    await assert.rejects(
+      registerPlugin(reg.socketPath, async (i) => void (await nodeGetInfo(i.endpoint)), 3000),
+      /registering disk\.hwameistor\.io at .*missing\.sock failed/,
+    );
     assert.equal(reg.status()?.plugin_registered, false);
     assert.match(reg.status()!.error, /missing\.sock/);
   } finally {
@@ -66,7 +73,10 @@ test("a failed registration is reported to the plugin with the reason; unsupport
   }
   const old = await startRegistrationServer({ registrationDir: dir, driver: "old.example.com", endpoint, versions: ["0.3.0"] });
   try {
-    await assert.rejects(registerPlugin(old.socketPath, async () => {}), /supports none of 1\.0\.0 \(it offers 0\.3\.0\)/);
+    await assert.rejects(
+      registerPlugin(old.socketPath, async () => {}),
+      /supports none of 1\.0\.0 \(it offers 0\.3\.0\)/,
+    );
     assert.equal(old.status()?.plugin_registered, false);
   } finally {
     await old.stop();

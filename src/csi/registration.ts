@@ -46,11 +46,19 @@ export interface RegistrationServer {
   stop(): Promise<void>;
 }
 
-export async function startRegistrationServer(o: { registrationDir: string; driver: string; endpoint: string; versions?: string[]; onStatus?: (s: RegistrationStatus) => void }): Promise<RegistrationServer> {
-  if (!path.isAbsolute(o.endpoint)) throw new HwError("INVALID_ARGUMENT", "Invalid", `registration endpoint ${o.endpoint} must be an absolute path (the CSI socket as the kubelet sees it)`);
+export async function startRegistrationServer(o: {
+  registrationDir: string;
+  driver: string;
+  endpoint: string;
+  versions?: string[];
+  onStatus?: (s: RegistrationStatus) => void;
+}): Promise<RegistrationServer> {
+  if (!path.isAbsolute(o.endpoint))
+    throw new HwError("INVALID_ARGUMENT", "Invalid", `registration endpoint ${o.endpoint} must be an absolute path (the CSI socket as the kubelet sees it)`);
   const socketPath = registrationSocket(o.registrationDir, o.driver);
   try {
-    if (fs.lstatSync(socketPath).isSocket()) fs.unlinkSync(socketPath); // a predecessor's stale socket
+    if (fs.lstatSync(socketPath).isSocket())
+      fs.unlinkSync(socketPath); // a predecessor's stale socket
     else throw new HwError("FAILED_PRECONDITION", "NotASocket", `${socketPath} exists and is not a socket`, { hint: "remove it" });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
@@ -66,7 +74,9 @@ export async function startRegistrationServer(o: { registrationDir: string; driv
       cb(null, {});
     },
   });
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+  );
   return {
     socketPath,
     status: () => last,
@@ -98,7 +108,8 @@ export async function registerPlugin(socketPath: string, register: (info: Plugin
     let error = "";
     if (info.type !== CSI_PLUGIN_TYPE) error = `plugin type ${JSON.stringify(info.type)} is not ${CSI_PLUGIN_TYPE}`;
     else if (!info.name) error = "plugin has no name";
-    else if (!info.supported_versions.some((v) => CSI_SUPPORTED_VERSIONS.includes(v) || v.startsWith("1."))) error = `plugin ${info.name} supports none of ${CSI_SUPPORTED_VERSIONS.join(", ")} (it offers ${info.supported_versions.join(", ") || "none"})`;
+    else if (!info.supported_versions.some((v) => CSI_SUPPORTED_VERSIONS.includes(v) || v.startsWith("1.")))
+      error = `plugin ${info.name} supports none of ${CSI_SUPPORTED_VERSIONS.join(", ")} (it offers ${info.supported_versions.join(", ") || "none"})`;
     if (!error) {
       try {
         await register(info);

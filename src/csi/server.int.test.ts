@@ -29,7 +29,11 @@ test("secrets never reach the debug log", () => {
 test("validation helpers name the field and reject path-like ids", () => {
   assert.equal(validateVolumeId("pvc-1234-abcd"), "pvc-1234-abcd");
   for (const bad of ["", "../etc", "a/b", "A", "-a", "a..b", "x".repeat(254)]) {
-    assert.throws(() => validateVolumeId(bad), (e: HwError) => e.code === "INVALID_ARGUMENT" && /volume_id/.test(e.message), bad);
+    assert.throws(
+      () => validateVolumeId(bad),
+      (e: HwError) => e.code === "INVALID_ARGUMENT" && /volume_id/.test(e.message),
+      bad,
+    );
   }
   assert.throws(() => validatePath("relative/x", "target_path"), /target_path/);
   assert.throws(() => validatePath("/a/../b", "target_path"), /target_path/);
@@ -78,7 +82,8 @@ test("a CSI server on a unix socket: identity, error codes, unimplemented, stale
     // Our client rebuilds the server's HwError: same code, reason, message and hint (hence the same CLI exit code).
     await assert.rejects(
       c.createVolume({ name: "pvc-1" }),
-      (e: HwError) => e.code === "RESOURCE_EXHAUSTED" && e.reason === "NoDisk" && e.message === "no Available SSD disk on node n1" && e.hint === "available: HDD 1 GiB",
+      (e: HwError) =>
+        e.code === "RESOURCE_EXHAUSTED" && e.reason === "NoDisk" && e.message === "no Available SSD disk on node n1" && e.hint === "available: HDD 1 GiB",
     );
     await assert.rejects(c.deleteVolume({ volume_id: "x" }), (e: HwError) => e.code === "NOT_FOUND" && e.reason === "NotFound");
     await assert.rejects(c.listVolumes(), (e: HwError) => e.code === "INTERNAL" && e.message === "internal error: boom");

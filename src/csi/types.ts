@@ -186,12 +186,7 @@ export interface NodeGetVolumeStatsResponse {
   volume_condition?: VolumeCondition | null;
 }
 export type NodeCapabilityType =
-  | "STAGE_UNSTAGE_VOLUME"
-  | "GET_VOLUME_STATS"
-  | "EXPAND_VOLUME"
-  | "VOLUME_CONDITION"
-  | "SINGLE_NODE_MULTI_WRITER"
-  | "VOLUME_MOUNT_GROUP";
+  "STAGE_UNSTAGE_VOLUME" | "GET_VOLUME_STATS" | "EXPAND_VOLUME" | "VOLUME_CONDITION" | "SINGLE_NODE_MULTI_WRITER" | "VOLUME_MOUNT_GROUP";
 export interface NodeGetCapabilitiesResponse {
   capabilities: Array<{ rpc?: { type: NodeCapabilityType } | null }>;
 }

@@ -26,9 +26,15 @@ test("any other name maps to a valid, short, deterministic object name", () => {
 });
 
 test("csiNameOf requires a name; assertSameCsiName refuses an object made for another name", () => {
-  assert.throws(() => csiNameOf(""), (e: HwError) => e.code === "INVALID_ARGUMENT");
+  assert.throws(
+    () => csiNameOf(""),
+    (e: HwError) => e.code === "INVALID_ARGUMENT",
+  );
   const o = { metadata: { name: "x-0123456789abcdef", annotations: { "hwameistor.io/csi-name": "X" } } };
   assertSameCsiName(o, "X", "volume");
-  assert.throws(() => assertSameCsiName(o, "Y", "volume"), (e: HwError) => e.code === "ALREADY_EXISTS");
+  assert.throws(
+    () => assertSameCsiName(o, "Y", "volume"),
+    (e: HwError) => e.code === "ALREADY_EXISTS",
+  );
   assertSameCsiName({ metadata: { name: "pvc-1" } }, "pvc-1", "volume"); // made before the annotation existed
 });

@@ -48,8 +48,13 @@ export function csiNameOfObject(o: { metadata?: { name?: string; annotations?: R
 export function assertSameCsiName(o: { metadata?: { name?: string; annotations?: Record<string, string> } }, name: string, what: string): void {
   const owner = csiNameOfObject(o);
   if (owner !== name) {
-    throw new HwError("ALREADY_EXISTS", "AlreadyExists", `${what} ${o.metadata?.name} already exists for the name ${JSON.stringify(owner.slice(0, 80))}, not ${JSON.stringify(name.slice(0, 80))}`, {
-      hint: "use another name",
-    });
+    throw new HwError(
+      "ALREADY_EXISTS",
+      "AlreadyExists",
+      `${what} ${o.metadata?.name} already exists for the name ${JSON.stringify(owner.slice(0, 80))}, not ${JSON.stringify(name.slice(0, 80))}`,
+      {
+        hint: "use another name",
+      },
+    );
   }
 }

@@ -25,7 +25,9 @@ export async function waitUntil(ctx: CallContext, what: string, o: WaitOptions, 
     for (let delay = o.pollMs; ; delay = Math.min(1000, Math.max(o.pollMs, delay * 1.5))) {
       if (ctx.signal.aborted || Date.now() >= end) {
         const seen = o.status?.() ?? "";
-        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, { hint: "retry the call; it continues where it stopped" });
+        throw new HwError("UNAVAILABLE", "InProgress", `${what} is still in progress${seen ? ` (${seen})` : ""}`, {
+          hint: "retry the call; it continues where it stopped",
+        });
       }
       const ms = Math.min(delay, Math.max(0, end - Date.now()));
       await (o.wake ? o.wake.next(ms, ctx.signal) : sleep(ms, ctx.signal));

@@ -25,7 +25,9 @@ export const CRD_DIR = join(REPO_ROOT, "deploy/crds");
 export async function applyCrds(client: KubeClient, dir = CRD_DIR): Promise<number> {
   const crds = client.forKind(CRD);
   let n = 0;
-  for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml")).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith(".yaml"))
+    .sort()) {
     const want = parse(readFileSync(join(dir, f), "utf8")) as KubeObject & { spec: unknown };
     const name = want.metadata!.name!;
     const cur = (await crds.get(name)) as (KubeObject & { spec?: unknown }) | undefined;

@@ -42,9 +42,7 @@ const under = (dir: string, p: string): boolean => p === dir || p.startsWith(dir
 export function mountsToRemove(stateDir: string, mounts: MountInfo[], loops: LoopDevice[]): MountInfo[] {
   const devs = new Set(loops.map((l) => l.name));
   const fromOurLoop = (src: string) => devs.has(src.replace(/\[.*\]$/, ""));
-  return mounts
-    .filter((m) => under(stateDir, m.target) || fromOurLoop(m.source))
-    .sort((a, b) => b.target.length - a.target.length);
+  return mounts.filter((m) => under(stateDir, m.target) || fromOurLoop(m.source)).sort((a, b) => b.target.length - a.target.length);
 }
 
 export const loopsOf = (stateDir: string, loops: LoopDevice[]): LoopDevice[] => loops.filter((l) => under(stateDir, l.backFile));

@@ -54,9 +54,15 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
       .map((s) => ({ s, pid: state.processes[s.name]?.pid }))
       .filter((x): x is { s: (typeof specs)[number]; pid: number } => !!x.pid && isAlive(x.pid) && isSameProcess(x.s, commandLineOf(x.pid)));
     for (const x of left) signalProcess(x.pid, "SIGTERM");
-    await waitGone(left.map((x) => x.pid), 10_000);
+    await waitGone(
+      left.map((x) => x.pid),
+      10_000,
+    );
     for (const x of left) if (isAlive(x.pid)) signalProcess(x.pid, "SIGKILL");
-    await waitGone(left.map((x) => x.pid), 5_000);
+    await waitGone(
+      left.map((x) => x.pid),
+      5_000,
+    );
     for (const x of left) res.stopped.push(`${x.s.name} (pid ${x.pid})`);
     for (const x of left) if (isAlive(x.pid)) res.left.push(`process ${x.s.name} (pid ${x.pid})`);
   }
@@ -64,7 +70,10 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
   // Pods' container processes outlive their node agent (as containers outlive a kubelet): stop them.
   const containers = findContainerProcesses(`${l.stateDir}/`);
   for (const c of containers) killContainer(c.pid, c.rcFile);
-  await waitGone(containers.map((c) => c.pid), 5_000);
+  await waitGone(
+    containers.map((c) => c.pid),
+    5_000,
+  );
   for (const c of containers) res.stopped.push(`container (pid ${c.pid})`);
   for (const c of containers) if (isAlive(c.pid)) res.left.push(`container process ${c.pid} (${c.rcFile})`);
 

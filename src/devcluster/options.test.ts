@@ -9,9 +9,18 @@ test("parseGiven keeps only the flags that were given", () => {
 });
 
 test("bad flags explain the valid values (exit 2)", () => {
-  assert.throws(() => parseGiven({ nodes: "0" }), (e: any) => /--nodes must be an integer from 1/.test(e.message) && exitCodeOf(e) === 2);
-  assert.throws(() => parseGiven({ diskClass: "hdd" }), (e: any) => /HDD, SSD, NVMe/.test(e.hint));
-  assert.throws(() => parseGiven({ diskSize: "2GB" }), (e: any) => /2Gi/.test(e.hint));
+  assert.throws(
+    () => parseGiven({ nodes: "0" }),
+    (e: any) => /--nodes must be an integer from 1/.test(e.message) && exitCodeOf(e) === 2,
+  );
+  assert.throws(
+    () => parseGiven({ diskClass: "hdd" }),
+    (e: any) => /HDD, SSD, NVMe/.test(e.hint),
+  );
+  assert.throws(
+    () => parseGiven({ diskSize: "2GB" }),
+    (e: any) => /2Gi/.test(e.hint),
+  );
   assert.throws(() => parseGiven({ diskSize: "100Mi" }), /too small/);
 });
 
@@ -23,6 +32,9 @@ test("a second up inherits stored options and refuses different ones, naming eac
     "--nodes: the cluster has 2, this command asks for 3",
     "--disk-size: the cluster has 2Gi, this command asks for 1Gi",
   ]);
-  assert.throws(() => resolveOptions(stored, { nodes: 3 }, "/s"), (e: any) => /other options/.test(e.message) && /down --purge/.test(e.hint) && exitCodeOf(e) === 4);
+  assert.throws(
+    () => resolveOptions(stored, { nodes: 3 }, "/s"),
+    (e: any) => /other options/.test(e.message) && /down --purge/.test(e.hint) && exitCodeOf(e) === 4,
+  );
   assert.deepEqual(resolveOptions(undefined, { nodes: 1 }, "/s"), { ...DEFAULT_OPTIONS, nodes: 1 });
 });

@@ -54,10 +54,12 @@ export function parseGiven(raw: RawOptions): Partial<ClusterOptions> {
   if (raw.disksPerNode !== undefined) o.disksPerNode = int(raw.disksPerNode, "--disks-per-node", 1, MAX_DISKS_PER_NODE);
   if (raw.diskSize !== undefined) {
     o.diskSizeBytes = parseSize(raw.diskSize, "--disk-size");
-    if (o.diskSizeBytes < MIN_DISK_BYTES) throw invalid(`--disk-size ${raw.diskSize} is too small`, { hint: `use at least ${formatBytes(MIN_DISK_BYTES)} (XFS needs 300 MB)` });
+    if (o.diskSizeBytes < MIN_DISK_BYTES)
+      throw invalid(`--disk-size ${raw.diskSize} is too small`, { hint: `use at least ${formatBytes(MIN_DISK_BYTES)} (XFS needs 300 MB)` });
   }
   if (raw.diskClass !== undefined) {
-    if (!isPoolClass(raw.diskClass)) throw invalid(`--disk-class ${JSON.stringify(raw.diskClass)} is not a disk class`, { hint: `use one of ${POOL_CLASSES.join(", ")}` });
+    if (!isPoolClass(raw.diskClass))
+      throw invalid(`--disk-class ${JSON.stringify(raw.diskClass)} is not a disk class`, { hint: `use one of ${POOL_CLASSES.join(", ")}` });
     o.diskClass = raw.diskClass;
   }
   if (raw.netns !== undefined) o.netns = raw.netns;

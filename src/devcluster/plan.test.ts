@@ -8,15 +8,39 @@ import type { LoopDevice } from "../host/loop/loop.ts";
 
 test("process specs: order, flags of the node agents, netns only for nodes", () => {
   const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor");
-  assert.deepEqual(specs.map((s) => s.name), ["apiserver", "controller", "kube-controllers", "operator", "node-1", "node-2"]);
+  assert.deepEqual(
+    specs.map((s) => s.name),
+    ["apiserver", "controller", "kube-controllers", "operator", "node-1", "node-2"],
+  );
   assert.deepEqual(specs[0]!.argv, ["/repo/bin/hwameistor", "apiserver", "--data-dir", "/s/apiserver", "--host", "10.209.1.1", "--port", "6443"]);
-  assert.deepEqual(specs[2]!.argv.slice(1), ["kube-controllers", "--kubeconfig", "/s/kubeconfig", "--csi-socket", "/s/controller/lvm.sock", "--csi-socket", "/s/controller/disk.sock"]);
+  assert.deepEqual(specs[2]!.argv.slice(1), [
+    "kube-controllers",
+    "--kubeconfig",
+    "/s/kubeconfig",
+    "--csi-socket",
+    "/s/controller/lvm.sock",
+    "--csi-socket",
+    "/s/controller/disk.sock",
+  ]);
   assert.deepEqual(specs[4]!.argv.slice(1), [
-    "node", "--node-name", "node-1", "--kubeconfig", "/s/kubeconfig",
-    "--devices", "file:/s/nodes/node-1/disks/*.img", "--disk-class", "HDD",
-    "--state-dir", "/s/nodes/node-1/state", "--csi-socket-dir", "/s/nodes/node-1",
-    "--run-pods", "--kubelet-root", "/s/nodes/node-1/kubelet",
-    "--storage-ip", specs[4]!.argv.at(-1)!,
+    "node",
+    "--node-name",
+    "node-1",
+    "--kubeconfig",
+    "/s/kubeconfig",
+    "--devices",
+    "file:/s/nodes/node-1/disks/*.img",
+    "--disk-class",
+    "HDD",
+    "--state-dir",
+    "/s/nodes/node-1/state",
+    "--csi-socket-dir",
+    "/s/nodes/node-1",
+    "--run-pods",
+    "--kubelet-root",
+    "/s/nodes/node-1/kubelet",
+    "--storage-ip",
+    specs[4]!.argv.at(-1)!,
   ]);
   assert.match(specs[4]!.argv.at(-1)!, /^10\.\d+\.\d+\.\d+$/, "a netns node announces its namespace address as storage IP");
   assert.equal(specs[0]!.netns, undefined);
@@ -49,9 +73,29 @@ test("layout", () => {
 
 test("teardown picks mounts under the state dir or from its loops, deepest first", () => {
   const loop = (name: string, backFile: string) => ({ name, backFile }) as LoopDevice;
-  const loops = loopsOf("/s", [loop("/dev/loop1", "/s/nodes/node-1/disks/disk-1.img"), loop("/dev/loop2", "/other/x.img"), loop("/dev/loop3", "/s/nodes/node-1/state/pools/p/v.img")]);
-  assert.deepEqual(loops.map((l) => l.name), ["/dev/loop1", "/dev/loop3"]);
+  const loops = loopsOf("/s", [
+    loop("/dev/loop1", "/s/nodes/node-1/disks/disk-1.img"),
+    loop("/dev/loop2", "/other/x.img"),
+    loop("/dev/loop3", "/s/nodes/node-1/state/pools/p/v.img"),
+  ]);
+  assert.deepEqual(
+    loops.map((l) => l.name),
+    ["/dev/loop1", "/dev/loop3"],
+  );
   const m = (target: string, source: string) => ({ target, source, fstype: "xfs", options: [], propagation: "" });
-  const r = mountsToRemove("/s", [m("/s/nodes/node-1/state/pools/p", "/dev/loop1"), m("/mnt/data1", "/dev/loop3"), m("/mnt/other", "/dev/loop2"), m("/srv", "/dev/vda"), m("/mnt/bind", "/dev/loop3[/sub]")], loops);
-  assert.deepEqual(r.map((x) => x.target), ["/s/nodes/node-1/state/pools/p", "/mnt/data1", "/mnt/bind"]);
+  const r = mountsToRemove(
+    "/s",
+    [
+      m("/s/nodes/node-1/state/pools/p", "/dev/loop1"),
+      m("/mnt/data1", "/dev/loop3"),
+      m("/mnt/other", "/dev/loop2"),
+      m("/srv", "/dev/vda"),
+      m("/mnt/bind", "/dev/loop3[/sub]"),
+    ],
+    loops,
+  );
+  assert.deepEqual(
+    r.map((x) => x.target),
+    ["/s/nodes/node-1/state/pools/p", "/mnt/data1", "/mnt/bind"],
+  );
 });

@@ -33,9 +33,12 @@ export function preflightProblems(f: PreflightFacts): string[] {
   }
   if (f.missingTools.length) {
     const pkgs = [...new Set(f.missingTools.map((t) => t.pkg))];
-    p.push(`missing tools: ${f.missingTools.map((t) => t.tool).join(", ")} (install with: apt-get install -y ${pkgs.join(" ")}, or run scripts/install-deps.sh)`);
+    p.push(
+      `missing tools: ${f.missingTools.map((t) => t.tool).join(", ")} (install with: apt-get install -y ${pkgs.join(" ")}, or run scripts/install-deps.sh)`,
+    );
   }
-  if (f.netns && f.subnetTakenBy) p.push(`--netns: subnet ${f.subnet} is already routed via ${f.subnetTakenBy}; use another --state-dir (the subnet derives from it)`);
+  if (f.netns && f.subnetTakenBy)
+    p.push(`--netns: subnet ${f.subnet} is already routed via ${f.subnetTakenBy}; use another --state-dir (the subnet derives from it)`);
   return p;
 }
 

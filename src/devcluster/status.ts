@@ -56,7 +56,10 @@ export interface StatusResult {
   upDurationMs?: number;
 }
 
-type Pools = Record<string, { class?: string; disks?: unknown[]; totalCapacityBytes?: number; freeCapacityBytes?: number; volumes?: unknown[]; usedVolumeCount?: number }>;
+type Pools = Record<
+  string,
+  { class?: string; disks?: unknown[]; totalCapacityBytes?: number; freeCapacityBytes?: number; volumes?: unknown[]; usedVolumeCount?: number }
+>;
 
 export async function clusterStatus(stateDir: string): Promise<StatusResult> {
   const l = layoutOf(stateDir);
@@ -68,7 +71,15 @@ export async function clusterStatus(stateDir: string): Promise<StatusResult> {
   const processes: ProcessRow[] = processSpecs(l.stateDir, s.options, s.api).map((spec) => {
     const p = s.processes[spec.name];
     const alive = !!p?.pid && isAlive(p.pid) && isSameProcess(spec, commandLineOf(p.pid));
-    return { name: spec.name, pid: alive ? p!.pid! : "", state: alive ? "running" : "stopped", restarts: p?.restarts ?? 0, lastExit: p?.lastExit ?? "", netns: spec.netns ?? "", log: spec.logFile };
+    return {
+      name: spec.name,
+      pid: alive ? p!.pid! : "",
+      state: alive ? "running" : "stopped",
+      restarts: p?.restarts ?? 0,
+      lastExit: p?.lastExit ?? "",
+      netns: spec.netns ?? "",
+      log: spec.logFile,
+    };
   });
   const res: StatusResult = {
     stateDir: l.stateDir,
@@ -87,8 +98,14 @@ export async function clusterStatus(stateDir: string): Promise<StatusResult> {
     const c = new KubeClient(loadKubeConfig({ kubeconfigPath: l.kubeconfig }).kubeConfig, { timeoutMs: 3000 });
     const [nodes, ldns, lsns] = await Promise.all([
       c.forKind(NODE).list(),
-      c.forKind(localDiskNodeKind).list().catch(() => ({ items: [] as KubeObject[] })),
-      c.forKind(localStorageNodeKind).list().catch(() => ({ items: [] as KubeObject[] })),
+      c
+        .forKind(localDiskNodeKind)
+        .list()
+        .catch(() => ({ items: [] as KubeObject[] })),
+      c
+        .forKind(localStorageNodeKind)
+        .list()
+        .catch(() => ({ items: [] as KubeObject[] })),
     ]);
     const byName = (items: KubeObject[], n: string) => items.find((x) => x.metadata?.name === n) as (KubeObject & { spec?: any; status?: any }) | undefined;
     for (const name of nodeNames(s.options)) {
@@ -103,10 +120,21 @@ export async function clusterStatus(stateDir: string): Promise<StatusResult> {
         storageNode: lsn?.status?.state ?? "-",
         storageIP: lsn?.spec?.storageIP ?? plan?.nodes.find((n) => n.node === name)?.ip ?? "",
       });
-      for (const [obj, kind] of [[lsn, "storage"], [ldn, "disk"]] as const) {
+      for (const [obj, kind] of [
+        [lsn, "storage"],
+        [ldn, "disk"],
+      ] as const) {
         for (const [pool, p] of Object.entries((obj?.status?.pools ?? {}) as Pools)) {
           void kind;
-          res.pools.push({ node: name, pool, class: p.class ?? "", disks: p.disks?.length ?? 0, totalBytes: p.totalCapacityBytes ?? 0, freeBytes: p.freeCapacityBytes ?? 0, volumes: p.volumes?.length ?? p.usedVolumeCount ?? 0 });
+          res.pools.push({
+            node: name,
+            pool,
+            class: p.class ?? "",
+            disks: p.disks?.length ?? 0,
+            totalBytes: p.totalCapacityBytes ?? 0,
+            freeBytes: p.freeCapacityBytes ?? 0,
+            volumes: p.volumes?.length ?? p.usedVolumeCount ?? 0,
+          });
         }
       }
     }

@@ -89,7 +89,15 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
   if (stored && supervisorAlive(stored)) {
     say(`cluster in ${l.stateDir} is already up (supervisor pid ${stored.supervisor!.pid}); checking readiness`);
     const ready = await waitReady(l, options, o.timeoutMs ?? 180_000, say);
-    return { ...ready, stateDir: l.stateDir, kubeconfig: l.kubeconfig, alreadyRunning: true, durationMs: Date.now() - t0, options, supervisorPid: stored.supervisor!.pid };
+    return {
+      ...ready,
+      stateDir: l.stateDir,
+      kubeconfig: l.kubeconfig,
+      alreadyRunning: true,
+      durationMs: Date.now() - t0,
+      options,
+      supervisorPid: stored.supervisor!.pid,
+    };
   }
 
   // ---- preflight: nothing is changed before this passes
@@ -112,7 +120,11 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
   say(`state dir ${l.stateDir}`);
   for (const d of [l.stateDir, l.logsDir, l.apiserverDir, l.controllerDir, l.nodesDir]) mkdirSync(d, { recursive: true });
   const disks = await ensureDisks(l.stateDir, options);
-  say(`disks: ${Object.entries(disks).map(([n, d]) => `${n} ${d.join(" ")}`).join("; ")}`);
+  say(
+    `disks: ${Object.entries(disks)
+      .map(([n, d]) => `${n} ${d.join(" ")}`)
+      .join("; ")}`,
+  );
   if (plan) {
     await setupNetwork(plan);
     say(`network: bridge ${plan.bridge} ${plan.hostIp}/${plan.prefixLen}; ${plan.nodes.map((n) => `${n.node} ${n.ip} (netns ${n.netns})`).join(", ")}`);
@@ -176,7 +188,9 @@ export function printedReady(file: string, offset = 0): boolean {
 }
 
 const conditionTrue = (o: KubeObject | undefined, type: string): boolean =>
-  !!(o as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined)?.status?.conditions?.some((c) => c.type === type && c.status === "True");
+  !!(o as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined)?.status?.conditions?.some(
+    (c) => c.type === type && c.status === "True",
+  );
 
 /** Polls until every node is Ready; lvm parts are awaited only where the node serves lvm.sock. */
 export async function waitReady(l: Layout, o: ClusterOptions, timeoutMs: number, say: (line: string) => void): Promise<Ready> {
@@ -204,11 +218,19 @@ export async function waitReady(l: Layout, o: ClusterOptions, timeoutMs: number,
         // The agent prints its ready line after every part started: only then does lvm.sock tell whether it has the lvm part.
         const agentReady = printedReady(logFile(l, name), procs[name]?.logOffset);
         const lvm = agentReady && existsSync(nodeSocket(l, name, "lvm"));
-        const lsn = lsns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string; pools?: Record<string, { totalCapacityBytes?: number }> } } | undefined;
-        const pools = Object.entries(lsn?.status?.pools ?? {}).filter(([, p]) => (p.totalCapacityBytes ?? 0) > 0).map(([n]) => n);
+        const lsn = lsns.items.find((x) => x.metadata?.name === name) as
+          { status?: { state?: string; pools?: Record<string, { totalCapacityBytes?: number }> } } | undefined;
+        const pools = Object.entries(lsn?.status?.pools ?? {})
+          .filter(([, p]) => (p.totalCapacityBytes ?? 0) > 0)
+          .map(([n]) => n);
         return {
           name,
-          node: agentReady && conditionTrue(nodes.items.find((x) => x.metadata?.name === name), "Ready"),
+          node:
+            agentReady &&
+            conditionTrue(
+              nodes.items.find((x) => x.metadata?.name === name),
+              "Ready",
+            ),
           diskNode: (ldns.items.find((x) => x.metadata?.name === name) as { status?: { state?: string } } | undefined)?.status?.state === NodeStates.Ready,
           storageNode: lvm ? lsn?.status?.state === NodeStates.Ready && (o.notClaimDisk || pools.length > 0) : undefined,
           pools,
@@ -228,7 +250,11 @@ export async function waitReady(l: Layout, o: ClusterOptions, timeoutMs: number,
     if (done) return { nodes: rows, storageClasses: scs.sort() };
     if (Date.now() > deadline) {
       const waiting = rows.filter((r) => !(r.node && r.diskNode && r.storageNode !== false)).map((r) => r.name);
-      throw notReady(l, `not every node became Ready within ${Math.round(timeoutMs / 1000)} s (waiting for ${waiting.join(", ") || "the StorageClass " + wantSc})`, waiting.length ? waiting : ["operator"]);
+      throw notReady(
+        l,
+        `not every node became Ready within ${Math.round(timeoutMs / 1000)} s (waiting for ${waiting.join(", ") || "the StorageClass " + wantSc})`,
+        waiting.length ? waiting : ["operator"],
+      );
     }
     await sleep(500);
   }

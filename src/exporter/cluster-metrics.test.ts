@@ -4,7 +4,18 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { CLUSTER_METRICS, clusterSamples, goTimeString, smartSamples, unifiedPoolName, volumeType, type ClusterSnapshot } from "./cluster-metrics.ts";
 
-const empty: ClusterSnapshot = { localDisks: [], localStorageNodes: [], localVolumes: [], localDiskVolumes: [], localVolumeReplicas: [], migrates: [], converts: [], expands: [], snapshots: [], smartResults: {} };
+const empty: ClusterSnapshot = {
+  localDisks: [],
+  localStorageNodes: [],
+  localVolumes: [],
+  localDiskVolumes: [],
+  localVolumeReplicas: [],
+  migrates: [],
+  converts: [],
+  expands: [],
+  snapshots: [],
+  smartResults: {},
+};
 const find = (s: ReturnType<typeof clusterSamples>, name: string, labels: Record<string, string>) =>
   s.filter((x) => CLUSTER_METRICS[x.metric].name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
 
@@ -21,9 +32,29 @@ test("pool names and volume types as the original names them", () => {
 });
 
 test("local disk: uuid label, owner empty → Unknown, status = claimState, value = capacity", () => {
-  const s = clusterSamples({ ...empty, localDisks: [
-    { metadata: { name: "localdisk-a" }, spec: { uuid: "u-1", nodeName: "n1", devicePath: "/dev/sdb", capacity: 1e9, reserved: true, owner: "", diskAttributes: { type: "SSD" }, supportSmart: true, smartInfo: { overallHealth: "Failed" } }, status: { claimState: "Bound" } },
-  ] }, 0);
+  const s = clusterSamples(
+    {
+      ...empty,
+      localDisks: [
+        {
+          metadata: { name: "localdisk-a" },
+          spec: {
+            uuid: "u-1",
+            nodeName: "n1",
+            devicePath: "/dev/sdb",
+            capacity: 1e9,
+            reserved: true,
+            owner: "",
+            diskAttributes: { type: "SSD" },
+            supportSmart: true,
+            smartInfo: { overallHealth: "Failed" },
+          },
+          status: { claimState: "Bound" },
+        },
+      ],
+    },
+    0,
+  );
   const [d] = find(s, "hwameistor_localdisk_capacity", {});
   assert.deepEqual(d!.labels, { uuid: "u-1", nodeName: "n1", type: "SSD", devPath: "/dev/sdb", reserved: "true", owner: "Unknown", status: "Bound" });
   assert.equal(d!.value, 1e9);
@@ -31,33 +62,101 @@ test("local disk: uuid label, owner empty → Unknown, status = claimState, valu
 });
 
 test("storage node: capacity and volume count with kind Total/Free/Used, status 1", () => {
-  const s = clusterSamples({ ...empty, localStorageNodes: [
-    { metadata: { name: "n1" }, status: { state: "Ready", pools: { LocalStorage_PoolHDD: { totalCapacityBytes: 100, freeCapacityBytes: 60, usedCapacityBytes: 40, totalVolumeCount: 1000, freeVolumeCount: 998, usedVolumeCount: 2 } } } },
-  ] }, 0);
+  const s = clusterSamples(
+    {
+      ...empty,
+      localStorageNodes: [
+        {
+          metadata: { name: "n1" },
+          status: {
+            state: "Ready",
+            pools: {
+              LocalStorage_PoolHDD: {
+                totalCapacityBytes: 100,
+                freeCapacityBytes: 60,
+                usedCapacityBytes: 40,
+                totalVolumeCount: 1000,
+                freeVolumeCount: 998,
+                usedVolumeCount: 2,
+              },
+            },
+          },
+        },
+      ],
+    },
+    0,
+  );
   const v = (name: string, kind: string) => find(s, name, { nodeName: "n1", poolName: "HDD", kind })[0]!.value;
-  assert.deepEqual([v("hwameistor_localstoragenode_capacity", "Total"), v("hwameistor_localstoragenode_capacity", "Free"), v("hwameistor_localstoragenode_capacity", "Used")], [100, 60, 40]);
-  assert.deepEqual([v("hwameistor_localstoragenode_volumecount", "Total"), v("hwameistor_localstoragenode_volumecount", "Free"), v("hwameistor_localstoragenode_volumecount", "Used")], [1000, 998, 2]);
+  assert.deepEqual(
+    [v("hwameistor_localstoragenode_capacity", "Total"), v("hwameistor_localstoragenode_capacity", "Free"), v("hwameistor_localstoragenode_capacity", "Used")],
+    [100, 60, 40],
+  );
+  assert.deepEqual(
+    [
+      v("hwameistor_localstoragenode_volumecount", "Total"),
+      v("hwameistor_localstoragenode_volumecount", "Free"),
+      v("hwameistor_localstoragenode_volumecount", "Used"),
+    ],
+    [1000, 998, 2],
+  );
   assert.equal(find(s, "hwameistor_localstoragenode_status", { nodeName: "n1", status: "Ready" })[0]!.value, 1);
 });
 
 test("volumes: LVM and disk volumes on the same metrics; replicas; operations' age and status", () => {
   const created = "2026-12-04T10:00:00Z";
   const now = Date.parse(created) + 90_000;
-  const s = clusterSamples({ ...empty,
-    localVolumes: [{ metadata: { name: "pvc-1" }, spec: { poolName: "LocalStorage_PoolHDD", convertible: true, replicaNumber: 1 }, status: { allocatedCapacityBytes: 2048, usedCapacityBytes: 512, publishedNode: "n2", state: "Ready" } }],
-    localDiskVolumes: [{ metadata: { name: "pvc-d" }, spec: { diskType: "HDD", accessibility: { nodes: ["n3"] } }, status: { allocatedCapacityBytes: 4096, mountPoints: [{ targetPath: "/x" }], state: "Ready" } }],
-    localVolumeReplicas: [{ metadata: { name: "pvc-1-abc" }, spec: { nodeName: "n2", poolName: "LocalStorage_PoolHDD", volumeName: "pvc-1" }, status: { allocatedCapacityBytes: 2048, state: "Ready", synced: true } }],
-    migrates: [{ metadata: { name: "migrate-pvc-1", creationTimestamp: created }, spec: { volumeName: "pvc-1", sourceNode: "n2" }, status: { targetNode: "n3", state: "InProgress" } }],
-    expands: [{ metadata: { name: "pvc-1", creationTimestamp: created }, spec: { volumeName: "pvc-1" }, status: { state: "Completed" } }],
-  }, now);
-  assert.equal(find(s, "hwameistor_localvolume_capacity", { volumeName: "pvc-1", poolName: "HDD", type: "Convertible", mountedOn: "n2", kind: "Allocated" })[0]!.value, 2048);
+  const s = clusterSamples(
+    {
+      ...empty,
+      localVolumes: [
+        {
+          metadata: { name: "pvc-1" },
+          spec: { poolName: "LocalStorage_PoolHDD", convertible: true, replicaNumber: 1 },
+          status: { allocatedCapacityBytes: 2048, usedCapacityBytes: 512, publishedNode: "n2", state: "Ready" },
+        },
+      ],
+      localDiskVolumes: [
+        {
+          metadata: { name: "pvc-d" },
+          spec: { diskType: "HDD", accessibility: { nodes: ["n3"] } },
+          status: { allocatedCapacityBytes: 4096, mountPoints: [{ targetPath: "/x" }], state: "Ready" },
+        },
+      ],
+      localVolumeReplicas: [
+        {
+          metadata: { name: "pvc-1-abc" },
+          spec: { nodeName: "n2", poolName: "LocalStorage_PoolHDD", volumeName: "pvc-1" },
+          status: { allocatedCapacityBytes: 2048, state: "Ready", synced: true },
+        },
+      ],
+      migrates: [
+        {
+          metadata: { name: "migrate-pvc-1", creationTimestamp: created },
+          spec: { volumeName: "pvc-1", sourceNode: "n2" },
+          status: { targetNode: "n3", state: "InProgress" },
+        },
+      ],
+      expands: [{ metadata: { name: "pvc-1", creationTimestamp: created }, spec: { volumeName: "pvc-1" }, status: { state: "Completed" } }],
+    },
+    now,
+  );
+  assert.equal(
+    find(s, "hwameistor_localvolume_capacity", { volumeName: "pvc-1", poolName: "HDD", type: "Convertible", mountedOn: "n2", kind: "Allocated" })[0]!.value,
+    2048,
+  );
   assert.equal(find(s, "hwameistor_localvolume_capacity", { volumeName: "pvc-1", kind: "Used" })[0]!.value, 512);
   assert.equal(find(s, "hwameistor_localvolume_status", { volumeName: "pvc-1", status: "Ready" })[0]!.value, 1);
-  assert.equal(find(s, "hwameistor_localvolume_capacity", { volumeName: "pvc-d", type: "Disk", poolName: "HDD", mountedOn: "n3", kind: "Allocated" })[0]!.value, 4096);
+  assert.equal(
+    find(s, "hwameistor_localvolume_capacity", { volumeName: "pvc-d", type: "Disk", poolName: "HDD", mountedOn: "n3", kind: "Allocated" })[0]!.value,
+    4096,
+  );
   assert.equal(find(s, "hwameistor_localvolumereplica_capacity", { nodeName: "n2", poolName: "HDD", volumeName: "pvc-1" })[0]!.value, 2048);
   assert.equal(find(s, "hwameistor_localvolumereplica_status", { status: "Ready" }).length, 1);
   assert.equal(find(s, "hwameistor_localvolumereplica_synced", { volume_name: "pvc-1" })[0]!.value, 1);
-  assert.equal(find(s, "hwameistor_localvolumemigrate_duration", { volumeName: "pvc-1", startTime: "2026-12-04 10:00:00 +0000 UTC", from: "n2", to: "n3" })[0]!.value, 90);
+  assert.equal(
+    find(s, "hwameistor_localvolumemigrate_duration", { volumeName: "pvc-1", startTime: "2026-12-04 10:00:00 +0000 UTC", from: "n2", to: "n3" })[0]!.value,
+    90,
+  );
   assert.equal(find(s, "hwameistor_localvolumemigrate_status", { volumeName: "pvc-1", status: "InProgress" })[0]!.value, 1);
   assert.equal(find(s, "hwameistor_localvolumeexpand_duration", { volumeName: "pvc-1" })[0]!.value, 90);
   assert.equal(find(s, "hwameistor_localvolumeexpand_status", { status: "Completed" }).length, 1);

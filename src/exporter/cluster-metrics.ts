@@ -18,28 +18,97 @@ export interface MetricDef {
 }
 
 export const CLUSTER_METRICS = {
-  ldCapacity: { name: "hwameistor_localdisk_capacity", help: "The capacity of the localdisk.", labels: ["uuid", "nodeName", "type", "devPath", "reserved", "owner", "status"] },
-  lsnCapacity: { name: "hwameistor_localstoragenode_capacity", help: "The storage capacity of the localstoragenode.", labels: ["nodeName", "poolName", "kind"] },
-  lsnVolumeCount: { name: "hwameistor_localstoragenode_volumecount", help: "The volume count of the localstoragenode.", labels: ["nodeName", "poolName", "kind"] },
+  ldCapacity: {
+    name: "hwameistor_localdisk_capacity",
+    help: "The capacity of the localdisk.",
+    labels: ["uuid", "nodeName", "type", "devPath", "reserved", "owner", "status"],
+  },
+  lsnCapacity: {
+    name: "hwameistor_localstoragenode_capacity",
+    help: "The storage capacity of the localstoragenode.",
+    labels: ["nodeName", "poolName", "kind"],
+  },
+  lsnVolumeCount: {
+    name: "hwameistor_localstoragenode_volumecount",
+    help: "The volume count of the localstoragenode.",
+    labels: ["nodeName", "poolName", "kind"],
+  },
   lsnStatus: { name: "hwameistor_localstoragenode_status", help: "The status of the localstoragenode.", labels: ["nodeName", "status"] },
-  lvCapacity: { name: "hwameistor_localvolume_capacity", help: "The capacity of the localvolume.", labels: ["poolName", "volumeName", "type", "mountedOn", "kind"] },
-  lvStatus: { name: "hwameistor_localvolume_status", help: "The status summary of the localvolume.", labels: ["poolName", "volumeName", "type", "mountedOn", "status"] },
-  lvrCapacity: { name: "hwameistor_localvolumereplica_capacity", help: "The capacity of the localvolumereplica.", labels: ["nodeName", "poolName", "volumeName"] },
-  lvrStatus: { name: "hwameistor_localvolumereplica_status", help: "The status of the localvolumereplica.", labels: ["nodeName", "poolName", "volumeName", "status"] },
-  migrateDuration: { name: "hwameistor_localvolumemigrate_duration", help: "The duration of the localvolumemigrate operation.", labels: ["volumeName", "startTime", "from", "to"] },
+  lvCapacity: {
+    name: "hwameistor_localvolume_capacity",
+    help: "The capacity of the localvolume.",
+    labels: ["poolName", "volumeName", "type", "mountedOn", "kind"],
+  },
+  lvStatus: {
+    name: "hwameistor_localvolume_status",
+    help: "The status summary of the localvolume.",
+    labels: ["poolName", "volumeName", "type", "mountedOn", "status"],
+  },
+  lvrCapacity: {
+    name: "hwameistor_localvolumereplica_capacity",
+    help: "The capacity of the localvolumereplica.",
+    labels: ["nodeName", "poolName", "volumeName"],
+  },
+  lvrStatus: {
+    name: "hwameistor_localvolumereplica_status",
+    help: "The status of the localvolumereplica.",
+    labels: ["nodeName", "poolName", "volumeName", "status"],
+  },
+  migrateDuration: {
+    name: "hwameistor_localvolumemigrate_duration",
+    help: "The duration of the localvolumemigrate operation.",
+    labels: ["volumeName", "startTime", "from", "to"],
+  },
   migrateStatus: { name: "hwameistor_localvolumemigrate_status", help: "The status of the localvolumemigrate operation.", labels: ["volumeName", "status"] },
-  convertDuration: { name: "hwameistor_localvolumeconvert_duration", help: "The duration of the localvolumeconvert operation.", labels: ["volumeName", "startTime"] },
+  convertDuration: {
+    name: "hwameistor_localvolumeconvert_duration",
+    help: "The duration of the localvolumeconvert operation.",
+    labels: ["volumeName", "startTime"],
+  },
   convertStatus: { name: "hwameistor_localvolumeconvert_status", help: "The status of the localvolumeconvert operation.", labels: ["volumeName", "status"] },
-  expandDuration: { name: "hwameistor_localvolumeexpand_duration", help: "The duration of the localvolumeexpand operation.", labels: ["volumeName", "startTime"] },
+  expandDuration: {
+    name: "hwameistor_localvolumeexpand_duration",
+    help: "The duration of the localvolumeexpand operation.",
+    labels: ["volumeName", "startTime"],
+  },
   expandStatus: { name: "hwameistor_localvolumeexpand_status", help: "The status of the localvolumeexpand operation.", labels: ["volumeName", "status"] },
-  smartAttribute: { name: "ata_smart_attribute", help: "device attributes", labels: ["device", "node", "attribute_name", "attribute_flags_short", "attribute_flags_long", "attribute_value_type", "attribute_id"] },
+  smartAttribute: {
+    name: "ata_smart_attribute",
+    help: "device attributes",
+    labels: ["device", "node", "attribute_name", "attribute_flags_short", "attribute_flags_long", "attribute_value_type", "attribute_id"],
+  },
   // ---- ours
   // Ours use snake_case label names (promtool's lint; the original's camelCase ones stay as they are).
-  lvrSynced: { name: "hwameistor_localvolumereplica_synced", help: "1 when the replica is in sync (status.synced), else 0 (ours).", labels: ["node_name", "pool_name", "volume_name"], ours: true },
-  lvrHaState: { name: "hwameistor_localvolumereplica_ha_state", help: "1 for the replica's replication state (status.haState.state: Consistent, Inconsistent, Up, Down) where it has one (ours).", labels: ["node_name", "pool_name", "volume_name", "state"], ours: true },
-  ldSmartHealth: { name: "hwameistor_localdisk_smart_health", help: "1 for the disk's SMART overall health (Passed or Failed) where SMART is supported (ours).", labels: ["uuid", "node_name", "dev_path", "health"], ours: true },
-  lvsStatus: { name: "hwameistor_localvolumesnapshot_status", help: "1 for the state of each volume snapshot (ours).", labels: ["snapshot_name", "volume_name", "status"], ours: true },
-  lvsCapacity: { name: "hwameistor_localvolumesnapshot_capacity_bytes", help: "Bytes allocated to each volume snapshot (ours).", labels: ["snapshot_name", "volume_name"], ours: true },
+  lvrSynced: {
+    name: "hwameistor_localvolumereplica_synced",
+    help: "1 when the replica is in sync (status.synced), else 0 (ours).",
+    labels: ["node_name", "pool_name", "volume_name"],
+    ours: true,
+  },
+  lvrHaState: {
+    name: "hwameistor_localvolumereplica_ha_state",
+    help: "1 for the replica's replication state (status.haState.state: Consistent, Inconsistent, Up, Down) where it has one (ours).",
+    labels: ["node_name", "pool_name", "volume_name", "state"],
+    ours: true,
+  },
+  ldSmartHealth: {
+    name: "hwameistor_localdisk_smart_health",
+    help: "1 for the disk's SMART overall health (Passed or Failed) where SMART is supported (ours).",
+    labels: ["uuid", "node_name", "dev_path", "health"],
+    ours: true,
+  },
+  lvsStatus: {
+    name: "hwameistor_localvolumesnapshot_status",
+    help: "1 for the state of each volume snapshot (ours).",
+    labels: ["snapshot_name", "volume_name", "status"],
+    ours: true,
+  },
+  lvsCapacity: {
+    name: "hwameistor_localvolumesnapshot_capacity_bytes",
+    help: "Bytes allocated to each volume snapshot (ours).",
+    labels: ["snapshot_name", "volume_name"],
+    ours: true,
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CLUSTER_METRICS;
@@ -92,7 +161,8 @@ export function goTimeString(iso: string | undefined): string {
   return `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}${frac} +0000 UTC`;
 }
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : 0);
+const num = (v: unknown): number =>
+  typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : 0;
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
 export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
@@ -101,15 +171,19 @@ export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
 
   for (const d of s.localDisks) {
     const sp = d.spec ?? {};
-    add("ldCapacity", {
-      uuid: str(sp.uuid),
-      nodeName: str(sp.nodeName),
-      type: str(sp.diskAttributes?.type),
-      devPath: str(sp.devicePath),
-      reserved: sp.reserved ? "true" : "false",
-      owner: str(sp.owner) || "Unknown",
-      status: str(d.status?.claimState),
-    }, num(sp.capacity));
+    add(
+      "ldCapacity",
+      {
+        uuid: str(sp.uuid),
+        nodeName: str(sp.nodeName),
+        type: str(sp.diskAttributes?.type),
+        devPath: str(sp.devicePath),
+        reserved: sp.reserved ? "true" : "false",
+        owner: str(sp.owner) || "Unknown",
+        status: str(d.status?.claimState),
+      },
+      num(sp.capacity),
+    );
     if (sp.supportSmart && sp.smartInfo?.overallHealth) {
       add("ldSmartHealth", { uuid: str(sp.uuid), node_name: str(sp.nodeName), dev_path: str(sp.devicePath), health: str(sp.smartInfo.overallHealth) }, 1);
     }
@@ -132,7 +206,12 @@ export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
   }
 
   for (const v of s.localVolumes) {
-    const base = { poolName: unifiedPoolName(v.spec?.poolName), volumeName: v.metadata?.name ?? "", type: volumeType(v), mountedOn: str(v.status?.publishedNode) };
+    const base = {
+      poolName: unifiedPoolName(v.spec?.poolName),
+      volumeName: v.metadata?.name ?? "",
+      type: volumeType(v),
+      mountedOn: str(v.status?.publishedNode),
+    };
     add("lvCapacity", { ...base, kind: "Allocated" }, num(v.status?.allocatedCapacityBytes));
     add("lvCapacity", { ...base, kind: "Used" }, num(v.status?.usedCapacityBytes));
     add("lvStatus", { ...base, status: str(v.status?.state) }, 1);
@@ -157,10 +236,22 @@ export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
 
   const age = (o: Obj) => Math.max(0, (nowMs - new Date(o.metadata?.creationTimestamp ?? nowMs).getTime()) / 1000);
   for (const m of s.migrates) {
-    add("migrateDuration", { volumeName: str(m.spec?.volumeName), startTime: goTimeString(m.metadata?.creationTimestamp), from: str(m.spec?.sourceNode), to: str(m.status?.targetNode) }, age(m));
+    add(
+      "migrateDuration",
+      {
+        volumeName: str(m.spec?.volumeName),
+        startTime: goTimeString(m.metadata?.creationTimestamp),
+        from: str(m.spec?.sourceNode),
+        to: str(m.status?.targetNode),
+      },
+      age(m),
+    );
     add("migrateStatus", { volumeName: str(m.spec?.volumeName), status: str(m.status?.state) }, 1);
   }
-  for (const [objs, dur, st] of [[s.converts, "convertDuration", "convertStatus"], [s.expands, "expandDuration", "expandStatus"]] as const) {
+  for (const [objs, dur, st] of [
+    [s.converts, "convertDuration", "convertStatus"],
+    [s.expands, "expandDuration", "expandStatus"],
+  ] as const) {
     for (const o of objs) {
       add(dur, { volumeName: str(o.spec?.volumeName), startTime: goTimeString(o.metadata?.creationTimestamp) }, age(o));
       add(st, { volumeName: str(o.spec?.volumeName), status: str(o.status?.state) }, 1);
@@ -206,8 +297,17 @@ export function smartSamples(node: string, text: string): Sample[] {
     const device = str(d?.device?.info_name) || str(d?.device?.name);
     for (const a of d?.ata_smart_attributes?.table ?? []) {
       const flags = a?.flags ?? {};
-      const long = FLAG_NAMES.filter(([k]) => flags[k]).map(([, n]) => n).join(",");
-      const base = { device, node, attribute_name: str(a?.name), attribute_flags_short: str(flags.string), attribute_flags_long: long, attribute_id: String(num(a?.id)) };
+      const long = FLAG_NAMES.filter(([k]) => flags[k])
+        .map(([, n]) => n)
+        .join(",");
+      const base = {
+        device,
+        node,
+        attribute_name: str(a?.name),
+        attribute_flags_short: str(flags.string),
+        attribute_flags_long: long,
+        attribute_id: String(num(a?.id)),
+      };
       out.push({ metric: "smartAttribute", labels: { ...base, attribute_value_type: "value" }, value: num(a?.value) });
       out.push({ metric: "smartAttribute", labels: { ...base, attribute_value_type: "worst" }, value: num(a?.worst) });
       out.push({ metric: "smartAttribute", labels: { ...base, attribute_value_type: "thresh" }, value: num(a?.thresh) });

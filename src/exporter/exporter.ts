@@ -73,7 +73,10 @@ export async function startExporter(o: ExporterOptions): Promise<Exporter> {
     localvolumeconverts: inf(localVolumeConvertKind, "localvolumeconverts"),
     localvolumeexpands: inf(localVolumeExpandKind, "localvolumeexpands"),
     localvolumesnapshots: inf(localVolumeSnapshotKind, "localvolumesnapshots"),
-    smartresults: inf(CONFIG_MAP, "configmaps(smart)", { namespace: o.namespace ?? HWAMEISTOR_NAMESPACE, fieldSelector: `metadata.name=${ObjectNames.SmartResultConfigMap}` }),
+    smartresults: inf(CONFIG_MAP, "configmaps(smart)", {
+      namespace: o.namespace ?? HWAMEISTOR_NAMESPACE,
+      fieldSelector: `metadata.name=${ObjectNames.SmartResultConfigMap}`,
+    }),
   };
   const snapshot = (): ClusterSnapshot => ({
     localDisks: informers.localdisks.list(),
@@ -121,9 +124,30 @@ export async function startExporter(o: ExporterOptions): Promise<Exporter> {
   let apiUp = false;
   let lastContactMs = 0;
   const startedMs = now();
-  new Gauge({ name: EXPORTER_HEALTH_METRICS.apiUp, help: "1 when the API server answered the exporter's last probe, 0 while it is unreachable (metrics are then served from the last cache).", registers: [registry], collect() { this.set(apiUp ? 1 : 0); } });
-  new Gauge({ name: EXPORTER_HEALTH_METRICS.staleness, help: "Seconds since the API server last answered (since the exporter started if it never did); the age of the cache the cluster metrics come from.", registers: [registry], collect() { this.set(Math.max(0, (now() - (lastContactMs || startedMs)) / 1000)); } });
-  new Gauge({ name: EXPORTER_HEALTH_METRICS.lastContact, help: "Unix time the API server last answered a probe (0: never).", registers: [registry], collect() { this.set(lastContactMs / 1000); } });
+  new Gauge({
+    name: EXPORTER_HEALTH_METRICS.apiUp,
+    help: "1 when the API server answered the exporter's last probe, 0 while it is unreachable (metrics are then served from the last cache).",
+    registers: [registry],
+    collect() {
+      this.set(apiUp ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: EXPORTER_HEALTH_METRICS.staleness,
+    help: "Seconds since the API server last answered (since the exporter started if it never did); the age of the cache the cluster metrics come from.",
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, (now() - (lastContactMs || startedMs)) / 1000));
+    },
+  });
+  new Gauge({
+    name: EXPORTER_HEALTH_METRICS.lastContact,
+    help: "Unix time the API server last answered a probe (0: never).",
+    registers: [registry],
+    collect() {
+      this.set(lastContactMs / 1000);
+    },
+  });
   new Gauge({
     name: EXPORTER_HEALTH_METRICS.informerSynced,
     help: "1 when the exporter's cache of a resource has listed once (0: never reached or the kind is not served).",

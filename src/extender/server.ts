@@ -53,7 +53,8 @@ export class BadExtenderArgs extends Error {}
 export function parseExtenderArgs(body: unknown): { args: ExtenderArgs; names: string[] } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadExtenderArgs("the body is not a JSON object");
   const a = body as ExtenderArgs;
-  if (typeof a.pod !== "object" || a.pod === null || typeof a.pod.metadata?.name !== "string") throw new BadExtenderArgs("ExtenderArgs.pod is missing or has no metadata.name");
+  if (typeof a.pod !== "object" || a.pod === null || typeof a.pod.metadata?.name !== "string")
+    throw new BadExtenderArgs("ExtenderArgs.pod is missing or has no metadata.name");
   if (a.nodes) {
     if (!Array.isArray(a.nodes.items)) throw new BadExtenderArgs("ExtenderArgs.nodes has no items list");
     const names = a.nodes.items.map((n, i) => {
@@ -104,13 +105,21 @@ export interface RunningExtender {
 }
 
 export async function startExtenderServer(o: ExtenderServerOptions): Promise<RunningExtender> {
-  const cert = o.cert ?? issueCertificate({ commonName: "hwameistor-scheduler-extender", hosts: ["localhost", "127.0.0.1", ...(o.host !== "0.0.0.0" && o.host !== "::" ? [o.host] : [])], isCA: true, validDays: 3650 });
+  const cert =
+    o.cert ??
+    issueCertificate({
+      commonName: "hwameistor-scheduler-extender",
+      hosts: ["localhost", "127.0.0.1", ...(o.host !== "0.0.0.0" && o.host !== "::" ? [o.host] : [])],
+      isCA: true,
+      validDays: 3650,
+    });
   const reply = (status: number, body: unknown) => ({ status, body: typeof body === "string" ? body : JSON.stringify(body) });
   const handle = async (req: import("node:http").IncomingMessage) => {
     const path = new URL(req.url ?? "/", "https://x").pathname.replace(/\/+$/, "");
     if (path === "/healthz" && req.method === "GET") return reply(200, "ok");
     const verb = path.split("/").pop();
-    if (verb !== "filter" && verb !== "prioritize") return reply(404, { error: `no such verb ${path}: the extender serves POST …/filter and …/prioritize (bind is kube-scheduler's)` });
+    if (verb !== "filter" && verb !== "prioritize")
+      return reply(404, { error: `no such verb ${path}: the extender serves POST …/filter and …/prioritize (bind is kube-scheduler's)` });
     if (req.method !== "POST") return reply(405, { error: `${req.method} ${path}: only POST is allowed` });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -138,7 +147,9 @@ export async function startExtenderServer(o: ExtenderServerOptions): Promise<Run
       return reply(200, priorities(names, scores));
     } catch (e) {
       o.log.warn({ pod, verb, err: String(e) }, "extender decision failed");
-      return verb === "filter" ? reply(200, { error: `hwameistor ${verb} for pod ${pod}: ${(e as Error).message}` }) : reply(500, { error: `hwameistor ${verb} for pod ${pod}: ${(e as Error).message}` });
+      return verb === "filter"
+        ? reply(200, { error: `hwameistor ${verb} for pod ${pod}: ${(e as Error).message}` })
+        : reply(500, { error: `hwameistor ${verb} for pod ${pod}: ${(e as Error).message}` });
     }
   };
   const server: Server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {

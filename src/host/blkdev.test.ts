@@ -14,7 +14,11 @@ test("decodeDevT gets minors >= 256 right (the original's st_rdev/256 does not)"
   assert.deepEqual(decodeDevT(rdev), { major: 7, minor: 256 });
   assert.notEqual(Math.floor(Number(rdev) / 256), 7);
   // a dynamic major beyond 4095 and a huge minor round-trip too
-  for (const n of [{ major: 259, minor: 1048575 }, { major: 5000, minor: 70000 }, { major: 0, minor: 0 }]) {
+  for (const n of [
+    { major: 259, minor: 1048575 },
+    { major: 5000, minor: 70000 },
+    { major: 0, minor: 0 },
+  ]) {
     assert.deepEqual(decodeDevT(encodeDevT(n)), n);
   }
 });

@@ -95,14 +95,20 @@ test("secrets are redacted in the debug log and in errors", async () => {
 
 test("runJson parses stdout; unparseable output names the command", async () => {
   assert.deepEqual(await runJson<{ a: number }>(["echo", '{"a":1}']), { a: 1 });
-  await assert.rejects(runJson(["echo", "not json"]), (e: unknown) => e instanceof HwError && e.reason === "UnparseableOutput" && /echo not json/.test(e.message));
+  await assert.rejects(
+    runJson(["echo", "not json"]),
+    (e: unknown) => e instanceof HwError && e.reason === "UnparseableOutput" && /echo not json/.test(e.message),
+  );
 });
 
 test("trimStderr keeps the useful last lines", () => {
   const long = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n\n";
   assert.equal(trimStderr(long, 2), "line 28\nline 29");
   // measured: mkfs.xfs on a 64 MiB device prints the cause, then its usage banner
-  assert.equal(trimStderr("Filesystem must be larger than 300MB.\nUsage: mkfs.xfs\n/* blocksize */\t\t[-b size=num]\n"), "Filesystem must be larger than 300MB.");
+  assert.equal(
+    trimStderr("Filesystem must be larger than 300MB.\nUsage: mkfs.xfs\n/* blocksize */\t\t[-b size=num]\n"),
+    "Filesystem must be larger than 300MB.",
+  );
 });
 
 test("spawnStream delivers lines and stop() ends the process group", async () => {

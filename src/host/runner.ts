@@ -40,9 +40,7 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 export type RunLogger = (event: { argv: string[]; durationMs?: number; exitCode?: number | null; error?: string }) => void;
 
-let logger: RunLogger | undefined = process.env.HWAMEISTOR_DEBUG_HOST
-  ? (e) => process.stderr.write(`[host] ${JSON.stringify(e)}\n`)
-  : undefined;
+let logger: RunLogger | undefined = process.env.HWAMEISTOR_DEBUG_HOST ? (e) => process.stderr.write(`[host] ${JSON.stringify(e)}\n`) : undefined;
 
 /** Install (or remove, with undefined) the debug logger that sees every command's redacted argv. */
 export function setRunLogger(fn: RunLogger | undefined): void {
@@ -71,11 +69,7 @@ export class CommandError extends HwError {
   readonly timedOut: boolean;
 
   constructor(f: CommandErrorFields, opts: { code?: ErrorCode; reason?: string; hint?: string; cause?: unknown } = {}) {
-    const what = f.timedOut
-      ? "timed out"
-      : f.signal
-        ? `was killed by ${f.signal}`
-        : `exited with code ${f.exitCode}`;
+    const what = f.timedOut ? "timed out" : f.signal ? `was killed by ${f.signal}` : `exited with code ${f.exitCode}`;
     const tail = f.stderr ? `: ${f.stderr}` : "";
     super(
       opts.code ?? (f.timedOut ? "DEADLINE_EXCEEDED" : "INTERNAL"),
@@ -135,15 +129,47 @@ function redactText(s: string, secrets: string[] | undefined): string {
 
 // Which Debian package provides a binary, for the "not installed" message.
 const PACKAGE_OF: Record<string, string> = {
-  "mkfs.xfs": "xfsprogs", xfs_growfs: "xfsprogs", xfs_info: "xfsprogs", xfs_admin: "xfsprogs", xfs_repair: "xfsprogs",
-  "mkfs.ext4": "e2fsprogs", mke2fs: "e2fsprogs", resize2fs: "e2fsprogs", e2fsck: "e2fsprogs", tune2fs: "e2fsprogs",
-  btrfs: "btrfs-progs", "mkfs.btrfs": "btrfs-progs",
-  smartctl: "smartmontools", udevadm: "udev", fio: "fio",
-  lvm: "lvm2", pvs: "lvm2", vgs: "lvm2", lvs: "lvm2", pvcreate: "lvm2", vgcreate: "lvm2", vgextend: "lvm2",
-  vgreduce: "lvm2", vgremove: "lvm2", pvremove: "lvm2", lvcreate: "lvm2", lvextend: "lvm2", lvremove: "lvm2", lvrename: "lvm2", lvconvert: "lvm2",
-  losetup: "mount", mount: "mount", umount: "mount",
-  lsblk: "util-linux", blkid: "util-linux", findmnt: "util-linux", wipefs: "util-linux", fsfreeze: "util-linux",
-  fstrim: "util-linux", blockdev: "util-linux", nsenter: "util-linux",
+  "mkfs.xfs": "xfsprogs",
+  xfs_growfs: "xfsprogs",
+  xfs_info: "xfsprogs",
+  xfs_admin: "xfsprogs",
+  xfs_repair: "xfsprogs",
+  "mkfs.ext4": "e2fsprogs",
+  mke2fs: "e2fsprogs",
+  resize2fs: "e2fsprogs",
+  e2fsck: "e2fsprogs",
+  tune2fs: "e2fsprogs",
+  btrfs: "btrfs-progs",
+  "mkfs.btrfs": "btrfs-progs",
+  smartctl: "smartmontools",
+  udevadm: "udev",
+  fio: "fio",
+  lvm: "lvm2",
+  pvs: "lvm2",
+  vgs: "lvm2",
+  lvs: "lvm2",
+  pvcreate: "lvm2",
+  vgcreate: "lvm2",
+  vgextend: "lvm2",
+  vgreduce: "lvm2",
+  vgremove: "lvm2",
+  pvremove: "lvm2",
+  lvcreate: "lvm2",
+  lvextend: "lvm2",
+  lvremove: "lvm2",
+  lvrename: "lvm2",
+  lvconvert: "lvm2",
+  losetup: "mount",
+  mount: "mount",
+  umount: "mount",
+  lsblk: "util-linux",
+  blkid: "util-linux",
+  findmnt: "util-linux",
+  wipefs: "util-linux",
+  fsfreeze: "util-linux",
+  fstrim: "util-linux",
+  blockdev: "util-linux",
+  nsenter: "util-linux",
 };
 
 /** FAILED_PRECONDITION "<pkg> is not installed (<bin> not found): run scripts/install-deps.sh". */

@@ -6,13 +6,30 @@ import { HwError } from "../api/errors.ts";
 const rejects = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof HwError && e.code === "INVALID_ARGUMENT");
 
 test("assertDevicePath accepts device nodes and udev links", () => {
-  for (const p of ["/dev/loop0", "/dev/nvme0n1p1", "/dev/disk/by-id/ata-Samsung_SSD_860_EVO_500GB_S3Z1NB0K123456A", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1.0", "/dev/LocalStorage_PoolHDD/pvc-1"]) {
+  for (const p of [
+    "/dev/loop0",
+    "/dev/nvme0n1p1",
+    "/dev/disk/by-id/ata-Samsung_SSD_860_EVO_500GB_S3Z1NB0K123456A",
+    "/dev/disk/by-path/pci-0000:00:1f.2-ata-1.0",
+    "/dev/LocalStorage_PoolHDD/pvc-1",
+  ]) {
     assert.equal(assertDevicePath(p), p);
   }
 });
 
 test("assertDevicePath rejects escapes, spaces, control chars and non-/dev paths", () => {
-  for (const p of ["/dev/../etc/passwd", "/dev/sda/..", "/etc/passwd", "/dev/", "dev/sda", "/dev/sd a", "/dev/sda\n", "/dev//sda", "/dev/./sda", "/dev/sda\u0000"]) {
+  for (const p of [
+    "/dev/../etc/passwd",
+    "/dev/sda/..",
+    "/etc/passwd",
+    "/dev/",
+    "dev/sda",
+    "/dev/sd a",
+    "/dev/sda\n",
+    "/dev//sda",
+    "/dev/./sda",
+    "/dev/sda\u0000",
+  ]) {
     rejects(() => assertDevicePath(p));
   }
 });
@@ -23,7 +40,10 @@ test("assertSafeName accepts k8s and LVM names, rejects shell-ish input", () => 
 });
 
 test("assertAbsolutePath", () => {
-  assert.equal(assertAbsolutePath("/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount"), "/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount");
+  assert.equal(
+    assertAbsolutePath("/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount"),
+    "/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount",
+  );
   assert.equal(assertAbsolutePath("/tmp/with space"), "/tmp/with space");
   for (const p of ["relative", "/a/../b", "/a\nb", ""]) rejects(() => assertAbsolutePath(p));
 });

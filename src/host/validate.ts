@@ -18,7 +18,13 @@ export function assertDevicePath(p: string): string {
   if (typeof p !== "string" || !p.startsWith("/dev/") || p.length <= 5) {
     throw invalid(`device path ${JSON.stringify(p)} must start with /dev/`);
   }
-  if (hasDotDotSegment(p) || p.split("/").slice(1).some((s) => s === "" || s === ".")) {
+  if (
+    hasDotDotSegment(p) ||
+    p
+      .split("/")
+      .slice(1)
+      .some((s) => s === "" || s === ".")
+  ) {
     throw invalid(`device path ${JSON.stringify(p)} must not contain "..", "." or empty segments`);
   }
   if (CONTROL_OR_SPACE.test(p)) {

@@ -33,7 +33,12 @@ export interface DesiredAttachment {
 }
 
 /** Every attachment the pods need (pure). */
-export function desiredAttachments(pods: Pod[], claims: (ns: string, name: string) => Pvc | undefined, volumes: (name: string) => Pv | undefined, attachRequired: (driver: string) => boolean): DesiredAttachment[] {
+export function desiredAttachments(
+  pods: Pod[],
+  claims: (ns: string, name: string) => Pvc | undefined,
+  volumes: (name: string) => Pv | undefined,
+  attachRequired: (driver: string) => boolean,
+): DesiredAttachment[] {
   const out = new Map<string, DesiredAttachment>();
   for (const p of pods) {
     const node = p.spec?.nodeName;
@@ -77,13 +82,23 @@ export function attachDetachController(o: { client: KubeClient; log?: Logger; in
   };
 
   async function sync(): Promise<void> {
-    const want = desiredAttachments(inf.pod.list(), (ns, n) => inf.pvc.getByName(n, ns), (n) => inf.pv.getByName(n), attachRequired);
+    const want = desiredAttachments(
+      inf.pod.list(),
+      (ns, n) => inf.pvc.getByName(n, ns),
+      (n) => inf.pv.getByName(n),
+      attachRequired,
+    );
     const wanted = new Set(want.map((w) => w.name));
     for (const w of want) {
       // Created before, or by a controller killed after the POST: the name is the idempotency key.
       if (inf.va.getByName(w.name)) continue;
       try {
-        await vas.create({ apiVersion: "storage.k8s.io/v1", kind: "VolumeAttachment", metadata: { name: w.name }, spec: { attacher: w.driver, nodeName: w.node, source: { persistentVolumeName: w.pv } } });
+        await vas.create({
+          apiVersion: "storage.k8s.io/v1",
+          kind: "VolumeAttachment",
+          metadata: { name: w.name },
+          spec: { attacher: w.driver, nodeName: w.node, source: { persistentVolumeName: w.pv } },
+        });
         log.info({ volumeAttachment: w.name, pv: w.pv, node: w.node }, "VolumeAttachment created");
       } catch (e) {
         if ((e as { code?: string }).code !== "ALREADY_EXISTS") throw e;
@@ -95,7 +110,12 @@ export function attachDetachController(o: { client: KubeClient; log?: Logger; in
       const pvName = va.spec?.source?.persistentVolumeName;
       const node = inf.node.getByName(va.spec?.nodeName ?? "");
       const pv = pvName ? inf.pv.getByName(pvName) : undefined;
-      const inUse = node && pv?.spec?.csi ? ((node.status as { volumesInUse?: string[] } | undefined)?.volumesInUse ?? []).includes(volumeInUseName(pv.spec.csi.driver, pv.spec.csi.volumeHandle)) : false;
+      const inUse =
+        node && pv?.spec?.csi
+          ? ((node.status as { volumesInUse?: string[] } | undefined)?.volumesInUse ?? []).includes(
+              volumeInUseName(pv.spec.csi.driver, pv.spec.csi.volumeHandle),
+            )
+          : false;
       if (inUse) continue; // the kubelet still has it mounted: detach after it unmounts
       await vas.delete(name);
       log.info({ volumeAttachment: name, pv: pvName, node: va.spec?.nodeName }, "VolumeAttachment deleted (no pod on the node uses the volume)");

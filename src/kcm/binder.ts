@@ -64,7 +64,11 @@ export function isDelayBinding(c: Pvc, classes: Map<string, StorageClassShape>):
 /** The default StorageClass (annotation is-default-class "true"); the newest wins when several are marked, as upstream. */
 export function defaultClass(classes: Map<string, StorageClassShape>): StorageClassShape | undefined {
   const defaults = [...classes.values()].filter((c) => ann(c, KubeAnnotations.IsDefaultClass) === "true");
-  defaults.sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) || String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  defaults.sort(
+    (a, b) =>
+      String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) ||
+      String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+  );
   return defaults[0];
 }
 
@@ -104,7 +108,10 @@ export function nodeSelectorMatches(sel: NodeSelector | undefined, labels: Recor
     const exprs = t.matchExpressions ?? [];
     const fields = t.matchFields ?? [];
     if (exprs.length === 0 && fields.length === 0) return false;
-    return exprs.every((e) => matchesRequirement(e, labels)) && fields.every((f) => f.key === "metadata.name" && matchesRequirement({ ...f, key: "n" }, { n: nodeName ?? "" }));
+    return (
+      exprs.every((e) => matchesRequirement(e, labels)) &&
+      fields.every((f) => f.key === "metadata.name" && matchesRequirement({ ...f, key: "n" }, { n: nodeName ?? "" }))
+    );
   });
 }
 
@@ -171,7 +178,11 @@ export function decideClaim(f: ClaimFacts): ClaimAction {
       }
       if (!cls) {
         const message = "no persistent volumes available for this claim and no storage class is set";
-        return { kind: "pending", event: { type: "Normal", reason: "FailedBinding", message }, condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume or set spec.storageClassName` } };
+        return {
+          kind: "pending",
+          event: { type: "Normal", reason: "FailedBinding", message },
+          condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume or set spec.storageClassName` },
+        };
       }
       const sc = f.classes.get(cls);
       if (!sc) {
@@ -179,12 +190,19 @@ export function decideClaim(f: ClaimFacts): ClaimAction {
         return {
           kind: "pending",
           event: { type: "Warning", reason: "ProvisioningFailed", message },
-          condition: { reason: "StorageClassNotFound", message: `${message}: create the StorageClass or set spec.storageClassName to an existing one (the claim binds once it exists)` },
+          condition: {
+            reason: "StorageClassNotFound",
+            message: `${message}: create the StorageClass or set spec.storageClassName to an existing one (the claim binds once it exists)`,
+          },
         };
       }
       if (sc.provisioner === "kubernetes.io/no-provisioner") {
         const message = `no persistent volumes available for this claim and StorageClass "${cls}" provisions none (kubernetes.io/no-provisioner)`;
-        return { kind: "pending", event: { type: "Normal", reason: "FailedBinding", message }, condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume` } };
+        return {
+          kind: "pending",
+          event: { type: "Normal", reason: "FailedBinding", message },
+          condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume` },
+        };
       }
       if (ann(c, KubeAnnotations.StorageProvisioner) === sc.provisioner) return { kind: "pending" };
       return {
@@ -201,7 +219,11 @@ export function decideClaim(f: ClaimFacts): ClaimAction {
     const v = byName.get(volName);
     if (!v) {
       const message = `volume "${volName}" not found`;
-      return { kind: "pending", event: { type: "Warning", reason: "FailedBinding", message }, condition: { reason: "VolumeNotFound", message: `${message}: create it or clear spec.volumeName` } };
+      return {
+        kind: "pending",
+        event: { type: "Warning", reason: "FailedBinding", message },
+        condition: { reason: "VolumeNotFound", message: `${message}: create it or clear spec.volumeName` },
+      };
     }
     if (!v.spec?.claimRef) {
       const why = mismatch(v, c);
@@ -217,12 +239,24 @@ export function decideClaim(f: ClaimFacts): ClaimAction {
   }
 
   // ---- syncBoundClaim
-  if (!volName) return { kind: "lost", event: { type: "Warning", reason: "ClaimLost", message: "Bound claim has lost reference to PersistentVolume. Data on this volume is lost!" } };
+  if (!volName)
+    return {
+      kind: "lost",
+      event: { type: "Warning", reason: "ClaimLost", message: "Bound claim has lost reference to PersistentVolume. Data on this volume is lost!" },
+    };
   const v = byName.get(volName);
-  if (!v) return { kind: "lost", event: { type: "Warning", reason: "ClaimLost", message: "Bound claim has lost its PersistentVolume. Data on this volume is lost!" } };
-  if (!v.spec?.claimRef) return { kind: "bind", volume: volName, pvBoundByController: true, claimBoundByController: ann(c, KubeAnnotations.BoundByController) === "yes" };
+  if (!v)
+    return {
+      kind: "lost",
+      event: { type: "Warning", reason: "ClaimLost", message: "Bound claim has lost its PersistentVolume. Data on this volume is lost!" },
+    };
+  if (!v.spec?.claimRef)
+    return { kind: "bind", volume: volName, pvBoundByController: true, claimBoundByController: ann(c, KubeAnnotations.BoundByController) === "yes" };
   if (v.spec.claimRef.uid === c.metadata?.uid) return { kind: "bound", volume: volName };
-  return { kind: "lost", event: { type: "Warning", reason: "ClaimMisbound", message: "Two claims are bound to the same volume, this one is bound incorrectly" } };
+  return {
+    kind: "lost",
+    event: { type: "Warning", reason: "ClaimMisbound", message: "Two claims are bound to the same volume, this one is bound incorrectly" },
+  };
 }
 
 export type VolumeAction =

@@ -85,9 +85,23 @@ export function pvController(o: PvControllerOptions): PvControllerParts {
   });
   claims
     .watch(inf.pvc)
-    .watch(inf.sc, () => inf.pvc.list().filter((c) => !c.spec?.volumeName).map(claimKey))
-    .watch(inf.pv, (v) => (v.spec?.claimRef?.name ? `${v.spec.claimRef.namespace ?? ""}/${v.spec.claimRef.name}` : inf.pvc.list().filter((c) => !c.spec?.volumeName).map(claimKey)))
-    .watch(inf.pod, (p) => (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [`${p.metadata?.namespace}/${v.persistentVolumeClaim.claimName}`] : [])))
+    .watch(inf.sc, () =>
+      inf.pvc
+        .list()
+        .filter((c) => !c.spec?.volumeName)
+        .map(claimKey),
+    )
+    .watch(inf.pv, (v) =>
+      v.spec?.claimRef?.name
+        ? `${v.spec.claimRef.namespace ?? ""}/${v.spec.claimRef.name}`
+        : inf.pvc
+            .list()
+            .filter((c) => !c.spec?.volumeName)
+            .map(claimKey),
+    )
+    .watch(inf.pod, (p) =>
+      (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [`${p.metadata?.namespace}/${v.persistentVolumeClaim.claimName}`] : [])),
+    )
     .watch(inf.node, () => undefined);
   volumes.watch(inf.pv).watch(inf.pvc, (c) => (c.spec?.volumeName ? c.spec.volumeName : undefined));
 
@@ -110,14 +124,27 @@ export function pvController(o: PvControllerOptions): PvControllerParts {
 
     const selected = c.metadata?.annotations?.[KubeAnnotations.SelectedNode];
     const classes = new Map(inf.sc.list().map((s) => [s.metadata?.name ?? "", s]));
-    const action = decideClaim({ claim: c, volumes: inf.pv.list(), classes, selectedNodeLabels: selected ? inf.node.getByName(selected)?.metadata?.labels : undefined });
+    const action = decideClaim({
+      claim: c,
+      volumes: inf.pv.list(),
+      classes,
+      selectedNodeLabels: selected ? inf.node.getByName(selected)?.metadata?.labels : undefined,
+    });
     switch (action.kind) {
       case "setDefaultClass":
         await pvcs.patch(name, { spec: { storageClassName: action.className } }, { namespace: ns });
         log.info({ claim: `${ns}/${name}`, class: action.className }, "default StorageClass assigned");
         return;
       case "provision":
-        await pvcs.patch(name, { metadata: { annotations: { [KubeAnnotations.StorageProvisioner]: action.provisioner, [KubeAnnotations.BetaStorageProvisioner]: action.provisioner } } }, { namespace: ns });
+        await pvcs.patch(
+          name,
+          {
+            metadata: {
+              annotations: { [KubeAnnotations.StorageProvisioner]: action.provisioner, [KubeAnnotations.BetaStorageProvisioner]: action.provisioner },
+            },
+          },
+          { namespace: ns },
+        );
         await setClaimStatus(c, ClaimPhases.Pending, { reason: "ExternalProvisioning", message: action.event.message });
         await event(c, action.event);
         return;
@@ -148,7 +175,10 @@ export function pvController(o: PvControllerOptions): PvControllerParts {
     // 1. The volume side (conditional on the cached resourceVersion: a racing claim gets a conflict).
     if (v.spec?.claimRef?.uid !== c.metadata?.uid) {
       const next = structuredClone(v);
-      next.spec = { ...next.spec, claimRef: { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: ns, name, uid: c.metadata?.uid, resourceVersion: c.metadata?.resourceVersion } };
+      next.spec = {
+        ...next.spec,
+        claimRef: { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: ns, name, uid: c.metadata?.uid, resourceVersion: c.metadata?.resourceVersion },
+      };
       if (pvByController) next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [KubeAnnotations.BoundByController]: "yes" } };
       v = await pvs.update(next);
       log.info({ claim: `${ns}/${name}`, volume: volumeName }, "volume bound to claim");
@@ -165,7 +195,13 @@ export function pvController(o: PvControllerOptions): PvControllerParts {
   }
 
   /** Writes phase (+ capacity/accessModes on binding) and the Bound condition; true if anything changed. */
-  async function setClaimStatus(c: Pvc & K, phase: string, pending: { reason: string; message: string } | undefined, v?: Pv, binding = false): Promise<boolean> {
+  async function setClaimStatus(
+    c: Pvc & K,
+    phase: string,
+    pending: { reason: string; message: string } | undefined,
+    v?: Pv,
+    binding = false,
+  ): Promise<boolean> {
     const st = structuredClone(c.status ?? {});
     const before = JSON.stringify(st);
     st.phase = phase;
@@ -173,7 +209,11 @@ export function pvController(o: PvControllerOptions): PvControllerParts {
     const old = (st.conditions ?? []).find((x) => x.type === BOUND_CONDITION);
     if (pending && phase !== ClaimPhases.Bound) {
       const same = old && old.reason === pending.reason && old.message === pending.message;
-      others.push(same ? old : { type: BOUND_CONDITION, status: "False", reason: pending.reason, message: pending.message, lastTransitionTime: metaTime(), lastProbeTime: null });
+      others.push(
+        same
+          ? old
+          : { type: BOUND_CONDITION, status: "False", reason: pending.reason, message: pending.message, lastTransitionTime: metaTime(), lastProbeTime: null },
+      );
     }
     st.conditions = others;
     if (!st.conditions.length) delete st.conditions;

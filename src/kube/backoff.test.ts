@@ -4,7 +4,10 @@ import { Backoff, backoffDelayMs } from "./backoff.ts";
 
 test("backoffDelayMs grows by factor and caps", () => {
   assert.equal(backoffDelayMs(0, 200, 2, 30_000), 0);
-  assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelayMs(n, 200, 2, 30_000)), [200, 400, 800, 1600]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((n) => backoffDelayMs(n, 200, 2, 30_000)),
+    [200, 400, 800, 1600],
+  );
   assert.equal(backoffDelayMs(20, 200, 2, 30_000), 30_000);
   assert.equal(backoffDelayMs(5000, 200, 2, 30_000), 30_000, "no Infinity/NaN overflow");
 });

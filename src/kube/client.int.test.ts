@@ -42,10 +42,7 @@ test("CRUD, patches, status, finalizers and error mapping through the client", {
   assert.deepEqual(merged.data, { k: "2", m: "x" });
   const jsonPatched = await cms.patch("a", [{ op: "replace", path: "/data/k", value: "j" }], { namespace: "default" });
   assert.equal(jsonPatched.data?.k, "j");
-  await assert.rejects(
-    cms.patch("nope", { data: {} }, { namespace: "default" }),
-    (e: HwError) => e.code === "NOT_FOUND",
-  );
+  await assert.rejects(cms.patch("nope", { data: {} }, { namespace: "default" }), (e: HwError) => e.code === "NOT_FOUND");
 
   // Finalizers: add twice is idempotent; delete then leaves a terminating object until removal.
   await cms.addFinalizer("a", "hwameistor.io/test", "default");
@@ -78,12 +75,16 @@ test("CRUD, patches, status, finalizers and error mapping through the client", {
 test("list follows continue across pages and applies label/field selectors", { skip }, async () => {
   const cms = srv.client.forKind<CM>(CONFIG_MAP);
   for (let i = 0; i < 25; i++) {
-    await cms.create({ metadata: { name: `p${String(i).padStart(2, "0")}`, namespace: "paging", labels: { parity: i % 2 ? "odd" : "even" } } }).catch(async (e) => {
-      if ((e as HwError).code !== "NOT_FOUND") throw e;
-      // namespace may have to exist first
-      await srv.client.forKind({ group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false }).create({ metadata: { name: "paging" } });
-      await cms.create({ metadata: { name: `p${String(i).padStart(2, "0")}`, namespace: "paging", labels: { parity: i % 2 ? "odd" : "even" } } });
-    });
+    await cms
+      .create({ metadata: { name: `p${String(i).padStart(2, "0")}`, namespace: "paging", labels: { parity: i % 2 ? "odd" : "even" } } })
+      .catch(async (e) => {
+        if ((e as HwError).code !== "NOT_FOUND") throw e;
+        // namespace may have to exist first
+        await srv.client
+          .forKind({ group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false })
+          .create({ metadata: { name: "paging" } });
+        await cms.create({ metadata: { name: `p${String(i).padStart(2, "0")}`, namespace: "paging", labels: { parity: i % 2 ? "odd" : "even" } } });
+      });
   }
   const all = await cms.list({ namespace: "paging", pageSize: 7 });
   assert.equal(all.items.length, 25);
@@ -93,7 +94,10 @@ test("list follows continue across pages and applies label/field selectors", { s
   const odd = await cms.list({ namespace: "paging", labelSelector: "parity=odd", pageSize: 5 });
   assert.equal(odd.items.length, 12);
   const one = await cms.list({ namespace: "paging", fieldSelector: "metadata.name=p03" });
-  assert.deepEqual(one.items.map((o) => o.metadata?.name), ["p03"]);
+  assert.deepEqual(
+    one.items.map((o) => o.metadata?.name),
+    ["p03"],
+  );
   const everywhere = await cms.list({ labelSelector: "parity" });
   assert.ok(everywhere.items.length >= 25, "no namespace = all namespaces");
 });

@@ -172,9 +172,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   /** Deletes the object. True if the server accepted the delete, false if it did not exist. */
   async delete(name: string, namespace?: string, opts: DeleteOptions = {}): Promise<boolean> {
     const body =
-      opts.propagationPolicy || opts.gracePeriodSeconds !== undefined || opts.preconditions
-        ? { apiVersion: "v1", kind: "DeleteOptions", ...opts }
-        : undefined;
+      opts.propagationPolicy || opts.gracePeriodSeconds !== undefined || opts.preconditions ? { apiVersion: "v1", kind: "DeleteOptions", ...opts } : undefined;
     try {
       await this.transport.request({ method: "DELETE", path: this.path(this.nsFor(namespace, "delete"), name), body });
       return true;
@@ -194,11 +192,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.editFinalizers(name, namespace, (f) => (f.includes(finalizer) ? f.filter((x) => x !== finalizer) : undefined));
   }
 
-  private async editFinalizers(
-    name: string,
-    namespace: string | undefined,
-    edit: (current: string[]) => string[] | undefined,
-  ): Promise<T | undefined> {
+  private async editFinalizers(name: string, namespace: string | undefined, edit: (current: string[]) => string[] | undefined): Promise<T | undefined> {
     // A merge patch carrying metadata.resourceVersion is conditional: a concurrent writer makes it a 409
     // and we re-read, so finalizers written by others in between are never dropped.
     for (let attempt = 0; ; attempt++) {
@@ -207,11 +201,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       const next = edit(cur.metadata?.finalizers ?? []);
       if (!next) return cur;
       try {
-        return await this.patch(
-          name,
-          { metadata: { finalizers: next, resourceVersion: cur.metadata?.resourceVersion } },
-          { namespace, type: "merge" },
-        );
+        return await this.patch(name, { metadata: { finalizers: next, resourceVersion: cur.metadata?.resourceVersion } }, { namespace, type: "merge" });
       } catch (e) {
         if (isNotFound(e)) return undefined;
         if (isConflict(e) && attempt < 5) continue;

@@ -64,7 +64,11 @@ test("explicit path wins, then KUBECONFIG, then in-cluster, then ~/.kube/config"
 test("a missing KUBECONFIG entry falls through; nothing found names every source tried", () => {
   const e = (() => {
     try {
-      loadKubeConfig({ env: { KUBECONFIG: path.join(tmp, "nope.yaml") }, homeDir: path.join(tmp, "empty-home"), serviceAccountRoot: path.join(tmp, "nothing") });
+      loadKubeConfig({
+        env: { KUBECONFIG: path.join(tmp, "nope.yaml") },
+        homeDir: path.join(tmp, "empty-home"),
+        serviceAccountRoot: path.join(tmp, "nothing"),
+      });
     } catch (err) {
       return err;
     }
@@ -81,5 +85,8 @@ test("an explicit path that is missing or broken is an error, not a fall-through
   assert.throws(() => loadKubeConfig({ kubeconfigPath: path.join(tmp, "missing.yaml"), homeDir: home }), /--kubeconfig/);
   const bad = path.join(tmp, "bad.yaml");
   fs.writeFileSync(bad, "clusters: [\n");
-  assert.throws(() => loadKubeConfig({ kubeconfigPath: bad, homeDir: home }), (e: HwError) => e.reason === "BadKubeconfig");
+  assert.throws(
+    () => loadKubeConfig({ kubeconfigPath: bad, homeDir: home }),
+    (e: HwError) => e.reason === "BadKubeconfig",
+  );
 });

@@ -78,9 +78,7 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
     const kc = KubeConfig.inCluster(host, port, saDir);
     return finish(kc, "in-cluster");
   }
-  tried.push(
-    host && port ? `in-cluster (no token in ${saDir})` : "in-cluster (KUBERNETES_SERVICE_HOST/PORT unset)",
-  );
+  tried.push(host && port ? `in-cluster (no token in ${saDir})` : "in-cluster (KUBERNETES_SERVICE_HOST/PORT unset)");
 
   const home = opts.homeDir ?? env.HOME ?? os.homedir();
   const homeFile = path.join(home, ".kube", "config");

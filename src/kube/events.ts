@@ -88,10 +88,7 @@ export class EventRecorder {
       });
       this.touch(key, { name, namespace, count: 1 });
     } catch (e) {
-      this.log.warn(
-        { object: `${obj.kind} ${namespace}/${m.name}`, reason, err: (e as Error)?.message ?? String(e) },
-        "could not record event",
-      );
+      this.log.warn({ object: `${obj.kind} ${namespace}/${m.name}`, reason, err: (e as Error)?.message ?? String(e) }, "could not record event");
     }
   }
 

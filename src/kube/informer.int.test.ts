@@ -121,9 +121,7 @@ test("informer: a 410 during an outage relists and delivers only the difference"
     await cms.delete("y", "default");
     await setV(cms, "z", "1");
     for (let i = 0; i < 12; i++) {
-      await Promise.all(
-        Array.from({ length: 10 }, (_, j) => cms.create({ metadata: { name: `noise${i}-${j}`, namespace: "default" } })),
-      );
+      await Promise.all(Array.from({ length: 10 }, (_, j) => cms.create({ metadata: { name: `noise${i}-${j}`, namespace: "default" } })));
     }
     await waitFor("relist", () => log.length >= 5, 20_000);
     await new Promise((r) => setTimeout(r, 300));

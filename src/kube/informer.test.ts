@@ -50,10 +50,11 @@ test("informer restarts after 500, socket reset and 410, resuming from the last 
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   const port = (srv.address() as AddressInfo).port;
-  const inf = new Informer<KubeObject & { data?: { v: string } }>(
-    new KubeClient(kubeConfigForServer(`http://127.0.0.1:${port}`)).forKind(CONFIG_MAP),
-    { namespace: "ns", backoff: { initialMs: 20, maxMs: 100 }, log: silentLogger },
-  );
+  const inf = new Informer<KubeObject & { data?: { v: string } }>(new KubeClient(kubeConfigForServer(`http://127.0.0.1:${port}`)).forKind(CONFIG_MAP), {
+    namespace: "ns",
+    backoff: { initialMs: 20, maxMs: 100 },
+    log: silentLogger,
+  });
   const log: string[] = [];
   inf.addHandlers({
     add: (o) => void log.push(`add ${o.metadata?.name} ${o.data?.v}`),

@@ -202,10 +202,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     // The server should end the stream after timeoutSeconds; if it does not (a half-open connection),
     // we do, and treat it as a failure.
     let overdue = false;
-    const deadline = setTimeout(() => {
-      overdue = true;
-      ctl.abort();
-    }, (timeoutSeconds + 30) * 1000);
+    const deadline = setTimeout(
+      () => {
+        overdue = true;
+        ctl.abort();
+      },
+      (timeoutSeconds + 30) * 1000,
+    );
     const healthy = setTimeout(() => this.backoff.reset(), this.opts.healthyAfterMs ?? 30_000);
     this.stats.watches++;
     try {

@@ -69,7 +69,10 @@ test("file fields are resolved against the kubeconfig's directory and re-read (r
   fs.writeFileSync(path.join(dir, "token"), "t2");
   assert.equal(kc.connectionOptions().headers.Authorization, "Bearer t2");
   fs.rmSync(path.join(dir, "pki", "ca.crt"));
-  assert.throws(() => kc.connectionOptions(), (e: HwError) => e.reason === "BadKubeconfig" && /certificate-authority/.test(e.message));
+  assert.throws(
+    () => kc.connectionOptions(),
+    (e: HwError) => e.reason === "BadKubeconfig" && /certificate-authority/.test(e.message),
+  );
 });
 
 test("basic auth, insecure-skip-tls-verify, anonymous", () => {
@@ -83,14 +86,29 @@ test("basic auth, insecure-skip-tls-verify, anonymous", () => {
 
 test("missing or unknown context is BadKubeconfig / NoSuchContext", () => {
   const noCurrent = KubeConfig.fromYaml(kubeconfig("token: a").replace("current-context: x", "current-context: y"));
-  assert.throws(() => noCurrent.validate(), (e: HwError) => e.reason === "BadKubeconfig" && /"y"/.test(e.message));
-  assert.throws(() => noCurrent.withContext("nope"), (e: HwError) => e.reason === "NoSuchContext");
+  assert.throws(
+    () => noCurrent.validate(),
+    (e: HwError) => e.reason === "BadKubeconfig" && /"y"/.test(e.message),
+  );
+  assert.throws(
+    () => noCurrent.withContext("nope"),
+    (e: HwError) => e.reason === "NoSuchContext",
+  );
   assert.equal(noCurrent.withContext("x").getCurrentCluster()?.server, "https://k:6443");
   const file = path.join(tmp, "nocontext.yaml");
   fs.writeFileSync(file, "apiVersion: v1\nclusters: [{name: c, cluster: {server: https://k}}]\n");
-  assert.throws(() => loadKubeConfig({ kubeconfigPath: file }), (e: HwError) => e.reason === "BadKubeconfig" && /current-context/.test(e.message));
-  assert.throws(() => loadKubeConfig({ kubeconfigPath: file, context: "x" }), (e: HwError) => e.reason === "NoSuchContext");
-  assert.throws(() => KubeConfig.fromYaml("clusters: 3"), (e: HwError) => e.reason === "BadKubeconfig");
+  assert.throws(
+    () => loadKubeConfig({ kubeconfigPath: file }),
+    (e: HwError) => e.reason === "BadKubeconfig" && /current-context/.test(e.message),
+  );
+  assert.throws(
+    () => loadKubeConfig({ kubeconfigPath: file, context: "x" }),
+    (e: HwError) => e.reason === "NoSuchContext",
+  );
+  assert.throws(
+    () => KubeConfig.fromYaml("clusters: 3"),
+    (e: HwError) => e.reason === "BadKubeconfig",
+  );
 });
 
 test("exec credential plugins and auth-provider are refused, naming the user and the fix", () => {
@@ -100,10 +118,16 @@ test("exec credential plugins and auth-provider are refused, naming the user and
     (e: HwError) => e.reason === "UnsupportedKubeconfig" && /user "u"/.test(e.message) && /exec/.test(e.message) && /token/.test(e.hint ?? ""),
   );
   const ap = KubeConfig.fromYaml(kubeconfig("auth-provider:\n  name: oidc"));
-  assert.throws(() => ap.validate(), (e: HwError) => /user "u".*auth-provider "oidc"/.test(e.message));
+  assert.throws(
+    () => ap.validate(),
+    (e: HwError) => /user "u".*auth-provider "oidc"/.test(e.message),
+  );
   const file = path.join(tmp, "exec.yaml");
   fs.writeFileSync(file, kubeconfig("exec: {command: gke-gcloud-auth-plugin}"));
-  assert.throws(() => loadKubeConfig({ kubeconfigPath: file }), (e: HwError) => e.reason === "UnsupportedKubeconfig");
+  assert.throws(
+    () => loadKubeConfig({ kubeconfigPath: file }),
+    (e: HwError) => e.reason === "UnsupportedKubeconfig",
+  );
   // An exec user that the current context does not use does not matter.
   const other = KubeConfig.fromYaml(
     [
@@ -114,7 +138,10 @@ test("exec credential plugins and auth-provider are refused, naming the user and
     ].join("\n"),
   );
   assert.equal(other.connectionOptions().headers.Authorization, "Bearer a");
-  assert.throws(() => other.withContext("y").validate(), (e: HwError) => /user "gke"/.test(e.message));
+  assert.throws(
+    () => other.withContext("y").validate(),
+    (e: HwError) => /user "gke"/.test(e.message),
+  );
 });
 
 test("in-cluster: IPv6 host in brackets, CA file, token re-read, namespace file", () => {

@@ -245,16 +245,26 @@ export class KubeConfig {
       });
     }
     if (cluster.proxyUrl) {
-      throw new HwError("UNIMPLEMENTED", "UnsupportedKubeconfig", `kubeconfig ${this.origin}: cluster "${cluster.name}" uses proxy-url, which hwameistor does not support`, {
-        hint: "remove proxy-url and reach the API server directly",
-      });
+      throw new HwError(
+        "UNIMPLEMENTED",
+        "UnsupportedKubeconfig",
+        `kubeconfig ${this.origin}: cluster "${cluster.name}" uses proxy-url, which hwameistor does not support`,
+        {
+          hint: "remove proxy-url and reach the API server directly",
+        },
+      );
     }
     const user = this.getCurrentUser();
     const how = user?.exec ? `an exec credential plugin (${user.exec})` : user?.authProvider ? `auth-provider "${user.authProvider}"` : undefined;
     if (user && how) {
-      throw new HwError("UNIMPLEMENTED", "UnsupportedKubeconfig", `kubeconfig ${this.origin}: user "${user.name}" uses ${how}, which hwameistor does not support`, {
-        hint: "give that user a token (token or tokenFile) or a client certificate (client-certificate/client-key), e.g. a ServiceAccount token",
-      });
+      throw new HwError(
+        "UNIMPLEMENTED",
+        "UnsupportedKubeconfig",
+        `kubeconfig ${this.origin}: user "${user.name}" uses ${how}, which hwameistor does not support`,
+        {
+          hint: "give that user a token (token or tokenFile) or a client certificate (client-certificate/client-key), e.g. a ServiceAccount token",
+        },
+      );
     }
     return cluster;
   }
@@ -267,7 +277,9 @@ export class KubeConfig {
       try {
         return fs.readFileSync(file, "utf8");
       } catch (e) {
-        throw new HwError("INVALID_ARGUMENT", "BadKubeconfig", `kubeconfig ${this.origin}: ${what} ${file} cannot be read: ${(e as Error).message}`, { cause: e });
+        throw new HwError("INVALID_ARGUMENT", "BadKubeconfig", `kubeconfig ${this.origin}: ${what} ${file} cannot be read: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     };
     const tls: ConnectionOptions["tls"] = { rejectUnauthorized: !cluster.insecureSkipTlsVerify };

@@ -145,17 +145,9 @@ test("node heartbeat registers the Node, renews its Lease and keeps Ready curren
     const lease1 = await leases.get("edge-1", NODE_LEASE_NAMESPACE);
     assert.equal(lease1?.spec?.holderIdentity, "edge-1");
     assert.equal(lease1?.metadata?.ownerReferences?.[0]?.kind, "Node");
-    await waitFor(
-      "lease renewal",
-      async () => (await leases.get("edge-1", NODE_LEASE_NAMESPACE))?.spec?.renewTime !== lease1?.spec?.renewTime,
-      3000,
-    );
+    await waitFor("lease renewal", async () => (await leases.get("edge-1", NODE_LEASE_NAMESPACE))?.spec?.renewTime !== lease1?.spec?.renewTime, 3000);
     const t1 = ready?.lastHeartbeatTime;
-    await waitFor(
-      "heartbeat",
-      async () => (await nodes.get("edge-1"))?.status?.conditions?.find((c) => c.type === "Ready")?.lastHeartbeatTime !== t1,
-      4000,
-    );
+    await waitFor("heartbeat", async () => (await nodes.get("edge-1"))?.status?.conditions?.find((c) => c.type === "Ready")?.lastHeartbeatTime !== t1, 4000);
     const later = (await nodes.get("edge-1"))?.status?.conditions?.find((c) => c.type === "Ready");
     assert.equal(later?.lastTransitionTime, ready?.lastTransitionTime, "no transition while Ready stays True");
   } finally {

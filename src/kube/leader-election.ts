@@ -122,9 +122,7 @@ export class LeaderElector {
     this.log.info({ lease: this.o.name, identity: this.o.identity }, "leader election: became leader");
     try {
       const r = this.o.onStartedLeading(this.leaderCtl.signal);
-      this.leaderWork = Promise.resolve(r).catch((e) =>
-        this.log.error({ lease: this.o.name, err: e }, "leader election: onStartedLeading failed"),
-      );
+      this.leaderWork = Promise.resolve(r).catch((e) => this.log.error({ lease: this.o.name, err: e }, "leader election: onStartedLeading failed"));
     } catch (e) {
       this.log.error({ lease: this.o.name, err: e }, "leader election: onStartedLeading failed");
     }

@@ -29,7 +29,6 @@ export async function mutateLdvStatus(
   }
 }
 
-
 /** The one node of a disk volume. */
 export const nodeOfLdv = (ldv: Ldv): string | undefined => ldv.spec?.accessibility?.nodes?.[0];
 

@@ -76,7 +76,9 @@ export function parseMetricsPort(v: string | undefined, flag = "--metrics-port")
   if (v === undefined || v === "") return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new HwError("INVALID_ARGUMENT", "Invalid", `${flag} ${JSON.stringify(v)} is not a port number`, { hint: "use an integer 0–65535 (0 picks a free port)" });
+    throw new HwError("INVALID_ARGUMENT", "Invalid", `${flag} ${JSON.stringify(v)} is not a port number`, {
+      hint: "use an integer 0–65535 (0 picks a free port)",
+    });
   }
   return n;
 }
@@ -112,7 +114,12 @@ export async function serveMetrics(o: MetricsServerOptions): Promise<MetricsServ
   const host = o.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new HwError("UNAVAILABLE", "MetricsPortBusy", `cannot serve metrics on ${host}:${o.port}: ${e.code ?? e.message}`, { hint: "choose another --metrics-port", cause: e })),
+      reject(
+        new HwError("UNAVAILABLE", "MetricsPortBusy", `cannot serve metrics on ${host}:${o.port}: ${e.code ?? e.message}`, {
+          hint: "choose another --metrics-port",
+          cause: e,
+        }),
+      ),
     );
     server.listen(o.port, host, () => resolve());
   });

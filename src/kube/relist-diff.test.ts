@@ -28,12 +28,18 @@ test("relist diff: adds, updates for changed RVs, deletes for vanished keys; unc
 
 test("relist diff keeps list order when resourceVersions are not integers", () => {
   const ev = relistDiff(new Map(), [o("b", "zz"), o("a", "aa")]);
-  assert.deepEqual(ev.map((e) => e.key), ["d/b", "d/a"]);
+  assert.deepEqual(
+    ev.map((e) => e.key),
+    ["d/b", "d/a"],
+  );
 });
 
 test("relist diff on an empty list deletes everything; on identical state emits nothing", () => {
   const cache = new Map<string, KubeObject>([["d/x", o("x", "1")]]);
-  assert.deepEqual(relistDiff(cache, []).map((e) => e.type), ["delete"]);
+  assert.deepEqual(
+    relistDiff(cache, []).map((e) => e.type),
+    ["delete"],
+  );
   assert.deepEqual(relistDiff(cache, [o("x", "1")]), []);
 });
 

@@ -4,9 +4,7 @@
 import { objectKey, type KubeObject } from "./types.ts";
 
 export type CacheEvent<T> =
-  | { type: "add"; key: string; object: T }
-  | { type: "update"; key: string; old: T; object: T }
-  | { type: "delete"; key: string; object: T };
+  { type: "add"; key: string; object: T } | { type: "update"; key: string; old: T; object: T } | { type: "delete"; key: string; object: T };
 
 /**
  * Adds for new keys, updates for keys whose resourceVersion changed, deletes (with the last known state)

@@ -48,13 +48,37 @@ export interface StorageClass {
 export const PVC: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true };
 export const PV: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false };
 export const POD: ResourceDescriptor = { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true };
-export const VOLUME_ATTACHMENT: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "volumeattachments", kind: "VolumeAttachment", namespaced: false };
+export const VOLUME_ATTACHMENT: ResourceDescriptor = {
+  group: "storage.k8s.io",
+  version: "v1",
+  plural: "volumeattachments",
+  kind: "VolumeAttachment",
+  namespaced: false,
+};
 export const CSI_NODE: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "csinodes", kind: "CSINode", namespaced: false };
 export const CSI_DRIVER: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "csidrivers", kind: "CSIDriver", namespaced: false };
 export const STATEFUL_SET: ResourceDescriptor = { group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true };
-export const VOLUME_SNAPSHOT: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshots", kind: "VolumeSnapshot", namespaced: true };
-export const VOLUME_SNAPSHOT_CONTENT: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotcontents", kind: "VolumeSnapshotContent", namespaced: false };
-export const VOLUME_SNAPSHOT_CLASS: ResourceDescriptor = { group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotclasses", kind: "VolumeSnapshotClass", namespaced: false };
+export const VOLUME_SNAPSHOT: ResourceDescriptor = {
+  group: "snapshot.storage.k8s.io",
+  version: "v1",
+  plural: "volumesnapshots",
+  kind: "VolumeSnapshot",
+  namespaced: true,
+};
+export const VOLUME_SNAPSHOT_CONTENT: ResourceDescriptor = {
+  group: "snapshot.storage.k8s.io",
+  version: "v1",
+  plural: "volumesnapshotcontents",
+  kind: "VolumeSnapshotContent",
+  namespaced: false,
+};
+export const VOLUME_SNAPSHOT_CLASS: ResourceDescriptor = {
+  group: "snapshot.storage.k8s.io",
+  version: "v1",
+  plural: "volumesnapshotclasses",
+  kind: "VolumeSnapshotClass",
+  namespaced: false,
+};
 export const SECRET: ResourceDescriptor = { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true };
 export const MUTATING_WEBHOOK_CONFIGURATION: ResourceDescriptor = {
   group: "admissionregistration.k8s.io",
@@ -63,4 +87,3 @@ export const MUTATING_WEBHOOK_CONFIGURATION: ResourceDescriptor = {
   kind: "MutatingWebhookConfiguration",
   namespaced: false,
 };
-

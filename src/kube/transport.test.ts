@@ -24,7 +24,7 @@ test("errorFromResponse maps status codes and keeps the server's message", () =>
 
   const inv = errorFromResponse(
     422,
-    status(422, "Invalid", "LocalVolume.hwameistor.io \"v\" is invalid", {
+    status(422, "Invalid", 'LocalVolume.hwameistor.io "v" is invalid', {
       causes: [{ field: "spec.poolName", reason: "FieldValueRequired", message: "Required value" }],
     }),
     "POST",

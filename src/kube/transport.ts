@@ -104,9 +104,7 @@ export class Transport {
     }
     const mod = u.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
-      const r = mod.request(u, { method: req.method, headers, agent: p.agent, signal: req.signal }, (res) =>
-        resolve({ res, what }),
-      );
+      const r = mod.request(u, { method: req.method, headers, agent: p.agent, signal: req.signal }, (res) => resolve({ res, what }));
       r.on("error", (e) => reject(connectionError(e, what, req.signal)));
       if (!streaming) {
         r.setTimeout(req.timeoutMs ?? this.timeoutMs, () =>

@@ -16,8 +16,7 @@ export interface ResourceDescriptor {
  * What `forKind` accepts: a ResourceDescriptor, or a KindDefinition from src/api/kinds (which says
  * `scope: "Cluster" | "Namespaced"` like a CRD instead of `namespaced`).
  */
-export type DescriptorLike = Omit<ResourceDescriptor, "namespaced"> &
-  ({ namespaced: boolean } | { scope: "Cluster" | "Namespaced"; namespaced?: undefined });
+export type DescriptorLike = Omit<ResourceDescriptor, "namespaced"> & ({ namespaced: boolean } | { scope: "Cluster" | "Namespaced"; namespaced?: undefined });
 
 /** Normalises a DescriptorLike to a plain ResourceDescriptor. */
 export function toDescriptor(def: DescriptorLike): ResourceDescriptor {

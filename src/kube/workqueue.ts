@@ -99,8 +99,7 @@ export class WorkQueue<K = string> {
   constructor(opts: WorkQueueOptions<K> = {}) {
     const perKey = new ItemExponentialRateLimiter<K>(opts.baseDelayMs ?? 5, opts.maxDelayMs ?? 1_000_000);
     this.rateLimiter =
-      opts.rateLimiter ??
-      (opts.overall ? new MaxOfRateLimiter<K>(perKey, new BucketRateLimiter<K>(opts.overall.qps, opts.overall.burst)) : perKey);
+      opts.rateLimiter ?? (opts.overall ? new MaxOfRateLimiter<K>(perKey, new BucketRateLimiter<K>(opts.overall.qps, opts.overall.burst)) : perKey);
   }
 
   add(key: K): void {

@@ -183,7 +183,12 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
   ctl.watch(inf.csidriver, () => uidKeys());
 
   function facts() {
-    const noAttach = new Set(inf.csidriver.list().filter((d) => (d as { spec?: { attachRequired?: boolean } }).spec?.attachRequired === false).map((d) => d.metadata?.name ?? ""));
+    const noAttach = new Set(
+      inf.csidriver
+        .list()
+        .filter((d) => (d as { spec?: { attachRequired?: boolean } }).spec?.attachRequired === false)
+        .map((d) => d.metadata?.name ?? ""),
+    );
     return { pvcs: inf.pvc.list(), pvs: inf.pv.list(), attachments: inf.va.list(), noAttach };
   }
 
@@ -242,7 +247,12 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
           if (needsNodeExpansion(pvc)) {
             const patch = await expandVolume(csi, cur, pv, pvc);
             await pvcClient.patchStatus(pvc.metadata?.name ?? "", patch, { namespace: pvc.metadata?.namespace });
-            await ctl.recordEvent(pvc as K, "Normal", "FileSystemResizeSuccessful", `MountVolume.NodeExpandVolume succeeded for volume "${cur.pv}" ${o.nodeName}`);
+            await ctl.recordEvent(
+              pvc as K,
+              "Normal",
+              "FileSystemResizeSuccessful",
+              `MountVolume.NodeExpandVolume succeeded for volume "${cur.pv}" ${o.nodeName}`,
+            );
           }
         } catch (e) {
           blockedBy = `MountVolume.SetUp failed for volume "${cur.pv}" : ${(e as Error).message}`;
@@ -306,23 +316,53 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     const image = spec.image ?? "";
     const last = cr.terminated ? { terminated: cr.terminated } : {};
     if (cr.pid !== undefined) {
-      return { name: spec.name, image, restartCount: cr.restartCount, containerID: `hwameistor://${cr.pid}`, state: { running: { startedAt: cr.startedAt } }, lastState: cr.restartCount > 0 ? last : {} };
+      return {
+        name: spec.name,
+        image,
+        restartCount: cr.restartCount,
+        containerID: `hwameistor://${cr.pid}`,
+        state: { running: { startedAt: cr.startedAt } },
+        lastState: cr.restartCount > 0 ? last : {},
+      };
     }
-    if (cr.configError) return { name: spec.name, image, restartCount: cr.restartCount, state: { waiting: { reason: "CreateContainerConfigError", message: cr.configError } }, lastState: last };
+    if (cr.configError)
+      return {
+        name: spec.name,
+        image,
+        restartCount: cr.restartCount,
+        state: { waiting: { reason: "CreateContainerConfigError", message: cr.configError } },
+        lastState: last,
+      };
     if (cr.terminated) {
       if (shouldRestart(policy as never, cr.terminated.exitCode)) {
         const wait = Math.max(0, Math.round(((cr.nextStartAt ?? now) - now) / 1000));
-        return { name: spec.name, image, restartCount: cr.restartCount, state: { waiting: { reason: "CrashLoopBackOff", message: `back-off ${wait}s restarting failed container=${spec.name}` } }, lastState: last };
+        return {
+          name: spec.name,
+          image,
+          restartCount: cr.restartCount,
+          state: { waiting: { reason: "CrashLoopBackOff", message: `back-off ${wait}s restarting failed container=${spec.name}` } },
+          lastState: last,
+        };
       }
       return { name: spec.name, image, restartCount: cr.restartCount, state: last, lastState: {} };
     }
-    return { name: spec.name, image, restartCount: cr.restartCount, state: { waiting: { reason: "ContainerCreating", ...(blockedBy ? { message: blockedBy } : {}) } }, lastState: {} };
+    return {
+      name: spec.name,
+      image,
+      restartCount: cr.restartCount,
+      state: { waiting: { reason: "ContainerCreating", ...(blockedBy ? { message: blockedBy } : {}) } },
+      lastState: {},
+    };
   }
 
   async function startContainer(pod: Pod & K, rec: PodRecord, spec: Container, cr: ContainerRecord): Promise<void> {
     const command = [...(spec.command ?? []), ...(spec.args ?? [])];
     if (!spec.command?.length) {
-      throw new HwError("INVALID_ARGUMENT", "NoCommand", `container ${spec.name} has no command: images are not run here (${spec.image ?? "no image"} is only recorded), so command must name a host program`);
+      throw new HwError(
+        "INVALID_ARGUMENT",
+        "NoCommand",
+        `container ${spec.name} has no command: images are not run here (${spec.image ?? "no image"} is only recorded), so command must name a host program`,
+      );
     }
     const binds: BindSpec[] = [];
     for (const m of spec.volumeMounts ?? []) {
@@ -330,7 +370,8 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     }
     for (const d of spec.volumeDevices ?? []) {
       const vr = rec.volumes.find((v) => v.name === d.name);
-      if (!vr?.block) throw new HwError("INVALID_ARGUMENT", "NotBlock", `volumeDevices ${d.name} of container ${spec.name} is not a block-mode PersistentVolumeClaim volume`);
+      if (!vr?.block)
+        throw new HwError("INVALID_ARGUMENT", "NotBlock", `volumeDevices ${d.name} of container ${spec.name} is not a block-mode PersistentVolumeClaim volume`);
       binds.push({ source: vr.target, target: d.devicePath });
     }
     for (const b of binds) {
@@ -362,7 +403,10 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     cr.configError = undefined;
     save(rec);
     const key = rec.uid;
-    waiters.set(`${key}/${spec.name}`, started.exited.then(() => ctl.enqueue(key)));
+    waiters.set(
+      `${key}/${spec.name}`,
+      started.exited.then(() => ctl.enqueue(key)),
+    );
     log.info({ pod: `${rec.namespace}/${rec.name}`, container: spec.name, pid: started.pid, restart: cr.restartCount }, "container started");
     await ctl.recordEvent(pod, "Normal", "Started", `Started container ${spec.name}`);
   }
@@ -382,10 +426,15 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     } else if (v.hostPath) {
       base = v.hostPath.path;
     } else {
-      throw new HwError("INVALID_ARGUMENT", "UnsupportedVolume", `volume ${name}: only persistentVolumeClaim, emptyDir and hostPath volumes are supported here`);
+      throw new HwError(
+        "INVALID_ARGUMENT",
+        "UnsupportedVolume",
+        `volume ${name}: only persistentVolumeClaim, emptyDir and hostPath volumes are supported here`,
+      );
     }
     if (!subPath) return base;
-    if (subPath.startsWith("/") || subPath.split("/").includes("..")) throw new HwError("INVALID_ARGUMENT", "InvalidSubPath", `subPath ${JSON.stringify(subPath)} must be relative and stay inside the volume`);
+    if (subPath.startsWith("/") || subPath.split("/").includes(".."))
+      throw new HwError("INVALID_ARGUMENT", "InvalidSubPath", `subPath ${JSON.stringify(subPath)} must be relative and stay inside the volume`);
     const p = join(base, subPath);
     mkdirSync(p, { recursive: true });
     return p;
@@ -509,7 +558,11 @@ function envValue(pod: Pod, e: EnvVar, node: string, hostIP: string): string {
     case "status.podIP":
       return hostIP;
     default:
-      throw new HwError("INVALID_ARGUMENT", "UnsupportedEnv", `env ${e.name}: only value and fieldRef (metadata.name, metadata.namespace, metadata.uid, spec.nodeName, status.hostIP, status.podIP) are supported here`);
+      throw new HwError(
+        "INVALID_ARGUMENT",
+        "UnsupportedEnv",
+        `env ${e.name}: only value and fieldRef (metadata.name, metadata.namespace, metadata.uid, spec.nodeName, status.hostIP, status.podIP) are supported here`,
+      );
   }
 }
 
@@ -579,7 +632,7 @@ async function publishEndpoint(client: KubeClient, node: string, hostIP: string,
   for (let i = 0; i < 30; i++) {
     const n = await nodes.get(node);
     if (n) {
-      const addresses = [{ type: "InternalIP", address: hostIP }, ...((n.status?.addresses ?? []).filter((a) => a.type !== "InternalIP"))];
+      const addresses = [{ type: "InternalIP", address: hostIP }, ...(n.status?.addresses ?? []).filter((a) => a.type !== "InternalIP")];
       await nodes.patchStatus(node, { status: { addresses, daemonEndpoints: { kubeletEndpoint: { Port: port } } } });
       return;
     }

@@ -32,5 +32,7 @@ export const blockPublishPath = (root: string, pv: string, uid: string): string 
 export const podDeviceLink = (root: string, uid: string, pv: string): string => join(podDir(root, uid), "volumeDevices", "kubernetes.io~csi", escape(pv));
 
 export const containerLogDir = (root: string, uid: string, container: string): string => join(podDir(root, uid), "logs", container);
-export const containerLogPath = (root: string, uid: string, container: string, restart: number): string => join(containerLogDir(root, uid, container), `${restart}.log`);
-export const containerRcPath = (root: string, uid: string, container: string, restart: number): string => join(containerLogDir(root, uid, container), `${restart}.rc`);
+export const containerLogPath = (root: string, uid: string, container: string, restart: number): string =>
+  join(containerLogDir(root, uid, container), `${restart}.log`);
+export const containerRcPath = (root: string, uid: string, container: string, restart: number): string =>
+  join(containerLogDir(root, uid, container), `${restart}.rc`);

@@ -2,7 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { podPhase, podStatus, shouldRestart, type ContainerRuntime, type RestartPolicy } from "./pod-status.ts";
 
-const c = (state: ContainerRuntime["state"], lastState: ContainerRuntime["lastState"] = {}): ContainerRuntime => ({ name: "c", image: "i", restartCount: 0, state, lastState });
+const c = (state: ContainerRuntime["state"], lastState: ContainerRuntime["lastState"] = {}): ContainerRuntime => ({
+  name: "c",
+  image: "i",
+  restartCount: 0,
+  state,
+  lastState,
+});
 const running = c({ running: { startedAt: "t" } });
 const creating = c({ waiting: { reason: "ContainerCreating" } });
 const exited = (code: number) => c({ terminated: { exitCode: code } });
@@ -30,10 +36,28 @@ test("pod phase (kubelet getPhase) — table", () => {
 });
 
 test("pod status: conditions, ready, container statuses; PodScheduled kept, transition times kept", () => {
-  const pod = { metadata: { name: "p" }, spec: { containers: [{ name: "c" }] }, status: { conditions: [{ type: "PodScheduled", status: "True", lastTransitionTime: "t0" }, { type: "Ready", status: "True", lastTransitionTime: "t1" }] } };
+  const pod = {
+    metadata: { name: "p" },
+    spec: { containers: [{ name: "c" }] },
+    status: {
+      conditions: [
+        { type: "PodScheduled", status: "True", lastTransitionTime: "t0" },
+        { type: "Ready", status: "True", lastTransitionTime: "t1" },
+      ],
+    },
+  };
   const s = podStatus({ pod, containers: [running], hostIP: "10.0.0.2", now: "t2" });
   assert.equal(s.phase, "Running");
-  assert.deepEqual(s.conditions!.map((x) => [x.type, x.status]), [["PodReadyToStartContainers", "True"], ["Initialized", "True"], ["Ready", "True"], ["ContainersReady", "True"], ["PodScheduled", "True"]]);
+  assert.deepEqual(
+    s.conditions!.map((x) => [x.type, x.status]),
+    [
+      ["PodReadyToStartContainers", "True"],
+      ["Initialized", "True"],
+      ["Ready", "True"],
+      ["ContainersReady", "True"],
+      ["PodScheduled", "True"],
+    ],
+  );
   assert.equal(s.conditions!.find((x) => x.type === "Ready")!.lastTransitionTime, "t1");
   assert.equal(s.containerStatuses![0]!.ready, true);
   assert.equal(s.podIP, "10.0.0.2");

@@ -86,8 +86,22 @@ export function podStatus(i: StatusInput): PodStatus {
   const conditions: Condition[] = [
     cond(prev, "PodReadyToStartContainers", i.blockedBy ? "False" : "True", i.now),
     cond(prev, "Initialized", "True", i.now),
-    cond(prev, "Ready", ready ? "True" : "False", i.now, ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady", ready || terminal ? undefined : why),
-    cond(prev, "ContainersReady", ready ? "True" : "False", i.now, ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady", ready || terminal ? undefined : why),
+    cond(
+      prev,
+      "Ready",
+      ready ? "True" : "False",
+      i.now,
+      ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady",
+      ready || terminal ? undefined : why,
+    ),
+    cond(
+      prev,
+      "ContainersReady",
+      ready ? "True" : "False",
+      i.now,
+      ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady",
+      ready || terminal ? undefined : why,
+    ),
     ...(prev ?? []).filter((c) => c.type === "PodScheduled"),
   ];
   const statuses: ContainerStatus[] = i.containers.map((c) => ({

@@ -87,7 +87,8 @@ export function resolvePodVolumes(pod: Pod, node: string, root: string, f: Volum
     const pv = f.pvs.find((p) => p.metadata?.name === pvc.spec!.volumeName);
     if (!pv) return { ...out, waiting: `persistentvolume "${pvc.spec.volumeName}" not found` };
     const csi = pv.spec?.csi;
-    if (!csi) throw new HwError("FAILED_PRECONDITION", "NotCsi", `persistentvolume "${pv.metadata?.name}" is not a CSI volume: only CSI volumes are mounted here`);
+    if (!csi)
+      throw new HwError("FAILED_PRECONDITION", "NotCsi", `persistentvolume "${pv.metadata?.name}" is not a CSI volume: only CSI volumes are mounted here`);
     const pvName = pv.metadata?.name ?? "";
     let publishContext: Record<string, string> = {};
     if (!f.noAttach.has(csi.driver)) {
@@ -117,13 +118,22 @@ export function resolvePodVolumes(pod: Pod, node: string, root: string, f: Volum
 /** Stage (if the driver stages) and publish one volume; idempotent. `rec.staging` is set when staged. */
 export async function setUpVolume(root: string, csi: CsiNodeClients, rec: VolumeRecord, pv: Pv, publishContext: Record<string, string>): Promise<void> {
   const client = csi.client(rec.driver);
-  if (!client) throw new HwError("UNAVAILABLE", "DriverNotRegistered", `driver name ${rec.driver} not found in the list of registered CSI drivers on this node`, { hint: "is the node agent serving that driver's socket?" });
+  if (!client)
+    throw new HwError("UNAVAILABLE", "DriverNotRegistered", `driver name ${rec.driver} not found in the list of registered CSI drivers on this node`, {
+      hint: "is the node agent serving that driver's socket?",
+    });
   const cap = capability(pv, rec.block);
   const ctx = pv.spec?.csi?.volumeAttributes ?? {};
   if (await csi.canStage(rec.driver)) {
     const staging = rec.block ? blockStagingPath(root, rec.pv) : stagingPath(root, rec.driver, rec.handle);
     await mkdir(rec.block ? staging : dirname(staging), { recursive: true });
-    await client.call("Node", "NodeStageVolume", { volume_id: rec.handle, publish_context: publishContext, staging_target_path: staging, volume_capability: cap, volume_context: ctx });
+    await client.call("Node", "NodeStageVolume", {
+      volume_id: rec.handle,
+      publish_context: publishContext,
+      staging_target_path: staging,
+      volume_capability: cap,
+      volume_context: ctx,
+    });
     rec.staging = staging;
   }
   await mkdir(dirname(rec.target), { recursive: true });
@@ -145,7 +155,12 @@ export async function setUpVolume(root: string, csi: CsiNodeClients, rec: Volume
 /** Unpublish (and unstage when `unstage`); idempotent: a target that is gone is success. */
 export async function tearDownVolume(csi: CsiNodeClients, rec: VolumeRecord, unstage: boolean): Promise<void> {
   const client = csi.client(rec.driver);
-  if (!client) throw new HwError("UNAVAILABLE", "DriverNotRegistered", `driver ${rec.driver} has no socket on this node: volume ${rec.pv} stays published at ${rec.target} until it is back`);
+  if (!client)
+    throw new HwError(
+      "UNAVAILABLE",
+      "DriverNotRegistered",
+      `driver ${rec.driver} has no socket on this node: volume ${rec.pv} stays published at ${rec.target} until it is back`,
+    );
   if (rec.link) await unlink(rec.link).catch(() => undefined);
   await client.nodeUnpublishVolume({ volume_id: rec.handle, target_path: rec.target });
   await rm(rec.target, { recursive: false, force: true }).catch(() => undefined);

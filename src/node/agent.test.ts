@@ -10,6 +10,9 @@ for (const [title, opts, re] of [
   ["--disk-class", { nodeName: "n1", diskClass: "fast" }, /HDD, SSD or NVMe/],
 ] as const) {
   test(`startNodeAgent rejects a bad ${title}`, async () => {
-    await assert.rejects(startNodeAgent({ ...opts, stateDir: "/nonexistent/never-created" }), (e: unknown) => isHwError(e) && e.code === "INVALID_ARGUMENT" && re.test(e.message));
+    await assert.rejects(
+      startNodeAgent({ ...opts, stateDir: "/nonexistent/never-created" }),
+      (e: unknown) => isHwError(e) && e.code === "INVALID_ARGUMENT" && re.test(e.message),
+    );
   });
 }

@@ -120,8 +120,13 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     if (o.diskDriver ?? true) parts.push({ name: "disk-driver", svc: await startDiskDriverNode(ctx) });
     let storage: LocalStorage | undefined;
     if (o.localStorage ?? false) {
-      if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine)) throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
-      storage = await startLocalStorage(ctx, { engine: o.engine, storageIP: o.storageIP, devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR) });
+      if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine))
+        throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
+      storage = await startLocalStorage(ctx, {
+        engine: o.engine,
+        storageIP: o.storageIP,
+        devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR),
+      });
       parts.push({ name: "local-storage", svc: storage });
     }
     let metrics: MetricsServer | undefined;

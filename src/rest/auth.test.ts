@@ -32,19 +32,46 @@ describe("token store", () => {
   it("refuses a client after repeated failed logins for the rest of the window, others are not affected", () => {
     let t = 0;
     const s = store(() => t);
-    for (let i = 0; i < LOGIN_FAILURES_ALLOWED; i++) assert.equal(status(() => s.login("admin", "guess", "10.0.0.9")), 401);
-    assert.equal(status(() => s.login("admin", "k3y", "10.0.0.9")), 429);
-    assert.equal(status(() => s.login("admin", "k3y", "10.0.0.8")), 200);
+    for (let i = 0; i < LOGIN_FAILURES_ALLOWED; i++)
+      assert.equal(
+        status(() => s.login("admin", "guess", "10.0.0.9")),
+        401,
+      );
+    assert.equal(
+      status(() => s.login("admin", "k3y", "10.0.0.9")),
+      429,
+    );
+    assert.equal(
+      status(() => s.login("admin", "k3y", "10.0.0.8")),
+      200,
+    );
     t = LOGIN_WINDOW_MS + 1;
-    assert.equal(status(() => s.login("admin", "k3y", "10.0.0.9")), 200);
+    assert.equal(
+      status(() => s.login("admin", "k3y", "10.0.0.9")),
+      200,
+    );
   });
 
   it("a success resets the count", () => {
     const s = store(() => 0);
-    for (let i = 0; i < LOGIN_FAILURES_ALLOWED - 1; i++) assert.equal(status(() => s.login("admin", "x", "a")), 401);
-    assert.equal(status(() => s.login("admin", "k3y", "a")), 200);
-    for (let i = 0; i < LOGIN_FAILURES_ALLOWED - 1; i++) assert.equal(status(() => s.login("admin", "x", "a")), 401);
-    assert.equal(status(() => s.login("admin", "k3y", "a")), 200);
+    for (let i = 0; i < LOGIN_FAILURES_ALLOWED - 1; i++)
+      assert.equal(
+        status(() => s.login("admin", "x", "a")),
+        401,
+      );
+    assert.equal(
+      status(() => s.login("admin", "k3y", "a")),
+      200,
+    );
+    for (let i = 0; i < LOGIN_FAILURES_ALLOWED - 1; i++)
+      assert.equal(
+        status(() => s.login("admin", "x", "a")),
+        401,
+      );
+    assert.equal(
+      status(() => s.login("admin", "k3y", "a")),
+      200,
+    );
   });
 
   it("reads the bare token and the Bearer form", () => {

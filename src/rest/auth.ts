@@ -87,7 +87,10 @@ export class TokenStore {
         if (/^[0-9a-f]{64}$/.test(k) && exp > this.now()) this.tokens.set(k, exp);
       }
     } catch (e) {
-      this.persist.log?.warn({ err: (e as Error).message }, `auth tokens not loaded from Secret ${this.persist.namespace}/${AUTH_TOKENS_SECRET}; sessions start empty`);
+      this.persist.log?.warn(
+        { err: (e as Error).message },
+        `auth tokens not loaded from Secret ${this.persist.namespace}/${AUTH_TOKENS_SECRET}; sessions start empty`,
+      );
     }
   }
 
@@ -104,7 +107,9 @@ export class TokenStore {
     const cur = this.failures.get(from);
     if (cur && cur.count >= LOGIN_FAILURES_ALLOWED) {
       const wait = Math.ceil((cur.since + LOGIN_WINDOW_MS - this.now()) / 1000);
-      throw new HwError("RESOURCE_EXHAUSTED", "TooManyLogins", `too many failed logins from ${from || "this client"}; try again in ${wait} s`, { httpStatus: 429 });
+      throw new HwError("RESOURCE_EXHAUSTED", "TooManyLogins", `too many failed logins from ${from || "this client"}; try again in ${wait} s`, {
+        httpStatus: 429,
+      });
     }
     const fail = (why: string) => {
       const c = this.failures.get(from) ?? { count: 0, since: this.now() };
@@ -181,7 +186,14 @@ export class TokenStore {
       try {
         const cur = await this.secrets().get(AUTH_TOKENS_SECRET, p.namespace);
         if (cur) await this.secrets().update({ ...cur, data });
-        else await this.secrets().create({ apiVersion: "v1", kind: "Secret", metadata: { name: AUTH_TOKENS_SECRET, namespace: p.namespace }, type: "Opaque", data });
+        else
+          await this.secrets().create({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: AUTH_TOKENS_SECRET, namespace: p.namespace },
+            type: "Opaque",
+            data,
+          });
       } catch (e) {
         if (!isNotFound(e)) (p.log ?? silentLogger).warn({ err: (e as Error).message }, `auth tokens not saved to Secret ${p.namespace}/${AUTH_TOKENS_SECRET}`);
       }

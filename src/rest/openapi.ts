@@ -7,7 +7,10 @@ import { BASE, type Route } from "./route.ts";
 const ERROR_BODY = {
   type: "object",
   required: ["errcode", "description"],
-  properties: { errcode: { type: "integer", description: "the HTTP status" }, description: { type: "string", description: "what went wrong, naming the object or field, and the fix" } },
+  properties: {
+    errcode: { type: "integer", description: "the HTTP status" },
+    description: { type: "string", description: "what went wrong, naming the object or field, and the fix" },
+  },
 };
 
 const LIST_PARAMS = [
@@ -27,17 +30,34 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
     if (r.list) {
       params.push(...LIST_PARAMS);
       const sorts = Object.keys(r.list.sorts ?? {});
-      if (sorts.length) params.push({ name: "sort", in: "query", schema: { type: "string", enum: sorts }, description: `sort key (alias sortBy)${r.list.defaultSort ? `; default ${r.list.defaultSort.key} ${r.list.defaultSort.dir}` : ""}` });
+      if (sorts.length)
+        params.push({
+          name: "sort",
+          in: "query",
+          schema: { type: "string", enum: sorts },
+          description: `sort key (alias sortBy)${r.list.defaultSort ? `; default ${r.list.defaultSort.key} ${r.list.defaultSort.dir}` : ""}`,
+        });
       for (const f of r.list.filters ?? []) params.push({ name: f, in: "query", schema: { type: "string" }, description: "filter" });
     }
     for (const [name, description] of Object.entries(r.query ?? {})) params.push({ name, in: "query", schema: { type: "string" }, description });
     const responses: Record<string, unknown> = {
       "200": { description: r.returns, content: { "application/json": { schema: { type: "object" } } } },
-      "400": { description: "bad parameter or body (the description names it)", content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } } },
+      "400": {
+        description: "bad parameter or body (the description names it)",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
+      },
       "404": { description: "unknown name", content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } } },
     };
-    if (r.auth !== false) responses["401"] = { description: "authentication is on and the token is missing, unknown or expired", content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } } };
-    if (r.method === "POST") responses["409"] = { description: "the object's state forbids the action (the description says why)", content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } } };
+    if (r.auth !== false)
+      responses["401"] = {
+        description: "authentication is on and the token is missing, unknown or expired",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
+      };
+    if (r.method === "POST")
+      responses["409"] = {
+        description: "the object's state forbids the action (the description says why)",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
+      };
     const op: Record<string, unknown> = {
       summary: r.summary,
       tags: [r.tag],
@@ -46,7 +66,8 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       responses,
       ...(r.auth === false ? { security: [] } : {}),
     };
-    if (r.body) op.requestBody = { required: (r.body.required as string[] | undefined)?.length ? true : false, content: { "application/json": { schema: r.body } } };
+    if (r.body)
+      op.requestBody = { required: (r.body.required as string[] | undefined)?.length ? true : false, content: { "application/json": { schema: r.body } } };
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
   return {
@@ -54,12 +75,15 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
     info: {
       title: "HwameiStor REST API",
       version: VERSION,
-      description: "The REST API of HwameiStor's apiserver component (`hwameistor rest`). Errors answer {errcode, description}. With authentication on, log in at POST /cluster/auth/auth and send the token in the Authorization header.",
+      description:
+        "The REST API of HwameiStor's apiserver component (`hwameistor rest`). Errors answer {errcode, description}. With authentication on, log in at POST /cluster/auth/auth and send the token in the Authorization header.",
     },
     servers: [{ url: "/" }],
     components: {
       schemas: { ErrorBody: ERROR_BODY },
-      securitySchemes: { token: { type: "apiKey", in: "header", name: "Authorization", description: "the token from /cluster/auth/auth, bare or as `Bearer <token>`" } },
+      securitySchemes: {
+        token: { type: "apiKey", in: "header", name: "Authorization", description: "the token from /cluster/auth/auth, bare or as `Bearer <token>`" },
+      },
     },
     security: [{ token: [] }],
     paths,
@@ -71,7 +95,8 @@ export function swaggerIndexHtml(doc: Record<string, unknown>): string {
   const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
   const rows: string[] = [];
   for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { summary: string }>>)) {
-    for (const [method, op] of Object.entries(ops)) rows.push(`<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td></tr>`);
+    for (const [method, op] of Object.entries(ops))
+      rows.push(`<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td></tr>`);
   }
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HwameiStor REST API</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:.3rem .6rem;vertical-align:top}</style></head>

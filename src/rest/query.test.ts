@@ -4,7 +4,11 @@ import { HwError } from "../api/errors.ts";
 import { nameMatches, pageOf, parseListQuery, type ListSpec } from "./query.ts";
 import { parseCapacity, roundUpExtent } from "./quantity.ts";
 
-const spec: ListSpec<{ n: string; size: number }> = { filters: ["name"], sorts: { name: (x) => x.n, size: (x) => x.size }, defaultSort: { key: "name", dir: "asc" } };
+const spec: ListSpec<{ n: string; size: number }> = {
+  filters: ["name"],
+  sorts: { name: (x) => x.n, size: (x) => x.size },
+  defaultSort: { key: "name", dir: "asc" },
+};
 const items = [
   { n: "b", size: 2 },
   { n: "a10", size: 1 },
@@ -34,8 +38,19 @@ describe("list queries", () => {
   });
 
   it("refuses bad values naming the parameter", () => {
-    for (const [q, param] of [[{ page: "0" }, "page"], [{ pageSize: "0" }, "pageSize"], [{ pageSize: "10001" }, "pageSize"], [{ page: "1e3" }, "page"], [{ sort: "colour" }, "sort"], [{ sortDir: "sideways" }, "sortDir"], [{ fuzzy: "1" }, "fuzzy"]] as const) {
-      assert.throws(() => parseListQuery(q, spec), (e: unknown) => e instanceof HwError && e.code === "INVALID_ARGUMENT" && e.message.startsWith(`query parameter ${param}:`));
+    for (const [q, param] of [
+      [{ page: "0" }, "page"],
+      [{ pageSize: "0" }, "pageSize"],
+      [{ pageSize: "10001" }, "pageSize"],
+      [{ page: "1e3" }, "page"],
+      [{ sort: "colour" }, "sort"],
+      [{ sortDir: "sideways" }, "sortDir"],
+      [{ fuzzy: "1" }, "fuzzy"],
+    ] as const) {
+      assert.throws(
+        () => parseListQuery(q, spec),
+        (e: unknown) => e instanceof HwError && e.code === "INVALID_ARGUMENT" && e.message.startsWith(`query parameter ${param}:`),
+      );
     }
   });
 

@@ -40,7 +40,9 @@ export interface ListSpec<T> {
 }
 
 const badParam = (param: string, message: string) =>
-  new HwError("INVALID_ARGUMENT", "InvalidParameter", `query parameter ${param}: ${message}`, { causes: [{ field: param, reason: "FieldValueInvalid", message }] });
+  new HwError("INVALID_ARGUMENT", "InvalidParameter", `query parameter ${param}: ${message}`, {
+    causes: [{ field: param, reason: "FieldValueInvalid", message }],
+  });
 
 function intParam(q: Record<string, unknown>, name: string): number | undefined {
   const raw = q[name];
@@ -75,7 +77,10 @@ export function parseListQuery<T>(q: Record<string, unknown>, spec: ListSpec<T> 
   const sorts = spec.sorts ?? {};
   if (sort !== undefined && !Object.hasOwn(sorts, sort)) {
     const known = Object.keys(sorts);
-    throw badParam("sort", `${JSON.stringify(sort)} is not a sort key of this list${known.length ? ` (one of ${known.join(", ")})` : " (it cannot be sorted)"}`);
+    throw badParam(
+      "sort",
+      `${JSON.stringify(sort)} is not a sort key of this list${known.length ? ` (one of ${known.join(", ")})` : " (it cannot be sorted)"}`,
+    );
   }
   const dirRaw = strParam(q, "sortDir");
   let sortDir: SortDir;

@@ -69,7 +69,9 @@ export class Router {
     }
     if (best) return { route: best.c.route, params: best.params, validate: best.c.validate };
     if (allowed.size) {
-      throw new HwError("UNIMPLEMENTED", "MethodNotAllowed", `${method} is not allowed on ${pathname} (allowed: ${[...allowed].join(", ")})`, { httpStatus: 405 });
+      throw new HwError("UNIMPLEMENTED", "MethodNotAllowed", `${method} is not allowed on ${pathname} (allowed: ${[...allowed].join(", ")})`, {
+        httpStatus: 405,
+      });
     }
     return undefined;
   }
@@ -78,7 +80,8 @@ export class Router {
 /** Reads a JSON body (undefined when empty); 413 over the cap, 415 for another content type, 400 for bad JSON. */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > BODY_LIMIT_BYTES) throw new HwError("INVALID_ARGUMENT", "TooLarge", `request body of ${declared} bytes exceeds ${BODY_LIMIT_BYTES}`, { httpStatus: 413 });
+  if (declared > BODY_LIMIT_BYTES)
+    throw new HwError("INVALID_ARGUMENT", "TooLarge", `request body of ${declared} bytes exceeds ${BODY_LIMIT_BYTES}`, { httpStatus: 413 });
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -88,9 +91,14 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (!text.trim()) return undefined;
-  const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = String(req.headers["content-type"] ?? "")
+    .split(";")[0]!
+    .trim()
+    .toLowerCase();
   if (type && type !== "application/json") {
-    throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `request body: content type ${type} is not supported; send application/json`, { httpStatus: 415 });
+    throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `request body: content type ${type} is not supported; send application/json`, {
+      httpStatus: 415,
+    });
   }
   try {
     return JSON.parse(text);

@@ -72,7 +72,8 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
   "x-frame-options": "DENY",
   // Mantine writes its CSS variables in <style> tags, hence 'unsafe-inline' for styles only.
-  "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "content-security-policy":
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -114,7 +115,11 @@ export async function startRestServer(o: RestServerOptions): Promise<RunningRest
   function serveUi(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { errcode: 405, description: `${req.method} is not allowed on ${pathname}` });
     if (!uiBuilt) {
-      return send(res, 404, `The dashboard is not built: run \`npm run build:ui\` (scripts/install-deps.sh does). The REST API is at ${BASE}, its document at /swagger/index.html.\n`);
+      return send(
+        res,
+        404,
+        `The dashboard is not built: run \`npm run build:ui\` (scripts/install-deps.sh does). The REST API is at ${BASE}, its document at /swagger/index.html.\n`,
+      );
     }
     const rel = normalize(pathname).replace(/^(\.\.(\/|\\|$))+/, "");
     let file = join(uiDir!, rel);
@@ -145,7 +150,8 @@ export async function startRestServer(o: RestServerOptions): Promise<RunningRest
       if (pathname === "/swagger/index.html") return send(res, 200, swaggerIndexHtml(doc), { "content-type": "text/html; charset=utf-8" });
       if (pathname === "/swagger" || pathname === "/swagger/") return send(res, 302, "", { location: "/swagger/index.html" });
       if (pathname === "/healthz") return send(res, 200, { ok: true });
-      if (pathname.startsWith("/apis/") || pathname.startsWith("/swagger/")) return send(res, 404, { errcode: 404, description: `no route ${req.method} ${pathname} (see /swagger/index.html)` });
+      if (pathname.startsWith("/apis/") || pathname.startsWith("/swagger/"))
+        return send(res, 404, { errcode: 404, description: `no route ${req.method} ${pathname} (see /swagger/index.html)` });
       return serveUi(req, res, pathname);
     } catch (e) {
       const { status, body } = toErrorBody(e);

@@ -35,12 +35,18 @@ export interface StorageNodeView {
 /** Ready / NotReady from the core Node's Ready condition; Unknown without a Node. */
 export function k8sNodeState(node: CoreNode | undefined): string {
   if (!node) return "Unknown";
-  const conds = ((node.status as { conditions?: Array<{ type?: string; status?: string }> } | undefined)?.conditions ?? []);
+  const conds = (node.status as { conditions?: Array<{ type?: string; status?: string }> } | undefined)?.conditions ?? [];
   const ready = conds.find((c) => c.type === "Ready");
   return ready?.status === "True" ? "Ready" : "NotReady";
 }
 
-export function storageNodeView(name: string, lsn: LocalStorageNodeObject | undefined, ldn: LocalDiskNodeObject | undefined, node: CoreNode | undefined, disks: LocalDiskObject[]): StorageNodeView {
+export function storageNodeView(
+  name: string,
+  lsn: LocalStorageNodeObject | undefined,
+  ldn: LocalDiskNodeObject | undefined,
+  node: CoreNode | undefined,
+  disks: LocalDiskObject[],
+): StorageNodeView {
   return {
     localStorageNode: lsn ?? {},
     localDiskNode: ldn ?? {},
@@ -80,7 +86,13 @@ export function localDiskInfo(ld: LocalDiskObject, lsn: LocalStorageNodeObject |
   const capacity = ld.spec?.capacity ?? 0;
   const pool = poolOfDisk(ld, lsn);
   const free = !pool && !ld.spec?.reserved && (ld.status?.claimState ?? "") !== "Bound" && (ld.spec?.state ?? "Active") === "Active";
-  return { ...ld, diskPathShort: shortPath(ld.spec?.devicePath), totalCapacityBytes: capacity, availableCapacityBytes: free ? capacity : 0, localStoragePooLName: pool };
+  return {
+    ...ld,
+    diskPathShort: shortPath(ld.spec?.devicePath),
+    totalCapacityBytes: capacity,
+    availableCapacityBytes: free ? capacity : 0,
+    localStoragePooLName: pool,
+  };
 }
 
 /** A path segment naming a disk: its short device path (`sdb`), full path (`/dev/sdb`) or LocalDisk name. */
@@ -114,7 +126,14 @@ export function storagePools(lsns: LocalStorageNodeObject[]): StoragePoolView[] 
   const byName = new Map<string, StoragePoolView>();
   for (const lsn of lsns) {
     for (const p of nodePools(lsn)) {
-      const v = byName.get(p.name!) ?? { items: [], poolName: p.name!, totalCapacityBytes: 0, allocatedCapacityBytes: 0, nodeNames: [], createTime: lsn.metadata?.creationTimestamp };
+      const v = byName.get(p.name!) ?? {
+        items: [],
+        poolName: p.name!,
+        totalCapacityBytes: 0,
+        allocatedCapacityBytes: 0,
+        nodeNames: [],
+        createTime: lsn.metadata?.creationTimestamp,
+      };
       v.items.push(p);
       v.totalCapacityBytes += p.totalCapacityBytes ?? 0;
       v.allocatedCapacityBytes += p.usedCapacityBytes ?? 0;

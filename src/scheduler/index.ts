@@ -25,4 +25,12 @@ export {
   type VolumeSnapshotContentView,
   type VolumeSnapshotView,
 } from "./storage.ts";
-export { DEFAULT_SCHEDULER_NAME, EMBEDDED_PROFILES, HWAMEISTOR_SCHEDULER_NAME, placePod, schedulerNameOf, type PlacementInput, type PodPlacement } from "./place.ts";
+export {
+  DEFAULT_SCHEDULER_NAME,
+  EMBEDDED_PROFILES,
+  HWAMEISTOR_SCHEDULER_NAME,
+  placePod,
+  schedulerNameOf,
+  type PlacementInput,
+  type PodPlacement,
+} from "./place.ts";

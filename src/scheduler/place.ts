@@ -71,7 +71,14 @@ export function placePod(pod: Pod, input: PlacementInput): PodPlacement {
     return out;
   }
   out.delayedPvcs = claims.delayed.map((p) => p.metadata?.name ?? "");
-  const plan = profile === HWAMEISTOR_SCHEDULER_NAME ? planPodStorage(pod, input.storage, nodes.map((n) => n.metadata?.name ?? "")) : undefined;
+  const plan =
+    profile === HWAMEISTOR_SCHEDULER_NAME
+      ? planPodStorage(
+          pod,
+          input.storage,
+          nodes.map((n) => n.metadata?.name ?? ""),
+        )
+      : undefined;
   if (plan) out.annotationPatches = plan.annotationPatches;
 
   const feasible: CoreNode[] = [];
@@ -106,9 +113,7 @@ export function placePod(pod: Pod, input: PlacementInput): PodPlacement {
     out.scores[name] = hw * WEIGHTS.hwameistor + aff * WEIGHTS.nodeAffinity + tt * WEIGHTS.taintToleration;
   });
   const pods = input.podsPerNode ?? new Map<string, number>();
-  const ranked = Object.keys(out.scores).sort(
-    (a, b) => out.scores[b]! - out.scores[a]! || (pods.get(a) ?? 0) - (pods.get(b) ?? 0) || a.localeCompare(b),
-  );
+  const ranked = Object.keys(out.scores).sort((a, b) => out.scores[b]! - out.scores[a]! || (pods.get(a) ?? 0) - (pods.get(b) ?? 0) || a.localeCompare(b));
   out.node = ranked[0];
   return out;
 }

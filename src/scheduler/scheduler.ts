@@ -127,10 +127,15 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
       return scheduleOne(pod, key);
     },
   });
-  const pendingPodKeys = () => inf.pod.list().filter(wantsScheduling).map((p) => objectKey(p));
+  const pendingPodKeys = () =>
+    inf.pod
+      .list()
+      .filter(wantsScheduling)
+      .map((p) => objectKey(p));
   ctl.watch(inf.pod, (p) => (wantsScheduling(p) ? objectKey(p) : undefined));
   // Any change of what placement reads may make a waiting pod schedulable.
-  for (const i of [inf.node, inf.pvc, inf.pv, inf.sc, inf.lsn, inf.lv, inf.lvg, inf.ldn, inf.ldv, inf.lvs, inf.vs, inf.vsc] as Informer<K>[]) ctl.watch(i, () => pendingPodKeys());
+  for (const i of [inf.node, inf.pvc, inf.pv, inf.sc, inf.lsn, inf.lv, inf.lvg, inf.ldn, inf.ldv, inf.lvs, inf.vs, inf.vsc] as Informer<K>[])
+    ctl.watch(i, () => pendingPodKeys());
 
   // kube-scheduler's assume cache: a claim this scheduler just sent to a node counts there at once, before the
   // watch brings the annotation back (pods are placed back to back faster than that).
@@ -239,7 +244,12 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
       await c.transport.request({
         method: "POST",
         path: pods.path(ns, name, "binding"),
-        body: { apiVersion: "v1", kind: "Binding", metadata: { name, namespace: ns, uid: pod.metadata?.uid }, target: { apiVersion: "v1", kind: "Node", name: node } },
+        body: {
+          apiVersion: "v1",
+          kind: "Binding",
+          metadata: { name, namespace: ns, uid: pod.metadata?.uid },
+          target: { apiVersion: "v1", kind: "Node", name: node },
+        },
       });
     } catch (e) {
       if (isConflict(e) || isNotFound(e)) return; // already bound (a previous pass) or gone
@@ -261,7 +271,11 @@ async function runScheduler(o: EmbeddedSchedulerOptions, log: Logger): Promise<{
       lastTransitionTime: prev?.status === status ? prev.lastTransitionTime : now,
     });
     try {
-      await pods.patchStatus(pod.metadata?.name ?? "", { status: { conditions, ...(status === "False" ? { phase: pod.status?.phase ?? "Pending" } : {}) } }, { namespace: pod.metadata?.namespace });
+      await pods.patchStatus(
+        pod.metadata?.name ?? "",
+        { status: { conditions, ...(status === "False" ? { phase: pod.status?.phase ?? "Pending" } : {}) } },
+        { namespace: pod.metadata?.namespace },
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

@@ -15,11 +15,23 @@ function lsn(name: string, pools: Record<string, { total: number; used?: number;
   const p: Record<string, object> = {};
   for (const [k, v] of Object.entries(pools)) {
     const used = v.used ?? 0;
-    p[k] = { totalCapacityBytes: v.total, usedCapacityBytes: used, freeCapacityBytes: v.total - used, totalVolumeCount: 1000, usedVolumeCount: (v.volumes ?? []).length, volumes: v.volumes ?? [] };
+    p[k] = {
+      totalCapacityBytes: v.total,
+      usedCapacityBytes: used,
+      freeCapacityBytes: v.total - used,
+      totalVolumeCount: 1000,
+      usedVolumeCount: (v.volumes ?? []).length,
+      volumes: v.volumes ?? [],
+    };
   }
   return { metadata: { name }, spec: { hostname: name, storageIP: "10.0.0.1" }, status: { state, pools: p } } as LocalStorageNode;
 }
-const sc = (name: string, provisioner: string, parameters: Record<string, string>): StorageClassShape => ({ metadata: { name }, provisioner, parameters, volumeBindingMode: "WaitForFirstConsumer" });
+const sc = (name: string, provisioner: string, parameters: Record<string, string>): StorageClassShape => ({
+  metadata: { name },
+  provisioner,
+  parameters,
+  volumeBindingMode: "WaitForFirstConsumer",
+});
 const pvc = (name: string, cls: string, size: string, extra: Partial<Pvc> = {}): Pvc => ({
   metadata: { name, namespace: "ns", ...(extra.metadata ?? {}) },
   spec: { storageClassName: cls, resources: { requests: { storage: size } }, ...(extra.spec ?? {}) },
@@ -36,7 +48,16 @@ const boundLv = (name: string, nodes: string[], extra: Partial<LocalVolume> = {}
     requiredCapacityBytes: GiB,
     replicaNumber: nodes.length,
     accessibility: { nodes },
-    config: { version: 1, volumeName: name, requiredCapacityBytes: GiB, convertible: false, resourceID: -1, readyToInitialize: true, initialized: true, replicas: nodes.map((h, i) => ({ id: i + 1, hostname: h, ip: "", primary: i === 0 })) },
+    config: {
+      version: 1,
+      volumeName: name,
+      requiredCapacityBytes: GiB,
+      convertible: false,
+      resourceID: -1,
+      readyToInitialize: true,
+      initialized: true,
+      replicas: nodes.map((h, i) => ({ id: i + 1, hostname: h, ip: "", primary: i === 0 })),
+    },
   },
   status: { state: "Ready", rawblock: false, ...(extra.status ?? {}) },
 });
@@ -53,7 +74,11 @@ function base(): StorageState {
   return {
     storageClasses: classes,
     pvcs: [],
-    lsns: [lsn("n1", { [HDD]: { total: 10 * GiB }, [SSD]: { total: 4 * GiB } }), lsn("n2", { [HDD]: { total: 10 * GiB, used: 6 * GiB } }), lsn("n3", { [HDD]: { total: 3 * GiB } })],
+    lsns: [
+      lsn("n1", { [HDD]: { total: 10 * GiB }, [SSD]: { total: 4 * GiB } }),
+      lsn("n2", { [HDD]: { total: 10 * GiB, used: 6 * GiB } }),
+      lsn("n3", { [HDD]: { total: 3 * GiB } }),
+    ],
     lvs: [],
   };
 }
@@ -94,8 +119,16 @@ test("filter: provisioned volumes pin the pod to their replicas (table)", () => 
   const rows: Array<[string, LocalVolume[], Record<string, boolean>]> = [
     ["replica on n2 only", [boundLv("pvc-1", ["n2"])], { n1: false, n2: true, n3: false }],
     ["replicas on n1 and n3", [boundLv("pvc-1", ["n1", "n3"])], { n1: true, n2: false, n3: true }],
-    ["published on n3", [boundLv("pvc-1", ["n1", "n3"], { status: { state: "Ready", rawblock: false, publishedNode: "n3" } })], { n1: false, n2: false, n3: true }],
-    ["migrating: nowhere", [boundLv("pvc-1", ["n1"], { metadata: { annotations: { [Annotations.VolumeMigrateState]: "migrateStarted" } } })], { n1: false, n2: false, n3: false }],
+    [
+      "published on n3",
+      [boundLv("pvc-1", ["n1", "n3"], { status: { state: "Ready", rawblock: false, publishedNode: "n3" } })],
+      { n1: false, n2: false, n3: true },
+    ],
+    [
+      "migrating: nowhere",
+      [boundLv("pvc-1", ["n1"], { metadata: { annotations: { [Annotations.VolumeMigrateState]: "migrateStarted" } } })],
+      { n1: false, n2: false, n3: false },
+    ],
     ["LocalVolume missing: nowhere", [], { n1: false, n2: false, n3: false }],
   ];
   for (const [what, lvs, want] of rows) {
@@ -115,7 +148,10 @@ test("filter: a volume group of the pod binds the new volume to the group's node
     lvgs: [{ metadata: { name: "g" }, spec: { namespace: "ns", volumes: [{ pvc: "a", localvolume: "pvc-1" }], accessibility: { nodes: ["n2"] } } }],
   };
   const v = filterAndScore(pod(["a", "b"]), ["n1", "n2", "n3"], s);
-  assert.deepEqual(v.feasible.map((f) => f.node), ["n2"]);
+  assert.deepEqual(
+    v.feasible.map((f) => f.node),
+    ["n2"],
+  );
 });
 
 test("filter: replicaNumber 2 needs two candidates and respects taints unless tolerated or skipped", () => {
@@ -130,10 +166,16 @@ test("filter: replicaNumber 2 needs two candidates and respects taints unless to
   assert.equal(v.feasible.length, 0);
   assert.match(v.failed.n1!, /needs 2 nodes with room in LocalStorage_PoolHDD, only 1 have it/);
   // tolerated
-  v = filterAndScore(pod(["a"], { tolerations: [{ key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" }] }), ["n1", "n2", "n3"], { ...s, pvcs: [pvc("a", "ha", "4Gi")] });
+  v = filterAndScore(pod(["a"], { tolerations: [{ key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" }] }), ["n1", "n2", "n3"], {
+    ...s,
+    pvcs: [pvc("a", "ha", "4Gi")],
+  });
   assert.deepEqual(v.feasible.map((f) => f.node).sort(), ["n1", "n2"]);
   // skip annotation
-  v = filterAndScore(pod(["a"]), ["n1", "n2", "n3"], { ...s, pvcs: [pvc("a", "ha", "4Gi", { metadata: { name: "a", namespace: "ns", annotations: { [Annotations.SkipAffinityAnnotations]: "true" } } })] });
+  v = filterAndScore(pod(["a"]), ["n1", "n2", "n3"], {
+    ...s,
+    pvcs: [pvc("a", "ha", "4Gi", { metadata: { name: "a", namespace: "ns", annotations: { [Annotations.SkipAffinityAnnotations]: "true" } } })],
+  });
   assert.deepEqual(v.feasible.map((f) => f.node).sort(), ["n1", "n2"]);
 });
 
@@ -142,34 +184,52 @@ test("filter: step 1 writes the pod's affinity and tolerations into new lvm PVCs
   const s = { ...base(), pvcs: [pvc("a", "hdd", "1Gi"), pvc("d", "disk", "1Gi")] };
   const plan = planPodStorage(pod(["a", "d"], { tolerations }), s);
   assert.deepEqual(plan.annotationPatches, [{ namespace: "ns", pvc: "a", annotations: { [Annotations.TolerationsAnnotations]: JSON.stringify(tolerations) } }]);
-  const already = { ...base(), pvcs: [pvc("a", "hdd", "1Gi", { metadata: { name: "a", namespace: "ns", annotations: { [Annotations.TolerationsAnnotations]: JSON.stringify(tolerations) } } })] };
+  const already = {
+    ...base(),
+    pvcs: [
+      pvc("a", "hdd", "1Gi", { metadata: { name: "a", namespace: "ns", annotations: { [Annotations.TolerationsAnnotations]: JSON.stringify(tolerations) } } }),
+    ],
+  };
   assert.deepEqual(planPodStorage(pod(["a"], { tolerations }), already).annotationPatches, []);
 });
 
 test("filter: new volumes from a snapshot or a clone go where the source is", () => {
-  const fromSnap = pvc("r", "hdd", "1Gi", { spec: { storageClassName: "hdd", dataSource: { apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: "snap" } } });
+  const fromSnap = pvc("r", "hdd", "1Gi", {
+    spec: { storageClassName: "hdd", dataSource: { apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: "snap" } },
+  });
   const s: StorageState = {
     ...base(),
     pvcs: [fromSnap],
     volumeSnapshots: [{ metadata: { name: "snap", namespace: "ns" }, status: { boundVolumeSnapshotContentName: "snapcontent-1" } }],
     volumeSnapshotContents: [{ metadata: { name: "snapcontent-1" }, status: { snapshotHandle: "snapcontent-1" } }],
-    localVolumeSnapshots: [{ metadata: { name: "snapcontent-1" }, spec: { sourceVolume: "pvc-1", requiredCapacityBytes: GiB, accessibility: { nodes: ["n2"] } } }],
+    localVolumeSnapshots: [
+      { metadata: { name: "snapcontent-1" }, spec: { sourceVolume: "pvc-1", requiredCapacityBytes: GiB, accessibility: { nodes: ["n2"] } } },
+    ],
   };
-  assert.deepEqual(filterAndScore(pod(["r"]), ["n1", "n2", "n3"], s).feasible.map((f) => f.node), ["n2"]);
+  assert.deepEqual(
+    filterAndScore(pod(["r"]), ["n1", "n2", "n3"], s).feasible.map((f) => f.node),
+    ["n2"],
+  );
   const unbound = filterAndScore(pod(["r"]), ["n2"], { ...s, volumeSnapshots: [{ metadata: { name: "snap", namespace: "ns" } }] });
   assert.match(unbound.failed.n2!, /VolumeSnapshot snap .* not bound/);
 
   const src = pvc("src", "hdd", "1Gi", { spec: { storageClassName: "hdd", volumeName: "pvc-1" }, status: { phase: "Bound" } });
   const clone = pvc("c", "hdd", "1Gi", { spec: { storageClassName: "hdd", dataSource: { kind: "PersistentVolumeClaim", name: "src" } } });
   const cs: StorageState = { ...base(), pvcs: [src, clone], lvs: [boundLv("pvc-1", ["n3"])] };
-  assert.deepEqual(filterAndScore(pod(["c"]), ["n1", "n2", "n3"], cs).feasible.map((f) => f.node), ["n3"]);
+  assert.deepEqual(
+    filterAndScore(pod(["c"]), ["n1", "n2", "n3"], cs).feasible.map((f) => f.node),
+    ["n3"],
+  );
 });
 
 test("filter: disk volumes — LocalDiskNode Ready, i-th largest PVC fits i-th largest free disk", () => {
   const ldn = (name: string, disks: number[], state = "Ready"): LocalDiskNode => ({
     metadata: { name },
     spec: { nodeName: name },
-    status: { state, pools: { LocalDisk_PoolSSD: { disks: disks.map((c, i) => ({ devPath: `/dev/sd${i}`, capacityBytes: c * GiB, state: "Available", type: "SSD" })) } } },
+    status: {
+      state,
+      pools: { LocalDisk_PoolSSD: { disks: disks.map((c, i) => ({ devPath: `/dev/sd${i}`, capacityBytes: c * GiB, state: "Available", type: "SSD" })) } },
+    },
   });
   const s: StorageState = { ...base(), ldns: [ldn("n1", [10, 2]), ldn("n2", [5, 5]), ldn("n3", [20], "Offline")] };
   const rows: Array<[string, string[], Record<string, boolean>]> = [
@@ -192,15 +252,41 @@ test("score: floor(avg (free − request)/free × 100); disk counts 0; placed-bu
   const s = { ...base(), pvcs: [pvc("a", "hdd", "2Gi")] };
   const v = filterAndScore(pod(["a"]), ["n1", "n2", "n3"], s);
   // n1: (10−2)/10 = 80; n2: free 4 → 50; n3: free 3 → 33
-  assert.deepEqual(v.feasible, [{ node: "n1", score: 80 }, { node: "n2", score: 50 }, { node: "n3", score: 33 }]);
+  assert.deepEqual(v.feasible, [
+    { node: "n1", score: 80 },
+    { node: "n2", score: 50 },
+    { node: "n3", score: 33 },
+  ]);
   // lvm + disk: (lvm + 0) / 200 × 100
-  const mixed = { ...s, pvcs: [pvc("a", "hdd", "2Gi"), pvc("d", "disk", "1Gi")], ldns: [{ metadata: { name: "n1" }, spec: { nodeName: "n1" }, status: { state: "Ready", pools: { LocalDisk_PoolSSD: { disks: [{ devPath: "/dev/x", capacityBytes: GiB, state: "Available" }] } } } }] };
+  const mixed = {
+    ...s,
+    pvcs: [pvc("a", "hdd", "2Gi"), pvc("d", "disk", "1Gi")],
+    ldns: [
+      {
+        metadata: { name: "n1" },
+        spec: { nodeName: "n1" },
+        status: { state: "Ready", pools: { LocalDisk_PoolSSD: { disks: [{ devPath: "/dev/x", capacityBytes: GiB, state: "Available" }] } } },
+      },
+    ],
+  };
   assert.deepEqual(filterAndScore(pod(["a", "d"]), ["n1"], mixed).feasible, [{ node: "n1", score: 40 }]);
   // A 4Gi volume placed on n1 but not yet in the pool's volume list counts as used: (6−2)/6 = 66.
-  const pending = { ...s, lvs: [{ metadata: { name: "pvc-x" }, spec: { poolName: HDD, requiredCapacityBytes: 4 * GiB, accessibility: { nodes: ["n1"] } }, status: { rawblock: false } } as LocalVolume] };
+  const pending = {
+    ...s,
+    lvs: [
+      {
+        metadata: { name: "pvc-x" },
+        spec: { poolName: HDD, requiredCapacityBytes: 4 * GiB, accessibility: { nodes: ["n1"] } },
+        status: { rawblock: false },
+      } as LocalVolume,
+    ],
+  };
   assert.equal(filterAndScore(pod(["a"]), ["n1"], pending).feasible[0]!.score, 66);
   // No volumes of ours: every node, score 0.
-  assert.deepEqual(filterAndScore(pod([]), ["n1", "n2"], base()).feasible, [{ node: "n1", score: 0 }, { node: "n2", score: 0 }]);
+  assert.deepEqual(filterAndScore(pod([]), ["n1", "n2"], base()).feasible, [
+    { node: "n1", score: 0 },
+    { node: "n2", score: 0 },
+  ]);
 });
 
 test("score: claims already sent to a node (selected-node, not provisioned yet) count as used there", () => {
@@ -209,6 +295,10 @@ test("score: claims already sent to a node (selected-node, not provisioned yet) 
   // n1: 10Gi total, 4Gi assumed → free 6 → (6−2)/6 = 66; without the assumption it would be 80.
   assert.equal(filterAndScore(pod(["a"]), ["n1"], s).feasible[0]!.score, 66);
   // once its LocalVolume exists, the LocalVolume counts instead (not twice)
-  const lv = { metadata: { name: "pvc-x" }, spec: { poolName: HDD, requiredCapacityBytes: 4 * GiB, pvcName: "x", pvcNamespace: "ns", accessibility: { nodes: ["n1"] } }, status: { rawblock: false } } as LocalVolume;
+  const lv = {
+    metadata: { name: "pvc-x" },
+    spec: { poolName: HDD, requiredCapacityBytes: 4 * GiB, pvcName: "x", pvcNamespace: "ns", accessibility: { nodes: ["n1"] } },
+    status: { rawblock: false },
+  } as LocalVolume;
   assert.equal(filterAndScore(pod(["a"]), ["n1"], { ...s, lvs: [lv] }).feasible[0]!.score, 66);
 });

@@ -45,7 +45,18 @@ import type { LocalStorageNode } from "../api/kinds/local-storage-node.ts";
 import type { LocalVolumeGroup } from "../api/kinds/local-volume-group.ts";
 import type { LocalVolumeSnapshot } from "../api/kinds/local-volume-snapshot.ts";
 import type { LocalVolume } from "../api/kinds/local-volume.ts";
-import { AnnotationValues, Annotations, DeviceStates, Drivers, NodeStates, ScParams, VolumeStates, diskPoolName, isPoolClass, storagePoolName } from "../api/names.ts";
+import {
+  AnnotationValues,
+  Annotations,
+  DeviceStates,
+  Drivers,
+  NodeStates,
+  ScParams,
+  VolumeStates,
+  diskPoolName,
+  isPoolClass,
+  storagePoolName,
+} from "../api/names.ts";
 import { findGroup } from "../api/placement/groups.ts";
 import { getNodeCandidates, storageNodeViews, type PlacementResult, type StorageNodeView } from "../api/placement/placement.ts";
 import { formatBytes, quantityOrUndefined } from "../api/quantity.ts";
@@ -275,7 +286,13 @@ export function assumedVolumes(state: StorageState): LocalVolume[] {
 }
 
 /** The LVM part of the filter; returns a per-node check. */
-function lvmFilter(plan: PodStoragePlan, pod: Pod, state: StorageState, views: StorageNodeView[], newLvm: Array<{ v: PodVolume; pvc: Pvc }>): (node: string) => string | undefined {
+function lvmFilter(
+  plan: PodStoragePlan,
+  pod: Pod,
+  state: StorageState,
+  views: StorageNodeView[],
+  newLvm: Array<{ v: PodVolume; pvc: Pvc }>,
+): (node: string) => string | undefined {
   const lvm = plan.volumes.filter((v) => v.kind === "lvm");
   if (!lvm.length) return () => undefined;
   const lsnNames = new Set(state.lsns.map((n) => n.metadata?.name ?? ""));
@@ -295,7 +312,8 @@ function lvmFilter(plan: PodStoragePlan, pod: Pod, state: StorageState, views: S
     const published = lv.status?.publishedNode;
     checks.push((node) => {
       if (migrating) return `volume ${v.volumeName} of persistentvolumeclaim "${v.pvc}" is being migrated: the pod waits until the migration completes`;
-      if (!replicas.has(node)) return `node has no replica of volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}"; replicas on ${[...replicas].sort().join(", ") || "no node yet"})`;
+      if (!replicas.has(node))
+        return `node has no replica of volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}"; replicas on ${[...replicas].sort().join(", ") || "no node yet"})`;
       if (published && published !== node) return `volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}") is published on node ${published}`;
       return undefined;
     });
@@ -317,8 +335,10 @@ function lvmFilter(plan: PodStoragePlan, pod: Pod, state: StorageState, views: S
       const lv = source?.spec?.volumeName ? lvByName.get(source.spec.volumeName) : undefined;
       checks.push((node) => {
         if (!lv) return `source persistentvolumeclaim "${src.name}" of "${v.pvc}" has no LocalVolume`;
-        if (lv.status?.state !== VolumeStates.Ready) return `source volume ${lv.metadata?.name} of persistentvolumeclaim "${v.pvc}" is ${lv.status?.state || "not created"}, not Ready`;
-        if (!(lv.spec?.accessibility?.nodes ?? []).includes(node)) return `source volume ${lv.metadata?.name} of persistentvolumeclaim "${v.pvc}" is not on this node`;
+        if (lv.status?.state !== VolumeStates.Ready)
+          return `source volume ${lv.metadata?.name} of persistentvolumeclaim "${v.pvc}" is ${lv.status?.state || "not created"}, not Ready`;
+        if (!(lv.spec?.accessibility?.nodes ?? []).includes(node))
+          return `source volume ${lv.metadata?.name} of persistentvolumeclaim "${v.pvc}" is not on this node`;
         return undefined;
       });
     }
@@ -359,7 +379,9 @@ function lvmFilter(plan: PodStoragePlan, pod: Pod, state: StorageState, views: S
           return `persistentvolumeclaim "${v.pvc}" needs ${v.replicaNumber} nodes with room in ${v.pool}, only ${r.candidates.length} have it (${describe(r)})`;
         }
         if (!r.candidates.some((c) => c.node === node)) {
-          const why = r.rejected.find((x) => x.node === node)?.reason ?? (groupNodes.length ? `the pod's volume group is on ${groupNodes.join(", ")}` : "not a candidate");
+          const why =
+            r.rejected.find((x) => x.node === node)?.reason ??
+            (groupNodes.length ? `the pod's volume group is on ${groupNodes.join(", ")}` : "not a candidate");
           const counted = perPool.get(v.pool)!;
           return `persistentvolumeclaim "${v.pvc}": ${why}${counted.count > 1 ? ` (the pod's ${counted.count} new ${v.pool} volumes are counted together: ${formatBytes(counted.bytes)})` : ""}`;
         }
@@ -431,7 +453,8 @@ function diskFilter(plan: PodStoragePlan, state: StorageState): (node: string) =
       const want = vols.map((v) => v.requestBytes).sort((a, b) => b - a);
       if (want.length > free.length) return `node has ${free.length} Available ${type || "(no diskType)"} disk(s), the pod needs ${want.length}`;
       for (let i = 0; i < want.length; i++) {
-        if (want[i]! > free[i]!) return `no Available ${type} disk of ${formatBytes(want[i]!)} for the pod's disk volumes (largest free disks: ${free.map(formatBytes).join(", ")})`;
+        if (want[i]! > free[i]!)
+          return `no Available ${type} disk of ${formatBytes(want[i]!)} for the pod's disk volumes (largest free disks: ${free.map(formatBytes).join(", ")})`;
       }
     }
     return undefined;

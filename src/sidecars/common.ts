@@ -45,7 +45,12 @@ export function csiAccessMode(mode: string): AccessMode {
 }
 
 /** One CSI capability per access mode, block or mount (with fsType and mount flags). */
-export function volumeCapabilities(accessModes: string[], volumeMode: string | undefined, fsType: string | undefined, mountFlags: string[] = []): VolumeCapability[] {
+export function volumeCapabilities(
+  accessModes: string[],
+  volumeMode: string | undefined,
+  fsType: string | undefined,
+  mountFlags: string[] = [],
+): VolumeCapability[] {
   return accessModes.map((m) =>
     volumeMode === "Block"
       ? { block: {}, access_mode: { mode: csiAccessMode(m) } }
@@ -94,9 +99,20 @@ export { toBinarySI as bytesQuantity } from "../api/quantity.ts";
 export function rpcError(e: unknown): string {
   const h = e as HwError;
   const names: Record<string, string> = {
-    INVALID_ARGUMENT: "InvalidArgument", NOT_FOUND: "NotFound", ALREADY_EXISTS: "AlreadyExists", RESOURCE_EXHAUSTED: "ResourceExhausted",
-    FAILED_PRECONDITION: "FailedPrecondition", ABORTED: "Aborted", OUT_OF_RANGE: "OutOfRange", UNIMPLEMENTED: "Unimplemented", INTERNAL: "Internal",
-    UNAVAILABLE: "Unavailable", DEADLINE_EXCEEDED: "DeadlineExceeded", UNKNOWN: "Unknown", PERMISSION_DENIED: "PermissionDenied", CANCELLED: "Canceled",
+    INVALID_ARGUMENT: "InvalidArgument",
+    NOT_FOUND: "NotFound",
+    ALREADY_EXISTS: "AlreadyExists",
+    RESOURCE_EXHAUSTED: "ResourceExhausted",
+    FAILED_PRECONDITION: "FailedPrecondition",
+    ABORTED: "Aborted",
+    OUT_OF_RANGE: "OutOfRange",
+    UNIMPLEMENTED: "Unimplemented",
+    INTERNAL: "Internal",
+    UNAVAILABLE: "Unavailable",
+    DEADLINE_EXCEEDED: "DeadlineExceeded",
+    UNKNOWN: "Unknown",
+    PERMISSION_DENIED: "PermissionDenied",
+    CANCELLED: "Canceled",
   };
   if (h && typeof h === "object" && "code" in h && typeof h.code === "string") return `rpc error: code = ${names[h.code] ?? h.code} desc = ${h.message}`;
   return String((e as Error)?.message ?? e);

@@ -129,11 +129,16 @@ export async function ensureCaBundle(client: KubeClient, configName: string, caP
   const mwcs = client.forKind<KubeObject & { webhooks?: Array<{ name: string; clientConfig?: { caBundle?: string } }> }>(MUTATING_WEBHOOK_CONFIGURATION);
   const mwc = await mwcs.get(configName);
   if (!mwc) {
-    log.warn({ mutatingWebhookConfiguration: configName }, "MutatingWebhookConfiguration not found: no caBundle to write (the API server will not call this webhook)");
+    log.warn(
+      { mutatingWebhookConfiguration: configName },
+      "MutatingWebhookConfiguration not found: no caBundle to write (the API server will not call this webhook)",
+    );
     return;
   }
   const bundle = b64(caPem);
-  const ops = (mwc.webhooks ?? []).flatMap((w, i) => (w.clientConfig?.caBundle === bundle ? [] : [{ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }]));
+  const ops = (mwc.webhooks ?? []).flatMap((w, i) =>
+    w.clientConfig?.caBundle === bundle ? [] : [{ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
+  );
   if (!ops.length) return;
   // test guards against a concurrent change of the list between our get and patch
   await mwcs.patch(configName, [{ op: "test", path: "/metadata/resourceVersion", value: mwc.metadata?.resourceVersion }, ...ops], { type: "json" });

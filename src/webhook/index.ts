@@ -45,7 +45,15 @@ export function kubeLookup(client: KubeClient): VolumeLookup {
 
 export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
   const client = o.client ?? new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
-  const certOpts = { namespace: o.namespace, service: o.service, secret: o.secret ?? ObjectNames.AdmissionCaSecret, webhookConfig: o.webhookConfig, extraHosts: o.extraHosts, renewBeforeMs: o.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS, log: o.log };
+  const certOpts = {
+    namespace: o.namespace,
+    service: o.service,
+    secret: o.secret ?? ObjectNames.AdmissionCaSecret,
+    webhookConfig: o.webhookConfig,
+    extraHosts: o.extraHosts,
+    renewBeforeMs: o.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS,
+    log: o.log,
+  };
   let certs = await ensureCertificates(client, certOpts);
   const server = await startWebhookServer({
     host: o.host,

@@ -100,7 +100,11 @@ export async function mutate(req: AdmissionRequest, lookup: VolumeLookup, o: Mut
   if (o.skipNamespaces.includes(namespace)) return allow;
   const pod = req.object as Pod | undefined;
   if (typeof pod !== "object" || pod === null || typeof pod.spec !== "object" || pod.spec === null) {
-    return { uid: req.uid, allowed: o.failurePolicy === "Ignore", status: { code: 400, reason: "BadRequest", message: "request.object is not a Pod with a spec" } };
+    return {
+      uid: req.uid,
+      allowed: o.failurePolicy === "Ignore",
+      status: { code: 400, reason: "BadRequest", message: "request.object is not a Pod with a spec" },
+    };
   }
   const warnings: string[] = [];
   let ours = false;
@@ -120,7 +124,12 @@ export async function mutate(req: AdmissionRequest, lookup: VolumeLookup, o: Mut
       }
       continue;
     }
-    if (o.failurePolicy === "Fail") return { uid: req.uid, allowed: false, status: { code: verdict.notFound ? 404 : 503, reason: verdict.notFound ? "NotFound" : "ServiceUnavailable", message: verdict.error } };
+    if (o.failurePolicy === "Fail")
+      return {
+        uid: req.uid,
+        allowed: false,
+        status: { code: verdict.notFound ? 404 : 503, reason: verdict.notFound ? "NotFound" : "ServiceUnavailable", message: verdict.error },
+      };
     if (!verdict.notFound) warnings.push(`hwameistor admission: ${verdict.error}; the pod keeps its scheduler`);
   }
   if (!ours) return warnings.length ? { ...allow, warnings } : allow;

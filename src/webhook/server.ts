@@ -58,7 +58,13 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Runni
     }
     const response = await mutate(review.request, o.lookup, o);
     o.log.info(
-      { uid: review.request.uid, namespace: review.request.namespace, name: review.request.name ?? (review.request.object as any)?.metadata?.generateName, allowed: response.allowed, patched: !!response.patch },
+      {
+        uid: review.request.uid,
+        namespace: review.request.namespace,
+        name: review.request.name ?? (review.request.object as any)?.metadata?.generateName,
+        allowed: response.allowed,
+        patched: !!response.patch,
+      },
       "admission review",
     );
     return json(200, { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response });

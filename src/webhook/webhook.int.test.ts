@@ -22,16 +22,40 @@ let wh: RunningWebhook;
 before(async () => {
   srv = await new TestServer((await loadServer())!).up();
   const c = srv.client;
-  await c.forKind(NAMESPACE).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } } as KubeObject).catch(() => {});
+  await c
+    .forKind(NAMESPACE)
+    .create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } } as KubeObject)
+    .catch(() => {});
   await c.forKind(MUTATING_WEBHOOK_CONFIGURATION).create({
-    apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: "hwameistor-admission-mutate" },
-    webhooks: [{ name: ObjectNames.MutatingWebhook, admissionReviewVersions: ["v1"], sideEffects: "None", clientConfig: { service: { name: "hwameistor-admission", namespace: NS, path: "/mutate" } } }],
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: "hwameistor-admission-mutate" },
+    webhooks: [
+      {
+        name: ObjectNames.MutatingWebhook,
+        admissionReviewVersions: ["v1"],
+        sideEffects: "None",
+        clientConfig: { service: { name: "hwameistor-admission", namespace: NS, path: "/mutate" } },
+      },
+    ],
   } as KubeObject);
   const sc = (name: string, provisioner: string) => ({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name }, provisioner }) as KubeObject;
   await c.forKind(STORAGE_CLASS).create(sc("hwameistor-storage-lvm-hdd", "lvm.hwameistor.io"));
   await c.forKind(STORAGE_CLASS).create(sc("nfs", "example.com/nfs"));
-  await c.forKind(PV).create({ apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "pvc-bound" }, spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], csi: { driver: "lvm.hwameistor.io", volumeHandle: "pvc-bound" } } } as KubeObject);
-  const pvc = (name: string, ns: string, spec: object, phase = "Pending") => ({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name, namespace: ns }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, ...spec }, status: { phase } }) as KubeObject;
+  await c.forKind(PV).create({
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: "pvc-bound" },
+    spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], csi: { driver: "lvm.hwameistor.io", volumeHandle: "pvc-bound" } },
+  } as KubeObject);
+  const pvc = (name: string, ns: string, spec: object, phase = "Pending") =>
+    ({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name, namespace: ns },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, ...spec },
+      status: { phase },
+    }) as KubeObject;
   const pvcs = c.forKind(PVC);
   for (const p of [
     pvc("ours", "default", { storageClassName: "hwameistor-storage-lvm-hdd" }),
@@ -42,9 +66,21 @@ before(async () => {
   ]) {
     const created = await pvcs.create(p, p.metadata!.namespace);
     // status is not writable through create: set the phase the way the PV controller does
-    if ((p as any).status.phase === "Bound") await pvcs.patchStatus(created.metadata!.name!, { status: { phase: "Bound" } }, { namespace: p.metadata!.namespace, type: "merge" });
+    if ((p as any).status.phase === "Bound")
+      await pvcs.patchStatus(created.metadata!.name!, { status: { phase: "Bound" } }, { namespace: p.metadata!.namespace, type: "merge" });
   }
-  wh = await startWebhook({ client: srv.client, host: "127.0.0.1", port: 0, path: "/mutate", namespace: NS, service: "hwameistor-admission", webhookConfig: "hwameistor-admission-mutate", schedulerName: "hwameistor-scheduler", failurePolicy: "Ignore", log: silentLogger });
+  wh = await startWebhook({
+    client: srv.client,
+    host: "127.0.0.1",
+    port: 0,
+    path: "/mutate",
+    namespace: NS,
+    service: "hwameistor-admission",
+    webhookConfig: "hwameistor-admission-mutate",
+    schedulerName: "hwameistor-scheduler",
+    failurePolicy: "Ignore",
+    log: silentLogger,
+  });
 });
 after(async () => {
   await wh?.stop();
@@ -61,20 +97,23 @@ function post(path: string, body: string, contentType = "application/json", meth
   return caBundle().then(
     (ca) =>
       new Promise((resolve, reject) => {
-        const req = request({ host: "127.0.0.1", port: wh.port, path, method, ca, servername: SERVICE_HOST, headers: { "Content-Type": contentType } }, (res) => {
-          const cert = new X509Certificate((res.socket as any).getPeerCertificate(false).raw);
-          let text = "";
-          res.on("data", (d) => (text += d));
-          res.on("end", () => {
-            let parsed: any = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              /* plain text */
-            }
-            resolve({ status: res.statusCode!, body: parsed, cert });
-          });
-        });
+        const req = request(
+          { host: "127.0.0.1", port: wh.port, path, method, ca, servername: SERVICE_HOST, headers: { "Content-Type": contentType } },
+          (res) => {
+            const cert = new X509Certificate((res.socket as any).getPeerCertificate(false).raw);
+            let text = "";
+            res.on("data", (d) => (text += d));
+            res.on("end", () => {
+              let parsed: any = text;
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                /* plain text */
+              }
+              resolve({ status: res.statusCode!, body: parsed, cert });
+            });
+          },
+        );
         req.on("error", reject);
         req.end(body);
       }),
@@ -95,7 +134,12 @@ function review(namespace: string, spec: object, uid = "705ab4f5-6393-11e8-b7cc-
       namespace,
       operation: "CREATE",
       userInfo: { username: "system:serviceaccount:kube-system:replicaset-controller", groups: ["system:serviceaccounts"] },
-      object: { apiVersion: "v1", kind: "Pod", metadata: { generateName: "app-", namespace }, spec: { containers: [{ name: "c", image: "busybox" }], ...spec } },
+      object: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { generateName: "app-", namespace },
+        spec: { containers: [{ name: "c", image: "busybox" }], ...spec },
+      },
       oldObject: null,
       dryRun: false,
       options: { apiVersion: "meta.k8s.io/v1", kind: "CreateOptions" },
@@ -117,8 +161,18 @@ test("serves HTTPS with a certificate for the Service name, signed by the CA in 
 
 test("pods with HwameiStor volumes get the scheduler (add / replace / unchanged); others are left alone", async () => {
   const cases: Array<[string, string, object, unknown]> = [
-    ["pending PVC of an lvm.hwameistor.io class, no scheduler", "default", claim("ours"), [{ op: "add", path: "/spec/schedulerName", value: "hwameistor-scheduler" }]],
-    ["bound PVC whose PV is lvm.hwameistor.io, default-scheduler", "default", { ...claim("nfs", "bound"), schedulerName: "default-scheduler" }, [{ op: "replace", path: "/spec/schedulerName", value: "hwameistor-scheduler" }]],
+    [
+      "pending PVC of an lvm.hwameistor.io class, no scheduler",
+      "default",
+      claim("ours"),
+      [{ op: "add", path: "/spec/schedulerName", value: "hwameistor-scheduler" }],
+    ],
+    [
+      "bound PVC whose PV is lvm.hwameistor.io, default-scheduler",
+      "default",
+      { ...claim("nfs", "bound"), schedulerName: "default-scheduler" },
+      [{ op: "replace", path: "/spec/schedulerName", value: "hwameistor-scheduler" }],
+    ],
     ["already hwameistor-scheduler", "default", { ...claim("ours"), schedulerName: "hwameistor-scheduler" }, undefined],
     ["another provisioner's class", "default", claim("nfs"), undefined],
     ["a PVC without a class", "default", claim("noclass"), undefined],
@@ -146,7 +200,14 @@ test("malformed or unexpected requests get a clear 4xx, never a crash", async ()
     ["GET /mutate", "GET", "/mutate", "", 405, /only POST/],
     ["not JSON", "POST", "/mutate", "{", 400, /not JSON/],
     ["text/plain", "POST", "/mutate", review("default", {}), 400, /only application\/json/],
-    ["a v1beta1 review", "POST", "/mutate", JSON.stringify({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "x" } }), 400, /admission\.k8s\.io\/v1/],
+    [
+      "a v1beta1 review",
+      "POST",
+      "/mutate",
+      JSON.stringify({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "x" } }),
+      400,
+      /admission\.k8s\.io\/v1/,
+    ],
     ["no request", "POST", "/mutate", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }), 400, /no request/],
     ["unknown path", "POST", "/validate", review("default", {}), 404, /serves POST \/mutate/],
   ];
@@ -165,9 +226,21 @@ test("malformed or unexpected requests get a clear 4xx, never a crash", async ()
 
 test("failurePolicy Fail: a missing PVC or an unreachable API server denies; Ignore warns and admits", async () => {
   const pod = { containers: [{ name: "c" }], volumes: [{ name: "v", persistentVolumeClaim: { claimName: "x" } }] };
-  const req = { uid: "u", resource: { group: "", version: "v1", resource: "pods" }, namespace: "default", operation: "CREATE", object: { metadata: {}, spec: pod } };
+  const req = {
+    uid: "u",
+    resource: { group: "", version: "v1", resource: "pods" },
+    namespace: "default",
+    operation: "CREATE",
+    object: { metadata: {}, spec: pod },
+  };
   const missing: VolumeLookup = { pvc: async () => undefined, pv: async () => undefined, storageClass: async () => undefined };
-  const down: VolumeLookup = { pvc: async () => { throw new Error("connect ECONNREFUSED"); }, pv: async () => undefined, storageClass: async () => undefined };
+  const down: VolumeLookup = {
+    pvc: async () => {
+      throw new Error("connect ECONNREFUSED");
+    },
+    pv: async () => undefined,
+    storageClass: async () => undefined,
+  };
   const o = { schedulerName: "hwameistor-scheduler", skipNamespaces: [] };
   const deny = await mutate(req, missing, { ...o, failurePolicy: "Fail" });
   assert.equal(deny.allowed, false);

@@ -27,7 +27,11 @@ const LVM_DISK_BYTES = 1536 * MiB;
 export const DISK_BYTES = 512 * MiB;
 
 export const skipReason =
-  process.getuid?.() !== 0 ? "needs root" : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs") ? "needs btrfs-progs and xfsprogs" : undefined;
+  process.getuid?.() !== 0
+    ? "needs root"
+    : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs")
+      ? "needs btrfs-progs and xfsprogs"
+      : undefined;
 
 export interface ConformanceCluster {
   dir: string;
@@ -55,7 +59,12 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
   await mkdir(disksDir, { recursive: true });
   await mkdir(join(dir, "targets"));
   const devs: Record<string, string> = {};
-  for (const [d, bytes] of [["lvm-a", LVM_DISK_BYTES], ["lvm-b", LVM_DISK_BYTES], ["disk-a", DISK_BYTES], ["disk-b", DISK_BYTES]] as const) {
+  for (const [d, bytes] of [
+    ["lvm-a", LVM_DISK_BYTES],
+    ["lvm-b", LVM_DISK_BYTES],
+    ["disk-a", DISK_BYTES],
+    ["disk-b", DISK_BYTES],
+  ] as const) {
     await createSparseFile(join(disksDir, `${d}.img`), bytes);
     devs[d] = (await attachLoop(join(disksDir, `${d}.img`))).name;
   }
@@ -65,7 +74,10 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
     await Promise.race([Promise.all([...procs.values()].map(exited)), new Promise((r) => setTimeout(r, 10_000))]);
     for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     await cleanupUnder(join(dir, NODE), join(dir, NODE, "state", "dev")).catch(() => {});
-    const left = [...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")), ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/"))];
+    const left = [
+      ...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")),
+      ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/")),
+    ];
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     assert.deepEqual(left, [], "no loop device or mount left behind");
   };
@@ -74,7 +86,13 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
     const api = await startProcess("apiserver", ["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
     const kubeconfig = api.kubeconfig as string;
     client = new KubeClient(loadKubeConfig({ kubeconfigPath: kubeconfig }).kubeConfig);
-    const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+    const crds = client.forKind({
+      group: "apiextensions.k8s.io",
+      version: "v1",
+      plural: "customresourcedefinitions",
+      kind: "CustomResourceDefinition",
+      namespaced: false,
+    });
     for (const def of kindDefinitions) {
       const crd = toCrd(def) as KubeObject;
       if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
@@ -83,20 +101,65 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
     await waitFor("CRDs served", async () => c.lvr.list().then(() => true));
     const stateDir = join(dir, NODE, "state");
     // The node agent and the controller start side by side (each process start is seconds on a busy machine).
-    const [ready] = await Promise.all([startProcess("node", [
-      "node", "--node-name", NODE, "--kubeconfig", kubeconfig, "--devices", `file:${disksDir}/*.img`, "--disk-class", "HDD",
-      "--state-dir", stateDir, "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--log-level", "warn",
-    ]), startProcess("controller", ["controller", "--kubeconfig", kubeconfig, "--csi-socket-dir", join(dir, "controller"), "--no-leader-election", "--log-level", "warn"])]);
-    await waitFor("4 disks Available", async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === NODE && d.status?.claimState === "Available").length === 4);
+    const [ready] = await Promise.all([
+      startProcess("node", [
+        "node",
+        "--node-name",
+        NODE,
+        "--kubeconfig",
+        kubeconfig,
+        "--devices",
+        `file:${disksDir}/*.img`,
+        "--disk-class",
+        "HDD",
+        "--state-dir",
+        stateDir,
+        "--engine",
+        "file",
+        "--resync-seconds",
+        "10",
+        "--poll-ms",
+        "500",
+        "--log-level",
+        "warn",
+      ]),
+      startProcess("controller", [
+        "controller",
+        "--kubeconfig",
+        kubeconfig,
+        "--csi-socket-dir",
+        join(dir, "controller"),
+        "--no-leader-election",
+        "--log-level",
+        "warn",
+      ]),
+    ]);
+    await waitFor(
+      "4 disks Available",
+      async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === NODE && d.status?.claimState === "Available").length === 4,
+    );
     // The pools a user would make: two disks for LVM volumes, two whole disks for disk volumes.
-    await c.ldc.create({ metadata: { name: `${NODE}-lvm` }, spec: { nodeName: NODE, owner: "local-storage", description: { diskType: "HDD", devicePaths: [devs["lvm-a"]!, devs["lvm-b"]!] } } } as never);
+    await c.ldc.create({
+      metadata: { name: `${NODE}-lvm` },
+      spec: { nodeName: NODE, owner: "local-storage", description: { diskType: "HDD", devicePaths: [devs["lvm-a"]!, devs["lvm-b"]!] } },
+    } as never);
     // As the original: a disk serves local-disk-manager claims once its spec.owner says so.
     for (const d of (await c.ld.list()).items.filter((x) => [devs["disk-a"], devs["disk-b"]].includes(x.spec?.devicePath))) {
       await c.ld.patch(d.metadata!.name!, { spec: { owner: "local-disk-manager" } });
     }
-    await c.ldc.create({ metadata: { name: `${NODE}-disk` }, spec: { nodeName: NODE, owner: "local-disk-manager", description: { diskType: "HDD", devicePaths: [devs["disk-a"]!, devs["disk-b"]!] } } } as never);
-    await waitFor("the LVM pool", async () => ((await c.lsn.get(NODE))?.status?.pools?.LocalStorage_PoolHDD?.totalCapacityBytes ?? 0) > 0 && (await c.lsn.get(NODE))?.status?.state === "Ready");
-    await waitFor("the disk pool", async () => ((await c.ldn.get(NODE))?.status?.pools?.LocalDisk_PoolHDD?.disks ?? []).filter((d) => d.state === "Available").length === 2);
+    await c.ldc.create({
+      metadata: { name: `${NODE}-disk` },
+      spec: { nodeName: NODE, owner: "local-disk-manager", description: { diskType: "HDD", devicePaths: [devs["disk-a"]!, devs["disk-b"]!] } },
+    } as never);
+    await waitFor(
+      "the LVM pool",
+      async () =>
+        ((await c.lsn.get(NODE))?.status?.pools?.LocalStorage_PoolHDD?.totalCapacityBytes ?? 0) > 0 && (await c.lsn.get(NODE))?.status?.state === "Ready",
+    );
+    await waitFor(
+      "the disk pool",
+      async () => ((await c.ldn.get(NODE))?.status?.pools?.LocalDisk_PoolHDD?.disks ?? []).filter((d) => d.state === "Available").length === 2,
+    );
     const controllerDir = join(dir, "controller");
     await waitFor("controller sockets", async () => fs.existsSync(join(controllerDir, "lvm.sock")) && fs.existsSync(join(controllerDir, "disk.sock")));
     return {
@@ -116,7 +179,9 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
       const c = hwameistorClients(client);
       const dump = async (what: string, f: () => Promise<unknown>) => `--- ${what}: ${JSON.stringify(await f().catch((x: unknown) => String(x)))}\n`;
       objects += await dump("LocalDiskClaims", async () => (await c.ldc.list()).items.map((x) => [x.metadata?.name, x.spec, x.status]));
-      objects += await dump("LocalDisks", async () => (await c.ld.list()).items.map((x) => [x.metadata?.name, x.spec?.devicePath, x.spec?.owner, x.spec?.claimRef?.name, x.status]));
+      objects += await dump("LocalDisks", async () =>
+        (await c.ld.list()).items.map((x) => [x.metadata?.name, x.spec?.devicePath, x.spec?.owner, x.spec?.claimRef?.name, x.status]),
+      );
       objects += await dump("LocalDiskNode", async () => (await c.ldn.get(NODE))?.status);
     }
     const tail = [...procs.entries()].map(([k, p]) => `--- ${k}:\n${(logs.get(p) ?? "").slice(-2000)}`).join("\n") + "\n" + objects;

@@ -36,7 +36,14 @@ const PROFILES: Profile[] = [
     driver: "lvm",
     name: Drivers.Lvm,
     topologyKey: TopologyKeys.LvmNode,
-    params: { [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: "1", [ScParams.PoolType]: "REGULAR", [ScParams.VolumeKind]: "LVM", [ScParams.Striped]: "true", [ScParams.Convertible]: "false" },
+    params: {
+      [ScParams.PoolClass]: "HDD",
+      [ScParams.ReplicaNumber]: "1",
+      [ScParams.PoolType]: "REGULAR",
+      [ScParams.VolumeKind]: "LVM",
+      [ScParams.Striped]: "true",
+      [ScParams.Convertible]: "false",
+    },
     bytes: 300 * MiB,
   },
   { driver: "disk", name: Drivers.Disk, topologyKey: TopologyKeys.DiskNode, params: { [ScParams.DiskType]: "HDD" }, bytes: 300 * MiB },
@@ -98,7 +105,9 @@ for (const p of PROFILES) {
     /** ControllerPublish where advertised (returns its publish_context), else nothing. */
     async function controllerPublish(id: string, cap: VolumeCapability): Promise<Record<string, string> | undefined> {
       if (!caps.has("PUBLISH_UNPUBLISH_VOLUME")) return undefined;
-      const r = (await ctl.controllerPublishVolume({ volume_id: id, node_id: NODE, volume_capability: cap, readonly: false })) as { publish_context?: Record<string, string> };
+      const r = (await ctl.controllerPublishVolume({ volume_id: id, node_id: NODE, volume_capability: cap, readonly: false })) as {
+        publish_context?: Record<string, string>;
+      };
       return r.publish_context ?? {};
     }
 
@@ -150,7 +159,11 @@ for (const p of PROFILES) {
     test("CreateVolume: required fields, any string as name, optional parameters and capacity_range", async () => {
       await fails(ctl.createVolume(createReq("") as never), "INVALID_ARGUMENT", /name/);
       await fails(ctl.createVolume(createReq(unique("nocaps"), { volume_capabilities: [] }) as never), "INVALID_ARGUMENT", /volume_capabilities/);
-      await fails(ctl.createVolume(createReq(unique("rwx"), { volume_capabilities: [{ mount: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] }) as never), "INVALID_ARGUMENT", /access mode/);
+      await fails(
+        ctl.createVolume(createReq(unique("rwx"), { volume_capabilities: [{ mount: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] }) as never),
+        "INVALID_ARGUMENT",
+        /access mode/,
+      );
       // A name of 128 characters and one with characters no object name allows: the id is a valid object name.
       for (const name of ["a".repeat(128), unique("Name With/Odd:Chars")]) {
         const v = await create(name);
@@ -162,7 +175,11 @@ for (const p of PROFILES) {
       // Parameters and capacity_range are optional: the defaults a StorageClass would carry.
       const bare = await create(unique("bare"), { parameters: undefined, capacity_range: undefined });
       assert.ok(Number(bare.capacity_bytes) > 0);
-      assert.deepEqual(bare.accessible_topology?.map((t) => t.segments), [{ [p.topologyKey]: NODE }], "topology: the node it lives on");
+      assert.deepEqual(
+        bare.accessible_topology?.map((t) => t.segments),
+        [{ [p.topologyKey]: NODE }],
+        "topology: the node it lives on",
+      );
       await remove(bare.volume_id);
     });
 
@@ -178,7 +195,10 @@ for (const p of PROFILES) {
       const ok = await ctl.validateVolumeCapabilities({ volume_id: v1.volume_id, volume_capabilities: [mountCap()], volume_context: ctx });
       assert.deepEqual(ok.confirmed?.volume_context ?? {}, ctx);
       assert.equal(ok.confirmed?.volume_capabilities?.length, 1);
-      const no = await ctl.validateVolumeCapabilities({ volume_id: v1.volume_id, volume_capabilities: [{ mount: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] });
+      const no = await ctl.validateVolumeCapabilities({
+        volume_id: v1.volume_id,
+        volume_capabilities: [{ mount: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }],
+      });
       assert.equal(no.confirmed, null);
       assert.ok(no.message);
       await fails(ctl.validateVolumeCapabilities({ volume_id: v1.volume_id, volume_capabilities: [] }), "INVALID_ARGUMENT");
@@ -190,13 +210,20 @@ for (const p of PROFILES) {
     });
 
     test("capacity ranges: required ≤ capacity ≤ limit; a filesystem's minimum; OUT_OF_RANGE", async () => {
-      await fails(ctl.createVolume(createReq(unique("inverted"), { capacity_range: { required_bytes: String(400 * MiB), limit_bytes: String(350 * MiB) } }) as never), "INVALID_ARGUMENT");
+      await fails(
+        ctl.createVolume(createReq(unique("inverted"), { capacity_range: { required_bytes: String(400 * MiB), limit_bytes: String(350 * MiB) } }) as never),
+        "INVALID_ARGUMENT",
+      );
       // mkfs.xfs refuses under 300 MiB: a 256 MiB xfs volume is provisioned at the minimum ...
       const small = await create(unique("small"), { capacity_range: { required_bytes: String(256 * MiB) } });
       assert.ok(Number(small.capacity_bytes) >= 300 * MiB, `capacity ${small.capacity_bytes}`);
       await remove(small.volume_id);
       // ... unless limit_bytes forbids that: OUT_OF_RANGE at CreateVolume, never a late failure at publish.
-      await fails(ctl.createVolume(createReq(unique("small-limit"), { capacity_range: { required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) } }) as never), "OUT_OF_RANGE", /300 MiB/);
+      await fails(
+        ctl.createVolume(createReq(unique("small-limit"), { capacity_range: { required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) } }) as never),
+        "OUT_OF_RANGE",
+        /300 MiB/,
+      );
       const ranged = await create(unique("ranged"), { capacity_range: { required_bytes: String(300 * MiB), limit_bytes: String(600 * MiB) } });
       assert.ok(Number(ranged.capacity_bytes) >= 300 * MiB && Number(ranged.capacity_bytes) <= 600 * MiB, String(ranged.capacity_bytes));
       await remove(ranged.volume_id);
@@ -234,7 +261,16 @@ for (const p of PROFILES) {
       const cap = mountCap();
       const publishContext = await controllerPublish(id, cap);
       const t = target("pub");
-      const pub = (o: Record<string, unknown> = {}) => node.nodePublishVolume({ volume_id: id, target_path: t, volume_capability: cap, volume_context: v.volume_context, publish_context: publishContext, readonly: false, ...o } as never);
+      const pub = (o: Record<string, unknown> = {}) =>
+        node.nodePublishVolume({
+          volume_id: id,
+          target_path: t,
+          volume_capability: cap,
+          volume_context: v.volume_context,
+          publish_context: publishContext,
+          readonly: false,
+          ...o,
+        } as never);
       await fails(pub({ volume_id: "" }), "INVALID_ARGUMENT");
       await fails(pub({ target_path: "" }), "INVALID_ARGUMENT");
       await fails(pub({ target_path: "relative/target" }), "INVALID_ARGUMENT");
@@ -321,7 +357,11 @@ for (const p of PROFILES) {
         const hdd = await ctl.getCapacity({ parameters: p.params, accessible_topology: { segments: { [p.topologyKey]: NODE } } });
         assert.ok(Number(hdd.available_capacity) > 0, "the node's HDD pool has room"); // (free space moves as deletes settle)
         await fails(ctl.getCapacity({ parameters: { [ScParams.PoolClass]: "Tape" } }), "INVALID_ARGUMENT", /poolClass/);
-        const e = await fails(ctl.createVolume(createReq(unique("ha"), { parameters: { ...p.params, [ScParams.ReplicaNumber]: "2" } }) as never), "INVALID_ARGUMENT", /replicaNumber 2.*replicate/);
+        const e = await fails(
+          ctl.createVolume(createReq(unique("ha"), { parameters: { ...p.params, [ScParams.ReplicaNumber]: "2" } }) as never),
+          "INVALID_ARGUMENT",
+          /replicaNumber 2.*replicate/,
+        );
         assert.equal(e.reason, "ReplicationNotAvailable");
       });
 
@@ -346,7 +386,10 @@ for (const p of PROFILES) {
         const ids = (l: List) => l.entries.map((e) => e.snapshot.snapshot_id).sort();
         assert.deepEqual(ids(await ctl.call<List>("Controller", "ListSnapshots", { snapshot_id: s1.snapshot_id })), [s1.snapshot_id]);
         assert.deepEqual(ids(await ctl.call<List>("Controller", "ListSnapshots", { snapshot_id: "conf-no-such-snapshot" })), []);
-        assert.deepEqual(ids(await ctl.call<List>("Controller", "ListSnapshots", { source_volume_id: src.volume_id })), [s1.snapshot_id, s2.snapshot_id].sort());
+        assert.deepEqual(
+          ids(await ctl.call<List>("Controller", "ListSnapshots", { source_volume_id: src.volume_id })),
+          [s1.snapshot_id, s2.snapshot_id].sort(),
+        );
         assert.deepEqual(ids(await ctl.call<List>("Controller", "ListSnapshots", { source_volume_id: "conf-unknown-volume" })), []);
         const pages: string[] = [];
         let token = "";
@@ -361,8 +404,14 @@ for (const p of PROFILES) {
         await fails(ctl.call("Controller", "ListSnapshots", { starting_token: "not-a-token" }), "ABORTED");
 
         // Restore and clone; unknown sources are NOT_FOUND.
-        await fails(ctl.createVolume(createReq(unique("from-nosnap"), { volume_content_source: { snapshot: { snapshot_id: "conf-no-such-snapshot" } } }) as never), "NOT_FOUND");
-        await fails(ctl.createVolume(createReq(unique("from-novol"), { volume_content_source: { volume: { volume_id: "conf-unknown-volume" } } }) as never), "NOT_FOUND");
+        await fails(
+          ctl.createVolume(createReq(unique("from-nosnap"), { volume_content_source: { snapshot: { snapshot_id: "conf-no-such-snapshot" } } }) as never),
+          "NOT_FOUND",
+        );
+        await fails(
+          ctl.createVolume(createReq(unique("from-novol"), { volume_content_source: { volume: { volume_id: "conf-unknown-volume" } } }) as never),
+          "NOT_FOUND",
+        );
         const restored = await create(unique("restored"), { volume_content_source: { snapshot: { snapshot_id: s2.snapshot_id } } });
         const cloned = await create(unique("cloned"), { volume_content_source: { volume: { volume_id: other.volume_id } } });
         for (const id of [restored.volume_id, cloned.volume_id]) await remove(id);
@@ -377,7 +426,10 @@ for (const p of PROFILES) {
 
       test("ControllerExpandVolume: required fields, NOT_FOUND, growth", async () => {
         await fails(ctl.call("Controller", "ControllerExpandVolume", { capacity_range: { required_bytes: String(400 * MiB) } }), "INVALID_ARGUMENT");
-        await fails(ctl.call("Controller", "ControllerExpandVolume", { volume_id: "conf-unknown-volume", capacity_range: { required_bytes: String(400 * MiB) } }), "NOT_FOUND");
+        await fails(
+          ctl.call("Controller", "ControllerExpandVolume", { volume_id: "conf-unknown-volume", capacity_range: { required_bytes: String(400 * MiB) } }),
+          "NOT_FOUND",
+        );
         const v = await create(unique("grow"));
         await fails(ctl.call("Controller", "ControllerExpandVolume", { volume_id: v.volume_id }), "INVALID_ARGUMENT");
         const r = await ctl.call<{ capacity_bytes: string; node_expansion_required: boolean }>("Controller", "ControllerExpandVolume", {

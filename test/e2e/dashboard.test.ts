@@ -52,8 +52,12 @@ const timings: Record<string, number> = {};
 
 function run(bin: "hwameistor" | "hwameictl", args: string[], timeoutMs = 240_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(join(repo, "bin", bin), args, { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * MiB, env: { ...process.env, HWAMEISTOR_STATE_DIR: state } }, (err, stdout, stderr) =>
-      res({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0, stdout, stderr }),
+    execFile(
+      join(repo, "bin", bin),
+      args,
+      { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * MiB, env: { ...process.env, HWAMEISTOR_STATE_DIR: state } },
+      (err, stdout, stderr) =>
+        res({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -83,14 +87,23 @@ async function shot(page: Page, name: string): Promise<void> {
 /** axe-core in the page; fails on any serious or critical violation, naming the rule and the elements. */
 async function axe(page: Page, where: string): Promise<void> {
   // Measure settled pages: no element still fading in (a half-transparent dialog fails contrast for no reason).
-  await page.waitForFunction(() => {
-    const g = globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<unknown> }; getComputedStyle(e: unknown): { opacity: string } };
-    return Array.from(g.document.querySelectorAll(".mantine-Modal-content")).every((e) => g.getComputedStyle(e).opacity === "1");
-  }, undefined, { timeout: 5000 }).catch(() => undefined);
+  await page
+    .waitForFunction(
+      () => {
+        const g = globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<unknown> }; getComputedStyle(e: unknown): { opacity: string } };
+        return Array.from(g.document.querySelectorAll(".mantine-Modal-content")).every((e) => g.getComputedStyle(e).opacity === "1");
+      },
+      undefined,
+      { timeout: 5000 },
+    )
+    .catch(() => undefined);
   // The page's CSP forbids inline scripts (the context bypasses CSP for this injection only: bypassCSP).
   if (!(await page.evaluate(() => "axe" in globalThis))) await page.addScriptTag({ content: axeSource });
   const result = await page.evaluate(async () => {
-    const g = globalThis as unknown as { document: unknown; axe: { run(ctx: unknown, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } };
+    const g = globalThis as unknown as {
+      document: unknown;
+      axe: { run(ctx: unknown, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> };
+    };
     const r = await g.axe.run(g.document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
     });
@@ -123,7 +136,16 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 
@@ -163,7 +185,10 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
 
   // Keyboard: the first Tab reaches the skip link.
   await page.keyboard.press("Tab");
-  assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement?: { textContent?: string } } }).document.activeElement?.textContent), "Skip to content");
+  assert.equal(
+    await page.evaluate(() => (globalThis as unknown as { document: { activeElement?: { textContent?: string } } }).document.activeElement?.textContent),
+    "Skip to content",
+  );
 
   // Nodes: 3 nodes, each Ready with its HDD pool.
   await page.getByRole("link", { name: "Nodes" }).click();
@@ -182,7 +207,11 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await axe(page, "node detail");
   await shot(page, "04-node-detail");
 
-  for (const [hash, heading, file] of [["disks", "Disks", "05-disks"], ["pools", "Pools", "06-pools"], ["volumegroups", "Volume groups", "07-volume-groups"]] as const) {
+  for (const [hash, heading, file] of [
+    ["disks", "Disks", "05-disks"],
+    ["pools", "Pools", "06-pools"],
+    ["volumegroups", "Volume groups", "07-volume-groups"],
+  ] as const) {
     await goto(page, hash, heading);
     await page.getByRole("table").first().waitFor();
     await axe(page, heading);
@@ -209,7 +238,10 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   const expDialog = page.getByRole("dialog", { name: `Expand volume ${VOLUME}` });
   await expDialog.getByLabel("New capacity").fill("100Gi");
   await expDialog.getByRole("button", { name: "Expand volume" }).click();
-  await expDialog.getByRole("alert").getByText(/cannot grow volume web-vol/).waitFor();
+  await expDialog
+    .getByRole("alert")
+    .getByText(/cannot grow volume web-vol/)
+    .waitFor();
   const human = uiBytes(targetBytes);
   await expDialog.getByLabel("New capacity").fill(`${targetBytes / MiB}Mi`);
   await expDialog.getByRole("button", { name: "Expand volume" }).click();
@@ -251,7 +283,10 @@ test("the dashboard: log in, 3 nodes with pools, snapshot, expansion with progre
   await goto(page, "log", "Operation log");
   await page.getByLabel("Resource name").fill(VOLUME);
   for (const state of ["Submit", "Start", "Complete"]) {
-    await page.getByRole("row", { name: new RegExp(`${VOLUME}\\s+Volume\\s+Expand\\s+${state}\\b`) }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByRole("row", { name: new RegExp(`${VOLUME}\\s+Volume\\s+Expand\\s+${state}\\b`) })
+      .first()
+      .waitFor({ timeout: 30_000 });
   }
   await axe(page, "operation log");
   await shot(page, "13-operation-log");

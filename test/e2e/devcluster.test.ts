@@ -31,8 +31,11 @@ interface Result {
 }
 function run(bin: "hwameistor" | "hwameictl", args: string[], timeoutMs = 300_000): Promise<Result> {
   return new Promise((res) => {
-    execFile(join(repo, "bin", bin), args, { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_STATE_DIR: state } }, (err, stdout, stderr) =>
-      res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
+    execFile(
+      join(repo, "bin", bin),
+      args,
+      { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_STATE_DIR: state } },
+      (err, stdout, stderr) => res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -61,12 +64,34 @@ after(async () => {
 
 test("cluster up: 3 nodes Ready with pools and the StorageClass, seen by kubectl", { timeout: 400_000 }, async () => {
   const t0 = Date.now();
-  const out = await ok("hwameistor", ["cluster", "up", "--nodes", "3", "--disks-per-node", "2", "--disk-size", "1Gi", "--netns", "--state-dir", state, "-o", "json"]);
+  const out = await ok("hwameistor", [
+    "cluster",
+    "up",
+    "--nodes",
+    "3",
+    "--disks-per-node",
+    "2",
+    "--disk-size",
+    "1Gi",
+    "--netns",
+    "--state-dir",
+    state,
+    "-o",
+    "json",
+  ]);
   const upMs = Date.now() - t0;
   const r = JSON.parse(out);
   console.log(`# cluster up (3 nodes × 2 × 1Gi, --netns): ${(upMs / 1000).toFixed(1)} s wall, ${(r.durationMs / 1000).toFixed(1)} s inside up`);
   assert.equal(r.kubeconfig, join(state, "kubeconfig"));
-  for (const f of ["kubeconfig", "cluster.json", "controller/lvm.sock", "controller/disk.sock", ...NODES.flatMap((n) => [`nodes/${n}/lvm.sock`, `nodes/${n}/disk.sock`]), "logs/apiserver.log", "logs/supervisor.log"]) {
+  for (const f of [
+    "kubeconfig",
+    "cluster.json",
+    "controller/lvm.sock",
+    "controller/disk.sock",
+    ...NODES.flatMap((n) => [`nodes/${n}/lvm.sock`, `nodes/${n}/disk.sock`]),
+    "logs/apiserver.log",
+    "logs/supervisor.log",
+  ]) {
     assert.ok(existsSync(join(state, f)), `${f} exists`);
   }
   const k = kubectlRunner(r.kubeconfig);
@@ -130,7 +155,10 @@ test("a volume created and mounted on each node, data written and verified", { t
   }
   const mounts = await listMounts();
   for (const n of NODES) {
-    assert.ok(mounts.some((m) => m.target === join(mnt, n)), `${n} mounted`);
+    assert.ok(
+      mounts.some((m) => m.target === join(mnt, n)),
+      `${n} mounted`,
+    );
     assert.equal(sha(readFileSync(join(mnt, n, "data.bin"))), sha(data.get(n)!));
   }
   const vols = JSON.parse(await ok("hwameictl", ["volume", "list", "-o", "json"]));
@@ -140,7 +168,11 @@ test("a volume created and mounted on each node, data written and verified", { t
 test("a SIGKILLed node agent is restarted by the supervisor; its volume stays mounted and readable", { timeout: 300_000 }, async () => {
   const before = clusterJson().processes["node-2"];
   process.kill(before.pid, "SIGKILL");
-  await waitFor(() => clusterJson().processes["node-2"].pid !== before.pid && clusterJson().processes["node-2"].restarts === before.restarts + 1, 60_000, "node-2 restarted");
+  await waitFor(
+    () => clusterJson().processes["node-2"].pid !== before.pid && clusterJson().processes["node-2"].restarts === before.restarts + 1,
+    60_000,
+    "node-2 restarted",
+  );
   const log = readFileSync(join(state, "logs/supervisor.log"), "utf8");
   assert.match(log, new RegExp(`process node-2 \\(pid ${before.pid}\\) killed by SIGKILL`));
   assert.match(log, /restarted node-2 as pid \d+ \(restart #1\)/);
@@ -164,17 +196,28 @@ test("cluster down leaves no loop device, mount, namespace or process of ours", 
   const t0 = Date.now();
   await ok("hwameistor", ["cluster", "down", "--state-dir", state]);
   console.log(`# cluster down: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  assert.deepEqual((await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")).map((l) => l.name), []);
-  assert.deepEqual((await listMounts()).filter((m) => m.target.startsWith(dir + "/")).map((m) => m.target), []);
-  assert.deepEqual((await listNetns()).filter((n) => n.startsWith(netnsPrefix(state))), []);
+  assert.deepEqual(
+    (await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")).map((l) => l.name),
+    [],
+  );
+  assert.deepEqual(
+    (await listMounts()).filter((m) => m.target.startsWith(dir + "/")).map((m) => m.target),
+    [],
+  );
+  assert.deepEqual(
+    (await listNetns()).filter((n) => n.startsWith(netnsPrefix(state))),
+    [],
+  );
   for (const p of pids) assert.ok(!existsSync(`/proc/${p}`) || !readFileSync(`/proc/${p}/cmdline`, "utf8").includes(state), `pid ${p} gone`);
-  const ours = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(state);
-    } catch {
-      return false;
-    }
-  });
+  const ours = readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(state);
+      } catch {
+        return false;
+      }
+    });
   assert.deepEqual(ours, []);
   assert.ok(existsSync(join(state, "nodes/node-1/disks/disk-1.img")), "data kept without --purge");
   await ok("hwameistor", ["cluster", "down", "--purge", "--state-dir", state]);

@@ -45,7 +45,11 @@ before(async () => {
   k = kubectlRunner(kubeconfig);
   await k.ok(["apply", "-f", join(repo, "deploy/crds")]);
   await k.ok(["wait", "--for=condition=Established", "--timeout=20s", "crd", "--all"]);
-  for (const [f, size] of [["n1/a.img", 512], ["n1/b.img", 256], ["n2/c.img", 384]] as const) {
+  for (const [f, size] of [
+    ["n1/a.img", 512],
+    ["n1/b.img", 256],
+    ["n2/c.img", 384],
+  ] as const) {
     await createSparseFile(join(dir, f), size * MiB);
     loops.push(await attachLoop(join(dir, f)));
   }
@@ -69,16 +73,42 @@ test("two node agents with disjoint --devices discover their own disks; kubectl 
   // Local storage off: this test checks that a local-storage claim is bound; consuming it into a pool is
   // test/e2e/local-storage.test.ts.
   const common = ["--kubeconfig", kubeconfig, "--resync-seconds", "10", "--log-level", "warn", "--no-local-storage"];
-  const a1 = await startProcess(["node", "--node-name", "e2e-n1", "--devices", `file:${dir}/n1/*.img`, "--disk-class", "SSD", "--state-dir", join(dir, "s1"), ...common]);
-  const a2 = await startProcess(["node", "--node-name", "e2e-n2", "--devices", loops[2]!.name, "--disk-class", "NVMe", "--state-dir", join(dir, "s2"), ...common]);
+  const a1 = await startProcess([
+    "node",
+    "--node-name",
+    "e2e-n1",
+    "--devices",
+    `file:${dir}/n1/*.img`,
+    "--disk-class",
+    "SSD",
+    "--state-dir",
+    join(dir, "s1"),
+    ...common,
+  ]);
+  const a2 = await startProcess([
+    "node",
+    "--node-name",
+    "e2e-n2",
+    "--devices",
+    loops[2]!.name,
+    "--disk-class",
+    "NVMe",
+    "--state-dir",
+    join(dir, "s2"),
+    ...common,
+  ]);
   assert.equal(a1.ready.ready, true);
   assert.equal(a2.ready.ready, true);
   const t0 = Date.now();
   let lds: LdJson[] = [];
-  await waitFor(async () => {
-    lds = (JSON.parse(await k.ok(["get", "ld", "-o", "json"])) as { items: LdJson[] }).items;
-    return lds.length === 3 && lds.every((d) => d.status?.claimState === "Available");
-  }, 15_000, "3 Available LocalDisks");
+  await waitFor(
+    async () => {
+      lds = (JSON.parse(await k.ok(["get", "ld", "-o", "json"])) as { items: LdJson[] }).items;
+      return lds.length === 3 && lds.every((d) => d.status?.claimState === "Available");
+    },
+    15_000,
+    "3 Available LocalDisks",
+  );
   console.log(`# both agents ready → 3 Available LocalDisks (seen by kubectl) in ${Date.now() - t0} ms`);
   const n1 = lds.filter((d) => d.spec.nodeName === "e2e-n1");
   assert.deepEqual(n1.map((d) => d.spec.capacity).sort(), [256 * MiB, 512 * MiB]);
@@ -115,11 +145,17 @@ spec:
   const lds = await k.ok(["get", "ld", "-o", "wide"]);
   assert.match(lds, /e2e-n2\s+\S*\s*\/dev\/loop\d+\s+\S*\s*local-storage\s+Bound/, lds);
   let why = "";
-  await waitFor(async () => {
-    const ev = JSON.parse(await k.ok(["get", "events", "-n", "default", "-o", "json"])) as { items: Array<{ reason: string; message: string; involvedObject: { name: string } }> };
-    why = ev.items.find((e) => e.involvedObject.name === "n1-hdd" && e.reason === "LocalDiskClaimAssignFail")?.message ?? "";
-    return why !== "";
-  }, 10_000, "LocalDiskClaimAssignFail event");
+  await waitFor(
+    async () => {
+      const ev = JSON.parse(await k.ok(["get", "events", "-n", "default", "-o", "json"])) as {
+        items: Array<{ reason: string; message: string; involvedObject: { name: string } }>;
+      };
+      why = ev.items.find((e) => e.involvedObject.name === "n1-hdd" && e.reason === "LocalDiskClaimAssignFail")?.message ?? "";
+      return why !== "";
+    },
+    10_000,
+    "LocalDiskClaimAssignFail event",
+  );
   assert.match(why, /type SSD, claim wants HDD/);
 });
 

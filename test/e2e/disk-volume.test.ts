@@ -55,10 +55,10 @@ let nodeCsi: CsiClient | undefined;
 const abort = new AbortController();
 const disks: TestDisk[] = (
   [
-  { key: "ssd-512", type: "SSD", sizeBytes: 512 * MiB },
-  { key: "ssd-768", type: "SSD", sizeBytes: 768 * MiB },
-  { key: "ssd-600-foreign", type: "SSD", sizeBytes: 600 * MiB, foreign: true },
-  { key: "hdd-640", type: "HDD", sizeBytes: 640 * MiB },
+    { key: "ssd-512", type: "SSD", sizeBytes: 512 * MiB },
+    { key: "ssd-768", type: "SSD", sizeBytes: 768 * MiB },
+    { key: "ssd-600-foreign", type: "SSD", sizeBytes: 600 * MiB, foreign: true },
+    { key: "hdd-640", type: "HDD", sizeBytes: 640 * MiB },
   ] as Array<Pick<TestDisk, "key" | "type" | "sizeBytes" | "foreign">>
 ).map((d) => ({ ...d, file: "", dev: "", name: `localdisk-e2e-${d.key}` }));
 const disk = (key: string) => disks.find((d) => d.key === key)!;
@@ -108,7 +108,13 @@ before(async () => {
   client = new KubeClient(loadKubeConfig({ kubeconfigPath: server.kubeconfigPath }).kubeConfig);
 
   // kubectl apply -f deploy/crds (through the client).
-  const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const f of fs.readdirSync(path.join(repo, "deploy/crds"))) await crds.create(parse(fs.readFileSync(path.join(repo, "deploy/crds", f), "utf8")));
   const c = diskClients(client);
   for (let i = 0; ; i++) {
@@ -197,7 +203,10 @@ test("identity, capabilities and node info on both sockets", { skip }, async () 
 
 test("bad input gets the right codes", { skip }, async () => {
   await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), name: "" }), code("INVALID_ARGUMENT", /name is required/));
-  await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), parameters: { diskType: "Tape" } }), code("INVALID_ARGUMENT", /diskType "Tape" is not one of/));
+  await assert.rejects(
+    ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), parameters: { diskType: "Tape" } }),
+    code("INVALID_ARGUMENT", /diskType "Tape" is not one of/),
+  );
   await assert.rejects(ctl!.createVolume(createReq("pvc-bad", "Floppy", MiB)), code("INVALID_ARGUMENT", /diskType/));
   await assert.rejects(ctl!.createVolume({ ...createReq("pvc-bad", "SSD", MiB), volume_capabilities: [] }), code("INVALID_ARGUMENT", /volume_capabilities/));
   await assert.rejects(
@@ -207,7 +216,10 @@ test("bad input gets the right codes", { skip }, async () => {
   // A CSI name may be any string ("../etc" becomes the object name etc-<hash>, test/conformance covers it);
   // a volume id we never handed out is simply unknown.
   await assert.rejects(ctl!.controllerGetVolume({ volume_id: "../etc" }), code("INVALID_ARGUMENT", /not a valid volume id/));
-  await assert.rejects(ctl!.createVolume(createReq("pvc-huge", "SSD", 10 * 1024 * MiB)), code("RESOURCE_EXHAUSTED", /no Available SSD disk.*node-a.*Available SSD disks there: .*768Mi/));
+  await assert.rejects(
+    ctl!.createVolume(createReq("pvc-huge", "SSD", 10 * 1024 * MiB)),
+    code("RESOURCE_EXHAUSTED", /no Available SSD disk.*node-a.*Available SSD disks there: .*768Mi/),
+  );
   await assert.rejects(ctl!.createVolume(createReq("pvc-nvme", "NVMe", MiB)), code("RESOURCE_EXHAUSTED", /HDD/));
   assert.equal(await diskClients(client).ldv.get("pvc-huge"), undefined, "no half-made LDV left behind");
   assert.deepEqual(await ctl!.deleteVolume({ volume_id: "pvc-unknown" }), {}, "deleting an unknown volume is OK");
@@ -217,7 +229,10 @@ test("bad input gets the right codes", { skip }, async () => {
   const t = target("pvc-unknown", "mount");
   await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: "pvc-unknown", target_path: t, volume_capability: mountCap }), code("NOT_FOUND"));
   await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: "pvc-unknown", volume_capability: mountCap }), code("INVALID_ARGUMENT", /target_path/));
-  await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: "pvc-unknown", target_path: "rel/path", volume_capability: mountCap }), code("INVALID_ARGUMENT", /target_path/));
+  await assert.rejects(
+    nodeCsi!.nodePublishVolume({ volume_id: "pvc-unknown", target_path: "rel/path", volume_capability: mountCap }),
+    code("INVALID_ARGUMENT", /target_path/),
+  );
   await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: "pvc-unknown", target_path: t }), code("INVALID_ARGUMENT", /volume_capability/));
   await assert.rejects(nodeCsi!.nodeGetVolumeStats({ volume_id: "pvc-unknown", volume_path: t }), code("NOT_FOUND"));
   assert.deepEqual(await nodeCsi!.nodeUnpublishVolume({ volume_id: "pvc-unknown", target_path: t }), {}, "unpublish of nothing is OK");
@@ -252,7 +267,10 @@ test("a filesystem volume: create, publish, write, unpublish, publish again inta
   assert.equal((await listMounts()).filter((m) => m.target === t).length, 1, "mounted once");
   assert.equal((await c.ldv.get(name))?.spec?.canWipe, true);
   const mp = (await c.ldv.get(name))?.status?.mountPoints;
-  assert.deepEqual(mp?.map((m) => [m.targetPath, m.phase, m.volumeCap?.accessType, m.fsTye]), [[t, "Mounted", "Mount", "xfs"]]);
+  assert.deepEqual(
+    mp?.map((m) => [m.targetPath, m.phase, m.volumeCap?.accessType, m.fsTye]),
+    [[t, "Mounted", "Mount", "xfs"]],
+  );
 
   const data = randomBytes(4 * MiB);
   fs.writeFileSync(path.join(t, "data.bin"), data);
@@ -273,7 +291,10 @@ test("a filesystem volume: create, publish, write, unpublish, publish again inta
 
   await nodeCsi!.nodeUnpublishVolume({ volume_id: name, target_path: t });
   await nodeCsi!.nodeUnpublishVolume({ volume_id: name, target_path: t });
-  assert.equal((await listMounts()).some((m) => m.target === t), false);
+  assert.equal(
+    (await listMounts()).some((m) => m.target === t),
+    false,
+  );
   assert.equal(fs.existsSync(t), false, "target removed");
   assert.deepEqual((await c.ldv.get(name))?.status?.mountPoints ?? [], []);
 
@@ -353,7 +374,10 @@ test("a disk with foreign data is never written, whatever the API says about it"
   const res = await ctl!.createVolume(createReq(name, "SSD", 550 * MiB));
   assert.equal(res.volume.capacity_bytes, String(foreign.sizeBytes), "the controller picked the (mis-described) 600 MiB disk");
   const t = target(name, "mount");
-  await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: name, target_path: t, volume_capability: mountCap }), code("FAILED_PRECONDITION", /ext4 filesystem.*did not create/));
+  await assert.rejects(
+    nodeCsi!.nodePublishVolume({ volume_id: name, target_path: t, volume_capability: mountCap }),
+    code("FAILED_PRECONDITION", /ext4 filesystem.*did not create/),
+  );
   const tb = target(name, "block");
   await assert.rejects(nodeCsi!.nodePublishVolume({ volume_id: name, target_path: tb, volume_capability: blockCap }), code("FAILED_PRECONDITION", /ext4/));
   assert.deepEqual((await diskClients(client).ldv.get(name))?.status?.mountPoints ?? [], [], "failed publishes leave no mount point");
@@ -362,7 +386,10 @@ test("a disk with foreign data is never written, whatever the API says about it"
   assert.equal(afterProbe?.type, "ext4");
   assert.equal(afterProbe?.uuid, before.uuid);
   assert.equal(sha256(readDev(foreign.dev, 2 * MiB)), headBefore, "not a byte changed");
-  assert.equal((await listMounts()).some((m) => m.source === foreign.dev), false);
+  assert.equal(
+    (await listMounts()).some((m) => m.source === foreign.dev),
+    false,
+  );
 });
 
 test("concurrent CreateVolumes never share a disk; a volume on an unknown node is RESOURCE_EXHAUSTED", { skip }, async () => {
@@ -371,7 +398,10 @@ test("concurrent CreateVolumes never share a disk; a volume on an unknown node i
   const c = diskClients(client);
   const used = await Promise.all(names.map(async (n) => (await c.ldv.get(n))!.status!.localDiskName!));
   assert.equal(new Set(used).size, 3, `distinct disks: ${used.join(", ")}`);
-  assert.deepEqual(res.map((r) => Number(r.volume.capacity_bytes)).sort((a, b) => a - b), [512 * MiB, 600 * MiB, 768 * MiB]);
+  assert.deepEqual(
+    res.map((r) => Number(r.volume.capacity_bytes)).sort((a, b) => a - b),
+    [512 * MiB, 600 * MiB, 768 * MiB],
+  );
   await assert.rejects(ctl!.createVolume(createReq("pvc-par-4", "SSD", 100 * MiB)), code("RESOURCE_EXHAUSTED", /Available SSD disks there: none/));
   const other = { requisite: [{ segments: { [TopologyKeys.DiskNode]: "node-z" } }] };
   await assert.rejects(ctl!.createVolume({ ...createReq("pvc-z", "SSD", MiB), accessibility_requirements: other }), code("RESOURCE_EXHAUSTED", /node-z/));
@@ -385,7 +415,14 @@ test("crash window: mkfs finished but the record was not updated → the filesys
   const small = disk("ssd-512");
   await ctl!.createVolume(createReq(name, "SSD", 500 * MiB));
   // What a node agent killed right after mkfs leaves behind: the intent in the record, our fresh xfs on disk.
-  writeRecord(stateDir(), { volume: name, localDiskName: small.name, devPath: small.dev, accessType: "mount", formatting: "xfs", firstPublishedAt: new Date().toISOString() });
+  writeRecord(stateDir(), {
+    volume: name,
+    localDiskName: small.name,
+    devPath: small.dev,
+    accessType: "mount",
+    formatting: "xfs",
+    firstPublishedAt: new Date().toISOString(),
+  });
   await mkfs(small.dev, "xfs", { reflink: false });
   const uuid = (await probeFilesystem(small.dev))!.uuid;
   const t = target(name, "mount");

@@ -27,8 +27,18 @@ let c!: HwameistorClients;
 /** Runs hwameictl in this process (each command's handler, printer and error mapping as in bin/hwameictl). */
 async function ctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
-  const out = new Writable({ write(chunk, _enc, cb) { stdout += String(chunk); cb(); } });
-  const program = buildHwameictl({ out, onUsageError: (err) => { throw err; } });
+  const out = new Writable({
+    write(chunk, _enc, cb) {
+      stdout += String(chunk);
+      cb();
+    },
+  });
+  const program = buildHwameictl({
+    out,
+    onUsageError: (err) => {
+      throw err;
+    },
+  });
   try {
     await program.parseAsync(["node", "hwameictl", "--kubeconfig", srv.kubeconfigPath, "--state-dir", join(srv.dataDir, "no-cluster"), ...args]);
     return { code: 0, stdout, stderr: "" };
@@ -40,8 +50,11 @@ async function ctl(args: string[]): Promise<{ code: number; stdout: string; stde
 /** The real launcher, as a separate process (for what only it does: --debug's stack, exit codes). */
 function ctlProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) =>
-    execFile(join(repo, "bin/hwameictl"), ["--kubeconfig", srv.kubeconfigPath, "--state-dir", join(srv.dataDir, "no-cluster"), ...args], { cwd: repo, timeout: 120_000, env: { ...process.env, HWAMEISTOR_TSX: "1" } }, (err, stdout, stderr) =>
-      res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
+    execFile(
+      join(repo, "bin/hwameictl"),
+      ["--kubeconfig", srv.kubeconfigPath, "--state-dir", join(srv.dataDir, "no-cluster"), ...args],
+      { cwd: repo, timeout: 120_000, env: { ...process.env, HWAMEISTOR_TSX: "1" } },
+      (err, stdout, stderr) => res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
     ),
   );
 }
@@ -68,13 +81,25 @@ before(async () => {
   await applyCrds(client);
   c = hwameistorClients(client);
   for (const n of ["n1", "n2"]) await client.forKind(NODE).create({ metadata: { name: n } });
-  for (const d of [disk("localdisk-free", "n1", "/dev/sdb", "Available"), disk("localdisk-used", "n1", "/dev/sdc", "Bound", { owner: "local-storage", claimRef: { name: "n1-hdd-claim" } })]) {
+  for (const d of [
+    disk("localdisk-free", "n1", "/dev/sdb", "Available"),
+    disk("localdisk-used", "n1", "/dev/sdc", "Bound", { owner: "local-storage", claimRef: { name: "n1-hdd-claim" } }),
+  ]) {
     const created = await c.ld.create(d as never);
     await c.ld.updateStatus({ ...created, status: d.status } as never);
   }
-  await c.lv.create({ metadata: { name: "v1" }, spec: { poolName: "LocalStorage_PoolHDD", replicaNumber: 1, convertible: true, requiredCapacityBytes: 2 ** 30, accessibility: { nodes: ["n1"] } } } as never);
-  await c.lv.create({ metadata: { name: "v2" }, spec: { poolName: "LocalStorage_PoolHDD", replicaNumber: 1, convertible: false, requiredCapacityBytes: 2 ** 30, accessibility: { nodes: ["n1"] } } } as never);
-  await c.lvr.create({ metadata: { name: "v1-r1" }, spec: { volumeName: "v1", nodeName: "n1", poolName: "LocalStorage_PoolHDD", requiredCapacityBytes: 2 ** 30 } } as never);
+  await c.lv.create({
+    metadata: { name: "v1" },
+    spec: { poolName: "LocalStorage_PoolHDD", replicaNumber: 1, convertible: true, requiredCapacityBytes: 2 ** 30, accessibility: { nodes: ["n1"] } },
+  } as never);
+  await c.lv.create({
+    metadata: { name: "v2" },
+    spec: { poolName: "LocalStorage_PoolHDD", replicaNumber: 1, convertible: false, requiredCapacityBytes: 2 ** 30, accessibility: { nodes: ["n1"] } },
+  } as never);
+  await c.lvr.create({
+    metadata: { name: "v1-r1" },
+    spec: { volumeName: "v1", nodeName: "n1", poolName: "LocalStorage_PoolHDD", requiredCapacityBytes: 2 ** 30 },
+  } as never);
 });
 
 after(async () => {
@@ -92,7 +117,10 @@ test("volume migrate | convert with abort and list: the resources, named as the 
   await fails(["volume", "migrate", "v1", "n1", "n2", "maybe"], 2, /need or forbid/);
   await fails(["volume", "migrate", "nope", "n1"], 3, /the LocalVolumes are: v1, v2/);
   const list = JSON.parse(await ok(["volume", "migrate", "list", "-o", "json"]));
-  assert.deepEqual(list.map((x: any) => x.metadata.name), ["migrate-v1"]);
+  assert.deepEqual(
+    list.map((x: any) => x.metadata.name),
+    ["migrate-v1"],
+  );
   await ok(["volume", "migrate", "abort", "v1"]);
   assert.equal((await c.lvmigrate.get("migrate-v1"))?.spec?.abort, true);
 
@@ -124,7 +152,10 @@ test("node enable; pool expand; disk owner and reserve <true|false>", { timeout:
   await fails(["pool", "expand", "n2", "HDD", "local-storage"], 1, /no free HDD disk/);
   await fails(["pool", "expand", "n1", "SATA", "local-storage"], 2, /HDD, SSD or NVMe/);
   const claim = JSON.parse(await ok(["pool", "expand", "n1", "HDD", "local-storage", "-o", "json"]));
-  assert.deepEqual([claim.metadata.name, claim.spec.nodeName, claim.spec.owner, claim.spec.description.diskType], ["n1-hdd-claim", "n1", "local-storage", "HDD"]);
+  assert.deepEqual(
+    [claim.metadata.name, claim.spec.nodeName, claim.spec.owner, claim.spec.description.diskType],
+    ["n1-hdd-claim", "n1", "local-storage", "HDD"],
+  );
 
   await ok(["disk", "owner", "n1", "/dev/sdb", "system"]);
   assert.equal((await c.ld.get("localdisk-free"))?.spec?.owner, "system");
@@ -140,8 +171,19 @@ test("node enable; pool expand; disk owner and reserve <true|false>", { timeout:
 });
 
 test("sc list|add|delete with the original's flags; vsc; vs; lvs", { timeout: 120_000 }, async () => {
-  const sc = JSON.parse(await ok(["sc", "add", "gold", "--poolClass", "SSD", "--replicaNumber", "2", "--convertible", "true", "--fstype", "ext4", "--iops", "100", "-o", "json"]));
-  assert.deepEqual(sc.parameters, { "csi.storage.k8s.io/fstype": "ext4", poolClass: "SSD", poolType: "REGULAR", volumeKind: "LVM", replicaNumber: "2", convertible: "true", striped: "true", "provision-iops-on-creation": "100" });
+  const sc = JSON.parse(
+    await ok(["sc", "add", "gold", "--poolClass", "SSD", "--replicaNumber", "2", "--convertible", "true", "--fstype", "ext4", "--iops", "100", "-o", "json"]),
+  );
+  assert.deepEqual(sc.parameters, {
+    "csi.storage.k8s.io/fstype": "ext4",
+    poolClass: "SSD",
+    poolType: "REGULAR",
+    volumeKind: "LVM",
+    replicaNumber: "2",
+    convertible: "true",
+    striped: "true",
+    "provision-iops-on-creation": "100",
+  });
   assert.equal(sc.provisioner, "lvm.hwameistor.io");
   const disksc = parse(await ok(["sc", "add", "raw", "--provisioner", "disk.hwameistor.io", "--diskType", "NVMe", "-o", "yaml"]));
   assert.equal(disksc.parameters.diskType, "NVMe");
@@ -155,7 +197,13 @@ test("sc list|add|delete with the original's flags; vsc; vs; lvs", { timeout: 12
   assert.deepEqual((await client.forKind<any>(VOLUME_SNAPSHOT_CLASS).get("snapclass"))?.parameters, { snapsize: "1073741824" });
   assert.match(await ok(["vsc", "list"]), /snapclass\s+lvm.hwameistor.io/);
 
-  await client.forKind(PVC).create({ metadata: { name: "data", namespace: "default" }, spec: { storageClassName: "gold", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } } as never, "default");
+  await client.forKind(PVC).create(
+    {
+      metadata: { name: "data", namespace: "default" },
+      spec: { storageClassName: "gold", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    } as never,
+    "default",
+  );
   await ok(["vs", "add", "snap1", "--vsc", "snapclass", "--pvc", "data"]);
   assert.equal((await client.forKind<any>(VOLUME_SNAPSHOT).get("snap1", "default"))?.spec?.source?.persistentVolumeClaimName, "data");
   await fails(["vs", "add", "snap2", "--vsc", "nope", "--pvc", "data"], 3, /VolumeSnapshotClass "nope"/);
@@ -175,11 +223,25 @@ test("cluster install | event; -o json|yaml; --debug; completion", { timeout: 12
   const inst = JSON.parse(await ok(["cluster", "install", "-o", "json"]));
   assert.equal(inst.metadata.name, "cluster-sample");
   assert.match(await ok(["cluster", "install"]), /exists/);
-  await c.evt.create({ metadata: { name: "volume-v1" }, spec: { resourceType: "Volume", resourceName: "v1", records: [{ time: "2026-12-05T00:00:00Z", action: "Create", actionContent: "{}" }] } } as never);
+  await c.evt.create({
+    metadata: { name: "volume-v1" },
+    spec: { resourceType: "Volume", resourceName: "v1", records: [{ time: "2026-12-05T00:00:00Z", action: "Create", actionContent: "{}" }] },
+  } as never);
   assert.match(await ok(["cluster", "event", "--name", "volume-v1"]), /Volume\s+v1\s+Create/);
   await fails(["cluster", "event", "--name", "nothing"], 3, /audit Event "nothing"/);
 
-  for (const args of [["node", "list"], ["disk", "list"], ["pool", "list"], ["volume", "list"], ["sc", "list"], ["vsc", "list"], ["vs", "list"], ["lvs", "list"], ["volume", "migrate", "list"], ["cluster", "event"]]) {
+  for (const args of [
+    ["node", "list"],
+    ["disk", "list"],
+    ["pool", "list"],
+    ["volume", "list"],
+    ["sc", "list"],
+    ["vsc", "list"],
+    ["vs", "list"],
+    ["lvs", "list"],
+    ["volume", "migrate", "list"],
+    ["cluster", "event"],
+  ]) {
     JSON.parse(await ok([...args, "-o", "json"]));
     assert.ok((await ok([...args, "-o", "yaml"])).length > 0);
   }
@@ -194,9 +256,10 @@ test("cluster install | event; -o json|yaml; --debug; completion", { timeout: 12
   assert.match(bash, /"sc add"\) words="[^"]*--replicaNumber[^"]*--poolClass/);
   // The script completes in a real bash.
   const words = await new Promise<string>((res, rej) =>
-    execFile("bash", ["-c", `${bash}\nCOMP_WORDS=(hwameictl volume mi); COMP_CWORD=2; _hwameictl; echo "\${COMPREPLY[@]}"`], (err, stdout) => (err ? rej(err) : res(stdout.trim()))),
+    execFile("bash", ["-c", `${bash}\nCOMP_WORDS=(hwameictl volume mi); COMP_CWORD=2; _hwameictl; echo "\${COMPREPLY[@]}"`], (err, stdout) =>
+      err ? rej(err) : res(stdout.trim()),
+    ),
   );
   assert.equal(words, "migrate");
   await fails(["completion", "fish"], 2, /bash or zsh/);
 });
-

@@ -55,7 +55,10 @@ test("kubectl apply -f deploy/crds/ registers every hwameistor.io kind with its 
   await k.ok(["apply", "-f", crdDir]);
   await k.ok(["wait", "--for=condition=Established", "--timeout=20s", "crd", "--all"]);
   const out = await k.ok(["api-resources", "--api-group=hwameistor.io", "--no-headers"]);
-  const rows = out.trim().split("\n").map((l) => l.trim().split(/\s+/));
+  const rows = out
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/));
   for (const [kind, shortNames] of kinds) {
     const row = rows.find((r) => r[r.length - 1] === kind);
     assert.ok(row, `api-resources lists ${kind}:\n${out}`);

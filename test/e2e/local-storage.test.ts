@@ -34,7 +34,12 @@ const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const HDD = "LocalStorage_PoolHDD";
 const SSD = "LocalStorage_PoolSSD";
-const skip = process.getuid?.() !== 0 ? "needs root" : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs") ? "needs btrfs-progs and xfsprogs" : false;
+const skip =
+  process.getuid?.() !== 0
+    ? "needs root"
+    : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs")
+      ? "needs btrfs-progs and xfsprogs"
+      : false;
 
 let dir = "";
 let kubeconfig = "";
@@ -50,10 +55,27 @@ const mountCap: VolumeCapability = { mount: { fs_type: "xfs", mount_flags: [] },
 const blockCap: VolumeCapability = { block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" } };
 const linkRoot = (n: string) => join(dir, n, "state", "dev");
 const nodeArgs = (n: string, cls: string) => [
-  "node", "--node-name", n, "--kubeconfig", kubeconfig, "--devices", `file:${dir}/${n}/disks/*.img`, "--disk-class", cls,
-  "--state-dir", join(dir, n, "state"), "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--no-disk-driver", "--log-level", "warn",
+  "node",
+  "--node-name",
+  n,
+  "--kubeconfig",
+  kubeconfig,
+  "--devices",
+  `file:${dir}/${n}/disks/*.img`,
+  "--disk-class",
+  cls,
+  "--state-dir",
+  join(dir, n, "state"),
+  "--engine",
+  "file",
+  "--resync-seconds",
+  "10",
+  "--poll-ms",
+  "500",
+  "--no-disk-driver",
+  "--log-level",
+  "warn",
 ];
-
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -108,7 +130,13 @@ before(async () => {
   const api = await startProcess("apiserver", ["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
   kubeconfig = api.kubeconfig as string;
   client = new KubeClient(loadKubeConfig({ kubeconfigPath: kubeconfig }).kubeConfig);
-  const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const def of kindDefinitions) {
     const crd = toCrd(def) as KubeObject;
     if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
@@ -130,7 +158,10 @@ after(async () => {
   if (dir) {
     for (const n of ["n1", "n2"]) await cleanupUnder(join(dir, n), linkRoot(n)).catch(() => {});
     await cleanupUnder(dir, join(dir, "nolinks")).catch(() => {});
-    const left = [...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")), ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/"))];
+    const left = [
+      ...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")),
+      ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/")),
+    ];
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     assert.deepEqual(left, [], "no loop device or mount left behind");
   }
@@ -138,15 +169,25 @@ after(async () => {
 
 test("claims on two nodes become HDD and SSD pools in the LocalStorageNodes", { skip }, async () => {
   const t0 = Date.now();
-  for (const [n, cls] of [["n1", "HDD"], ["n2", "SSD"]] as const) {
-    await waitFor(`${n} disks Available`, async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === n && d.status?.claimState === "Available").length === 2);
+  for (const [n, cls] of [
+    ["n1", "HDD"],
+    ["n2", "SSD"],
+  ] as const) {
+    await waitFor(
+      `${n} disks Available`,
+      async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === n && d.status?.claimState === "Available").length === 2,
+    );
     await c.ldc.create({ metadata: { name: `${n}-claim` }, spec: { nodeName: n, owner: "local-storage", description: { diskType: cls } } } as never);
   }
-  await waitFor("both pools", async () => {
-    const a = (await c.lsn.get("n1"))?.status?.pools?.[HDD]?.disks?.length === 2;
-    const b = (await c.lsn.get("n2"))?.status?.pools?.[SSD]?.disks?.length === 2;
-    return a && b;
-  }, 40_000);
+  await waitFor(
+    "both pools",
+    async () => {
+      const a = (await c.lsn.get("n1"))?.status?.pools?.[HDD]?.disks?.length === 2;
+      const b = (await c.lsn.get("n2"))?.status?.pools?.[SSD]?.disks?.length === 2;
+      return a && b;
+    },
+    40_000,
+  );
   console.log(`# two claims → two 2-disk pools reported in ${Date.now() - t0} ms`);
   const id = await csi.get("n1")!.nodeGetInfo();
   assert.equal(id.node_id, "n1");
@@ -203,10 +244,24 @@ test("node side: bad input is INVALID_ARGUMENT naming the field; a device with f
   const node = csi.get("n1")!;
   const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.fullMessage, re), true);
   await assert.rejects(node.nodePublishVolume({ volume_id: "../etc", target_path: "/x", volume_capability: mountCap }), code("INVALID_ARGUMENT", /volume_id/));
-  await assert.rejects(node.nodePublishVolume({ volume_id: "v", target_path: "rel/path", volume_capability: mountCap }), code("INVALID_ARGUMENT", /target_path/));
-  await assert.rejects(node.nodePublishVolume({ volume_id: "v", target_path: "/x", volume_capability: { mount: { fs_type: "ntfs" }, access_mode: { mode: "SINGLE_NODE_WRITER" } } }), code("INVALID_ARGUMENT", /fs_type/));
   await assert.rejects(
-    node.nodePublishVolume({ volume_id: "v", target_path: "/x", volume_capability: { mount: { fs_type: "xfs", mount_flags: ["ro,exec"] }, access_mode: { mode: "SINGLE_NODE_WRITER" } } }),
+    node.nodePublishVolume({ volume_id: "v", target_path: "rel/path", volume_capability: mountCap }),
+    code("INVALID_ARGUMENT", /target_path/),
+  );
+  await assert.rejects(
+    node.nodePublishVolume({
+      volume_id: "v",
+      target_path: "/x",
+      volume_capability: { mount: { fs_type: "ntfs" }, access_mode: { mode: "SINGLE_NODE_WRITER" } },
+    }),
+    code("INVALID_ARGUMENT", /fs_type/),
+  );
+  await assert.rejects(
+    node.nodePublishVolume({
+      volume_id: "v",
+      target_path: "/x",
+      volume_capability: { mount: { fs_type: "xfs", mount_flags: ["ro,exec"] }, access_mode: { mode: "SINGLE_NODE_WRITER" } },
+    }),
     code("INVALID_ARGUMENT", /mount_flags/),
   );
   // A replica whose device holds a filesystem this system did not create (written behind our back).
@@ -214,7 +269,12 @@ test("node side: bad input is INVALID_ARGUMENT naming the field; a device with f
   const { mkfs } = await import("../../src/host/fs/fs.ts");
   await mkfs(fs.realpathSync(r.devPath), "ext4");
   await assert.rejects(
-    node.nodePublishVolume({ volume_id: "pvc-e2e-foreign", target_path: target("foreign"), volume_capability: mountCap, publish_context: { [PublishContextKeys.VolumeReplicaDevicePath]: r.devPath } }),
+    node.nodePublishVolume({
+      volume_id: "pvc-e2e-foreign",
+      target_path: target("foreign"),
+      volume_capability: mountCap,
+      publish_context: { [PublishContextKeys.VolumeReplicaDevicePath]: r.devPath },
+    }),
     code("FAILED_PRECONDITION", /ext4 filesystem/),
   );
   await deleteReplica(r.name);
@@ -266,12 +326,32 @@ async function startControllerOnce(): Promise<void> {
 }
 
 // One PVC per volume (the controller groups the volumes of one PVC name/namespace pod-wise).
-const params = (cls: string, pvc: string) => ({ [ScParams.PoolClass]: cls, [ScParams.ReplicaNumber]: "1", [ScParams.FsType]: "xfs", [ScParams.PvcName]: `data-${pvc}`, [ScParams.PvcNamespace]: "default" });
+const params = (cls: string, pvc: string) => ({
+  [ScParams.PoolClass]: cls,
+  [ScParams.ReplicaNumber]: "1",
+  [ScParams.FsType]: "xfs",
+  [ScParams.PvcName]: `data-${pvc}`,
+  [ScParams.PvcNamespace]: "default",
+});
 const topo = (n: string) => ({ requisite: [{ segments: { [TopologyKeys.LvmNode]: n } }], preferred: [{ segments: { [TopologyKeys.LvmNode]: n } }] });
 
 async function createAndPublish(name: string, node: string, cls: string, bytes: number, cap: VolumeCapability): Promise<string> {
-  await ctlCsi!.createVolume({ name, capacity_range: { required_bytes: String(bytes) }, volume_capabilities: [cap], parameters: params(cls, name), accessibility_requirements: topo(node) }, { timeoutMs: 60_000 });
-  const pub = await ctlCsi!.call<{ publish_context: Record<string, string> }>("Controller", "ControllerPublishVolume", { volume_id: name, node_id: node, volume_capability: cap, readonly: false });
+  await ctlCsi!.createVolume(
+    {
+      name,
+      capacity_range: { required_bytes: String(bytes) },
+      volume_capabilities: [cap],
+      parameters: params(cls, name),
+      accessibility_requirements: topo(node),
+    },
+    { timeoutMs: 60_000 },
+  );
+  const pub = await ctlCsi!.call<{ publish_context: Record<string, string> }>("Controller", "ControllerPublishVolume", {
+    volume_id: name,
+    node_id: node,
+    volume_capability: cap,
+    readonly: false,
+  });
   const t = target(name);
   await csi.get(node)!.nodePublishVolume({ volume_id: name, target_path: t, volume_capability: cap, publish_context: pub.publish_context });
   return t;
@@ -280,49 +360,97 @@ async function createAndPublish(name: string, node: string, cls: string, bytes: 
 async function unpublishAndDelete(name: string, node: string, t: string): Promise<void> {
   await csi.get(node)!.nodeUnpublishVolume({ volume_id: name, target_path: t });
   await ctlCsi!.call("Controller", "ControllerUnpublishVolume", { volume_id: name, node_id: node });
-  await waitFor(`${name} deleted`, async () => ctlCsi!.deleteVolume({ volume_id: name }).then(() => true, () => false), 60_000);
+  await waitFor(
+    `${name} deleted`,
+    async () =>
+      ctlCsi!.deleteVolume({ volume_id: name }).then(
+        () => true,
+        () => false,
+      ),
+    60_000,
+  );
 }
 
-test("controller: 1 GiB xfs and raw block volumes through CreateVolume/ControllerPublish/NodePublish; delete returns the space", { skip: skip || undefined }, async (t) => {
-  await startControllerOnce();
-  if (noController) return t.skip(noController);
-  const freeBefore = (await c.lsn.get("n1"))!.status!.pools![HDD]!.freeCapacityBytes!;
-  const t0 = Date.now();
-  const mt = await createAndPublish("pvc-ctl-fs", "n1", "HDD", GiB, mountCap);
-  console.log(`# CreateVolume + ControllerPublish + NodePublish (1 GiB xfs) in ${Date.now() - t0} ms`);
-  const data = randomBytes(100 * MiB);
-  await writeFile(join(mt, "data.bin"), data);
-  await csi.get("n1")!.nodeUnpublishVolume({ volume_id: "pvc-ctl-fs", target_path: mt });
-  await csi.get("n1")!.nodePublishVolume({ volume_id: "pvc-ctl-fs", target_path: mt, volume_capability: mountCap });
-  assert.equal(sha(await readFile(join(mt, "data.bin"))), sha(data));
-  await csi.get("n1")!.nodeGetVolumeStats({ volume_id: "pvc-ctl-fs", volume_path: mt });
-  const lv = await c.lv.get("pvc-ctl-fs");
-  assert.ok((lv?.status?.usedCapacityBytes ?? 0) >= 100 * MiB, "usage written to the LocalVolume");
-  const bt = await createAndPublish("pvc-ctl-block", "n2", "SSD", 64 * MiB, blockCap);
-  const fh = await open(bt, "r+");
-  await fh.write(Buffer.from("block"), 0, 5, 0);
-  await fh.close();
-  await unpublishAndDelete("pvc-ctl-fs", "n1", mt);
-  await unpublishAndDelete("pvc-ctl-block", "n2", bt);
-  await waitFor("space returned", async () => (await c.lsn.get("n1"))!.status!.pools![HDD]!.freeCapacityBytes === freeBefore, 30_000);
-});
+test(
+  "controller: 1 GiB xfs and raw block volumes through CreateVolume/ControllerPublish/NodePublish; delete returns the space",
+  { skip: skip || undefined },
+  async (t) => {
+    await startControllerOnce();
+    if (noController) return t.skip(noController);
+    const freeBefore = (await c.lsn.get("n1"))!.status!.pools![HDD]!.freeCapacityBytes!;
+    const t0 = Date.now();
+    const mt = await createAndPublish("pvc-ctl-fs", "n1", "HDD", GiB, mountCap);
+    console.log(`# CreateVolume + ControllerPublish + NodePublish (1 GiB xfs) in ${Date.now() - t0} ms`);
+    const data = randomBytes(100 * MiB);
+    await writeFile(join(mt, "data.bin"), data);
+    await csi.get("n1")!.nodeUnpublishVolume({ volume_id: "pvc-ctl-fs", target_path: mt });
+    await csi.get("n1")!.nodePublishVolume({ volume_id: "pvc-ctl-fs", target_path: mt, volume_capability: mountCap });
+    assert.equal(sha(await readFile(join(mt, "data.bin"))), sha(data));
+    await csi.get("n1")!.nodeGetVolumeStats({ volume_id: "pvc-ctl-fs", volume_path: mt });
+    const lv = await c.lv.get("pvc-ctl-fs");
+    assert.ok((lv?.status?.usedCapacityBytes ?? 0) >= 100 * MiB, "usage written to the LocalVolume");
+    const bt = await createAndPublish("pvc-ctl-block", "n2", "SSD", 64 * MiB, blockCap);
+    const fh = await open(bt, "r+");
+    await fh.write(Buffer.from("block"), 0, 5, 0);
+    await fh.close();
+    await unpublishAndDelete("pvc-ctl-fs", "n1", mt);
+    await unpublishAndDelete("pvc-ctl-block", "n2", bt);
+    await waitFor("space returned", async () => (await c.lsn.get("n1"))!.status!.pools![HDD]!.freeCapacityBytes === freeBefore, 30_000);
+  },
+);
 
-test("controller: 20 volumes concurrently across 2 nodes × 2 classes; a pool filled until RESOURCE_EXHAUSTED leaves nothing", { skip: skip || undefined }, async (t) => {
-  await startControllerOnce();
-  if (noController) return t.skip(noController);
-  const t0 = Date.now();
-  const names = Array.from({ length: 20 }, (_, i) => `pvc-many-${i}`);
-  await Promise.all(names.map((n, i) => ctlCsi!.createVolume({ name: n, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [blockCap], parameters: params(i % 2 ? "SSD" : "HDD", n) }, { timeoutMs: 120_000 })));
-  console.log(`# 20 concurrent CreateVolume in ${Date.now() - t0} ms`);
-  const lvrsBefore = (await c.lvr.list()).items.length;
-  await assert.rejects(
-    ctlCsi!.createVolume({ name: "pvc-too-big", capacity_range: { required_bytes: String(100 * GiB) }, volume_capabilities: [blockCap], parameters: params("HDD", "pvc-too-big") }, { timeoutMs: 120_000 }),
-    (e: HwError) => (assert.equal(e.code, "RESOURCE_EXHAUSTED", e.message), true),
-  );
-  await waitFor("nothing left of the refused volume", async () => !(await c.lv.get("pvc-too-big")) && (await c.lvr.list()).items.length === lvrsBefore, 60_000);
-  for (const n of names) await waitFor(`${n} deleted`, async () => ctlCsi!.deleteVolume({ volume_id: n }).then(() => true, () => false), 60_000);
-  await waitFor("pools empty", async () => (await c.lsn.list()).items.every((l) => Object.values(l.status?.pools ?? {}).every((p) => p.usedCapacityBytes === 0)), 60_000);
-});
+test(
+  "controller: 20 volumes concurrently across 2 nodes × 2 classes; a pool filled until RESOURCE_EXHAUSTED leaves nothing",
+  { skip: skip || undefined },
+  async (t) => {
+    await startControllerOnce();
+    if (noController) return t.skip(noController);
+    const t0 = Date.now();
+    const names = Array.from({ length: 20 }, (_, i) => `pvc-many-${i}`);
+    await Promise.all(
+      names.map((n, i) =>
+        ctlCsi!.createVolume(
+          { name: n, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [blockCap], parameters: params(i % 2 ? "SSD" : "HDD", n) },
+          { timeoutMs: 120_000 },
+        ),
+      ),
+    );
+    console.log(`# 20 concurrent CreateVolume in ${Date.now() - t0} ms`);
+    const lvrsBefore = (await c.lvr.list()).items.length;
+    await assert.rejects(
+      ctlCsi!.createVolume(
+        {
+          name: "pvc-too-big",
+          capacity_range: { required_bytes: String(100 * GiB) },
+          volume_capabilities: [blockCap],
+          parameters: params("HDD", "pvc-too-big"),
+        },
+        { timeoutMs: 120_000 },
+      ),
+      (e: HwError) => (assert.equal(e.code, "RESOURCE_EXHAUSTED", e.message), true),
+    );
+    await waitFor(
+      "nothing left of the refused volume",
+      async () => !(await c.lv.get("pvc-too-big")) && (await c.lvr.list()).items.length === lvrsBefore,
+      60_000,
+    );
+    for (const n of names)
+      await waitFor(
+        `${n} deleted`,
+        async () =>
+          ctlCsi!.deleteVolume({ volume_id: n }).then(
+            () => true,
+            () => false,
+          ),
+        60_000,
+      );
+    await waitFor(
+      "pools empty",
+      async () => (await c.lsn.list()).items.every((l) => Object.values(l.status?.pools ?? {}).every((p) => p.usedCapacityBytes === 0)),
+      60_000,
+    );
+  },
+);
 
 test("a disk added to a node grows its pool online", { skip }, async () => {
   const before = (await c.lsn.get("n2"))!.status!.pools![SSD]!.totalCapacityBytes!;

@@ -100,7 +100,13 @@ async function setReplicaStatus(r: Lvr, status: NonNullable<Lvr["status"]>): Pro
   await c.lvr.updateStatus({ ...cur, status });
 }
 
-const cond = (type: string, ok: boolean, message = "") => ({ type, status: (ok ? "True" : "False") as "True" | "False", reason: type, message, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") });
+const cond = (type: string, ok: boolean, message = "") => ({
+  type,
+  status: (ok ? "True" : "False") as "True" | "False",
+  reason: type,
+  message,
+  lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+});
 
 /** One pass of every fake node agent. */
 async function agentPass(): Promise<void> {
@@ -180,7 +186,13 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "hw-lvm-ctl-"));
   server = await startApiServer({ dataDir: path.join(dir, "api"), port: 0 });
   client = new KubeClient(loadKubeConfig({ kubeconfigPath: server.kubeconfigPath }).kubeConfig);
-  const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const f of fs.readdirSync(path.join(repo, "deploy/crds"))) await crds.create(parse(fs.readFileSync(path.join(repo, "deploy/crds", f), "utf8")));
   c = hwameistorClients(client);
   await waitFor("CRDs served", async () => {
@@ -257,20 +269,38 @@ test("identity and capabilities on lvm.sock; the Lease is held", async () => {
     "PUBLISH_UNPUBLISH_VOLUME",
     "VOLUME_CONDITION",
   ]);
-  const lease = await client.forKind({ group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true }).get("hwameistor-local-storage-master", "hwameistor");
+  const lease = await client
+    .forKind({ group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true })
+    .get("hwameistor-local-storage-master", "hwameistor");
   assert.equal((lease as { spec?: { holderIdentity?: string } }).spec?.holderIdentity, "test-controller");
 });
 
 test("bad input: INVALID_ARGUMENT naming the parameter, nothing created", async () => {
   const before = (await c.lvg.list()).items.length;
   await assert.rejects(csi!.createVolume(req("pvc-bad1", "Floppy", G)), code("INVALID_ARGUMENT", /poolClass "Floppy" is not one of HDD, SSD, NVMe/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad2", "HDD", G, {}, { [ScParams.ReplicaNumber]: "2" })), code("INVALID_ARGUMENT", /replicaNumber 2: .*does not replicate/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad3", "HDD", 256 * MiB, { capacity_range: { required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) } })), code("OUT_OF_RANGE", /xfs filesystem needs at least 300 MiB/));
+  await assert.rejects(
+    csi!.createVolume(req("pvc-bad2", "HDD", G, {}, { [ScParams.ReplicaNumber]: "2" })),
+    code("INVALID_ARGUMENT", /replicaNumber 2: .*does not replicate/),
+  );
+  await assert.rejects(
+    csi!.createVolume(req("pvc-bad3", "HDD", 256 * MiB, { capacity_range: { required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) } })),
+    code("OUT_OF_RANGE", /xfs filesystem needs at least 300 MiB/),
+  );
   await assert.rejects(csi!.createVolume(req("pvc-bad4", "HDD", G, {}, { [ScParams.ReplicaNumber]: "x" })), code("INVALID_ARGUMENT", /replicaNumber "x"/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad6", "HDD", G, {}, { [ScParams.ProvisionThroughputOnCreation]: "$(reboot)" })), code("INVALID_ARGUMENT", /provision-throughput-on-creation/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad7", "HDD", G, {}, { [ScParams.Thin]: "true" })), code("FAILED_PRECONDITION", /cannot serve a thin volume/));
-  await assert.rejects(csi!.createVolume(req("pvc-bad8", "HDD", G, { volume_capabilities: [{ ...mountCap, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] })), code("INVALID_ARGUMENT", /access mode/));
-  for (const n of ["pvc-bad1", "pvc-bad2", "pvc-bad3", "pvc-bad4", "pvc-bad5", "pvc-bad6", "pvc-bad7", "pvc-bad8"]) assert.equal(await c.lv.get(n), undefined, n);
+  await assert.rejects(
+    csi!.createVolume(req("pvc-bad6", "HDD", G, {}, { [ScParams.ProvisionThroughputOnCreation]: "$(reboot)" })),
+    code("INVALID_ARGUMENT", /provision-throughput-on-creation/),
+  );
+  await assert.rejects(
+    csi!.createVolume(req("pvc-bad7", "HDD", G, {}, { [ScParams.Thin]: "true" })),
+    code("FAILED_PRECONDITION", /cannot serve a thin volume/),
+  );
+  await assert.rejects(
+    csi!.createVolume(req("pvc-bad8", "HDD", G, { volume_capabilities: [{ ...mountCap, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] })),
+    code("INVALID_ARGUMENT", /access mode/),
+  );
+  for (const n of ["pvc-bad1", "pvc-bad2", "pvc-bad3", "pvc-bad4", "pvc-bad5", "pvc-bad6", "pvc-bad7", "pvc-bad8"])
+    assert.equal(await c.lv.get(n), undefined, n);
   assert.equal((await c.lvg.list()).items.length, before);
   assert.equal((await c.lvr.list()).items.length, 0);
   await assert.rejects(csi!.controllerGetVolume({ volume_id: "pvc-nope" }), code("NOT_FOUND"));
@@ -278,7 +308,13 @@ test("bad input: INVALID_ARGUMENT naming the parameter, nothing created", async 
 
 test("CreateVolume → LV, LVG and LVR created → the node reports Ready → Ready with allocated capacity; idempotent; concurrent same name ABORTED", async () => {
   const name = "pvc-manual";
-  const r = req(name, "NVMe", 1000 * MiB, { accessibility_requirements: { requisite: [seg("manual")], preferred: [seg("manual")] } }, { [ScParams.ProvisionIopsOnCreation]: "100", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns-a" });
+  const r = req(
+    name,
+    "NVMe",
+    1000 * MiB,
+    { accessibility_requirements: { requisite: [seg("manual")], preferred: [seg("manual")] } },
+    { [ScParams.ProvisionIopsOnCreation]: "100", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns-a" },
+  );
   const pending = csi!.createVolume(r);
   let lvr: Lvr | undefined;
   await waitFor("the replica", async () => {
@@ -305,9 +341,19 @@ test("CreateVolume → LV, LVG and LVR created → the node reports Ready → Re
   assert.deepEqual(lvg.spec?.volumes, [{ pvc: "data", localvolume: name }]);
   assert.equal(lvg.spec?.namespace, "ns-a");
   assert.deepEqual(lvg.spec?.accessibility?.nodes, ["manual"]);
-  await waitFor("the group finalizer", async () => !!(await c.lvg.get(lvg.metadata!.name!))?.metadata?.finalizers?.includes(Finalizers.LocalVolumeGroupProtection));
+  await waitFor(
+    "the group finalizer",
+    async () => !!(await c.lvg.get(lvg.metadata!.name!))?.metadata?.finalizers?.includes(Finalizers.LocalVolumeGroupProtection),
+  );
   assert.match(lvr!.metadata!.name!, /^pvc-manual-[a-z0-9]{6}$/);
-  assert.deepEqual(lvr!.spec, { volumeName: name, poolName: NVME, nodeName: "manual", requiredCapacityBytes: 1000 * MiB, volumeQoS: { iops: "100" }, delete: false });
+  assert.deepEqual(lvr!.spec, {
+    volumeName: name,
+    poolName: NVME,
+    nodeName: "manual",
+    requiredCapacityBytes: 1000 * MiB,
+    volumeQoS: { iops: "100" },
+    delete: false,
+  });
 
   // Playing the node agent of "manual": the replica is Ready, a little bigger (extent rounding on the node).
   await setReplicaStatus(lvr!, { ...readyStatus(lvr!), allocatedCapacityBytes: 1004 * MiB });
@@ -333,7 +379,13 @@ test("CreateVolume → LV, LVG and LVR created → the node reports Ready → Re
 
 test("RESOURCE_EXHAUSTED when no node fits, saying what was free, leaving nothing behind", async () => {
   const lvgs = (await c.lvg.list()).items.length;
-  await assert.rejects(csi!.createVolume(req("pvc-huge", "HDD", 1024 * G)), code("RESOURCE_EXHAUSTED", /no node can hold volume pvc-huge: 1 replica\(s\) of 1Ti in LocalStorage_PoolHDD \(.*n1: LocalStorage_PoolHDD has 20Gi free, needs 1Ti; n2: LocalStorage_PoolHDD has 12Gi free/));
+  await assert.rejects(
+    csi!.createVolume(req("pvc-huge", "HDD", 1024 * G)),
+    code(
+      "RESOURCE_EXHAUSTED",
+      /no node can hold volume pvc-huge: 1 replica\(s\) of 1Ti in LocalStorage_PoolHDD \(.*n1: LocalStorage_PoolHDD has 20Gi free, needs 1Ti; n2: LocalStorage_PoolHDD has 12Gi free/,
+    ),
+  );
   await assert.rejects(
     csi!.createVolume(req("pvc-nvme-n1", "NVMe", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } })),
     code("RESOURCE_EXHAUSTED", /no node on n1 can hold.*n1: no LocalStorage_PoolNVMe pool/),
@@ -356,7 +408,10 @@ test("a node that refuses a replica for space: RESOURCE_EXHAUSTED, and the volum
       return true;
     },
   );
-  await waitFor("the refused volume to be gone", async () => !(await c.lv.get("pvc-refused")) && !(await c.lvr.list()).items.some((r) => r.spec?.volumeName === "pvc-refused"));
+  await waitFor(
+    "the refused volume to be gone",
+    async () => !(await c.lv.get("pvc-refused")) && !(await c.lvr.list()).items.some((r) => r.spec?.volumeName === "pvc-refused"),
+  );
   await waitFor("its group to be gone", async () => !(await c.lvg.list()).items.some((g) => g.spec?.volumes?.some((v) => v.localvolume === "pvc-refused")));
   agent.refuse.delete("pvc-refused");
 });
@@ -368,7 +423,10 @@ test("20 concurrent CreateVolumes across 3 nodes and 2 pool classes, placed by s
   const res = await Promise.all(names.map((n, i) => csi!.createVolume(req(n, i % 2 ? "SSD" : "HDD", G))));
   // The expected placement: score (1 − required/free) × 100 is highest where free is largest; ties by name.
   const expect: Record<string, string[]> = {};
-  for (const [cls, pool] of [["HDD", HDD], ["SSD", SSD]] as const) {
+  for (const [cls, pool] of [
+    ["HDD", HDD],
+    ["SSD", SSD],
+  ] as const) {
     const free = Object.fromEntries(["n1", "n2", "n3"].filter((n) => free0[n]![pool]! >= 0).map((n) => [n, free0[n]![pool]!]));
     for (let i = 0; i < 10; i++) {
       const best = Object.keys(free).sort((a, b) => free[b]! - free[a]! || a.localeCompare(b))[0]!;
@@ -413,7 +471,19 @@ test("concurrent creates that fill the SSD pools exactly: all succeed, the next 
     await assert.rejects(csi!.createVolume(req("pvc-fill-one-more", "SSD", size)), code("RESOURCE_EXHAUSTED"));
   } finally {
     // As the provisioner does: DeleteVolume again while it answers "still in progress".
-    await Promise.all(names.map((n) => waitFor(`DeleteVolume ${n}`, () => csi!.deleteVolume({ volume_id: n }).then(() => true, () => false), 60_000)));
+    await Promise.all(
+      names.map((n) =>
+        waitFor(
+          `DeleteVolume ${n}`,
+          () =>
+            csi!.deleteVolume({ volume_id: n }).then(
+              () => true,
+              () => false,
+            ),
+          60_000,
+        ),
+      ),
+    );
   }
   for (const n of nodes) await waitFor(`${n} SSD free again`, async () => (await freeOf(n, SSD)) === free0[n]);
 });
@@ -423,7 +493,13 @@ test("two PVCs of one pod share one volume group (every PVC appended) and its no
   await client.forKind(POD).create(
     {
       metadata: { name: "db-0", namespace: "ns-pod" },
-      spec: { containers: [{ name: "c", image: "x" }], volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }, { name: "l", persistentVolumeClaim: { claimName: "log" } }] },
+      spec: {
+        containers: [{ name: "c", image: "x" }],
+        volumes: [
+          { name: "d", persistentVolumeClaim: { claimName: "data" } },
+          { name: "l", persistentVolumeClaim: { claimName: "log" } },
+        ],
+      },
     },
     "ns-pod",
   );
@@ -432,13 +508,18 @@ test("two PVCs of one pod share one volume group (every PVC appended) and its no
   // The second asks to prefer another node, but the group's node binds it.
   const nodeA = a.volume.accessible_topology![0]!.segments![TopologyKeys.LvmNode]!;
   const other = ["n1", "n2", "n3"].find((n) => n !== nodeA)!;
-  const b = await csi!.createVolume(req("pvc-pod-log", "HDD", G, { accessibility_requirements: { requisite: [seg(nodeA), seg(other)], preferred: [seg(other)] } }, p("log")));
+  const b = await csi!.createVolume(
+    req("pvc-pod-log", "HDD", G, { accessibility_requirements: { requisite: [seg(nodeA), seg(other)], preferred: [seg(other)] } }, p("log")),
+  );
   assert.deepEqual(b.volume.accessible_topology, a.volume.accessible_topology);
   const lvA = (await c.lv.get("pvc-pod-data"))!;
   const lvB = (await c.lv.get("pvc-pod-log"))!;
   assert.equal(lvA.spec?.volumegroup, lvB.spec?.volumegroup);
   const g = (await c.lvg.get(lvA.spec!.volumegroup!))!;
-  assert.deepEqual(g.spec?.volumes, [{ pvc: "data", localvolume: "pvc-pod-data" }, { pvc: "log", localvolume: "pvc-pod-log" }]);
+  assert.deepEqual(g.spec?.volumes, [
+    { pvc: "data", localvolume: "pvc-pod-data" },
+    { pvc: "log", localvolume: "pvc-pod-log" },
+  ]);
   assert.deepEqual(g.spec?.pods, ["db-0"]);
   assert.deepEqual(g.spec?.accessibility?.nodes, [nodeA]);
 });
@@ -462,24 +543,53 @@ test("thin and LUKS: refused at CreateVolume where the node lacks them or the Se
   const enc = { [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "kube-system/vol-key" };
   const noDm = "device-mapper unavailable: open /dev/mapper/control: ENODEV";
   await setLsnStatus("n3", (st) => {
-    st.engine = { kind: "file", reason: `auto: ${noDm} → file`, features: { thin: { supported: false, reason: noDm }, encryption: { supported: false, reason: noDm } } };
+    st.engine = {
+      kind: "file",
+      reason: `auto: ${noDm} → file`,
+      features: { thin: { supported: false, reason: noDm }, encryption: { supported: false, reason: noDm } },
+    };
   });
   const lvrs = (await c.lvr.list()).items.length;
-  await assert.rejects(csi!.createVolume(req("pvc-thin-n3", "HDD", G, on("n3"), { [ScParams.Thin]: "true" })), code("FAILED_PRECONDITION", /volume pvc-thin-n3: node n3 cannot serve a thin volume .*: device-mapper unavailable/));
-  await assert.rejects(csi!.createVolume(req("pvc-luks-n3", "HDD", G, on("n3"), enc)), code("FAILED_PRECONDITION", /node n3 cannot serve LUKS encryption .*: device-mapper unavailable/));
+  await assert.rejects(
+    csi!.createVolume(req("pvc-thin-n3", "HDD", G, on("n3"), { [ScParams.Thin]: "true" })),
+    code("FAILED_PRECONDITION", /volume pvc-thin-n3: node n3 cannot serve a thin volume .*: device-mapper unavailable/),
+  );
+  await assert.rejects(
+    csi!.createVolume(req("pvc-luks-n3", "HDD", G, on("n3"), enc)),
+    code("FAILED_PRECONDITION", /node n3 cannot serve LUKS encryption .*: device-mapper unavailable/),
+  );
 
   // "manual" reports device-mapper features and a 2 GiB thin pool at ratio 2.0 with 3 GiB provisioned.
   await setLsnStatus("manual", (st) => {
     st.engine = { kind: "lvm", reason: "auto", features: { thin: { supported: true }, encryption: { supported: true } } };
-    st.pools![NVME]!.thinPool = { name: "LocalStorage_ThinPool", size: 2 * G, metadataSize: G, totalProvisionedSize: 3 * G, overProvisionRatio: "2.0", currentProvisionRatio: "1.50" };
+    st.pools![NVME]!.thinPool = {
+      name: "LocalStorage_ThinPool",
+      size: 2 * G,
+      metadataSize: G,
+      totalProvisionedSize: 3 * G,
+      overProvisionRatio: "2.0",
+      currentProvisionRatio: "1.50",
+    };
   });
-  await assert.rejects(csi!.createVolume(req("pvc-thin-big", "NVMe", 2 * G, on("manual"), { [ScParams.Thin]: "true" })), code("RESOURCE_EXHAUSTED", /insufficient free space in thin pool LocalStorage_PoolNVMe on node manual for volume pvc-thin-big: requested 2147483648 bytes, provisioned 3221225472 of 4294967296 bytes/));
-  await assert.rejects(csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)), code("NOT_FOUND", /volume pvc-luks: encryption Secret kube-system\/vol-key does not exist/));
+  await assert.rejects(
+    csi!.createVolume(req("pvc-thin-big", "NVMe", 2 * G, on("manual"), { [ScParams.Thin]: "true" })),
+    code(
+      "RESOURCE_EXHAUSTED",
+      /insufficient free space in thin pool LocalStorage_PoolNVMe on node manual for volume pvc-thin-big: requested 2147483648 bytes, provisioned 3221225472 of 4294967296 bytes/,
+    ),
+  );
+  await assert.rejects(
+    csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)),
+    code("NOT_FOUND", /volume pvc-luks: encryption Secret kube-system\/vol-key does not exist/),
+  );
   const ns = client.forKind(NAMESPACE);
   if (!(await ns.get("kube-system"))) await ns.create({ metadata: { name: "kube-system" } });
   const secrets = client.forKind({ group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true });
   await secrets.create({ metadata: { name: "vol-key", namespace: "kube-system" }, data: { passphrase: Buffer.from("x").toString("base64") } } as never);
-  await assert.rejects(csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)), code("FAILED_PRECONDITION", /Secret kube-system\/vol-key has no data key "key" \(it has: passphrase\)/));
+  await assert.rejects(
+    csi!.createVolume(req("pvc-luks", "NVMe", G, on("manual"), enc)),
+    code("FAILED_PRECONDITION", /Secret kube-system\/vol-key has no data key "key" \(it has: passphrase\)/),
+  );
   for (const n of ["pvc-thin-n3", "pvc-luks-n3", "pvc-thin-big", "pvc-luks"]) assert.equal(await c.lv.get(n), undefined, n);
   assert.equal((await c.lvr.list()).items.length, lvrs, "no replica was created");
 
@@ -523,7 +633,10 @@ test("ControllerPublish / Unpublish", async () => {
   const other = ["n1", "n2", "n3"].find((n) => n !== node)!;
   const lvr = (await c.lvr.list()).items.find((r) => r.spec?.volumeName === name)!;
   await assert.rejects(csi!.controllerPublishVolume({ volume_id: "pvc-nope", node_id: node, volume_capability: mountCap }), code("NOT_FOUND"));
-  await assert.rejects(csi!.controllerPublishVolume({ volume_id: name, node_id: other, volume_capability: mountCap }), code("FAILED_PRECONDITION", new RegExp(`no replica on node ${other}`)));
+  await assert.rejects(
+    csi!.controllerPublishVolume({ volume_id: name, node_id: other, volume_capability: mountCap }),
+    code("FAILED_PRECONDITION", new RegExp(`no replica on node ${other}`)),
+  );
 
   const res = await csi!.controllerPublishVolume({ volume_id: name, node_id: node, volume_capability: mountCap });
   assert.deepEqual(res.publish_context, {
@@ -534,7 +647,10 @@ test("ControllerPublish / Unpublish", async () => {
   assert.deepEqual([st.publishedNode, st.fsType, st.rawblock], [node, "xfs", false]);
   // Again: idempotent. To another node: FAILED_PRECONDITION.
   await csi!.controllerPublishVolume({ volume_id: name, node_id: node, volume_capability: mountCap });
-  await assert.rejects(csi!.controllerPublishVolume({ volume_id: name, node_id: other, volume_capability: mountCap }), code("FAILED_PRECONDITION", /published on node/));
+  await assert.rejects(
+    csi!.controllerPublishVolume({ volume_id: name, node_id: other, volume_capability: mountCap }),
+    code("FAILED_PRECONDITION", /published on node/),
+  );
   // Unpublish from a node it is not published on: OK, nothing changes.
   await csi!.controllerUnpublishVolume({ volume_id: name, node_id: other });
   assert.equal((await c.lv.get(name))!.status?.publishedNode, node);
@@ -546,7 +662,11 @@ test("ControllerPublish / Unpublish", async () => {
   assert.equal(st.state, "Ready", "the reconciler keeps the CSI's status fields");
 
   // Block, and an explicit ext4 filesystem.
-  await csi!.controllerPublishVolume({ volume_id: "pvc-many-01", node_id: (await c.lv.get("pvc-many-01"))!.spec!.accessibility!.nodes![0]!, volume_capability: blockCap });
+  await csi!.controllerPublishVolume({
+    volume_id: "pvc-many-01",
+    node_id: (await c.lv.get("pvc-many-01"))!.spec!.accessibility!.nodes![0]!,
+    volume_capability: blockCap,
+  });
   assert.equal((await c.lv.get("pvc-many-01"))!.status?.rawblock, true);
   const n2 = (await c.lv.get("pvc-many-02"))!.spec!.accessibility!.nodes![0]!;
   await csi!.controllerPublishVolume({ volume_id: "pvc-many-02", node_id: n2, volume_capability: { ...mountCap, mount: { fs_type: "ext4" } } });
@@ -554,7 +674,10 @@ test("ControllerPublish / Unpublish", async () => {
 
   const v = await csi!.validateVolumeCapabilities({ volume_id: name, volume_capabilities: [mountCap] });
   assert.ok(v.confirmed);
-  const bad = await csi!.validateVolumeCapabilities({ volume_id: name, volume_capabilities: [{ ...mountCap, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }] });
+  const bad = await csi!.validateVolumeCapabilities({
+    volume_id: name,
+    volume_capabilities: [{ ...mountCap, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } }],
+  });
   assert.match(bad.message ?? "", /access mode/);
 });
 
@@ -591,20 +714,32 @@ test("GetCapacity: a node's pool, or the best over nodes", async () => {
   await assert.rejects(csi!.getCapacity({ parameters: { [ScParams.PoolClass]: "Tape" } }), code("INVALID_ARGUMENT", /poolClass/));
 });
 
-test("replicaNumber 2 (placement and config only): only when replication is available", { skip: REPLICATION_AVAILABLE ? false : "replicaNumber > 1 is refused until data replication exists (src/api/features.ts)" }, async () => {
-  const r = await csi!.createVolume(req("pvc-two", "SSD", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } }, { [ScParams.ReplicaNumber]: "2" }));
-  const lv = (await c.lv.get("pvc-two"))!;
-  assert.equal(lv.spec?.convertible, true, "replicaNumber ≥ 2 forces convertible");
-  assert.deepEqual(lv.spec?.accessibility?.nodes, ["n1", "n2"]);
-  assert.equal(lv.spec?.config?.resourceID, 0);
-  assert.deepEqual(lv.spec?.config?.replicas.map((x) => [x.id, x.hostname, x.primary]), [[1, "n1", true], [2, "n2", false]]);
-  assert.deepEqual(r.volume.accessible_topology, [seg("n1"), seg("n2")]);
-  assert.equal(lv.status?.replicas?.length, 2);
-  const lvrs = (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === "pvc-two");
-  assert.deepEqual(lvrs.map((x) => x.spec?.nodeName).sort(), ["n1", "n2"]);
-  await csi!.deleteVolume({ volume_id: "pvc-two" });
-  await waitFor("both replicas gone", async () => !(await c.lvr.list()).items.some((x) => x.spec?.volumeName === "pvc-two"));
-});
+test(
+  "replicaNumber 2 (placement and config only): only when replication is available",
+  { skip: REPLICATION_AVAILABLE ? false : "replicaNumber > 1 is refused until data replication exists (src/api/features.ts)" },
+  async () => {
+    const r = await csi!.createVolume(
+      req("pvc-two", "SSD", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } }, { [ScParams.ReplicaNumber]: "2" }),
+    );
+    const lv = (await c.lv.get("pvc-two"))!;
+    assert.equal(lv.spec?.convertible, true, "replicaNumber ≥ 2 forces convertible");
+    assert.deepEqual(lv.spec?.accessibility?.nodes, ["n1", "n2"]);
+    assert.equal(lv.spec?.config?.resourceID, 0);
+    assert.deepEqual(
+      lv.spec?.config?.replicas.map((x) => [x.id, x.hostname, x.primary]),
+      [
+        [1, "n1", true],
+        [2, "n2", false],
+      ],
+    );
+    assert.deepEqual(r.volume.accessible_topology, [seg("n1"), seg("n2")]);
+    assert.equal(lv.status?.replicas?.length, 2);
+    const lvrs = (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === "pvc-two");
+    assert.deepEqual(lvrs.map((x) => x.spec?.nodeName).sort(), ["n1", "n2"]);
+    await csi!.deleteVolume({ volume_id: "pvc-two" });
+    await waitFor("both replicas gone", async () => !(await c.lvr.list()).items.some((x) => x.spec?.volumeName === "pvc-two"));
+  },
+);
 
 test("a second controller replica serves CSI but does not run the reconcilers", async () => {
   const second = await startController({

@@ -40,7 +40,11 @@ const one = (samples: PromSample[], name: string, labels: Record<string, string>
   assert.equal(hits.length, 1, `exactly one ${name}${JSON.stringify(labels)}; got ${hits.length}`);
   return hits[0]!;
 };
-const ORIGINAL_NAMES = new Set<string>(Object.values(CLUSTER_METRICS).filter((d) => !("ours" in d)).map((d) => d.name));
+const ORIGINAL_NAMES = new Set<string>(
+  Object.values(CLUSTER_METRICS)
+    .filter((d) => !("ours" in d))
+    .map((d) => d.name),
+);
 
 before(async () => {
   if (skip) return;
@@ -61,7 +65,9 @@ after(async () => {
 });
 
 test("a dev cluster with disks, pools, a written volume, a snapshot and operations", { skip, timeout: 400_000 }, async () => {
-  const up = JSON.parse(await ok("hwameistor", ["cluster", "up", "--nodes", "2", "--disks-per-node", "2", "--disk-size", "1Gi", "--state-dir", state, "-o", "json"]));
+  const up = JSON.parse(
+    await ok("hwameistor", ["cluster", "up", "--nodes", "2", "--disks-per-node", "2", "--disk-size", "1Gi", "--state-dir", state, "-o", "json"]),
+  );
   k = kubectlRunner(up.kubeconfig);
   await ok("hwameictl", ["volume", "create", "v1", "--class", "hwameistor-storage-lvm-hdd", "--size", "300Mi", "--node", "node-1"]);
   await ok("hwameictl", ["volume", "mount", "v1", "--node", "node-1", "--path", mnt()]);
@@ -71,10 +77,13 @@ test("a dev cluster with disks, pools, a written volume, a snapshot and operatio
   // Operations the exporter reports while they exist: a migration and a conversion (their controllers come in
   // later issues, so they stay submitted) and an expansion the pools cannot hold (it stays Failed).
   assert.match(await ok("hwameictl", ["volume", "migrate", "v1", "node-1", "node-2"]), /LocalVolumeMigrate migrate-v1 created/);
-  await k.ok(["apply", "-f", "-"], [
-    "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeConvert\nmetadata: {name: convert-v1}\nspec: {volumeName: v1, replicaNumber: 2}",
-    "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeExpand\nmetadata: {name: v1}\nspec: {volumeName: v1, requiredCapacityBytes: 107374182400}",
-  ].join("\n---\n"));
+  await k.ok(
+    ["apply", "-f", "-"],
+    [
+      "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeConvert\nmetadata: {name: convert-v1}\nspec: {volumeName: v1, replicaNumber: 2}",
+      "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeExpand\nmetadata: {name: v1}\nspec: {volumeName: v1, requiredCapacityBytes: 107374182400}",
+    ].join("\n---\n"),
+  );
   await waitFor(async () => (await getJson("localvolumeexpands"))[0]?.status?.state === "Failed", 30_000, "the oversized expansion Failed");
 });
 
@@ -87,7 +96,9 @@ test("exporter: promtool check metrics passes on a live scrape (only the origina
   });
   assert.deepEqual(unexpected, [], `promtool findings beyond the original's camelCase label names (exit ${code})`);
   assert.ok([0, 3].includes(code), `promtool exit ${code} (3 = lint findings only)`);
-  console.log(`# exporter scrape: ${body.length} bytes, ${parseExposition(body).samples.length} samples, ${findings.length} camelCase findings (original names)`);
+  console.log(
+    `# exporter scrape: ${body.length} bytes, ${parseExposition(body).samples.length} samples, ${findings.length} camelCase findings (original names)`,
+  );
 });
 
 test("exporter: every metric of reference §8 with its labels and value", { skip, timeout: 60_000 }, async () => {
@@ -96,7 +107,15 @@ test("exporter: every metric of reference §8 with its labels and value", { skip
 
   for (const d of await getJson("localdisks")) {
     const s = one(samples, "hwameistor_localdisk_capacity", { devPath: d.spec.devicePath, nodeName: d.spec.nodeName });
-    assert.deepEqual(s.labels, { uuid: d.spec.uuid ?? "", nodeName: d.spec.nodeName, type: d.spec.diskAttributes.type, devPath: d.spec.devicePath, reserved: String(!!d.spec.reserved), owner: d.spec.owner || "Unknown", status: d.status.claimState });
+    assert.deepEqual(s.labels, {
+      uuid: d.spec.uuid ?? "",
+      nodeName: d.spec.nodeName,
+      type: d.spec.diskAttributes.type,
+      devPath: d.spec.devicePath,
+      reserved: String(!!d.spec.reserved),
+      owner: d.spec.owner || "Unknown",
+      status: d.status.claimState,
+    });
     assert.equal(s.value, d.spec.capacity);
   }
   const lsns = await getJson("localstoragenodes");
@@ -104,9 +123,21 @@ test("exporter: every metric of reference §8 with its labels and value", { skip
   for (const n of lsns) {
     one(samples, "hwameistor_localstoragenode_status", { nodeName: n.metadata.name, status: n.status.state });
     const p = n.status.pools.LocalStorage_PoolHDD;
-    for (const [kind, cap, cnt] of [["Total", p.totalCapacityBytes, p.totalVolumeCount], ["Free", p.freeCapacityBytes, p.freeVolumeCount], ["Used", p.usedCapacityBytes, p.usedVolumeCount]]) {
-      assert.equal(one(samples, "hwameistor_localstoragenode_capacity", { nodeName: n.metadata.name, poolName: "HDD", kind }).value, cap, `${n.metadata.name} ${kind} capacity`);
-      assert.equal(one(samples, "hwameistor_localstoragenode_volumecount", { nodeName: n.metadata.name, poolName: "HDD", kind }).value, cnt, `${n.metadata.name} ${kind} volumes`);
+    for (const [kind, cap, cnt] of [
+      ["Total", p.totalCapacityBytes, p.totalVolumeCount],
+      ["Free", p.freeCapacityBytes, p.freeVolumeCount],
+      ["Used", p.usedCapacityBytes, p.usedVolumeCount],
+    ]) {
+      assert.equal(
+        one(samples, "hwameistor_localstoragenode_capacity", { nodeName: n.metadata.name, poolName: "HDD", kind }).value,
+        cap,
+        `${n.metadata.name} ${kind} capacity`,
+      );
+      assert.equal(
+        one(samples, "hwameistor_localstoragenode_volumecount", { nodeName: n.metadata.name, poolName: "HDD", kind }).value,
+        cnt,
+        `${n.metadata.name} ${kind} volumes`,
+      );
     }
   }
   const [lv] = await getJson("localvolumes");
@@ -117,13 +148,24 @@ test("exporter: every metric of reference §8 with its labels and value", { skip
   assert.equal(one(samples, "hwameistor_localvolume_capacity", { ...lvLabels, kind: "Used" }).value, lv.status.usedCapacityBytes ?? 0);
   assert.equal(one(samples, "hwameistor_localvolume_status", { ...lvLabels, status: "Ready" }).value, 1);
   const [lvr] = await getJson("localvolumereplicas");
-  assert.equal(one(samples, "hwameistor_localvolumereplica_capacity", { nodeName: "node-1", poolName: "HDD", volumeName: "v1" }).value, lvr.status.allocatedCapacityBytes);
-  assert.equal(one(samples, "hwameistor_localvolumereplica_status", { nodeName: "node-1", poolName: "HDD", volumeName: "v1", status: lvr.status.state }).value, 1);
+  assert.equal(
+    one(samples, "hwameistor_localvolumereplica_capacity", { nodeName: "node-1", poolName: "HDD", volumeName: "v1" }).value,
+    lvr.status.allocatedCapacityBytes,
+  );
+  assert.equal(
+    one(samples, "hwameistor_localvolumereplica_status", { nodeName: "node-1", poolName: "HDD", volumeName: "v1", status: lvr.status.state }).value,
+    1,
+  );
   assert.equal(one(samples, "hwameistor_localvolumereplica_synced", { node_name: "node-1", volume_name: "v1" }).value, 1);
 
   const go = (iso: string) => iso.replace("T", " ").replace("Z", " +0000 UTC");
   const [m] = await getJson("localvolumemigrates");
-  const md = one(samples, "hwameistor_localvolumemigrate_duration", { volumeName: "v1", startTime: go(m.metadata.creationTimestamp), from: "node-1", to: m.status?.targetNode ?? "" });
+  const md = one(samples, "hwameistor_localvolumemigrate_duration", {
+    volumeName: "v1",
+    startTime: go(m.metadata.creationTimestamp),
+    from: "node-1",
+    to: m.status?.targetNode ?? "",
+  });
   const age = (iso: string) => (Date.now() - Date.parse(iso)) / 1000;
   assert.ok(md.value > 0 && md.value <= age(m.metadata.creationTimestamp) + 1, `migrate duration ${md.value} s`);
   one(samples, "hwameistor_localvolumemigrate_status", { volumeName: "v1", status: m.status?.state ?? "" });
@@ -159,7 +201,10 @@ test("controller and node agent: CSI latencies, reconcile metrics, per-volume I/
   const written = one(ns, "hwameistor_volume_io_written_bytes_total", { volume_name: "v1", node_name: "node-1" }).value;
   assert.ok(written >= 8 * 2 ** 20, `at least the 8 MiB written reached v1's device (${written} B)`);
   assert.ok(one(ns, "hwameistor_volume_io_writes_total", { volume_name: "v1" }).value > 0);
-  for (const [what, body] of [["controller", ctl], ["node-1", node]] as const) {
+  for (const [what, body] of [
+    ["controller", ctl],
+    ["node-1", node],
+  ] as const) {
     const r = await promtoolCheckMetrics(body);
     assert.deepEqual(r.findings, [], `${what}: promtool findings`);
     assert.equal(r.code, 0);
@@ -187,17 +232,27 @@ type Rec = { time?: string; id?: string; action?: string; actionContent?: string
 async function auditEvents(): Promise<Map<string, { type: string; resource: string; records: Rec[] }>> {
   // The way a user reads the audit log.
   const doc = (await import("yaml")).parse(await k.ok(["get", "events.hwameistor.io", "-o", "yaml"]));
-  return new Map((doc.items as any[]).map((e) => [e.metadata.name, { type: e.spec.resourceType, resource: e.spec.resourceName, records: e.spec.records ?? [] }]));
+  return new Map(
+    (doc.items as any[]).map((e) => [e.metadata.name, { type: e.spec.resourceType, resource: e.spec.resourceName, records: e.spec.records ?? [] }]),
+  );
 }
 const kinds = (recs: Rec[]) => recs.map((r) => `${r.action}${r.state ? "/" + r.state : ""}`);
 async function waitRecords(event: string, want: string[], timeoutMs = 60_000): Promise<Rec[]> {
   let got: Rec[] = [];
-  await waitFor(async () => {
-    got = (await auditEvents()).get(event)?.records ?? [];
-    const have = kinds(got);
-    return want.every((w) => have.includes(w));
-  }, timeoutMs, `${event} to hold ${want.join(", ")}`).catch((e: Error) => {
-    const log = readFileSync(join(state, "logs", "controller.log"), "utf8").split("\n").filter((l) => /audit|"level":[45]0|leader/.test(l)).slice(-15).join("\n");
+  await waitFor(
+    async () => {
+      got = (await auditEvents()).get(event)?.records ?? [];
+      const have = kinds(got);
+      return want.every((w) => have.includes(w));
+    },
+    timeoutMs,
+    `${event} to hold ${want.join(", ")}`,
+  ).catch((e: Error) => {
+    const log = readFileSync(join(state, "logs", "controller.log"), "utf8")
+      .split("\n")
+      .filter((l) => /audit|"level":[45]0|leader/.test(l))
+      .slice(-15)
+      .join("\n");
     throw new Error(`${e.message}; it holds: ${kinds(got).join(", ") || "(nothing)"}\ncontroller log:\n${log}`);
   });
   return got;
@@ -205,7 +260,10 @@ async function waitRecords(event: string, want: string[], timeoutMs = 60_000): P
 
 test("auditor: Cluster Install and Change", { skip, timeout: 120_000 }, async () => {
   // A Cluster nobody installs (the operator acts on cluster-sample only): added without status.installedCRDS.
-  await k.ok(["apply", "-f", "-"], "apiVersion: hwameistor.io/v1alpha1\nkind: Cluster\nmetadata: {name: audit-demo}\nspec: {admissionController: {disable: false}, drbd: {disable: true}}\n");
+  await k.ok(
+    ["apply", "-f", "-"],
+    "apiVersion: hwameistor.io/v1alpha1\nkind: Cluster\nmetadata: {name: audit-demo}\nspec: {admissionController: {disable: false}, drbd: {disable: true}}\n",
+  );
   await waitRecords("cluster-audit-demo", ["Install"]);
   await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"admissionController":{"disable":true}}}']);
   await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"drbd":{"disable":false}}}']);
@@ -220,7 +278,10 @@ test("auditor: StorageNode Add, CapacityExpand, StateChange, Remove", { skip, ti
   // An administrator marks the node for maintenance; the agent reports it Ready again at its next refresh.
   await k.ok(["patch", "localstoragenodes", "node-2", "--subresource=status", "--type", "merge", "-p", '{"status":{"state":"Maintain"}}']);
   const st = await waitRecords("storagenode-node-2", ["StateChange"]);
-  assert.ok(st.some((r) => r.action === "StateChange" && JSON.parse(r.stateContent!).state === "Ready" && JSON.parse(r.actionContent!).state === "Maintain"), "StateChange Ready → Maintain, stateContent the old state");
+  assert.ok(
+    st.some((r) => r.action === "StateChange" && JSON.parse(r.stateContent!).state === "Ready" && JSON.parse(r.actionContent!).state === "Maintain"),
+    "StateChange Ready → Maintain, stateContent the old state",
+  );
   // Deleting the LocalStorageNode: Remove (the node agent then registers it again: a second Add).
   await k.ok(["delete", "localstoragenodes", "node-2", "--wait=false"]);
   const recs = await waitRecords("storagenode-node-2", ["Remove"]);
@@ -244,8 +305,20 @@ test("auditor: Volume Create, Mount, Unmount, Delete and its operations", { skip
   // v1's operations: the real expansion (Submit, Start, Complete), the failed one aborted (Abort), the migration and
   // conversion submitted (their controllers come later: Submit only).
   await k.ok(["patch", "localvolumeexpands", "v1", "--type", "merge", "-p", '{"spec":{"abort":true}}']);
-  const v1 = await waitRecords("volume-v1", ["Create", "Mount", "Expand/Submit", "Expand/Start", "Expand/Complete", "Expand/Abort", "Migrate/Submit", "Convert/Submit"]);
-  assert.ok(v1.filter((r) => r.action === "Migrate").every((r) => r.id === "migrate-v1"), "operation records carry the operation's name as id");
+  const v1 = await waitRecords("volume-v1", [
+    "Create",
+    "Mount",
+    "Expand/Submit",
+    "Expand/Start",
+    "Expand/Complete",
+    "Expand/Abort",
+    "Migrate/Submit",
+    "Convert/Submit",
+  ]);
+  assert.ok(
+    v1.filter((r) => r.action === "Migrate").every((r) => r.id === "migrate-v1"),
+    "operation records carry the operation's name as id",
+  );
   assert.ok(v1.filter((r) => r.action === "Expand").every((r) => r.id === "v1"));
   assert.equal(v1.filter((r) => r.action === "Expand" && r.state === "Submit").length, 2, "two expansions, one Submit each");
 });
@@ -256,9 +329,18 @@ test("auditor: Disk Add, Allocate, Relocate, Reserve, Release, Change", { skip, 
   await waitRecords(`disk-${ld.metadata.name}`, ["Add"]);
   // A LocalDisk record edited the way the original's hwameictl and an administrator do (no hardware behind it; it
   // is Inactive and reserved, so no claim takes it).
-  await k.ok(["apply", "-f", "-"], "apiVersion: hwameistor.io/v1alpha1\nkind: LocalDisk\nmetadata: {name: localdisk-auditdemo}\nspec: {nodeName: node-2, devicePath: /dev/audit-demo, capacity: 1073741824, state: Inactive, reserved: true, diskAttributes: {type: HDD}}\n");
+  await k.ok(
+    ["apply", "-f", "-"],
+    "apiVersion: hwameistor.io/v1alpha1\nkind: LocalDisk\nmetadata: {name: localdisk-auditdemo}\nspec: {nodeName: node-2, devicePath: /dev/audit-demo, capacity: 1073741824, state: Inactive, reserved: true, diskAttributes: {type: HDD}}\n",
+  );
   await waitRecords("disk-localdisk-auditdemo", ["Add"]);
-  for (const patch of ['{"spec":{"owner":"system"}}', '{"spec":{"nodeName":"node-1"}}', '{"spec":{"reserved":false}}', '{"spec":{"reserved":true}}', '{"spec":{"state":"Unknown"}}']) {
+  for (const patch of [
+    '{"spec":{"owner":"system"}}',
+    '{"spec":{"nodeName":"node-1"}}',
+    '{"spec":{"reserved":false}}',
+    '{"spec":{"reserved":true}}',
+    '{"spec":{"state":"Unknown"}}',
+  ]) {
     await k.ok(["patch", "localdisks", "localdisk-auditdemo", "--type", "merge", "-p", patch]);
   }
   const recs = await waitRecords("disk-localdisk-auditdemo", ["Add", "Allocate", "Relocate", "Release", "Reserve", "Change"]);
@@ -270,9 +352,26 @@ test("auditor: a controller restart adds no duplicate record", { skip, timeout: 
   const before = await auditEvents();
   const pid = clusterJson().processes.controller.pid as number;
   process.kill(pid, "SIGKILL");
-  await waitFor(() => { const p = clusterJson().processes.controller; return p.pid !== pid && !!p.pid; }, 60_000, "controller restarted");
+  await waitFor(
+    () => {
+      const p = clusterJson().processes.controller;
+      return p.pid !== pid && !!p.pid;
+    },
+    60_000,
+    "controller restarted",
+  );
   // Give the new leader time to take the Lease, list everything and reconcile every Event.
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports().controller}/metrics`).then((r) => r.text(), () => "")).includes('controller="auditor"'), 90_000, "the auditor runs again");
+  await waitFor(
+    async () =>
+      (
+        await fetch(`http://127.0.0.1:${ports().controller}/metrics`).then(
+          (r) => r.text(),
+          () => "",
+        )
+      ).includes('controller="auditor"'),
+    90_000,
+    "the auditor runs again",
+  );
   await new Promise((r) => setTimeout(r, 5000));
   const after = await auditEvents();
   for (const [name, ev] of before) {

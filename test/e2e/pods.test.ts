@@ -32,8 +32,11 @@ let k!: ReturnType<typeof kubectlRunner>;
 
 function run(args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(join(repo, "bin", "hwameistor"), args, { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_TSX: "1" } }, (err, stdout, stderr) =>
-      res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
+    execFile(
+      join(repo, "bin", "hwameistor"),
+      args,
+      { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_TSX: "1" } },
+      (err, stdout, stderr) => res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -124,59 +127,83 @@ after(async () => {
   assert.deepEqual(mounts, [], "no mount of the cluster is left");
 });
 
-test("a StatefulSet on HwameiStor volumes: run, survive an agent crash, grow, snapshot and restore, delete to nothing", { skip, timeout: 600_000 }, async () => {
-  // ---- (a)
-  await k.ok(["apply", "-f", join(repo, "test/fixtures/seed-examples.yaml")]);
-  await apply(CLASSES);
-  await apply(STS);
-  await waitFor("both pods Running", async () => (await get(["pods", "-l", "app=logger"])).items.filter((p: any) => p.status?.phase === "Running").length === 2, 150_000);
-  for (const i of [0, 1]) {
-    assert.equal(await jp(["pvc", `data-logger-${i}`], "{.status.phase}"), "Bound");
-    const pv = await jp(["pvc", `data-logger-${i}`], "{.spec.volumeName}");
-    const node = await jp(["pod", `logger-${i}`], "{.spec.nodeName}");
-    const lv = await get(["localvolume", pv]);
-    assert.deepEqual(lv.spec.accessibility.nodes, [node], `logger-${i} runs on the node that holds ${pv}`);
-    assert.equal(lv.status.publishedNode, node);
-    const events = await k.ok(["get", "events", "--field-selector", `involvedObject.name=logger-${i}`, "-o", "jsonpath={range .items[*]}{.reason} {end}"]);
-    assert.match(events, /Scheduled/);
-    assert.match(events, /Started/);
-  }
-  // the lines reach the backing device of each volume
-  for (const i of [0, 1]) {
-    const pv = await jp(["pvc", `data-logger-${i}`], "{.spec.volumeName}");
-    const lvr = (await get(["localvolumereplicas"])).items.find((r: any) => r.spec.volumeName === pv);
-    await waitFor(`lines of logger-${i} on ${lvr.status.devPath}`, async () => (await countOnDevice(lvr.status.devPath, `logger-${i} `)) >= 5, 30_000);
-  }
+test(
+  "a StatefulSet on HwameiStor volumes: run, survive an agent crash, grow, snapshot and restore, delete to nothing",
+  { skip, timeout: 600_000 },
+  async () => {
+    // ---- (a)
+    await k.ok(["apply", "-f", join(repo, "test/fixtures/seed-examples.yaml")]);
+    await apply(CLASSES);
+    await apply(STS);
+    await waitFor(
+      "both pods Running",
+      async () => (await get(["pods", "-l", "app=logger"])).items.filter((p: any) => p.status?.phase === "Running").length === 2,
+      150_000,
+    );
+    for (const i of [0, 1]) {
+      assert.equal(await jp(["pvc", `data-logger-${i}`], "{.status.phase}"), "Bound");
+      const pv = await jp(["pvc", `data-logger-${i}`], "{.spec.volumeName}");
+      const node = await jp(["pod", `logger-${i}`], "{.spec.nodeName}");
+      const lv = await get(["localvolume", pv]);
+      assert.deepEqual(lv.spec.accessibility.nodes, [node], `logger-${i} runs on the node that holds ${pv}`);
+      assert.equal(lv.status.publishedNode, node);
+      const events = await k.ok(["get", "events", "--field-selector", `involvedObject.name=logger-${i}`, "-o", "jsonpath={range .items[*]}{.reason} {end}"]);
+      assert.match(events, /Scheduled/);
+      assert.match(events, /Started/);
+    }
+    // the lines reach the backing device of each volume
+    for (const i of [0, 1]) {
+      const pv = await jp(["pvc", `data-logger-${i}`], "{.spec.volumeName}");
+      const lvr = (await get(["localvolumereplicas"])).items.find((r: any) => r.spec.volumeName === pv);
+      await waitFor(`lines of logger-${i} on ${lvr.status.devPath}`, async () => (await countOnDevice(lvr.status.devPath, `logger-${i} `)) >= 5, 30_000);
+    }
 
-  // ---- (e) kill -9 the node agent of logger-0: the container runs on, re-adopted
-  const node0 = await jp(["pod", "logger-0"], "{.spec.nodeName}");
-  const cid = await jp(["pod", "logger-0"], "{.status.containerStatuses[0].containerID}");
-  const before = processes()[node0]!;
-  process.kill(before.pid!, "SIGKILL");
-  await waitFor(`${node0} restarted by the supervisor`, async () => (processes()[node0]!.restarts ?? 0) > (before.restarts ?? 0) && !!processes()[node0]!.pid, 60_000);
-  await waitFor(`${node0}'s kubelet role back`, async () => readFileSync(join(state, "logs", `${node0}.log`), "utf8").split("\n").some((l) => l.includes('"adopted":1') || l.includes('"adopted":2')), 90_000);
-  assert.equal(await jp(["pod", "logger-0"], "{.status.containerStatuses[0].containerID}"), cid, "the same process");
-  assert.equal(await jp(["pod", "logger-0"], "{.status.containerStatuses[0].restartCount}"), "0");
-  assert.equal(findContainerProcesses(`${state}/`).length, 2, "no duplicate container");
+    // ---- (e) kill -9 the node agent of logger-0: the container runs on, re-adopted
+    const node0 = await jp(["pod", "logger-0"], "{.spec.nodeName}");
+    const cid = await jp(["pod", "logger-0"], "{.status.containerStatuses[0].containerID}");
+    const before = processes()[node0]!;
+    process.kill(before.pid!, "SIGKILL");
+    await waitFor(
+      `${node0} restarted by the supervisor`,
+      async () => (processes()[node0]!.restarts ?? 0) > (before.restarts ?? 0) && !!processes()[node0]!.pid,
+      60_000,
+    );
+    await waitFor(
+      `${node0}'s kubelet role back`,
+      async () =>
+        readFileSync(join(state, "logs", `${node0}.log`), "utf8")
+          .split("\n")
+          .some((l) => l.includes('"adopted":1') || l.includes('"adopted":2')),
+      90_000,
+    );
+    assert.equal(await jp(["pod", "logger-0"], "{.status.containerStatuses[0].containerID}"), cid, "the same process");
+    assert.equal(await jp(["pod", "logger-0"], "{.status.containerStatuses[0].restartCount}"), "0");
+    assert.equal(findContainerProcesses(`${state}/`).length, 2, "no duplicate container");
 
-  // ---- (c) grow data-logger-0: the running pod's own df sees the bigger filesystem
-  const sizeKiB = async () => Number(/^df \S+\s+(\d+)/m.exec((await k.ok(["logs", "logger-0", "--tail=1"])).trim())?.[1] ?? 0);
-  const small = await sizeKiB();
-  assert.ok(small > 0 && small < 600 * 1024, `the pod sees ${small} KiB`);
-  await k.ok(["patch", "pvc", "data-logger-0", "-p", '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}']);
-  await waitFor("the pod sees the grown filesystem", async () => (await sizeKiB()) > 900 * 1024, 90_000);
-  await waitFor("capacity 1Gi", async () => (await jp(["pvc", "data-logger-0"], "{.status.capacity.storage}")) === "1Gi", 30_000);
+    // ---- (c) grow data-logger-0: the running pod's own df sees the bigger filesystem
+    const sizeKiB = async () => Number(/^df \S+\s+(\d+)/m.exec((await k.ok(["logs", "logger-0", "--tail=1"])).trim())?.[1] ?? 0);
+    const small = await sizeKiB();
+    assert.ok(small > 0 && small < 600 * 1024, `the pod sees ${small} KiB`);
+    await k.ok(["patch", "pvc", "data-logger-0", "-p", '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}']);
+    await waitFor("the pod sees the grown filesystem", async () => (await sizeKiB()) > 900 * 1024, 90_000);
+    await waitFor("capacity 1Gi", async () => (await jp(["pvc", "data-logger-0"], "{.status.capacity.storage}")) === "1Gi", 30_000);
 
-  // ---- (b) snapshot data-logger-1, restore it while kube-controllers is killed -9
-  const livePath = async () => {
-    const pv = await jp(["pvc", "data-logger-1"], "{.spec.volumeName}");
-    return (await kubeletMounts()).find((m) => m.target.includes(`/${pv}/mount`))!.target;
-  };
-  const linesBefore = readFileSync(join(await livePath(), "lines"), "utf8").split("\n").filter(Boolean);
-  await apply(`{"apiVersion":"snapshot.storage.k8s.io/v1","kind":"VolumeSnapshot","metadata":{"name":"snap-1"},"spec":{"volumeSnapshotClassName":"hwameistor-storage-lvm-snapshot","source":{"persistentVolumeClaimName":"data-logger-1"}}}`);
-  await waitFor("snapshot readyToUse", async () => (await jp(["volumesnapshot", "snap-1"], "{.status.readyToUse}")) === "true", 90_000);
-  const linesAfter = readFileSync(join(await livePath(), "lines"), "utf8").split("\n").filter(Boolean);
-  await apply(`
+    // ---- (b) snapshot data-logger-1, restore it while kube-controllers is killed -9
+    const livePath = async () => {
+      const pv = await jp(["pvc", "data-logger-1"], "{.spec.volumeName}");
+      return (await kubeletMounts()).find((m) => m.target.includes(`/${pv}/mount`))!.target;
+    };
+    const linesBefore = readFileSync(join(await livePath(), "lines"), "utf8")
+      .split("\n")
+      .filter(Boolean);
+    await apply(
+      `{"apiVersion":"snapshot.storage.k8s.io/v1","kind":"VolumeSnapshot","metadata":{"name":"snap-1"},"spec":{"volumeSnapshotClassName":"hwameistor-storage-lvm-snapshot","source":{"persistentVolumeClaimName":"data-logger-1"}}}`,
+    );
+    await waitFor("snapshot readyToUse", async () => (await jp(["volumesnapshot", "snap-1"], "{.status.readyToUse}")) === "true", 90_000);
+    const linesAfter = readFileSync(join(await livePath(), "lines"), "utf8")
+      .split("\n")
+      .filter(Boolean);
+    await apply(`
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: restored}
@@ -196,25 +223,33 @@ spec:
   - {name: r, image: busybox, command: ["cat", "/data/lines"], volumeMounts: [{name: d, mountPath: /data}]}
   volumes: [{name: d, persistentVolumeClaim: {claimName: restored}}]
 `);
-  const kc = processes()["kube-controllers"]!;
-  process.kill(kc.pid!, "SIGKILL");
-  await waitFor("reader Succeeded", async () => (await jp(["pod", "reader"], "{.status.phase}")) === "Succeeded", 150_000);
-  assert.ok((processes()["kube-controllers"]!.restarts ?? 0) > (kc.restarts ?? 0), "kube-controllers was restarted");
-  const restored = (await k.ok(["logs", "reader"])).split("\n").filter(Boolean);
-  assert.ok(restored.length >= linesBefore.length && restored.length <= linesAfter.length, `restored ${restored.length} lines, live had ${linesBefore.length}..${linesAfter.length} around the snapshot`);
-  assert.deepEqual(restored, linesAfter.slice(0, restored.length), "the restored file is the live file as of the snapshot");
-  assert.equal((await get(["pv"])).items.filter((p: any) => p.spec.claimRef?.name === "restored").length, 1, "one volume for the restored claim");
+    const kc = processes()["kube-controllers"]!;
+    process.kill(kc.pid!, "SIGKILL");
+    await waitFor("reader Succeeded", async () => (await jp(["pod", "reader"], "{.status.phase}")) === "Succeeded", 150_000);
+    assert.ok((processes()["kube-controllers"]!.restarts ?? 0) > (kc.restarts ?? 0), "kube-controllers was restarted");
+    const restored = (await k.ok(["logs", "reader"])).split("\n").filter(Boolean);
+    assert.ok(
+      restored.length >= linesBefore.length && restored.length <= linesAfter.length,
+      `restored ${restored.length} lines, live had ${linesBefore.length}..${linesAfter.length} around the snapshot`,
+    );
+    assert.deepEqual(restored, linesAfter.slice(0, restored.length), "the restored file is the live file as of the snapshot");
+    assert.equal((await get(["pv"])).items.filter((p: any) => p.spec.claimRef?.name === "restored").length, 1, "one volume for the restored claim");
 
-  // ---- (d) delete everything: nothing left
-  await k.ok(["delete", "statefulset", "logger"]);
-  await k.ok(["delete", "pod", "reader"]);
-  await k.ok(["delete", "volumesnapshot", "snap-1"]);
-  await k.ok(["delete", "-f", join(repo, "test/fixtures/seed-examples.yaml"), "--wait=false", "--ignore-not-found"]);
-  await k.ok(["delete", "pvc", "--all", "--wait=false"]);
-  await waitFor("pods, claims, PVs, attachments, volumes and replicas gone", async () => {
-    const left = await get(["pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas"]);
-    return left.items.length === 0;
-  }, 150_000);
-  assert.deepEqual(findContainerProcesses(`${state}/`), [], "no container process");
-  assert.deepEqual(await kubeletMounts(), [], "no kubelet mount");
-});
+    // ---- (d) delete everything: nothing left
+    await k.ok(["delete", "statefulset", "logger"]);
+    await k.ok(["delete", "pod", "reader"]);
+    await k.ok(["delete", "volumesnapshot", "snap-1"]);
+    await k.ok(["delete", "-f", join(repo, "test/fixtures/seed-examples.yaml"), "--wait=false", "--ignore-not-found"]);
+    await k.ok(["delete", "pvc", "--all", "--wait=false"]);
+    await waitFor(
+      "pods, claims, PVs, attachments, volumes and replicas gone",
+      async () => {
+        const left = await get(["pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas"]);
+        return left.items.length === 0;
+      },
+      150_000,
+    );
+    assert.deepEqual(findContainerProcesses(`${state}/`), [], "no container process");
+    assert.deepEqual(await kubeletMounts(), [], "no kubelet mount");
+  },
+);

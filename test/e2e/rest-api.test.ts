@@ -39,7 +39,10 @@ interface Res {
 }
 
 function call(srv: RunningRestServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
-  const u = new URL(path.startsWith("/") && !path.startsWith(BASE) && !path.startsWith("/swagger") && !path.startsWith("/healthz") ? BASE + path : path, srv.url);
+  const u = new URL(
+    path.startsWith("/") && !path.startsWith(BASE) && !path.startsWith("/swagger") && !path.startsWith("/healthz") ? BASE + path : path,
+    srv.url,
+  );
   const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   const h: Record<string, string> = { ...headers };
   if (payload !== undefined) h["content-type"] ??= "application/json";
@@ -100,21 +103,48 @@ const pool = (node: string, devs: string[], total: number, used: number, volumes
 });
 
 async function fixtures(): Promise<void> {
-  const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
-  await waitFor("CRDs served", async () => c.lv.list().then(() => true, () => false));
+  await waitFor("CRDs served", async () =>
+    c.lv.list().then(
+      () => true,
+      () => false,
+    ),
+  );
   for (const n of ["node-1", "node-2", "node-3"]) {
-    await c.node.create({ apiVersion: "v1", kind: "Node", metadata: { name: n }, status: { conditions: [{ type: "Ready", status: n === "node-3" ? "False" : "True" }] } });
+    await c.node.create({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: n },
+      status: { conditions: [{ type: "Ready", status: n === "node-3" ? "False" : "True" }] },
+    });
     await createWithStatus(c.lsn, {
       metadata: { name: n },
       spec: { hostname: n, storageIP: "10.0.0.1", topogoly: { zone: "default", region: "default" } },
-      status: { state: n === "node-3" ? "Offline" : "Ready", pools: { LocalStorage_PoolHDD: pool(n, [`/dev/${n}-a`], 10 * GiB, n === "node-1" ? 3 * GiB : 1 * GiB, n === "node-1" ? ["vol-a", "vol-c"] : []) } },
+      status: {
+        state: n === "node-3" ? "Offline" : "Ready",
+        pools: { LocalStorage_PoolHDD: pool(n, [`/dev/${n}-a`], 10 * GiB, n === "node-1" ? 3 * GiB : 1 * GiB, n === "node-1" ? ["vol-a", "vol-c"] : []) },
+      },
     } as never);
     await createWithStatus(c.ldn, { metadata: { name: n }, spec: { nodeName: n }, status: { state: "Ready", totalDisk: 2 } } as never);
     for (const [i, dev] of [`/dev/${n}-a`, `/dev/${n}-b`].entries()) {
       await createWithStatus(c.ld, {
         metadata: { name: `localdisk-${n}-${i}` },
-        spec: { nodeName: n, devicePath: dev, capacity: 10 * GiB, owner: i === 0 ? "local-storage" : "", reserved: false, state: "Active", diskAttributes: { type: "HDD", devType: "disk" } },
+        spec: {
+          nodeName: n,
+          devicePath: dev,
+          capacity: 10 * GiB,
+          owner: i === 0 ? "local-storage" : "",
+          reserved: false,
+          state: "Active",
+          diskAttributes: { type: "HDD", devType: "disk" },
+        },
         status: { claimState: i === 0 ? "Bound" : "Available" },
       } as never);
     }
@@ -130,19 +160,51 @@ async function fixtures(): Promise<void> {
       pvcNamespace: name === "vol-b" ? "team-b" : "default",
       pvcName: `data-${name}`,
       volumegroup: "group-1",
-      config: { version: 1, volumeName: name, requiredCapacityBytes: bytes, convertible, resourceID: -1, readyToInitialize: false, initialized: false, replicas: [{ id: 1, hostname: node, ip: "10.0.0.1", primary: true }] },
+      config: {
+        version: 1,
+        volumeName: name,
+        requiredCapacityBytes: bytes,
+        convertible,
+        resourceID: -1,
+        readyToInitialize: false,
+        initialized: false,
+        replicas: [{ id: 1, hostname: node, ip: "10.0.0.1", primary: true }],
+      },
       delete: false,
     },
-    status: { state: "Ready", allocatedCapacityBytes: bytes, usedCapacityBytes: bytes / 4, replicas: [`${name}-r1`], publishedNode: node, fsType: "xfs", rawblock: false },
+    status: {
+      state: "Ready",
+      allocatedCapacityBytes: bytes,
+      usedCapacityBytes: bytes / 4,
+      replicas: [`${name}-r1`],
+      publishedNode: node,
+      fsType: "xfs",
+      rawblock: false,
+    },
   });
   await createWithStatus(c.lv, lv("vol-a", "node-1", 2 * GiB, false, "1") as never);
   await createWithStatus(c.lv, lv("vol-b", "node-2", 1 * GiB, true, "2") as never);
   await createWithStatus(c.lv, lv("vol-c", "node-1", 3 * GiB, false, "3") as never);
-  for (const [v, node, b] of [["vol-a", "node-1", 2 * GiB], ["vol-b", "node-2", GiB], ["vol-c", "node-1", 3 * GiB]] as const) {
-    await createWithStatus(c.lvr, { metadata: { name: `${v}-r1` }, spec: { volumeName: v, poolName: "LocalStorage_PoolHDD", nodeName: node, requiredCapacityBytes: b, delete: false }, status: { state: "Ready", allocatedCapacityBytes: b, devPath: `/dev/x/${v}`, synced: true } } as never);
+  for (const [v, node, b] of [
+    ["vol-a", "node-1", 2 * GiB],
+    ["vol-b", "node-2", GiB],
+    ["vol-c", "node-1", 3 * GiB],
+  ] as const) {
+    await createWithStatus(c.lvr, {
+      metadata: { name: `${v}-r1` },
+      spec: { volumeName: v, poolName: "LocalStorage_PoolHDD", nodeName: node, requiredCapacityBytes: b, delete: false },
+      status: { state: "Ready", allocatedCapacityBytes: b, devPath: `/dev/x/${v}`, synced: true },
+    } as never);
   }
-  await c.lvg.create({ metadata: { name: "group-1" }, spec: { volumes: [{ localvolume: "vol-a", pvc: "data-vol-a" }], accessibility: { nodes: ["node-1"] }, pods: [], namespace: "default" } } as never);
-  await createWithStatus(c.lvs, { metadata: { name: "snapcontent-1" }, spec: { sourceVolume: "vol-a", accessibility: { nodes: ["node-1"] }, requiredCapacityBytes: 2 * GiB, delete: false }, status: { state: "Ready", allocatedCapacityBytes: 2 * GiB } } as never);
+  await c.lvg.create({
+    metadata: { name: "group-1" },
+    spec: { volumes: [{ localvolume: "vol-a", pvc: "data-vol-a" }], accessibility: { nodes: ["node-1"] }, pods: [], namespace: "default" },
+  } as never);
+  await createWithStatus(c.lvs, {
+    metadata: { name: "snapcontent-1" },
+    spec: { sourceVolume: "vol-a", accessibility: { nodes: ["node-1"] }, requiredCapacityBytes: 2 * GiB, delete: false },
+    status: { state: "Ready", allocatedCapacityBytes: 2 * GiB },
+  } as never);
   await c.evt.create({
     metadata: { name: "volume-vol-a" },
     spec: {
@@ -154,10 +216,25 @@ async function fixtures(): Promise<void> {
       ],
     },
   } as never);
-  await c.evt.create({ metadata: { name: "storagenode-node-1" }, spec: { resourceType: "StorageNode", resourceName: "node-1", records: [{ time: "2026-12-01T09:00:00Z", id: "3", action: "Add" }] } } as never);
-  await createWithStatus(c.lvmigrate, { metadata: { name: "migrate-vol-c" }, spec: { volumeName: "vol-c", sourceNode: "node-1", targetNodesSuggested: [], migrateAllVols: true, abort: false }, status: { state: "Submitted" } } as never);
-  await createWithStatus(c.lvconvert, { metadata: { name: "convert-vol-c" }, spec: { volumeName: "vol-c", replicaNumber: 2, abort: false }, status: { state: "Failed", message: "Inconvertible volume: vol-c" } } as never);
-  await createWithStatus(c.lvexpand, { metadata: { name: "vol-c" }, spec: { volumeName: "vol-c", requiredCapacityBytes: 4 * GiB, abort: false }, status: { state: "InProgress" } } as never);
+  await c.evt.create({
+    metadata: { name: "storagenode-node-1" },
+    spec: { resourceType: "StorageNode", resourceName: "node-1", records: [{ time: "2026-12-01T09:00:00Z", id: "3", action: "Add" }] },
+  } as never);
+  await createWithStatus(c.lvmigrate, {
+    metadata: { name: "migrate-vol-c" },
+    spec: { volumeName: "vol-c", sourceNode: "node-1", targetNodesSuggested: [], migrateAllVols: true, abort: false },
+    status: { state: "Submitted" },
+  } as never);
+  await createWithStatus(c.lvconvert, {
+    metadata: { name: "convert-vol-c" },
+    spec: { volumeName: "vol-c", replicaNumber: 2, abort: false },
+    status: { state: "Failed", message: "Inconvertible volume: vol-c" },
+  } as never);
+  await createWithStatus(c.lvexpand, {
+    metadata: { name: "vol-c" },
+    spec: { volumeName: "vol-c", requiredCapacityBytes: 4 * GiB, abort: false },
+    status: { state: "InProgress" },
+  } as never);
 }
 
 before(async () => {
@@ -166,7 +243,14 @@ before(async () => {
   c = hwameistorClients(client);
   await fixtures();
   open = await startRestServer({ client, port: 0, auth: { enabled: false }, syncTimeoutMs: 10_000 });
-  secure = await startRestServer({ client, port: 0, tls: cert, auth: { enabled: true, accessId: "admin", secretKey: "s3cret-key", ttlMs: 3600_000 }, syncTimeoutMs: 10_000, now: () => clock });
+  secure = await startRestServer({
+    client,
+    port: 0,
+    tls: cert,
+    auth: { enabled: true, accessId: "admin", secretKey: "s3cret-key", ttlMs: 3600_000 },
+    syncTimeoutMs: 10_000,
+    now: () => clock,
+  });
   assert.deepEqual(open.unsynced, []);
 });
 
@@ -178,7 +262,16 @@ after(async () => {
 });
 
 /** A URL for every GET route, with fixture names in the path. */
-const SAMPLE: Record<string, string> = { volumeName: "vol-c", nodeName: "node-1", poolName: "LocalStorage_PoolHDD", diskName: "node-1-a", vgName: "group-1", snapshotName: "snapcontent-1", operationName: "vol-c", eventName: "volume-vol-a" };
+const SAMPLE: Record<string, string> = {
+  volumeName: "vol-c",
+  nodeName: "node-1",
+  poolName: "LocalStorage_PoolHDD",
+  diskName: "node-1-a",
+  vgName: "group-1",
+  snapshotName: "snapcontent-1",
+  operationName: "vol-c",
+  eventName: "volume-vol-a",
+};
 const urlOf = (path: string) => path.replace(/:(\w+)/g, (_m, p: string) => SAMPLE[p] ?? "x");
 
 describe("every route", () => {
@@ -186,7 +279,8 @@ describe("every route", () => {
     for (const r of open.routes) {
       const res = await call(open, r.method, urlOf(r.path), r.method === "POST" ? { notAField: 1 } : undefined);
       if (r.method === "GET") assert.equal(res.status, 200, `${r.method} ${r.path}: ${JSON.stringify(res.body)}`);
-      else if (r.path === "/cluster/auth/logout" || r.path === "/cluster/auth/auth") assert.equal(res.status, r.path.endsWith("auth") ? 400 : 401, `${r.path} ${JSON.stringify(res.body)}`);
+      else if (r.path === "/cluster/auth/logout" || r.path === "/cluster/auth/auth")
+        assert.equal(res.status, r.path.endsWith("auth") ? 400 : 401, `${r.path} ${JSON.stringify(res.body)}`);
       else assert.equal(res.status, 400, `${r.method} ${r.path}: ${JSON.stringify(res.body)}`);
       assert.equal(typeof res.body, "object", `${r.path} answers JSON`);
     }
@@ -262,7 +356,13 @@ describe("auth flow", () => {
 
   test("tokens are persisted as digests in the Secret hwameistor-auth-tokens, never in clear", async () => {
     const t = await token();
-    const secrets = client.forKind<KubeObject & { data?: Record<string, string> }>({ group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true });
+    const secrets = client.forKind<KubeObject & { data?: Record<string, string> }>({
+      group: "",
+      version: "v1",
+      plural: "secrets",
+      kind: "Secret",
+      namespaced: true,
+    });
     await waitFor("secret written", async () => Object.keys((await secrets.get("hwameistor-auth-tokens", "hwameistor"))?.data ?? {}).length > 0);
     const s = await secrets.get("hwameistor-auth-tokens", "hwameistor");
     const keys = Object.keys(s!.data!);
@@ -292,7 +392,15 @@ describe("lists", () => {
   });
 
   test("bad page parameters are 400 naming the parameter", async () => {
-    for (const [qs, param] of [["page=0&pageSize=1", "page"], ["page=1&pageSize=0", "pageSize"], ["page=x", "page"], ["pageSize=-2", "pageSize"], ["pageSize=1.5", "pageSize"], ["sortDir=up", "sortDir"], ["fuzzy=maybe", "fuzzy"]]) {
+    for (const [qs, param] of [
+      ["page=0&pageSize=1", "page"],
+      ["page=1&pageSize=0", "pageSize"],
+      ["page=x", "page"],
+      ["pageSize=-2", "pageSize"],
+      ["pageSize=1.5", "pageSize"],
+      ["sortDir=up", "sortDir"],
+      ["fuzzy=maybe", "fuzzy"],
+    ]) {
       const r = await call(open, "GET", `/cluster/volumes?${qs}`);
       assert.equal(r.status, 400, qs);
       assert.equal(r.body.errcode, 400);
@@ -318,17 +426,35 @@ describe("lists", () => {
     assert.deepEqual(names(await call(open, "GET", "/cluster/volumes?nodeName=node-1")), ["vol-a", "vol-c"]);
     assert.deepEqual(names(await call(open, "GET", "/cluster/volumes?state=NotReady")), []);
     const nodes = await call(open, "GET", "/cluster/nodes?nodeState=NotReady");
-    assert.deepEqual(nodes.body.items.map((n: any) => n.localStorageNode.metadata.name), ["node-3"]);
+    assert.deepEqual(
+      nodes.body.items.map((n: any) => n.localStorageNode.metadata.name),
+      ["node-3"],
+    );
     const byDriver = await call(open, "GET", "/cluster/nodes?driverState=Ready&sort=name&sortDir=desc");
-    assert.deepEqual(byDriver.body.items.map((n: any) => n.localStorageNode.metadata.name), ["node-2", "node-1"]);
+    assert.deepEqual(
+      byDriver.body.items.map((n: any) => n.localStorageNode.metadata.name),
+      ["node-2", "node-1"],
+    );
   });
 
   test("the operation log: newest first, by resource, by action; the volume's own records", async () => {
     const ev = await call(open, "GET", "/cluster/events");
-    assert.deepEqual(ev.body.items.map((e: any) => e.eventRecord.id), ["2", "1", "3"]);
-    assert.deepEqual((await call(open, "GET", "/cluster/events?sort=time&sortDir=asc")).body.items.map((e: any) => e.eventRecord.id), ["3", "1", "2"]);
-    assert.deepEqual((await call(open, "GET", "/cluster/events?resourceType=StorageNode")).body.items.map((e: any) => e.resourceName), ["node-1"]);
-    assert.deepEqual((await call(open, "GET", "/cluster/volumes/vol-a/events?action=Mount")).body.items.map((e: any) => e.eventRecord.id), ["2"]);
+    assert.deepEqual(
+      ev.body.items.map((e: any) => e.eventRecord.id),
+      ["2", "1", "3"],
+    );
+    assert.deepEqual(
+      (await call(open, "GET", "/cluster/events?sort=time&sortDir=asc")).body.items.map((e: any) => e.eventRecord.id),
+      ["3", "1", "2"],
+    );
+    assert.deepEqual(
+      (await call(open, "GET", "/cluster/events?resourceType=StorageNode")).body.items.map((e: any) => e.resourceName),
+      ["node-1"],
+    );
+    assert.deepEqual(
+      (await call(open, "GET", "/cluster/volumes/vol-a/events?action=Mount")).body.items.map((e: any) => e.eventRecord.id),
+      ["2"],
+    );
     assert.equal((await call(open, "GET", "/cluster/events/volume-vol-a")).body.spec.records.length, 2);
   });
 
@@ -339,9 +465,18 @@ describe("lists", () => {
     assert.equal(pools.body.items[0].allocatedCapacityBytes, 5 * GiB);
     assert.deepEqual(pools.body.items[0].nodeNames, ["node-1", "node-2", "node-3"]);
     const disks = await call(open, "GET", "/cluster/nodes/node-1/disks");
-    assert.deepEqual(disks.body.items.map((d: any) => [d.diskPathShort, d.localStoragePooLName, d.availableCapacityBytes]), [["node-1-a", "LocalStorage_PoolHDD", 0], ["node-1-b", "", 10 * GiB]]);
+    assert.deepEqual(
+      disks.body.items.map((d: any) => [d.diskPathShort, d.localStoragePooLName, d.availableCapacityBytes]),
+      [
+        ["node-1-a", "LocalStorage_PoolHDD", 0],
+        ["node-1-b", "", 10 * GiB],
+      ],
+    );
     const poolDisks = await call(open, "GET", "/cluster/pools/LocalStorage_PoolHDD/nodes/node-1/disks");
-    assert.deepEqual(poolDisks.body.items.map((d: any) => d.diskPathShort), ["node-1-a"]);
+    assert.deepEqual(
+      poolDisks.body.items.map((d: any) => d.diskPathShort),
+      ["node-1-a"],
+    );
     const status = await call(open, "GET", "/cluster/status");
     assert.equal(status.body.summary.localVolumeNum, 3);
     assert.equal(status.body.summary.totalNodeNum, 3);
@@ -358,7 +493,16 @@ describe("lists", () => {
 
 describe("errors", () => {
   test("unknown names are 404 {errcode, description} naming the object", async () => {
-    for (const [p, what] of <Array<[string, string]>>[["/cluster/volumes/nope", "volume nope"], ["/cluster/nodes/nope", "node nope"], ["/cluster/pools/nope", "storage pool nope"], ["/cluster/nodes/node-1/disks/sdz", "disk sdz on node node-1"], ["/cluster/snapshot/nope/snapshot", "snapshot nope"], ["/cluster/volumegroups/nope", "volume group nope"], ["/cluster/operations/nope", "operation nope"], ["/cluster/volumes/vol-a/migrate", "migration of volume vol-a"]]) {
+    for (const [p, what] of <Array<[string, string]>>[
+      ["/cluster/volumes/nope", "volume nope"],
+      ["/cluster/nodes/nope", "node nope"],
+      ["/cluster/pools/nope", "storage pool nope"],
+      ["/cluster/nodes/node-1/disks/sdz", "disk sdz on node node-1"],
+      ["/cluster/snapshot/nope/snapshot", "snapshot nope"],
+      ["/cluster/volumegroups/nope", "volume group nope"],
+      ["/cluster/operations/nope", "operation nope"],
+      ["/cluster/volumes/vol-a/migrate", "migration of volume vol-a"],
+    ]) {
       const r = await call(open, "GET", p);
       assert.equal(r.status, 404, p);
       assert.deepEqual(Object.keys(r.body).sort(), ["description", "errcode"]);
@@ -469,7 +613,10 @@ describe("actions go through the resources the controllers use", () => {
     const pvcs = client.forKind({ group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true });
     const namespaces = client.forKind({ group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false });
     await namespaces.create({ metadata: { name: "team-b" } });
-    await pvcs.create({ metadata: { name: "data-vol-b", namespace: "team-b" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+    await pvcs.create({
+      metadata: { name: "data-vol-b", namespace: "team-b" },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    });
     const r = await call(open, "POST", "/cluster/volumes/vol-b/expand", { targetCapacity: "1536Mi" });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.data.via, "PersistentVolumeClaim");
@@ -545,7 +692,9 @@ describe("finished operations", () => {
     assert.equal(op.body.progress, 100);
     assert.ok(Date.parse(op.body.endTime) > Date.now() - 60_000, JSON.stringify(op.body));
     const list = await call(open, "GET", "/cluster/operations?type=LocalVolumeExpand&state=Completed");
-    assert.deepEqual(list.body.items.map((o: any) => o.eventName), ["vol-c"]);
+    assert.deepEqual(
+      list.body.items.map((o: any) => o.eventName),
+      ["vol-c"],
+    );
   });
 });
-

@@ -33,7 +33,12 @@ const repo = resolve(import.meta.dirname, "../..");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const N = "n1";
-const skip = process.getuid?.() !== 0 ? "needs root" : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs") ? "needs btrfs-progs and xfsprogs" : false;
+const skip =
+  process.getuid?.() !== 0
+    ? "needs root"
+    : !fs.existsSync("/usr/sbin/mkfs.btrfs") || !fs.existsSync("/usr/sbin/mkfs.xfs")
+      ? "needs btrfs-progs and xfsprogs"
+      : false;
 
 let dir = "";
 let kubeconfig = "";
@@ -45,7 +50,6 @@ const targets = new Map<string, string>();
 
 const mountCap: VolumeCapability = { mount: { fs_type: "xfs", mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
 const linkRoot = () => join(dir, N, "state", "dev");
-
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -69,21 +73,41 @@ function nodeSnapshotMs(snapshot: string): number | undefined {
 }
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const code = (cd: string, re: RegExp) => (e: HwError) => (assert.equal(e.code, cd, e.message), assert.match(e.fullMessage, re), true);
-const params = (vol: string) => ({ [ScParams.PoolClass]: "HDD", [ScParams.ReplicaNumber]: "1", [ScParams.FsType]: "xfs", [ScParams.PvcName]: `data-${vol}`, [ScParams.PvcNamespace]: "default" });
+const params = (vol: string) => ({
+  [ScParams.PoolClass]: "HDD",
+  [ScParams.ReplicaNumber]: "1",
+  [ScParams.FsType]: "xfs",
+  [ScParams.PvcName]: `data-${vol}`,
+  [ScParams.PvcNamespace]: "default",
+});
 const topo = { requisite: [{ segments: { [TopologyKeys.LvmNode]: N } }], preferred: [{ segments: { [TopologyKeys.LvmNode]: N } }] };
 
-async function createVolume(name: string, bytes: number, source?: object): Promise<{ volume: { capacity_bytes: string; volume_context: Record<string, string> } }> {
-  return ctl.call("Controller", "CreateVolume", {
-    name,
-    capacity_range: { required_bytes: String(bytes) },
-    volume_capabilities: [mountCap],
-    parameters: params(name),
-    accessibility_requirements: topo,
-    ...(source ? { volume_content_source: source } : {}),
-  }, { timeoutMs: 90_000 });
+async function createVolume(
+  name: string,
+  bytes: number,
+  source?: object,
+): Promise<{ volume: { capacity_bytes: string; volume_context: Record<string, string> } }> {
+  return ctl.call(
+    "Controller",
+    "CreateVolume",
+    {
+      name,
+      capacity_range: { required_bytes: String(bytes) },
+      volume_capabilities: [mountCap],
+      parameters: params(name),
+      accessibility_requirements: topo,
+      ...(source ? { volume_content_source: source } : {}),
+    },
+    { timeoutMs: 90_000 },
+  );
 }
 async function publish(name: string): Promise<string> {
-  const pub = await ctl.call<{ publish_context: Record<string, string> }>("Controller", "ControllerPublishVolume", { volume_id: name, node_id: N, volume_capability: mountCap, readonly: false });
+  const pub = await ctl.call<{ publish_context: Record<string, string> }>("Controller", "ControllerPublishVolume", {
+    volume_id: name,
+    node_id: N,
+    volume_capability: mountCap,
+    readonly: false,
+  });
   const t = join(dir, "pods", name);
   targets.set(name, t);
   await node.nodePublishVolume({ volume_id: name, target_path: t, volume_capability: mountCap, publish_context: pub.publish_context });
@@ -103,7 +127,15 @@ type Snap = { snapshot: { snapshot_id: string; size_bytes: string; ready_to_use:
 const createSnapshot = (name: string, source: string, parameters: Record<string, string> = {}) =>
   ctl.call<Snap>("Controller", "CreateSnapshot", { name, source_volume_id: source, parameters }, { timeoutMs: 60_000 });
 async function deleteVolume(name: string): Promise<void> {
-  await waitFor(`${name} deleted`, async () => ctl.deleteVolume({ volume_id: name }).then(() => true, () => false), 90_000);
+  await waitFor(
+    `${name} deleted`,
+    async () =>
+      ctl.deleteVolume({ volume_id: name }).then(
+        () => true,
+        () => false,
+      ),
+    90_000,
+  );
 }
 
 const A = randomBytes(8 * MiB);
@@ -121,7 +153,13 @@ before(async () => {
   const api = await startProcess("apiserver", ["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
   kubeconfig = api.kubeconfig as string;
   const client = new KubeClient(loadKubeConfig({ kubeconfigPath: kubeconfig }).kubeConfig);
-  const crds = client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const def of kindDefinitions) {
     const crd = toCrd(def) as KubeObject;
     if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
@@ -129,11 +167,32 @@ before(async () => {
   c = hwameistorClients(client);
   await waitFor("CRDs served", async () => c.lvs.list().then(() => true));
   const ready = await startProcess(N, [
-    "node", "--node-name", N, "--kubeconfig", kubeconfig, "--devices", `file:${dir}/${N}/disks/*.img`, "--disk-class", "HDD",
-    "--state-dir", join(dir, N, "state"), "--engine", "file", "--resync-seconds", "10", "--poll-ms", "500", "--no-disk-driver", "--log-level", "info",
+    "node",
+    "--node-name",
+    N,
+    "--kubeconfig",
+    kubeconfig,
+    "--devices",
+    `file:${dir}/${N}/disks/*.img`,
+    "--disk-class",
+    "HDD",
+    "--state-dir",
+    join(dir, N, "state"),
+    "--engine",
+    "file",
+    "--resync-seconds",
+    "10",
+    "--poll-ms",
+    "500",
+    "--no-disk-driver",
+    "--log-level",
+    "info",
   ]);
   node = await connectCsi(ready.lvmSocket as string);
-  await waitFor("disks Available", async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === N && d.status?.claimState === "Available").length === 2);
+  await waitFor(
+    "disks Available",
+    async () => (await c.ld.list()).items.filter((d) => d.spec?.nodeName === N && d.status?.claimState === "Available").length === 2,
+  );
   await c.ldc.create({ metadata: { name: `${N}-claim` }, spec: { nodeName: N, owner: "local-storage", description: { diskType: "HDD" } } } as never);
   await waitFor("pool", async () => (await c.lsn.get(N))?.status?.pools?.LocalStorage_PoolHDD?.disks?.length === 2);
   await startProcess("controller", ["controller", "--kubeconfig", kubeconfig, "--csi-socket-dir", join(dir, "controller"), "--log-level", "warn"]);
@@ -153,14 +212,19 @@ after(async () => {
   if (dir) {
     await cleanupUnder(join(dir, N), linkRoot()).catch(() => {});
     await cleanupUnder(dir, join(dir, "nolinks")).catch(() => {});
-    const left = [...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")), ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/"))];
+    const left = [
+      ...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")),
+      ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/")),
+    ];
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     assert.deepEqual(left, [], "no loop device or mount left behind");
   }
 });
 
 const failWithLogs = async (e: unknown) => {
-  throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- node:\n${logs.get(procs.get(N)!)?.slice(-3000)}\n--- controller:\n${logs.get(procs.get("controller")!)?.slice(-3000)}`);
+  throw new Error(
+    `${e instanceof Error ? e.message : String(e)}\n--- node:\n${logs.get(procs.get(N)!)?.slice(-3000)}\n--- controller:\n${logs.get(procs.get("controller")!)?.slice(-3000)}`,
+  );
 };
 
 test("snapshots of a mounted 1 GiB and a mounted 8 GiB volume take about the same short time", { skip, timeout: 300_000 }, async () => {
@@ -184,7 +248,9 @@ test("snapshots of a mounted 1 GiB and a mounted 8 GiB volume take about the sam
     const ms8 = Date.now() - t0;
     assert.equal(s8.snapshot.size_bytes, String(8 * GiB));
     const node8 = nodeSnapshotMs("snapcontent-big");
-    console.log(`# CreateSnapshot, CSI call → Ready: 1 GiB mounted ${ms1} ms, 8 GiB mounted ${ms8} ms; on the node (fsfreeze + reflink + thaw): 1 GiB ${node1} ms, 8 GiB ${node8} ms`);
+    console.log(
+      `# CreateSnapshot, CSI call → Ready: 1 GiB mounted ${ms1} ms, 8 GiB mounted ${ms8} ms; on the node (fsfreeze + reflink + thaw): 1 GiB ${node1} ms, 8 GiB ${node8} ms`,
+    );
     assert.ok(node1 !== undefined && node8 !== undefined, "the node froze the mounted filesystems");
     assert.ok(ms8 < Math.max(3 * ms1, ms1 + 3000), `8 GiB (${ms8} ms) should take about as long as 1 GiB (${ms1} ms)`);
     assert.ok((await listMounts()).every((m) => !m.options.includes("frozen")));
@@ -203,7 +269,10 @@ test("snapshots of a mounted 1 GiB and a mounted 8 GiB volume take about the sam
     assert.equal((await createSnapshot("snapshot-a1", "pvc-snap-a")).snapshot.snapshot_id, "snapcontent-a1");
     type L = { entries: Snap[]; next_token: string };
     const bySource = await ctl.call<L>("Controller", "ListSnapshots", { source_volume_id: "pvc-snap-a" });
-    assert.deepEqual(bySource.entries.map((e) => e.snapshot.snapshot_id), ["snapcontent-a1"]);
+    assert.deepEqual(
+      bySource.entries.map((e) => e.snapshot.snapshot_id),
+      ["snapcontent-a1"],
+    );
     assert.equal((await ctl.call<L>("Controller", "ListSnapshots", { snapshot_id: "snapcontent-nope" })).entries.length, 0);
     const page = await ctl.call<L>("Controller", "ListSnapshots", { max_entries: 1 });
     assert.equal(page.entries.length, 1);
@@ -222,7 +291,10 @@ test("bad input: unknown volume or snapshot, a smaller restore, a bad snapsize �
   await assert.rejects(createSnapshot("snapshot-y", "pvc-snap-a", { snapsize: "12abc" }), code("INVALID_ARGUMENT", /snapsize/));
   assert.equal(await c.lvs.get("snapcontent-x"), undefined);
   assert.equal(await c.lvs.get("snapcontent-y"), undefined);
-  await assert.rejects(createVolume("pvc-snap-small", 512 * MiB, { snapshot: { snapshot_id: "snapcontent-a1" } }), code("OUT_OF_RANGE", /smaller than its source pvc-snap-a/));
+  await assert.rejects(
+    createVolume("pvc-snap-small", 512 * MiB, { snapshot: { snapshot_id: "snapcontent-a1" } }),
+    code("OUT_OF_RANGE", /smaller than its source pvc-snap-a/),
+  );
   await assert.rejects(createVolume("pvc-snap-none", GiB, { snapshot: { snapshot_id: "snapcontent-nope" } }), code("NOT_FOUND", /snapshot snapcontent-nope/));
   assert.equal(await c.lv.get("pvc-snap-small"), undefined);
   assert.equal(await c.lv.get("pvc-snap-none"), undefined);
@@ -310,7 +382,9 @@ test("hwameictl snapshot create / list / rollback (refused while mounted) / rest
   const ctlBin = join(repo, "bin/hwameictl");
   const cli = (...args: string[]) =>
     new Promise<{ code: number; out: string; err: string }>((res) => {
-      execFile(ctlBin, ["--kubeconfig", kubeconfig, ...args], { cwd: repo }, (e, out, err) => res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }));
+      execFile(ctlBin, ["--kubeconfig", kubeconfig, ...args], { cwd: repo }, (e, out, err) =>
+        res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+      );
     });
   try {
     const t = await publish((await createVolume("pvc-snap-cli", 320 * MiB), "pvc-snap-cli"));
@@ -320,7 +394,10 @@ test("hwameictl snapshot create / list / rollback (refused while mounted) / rest
     assert.match(r.out, /snapcontent-cli/);
     r = await cli("snapshot", "list", "-o", "json");
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual((JSON.parse(r.out) as Array<{ name: string; state: string }>).map((x) => [x.name, x.state]), [["snapcontent-cli", "Ready"]]);
+    assert.deepEqual(
+      (JSON.parse(r.out) as Array<{ name: string; state: string }>).map((x) => [x.name, x.state]),
+      [["snapcontent-cli", "Ready"]],
+    );
     await writeSynced(join(t, "b.bin"), B);
     r = await cli("snapshot", "rollback", "snapcontent-cli");
     assert.equal(r.code, 1);

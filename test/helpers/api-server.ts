@@ -8,7 +8,10 @@ import path from "node:path";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
 
-type StartFn = (opts: { dataDir: string; host?: string; port?: number; token?: string }, tuning?: Record<string, unknown>) => Promise<{
+type StartFn = (
+  opts: { dataDir: string; host?: string; port?: number; token?: string },
+  tuning?: Record<string, unknown>,
+) => Promise<{
   url: string;
   token: string;
   kubeconfigPath: string;

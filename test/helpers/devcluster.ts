@@ -16,8 +16,11 @@ export interface RunResult {
 export function devClusterCli(state: () => string) {
   const run = (bin: "hwameistor" | "hwameictl", args: string[], timeoutMs = 300_000): Promise<RunResult> =>
     new Promise((res) => {
-      execFile(join(repo, "bin", bin), args, { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_STATE_DIR: state() } }, (err, stdout, stderr) =>
-        res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
+      execFile(
+        join(repo, "bin", bin),
+        args,
+        { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_STATE_DIR: state() } },
+        (err, stdout, stderr) => res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
       );
     });
   const ok = async (bin: "hwameistor" | "hwameictl", args: string[]): Promise<string> => {

@@ -13,15 +13,10 @@ export function kubectlRunner(kubeconfigPath: string, extraEnv: Record<string, s
   /** Runs kubectl; resolves with its output and exit code (never rejects on a non-zero exit). */
   const run = (args: string[], input?: string, moreEnv: Record<string, string> = {}): Promise<KubectlResult> =>
     new Promise((resolve, reject) => {
-      const child = execFile(
-        "kubectl",
-        args,
-        { env: { ...env, ...moreEnv }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          if (err && typeof (err as any).code !== "number") return reject(err);
-          resolve({ stdout, stderr, code: err ? ((err as any).code as number) : 0 });
-        },
-      );
+      const child = execFile("kubectl", args, { env: { ...env, ...moreEnv }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err && typeof (err as any).code !== "number") return reject(err);
+        resolve({ stdout, stderr, code: err ? ((err as any).code as number) : 0 });
+      });
       if (input !== undefined) child.stdin?.end(input);
     });
   /** Runs kubectl and throws with its stderr when it fails. */

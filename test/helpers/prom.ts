@@ -21,7 +21,7 @@ export function parseExposition(text: string): { samples: PromSample[]; types: M
     if (!m) throw new Error(`not an exposition line: ${line}`);
     const labels: Record<string, string> = {};
     const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-    for (let l; (l = re.exec(m[3] ?? "")); ) labels[l[1]!] = l[2]!.replace(/\\"/g, '"').replace(/\\n/g, "\n").replace(/\\\\/g, "\\");
+    for (let l; (l = re.exec(m[3] ?? ""));) labels[l[1]!] = l[2]!.replace(/\\"/g, '"').replace(/\\n/g, "\n").replace(/\\\\/g, "\\");
     samples.push({ name: m[1]!, labels, value: Number(m[4]) });
   }
   return { samples, types };
@@ -32,7 +32,10 @@ export function promtoolCheckMetrics(body: string): Promise<{ code: number; find
   return new Promise((resolve, reject) => {
     const child = execFile("promtool", ["check", "metrics"], { timeout: 60_000 }, (err, stdout, stderr) => {
       if (err && typeof (err as any).code !== "number") return reject(err);
-      const findings = `${stdout}\n${stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+      const findings = `${stdout}\n${stderr}`
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
       resolve({ code: err ? ((err as any).code as number) : 0, findings });
     });
     child.stdin!.end(body);

@@ -14,7 +14,20 @@ import { parseCommandLine } from "../../src/cli/program.ts";
 import { DISK_SOCKET_NAME } from "../../src/node/disk-volume/index.ts";
 import { LVM_SOCKET_NAME } from "../../src/node/csi/lvm/index.ts";
 import {
-  CHART, EVERY_OPTION_VALUES, PROD_VALUES, REPO, argvOf, containerOf, containersOf, envOf, find, hostPathOf, lint, podSpecOf, render, renderError,
+  CHART,
+  EVERY_OPTION_VALUES,
+  PROD_VALUES,
+  REPO,
+  argvOf,
+  containerOf,
+  containersOf,
+  envOf,
+  find,
+  hostPathOf,
+  lint,
+  podSpecOf,
+  render,
+  renderError,
   type K8sObject,
 } from "./helm.ts";
 
@@ -67,14 +80,27 @@ async function validateAll(objs: K8sObject[]): Promise<string[]> {
 test("every rendered object validates (Kubernetes OpenAPI via kubernetes-models; our kinds via the CRD schemas)", async () => {
   // the check can fail: a Deployment without selector/template, a Cluster with an unknown field
   assert.ok((await validateAll([{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "three" } }])).length > 0);
-  assert.match((await validateAll([{ apiVersion: `${GROUP}/v1alpha1`, kind: "Cluster", metadata: { name: "x" }, spec: { bogus: 1 } }])).join(), /unknown fields/);
+  assert.match(
+    (await validateAll([{ apiVersion: `${GROUP}/v1alpha1`, kind: "Cluster", metadata: { name: "x" }, spec: { bogus: 1 } }])).join(),
+    /unknown fields/,
+  );
   for (const [name, values] of VALUE_SETS) {
     const objs = render({ values });
     assert.ok(objs.length > 20, `${name}: only ${objs.length} objects`);
     assert.deepEqual(await validateAll(objs), [], name);
   }
   // the toggles off render too (and still validate)
-  const off = render({ set: ["scheduler.enabled=false", "admission.enabled=false", "operator.enabled=false", "storageClass.enabled=false", "localDiskManager.enableCSI=false", "rbac.create=false", "localStorageCSIController.snapshotController.enabled=false"] });
+  const off = render({
+    set: [
+      "scheduler.enabled=false",
+      "admission.enabled=false",
+      "operator.enabled=false",
+      "storageClass.enabled=false",
+      "localDiskManager.enableCSI=false",
+      "rbac.create=false",
+      "localStorageCSIController.snapshotController.enabled=false",
+    ],
+  });
   assert.deepEqual(await validateAll(off), []);
   assert.ok(!off.some((o) => o.kind === "MutatingWebhookConfiguration" || o.kind === "StorageClass" || o.kind === "ClusterRole"));
   assert.ok(!off.some((o) => o.kind === "CSIDriver" && o.metadata.name === Drivers.Disk));
@@ -146,8 +172,15 @@ test("node DaemonSet: the agent's sockets are where the registrars and the liven
     assert.equal(hostPathOf(ds, node, kubeletRoot), kubeletRoot);
     assert.equal(podSpecOf(ds).volumes.find((v: any) => v.name === km.name).hostPath.type, "Directory");
     assert.equal(node.securityContext.privileged, true);
-    for (const p of ["/dev", "/sys", "/run/udev", "/etc/lvm"]) assert.ok(node.volumeMounts!.some((m) => m.mountPath === p), `${name}: ${p} not mounted`);
-    for (const [driver, sock] of [["lvm", LVM_SOCKET_NAME], ["disk", DISK_SOCKET_NAME]] as const) {
+    for (const p of ["/dev", "/sys", "/run/udev", "/etc/lvm"])
+      assert.ok(
+        node.volumeMounts!.some((m) => m.mountPath === p),
+        `${name}: ${p} not mounted`,
+      );
+    for (const [driver, sock] of [
+      ["lvm", LVM_SOCKET_NAME],
+      ["disk", DISK_SOCKET_NAME],
+    ] as const) {
       const reg = containerOf(ds, `registrar-${driver}`);
       const ra = argvOf(reg, envOf(reg, FIELDS));
       const csiAddress = ra.find((a) => a.startsWith("--csi-address="))!.split("=")[1]!;
@@ -174,8 +207,11 @@ test("controller Deployment: every sidecar dials the socket the controller serve
     const vol = ctl.volumeMounts!.find((m) => m.mountPath === dir)!;
     assert.ok(vol, `${name}: controller's socket dir is not a shared volume`);
     const sidecars: Array<[string, string]> = [
-      ["csi-provisioner", LVM_SOCKET_NAME], ["csi-attacher", LVM_SOCKET_NAME], ["csi-resizer", LVM_SOCKET_NAME],
-      ["csi-snapshotter", LVM_SOCKET_NAME], ["csi-provisioner-disk", DISK_SOCKET_NAME],
+      ["csi-provisioner", LVM_SOCKET_NAME],
+      ["csi-attacher", LVM_SOCKET_NAME],
+      ["csi-resizer", LVM_SOCKET_NAME],
+      ["csi-snapshotter", LVM_SOCKET_NAME],
+      ["csi-provisioner-disk", DISK_SOCKET_NAME],
     ];
     for (const [c, sock] of sidecars) {
       const sc = containerOf(dep, c);
@@ -207,7 +243,14 @@ test("every container that runs our binary has a command line it accepts (parsed
         } catch (e) {
           assert.fail(`${name}: ${o.metadata.name}/${c.name}: hwameistor ${argv.slice(1).join(" ")}: ${(e as Error).message}`);
         }
-        assert.equal(parsed.command, argv.slice(1).filter((a) => !a.startsWith("-")).slice(0, parsed.command.split(" ").length).join(" "));
+        assert.equal(
+          parsed.command,
+          argv
+            .slice(1)
+            .filter((a) => !a.startsWith("-"))
+            .slice(0, parsed.command.split(" ").length)
+            .join(" "),
+        );
         assert.deepEqual(parsed.args, []);
       }
     }
@@ -250,5 +293,8 @@ test("helm uninstall keeps the data: CRDs from crds/ (never deleted by helm), th
   assert.ok(objs.filter((o) => o.kind === "CustomResourceDefinition").length >= 20, "CRDs render from crds/ (helm installs them once and never deletes them)");
   assert.equal(find(objs, "Cluster", "my-cluster").metadata.annotations?.["helm.sh/resource-policy"], "keep");
   for (const o of objs.filter((x) => x.kind === "LocalDiskClaim")) assert.equal(o.metadata.annotations?.["helm.sh/hook"], "post-install");
-  assert.deepEqual(objs.filter((x) => x.kind === "LocalDiskClaim").map((x) => x.metadata.name), ["node-1-ssd-claim", "node-2-nvme-claim"]);
+  assert.deepEqual(
+    objs.filter((x) => x.kind === "LocalDiskClaim").map((x) => x.metadata.name),
+    ["node-1-ssd-claim", "node-2-nvme-claim"],
+  );
 });

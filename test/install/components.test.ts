@@ -57,9 +57,12 @@ before(async () => {
   api = await startApiServer({ dataDir: join(dir, "api"), port: 0, extraTokens: tokens }, { audit: (a) => requests.push(a) });
   admin = new KubeClient(loadKubeConfig({ kubeconfigPath: api.kubeconfigPath }).kubeConfig);
   await applyCrds(admin);
-  if (!(await admin.forKind(NAMESPACE).get(NS))) await admin.forKind(NAMESPACE).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } } as KubeObject);
+  if (!(await admin.forKind(NAMESPACE).get(NS)))
+    await admin.forKind(NAMESPACE).create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } } as KubeObject);
   // what a kubelet and `helm install` would have created before the pods run
-  await admin.forKind(NODE).create({ apiVersion: "v1", kind: "Node", metadata: { name: NODE_NAME, labels: { "kubernetes.io/hostname": NODE_NAME } } } as KubeObject);
+  await admin
+    .forKind(NODE)
+    .create({ apiVersion: "v1", kind: "Node", metadata: { name: NODE_NAME, labels: { "kubernetes.io/hostname": NODE_NAME } } } as KubeObject);
   await admin.forKind(MUTATING_WEBHOOK_CONFIGURATION).create(objs.find((o) => o.kind === "MutatingWebhookConfiguration") as KubeObject);
   for (const d of ["kubelet/plugins_registry", "state", "disks", "csi"]) mkdirSync(join(dir, d), { recursive: true });
 });
@@ -89,9 +92,34 @@ function startContainer(key: string, workload: K8sObject, c: Container): Promise
   const argv = argvOf(c, env);
   assert.equal(argv[0], "hwameistor");
   const url = new URL(api.url);
-  const childEnv = { PATH: process.env.PATH!, HOME: dir, HWAMEISTOR_TSX: "1", ...env, KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port };
-  const script = 'mount -t tmpfs tmpfs "$1" && mkdir -p "$1/kubernetes.io/serviceaccount" && mount --bind "$2" "$1/kubernetes.io/serviceaccount" && shift 2 && exec "$@"';
-  const p = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", script, "sa-mount", SECRETS, saDir(workload.spec.template.spec.serviceAccountName), join(REPO, "bin/hwameistor"), ...argv.slice(1)], { env: childEnv, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
+  const childEnv = {
+    PATH: process.env.PATH!,
+    HOME: dir,
+    HWAMEISTOR_TSX: "1",
+    ...env,
+    KUBERNETES_SERVICE_HOST: url.hostname,
+    KUBERNETES_SERVICE_PORT: url.port,
+  };
+  const script =
+    'mount -t tmpfs tmpfs "$1" && mkdir -p "$1/kubernetes.io/serviceaccount" && mount --bind "$2" "$1/kubernetes.io/serviceaccount" && shift 2 && exec "$@"';
+  const p = spawn(
+    "unshare",
+    [
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "bash",
+      "-c",
+      script,
+      "sa-mount",
+      SECRETS,
+      saDir(workload.spec.template.spec.serviceAccountName),
+      join(REPO, "bin/hwameistor"),
+      ...argv.slice(1),
+    ],
+    { env: childEnv, stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+  );
   procs.set(key, p);
   logs.set(key, "");
   p.stderr!.on("data", (d) => logs.set(key, (logs.get(key)! + d).slice(-6000)));
@@ -112,42 +140,63 @@ const post = (port: number, path: string, body: unknown) =>
     r.end(JSON.stringify(body));
   });
 
-test("every component starts from the chart's command line as its ServiceAccount, in-cluster; the chart's RBAC allows every request it made", { timeout: 180_000 }, async () => {
-  const ready: Record<string, Record<string, any>> = {};
-  for (const w of objs.filter((o) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
-    for (const c of containersOf(w)) {
-      if (c.command?.[0] !== "hwameistor") continue;
-      const key = `${w.metadata.name}/${c.name}`;
-      ready[key] = await startContainer(key, w, c);
+test(
+  "every component starts from the chart's command line as its ServiceAccount, in-cluster; the chart's RBAC allows every request it made",
+  { timeout: 180_000 },
+  async () => {
+    const ready: Record<string, Record<string, any>> = {};
+    for (const w of objs.filter((o) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
+      for (const c of containersOf(w)) {
+        if (c.command?.[0] !== "hwameistor") continue;
+        const key = `${w.metadata.name}/${c.name}`;
+        ready[key] = await startContainer(key, w, c);
+      }
     }
-  }
-  assert.deepEqual(Object.keys(ready).sort(), ["hwameistor-admission/webhook", "hwameistor-controller/controller", "hwameistor-node/node", "hwameistor-operator/operator", "hwameistor-scheduler/extender"]);
-  // the in-cluster path was taken: the Lease holder is the pod name the chart passes
-  // exercise the two HTTPS servers the way the API server and kube-scheduler would
-  const pod = { metadata: { name: "app-0", namespace: "default" }, spec: { containers: [{ name: "c" }], volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }] } };
-  const wh = await post(ready["hwameistor-admission/webhook"]!.port, "/mutate", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "1", resource: { group: "", version: "v1", resource: "pods" }, namespace: "default", operation: "CREATE", object: pod } });
-  assert.equal(wh.response.allowed, true);
-  const ext = await post(ready["hwameistor-scheduler/extender"]!.port, "/filter", { pod, nodenames: [NODE_NAME] });
-  assert.ok(ext.failedNodes, JSON.stringify(ext));
-  // let informers, leases and reconcilers make their first rounds
-  await new Promise((r) => setTimeout(r, 8000));
-  for (const [key, p] of procs) {
-    assert.equal(p.exitCode, null, `${key} exited:\n${logs.get(key)}`);
-    p.kill("SIGTERM");
-  }
-  await Promise.all([...procs.values()].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
-  for (const [key, p] of procs) assert.equal(p.exitCode, 0, `${key} did not stop cleanly:\n${logs.get(key)}`);
+    assert.deepEqual(Object.keys(ready).sort(), [
+      "hwameistor-admission/webhook",
+      "hwameistor-controller/controller",
+      "hwameistor-node/node",
+      "hwameistor-operator/operator",
+      "hwameistor-scheduler/extender",
+    ]);
+    // the in-cluster path was taken: the Lease holder is the pod name the chart passes
+    // exercise the two HTTPS servers the way the API server and kube-scheduler would
+    const pod = {
+      metadata: { name: "app-0", namespace: "default" },
+      spec: { containers: [{ name: "c" }], volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }] },
+    };
+    const wh = await post(ready["hwameistor-admission/webhook"]!.port, "/mutate", {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "1", resource: { group: "", version: "v1", resource: "pods" }, namespace: "default", operation: "CREATE", object: pod },
+    });
+    assert.equal(wh.response.allowed, true);
+    const ext = await post(ready["hwameistor-scheduler/extender"]!.port, "/filter", { pod, nodenames: [NODE_NAME] });
+    assert.ok(ext.failedNodes, JSON.stringify(ext));
+    // let informers, leases and reconcilers make their first rounds
+    await new Promise((r) => setTimeout(r, 8000));
+    for (const [key, p] of procs) {
+      assert.equal(p.exitCode, null, `${key} exited:\n${logs.get(key)}`);
+      p.kill("SIGTERM");
+    }
+    await Promise.all([...procs.values()].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
+    for (const [key, p] of procs) assert.equal(p.exitCode, 0, `${key} did not stop cleanly:\n${logs.get(key)}`);
 
-  const byUser = new Map<string, Set<string>>();
-  const denied: string[] = [];
-  for (const q of requests) {
-    if (!q.user.startsWith("system:serviceaccount:")) continue;
-    const d = describe(q);
-    if (!byUser.has(q.user)) byUser.set(q.user, new Set());
-    if (byUser.get(q.user)!.has(d)) continue;
-    byUser.get(q.user)!.add(d);
-    if (!allowed(objs, q)) denied.push(`${q.user.split(":").pop()}: ${d}`);
-  }
-  assert.deepEqual([...byUser.keys()].map((u) => u.split(":").pop()).sort(), ["hwameistor-admission", "hwameistor-controller", "hwameistor-node", "hwameistor-operator", "hwameistor-scheduler"], "every component used its own ServiceAccount");
-  assert.deepEqual(denied, [], "requests the chart's RBAC would refuse");
-});
+    const byUser = new Map<string, Set<string>>();
+    const denied: string[] = [];
+    for (const q of requests) {
+      if (!q.user.startsWith("system:serviceaccount:")) continue;
+      const d = describe(q);
+      if (!byUser.has(q.user)) byUser.set(q.user, new Set());
+      if (byUser.get(q.user)!.has(d)) continue;
+      byUser.get(q.user)!.add(d);
+      if (!allowed(objs, q)) denied.push(`${q.user.split(":").pop()}: ${d}`);
+    }
+    assert.deepEqual(
+      [...byUser.keys()].map((u) => u.split(":").pop()).sort(),
+      ["hwameistor-admission", "hwameistor-controller", "hwameistor-node", "hwameistor-operator", "hwameistor-scheduler"],
+      "every component used its own ServiceAccount",
+    );
+    assert.deepEqual(denied, [], "requests the chart's RBAC would refuse");
+  },
+);

@@ -31,14 +31,15 @@ export interface RenderOptions {
   kubeVersion?: string;
 }
 
-const args = (o: RenderOptions) => [
-  ...(o.values ?? []).flatMap((f) => ["-f", f]),
-  ...(o.set ?? []).flatMap((s) => ["--set", s]),
-];
+const args = (o: RenderOptions) => [...(o.values ?? []).flatMap((f) => ["-f", f]), ...(o.set ?? []).flatMap((s) => ["--set", s])];
 
 /** helm template → objects (CRDs included). Throws with helm's stderr on failure. */
 export function render(o: RenderOptions = {}): K8sObject[] {
-  const r = spawnSync(helm(), ["template", "hw", CHART, "-n", o.namespace ?? "hwameistor", "--include-crds", "--kube-version", o.kubeVersion ?? "1.32.0", ...args(o)], { encoding: "utf8" });
+  const r = spawnSync(
+    helm(),
+    ["template", "hw", CHART, "-n", o.namespace ?? "hwameistor", "--include-crds", "--kube-version", o.kubeVersion ?? "1.32.0", ...args(o)],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(r.stderr.trim());
   const out: K8sObject[] = [];
   for (const doc of parseAllDocuments(r.stdout)) {

@@ -26,10 +26,24 @@ before(() => {
   const copies = [...runtime.matchAll(/^COPY (?:--from=build )?(\S+) (\S+)$/gm)].map((m) => m[2]);
   assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds"]);
   for (const f of ["package.json", "package-lock.json"]) cpSync(join(REPO, f), join(dir, f));
-  execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, stdio: "pipe", env: { ...process.env, npm_config_loglevel: "error" } });
+  execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], {
+    cwd: dir,
+    stdio: "pipe",
+    env: { ...process.env, npm_config_loglevel: "error" },
+  });
   cpSync(join(REPO, "node_modules/better-sqlite3/build"), join(dir, "node_modules/better-sqlite3/build"), { recursive: true });
-  execFileSync(join(REPO, "node_modules/.bin/tsc"), ["-p", join(REPO, "tsconfig.build.json"), "--outDir", join(dir, "dist"), "--incremental", "false", "--sourceMap", "false"], { stdio: "pipe" });
-  execFileSync("bash", ["-c", 'cd "$1" && find src -name "*.proto" -not -path "*/testdata/*" | while read -r f; do mkdir -p "$2/dist/$(dirname "${f#src/}")"; cp "$f" "$2/dist/${f#src/}"; done', "_", REPO, dir]);
+  execFileSync(
+    join(REPO, "node_modules/.bin/tsc"),
+    ["-p", join(REPO, "tsconfig.build.json"), "--outDir", join(dir, "dist"), "--incremental", "false", "--sourceMap", "false"],
+    { stdio: "pipe" },
+  );
+  execFileSync("bash", [
+    "-c",
+    'cd "$1" && find src -name "*.proto" -not -path "*/testdata/*" | while read -r f; do mkdir -p "$2/dist/$(dirname "${f#src/}")"; cp "$f" "$2/dist/${f#src/}"; done',
+    "_",
+    REPO,
+    dir,
+  ]);
   cpSync(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
 });
@@ -41,7 +55,8 @@ after(() => {
 const hw = (args: string[]) => execFileSync(join(dir, "bin/hwameistor"), args, { env, encoding: "utf8", stdio: "pipe" });
 
 test("production install: no TypeScript tooling in node_modules, dist/ is JavaScript", () => {
-  for (const dev of ["tsx", "typescript", "eslint", "kubernetes-models"]) assert.ok(!existsSync(join(dir, "node_modules", dev)), `${dev} installed in the runtime stage`);
+  for (const dev of ["tsx", "typescript", "eslint", "kubernetes-models"])
+    assert.ok(!existsSync(join(dir, "node_modules", dev)), `${dev} installed in the runtime stage`);
   assert.ok(existsSync(join(dir, "dist/cli/main.js")));
   assert.ok(existsSync(join(dir, "dist/csi/proto/csi.proto")));
 });

@@ -81,8 +81,18 @@ export function App() {
     close();
   }, [parts, close]);
 
-  if (authError) return <main style={{ padding: 24 }}><ErrorNote error={authError} title="The HwameiStor REST server cannot be reached" /></main>;
-  if (authOn === undefined) return <main style={{ padding: 24 }}><Loading what="the dashboard" /></main>;
+  if (authError)
+    return (
+      <main style={{ padding: 24 }}>
+        <ErrorNote error={authError} title="The HwameiStor REST server cannot be reached" />
+      </main>
+    );
+  if (authOn === undefined)
+    return (
+      <main style={{ padding: 24 }}>
+        <Loading what="the dashboard" />
+      </main>
+    );
   if (authOn && !token) return <Login />;
 
   return (
@@ -107,7 +117,9 @@ export function App() {
               color="gray.8"
               size="xs"
               onClick={() => {
-                void api("POST", "/cluster/auth/logout").catch(() => undefined).finally(() => setToken(null));
+                void api("POST", "/cluster/auth/logout")
+                  .catch(() => undefined)
+                  .finally(() => setToken(null));
               }}
             >
               Log out
@@ -119,7 +131,15 @@ export function App() {
         <ScrollArea>
           <nav aria-label="Pages">
             {NAV.map(([k, label]) => (
-              <NavLink key={k} href={k ? href(k) : "#/"} label={label} active={(parts[0] ?? "") === k} variant="filled" color="blue.9" aria-current={(parts[0] ?? "") === k ? "page" : undefined} />
+              <NavLink
+                key={k}
+                href={k ? href(k) : "#/"}
+                label={label}
+                active={(parts[0] ?? "") === k}
+                variant="filled"
+                color="blue.9"
+                aria-current={(parts[0] ?? "") === k ? "page" : undefined}
+              />
             ))}
           </nav>
         </ScrollArea>

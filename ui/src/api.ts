@@ -98,7 +98,16 @@ export interface StorageNode {
 }
 export interface Disk {
   metadata: Meta;
-  spec: { nodeName: string; devicePath?: string; capacity?: number; owner?: string; reserved?: boolean; state?: string; diskAttributes?: { type?: string }; smartInfo?: { overallHealth?: string } };
+  spec: {
+    nodeName: string;
+    devicePath?: string;
+    capacity?: number;
+    owner?: string;
+    reserved?: boolean;
+    state?: string;
+    diskAttributes?: { type?: string };
+    smartInfo?: { overallHealth?: string };
+  };
   status?: { claimState?: string };
   diskPathShort: string;
   totalCapacityBytes: number;
@@ -114,7 +123,17 @@ export interface StoragePool {
 }
 export interface Volume {
   metadata: Meta;
-  spec: { requiredCapacityBytes?: number; poolName?: string; replicaNumber?: number; convertible?: boolean; pvcNamespace?: string; pvcName?: string; volumegroup?: string; accessibility?: { nodes?: string[] }; config?: { replicas?: Array<{ hostname?: string }> } };
+  spec: {
+    requiredCapacityBytes?: number;
+    poolName?: string;
+    replicaNumber?: number;
+    convertible?: boolean;
+    pvcNamespace?: string;
+    pvcName?: string;
+    volumegroup?: string;
+    accessibility?: { nodes?: string[] };
+    config?: { replicas?: Array<{ hostname?: string }> };
+  };
   status?: { state?: string; allocatedCapacityBytes?: number; usedCapacityBytes?: number; publishedNode?: string; fsType?: string };
 }
 export interface Replica {

@@ -65,7 +65,19 @@ export function PageTitle({ children, actions }: { children: ReactNode; actions?
 }
 
 /** A table with a caption (its accessible name) that scrolls sideways when the screen is narrow. */
-export function DataTable({ caption, head, rows, empty, minWidth = 640 }: { caption: string; head: string[]; rows: ReactNode[]; empty: string; minWidth?: number }) {
+export function DataTable({
+  caption,
+  head,
+  rows,
+  empty,
+  minWidth = 640,
+}: {
+  caption: string;
+  head: string[];
+  rows: ReactNode[];
+  empty: string;
+  minWidth?: number;
+}) {
   return (
     <Table.ScrollContainer minWidth={minWidth} type="native">
       <Table striped highlightOnHover captionSide="top" verticalSpacing="xs">

@@ -117,8 +117,10 @@ export const ClusterStatus = Type.Object({
   drbdAdapterCreated: Opt(Bool()),
   drbdAdapterCreatedJobNum: Opt(Int()),
   diskReserveState: Opt(Str()),
-  phase: Opt(Str({ description: "\"\" | ToReserve | Reserved | CreatedLDC" })),
-  componentStatus: Opt(FreeForm({ description: "<component>: {instances|csi: {pods, desiredPodCount, availablePodCount, workloadType, workloadName}, health}" })),
+  phase: Opt(Str({ description: '"" | ToReserve | Reserved | CreatedLDC' })),
+  componentStatus: Opt(
+    FreeForm({ description: "<component>: {instances|csi: {pods, desiredPodCount, availablePodCount, workloadType, workloadName}, health}" }),
+  ),
 });
 export type ClusterStatus = Static<typeof ClusterStatus>;
 

@@ -26,16 +26,14 @@ export const StrList = (o: Opts = {}) => Type.Array(Type.String(), o);
 export const DateTime = (o: Opts = {}) => Type.String({ format: "date-time", ...o });
 
 /** A string restricted to `values` (typed as their union). */
-export const StrEnum = <const T extends readonly string[]>(values: T, o: Opts = {}) =>
-  Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...o });
+export const StrEnum = <const T extends readonly string[]>(values: T, o: Opts = {}) => Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...o });
 
 /** A Go map[string]V: `additionalProperties`, as structural schemas require. */
 export const MapOf = <V extends TSchema>(value: V, o: Opts = {}) =>
   Type.Unsafe<Record<string, Static<V>>>({ type: "object", additionalProperties: value, ...o });
 
 /** A free-form object whose unknown fields the API server keeps (not pruned). */
-export const FreeForm = <T = Record<string, unknown>>(o: Opts = {}) =>
-  Type.Unsafe<T>({ type: "object", "x-kubernetes-preserve-unknown-fields": true, ...o });
+export const FreeForm = <T = Record<string, unknown>>(o: Opts = {}) => Type.Unsafe<T>({ type: "object", "x-kubernetes-preserve-unknown-fields": true, ...o });
 
 /** An array of free-form objects (e.g. tolerations). */
 export const FreeFormList = <T = Record<string, unknown>>(o: Opts = {}) =>

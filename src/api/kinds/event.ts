@@ -28,7 +28,4 @@ export type EventStatus = Static<typeof EventStatus>;
 export const EventSchema = kindObject(EventSpec, EventStatus, "Event is the audit log of one HwameiStor resource");
 export type Event = Static<typeof EventSchema>;
 
-export const eventKind = defineKind(Kinds.Event, EventSchema, [
-  col("type", "string", ".spec.resourceType"),
-  col("resource", "string", ".spec.resourceName"),
-]);
+export const eventKind = defineKind(Kinds.Event, EventSchema, [col("type", "string", ".spec.resourceType"), col("resource", "string", ".spec.resourceName")]);

@@ -15,7 +15,7 @@ export const MountPoint = Type.Object({
   ),
   fsTye: Opt(Str({ description: "Filesystem type (sic: the original's JSON key)" })),
   mountOptions: Opt(StrList()),
-  phase: Opt(Str({ description: "\"\" | ToBeMounted | ToBeUnMount | Mounted | NotReady" })),
+  phase: Opt(Str({ description: '"" | ToBeMounted | ToBeUnMount | Mounted | NotReady' })),
 });
 export type MountPoint = Static<typeof MountPoint>;
 

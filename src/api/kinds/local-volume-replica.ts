@@ -2,7 +2,22 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { Bool, Condition, Int64, MIN_VOLUME_BYTES, Opt, Str, StrList, VolumeEncrypt, VolumeQoS, ageColumn, col, defineKind, kindObject, ErrorStatus } from "./common.ts";
+import {
+  Bool,
+  Condition,
+  Int64,
+  MIN_VOLUME_BYTES,
+  Opt,
+  Str,
+  StrList,
+  VolumeEncrypt,
+  VolumeQoS,
+  ageColumn,
+  col,
+  defineKind,
+  kindObject,
+  ErrorStatus,
+} from "./common.ts";
 
 export const LocalVolumeReplicaSpec = Type.Object({
   volumeName: Opt(Str()),

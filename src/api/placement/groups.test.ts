@@ -17,7 +17,10 @@ const lvg = (name: string, ns: string, vols: Array<[string, string]>, nodes: str
 test("pods and their PVCs", () => {
   const pods = [pod("db", "ns1", ["data", "log"]), pod("other", "ns2", ["data"]), pod("web", "ns1", ["cache"])];
   const users = podsUsingPvc(pods, "ns1", "data");
-  assert.deepEqual(users.map((p) => p.metadata?.name), ["db"]);
+  assert.deepEqual(
+    users.map((p) => p.metadata?.name),
+    ["db"],
+  );
   assert.deepEqual(pvcsOfPods(users, "data"), ["data", "log"]);
   assert.deepEqual(pvcsOfPods([], "solo"), ["solo"]);
 });
@@ -36,7 +39,10 @@ test("findGroup: by volume, else by any PVC of the pod in the same namespace (ta
 test("withVolume appends every PVC (the HEAD regression fixed), idempotently; withoutVolume removes", () => {
   const g = lvg("g1", "ns1", [["data", "pvc-a"]]).spec!;
   const s2 = withVolume(g, "log", "pvc-b", ["db"])!;
-  assert.deepEqual(s2.volumes, [{ pvc: "data", localvolume: "pvc-a" }, { pvc: "log", localvolume: "pvc-b" }]);
+  assert.deepEqual(s2.volumes, [
+    { pvc: "data", localvolume: "pvc-a" },
+    { pvc: "log", localvolume: "pvc-b" },
+  ]);
   assert.deepEqual(s2.pods, ["db"]);
   assert.equal(withVolume(s2, "log", "pvc-b", ["db"]), undefined);
   assert.deepEqual(withoutVolume(s2, "pvc-a")!.volumes, [{ pvc: "log", localvolume: "pvc-b" }]);
@@ -46,7 +52,18 @@ test("withVolume appends every PVC (the HEAD regression fixed), idempotently; wi
 test("groupNodes: sorted replica hosts when all volumes agree", () => {
   const v = (name: string, hosts: string[]): Lv => ({
     metadata: { name },
-    spec: { config: { version: 1, volumeName: name, requiredCapacityBytes: 1, convertible: false, resourceID: -1, readyToInitialize: false, initialized: false, replicas: hosts.map((h, i) => ({ id: i + 1, hostname: h, ip: "", primary: i === 0 })) } },
+    spec: {
+      config: {
+        version: 1,
+        volumeName: name,
+        requiredCapacityBytes: 1,
+        convertible: false,
+        resourceID: -1,
+        readyToInitialize: false,
+        initialized: false,
+        replicas: hosts.map((h, i) => ({ id: i + 1, hostname: h, ip: "", primary: i === 0 })),
+      },
+    },
   });
   assert.deepEqual(groupNodes([v("a", ["n2", "n1"]), v("b", ["n1", "n2"]), { metadata: { name: "c" }, spec: {} }]), { nodes: ["n1", "n2"] });
   assert.deepEqual(groupNodes([{ metadata: { name: "c" }, spec: {} }]), {});

@@ -19,7 +19,10 @@ export interface PodVolumesView {
 /** Pods in `namespace` that mount `pvc`. */
 export function podsUsingPvc<P extends PodVolumesView>(pods: P[], namespace: string, pvc: string): P[] {
   return pods.filter(
-    (p) => (p.metadata?.namespace ?? "") === namespace && !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc),
+    (p) =>
+      (p.metadata?.namespace ?? "") === namespace &&
+      !p.metadata?.deletionTimestamp &&
+      (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc),
   );
 }
 

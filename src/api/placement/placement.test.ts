@@ -98,7 +98,18 @@ test("storageNodeViews: pending placements count until the node reports the volu
   const views = storageNodeViews(lsns, [
     lv("pvc-done", ["a"]), // realised: already in used
     lv("pvc-new", ["a"]), // pending
-    lv("pvc-cfg", [], { config: { version: 1, volumeName: "pvc-cfg", requiredCapacityBytes: 3 * G, convertible: false, resourceID: -1, readyToInitialize: false, initialized: false, replicas: [{ id: 1, hostname: "a", ip: "", primary: true }] } }),
+    lv("pvc-cfg", [], {
+      config: {
+        version: 1,
+        volumeName: "pvc-cfg",
+        requiredCapacityBytes: 3 * G,
+        convertible: false,
+        resourceID: -1,
+        readyToInitialize: false,
+        initialized: false,
+        replicas: [{ id: 1, hostname: "a", ip: "", primary: true }],
+      },
+    }),
     lv("pvc-gone", ["a"], { delete: true }),
     lv("pvc-ssd", ["a"], { poolName: SSD }),
   ]);
@@ -122,7 +133,12 @@ test("getNodeCandidates: order by score, exclusions, not-Ready nodes, required a
     ["too big for a", { requiredBytes: 3 * G }, ["b", "c"]],
     ["excluded node (already a replica)", { excludeNodes: ["b"] }, ["c", "a"]],
     ["required node comes first", { requiredNodes: ["a"] }, ["a", "b", "c"]],
-    ["required node that does not fit fails", { requiredNodes: ["a"], requiredBytes: 3 * G }, [], /required node a cannot hold volume pvc-1: LocalStorage_PoolHDD has 2Gi free/],
+    [
+      "required node that does not fit fails",
+      { requiredNodes: ["a"], requiredBytes: 3 * G },
+      [],
+      /required node a cannot hold volume pvc-1: LocalStorage_PoolHDD has 2Gi free/,
+    ],
     ["required node that is offline fails", { requiredNodes: ["d"] }, [], /LocalStorageNode is Offline/],
     ["group with replicaNumber nodes binds", { groupNodes: ["a"] }, ["a"]],
     ["group node that does not fit: no candidate", { groupNodes: ["a"], requiredBytes: 3 * G }, []],
@@ -130,7 +146,11 @@ test("getNodeCandidates: order by score, exclusions, not-Ready nodes, required a
   ];
   for (const [what, d, want, err] of rows) {
     const r = getNodeCandidates(nodes, demand(d));
-    assert.deepEqual(r.candidates.map((c) => c.node), want, what);
+    assert.deepEqual(
+      r.candidates.map((c) => c.node),
+      want,
+      what,
+    );
     if (err) assert.match(r.error ?? "", err, what);
     else assert.equal(r.error, undefined, what);
   }
@@ -143,17 +163,33 @@ test("taints are honoured only for replicaNumber > 1, with tolerations", () => {
     view("b", { [HDD]: pool(10 * G, 5 * G) }, { taints: [{ key: "soft", effect: "PreferNoSchedule" }] }),
     view("c", { [HDD]: pool(10 * G, 6 * G) }),
   ];
-  assert.deepEqual(getNodeCandidates(nodes, demand()).candidates.map((c) => c.node), ["a", "b", "c"]);
-  assert.deepEqual(getNodeCandidates(nodes, demand({ replicaNumber: 2 })).candidates.map((c) => c.node), ["b", "c"]);
+  assert.deepEqual(
+    getNodeCandidates(nodes, demand()).candidates.map((c) => c.node),
+    ["a", "b", "c"],
+  );
+  assert.deepEqual(
+    getNodeCandidates(nodes, demand({ replicaNumber: 2 })).candidates.map((c) => c.node),
+    ["b", "c"],
+  );
   const tol = [{ key: "maint", operator: "Exists" }];
-  assert.deepEqual(getNodeCandidates(nodes, demand({ replicaNumber: 2, tolerations: tol })).candidates.map((c) => c.node), ["a", "b", "c"]);
+  assert.deepEqual(
+    getNodeCandidates(nodes, demand({ replicaNumber: 2, tolerations: tol })).candidates.map((c) => c.node),
+    ["a", "b", "c"],
+  );
   assert.equal(blockingTaint([{ key: "k", value: "v", effect: "NoExecute" }], [{ key: "k", operator: "Equal", value: "v" }]), undefined);
   assert.ok(blockingTaint([{ key: "k", value: "v", effect: "NoExecute" }], [{ key: "k", operator: "Equal", value: "w" }]));
   assert.equal(blockingTaint([{ key: "k", effect: "NoExecute" }], [{ operator: "Exists" }]), undefined);
 });
 
 test("chooseNodes: first preferred if it fits, else best requisite, else best; then fill (table)", () => {
-  const r = { candidates: [{ node: "b", score: 90 }, { node: "c", score: 50 }, { node: "a", score: 10 }], rejected: [] };
+  const r = {
+    candidates: [
+      { node: "b", score: 90 },
+      { node: "c", score: 50 },
+      { node: "a", score: 10 },
+    ],
+    rejected: [],
+  };
   const rows: Array<[string, { requisite?: string[]; preferred: string[] }, number, string[] | undefined]> = [
     ["no topology → best", { preferred: [] }, 1, ["b"]],
     ["first preferred that fits", { requisite: ["a", "c"], preferred: ["a", "c"] }, 1, ["a"]],

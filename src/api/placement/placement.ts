@@ -86,7 +86,8 @@ export interface PlacementResult {
   error?: string;
 }
 
-const num = (v: unknown, d = 0): number => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : d);
+const num = (v: unknown, d = 0): number =>
+  typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : d;
 
 function poolCapacity(p: LocalPool): PoolCapacity {
   const total = num(p.totalCapacityBytes);
@@ -160,7 +161,8 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
 export function poolRejects(pool: PoolCapacity | undefined, poolName: string, requiredBytes: number, count = 1): string | undefined {
   if (!pool) return `no ${poolName} pool`;
   const room = pool.totalBytes - pool.usedBytes;
-  if (requiredBytes > room) return `${poolName} has ${formatBytes(Math.max(0, room))} free${pool.pendingCount ? ` (after ${pool.pendingCount} pending volume(s))` : ""}, needs ${formatBytes(requiredBytes)}`;
+  if (requiredBytes > room)
+    return `${poolName} has ${formatBytes(Math.max(0, room))} free${pool.pendingCount ? ` (after ${pool.pendingCount} pending volume(s))` : ""}, needs ${formatBytes(requiredBytes)}`;
   if (pool.usedVolumeCount + count > pool.totalVolumeCount) return `${poolName} holds ${pool.usedVolumeCount} of ${pool.totalVolumeCount} volumes`;
   return undefined;
 }
@@ -214,7 +216,10 @@ export function getNodeCandidates(nodes: StorageNodeView[], d: VolumeDemand): Pl
 
   const group = (d.groupNodes ?? []).filter((n) => n);
   if (group.length === d.replicaNumber && group.length > exclude.size) {
-    const candidates = group.filter((n) => !exclude.has(n)).map(check).filter((c): c is Candidate => !!c);
+    const candidates = group
+      .filter((n) => !exclude.has(n))
+      .map(check)
+      .filter((c): c is Candidate => !!c);
     return { candidates, rejected };
   }
   const required = (d.requiredNodes ?? []).filter((n) => !exclude.has(n));
@@ -264,4 +269,3 @@ export function describeRejections(result: PlacementResult, nodes: StorageNodeVi
   const parts = result.rejected.map((r) => `${r.node}: ${r.reason}`);
   return parts.length ? parts.join("; ") : "no node is left after the topology constraints";
 }
-

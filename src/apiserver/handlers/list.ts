@@ -102,7 +102,12 @@ export function listObjects(svc: ObjectService, rt: ResourceType, namespace: str
   }
 
   if (out.as === "table") {
-    const t = renderTable(rt, objs, { includeObject: q.includeObject ?? "Metadata", resourceVersion: String(listRv), continue: cont, remainingItemCount: remaining });
+    const t = renderTable(rt, objs, {
+      includeObject: q.includeObject ?? "Metadata",
+      resourceVersion: String(listRv),
+      continue: cont,
+      remainingItemCount: remaining,
+    });
     t.apiVersion = out.apiVersion;
     return JSON.stringify(t);
   }

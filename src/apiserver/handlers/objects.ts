@@ -8,8 +8,16 @@
 import { HwError, conflict, type FieldCause } from "../../api/errors.ts";
 import { CRD_GROUP, CRD_PLURAL, applyBuiltinDefaults, initialStatusOf, keepsStatusOnCreate } from "../builtins.ts";
 import {
-  badRequest, bumpGeneration, deepEqual, generateName, invalidObject, metadataCauses, nameCauses, nowTimestamp,
-  prepareCreateMeta, preserveSystemMeta,
+  badRequest,
+  bumpGeneration,
+  deepEqual,
+  generateName,
+  invalidObject,
+  metadataCauses,
+  nameCauses,
+  nowTimestamp,
+  prepareCreateMeta,
+  preserveSystemMeta,
 } from "../object-meta.ts";
 import { applyPatch, type PatchType } from "../patch.ts";
 import type { Registry } from "../registry.ts";
@@ -132,10 +140,15 @@ export class ObjectService {
   patch(rt: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: any, opts: WriteOptions = {}, subresource?: "status"): any {
     if (type === "apply") return this.apply(rt, namespace, name, patch, opts, subresource).obj;
     if (type === "strategic" && !rt.builtin) {
-      throw new HwError("INVALID_ARGUMENT", "UnsupportedMediaType", `strategic merge patch is not supported for custom resource ${qualifiedResource(rt)}; use a merge or JSON patch`, {
-        httpStatus: 415,
-        statusReason: "UnsupportedMediaType",
-      });
+      throw new HwError(
+        "INVALID_ARGUMENT",
+        "UnsupportedMediaType",
+        `strategic merge patch is not supported for custom resource ${qualifiedResource(rt)}; use a merge or JSON patch`,
+        {
+          httpStatus: 415,
+          statusReason: "UnsupportedMediaType",
+        },
+      );
     }
     const old = this.get(rt, namespace, name);
     const patched = applyPatch(type, old, patch);
@@ -154,7 +167,14 @@ export class ObjectService {
    * (managedFields), so no conflicts are ever reported and fields dropped from a later applied
    * configuration are not removed; lists are replaced, not merged by key.
    */
-  apply(rt: ResourceType, namespace: string | undefined, name: string, config: any, opts: WriteOptions = {}, subresource?: "status"): { obj: any; created: boolean } {
+  apply(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    config: any,
+    opts: WriteOptions = {},
+    subresource?: "status",
+  ): { obj: any; created: boolean } {
     if (config === null || typeof config !== "object" || Array.isArray(config)) throw badRequest("the applied configuration must be an object");
     if (config.metadata?.name !== undefined && config.metadata.name !== name) {
       throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
@@ -175,7 +195,9 @@ export class ObjectService {
     const isNamespace = rt.group === "" && rt.plural === "namespaces";
     if (isNamespace && IMMORTAL_NAMESPACES.has(name)) {
       // kube's NamespaceLifecycle admission plugin protects these.
-      throw new HwError("PERMISSION_DENIED", "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, { details: { name, kind: "namespaces" } });
+      throw new HwError("PERMISSION_DENIED", "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, {
+        details: { name, kind: "namespaces" },
+      });
     }
     if (isNamespace && !opts.dryRun) this.deleteNamespaceContent(name);
     const remaining = isNamespace ? this.store.countInNamespace(name) : 0;
@@ -282,7 +304,12 @@ export class ObjectService {
     if (old.metadata.deletionTimestamp) {
       const had = new Set<string>(old.metadata.finalizers ?? []);
       const added = (obj.metadata.finalizers ?? []).filter((f: string) => !had.has(f));
-      if (added.length) causes.push({ field: "metadata.finalizers", reason: "FieldValueForbidden", message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` });
+      if (added.length)
+        causes.push({
+          field: "metadata.finalizers",
+          reason: "FieldValueForbidden",
+          message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+        });
     }
     if (causes.length) throw invalidObject(rt, old.metadata.name, causes);
     this.admit(rt, obj, old, opts);
@@ -341,12 +368,20 @@ export class ObjectService {
     try {
       types = resourceTypesFromCrd(crd);
     } catch (e) {
-      throw invalidObject(this.crdType(), crd.metadata.name, [{ field: "spec", reason: "FieldValueInvalid", message: `Invalid value: ${(e as Error).message}` }]);
+      throw invalidObject(this.crdType(), crd.metadata.name, [
+        { field: "spec", reason: "FieldValueInvalid", message: `Invalid value: ${(e as Error).message}` },
+      ]);
     }
     for (const t of types) {
       const existing = this.registry.get(t.group, t.version, t.plural);
       if (existing?.builtin) {
-        throw invalidObject(this.crdType(), crd.metadata.name, [{ field: "spec.names.plural", reason: "FieldValueInvalid", message: `Invalid value: "${t.plural}": ${t.group}/${t.version} ${t.plural} is a built-in resource` }]);
+        throw invalidObject(this.crdType(), crd.metadata.name, [
+          {
+            field: "spec.names.plural",
+            reason: "FieldValueInvalid",
+            message: `Invalid value: "${t.plural}": ${t.group}/${t.version} ${t.plural} is a built-in resource`,
+          },
+        ]);
       }
     }
     const names = crd.spec?.names ?? {};
@@ -356,7 +391,10 @@ export class ObjectService {
     const now = nowTimestamp();
     const prevConds: any[] = old?.status?.conditions ?? [];
     const cond = (type: string, reason: string, message: string) => ({
-      type, status: "True", reason, message,
+      type,
+      status: "True",
+      reason,
+      message,
       lastTransitionTime: prevConds.find((c) => c.type === type)?.lastTransitionTime ?? now,
     });
     const storage = (crd.spec?.versions ?? []).find((v: any) => v.storage)?.name;

@@ -39,7 +39,10 @@ export function servesSubresource(rt: ResourceType, sub: string): boolean {
 }
 
 const methodNotAllowed = (method: string, what: string) =>
-  new HwError("UNIMPLEMENTED", "MethodNotAllowed", `the server does not allow method ${method} on ${what}`, { httpStatus: 405, statusReason: "MethodNotAllowed" });
+  new HwError("UNIMPLEMENTED", "MethodNotAllowed", `the server does not allow method ${method} on ${what}`, {
+    httpStatus: 405,
+    statusReason: "MethodNotAllowed",
+  });
 
 /** Handles a subresource request: returns [status, body] to send as JSON, or undefined when it wrote the response. */
 export async function serveSubresource(r: SubresourceRequest): Promise<[number, unknown] | undefined> {
@@ -76,10 +79,15 @@ function bindPod(r: SubresourceRequest, binding: any): any {
   if (typeof node !== "string" || !node) throw badRequest(`Binding of pod "${r.name}" needs target.name (the node)`);
   const pod = r.svc.get(r.rt, r.namespace, r.name);
   if (pod.spec?.nodeName) {
-    throw new HwError("ABORTED", "Conflict", `Operation cannot be fulfilled on pods/binding "${r.name}": pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`, {
-      httpStatus: 409,
-      statusReason: "Conflict",
-    });
+    throw new HwError(
+      "ABORTED",
+      "Conflict",
+      `Operation cannot be fulfilled on pods/binding "${r.name}": pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`,
+      {
+        httpStatus: 409,
+        statusReason: "Conflict",
+      },
+    );
   }
   if (pod.metadata.deletionTimestamp) throw badRequest(`pod ${r.name} is being deleted, cannot be assigned to a host`);
   const patch: any = { spec: { nodeName: node } };
@@ -120,7 +128,9 @@ async function proxyPodLog(r: SubresourceRequest): Promise<void> {
   let container = r.query.get("container") ?? "";
   if (!container) {
     if (containers.length !== 1) {
-      throw badRequest(`a container name must be specified for pod ${r.name}, choose one of: [${containers.join(" ")}]${inits.length ? ` or one of the init containers: [${inits.join(" ")}]` : ""}`);
+      throw badRequest(
+        `a container name must be specified for pod ${r.name}, choose one of: [${containers.join(" ")}]${inits.length ? ` or one of the init containers: [${inits.join(" ")}]` : ""}`,
+      );
     }
     container = containers[0]!;
   } else if (!containers.includes(container) && !inits.includes(container)) {
@@ -134,10 +144,15 @@ async function proxyPodLog(r: SubresourceRequest): Promise<void> {
   const host = addrs.find((a) => a.type === "InternalIP")?.address ?? addrs.find((a) => a.type === "Hostname")?.address;
   const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port;
   if (!host || !port) {
-    throw new HwError("UNAVAILABLE", "ServiceUnavailable", `node "${nodeName}" of pod ${r.name} publishes no kubelet endpoint (status.addresses and status.daemonEndpoints.kubeletEndpoint.Port); is its node agent running with pods enabled?`, {
-      httpStatus: 503,
-      statusReason: "ServiceUnavailable",
-    });
+    throw new HwError(
+      "UNAVAILABLE",
+      "ServiceUnavailable",
+      `node "${nodeName}" of pod ${r.name} publishes no kubelet endpoint (status.addresses and status.daemonEndpoints.kubeletEndpoint.Port); is its node agent running with pods enabled?`,
+      {
+        httpStatus: 503,
+        statusReason: "ServiceUnavailable",
+      },
+    );
   }
   const q = new URLSearchParams();
   for (const k of LOG_OPTIONS) {
@@ -156,10 +171,15 @@ async function proxyPodLog(r: SubresourceRequest): Promise<void> {
     up.on("error", (e) => {
       if (r.res.headersSent) return resolve();
       reject(
-        new HwError("UNAVAILABLE", "ServiceUnavailable", `cannot reach the kubelet endpoint ${host}:${port} of node "${nodeName}" for pod ${r.name}'s log: ${e.message}`, {
-          httpStatus: 503,
-          statusReason: "ServiceUnavailable",
-        }),
+        new HwError(
+          "UNAVAILABLE",
+          "ServiceUnavailable",
+          `cannot reach the kubelet endpoint ${host}:${port} of node "${nodeName}" for pod ${r.name}'s log: ${e.message}`,
+          {
+            httpStatus: 503,
+            statusReason: "ServiceUnavailable",
+          },
+        ),
       );
     });
     up.end();

@@ -145,12 +145,17 @@ export function serveWatch(
   } else {
     const from = Number(rvParam);
     if (!Number.isSafeInteger(from) || from < 0) {
-      write(`{"type":"ERROR","object":${JSON.stringify(toKubeStatus(new HwError("INVALID_ARGUMENT", "BadRequest", `invalid resource version "${rvParam}"`, { httpStatus: 400, statusReason: "BadRequest" })))}}\n`);
+      write(
+        `{"type":"ERROR","object":${JSON.stringify(toKubeStatus(new HwError("INVALID_ARGUMENT", "BadRequest", `invalid resource version "${rvParam}"`, { httpStatus: 400, statusReason: "BadRequest" })))}}\n`,
+      );
       cleanup();
       return;
     }
     if (from < svc.store.oldestReplayableRv) {
-      const gone = new HwError("OUT_OF_RANGE", "Expired", `too old resource version: ${from} (${svc.store.oldestReplayableRv + 1})`, { httpStatus: 410, statusReason: "Expired" });
+      const gone = new HwError("OUT_OF_RANGE", "Expired", `too old resource version: ${from} (${svc.store.oldestReplayableRv + 1})`, {
+        httpStatus: 410,
+        statusReason: "Expired",
+      });
       write(`{"type":"ERROR","object":${JSON.stringify(toKubeStatus(gone))}}\n`);
       cleanup();
       return;

@@ -19,10 +19,16 @@ describe("SqliteStore", () => {
       s.write("DELETED", key("b"), { metadata: { name: "b" } });
       assert.equal(seen.length, 0); // not committed yet: nobody hears of it
       await s.sync();
-      assert.deepEqual(seen.map((e) => e.rv), [a.rv, b.rv, a2.rv, a2.rv + 1]);
+      assert.deepEqual(
+        seen.map((e) => e.rv),
+        [a.rv, b.rv, a2.rv, a2.rv + 1],
+      );
       assert.equal(JSON.parse(s.get(key("a"))!).metadata.resourceVersion, String(a2.rv));
       assert.equal(s.get(key("b")), undefined);
-      assert.deepEqual(s.eventsAfter("", "configmaps", a.rv).map((e) => e.type), ["ADDED", "MODIFIED", "DELETED"]);
+      assert.deepEqual(
+        s.eventsAfter("", "configmaps", a.rv).map((e) => e.type),
+        ["ADDED", "MODIFIED", "DELETED"],
+      );
       assert.equal(s.currentRv, a2.rv + 1);
     } finally {
       s.close();
@@ -35,13 +41,22 @@ describe("SqliteStore", () => {
     const s = new SqliteStore(dir);
     try {
       for (const ns of ["b", "a"]) for (const n of ["y", "x", "z"]) s.write("ADDED", key(n, ns), { metadata: { name: n, namespace: ns } });
-      assert.deepEqual(s.list("", "configmaps", undefined).map((r) => `${r.namespace}/${r.name}`), ["a/x", "a/y", "a/z", "b/x", "b/y", "b/z"]);
+      assert.deepEqual(
+        s.list("", "configmaps", undefined).map((r) => `${r.namespace}/${r.name}`),
+        ["a/x", "a/y", "a/z", "b/x", "b/y", "b/z"],
+      );
       const p1 = s.list("", "configmaps", undefined, undefined, 4);
       assert.equal(p1.length, 4);
       const last = p1[3]!;
-      assert.deepEqual(s.list("", "configmaps", undefined, last).map((r) => r.name), ["y", "z"]);
+      assert.deepEqual(
+        s.list("", "configmaps", undefined, last).map((r) => r.name),
+        ["y", "z"],
+      );
       assert.equal(s.countAfter("", "configmaps", undefined, last), 2);
-      assert.deepEqual(s.list("", "configmaps", "b", { namespace: "b", name: "x" }).map((r) => r.name), ["y", "z"]);
+      assert.deepEqual(
+        s.list("", "configmaps", "b", { namespace: "b", name: "x" }).map((r) => r.name),
+        ["y", "z"],
+      );
       assert.equal(s.countInNamespace("a"), 3);
     } finally {
       s.close();

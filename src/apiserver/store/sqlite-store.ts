@@ -82,7 +82,9 @@ export class SqliteStore {
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
       get: p("SELECT data FROM objects WHERE grp=? AND res=? AND ns=? AND name=?"),
-      upsert: p("INSERT INTO objects (grp,res,ns,name,rv,data) VALUES (?,?,?,?,?,?) ON CONFLICT(grp,res,ns,name) DO UPDATE SET rv=excluded.rv, data=excluded.data"),
+      upsert: p(
+        "INSERT INTO objects (grp,res,ns,name,rv,data) VALUES (?,?,?,?,?,?) ON CONFLICT(grp,res,ns,name) DO UPDATE SET rv=excluded.rv, data=excluded.data",
+      ),
       del: p("DELETE FROM objects WHERE grp=? AND res=? AND ns=? AND name=?"),
       event: p("INSERT INTO events (rv,type,grp,res,ns,name,data) VALUES (?,?,?,?,?,?,?)"),
       listAll: p("SELECT ns AS namespace, name, data FROM objects WHERE grp=? AND res=? AND (ns>? OR (ns=? AND name>?)) ORDER BY ns, name LIMIT ?"),
@@ -135,9 +137,10 @@ export class SqliteStore {
 
   /** Objects after the `after` key (for remainingItemCount). */
   countAfter(group: string, resource: string, namespace: string | undefined, after: { namespace: string; name: string }): number {
-    const row = namespace !== undefined
-      ? this.st.countNs!.get(group, resource, namespace, after.name)
-      : this.st.countAll!.get(group, resource, after.namespace, after.namespace, after.name);
+    const row =
+      namespace !== undefined
+        ? this.st.countNs!.get(group, resource, namespace, after.name)
+        : this.st.countAll!.get(group, resource, after.namespace, after.namespace, after.name);
     return (row as { n: number }).n;
   }
 
@@ -151,7 +154,15 @@ export class SqliteStore {
 
   /** Logged events of one resource after `rv`, oldest first. Caller checks `oldestReplayableRv` first. */
   eventsAfter(group: string, resource: string, rv: number): StoreEvent[] {
-    const rows = this.st.eventsAfter!.all(group, resource, rv) as Array<{ rv: number; type: EventType; grp: string; res: string; ns: string; name: string; data: string }>;
+    const rows = this.st.eventsAfter!.all(group, resource, rv) as Array<{
+      rv: number;
+      type: EventType;
+      grp: string;
+      res: string;
+      ns: string;
+      name: string;
+      data: string;
+    }>;
     return rows.map((r) => ({ rv: r.rv, type: r.type, key: { group: r.grp, resource: r.res, namespace: r.ns, name: r.name }, data: r.data }));
   }
 

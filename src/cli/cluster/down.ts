@@ -29,6 +29,9 @@ export function registerDown(cluster: Command): void {
       const format = parseOutputFormat(o.output);
       const r = await clusterDown({ stateDir: o.stateDir, purge: !!o.purge, progress: (l) => process.stderr.write(`${l}\n`) });
       print(downView(r), format);
-      if (r.left.length) throw new HwError("UNAVAILABLE", "TeardownIncomplete", `some objects of the cluster are still in use: ${r.left.join("; ")}`, { hint: "stop what uses them and run `cluster down` again" });
+      if (r.left.length)
+        throw new HwError("UNAVAILABLE", "TeardownIncomplete", `some objects of the cluster are still in use: ${r.left.join("; ")}`, {
+          hint: "stop what uses them and run `cluster down` again",
+        });
     });
 }

@@ -31,7 +31,10 @@ export function upView(r: UpResult): View {
           { header: "node", value: (n: UpResult["nodes"][number]) => n.name },
           { header: "ready", value: (n: UpResult["nodes"][number]) => (n.node ? "True" : "False") },
           { header: "disk node", value: (n: UpResult["nodes"][number]) => (n.diskNode ? "Ready" : "-") },
-          { header: "storage node", value: (n: UpResult["nodes"][number]) => (n.storageNode === undefined ? "(no lvm driver)" : n.storageNode ? "Ready" : "-") },
+          {
+            header: "storage node",
+            value: (n: UpResult["nodes"][number]) => (n.storageNode === undefined ? "(no lvm driver)" : n.storageNode ? "Ready" : "-"),
+          },
           { header: "pools", value: (n: UpResult["nodes"][number]) => n.pools.join(",") },
         ],
         rows: r.nodes,

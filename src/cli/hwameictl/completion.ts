@@ -12,7 +12,10 @@ export function completionTable(program: Command): Map<string, string[]> {
   const walk = (cmd: Command, path: string[]) => {
     const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name());
     const flags = cmd.options.flatMap((o) => [o.long].filter((x): x is string => !!x));
-    table.set(path.join(" "), [...subs, ...flags, ...(path.length ? [] : globalFlags), "--help"].filter((w, i, a) => a.indexOf(w) === i));
+    table.set(
+      path.join(" "),
+      [...subs, ...flags, ...(path.length ? [] : globalFlags), "--help"].filter((w, i, a) => a.indexOf(w) === i),
+    );
     for (const c of cmd.commands) walk(c, [...path, c.name()]);
   };
   walk(program, []);
@@ -47,7 +50,9 @@ ${cases}
   echo "$words"
 }
 `;
-  return shell === "zsh" ? `autoload -U +X bashcompinit && bashcompinit\n${body}complete -F _hwameictl hwameictl\n` : `${body}complete -F _hwameictl hwameictl\n`;
+  return shell === "zsh"
+    ? `autoload -U +X bashcompinit && bashcompinit\n${body}complete -F _hwameictl hwameictl\n`
+    : `${body}complete -F _hwameictl hwameictl\n`;
 }
 
 export function registerCompletion(program: Command, out: NodeJS.WritableStream = process.stdout): void {

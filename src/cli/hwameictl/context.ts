@@ -15,7 +15,18 @@ import { layoutOf, controllerSocket, nodeSocket, type Layout } from "../../devcl
 import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
 import { KubeClient, type ResourceClient } from "../../kube/client.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
-import { hwameistorClients, type ClusterObject, type HwameistorClients, type Ld, type Ldc, type Ldn, type Ldv, type Lsn, type Lv, type Lvr } from "../../kube/hwameistor.ts";
+import {
+  hwameistorClients,
+  type ClusterObject,
+  type HwameistorClients,
+  type Ld,
+  type Ldc,
+  type Ldn,
+  type Ldv,
+  type Lsn,
+  type Lv,
+  type Lvr,
+} from "../../kube/hwameistor.ts";
 import type { KubeObject, ResourceDescriptor } from "../../kube/types.ts";
 import { parseOutputFormat, print, type OutputFormat, type View } from "../print.ts";
 
@@ -72,17 +83,39 @@ export class Ctl {
   get c(): HwameistorClients {
     return (this.typed ??= hwameistorClients(this.client));
   }
-  get ld(): ResourceClient<Ld> { return this.c.ld; }
-  get ldn(): ResourceClient<Ldn> { return this.c.ldn; }
-  get ldc(): ResourceClient<Ldc> { return this.c.ldc; }
-  get ldv(): ResourceClient<Ldv> { return this.c.ldv; }
-  get lsn(): ResourceClient<Lsn> { return this.c.lsn; }
-  get lv(): ResourceClient<Lv> { return this.c.lv; }
-  get lvr(): ResourceClient<Lvr> { return this.c.lvr; }
-  get hmc(): ResourceClient<Hmc> { return this.c.hmcluster; }
-  get sc(): ResourceClient<Sc> { return this.client.forKind<Sc>(STORAGE_CLASS); }
-  get nodes(): ResourceClient<CoreNode> { return this.c.node; }
-  get pv(): ResourceClient<KubeObject & { spec?: any }> { return this.client.forKind(PERSISTENT_VOLUME); }
+  get ld(): ResourceClient<Ld> {
+    return this.c.ld;
+  }
+  get ldn(): ResourceClient<Ldn> {
+    return this.c.ldn;
+  }
+  get ldc(): ResourceClient<Ldc> {
+    return this.c.ldc;
+  }
+  get ldv(): ResourceClient<Ldv> {
+    return this.c.ldv;
+  }
+  get lsn(): ResourceClient<Lsn> {
+    return this.c.lsn;
+  }
+  get lv(): ResourceClient<Lv> {
+    return this.c.lv;
+  }
+  get lvr(): ResourceClient<Lvr> {
+    return this.c.lvr;
+  }
+  get hmc(): ResourceClient<Hmc> {
+    return this.c.hmcluster;
+  }
+  get sc(): ResourceClient<Sc> {
+    return this.client.forKind<Sc>(STORAGE_CLASS);
+  }
+  get nodes(): ResourceClient<CoreNode> {
+    return this.c.node;
+  }
+  get pv(): ResourceClient<KubeObject & { spec?: any }> {
+    return this.client.forKind(PERSISTENT_VOLUME);
+  }
 
   /** The Node, or NOT_FOUND listing the nodes there are. */
   async requireNode(name: string): Promise<CoreNode> {
@@ -99,14 +132,21 @@ export class Ctl {
     const sc = all.find((x) => x.metadata?.name === name);
     if (sc) {
       if (!driverShort(sc.provisioner)) {
-        throw invalid(`StorageClass ${name} uses provisioner ${sc.provisioner}, not a HwameiStor driver`, { hint: `use a class of ${Drivers.Lvm} or ${Drivers.Disk}` });
+        throw invalid(`StorageClass ${name} uses provisioner ${sc.provisioner}, not a HwameiStor driver`, {
+          hint: `use a class of ${Drivers.Lvm} or ${Drivers.Disk}`,
+        });
       }
       return sc;
     }
-    const ours = all.filter((x) => driverShort(x.provisioner)).map((x) => x.metadata!.name!).sort();
+    const ours = all
+      .filter((x) => driverShort(x.provisioner))
+      .map((x) => x.metadata!.name!)
+      .sort();
     throw notFound(
       `StorageClass ${JSON.stringify(name)}`,
-      ours.length ? `the HwameiStor StorageClasses are: ${ours.join(", ")}` : "there is no HwameiStor StorageClass yet: they appear once a pool has capacity (see `hwameictl pool list`)",
+      ours.length
+        ? `the HwameiStor StorageClasses are: ${ours.join(", ")}`
+        : "there is no HwameiStor StorageClass yet: they appear once a pool has capacity (see `hwameictl pool list`)",
     );
   }
 
@@ -135,6 +175,8 @@ export const conditionStatus = (n: CoreNode | undefined, type: string): string =
 /** DNS-1123 subdomain: what Kubernetes accepts as an object name. */
 export function assertObjectName(name: string, what: string): void {
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-    throw invalid(`${what} ${JSON.stringify(name)} is not a valid name`, { hint: "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit" });
+    throw invalid(`${what} ${JSON.stringify(name)} is not a valid name`, {
+      hint: "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+    });
   }
 }

@@ -4,11 +4,20 @@ import { eventName, newRecords, observeAll, type Observation, type Observed, typ
 
 const at = "2026-12-05T00:00:00Z";
 let rv = 0;
-const obj = (name: string, spec: object, status: object = {}) => ({ kind: "object" as const, at, obj: { metadata: { name, uid: `uid-${name}`, resourceVersion: String(++rv) }, spec, status } });
+const obj = (name: string, spec: object, status: object = {}) => ({
+  kind: "object" as const,
+  at,
+  obj: { metadata: { name, uid: `uid-${name}`, resourceVersion: String(++rv) }, spec, status },
+});
 const gone = (name: string) => ({ kind: "deleted" as const, at, obj: { metadata: { name, uid: `uid-${name}`, resourceVersion: String(++rv) } } });
-const op = (opKind: "LocalVolumeMigrate" | "LocalVolumeConvert" | "LocalVolumeExpand", name: string, state: string) =>
-  ({ kind: "op" as const, opKind, at, obj: { metadata: { name }, spec: { volumeName: "v1" }, status: { state } } });
-const actions = (type: ResourceType, obs: Observation[], prev: Observed = {}) => observeAll(type, prev, obs).records.map((r) => `${r.action}${r.state ? "/" + r.state : ""}`);
+const op = (opKind: "LocalVolumeMigrate" | "LocalVolumeConvert" | "LocalVolumeExpand", name: string, state: string) => ({
+  kind: "op" as const,
+  opKind,
+  at,
+  obj: { metadata: { name }, spec: { volumeName: "v1" }, status: { state } },
+});
+const actions = (type: ResourceType, obs: Observation[], prev: Observed = {}) =>
+  observeAll(type, prev, obs).records.map((r) => `${r.action}${r.state ? "/" + r.state : ""}`);
 
 test("Event names as the original: lower(<resourceType>-<resourceName>)", () => {
   assert.equal(eventName("StorageNode", "Node-1"), "storagenode-node-1");
@@ -30,7 +39,19 @@ test("Volume: Create, Mount, Unmount, Delete; operations Submit/Start/Complete/A
       obj("v1", {}, { state: "Ready" }),
       gone("v1"),
     ]),
-    ["Create", "Mount", "Migrate/Submit", "Migrate/Start", "Migrate/Complete", "Convert/Submit", "Convert/Abort", "Expand/Submit", "Expand/Start", "Unmount", "Delete"],
+    [
+      "Create",
+      "Mount",
+      "Migrate/Submit",
+      "Migrate/Start",
+      "Migrate/Complete",
+      "Convert/Submit",
+      "Convert/Abort",
+      "Expand/Submit",
+      "Expand/Start",
+      "Unmount",
+      "Delete",
+    ],
   );
   const r = observeAll("Volume", {}, [op("LocalVolumeExpand", "v1", "")]).records[0]!;
   assert.equal(r.id, "v1");
@@ -55,7 +76,10 @@ test("StorageNode: Add, CapacityExpand for new pools and disks, StateChange with
     obj("n1", {}, { state: "Offline", ...pool("/dev/sdb", "/dev/sdc") }),
     gone("n1"),
   ]);
-  assert.deepEqual(s.records.map((r) => r.action), ["Add", "StateChange", "CapacityExpand", "CapacityExpand", "StateChange", "Remove"]);
+  assert.deepEqual(
+    s.records.map((r) => r.action),
+    ["Add", "StateChange", "CapacityExpand", "CapacityExpand", "StateChange", "Remove"],
+  );
   assert.deepEqual(JSON.parse(s.records[3]!.actionContent!), { LocalStorage_PoolHDD: ["/dev/sdc"] });
   assert.deepEqual(JSON.parse(s.records[4]!.stateContent!), { state: "Ready" });
 });

@@ -59,10 +59,16 @@ export const eventName = (type: ResourceType, name: string): string => `${type}-
 const json = (v: unknown): string => JSON.stringify(v ?? {});
 /** A record's id: the object's uid and the resourceVersion that showed the change (+ what changed): the same
  *  observation replayed after a crash gives the same id. Operation records use the operation's name (original). */
-const idOf = (o: Obj, suffix?: string): string => `${o.metadata?.uid ?? o.metadata?.name ?? ""}:${o.metadata?.resourceVersion ?? ""}${suffix ? `:${suffix}` : ""}`;
+const idOf = (o: Obj, suffix?: string): string =>
+  `${o.metadata?.uid ?? o.metadata?.name ?? ""}:${o.metadata?.resourceVersion ?? ""}${suffix ? `:${suffix}` : ""}`;
 const OP_ACTION: Record<OpKind, string> = { LocalVolumeMigrate: A.Migrate, LocalVolumeConvert: A.Convert, LocalVolumeExpand: A.Expand };
 // Aborted also gives Abort (ours: our expand controller goes straight to Aborted); one Abort per operation at most.
-const OP_STATE_RECORD: Record<string, string> = { [OperationStates.Submitted]: RS.Start, [OperationStates.Completed]: RS.Complete, [OperationStates.ToBeAborted]: RS.Abort, [OperationStates.Aborted]: RS.Abort };
+const OP_STATE_RECORD: Record<string, string> = {
+  [OperationStates.Submitted]: RS.Start,
+  [OperationStates.Completed]: RS.Complete,
+  [OperationStates.ToBeAborted]: RS.Abort,
+  [OperationStates.Aborted]: RS.Abort,
+};
 
 export interface Step {
   records: EventRecord[];
@@ -106,14 +112,23 @@ function cluster(prev: Observed, ob: Observation): Step {
     // whether a restarting auditor (or a new leader) sees it unset is a race; ours records the first sight.
     records.push({ time: ob.at, id: idOf(o, "install"), action: A.Install, actionContent: json(o.spec) });
   } else {
-    if (!!prev.admissionDisable !== admission) records.push({ time: ob.at, id: idOf(o, "admissionController"), action: A.Change, actionContent: json(o.spec?.admissionController) });
+    if (!!prev.admissionDisable !== admission)
+      records.push({ time: ob.at, id: idOf(o, "admissionController"), action: A.Change, actionContent: json(o.spec?.admissionController) });
     if (!!prev.drbdDisable !== drbd) records.push({ time: ob.at, id: idOf(o, "drbd"), action: A.Change, actionContent: json(o.spec?.drbd) });
   }
   return { records, next: { exists: true, installedCRDS: !!o.status?.installedCRDS, admissionDisable: admission, drbdDisable: drbd } };
 }
 
 const poolDisksOf = (o: Obj): Record<string, string[]> =>
-  Object.fromEntries(Object.entries<any>(o.status?.pools ?? {}).map(([p, pool]) => [p, (pool.disks ?? []).map((d: any) => String(d.devPath ?? "")).filter(Boolean).sort()]));
+  Object.fromEntries(
+    Object.entries<any>(o.status?.pools ?? {}).map(([p, pool]) => [
+      p,
+      (pool.disks ?? [])
+        .map((d: any) => String(d.devPath ?? ""))
+        .filter(Boolean)
+        .sort(),
+    ]),
+  );
 
 function storageNode(prev: Observed, ob: Observation): Step {
   if (ob.kind === "deleted") {
@@ -153,7 +168,8 @@ function volume(prev: Observed, ob: Observation): Step {
     if (!same) records.push({ time: ob.at, id: name, action, actionContent: json(ob.obj.spec), state: RS.Submit });
     const was = same ? ops[name]!.state : undefined;
     const already = was !== undefined && OP_STATE_RECORD[was] === OP_STATE_RECORD[state];
-    if (was !== state && OP_STATE_RECORD[state] && !already) records.push({ time: ob.at, id: name, action, state: OP_STATE_RECORD[state], stateContent: json(ob.obj.status) });
+    if (was !== state && OP_STATE_RECORD[state] && !already)
+      records.push({ time: ob.at, id: name, action, state: OP_STATE_RECORD[state], stateContent: json(ob.obj.status) });
     ops[name] = { uid, state };
     return { records, next: { ...prev, ops } };
   }
@@ -164,7 +180,8 @@ function volume(prev: Observed, ob: Observation): Step {
   const o = ob.obj;
   if (ob.kind === "deleted") {
     if (!prev.exists) return { records, next: prev };
-    if (prev.publishedNode) records.push({ time: ob.at, id: idOf(o, "unmount"), action: A.Unmount, actionContent: json({ ...o.status, publishedNode: prev.publishedNode }) });
+    if (prev.publishedNode)
+      records.push({ time: ob.at, id: idOf(o, "unmount"), action: A.Unmount, actionContent: json({ ...o.status, publishedNode: prev.publishedNode }) });
     records.push({ time: ob.at, id: idOf(o, "delete"), action: A.Delete, actionContent: json(o.spec) });
     return { records, next: { exists: false, ops } };
   }

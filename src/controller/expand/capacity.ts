@@ -32,7 +32,8 @@ export function growthProblem(lv: Lv, targetBytes: number, lsns: Lsn[], lvs: Lv[
       continue;
     }
     const free = Math.max(0, Math.min(p.freeBytes, p.totalBytes - p.usedBytes));
-    if (free < delta) problems.push(`pool ${pool} on node ${node} has ${formatBytes(free)} free (${formatBytes(p.totalBytes)} total), the growth needs ${formatBytes(delta)}`);
+    if (free < delta)
+      problems.push(`pool ${pool} on node ${node} has ${formatBytes(free)} free (${formatBytes(p.totalBytes)} total), the growth needs ${formatBytes(delta)}`);
   }
   if (!problems.length) return undefined;
   return `cannot grow volume ${name} from ${formatBytes(have)} to ${formatBytes(targetBytes)}: ${problems.join("; ")}`;

@@ -45,7 +45,13 @@ export function expandController(o: ExpandControllerOptions): Controller {
   const lvInf = o.lvInformer ?? new Informer<Lv>(c.lv, { log, name: "localvolumes" });
   const lvrInf = o.lvrInformer ?? new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
   const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({ name: "localvolumeexpand", log, workers: 2, events: { client: o.client, component: "hwameistor-controller" }, reconcile: (k) => reconcile(k) });
+  const ctl = new Controller({
+    name: "localvolumeexpand",
+    log,
+    workers: 2,
+    events: { client: o.client, component: "hwameistor-controller" },
+    reconcile: (k) => reconcile(k),
+  });
   // The expand object is named after its volume (§1.13); a change of the volume or a replica wakes it.
   ctl.watch(lveInf);
   ctl.watch(lvInf, (lv) => (lveInf.getByName(nameOf(lv)) ? nameOf(lv) : undefined));
@@ -98,7 +104,10 @@ export function expandController(o: ExpandControllerOptions): Controller {
         requiredCapacityBytes: lv.spec?.requiredCapacityBytes ?? 0,
         allocatedCapacityBytes: lv.status?.allocatedCapacityBytes ?? 0,
       },
-      replicas: lvrInf.list().filter((r) => r.spec?.volumeName === volume).map(replicaFact),
+      replicas: lvrInf
+        .list()
+        .filter((r) => r.spec?.volumeName === volume)
+        .map(replicaFact),
       poolProblem: lv && state === "Submitted" ? growthProblem(lv, roundUp4MiB(required), lsnInf.list(), lvInf.list()) : undefined,
     };
     const d = decideExpand({ name, volumeName: volume, requiredCapacityBytes: required, abort: !!lve.spec?.abort, state }, facts);

@@ -53,7 +53,8 @@ export interface ExpandFacts {
   poolProblem?: string;
 }
 
-export type ExpandAction = { type: "deleteObject" } | { type: "setVolumeCapacity"; bytes: number } | { type: "setReplicaCapacity"; names: string[]; bytes: number };
+export type ExpandAction =
+  { type: "deleteObject" } | { type: "setVolumeCapacity"; bytes: number } | { type: "setReplicaCapacity"; names: string[]; bytes: number };
 
 export interface ExpandDecision {
   state: string;
@@ -92,7 +93,10 @@ export function decideExpand(x: ExpandInput, f: ExpandFacts): ExpandDecision {
   if (x.state === S.Submitted) {
     const have = roundUp4MiB(Math.max(v.allocatedCapacityBytes, 0));
     if (target <= have && v.requiredCapacityBytes >= target) {
-      return out(S.Completed, `volume ${x.volumeName} already has ${have} bytes`, { status: { message: `volume ${x.volumeName} already has ${have} bytes`, allocatedCapacityBytes: have }, requeueAfterMs: 0 });
+      return out(S.Completed, `volume ${x.volumeName} already has ${have} bytes`, {
+        status: { message: `volume ${x.volumeName} already has ${have} bytes`, allocatedCapacityBytes: have },
+        requeueAfterMs: 0,
+      });
     }
     if (f.poolProblem) return failed(hwError("InsufficientPoolCapacity", f.poolProblem, { hint: "free space in the pool, or add disks to it" }));
     return out(S.InProgress, `growing volume ${x.volumeName} to ${target} bytes`, {
@@ -117,9 +121,18 @@ export function decideExpand(x: ExpandInput, f: ExpandFacts): ExpandDecision {
       live.every((r) => r.state === VolumeStates.Ready && r.allocatedCapacityBytes >= target) &&
       v.state === VolumeStates.Ready &&
       v.allocatedCapacityBytes >= target;
-    if (done) return out(S.Completed, `volume ${x.volumeName} grown to ${v.allocatedCapacityBytes} bytes`, { status: { message: `volume ${x.volumeName} grown to ${v.allocatedCapacityBytes} bytes`, allocatedCapacityBytes: v.allocatedCapacityBytes } });
-    const waiting = live.filter((r) => r.state !== VolumeStates.Ready || r.allocatedCapacityBytes < target).map((r) => `${r.name} ${r.state || "new"} ${r.allocatedCapacityBytes}`);
-    return out(S.InProgress, `waiting for ${waiting.length ? `replicas ${waiting.join(", ")}` : `volume ${x.volumeName} (${v.state}, ${v.allocatedCapacityBytes} bytes)`}`, { requeueAfterMs: RECHECK_MS });
+    if (done)
+      return out(S.Completed, `volume ${x.volumeName} grown to ${v.allocatedCapacityBytes} bytes`, {
+        status: { message: `volume ${x.volumeName} grown to ${v.allocatedCapacityBytes} bytes`, allocatedCapacityBytes: v.allocatedCapacityBytes },
+      });
+    const waiting = live
+      .filter((r) => r.state !== VolumeStates.Ready || r.allocatedCapacityBytes < target)
+      .map((r) => `${r.name} ${r.state || "new"} ${r.allocatedCapacityBytes}`);
+    return out(
+      S.InProgress,
+      `waiting for ${waiting.length ? `replicas ${waiting.join(", ")}` : `volume ${x.volumeName} (${v.state}, ${v.allocatedCapacityBytes} bytes)`}`,
+      { requeueAfterMs: RECHECK_MS },
+    );
   }
   return { state: x.state, actions: [], status: {} };
 }

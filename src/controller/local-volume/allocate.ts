@@ -54,10 +54,15 @@ export function allocateConfig(lv: Lv, f: AllocationFacts): Allocation {
     replicas.push(replica(node, id));
   }
   if (replicas.length < want) {
-    return { error: `no enough nodes for volume ${name}: ${replicas.length} of ${want} replica(s) placed (${replicas.map((r) => r.hostname).join(", ") || "none"})` };
+    return {
+      error: `no enough nodes for volume ${name}: ${replicas.length} of ${want} replica(s) placed (${replicas.map((r) => r.hostname).join(", ") || "none"})`,
+    };
   }
   const first = lv.spec?.accessibility?.nodes?.[0];
-  const primaryIdx = Math.max(0, replicas.findIndex((r) => r.hostname === first));
+  const primaryIdx = Math.max(
+    0,
+    replicas.findIndex((r) => r.hostname === first),
+  );
   replicas.forEach((r, i) => (r.primary = i === primaryIdx));
 
   let resourceID = -1;
@@ -94,7 +99,11 @@ export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(v);
 }

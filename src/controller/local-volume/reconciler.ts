@@ -69,11 +69,19 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
   controller.watch(lvInf);
   controller.watch(lvrInf, (r) => r.spec?.volumeName || undefined);
   // A node that becomes Ready (or reports new capacity) may unblock volumes waiting for placement.
-  controller.watch(lsnInf, () => lvInf.list().filter((lv) => (lv.status?.state ?? "") === "Creating").map(nameOf));
+  controller.watch(lsnInf, () =>
+    lvInf
+      .list()
+      .filter((lv) => (lv.status?.state ?? "") === "Creating")
+      .map(nameOf),
+  );
 
   function allocation(lv: Lv): Allocation {
     const lvs = lvInf.list();
-    const nodes = storageNodeViews(lsnInf.list(), lvs.filter((x) => nameOf(x) !== nameOf(lv)));
+    const nodes = storageNodeViews(
+      lsnInf.list(),
+      lvs.filter((x) => nameOf(x) !== nameOf(lv)),
+    );
     const want = lv.spec?.replicaNumber ?? 1;
     const placed = new Set([...(lv.spec?.config?.replicas ?? []).map((r) => r.hostname), ...(lv.spec?.accessibility?.nodes ?? [])]);
     let extra: string[] = [];
@@ -87,7 +95,12 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
       });
       extra = r.candidates.map((x) => x.node);
     }
-    const usedResourceIDs = new Set(lvs.filter((x) => nameOf(x) !== nameOf(lv)).map((x) => x.spec?.config?.resourceID ?? -1).filter((id) => id >= 0));
+    const usedResourceIDs = new Set(
+      lvs
+        .filter((x) => nameOf(x) !== nameOf(lv))
+        .map((x) => x.spec?.config?.resourceID ?? -1)
+        .filter((id) => id >= 0),
+    );
     return allocateConfig(lv, { nodes, extraCandidates: extra, usedResourceIDs });
   }
 
@@ -96,7 +109,13 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
     const lv = lvInf.getByName(name);
     if (!lv) {
       // Gone without ToBeDeleted (or just removed by us): make sure no replica stays behind.
-      for (const r of replicas) await runAction(c, name, undefined, r.status?.state === "Deleted" ? { type: "deleteReplicaObject", name: nameOf(r) } : { type: "markReplicaDelete", name: nameOf(r) });
+      for (const r of replicas)
+        await runAction(
+          c,
+          name,
+          undefined,
+          r.status?.state === "Deleted" ? { type: "deleteReplicaObject", name: nameOf(r) } : { type: "markReplicaDelete", name: nameOf(r) },
+        );
       return;
     }
     const state = lv.status?.state ?? "";
@@ -180,4 +199,3 @@ function ignoreNotFound(e: unknown): void {
   if ((e as { code?: string })?.code === "NOT_FOUND") return;
   throw e;
 }
-

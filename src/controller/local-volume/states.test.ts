@@ -24,7 +24,14 @@ const lv = (state: string | undefined, spec: Partial<NonNullable<Lv["spec"]>> = 
   spec: { poolName: StoragePools.HDD, requiredCapacityBytes: G, replicaNumber: 1, accessibility: { nodes: ["a"] }, ...spec },
   status: { state, rawblock: false },
 });
-const rep = (name: string, nodeName: string, state: string, o: Partial<ReplicaFact> = {}): ReplicaFact => ({ name, nodeName, state, delete: false, allocatedCapacityBytes: G, ...o });
+const rep = (name: string, nodeName: string, state: string, o: Partial<ReplicaFact> = {}): ReplicaFact => ({
+  name,
+  nodeName,
+  state,
+  delete: false,
+  allocatedCapacityBytes: G,
+  ...o,
+});
 const types = (a: Action[]) => a.map((x) => ("name" in x ? `${x.type}:${x.name}` : "nodeName" in x ? `${x.type}:${x.nodeName}` : x.type));
 
 interface Row {
@@ -139,14 +146,24 @@ const rows: Row[] = [
   },
   {
     what: "two replicas on two nodes: one Ready is not enough",
-    lv: lv("NotReady", { config: cfg(["a", "b"], { convertible: true, resourceID: 0 }), replicaNumber: 2, convertible: true, accessibility: { nodes: ["a", "b"] } }),
+    lv: lv("NotReady", {
+      config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),
+      replicaNumber: 2,
+      convertible: true,
+      accessibility: { nodes: ["a", "b"] },
+    }),
     facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready")] },
     state: "NotReady",
     actions: ["createReplica:b"],
   },
   {
     what: "two replicas both Ready → Ready",
-    lv: lv("NotReady", { config: cfg(["a", "b"], { convertible: true, resourceID: 0 }), replicaNumber: 2, convertible: true, accessibility: { nodes: ["a", "b"] } }),
+    lv: lv("NotReady", {
+      config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),
+      replicaNumber: 2,
+      convertible: true,
+      accessibility: { nodes: ["a", "b"] },
+    }),
     facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready"), rep("pvc-1-bbbbbb", "b", "Ready", { allocatedCapacityBytes: 2 * G })] },
     state: "Ready",
     actions: [],
@@ -170,7 +187,13 @@ const rows: Row[] = [
     actions: ["deleteReplicaObject:pvc-1-aaaaaa"],
   },
   { what: "ToBeDeleted: replicas gone → Deleted", lv: lv("ToBeDeleted", { delete: true }), facts: { replicas: [] }, state: "Deleted", actions: [] },
-  { what: "Deleted → leave the group, remove the object", lv: lv("Deleted", { delete: true }), facts: { replicas: [] }, state: "Deleted", actions: ["removeFromGroup", "deleteVolume"] },
+  {
+    what: "Deleted → leave the group, remove the object",
+    lv: lv("Deleted", { delete: true }),
+    facts: { replicas: [] },
+    state: "Deleted",
+    actions: ["removeFromGroup", "deleteVolume"],
+  },
 ];
 
 test("LocalVolume state table", () => {
@@ -207,14 +230,26 @@ test("allocateConfig: replicas from accessibility then candidates, ids, primary,
   // HA: second replica from candidates, smallest free resource id, primary = accessibility.nodes[0]
   a = allocateConfig(lv("Creating", { replicaNumber: 2, convertible: true }), { ...facts, extraCandidates: ["c", "b"], usedResourceIDs: new Set([0, 1, 3]) });
   assert.ok("config" in a);
-  assert.deepEqual(a.config.replicas.map((r) => [r.id, r.hostname, r.primary]), [[1, "a", true], [2, "c", false]]);
+  assert.deepEqual(
+    a.config.replicas.map((r) => [r.id, r.hostname, r.primary]),
+    [
+      [1, "a", true],
+      [2, "c", false],
+    ],
+  );
   assert.equal(a.config.resourceID, 2);
   // existing replicas keep their ids; the missing one takes the smallest free id; resourceID is kept
   const cur = cfg(["b"], { convertible: true, resourceID: 7 });
   cur.replicas[0]!.id = 2;
   a = allocateConfig(lv("Creating", { replicaNumber: 2, convertible: true, config: cur, accessibility: { nodes: ["a"] } }), facts);
   assert.ok("config" in a);
-  assert.deepEqual(a.config.replicas.map((r) => [r.id, r.hostname, r.primary]), [[2, "b", false], [1, "a", true]]);
+  assert.deepEqual(
+    a.config.replicas.map((r) => [r.id, r.hostname, r.primary]),
+    [
+      [2, "b", false],
+      [1, "a", true],
+    ],
+  );
   assert.equal(a.config.resourceID, 7);
   // convertible flips back off: resourceID released
   a = allocateConfig(lv("Creating", { config: cfg(["a"], { resourceID: 7 }) }), facts);

@@ -33,12 +33,15 @@ export function claimsToCreate(disks: LocalDisk[], existingClaims: Array<Pick<Lo
   }
   return [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, g]) => ({
-      apiVersion: API_VERSION,
-      kind: Kinds.LocalDiskClaim,
-      metadata: { name },
-      spec: { nodeName: g.node, owner: Owners.LocalStorage, description: { diskType: g.type } },
-    }) as Claim);
+    .map(
+      ([name, g]) =>
+        ({
+          apiVersion: API_VERSION,
+          kind: Kinds.LocalDiskClaim,
+          metadata: { name },
+          spec: { nodeName: g.node, owner: Owners.LocalStorage, description: { diskType: g.type } },
+        }) as Claim,
+    );
 }
 
 /** Disks to reserve per `spec.diskReserveConfigurations` (node + device path), not reserved yet. */

@@ -34,7 +34,10 @@ test("one claim per node and disk type for free disks, named <node>-<type>-claim
 test("diskReserveConfigurations select by node and device path", () => {
   const disks = [ld("loop1", "node-1"), ld("loop2", "node-1", { reserved: true }), ld("loop1b", "node-2", { devicePath: "/dev/loop1" })];
   const r = disksToReserve(disks, [{ nodeName: "node-1", devices: ["/dev/loop1", "/dev/loop2"] }]);
-  assert.deepEqual(r.map((d) => d.metadata!.name), ["loop1"]);
+  assert.deepEqual(
+    r.map((d) => d.metadata!.name),
+    ["loop1"],
+  );
 });
 
 test("StorageClasses only for classes with capacity, with the original's defaults", () => {
@@ -46,7 +49,10 @@ test("StorageClasses only for classes with capacity, with the original's default
     [lsn({ LocalStorage_PoolHDD: { class: "HDD", totalCapacityBytes: 2 ** 31 } }), lsn({ LocalStorage_PoolSSD: { totalCapacityBytes: 2 ** 30 } })],
     [lsn({ LocalDisk_PoolHDD: { disks: [{ devPath: "/dev/loop3" }] } })],
   );
-  assert.deepEqual(scs.map((s) => s.metadata!.name), ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-ssd", "hwameistor-storage-disk-hdd"]);
+  assert.deepEqual(
+    scs.map((s) => s.metadata!.name),
+    ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-ssd", "hwameistor-storage-disk-hdd"],
+  );
   assert.equal(REPLICATION_AVAILABLE, false, "no -ha StorageClass while data replication does not exist (flip with src/api/features.ts)");
   const hdd = scs[0]!;
   assert.equal(hdd.provisioner, "lvm.hwameistor.io");
@@ -64,7 +70,11 @@ test("StorageClasses only for classes with capacity, with the original's default
   });
   assert.deepEqual(scs[2]!.parameters, { diskType: "HDD", "csi.storage.k8s.io/fstype": "xfs" });
   assert.equal(scs[2]!.provisioner, "disk.hwameistor.io");
-  const custom = desiredStorageClasses({ storageClass: { reclaimPolicy: "Delete", allowVolumeExpansion: false, fsType: "ext4" } }, [lsn({ LocalStorage_PoolHDD: { totalCapacityBytes: 1 } })], []);
+  const custom = desiredStorageClasses(
+    { storageClass: { reclaimPolicy: "Delete", allowVolumeExpansion: false, fsType: "ext4" } },
+    [lsn({ LocalStorage_PoolHDD: { totalCapacityBytes: 1 } })],
+    [],
+  );
   assert.equal(custom[0]!.reclaimPolicy, "Delete");
   assert.equal(custom[0]!.allowVolumeExpansion, false);
   assert.equal(custom[0]!.parameters!["csi.storage.k8s.io/fstype"], "ext4");

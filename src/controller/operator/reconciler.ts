@@ -37,11 +37,18 @@ type ReadyObj = { metadata?: { name?: string }; status?: { state?: string } };
 
 function component(nodes: KubeObject[], objs: ReadyObj[], kind: string) {
   const names = nodes.map((n) => n.metadata!.name!).sort();
-  const pods = names.map((node) => ({ name: `${kind}-${node}`, node, status: objs.find((o) => o.metadata?.name === node)?.status?.state === NodeStates.Ready ? "Running" : "Pending" }));
+  const pods = names.map((node) => ({
+    name: `${kind}-${node}`,
+    node,
+    status: objs.find((o) => o.metadata?.name === node)?.status?.state === NodeStates.Ready ? "Running" : "Pending",
+  }));
   const facts: ComponentFacts = { desired: names.length, available: pods.filter((p) => p.status === "Running").length };
   return {
     facts,
-    status: { instances: { pods, desiredPodCount: facts.desired, availablePodCount: facts.available, workloadType: "DaemonSet", workloadName: kind }, health: healthOf(facts) },
+    status: {
+      instances: { pods, desiredPodCount: facts.desired, availablePodCount: facts.available, workloadType: "DaemonSet", workloadName: kind },
+      health: healthOf(facts),
+    },
   };
 }
 
@@ -86,7 +93,12 @@ export function startOperatorController(o: OperatorOptions): Controller {
               if (!(e instanceof HwError && e.code === "ALREADY_EXISTS")) throw e;
             });
             o.log.info({ claim: ldc.metadata!.name }, "created LocalDiskClaim");
-            void ctl.recordEvent(cluster, "Normal", "DiskClaimed", `created LocalDiskClaim ${ldc.metadata!.name} for the free ${ldc.spec.description?.diskType} disks of ${ldc.spec.nodeName}`);
+            void ctl.recordEvent(
+              cluster,
+              "Normal",
+              "DiskClaimed",
+              `created LocalDiskClaim ${ldc.metadata!.name} for the free ${ldc.spec.description?.diskType} disks of ${ldc.spec.nodeName}`,
+            );
           }
         } else if (a === "createStorageClasses") {
           for (const sc of desiredStorageClasses(spec, lsns.list(), ldns.list())) {
@@ -95,7 +107,12 @@ export function startOperatorController(o: OperatorOptions): Controller {
               if (!(e instanceof HwError && e.code === "ALREADY_EXISTS")) throw e;
             });
             o.log.info({ storageClass: sc.metadata!.name }, "created StorageClass");
-            void ctl.recordEvent(cluster, "Normal", "StorageClassCreated", `created StorageClass ${sc.metadata!.name} (a ${sc.parameters?.poolClass ?? sc.parameters?.diskType} pool has capacity)`);
+            void ctl.recordEvent(
+              cluster,
+              "Normal",
+              "StorageClassCreated",
+              `created StorageClass ${sc.metadata!.name} (a ${sc.parameters?.poolClass ?? sc.parameters?.diskType} pool has capacity)`,
+            );
           }
         }
       }
@@ -107,7 +124,8 @@ export function startOperatorController(o: OperatorOptions): Controller {
       };
       if (JSON.stringify(status) !== JSON.stringify(cluster.status ?? {})) {
         await clusterC.updateStatus({ ...cluster, status });
-        if (decision.next !== (cluster.status?.phase ?? "")) o.log.info({ cluster: key, from: cluster.status?.phase ?? "", to: decision.next }, "cluster phase");
+        if (decision.next !== (cluster.status?.phase ?? ""))
+          o.log.info({ cluster: key, from: cluster.status?.phase ?? "", to: decision.next }, "cluster phase");
       }
       // Phases step one at a time (each visible in status); the next step runs at once.
       return decision.next !== (cluster.status?.phase ?? "") ? { requeueAfterMs: 0 } : undefined;

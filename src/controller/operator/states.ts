@@ -52,7 +52,10 @@ export function decidePhase(i: PhaseInput): PhaseDecision {
     case ClusterPhases.Reserved:
       return { next: ClusterPhases.CreatedLDC, actions: i.notClaimDisk ? [] : ["createClaims"] };
     case ClusterPhases.CreatedLDC:
-      return { next: ClusterPhases.CreatedLDC, actions: i.notClaimDisk ? ["reserveDisks", "createStorageClasses"] : ["reserveDisks", "createClaims", "createStorageClasses"] };
+      return {
+        next: ClusterPhases.CreatedLDC,
+        actions: i.notClaimDisk ? ["reserveDisks", "createStorageClasses"] : ["reserveDisks", "createClaims", "createStorageClasses"],
+      };
     default:
       return { next: ClusterPhases.Empty, actions: [] };
   }

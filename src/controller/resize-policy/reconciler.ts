@@ -52,7 +52,13 @@ export function resizePolicyController(o: ResizePolicyControllerOptions): Contro
   const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes", resyncPeriodMs: 30_000 });
   const rpInf = new Informer<ResizePolicyObject>(c.resizePolicy, { log, name: "resizepolicies" });
   const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({ name: "resizepolicy", log, workers: 2, events: { client: o.client, component: "hwameistor-controller" }, reconcile: (k) => reconcile(k) });
+  const ctl = new Controller({
+    name: "resizepolicy",
+    log,
+    workers: 2,
+    events: { client: o.client, component: "hwameistor-controller" },
+    reconcile: (k) => reconcile(k),
+  });
   ctl.watch(lvInf);
   ctl.watch(rpInf, () => lvInf.list().map(nameOf)); // a policy change re-evaluates every volume
   ctl.watch(lsnInf, () => undefined);
@@ -60,7 +66,10 @@ export function resizePolicyController(o: ResizePolicyControllerOptions): Contro
   async function reconcile(name: string) {
     const lv = lvInf.getByName(name);
     if (!lv || lv.spec?.delete || lv.status?.state !== VolumeStates.Ready) return;
-    const policies: PolicyView[] = rpInf.list().filter((p) => p.spec).map((p) => ({ name: nameOf(p), creationTimestamp: p.metadata?.creationTimestamp ?? "", spec: p.spec! }));
+    const policies: PolicyView[] = rpInf
+      .list()
+      .filter((p) => p.spec)
+      .map((p) => ({ name: nameOf(p), creationTimestamp: p.metadata?.creationTimestamp ?? "", spec: p.spec! }));
     if (!policies.length) return;
     const ns = lv.spec?.pvcNamespace ?? "";
     const pvc = ns && lv.spec?.pvcName ? await optional(pvcs.get(lv.spec.pvcName, ns)) : undefined;
@@ -78,7 +87,12 @@ export function resizePolicyController(o: ResizePolicyControllerOptions): Contro
     const views = new Map(storageNodeViews(lsnInf.list(), lvInf.list()).map((v) => [v.name, v]));
     const pools: PoolFact[] = replicaNodesOf(lv).map((node) => {
       const p = views.get(node)?.pools[lv.spec?.poolName ?? ""];
-      return { node, totalBytes: p?.totalBytes ?? 0, usedBytes: p?.usedBytes ?? 0, freeBytes: p ? Math.max(0, Math.min(p.freeBytes, p.totalBytes - p.usedBytes)) : 0 };
+      return {
+        node,
+        totalBytes: p?.totalBytes ?? 0,
+        usedBytes: p?.usedBytes ?? 0,
+        freeBytes: p ? Math.max(0, Math.min(p.freeBytes, p.totalBytes - p.usedBytes)) : 0,
+      };
     });
     const d = decideResize(policy?.spec, { usedBytes: lv.status?.usedCapacityBytes ?? 0, capacityBytes: capacity, pools });
     log.debug({ volume: name, policy: policy?.name, decision: d }, "resize policy");

@@ -30,7 +30,12 @@ const table: Array<[string, Parameters<typeof decideResize>, boolean | number, R
   ["no policy", [undefined, { usedBytes: 1, capacityBytes: G, pools: [pool] }], false, /no ResizePolicy/],
   ["no usage", [spec, { usedBytes: 0, capacityBytes: G, pools: [pool] }], false, /no usage/],
   ["below threshold", [spec, { usedBytes: 0.5 * G, capacityBytes: G, pools: [pool] }], false, /below resizeThreshold/],
-  ["pool too full", [spec, { usedBytes: 0.9 * G, capacityBytes: G, pools: [{ ...pool, usedBytes: 9.5 * G, freeBytes: 0.5 * G }] }], false, /nodePoolUsageLimit/],
+  [
+    "pool too full",
+    [spec, { usedBytes: 0.9 * G, capacityBytes: G, pools: [{ ...pool, usedBytes: 9.5 * G, freeBytes: 0.5 * G }] }],
+    false,
+    /nodePoolUsageLimit/,
+  ],
   ["no room", [spec, { usedBytes: 0.9 * G, capacityBytes: G, pools: [{ ...pool, totalBytes: 10 * G, usedBytes: 2 * G, freeBytes: 100 * M }] }], false, /free/],
   // used 900 MiB, warning 60 → 900×100/59 = 1525.4 MiB → 1528 MiB (4 MiB aligned), 900/1528 = 58.9 % < 60.
   ["grows to the warning target", [spec, { usedBytes: 900 * M, capacityBytes: G, pools: [pool] }], 1528 * M],

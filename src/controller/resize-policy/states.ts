@@ -58,7 +58,10 @@ export function selectPolicy(policies: PolicyView[], labels: ClaimLabels): Polic
           return false;
         }
       };
-      const ok = (!s.pvcSelector || m(s.pvcSelector, labels.pvc)) && (!s.namespaceSelector || m(s.namespaceSelector, labels.namespace)) && (!s.storageClassSelector || m(s.storageClassSelector, labels.storageClass));
+      const ok =
+        (!s.pvcSelector || m(s.pvcSelector, labels.pvc)) &&
+        (!s.namespaceSelector || m(s.namespaceSelector, labels.namespace)) &&
+        (!s.storageClassSelector || m(s.storageClassSelector, labels.storageClass));
       if (ok) return p;
     }
   }
@@ -88,7 +91,8 @@ export function decideResize(policy: ResizePolicySpec | undefined, f: ResizeFact
   if (usage < policy.resizeThreshold) return { resize: false, reason: `usage ${usage.toFixed(1)}% is below resizeThreshold ${policy.resizeThreshold}%` };
   for (const p of f.pools) {
     const pu = p.totalBytes > 0 ? (100 * p.usedBytes) / p.totalBytes : 100;
-    if (pu >= policy.nodePoolUsageLimit) return { resize: false, reason: `pool on node ${p.node} is ${pu.toFixed(1)}% used, at or above nodePoolUsageLimit ${policy.nodePoolUsageLimit}%` };
+    if (pu >= policy.nodePoolUsageLimit)
+      return { resize: false, reason: `pool on node ${p.node} is ${pu.toFixed(1)}% used, at or above nodePoolUsageLimit ${policy.nodePoolUsageLimit}%` };
   }
   const warn = policy.warningThreshold;
   if (warn <= 1) return { resize: false, reason: `warningThreshold ${warn}% leaves no target size` };
@@ -96,8 +100,12 @@ export function decideResize(policy: ResizePolicySpec | undefined, f: ResizeFact
   while ((f.usedBytes / size) * 100 >= warn) size += EXTENT;
   if (size <= f.capacityBytes) return { resize: false, reason: `target ${size} bytes is not above the current ${f.capacityBytes}` };
   for (const p of f.pools) {
-    if (size - f.capacityBytes > p.freeBytes) return { resize: false, reason: `pool on node ${p.node} has ${p.freeBytes} bytes free, growing needs ${size - f.capacityBytes}` };
+    if (size - f.capacityBytes > p.freeBytes)
+      return { resize: false, reason: `pool on node ${p.node} has ${p.freeBytes} bytes free, growing needs ${size - f.capacityBytes}` };
   }
-  return { resize: true, newBytes: size, reason: `usage ${usage.toFixed(1)}% ≥ resizeThreshold ${policy.resizeThreshold}%: grow to ${size} bytes (usage then below warningThreshold ${warn}%)` };
+  return {
+    resize: true,
+    newBytes: size,
+    reason: `usage ${usage.toFixed(1)}% ≥ resizeThreshold ${policy.resizeThreshold}%: grow to ${size} bytes (usage then below warningThreshold ${warn}%)`,
+  };
 }
-

@@ -66,7 +66,12 @@ export function snapshotControllers(o: SnapshotControllersOptions): { start(): P
   const lvsrInf = new Informer<Lvsr>(c.lvsrestore, { log, name: "localvolumesnapshotrestores" });
   const lvrsrInf = new Informer<Lvrsr>(c.lvrsrestore, { log, name: "localvolumereplicasnapshotrestores" });
 
-  const snapCtl = new Controller({ name: "localvolumesnapshot", log, workers: 2, reconcile: (k) => (k.startsWith(VOLUME_KEY) ? reconcileDeferred(k.slice(VOLUME_KEY.length)) : reconcileSnapshot(k)) });
+  const snapCtl = new Controller({
+    name: "localvolumesnapshot",
+    log,
+    workers: 2,
+    reconcile: (k) => (k.startsWith(VOLUME_KEY) ? reconcileDeferred(k.slice(VOLUME_KEY.length)) : reconcileSnapshot(k)),
+  });
   snapCtl.watch(lvsInf, (s) => [s.metadata!.name!, VOLUME_KEY + (s.spec?.sourceVolume ?? "")]);
   snapCtl.watch(lvrsInf, (r) => r.spec?.volumeSnapshotName || undefined);
   snapCtl.watch(lvInf, (lv) => (lv.metadata?.annotations?.[DELETE_DEFERRED_ANNOTATION] ? VOLUME_KEY + lv.metadata.name : undefined));
@@ -92,7 +97,12 @@ export function snapshotControllers(o: SnapshotControllersOptions): { start(): P
       error: r.status?.error,
     }));
     const st: LocalVolumeSnapshotStatus = lvs.status ?? {};
-    const d = decideSnapshot({ state: st.state ?? "", deleteRequested: !!lvs.spec.delete, nodes: lvs.spec.accessibility?.nodes ?? [], replicaSnapshots: facts });
+    const d = decideSnapshot({
+      state: st.state ?? "",
+      deleteRequested: !!lvs.spec.delete,
+      nodes: lvs.spec.accessibility?.nodes ?? [],
+      replicaSnapshots: facts,
+    });
     for (const a of d.actions) {
       if (a.kind === "deleteObject") {
         await c.lvs.delete(name);
@@ -109,7 +119,10 @@ export function snapshotControllers(o: SnapshotControllersOptions): { start(): P
           const lvr = lvrInf.list().find((r) => r.spec?.volumeName === spec.sourceVolume && r.spec?.nodeName === node && !r.spec?.delete);
           if (!lvr) throw new Error(`snapshot ${name}: volume ${lvs.spec.sourceVolume} has no replica on node ${node} yet`);
           await c.lvrs.create({
-            metadata: { name: childName(name), ownerReferences: [{ apiVersion: "hwameistor.io/v1alpha1", kind: Kinds.LocalVolumeSnapshot, name, uid: lvs.metadata!.uid! }] },
+            metadata: {
+              name: childName(name),
+              ownerReferences: [{ apiVersion: "hwameistor.io/v1alpha1", kind: Kinds.LocalVolumeSnapshot, name, uid: lvs.metadata!.uid! }],
+            },
             spec: {
               nodeName: node,
               volumeSnapshotName: name,
@@ -177,14 +190,22 @@ export function snapshotControllers(o: SnapshotControllersOptions): { start(): P
           }
         : undefined,
       targetPoolName: r.spec.targetPoolName,
-      replicaRestores: children.map((x) => ({ name: x.metadata!.name!, nodeName: x.spec?.nodeName ?? "", state: x.status?.state ?? "", message: x.status?.message })),
+      replicaRestores: children.map((x) => ({
+        name: x.metadata!.name!,
+        nodeName: x.spec?.nodeName ?? "",
+        state: x.status?.state ?? "",
+        message: x.status?.message,
+      })),
     };
     const d = decideRestore(facts);
     for (const a of d.actions) {
       if (a.kind === "createReplicaRestores") {
         for (const node of a.nodes) {
           await c.lvrsrestore.create({
-            metadata: { name: childName(name), ownerReferences: [{ apiVersion: "hwameistor.io/v1alpha1", kind: Kinds.LocalVolumeSnapshotRestore, name, uid: r.metadata!.uid! }] },
+            metadata: {
+              name: childName(name),
+              ownerReferences: [{ apiVersion: "hwameistor.io/v1alpha1", kind: Kinds.LocalVolumeSnapshotRestore, name, uid: r.metadata!.uid! }],
+            },
             spec: {
               nodeName: node,
               targetVolume: a.targetVolume,

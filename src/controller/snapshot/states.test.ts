@@ -7,24 +7,68 @@ const rs = (name: string, nodeName: string, state: string, extra: object = {}) =
 test("LocalVolumeSnapshot: scenario table", () => {
   const rows: Array<[string, SnapshotFacts, string | undefined, string[]]> = [
     ["new → Creating", { state: "", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [] }, "Creating", []],
-    ["Creating → one replica snapshot per node", { state: "Creating", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [] }, "NotReady", ["createReplicaSnapshots"]],
-    ["Creating, child exists (crash window) → no second", { state: "Creating", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "")] }, "NotReady", []],
-    ["NotReady + Ready child → Ready", { state: "NotReady", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "Ready", { allocatedCapacityBytes: 8, creationTime: "t" })] }, "Ready", []],
-    ["Ready + child lost → NotReady", { state: "Ready", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "NotReady")] }, "NotReady", []],
-    ["delete → children marked", { state: "Ready", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "Ready")] }, "ToBeDeleted", ["markReplicaSnapshotsDeleted"]],
-    ["delete, children going → wait", { state: "ToBeDeleted", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [{ ...rs("s-a", "n1", "ToBeDeleted"), delete: true }] }, "ToBeDeleted", []],
+    [
+      "Creating → one replica snapshot per node",
+      { state: "Creating", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [] },
+      "NotReady",
+      ["createReplicaSnapshots"],
+    ],
+    [
+      "Creating, child exists (crash window) → no second",
+      { state: "Creating", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "")] },
+      "NotReady",
+      [],
+    ],
+    [
+      "NotReady + Ready child → Ready",
+      {
+        state: "NotReady",
+        deleteRequested: false,
+        nodes: ["n1"],
+        replicaSnapshots: [rs("s-a", "n1", "Ready", { allocatedCapacityBytes: 8, creationTime: "t" })],
+      },
+      "Ready",
+      [],
+    ],
+    [
+      "Ready + child lost → NotReady",
+      { state: "Ready", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "NotReady")] },
+      "NotReady",
+      [],
+    ],
+    [
+      "delete → children marked",
+      { state: "Ready", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "Ready")] },
+      "ToBeDeleted",
+      ["markReplicaSnapshotsDeleted"],
+    ],
+    [
+      "delete, children going → wait",
+      { state: "ToBeDeleted", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [{ ...rs("s-a", "n1", "ToBeDeleted"), delete: true }] },
+      "ToBeDeleted",
+      [],
+    ],
     ["delete, none left → Deleted", { state: "ToBeDeleted", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [] }, "Deleted", []],
     ["Deleted → object deleted", { state: "Deleted", deleteRequested: true, nodes: ["n1"], replicaSnapshots: [] }, undefined, ["deleteObject"]],
   ];
   for (const [name, f, state, actions] of rows) {
     const d = decideSnapshot(f);
     assert.equal(d.status?.state, state, name);
-    assert.deepEqual(d.actions.map((a) => a.kind), actions, name);
+    assert.deepEqual(
+      d.actions.map((a) => a.kind),
+      actions,
+      name,
+    );
   }
   const ready = decideSnapshot(rows[3]![1]);
   assert.equal(ready.status?.allocatedCapacityBytes, 8);
   assert.equal(ready.status?.creationTime, "t");
-  const failing = decideSnapshot({ state: "NotReady", deleteRequested: false, nodes: ["n1"], replicaSnapshots: [rs("s-a", "n1", "Creating", { reason: "no space" })] });
+  const failing = decideSnapshot({
+    state: "NotReady",
+    deleteRequested: false,
+    nodes: ["n1"],
+    replicaSnapshots: [rs("s-a", "n1", "Creating", { reason: "no space" })],
+  });
   assert.match(failing.status?.message ?? "", /s-a on n1: no space/);
 });
 
@@ -60,7 +104,11 @@ test("LocalVolumeSnapshotRestore: scenario table", () => {
   const sub = decideRestore(base());
   assert.equal(sub.state, "InProgress");
   assert.deepEqual(sub.actions, [{ kind: "createReplicaRestores", nodes: ["n1"], targetVolume: "pvc-b", poolName: "LocalStorage_PoolHDD" }]);
-  assert.deepEqual(decideRestore(base({ state: "InProgress" })).actions.map((a) => a.kind), ["createReplicaRestores"], "crash window: missing child created");
+  assert.deepEqual(
+    decideRestore(base({ state: "InProgress" })).actions.map((a) => a.kind),
+    ["createReplicaRestores"],
+    "crash window: missing child created",
+  );
   assert.deepEqual(decideRestore(base({ state: "InProgress", replicaRestores: [{ name: "r", nodeName: "n1", state: "InProgress" }] })), { actions: [] });
   const done = decideRestore(base({ state: "InProgress", replicaRestores: [{ name: "r", nodeName: "n1", state: "Completed" }] }));
   assert.equal(done.state, "Completed");
@@ -68,5 +116,7 @@ test("LocalVolumeSnapshotRestore: scenario table", () => {
   const failed = decideRestore(base({ state: "InProgress", replicaRestores: [{ name: "r", nodeName: "n1", state: "Failed", message: "in use" }] }));
   assert.deepEqual([failed.state, failed.message], ["Failed", "in use"]);
   assert.equal(decideRestore(base({ abort: true })).state, "Aborted");
-  assert.deepEqual(decideRestore(base({ state: "Completed", replicaRestores: [{ name: "r", nodeName: "n1", state: "Completed" }] })).actions, [{ kind: "cleanupReplicaRestores" }]);
+  assert.deepEqual(decideRestore(base({ state: "Completed", replicaRestores: [{ name: "r", nodeName: "n1", state: "Completed" }] })).actions, [
+    { kind: "cleanupReplicaRestores" },
+  ]);
 });

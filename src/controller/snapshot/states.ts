@@ -42,9 +42,7 @@ export interface SnapshotFacts {
 }
 
 export type SnapshotControllerAction =
-  | { kind: "createReplicaSnapshots"; nodes: string[] }
-  | { kind: "markReplicaSnapshotsDeleted"; names: string[] }
-  | { kind: "deleteObject" };
+  { kind: "createReplicaSnapshots"; nodes: string[] } | { kind: "markReplicaSnapshotsDeleted"; names: string[] } | { kind: "deleteObject" };
 
 export interface SnapshotStatusPatch {
   state: string;
@@ -67,7 +65,8 @@ export function decideSnapshot(f: SnapshotFacts): SnapshotDecision {
   if (f.deleteRequested) {
     const undeleted = f.replicaSnapshots.filter((r) => !r.delete).map((r) => r.name);
     if (undeleted.length) return { status: { state: S.ToBeDeleted }, actions: [{ kind: "markReplicaSnapshotsDeleted", names: undeleted }] };
-    if (f.replicaSnapshots.length) return { status: { state: S.ToBeDeleted, message: `waiting for ${f.replicaSnapshots.length} replica snapshot(s) to be removed` }, actions: [] };
+    if (f.replicaSnapshots.length)
+      return { status: { state: S.ToBeDeleted, message: `waiting for ${f.replicaSnapshots.length} replica snapshot(s) to be removed` }, actions: [] };
     if (f.state !== S.Deleted) return { status: { state: S.Deleted }, actions: [] };
     return { actions: [{ kind: "deleteObject" }] };
   }
@@ -114,7 +113,10 @@ export interface RestoreFacts {
   replicaRestores: Array<{ name: string; nodeName: string; state: string; message?: string }>;
 }
 
-export type RestoreControllerAction = { kind: "createReplicaRestores"; nodes: string[]; targetVolume: string; poolName: string } | { kind: "annotateTarget"; volume: string } | { kind: "cleanupReplicaRestores" };
+export type RestoreControllerAction =
+  | { kind: "createReplicaRestores"; nodes: string[]; targetVolume: string; poolName: string }
+  | { kind: "annotateTarget"; volume: string }
+  | { kind: "cleanupReplicaRestores" };
 
 export interface RestoreDecision {
   state?: string;
@@ -133,9 +135,12 @@ export function restoreRefusal(f: RestoreFacts): string | undefined {
     if (t.publishedNode) return `volume ${t.name} is published on node ${t.publishedNode}; unpublish it (stop its pod) before rolling back`;
     return undefined;
   }
-  if (!t.nodes.length || !t.nodes.every((n) => s.nodes.includes(n))) return `target volume ${t.name} is on ${t.nodes.join(", ") || "no node"}, not on the snapshot's node ${s.nodes.join(", ")} (restore is in place only)`;
-  if (t.poolName && s.poolName && t.poolName !== s.poolName) return `target volume ${t.name} is in ${t.poolName}, the snapshot in ${s.poolName} (restore is in place only)`;
-  if (t.requiredCapacityBytes < s.sizeBytes) return `target volume ${t.name} (${t.requiredCapacityBytes} bytes) is smaller than snapshot ${s.name} (${s.sizeBytes} bytes)`;
+  if (!t.nodes.length || !t.nodes.every((n) => s.nodes.includes(n)))
+    return `target volume ${t.name} is on ${t.nodes.join(", ") || "no node"}, not on the snapshot's node ${s.nodes.join(", ")} (restore is in place only)`;
+  if (t.poolName && s.poolName && t.poolName !== s.poolName)
+    return `target volume ${t.name} is in ${t.poolName}, the snapshot in ${s.poolName} (restore is in place only)`;
+  if (t.requiredCapacityBytes < s.sizeBytes)
+    return `target volume ${t.name} (${t.requiredCapacityBytes} bytes) is smaller than snapshot ${s.name} (${s.sizeBytes} bytes)`;
   if (t.publishedNode) return `target volume ${t.name} is published on node ${t.publishedNode}`;
   if (t.state !== VolumeStates.Ready) return `target volume ${t.name} is not Ready (state ${t.state || "new"})`;
   return undefined;
@@ -153,7 +158,7 @@ export function decideRestore(f: RestoreFacts): RestoreDecision {
     if (why) return { state: O.Failed, message: `${f.restoreType} refused: ${why}`, actions: [] };
     const s = f.snapshot!;
     const missing = s.nodes.filter((n) => !f.replicaRestores.some((r) => r.nodeName === n));
-    const pool = f.restoreType === RestoreTypes.Rollback ? (s.poolName ?? "") : (f.targetPoolName || f.target!.poolName || s.poolName || "");
+    const pool = f.restoreType === RestoreTypes.Rollback ? (s.poolName ?? "") : f.targetPoolName || f.target!.poolName || s.poolName || "";
     return {
       state: O.InProgress,
       actions: missing.length ? [{ kind: "createReplicaRestores", nodes: missing, targetVolume: f.target!.name, poolName: pool }] : [],
@@ -166,7 +171,7 @@ export function decideRestore(f: RestoreFacts): RestoreDecision {
     // A crash between the state write and the children's creation: create the missing ones now.
     const missing = nodes.filter((n) => !f.replicaRestores.some((r) => r.nodeName === n));
     if (missing.length && f.target) {
-      const pool = f.restoreType === RestoreTypes.Rollback ? (f.snapshot?.poolName ?? "") : (f.targetPoolName || f.target.poolName || f.snapshot?.poolName || "");
+      const pool = f.restoreType === RestoreTypes.Rollback ? (f.snapshot?.poolName ?? "") : f.targetPoolName || f.target.poolName || f.snapshot?.poolName || "";
       return { actions: [{ kind: "createReplicaRestores", nodes: missing, targetVolume: f.target.name, poolName: pool }] };
     }
     const done = nodes.length > 0 && nodes.every((n) => f.replicaRestores.some((r) => r.nodeName === n && r.state === O.Completed));

@@ -23,10 +23,21 @@ export function thinPoolClaimController(o: { client: KubeClient; log?: Logger })
   const c = hwameistorClients(o.client);
   const tpcInf = new Informer<ThinPoolClaimObject>(c.tpc, { log, name: "thinpoolclaims", resyncPeriodMs: 60_000 });
   const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({ name: "thinpoolclaim", log, workers: 1, events: { client: o.client, component: "hwameistor-controller" }, reconcile: (k) => reconcile(k) });
+  const ctl = new Controller({
+    name: "thinpoolclaim",
+    log,
+    workers: 1,
+    events: { client: o.client, component: "hwameistor-controller" },
+    reconcile: (k) => reconcile(k),
+  });
   ctl.watch(tpcInf);
   // A node's pools changed (space freed, claim recorded): wake its pending claims.
-  ctl.watch(lsnInf, (n) => tpcInf.list().filter((t) => t.spec?.nodeName === n.metadata?.name).map((t) => t.metadata!.name!));
+  ctl.watch(lsnInf, (n) =>
+    tpcInf
+      .list()
+      .filter((t) => t.spec?.nodeName === n.metadata?.name)
+      .map((t) => t.metadata!.name!),
+  );
 
   async function reconcile(name: string) {
     const tpc = tpcInf.getByName(name);
@@ -42,7 +53,11 @@ export function thinPoolClaimController(o: { client: KubeClient; log?: Logger })
       nodeName: node,
       description: desc,
       lsnExists: !!lsn,
-      pool: pool && { name: desc!.poolName, freeCapacityBytes: pool.freeCapacityBytes ?? 0, thinPool: pool.thinPool && { size: pool.thinPool.size, metadataSize: pool.thinPool.metadataSize } },
+      pool: pool && {
+        name: desc!.poolName,
+        freeCapacityBytes: pool.freeCapacityBytes ?? 0,
+        thinPool: pool.thinPool && { size: pool.thinPool.size, metadataSize: pool.thinPool.metadataSize },
+      },
     });
     if ("refuse" in d) {
       log.warn({ thinPoolClaim: name, state }, d.refuse);

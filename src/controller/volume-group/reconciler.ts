@@ -81,7 +81,10 @@ export function volumeGroupController(o: VolumeGroupControllerOptions): Controll
     const nodes = groupNodes(lvs);
     if (nodes.conflict) void controller.recordEvent(g, "Warning", "ReplicaNodesDiffer", `volumes of group ${name} are placed differently: ${nodes.conflict}`);
     const next = { ...spec, volumes: keep, accessibility: { ...spec.accessibility, nodes: nodes.nodes ?? spec.accessibility?.nodes ?? [] } };
-    if (JSON.stringify(next.volumes) !== JSON.stringify(volumes) || JSON.stringify(next.accessibility.nodes) !== JSON.stringify(spec.accessibility?.nodes ?? [])) {
+    if (
+      JSON.stringify(next.volumes) !== JSON.stringify(volumes) ||
+      JSON.stringify(next.accessibility.nodes) !== JSON.stringify(spec.accessibility?.nodes ?? [])
+    ) {
       await c.lvg.update({ ...g, spec: next });
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;

@@ -12,10 +12,13 @@ test("parseFilesystemShow: two devices", () => {
   assert.equal(s.label, null);
   assert.equal(s.totalDevices, 2);
   assert.equal(s.bytesUsed, 147456);
-  assert.deepEqual(s.devices.map((d) => [d.devid, d.sizeBytes, d.path, d.missing]), [
-    [1, 1073741824, "/dev/loop0", false],
-    [2, 1073741824, "/dev/loop1", false],
-  ]);
+  assert.deepEqual(
+    s.devices.map((d) => [d.devid, d.sizeBytes, d.path, d.missing]),
+    [
+      [1, 1073741824, "/dev/loop0", false],
+      [2, 1073741824, "/dev/loop1", false],
+    ],
+  );
   assert.equal(s.someMissing, false);
 });
 
@@ -45,7 +48,19 @@ test("parseFilesystemUsage", () => {
 
 test("mkfsBtrfsArgv: profiles by device count, validation", () => {
   assert.deepEqual(mkfsBtrfsArgv(["/dev/loop0", "/dev/loop1"]), ["mkfs.btrfs", "-q", "-d", "single", "-m", "raid1", "--", "/dev/loop0", "/dev/loop1"]);
-  assert.deepEqual(mkfsBtrfsArgv(["/dev/loop0"], { label: "p", force: true }), ["mkfs.btrfs", "-q", "-d", "single", "-m", "dup", "-L", "p", "-f", "--", "/dev/loop0"]);
+  assert.deepEqual(mkfsBtrfsArgv(["/dev/loop0"], { label: "p", force: true }), [
+    "mkfs.btrfs",
+    "-q",
+    "-d",
+    "single",
+    "-m",
+    "dup",
+    "-L",
+    "p",
+    "-f",
+    "--",
+    "/dev/loop0",
+  ]);
   assert.throws(() => mkfsBtrfsArgv([]), /at least one/);
   assert.throws(() => mkfsBtrfsArgv(["/dev/loop0", "/dev/loop0"]), /duplicate/);
   assert.throws(() => mkfsBtrfsArgv(["-f"]), /must start with \/dev/);

@@ -76,9 +76,7 @@ export function parseIoMax(text: string, majMin: string): IoLimits {
 
 /** The io.max line for the limits (0 → max). Only the given fields are written; others keep their value. */
 export function ioMaxLine(majMin: string, l: Partial<IoLimits>): string {
-  const parts = (Object.keys(V2_KEYS) as (keyof IoLimits)[])
-    .filter((f) => l[f] !== undefined)
-    .map((f) => `${V2_KEYS[f]}=${l[f] === 0 ? "max" : l[f]}`);
+  const parts = (Object.keys(V2_KEYS) as (keyof IoLimits)[]).filter((f) => l[f] !== undefined).map((f) => `${V2_KEYS[f]}=${l[f] === 0 ? "max" : l[f]}`);
   return `${majMin} ${parts.join(" ")}`;
 }
 

@@ -20,9 +20,34 @@ test("containerArgv: validates before anything runs", () => {
   assert.throws(() => containerArgv({ ...base, binds: [{ source: "/a", target: "/x/../etc" }] }), /\.\./);
   assert.throws(() => containerArgv({ ...base, env: { "A B": "1" } }), /not valid/);
   assert.throws(() => containerArgv({ ...base, runAsUser: -1 }), /non-negative/);
-  const argv = containerArgv({ ...base, command: ["id", "-u"], env: { A: "1; rm -rf /" }, runAsUser: 65534, workingDir: "/tmp", binds: [{ source: "/s", target: "/t", readOnly: true }] });
+  const argv = containerArgv({
+    ...base,
+    command: ["id", "-u"],
+    env: { A: "1; rm -rf /" },
+    runAsUser: 65534,
+    workingDir: "/tmp",
+    binds: [{ source: "/s", target: "/t", readOnly: true }],
+  });
   // every name is its own argument: nothing is interpreted by a shell
-  assert.deepEqual(argv.slice(argv.indexOf("/r")), ["/r", "/s", "/t", "ro", "--", "setpriv", "--reuid=65534", "--regid=0", "--clear-groups", "--", "env", "-i", "--chdir=/tmp", "--", "A=1; rm -rf /", "id", "-u"]);
+  assert.deepEqual(argv.slice(argv.indexOf("/r")), [
+    "/r",
+    "/s",
+    "/t",
+    "ro",
+    "--",
+    "setpriv",
+    "--reuid=65534",
+    "--regid=0",
+    "--clear-groups",
+    "--",
+    "env",
+    "-i",
+    "--chdir=/tmp",
+    "--",
+    "A=1; rm -rf /",
+    "id",
+    "-u",
+  ]);
 });
 
 test("a container process: private bind mount, env, user, exit status, log; SIGTERM forwarded; SIGKILL to the group", async () => {

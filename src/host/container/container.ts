@@ -20,8 +20,8 @@ import { commandLineOf, isAlive, signalProcess, startDaemon } from "../netns/dae
 
 /** The shim (see the header). $1 = rc file; then triples src dst ro until "--"; then the command. */
 export const SHIM = [
-  'rc_file=$1; shift',
-  'child=; stop=',
+  "rc_file=$1; shift",
+  "child=; stop=",
   'finish() { echo "$1" > "$rc_file.tmp" && mv -f "$rc_file.tmp" "$rc_file"; exit "$1"; }',
   // Traps first: a signal that arrives before the command runs must not kill the shim without a status.
   `trap 'stop=TERM; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM`,
@@ -29,17 +29,17 @@ export const SHIM = [
   'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do',
   '  mount --bind -- "$1" "$2" || finish 125',
   '  if [ "$3" = ro ]; then mount -o remount,bind,ro -- "$2" || finish 125; fi',
-  '  shift 3',
-  'done',
-  'shift',
+  "  shift 3",
+  "done",
+  "shift",
   '[ -z "$stop" ] || finish 143',
   '"$@" &',
-  'child=$!',
+  "child=$!",
   '[ -z "$stop" ] || kill -"$stop" "$child" 2>/dev/null',
-  'while :; do',
+  "while :; do",
   '  wait "$child"; rc=$?',
   '  kill -0 "$child" 2>/dev/null || break',
-  'done',
+  "done",
   'finish "$rc"',
 ].join("\n");
 
@@ -71,16 +71,21 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /** The argv of a container process (pure; validates before anything runs). */
 export function containerArgv(s: ContainerProcessSpec): string[] {
-  if (!s.command.length || !s.command[0]) throw new HwError("INVALID_ARGUMENT", "NoCommand", "the container has no command: without images, command (or args) must name a host program");
+  if (!s.command.length || !s.command[0])
+    throw new HwError("INVALID_ARGUMENT", "NoCommand", "the container has no command: without images, command (or args) must name a host program");
   for (const b of s.binds) {
     if (!b.target.startsWith("/")) throw new HwError("INVALID_ARGUMENT", "InvalidMountPath", `mountPath ${JSON.stringify(b.target)} must be absolute`);
-    if (b.target.split("/").includes("..")) throw new HwError("INVALID_ARGUMENT", "InvalidMountPath", `mountPath ${JSON.stringify(b.target)} must not contain ".."`);
+    if (b.target.split("/").includes(".."))
+      throw new HwError("INVALID_ARGUMENT", "InvalidMountPath", `mountPath ${JSON.stringify(b.target)} must not contain ".."`);
     if (b.target === "/") throw new HwError("INVALID_ARGUMENT", "InvalidMountPath", "mountPath / would hide the host's binaries");
   }
-  if (s.workingDir !== undefined && !s.workingDir.startsWith("/")) throw new HwError("INVALID_ARGUMENT", "InvalidWorkingDir", `workingDir ${JSON.stringify(s.workingDir)} must be absolute`);
-  for (const k of Object.keys(s.env)) if (!ENV_NAME.test(k)) throw new HwError("INVALID_ARGUMENT", "InvalidEnvName", `environment variable name ${JSON.stringify(k)} is not valid`);
+  if (s.workingDir !== undefined && !s.workingDir.startsWith("/"))
+    throw new HwError("INVALID_ARGUMENT", "InvalidWorkingDir", `workingDir ${JSON.stringify(s.workingDir)} must be absolute`);
+  for (const k of Object.keys(s.env))
+    if (!ENV_NAME.test(k)) throw new HwError("INVALID_ARGUMENT", "InvalidEnvName", `environment variable name ${JSON.stringify(k)} is not valid`);
   const uid = s.runAsUser;
-  if (uid !== undefined && (!Number.isInteger(uid) || uid < 0)) throw new HwError("INVALID_ARGUMENT", "InvalidUser", `runAsUser ${uid} must be a non-negative integer`);
+  if (uid !== undefined && (!Number.isInteger(uid) || uid < 0))
+    throw new HwError("INVALID_ARGUMENT", "InvalidUser", `runAsUser ${uid} must be a non-negative integer`);
   const gid = s.runAsGroup ?? 0;
   const user = uid !== undefined ? ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"] : [];
   // env parses NAME=VALUE pairs after its options, up to the first word without "=": that is the command.
@@ -141,7 +146,9 @@ export function killContainer(pid: number, rcFile: string): boolean {
 export function ensureTarget(target: string, kind: "dir" | "file"): boolean {
   if (existsSync(target)) return false;
   if (/^\/(dev|proc|sys)(\/|$)/.test(target)) {
-    throw new HwError("FAILED_PRECONDITION", "TargetMissing", `${target} does not exist and is not created under /dev, /proc or /sys`, { hint: "use a devicePath/mountPath that exists on the host, or one outside those trees" });
+    throw new HwError("FAILED_PRECONDITION", "TargetMissing", `${target} does not exist and is not created under /dev, /proc or /sys`, {
+      hint: "use a devicePath/mountPath that exists on the host, or one outside those trees",
+    });
   }
   if (kind === "dir") mkdirSync(target, { recursive: true });
   else {

@@ -4,17 +4,53 @@ import { readFileSync } from "node:fs";
 import { HwError } from "../../api/errors.ts";
 import { CommandError } from "../runner.ts";
 import {
-  isLuksArgv, isNoDeviceMapper, isWrongKey, luksCloseArgv, luksFormatArgv, luksOpenArgv, mapperName, mapperPath, parseLuksDumpJson, parseStatus, statusArgv, testKeyArgv,
+  isLuksArgv,
+  isNoDeviceMapper,
+  isWrongKey,
+  luksCloseArgv,
+  luksFormatArgv,
+  luksOpenArgv,
+  mapperName,
+  mapperPath,
+  parseLuksDumpJson,
+  parseStatus,
+  statusArgv,
+  testKeyArgv,
 } from "./cryptsetup.ts";
 
 const fixture = (f: string) => readFileSync(new URL(`./testdata/${f}`, import.meta.url), "utf8");
 
 test("the original's command lines, key on stdin (never in argv)", () => {
-  assert.deepEqual(luksFormatArgv("/dev/LocalStorage_PoolHDD/pvc-1"), ["cryptsetup", "-q", "-s", "512", "luksFormat", "--key-file=-", "/dev/LocalStorage_PoolHDD/pvc-1"]);
-  assert.deepEqual(luksFormatArgv("/dev/loop3", { pbkdf: { type: "pbkdf2", iterations: 10 } }), [
-    "cryptsetup", "-q", "-s", "512", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "luksFormat", "--key-file=-", "/dev/loop3",
+  assert.deepEqual(luksFormatArgv("/dev/LocalStorage_PoolHDD/pvc-1"), [
+    "cryptsetup",
+    "-q",
+    "-s",
+    "512",
+    "luksFormat",
+    "--key-file=-",
+    "/dev/LocalStorage_PoolHDD/pvc-1",
   ]);
-  assert.deepEqual(luksOpenArgv("/dev/VG/pvc-1", mapperName("pvc-1")), ["cryptsetup", "--allow-discards", "luksOpen", "--key-file=-", "/dev/VG/pvc-1", "pvc-1-encrypt"]);
+  assert.deepEqual(luksFormatArgv("/dev/loop3", { pbkdf: { type: "pbkdf2", iterations: 10 } }), [
+    "cryptsetup",
+    "-q",
+    "-s",
+    "512",
+    "--pbkdf",
+    "pbkdf2",
+    "--pbkdf-force-iterations",
+    "1000",
+    "luksFormat",
+    "--key-file=-",
+    "/dev/loop3",
+  ]);
+  assert.deepEqual(luksOpenArgv("/dev/VG/pvc-1", mapperName("pvc-1")), [
+    "cryptsetup",
+    "--allow-discards",
+    "luksOpen",
+    "--key-file=-",
+    "/dev/VG/pvc-1",
+    "pvc-1-encrypt",
+  ]);
   assert.deepEqual(luksCloseArgv("pvc-1-encrypt"), ["cryptsetup", "luksClose", "pvc-1-encrypt"]);
   assert.deepEqual(isLuksArgv("/dev/VG/pvc-1"), ["cryptsetup", "isLuks", "/dev/VG/pvc-1"]);
   assert.deepEqual(testKeyArgv("/dev/VG/pvc-1"), ["cryptsetup", "open", "--test-passphrase", "--key-file=-", "/dev/VG/pvc-1"]);

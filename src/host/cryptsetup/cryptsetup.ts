@@ -39,11 +39,23 @@ function assertKey(key: Buffer | string, what: string): Buffer {
 
 // Builders (pure). The key is not an argument: it goes to stdin.
 export const luksFormatArgv = (dev: string, o: FormatOptions = {}) => [
-  "cryptsetup", "-q", "-s", "512",
+  "cryptsetup",
+  "-q",
+  "-s",
+  "512",
   ...(o.pbkdf ? ["--pbkdf", o.pbkdf.type, "--pbkdf-force-iterations", String(Math.max(1000, Math.trunc(o.pbkdf.iterations)))] : []),
-  "luksFormat", "--key-file=-", assertDevicePath(dev),
+  "luksFormat",
+  "--key-file=-",
+  assertDevicePath(dev),
 ];
-export const luksOpenArgv = (dev: string, name: string) => ["cryptsetup", "--allow-discards", "luksOpen", "--key-file=-", assertDevicePath(dev), assertSafeName(name)];
+export const luksOpenArgv = (dev: string, name: string) => [
+  "cryptsetup",
+  "--allow-discards",
+  "luksOpen",
+  "--key-file=-",
+  assertDevicePath(dev),
+  assertSafeName(name),
+];
 export const luksCloseArgv = (name: string) => ["cryptsetup", "luksClose", assertSafeName(name)];
 export const isLuksArgv = (dev: string) => ["cryptsetup", "isLuks", assertDevicePath(dev)];
 export const testKeyArgv = (dev: string) => ["cryptsetup", "open", "--test-passphrase", "--key-file=-", assertDevicePath(dev)];

@@ -39,7 +39,12 @@ test("probe with a control node that opens: module and tool lookups decide", asy
     await writeFile(join(dir, "mods", "modules.dep"), "kernel/drivers/md/dm-snapshot.ko.xz: kernel/drivers/md/dm-bufio.ko.xz\n");
     await mkdir(join(dir, "bin"));
     for (const t of ["cryptsetup", "lvcreate"]) await writeFile(join(dir, "bin", t), "");
-    const f = await probeDmFeatures({ controlPath: join(dir, "control"), sysModuleDir: join(dir, "sys"), modulesDir: join(dir, "mods"), toolDirs: [join(dir, "bin")] });
+    const f = await probeDmFeatures({
+      controlPath: join(dir, "control"),
+      sysModuleDir: join(dir, "sys"),
+      modulesDir: join(dir, "mods"),
+      toolDirs: [join(dir, "bin")],
+    });
     assert.deepEqual(f.crypt, { available: true, reason: "module dm_crypt loaded" });
     assert.deepEqual(f.snapshot, { available: true, reason: "module dm_snapshot installed" });
     assert.equal(f.thin.available, false);

@@ -71,7 +71,9 @@ export async function probeDmFeatures(o: ProbeOptions = {}): Promise<DmFeatures>
     for (const f of Object.keys(FEATURE_TARGETS) as DmFeature[]) out[f] = { available: false, reason: dmReason };
     return out;
   }
-  const loaded = await run(["dmsetup", "targets"]).then((r) => parseDmTargets(r.stdout)).catch(() => new Map<string, string>());
+  const loaded = await run(["dmsetup", "targets"])
+    .then((r) => parseDmTargets(r.stdout))
+    .catch(() => new Map<string, string>());
   const modDir = o.modulesDir ?? `/lib/modules/${release()}`;
   const modulesText = [
     await readFile(`${modDir}/modules.dep`, "utf8").catch(() => ""),

@@ -22,13 +22,24 @@ test("parseFioJson: random read; garbage is UnparseableOutput", () => {
   assert.equal(r.write.ios, 0);
   assert.throws(() => parseFioJson("fio: oops"), /cannot parse JSON/);
   assert.throws(() => parseFioJson("{}"), /no job results/);
-  assert.equal(extractJson("note: x\n{\"a\":1}"), "{\"a\":1}");
+  assert.equal(extractJson('note: x\n{"a":1}'), '{"a":1}');
 });
 
 test("fioArgv", () => {
   assert.deepEqual(fioArgv({ name: "rr", filename: "/dev/loop3", rw: "randread", blockSizeBytes: 4096, iodepth: 32, runtimeSec: 5 }), [
-    "fio", "--name=rr", "--filename=/dev/loop3", "--rw=randread", "--bs=4096", "--iodepth=32", "--ioengine=libaio", "--direct=1",
-    "--time_based", "--runtime=5", "--numjobs=1", "--group_reporting", "--output-format=json",
+    "fio",
+    "--name=rr",
+    "--filename=/dev/loop3",
+    "--rw=randread",
+    "--bs=4096",
+    "--iodepth=32",
+    "--ioengine=libaio",
+    "--direct=1",
+    "--time_based",
+    "--runtime=5",
+    "--numjobs=1",
+    "--group_reporting",
+    "--output-format=json",
   ]);
   assert.throws(() => fioArgv({ name: "a b", filename: "/dev/x", rw: "read", blockSizeBytes: 1, iodepth: 1, runtimeSec: 1 }), /job name/);
   assert.throws(() => fioArgv({ name: "a", filename: "/dev/x:y", rw: "read", blockSizeBytes: 1, iodepth: 1, runtimeSec: 1 }), /":"/);

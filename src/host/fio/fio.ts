@@ -59,7 +59,11 @@ export function fioArgv(j: FioJob): string[] {
   if (!NAME.test(j.name)) throw new HwError("INVALID_ARGUMENT", "Invalid", `fio job name ${JSON.stringify(j.name)} must be 1-64 of A-Z a-z 0-9 _ . -`);
   assertAbsolutePath(j.filename);
   if (j.filename.includes(":")) throw new HwError("INVALID_ARGUMENT", "Invalid", `fio filename ${j.filename} must not contain ":" (fio splits on it)`);
-  for (const [v, what] of [[j.blockSizeBytes, "block size"], [j.iodepth, "iodepth"], [j.runtimeSec, "runtime"]] as const) {
+  for (const [v, what] of [
+    [j.blockSizeBytes, "block size"],
+    [j.iodepth, "iodepth"],
+    [j.runtimeSec, "runtime"],
+  ] as const) {
     if (assertNonNegativeInt(v, `fio ${what}`) === 0) throw new HwError("INVALID_ARGUMENT", "Invalid", `fio ${what} must be positive`);
   }
   const argv = [

@@ -28,7 +28,16 @@ test("parseWipefsJson (captured: ext4 superblock at 0x438)", () => {
 
 test("mkfsArgv: xfs with reflink option, force only when asked; ext4 -F", () => {
   assert.deepEqual(mkfsArgv("/dev/loop0", "xfs", { reflink: false }), ["mkfs.xfs", "-q", "-m", "reflink=0", "/dev/loop0"]);
-  assert.deepEqual(mkfsArgv("/dev/loop0", "xfs", { reflink: true, force: true, label: "pool" }), ["mkfs.xfs", "-q", "-f", "-m", "reflink=1", "-L", "pool", "/dev/loop0"]);
+  assert.deepEqual(mkfsArgv("/dev/loop0", "xfs", { reflink: true, force: true, label: "pool" }), [
+    "mkfs.xfs",
+    "-q",
+    "-f",
+    "-m",
+    "reflink=1",
+    "-L",
+    "pool",
+    "/dev/loop0",
+  ]);
   assert.deepEqual(mkfsArgv("/dev/loop0", "xfs"), ["mkfs.xfs", "-q", "/dev/loop0"]);
   assert.deepEqual(mkfsArgv("/dev/loop0", "ext4"), ["mkfs.ext4", "-q", "-F", "/dev/loop0"]);
   assert.throws(() => mkfsArgv("/dev/../etc/passwd", "xfs"), HwError);

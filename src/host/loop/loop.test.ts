@@ -10,8 +10,18 @@ test("parseLosetupList: two devices, offset/sizelimit/ro/dio, padded maj:min", (
   assert.equal(loops.length, 2);
   const [b, a] = loops;
   assert.deepEqual(b, {
-    name: "/dev/loop1", backFile: "/tmp/hwcap.YCkW/b.img", backFileDeleted: false, backIno: 2146582, majMin: "7:1",
-    offset: 1048576, sizeLimit: 67108864, readOnly: true, directIo: true, autoclear: false, partscan: false, logicalSectorSize: 512,
+    name: "/dev/loop1",
+    backFile: "/tmp/hwcap.YCkW/b.img",
+    backFileDeleted: false,
+    backIno: 2146582,
+    majMin: "7:1",
+    offset: 1048576,
+    sizeLimit: 67108864,
+    readOnly: true,
+    directIo: true,
+    autoclear: false,
+    partscan: false,
+    logicalSectorSize: 512,
   });
   assert.equal(a!.name, "/dev/loop0");
   assert.equal(a!.offset, 0);
@@ -30,7 +40,17 @@ test("parseLosetupList: deleted backing file (measured: losetup appends ' (delet
 });
 
 test("parseSysfsLoop: the attribute texts of /sys/block/loopN (deleted backing file, offset window)", () => {
-  const l = parseSysfsLoop("loop7", { back: "/pool/volumes/pvc-a.img (deleted)", offset: "1048576", sizelimit: "4194304", dio: "1", autoclear: "0", partscan: "0", ro: "1", dev: "7:7", lbs: "512" });
+  const l = parseSysfsLoop("loop7", {
+    back: "/pool/volumes/pvc-a.img (deleted)",
+    offset: "1048576",
+    sizelimit: "4194304",
+    dio: "1",
+    autoclear: "0",
+    partscan: "0",
+    ro: "1",
+    dev: "7:7",
+    lbs: "512",
+  });
   assert.deepEqual(l, {
     name: "/dev/loop7",
     backFile: "/pool/volumes/pvc-a.img",

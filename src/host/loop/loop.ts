@@ -181,9 +181,7 @@ export async function attachLoop(file: string, o: AttachOptions = {}, opts: RunO
     throw e;
   }
   // Crash window covered: losetup succeeded but the caller died before recording the device.
-  const existing = (await findLoopsByBackingFile(file, opts)).find(
-    (l) => l.offset === offset && l.sizeLimit === sizeLimit && l.readOnly === readOnly,
-  );
+  const existing = (await findLoopsByBackingFile(file, opts)).find((l) => l.offset === offset && l.sizeLimit === sizeLimit && l.readOnly === readOnly);
   if (existing) return existing;
 
   const argv = ["losetup", "--find", "--show", `--direct-io=${o.directIo === false ? "off" : "on"}`];

@@ -38,12 +38,26 @@ test("parseLsblk: a mounted xfs loop still shows fstype null here", () => {
 });
 
 test("hasForeignData and flatten on a partitioned disk (tree shape of lsblk with udev)", () => {
-  const devs = parseLsblk(JSON.stringify({
-    blockdevices: [{ name: "/dev/sda", type: "disk", size: 1000, pttype: "gpt", "maj:min": "8:0", mountpoints: [null],
-      children: [{ name: "/dev/sda1", type: "part", size: 500, fstype: "ext4", "maj:min": "8:1", mountpoints: ["/boot"] }] }],
-  }));
+  const devs = parseLsblk(
+    JSON.stringify({
+      blockdevices: [
+        {
+          name: "/dev/sda",
+          type: "disk",
+          size: 1000,
+          pttype: "gpt",
+          "maj:min": "8:0",
+          mountpoints: [null],
+          children: [{ name: "/dev/sda1", type: "part", size: 500, fstype: "ext4", "maj:min": "8:1", mountpoints: ["/boot"] }],
+        },
+      ],
+    }),
+  );
   const disk: BlockDevice = devs[0]!;
   assert.equal(hasForeignData(disk), true);
-  assert.deepEqual(flattenBlockDevices(devs).map((d) => d.name), ["/dev/sda", "/dev/sda1"]);
+  assert.deepEqual(
+    flattenBlockDevices(devs).map((d) => d.name),
+    ["/dev/sda", "/dev/sda1"],
+  );
   assert.equal(disk.children[0]!.fstype, "ext4");
 });

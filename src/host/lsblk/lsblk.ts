@@ -37,8 +37,30 @@ export interface BlockDevice {
 }
 
 export const LSBLK_COLUMNS = [
-  "NAME", "KNAME", "PATH", "TYPE", "SIZE", "ROTA", "TRAN", "MODEL", "SERIAL", "WWN", "VENDOR", "FSTYPE", "UUID",
-  "LABEL", "PTTYPE", "PARTUUID", "MOUNTPOINTS", "MAJ:MIN", "RO", "RM", "HOTPLUG", "PKNAME", "SUBSYSTEMS", "STATE",
+  "NAME",
+  "KNAME",
+  "PATH",
+  "TYPE",
+  "SIZE",
+  "ROTA",
+  "TRAN",
+  "MODEL",
+  "SERIAL",
+  "WWN",
+  "VENDOR",
+  "FSTYPE",
+  "UUID",
+  "LABEL",
+  "PTTYPE",
+  "PARTUUID",
+  "MOUNTPOINTS",
+  "MAJ:MIN",
+  "RO",
+  "RM",
+  "HOTPLUG",
+  "PKNAME",
+  "SUBSYSTEMS",
+  "STATE",
 ] as const;
 
 type Raw = Record<string, unknown> & { children?: Raw[] };

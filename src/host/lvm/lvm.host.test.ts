@@ -45,7 +45,10 @@ test("pvcreate, vgcreate, vgextend, lvcreate/extend/remove with activation off",
   await lvm.lvcreate(VG, "pvc-a", lvm.roundUpToExtent(10 * MiB), na);
   await assert.rejects(lvm.lvcreate(VG, "pvc-a", 4 * MiB, na), (e: unknown) => e instanceof HwError && e.code === "ALREADY_EXISTS");
   await assert.rejects(lvm.lvcreate(VG, "pvc-big", 1024 * MiB, na), (e: unknown) => e instanceof HwError && e.code === "RESOURCE_EXHAUSTED");
-  await assert.rejects(lvm.lvcreate(VG, "pvc-b", 4 * MiB), (e: unknown) => e instanceof HwError && e.code === "FAILED_PRECONDITION" && e.reason === "NoDeviceMapper");
+  await assert.rejects(
+    lvm.lvcreate(VG, "pvc-b", 4 * MiB),
+    (e: unknown) => e instanceof HwError && e.code === "FAILED_PRECONDITION" && e.reason === "NoDeviceMapper",
+  );
 
   let [lv] = await lvm.listLvs(VG);
   assert.equal(lv?.name, "pvc-a");

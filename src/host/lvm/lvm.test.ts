@@ -10,8 +10,13 @@ test("parsePvs (captured: two loop PVs)", () => {
   const pvs = parsePvs(fixture("pvs.json"));
   assert.equal(pvs.length, 2);
   assert.deepEqual(pvs[0], {
-    name: "/dev/loop0", vgName: "hwtestvg_LocalStorage", sizeBytes: 264241152, freeBytes: 251658240,
-    uuid: "MGoSpv-oGnc-t9p0-1jSX-7IBy-bRAZ-bNLcEF", devSizeBytes: 268435456, peStartBytes: 1048576,
+    name: "/dev/loop0",
+    vgName: "hwtestvg_LocalStorage",
+    sizeBytes: 264241152,
+    freeBytes: 251658240,
+    uuid: "MGoSpv-oGnc-t9p0-1jSX-7IBy-bRAZ-bNLcEF",
+    devSizeBytes: 268435456,
+    peStartBytes: 1048576,
   });
 });
 
@@ -40,7 +45,17 @@ test("parseLvs: an LV created with activation off", () => {
 test("command builders", () => {
   assert.deepEqual(vgcreateArgv("LocalStorage_PoolHDD", ["/dev/loop0"]), ["vgcreate", "LocalStorage_PoolHDD", "-y", "/dev/loop0"]);
   assert.deepEqual(lvcreateArgv("LocalStorage_PoolHDD", "pvc-1", 8388608, { noActivation: true }), [
-    "lvcreate", "--config", NO_ACTIVATION_CONFIG, "--size", "8388608B", "--stripes", "1", "LocalStorage_PoolHDD", "-n", "pvc-1", "-y",
+    "lvcreate",
+    "--config",
+    NO_ACTIVATION_CONFIG,
+    "--size",
+    "8388608B",
+    "--stripes",
+    "1",
+    "LocalStorage_PoolHDD",
+    "-n",
+    "pvc-1",
+    "-y",
   ]);
   assert.deepEqual(lvextendArgv("VG", "pvc-1", 16777216), ["lvextend", "--size", "16777216b", "VG/pvc-1", "-y"]);
   assert.throws(() => lvcreateArgv("VG", "name; rm -rf /", 1), HwError);

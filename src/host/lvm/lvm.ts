@@ -176,14 +176,40 @@ const cfg = (o: LvmOptions) => (o.noActivation ? ["--config", NO_ACTIVATION_CONF
 
 export const pvcreateArgv = (devs: string[]) => ["pvcreate", "-y", ...devs.map(assertDevicePath)];
 export const pvremoveArgv = (devs: string[]) => ["pvremove", "-y", ...devs.map(assertDevicePath)];
-export const vgcreateArgv = (vg: string, devs: string[], o: LvmOptions = {}) => ["vgcreate", ...cfg(o), assertSafeName(vg), "-y", ...devs.map(assertDevicePath)];
-export const vgextendArgv = (vg: string, devs: string[], o: LvmOptions = {}) => ["vgextend", ...cfg(o), assertSafeName(vg), "-y", ...devs.map(assertDevicePath)];
+export const vgcreateArgv = (vg: string, devs: string[], o: LvmOptions = {}) => [
+  "vgcreate",
+  ...cfg(o),
+  assertSafeName(vg),
+  "-y",
+  ...devs.map(assertDevicePath),
+];
+export const vgextendArgv = (vg: string, devs: string[], o: LvmOptions = {}) => [
+  "vgextend",
+  ...cfg(o),
+  assertSafeName(vg),
+  "-y",
+  ...devs.map(assertDevicePath),
+];
 export const vgremoveArgv = (vg: string, o: LvmOptions = {}) => ["vgremove", ...cfg(o), "-y", assertSafeName(vg)];
 export const lvcreateArgv = (vg: string, lv: string, sizeBytes: number, o: LvmOptions = {}) => [
-  "lvcreate", ...cfg(o), "--size", `${assertNonNegativeInt(sizeBytes, "LV size")}B`, "--stripes", "1", assertSafeName(vg), "-n", assertSafeName(lv), "-y",
+  "lvcreate",
+  ...cfg(o),
+  "--size",
+  `${assertNonNegativeInt(sizeBytes, "LV size")}B`,
+  "--stripes",
+  "1",
+  assertSafeName(vg),
+  "-n",
+  assertSafeName(lv),
+  "-y",
 ];
 export const lvextendArgv = (vg: string, lv: string, sizeBytes: number, o: LvmOptions = {}) => [
-  "lvextend", ...cfg(o), "--size", `${assertNonNegativeInt(sizeBytes, "LV size")}b`, `${assertSafeName(vg)}/${assertSafeName(lv)}`, "-y",
+  "lvextend",
+  ...cfg(o),
+  "--size",
+  `${assertNonNegativeInt(sizeBytes, "LV size")}b`,
+  `${assertSafeName(vg)}/${assertSafeName(lv)}`,
+  "-y",
 ];
 export const lvremoveArgv = (vg: string, lv: string, o: LvmOptions = {}) => ["lvremove", ...cfg(o), "-y", `${assertSafeName(vg)}/${assertSafeName(lv)}`];
 
@@ -202,17 +228,33 @@ const positiveInt = (v: number, what: string) => {
  * Read-only (`--permission r`), activated with the origin (`-k n`: no activation-skip flag).
  */
 export const lvSnapshotArgv = (vg: string, origin: string, snap: string, sizeBytes: number | undefined, o: LvmOptions = {}) => [
-  "lvcreate", ...cfg(o),
+  "lvcreate",
+  ...cfg(o),
   ...(sizeBytes === undefined ? [] : ["--size", `${positiveInt(sizeBytes, "snapshot size")}B`]),
-  "--snapshot", "--name", assertSafeName(snap), "--permission", "r", "-k", "n", lvRef(vg, origin),
+  "--snapshot",
+  "--name",
+  assertSafeName(snap),
+  "--permission",
+  "r",
+  "-k",
+  "n",
+  lvRef(vg, origin),
 ];
 /** Roll the origin back to the snapshot. The snapshot LV is consumed when the merge finishes. */
 export const lvconvertMergeArgv = (vg: string, snap: string, o: LvmOptions = {}) => ["lvconvert", ...cfg(o), "--merge", "--background", lvRef(vg, snap)];
 /** Re-load an LV's table: starts a merge that was delayed because the origin was open, once it is closed. */
 export const lvchangeRefreshArgv = (vg: string, lv: string, o: LvmOptions = {}) => ["lvchange", ...cfg(o), "--refresh", lvRef(vg, lv)];
 export const thinPoolCreateArgv = (vg: string, capacityGiB: number, metadataGiB: number, o: LvmOptions = {}) => [
-  "lvcreate", ...cfg(o), assertSafeName(vg), "--type", "thin-pool", "-n", THIN_POOL_LV, "-y",
-  `--poolmetadatasize=${positiveInt(metadataGiB, "thin pool metadata size")}G`, `--size=${positiveInt(capacityGiB, "thin pool size")}G`,
+  "lvcreate",
+  ...cfg(o),
+  assertSafeName(vg),
+  "--type",
+  "thin-pool",
+  "-n",
+  THIN_POOL_LV,
+  "-y",
+  `--poolmetadatasize=${positiveInt(metadataGiB, "thin pool metadata size")}G`,
+  `--size=${positiveInt(capacityGiB, "thin pool size")}G`,
 ];
 /** Grow the thin pool's data and/or metadata (GiB); undefined = leave as is. */
 export const thinPoolExtendArgv = (vg: string, grow: { capacityGiB?: number; metadataGiB?: number }, o: LvmOptions = {}) => {
@@ -225,11 +267,33 @@ export const thinPoolExtendArgv = (vg: string, grow: { capacityGiB?: number; met
 };
 /** A thin volume of virtual size `sizeBytes` in the VG's thin pool (`-W y`: wipe signatures). */
 export const lvcreateThinArgv = (vg: string, lv: string, sizeBytes: number, o: LvmOptions = {}) => [
-  "lvcreate", ...cfg(o), "-V", `${positiveInt(sizeBytes, "LV size")}B`, "--thin", "--thinpool", THIN_POOL_LV, "-W", "y", assertSafeName(vg), "-n", assertSafeName(lv), "-y",
+  "lvcreate",
+  ...cfg(o),
+  "-V",
+  `${positiveInt(sizeBytes, "LV size")}B`,
+  "--thin",
+  "--thinpool",
+  THIN_POOL_LV,
+  "-W",
+  "y",
+  assertSafeName(vg),
+  "-n",
+  assertSafeName(lv),
+  "-y",
 ];
 /** A writable thin snapshot of a thin volume or thin snapshot: a thin clone (`-k n`: activated normally). */
 export const lvcreateThinCloneArgv = (vg: string, origin: string, lv: string, o: LvmOptions = {}) => [
-  "lvcreate", ...cfg(o), "-s", "-k", "n", "--thinpool", THIN_POOL_LV, lvRef(vg, origin), "-n", assertSafeName(lv), "-y",
+  "lvcreate",
+  ...cfg(o),
+  "-s",
+  "-k",
+  "n",
+  "--thinpool",
+  THIN_POOL_LV,
+  lvRef(vg, origin),
+  "-n",
+  assertSafeName(lv),
+  "-y",
 ];
 /**
  * Restore by copy (the original: `dd if=/dev/<VG>/<snap> of=/dev/<VG>/<target> bs=10M`). We add conv=fsync: the
@@ -291,7 +355,8 @@ export const lvSnapshot = (vg: string, origin: string, snap: string, sizeBytes: 
 /** Starts (or schedules) the merge; returns what lvconvert said about it. */
 export const lvconvertMerge = async (vg: string, snap: string, o: LvmOptions = {}) =>
   parseMergeOutput(await lvm(lvconvertMergeArgv(vg, snap, o), o, `snapshot ${vg}/${snap}`));
-export const lvchangeRefresh = (vg: string, lv: string, o: LvmOptions = {}) => lvm(lvchangeRefreshArgv(vg, lv, o), o, `logical volume ${vg}/${lv}`).then(() => undefined);
+export const lvchangeRefresh = (vg: string, lv: string, o: LvmOptions = {}) =>
+  lvm(lvchangeRefreshArgv(vg, lv, o), o, `logical volume ${vg}/${lv}`).then(() => undefined);
 export const thinPoolCreate = (vg: string, capacityGiB: number, metadataGiB: number, o: LvmOptions = {}) =>
   lvm(thinPoolCreateArgv(vg, capacityGiB, metadataGiB, o), o, `thin pool ${vg}/${THIN_POOL_LV}`).then(() => undefined);
 export const thinPoolExtend = (vg: string, grow: { capacityGiB?: number; metadataGiB?: number }, o: LvmOptions = {}) =>
@@ -336,7 +401,9 @@ export function isNoDeviceMapper(e: unknown): boolean {
   // pool print with activation off (testdata/no-dm-stderr.txt, recorded here).
   return (
     isCommandError(e) &&
-    /Failure to communicate with kernel device-mapper|\/dev\/mapper\/control: open failed|without using device-mapper kernel driver|Missing support in kernel/.test(e.stderr)
+    /Failure to communicate with kernel device-mapper|\/dev\/mapper\/control: open failed|without using device-mapper kernel driver|Missing support in kernel/.test(
+      e.stderr,
+    )
   );
 }
 
@@ -344,7 +411,8 @@ function classifyLvmError(e: unknown, what: string): unknown {
   if (!isCommandError(e)) return e;
   if (isAlreadyExists(e)) return e.reclassify("ALREADY_EXISTS", "AlreadyExists", `${what} already exists`);
   if (isNoSpace(e)) return e.reclassify("RESOURCE_EXHAUSTED", "InsufficientCapacity", `${what}: not enough free extents`);
-  if (isNoDeviceMapper(e)) return e.reclassify("FAILED_PRECONDITION", "NoDeviceMapper", "device-mapper is missing: use noActivation (metadata only) or the file engine");
+  if (isNoDeviceMapper(e))
+    return e.reclassify("FAILED_PRECONDITION", "NoDeviceMapper", "device-mapper is missing: use noActivation (metadata only) or the file engine");
   if (isNotFound(e)) return e.reclassify("NOT_FOUND", "NotFound", `${what} not found`);
   if (isBusy(e)) return e.reclassify("UNAVAILABLE", "DeviceBusy");
   return e;

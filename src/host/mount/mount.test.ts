@@ -8,7 +8,13 @@ const fixture = (f: string) => readFileSync(new URL(`./testdata/${f}`, import.me
 
 test("parseFindmnt: one mount", () => {
   assert.deepEqual(parseFindmnt(fixture("findmnt-one.json")), [
-    { target: "/tmp/hwcap.YCkW/mnt", source: "/dev/loop0", fstype: "xfs", options: ["rw", "relatime", "inode64", "logbufs=8", "logbsize=32k", "noquota"], propagation: "private" },
+    {
+      target: "/tmp/hwcap.YCkW/mnt",
+      source: "/dev/loop0",
+      fstype: "xfs",
+      options: ["rw", "relatime", "inode64", "logbufs=8", "logbsize=32k", "noquota"],
+      propagation: "private",
+    },
   ]);
 });
 
@@ -22,7 +28,16 @@ test("parseFindmnt: the machine's tree is flattened", () => {
 });
 
 test("mountArgv", () => {
-  assert.deepEqual(mountArgv("/dev/loop0", "/mnt/x", { fstype: "xfs", options: ["nouuid"], readOnly: true }), ["mount", "-t", "xfs", "-o", "ro,nouuid", "--", "/dev/loop0", "/mnt/x"]);
+  assert.deepEqual(mountArgv("/dev/loop0", "/mnt/x", { fstype: "xfs", options: ["nouuid"], readOnly: true }), [
+    "mount",
+    "-t",
+    "xfs",
+    "-o",
+    "ro,nouuid",
+    "--",
+    "/dev/loop0",
+    "/mnt/x",
+  ]);
   assert.deepEqual(mountArgv("/dev/loop0", "/mnt/x"), ["mount", "--", "/dev/loop0", "/mnt/x"]);
   assert.throws(() => mountArgv("/dev/loop0", "/mnt/x", { options: ["rw,exec"] }), HwError);
   assert.throws(() => mountArgv("/dev/loop0", "/mnt/x", { fstype: "xfs -o x" }), HwError);

@@ -47,7 +47,11 @@ export function startDaemon(argv: string[], o: DaemonOptions): Promise<DaemonHan
     });
     return new Promise<DaemonHandle>((resolve, reject) => {
       child.once("error", (e: NodeJS.ErrnoException) => {
-        reject(e.code === "ENOENT" ? missingBinaryError(full[0]!, e) : new HwError("INTERNAL", "CommandSpawnFailed", `cannot start \`${full.join(" ")}\`: ${e.message}`, { cause: e }));
+        reject(
+          e.code === "ENOENT"
+            ? missingBinaryError(full[0]!, e)
+            : new HwError("INTERNAL", "CommandSpawnFailed", `cannot start \`${full.join(" ")}\`: ${e.message}`, { cause: e }),
+        );
       });
       child.once("spawn", () => {
         if (o.unref) child.unref();

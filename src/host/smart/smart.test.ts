@@ -38,5 +38,11 @@ test("failing disk: exit bit 3 and smart_status.passed=false", () => {
 
 test("scan: empty here, two devices in the synthetic fixture", () => {
   assert.deepEqual(parseSmartScan(fixture("smartctl-scan-empty.json")), []);
-  assert.deepEqual(parseSmartScan(fixture("smartctl-scan-SYNTHETIC.json")).map((d) => [d.name, d.type]), [["/dev/sda", "sat"], ["/dev/nvme0", "nvme"]]);
+  assert.deepEqual(
+    parseSmartScan(fixture("smartctl-scan-SYNTHETIC.json")).map((d) => [d.name, d.type]),
+    [
+      ["/dev/sda", "sat"],
+      ["/dev/nvme0", "nvme"],
+    ],
+  );
 });

@@ -5,7 +5,8 @@ import { HwError } from "../../api/errors.ts";
 import { parseBlockStat, readBlockStat } from "./sysfs.ts";
 
 // Recorded from /sys/block/loop0/stat on a Debian 12 machine (kernel 6.1: 17 fields).
-const LOOP0 = "     174        0    19432       18       51        0     4399        3        0       24       21        0        0        0        0        0        0\n";
+const LOOP0 =
+  "     174        0    19432       18       51        0     4399        3        0       24       21        0        0        0        0        0        0\n";
 
 test("17-field stat line (kernel ≥ 5.5)", () => {
   const s = parseBlockStat(LOOP0);

@@ -145,11 +145,22 @@ export function parseBlockStat(text: string, what = "stat"): BlockStat {
   const n = f.map(Number);
   const at = (i: number) => n[i] ?? 0;
   return {
-    readIos: at(0), readMerges: at(1), readSectors: at(2), readTicksMs: at(3),
-    writeIos: at(4), writeMerges: at(5), writeSectors: at(6), writeTicksMs: at(7),
-    inFlight: at(8), ioTicksMs: at(9), timeInQueueMs: at(10),
-    discardIos: at(11), discardSectors: at(13), discardTicksMs: at(14),
-    flushIos: at(15), flushTicksMs: at(16),
+    readIos: at(0),
+    readMerges: at(1),
+    readSectors: at(2),
+    readTicksMs: at(3),
+    writeIos: at(4),
+    writeMerges: at(5),
+    writeSectors: at(6),
+    writeTicksMs: at(7),
+    inFlight: at(8),
+    ioTicksMs: at(9),
+    timeInQueueMs: at(10),
+    discardIos: at(11),
+    discardSectors: at(13),
+    discardTicksMs: at(14),
+    flushIos: at(15),
+    flushTicksMs: at(16),
   };
 }
 

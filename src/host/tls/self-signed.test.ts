@@ -38,4 +38,3 @@ describe("self-signed serving certificate", () => {
     }
   });
 });
-

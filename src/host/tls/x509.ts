@@ -133,7 +133,10 @@ export function issueCertificate(r: CertificateRequest): CertificatePem {
   );
   const signature = sign("sha256", tbs, signingKey);
   const der = seq(tbs, sigAlg, bits(signature));
-  const b64 = der.toString("base64").replace(/(.{64})/g, "$1\n").trim();
+  const b64 = der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trim();
   return {
     certPem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`,
     keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),

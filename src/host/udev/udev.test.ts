@@ -46,7 +46,11 @@ test("MonitorParser: kernel events captured during a loop attach", () => {
   assert.equal(events.length, 3);
   assert.deepEqual(
     events.map((e) => [e.source, e.action, e.devname, e.devtype]),
-    [["KERNEL", "change", "/dev/loop0", "disk"], ["KERNEL", "change", "/dev/loop0", "disk"], ["KERNEL", "change", "/dev/loop0", "disk"]],
+    [
+      ["KERNEL", "change", "/dev/loop0", "disk"],
+      ["KERNEL", "change", "/dev/loop0", "disk"],
+      ["KERNEL", "change", "/dev/loop0", "disk"],
+    ],
   );
   assert.equal(events[2]!.properties.DISK_MEDIA_CHANGE, "1");
   assert.equal(events[0]!.devpath, "/devices/virtual/block/loop0");
@@ -63,20 +67,47 @@ test("MonitorParser: UDEV header and an event without trailing blank line", () =
 });
 
 const info = (name: string, over: Partial<SysBlockInfo> = {}): SysBlockInfo => ({
-  name, devPath: `/dev/${name}`, sysPath: `/sys/devices/virtual/block/${name}`, isVirtual: true, sizeBytes: 0, rotational: true,
-  readOnly: false, removable: false, majMin: "7:0", model: null, vendor: null, serial: null, wwid: null, loopBackingFile: null,
-  partitions: [], holders: [], ...over,
+  name,
+  devPath: `/dev/${name}`,
+  sysPath: `/sys/devices/virtual/block/${name}`,
+  isVirtual: true,
+  sizeBytes: 0,
+  rotational: true,
+  readOnly: false,
+  removable: false,
+  majMin: "7:0",
+  model: null,
+  vendor: null,
+  serial: null,
+  wwid: null,
+  loopBackingFile: null,
+  partitions: [],
+  holders: [],
+  ...over,
 });
 
 test("diffBlockSnapshots: added, removed, changed (size / backing file)", () => {
-  const before: BlockSnapshot = new Map([["loop0", info("loop0")], ["loop1", info("loop1")], ["vda", info("vda")]]);
+  const before: BlockSnapshot = new Map([
+    ["loop0", info("loop0")],
+    ["loop1", info("loop1")],
+    ["vda", info("vda")],
+  ]);
   const after: BlockSnapshot = new Map([
     ["loop0", info("loop0", { sizeBytes: 1024, loopBackingFile: "/tmp/a" })],
     ["vda", info("vda")],
     ["loop2", info("loop2")],
   ]);
   const c = diffBlockSnapshots(before, after);
-  assert.deepEqual(c.added.map((d) => d.name), ["loop2"]);
-  assert.deepEqual(c.removed.map((d) => d.name), ["loop1"]);
-  assert.deepEqual(c.changed.map((d) => d.name), ["loop0"]);
+  assert.deepEqual(
+    c.added.map((d) => d.name),
+    ["loop2"],
+  );
+  assert.deepEqual(
+    c.removed.map((d) => d.name),
+    ["loop1"],
+  );
+  assert.deepEqual(
+    c.changed.map((d) => d.name),
+    ["loop0"],
+  );
 });

@@ -62,7 +62,11 @@ export function statefulSetController(o: StatefulSetControllerOptions): Controll
       for (const p of candidates.filter((x) => !ownedBy(x, sts) && !x.metadata?.deletionTimestamp)) {
         await pods.delete(p.metadata?.name ?? "", ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
       }
-      const d = decide(sts, owned, inf.pvc.list().filter((c) => c.metadata?.namespace === ns));
+      const d = decide(
+        sts,
+        owned,
+        inf.pvc.list().filter((c) => c.metadata?.namespace === ns),
+      );
       for (const a of d.actions) {
         if (a.type === "createClaim") {
           try {
@@ -70,7 +74,12 @@ export function statefulSetController(o: StatefulSetControllerOptions): Controll
             await ctl.recordEvent(sts, "Normal", "SuccessfulCreate", `create Claim ${a.claim.metadata?.name} Pod ${a.pod} in StatefulSet ${name} success`);
           } catch (e) {
             if (!isAlreadyExists(e)) {
-              await ctl.recordEvent(sts, "Warning", "FailedCreate", `create Claim ${a.claim.metadata?.name} for StatefulSet ${name} failed error: ${(e as Error).message}`);
+              await ctl.recordEvent(
+                sts,
+                "Warning",
+                "FailedCreate",
+                `create Claim ${a.claim.metadata?.name} for StatefulSet ${name} failed error: ${(e as Error).message}`,
+              );
               throw e;
             }
           }
@@ -80,7 +89,12 @@ export function statefulSetController(o: StatefulSetControllerOptions): Controll
             await ctl.recordEvent(sts, "Normal", "SuccessfulCreate", `create Pod ${a.pod.metadata?.name} in StatefulSet ${name} successful`);
           } catch (e) {
             if (!isAlreadyExists(e)) {
-              await ctl.recordEvent(sts, "Warning", "FailedCreate", `create Pod ${a.pod.metadata?.name} in StatefulSet ${name} failed error: ${(e as Error).message}`);
+              await ctl.recordEvent(
+                sts,
+                "Warning",
+                "FailedCreate",
+                `create Pod ${a.pod.metadata?.name} in StatefulSet ${name} failed error: ${(e as Error).message}`,
+              );
               throw e;
             }
           }
@@ -99,7 +113,13 @@ export function statefulSetController(o: StatefulSetControllerOptions): Controll
   ctl.watch(inf.sts);
   ctl.watch(inf.pod, (p) => ownerKey(p));
   ctl.watch(inf.pvc, (c) => {
-    const set = inf.sts.list().find((s) => s.metadata?.namespace === c.metadata?.namespace && (s.spec?.volumeClaimTemplates ?? []).some((t) => (c.metadata?.name ?? "").startsWith(`${t.metadata?.name}-${s.metadata?.name}-`)));
+    const set = inf.sts
+      .list()
+      .find(
+        (s) =>
+          s.metadata?.namespace === c.metadata?.namespace &&
+          (s.spec?.volumeClaimTemplates ?? []).some((t) => (c.metadata?.name ?? "").startsWith(`${t.metadata?.name}-${s.metadata?.name}-`)),
+      );
     return set ? `${set.metadata?.namespace}/${set.metadata?.name}` : undefined;
   });
   return ctl;

@@ -23,10 +23,7 @@ export const Labels = {
   PodIndex: "apps.kubernetes.io/pod-index",
 } as const;
 
-export type Action =
-  | { type: "createClaim"; claim: Pvc; pod: string }
-  | { type: "createPod"; pod: Pod }
-  | { type: "deletePod"; name: string; reason: string };
+export type Action = { type: "createClaim"; claim: Pvc; pod: string } | { type: "createPod"; pod: Pod } | { type: "deletePod"; name: string; reason: string };
 
 export interface Decision {
   actions: Action[];
@@ -38,7 +35,14 @@ const isTerminating = (p: Pod): boolean => !!p.metadata?.deletionTimestamp;
 const isFinished = (p: Pod): boolean => p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
 
 export function ownerRefOf(sts: StatefulSet): OwnerReference {
-  return { apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata?.name ?? "", uid: sts.metadata?.uid ?? "", controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    name: sts.metadata?.name ?? "",
+    uid: sts.metadata?.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** Whether the pod is controlled by this StatefulSet (its controller ownerReference has the set's uid). */
@@ -115,7 +119,8 @@ export function decide(sts: StatefulSet, ownedPods: Pod[], claims: Pvc[]): Decis
 
   // Failed or finished pods are deleted (then recreated on a later pass).
   for (const [n, p] of byOrdinal) {
-    if (wanted(n) && isFinished(p) && !isTerminating(p)) actions.push({ type: "deletePod", name: p.metadata?.name ?? "", reason: `pod ${p.metadata?.name} is ${p.status?.phase}: recreating it` });
+    if (wanted(n) && isFinished(p) && !isTerminating(p))
+      actions.push({ type: "deletePod", name: p.metadata?.name ?? "", reason: `pod ${p.metadata?.name} is ${p.status?.phase}: recreating it` });
   }
   const healthy = (n: number) => {
     const p = byOrdinal.get(n);

@@ -42,10 +42,14 @@ export function diskVolumeController(ctx: NodeContext): Controller {
     if (!ldn || idx < 0) return; // not listed: nothing of the disk manager's to update
     if (ldn.status!.pools![pool]!.disks![idx]!.state === state) return;
     const base = `/status/pools/${pool}/disks/${idx}`;
-    await c.ldn.patchStatus(ctx.nodeName, [
-      { op: "test", path: `${base}/devPath`, value: devPath },
-      { op: "replace", path: `${base}/state`, value: state },
-    ], { type: "json" });
+    await c.ldn.patchStatus(
+      ctx.nodeName,
+      [
+        { op: "test", path: `${base}/devPath`, value: devPath },
+        { op: "replace", path: `${base}/state`, value: state },
+      ],
+      { type: "json" },
+    );
   }
 
   async function wipeOwnFilesystem(ldv: Ldv, dev: string): Promise<void> {

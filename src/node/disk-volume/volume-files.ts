@@ -16,8 +16,7 @@ import { volumeRecords } from "../../csi/volume-record.ts";
 /** The disk driver's volume records (../../csi/volume-record.ts), where existing nodes keep them. */
 export const diskVolumeRecords = volumeRecords("disk-volume");
 
-export const poolLinkPath = (stateDir: string, cls: PoolClass, volume: string): string =>
-  path.join(stateDir, diskPoolName(cls), "volume", volume);
+export const poolLinkPath = (stateDir: string, cls: PoolClass, volume: string): string => path.join(stateDir, diskPoolName(cls), "volume", volume);
 
 /** The link target for a disk: a by-id devlink if present, else the device path. */
 export function linkTargetOf(devPath: string, devLinks: string[] = []): string {

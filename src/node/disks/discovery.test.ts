@@ -107,7 +107,10 @@ test("a SATA SSD with udev: serial identity, attributes, devLinks sorted", () =>
     protocol: "ata",
   });
   assert.deepEqual(d.spec.devLinks, ["/dev/disk/by-id/ata-Samsung_SSD_870_S1234", "/dev/disk/by-path/pci-0000:00:1f.2-ata-2"]);
-  const nvme = describeDisk(sata({ kernelName: "nvme0n1", devPath: "/dev/nvme0n1", sysPath: "/sys/devices/pci0000:00/nvme/nvme0/nvme0n1", transport: "nvme" }), { nodeName: "n1" })!;
+  const nvme = describeDisk(
+    sata({ kernelName: "nvme0n1", devPath: "/dev/nvme0n1", sysPath: "/sys/devices/pci0000:00/nvme/nvme0/nvme0n1", transport: "nvme" }),
+    { nodeName: "n1" },
+  )!;
   assert.equal(nvme.spec.diskAttributes!.type, "NVMe");
   assert.equal(describeDisk(sata({ rotational: true }), { nodeName: "n1" })!.spec.diskAttributes!.type, "HDD");
   assert.equal(describeDisk(loop({ loopBackingFile: null }), { nodeName: "n1" }), undefined, "no identity → not managed");
@@ -144,7 +147,10 @@ test("create: a disk holding data is reserved; an empty one is not", () => {
 test("update keeps claimRef/reserved/owner, records preDevicePath and preNodeName when they change", () => {
   const first = mergeDiskSpec(undefined, describeDisk(loop(), { nodeName: "n1" })!.spec);
   const claimed = { ...first, owner: "local-disk-manager", claimRef: { name: "c1" }, reserved: false, smartInfo: { overallHealth: "Passed" } };
-  const moved = mergeDiskSpec(claimed, describeDisk(loop({ kernelName: "loop6", devPath: "/dev/loop6", majMin: "7:6", fsType: "xfs" }), { nodeName: "n2" })!.spec);
+  const moved = mergeDiskSpec(
+    claimed,
+    describeDisk(loop({ kernelName: "loop6", devPath: "/dev/loop6", majMin: "7:6", fsType: "xfs" }), { nodeName: "n2" })!.spec,
+  );
   assert.equal(moved.devicePath, "/dev/loop6");
   assert.equal(moved.preDevicePath, "/dev/loop3");
   assert.equal(moved.nodeName, "n2");

@@ -141,8 +141,7 @@ export function describeDisk(f: DiskFacts, o: DescribeOptions): DiscoveredDisk |
     });
   }
   const [major, minor] = f.majMin.split(":");
-  const type: PoolClass =
-    o.diskClass ?? (f.transport === "nvme" ? "NVMe" : driveType(f.rotational === true, f.sysPath));
+  const type: PoolClass = o.diskClass ?? (f.transport === "nvme" ? "NVMe" : driveType(f.rotational === true, f.sysPath));
   const attrs: DiskAttributes = {
     type,
     devType: DEV_TYPE_DISK,
@@ -223,6 +222,12 @@ export function sameSpec(a: unknown, b: unknown): boolean {
 }
 export function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as object).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : 1))) : x,
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as object)
+            .filter(([, y]) => y !== undefined)
+            .sort(([p], [q]) => (p < q ? -1 : 1)),
+        )
+      : x,
   );
 }

@@ -30,7 +30,15 @@ export async function applyCrds(client: KubeClient): Promise<void> {
     if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
   }
   const ld = client.forKind(kindDefinitions[0]!);
-  await waitFor("CRDs served", async () => (await ld.list().then(() => true, () => false)), 10_000);
+  await waitFor(
+    "CRDs served",
+    async () =>
+      await ld.list().then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+  );
 }
 
 describe("disk manager on real loop devices", () => {
@@ -51,7 +59,12 @@ describe("disk manager on real loop devices", () => {
     c = diskManagerClients(srv.client);
     dir = await mkdtemp(join(tmpdir(), "hw-disks-"));
     await mkdir(join(dir, "disks"));
-    for (const [f, size] of [["big", 2048], ["mid", 1024], ["xfs", 512], ["small", 256]] as const) {
+    for (const [f, size] of [
+      ["big", 2048],
+      ["mid", 1024],
+      ["xfs", 512],
+      ["small", 256],
+    ] as const) {
       files[f] = join(dir, "disks", `${f}.img`);
       await createSparseFile(files[f], size * MiB);
       loops[f] = await attachLoop(files[f]);
@@ -104,10 +117,16 @@ describe("disk manager on real loop devices", () => {
 
   test("a claim binds by type and capacity; an impossible one stays Pending and says why per disk", async () => {
     await c.ldc.create({ metadata: { name: "fit" }, spec: { nodeName: "n1", owner: "local-storage", description: { diskType: "HDD", capacity: 1536 * MiB } } });
-    await c.ldc.create({ metadata: { name: "huge" }, spec: { nodeName: "n1", owner: "local-storage", description: { diskType: "HDD", capacity: 100 * 1024 * MiB } } });
+    await c.ldc.create({
+      metadata: { name: "huge" },
+      spec: { nodeName: "n1", owner: "local-storage", description: { diskType: "HDD", capacity: 100 * 1024 * MiB } },
+    });
     await waitFor("claim fit Bound", async () => (await c.ldc.get("fit"))?.status?.status === "Bound");
     const fit = (await c.ldc.get("fit"))!;
-    assert.deepEqual(fit.spec!.diskRefs!.map((r) => r.name), [name("big")]);
+    assert.deepEqual(
+      fit.spec!.diskRefs!.map((r) => r.name),
+      [name("big")],
+    );
     const big = (await ld("big"))!;
     assert.equal(big.spec!.claimRef?.name, "fit");
     assert.equal(big.spec!.owner, "local-storage");

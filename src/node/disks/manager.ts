@@ -82,7 +82,14 @@ export async function startDiskManager(ctx: NodeContext, o: DiskManagerOptions):
   controller.watch(rt.inf.lda, (x) => Keys.action(x.metadata!.name!));
   controller.watch(rt.inf.ldv, () => Keys.node);
   controller.watch(rt.inf.ldn, (x) => (x.metadata?.name === me ? Keys.node : undefined));
-  controller.watch(rt.inf.lsn, (x) => (x.metadata?.name === me ? rt.inf.ld.list().filter((d) => d.spec?.nodeName === me).map((d) => Keys.disk(d.metadata!.name!)) : undefined));
+  controller.watch(rt.inf.lsn, (x) =>
+    x.metadata?.name === me
+      ? rt.inf.ld
+          .list()
+          .filter((d) => d.spec?.nodeName === me)
+          .map((d) => Keys.disk(d.metadata!.name!))
+      : undefined,
+  );
 
   const smart = new SmartMonitor(rt, o.smartIntervalMs ?? DEFAULT_SMART_INTERVAL_MS);
   const scanner = new DiskScanner(c.ld, rt.inf.ld, {

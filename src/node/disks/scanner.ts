@@ -160,7 +160,9 @@ export class DiskScanner {
       const name = ld.metadata!.name!;
       if (ld.spec?.nodeName !== this.o.nodeName || found.has(name) || ld.spec.state === LocalDiskStates.Inactive) continue;
       if (ld.spec.devicePath && unprobed.has(ld.spec.devicePath)) continue;
-      await this.write(name, (cur) => (cur.spec?.nodeName === this.o.nodeName && cur.spec.state !== LocalDiskStates.Inactive ? inactiveDiskSpec(cur.spec) : undefined));
+      await this.write(name, (cur) =>
+        cur.spec?.nodeName === this.o.nodeName && cur.spec.state !== LocalDiskStates.Inactive ? inactiveDiskSpec(cur.spec) : undefined,
+      );
       result.inactivated.push(name);
       this.o.log.info({ disk: name, was: ld.spec.devicePath }, "disk gone: Inactive");
     }

@@ -4,8 +4,22 @@ import { smartFields } from "./smart.ts";
 import type { SmartResult } from "../../host/smart/smart.ts";
 
 const r = (over: Partial<SmartResult>): SmartResult => ({
-  device: "/dev/sda", supportSmart: true, enabled: true, healthPassed: true, modelName: null, serialNumber: null, firmwareVersion: null,
-  wwn: null, rotationRate: null, powerOnHours: null, temperatureCelsius: null, userCapacityBytes: null, exitStatus: 0, messages: [], raw: {}, ...over,
+  device: "/dev/sda",
+  supportSmart: true,
+  enabled: true,
+  healthPassed: true,
+  modelName: null,
+  serialNumber: null,
+  firmwareVersion: null,
+  wwn: null,
+  rotationRate: null,
+  powerOnHours: null,
+  temperatureCelsius: null,
+  userCapacityBytes: null,
+  exitStatus: 0,
+  messages: [],
+  raw: {},
+  ...over,
 });
 
 test("SMART fields: loop/unsupported → false; health Passed/Failed; unknown health leaves smartInfo out", () => {

@@ -10,7 +10,8 @@ const invalid = (e: unknown) => e instanceof HwError && e.code === "INVALID_ARGU
 test("assertPoolName: the original's pool names only, class must match", () => {
   assert.equal(assertPoolName("LocalStorage_PoolHDD"), "HDD");
   assert.equal(assertPoolName("LocalStorage_PoolNVMe", "NVMe"), "NVMe");
-  for (const bad of ["LocalStorage_PoolFOO", "LocalStorage_Pool", "pool", "../LocalStorage_PoolHDD", "LocalDisk_PoolHDD"]) assert.throws(() => assertPoolName(bad), invalid, bad);
+  for (const bad of ["LocalStorage_PoolFOO", "LocalStorage_Pool", "pool", "../LocalStorage_PoolHDD", "LocalDisk_PoolHDD"])
+    assert.throws(() => assertPoolName(bad), invalid, bad);
   assert.throws(() => assertPoolName("LocalStorage_PoolHDD", "SSD"), /holds class HDD/);
 });
 

@@ -15,4 +15,3 @@ export async function hasDeviceMapper(controlPath = DM_CONTROL): Promise<{ avail
     return { available: false, reason: `device-mapper unavailable: open ${controlPath}: ${code}` };
   }
 }
-

@@ -21,4 +21,3 @@ export async function cleanupUnder(dir: string, linkRoot: string): Promise<void>
   await rm(linkRoot, { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });
 }
-

@@ -64,8 +64,16 @@ export class VolumeIoMetrics {
     counter("hwameistor_volume_io_writes_total", "Write I/Os completed on the replica's block device.", (s) => s.writeIos);
     counter("hwameistor_volume_io_read_bytes_total", "Bytes read from the replica's block device.", (s) => s.readSectors * SECTOR);
     counter("hwameistor_volume_io_written_bytes_total", "Bytes written to the replica's block device.", (s) => s.writeSectors * SECTOR);
-    counter("hwameistor_volume_io_read_seconds_total", "Sum of the time read I/Os took (rate over rate of reads = mean read latency).", (s) => s.readTicksMs / 1000);
-    counter("hwameistor_volume_io_write_seconds_total", "Sum of the time write I/Os took (rate over rate of writes = mean write latency).", (s) => s.writeTicksMs / 1000);
+    counter(
+      "hwameistor_volume_io_read_seconds_total",
+      "Sum of the time read I/Os took (rate over rate of reads = mean read latency).",
+      (s) => s.readTicksMs / 1000,
+    );
+    counter(
+      "hwameistor_volume_io_write_seconds_total",
+      "Sum of the time write I/Os took (rate over rate of writes = mean write latency).",
+      (s) => s.writeTicksMs / 1000,
+    );
     counter("hwameistor_volume_io_busy_seconds_total", "Time the device had I/O in flight (rate = utilisation).", (s) => s.ioTicksMs / 1000);
     new Gauge({
       name: "hwameistor_volume_io_in_flight",
@@ -117,7 +125,8 @@ export class VolumeIoMetrics {
       const key = `${r.poolName}/${r.volumeName}`;
       const prev = this.tracked.get(key);
       const device = r.kernelDevice.replace(/^\/dev\//, "");
-      const t: Tracked = prev && prev.device === device ? prev : { device, labels: { node_name: this.o.nodeName, pool_name: r.poolName, volume_name: r.volumeName, device } };
+      const t: Tracked =
+        prev && prev.device === device ? prev : { device, labels: { node_name: this.o.nodeName, pool_name: r.poolName, volume_name: r.volumeName, device } };
       next.set(key, t);
     }
     this.tracked = next;

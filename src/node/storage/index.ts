@@ -63,7 +63,15 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
 
   const c = hwameistorClients(ctx.client);
-  const nodeCtl = storageNodeController({ ctx, c, engine, engineReason: reason, storageIP: o.storageIP, activationErrors: activation.errors, refreshMs: o.refreshMs });
+  const nodeCtl = storageNodeController({
+    ctx,
+    c,
+    engine,
+    engineReason: reason,
+    storageIP: o.storageIP,
+    activationErrors: activation.errors,
+    refreshMs: o.refreshMs,
+  });
   // IO limits (§7): the QoS reconciler applies them; every replica pass wakes it through the hook.
   const qosCtl = o.qos ? undefined : qosController({ ctx, c });
   const qosHook = o.qos ?? (async (lvr: { spec?: { volumeName?: string } }) => qosCtl?.enqueueVolume(lvr.spec?.volumeName ?? ""));

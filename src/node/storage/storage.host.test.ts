@@ -36,7 +36,15 @@ async function applyCrds(client: KubeClient): Promise<void> {
     if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
   }
   const any = client.forKind(kindDefinitions[0]!);
-  await waitFor("CRDs served", async () => any.list().then(() => true, () => false), 10_000);
+  await waitFor(
+    "CRDs served",
+    async () =>
+      any.list().then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+  );
 }
 
 describe("local storage on real loop devices", () => {
@@ -86,7 +94,10 @@ describe("local storage on real loop devices", () => {
     await other?.stop().catch(() => {});
     if (dir) await cleanupUnder(dir, linkRoot());
     await srv?.dispose();
-    const leftovers = [...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")), ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/"))];
+    const leftovers = [
+      ...(await listLoops()).filter((l) => l.backFile.startsWith(dir + "/")),
+      ...(await listMounts()).filter((m) => m.target.startsWith(dir + "/")),
+    ];
     assert.deepEqual(leftovers, [], "no loop device or mount left behind");
   });
 
@@ -190,8 +201,14 @@ describe("local storage on real loop devices", () => {
     await createSparseFile(file, 256 * MiB);
     const loop = await attachLoop(file);
     await mkfs(loop.name, "ext4");
-    await c.ld.create({ metadata: { name: "localdisk-n2-foreign" }, spec: { nodeName: "n2", devicePath: loop.name, state: "Active", capacity: 256 * MiB, diskAttributes: { type: "HDD", devType: "disk" } } } as never);
-    const claim = await c.ldc.create({ metadata: { name: "n2-hdd" }, spec: { nodeName: "n2", owner: "local-storage", diskRefs: [{ name: "localdisk-n2-foreign" }] } } as never);
+    await c.ld.create({
+      metadata: { name: "localdisk-n2-foreign" },
+      spec: { nodeName: "n2", devicePath: loop.name, state: "Active", capacity: 256 * MiB, diskAttributes: { type: "HDD", devType: "disk" } },
+    } as never);
+    const claim = await c.ldc.create({
+      metadata: { name: "n2-hdd" },
+      spec: { nodeName: "n2", owner: "local-storage", diskRefs: [{ name: "localdisk-n2-foreign" }] },
+    } as never);
     await c.ldc.updateStatus({ ...claim, status: { status: "Bound" } } as never);
     const ctx: NodeContext = {
       nodeName: "n2",

@@ -8,7 +8,17 @@ import { badBody } from "../errors.ts";
 import { AUTH_HEADER, tokenFromHeader } from "../auth.ts";
 import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
 import { objectSchema, type Route, type RouteDeps } from "../route.ts";
-import { clusterSummary, eventActions, nameOf, nodeNames, operationView, storagePools, type EventAction, type Operation, type OperationObject } from "../views.ts";
+import {
+  clusterSummary,
+  eventActions,
+  nameOf,
+  nodeNames,
+  operationView,
+  storagePools,
+  type EventAction,
+  type Operation,
+  type OperationObject,
+} from "../views.ts";
 
 export const operationsList: ListSpec<Operation> = {
   filters: ["name", "state", "volumeName", "type"],
@@ -120,7 +130,11 @@ export function clusterRoutes(d: RouteDeps): Route[] {
             { name: "apiserver", state: "Running" },
           ],
           summary: clusterSummary(lsns, c.list("lv"), c.list("ld"), nodes),
-          storagePoolsUse: storagePools(lsns).map((p) => ({ name: p.poolName, totalCapacityBytes: p.totalCapacityBytes, allocatedCapacityBytes: p.allocatedCapacityBytes })),
+          storagePoolsUse: storagePools(lsns).map((p) => ({
+            name: p.poolName,
+            totalCapacityBytes: p.totalCapacityBytes,
+            allocatedCapacityBytes: p.allocatedCapacityBytes,
+          })),
         };
       },
     },
@@ -135,7 +149,11 @@ export function clusterRoutes(d: RouteDeps): Route[] {
         const q = parseListQuery(query, operationsList);
         const f = q.filters;
         const items = allOperations(d).filter(
-          (o) => nameMatches(o.eventName, f.name, q.fuzzy) && exactMatches(o.status, f.state) && nameMatches(o.localVolumeName, f.volumeName, q.fuzzy) && exactMatches(o.eventType, f.type),
+          (o) =>
+            nameMatches(o.eventName, f.name, q.fuzzy) &&
+            exactMatches(o.status, f.state) &&
+            nameMatches(o.localVolumeName, f.volumeName, q.fuzzy) &&
+            exactMatches(o.eventType, f.type),
         );
         return pageOf(items, q, operationsList);
       },

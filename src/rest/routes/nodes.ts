@@ -25,7 +25,11 @@ import {
 
 const nodesList: ListSpec<StorageNodeView & { name: string }> = {
   filters: ["name", "nodeState", "driverState"],
-  sorts: { name: (n) => n.name, nodeState: (n) => n.k8SNodeState, driverState: (n) => String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? "") },
+  sorts: {
+    name: (n) => n.name,
+    nodeState: (n) => n.k8SNodeState,
+    driverState: (n) => String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? ""),
+  },
   defaultSort: { key: "name", dir: "asc" },
 };
 const disksList: ListSpec<LocalDiskInfo> = {
@@ -61,7 +65,10 @@ export function nodeRoutes(d: RouteDeps): Route[] {
   }
   const disksOf = (node: string) => {
     const lsn = c.get("lsn", node);
-    return c.list("ld").filter((ld) => ld.spec?.nodeName === node).map((ld) => localDiskInfo(ld, lsn));
+    return c
+      .list("ld")
+      .filter((ld) => ld.spec?.nodeName === node)
+      .map((ld) => localDiskInfo(ld, lsn));
   };
   function requireDisk(node: string, segment: string): LocalDiskObject {
     requireNode(node);
@@ -84,7 +91,13 @@ export function nodeRoutes(d: RouteDeps): Route[] {
     const q = parseListQuery(query, disksList);
     const f = q.filters;
     return pageOf(
-      items.filter((x) => (nameMatches(x.diskPathShort, f.name, q.fuzzy) || nameMatches(nameOf(x), f.name, q.fuzzy)) && exactMatches(x.status?.claimState, f.state) && exactMatches(x.spec?.owner, f.owner) && exactMatches(x.spec?.nodeName, f.nodeName)),
+      items.filter(
+        (x) =>
+          (nameMatches(x.diskPathShort, f.name, q.fuzzy) || nameMatches(nameOf(x), f.name, q.fuzzy)) &&
+          exactMatches(x.status?.claimState, f.state) &&
+          exactMatches(x.spec?.owner, f.owner) &&
+          exactMatches(x.spec?.nodeName, f.nodeName),
+      ),
       q,
       disksList,
     );
@@ -108,7 +121,12 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         const f = q.filters;
         const items = names()
           .map((n) => ({ ...view(n), name: n }))
-          .filter((n) => nameMatches(n.name, f.name, q.fuzzy) && exactMatches(n.k8SNodeState, f.nodeState) && exactMatches(String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? ""), f.driverState));
+          .filter(
+            (n) =>
+              nameMatches(n.name, f.name, q.fuzzy) &&
+              exactMatches(n.k8SNodeState, f.nodeState) &&
+              exactMatches(String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? ""), f.driverState),
+          );
         const page = pageOf(items, q, nodesList);
         return { items: page.items.map(({ name: _n, ...v }) => v), pagination: page.pagination };
       },
@@ -134,11 +152,23 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         const enable = (body as { enable: boolean }).enable;
         if (!c.get("node", name)) throw notFound(`Kubernetes Node ${name}`, "the node agent registers it when it starts");
         if (!enable) {
-          const vols = [...new Set(c.list("lvr").filter((r) => r.spec?.nodeName === name && r.status?.state !== VolumeStates.Deleted).map((r) => r.spec?.volumeName ?? ""))].sort();
+          const vols = [
+            ...new Set(
+              c
+                .list("lvr")
+                .filter((r) => r.spec?.nodeName === name && r.status?.state !== VolumeStates.Deleted)
+                .map((r) => r.spec?.volumeName ?? ""),
+            ),
+          ].sort();
           if (vols.length) {
-            throw new HwError("FAILED_PRECONDITION", "NodeHasVolumes", `node ${name} still holds replicas of ${vols.length} volume(s): ${vols.slice(0, 10).join(", ")}${vols.length > 10 ? ", …" : ""}`, {
-              hint: "migrate or delete them first",
-            });
+            throw new HwError(
+              "FAILED_PRECONDITION",
+              "NodeHasVolumes",
+              `node ${name} still holds replicas of ${vols.length} volume(s): ${vols.slice(0, 10).join(", ")}${vols.length > 10 ? ", …" : ""}`,
+              {
+                hint: "migrate or delete them first",
+              },
+            );
           }
         }
         await cl.node.patch(name, { metadata: { labels: { [Labels.LvmEnable]: String(enable) } } });
@@ -198,7 +228,11 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         const reserve = (body as { reserve: boolean }).reserve;
         const info = localDiskInfo(ld, c.get("lsn", params.nodeName!));
         if (reserve && (info.localStoragePooLName || ld.status?.claimState === "Bound")) {
-          throw new HwError("FAILED_PRECONDITION", "DiskInUse", `disk ${info.diskPathShort} (${nameOf(ld)}) on node ${params.nodeName} is in use${info.localStoragePooLName ? ` by pool ${info.localStoragePooLName}` : " (Bound)"}; it cannot be reserved`);
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "DiskInUse",
+            `disk ${info.diskPathShort} (${nameOf(ld)}) on node ${params.nodeName} is in use${info.localStoragePooLName ? ` by pool ${info.localStoragePooLName}` : " (Bound)"}; it cannot be reserved`,
+          );
         }
         if ((ld.spec?.reserved ?? false) !== reserve) await cl.ld.patch(nameOf(ld), { spec: { reserved: reserve } });
         d.log.info({ disk: nameOf(ld), reserve }, "LocalDisk reservation set");
@@ -216,7 +250,11 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         const ld = requireDisk(params.nodeName!, params.devicePath!);
         const owner = (body as { owner: string }).owner;
         if (ld.status?.claimState === "Bound" && (ld.spec?.owner ?? "") !== owner) {
-          throw new HwError("FAILED_PRECONDITION", "DiskInUse", `disk ${nameOf(ld)} on node ${params.nodeName} is Bound to ${ld.spec?.owner || "a claim"}; its owner cannot change`);
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "DiskInUse",
+            `disk ${nameOf(ld)} on node ${params.nodeName} is Bound to ${ld.spec?.owner || "a claim"}; its owner cannot change`,
+          );
         }
         if (ld.spec?.owner !== owner) await cl.ld.patch(nameOf(ld), { spec: { owner } });
         d.log.info({ disk: nameOf(ld), owner }, "LocalDisk owner set");
@@ -253,7 +291,11 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       summary: "The disks of one pool of the node",
       list: disksList as ListSpec<never>,
       returns: "{poolName, nodeName, items: LocalDiskInfo[], pagination}",
-      handler: ({ params, query }) => ({ poolName: params.poolName, nodeName: params.nodeName, ...listDisks(poolDisks(params.nodeName!, params.poolName!), query) }),
+      handler: ({ params, query }) => ({
+        poolName: params.poolName,
+        nodeName: params.nodeName,
+        ...listDisks(poolDisks(params.nodeName!, params.poolName!), query),
+      }),
     },
     {
       method: "GET",
@@ -276,7 +318,11 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       returns: "{items: StoragePool[], pagination}",
       handler: ({ query }) => {
         const q = parseListQuery(query, poolsList);
-        return pageOf(storagePools(c.list("lsn")).filter((p) => nameMatches(p.poolName, q.filters.name, q.fuzzy)), q, poolsList);
+        return pageOf(
+          storagePools(c.list("lsn")).filter((p) => nameMatches(p.poolName, q.filters.name, q.fuzzy)),
+          q,
+          poolsList,
+        );
       },
     },
     {
@@ -331,14 +377,26 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       handler: async ({ body }) => {
         const b = body as { nodeName: string; diskType: string; owner?: string };
         if (!c.get("ldn", b.nodeName)) throw badBody("nodeName", `node ${b.nodeName} has no LocalDiskNode (is its node agent running?)`);
-        const free = c.list("ld").filter((ld) => ld.spec?.nodeName === b.nodeName && ld.spec?.diskAttributes?.type === b.diskType && ld.status?.claimState === "Available" && !ld.spec?.reserved && (ld.spec?.state ?? "Active") === "Active");
+        const free = c
+          .list("ld")
+          .filter(
+            (ld) =>
+              ld.spec?.nodeName === b.nodeName &&
+              ld.spec?.diskAttributes?.type === b.diskType &&
+              ld.status?.claimState === "Available" &&
+              !ld.spec?.reserved &&
+              (ld.spec?.state ?? "Active") === "Active",
+          );
         if (!free.length) {
           throw new HwError("FAILED_PRECONDITION", "NoFreeDisk", `node ${b.nodeName} has no free ${b.diskType} disk to add (Available, not reserved)`, {
             hint: `see GET /cluster/nodes/${b.nodeName}/disks; a disk holding data or a filesystem is never claimed`,
           });
         }
         const name = `${b.nodeName}-${b.diskType}-claim-${randomUUID()}`.toLowerCase();
-        await cl.ldc.create({ metadata: { name }, spec: { nodeName: b.nodeName, owner: b.owner || Owners.LocalStorage, description: { diskType: b.diskType } } } as never);
+        await cl.ldc.create({
+          metadata: { name },
+          spec: { nodeName: b.nodeName, owner: b.owner || Owners.LocalStorage, description: { diskType: b.diskType } },
+        } as never);
         d.log.info({ claim: name, node: b.nodeName, diskType: b.diskType, disks: free.length }, "LocalDiskClaim created");
         return { success: true, claimName: name, disks: free.map((x) => x.spec?.devicePath) };
       },
@@ -352,7 +410,10 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       returns: "{items: LocalDiskInfo[], pagination}",
       handler: ({ query }) => {
         const lsns = new Map(c.list("lsn").map((l) => [nameOf(l), l]));
-        return listDisks(c.list("ld").map((ld) => localDiskInfo(ld, lsns.get(ld.spec?.nodeName ?? ""))), query);
+        return listDisks(
+          c.list("ld").map((ld) => localDiskInfo(ld, lsns.get(ld.spec?.nodeName ?? ""))),
+          query,
+        );
       },
     },
     {
@@ -365,4 +426,3 @@ export function nodeRoutes(d: RouteDeps): Route[] {
     },
   ];
 }
-

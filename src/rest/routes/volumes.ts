@@ -48,7 +48,11 @@ const snapshotsList: ListSpec<KubeObject & { spec?: { sourceVolume?: string; req
 
 const groupsList: ListSpec<KubeObject> = {
   filters: ["name"],
-  sorts: { name: (g) => nameOf(g), namespace: (g) => String((g.spec as { namespace?: string } | undefined)?.namespace ?? ""), time: (g) => g.metadata?.creationTimestamp ?? "" },
+  sorts: {
+    name: (g) => nameOf(g),
+    namespace: (g) => String((g.spec as { namespace?: string } | undefined)?.namespace ?? ""),
+    time: (g) => g.metadata?.creationTimestamp ?? "",
+  },
   defaultSort: { key: "name", dir: "asc" },
 };
 
@@ -56,7 +60,11 @@ const groupsList: ListSpec<KubeObject> = {
 export function replicaNodes(d: RouteDeps, lv: LocalVolumeObject): string[] {
   const cfg = (lv.spec?.config?.replicas ?? []).map((r) => r.hostname).filter(Boolean) as string[];
   if (cfg.length) return cfg;
-  const lvr = d.cache.list("lvr").filter((r) => r.spec?.volumeName === nameOf(lv)).map((r) => r.spec?.nodeName ?? "").filter(Boolean);
+  const lvr = d.cache
+    .list("lvr")
+    .filter((r) => r.spec?.volumeName === nameOf(lv))
+    .map((r) => r.spec?.nodeName ?? "")
+    .filter(Boolean);
   return lvr.length ? lvr : (lv.spec?.accessibility?.nodes ?? []);
 }
 
@@ -73,11 +81,15 @@ function refuseDeleting(lv: LocalVolumeObject, what: string): void {
 }
 
 /** Deletes a finished operation object of the same name so a new one can be created (the controller deletes Completed ones itself). */
-async function clearFinished(rc: { delete(name: string): Promise<boolean> }, cur: KubeObject & { status?: { state?: string } } | undefined, what: string): Promise<void> {
+async function clearFinished(
+  rc: { delete(name: string): Promise<boolean> },
+  cur: (KubeObject & { status?: { state?: string } }) | undefined,
+  what: string,
+): Promise<void> {
   if (!cur) return;
   if (!TERMINAL.has(cur.status?.state ?? "")) {
     throw new HwError("FAILED_PRECONDITION", "OperationUnderWay", `${what} ${nameOf(cur)} is already under way (state ${cur.status?.state || "new"})`, {
-      hint: "wait for it to finish, or abort it with {\"abort\": true}",
+      hint: 'wait for it to finish, or abort it with {"abort": true}',
     });
   }
   await rc.delete(nameOf(cur));
@@ -98,14 +110,16 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         const q = parseListQuery(query, volumesList);
         const f = q.filters;
         const byNode = f.nodeName;
-        const items = c.list("lv").filter(
-          (v) =>
-            nameMatches(nameOf(v), f.volumeName ?? f.name, q.fuzzy) &&
-            exactMatches(v.status?.state, f.state) &&
-            nameMatches(v.spec?.pvcNamespace, f.namespace, false) &&
-            nameMatches(v.spec?.volumegroup, f.group, q.fuzzy) &&
-            (byNode === undefined || replicaNodes(d, v).includes(byNode)),
-        );
+        const items = c
+          .list("lv")
+          .filter(
+            (v) =>
+              nameMatches(nameOf(v), f.volumeName ?? f.name, q.fuzzy) &&
+              exactMatches(v.status?.state, f.state) &&
+              nameMatches(v.spec?.pvcNamespace, f.namespace, false) &&
+              nameMatches(v.spec?.volumegroup, f.group, q.fuzzy) &&
+              (byNode === undefined || replicaNodes(d, v).includes(byNode)),
+          );
         return pageOf(items, q, volumesList);
       },
     },
@@ -179,7 +193,11 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         const lv = requireVolume(d, params.volumeName!);
         const q = parseListQuery(query, snapshotsList);
         const f = q.filters;
-        const items = c.list("lvs").filter((s) => s.spec?.sourceVolume === nameOf(lv) && nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && exactMatches(s.status?.state, f.state));
+        const items = c
+          .list("lvs")
+          .filter(
+            (s) => s.spec?.sourceVolume === nameOf(lv) && nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && exactMatches(s.status?.state, f.state),
+          );
         return pageOf(items, q, snapshotsList);
       },
     },
@@ -193,14 +211,28 @@ export function volumeRoutes(d: RouteDeps): Route[] {
       handler: async ({ params, body }) => {
         const lv = requireVolume(d, params.volumeName!);
         const name = (body as { name?: string } | undefined)?.name || `${ObjectNames.SnapContentPrefix}-${randomUUID()}`;
-        if (name.length > 253 || !DNS1123.test(name)) throw badBody("name", `${JSON.stringify(name)} is not a valid resource name (lower-case letters, digits, '-' and '.')`);
+        if (name.length > 253 || !DNS1123.test(name))
+          throw badBody("name", `${JSON.stringify(name)} is not a valid resource name (lower-case letters, digits, '-' and '.')`);
         refuseDeleting(lv, "snapshotted");
-        if (lv.status?.state !== VolumeStates.Ready) throw new HwError("FAILED_PRECONDITION", "VolumeNotReady", `volume ${nameOf(lv)} is not Ready (state ${lv.status?.state || "new"}); snapshot it when it is`);
+        if (lv.status?.state !== VolumeStates.Ready)
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "VolumeNotReady",
+            `volume ${nameOf(lv)} is not Ready (state ${lv.status?.state || "new"}); snapshot it when it is`,
+          );
         const nodes = replicaNodes(d, lv);
-        if (nodes.length !== 1) throw new HwError("FAILED_PRECONDITION", "HaVolume", `volume ${nameOf(lv)} has replicas on ${nodes.join(", ")}: snapshots of HA volumes are not supported (as the original)`);
+        if (nodes.length !== 1)
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "HaVolume",
+            `volume ${nameOf(lv)} has replicas on ${nodes.join(", ")}: snapshots of HA volumes are not supported (as the original)`,
+          );
         if (c.get("lvs", name)) throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${name} already exists`, { httpStatus: 409 });
         const bytes = lv.status?.allocatedCapacityBytes || lv.spec?.requiredCapacityBytes || 0;
-        await cl.lvs.create({ metadata: { name }, spec: { sourceVolume: nameOf(lv), accessibility: { nodes }, requiredCapacityBytes: bytes, delete: false } } as never);
+        await cl.lvs.create({
+          metadata: { name },
+          spec: { sourceVolume: nameOf(lv), accessibility: { nodes }, requiredCapacityBytes: bytes, delete: false },
+        } as never);
         d.log.info({ snapshot: name, volume: nameOf(lv) }, "LocalVolumeSnapshot created");
         return { data: { Name: name, capacityBytes: bytes, sourceVolume: nameOf(lv) } };
       },
@@ -247,7 +279,8 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         }
         refuseDeleting(lv, "migrated");
         const nodes = replicaNodes(d, lv);
-        if (!nodes.includes(b.srcNode)) throw badBody("srcNode", `volume ${nameOf(lv)} has no replica on node ${b.srcNode} (replicas on: ${nodes.join(", ") || "none"})`);
+        if (!nodes.includes(b.srcNode))
+          throw badBody("srcNode", `volume ${nameOf(lv)} has no replica on node ${b.srcNode} (replicas on: ${nodes.join(", ") || "none"})`);
         if (b.selectedNode) {
           if (b.selectedNode === b.srcNode) throw badBody("selectedNode", `the target node must differ from srcNode ${b.srcNode}`);
           if (!c.get("lsn", b.selectedNode)) throw badBody("selectedNode", `node ${b.selectedNode} is not a storage node (LocalStorageNode)`);
@@ -256,7 +289,13 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         await clearFinished(cl.lvmigrate, cur, "migration");
         await cl.lvmigrate.create({
           metadata: { name, annotations: { [Annotations.ReplicaAffinity]: affinity } },
-          spec: { volumeName: nameOf(lv), sourceNode: b.srcNode, targetNodesSuggested: b.selectedNode ? [b.selectedNode] : [], migrateAllVols: true, abort: false },
+          spec: {
+            volumeName: nameOf(lv),
+            sourceNode: b.srcNode,
+            targetNodesSuggested: b.selectedNode ? [b.selectedNode] : [],
+            migrateAllVols: true,
+            abort: false,
+          },
         } as never);
         d.log.info({ migrate: name, volume: nameOf(lv), from: b.srcNode, to: b.selectedNode }, "LocalVolumeMigrate created");
         return { data };
@@ -292,8 +331,12 @@ export function volumeRoutes(d: RouteDeps): Route[] {
           return { data: { volumeName: nameOf(lv), replicaNum: 2 } };
         }
         refuseDeleting(lv, "converted");
-        if (!lv.spec?.convertible) throw new HwError("FAILED_PRECONDITION", "Inconvertible", `Inconvertible volume: ${nameOf(lv)} (created with convertible: false)`, { hint: "only volumes of a StorageClass with convertible: \"true\" can become HA" });
-        if ((lv.spec?.replicaNumber ?? 1) !== 1) throw new HwError("FAILED_PRECONDITION", "AlreadyHA", `volume ${nameOf(lv)} already has ${lv.spec?.replicaNumber} replicas`);
+        if (!lv.spec?.convertible)
+          throw new HwError("FAILED_PRECONDITION", "Inconvertible", `Inconvertible volume: ${nameOf(lv)} (created with convertible: false)`, {
+            hint: 'only volumes of a StorageClass with convertible: "true" can become HA',
+          });
+        if ((lv.spec?.replicaNumber ?? 1) !== 1)
+          throw new HwError("FAILED_PRECONDITION", "AlreadyHA", `volume ${nameOf(lv)} already has ${lv.spec?.replicaNumber} replicas`);
         await clearFinished(cl.lvconvert, cur, "conversion");
         await cl.lvconvert.create({ metadata: { name }, spec: { volumeName: nameOf(lv), replicaNumber: 2, abort: false } } as never);
         d.log.info({ convert: name, volume: nameOf(lv) }, "LocalVolumeConvert created");
@@ -317,7 +360,8 @@ export function volumeRoutes(d: RouteDeps): Route[] {
       method: "POST",
       path: "/cluster/volumes/:volumeName/expand",
       tag: "Volumes",
-      summary: "Grow the volume to targetCapacity: raises its PVC's request when it has one (the resizer follows), else creates the LocalVolumeExpand; or abort it",
+      summary:
+        "Grow the volume to targetCapacity: raises its PVC's request when it has one (the resizer follows), else creates the LocalVolumeExpand; or abort it",
       body: objectSchema({ targetCapacity: { type: ["string", "integer"], description: "e.g. 2Gi or bytes" }, abort: { type: "boolean" } }),
       returns: "{data: {volumeName, targetCapacityBytes, via}}",
       handler: async ({ params, body }) => {
@@ -332,10 +376,16 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         const target = roundUpExtent(parseCapacity(b.targetCapacity, "targetCapacity"));
         refuseDeleting(lv, "expanded");
         const have = Math.max(lv.spec?.requiredCapacityBytes ?? 0, lv.status?.allocatedCapacityBytes ?? 0);
-        if (target < have) throw badBody("targetCapacity", `volume ${nameOf(lv)} has ${formatBytes(have)}; shrinking to ${formatBytes(target)} is not supported`);
+        if (target < have)
+          throw badBody("targetCapacity", `volume ${nameOf(lv)} has ${formatBytes(have)}; shrinking to ${formatBytes(target)} is not supported`);
         if (target === have) throw badBody("targetCapacity", `volume ${nameOf(lv)} already has ${formatBytes(have)}`);
         if (cur && !TERMINAL.has(cur.status?.state ?? "")) {
-          throw new HwError("FAILED_PRECONDITION", "OperationUnderWay", `volume ${nameOf(lv)} is being expanded to ${formatBytes(cur.spec?.requiredCapacityBytes ?? 0)} already`, { hint: "wait for it to finish or abort it" });
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "OperationUnderWay",
+            `volume ${nameOf(lv)} is being expanded to ${formatBytes(cur.spec?.requiredCapacityBytes ?? 0)} already`,
+            { hint: "wait for it to finish or abort it" },
+          );
         }
         const delta = target - have;
         const pool = lv.spec?.poolName ?? "";
@@ -345,7 +395,11 @@ export function volumeRoutes(d: RouteDeps): Route[] {
           const free = p?.freeCapacityBytes ?? 0;
           if (free < delta) short.push(`pool ${pool} on node ${node} has ${formatBytes(free)} free, the growth needs ${formatBytes(delta)}`);
         }
-        if (short.length) throw new HwError("RESOURCE_EXHAUSTED", "PoolCannotGrow", `cannot grow volume ${nameOf(lv)} to ${formatBytes(target)}: ${short.join("; ")}`, { hint: "free space in the pool, or expand the pool (POST /cluster/pools/expand)", httpStatus: 409 });
+        if (short.length)
+          throw new HwError("RESOURCE_EXHAUSTED", "PoolCannotGrow", `cannot grow volume ${nameOf(lv)} to ${formatBytes(target)}: ${short.join("; ")}`, {
+            hint: "free space in the pool, or expand the pool (POST /cluster/pools/expand)",
+            httpStatus: 409,
+          });
         // The original raises the PVC request and lets the external-resizer call ControllerExpandVolume.
         const pvcs = d.client.forKind<KubeObject>(PVC);
         const ns = lv.spec?.pvcNamespace;
@@ -403,7 +457,14 @@ export function volumeRoutes(d: RouteDeps): Route[] {
       handler: ({ query }) => {
         const q = parseListQuery(query, snapshotsList);
         const f = q.filters;
-        const items = c.list("lvs").filter((s) => nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && nameMatches(s.spec?.sourceVolume, f.volumeName, q.fuzzy) && exactMatches(s.status?.state, f.state));
+        const items = c
+          .list("lvs")
+          .filter(
+            (s) =>
+              nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) &&
+              nameMatches(s.spec?.sourceVolume, f.volumeName, q.fuzzy) &&
+              exactMatches(s.status?.state, f.state),
+          );
         return pageOf(items, q, snapshotsList);
       },
     },

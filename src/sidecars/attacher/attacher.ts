@@ -39,7 +39,12 @@ export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; 
     queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
     reconcile: (key) => sync(key),
   });
-  ctl.watch(inf.va).watch(inf.pv, (pv) => inf.va.list().filter((va) => va.spec?.source?.persistentVolumeName === pv.metadata?.name).map((va) => va.metadata!.name!));
+  ctl.watch(inf.va).watch(inf.pv, (pv) =>
+    inf.va
+      .list()
+      .filter((va) => va.spec?.source?.persistentVolumeName === pv.metadata?.name)
+      .map((va) => va.metadata!.name!),
+  );
   ctl.watch(inf.csiNode, () => undefined);
 
   async function sync(name: string): Promise<void> {
@@ -72,12 +77,20 @@ export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; 
     }
     if (va.status?.attached) return;
     if (!pv?.spec?.csi) {
-      await vas.patchStatus(name, { status: { attached: false, attachError: { message: `persistentvolume "${pvName}" not found or not a CSI volume`, time: metaTime() } } });
+      await vas.patchStatus(name, {
+        status: { attached: false, attachError: { message: `persistentvolume "${pvName}" not found or not a CSI volume`, time: metaTime() } },
+      });
       throw new Error(`VolumeAttachment ${name}: PV ${pvName} missing`);
     }
     try {
       const res = await o.driver.csi.controllerPublishVolume(
-        { volume_id: pv.spec.csi.volumeHandle, node_id: nodeId, volume_capability: pvCapability(pv), readonly: !!pv.spec.csi.readOnly, volume_context: pv.spec.csi.volumeAttributes ?? {} },
+        {
+          volume_id: pv.spec.csi.volumeHandle,
+          node_id: nodeId,
+          volume_capability: pvCapability(pv),
+          readonly: !!pv.spec.csi.readOnly,
+          volume_context: pv.spec.csi.volumeAttributes ?? {},
+        },
         { timeoutMs: o.timeoutMs },
       );
       await vas.patchStatus(name, { status: { attached: true, attachmentMetadata: res.publish_context ?? {}, attachError: null } });

@@ -28,7 +28,8 @@ export function shouldProvision(c: Pvc, sc: StorageClassShape | undefined, drive
   const handedTo = c.metadata?.annotations?.[KubeAnnotations.StorageProvisioner] ?? c.metadata?.annotations?.[KubeAnnotations.BetaStorageProvisioner];
   if (handedTo !== driver) return { skip: "claim not handed to this provisioner" };
   if (!sc || sc.provisioner !== driver) return { skip: "class not provisioned by this driver" };
-  if (sc.volumeBindingMode === "WaitForFirstConsumer" && !c.metadata?.annotations?.[KubeAnnotations.SelectedNode]) return { skip: "waiting for the scheduler to select a node" };
+  if (sc.volumeBindingMode === "WaitForFirstConsumer" && !c.metadata?.annotations?.[KubeAnnotations.SelectedNode])
+    return { skip: "waiting for the scheduler to select a node" };
   if (pvExists) return { skip: "volume already provisioned" };
   return undefined;
 }
@@ -66,7 +67,9 @@ export function createVolumeRequest(i: RequestInputs): CreateVolumeRequest {
   const requested = quantityOrUndefined(c.spec?.resources?.requests?.storage);
   if (requested === undefined) throw new Error(`claim ${c.metadata?.namespace}/${c.metadata?.name} has no valid spec.resources.requests.storage (e.g. 1Gi)`);
   if (i.sourceBytes !== undefined && requested < i.sourceBytes) {
-    throw new Error(`requested volume size ${requested} is less than the size ${i.sourceBytes} for the source; request at least ${bytesQuantity(i.sourceBytes)}`);
+    throw new Error(
+      `requested volume size ${requested} is less than the size ${i.sourceBytes} for the source; request at least ${bytesQuantity(i.sourceBytes)}`,
+    );
   }
   const modes = c.spec?.accessModes ?? [];
   if (modes.length === 0) throw new Error(`claim ${c.metadata?.namespace}/${c.metadata?.name} has no spec.accessModes (e.g. [ReadWriteOnce])`);
@@ -92,7 +95,14 @@ export function nodeAffinityOf(topologies: Topology[] | undefined): { required: 
 }
 
 /** The PV for a provisioned volume. */
-export function persistentVolume(i: { claim: Pvc; sc: StorageClassShape; driver: string; identity: string; res: CreateVolumeResponse; requestedBytes: number }): Pv {
+export function persistentVolume(i: {
+  claim: Pvc;
+  sc: StorageClassShape;
+  driver: string;
+  identity: string;
+  res: CreateVolumeResponse;
+  requestedBytes: number;
+}): Pv {
   const c = i.claim;
   const v = i.res.volume;
   const bytes = Number(v.capacity_bytes ?? 0) || i.requestedBytes;
@@ -112,7 +122,14 @@ export function persistentVolume(i: { claim: Pvc; sc: StorageClassShape; driver:
       persistentVolumeReclaimPolicy: reclaim,
       storageClassName: i.sc.metadata?.name ?? "",
       volumeMode: block ? "Block" : "Filesystem",
-      claimRef: { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: c.metadata?.namespace, name: c.metadata?.name, uid: c.metadata?.uid, resourceVersion: c.metadata?.resourceVersion },
+      claimRef: {
+        kind: "PersistentVolumeClaim",
+        apiVersion: "v1",
+        namespace: c.metadata?.namespace,
+        name: c.metadata?.name,
+        uid: c.metadata?.uid,
+        resourceVersion: c.metadata?.resourceVersion,
+      },
       csi: {
         driver: i.driver,
         volumeHandle: v.volume_id,

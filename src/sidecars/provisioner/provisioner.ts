@@ -77,13 +77,31 @@ export function provisioner(o: ProvisionerOptions) {
   const events = { client: o.client, component: `${driver}_${os.hostname()}` };
   const timeoutMs = o.timeoutMs ?? 60_000;
 
-  const claims: Controller = new Controller({ name: `provisioner-${driver}`, log, events, workers: o.workers ?? 4, queue, reconcile: (key) => provisionClaim(key) });
+  const claims: Controller = new Controller({
+    name: `provisioner-${driver}`,
+    log,
+    events,
+    workers: o.workers ?? 4,
+    queue,
+    reconcile: (key) => provisionClaim(key),
+  });
   const deleter: Controller = new Controller({ name: `deleter-${driver}`, log, events, workers: 2, queue, reconcile: (key) => deleteVolume(key) });
   const claimsUsing = (ns: string, kind: string, name: string) =>
-    inf.pvc.list().filter((c) => c.metadata?.namespace === ns && !c.spec?.volumeName && [c.spec?.dataSourceRef, c.spec?.dataSource].some((d) => d?.kind === kind && d.name === name)).map(objectKey);
+    inf.pvc
+      .list()
+      .filter(
+        (c) =>
+          c.metadata?.namespace === ns && !c.spec?.volumeName && [c.spec?.dataSourceRef, c.spec?.dataSource].some((d) => d?.kind === kind && d.name === name),
+      )
+      .map(objectKey);
   claims
     .watch(inf.pvc)
-    .watch(inf.sc, (sc) => inf.pvc.list().filter((c) => !c.spec?.volumeName && c.spec?.storageClassName === sc.metadata?.name).map(objectKey))
+    .watch(inf.sc, (sc) =>
+      inf.pvc
+        .list()
+        .filter((c) => !c.spec?.volumeName && c.spec?.storageClassName === sc.metadata?.name)
+        .map(objectKey),
+    )
     .watch(inf.vs, (vs) => claimsUsing(vs.metadata?.namespace ?? "", "VolumeSnapshot", vs.metadata?.name ?? ""))
     .watch(inf.pvc, (src) => claimsUsing(src.metadata?.namespace ?? "", "PersistentVolumeClaim", src.metadata?.name ?? ""))
     .watch(inf.pv, () => undefined)
@@ -120,7 +138,10 @@ export function provisioner(o: ProvisionerOptions) {
           );
         }
       } else if (o.driver.topology) {
-        allTopologies = inf.node.list().map((n) => nodeTopology(n, inf.csiNode.getByName(n.metadata?.name ?? ""), driver)).filter((t): t is Topology => !!t);
+        allTopologies = inf.node
+          .list()
+          .map((n) => nodeTopology(n, inf.csiNode.getByName(n.metadata?.name ?? ""), driver))
+          .filter((t): t is Topology => !!t);
       }
       try {
         req = createVolumeRequest({ claim: c, sc: sc!, selectedTopology, allTopologies, contentSource: source?.content, sourceBytes: source?.bytes });
@@ -176,26 +197,50 @@ export function provisioner(o: ProvisionerOptions) {
     if (ref.kind === "VolumeSnapshot" && (ref.apiGroup ?? "") === "snapshot.storage.k8s.io") {
       const what = `error getting handle for DataSource Type VolumeSnapshot by Name ${ref.name}`;
       const vs = inf.vs.getByName(ref.name, ns) as any;
-      if (!vs) throw new ClaimProblem("SnapshotNotFound", `${what}: error getting snapshot ${ref.name} from api server: volumesnapshots.snapshot.storage.k8s.io "${ref.name}" not found`, `create the VolumeSnapshot ${ns}/${ref.name} or remove spec.dataSource (the claim provisions once it is ready)`);
-      if (vs.metadata?.deletionTimestamp) throw new ClaimProblem("SnapshotBeingDeleted", `${what}: snapshot ${ref.name} is currently being deleted`, "use another snapshot");
+      if (!vs)
+        throw new ClaimProblem(
+          "SnapshotNotFound",
+          `${what}: error getting snapshot ${ref.name} from api server: volumesnapshots.snapshot.storage.k8s.io "${ref.name}" not found`,
+          `create the VolumeSnapshot ${ns}/${ref.name} or remove spec.dataSource (the claim provisions once it is ready)`,
+        );
+      if (vs.metadata?.deletionTimestamp)
+        throw new ClaimProblem("SnapshotBeingDeleted", `${what}: snapshot ${ref.name} is currently being deleted`, "use another snapshot");
       const contentName = vs.status?.boundVolumeSnapshotContentName;
       const content = contentName ? (inf.vsc.getByName(contentName) as any) : undefined;
-      if (!vs.status?.readyToUse || !content?.status?.snapshotHandle) throw new ClaimProblem("SnapshotNotReady", `${what}: snapshot ${ref.name} is not Ready`, "wait until the VolumeSnapshot is readyToUse");
-      if (content.spec?.driver !== driver) throw new ClaimProblem("SnapshotOtherDriver", `${what}: snapshot ${ref.name} belongs to driver ${content.spec?.driver}, not ${driver}`, "use a StorageClass of the snapshot's driver");
+      if (!vs.status?.readyToUse || !content?.status?.snapshotHandle)
+        throw new ClaimProblem("SnapshotNotReady", `${what}: snapshot ${ref.name} is not Ready`, "wait until the VolumeSnapshot is readyToUse");
+      if (content.spec?.driver !== driver)
+        throw new ClaimProblem(
+          "SnapshotOtherDriver",
+          `${what}: snapshot ${ref.name} belongs to driver ${content.spec?.driver}, not ${driver}`,
+          "use a StorageClass of the snapshot's driver",
+        );
       return { content: { snapshot: { snapshot_id: content.status.snapshotHandle } }, bytes: Number(content.status.restoreSize ?? 0) || undefined };
     }
     if (ref.kind === "PersistentVolumeClaim" && !ref.apiGroup) {
       const what = `error getting handle for DataSource Type PersistentVolumeClaim by Name ${ref.name}`;
       const src = inf.pvc.getByName(ref.name, ns);
-      if (!src) throw new ClaimProblem("SourceClaimNotFound", `${what}: claim ${ns}/${ref.name} not found`, "create the source claim or remove spec.dataSource");
-      if (src.status?.phase !== "Bound" || !src.spec?.volumeName) throw new ClaimProblem("SourceClaimNotBound", `${what}: claim ${ref.name} is not bound`, "wait until the source claim is Bound");
-      if ((src.spec?.storageClassName ?? "") !== (c.spec?.storageClassName ?? "")) throw new ClaimProblem("SourceClaimOtherClass", `${what}: the source PVC and destination PVCs must be in the same storage class for cloning. Source is in ${src.spec?.storageClassName}, but new PVC is in ${c.spec?.storageClassName}`, "use the source's StorageClass");
+      if (!src)
+        throw new ClaimProblem("SourceClaimNotFound", `${what}: claim ${ns}/${ref.name} not found`, "create the source claim or remove spec.dataSource");
+      if (src.status?.phase !== "Bound" || !src.spec?.volumeName)
+        throw new ClaimProblem("SourceClaimNotBound", `${what}: claim ${ref.name} is not bound`, "wait until the source claim is Bound");
+      if ((src.spec?.storageClassName ?? "") !== (c.spec?.storageClassName ?? ""))
+        throw new ClaimProblem(
+          "SourceClaimOtherClass",
+          `${what}: the source PVC and destination PVCs must be in the same storage class for cloning. Source is in ${src.spec?.storageClassName}, but new PVC is in ${c.spec?.storageClassName}`,
+          "use the source's StorageClass",
+        );
       const pv = inf.pv.getByName(src.spec.volumeName);
-      if (!pv?.spec?.csi?.volumeHandle || pv.spec.csi.driver !== driver) throw new ClaimProblem("SourceClaimOtherDriver", `${what}: its volume is not a ${driver} volume`, "clone only volumes of the same driver");
+      if (!pv?.spec?.csi?.volumeHandle || pv.spec.csi.driver !== driver)
+        throw new ClaimProblem("SourceClaimOtherDriver", `${what}: its volume is not a ${driver} volume`, "clone only volumes of the same driver");
       return { content: { volume: { volume_id: pv.spec.csi.volumeHandle } }, bytes: quantityOrUndefined(src.status?.capacity?.storage) };
     }
     void sc;
-    throw new ClaimProblem("UnsupportedDataSource", `data source ${ref.apiGroup ? `${ref.apiGroup}/` : ""}${ref.kind} ${ref.name} is not supported (only VolumeSnapshot and PersistentVolumeClaim)`, "remove spec.dataSource or use a VolumeSnapshot or PersistentVolumeClaim");
+    throw new ClaimProblem(
+      "UnsupportedDataSource",
+      `data source ${ref.apiGroup ? `${ref.apiGroup}/` : ""}${ref.kind} ${ref.name} is not supported (only VolumeSnapshot and PersistentVolumeClaim)`,
+      "remove spec.dataSource or use a VolumeSnapshot or PersistentVolumeClaim",
+    );
   }
 
   async function failed(c: Pvc & K, sc: StorageClassShape, reason: string, detail: string, fix: string): Promise<void> {

@@ -25,7 +25,12 @@ type K = KubeObject;
 export const FS_RESIZE_PENDING_MESSAGE = "Waiting for user to (re-)start a pod to finish file system resize of volume on node.";
 
 /** What the resizer should do with a claim (pure). */
-export function resizeDecision(c: Pvc, pv: Pv | undefined, sc: StorageClassShape | undefined, driver: string): { skip: string } | { refuse: string } | { resize: { bytes: number; quantity: string } } {
+export function resizeDecision(
+  c: Pvc,
+  pv: Pv | undefined,
+  sc: StorageClassShape | undefined,
+  driver: string,
+): { skip: string } | { refuse: string } | { resize: { bytes: number; quantity: string } } {
   if (c.status?.phase !== "Bound" || !pv || pv.spec?.csi?.driver !== driver) return { skip: "not a bound volume of this driver" };
   const want = c.spec?.resources?.requests?.storage;
   const wantBytes = quantityOrUndefined(want);
@@ -33,12 +38,20 @@ export function resizeDecision(c: Pvc, pv: Pv | undefined, sc: StorageClassShape
   if (wantBytes === undefined || haveBytes === undefined) return { skip: "no sizes" };
   if (wantBytes <= haveBytes) {
     return wantBytes < haveBytes && quantityOrUndefined(pv.spec?.capacity?.storage) !== wantBytes
-      ? { refuse: `spec.resources.requests.storage ${want} of claim ${c.metadata?.namespace}/${c.metadata?.name} is less than its capacity ${c.status?.capacity?.storage}: volumes cannot shrink; set it back to at least ${c.status?.capacity?.storage}` }
+      ? {
+          refuse: `spec.resources.requests.storage ${want} of claim ${c.metadata?.namespace}/${c.metadata?.name} is less than its capacity ${c.status?.capacity?.storage}: volumes cannot shrink; set it back to at least ${c.status?.capacity?.storage}`,
+        }
       : { skip: "no growth" };
   }
-  if ((c.status?.conditions ?? []).some((x) => x.type === "FileSystemResizePending" && x.status === "True") && quantityOrUndefined(pv.spec?.capacity?.storage) === wantBytes) return { skip: "waiting for the node expansion" };
+  if (
+    (c.status?.conditions ?? []).some((x) => x.type === "FileSystemResizePending" && x.status === "True") &&
+    quantityOrUndefined(pv.spec?.capacity?.storage) === wantBytes
+  )
+    return { skip: "waiting for the node expansion" };
   if (!sc?.allowVolumeExpansion) {
-    return { refuse: `only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize: StorageClass "${c.spec?.storageClassName}" has no allowVolumeExpansion: true` };
+    return {
+      refuse: `only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize: StorageClass "${c.spec?.storageClassName}" has no allowVolumeExpansion: true`,
+    };
   }
   return { resize: { bytes: wantBytes, quantity: want! } };
 }
@@ -62,17 +75,29 @@ export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; t
     queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
     reconcile: (key) => sync(key),
   });
-  ctl.watch(inf.pvc).watch(inf.pv, (pv) => (pv.spec?.claimRef ? `${pv.spec.claimRef.namespace}/${pv.spec.claimRef.name}` : undefined)).watch(inf.sc, () => undefined);
+  ctl
+    .watch(inf.pvc)
+    .watch(inf.pv, (pv) => (pv.spec?.claimRef ? `${pv.spec.claimRef.namespace}/${pv.spec.claimRef.name}` : undefined))
+    .watch(inf.sc, () => undefined);
   const refused = new Map<string, string>();
 
-  async function setStatus(c: Pvc & K, edit: (st: NonNullable<Pvc["status"]> & { allocatedResourceStatuses?: Record<string, string> }) => void): Promise<Pvc & K> {
+  async function setStatus(
+    c: Pvc & K,
+    edit: (st: NonNullable<Pvc["status"]> & { allocatedResourceStatuses?: Record<string, string> }) => void,
+  ): Promise<Pvc & K> {
     const cur = (await pvcs.get(c.metadata!.name!, c.metadata!.namespace)) ?? c;
     const st = structuredClone(cur.status ?? {}) as NonNullable<Pvc["status"]> & { allocatedResourceStatuses?: Record<string, string> };
     edit(st);
     if (st.conditions && !st.conditions.length) delete st.conditions;
     return pvcs.updateStatus({ ...cur, status: st });
   }
-  const condition = (type: string, message = "") => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: metaTime(), ...(message ? { message } : {}) });
+  const condition = (type: string, message = "") => ({
+    type,
+    status: "True",
+    lastProbeTime: null,
+    lastTransitionTime: metaTime(),
+    ...(message ? { message } : {}),
+  });
 
   async function sync(key: string): Promise<void> {
     const c = inf.pvc.get(key);
@@ -114,7 +139,10 @@ export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; t
     if (quantityOrUndefined(pv!.spec?.capacity?.storage) !== d.resize.bytes) await pvs.patch(pvName, { spec: { capacity: { storage: d.resize.quantity } } });
     if (res.node_expansion_required) {
       cur = await setStatus(cur, (st) => {
-        st.conditions = [...(st.conditions ?? []).filter((x) => x.type !== "Resizing" && x.type !== "FileSystemResizePending"), condition("FileSystemResizePending", FS_RESIZE_PENDING_MESSAGE)];
+        st.conditions = [
+          ...(st.conditions ?? []).filter((x) => x.type !== "Resizing" && x.type !== "FileSystemResizePending"),
+          condition("FileSystemResizePending", FS_RESIZE_PENDING_MESSAGE),
+        ];
         st.allocatedResourceStatuses = { ...st.allocatedResourceStatuses, storage: "NodeResizePending" };
       });
       await ctl.recordEvent(cur, "Normal", "FileSystemResizeRequired", "Require file system resize of volume on node");
@@ -126,7 +154,10 @@ export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; t
       });
       await ctl.recordEvent(cur, "Normal", "VolumeResizeSuccessful", "Resize volume succeeded");
     }
-    log.info({ claim: objectKey(c), volume: pvName, size: d.resize.quantity, nodeExpansion: !!res.node_expansion_required }, "volume expanded by the controller");
+    log.info(
+      { claim: objectKey(c), volume: pvName, size: d.resize.quantity, nodeExpansion: !!res.node_expansion_required },
+      "volume expanded by the controller",
+    );
   }
 
   return { controller: ctl, start: () => ctl.start(), stop: () => ctl.stop() };

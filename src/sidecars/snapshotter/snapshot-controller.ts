@@ -31,7 +31,8 @@ type Any = any; // snapshot kinds have no shape in src/api yet
 export const contentNameOf = (vs: Any) => `snapcontent-${vs.metadata?.uid}`;
 
 /** Nanoseconds since the epoch (content status) → RFC 3339 (snapshot status). */
-export const nsToTime = (ns: number | string | undefined) => (ns === undefined || ns === null ? undefined : new Date(Number(BigInt(ns) / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, "Z"));
+export const nsToTime = (ns: number | string | undefined) =>
+  ns === undefined || ns === null ? undefined : new Date(Number(BigInt(ns) / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function snapshotController(o: { client: KubeClient; log?: Logger; informers?: InformerFactory }) {
   const log = o.log ?? silentLogger;
@@ -53,7 +54,11 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
     reconcile: (key) => sync(key),
   });
-  const pending = () => inf.vs.list().filter((v) => !v.status?.boundVolumeSnapshotContentName || !v.status?.readyToUse).map(objectKey);
+  const pending = () =>
+    inf.vs
+      .list()
+      .filter((v) => !v.status?.boundVolumeSnapshotContentName || !v.status?.readyToUse)
+      .map(objectKey);
   ctl
     .watch(inf.vs)
     .watch(inf.vsc, (c) => (c.spec?.volumeSnapshotRef?.name ? `${c.spec.volumeSnapshotRef.namespace}/${c.spec.volumeSnapshotRef.name}` : undefined))
@@ -61,7 +66,10 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     .watch(inf.pvc, (c) => {
       const ns = c.metadata?.namespace;
       const src = [c.spec?.dataSourceRef, c.spec?.dataSource].filter((d) => d?.kind === "VolumeSnapshot").map((d) => `${ns}/${d!.name}`);
-      const asSource = inf.vs.list().filter((v) => v.metadata?.namespace === ns && v.spec?.source?.persistentVolumeClaimName === c.metadata?.name).map(objectKey);
+      const asSource = inf.vs
+        .list()
+        .filter((v) => v.metadata?.namespace === ns && v.spec?.source?.persistentVolumeClaimName === c.metadata?.name)
+        .map(objectKey);
       return [...src, ...asSource];
     })
     .watch(inf.pv, () => undefined);
@@ -79,14 +87,25 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     const [ns, name] = key.split("/") as [string, string];
     if (!vs) {
       // Gone: an orphaned dynamic content follows its deletion policy.
-      for (const c of inf.vsc.list().filter((x) => x.spec?.volumeSnapshotRef?.namespace === ns && x.spec?.volumeSnapshotRef?.name === name)) await releaseContent(c);
+      for (const c of inf.vsc.list().filter((x) => x.spec?.volumeSnapshotRef?.namespace === ns && x.spec?.volumeSnapshotRef?.name === name))
+        await releaseContent(c);
       return;
     }
-    const contentName: string | undefined = vs.status?.boundVolumeSnapshotContentName ?? vs.spec?.source?.volumeSnapshotContentName ?? (inf.vsc.getByName(contentNameOf(vs)) ? contentNameOf(vs) : undefined);
+    const contentName: string | undefined =
+      vs.status?.boundVolumeSnapshotContentName ??
+      vs.spec?.source?.volumeSnapshotContentName ??
+      (inf.vsc.getByName(contentNameOf(vs)) ? contentNameOf(vs) : undefined);
     const content = contentName ? inf.vsc.getByName(contentName) : undefined;
 
     if (vs.metadata?.deletionTimestamp) {
-      const inUse = inf.pvc.list().some((c) => c.metadata?.namespace === ns && !c.spec?.volumeName && [c.spec?.dataSourceRef, c.spec?.dataSource].some((d) => d?.kind === "VolumeSnapshot" && d.name === name));
+      const inUse = inf.pvc
+        .list()
+        .some(
+          (c) =>
+            c.metadata?.namespace === ns &&
+            !c.spec?.volumeName &&
+            [c.spec?.dataSourceRef, c.spec?.dataSource].some((d) => d?.kind === "VolumeSnapshot" && d.name === name),
+        );
       if (inUse) {
         log.info({ snapshot: key }, "snapshot is the data source of a claim being provisioned: deletion waits");
         return;
@@ -103,19 +122,24 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     }
 
     if (!content) {
-      if (vs.spec?.source?.volumeSnapshotContentName) return fail(vs, `VolumeSnapshotContent ${vs.spec.source.volumeSnapshotContentName} not found: create it or use spec.source.persistentVolumeClaimName`);
+      if (vs.spec?.source?.volumeSnapshotContentName)
+        return fail(vs, `VolumeSnapshotContent ${vs.spec.source.volumeSnapshotContentName} not found: create it or use spec.source.persistentVolumeClaimName`);
       await createContent(vs);
       return;
     }
     const ref = content.spec?.volumeSnapshotRef;
     if (ref?.name !== name || ref?.namespace !== ns || (ref?.uid && ref.uid !== vs.metadata?.uid)) {
-      return fail(vs, `VolumeSnapshotContent ${content.metadata.name} is bound to another snapshot (${ref?.namespace}/${ref?.name}); its spec.volumeSnapshotRef must name ${key}`);
+      return fail(
+        vs,
+        `VolumeSnapshotContent ${content.metadata.name} is bound to another snapshot (${ref?.namespace}/${ref?.name}); its spec.volumeSnapshotRef must name ${key}`,
+      );
     }
     if (!ref.uid) {
       await contents.patch(content.metadata.name, { spec: { volumeSnapshotRef: { uid: vs.metadata?.uid } } });
       return;
     }
-    if (!(content.metadata?.finalizers ?? []).includes(KubeFinalizers.ContentBound)) await contents.addFinalizer(content.metadata.name, KubeFinalizers.ContentBound);
+    if (!(content.metadata?.finalizers ?? []).includes(KubeFinalizers.ContentBound))
+      await contents.addFinalizer(content.metadata.name, KubeFinalizers.ContentBound);
     await syncStatus(vs, content);
   }
 
@@ -126,7 +150,8 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     const prefix = `failed to get input parameters to create snapshot ${vs.metadata.name}`;
     const pvc = inf.pvc.getByName(claimName, ns);
     if (!pvc) return fail(vs, `${prefix}: persistentvolumeclaim "${claimName}" not found: create it or fix spec.source.persistentVolumeClaimName`);
-    if (pvc.status?.phase !== "Bound" || !pvc.spec?.volumeName) return fail(vs, `${prefix}: the PVC ${claimName} is not yet bound to a PV, will not attempt to take a snapshot`);
+    if (pvc.status?.phase !== "Bound" || !pvc.spec?.volumeName)
+      return fail(vs, `${prefix}: the PVC ${claimName} is not yet bound to a PV, will not attempt to take a snapshot`);
     const pv = inf.pv.getByName(pvc.spec.volumeName);
     const driver = pv?.spec?.csi?.driver;
     if (!driver) return fail(vs, `${prefix}: volume ${pvc.spec.volumeName} of claim ${claimName} is not a CSI volume`);
@@ -134,11 +159,19 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     const className: string | undefined = vs.spec?.volumeSnapshotClassName;
     if (className) {
       cls = inf.cls.getByName(className);
-      if (!cls) return fail(vs, `${prefix}: volumesnapshotclass.snapshot.storage.k8s.io "${className}" not found: create it or set spec.volumeSnapshotClassName to an existing class`);
+      if (!cls)
+        return fail(
+          vs,
+          `${prefix}: volumesnapshotclass.snapshot.storage.k8s.io "${className}" not found: create it or set spec.volumeSnapshotClassName to an existing class`,
+        );
       if (cls.driver !== driver) return fail(vs, `${prefix}: VolumeSnapshotClass ${className} is for driver ${cls.driver}, the volume's driver is ${driver}`);
     } else {
       const defaults = inf.cls.list().filter((c) => c.driver === driver && c.metadata?.annotations?.[KubeAnnotations.IsDefaultSnapshotClass] === "true");
-      if (defaults.length !== 1) return fail(vs, `${prefix}: ${defaults.length ? "more than one" : "cannot find a"} default snapshot class for snapshot ${vs.metadata.name} (driver ${driver}): set spec.volumeSnapshotClassName`);
+      if (defaults.length !== 1)
+        return fail(
+          vs,
+          `${prefix}: ${defaults.length ? "more than one" : "cannot find a"} default snapshot class for snapshot ${vs.metadata.name} (driver ${driver}): set spec.volumeSnapshotClassName`,
+        );
       cls = defaults[0]!;
       await snaps.patch(vs.metadata.name, { spec: { volumeSnapshotClassName: cls.metadata.name } }, { namespace: ns });
       return; // the update brings it back
@@ -150,7 +183,14 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
         kind: "VolumeSnapshotContent",
         metadata: { name: contentName, finalizers: [KubeFinalizers.ContentBound] },
         spec: {
-          volumeSnapshotRef: { kind: "VolumeSnapshot", apiVersion: "snapshot.storage.k8s.io/v1", namespace: ns, name: vs.metadata.name, uid: vs.metadata.uid, resourceVersion: vs.metadata.resourceVersion },
+          volumeSnapshotRef: {
+            kind: "VolumeSnapshot",
+            apiVersion: "snapshot.storage.k8s.io/v1",
+            namespace: ns,
+            name: vs.metadata.name,
+            uid: vs.metadata.uid,
+            resourceVersion: vs.metadata.resourceVersion,
+          },
           source: { volumeHandle: pv!.spec!.csi!.volumeHandle },
           volumeSnapshotClassName: cls.metadata.name,
           driver,
@@ -179,7 +219,8 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     if (same) return;
     await snaps.patchStatus(vs.metadata.name, { status: next }, { namespace: vs.metadata.namespace });
     const id = `${vs.metadata.namespace}/${vs.metadata.name}`;
-    if (next.creationTime && !cur.creationTime) await ctl.recordEvent(vs, "Normal", "SnapshotCreated", `Snapshot ${id} was successfully created by the CSI driver.`);
+    if (next.creationTime && !cur.creationTime)
+      await ctl.recordEvent(vs, "Normal", "SnapshotCreated", `Snapshot ${id} was successfully created by the CSI driver.`);
     if (next.readyToUse && !cur.readyToUse) await ctl.recordEvent(vs, "Normal", "SnapshotReady", `Snapshot ${id} is ready to use.`);
   }
 

@@ -116,7 +116,12 @@ export function snapshotter(o: { client: KubeClient; driver: Driver; log?: Logge
         );
         snap = res.snapshot;
       } else if (c.spec?.source?.snapshotHandle) {
-        const res = await o.driver.csi.call<{ entries?: Array<{ snapshot: CsiSnapshot }> }>("Controller", "ListSnapshots", { snapshot_id: c.spec.source.snapshotHandle }, { timeoutMs });
+        const res = await o.driver.csi.call<{ entries?: Array<{ snapshot: CsiSnapshot }> }>(
+          "Controller",
+          "ListSnapshots",
+          { snapshot_id: c.spec.source.snapshotHandle },
+          { timeoutMs },
+        );
         snap = res.entries?.[0]?.snapshot;
         if (!snap) {
           await setError(c, `snapshot ${c.spec.source.snapshotHandle} does not exist in driver ${driver}: fix spec.source.snapshotHandle`);

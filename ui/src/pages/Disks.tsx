@@ -20,7 +20,11 @@ export function DiskActions({ disk, refresh }: { disk: Disk; refresh: () => void
         ariaLabel={`${reserved ? "Release" : "Reserve"} disk ${dev} on ${node}`}
         variant="outline"
         title={`${reserved ? "Release" : "Reserve"} disk ${dev} on ${node}`}
-        description={reserved ? "The disk becomes available to pool claims again." : "A reserved disk is never claimed by a pool. A disk already in a pool cannot be reserved."}
+        description={
+          reserved
+            ? "The disk becomes available to pool claims again."
+            : "A reserved disk is never claimed by a pool. A disk already in a pool cannot be reserved."
+        }
         confirmLabel={reserved ? "Release disk" : "Reserve disk"}
         onConfirm={async () => {
           await post(`/cluster/nodes/${enc(node)}/disks/${enc(dev)}`, { reserve: !reserved });

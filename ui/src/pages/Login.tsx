@@ -30,8 +30,23 @@ export function Login() {
               Log in to HwameiStor
             </Title>
             <Text size="sm">Authentication is on. Use the access id and secret key of this server.</Text>
-            <TextInput label="Access id" name="accessId" autoComplete="username" value={accessId} onChange={(e) => setAccessId(e.currentTarget.value)} required autoFocus />
-            <PasswordInput label="Secret key" name="secretKey" autoComplete="current-password" value={secretKey} onChange={(e) => setSecretKey(e.currentTarget.value)} required />
+            <TextInput
+              label="Access id"
+              name="accessId"
+              autoComplete="username"
+              value={accessId}
+              onChange={(e) => setAccessId(e.currentTarget.value)}
+              required
+              autoFocus
+            />
+            <PasswordInput
+              label="Secret key"
+              name="secretKey"
+              autoComplete="current-password"
+              value={secretKey}
+              onChange={(e) => setSecretKey(e.currentTarget.value)}
+              required
+            />
             <ErrorNote error={error} title="Login failed" />
             <Button type="submit" loading={busy} color="blue.9">
               Log in

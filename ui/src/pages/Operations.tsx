@@ -43,8 +43,8 @@ export function Operations() {
     <>
       <PageTitle>Operations</PageTitle>
       <Text size="sm" mb="sm">
-        Migrations, conversions and expansions. A controller deletes its operation when it is done; the server keeps
-        listing finished ones for 10 minutes with their last state. The operation log keeps every record.
+        Migrations, conversions and expansions. A controller deletes its operation when it is done; the server keeps listing finished ones for 10 minutes with
+        their last state. The operation log keeps every record.
       </Text>
       <ErrorNote error={ops.error} />
       {!ops.data && !ops.error && <Loading what="operations" />}
@@ -66,8 +66,23 @@ export function OperationLog() {
     <>
       <PageTitle>Operation log</PageTitle>
       <Group mb="md" align="end">
-        <NativeSelect label="Resource type" data={TYPES.map((t) => ({ value: t, label: t || "all" }))} value={type} onChange={(e) => { setType(e.currentTarget.value); setPage(1); }} />
-        <TextInput label="Resource name" value={name} onChange={(e) => { setName(e.currentTarget.value); setPage(1); }} />
+        <NativeSelect
+          label="Resource type"
+          data={TYPES.map((t) => ({ value: t, label: t || "all" }))}
+          value={type}
+          onChange={(e) => {
+            setType(e.currentTarget.value);
+            setPage(1);
+          }}
+        />
+        <TextInput
+          label="Resource name"
+          value={name}
+          onChange={(e) => {
+            setName(e.currentTarget.value);
+            setPage(1);
+          }}
+        />
       </Group>
       <ErrorNote error={events.error} />
       {!events.data && !events.error && <Loading what="the operation log" />}
@@ -82,7 +97,13 @@ export function OperationLog() {
               <Table.Tr key={`${e.resourceType}/${e.resourceName}/${e.eventRecord.id ?? ""}/${i}`}>
                 <Table.Td>{time(e.eventRecord.time)}</Table.Td>
                 <Table.Td>
-                  {e.resourceType === "Volume" ? <Anchor href={href("volumes", e.resourceName)}>{e.resourceName}</Anchor> : e.resourceType === "StorageNode" ? <Anchor href={href("nodes", e.resourceName)}>{e.resourceName}</Anchor> : e.resourceName}
+                  {e.resourceType === "Volume" ? (
+                    <Anchor href={href("volumes", e.resourceName)}>{e.resourceName}</Anchor>
+                  ) : e.resourceType === "StorageNode" ? (
+                    <Anchor href={href("nodes", e.resourceName)}>{e.resourceName}</Anchor>
+                  ) : (
+                    e.resourceName
+                  )}
                 </Table.Td>
                 <Table.Td>{e.resourceType}</Table.Td>
                 <Table.Td>{e.eventRecord.action}</Table.Td>

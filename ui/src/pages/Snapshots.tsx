@@ -65,7 +65,8 @@ export function VolumeGroups({ selected }: { selected?: string }) {
                 {g.items.map((v, i) => (
                   <span key={v.metadata.name}>
                     {i > 0 && ", "}
-                    <Anchor href={href("volumes", v.metadata.name)}>{v.metadata.name}</Anchor> ({bytes(v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes)})
+                    <Anchor href={href("volumes", v.metadata.name)}>{v.metadata.name}</Anchor> (
+                    {bytes(v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes)})
                   </span>
                 ))}
               </Table.Td>

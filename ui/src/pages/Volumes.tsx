@@ -7,7 +7,11 @@ import { usePoll } from "../poll";
 import { href } from "../route";
 import { OperationRows } from "./Operations";
 
-const nodesOf = (v: Volume) => (v.spec.config?.replicas ?? []).map((r) => r.hostname ?? "").filter(Boolean).concat(v.spec.config?.replicas?.length ? [] : (v.spec.accessibility?.nodes ?? []));
+const nodesOf = (v: Volume) =>
+  (v.spec.config?.replicas ?? [])
+    .map((r) => r.hostname ?? "")
+    .filter(Boolean)
+    .concat(v.spec.config?.replicas?.length ? [] : (v.spec.accessibility?.nodes ?? []));
 
 export function Volumes() {
   const [filter, setFilter] = useState("");
@@ -36,7 +40,11 @@ export function Volumes() {
               </Table.Td>
               <Table.Td>{bytes(v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes)}</Table.Td>
               <Table.Td>
-                <CapacityBar used={v.status?.usedCapacityBytes} total={v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes} label={`usage of ${v.metadata.name}`} />
+                <CapacityBar
+                  used={v.status?.usedCapacityBytes}
+                  total={v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes}
+                  label={`usage of ${v.metadata.name}`}
+                />
               </Table.Td>
               <Table.Td>{v.spec.replicaNumber ?? 1}</Table.Td>
               <Table.Td>{nodesOf(v).join(", ")}</Table.Td>
@@ -155,7 +163,11 @@ export function VolumeDetail({ name }: { name: string }) {
             <Text size="sm" mb={4}>
               Usage
             </Text>
-            <CapacityBar used={v.status?.usedCapacityBytes} total={v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes} label={`usage of ${name}`} />
+            <CapacityBar
+              used={v.status?.usedCapacityBytes}
+              total={v.status?.allocatedCapacityBytes ?? v.spec.requiredCapacityBytes}
+              label={`usage of ${name}`}
+            />
           </div>
           <section aria-labelledby="rep-title">
             <Title order={2} size="h4" id="rep-title" mb="xs">

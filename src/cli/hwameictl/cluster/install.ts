@@ -19,7 +19,10 @@ export async function installCluster(ctl: Ctl, name: string): Promise<View> {
     return { text: `Cluster ${existing.metadata!.name} exists (phase ${existing.status?.phase || "-"}); nothing to install`, data: existing };
   }
   const created = await ctl.hmc.create({ apiVersion: API_VERSION, kind: Kinds.Cluster, metadata: { name }, spec: {} } as Hmc);
-  return { text: `Cluster ${name} created: the operator now claims the disks and creates the pools and StorageClasses (watch: hwameictl cluster info)`, data: created };
+  return {
+    text: `Cluster ${name} created: the operator now claims the disks and creates the pools and StorageClasses (watch: hwameictl cluster info)`,
+    data: created,
+  };
 }
 
 interface EventRow {
@@ -38,7 +41,11 @@ export async function listAuditEvents(ctl: Ctl, name?: string): Promise<View> {
   let items = (await c.list()).items;
   if (name) {
     items = items.filter((e) => e.metadata?.name === name || e.spec?.resourceName === name);
-    if (!items.length) throw notFound(`audit Event ${JSON.stringify(name)}`, "kubectl get events.hwameistor.io lists them (names are <resourceType>-<resourceName>, lower case)");
+    if (!items.length)
+      throw notFound(
+        `audit Event ${JSON.stringify(name)}`,
+        "kubectl get events.hwameistor.io lists them (names are <resourceType>-<resourceName>, lower case)",
+      );
   }
   const rows: EventRow[] = items.flatMap((e) =>
     (e.spec?.records ?? []).map((r) => ({
@@ -54,19 +61,21 @@ export async function listAuditEvents(ctl: Ctl, name?: string): Promise<View> {
   );
   rows.sort((a, b) => a.time.localeCompare(b.time) || a.event.localeCompare(b.event));
   return {
-    sections: [{
-      columns: [
-        { header: "time", value: (r: EventRow) => r.time },
-        { header: "type", value: (r: EventRow) => r.type },
-        { header: "resource", value: (r: EventRow) => r.resource },
-        { header: "action", value: (r: EventRow) => r.action },
-        { header: "state", value: (r: EventRow) => r.state },
-        { header: "id", value: (r: EventRow) => r.id, wide: true },
-        { header: "content", value: (r: EventRow) => r.content, wide: true },
-      ],
-      rows,
-      empty: "No audit records.",
-    }],
+    sections: [
+      {
+        columns: [
+          { header: "time", value: (r: EventRow) => r.time },
+          { header: "type", value: (r: EventRow) => r.type },
+          { header: "resource", value: (r: EventRow) => r.resource },
+          { header: "action", value: (r: EventRow) => r.action },
+          { header: "state", value: (r: EventRow) => r.state },
+          { header: "id", value: (r: EventRow) => r.id, wide: true },
+          { header: "content", value: (r: EventRow) => r.content, wide: true },
+        ],
+        rows,
+        empty: "No audit records.",
+      },
+    ],
     data: items,
   };
 }

@@ -15,9 +15,14 @@ export async function setOwner(ctl: Ctl, node: string, disk: string, owner: stri
   const name = d.metadata!.name!;
   if (d.spec?.owner === owner) return { sections: [{ columns: diskColumns, rows: [d] }], data: d };
   if (d.spec?.claimRef) {
-    throw new HwError("FAILED_PRECONDITION", "DiskClaimed", `disk ${d.spec.devicePath} (${name}) on ${node} is claimed by ${d.spec.claimRef.name} (owner ${d.spec.owner})`, {
-      hint: "only a disk no claim holds can change owner",
-    });
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "DiskClaimed",
+      `disk ${d.spec.devicePath} (${name}) on ${node} is claimed by ${d.spec.claimRef.name} (owner ${d.spec.owner})`,
+      {
+        hint: "only a disk no claim holds can change owner",
+      },
+    );
   }
   const updated = await ctl.ld.patch(name, { spec: { owner } });
   return { sections: [{ columns: diskColumns, rows: [updated] }], data: updated };

@@ -22,9 +22,14 @@ export async function setReserved(ctl: Ctl, node: string, disk: string, reserved
   const d = await findDisk(ctl, node, disk);
   const name = d.metadata!.name!;
   if (reserved && d.spec?.claimRef && !d.spec.reserved) {
-    throw new HwError("FAILED_PRECONDITION", "DiskClaimed", `disk ${d.spec.devicePath} (${name}) on ${node} is already claimed by ${d.spec.claimRef.name} (owner ${d.spec.owner})`, {
-      hint: "only a free (Available) disk can be reserved",
-    });
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "DiskClaimed",
+      `disk ${d.spec.devicePath} (${name}) on ${node} is already claimed by ${d.spec.claimRef.name} (owner ${d.spec.owner})`,
+      {
+        hint: "only a free (Available) disk can be reserved",
+      },
+    );
   }
   const updated = d.spec?.reserved === reserved ? d : await ctl.ld.patch(name, { spec: { reserved } });
   return { sections: [{ columns: diskColumns, rows: [updated] }], data: updated };

@@ -28,7 +28,15 @@ export async function enableNode(ctl: Ctl, node: string, enable: boolean): Promi
   const value = String(enable);
   const n = await ctl.nodes.patch(node, { metadata: { labels: { [Labels.LvmEnable]: value } } });
   return {
-    sections: [{ columns: [{ header: "node", value: (r: { node: string }) => r.node }, { header: Labels.LvmEnable, value: (r: { value: string }) => r.value }], rows: [{ node, value }] }],
+    sections: [
+      {
+        columns: [
+          { header: "node", value: (r: { node: string }) => r.node },
+          { header: Labels.LvmEnable, value: (r: { value: string }) => r.value },
+        ],
+        rows: [{ node, value }],
+      },
+    ],
     data: n,
   };
 }

@@ -11,23 +11,56 @@ import type { Ctl, Ldc } from "../context.ts";
 export async function expandPool(ctl: Ctl, node: string, diskType: string, owner: string): Promise<View> {
   if (!isPoolClass(diskType)) throw invalid(`disk type ${JSON.stringify(diskType)} is not HDD, SSD or NVMe`);
   const owners: string[] = [Owners.LocalStorage, Owners.LocalDiskManager];
-  if (!owners.includes(owner)) throw invalid(`owner ${JSON.stringify(owner)} is not ${owners.join(" or ")}`, { hint: "local-storage: an LVM pool; local-disk-manager: whole-disk volumes" });
+  if (!owners.includes(owner))
+    throw invalid(`owner ${JSON.stringify(owner)} is not ${owners.join(" or ")}`, {
+      hint: "local-storage: an LVM pool; local-disk-manager: whole-disk volumes",
+    });
   await ctl.requireNode(node);
   const disks = (await ctl.ld.list()).items.filter((d) => d.spec?.nodeName === node && d.spec?.diskAttributes?.type === diskType);
-  const free = disks.filter((d) => d.status?.claimState === LocalDiskClaimStates.Available && !d.spec?.reserved && d.spec?.state !== LocalDiskStates.Inactive && !d.spec?.partitioned && !d.spec?.claimRef);
+  const free = disks.filter(
+    (d) =>
+      d.status?.claimState === LocalDiskClaimStates.Available &&
+      !d.spec?.reserved &&
+      d.spec?.state !== LocalDiskStates.Inactive &&
+      !d.spec?.partitioned &&
+      !d.spec?.claimRef,
+  );
   if (!free.length) {
-    const why = disks.map((d) => `${d.spec?.devicePath} (${d.status?.claimState || "?"}${d.spec?.reserved ? ", reserved" : ""}${d.spec?.owner ? `, owner ${d.spec.owner}` : ""})`).join(", ");
-    throw new HwError("FAILED_PRECONDITION", "NoFreeDisk", `node ${node} has no free ${diskType} disk to add`, { hint: why ? `its ${diskType} disks: ${why}` : `it has no ${diskType} disks (hwameictl disk list --node ${node})` });
+    const why = disks
+      .map(
+        (d) => `${d.spec?.devicePath} (${d.status?.claimState || "?"}${d.spec?.reserved ? ", reserved" : ""}${d.spec?.owner ? `, owner ${d.spec.owner}` : ""})`,
+      )
+      .join(", ");
+    throw new HwError("FAILED_PRECONDITION", "NoFreeDisk", `node ${node} has no free ${diskType} disk to add`, {
+      hint: why ? `its ${diskType} disks: ${why}` : `it has no ${diskType} disks (hwameictl disk list --node ${node})`,
+    });
   }
   const name = operatorClaimName(node, diskType);
   const existing = await ctl.ldc.get(name);
   if (existing && existing.status?.status !== DiskClaimStates.Bound && existing.status?.status !== DiskClaimStates.Consumed) {
-    throw new HwError("ALREADY_EXISTS", "ClaimPending", `LocalDiskClaim ${name} is still ${existing.status?.status || "pending"}`, { hint: `wait for it: kubectl get ldc ${name}` });
+    throw new HwError("ALREADY_EXISTS", "ClaimPending", `LocalDiskClaim ${name} is still ${existing.status?.status || "pending"}`, {
+      hint: `wait for it: kubectl get ldc ${name}`,
+    });
   }
   if (existing) await ctl.ldc.delete(name);
-  const claim = await ctl.ldc.create({ apiVersion: API_VERSION, kind: Kinds.LocalDiskClaim, metadata: { name }, spec: { nodeName: node, owner, description: { diskType } } } as Ldc);
+  const claim = await ctl.ldc.create({
+    apiVersion: API_VERSION,
+    kind: Kinds.LocalDiskClaim,
+    metadata: { name },
+    spec: { nodeName: node, owner, description: { diskType } },
+  } as Ldc);
   return {
-    sections: [{ columns: [{ header: "claim", value: (r: Ldc) => r.metadata?.name }, { header: "node", value: (r: Ldc) => r.spec?.nodeName }, { header: "type", value: (r: Ldc) => r.spec?.description?.diskType }, { header: "owner", value: (r: Ldc) => r.spec?.owner }], rows: [claim] }],
+    sections: [
+      {
+        columns: [
+          { header: "claim", value: (r: Ldc) => r.metadata?.name },
+          { header: "node", value: (r: Ldc) => r.spec?.nodeName },
+          { header: "type", value: (r: Ldc) => r.spec?.description?.diskType },
+          { header: "owner", value: (r: Ldc) => r.spec?.owner },
+        ],
+        rows: [claim],
+      },
+    ],
     text: `claimed for ${owner}: ${free.map((d) => d.spec?.devicePath).join(", ")} on ${node} (the pool grows once the claim is Bound: hwameictl pool list --node ${node})`,
     data: claim,
   };

@@ -89,7 +89,10 @@ export function storageClassFor(name: string, f: ScAddFlags): Sc {
 
 export async function addStorageClass(ctl: Ctl, name: string, f: ScAddFlags): Promise<View> {
   const want = storageClassFor(name, f);
-  if (await ctl.sc.get(name)) throw new HwError("ALREADY_EXISTS", "AlreadyExists", `StorageClass ${name} exists`, { hint: `hwameictl sc delete ${name} first (StorageClass parameters cannot change)` });
+  if (await ctl.sc.get(name))
+    throw new HwError("ALREADY_EXISTS", "AlreadyExists", `StorageClass ${name} exists`, {
+      hint: `hwameictl sc delete ${name} first (StorageClass parameters cannot change)`,
+    });
   const created = await ctl.sc.create(want);
   return { sections: [{ columns: scColumns, rows: [created] }], data: created };
 }
@@ -102,10 +105,12 @@ export async function deleteStorageClass(ctl: Ctl, name: string): Promise<View> 
 
 export function registerStorageClassCommands(program: Command, ctl: () => Ctl): void {
   const sc = program.command("sc").description("HwameiStor StorageClasses: list, add, delete");
-  sc.command("list").description("list the StorageClasses of lvm.hwameistor.io and disk.hwameistor.io").action(async () => {
-    const c = ctl();
-    c.print(await listStorageClasses(c));
-  });
+  sc.command("list")
+    .description("list the StorageClasses of lvm.hwameistor.io and disk.hwameistor.io")
+    .action(async () => {
+      const c = ctl();
+      c.print(await listStorageClasses(c));
+    });
   sc.command("add <name>")
     .description("create a StorageClass (the original's flags and defaults)")
     .option("--provisioner <driver>", "lvm.hwameistor.io | disk.hwameistor.io", Drivers.Lvm)
@@ -123,8 +128,10 @@ export function registerStorageClassCommands(program: Command, ctl: () => Ctl): 
       const c = ctl();
       c.print(await addStorageClass(c, name, f));
     });
-  sc.command("delete <name>").description("delete a HwameiStor StorageClass").action(async (name: string) => {
-    const c = ctl();
-    c.print(await deleteStorageClass(c, name));
-  });
+  sc.command("delete <name>")
+    .description("delete a HwameiStor StorageClass")
+    .action(async (name: string) => {
+      const c = ctl();
+      c.print(await deleteStorageClass(c, name));
+    });
 }

@@ -63,4 +63,6 @@ export async function withController<R>(ctl: Ctl, socket: string | undefined, fn
 }
 
 export const inUse = (volume: string, node: string) =>
-  new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volume} is published on node ${node}`, { hint: `unmount it first: hwameictl volume unmount ${volume} --node ${node} --path <path>` });
+  new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volume} is published on node ${node}`, {
+    hint: `unmount it first: hwameictl volume unmount ${volume} --node ${node} --path <path>`,
+  });

@@ -13,11 +13,20 @@ export async function createSnapshot(ctl: Ctl, name: string, volume: string, soc
   const t0 = Date.now();
   const deadline = t0 + ctl.timeoutMs;
   const res = await withController(ctl, socket, (csi) =>
-    withRetry(`CreateSnapshot ${name}`, deadline, () => csi.call<{ snapshot: CsiSnapshot }>("Controller", "CreateSnapshot", { name, source_volume_id: volume, parameters: {} }), (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code)),
+    withRetry(
+      `CreateSnapshot ${name}`,
+      deadline,
+      () => csi.call<{ snapshot: CsiSnapshot }>("Controller", "CreateSnapshot", { name, source_volume_id: volume, parameters: {} }),
+      (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code),
+    ),
   );
   const s = await lvsClient(ctl).get(res.snapshot.snapshot_id);
   const rows = s ? [snapshotRow(s)] : [];
-  return { sections: [{ columns: snapshotColumns, rows }], text: `snapshot ${snapshotIdOf(name)} of volume ${volume} ready in ${Date.now() - t0} ms`, data: res.snapshot };
+  return {
+    sections: [{ columns: snapshotColumns, rows }],
+    text: `snapshot ${snapshotIdOf(name)} of volume ${volume} ready in ${Date.now() - t0} ms`,
+    data: res.snapshot,
+  };
 }
 
 export function registerSnapshotCreate(snapshot: Command, ctl: () => Ctl): void {

@@ -8,7 +8,14 @@ import { requireSnapshot, withController } from "./common.ts";
 export async function deleteSnapshot(ctl: Ctl, name: string, socket?: string): Promise<View> {
   await requireSnapshot(ctl, name);
   const deadline = Date.now() + ctl.timeoutMs;
-  await withController(ctl, socket, (csi) => withRetry(`DeleteSnapshot ${name}`, deadline, () => csi.call("Controller", "DeleteSnapshot", { snapshot_id: name }), (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code)));
+  await withController(ctl, socket, (csi) =>
+    withRetry(
+      `DeleteSnapshot ${name}`,
+      deadline,
+      () => csi.call("Controller", "DeleteSnapshot", { snapshot_id: name }),
+      (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code),
+    ),
+  );
   return { text: `snapshot ${name} deleted`, data: { deleted: name } };
 }
 

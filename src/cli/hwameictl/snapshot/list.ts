@@ -5,7 +5,10 @@ import type { Ctl } from "../context.ts";
 import { lvsClient, snapshotColumns, snapshotRow } from "./common.ts";
 
 export async function listSnapshots(ctl: Ctl, volume?: string): Promise<View> {
-  const rows = (await lvsClient(ctl).list()).items.map(snapshotRow).filter((r) => !volume || r.volume === volume).sort((a, b) => a.name.localeCompare(b.name));
+  const rows = (await lvsClient(ctl).list()).items
+    .map(snapshotRow)
+    .filter((r) => !volume || r.volume === volume)
+    .sort((a, b) => a.name.localeCompare(b.name));
   return { sections: [{ columns: snapshotColumns, rows, empty: "No snapshots." }], data: rows };
 }
 

@@ -21,16 +21,29 @@ export async function restoreSnapshot(ctl: Ctl, name: string, to: string, size?:
   const t0 = Date.now();
   const deadline = t0 + ctl.timeoutMs;
   await withController(ctl, socket, (csi) =>
-    withRetry(`CreateVolume ${to} from snapshot ${name}`, deadline, () =>
-      csi.call("Controller", "CreateVolume", {
-        name: to,
-        capacity_range: { required_bytes: String(bytes) },
-        volume_capabilities: [{ mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } }],
-        parameters: { [ScParams.PoolClass]: CLASS_OF[pool] ?? "HDD", [ScParams.ReplicaNumber]: "1", [ScParams.FsType]: fsType, [ScParams.PvcName]: to, [ScParams.PvcNamespace]: "default" },
-        accessibility_requirements: { requisite: [{ segments: { [TopologyKeys.LvmNode]: node } }], preferred: [{ segments: { [TopologyKeys.LvmNode]: node } }] },
-        volume_content_source: { snapshot: { snapshot_id: name } },
-      }),
-      (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code)),
+    withRetry(
+      `CreateVolume ${to} from snapshot ${name}`,
+      deadline,
+      () =>
+        csi.call("Controller", "CreateVolume", {
+          name: to,
+          capacity_range: { required_bytes: String(bytes) },
+          volume_capabilities: [{ mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } }],
+          parameters: {
+            [ScParams.PoolClass]: CLASS_OF[pool] ?? "HDD",
+            [ScParams.ReplicaNumber]: "1",
+            [ScParams.FsType]: fsType,
+            [ScParams.PvcName]: to,
+            [ScParams.PvcNamespace]: "default",
+          },
+          accessibility_requirements: {
+            requisite: [{ segments: { [TopologyKeys.LvmNode]: node } }],
+            preferred: [{ segments: { [TopologyKeys.LvmNode]: node } }],
+          },
+          volume_content_source: { snapshot: { snapshot_id: name } },
+        }),
+      (e) => ["UNAVAILABLE", "ABORTED"].includes(e.code),
+    ),
   );
   return { text: `volume ${to} restored from snapshot ${name} on node ${node} in ${Date.now() - t0} ms`, data: { volume: to, snapshot: name, node } };
 }

@@ -24,10 +24,14 @@ export async function rollbackSnapshot(ctl: Ctl, name: string): Promise<View> {
     const state = r?.status?.state ?? "";
     if (state === "Completed") break;
     if (state === "Failed") throw new HwError("FAILED_PRECONDITION", "RollbackFailed", r?.status?.message || `rollback ${rname} failed`);
-    if (Date.now() > deadline) throw new HwError("UNAVAILABLE", "InProgress", `rollback ${rname} is still ${state || "new"}`, { hint: `watch it: kubectl get lvsrestore ${rname}` });
+    if (Date.now() > deadline)
+      throw new HwError("UNAVAILABLE", "InProgress", `rollback ${rname} is still ${state || "new"}`, { hint: `watch it: kubectl get lvsrestore ${rname}` });
     await sleep(250);
   }
-  return { text: `volume ${volume} rolled back to snapshot ${name} in ${Date.now() - t0} ms (restore ${rname})`, data: { volume, snapshot: name, restore: rname } };
+  return {
+    text: `volume ${volume} rolled back to snapshot ${name} in ${Date.now() - t0} ms (restore ${rname})`,
+    data: { volume, snapshot: name, restore: rname },
+  };
 }
 
 export function registerSnapshotRollback(snapshot: Command, ctl: () => Ctl): void {

@@ -73,7 +73,10 @@ export async function requireVolume(ctl: Ctl, name: string): Promise<FoundVolume
   if (ldv) return { row: ldvRow(ldv), object: ldv, driver: "disk" };
   const [lvs, ldvs] = await Promise.all([ctl.lv.list(), ctl.ldv.list()]);
   const names = [...lvs.items, ...ldvs.items].map((v) => v.metadata!.name!).sort();
-  throw notFound(`volume ${JSON.stringify(name)}`, names.length ? `the volumes are: ${names.join(", ")}` : "there are no volumes; create one with `hwameictl volume create`");
+  throw notFound(
+    `volume ${JSON.stringify(name)}`,
+    names.length ? `the volumes are: ${names.join(", ")}` : "there are no volumes; create one with `hwameictl volume create`",
+  );
 }
 
 export const topologyKey = (d: DriverShort): string => (d === "lvm" ? TopologyKeys.LvmNode : TopologyKeys.DiskNode);
@@ -86,7 +89,12 @@ export function mountCapability(fsType: string): T.VolumeCapability {
 const RETRYABLE = new Set(["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"]);
 
 /** Calls fn until it succeeds, fails for good, or the deadline passes (then the last error). */
-export async function withRetry<R>(what: string, deadlineMs: number, fn: () => Promise<R>, retryable: (e: HwError) => boolean = (e) => RETRYABLE.has(e.code)): Promise<R> {
+export async function withRetry<R>(
+  what: string,
+  deadlineMs: number,
+  fn: () => Promise<R>,
+  retryable: (e: HwError) => boolean = (e) => RETRYABLE.has(e.code),
+): Promise<R> {
   let delay = 250;
   for (;;) {
     try {

@@ -38,10 +38,16 @@ export function createParameters(sc: Sc, pvcName: string, pvcNamespace: string):
 /** The node with the most room for `bytes` in the class's pool, or RESOURCE_EXHAUSTED naming each node's free space. */
 export async function pickNode(ctl: Ctl, driver: DriverShort, sc: Sc, bytes: number): Promise<string> {
   const cls = sc.parameters?.[driver === "lvm" ? ScParams.PoolClass : ScParams.DiskType] ?? "";
-  if (!isPoolClass(cls)) throw new HwError("INVALID_ARGUMENT", "Invalid", `StorageClass ${sc.metadata?.name} has no valid ${driver === "lvm" ? ScParams.PoolClass : ScParams.DiskType} parameter`);
+  if (!isPoolClass(cls))
+    throw new HwError(
+      "INVALID_ARGUMENT",
+      "Invalid",
+      `StorageClass ${sc.metadata?.name} has no valid ${driver === "lvm" ? ScParams.PoolClass : ScParams.DiskType} parameter`,
+    );
   const free: Array<{ node: string; bytes: number }> = [];
   if (driver === "lvm") {
-    for (const n of (await ctl.lsn.list()).items) free.push({ node: n.metadata!.name!, bytes: n.status?.pools?.[storagePoolName(cls)]?.freeCapacityBytes ?? 0 });
+    for (const n of (await ctl.lsn.list()).items)
+      free.push({ node: n.metadata!.name!, bytes: n.status?.pools?.[storagePoolName(cls)]?.freeCapacityBytes ?? 0 });
   } else {
     for (const n of (await ctl.ldn.list()).items) {
       const disks = (n.status?.pools?.[diskPoolName(cls)]?.disks ?? []).filter((d) => d.state === DeviceStates.Available && (d.capacityBytes ?? 0) >= bytes);

@@ -11,16 +11,23 @@ import { requireVolume, withRetry } from "./common.ts";
 export async function deleteVolume(ctl: Ctl, name: string, csiSocket?: string): Promise<View> {
   const v = await requireVolume(ctl, name);
   if (v.row.published) {
-    throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${name} is mounted on ${v.row.published}`, { hint: `unmount it first: hwameictl volume unmount ${name} --node ${v.row.published} --path <path>` });
+    throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${name} is mounted on ${v.row.published}`, {
+      hint: `unmount it first: hwameictl volume unmount ${name} --node ${v.row.published} --path <path>`,
+    });
   }
   const deadline = Date.now() + ctl.timeoutMs;
   const csi = await connectCsi(ctl.controllerSocket(v.driver, csiSocket), { callTimeoutMs: Math.min(60_000, ctl.timeoutMs) });
   const gone = async () => !(v.driver === "lvm" ? await ctl.lv.get(name) : await ctl.ldv.get(name));
   try {
-    await withRetry(`DeleteVolume ${name}`, deadline, async () => {
-      await csi.deleteVolume({ volume_id: name });
-      if (!(await gone())) throw new HwError("UNAVAILABLE", "InProgress", `volume ${name} is being deleted`);
-    }, (e) => ["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"].includes(e.code) || e.reason === "BeingDeleted");
+    await withRetry(
+      `DeleteVolume ${name}`,
+      deadline,
+      async () => {
+        await csi.deleteVolume({ volume_id: name });
+        if (!(await gone())) throw new HwError("UNAVAILABLE", "InProgress", `volume ${name} is being deleted`);
+      },
+      (e) => ["UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED"].includes(e.code) || e.reason === "BeingDeleted",
+    );
   } finally {
     csi.close();
   }

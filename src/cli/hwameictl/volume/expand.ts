@@ -27,11 +27,17 @@ export interface ExpandFlags {
 
 type Lve = KubeObject & { status?: { state?: string; message?: string } };
 
-export async function expandVolume(ctl: Ctl, name: string, f: ExpandFlags, progress: (line: string) => void = (l) => process.stderr.write(l + "\n")): Promise<View> {
+export async function expandVolume(
+  ctl: Ctl,
+  name: string,
+  f: ExpandFlags,
+  progress: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Promise<View> {
   const bytes = parseSize(f.size, "--size");
   if (f.path && !f.node) throw new HwError("INVALID_ARGUMENT", "Invalid", "--path needs --node (the node the volume is mounted on)");
   const v = await requireVolume(ctl, name);
-  if (v.driver !== "lvm") throw new HwError("FAILED_PRECONDITION", "NotExpandable", `volume ${name} is a whole-disk volume (disk.hwameistor.io); it cannot be expanded`);
+  if (v.driver !== "lvm")
+    throw new HwError("FAILED_PRECONDITION", "NotExpandable", `volume ${name} is a whole-disk volume (disk.hwameistor.io); it cannot be expanded`);
   const before = v.row.capacityBytes;
   const lve = ctl.client.forKind<Lve>(localVolumeExpandKind);
   const deadline = Date.now() + (f.wait === false ? 3000 : ctl.timeoutMs);
@@ -50,7 +56,12 @@ export async function expandVolume(ctl: Ctl, name: string, f: ExpandFlags, progr
   let nodeExpansion = true;
   try {
     const res = await withRetry(`ControllerExpandVolume ${name}`, deadline, () =>
-      csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>("Controller", "ControllerExpandVolume", { volume_id: name, capacity_range: { required_bytes: String(bytes) } }, { timeoutMs: Math.max(1000, Math.min(60_000, deadline - Date.now())) }),
+      csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>(
+        "Controller",
+        "ControllerExpandVolume",
+        { volume_id: name, capacity_range: { required_bytes: String(bytes) } },
+        { timeoutMs: Math.max(1000, Math.min(60_000, deadline - Date.now())) },
+      ),
     ).catch((e: unknown) => {
       // --no-wait: the expansion is submitted; "still in progress" is the expected answer.
       if (f.wait === false && e instanceof HwError && ["UNAVAILABLE", "DEADLINE_EXCEEDED"].includes(e.code)) return undefined;
@@ -65,14 +76,22 @@ export async function expandVolume(ctl: Ctl, name: string, f: ExpandFlags, progr
     csi.close();
   }
   if (capacity === undefined) {
-    return { text: `expansion of ${name} to ${formatBytes(bytes)} submitted (hwameictl volume get ${name} shows progress)`, data: { volume: name, requestedBytes: bytes, submitted: true } };
+    return {
+      text: `expansion of ${name} to ${formatBytes(bytes)} submitted (hwameictl volume get ${name} shows progress)`,
+      data: { volume: name, requestedBytes: bytes, submitted: true },
+    };
   }
   let fs = "";
   if (f.node && f.path && nodeExpansion) {
     const node = await connectCsi(ctl.nodeSocket(f.node, "lvm", f.nodeCsiSocket), { callTimeoutMs: 60_000 });
     try {
       const fsType = v.row.fsType || "xfs";
-      const r = await node.call<{ capacity_bytes: string }>("Node", "NodeExpandVolume", { volume_id: name, volume_path: resolve(f.path), capacity_range: { required_bytes: String(capacity) }, volume_capability: mountCapability(fsType) });
+      const r = await node.call<{ capacity_bytes: string }>("Node", "NodeExpandVolume", {
+        volume_id: name,
+        volume_path: resolve(f.path),
+        capacity_range: { required_bytes: String(capacity) },
+        volume_capability: mountCapability(fsType),
+      });
       fs = `; filesystem at ${resolve(f.path)} on ${f.node} grown to ${formatBytes(Number(r.capacity_bytes))}`;
     } finally {
       node.close();
@@ -82,11 +101,16 @@ export async function expandVolume(ctl: Ctl, name: string, f: ExpandFlags, progr
   }
   const after = lvRow((await ctl.lv.get(name)) ?? (v.object as never));
   return {
-    sections: [{ columns: [
-      { header: "NAME", value: (r: typeof after) => r.name },
-      { header: "CAPACITY", value: (r: typeof after) => formatBytes(r.capacityBytes) },
-      { header: "STATE", value: (r: typeof after) => r.state },
-    ], rows: [after] }],
+    sections: [
+      {
+        columns: [
+          { header: "NAME", value: (r: typeof after) => r.name },
+          { header: "CAPACITY", value: (r: typeof after) => formatBytes(r.capacityBytes) },
+          { header: "STATE", value: (r: typeof after) => r.state },
+        ],
+        rows: [after],
+      },
+    ],
     text: `volume ${name} expanded from ${formatBytes(before)} to ${formatBytes(capacity)}${fs}`,
     data: { volume: name, capacityBytes: capacity, previousBytes: before, filesystemGrown: !!fs && !!f.path },
   };

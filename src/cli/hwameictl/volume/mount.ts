@@ -55,13 +55,24 @@ export async function mountVolume(ctl: Ctl, name: string, f: MountFlags): Promis
   const node = await connectCsi(nodeSock, { callTimeoutMs });
   try {
     await withRetry(`NodePublishVolume ${name} on ${f.node}`, deadline, () =>
-      node.nodePublishVolume({ volume_id: name, publish_context: publishContext, target_path: target, volume_capability: cap, readonly: !!f.readonly, volume_context: volumeContext }),
+      node.nodePublishVolume({
+        volume_id: name,
+        publish_context: publishContext,
+        target_path: target,
+        volume_capability: cap,
+        readonly: !!f.readonly,
+        volume_context: volumeContext,
+      }),
     );
   } finally {
     node.close();
   }
   const after = await requireVolume(ctl, name);
-  return { sections: [{ columns: volumeColumns, rows: [after.row] }], text: `mounted ${name} at ${target} on ${f.node}`, data: { volume: name, node: f.node, path: target, publishContext } };
+  return {
+    sections: [{ columns: volumeColumns, rows: [after.row] }],
+    text: `mounted ${name} at ${target} on ${f.node}`,
+    data: { volume: name, node: f.node, path: target, publishContext },
+  };
 }
 
 export function registerVolumeMount(volume: Command, ctl: () => Ctl): void {

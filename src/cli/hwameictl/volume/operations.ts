@@ -59,7 +59,12 @@ const opRow = (op: OpName, o: Op): OpRow => ({
   volume: o.spec?.volumeName ?? "",
   state: o.status?.state ?? "",
   source: o.spec?.sourceNode ?? "",
-  target: op === "migrate" ? (o.status?.targetNode || (o.spec?.targetNodesSuggested ?? []).join(",")) : op === "expand" ? String(o.spec?.requiredCapacityBytes ?? "") : String(o.spec?.replicaNumber ?? ""),
+  target:
+    op === "migrate"
+      ? o.status?.targetNode || (o.spec?.targetNodesSuggested ?? []).join(",")
+      : op === "expand"
+        ? String(o.spec?.requiredCapacityBytes ?? "")
+        : String(o.spec?.replicaNumber ?? ""),
   abort: !!o.spec?.abort,
   age: o.metadata?.creationTimestamp ?? "",
   message: o.status?.message ?? "",
@@ -87,7 +92,10 @@ export async function abortOperation(ctl: Ctl, op: OpName, volume: string): Prom
   const cur = await c.get(name);
   if (!cur) {
     const names = (await c.list()).items.map((o) => o.metadata!.name!).sort();
-    throw notFound(`${op} operation of volume ${volume} (${c.resource.kind} ${name})`, names.length ? `the ${op} operations are: ${names.join(", ")}` : `there is no ${op} operation`);
+    throw notFound(
+      `${op} operation of volume ${volume} (${c.resource.kind} ${name})`,
+      names.length ? `the ${op} operations are: ${names.join(", ")}` : `there is no ${op} operation`,
+    );
   }
   if (["Completed", "Aborted"].includes(cur.status?.state ?? "")) {
     throw new HwError("FAILED_PRECONDITION", "OperationFinished", `${op} of volume ${volume} is already ${cur.status.state}; nothing to abort`);
@@ -110,14 +118,20 @@ export interface MigrateArgs {
 export async function submitMigrate(ctl: Ctl, a: MigrateArgs): Promise<View> {
   const affinity = a.affinity ?? AnnotationValues.ReplicaAffinityNeed;
   if (![AnnotationValues.ReplicaAffinityNeed, AnnotationValues.ReplicaAffinityForbid].includes(affinity as "need")) {
-    throw invalid(`replica affinity ${JSON.stringify(a.affinity)} is not need or forbid`, { hint: "hwameictl volume migrate <vol> <srcNode> [targetNode] [need|forbid]" });
+    throw invalid(`replica affinity ${JSON.stringify(a.affinity)} is not need or forbid`, {
+      hint: "hwameictl volume migrate <vol> <srcNode> [targetNode] [need|forbid]",
+    });
   }
   const lv = await requireLv(ctl, a.volume);
   await ctl.requireNode(a.sourceNode);
   if (a.targetNode) await ctl.requireNode(a.targetNode);
   const replicaNodes = lv.spec?.accessibility?.nodes ?? [];
   if (replicaNodes.length && !replicaNodes.includes(a.sourceNode)) {
-    throw new HwError("FAILED_PRECONDITION", "NotOnSourceNode", `volume ${a.volume} has no replica on ${a.sourceNode}; its replicas are on ${replicaNodes.join(", ")}`);
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "NotOnSourceNode",
+      `volume ${a.volume} has no replica on ${a.sourceNode}; its replicas are on ${replicaNodes.join(", ")}`,
+    );
   }
   if (a.targetNode && a.targetNode === a.sourceNode) throw invalid(`target node ${a.targetNode} is the source node`);
   if (a.targetNode && replicaNodes.includes(a.targetNode)) {
@@ -132,13 +146,17 @@ export async function submitMigrate(ctl: Ctl, a: MigrateArgs): Promise<View> {
 
 export async function submitConvert(ctl: Ctl, volume: string): Promise<View> {
   const lv = await requireLv(ctl, volume);
-  if ((lv.spec?.replicaNumber ?? 1) > 1) throw new HwError("FAILED_PRECONDITION", "AlreadyHA", `volume ${volume} already has ${lv.spec!.replicaNumber} replicas`);
+  if ((lv.spec?.replicaNumber ?? 1) > 1)
+    throw new HwError("FAILED_PRECONDITION", "AlreadyHA", `volume ${volume} already has ${lv.spec!.replicaNumber} replicas`);
   if (!lv.spec?.convertible) {
     throw new HwError("FAILED_PRECONDITION", "NotConvertible", `volume ${volume} is not convertible (spec.convertible is false)`, {
-      hint: "only volumes of a StorageClass with convertible: \"true\" can become HA",
+      hint: 'only volumes of a StorageClass with convertible: "true" can become HA',
     });
   }
-  const body = { metadata: { name: opObjectName("convert", volume) }, spec: { volumeName: volume, replicaNumber: 2, abort: false } } as LocalVolumeConvertObject;
+  const body = {
+    metadata: { name: opObjectName("convert", volume) },
+    spec: { volumeName: volume, replicaNumber: 2, abort: false },
+  } as LocalVolumeConvertObject;
   return submit(ctl, "convert", body);
 }
 

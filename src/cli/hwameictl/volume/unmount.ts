@@ -32,7 +32,11 @@ export async function unmountVolume(ctl: Ctl, name: string, f: MountFlags): Prom
     ctrl.close();
   }
   const after = await requireVolume(ctl, name);
-  return { sections: [{ columns: volumeColumns, rows: [after.row] }], text: `unmounted ${name} from ${target} on ${f.node}`, data: { volume: name, node: f.node, path: target } };
+  return {
+    sections: [{ columns: volumeColumns, rows: [after.row] }],
+    text: `unmounted ${name} from ${target} on ${f.node}`,
+    data: { volume: name, node: f.node, path: target },
+  };
 }
 
 export function registerVolumeUnmount(volume: Command, ctl: () => Ctl): void {

@@ -33,7 +33,10 @@ async function requireVs(ctl: Ctl, name: string, ns: string): Promise<Vs> {
   const v = await vsClient(ctl).get(name, ns);
   if (v) return v;
   const names = (await vsClient(ctl).list({ namespace: ns })).items.map((x) => x.metadata!.name!).sort();
-  throw notFound(`VolumeSnapshot ${ns}/${name}`, names.length ? `the VolumeSnapshots of ${ns} are: ${names.join(", ")}` : `namespace ${ns} has no VolumeSnapshots`);
+  throw notFound(
+    `VolumeSnapshot ${ns}/${name}`,
+    names.length ? `the VolumeSnapshots of ${ns} are: ${names.join(", ")}` : `namespace ${ns} has no VolumeSnapshots`,
+  );
 }
 
 export async function listVs(ctl: Ctl, ns?: string): Promise<View> {
@@ -43,11 +46,17 @@ export async function listVs(ctl: Ctl, ns?: string): Promise<View> {
 
 export async function addVs(ctl: Ctl, name: string, o: { vsc: string; pvc: string; ns: string }): Promise<View> {
   assertObjectName(name, "VolumeSnapshot");
-  if (!(await ctl.client.forKind(VOLUME_SNAPSHOT_CLASS).get(o.vsc))) throw notFound(`VolumeSnapshotClass ${JSON.stringify(o.vsc)}`, "hwameictl vsc list shows them; hwameictl vsc add creates one");
+  if (!(await ctl.client.forKind(VOLUME_SNAPSHOT_CLASS).get(o.vsc)))
+    throw notFound(`VolumeSnapshotClass ${JSON.stringify(o.vsc)}`, "hwameictl vsc list shows them; hwameictl vsc add creates one");
   if (!(await ctl.client.forKind(PVC).get(o.pvc, o.ns))) throw notFound(`PersistentVolumeClaim ${o.ns}/${o.pvc}`, "the PVC to snapshot must exist in --ns");
   if (await vsClient(ctl).get(name, o.ns)) throw new HwError("ALREADY_EXISTS", "AlreadyExists", `VolumeSnapshot ${o.ns}/${name} exists`);
   const created = await vsClient(ctl).create(
-    { apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", metadata: { name, namespace: o.ns }, spec: { volumeSnapshotClassName: o.vsc, source: { persistentVolumeClaimName: o.pvc } } },
+    {
+      apiVersion: "snapshot.storage.k8s.io/v1",
+      kind: "VolumeSnapshot",
+      metadata: { name, namespace: o.ns },
+      spec: { volumeSnapshotClassName: o.vsc, source: { persistentVolumeClaimName: o.pvc } },
+    },
     o.ns,
   );
   return { sections: [{ columns, rows: [created] }], data: created };
@@ -89,7 +98,10 @@ export async function rollbackVs(ctl: Ctl, name: string, ns: string): Promise<Vi
   const contentName = vs.status?.boundVolumeSnapshotContentName;
   const content = contentName ? await ctl.client.forKind<Vs>(VOLUME_SNAPSHOT_CONTENT).get(contentName) : undefined;
   const handle = content?.status?.snapshotHandle as string | undefined;
-  if (!handle) throw new HwError("FAILED_PRECONDITION", "NotReady", `VolumeSnapshot ${ns}/${name} is not bound to a snapshot yet`, { hint: "wait until hwameictl vs list shows it ready" });
+  if (!handle)
+    throw new HwError("FAILED_PRECONDITION", "NotReady", `VolumeSnapshot ${ns}/${name} is not bound to a snapshot yet`, {
+      hint: "wait until hwameictl vs list shows it ready",
+    });
   return rollbackSnapshot(ctl, handle);
 }
 

@@ -47,10 +47,13 @@ export async function deleteVsc(ctl: Ctl, name: string): Promise<View> {
 
 export function registerVscCommands(program: Command, ctl: () => Ctl): void {
   const vsc = program.command("vsc").description("VolumeSnapshotClasses of lvm.hwameistor.io: list, add, delete");
-  vsc.command("list").description("list them").action(async () => {
-    const c = ctl();
-    c.print(await listVsc(c));
-  });
+  vsc
+    .command("list")
+    .description("list them")
+    .action(async () => {
+      const c = ctl();
+      c.print(await listVsc(c));
+    });
   vsc
     .command("add <name>")
     .description("create one")
@@ -59,8 +62,11 @@ export function registerVscCommands(program: Command, ctl: () => Ctl): void {
       const c = ctl();
       c.print(await addVsc(c, name, o.snapsize));
     });
-  vsc.command("delete <name>").description("delete one").action(async (name: string) => {
-    const c = ctl();
-    c.print(await deleteVsc(c, name));
-  });
+  vsc
+    .command("delete <name>")
+    .description("delete one")
+    .action(async (name: string) => {
+      const c = ctl();
+      c.print(await deleteVsc(c, name));
+    });
 }

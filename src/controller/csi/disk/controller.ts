@@ -111,7 +111,10 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
   async function pickNode(type: PoolClass, requiredBytes: number, limitBytes: number | undefined, pref: NodePreference): Promise<string> {
     const known = pref.allowed ? [] : (await listAll(c.ldn)).map((n) => n.metadata!.name!);
     const order = nodesInOrder(pref, known);
-    if (!order.length) throw new HwError("RESOURCE_EXHAUSTED", "NoDiskNode", `no node has a LocalDiskNode, so no disks for volumes`, { hint: "is the node agent (disk manager) running?" });
+    if (!order.length)
+      throw new HwError("RESOURCE_EXHAUSTED", "NoDiskNode", `no node has a LocalDiskNode, so no disks for volumes`, {
+        hint: "is the node agent (disk manager) running?",
+      });
     let best: { node: string; bytes: number } | undefined;
     for (const node of order) {
       const free = await freeDisks(node, type).then(
@@ -179,7 +182,11 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
           if (ldv.metadata?.deletionTimestamp || ldv.status?.state === VolumeStates.ToBeDeleted || ldv.status?.state === VolumeStates.Deleted) {
             throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
           }
-          if (ldv.spec?.diskType !== params.diskType || !sameNode || (ldv.status?.localDiskName && (have < requiredBytes || (limitBytes !== undefined && have > limitBytes)))) {
+          if (
+            ldv.spec?.diskType !== params.diskType ||
+            !sameNode ||
+            (ldv.status?.localDiskName && (have < requiredBytes || (limitBytes !== undefined && have > limitBytes)))
+          ) {
             throw new HwError(
               "ALREADY_EXISTS",
               "AlreadyExists",
@@ -261,7 +268,10 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
       const [ldvs, lds] = await Promise.all([listAll(c.ldv), listAll(c.ld)]);
-      const { page, next_token } = pageOf(ldvs.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!)), req);
+      const { page, next_token } = pageOf(
+        ldvs.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!)),
+        req,
+      );
       const disks = new Map(lds.map((d) => [d.metadata!.name!, d]));
       return {
         entries: page.map((v) => ({
@@ -281,4 +291,3 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
     },
   };
 }
-

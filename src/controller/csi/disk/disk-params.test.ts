@@ -8,10 +8,11 @@ const isInvalid = (re: RegExp) => (e: HwError) => e.code === "INVALID_ARGUMENT" 
 
 test("parseDiskParams: diskType required and exact, minCap positive bytes, pvc ns/name", () => {
   assert.deepEqual(parseDiskParams({ diskType: "SSD" }), { diskType: "SSD" });
-  assert.deepEqual(
-    parseDiskParams({ diskType: "HDD", minCap: "1024", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1" }),
-    { diskType: "HDD", minCapBytes: 1024, pvc: "ns1/data" },
-  );
+  assert.deepEqual(parseDiskParams({ diskType: "HDD", minCap: "1024", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1" }), {
+    diskType: "HDD",
+    minCapBytes: 1024,
+    pvc: "ns1/data",
+  });
   assert.deepEqual(parseDiskParams({}), { diskType: "HDD" }, "parameters are optional: the default StorageClass's diskType");
   assert.deepEqual(parseDiskParams(undefined), { diskType: "HDD" });
   assert.throws(() => parseDiskParams({ diskType: "ssd" }), isInvalid(/not one of/));

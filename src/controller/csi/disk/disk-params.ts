@@ -79,4 +79,3 @@ export function describeDisks(disks: CandidateDisk[]): string {
   if (!disks.length) return "none";
   return disks.map((d) => `${d.devPath} (${formatBytes(d.capacityBytes)})`).join(", ");
 }
-

@@ -128,7 +128,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       const { requiredBytes, limitBytes } = capacityOf(req.capacity_range, filesystemOf(caps, req.parameters, LVM_DEFAULT_FS_TYPE));
       const topology = nodeTopology(req.accessibility_requirements);
 
-      if (inFlight.has(name)) throw new HwError("ABORTED", "OperationPending", `an operation on volume ${name} is already in progress`, { hint: "retry later" });
+      if (inFlight.has(name))
+        throw new HwError("ABORTED", "OperationPending", `an operation on volume ${name} is already in progress`, { hint: "retry later" });
       inFlight.add(name);
       try {
         if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, csiName, params, requiredBytes, limitBytes, topology }, ctx);
@@ -139,7 +140,12 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted) {
           throw new HwError("ABORTED", "BeingDeleted", `volume ${name} is being deleted`, { hint: "retry after the delete finished" });
         }
-        if (lv.spec?.poolName !== params.poolName || lv.spec?.replicaNumber !== params.replicaNumber || have < requiredBytes || (limitBytes !== undefined && have > limitBytes)) {
+        if (
+          lv.spec?.poolName !== params.poolName ||
+          lv.spec?.replicaNumber !== params.replicaNumber ||
+          have < requiredBytes ||
+          (limitBytes !== undefined && have > limitBytes)
+        ) {
           throw new HwError(
             "ALREADY_EXISTS",
             "AlreadyExists",
@@ -151,31 +157,44 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         let first = true;
         let replicasCheckedAt = Date.now();
         let problem = "";
-        await waitForVolume(ctx, `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`, { name, rv: lv.metadata?.resourceVersion }, async () => {
-          // The first check uses the object just read or written; later ones re-read it.
-          const cur = first ? lv : await c.lv.get(name);
-          first = false;
-          if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
-          last = cur;
-          if (cur.status?.state === VolumeStates.Ready) return true;
-          // Replica failures are looked at about every 400 ms, not at every wake-up: listing replicas is the
-          // expensive part of this loop when many volumes are created at once.
-          if (Date.now() - replicasCheckedAt < 400) return false;
-          replicasCheckedAt = Date.now();
-          for (const r of await replicasOf(name)) {
-            const err = r.status?.error;
-            if (!err) continue;
-            problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${err.reason}: ${err.message}`;
-            // The node's code decides (status.error, written as raised): out of space means "place it elsewhere"
-            // (§3.1), answered with the node's own code and reason.
-            if (err.code === "RESOURCE_EXHAUSTED") {
-              await c.lv.patch(name, { spec: { delete: true } });
-              log.info({ volume: name, replica: nameOf(r), node: r.spec?.nodeName, reason: err.reason }, "node refused the replica for space; volume marked for deletion");
-              throw fromErrorStatus(err, `node ${r.spec?.nodeName} cannot create replica ${nameOf(r)} of volume ${name}`, "the volume is being removed; a retry places it again");
+        await waitForVolume(
+          ctx,
+          `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`,
+          { name, rv: lv.metadata?.resourceVersion },
+          async () => {
+            // The first check uses the object just read or written; later ones re-read it.
+            const cur = first ? lv : await c.lv.get(name);
+            first = false;
+            if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
+            last = cur;
+            if (cur.status?.state === VolumeStates.Ready) return true;
+            // Replica failures are looked at about every 400 ms, not at every wake-up: listing replicas is the
+            // expensive part of this loop when many volumes are created at once.
+            if (Date.now() - replicasCheckedAt < 400) return false;
+            replicasCheckedAt = Date.now();
+            for (const r of await replicasOf(name)) {
+              const err = r.status?.error;
+              if (!err) continue;
+              problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${err.reason}: ${err.message}`;
+              // The node's code decides (status.error, written as raised): out of space means "place it elsewhere"
+              // (§3.1), answered with the node's own code and reason.
+              if (err.code === "RESOURCE_EXHAUSTED") {
+                await c.lv.patch(name, { spec: { delete: true } });
+                log.info(
+                  { volume: name, replica: nameOf(r), node: r.spec?.nodeName, reason: err.reason },
+                  "node refused the replica for space; volume marked for deletion",
+                );
+                throw fromErrorStatus(
+                  err,
+                  `node ${r.spec?.nodeName} cannot create replica ${nameOf(r)} of volume ${name}`,
+                  "the volume is being removed; a retry places it again",
+                );
+              }
             }
-          }
-          return false;
-        }, () => problem || `volume is ${last.status?.state || "new"}`);
+            return false;
+          },
+          () => problem || `volume is ${last.status?.state || "new"}`,
+        );
         return { volume: toCsiVolume(last, req.parameters ?? {}) };
       } finally {
         inFlight.delete(name);
@@ -210,21 +229,33 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       if (!(await c.lsn.get(node))) throw hwError("NodeNotFound", `node ${node} has no LocalStorageNode`, { hint: "is the node agent running on that node?" });
       const published = lv.status?.publishedNode;
       if (published && published !== node) {
-        throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, { hint: "unpublish it there first" });
+        throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, {
+          hint: "unpublish it there first",
+        });
       }
       const replicas = (await replicasOf(name)).filter((r) => !r.spec?.delete);
       const r = replicas.find((x) => x.spec?.nodeName === node);
       if (!r) {
-        throw new HwError("FAILED_PRECONDITION", "NoReplicaOnNode", `volume ${name} has no replica on node ${node} (replicas on: ${replicas.map((x) => x.spec?.nodeName).join(", ") || "none"})`);
+        throw new HwError(
+          "FAILED_PRECONDITION",
+          "NoReplicaOnNode",
+          `volume ${name} has no replica on node ${node} (replicas on: ${replicas.map((x) => x.spec?.nodeName).join(", ") || "none"})`,
+        );
       }
       if (r.status?.state !== VolumeStates.Ready || !r.status?.synced || !r.status?.devPath) {
-        throw new HwError("UNAVAILABLE", "ReplicaNotReady", `replica ${nameOf(r)} of volume ${name} on node ${node} is not ready (state ${r.status?.state || "new"}, synced ${!!r.status?.synced})`, {
-          hint: "retry; the node agent is still working on it",
-        });
+        throw new HwError(
+          "UNAVAILABLE",
+          "ReplicaNotReady",
+          `replica ${nameOf(r)} of volume ${name} on node ${node} is not ready (state ${r.status?.state || "new"}, synced ${!!r.status?.synced})`,
+          {
+            hint: "retry; the node agent is still working on it",
+          },
+        );
       }
       const block = accessTypeOf(cap, "volume_capability") === "block";
       await mutateLvStatus(c, name, (st) => {
-        if (st.publishedNode && st.publishedNode !== node) throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} was published on node ${st.publishedNode} meanwhile`);
+        if (st.publishedNode && st.publishedNode !== node)
+          throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} was published on node ${st.publishedNode} meanwhile`);
         const fsType = block ? st.fsType : cap.mount?.fs_type || st.fsType || LVM_DEFAULT_FS_TYPE;
         if (st.publishedNode === node && st.rawblock === block && st.fsType === fsType) return false;
         st.publishedNode = node;
@@ -238,7 +269,10 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
           [PublishContextKeys.VolumeReplicaName]: nameOf(r),
           // §3.1: an encrypted replica tells NodePublish which Secret opens it.
           ...(r.spec?.volumeEncrypt?.enable && r.spec.volumeEncrypt.secret
-            ? { [PublishContextKeys.VolumeEncryptSecret]: r.spec.volumeEncrypt.secret, [PublishContextKeys.VolumeEncryptType]: r.spec.volumeEncrypt.type ?? "LUKS" }
+            ? {
+                [PublishContextKeys.VolumeEncryptSecret]: r.spec.volumeEncrypt.secret,
+                [PublishContextKeys.VolumeEncryptType]: r.spec.volumeEncrypt.type ?? "LUKS",
+              }
             : {}),
         },
       };
@@ -266,7 +300,10 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
     },
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
-      const { page, next_token } = pageOf((await listAll(c.lv)).sort((a, b) => nameOf(a).localeCompare(nameOf(b))), req);
+      const { page, next_token } = pageOf(
+        (await listAll(c.lv)).sort((a, b) => nameOf(a).localeCompare(nameOf(b))),
+        req,
+      );
       return { entries: page.map((lv) => ({ volume: toCsiVolume(lv), status: { volume_condition: volumeCondition(lv) } })), next_token };
     },
 

@@ -53,7 +53,9 @@ function failureOf(st: { message?: string; error?: ErrorStatus }): HwError {
 
 const isBlockCap = (cap: T.VolumeCapability | null | undefined) => !!cap?.block || (cap as { access_type?: string } | undefined)?.access_type === "block";
 
-export function controllerExpandVolume(o: ExpandHandlerOptions): (req: ControllerExpandVolumeRequest, ctx: CallContext) => Promise<ControllerExpandVolumeResponse> {
+export function controllerExpandVolume(
+  o: ExpandHandlerOptions,
+): (req: ControllerExpandVolumeRequest, ctx: CallContext) => Promise<ControllerExpandVolumeResponse> {
   const c = hwameistorClients(o.client);
   const h = hwameistorClients(o.client);
   const log = o.log ?? silentLogger;
@@ -65,9 +67,11 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
     const required = bytesField(req.capacity_range?.required_bytes, "capacity_range.required_bytes");
     const limit = bytesField(req.capacity_range?.limit_bytes, "capacity_range.limit_bytes");
     if (required === undefined || required <= 0) throw invalid("capacity_range.required_bytes is required");
-    if (limit !== undefined && limit > 0 && limit < required) throw invalid(`capacity_range.limit_bytes ${limit} is below capacity_range.required_bytes ${required}`);
+    if (limit !== undefined && limit > 0 && limit < required)
+      throw invalid(`capacity_range.limit_bytes ${limit} is below capacity_range.required_bytes ${required}`);
     const target = roundUp4MiB(required);
-    if (limit !== undefined && limit > 0 && target > limit) throw new HwError("OUT_OF_RANGE", "CapacityOutOfRange", `volume ${name}: ${target} bytes (rounded up to 4 MiB) exceeds limit_bytes ${limit}`);
+    if (limit !== undefined && limit > 0 && target > limit)
+      throw new HwError("OUT_OF_RANGE", "CapacityOutOfRange", `volume ${name}: ${target} bytes (rounded up to 4 MiB) exceeds limit_bytes ${limit}`);
     const nodeExpansion = !isBlockCap(req.volume_capability);
 
     const lv = await c.lv.get(name);
@@ -86,7 +90,9 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
     if (!lve && target <= roundUp4MiB(allocated) && lv.status?.state === VolumeStates.Ready) return done(allocated);
 
     if (lve && (lve.spec?.requiredCapacityBytes ?? 0) !== target && lve.status?.state !== OperationStates.Failed) {
-      throw new HwError("ABORTED", "OperationPending", `volume ${name} is being expanded to ${lve.spec?.requiredCapacityBytes} bytes already`, { hint: "retry when that expansion is done" });
+      throw new HwError("ABORTED", "OperationPending", `volume ${name} is being expanded to ${lve.spec?.requiredCapacityBytes} bytes already`, {
+        hint: "retry when that expansion is done",
+      });
     }
     if (lve?.status?.state === OperationStates.Failed) {
       const failure = failureOf(lve.status);
@@ -121,7 +127,9 @@ export function controllerExpandVolume(o: ExpandHandlerOptions): (req: Controlle
       }
       last = cur?.status?.message ?? `volume ${nameOf(v as Lv)} is ${v.status?.state}, ${va} bytes`;
       if (ctx.signal.aborted || Date.now() + delay > end) {
-        throw new HwError("UNAVAILABLE", "InProgress", `expanding volume ${name} to ${target} bytes is still in progress (${last})`, { hint: "retry the call; it continues where it stopped" });
+        throw new HwError("UNAVAILABLE", "InProgress", `expanding volume ${name} to ${target} bytes is still in progress (${last})`, {
+          hint: "retry the call; it continues where it stopped",
+        });
       }
       await sleep(delay, ctx.signal);
     }

@@ -21,9 +21,22 @@ test("parseLvmParams: poolClass, replicaNumber, convertible rule, QoS, pvc defau
     thin: false,
   });
   assert.equal(parseLvmParams({ ...base, [ScParams.Thin]: "True" }, "v").thin, true);
-  assert.deepEqual(parseLvmParams({ ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "kube-system/key1" }, "v").volumeEncrypt, { enable: true, type: "LUKS", secret: "kube-system/key1" });
+  assert.deepEqual(parseLvmParams({ ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "kube-system/key1" }, "v").volumeEncrypt, {
+    enable: true,
+    type: "LUKS",
+    secret: "kube-system/key1",
+  });
   const p = parseLvmParams(
-    { ...base, [ScParams.Convertible]: "TRUE", [ScParams.ProvisionIopsOnCreation]: "100", [ScParams.ProvisionThroughputOnCreation]: "1Mi", [ScParams.PvcName]: "data", [ScParams.PvcNamespace]: "ns1", poolType: "REGULAR", striped: "true" },
+    {
+      ...base,
+      [ScParams.Convertible]: "TRUE",
+      [ScParams.ProvisionIopsOnCreation]: "100",
+      [ScParams.ProvisionThroughputOnCreation]: "1Mi",
+      [ScParams.PvcName]: "data",
+      [ScParams.PvcNamespace]: "ns1",
+      poolType: "REGULAR",
+      striped: "true",
+    },
     "pvc-1",
   );
   assert.equal(p.convertible, true);
@@ -39,7 +52,11 @@ test("parseLvmParams: more than one replica is refused while replication does no
   for (const rn of ["2", "3", "4"]) {
     assert.throws(
       () => parseLvmParams({ ...base, [ScParams.ReplicaNumber]: rn }, "v"),
-      (e: HwError) => e.code === "INVALID_ARGUMENT" && e.reason === "ReplicationNotAvailable" && e.message.includes(`replicaNumber ${rn}`) && /does not replicate/.test(e.message),
+      (e: HwError) =>
+        e.code === "INVALID_ARGUMENT" &&
+        e.reason === "ReplicationNotAvailable" &&
+        e.message.includes(`replicaNumber ${rn}`) &&
+        /does not replicate/.test(e.message),
       rn,
     );
   }
@@ -58,7 +75,11 @@ test("parseLvmParams: bad input names the parameter (table)", () => {
     [{ ...base, [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /go together .* only encryptSecret is set/],
     [{ ...base, [ScParams.EncryptType]: "LUKS" }, "INVALID_ARGUMENT", /only encryptType is set/],
     [{ ...base, [ScParams.EncryptType]: "AES", [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /encryptType "AES" is not one of LUKS/],
-    [{ ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "just-a-name" }, "INVALID_ARGUMENT", /encryptSecret "just-a-name" is not "<namespace>\/<name>"/],
+    [
+      { ...base, [ScParams.EncryptType]: "LUKS", [ScParams.EncryptSecret]: "just-a-name" },
+      "INVALID_ARGUMENT",
+      /encryptSecret "just-a-name" is not "<namespace>\/<name>"/,
+    ],
   ];
   for (const [params, code, re] of rows) assert.throws(() => parseLvmParams(params, "v"), fails(code, re), JSON.stringify(params));
 });
@@ -73,16 +94,25 @@ test("capacityOf: required, limit-only, rounding to 4 MiB, errors (table)", () =
   assert.deepEqual(capacityOf({ required_bytes: "0" }), { requiredBytes: 1024 * MiB, limitBytes: undefined });
   assert.throws(() => capacityOf({ required_bytes: "-1" }), fails("INVALID_ARGUMENT", /required_bytes -1/));
   assert.throws(() => capacityOf({ required_bytes: String(8 * MiB), limit_bytes: String(4 * MiB) }), fails("INVALID_ARGUMENT", /limit_bytes .* below/));
-  assert.throws(() => capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), fails("OUT_OF_RANGE", /limit_bytes 6291456 is too small: 8388608 bytes after rounding/));
+  assert.throws(
+    () => capacityOf({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }),
+    fails("OUT_OF_RANGE", /limit_bytes 6291456 is too small: 8388608 bytes after rounding/),
+  );
 });
 
 test("capacityOf: a filesystem volume is at least its filesystem's minimum, else OUT_OF_RANGE", () => {
   // mkfs.xfs refuses under 300 MiB: a 256 MiB xfs request is provisioned at 300 MiB (capacity may exceed the request).
   assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }, "xfs"), { requiredBytes: 300 * MiB, limitBytes: undefined });
-  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(512 * MiB) }, "xfs"), { requiredBytes: 300 * MiB, limitBytes: 512 * MiB });
+  assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(512 * MiB) }, "xfs"), {
+    requiredBytes: 300 * MiB,
+    limitBytes: 512 * MiB,
+  });
   assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }, "ext4"), { requiredBytes: 256 * MiB, limitBytes: undefined });
   assert.deepEqual(capacityOf({ required_bytes: String(256 * MiB) }), { requiredBytes: 256 * MiB, limitBytes: undefined }, "block: no filesystem minimum");
-  assert.throws(() => capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) }, "xfs"), fails("OUT_OF_RANGE", /a xfs filesystem needs at least 300 MiB/));
+  assert.throws(
+    () => capacityOf({ required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) }, "xfs"),
+    fails("OUT_OF_RANGE", /a xfs filesystem needs at least 300 MiB/),
+  );
 });
 
 test("nodeTopology: our key only", () => {

@@ -41,13 +41,18 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   if (!isPoolClass(cls)) throw invalid(`parameter ${ScParams.PoolClass} ${JSON.stringify(cls)} is not one of ${POOL_CLASSES.join(", ")}`);
 
   const rn = params[ScParams.ReplicaNumber] || LVM_PARAMETER_DEFAULTS[ScParams.ReplicaNumber];
-  if (!/^[0-9]+$/.test(rn) || Number(rn) < 1 || Number(rn) > 4) throw invalid(`parameter ${ScParams.ReplicaNumber} ${JSON.stringify(rn)} is not an integer from 1 to 4`);
+  if (!/^[0-9]+$/.test(rn) || Number(rn) < 1 || Number(rn) > 4)
+    throw invalid(`parameter ${ScParams.ReplicaNumber} ${JSON.stringify(rn)} is not an integer from 1 to 4`);
   const replicaNumber = Number(rn);
   if (replicaNumber > 1 && !REPLICATION_AVAILABLE) {
     // Honest HA: without replication, a second copy would never receive the first one's writes.
-    throw hwError("ReplicationNotAvailable", `parameter ${ScParams.ReplicaNumber} ${rn}: volumes with more than one replica are not available, because this build does not replicate data between nodes yet`, {
-      hint: `use ${ScParams.ReplicaNumber} "1" (a StorageClass without -ha)`,
-    });
+    throw hwError(
+      "ReplicationNotAvailable",
+      `parameter ${ScParams.ReplicaNumber} ${rn}: volumes with more than one replica are not available, because this build does not replicate data between nodes yet`,
+      {
+        hint: `use ${ScParams.ReplicaNumber} "1" (a StorageClass without -ha)`,
+      },
+    );
   }
   if (replicaNumber > MAX_REPLICA_NUMBER) {
     throw invalid(`parameter ${ScParams.ReplicaNumber} ${rn} is not supported (at most ${MAX_REPLICA_NUMBER})`);
@@ -68,9 +73,12 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   let volumeEncrypt: LvmParams["volumeEncrypt"];
   if (encType || encSecret) {
     if (!encType || !encSecret) {
-      throw invalid(`parameters ${ScParams.EncryptType} and ${ScParams.EncryptSecret} go together (LUKS and "<namespace>/<name>" of a Secret with the passphrase under "key"); only ${encType ? ScParams.EncryptType : ScParams.EncryptSecret} is set`);
+      throw invalid(
+        `parameters ${ScParams.EncryptType} and ${ScParams.EncryptSecret} go together (LUKS and "<namespace>/<name>" of a Secret with the passphrase under "key"); only ${encType ? ScParams.EncryptType : ScParams.EncryptSecret} is set`,
+      );
     }
-    if (!(VOLUME_ENCRYPT_TYPES as readonly string[]).includes(encType)) throw invalid(`parameter ${ScParams.EncryptType} ${JSON.stringify(encType)} is not one of ${VOLUME_ENCRYPT_TYPES.join(", ")}`);
+    if (!(VOLUME_ENCRYPT_TYPES as readonly string[]).includes(encType))
+      throw invalid(`parameter ${ScParams.EncryptType} ${JSON.stringify(encType)} is not one of ${VOLUME_ENCRYPT_TYPES.join(", ")}`);
     parseSecretRef(encSecret, volumeName);
     volumeEncrypt = { enable: true, type: "LUKS", secret: encSecret };
   }
@@ -82,7 +90,8 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   ] as const) {
     const v = params[key];
     if (v === undefined || v === "") continue;
-    if (!isQuantity(v) || v.trim().startsWith("-")) throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
+    if (!isQuantity(v) || v.trim().startsWith("-"))
+      throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
     volumeQoS[field] = v;
   }
   // Without external-provisioner (--extra-create-metadata) there is no PVC: the volume names itself.

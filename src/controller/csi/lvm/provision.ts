@@ -45,9 +45,14 @@ export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionReques
     const lack = (what: "thin" | "encryption", words: string) => {
       const f = features?.[what];
       if (f?.supported) return;
-      throw new HwError("FAILED_PRECONDITION", what === "thin" ? "NoThinSupport" : "NoEncryptionSupport", `volume ${r.name}: node ${node} cannot serve ${words}: ${f?.reason ?? `its agent (engine ${lsn?.status?.engine?.kind ?? "unknown"}) reports no ${what} support`}`, {
-        hint: `use a StorageClass without ${what === "thin" ? "thin" : "encryptType/encryptSecret"}, or a node with device-mapper (${what === "thin" ? "dm-thin-pool" : "dm-crypt"})`,
-      });
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        what === "thin" ? "NoThinSupport" : "NoEncryptionSupport",
+        `volume ${r.name}: node ${node} cannot serve ${words}: ${f?.reason ?? `its agent (engine ${lsn?.status?.engine?.kind ?? "unknown"}) reports no ${what} support`}`,
+        {
+          hint: `use a StorageClass without ${what === "thin" ? "thin" : "encryptType/encryptSecret"}, or a node with device-mapper (${what === "thin" ? "dm-thin-pool" : "dm-crypt"})`,
+        },
+      );
     };
     if (params.thin) {
       lack("thin", "a thin volume (StorageClass parameter thin)");

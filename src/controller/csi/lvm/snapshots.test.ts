@@ -15,7 +15,11 @@ test("snapsize: absent → undefined; an integer ≥ 4 MiB; anything else INVALI
   assert.equal(parseSnapsize(""), undefined);
   assert.equal(parseSnapsize("1073741824"), 1073741824);
   for (const bad of ["1Gi", "-5", "1.5", "4194303", "99999999999999999999"]) {
-    assert.throws(() => parseSnapsize(bad), (e: HwError) => e.code === "INVALID_ARGUMENT" && /snapsize/.test(e.message), bad);
+    assert.throws(
+      () => parseSnapsize(bad),
+      (e: HwError) => e.code === "INVALID_ARGUMENT" && /snapsize/.test(e.message),
+      bad,
+    );
   }
 });
 

@@ -106,7 +106,8 @@ export function snapshotService(o: SnapshotServiceOptions) {
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;
 
-  const wait = (ctx: CallContext, what: string, done: () => Promise<boolean>, status?: () => string) => waitUntil(ctx, what, { maxWaitMs, pollMs, status }, done);
+  const wait = (ctx: CallContext, what: string, done: () => Promise<boolean>, status?: () => string) =>
+    waitUntil(ctx, what, { maxWaitMs, pollMs, status }, done);
 
   /** The checks every snapshot source volume passes; returns the volume. */
   async function snapshottableVolume(source: string): Promise<Lv> {
@@ -116,10 +117,17 @@ export function snapshotService(o: SnapshotServiceOptions) {
       throw new HwError("FAILED_PRECONDITION", "VolumeBeingDeleted", `source volume ${source} is being deleted`);
     }
     if (lv.status?.state !== VolumeStates.Ready) {
-      throw new HwError("FAILED_PRECONDITION", "VolumeNotReady", `source volume ${source} is not Ready (state ${lv.status?.state || "new"})`, { hint: "retry when the volume is Ready" });
+      throw new HwError("FAILED_PRECONDITION", "VolumeNotReady", `source volume ${source} is not Ready (state ${lv.status?.state || "new"})`, {
+        hint: "retry when the volume is Ready",
+      });
     }
     const nodes = nodesOfVolume(lv);
-    if (nodes.length !== 1) throw new HwError("FAILED_PRECONDITION", "HaVolume", `source volume ${source} has replicas on ${nodes.join(", ")}: Haven't support take snapshot on HA-Volume`);
+    if (nodes.length !== 1)
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "HaVolume",
+        `source volume ${source} has replicas on ${nodes.join(", ")}: Haven't support take snapshot on HA-Volume`,
+      );
     return lv;
   }
 
@@ -128,7 +136,8 @@ export function snapshotService(o: SnapshotServiceOptions) {
     let lvs = await c.lvs.get(id);
     if (lvs) {
       assertSameCsiName(lvs, csiName, "snapshot");
-      if (lvs.spec?.sourceVolume !== source) throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${id} already exists for volume ${lvs.spec?.sourceVolume}, not ${source}`);
+      if (lvs.spec?.sourceVolume !== source)
+        throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${id} already exists for volume ${lvs.spec?.sourceVolume}, not ${source}`);
       if (lvs.spec.delete) throw new HwError("ABORTED", "BeingDeleted", `snapshot ${id} is being deleted`, { hint: "retry after the delete finished" });
     } else {
       const lv = await snapshottableVolume(source);
@@ -140,16 +149,21 @@ export function snapshotService(o: SnapshotServiceOptions) {
       log.info({ snapshot: id, volume: source }, "LocalVolumeSnapshot created");
     }
     let last: Lvs = lvs;
-    await wait(ctx, `snapshot ${id} of volume ${source}`, async () => {
-      const cur = await c.lvs.get(id);
-      if (!cur) throw new HwError("ABORTED", "Deleted", `snapshot ${id} was deleted while being created`);
-      last = cur;
-      if (cur.status?.state === VolumeStates.Ready) return true;
-      // The node's error, as raised (LocalVolumeReplicaSnapshot → LocalVolumeSnapshot status.error).
-      const err = cur.status?.error;
-      if (err?.code === "RESOURCE_EXHAUSTED") throw fromErrorStatus(err, `snapshot ${id} of volume ${source}`);
-      return false;
-    }, () => last.status?.message || `snapshot is ${last.status?.state || "new"}`);
+    await wait(
+      ctx,
+      `snapshot ${id} of volume ${source}`,
+      async () => {
+        const cur = await c.lvs.get(id);
+        if (!cur) throw new HwError("ABORTED", "Deleted", `snapshot ${id} was deleted while being created`);
+        last = cur;
+        if (cur.status?.state === VolumeStates.Ready) return true;
+        // The node's error, as raised (LocalVolumeReplicaSnapshot → LocalVolumeSnapshot status.error).
+        const err = cur.status?.error;
+        if (err?.code === "RESOURCE_EXHAUSTED") throw fromErrorStatus(err, `snapshot ${id} of volume ${source}`);
+        return false;
+      },
+      () => last.status?.message || `snapshot is ${last.status?.state || "new"}`,
+    );
     return last;
   }
 
@@ -169,20 +183,36 @@ export function snapshotService(o: SnapshotServiceOptions) {
   async function restoreInto(ctx: CallContext, p: ParsedCreate, snap: Lvs, minBytes: number): Promise<Lv> {
     const snapId = snap.metadata!.name!;
     if (p.requiredBytes < minBytes) {
-      throw new HwError("OUT_OF_RANGE", "TooSmall", `volume ${p.name} of ${p.requiredBytes} bytes is smaller than its source ${snap.spec?.sourceVolume} (${minBytes} bytes)`, {
-        hint: "request at least the source's size",
-      });
+      throw new HwError(
+        "OUT_OF_RANGE",
+        "TooSmall",
+        `volume ${p.name} of ${p.requiredBytes} bytes is smaller than its source ${snap.spec?.sourceVolume} (${minBytes} bytes)`,
+        {
+          hint: "request at least the source's size",
+        },
+      );
     }
-    if (p.limitBytes !== undefined && p.limitBytes < minBytes) throw new HwError("OUT_OF_RANGE", "TooSmall", `capacity_range.limit_bytes ${p.limitBytes} is below the source's ${minBytes} bytes`);
+    if (p.limitBytes !== undefined && p.limitBytes < minBytes)
+      throw new HwError("OUT_OF_RANGE", "TooSmall", `capacity_range.limit_bytes ${p.limitBytes} is below the source's ${minBytes} bytes`);
     const node = snap.spec?.accessibility?.nodes?.[0] ?? "";
     const pool = (await c.lvrs.list()).items.find((x) => x.spec?.volumeSnapshotName === snapId)?.spec?.poolName ?? p.params.poolName;
     if (p.topology.requisite && !p.topology.requisite.includes(node)) {
-      throw new HwError("FAILED_PRECONDITION", "InPlaceOnly", `volume ${p.name} must be on node ${node}, where its source ${snap.spec?.sourceVolume} is (restore and clone are in place only); the request allows ${p.topology.requisite.join(", ")}`);
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "InPlaceOnly",
+        `volume ${p.name} must be on node ${node}, where its source ${snap.spec?.sourceVolume} is (restore and clone are in place only); the request allows ${p.topology.requisite.join(", ")}`,
+      );
     }
     let lv = await c.lv.get(p.name);
     if (lv?.metadata?.annotations?.[Annotations.SnapshotRestoreCompleted]) return lv; // a retry after success
     if (!lv) {
-      lv = await o.provision({ name: p.name, csiName: p.csiName, params: { ...p.params, poolName: pool, replicaNumber: 1 }, requiredBytes: p.requiredBytes, topology: { requisite: [node], preferred: [node] } });
+      lv = await o.provision({
+        name: p.name,
+        csiName: p.csiName,
+        params: { ...p.params, poolName: pool, replicaNumber: 1 },
+        requiredBytes: p.requiredBytes,
+        topology: { requisite: [node], preferred: [node] },
+      });
       log.info({ volume: p.name, snapshot: snapId, node }, "LocalVolume created for a restore");
     }
     await wait(ctx, `creating volume ${p.name} on ${node}`, async () => (await c.lv.get(p.name))?.status?.state === VolumeStates.Ready);
@@ -195,18 +225,25 @@ export function snapshotService(o: SnapshotServiceOptions) {
     }
     let state = "";
     let message = "";
-    await wait(ctx, `restoring snapshot ${snapId} into volume ${p.name}`, async () => {
-      const r = await c.lvsrestore.get(rname);
-      state = r?.status?.state ?? "";
-      message = r?.status?.message ?? "";
-      return state === "Completed" || state === "Failed";
-    }, () => `restore is ${state || "new"}`);
+    await wait(
+      ctx,
+      `restoring snapshot ${snapId} into volume ${p.name}`,
+      async () => {
+        const r = await c.lvsrestore.get(rname);
+        state = r?.status?.state ?? "";
+        message = r?.status?.message ?? "";
+        return state === "Completed" || state === "Failed";
+      },
+      () => `restore is ${state || "new"}`,
+    );
     // The restore object has done its job either way: drop our finalizer and delete it.
     await c.lvsrestore.patch(rname, { metadata: { finalizers: [] } }).catch(() => undefined);
     await c.lvsrestore.delete(rname).catch(() => undefined);
     if (state === "Failed") {
       await c.lv.patch(p.name, { spec: { delete: true } }).catch(() => undefined);
-      throw new HwError("FAILED_PRECONDITION", "RestoreFailed", `restoring snapshot ${snapId} into volume ${p.name} failed: ${message}`, { hint: "the new volume is being removed; a retry starts over" });
+      throw new HwError("FAILED_PRECONDITION", "RestoreFailed", `restoring snapshot ${snapId} into volume ${p.name} failed: ${message}`, {
+        hint: "the new volume is being removed; a retry starts over",
+      });
     }
     return (await c.lv.get(p.name)) ?? lv;
   }
@@ -245,7 +282,8 @@ export function snapshotService(o: SnapshotServiceOptions) {
         const snapId = validateVolumeId(src.snapshot?.snapshot_id, "volume_content_source.snapshot.snapshot_id");
         const snap = await c.lvs.get(snapId);
         if (!snap?.spec || snap.spec.delete) throw notFound(`snapshot ${snapId}`);
-        if (snap.status?.state !== VolumeStates.Ready) throw new HwError("FAILED_PRECONDITION", "SnapshotNotReady", `snapshot ${snapId} is not Ready (state ${snap.status?.state || "new"})`);
+        if (snap.status?.state !== VolumeStates.Ready)
+          throw new HwError("FAILED_PRECONDITION", "SnapshotNotReady", `snapshot ${snapId} is not Ready (state ${snap.status?.state || "new"})`);
         const srcLv = await c.lv.get(snap.spec.sourceVolume);
         const minBytes = srcLv?.spec?.requiredCapacityBytes ?? snap.status.allocatedCapacityBytes ?? 0;
         lv = await restoreInto(ctx, p, snap, minBytes);
@@ -258,7 +296,12 @@ export function snapshotService(o: SnapshotServiceOptions) {
         } else {
           const srcLv = await snapshottableVolume(srcName);
           const minBytes = srcLv.spec?.requiredCapacityBytes ?? 0;
-          if (p.requiredBytes < minBytes) throw new HwError("OUT_OF_RANGE", "TooSmall", `volume ${p.name} of ${p.requiredBytes} bytes is smaller than its source ${srcName} (${minBytes} bytes)`);
+          if (p.requiredBytes < minBytes)
+            throw new HwError(
+              "OUT_OF_RANGE",
+              "TooSmall",
+              `volume ${p.name} of ${p.requiredBytes} bytes is smaller than its source ${srcName} (${minBytes} bytes)`,
+            );
           const snap = await ensureSnapshot(ctx, ObjectNames.CloneSnapshotPrefix + p.name, srcName, undefined);
           lv = await restoreInto(ctx, p, snap, minBytes);
         }

@@ -79,12 +79,20 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
     const ldv = await getLocalVolume(volume);
     const state = ldv.status?.state ?? "";
     if (!USABLE_STATES.includes(state)) {
-      throw new HwError(state === VolumeStates.Creating || state === "" ? "UNAVAILABLE" : "FAILED_PRECONDITION", "VolumeNotReady", `volume ${volume} is ${state || "not created yet"}`);
+      throw new HwError(
+        state === VolumeStates.Creating || state === "" ? "UNAVAILABLE" : "FAILED_PRECONDITION",
+        "VolumeNotReady",
+        `volume ${volume} is ${state || "not created yet"}`,
+      );
     }
     const dev = ldv.status?.devPath ?? "";
     const disk = ldv.status?.localDiskName ? await c.ld.get(ldv.status.localDiskName) : undefined;
     if (!dev || !isBlockDevice(dev) || !disk || (disk.spec?.state && disk.spec.state !== LocalDiskStates.Active)) {
-      throw new HwError("FAILED_PRECONDITION", "DiskGone", `disk ${ldv.status?.localDiskName} (${dev}) of volume ${volume} is not present on node ${o.nodeName}`);
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "DiskGone",
+        `disk ${ldv.status?.localDiskName} (${dev}) of volume ${volume} is not present on node ${o.nodeName}`,
+      );
     }
 
     const mp: MountPoint = {
@@ -160,4 +168,3 @@ export function diskNodeService(o: DiskNodeOptions): ServiceHandlers {
     },
   };
 }
-

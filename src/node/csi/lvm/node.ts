@@ -116,10 +116,15 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
         return await resizeExt4(dev);
       } catch (e) {
         if (isHwError(e) && e.reason === "OnlineResizeUnsupported") {
-          throw new HwError("FAILED_PRECONDITION", "OnlineResizeUnsupported", `volume ${volume}: ${fsType} on ${dev} cannot grow while mounted on this host (resize2fs needs CAP_SYS_RESOURCE)`, {
-            hint: "unpublish the volume; the next NodePublish grows it, or use xfs",
-            cause: e,
-          });
+          throw new HwError(
+            "FAILED_PRECONDITION",
+            "OnlineResizeUnsupported",
+            `volume ${volume}: ${fsType} on ${dev} cannot grow while mounted on this host (resize2fs needs CAP_SYS_RESOURCE)`,
+            {
+              hint: "unpublish the volume; the next NodePublish grows it, or use xfs",
+              cause: e,
+            },
+          );
         }
         throw e;
       }
@@ -137,7 +142,12 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     // original bind-mounted the ciphertext).
     const encType = req.publish_context?.[PublishContextKeys.VolumeEncryptType];
     if (encType) {
-      if (encType !== VolumeEncryptTypes.LUKS) throw new HwError("INVALID_ARGUMENT", "UnknownEncryptType", `volume ${volume}: publish_context ${PublishContextKeys.VolumeEncryptType} ${JSON.stringify(encType)} is not LUKS`);
+      if (encType !== VolumeEncryptTypes.LUKS)
+        throw new HwError(
+          "INVALID_ARGUMENT",
+          "UnknownEncryptType",
+          `volume ${volume}: publish_context ${PublishContextKeys.VolumeEncryptType} ${JSON.stringify(encType)} is not LUKS`,
+        );
       const key = await readPassphrase(o.c, req.publish_context?.[PublishContextKeys.VolumeEncryptSecret], volume);
       devPath = await openLuks(dev, key, volume);
       dev = await kernelDevice(volume, devPath);
@@ -149,7 +159,9 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     } else {
       const fsType = await pub.publishMount(p, dev, { devPath });
       if (!p.readOnly) {
-        await growIfSmaller(volume, fsType, dev, target).catch((e: unknown) => log.warn({ volume, err: String(e) }, "growing the filesystem at publish failed"));
+        await growIfSmaller(volume, fsType, dev, target).catch((e: unknown) =>
+          log.warn({ volume, err: String(e) }, "growing the filesystem at publish failed"),
+        );
       }
     }
     log.info({ volume, target, accessType, dev }, "volume published");
@@ -212,7 +224,9 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
           .catch((e: unknown) => log.debug({ volume, err: String(e) }, "writing usage to the LocalVolume failed"));
       }
     }
-    const volume_condition = problems.length ? { abnormal: true, message: `volume ${volume}: ${problems.join("; ")}` } : { abnormal: false, message: `volume ${volume} is healthy` };
+    const volume_condition = problems.length
+      ? { abnormal: true, message: `volume ${volume}: ${problems.join("; ")}` }
+      : { abnormal: false, message: `volume ${volume} is healthy` };
     return { usage, volume_condition };
   }
 
@@ -229,12 +243,18 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     const isBlock = !!req.volume_capability?.block || req.volume_capability?.access_type === "block" || !st.isDirectory();
     const rec = lvmVolumeRecords.read(o.stateDir, volume);
     const dev = isBlock ? (rec ? await realpath(rec.devPath).catch(() => "") : "") : mounts.at(-1)!.source;
-    if (!dev || !isBlockDevice(dev)) throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `the device of volume ${volume} is not present on node ${o.nodeName}`);
+    if (!dev || !isBlockDevice(dev))
+      throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `the device of volume ${volume} is not present on node ${o.nodeName}`);
     const devBytes = await deviceSizeBytes(dev);
     if (required > devBytes) {
-      throw new HwError("UNAVAILABLE", "ReplicaNotExpanded", `volume ${volume}: replica device ${dev} has ${devBytes} bytes, less than the requested ${required}`, {
-        hint: "the node agent grows the replica first (LocalVolumeReplica requiredCapacityBytes); retry",
-      });
+      throw new HwError(
+        "UNAVAILABLE",
+        "ReplicaNotExpanded",
+        `volume ${volume}: replica device ${dev} has ${devBytes} bytes, less than the requested ${required}`,
+        {
+          hint: "the node agent grows the replica first (LocalVolumeReplica requiredCapacityBytes); retry",
+        },
+      );
     }
     if (!isBlock) {
       await growFs(volume, mounts.at(-1)!.fstype, dev, volumePath);

@@ -13,10 +13,22 @@ const action = (rule: NonNullable<LocalDiskAction["spec"]>["rule"]): LocalDiskAc
 
 test("reserve selects unreserved disks smaller than min / larger than max / matching the glob", () => {
   const disks = [disk("ld-a", GiB, "/dev/loop1"), disk("ld-b", 5 * GiB, "/dev/loop2"), disk("ld-c", GiB, "/dev/sdb"), disk("ld-d", GiB, "/dev/loop4", true)];
-  assert.deepEqual(disksToReserve(action({ minCapacity: 2 * GiB }), disks).map((d) => d.metadata!.name), ["ld-a", "ld-c"]);
-  assert.deepEqual(disksToReserve(action({ maxCapacity: 2 * GiB }), disks).map((d) => d.metadata!.name), ["ld-b"]);
-  assert.deepEqual(disksToReserve(action({ devicePath: "/dev/loop*" }), disks).map((d) => d.metadata!.name), ["ld-a", "ld-b"]);
-  assert.deepEqual(disksToReserve(action({ minCapacity: 2 * GiB, devicePath: "/dev/loop*" }), disks).map((d) => d.metadata!.name), ["ld-a"]);
+  assert.deepEqual(
+    disksToReserve(action({ minCapacity: 2 * GiB }), disks).map((d) => d.metadata!.name),
+    ["ld-a", "ld-c"],
+  );
+  assert.deepEqual(
+    disksToReserve(action({ maxCapacity: 2 * GiB }), disks).map((d) => d.metadata!.name),
+    ["ld-b"],
+  );
+  assert.deepEqual(
+    disksToReserve(action({ devicePath: "/dev/loop*" }), disks).map((d) => d.metadata!.name),
+    ["ld-a", "ld-b"],
+  );
+  assert.deepEqual(
+    disksToReserve(action({ minCapacity: 2 * GiB, devicePath: "/dev/loop*" }), disks).map((d) => d.metadata!.name),
+    ["ld-a"],
+  );
   assert.deepEqual(disksToReserve(action({}), disks), [], "an empty rule reserves nothing");
   assert.deepEqual(disksToReserve(action(undefined), disks), []);
 });

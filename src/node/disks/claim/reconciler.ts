@@ -70,7 +70,12 @@ async function consume(rt: DiskRuntime, claim: Ldc): Promise<void> {
     await ensurePoolLink(rt.ctx.stateDir, pool, disk.metadata!.name!, disk.spec.devicePath);
     pools.add(pool);
   }
-  const record = { nodeName: claim.spec!.nodeName, owner: claim.spec!.owner, ...(claim.spec!.description ? { description: claim.spec!.description } : {}), diskRefs: claim.spec!.diskRefs };
+  const record = {
+    nodeName: claim.spec!.nodeName,
+    owner: claim.spec!.owner,
+    ...(claim.spec!.description ? { description: claim.spec!.description } : {}),
+    diskRefs: claim.spec!.diskRefs,
+  };
   for (let attempt = 0; ; attempt++) {
     const ldn = rt.inf.ldn.getByName(rt.ctx.nodeName) ?? (await rt.c.ldn.get(rt.ctx.nodeName));
     if (!ldn) throw new Error(`LocalDiskNode ${rt.ctx.nodeName} does not exist yet`); // created at start; retried

@@ -39,7 +39,10 @@ test("reject reasons: each filter of §6 names itself", () => {
     else assert.match(r ?? "", want, d.metadata!.name);
   }
   assert.equal(rejectReason(claim(), disk("localdisk-k", { owner: "" })), undefined, "empty owner counts as local-storage");
-  assert.match(rejectReason(claim({ owner: "local-disk-manager" }), disk("localdisk-k")) ?? "", /no owner \(counts as local-storage\), claim is for local-disk-manager: set spec.owner/);
+  assert.match(
+    rejectReason(claim({ owner: "local-disk-manager" }), disk("localdisk-k")) ?? "",
+    /no owner \(counts as local-storage\), claim is for local-disk-manager: set spec.owner/,
+  );
   assert.equal(rejectReason(claim({ owner: "local-disk-manager" }), disk("localdisk-k", { owner: "local-disk-manager" })), undefined);
   assert.equal(rejectReason(claim({ description: { localDiskNames: ["localdisk-z"] } }), disk("localdisk-a")), "not in localDiskNames");
   assert.match(rejectReason(claim({ description: { devicePaths: ["/dev/loop9"] } }), disk("localdisk-a")) ?? "", /not in devicePaths/);
@@ -48,9 +51,15 @@ test("reject reasons: each filter of §6 names itself", () => {
 test("assignment takes every matching disk of the node and explains the rest", () => {
   const disks = [disk("localdisk-b", { capacity: GiB }), disk("localdisk-a"), disk("localdisk-x", { nodeName: "n2" })];
   const a = assignDisks(claim({ description: { capacity: 2 * GiB } }), disks);
-  assert.deepEqual(a.disks.map((d) => d.metadata!.name), ["localdisk-a"]);
+  assert.deepEqual(
+    a.disks.map((d) => d.metadata!.name),
+    ["localdisk-a"],
+  );
   assert.deepEqual(a.rejected, [{ name: "localdisk-b", reason: `too small (${GiB} < ${2 * GiB} bytes)` }]);
-  const msg = assignFailMessage(claim({ description: { capacity: 8 * GiB, diskType: "SSD" } }), assignDisks(claim({ description: { capacity: 8 * GiB, diskType: "SSD" } }), disks));
+  const msg = assignFailMessage(
+    claim({ description: { capacity: 8 * GiB, diskType: "SSD" } }),
+    assignDisks(claim({ description: { capacity: 8 * GiB, diskType: "SSD" } }), disks),
+  );
   assert.match(msg, /^no disk of node n1 matches claim c1 \(owner local-storage, type SSD, capacity >= 8589934592\): localdisk-a: too small/);
   assert.match(assignFailMessage(claim(), { disks: [], rejected: [] }), /the node has no disks/);
 });

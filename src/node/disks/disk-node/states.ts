@@ -10,17 +10,7 @@ import type { LocalDisk } from "../../../api/kinds/local-disk.ts";
 import type { LocalDiskNodeStatus } from "../../../api/kinds/local-disk-node.ts";
 import type { LocalDiskVolume } from "../../../api/kinds/local-disk-volume.ts";
 import type { LocalDevice, LocalPool } from "../../../api/kinds/storage-pool.ts";
-import {
-  DeviceStates,
-  LocalDiskStates,
-  NodeStates,
-  Owners,
-  POOL_CLASSES,
-  PoolTypes,
-  VolumeStates,
-  diskPoolName,
-  isPoolClass,
-} from "../../../api/names.ts";
+import { DeviceStates, LocalDiskStates, NodeStates, Owners, POOL_CLASSES, PoolTypes, VolumeStates, diskPoolName, isPoolClass } from "../../../api/names.ts";
 
 /** Whether a LocalDisk belongs to the disk manager's pools. */
 export const isDiskPoolMember = (d: LocalDisk): boolean => d.spec?.owner === Owners.LocalDiskManager && !!d.spec?.claimRef;

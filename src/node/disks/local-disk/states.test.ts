@@ -16,9 +16,33 @@ const table: Array<[string, string | undefined, Partial<LocalDiskSpec>, typeof n
   ["bound partitioned disk stays Bound", "Bound", { partitioned: true, owner: "system" }, none, "Bound", undefined, []],
   ["reserved empty disk stays Available (reserve is a spec flag)", "Available", { reserved: true }, none, "Available", undefined, []],
   ["never writes system on an Available disk", "Available", { owner: "" }, none, "Available", undefined, []],
-  ["owner system in a storage pool → local-storage", "Bound", { partitioned: true, owner: "system" }, { inStoragePool: true, inDiskPool: false }, "Bound", "local-storage", []],
-  ["ownerless in a disk pool → local-disk-manager", "Bound", { claimRef: { name: "c" } }, { inStoragePool: false, inDiskPool: true }, "Bound", "local-disk-manager", []],
-  ["a set owner other than system is kept", "Bound", { claimRef: { name: "c" }, owner: "local-storage" }, { inStoragePool: false, inDiskPool: true }, "Bound", undefined, []],
+  [
+    "owner system in a storage pool → local-storage",
+    "Bound",
+    { partitioned: true, owner: "system" },
+    { inStoragePool: true, inDiskPool: false },
+    "Bound",
+    "local-storage",
+    [],
+  ],
+  [
+    "ownerless in a disk pool → local-disk-manager",
+    "Bound",
+    { claimRef: { name: "c" } },
+    { inStoragePool: false, inDiskPool: true },
+    "Bound",
+    "local-disk-manager",
+    [],
+  ],
+  [
+    "a set owner other than system is kept",
+    "Bound",
+    { claimRef: { name: "c" }, owner: "local-storage" },
+    { inStoragePool: false, inDiskPool: true },
+    "Bound",
+    undefined,
+    [],
+  ],
   ["unknown state (Reserved) re-derived", "Reserved", {}, none, "Available", undefined, []],
 ];
 
@@ -27,6 +51,9 @@ for (const [title, state, spec, facts, want, owner, events] of table) {
     const d = nextDiskState("localdisk-x", { ...base, ...spec }, state, facts);
     assert.equal(d.claimState, want);
     assert.equal(d.owner, owner);
-    assert.deepEqual(d.events.map((e) => e.reason), events);
+    assert.deepEqual(
+      d.events.map((e) => e.reason),
+      events,
+    );
   });
 }

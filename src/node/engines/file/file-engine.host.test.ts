@@ -70,7 +70,10 @@ describe("file engine (btrfs) on real loop devices", () => {
     const s = await engine.ensurePool(POOL, "HDD", [disks[0]!.name, disks[1]!.name]);
     assert.equal(s.name, POOL);
     assert.equal(s.class, "HDD");
-    assert.deepEqual(s.disks.map((d) => d.devPath), [disks[0]!.name, disks[1]!.name]);
+    assert.deepEqual(
+      s.disks.map((d) => d.devPath),
+      [disks[0]!.name, disks[1]!.name],
+    );
     assert.ok(s.totalCapacityBytes > 1.5 * GiB && s.totalCapacityBytes <= 2 * GiB, `total ${s.totalCapacityBytes}`);
     assert.equal(s.usedCapacityBytes, 0);
     assert.equal(s.freeCapacityBytes, s.totalCapacityBytes);
@@ -127,7 +130,10 @@ describe("file engine (btrfs) on real loop devices", () => {
     const before = await engine.poolStats(POOL);
     const loopsBefore = (await listLoops()).length;
     await assert.rejects(engine.createReplica(POOL, "pvc-big", before.freeCapacityBytes + 4 * MiB), isCode("RESOURCE_EXHAUSTED", /insufficient free space/));
-    await assert.rejects(engine.expandReplica(POOL, "pvc-a", 152 * MiB + before.freeCapacityBytes + 4 * MiB), isCode("RESOURCE_EXHAUSTED", /insufficient free space/));
+    await assert.rejects(
+      engine.expandReplica(POOL, "pvc-a", 152 * MiB + before.freeCapacityBytes + 4 * MiB),
+      isCode("RESOURCE_EXHAUSTED", /insufficient free space/),
+    );
     assert.deepEqual(await engine.poolStats(POOL), before);
     assert.equal((await listLoops()).length, loopsBefore);
     assert.deepEqual((await readdir(join(before.path, "volumes"))).sort(), ["pvc-a.img"]);
@@ -168,10 +174,19 @@ describe("file engine (btrfs) on real loop devices", () => {
     const reps = await Promise.all(names.map((n) => engine.createReplica(POOL, n, 8 * MiB)));
     assert.equal(new Set(reps.map((r) => r.kernelDevice)).size, names.length);
     const again = await Promise.all(names.map((n) => engine.createReplica(POOL, n, 8 * MiB)));
-    assert.deepEqual(again.map((r) => r.kernelDevice), reps.map((r) => r.kernelDevice));
+    assert.deepEqual(
+      again.map((r) => r.kernelDevice),
+      reps.map((r) => r.kernelDevice),
+    );
     await Promise.all(names.map((n) => engine.deleteReplica(POOL, n)));
-    assert.deepEqual((await engine.listReplicas(POOL)).map((r) => r.volumeName), ["pvc-a"]);
-    assert.equal((await listLoops()).some((l) => l.backFile.includes("pvc-par-")), false);
+    assert.deepEqual(
+      (await engine.listReplicas(POOL)).map((r) => r.volumeName),
+      ["pvc-a"],
+    );
+    assert.equal(
+      (await listLoops()).some((l) => l.backFile.includes("pvc-par-")),
+      false,
+    );
   });
 
   test("reflink clone and snapshot/restore", async () => {
@@ -187,7 +202,10 @@ describe("file engine (btrfs) on real loop devices", () => {
     assert.equal(await sha((await engine.getReplica(POOL, "pvc-a"))!.devPath, 0, 4 * MiB), sumA); // the source is untouched
     await engine.rollbackSnapshot(POOL, "snap-1");
     assert.equal(await sha(c.devPath, 0, 4 * MiB), sumA);
-    assert.deepEqual((await engine.listSnapshots(POOL)).map((s) => s.snapshotName), ["snap-1"]);
+    assert.deepEqual(
+      (await engine.listSnapshots(POOL)).map((s) => s.snapshotName),
+      ["snap-1"],
+    );
     await engine.deleteSnapshot(POOL, "snap-1");
     await engine.deleteSnapshot(POOL, "snap-1");
     await engine.deleteReplica(POOL, "pvc-clone");
@@ -197,8 +215,14 @@ describe("file engine (btrfs) on real loop devices", () => {
   test("reboot: deactivateAll, then activateAll brings back the same devPath with the data", async () => {
     const r = (await engine.getReplica(POOL, "pvc-a"))!;
     await engine.deactivateAll();
-    assert.equal((await listMounts()).some((m) => m.target === r.devPath || m.target.startsWith(dir)), false);
-    assert.equal((await listLoops()).some((l) => l.name === r.kernelDevice), false);
+    assert.equal(
+      (await listMounts()).some((m) => m.target === r.devPath || m.target.startsWith(dir)),
+      false,
+    );
+    assert.equal(
+      (await listLoops()).some((l) => l.name === r.kernelDevice),
+      false,
+    );
     await assert.rejects(readlink(r.devPath)); // /dev is empty after a reboot
     // An unmounted pool is UNAVAILABLE, not empty (a reconciler must not re-create what it cannot see).
     await assert.rejects(engine.getReplica(POOL, "pvc-a"), isCode("UNAVAILABLE", /not mounted/));
@@ -250,11 +274,22 @@ describe("file engine (btrfs) on real loop devices", () => {
 
   test("the pool grows online when a third disk is added; idempotent", async () => {
     const before = await engine.poolStats(POOL);
-    const s = await engine.ensurePool(POOL, "HDD", disks.map((d) => d.name));
+    const s = await engine.ensurePool(
+      POOL,
+      "HDD",
+      disks.map((d) => d.name),
+    );
     assert.equal(s.disks.length, 3);
     assert.ok(s.totalCapacityBytes >= before.totalCapacityBytes + 0.9 * GiB, `${before.totalCapacityBytes} → ${s.totalCapacityBytes}`);
     assert.equal(s.usedCapacityBytes, before.usedCapacityBytes);
-    assert.deepEqual(await engine.ensurePool(POOL, "HDD", disks.map((d) => d.name)), s);
+    assert.deepEqual(
+      await engine.ensurePool(
+        POOL,
+        "HDD",
+        disks.map((d) => d.name),
+      ),
+      s,
+    );
     // The volume kept working across the grow.
     assert.equal(await sha((await engine.getReplica(POOL, "pvc-a"))!.devPath, 0, 4 * MiB), sumA);
   });
@@ -270,7 +305,10 @@ describe("file engine (btrfs) on real loop devices", () => {
     await engine.deleteReplica(POOL, "pvc-a");
     await engine.deleteReplica(POOL, "pvc-a");
     assert.equal(await engine.getReplica(POOL, "pvc-a"), undefined);
-    assert.equal((await listLoops()).some((l) => l.name === r.kernelDevice && l.backFile.includes("pvc-a")), false);
+    assert.equal(
+      (await listLoops()).some((l) => l.name === r.kernelDevice && l.backFile.includes("pvc-a")),
+      false,
+    );
     await assert.rejects(readlink(r.devPath));
     const s = await engine.poolStats(POOL);
     assert.equal(s.usedCapacityBytes, 0);
@@ -298,11 +336,28 @@ describe("file engine with an XFS pool (measured alternative)", () => {
   });
 
   test("single-disk XFS pool with reflink; a second disk is refused (XFS cannot span)", async () => {
-    await assert.rejects(engine.ensurePool(POOL, "HDD", disks.map((d) => d.name)), isCode("FAILED_PRECONDITION", /cannot take another/));
+    await assert.rejects(
+      engine.ensurePool(
+        POOL,
+        "HDD",
+        disks.map((d) => d.name),
+      ),
+      isCode("FAILED_PRECONDITION", /cannot take another/),
+    );
     const s = await engine.ensurePool(POOL, "HDD", [disks[0]!.name]);
-    assert.deepEqual(s.disks.map((d) => d.devPath), [disks[0]!.name]);
+    assert.deepEqual(
+      s.disks.map((d) => d.devPath),
+      [disks[0]!.name],
+    );
     assert.equal(engine.capabilities().multiDiskPools, false);
-    await assert.rejects(engine.ensurePool(POOL, "HDD", disks.map((d) => d.name)), isCode("FAILED_PRECONDITION", /cannot take another/));
+    await assert.rejects(
+      engine.ensurePool(
+        POOL,
+        "HDD",
+        disks.map((d) => d.name),
+      ),
+      isCode("FAILED_PRECONDITION", /cannot take another/),
+    );
     const r = await engine.createReplica(POOL, "pvc-x", 64 * MiB);
     await writeAt(r.devPath, 0, Buffer.alloc(MiB, 3));
     const c = await engine.cloneReplica(POOL, "pvc-x", "pvc-x2");

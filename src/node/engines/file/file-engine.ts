@@ -19,9 +19,28 @@ import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { HwError } from "../../../api/errors.ts";
 import type { PoolClass } from "../../../api/names.ts";
-import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, growSparseFile, listLoops, setLoopCapacity, type LoopDevice } from "../../../host/loop/loop.ts";
+import {
+  attachLoop,
+  createSparseFile,
+  detachLoop,
+  findLoopsByBackingFile,
+  growSparseFile,
+  listLoops,
+  setLoopCapacity,
+  type LoopDevice,
+} from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import { assertPoolName, assertVolumeName, ensureDevLink, insufficientSpace, isDeviceInUse, readDevLink, removeDevLink, requestedSize, syncDir } from "../common.ts";
+import {
+  assertPoolName,
+  assertVolumeName,
+  ensureDevLink,
+  insufficientSpace,
+  isDeviceInUse,
+  readDevLink,
+  removeDevLink,
+  requestedSize,
+  syncDir,
+} from "../common.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,
@@ -62,7 +81,6 @@ export interface FileEngineOptions {
   noCow?: boolean;
   run?: RunOptions;
 }
-
 
 export class FileEngine implements StorageEngine {
   readonly kind = "file" as const;
@@ -200,9 +218,14 @@ export class FileEngine implements StorageEngine {
       const existing = await stat(file).catch(() => undefined);
       if (existing) {
         if (existing.size < size) {
-          throw new HwError("ALREADY_EXISTS", "VolumeExists", `volume ${volumeName} exists in pool ${poolName} with ${existing.size} bytes, less than ${size}`, {
-            hint: "expand it instead",
-          });
+          throw new HwError(
+            "ALREADY_EXISTS",
+            "VolumeExists",
+            `volume ${volumeName} exists in pool ${poolName} with ${existing.size} bytes, less than ${size}`,
+            {
+              hint: "expand it instead",
+            },
+          );
         }
       } else {
         const { free, volumes } = await this.freeLocked(poolName);

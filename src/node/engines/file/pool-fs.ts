@@ -159,7 +159,11 @@ export async function ensureMounted(stateDir: string, rec: PoolRecord, noCow: bo
     if (rec.fsType === "btrfs") await btrfs.deviceScan(members, opts);
     await mount(members[0]!, l.mountPoint, { fstype: rec.fsType, options: ["noatime"] }, opts);
   } else if (existing.at(-1)!.fstype !== rec.fsType) {
-    throw new HwError("FAILED_PRECONDITION", "PoolMountConflict", `pool ${rec.poolName}: ${l.mountPoint} holds a ${existing.at(-1)!.fstype} mount, not the pool`);
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "PoolMountConflict",
+      `pool ${rec.poolName}: ${l.mountPoint} holds a ${existing.at(-1)!.fstype} mount, not the pool`,
+    );
   }
   await mkdir(join(l.mountPoint, ".hwameistor"), { recursive: true });
   const meta = await readJson<{ poolName: string; uuid: string }>(l.metaFile);

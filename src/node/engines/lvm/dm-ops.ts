@@ -34,15 +34,27 @@ export interface DmOpsContext {
 }
 
 type Feature = "snapshot" | "thin" | "crypt";
-const FEATURE_WORDS: Record<Feature, string> = { snapshot: "LVM snapshots (dm-snapshot)", thin: "thin provisioning (dm-thin-pool)", crypt: "encryption (dm-crypt)" };
+const FEATURE_WORDS: Record<Feature, string> = {
+  snapshot: "LVM snapshots (dm-snapshot)",
+  thin: "thin provisioning (dm-thin-pool)",
+  crypt: "encryption (dm-crypt)",
+};
 
 /** Refuse, before any command, what this kernel cannot do. */
 export function requireFeature(features: DmFeatures, f: Feature, object: string): void {
   const st = features[f];
   if (st.available) return;
-  throw new HwError("FAILED_PRECONDITION", f === "thin" ? "NoThinSupport" : f === "crypt" ? "NoEncryptionSupport" : "NoDeviceMapper", `${object} needs ${FEATURE_WORDS[f]}, which this node lacks: ${st.reason}`, {
-    hint: f === "snapshot" ? "use the file engine (reflink snapshots) on this node" : "use a StorageClass without it, or place the volume on a node with device-mapper",
-  });
+  throw new HwError(
+    "FAILED_PRECONDITION",
+    f === "thin" ? "NoThinSupport" : f === "crypt" ? "NoEncryptionSupport" : "NoDeviceMapper",
+    `${object} needs ${FEATURE_WORDS[f]}, which this node lacks: ${st.reason}`,
+    {
+      hint:
+        f === "snapshot"
+          ? "use the file engine (reflink snapshots) on this node"
+          : "use a StorageClass without it, or place the volume on a node with device-mapper",
+    },
+  );
 }
 
 const toInfo = (poolName: string, s: LvmSnapshot): SnapshotInfo => ({
@@ -77,7 +89,8 @@ export async function createSnapshot(c: DmOpsContext, volume: string, snap: stri
   const lvs = await lvsOf(c);
   const existing = snapshotsOf(lvs).find((s) => s.snapshotName === snap);
   if (existing) {
-    if (existing.sourceVolume !== volume) throw new HwError("ALREADY_EXISTS", "SnapshotExists", `${object}: a snapshot ${snap} of volume ${existing.sourceVolume} already exists`);
+    if (existing.sourceVolume !== volume)
+      throw new HwError("ALREADY_EXISTS", "SnapshotExists", `${object}: a snapshot ${snap} of volume ${existing.sourceVolume} already exists`);
     return toInfo(c.poolName, existing); // crash window: lvcreate done, status not written
   }
   if (lvs.some((l) => l.name === snap)) throw new HwError("ALREADY_EXISTS", "NameTaken", `${object}: an LV named ${snap} already exists and is not a snapshot`);
@@ -104,7 +117,11 @@ export async function deleteSnapshot(c: DmOpsContext, snap: string): Promise<voi
   const s = snapshotsOf(await lvsOf(c)).find((x) => x.snapshotName === snap);
   if (!s) return;
   if (s.merging) {
-    throw new HwError("FAILED_PRECONDITION", "SnapshotMerging", `snapshot ${snap} in pool ${c.poolName} is being merged into volume ${s.sourceVolume}; it disappears when the merge finishes`);
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "SnapshotMerging",
+      `snapshot ${snap} in pool ${c.poolName} is being merged into volume ${s.sourceVolume}; it disappears when the merge finishes`,
+    );
   }
   requireFeature(c.features, "snapshot", `deleting snapshot ${snap}`);
   await lvm.lvremove(c.vg, snap, c.lo);
@@ -122,11 +139,16 @@ export async function restoreSnapshot(c: DmOpsContext, snap: string, target: str
   if (!t) throw new HwError("NOT_FOUND", "VolumeNotFound", `${object}: target volume ${target} not found`);
   const originSize = lvs.find((l) => l.name === s.sourceVolume)?.sizeBytes ?? 0;
   if (t.sizeBytes < originSize) {
-    throw new HwError("FAILED_PRECONDITION", "TargetTooSmall", `${object}: target has ${t.sizeBytes} bytes, the snapshot's volume ${s.sourceVolume} has ${originSize}`);
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "TargetTooSmall",
+      `${object}: target has ${t.sizeBytes} bytes, the snapshot's volume ${s.sourceVolume} has ${originSize}`,
+    );
   }
   requireFeature(c.features, "snapshot", object);
   const to = `/dev/${c.vg}/${target}`;
-  if (t.deviceOpen || (await isDeviceInUse(to))) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `${object}: volume ${target} is in use; unpublish it first`);
+  if (t.deviceOpen || (await isDeviceInUse(to)))
+    throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `${object}: volume ${target} is in use; unpublish it first`);
   await lvm.ddCopy(`/dev/${c.vg}/${snap}`, to, c.ro);
 }
 
@@ -170,7 +192,8 @@ export async function rollbackSnapshot(c: DmOpsContext, snap: string): Promise<v
       const started = await lvm.lvconvertMerge(c.vg, snap, c.lo);
       return {
         pending: true,
-        message: started === "delayed" ? `merge of ${snap} into ${volume} delayed to the next activation (the volume is open)` : `merging ${snap} into ${volume}`,
+        message:
+          started === "delayed" ? `merge of ${snap} into ${volume} delayed to the next activation (the volume is open)` : `merging ${snap} into ${volume}`,
       };
     }
   }
@@ -188,7 +211,12 @@ export async function createThinReplica(c: DmOpsContext, volume: string, sizeByt
   if (sourceVolume) {
     const src = lvs.find((l) => l.name === sourceVolume && !l.hidden);
     if (!src) throw new HwError("NOT_FOUND", "SourceNotFound", `${object}: source ${sourceVolume} not found`);
-    if (!isThinLv(src)) throw new HwError("FAILED_PRECONDITION", "SourceNotThin", `${object}: source ${sourceVolume} is not a thin volume (thick clones go through a snapshot and a restore)`);
+    if (!isThinLv(src))
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "SourceNotThin",
+        `${object}: source ${sourceVolume} is not a thin volume (thick clones go through a snapshot and a restore)`,
+      );
     checkThinProvision(c.poolName, object, usage, c.thinRatio ?? "1.0", Math.max(sizeBytes, src.sizeBytes));
     await lvm.lvcreateThinClone(c.vg, sourceVolume, volume, c.lo);
     if (sizeBytes > src.sizeBytes) await lvm.lvextend(c.vg, volume, sizeBytes, c.lo);
@@ -212,9 +240,11 @@ export async function ensureThinPool(c: DmOpsContext, capacityGiB: number, metad
     const GiB = 1024 ** 3;
     const current = thinPoolOf(await lvsOf(c));
     // data + metadata + the metadata spare LVM keeps (lvol0_pmspare)
-    const need = plan.kind === "create"
-      ? (plan.capacityGiB + 2 * plan.metadataGiB) * GiB
-      : (plan.capacityGiB ? plan.capacityGiB * GiB - (current?.sizeBytes ?? 0) : 0) + (plan.metadataGiB ? 2 * (plan.metadataGiB * GiB - (current?.metadataSizeBytes ?? 0)) : 0);
+    const need =
+      plan.kind === "create"
+        ? (plan.capacityGiB + 2 * plan.metadataGiB) * GiB
+        : (plan.capacityGiB ? plan.capacityGiB * GiB - (current?.sizeBytes ?? 0) : 0) +
+          (plan.metadataGiB ? 2 * (plan.metadataGiB * GiB - (current?.metadataSizeBytes ?? 0)) : 0);
     if (need > (vg?.freeBytes ?? 0)) throw insufficientSpace(c.poolName, lvm.THIN_POOL_LV, need, vg?.freeBytes ?? 0);
     if (plan.kind === "create") await lvm.thinPoolCreate(c.vg, plan.capacityGiB, plan.metadataGiB, c.lo);
     else await lvm.thinPoolExtend(c.vg, { capacityGiB: plan.capacityGiB, metadataGiB: plan.metadataGiB }, c.lo);

@@ -5,8 +5,20 @@ import { readFileSync } from "node:fs";
 import { isHwError } from "../../../api/errors.ts";
 import { parseLvs } from "../../../host/lvm/lvm.ts";
 import {
-  checkSnapshotSpace, checkThinPoolClaim, checkThinProvision, decideRollback, isSnapshotLv, isVolumeLv, lvTimeToIso, overProvisionRatioOf,
-  parseOverProvisionRatio, planThinPool, snapshotsOf, thinPoolOf, thinPoolWarnings, type RollbackFacts,
+  checkSnapshotSpace,
+  checkThinPoolClaim,
+  checkThinProvision,
+  decideRollback,
+  isSnapshotLv,
+  isVolumeLv,
+  lvTimeToIso,
+  overProvisionRatioOf,
+  parseOverProvisionRatio,
+  planThinPool,
+  snapshotsOf,
+  thinPoolOf,
+  thinPoolWarnings,
+  type RollbackFacts,
 } from "./layout.ts";
 
 const lvs = (f: string) => parseLvs(readFileSync(new URL(`../../../host/lvm/testdata/${f}`, import.meta.url), "utf8"));
@@ -15,14 +27,35 @@ const MiB = 1024 ** 2;
 
 test("recorded thin layout: volumes, snapshots and internals told apart", () => {
   const all = lvs("lvs-thin.json");
-  assert.deepEqual(all.filter(isVolumeLv).map((l) => l.name).sort(), ["pvc-thick", "pvc-thin", "pvc-thin-clone"]);
-  assert.deepEqual(all.filter(isSnapshotLv).map((l) => l.name).sort(), ["snapcontent-thin"]);
+  assert.deepEqual(
+    all
+      .filter(isVolumeLv)
+      .map((l) => l.name)
+      .sort(),
+    ["pvc-thick", "pvc-thin", "pvc-thin-clone"],
+  );
+  assert.deepEqual(
+    all
+      .filter(isSnapshotLv)
+      .map((l) => l.name)
+      .sort(),
+    ["snapcontent-thin"],
+  );
 });
 
 test("recorded: snapshots of a volume, thick and thin, with their state", () => {
   const thick = snapshotsOf(lvs("lvs-snapshot-thick.json"), "pvc-thick");
   assert.deepEqual(thick, [
-    { snapshotName: "snapcontent-thick", sourceVolume: "pvc-thick", sizeBytes: 20 * MiB, creationTime: "2026-12-04T16:01:00Z", thin: false, merging: false, invalid: false, usedPercent: null },
+    {
+      snapshotName: "snapcontent-thick",
+      sourceVolume: "pvc-thick",
+      sizeBytes: 20 * MiB,
+      creationTime: "2026-12-04T16:01:00Z",
+      thin: false,
+      merging: false,
+      invalid: false,
+      usedPercent: null,
+    },
   ]);
   assert.equal(snapshotsOf(lvs("lvs-snapshot-thick.json"), "other").length, 0);
   const [thin] = snapshotsOf(lvs("lvs-thin.json"), "pvc-thin");
@@ -54,19 +87,29 @@ test("bad input: a thin pool over-committed past its ratio is refused, naming th
   checkThinProvision("LocalStorage_PoolHDD", "volume pvc-new", u, "3.5", 100 * MiB); // 700 ≤ 700
   assert.throws(
     () => checkThinProvision("LocalStorage_PoolHDD", "volume pvc-new", u, "3.5", 100 * MiB + 1),
-    (e) => isHwError(e) && e.code === "RESOURCE_EXHAUSTED" && /insufficient free space in thin pool LocalStorage_PoolHDD\/LocalStorage_ThinPool for volume pvc-new/.test(e.message) && /overProvisionRatio 3.5/.test(e.message),
+    (e) =>
+      isHwError(e) &&
+      e.code === "RESOURCE_EXHAUSTED" &&
+      /insufficient free space in thin pool LocalStorage_PoolHDD\/LocalStorage_ThinPool for volume pvc-new/.test(e.message) &&
+      /overProvisionRatio 3.5/.test(e.message),
   );
   assert.throws(() => checkThinProvision("LocalStorage_PoolHDD", "volume pvc-new", undefined, "1.0", 1), /has no thin pool for thin volume volume pvc-new/);
   assert.throws(() => checkThinProvision("P", "v", u, "0.5", 1), /at least 1.0/);
   assert.throws(() => parseOverProvisionRatio("two", "claim x"), /claim x: overProvisionRatio "two" is not a decimal number/);
   assert.equal(parseOverProvisionRatio(undefined, "x"), 1);
-  assert.equal(overProvisionRatioOf([{ description: { overProvisionRatio: "2.0" } }, { description: {} }, { description: { overProvisionRatio: "3.0" } }]), "3.0");
+  assert.equal(
+    overProvisionRatioOf([{ description: { overProvisionRatio: "2.0" } }, { description: {} }, { description: { overProvisionRatio: "3.0" } }]),
+    "3.0",
+  );
   assert.equal(overProvisionRatioOf(undefined), "1.0");
 });
 
 test("bad input: a snapshot larger than the pool's free space", () => {
   checkSnapshotSpace("LocalStorage_PoolHDD", "snapcontent-1", 8 * MiB, 8 * MiB);
-  assert.throws(() => checkSnapshotSpace("LocalStorage_PoolHDD", "snapcontent-1", GiB, 8 * MiB), /insufficient free space in pool LocalStorage_PoolHDD for snapshot snapcontent-1: snapsize 1073741824 bytes, free 8388608 bytes/);
+  assert.throws(
+    () => checkSnapshotSpace("LocalStorage_PoolHDD", "snapcontent-1", GiB, 8 * MiB),
+    /insufficient free space in pool LocalStorage_PoolHDD for snapshot snapcontent-1: snapsize 1073741824 bytes, free 8388608 bytes/,
+  );
 });
 
 test("ThinPoolClaim: create, extend what grew, nothing; the controller's free-space check", () => {
@@ -77,8 +120,14 @@ test("ThinPoolClaim: create, extend what grew, nothing; the controller's free-sp
   assert.deepEqual(planThinPool({ ...u, sizeBytes: 10 * GiB, metadataSizeBytes: GiB }, { capacity: 12 }), { kind: "extend", capacityGiB: 12 });
   const pool = { name: "LocalStorage_PoolHDD", freeCapacityBytes: 12 * GiB };
   assert.equal(checkThinPoolClaim("tpc-1", "n1", { capacity: 10 }, pool, pool.name), undefined); // 10 + 2 × 1
-  assert.match(checkThinPoolClaim("tpc-1", "n1", { capacity: 11 }, pool, pool.name)!, /tpc-1: not enough free space in pool LocalStorage_PoolHDD on node n1: requires 13958643712 bytes/);
-  assert.match(checkThinPoolClaim("tpc-1", "n1", { capacity: 1 }, undefined, "LocalStorage_PoolSSD")!, /storage pool LocalStorage_PoolSSD does not exist on node n1/);
+  assert.match(
+    checkThinPoolClaim("tpc-1", "n1", { capacity: 11 }, pool, pool.name)!,
+    /tpc-1: not enough free space in pool LocalStorage_PoolHDD on node n1: requires 13958643712 bytes/,
+  );
+  assert.match(
+    checkThinPoolClaim("tpc-1", "n1", { capacity: 1 }, undefined, "LocalStorage_PoolSSD")!,
+    /storage pool LocalStorage_PoolSSD does not exist on node n1/,
+  );
   assert.match(checkThinPoolClaim("tpc-1", "n1", { capacity: 1 }, { ...pool, thinPool: { size: 2 * GiB, metadataSize: GiB } }, pool.name)!, /never shrink/);
   assert.equal(checkThinPoolClaim("tpc-1", "n1", { capacity: 20 }, { ...pool, thinPool: { size: 10 * GiB, metadataSize: GiB } }, pool.name), undefined);
 });
@@ -89,12 +138,22 @@ test("rollback state machine: merge, merge on next activation, refresh once, don
   const step = (f: RollbackFacts) => decideRollback("snapcontent-1", "pvc-1", f);
   const rows: Array<[string, RollbackFacts, string, RegExp?]> = [
     ["fresh, origin closed", { snapshot: snap, origin, mergeStarted: false }, "merge"],
-    ["fresh, origin open (published)", { snapshot: snap, origin: { ...origin, deviceOpen: true }, mergeStarted: false }, "fail", /volume pvc-1 is open on this node; unpublish it/],
+    [
+      "fresh, origin open (published)",
+      { snapshot: snap, origin: { ...origin, deviceOpen: true }, mergeStarted: false },
+      "fail",
+      /volume pvc-1 is open on this node; unpublish it/,
+    ],
     ["invalid snapshot", { snapshot: { ...snap, invalid: true }, origin, mergeStarted: false }, "fail", /invalid/],
     ["merge failed", { snapshot: { ...snap, merging: true, mergeFailed: true }, origin, mergeStarted: true }, "fail", /lv_merge_failed/],
     ["someone else's merge", { snapshot: { ...snap, merging: true }, origin, mergeStarted: false }, "fail", /already being merged/],
     ["crash after marker, before lvconvert", { snapshot: snap, origin, mergeStarted: true }, "merge"],
-    ["delayed: origin open", { snapshot: { ...snap, merging: true }, origin: { ...origin, deviceOpen: true, merging: true }, mergeStarted: true }, "wait", /next activation/],
+    [
+      "delayed: origin open",
+      { snapshot: { ...snap, merging: true }, origin: { ...origin, deviceOpen: true, merging: true }, mergeStarted: true },
+      "wait",
+      /next activation/,
+    ],
     ["delayed, origin closed now", { snapshot: { ...snap, merging: true }, origin: { ...origin, merging: true }, mergeStarted: true }, "refresh"],
     ["merging after the refresh", { snapshot: { ...snap, merging: true }, origin: { ...origin, merging: true }, mergeStarted: true, refreshed: true }, "wait"],
     ["snapshot gone after our merge", { origin, mergeStarted: true }, "done"],

@@ -151,11 +151,8 @@ export function checkSnapshotSpace(poolName: string, snapshotName: string, sizeB
 // ---------------------------------------------------------------------------------------------------------
 // ThinPoolClaim → lvcreate / lvextend (the original's ExtendThinPool)
 
-
 export type ThinPoolPlan =
-  | { kind: "create"; capacityGiB: number; metadataGiB: number }
-  | { kind: "extend"; capacityGiB?: number; metadataGiB?: number }
-  | { kind: "none" };
+  { kind: "create"; capacityGiB: number; metadataGiB: number } | { kind: "extend"; capacityGiB?: number; metadataGiB?: number } | { kind: "none" };
 
 export function planThinPool(existing: ThinPoolUsage | undefined, ask: ThinPoolClaimAsk): ThinPoolPlan {
   const meta = ask.poolMetadataSize ?? 1;
@@ -198,22 +195,43 @@ export function decideRollback(snapshotName: string, volume: string, f: Rollback
     return { kind: "fail", code: "NOT_FOUND", reason: "SnapshotNotFound", message: `snapshot ${snapshotName} of volume ${volume} does not exist` };
   }
   if (s.invalid) {
-    return { kind: "fail", code: "FAILED_PRECONDITION", reason: "SnapshotInvalid", message: `snapshot ${snapshotName} of volume ${volume} is invalid (its COW area overflowed); it cannot be merged` };
+    return {
+      kind: "fail",
+      code: "FAILED_PRECONDITION",
+      reason: "SnapshotInvalid",
+      message: `snapshot ${snapshotName} of volume ${volume} is invalid (its COW area overflowed); it cannot be merged`,
+    };
   }
   if (s.mergeFailed) {
-    return { kind: "fail", code: "FAILED_PRECONDITION", reason: "MergeFailed", message: `merging snapshot ${snapshotName} into volume ${volume} failed (lv_merge_failed); see the node's LVM log` };
+    return {
+      kind: "fail",
+      code: "FAILED_PRECONDITION",
+      reason: "MergeFailed",
+      message: `merging snapshot ${snapshotName} into volume ${volume} failed (lv_merge_failed); see the node's LVM log`,
+    };
   }
-  if (!f.origin) return { kind: "fail", code: "NOT_FOUND", reason: "VolumeNotFound", message: `volume ${volume}, the origin of snapshot ${snapshotName}, does not exist` };
+  if (!f.origin)
+    return { kind: "fail", code: "NOT_FOUND", reason: "VolumeNotFound", message: `volume ${volume}, the origin of snapshot ${snapshotName}, does not exist` };
   if (!s.merging) {
     if (f.mergeStarted) return { kind: "merge" }; // crash between marker and lvconvert: run it (idempotent by state)
     if (f.origin.deviceOpen) {
-      return { kind: "fail", code: "FAILED_PRECONDITION", reason: "VolumeInUse", message: `volume ${volume} is open on this node; unpublish it before rolling back to snapshot ${snapshotName}` };
+      return {
+        kind: "fail",
+        code: "FAILED_PRECONDITION",
+        reason: "VolumeInUse",
+        message: `volume ${volume} is open on this node; unpublish it before rolling back to snapshot ${snapshotName}`,
+      };
     }
     return { kind: "merge" };
   }
   // Merging. Not started by us: someone else's merge (reference §5.7 refuses "already merging").
   if (!f.mergeStarted) {
-    return { kind: "fail", code: "FAILED_PRECONDITION", reason: "AlreadyMerging", message: `snapshot ${snapshotName} is already being merged into volume ${volume}` };
+    return {
+      kind: "fail",
+      code: "FAILED_PRECONDITION",
+      reason: "AlreadyMerging",
+      message: `snapshot ${snapshotName} is already being merged into volume ${volume}`,
+    };
   }
   if (f.origin.deviceOpen) return { kind: "wait", why: `merge of ${snapshotName} delayed until volume ${volume} is closed (merge on next activation)` };
   // Origin closed but still merging: either the kernel is copying, or the merge waits for an activation that

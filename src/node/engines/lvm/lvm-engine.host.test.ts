@@ -69,7 +69,11 @@ describe("lvm engine on real PVs", async () => {
     assert.equal(s.totalCapacityBytes, 2 * 124 * MiB); // 128 MiB minus 1 MiB metadata area, in 4 MiB extents
     assert.equal(s.freeCapacityBytes, s.totalCapacityBytes);
     assert.deepEqual(await engine.ensurePool(POOL, "SSD", [disks[0]!.name, disks[1]!.name]), s);
-    const grown = await engine.ensurePool(POOL, "SSD", disks.map((d) => d.name));
+    const grown = await engine.ensurePool(
+      POOL,
+      "SSD",
+      disks.map((d) => d.name),
+    );
     assert.equal(grown.disks.length, 3);
     assert.equal(grown.totalCapacityBytes, 3 * 124 * MiB);
     assert.deepEqual(await engine.listPools(), [POOL]);
@@ -140,8 +144,14 @@ describe("lvm engine on real PVs", async () => {
     }
     await engine.deleteReplica(POOL, "pvc-l1");
     await engine.deleteReplica(POOL, "pvc-l1");
-    assert.deepEqual((await lvm.listLvs(VG)).filter((l) => l.name === "pvc-l1"), []);
-    assert.equal((await listLoops()).some((l) => l.backFile.startsWith(dir + "/") && l.offset > 0), false);
+    assert.deepEqual(
+      (await lvm.listLvs(VG)).filter((l) => l.name === "pvc-l1"),
+      [],
+    );
+    assert.equal(
+      (await listLoops()).some((l) => l.backFile.startsWith(dir + "/") && l.offset > 0),
+      false,
+    );
     assert.equal((await engine.poolStats(POOL)).usedCapacityBytes, 0);
   });
 
@@ -152,11 +162,23 @@ describe("lvm engine on real PVs", async () => {
     }
     await engine.createReplica(POOL, "pvc-s1", 8 * MiB);
     const before = JSON.stringify(await lvm.listLvs(VG));
-    await assert.rejects(engine.createSnapshot(POOL, "pvc-s1", "snapcontent-s1", { sizeBytes: 4 * MiB }), isCode("FAILED_PRECONDITION", /snapshot snapcontent-s1 of volume pvc-s1 .*needs LVM snapshots \(dm-snapshot\), which this node lacks: device-mapper unavailable/));
-    await assert.rejects(engine.createReplica(POOL, "pvc-thin1", 8 * MiB, { thin: true }), isCode("FAILED_PRECONDITION", /thin volume pvc-thin1 in pool .* needs thin provisioning/));
+    await assert.rejects(
+      engine.createSnapshot(POOL, "pvc-s1", "snapcontent-s1", { sizeBytes: 4 * MiB }),
+      isCode(
+        "FAILED_PRECONDITION",
+        /snapshot snapcontent-s1 of volume pvc-s1 .*needs LVM snapshots \(dm-snapshot\), which this node lacks: device-mapper unavailable/,
+      ),
+    );
+    await assert.rejects(
+      engine.createReplica(POOL, "pvc-thin1", 8 * MiB, { thin: true }),
+      isCode("FAILED_PRECONDITION", /thin volume pvc-thin1 in pool .* needs thin provisioning/),
+    );
     await assert.rejects(engine.ensureThinPool(POOL, 1, 1), isCode("FAILED_PRECONDITION", /thin pool of .* needs thin provisioning/));
     await assert.rejects(engine.rollbackSnapshot(POOL, "snapcontent-s1"), isCode("NOT_FOUND", /snapshot snapcontent-s1 of volume \(unknown\) does not exist/));
-    await assert.rejects(engine.createReplica(POOL, "pvc-c1", 8 * MiB, { sourceVolume: "pvc-s1" }), isCode("FAILED_PRECONDITION", /thick clones go through a snapshot and a restore/));
+    await assert.rejects(
+      engine.createReplica(POOL, "pvc-c1", 8 * MiB, { sourceVolume: "pvc-s1" }),
+      isCode("FAILED_PRECONDITION", /thick clones go through a snapshot and a restore/),
+    );
     assert.equal(JSON.stringify(await lvm.listLvs(VG)), before, "no LV was created or changed");
     assert.deepEqual(await engine.listSnapshots(POOL, "pvc-s1"), []);
     const caps = engine.capabilities();
@@ -169,42 +191,53 @@ describe("lvm engine on real PVs", async () => {
   });
 
   // Written for machines with device-mapper; on this kernel they skip with the detected reason.
-  test("COW snapshot with snapsize, restore by dd, rollback by lvconvert --merge", { skip: dm.available ? false : `cannot run here: ${dm.reason}` }, async () => {
-    const r = await engine.createReplica(POOL, "pvc-snap", 16 * MiB);
-    const fh = await open(r.devPath, constants.O_WRONLY | constants.O_DIRECT | constants.O_SYNC);
-    const a = Buffer.alloc(MiB, 0xaa);
-    await fh.write(a, 0, MiB, 0);
-    const s = await engine.createSnapshot(POOL, "pvc-snap", "snapcontent-a", { sizeBytes: 8 * MiB });
-    assert.equal(s.sizeBytes, 8 * MiB);
-    assert.equal((await engine.createSnapshot(POOL, "pvc-snap", "snapcontent-a")).snapshotName, "snapcontent-a"); // idempotent
-    await fh.write(Buffer.alloc(MiB, 0xbb), 0, MiB, 0);
-    await fh.close();
-    await engine.createReplica(POOL, "pvc-restored", 16 * MiB);
-    await engine.restoreSnapshot(POOL, "snapcontent-a", "pvc-restored");
-    assert.equal(await sha(`/dev/${VG}/pvc-restored`, 0, MiB), createHash("sha256").update(a).digest("hex"));
-    for (let i = 0; i < 60; i++) {
-      if (!(await engine.rollbackSnapshot(POOL, "snapcontent-a"))) break;
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    assert.equal(await sha(r.devPath, 0, MiB), createHash("sha256").update(a).digest("hex"));
-    assert.deepEqual(await engine.listSnapshots(POOL, "pvc-snap"), []); // the merge consumed the snapshot
-    await engine.deleteReplica(POOL, "pvc-restored");
-    await engine.deleteReplica(POOL, "pvc-snap");
-  });
+  test(
+    "COW snapshot with snapsize, restore by dd, rollback by lvconvert --merge",
+    { skip: dm.available ? false : `cannot run here: ${dm.reason}` },
+    async () => {
+      const r = await engine.createReplica(POOL, "pvc-snap", 16 * MiB);
+      const fh = await open(r.devPath, constants.O_WRONLY | constants.O_DIRECT | constants.O_SYNC);
+      const a = Buffer.alloc(MiB, 0xaa);
+      await fh.write(a, 0, MiB, 0);
+      const s = await engine.createSnapshot(POOL, "pvc-snap", "snapcontent-a", { sizeBytes: 8 * MiB });
+      assert.equal(s.sizeBytes, 8 * MiB);
+      assert.equal((await engine.createSnapshot(POOL, "pvc-snap", "snapcontent-a")).snapshotName, "snapcontent-a"); // idempotent
+      await fh.write(Buffer.alloc(MiB, 0xbb), 0, MiB, 0);
+      await fh.close();
+      await engine.createReplica(POOL, "pvc-restored", 16 * MiB);
+      await engine.restoreSnapshot(POOL, "snapcontent-a", "pvc-restored");
+      assert.equal(await sha(`/dev/${VG}/pvc-restored`, 0, MiB), createHash("sha256").update(a).digest("hex"));
+      for (let i = 0; i < 60; i++) {
+        if (!(await engine.rollbackSnapshot(POOL, "snapcontent-a"))) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      assert.equal(await sha(r.devPath, 0, MiB), createHash("sha256").update(a).digest("hex"));
+      assert.deepEqual(await engine.listSnapshots(POOL, "pvc-snap"), []); // the merge consumed the snapshot
+      await engine.deleteReplica(POOL, "pvc-restored");
+      await engine.deleteReplica(POOL, "pvc-snap");
+    },
+  );
 
-  test("thin pool, thin volume over-committed past its ratio refused, thin snapshot and clone", { skip: dm.available ? false : `cannot run here: ${dm.reason}` }, async () => {
-    const tp = await engine.ensureThinPool(POOL, 1, 1).catch((e: unknown) => e);
-    if (tp instanceof HwError && tp.code === "RESOURCE_EXHAUSTED") return; // 3 × 128 MiB test disks: no room for a 1 GiB pool
-    assert.ok(!(tp instanceof Error), String(tp));
-    await engine.createReplica(POOL, "pvc-t1", 512 * MiB, { thin: true, overProvisionRatio: "1.0" });
-    await assert.rejects(engine.createReplica(POOL, "pvc-t2", 1024 * MiB, { thin: true, overProvisionRatio: "1.0" }), isCode("RESOURCE_EXHAUSTED", /thin pool/));
-    await engine.createSnapshot(POOL, "pvc-t1", "snapcontent-t1");
-    const c = await engine.createReplica(POOL, "pvc-t3", 512 * MiB, { thin: true, sourceVolume: "snapcontent-t1", overProvisionRatio: "2.0" });
-    assert.equal(c.active, true);
-    for (const v of ["pvc-t3"]) await engine.deleteReplica(POOL, v);
-    await engine.deleteSnapshot(POOL, "snapcontent-t1");
-    await engine.deleteReplica(POOL, "pvc-t1");
-  });
+  test(
+    "thin pool, thin volume over-committed past its ratio refused, thin snapshot and clone",
+    { skip: dm.available ? false : `cannot run here: ${dm.reason}` },
+    async () => {
+      const tp = await engine.ensureThinPool(POOL, 1, 1).catch((e: unknown) => e);
+      if (tp instanceof HwError && tp.code === "RESOURCE_EXHAUSTED") return; // 3 × 128 MiB test disks: no room for a 1 GiB pool
+      assert.ok(!(tp instanceof Error), String(tp));
+      await engine.createReplica(POOL, "pvc-t1", 512 * MiB, { thin: true, overProvisionRatio: "1.0" });
+      await assert.rejects(
+        engine.createReplica(POOL, "pvc-t2", 1024 * MiB, { thin: true, overProvisionRatio: "1.0" }),
+        isCode("RESOURCE_EXHAUSTED", /thin pool/),
+      );
+      await engine.createSnapshot(POOL, "pvc-t1", "snapcontent-t1");
+      const c = await engine.createReplica(POOL, "pvc-t3", 512 * MiB, { thin: true, sourceVolume: "snapcontent-t1", overProvisionRatio: "2.0" });
+      assert.equal(c.active, true);
+      for (const v of ["pvc-t3"]) await engine.deleteReplica(POOL, v);
+      await engine.deleteSnapshot(POOL, "snapcontent-t1");
+      await engine.deleteReplica(POOL, "pvc-t1");
+    },
+  );
 
   test("active LVs at /dev/<VG>/<vol>", { skip: dm.available ? false : `cannot run here: ${dm.reason}` }, async () => {
     const r = await engine.createReplica(POOL, "pvc-act", 8 * MiB);

@@ -119,7 +119,8 @@ export class LvmEngine implements StorageEngine {
     const noDm = "device-mapper is not available on this kernel (/dev/mapper/control cannot be opened)";
     const dm = this.dm ?? false;
     const f = this.feat;
-    const of = (k: keyof DmFeatures) => (f ? (f[k].available ? { supported: true } : { supported: false, reason: f[k].reason }) : { supported: false, reason: dm ? "not probed yet" : noDm });
+    const of = (k: keyof DmFeatures) =>
+      f ? (f[k].available ? { supported: true } : { supported: false, reason: f[k].reason }) : { supported: false, reason: dm ? "not probed yet" : noDm };
     const snap = of("snapshot");
     const thin = of("thin");
     return {
@@ -127,9 +128,7 @@ export class LvmEngine implements StorageEngine {
       snapshots: snap,
       // Thin clones need dm-thin; thick clones are a snapshot plus a restore (the CSI clone path).
       clones: snap.supported ? { supported: true } : snap,
-      blockDevices: dm
-        ? { supported: true }
-        : { supported: false, reason: `${noDm}; only single-segment LVs on loop-file PVs are reachable (loop window)` },
+      blockDevices: dm ? { supported: true } : { supported: false, reason: `${noDm}; only single-segment LVs on loop-file PVs are reachable (loop window)` },
       thin,
       encryption: of("crypt"),
     };
@@ -160,7 +159,11 @@ export class LvmEngine implements StorageEngine {
           // No silent data loss: pvcreate -y would overwrite a filesystem.
           const probe = await probeFilesystem(d, this.ro);
           if (probe || (await listSignatures(d, this.ro)).length) {
-            throw new HwError("FAILED_PRECONDITION", "DeviceNotEmpty", `refusing to use ${d} for pool ${poolName}: it holds a ${probe?.type ?? probe?.pttype ?? "signature"}`);
+            throw new HwError(
+              "FAILED_PRECONDITION",
+              "DeviceNotEmpty",
+              `refusing to use ${d} for pool ${poolName}: it holds a ${probe?.type ?? probe?.pttype ?? "signature"}`,
+            );
           }
           // Crash window covered: pvcreate done, vgcreate/vgextend not → the PV is found next time (no VG).
           await lvm.pvcreate([d], lo);
@@ -182,7 +185,10 @@ export class LvmEngine implements StorageEngine {
 
   async listPools(): Promise<string[]> {
     const vgs = await lvm.listVgs([], await this.lo());
-    return vgs.map((v) => this.poolOf(v.name)).filter((p): p is string => p !== undefined).sort();
+    return vgs
+      .map((v) => this.poolOf(v.name))
+      .filter((p): p is string => p !== undefined)
+      .sort();
   }
 
   private async statsOf(poolName: string): Promise<PoolStats> {
@@ -220,7 +226,11 @@ export class LvmEngine implements StorageEngine {
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);
     if (opts.sourceVolume !== undefined) assertVolumeName(opts.sourceVolume, "source volume");
     if (opts.sourceVolume !== undefined && !opts.thin) {
-      throw new HwError("FAILED_PRECONDITION", "ThickCloneIsSnapshotRestore", `volume ${volumeName}: an LVM clone of ${opts.sourceVolume} needs thin volumes; thick clones go through a snapshot and a restore`);
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "ThickCloneIsSnapshotRestore",
+        `volume ${volumeName}: an LVM clone of ${opts.sourceVolume} needs thin volumes; thick clones go through a snapshot and a restore`,
+      );
     }
     return this.lock.with(poolName, async () => {
       const lo = await this.lo();
@@ -241,7 +251,11 @@ export class LvmEngine implements StorageEngine {
         }
         segs = await this.segmentsOf(vg, volumeName);
       } else if (segs[0]!.lv.sizeBytes < size) {
-        throw new HwError("ALREADY_EXISTS", "VolumeExists", `volume ${volumeName} exists in pool ${poolName} with ${segs[0]!.lv.sizeBytes} bytes, less than ${size}`);
+        throw new HwError(
+          "ALREADY_EXISTS",
+          "VolumeExists",
+          `volume ${volumeName} exists in pool ${poolName} with ${segs[0]!.lv.sizeBytes} bytes, less than ${size}`,
+        );
       }
       return this.activate(poolName, volumeName, segs);
     });
@@ -301,7 +315,11 @@ export class LvmEngine implements StorageEngine {
     for (const old of await this.windowLoops(w)) {
       if (old.sizeLimit === w.sizeLimit) continue;
       if (await isDeviceInUse(old.name)) {
-        throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${old.name}) is in use; without device-mapper its loop window can only be resized while unpublished`);
+        throw new HwError(
+          "FAILED_PRECONDITION",
+          "VolumeInUse",
+          `volume ${volumeName} (${old.name}) is in use; without device-mapper its loop window can only be resized while unpublished`,
+        );
       }
       await detachLoop(old.name, this.ro);
     }
@@ -333,7 +351,12 @@ export class LvmEngine implements StorageEngine {
           const w = await this.windowOf(vg, segs);
           if (!("reason" in w)) {
             for (const l of await this.windowLoops(w)) {
-              if (await isDeviceInUse(l.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${l.name}) is in use; without device-mapper it can only be expanded while unpublished`);
+              if (await isDeviceInUse(l.name))
+                throw new HwError(
+                  "FAILED_PRECONDITION",
+                  "VolumeInUse",
+                  `volume ${volumeName} (${l.name}) is in use; without device-mapper it can only be expanded while unpublished`,
+                );
             }
           }
         }
@@ -358,7 +381,9 @@ export class LvmEngine implements StorageEngine {
       if (!(await this.hasDm())) {
         const w = await this.windowOf(vg, segs);
         const loops = "reason" in w ? [] : await this.windowLoops(w);
-        for (const l of loops) if (await isDeviceInUse(l.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${l.name}) is in use`, { hint: "unpublish it first" });
+        for (const l of loops)
+          if (await isDeviceInUse(l.name))
+            throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${l.name}) is in use`, { hint: "unpublish it first" });
         await removeDevLink(this.devPathOf(poolName, volumeName));
         for (const l of loops) await detachLoop(l.name, this.ro);
       }
@@ -390,7 +415,12 @@ export class LvmEngine implements StorageEngine {
     const win = (await this.windowLoops(w, loops)).find((l) => l.sizeLimit === w.sizeLimit);
     const link = await readDevLink(devPath);
     const active = !!win && link === win.name;
-    return { ...base, kernelDevice: win?.name ?? "", active, ...(active ? {} : { inactiveReason: "loop window not attached or not linked (run activateAll)" }) };
+    return {
+      ...base,
+      kernelDevice: win?.name ?? "",
+      active,
+      ...(active ? {} : { inactiveReason: "loop window not attached or not linked (run activateAll)" }),
+    };
   }
 
   async listReplicas(poolName?: string): Promise<Replica[]> {

@@ -30,7 +30,10 @@ test("a replica device is formatted once; a changed key is refused and nothing c
   const header = await luksDump(dev.name);
   assert.equal(await ensureLuks(dev.name, key, "pvc-e1", fast), "present", "a second pass (crash, agent restart) does not re-format");
   assert.deepEqual(await luksDump(dev.name), header);
-  await assert.rejects(ensureLuks(dev.name, Buffer.from("passphrase-2"), "pvc-e1", fast), (e) => isHwError(e) && e.reason === "EncryptionKeyMismatch" && /refusing to re-format/.test(e.message));
+  await assert.rejects(
+    ensureLuks(dev.name, Buffer.from("passphrase-2"), "pvc-e1", fast),
+    (e) => isHwError(e) && e.reason === "EncryptionKeyMismatch" && /refusing to re-format/.test(e.message),
+  );
   assert.deepEqual(await luksDump(dev.name), header, "nothing changed");
 });
 

@@ -33,9 +33,14 @@ export async function readPassphrase(c: Pick<HwameistorClients, "secret">, ref: 
 export async function ensureLuks(devPath: string, key: Buffer, volume: string, o: cs.FormatOptions = {}): Promise<"formatted" | "present"> {
   if (await cs.isLuks(devPath)) {
     if (await cs.keyOpens(devPath, key)) return "present";
-    throw new HwError("FAILED_PRECONDITION", "EncryptionKeyMismatch", `volume ${volume}: ${devPath} is a LUKS device that the Secret's key does not open; refusing to re-format it (its data would be lost)`, {
-      hint: "restore the Secret's original key",
-    });
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "EncryptionKeyMismatch",
+      `volume ${volume}: ${devPath} is a LUKS device that the Secret's key does not open; refusing to re-format it (its data would be lost)`,
+      {
+        hint: "restore the Secret's original key",
+      },
+    );
   }
   await cs.luksFormat(devPath, key, o);
   return "formatted";

@@ -109,7 +109,12 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
       lsn = await c.lsn.updateStatus({ ...lsn, status: { ...(lsn.status ?? {}), poolExtendRecords: records ?? {}, conditions } });
       await c.ldc.updateStatus({ ...claim, status: { ...claim.status, status: DiskClaimStates.Consumed } });
       ctx.log.info({ claim: plan.claim, pools, skipped: plan.skipped }, "claim consumed into pools");
-      void ctx.recorder.recordEvent(claim, "Normal", "PoolExpanded", `disks of claim ${plan.claim} added to ${pools.join(", ")}${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => `${s.disk}: ${s.reason}`).join(", ")}` : ""}`);
+      void ctx.recorder.recordEvent(
+        claim,
+        "Normal",
+        "PoolExpanded",
+        `disks of claim ${plan.claim} added to ${pools.join(", ")}${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => `${s.disk}: ${s.reason}`).join(", ")}` : ""}`,
+      );
     }
     return { lsn, conditions, retry };
   }
@@ -132,7 +137,11 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
     }
     const avail: ConditionInput = availableCondition({ kind: engine.kind, reason: o.engineReason }, poolErrors);
     conditions = setNodeConditions(conditions, [avail], new Date().toISOString());
-    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, { kind: engine.kind, reason: o.engineReason, features: engineFeatures(engine.capabilities()) });
+    const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, {
+      kind: engine.kind,
+      reason: o.engineReason,
+      features: engineFeatures(engine.capabilities()),
+    });
     if (JSON.stringify(status) !== JSON.stringify(lsn.status ?? {})) {
       await c.lsn.updateStatus({ ...lsn, status });
       ctx.log.debug({ node: me, pools: Object.keys(status.pools ?? {}) }, "LocalStorageNode status written");

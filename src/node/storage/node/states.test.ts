@@ -1,7 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LocalDisk } from "../../../api/kinds/local-disk.ts";
-import { desiredSpec, expandConditions, nextStatus, planConsumption, poolStatus, resolveStorageIP, setNodeConditions, withExtendRecord, type ClaimLike } from "./states.ts";
+import {
+  desiredSpec,
+  expandConditions,
+  nextStatus,
+  planConsumption,
+  poolStatus,
+  resolveStorageIP,
+  setNodeConditions,
+  withExtendRecord,
+  type ClaimLike,
+} from "./states.ts";
 
 const GiB = 2 ** 30;
 const disk = (name: string, dev: string, type = "HDD", extra: Partial<NonNullable<LocalDisk["spec"]>> = {}): [string, LocalDisk] => [
@@ -36,15 +46,22 @@ test("consumption plan: only Bound local-storage claims of this node; disks grou
     disk("d4", "/dev/loop4", "HDD", { state: "Inactive" }),
     disk("d5", "/dev/loop5"),
   ]);
-  const plans = planConsumption("n1", [
-    claim("a", ["d5", "d1", "d2", "d3"]),
-    claim("b", ["d4"]),
-    claim("other-node", ["d1"], { node: "n2" }),
-    claim("ldm", ["d1"], { owner: "local-disk-manager" }),
-    claim("pending", ["d1"], { status: "Pending" }),
-    claim("gone", ["nope"]),
-  ], disks);
-  assert.deepEqual(plans.map((p) => p.claim), ["a", "b", "gone"]);
+  const plans = planConsumption(
+    "n1",
+    [
+      claim("a", ["d5", "d1", "d2", "d3"]),
+      claim("b", ["d4"]),
+      claim("other-node", ["d1"], { node: "n2" }),
+      claim("ldm", ["d1"], { owner: "local-disk-manager" }),
+      claim("pending", ["d1"], { status: "Pending" }),
+      claim("gone", ["nope"]),
+    ],
+    disks,
+  );
+  assert.deepEqual(
+    plans.map((p) => p.claim),
+    ["a", "b", "gone"],
+  );
   assert.deepEqual(plans[0]!.pools, [
     { poolName: "LocalStorage_PoolHDD", poolClass: "HDD", devices: ["/dev/loop1", "/dev/loop5"] },
     { poolName: "LocalStorage_PoolSSD", poolClass: "SSD", devices: ["/dev/loop2"] },
@@ -56,9 +73,18 @@ test("consumption plan: only Bound local-storage claims of this node; disks grou
 
 test("pool status: the original's LocalPool shape, disks InUse", () => {
   const p = poolStatus({
-    name: "LocalStorage_PoolHDD", class: "HDD", path: "/p", totalCapacityBytes: 2 * GiB, usedCapacityBytes: GiB, freeCapacityBytes: GiB,
-    volumeCapacityBytesLimit: 2 * GiB, totalVolumeCount: 1000, usedVolumeCount: 1, freeVolumeCount: 999,
-    disks: [{ devPath: "/dev/loop1", capacityBytes: 2 * GiB }], volumes: ["pvc-1"],
+    name: "LocalStorage_PoolHDD",
+    class: "HDD",
+    path: "/p",
+    totalCapacityBytes: 2 * GiB,
+    usedCapacityBytes: GiB,
+    freeCapacityBytes: GiB,
+    volumeCapacityBytesLimit: 2 * GiB,
+    totalVolumeCount: 1000,
+    usedVolumeCount: 1,
+    freeVolumeCount: 999,
+    disks: [{ devPath: "/dev/loop1", capacityBytes: 2 * GiB }],
+    volumes: ["pvc-1"],
   });
   assert.equal(p.type, "REGULAR");
   assert.deepEqual(p.disks, [{ devPath: "/dev/loop1", type: "HDD", capacityBytes: 2 * GiB, state: "InUse" }]);
@@ -87,8 +113,19 @@ test("poolExtendRecords: a claim is recorded once per pool", () => {
 
 test("thin pool status: ratio from the latest ThinPoolClaim record, PoolState warning at ≥ 80 %, stable time", async () => {
   const { thinPoolStatus, engineFeatures } = await import("./states.ts");
-  const t = { name: "LocalStorage_ThinPool", sizeBytes: 100, metadataSizeBytes: 10, dataPercent: 12.5, metadataPercent: 81, totalProvisionedBytes: 150, thinVolumes: ["pvc-a"] };
-  const recs = [{ uid: "u1", description: { poolName: "LocalStorage_PoolHDD", capacity: 1, overProvisionRatio: "2.0" } }, { uid: "u2", description: { poolName: "LocalStorage_PoolHDD", capacity: 2 } }];
+  const t = {
+    name: "LocalStorage_ThinPool",
+    sizeBytes: 100,
+    metadataSizeBytes: 10,
+    dataPercent: 12.5,
+    metadataPercent: 81,
+    totalProvisionedBytes: 150,
+    thinVolumes: ["pvc-a"],
+  };
+  const recs = [
+    { uid: "u1", description: { poolName: "LocalStorage_PoolHDD", capacity: 1, overProvisionRatio: "2.0" } },
+    { uid: "u2", description: { poolName: "LocalStorage_PoolHDD", capacity: 2 } },
+  ];
   const s = thinPoolStatus(t, recs, undefined, "2026-12-04T00:00:00Z");
   assert.equal(s.overProvisionRatio, "2.0");
   assert.equal(s.currentProvisionRatio, "1.50");

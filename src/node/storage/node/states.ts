@@ -47,7 +47,11 @@ export const isIPv4 = (s: string): boolean => IPV4.test(s);
 
 /** Storage IP: the `--storage-ip` flag, else the LSN spec, else the Node annotation; "" when none is valid. */
 export function resolveStorageIP(flag: string | undefined, specIP: string | undefined, annotation: string | undefined): { ip: string; source: string } {
-  for (const [v, source] of [[flag, "flag --storage-ip"], [specIP, "LocalStorageNode spec.storageIP"], [annotation, `Node annotation ${STORAGE_IPV4_ANNOTATION}`]] as const) {
+  for (const [v, source] of [
+    [flag, "flag --storage-ip"],
+    [specIP, "LocalStorageNode spec.storageIP"],
+    [annotation, `Node annotation ${STORAGE_IPV4_ANNOTATION}`],
+  ] as const) {
     if (v && isIPv4(v)) return { ip: v, source };
   }
   return { ip: "", source: "none" };
@@ -125,7 +129,12 @@ export function planConsumption(nodeName: string, claims: ClaimLike[], disks: Ma
  * `thinPool` of a LocalPool (§1.7): the engine's numbers, the ratio of the latest ThinPoolClaim record, and the
  * PoolState condition (warnings at ≥ 80 %). The condition's time moves only when its text changes.
  */
-export function thinPoolStatus(t: ThinPoolStats, records: ThinPoolExtendRecord[] | undefined, previous: LocalPool["thinPool"] | undefined, now: string): NonNullable<LocalPool["thinPool"]> {
+export function thinPoolStatus(
+  t: ThinPoolStats,
+  records: ThinPoolExtendRecord[] | undefined,
+  previous: LocalPool["thinPool"] | undefined,
+  now: string,
+): NonNullable<LocalPool["thinPool"]> {
   const ratio = overProvisionRatioOf(records);
   const warnings = thinPoolWarnings(t, ratio);
   const reason = warnings.length ? ThinPoolConditions.ReasonWarning : ThinPoolConditions.ReasonNormal;
@@ -155,7 +164,8 @@ export type EngineFeatures = NonNullable<NonNullable<LocalStorageNodeStatus["eng
 
 /** The features the node reports (additive status.engine.features) from the engine's capabilities. */
 export function engineFeatures(c: EngineCapabilities): EngineFeatures {
-  const f = (x: { supported: boolean; reason?: string } | undefined, missing: string) => (x ? { supported: x.supported, ...(x.reason ? { reason: x.reason } : {}) } : { supported: false, reason: missing });
+  const f = (x: { supported: boolean; reason?: string } | undefined, missing: string) =>
+    x ? { supported: x.supported, ...(x.reason ? { reason: x.reason } : {}) } : { supported: false, reason: missing };
   return {
     snapshots: f(c.snapshots, "not offered by this engine"),
     clones: f(c.clones, "not offered by this engine"),
@@ -227,19 +237,33 @@ export function expandConditions(r: ExpandResult): ConditionInput[] {
     ];
   }
   return [
-    { type: StorageNodeConditionTypes.ExpandSuccess, status: "True", reason: "PoolExpanded", message: `claim ${r.claim} added to ${r.pools.join(", ") || "no pool"}` },
+    {
+      type: StorageNodeConditionTypes.ExpandSuccess,
+      status: "True",
+      reason: "PoolExpanded",
+      message: `claim ${r.claim} added to ${r.pools.join(", ") || "no pool"}`,
+    },
     { type: StorageNodeConditionTypes.ExpandFailure, status: "False", reason: "PoolExpanded", message: `claim ${r.claim} consumed` },
   ];
 }
 
 export function availableCondition(engine: { kind: string; reason: string }, poolErrors: string[]): ConditionInput {
   return poolErrors.length
-    ? { type: StorageNodeConditionTypes.Available, status: "False", reason: "PoolUnavailable", message: `engine ${engine.kind} (${engine.reason}); ${poolErrors.join("; ")}` }
+    ? {
+        type: StorageNodeConditionTypes.Available,
+        status: "False",
+        reason: "PoolUnavailable",
+        message: `engine ${engine.kind} (${engine.reason}); ${poolErrors.join("; ")}`,
+      }
     : { type: StorageNodeConditionTypes.Available, status: "True", reason: "StorageAvailable", message: `engine ${engine.kind} (${engine.reason})` };
 }
 
 /** Append a consumed claim's spec to `poolExtendRecords[pool]` once (the same claim twice is one record). */
-export function withExtendRecord(records: Record<string, LocalDiskClaimSpec[]> | undefined, pool: string, spec: LocalDiskClaimSpec): Record<string, LocalDiskClaimSpec[]> {
+export function withExtendRecord(
+  records: Record<string, LocalDiskClaimSpec[]> | undefined,
+  pool: string,
+  spec: LocalDiskClaimSpec,
+): Record<string, LocalDiskClaimSpec[]> {
   const out = { ...(records ?? {}) };
   const list = out[pool] ?? [];
   const key = JSON.stringify(spec);

@@ -12,7 +12,17 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { formatMajorMinor, deviceNumber } from "../../../host/blkdev.ts";
-import { CGROUP_ROOT, clearIoLimits, createCgroup, detectCgroupVersion, readIoLimits, removeCgroup, setIoLimits, type CgroupVersion, type IoLimits } from "../../../host/cgroup/cgroup.ts";
+import {
+  CGROUP_ROOT,
+  clearIoLimits,
+  createCgroup,
+  detectCgroupVersion,
+  readIoLimits,
+  removeCgroup,
+  setIoLimits,
+  type CgroupVersion,
+  type IoLimits,
+} from "../../../host/cgroup/cgroup.ts";
 import { HwError } from "../../../api/errors.ts";
 import { KUBEPODS_RELS, VOLUME_CGROUP_PARENT, isUnlimited, volumeCgroupRel } from "./limits.ts";
 
@@ -29,9 +39,17 @@ export interface QosTarget {
 /** Where the limits of `volume` go on this host (nothing is created). */
 export async function qosTarget(volume: string, root = CGROUP_ROOT): Promise<QosTarget> {
   const version = await detectCgroupVersion(root);
-  if (version === "none") throw new HwError("FAILED_PRECONDITION", "NoCgroup", `node has no blkio (v1) or io (v2) cgroup controller under ${root}; volume ${volume} cannot be limited`);
+  if (version === "none")
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "NoCgroup",
+      `node has no blkio (v1) or io (v2) cgroup controller under ${root}; volume ${volume} cannot be limited`,
+    );
   const base = version === "v1" ? join(root, "blkio") : root;
-  const candidates = version === "v1" ? KUBEPODS_RELS.map((k) => join(base, k)) : [...KUBEPODS_RELS.map((k) => join(root, "unified", k)), ...KUBEPODS_RELS.map((k) => join(root, k))];
+  const candidates =
+    version === "v1"
+      ? KUBEPODS_RELS.map((k) => join(base, k))
+      : [...KUBEPODS_RELS.map((k) => join(root, "unified", k)), ...KUBEPODS_RELS.map((k) => join(root, k))];
   const kubepodsDirs: string[] = [];
   for (const d of candidates) if (await isDir(d)) kubepodsDirs.push(d);
   return { version, volumeDir: join(base, volumeCgroupRel(volume)), kubepodsDirs };
@@ -71,7 +89,10 @@ export async function applyVolumeQos(volume: string, devPath: string, limits: Io
 
 /** The devices (maj:min) that have rules in a cgroup directory. */
 async function devicesWithRules(dir: string, version: CgroupVersion): Promise<string[]> {
-  const files = version === "v1" ? ["blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"] : ["io.max"];
+  const files =
+    version === "v1"
+      ? ["blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"]
+      : ["io.max"];
   const out = new Set<string>();
   for (const f of files) {
     const text = await readFile(join(dir, f), "utf8").catch(() => "");

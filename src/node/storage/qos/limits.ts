@@ -7,7 +7,6 @@
 import type { IoLimits } from "../../../host/cgroup/cgroup.ts";
 import { parseQuantity } from "../../../api/quantity.ts";
 
-
 export interface VolumeQoSSpec {
   iops?: string;
   throughput?: string;
@@ -15,7 +14,8 @@ export interface VolumeQoSSpec {
 
 /** spec.volumeQoS → device limits (0 = unlimited). */
 export function qosLimits(volume: string, qos: VolumeQoSSpec | undefined): IoLimits {
-  const field = (v: string | undefined, name: string) => (v === undefined || v.trim() === "" ? 0 : parseQuantity(v, `volume ${volume}: spec.volumeQoS.${name}`));
+  const field = (v: string | undefined, name: string) =>
+    v === undefined || v.trim() === "" ? 0 : parseQuantity(v, `volume ${volume}: spec.volumeQoS.${name}`);
   const iops = field(qos?.iops, "iops");
   const bps = field(qos?.throughput, "throughput");
   return { readIops: iops, writeIops: iops, readBps: bps, writeBps: bps };

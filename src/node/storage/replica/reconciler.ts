@@ -71,7 +71,11 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
           if (enc) {
             const cap = engine.capabilities().encryption;
             if (!cap?.supported) {
-              throw new HwError("FAILED_PRECONDITION", "NoEncryptionSupport", `replica ${lvr.metadata?.name} of volume ${volume} asks for LUKS encryption; node ${ctx.nodeName} (engine ${engine.kind}) cannot: ${cap?.reason ?? "no dm-crypt"}`);
+              throw new HwError(
+                "FAILED_PRECONDITION",
+                "NoEncryptionSupport",
+                `replica ${lvr.metadata?.name} of volume ${volume} asks for LUKS encryption; node ${ctx.nodeName} (engine ${engine.kind}) cannot: ${cap?.reason ?? "no dm-crypt"}`,
+              );
             }
             key = await readPassphrase(c, enc.secret, volume);
           }
@@ -81,14 +85,22 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
             ...(lvr.spec?.thinOriginVolume ? { sourceVolume: lvr.spec.thinOriginVolume } : {}),
           });
           if (key) {
-            if (!rep.active) throw new HwError("UNAVAILABLE", "DeviceNotActive", `replica of volume ${volume}: device ${rep.devPath} is not active (${rep.inactiveReason ?? "unknown"}); LUKS formatting waits for it`);
+            if (!rep.active)
+              throw new HwError(
+                "UNAVAILABLE",
+                "DeviceNotActive",
+                `replica of volume ${volume}: device ${rep.devPath} is not active (${rep.inactiveReason ?? "unknown"}); LUKS formatting waits for it`,
+              );
             const did = await ensureLuks(rep.devPath, key, volume);
             if (did === "formatted") ctx.log.info({ lvr: lvr.metadata?.name, volume, dev: rep.devPath }, "replica device formatted as LUKS");
           }
           return { ok: true, replica: observe(rep) };
         }
         case "expandReplica":
-          return { ok: true, replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})) };
+          return {
+            ok: true,
+            replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})),
+          };
         case "deleteReplica":
           await engine.deleteReplica(pool, volume);
           // The publish record (first-use filesystem, its UUID) belongs to the data just removed: a volume
@@ -140,7 +152,14 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       // Not knowing is not "absent" (that would mark the replica lost, or create it again): say why in
       // status and retry with backoff.
       if (!isHwError(e)) throw e;
-      await writeStatus(lvr, st, state, [{ type: "Ready", status: "False", message: `cannot look at the replica: ${errorText(e)}`, reason: e.reason }], undefined, e);
+      await writeStatus(
+        lvr,
+        st,
+        state,
+        [{ type: "Ready", status: "False", message: `cannot look at the replica: ${errorText(e)}`, reason: e.reason }],
+        undefined,
+        e,
+      );
       throw new Error(`replica ${name}: ${errorText(e)}`);
     }
     let observed = observe(replica);
@@ -179,7 +198,12 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       } else {
         failure = res.message;
         error = res.error;
-        void ctx.recorder.recordEvent(lvr, "Warning", `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`, `replica ${name} of volume ${volume}: ${failure}`);
+        void ctx.recorder.recordEvent(
+          lvr,
+          "Warning",
+          `Replica${d.action[0]!.toUpperCase()}${d.action.slice(1)}Failed`,
+          `replica ${name} of volume ${volume}: ${failure}`,
+        );
         break;
       }
     }
@@ -194,7 +218,14 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
   }
 
   /** `error`: the failure of this pass (kept in status.error for the CSI controller); none clears it. */
-  async function writeStatus(lvr: Lvr, st: LocalVolumeReplicaStatus, state: string, changes: ConditionChange[], r: ObservedReplica | undefined, error?: HwError): Promise<boolean> {
+  async function writeStatus(
+    lvr: Lvr,
+    st: LocalVolumeReplicaStatus,
+    state: string,
+    changes: ConditionChange[],
+    r: ObservedReplica | undefined,
+    error?: HwError,
+  ): Promise<boolean> {
     const next: LocalVolumeReplicaStatus = {
       ...st,
       state,

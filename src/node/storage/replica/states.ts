@@ -101,9 +101,15 @@ export function decide(f: ReplicaFacts): ReplicaDecision {
         reason: "replica missing",
       };
     }
-    if (requiredRounded(f.requiredCapacityBytes) > r.allocatedCapacityBytes) return { action: "expandReplica", conditions: [], reason: "required capacity grew" };
+    if (requiredRounded(f.requiredCapacityBytes) > r.allocatedCapacityBytes)
+      return { action: "expandReplica", conditions: [], reason: "required capacity grew" };
     if (r.active) {
-      return { state: VolumeStates.Ready, conditions: [{ type: "Ready", status: "True", message: `replica is ready at ${r.devPath}` }], fromReplica: r, reason: "replica active" };
+      return {
+        state: VolumeStates.Ready,
+        conditions: [{ type: "Ready", status: "True", message: `replica is ready at ${r.devPath}` }],
+        fromReplica: r,
+        reason: "replica active",
+      };
     }
     return {
       state: VolumeStates.NotReady,
@@ -124,12 +130,20 @@ export interface ActionOutcome {
   failed: boolean;
 }
 
-export function outcome(action: ReplicaAction, result: { ok: true; replica?: ObservedReplica } | { ok: false; message: string; reason?: string }): ActionOutcome {
+export function outcome(
+  action: ReplicaAction,
+  result: { ok: true; replica?: ObservedReplica } | { ok: false; message: string; reason?: string },
+): ActionOutcome {
   if (action === "deleteObject") return result.ok ? { conditions: [], failed: false } : { conditions: [], failed: true };
   if (result.ok) {
     switch (action) {
       case "createReplica":
-        return { state: VolumeStates.NotReady, conditions: [{ type: "Create", status: "True", message: "replica created" }], fromReplica: result.replica, failed: false };
+        return {
+          state: VolumeStates.NotReady,
+          conditions: [{ type: "Create", status: "True", message: "replica created" }],
+          fromReplica: result.replica,
+          failed: false,
+        };
       case "expandReplica":
         return { state: VolumeStates.NotReady, conditions: [], fromReplica: result.replica, failed: false };
       case "deleteReplica":
@@ -144,7 +158,11 @@ export function outcome(action: ReplicaAction, result: { ok: true; replica?: Obs
     case "expandReplica":
       return { state: VolumeStates.NotReady, conditions: [{ type: "Ready", status: "False", message: `expansion failed: ${message}`, ...why }], failed: true };
     case "deleteReplica":
-      return { state: VolumeStates.ToBeDeleted, conditions: [{ type: "Ready", status: "False", message: `deletion failed: ${message}`, ...why }], failed: true };
+      return {
+        state: VolumeStates.ToBeDeleted,
+        conditions: [{ type: "Ready", status: "False", message: `deletion failed: ${message}`, ...why }],
+        failed: true,
+      };
   }
 }
 

@@ -34,10 +34,12 @@ test("a mounted filesystem is frozen for the callback only; an unmounted device 
   await mount(dev, mnt, { fstype: "xfs" });
   let write: Promise<void> | undefined;
   const r = await withFrozenFilesystem(dev, async () => {
-    write = writeFile(join(mnt, "during.txt"), "x").then(() => fs.promises.open(join(mnt, "during.txt"), "r+")).then(async (fh) => {
-      await fh.sync();
-      await fh.close();
-    });
+    write = writeFile(join(mnt, "during.txt"), "x")
+      .then(() => fs.promises.open(join(mnt, "during.txt"), "r+"))
+      .then(async (fh) => {
+        await fh.sync();
+        await fh.close();
+      });
     const won = await Promise.race([write.then(() => "write"), new Promise((res) => setTimeout(() => res("timer"), 500))]);
     return won;
   });
@@ -51,10 +53,14 @@ test("a filesystem left frozen by an interrupted snapshot is thawed from its mar
   const mnt = join(dir, "mnt");
   const markers = join(dir, "markers");
   const { freeze } = await import("../../../host/fs/fs.ts");
-  await withFrozenFilesystem(dev, async () => {
-    // Simulate the crash: the marker is there while frozen; re-freeze after the thaw and keep the marker.
-    await fs.promises.cp(markers, join(dir, "markers-copy"), { recursive: true });
-  }, markers);
+  await withFrozenFilesystem(
+    dev,
+    async () => {
+      // Simulate the crash: the marker is there while frozen; re-freeze after the thaw and keep the marker.
+      await fs.promises.cp(markers, join(dir, "markers-copy"), { recursive: true });
+    },
+    markers,
+  );
   assert.deepEqual(await fs.promises.readdir(markers), [], "marker removed after the thaw");
   await freeze(mnt);
   const { thawRecorded } = await import("./reconciler.ts");

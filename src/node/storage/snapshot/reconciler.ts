@@ -59,7 +59,11 @@ export interface SnapshotControllerOptions {
  * Freeze the filesystem mounted from `kernelDevice` around fn (one mount point: freezing is per superblock).
  * With `markerDir`, the mount point is recorded there while frozen (see thawRecorded).
  */
-export async function withFrozenFilesystem<T>(kernelDevice: string, fn: () => Promise<T>, markerDir?: string): Promise<{ result: T; frozen: string | undefined }> {
+export async function withFrozenFilesystem<T>(
+  kernelDevice: string,
+  fn: () => Promise<T>,
+  markerDir?: string,
+): Promise<{ result: T; frozen: string | undefined }> {
   const mounts = kernelDevice ? (await findMountsBySource(kernelDevice)).filter((m) => FREEZABLE.has(m.fstype)) : [];
   const mp = mounts[0]?.target;
   if (!mp) return { result: await fn(), frozen: undefined };
@@ -138,7 +142,11 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         if (d.action === "createSnapshot") {
           const rep = await engine.getReplica(pool, volume);
           const t0 = Date.now();
-          const { result, frozen } = await withFrozenFilesystem(rep?.kernelDevice ?? "", () => engine.createSnapshot(pool, volume, snap, { sizeBytes: spec.requiredCapacityBytes }), markerDir);
+          const { result, frozen } = await withFrozenFilesystem(
+            rep?.kernelDevice ?? "",
+            () => engine.createSnapshot(pool, volume, snap, { sizeBytes: spec.requiredCapacityBytes }),
+            markerDir,
+          );
           ctx.log.info({ lvrs: name, snapshot: snap, volume, frozen, ms: Date.now() - t0 }, "replica snapshot taken");
           next.creationTime = result.creationTime;
           next.allocatedCapacityBytes = result.sizeBytes;
@@ -157,14 +165,20 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
         next.error = toErrorStatus(e);
         const a = afterSnapshotAction(d.action, false, failure, e.reason);
         changes = a.conditions;
-        void ctx.recorder.recordEvent(lvrs, "Warning", d.action === "createSnapshot" ? "SnapshotCreateFailed" : "SnapshotDeleteFailed", `replica snapshot ${name} of volume ${volume}: ${failure}`);
+        void ctx.recorder.recordEvent(
+          lvrs,
+          "Warning",
+          d.action === "createSnapshot" ? "SnapshotCreateFailed" : "SnapshotDeleteFailed",
+          `replica snapshot ${name} of volume ${volume}: ${failure}`,
+        );
       }
     }
     next.state = state;
     next.conditions = mergeConditions((st.conditions ?? []) as ReplicaCondition[], changes, new Date().toISOString(), lvrs.metadata?.generation);
     const failedCond = next.conditions.find((x) => x.status === "False");
     next.reason = failedCond?.message ?? "";
-    const strip = (s: LocalVolumeReplicaSnapshotStatus) => JSON.stringify({ ...s, conditions: (s.conditions ?? []).map((x) => ({ ...x, lastTransitionTime: undefined })) });
+    const strip = (s: LocalVolumeReplicaSnapshotStatus) =>
+      JSON.stringify({ ...s, conditions: (s.conditions ?? []).map((x) => ({ ...x, lastTransitionTime: undefined })) });
     const changed = strip(next) !== strip(st);
     if (changed) await c.lvrs.updateStatus({ ...lvrs, status: next });
     if (failure) throw new Error(`replica snapshot ${name}: ${failure}`); // status written; retried with backoff
@@ -217,7 +231,13 @@ export function snapshotControllers(o: SnapshotControllerOptions): Service & { s
     const src = info && lvmRecords.read(ctx.stateDir, info.sourceVolume);
     const rep = await engine.getReplica(pool, target);
     if (!src?.formatted || !rep) return; // the source was never formatted by us: nothing to hand on
-    lvmRecords.write(ctx.stateDir, { volume: target, devPath: rep.devPath, accessType: src.accessType, formatted: src.formatted, firstPublishedAt: new Date().toISOString() });
+    lvmRecords.write(ctx.stateDir, {
+      volume: target,
+      devPath: rep.devPath,
+      accessType: src.accessType,
+      formatted: src.formatted,
+      firstPublishedAt: new Date().toISOString(),
+    });
   }
 
   return {

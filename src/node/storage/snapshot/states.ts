@@ -41,7 +41,10 @@ export function decideReplicaSnapshot(f: ReplicaSnapshotFacts): ReplicaSnapshotD
     case S.NotReady:
     case S.Ready:
       if (f.present && f.invalid) {
-        return { state: S.NotReady, conditions: [{ type: "Ready", status: "False", message: "snapshot is invalid: its COW area overflowed (snapsize too small for the writes since)" }] };
+        return {
+          state: S.NotReady,
+          conditions: [{ type: "Ready", status: "False", message: "snapshot is invalid: its COW area overflowed (snapsize too small for the writes since)" }],
+        };
       }
       return f.present
         ? { state: S.Ready, conditions: [{ type: "Ready", status: "True", message: "" }] }

@@ -38,7 +38,9 @@ export function thinPoolClaimNodeController(o: { ctx: NodeContext; c: Hwameistor
     };
     const cap = engine.capabilities().thin;
     if (!engine.ensureThinPool || !cap?.supported) {
-      return fail(`ThinPoolClaim ${name}: node ${ctx.nodeName} (engine ${engine.kind}) cannot create thin pools: ${cap?.reason ?? "this engine has no thin pools"}`);
+      return fail(
+        `ThinPoolClaim ${name}: node ${ctx.nodeName} (engine ${engine.kind}) cannot create thin pools: ${cap?.reason ?? "this engine has no thin pools"}`,
+      );
     }
     try {
       const t = await engine.ensureThinPool(desc.poolName, desc.capacity, desc.poolMetadataSize ?? 1);
@@ -63,7 +65,12 @@ export function thinPoolClaimNodeController(o: { ctx: NodeContext; c: Hwameistor
     }
     o.onPoolChange?.();
     await c.tpc.updateStatus({ ...tpc, status: { ...(tpc.status ?? {}), status: ThinPoolClaimStates.Consumed } });
-    void ctx.recorder.recordEvent(tpc, "Normal", EventReasons.ThinPoolClaimSucceed, `Consumed ThinPoolClaim ${name} succeed, ThinPoolClaim will be deleted later`);
+    void ctx.recorder.recordEvent(
+      tpc,
+      "Normal",
+      EventReasons.ThinPoolClaimSucceed,
+      `Consumed ThinPoolClaim ${name} succeed, ThinPoolClaim will be deleted later`,
+    );
     return undefined;
   }
 

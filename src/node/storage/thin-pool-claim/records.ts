@@ -5,7 +5,10 @@ import type { LocalStorageNodeStatus } from "../../../api/kinds/local-storage-no
 type Record_ = NonNullable<LocalStorageNodeStatus["thinPoolExtendRecords"]>[string][number];
 
 /** The status with the record added; the same object when it is already there (nothing to write). */
-export function withThinPoolRecord(status: LocalStorageNodeStatus | undefined, rec: Record_ & { description: NonNullable<Record_["description"]> }): LocalStorageNodeStatus | undefined {
+export function withThinPoolRecord(
+  status: LocalStorageNodeStatus | undefined,
+  rec: Record_ & { description: NonNullable<Record_["description"]> },
+): LocalStorageNodeStatus | undefined {
   const pool = rec.description.poolName;
   const list = status?.thinPoolExtendRecords?.[pool] ?? [];
   if (list.some((r) => r.uid === rec.uid)) return status;

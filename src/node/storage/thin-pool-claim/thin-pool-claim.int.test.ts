@@ -24,20 +24,42 @@ before(async () => {
   const start = await loadServer();
   assert.ok(start, "embedded API server");
   srv = await new TestServer(start).up();
-  const crds = srv.client.forKind({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false });
+  const crds = srv.client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
   for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
   c = hwameistorClients(srv.client);
-  await waitFor("CRDs served", () => c.tpc.list().then(() => true, () => false));
+  await waitFor("CRDs served", () =>
+    c.tpc.list().then(
+      () => true,
+      () => false,
+    ),
+  );
   await c.lsn.create({ metadata: { name: "n1" }, spec: { hostname: "n1" } } as never);
   const lsn = (await c.lsn.get("n1"))!;
-  await c.lsn.updateStatus({ ...lsn, status: { state: "Ready", pools: { LocalStorage_PoolHDD: { name: "LocalStorage_PoolHDD", freeCapacityBytes: 20 * GiB, totalCapacityBytes: 20 * GiB } } } });
+  await c.lsn.updateStatus({
+    ...lsn,
+    status: { state: "Ready", pools: { LocalStorage_PoolHDD: { name: "LocalStorage_PoolHDD", freeCapacityBytes: 20 * GiB, totalCapacityBytes: 20 * GiB } } },
+  });
   const ctl = thinPoolClaimController({ client: srv.client, log: silentLogger });
   await ctl.start();
   stops.push(() => ctl.stop());
   const engine = new LvmEngine({ deviceMapper: false });
   await engine.features();
   const ac = new AbortController();
-  const ctx = { nodeName: "n1", client: srv.client, recorder: new EventRecorder(srv.client, { component: "test-node", log: silentLogger }), log: silentLogger, stateDir: "/nonexistent", csiSocketDir: "/nonexistent", signal: ac.signal };
+  const ctx = {
+    nodeName: "n1",
+    client: srv.client,
+    recorder: new EventRecorder(srv.client, { component: "test-node", log: silentLogger }),
+    log: silentLogger,
+    stateDir: "/nonexistent",
+    csiSocketDir: "/nonexistent",
+    signal: ac.signal,
+  };
   const node = thinPoolClaimNodeController({ ctx, c, engine });
   await node.start();
   stops.push(() => node.stop());
@@ -49,10 +71,17 @@ after(async () => {
 });
 
 const events = async (name: string) =>
-  ((await srv!.client.forKind(EVENT).list({ namespace: "default" })).items as Array<KubeObject & { involvedObject?: { name?: string }; reason?: string; message?: string }>).filter((e) => e.involvedObject?.name === name);
+  (
+    (await srv!.client.forKind(EVENT).list({ namespace: "default" })).items as Array<
+      KubeObject & { involvedObject?: { name?: string }; reason?: string; message?: string }
+    >
+  ).filter((e) => e.involvedObject?.name === name);
 
 test("bad ratio: stays put with a ThinPoolClaimFail event naming the claim", async () => {
-  await c.tpc.create({ metadata: { name: "tpc-bad" }, spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 1, overProvisionRatio: "0.5" } } } as ThinPoolClaimObject);
+  await c.tpc.create({
+    metadata: { name: "tpc-bad" },
+    spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 1, overProvisionRatio: "0.5" } },
+  } as ThinPoolClaimObject);
   await waitFor("the refusal event", async () => (await events("tpc-bad")).some((e) => e.reason === "ThinPoolClaimFail"), 20_000);
   const e = (await events("tpc-bad")).find((x) => x.reason === "ThinPoolClaimFail")!;
   assert.match(e.message ?? "", /ThinPoolClaim tpc-bad: overProvisionRatio 0.5 must be at least 1.0/);
@@ -60,7 +89,10 @@ test("bad ratio: stays put with a ThinPoolClaimFail event naming the claim", asy
 });
 
 test("a claim that fits reaches the node; a node without device-mapper refuses it and changes nothing", async () => {
-  await c.tpc.create({ metadata: { name: "tpc-1" }, spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 10, overProvisionRatio: "2.0" } } } as ThinPoolClaimObject);
+  await c.tpc.create({
+    metadata: { name: "tpc-1" },
+    spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 10, overProvisionRatio: "2.0" } },
+  } as ThinPoolClaimObject);
   await waitFor("ToBeConsumed", async () => (await c.tpc.get("tpc-1"))?.status?.status === "ToBeConsumed", 20_000);
   await waitFor("the node's refusal", async () => (await events("tpc-1")).some((e) => e.reason === "ThinPoolClaimFail"), 20_000);
   const e = (await events("tpc-1")).find((x) => x.reason === "ThinPoolClaimFail")!;
@@ -68,7 +100,14 @@ test("a claim that fits reaches the node; a node without device-mapper refuses i
   assert.equal((await c.tpc.get("tpc-1"))!.status?.status, "ToBeConsumed");
   assert.equal((await c.lsn.get("n1"))!.status?.thinPoolExtendRecords, undefined, "no record: nothing was consumed");
   // Too big for the pool: the controller keeps it Pending with the reason.
-  await c.tpc.create({ metadata: { name: "tpc-big" }, spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 19 } } } as ThinPoolClaimObject);
-  await waitFor("the space refusal", async () => (await events("tpc-big")).some((x) => /not enough free space in pool LocalStorage_PoolHDD on node n1/.test(x.message ?? "")), 20_000);
+  await c.tpc.create({
+    metadata: { name: "tpc-big" },
+    spec: { nodeName: "n1", description: { poolName: "LocalStorage_PoolHDD", capacity: 19 } },
+  } as ThinPoolClaimObject);
+  await waitFor(
+    "the space refusal",
+    async () => (await events("tpc-big")).some((x) => /not enough free space in pool LocalStorage_PoolHDD on node n1/.test(x.message ?? "")),
+    20_000,
+  );
   assert.equal((await c.tpc.get("tpc-big"))!.status?.status, "Pending");
 });
