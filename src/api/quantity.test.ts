@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatBytes, isQuantity, parseQuantity, parseSize, toBinarySI } from "./quantity.ts";
+import { formatBytes, isQuantity, parseQuantity, parseSize, quantityOrUndefined, toBinarySI } from "./quantity.ts";
 import { exitCodeOf } from "./errors.ts";
 
 test("parseQuantity reads the Kubernetes quantity grammar, rounding up to a whole number", () => {
@@ -66,4 +66,11 @@ test("toBinarySI is exact", () => {
   assert.equal(toBinarySI(1.5 * 2 ** 30), "1536Mi");
   assert.equal(toBinarySI(1000), "1000");
   assert.equal(toBinarySI(0), "0");
+});
+
+test("quantityOrUndefined reads what others wrote: bytes, or undefined when missing or malformed", () => {
+  assert.equal(quantityOrUndefined("1528Mi"), 1528 * 2 ** 20);
+  assert.equal(quantityOrUndefined("2G"), 2e9);
+  assert.equal(quantityOrUndefined("lots"), undefined);
+  assert.equal(quantityOrUndefined(undefined), undefined);
 });

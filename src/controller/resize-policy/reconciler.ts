@@ -24,21 +24,13 @@ import { PVC } from "../../kube/resources.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
 import { storageNodeViews } from "../../api/placement/placement.ts";
 import { decideResize, selectPolicy, type PolicyView, type PoolFact } from "./states.ts";
-import { toBinarySI } from "../../api/quantity.ts";
+import { quantityOrUndefined, toBinarySI } from "../../api/quantity.ts";
 
 type PvcObject = KubeObject & { spec?: { storageClassName?: string; resources?: { requests?: Record<string, string> } } };
 
 export interface ResizePolicyControllerOptions {
   client: KubeClient;
   log?: Logger;
-}
-
-/** Parses a PVC request quantity into bytes (binary and decimal suffixes); NaN when malformed. */
-export function quantityBytes(q: string | undefined): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q ?? "");
-  if (!m) return NaN;
-  const mult: Record<string, number> = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
-  return Math.ceil(Number(m[1]) * mult[m[2] ?? ""]!);
 }
 
 const optional = async <T>(p: Promise<T | undefined>): Promise<T | undefined> => p.catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
@@ -83,7 +75,8 @@ export function resizePolicyController(o: ResizePolicyControllerOptions): Contro
     if (pvc && policy && pvc.metadata?.annotations?.[Annotations.ResizePolicy] !== policy.name) {
       await pvcs.patch(nameOf(pvc), { metadata: { annotations: { [Annotations.ResizePolicy]: policy.name } } }, { namespace: ns });
     }
-    const capacity = pvc ? quantityBytes(pvc.spec?.resources?.requests?.storage) : (lv.spec?.requiredCapacityBytes ?? 0);
+    // a malformed or missing request reads as 0: decideResize then waits ("no usage reported yet")
+    const capacity = pvc ? (quantityOrUndefined(pvc.spec?.resources?.requests?.storage) ?? 0) : (lv.spec?.requiredCapacityBytes ?? 0);
     const views = new Map(storageNodeViews(lsnInf.list(), lvInf.list()).map((v) => [v.name, v]));
     const pools: PoolFact[] = replicaNodesOf(lv).map((node) => {
       const p = views.get(node)?.pools[lv.spec?.poolName ?? ""];
