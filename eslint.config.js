@@ -6,7 +6,7 @@ import { boundariesPlugin } from "./eslint/boundaries.js";
 const srcDir = path.join(import.meta.dirname, "src");
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "deploy/**", "bench/results/**", "ui/dist/**", "dist/**"] },
+  { ignores: ["node_modules/**", "tmp-*/**", "deploy/**", "bench/results/**", "ui/dist/**", "dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

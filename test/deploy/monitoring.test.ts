@@ -2,7 +2,8 @@
 // `promtool check rules` and their unit tests (`promtool test rules`); the dashboard declares its schemaVersion and
 // follows that version's dashboard model (panels with unique ids, a 24-column grid without overlaps, targets with
 // refIds and the datasource variable); every query of both parses as PromQL (promtool) and names only metrics our
-// processes export. Needs promtool (Debian prometheus).
+// processes export. Needs promtool (Debian prometheus). The dashboard is also type-checked against Grafana's own
+// dashboard schema (the types @grafana/schema generates from Grafana's CUE schema), with strict excess-property checks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -110,6 +111,35 @@ test("dashboard: declared schemaVersion, the dashboard model, every query parses
     writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules: exprs.map((e, i) => ({ record: `dashboard:query_${i}`, expr: e.expr.replaceAll("$node", ".*") })) }] }));
     const r = await promtool(["check", "rules", file]);
     assert.equal(r.code, 0, r.out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// Grafana's schema, as the TypeScript types Grafana generates from it (@grafana/schema): the dashboard JSON, minus the
+// export envelope (`__inputs`, `__requires`, `__elements`: grafana.com import metadata, not part of the model), must
+// satisfy `Dashboard` as an object literal, so unknown fields, wrong enum strings and missing required fields fail.
+// String enums are compared by value (`${Enum}`), as JSON carries them.
+test("dashboard: satisfies Grafana's own dashboard schema (@grafana/schema), no unknown fields", async () => {
+  const d = JSON.parse(readFileSync(DASHBOARD, "utf8"));
+  for (const k of ["__inputs", "__requires", "__elements"]) delete d[k];
+  const dir = await mkdtemp(join(repo, "tmp-grafana-schema-"));
+  try {
+    const file = join(dir, "dashboard-check.ts");
+    writeFileSync(
+      file,
+      [
+        'import type { Dashboard } from "@grafana/schema";',
+        "type Json<T> = T extends string ? `${T}` : T extends (infer U)[] ? Json<U>[] : T extends object ? { [K in keyof T]: Json<T[K]> } : T;",
+        `export const dashboard = (${JSON.stringify(d, null, 1)}) satisfies Json<Dashboard>;`,
+      ].join("\n"),
+    );
+    const tsc = join(repo, "node_modules/typescript/bin/tsc");
+    const args = [tsc, "--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", file];
+    const out = await new Promise<{ code: number; out: string }>((res) =>
+      execFile(process.execPath, args, { cwd: repo, timeout: 120_000 }, (err, stdout, stderr) => res({ code: err ? 1 : 0, out: stdout + stderr })),
+    );
+    assert.equal(out.code, 0, `the dashboard does not satisfy Grafana's schema:\n${out.out}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
