@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdtemp, open, readdir, readlink, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readlink, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HwError } from "../../../api/errors.ts";
@@ -292,6 +292,21 @@ describe("file engine (btrfs) on real loop devices", () => {
     );
     // The volume kept working across the grow.
     assert.equal(await sha((await engine.getReplica(POOL, "pvc-a"))!.devPath, 0, 4 * MiB), sumA);
+  });
+
+  test("deleteReplica keeps the file under its loop device when losetup fails", async () => {
+    // The only fake: a `losetup` first on PATH that fails as a broken one would; the real runner spawns it.
+    // Loop devices are listed from sysfs, so the command that fails is the detach: the file under the still
+    // attached device must stay (the devPath link is already gone; the caller's retry finishes the delete).
+    const bin = join(dir, "failing-bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, "losetup"), "#!/bin/sh\necho 'losetup: cannot open /dev/loop-control: Input/output error' >&2\nexit 1\n", { mode: 0o755 });
+    const broken = new FileEngine({ stateDir: join(dir, "state"), devLinkRoot: linkRoot, run: { env: { PATH: `${bin}:${process.env.PATH}` } } });
+    const r = (await engine.getReplica(POOL, "pvc-a"))!;
+    await assert.rejects(broken.deleteReplica(POOL, "pvc-a"), /loop-control/);
+    const still = await engine.getReplica(POOL, "pvc-a"); // undefined if the file had been removed
+    assert.equal(still?.kernelDevice, r.kernelDevice, "the loop device stays attached to the file");
+    assert.ok((await listLoops()).some((l) => l.name === r.kernelDevice && l.backFile.endsWith("/pvc-a.img") && !l.backFileDeleted));
   });
 
   test("deleteReplica refuses an in-use device, then deletes; idempotent", async () => {
