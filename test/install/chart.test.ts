@@ -99,10 +99,14 @@ test("every rendered object validates (Kubernetes OpenAPI via kubernetes-models;
       "localDiskManager.enableCSI=false",
       "rbac.create=false",
       "localStorageCSIController.snapshotController.enabled=false",
+      "exporter.enabled=false",
+      "apiserver.enabled=false",
+      "ui.enabled=false",
     ],
   });
   assert.deepEqual(await validateAll(off), []);
   assert.ok(!off.some((o) => o.kind === "MutatingWebhookConfiguration" || o.kind === "StorageClass" || o.kind === "ClusterRole"));
+  assert.ok(!off.some((o) => o.kind === "Deployment" && /exporter|apiserver/.test(o.metadata.name)));
   assert.ok(!off.some((o) => o.kind === "CSIDriver" && o.metadata.name === Drivers.Disk));
 });
 
@@ -121,8 +125,11 @@ test("values the chart cannot honour fail the render, naming the value and the f
     [["drbd.enabled=true"], /drbd\.enabled=true: DRBD replication is not built/],
     [["replicator.enabled=true"], /replicator\.enabled=true: the userspace replicator is not built/],
     [["evictor.enabled=true"], /evictor\.enabled=true: the evictor is not built .* set evictor\.enabled=false/],
-    [["exporter.enabled=true"], /exporter\.enabled=true/],
-    [["ui.enabled=true"], /ui\.enabled=true/],
+    [["failoverAssistant.enabled=true"], /failoverAssistant\.enabled=true: the failoverAssistant is not built/],
+    [["auditor.enabled=false"], /auditor\.enabled=false: the auditor runs inside the controller/],
+    [["apiserver.enabled=false"], /ui\.enabled=true with apiserver\.enabled=false: .* set ui\.enabled=false/],
+    [["apiserver.auth.accessId="], /apiserver\.auth\.accessId is empty/],
+    [["exporter.port=0"], /exporter\.port=0 is not a port number/],
     [["admission.failurePolicy=Maybe"], /admission\.failurePolicy="Maybe": use Ignore or Fail/],
     [["localStorage.member.config.engine=zfs"], /localStorage\.member\.config\.engine="zfs": use auto, lvm or file/],
     [["global.kubeletRootDir=var/lib/kubelet"], /global\.kubeletRootDir="var\/lib\/kubelet" must be an absolute path/],
@@ -230,11 +237,12 @@ test("controller Deployment: every sidecar dials the socket the controller serve
 test("every container that runs our binary has a command line it accepts (parsed as the binary does, not run)", async () => {
   const seen = new Set<string>();
   for (const [name, values] of VALUE_SETS) {
-    for (const o of render({ values })) {
+    const objs = render({ values });
+    for (const o of objs) {
       if (!o.spec?.template?.spec) continue;
       for (const c of containersOf(o)) {
         if (c.command?.[0] !== "hwameistor") continue;
-        const argv = argvOf(c, envOf(c, FIELDS));
+        const argv = argvOf(c, envOf(c, FIELDS, objs));
         assert.ok(!argv.some((a) => a.includes("$(")), `${o.metadata.name}/${c.name}: unexpanded ${argv.join(" ")}`);
         seen.add(argv[1]!);
         let parsed;
@@ -255,7 +263,7 @@ test("every container that runs our binary has a command line it accepts (parsed
       }
     }
   }
-  assert.deepEqual([...seen].sort(), ["cluster", "controller", "node", "scheduler-extender", "webhook"]);
+  assert.deepEqual([...seen].sort(), ["cluster", "controller", "exporter", "node", "rest", "scheduler-extender", "webhook"]);
   // the check can fail: an option the binary does not know is refused
   await assert.rejects(parseCommandLine(["node", "--node-name=n", "--kubelet-dir=/x"]), /unknown option '--kubelet-dir=\/x'/);
 });
@@ -297,4 +305,46 @@ test("helm uninstall keeps the data: CRDs from crds/ (never deleted by helm), th
     objs.filter((x) => x.kind === "LocalDiskClaim").map((x) => x.metadata.name),
     ["node-1-ssd-claim", "node-2-nvme-claim"],
   );
+});
+
+test("exporter and REST API: Services reach the containers' ports, scrape annotations, credentials from the Secret", () => {
+  for (const [name, values] of VALUE_SETS) {
+    const objs = render({ values });
+    const exp = find(objs, "Deployment", "hwameistor-exporter");
+    const ec = containerOf(exp, "exporter");
+    const eport = Number(ec.args!.find((a) => a.startsWith("--port="))!.split("=")[1]);
+    assert.equal(ec.ports![0]!.containerPort, eport, name);
+    assert.ok(ec.args!.includes("--host=0.0.0.0"), `${name}: the exporter listens beyond loopback`);
+    const esvc = find(objs, "Service", "hwameistor-exporter");
+    assert.equal(esvc.spec.ports[0].targetPort, ec.ports![0]!.name);
+    for (const ann of [esvc.metadata.annotations!, exp.spec.template.metadata.annotations]) {
+      assert.equal(ann["prometheus.io/scrape"], "true");
+      assert.equal(ann["prometheus.io/port"], String(eport));
+      assert.equal(ann["prometheus.io/path"], "/metrics");
+    }
+    assert.ok(!objs.some((o) => o.kind === "ServiceMonitor"), "no prometheus-operator dependency");
+    const rest = find(objs, "Deployment", "hwameistor-apiserver");
+    const rc = containerOf(rest, "apiserver");
+    const rport = Number(rc.args!.find((a) => a.startsWith("--port="))!.split("=")[1]);
+    assert.equal(rc.ports![0]!.containerPort, rport);
+    assert.equal(find(objs, "Service", "hwameistor-apiserver").spec.ports[0].targetPort, "https");
+    assert.ok(!rc.args!.includes("--no-auth"), `${name}: auth on`);
+    const secret = find(objs, "Secret", "hwameistor-apiserver-auth");
+    for (const key of ["AuthAccessId", "AuthSecretKey"]) {
+      const ref = rc.env!.find((e) => e.name === key)!.valueFrom.secretKeyRef;
+      assert.equal(ref.name, secret.metadata.name);
+      assert.ok(Buffer.from(secret.data[ref.key], "base64").toString().length > 0, `${name}: ${key} empty`);
+    }
+    assert.equal(podSpecOf(rest).serviceAccountName, "hwameistor-apiserver");
+    assert.equal(podSpecOf(exp).serviceAccountName, "hwameistor-exporter");
+  }
+  // a generated secretKey is random (kept across upgrades through lookup on a live cluster)
+  const key = (o: K8sObject[]) => find(o, "Secret", "hwameistor-apiserver-auth").data.secretKey;
+  assert.notEqual(key(render()), key(render()));
+  assert.equal(Buffer.from(key(render({ set: ["apiserver.auth.secretKey=s3cret"] })), "base64").toString(), "s3cret");
+  // auth off and no dashboard: the flags say so, and no Secret
+  const off = render({ set: ["apiserver.auth.enableAuth=false", "ui.enabled=false"] });
+  const args = containerOf(find(off, "Deployment", "hwameistor-apiserver"), "apiserver").args!;
+  assert.ok(args.includes("--no-auth") && args.includes("--ui-dir="));
+  assert.ok(!off.some((o) => o.kind === "Secret" && o.metadata.name === "hwameistor-apiserver-auth"));
 });

@@ -24,7 +24,7 @@ import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
 import { MUTATING_WEBHOOK_CONFIGURATION, NAMESPACE, NODE } from "../../src/kube/resources.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
-import { REPO, argvOf, containersOf, envOf, render, type Container, type K8sObject } from "./helm.ts";
+import { REPO, argvOf, containersOf, envOf, podSpecOf, render, type Container, type K8sObject } from "./helm.ts";
 import { allowed, describe } from "./rbac.ts";
 
 const NS = "hwameistor";
@@ -41,6 +41,8 @@ const values = [
   `localStorageCSIController.socketDir=${dir}/csi`,
   `admission.port=${port()}`,
   `scheduler.extender.port=${port()}`,
+  `exporter.port=${port()}`,
+  `apiserver.port=${port()}`,
 ];
 let objs: K8sObject[];
 let api: RunningApiServer;
@@ -49,6 +51,7 @@ const requests: RequestAttributes[] = [];
 const tokens: Record<string, string> = {};
 const procs = new Map<string, ChildProcess>();
 const logs = new Map<string, string>();
+const createdPaths: string[] = [];
 
 before(async () => {
   if (createdSecretsDir) mkdirSync(SECRETS);
@@ -72,6 +75,7 @@ after(async () => {
   await api?.close();
   rmSync(dir, { recursive: true, force: true });
   if (createdSecretsDir && existsSync(SECRETS)) rmdirSync(SECRETS);
+  for (const d of createdPaths.reverse()) rmSync(d, { recursive: true, force: true });
 });
 
 /** The ServiceAccount mount of a pod: token, ca.crt, namespace. */
@@ -88,7 +92,7 @@ function saDir(sa: string): string {
 /** Starts a chart container's command in its own mount namespace with the SA mount; resolves the ready line. */
 function startContainer(key: string, workload: K8sObject, c: Container): Promise<Record<string, any>> {
   const fields = { "metadata.namespace": NS, "metadata.name": `${workload.metadata.name}-0`, "spec.nodeName": NODE_NAME };
-  const env = envOf(c, fields);
+  const env = envOf(c, fields, objs);
   const argv = argvOf(c, env);
   assert.equal(argv[0], "hwameistor");
   const url = new URL(api.url);
@@ -100,8 +104,21 @@ function startContainer(key: string, workload: K8sObject, c: Container): Promise
     KUBERNETES_SERVICE_HOST: url.hostname,
     KUBERNETES_SERVICE_PORT: url.port,
   };
+  // emptyDir volumes: a fresh scratch directory bound at the mountPath, inside the container's namespace only
+  // (a mountPath missing on the host is created empty and removed at the end, as the kubelet role does)
+  const binds: string[] = [];
+  for (const m of c.volumeMounts ?? []) {
+    if (!podSpecOf(workload).volumes?.find((v: any) => v.name === m.name)?.emptyDir) continue;
+    if (!existsSync(m.mountPath)) {
+      mkdirSync(m.mountPath, { recursive: true });
+      createdPaths.push(m.mountPath);
+    }
+    const src = mkdtempSync(join(dir, "emptydir-"));
+    binds.push(src, m.mountPath);
+  }
   const script =
-    'mount -t tmpfs tmpfs "$1" && mkdir -p "$1/kubernetes.io/serviceaccount" && mount --bind "$2" "$1/kubernetes.io/serviceaccount" && shift 2 && exec "$@"';
+    'mount -t tmpfs tmpfs "$1" && mkdir -p "$1/kubernetes.io/serviceaccount" && mount --bind "$2" "$1/kubernetes.io/serviceaccount" && n=$3 && shift 3 && ' +
+    'while [ "$n" -gt 0 ]; do mount --bind "$1" "$2" && shift 2 && n=$((n-1)); done && exec "$@"';
   const p = spawn(
     "unshare",
     [
@@ -115,6 +132,8 @@ function startContainer(key: string, workload: K8sObject, c: Container): Promise
       "sa-mount",
       SECRETS,
       saDir(workload.spec.template.spec.serviceAccountName),
+      String(binds.length / 2),
+      ...binds,
       join(REPO, "bin/hwameistor"),
       ...argv.slice(1),
     ],
@@ -154,7 +173,9 @@ test(
     }
     assert.deepEqual(Object.keys(ready).sort(), [
       "hwameistor-admission/webhook",
+      "hwameistor-apiserver/apiserver",
       "hwameistor-controller/controller",
+      "hwameistor-exporter/exporter",
       "hwameistor-node/node",
       "hwameistor-operator/operator",
       "hwameistor-scheduler/extender",
@@ -173,6 +194,14 @@ test(
     assert.equal(wh.response.allowed, true);
     const ext = await post(ready["hwameistor-scheduler/extender"]!.port, "/filter", { pod, nodenames: [NODE_NAME] });
     assert.ok(ext.failedNodes, JSON.stringify(ext));
+    // the exporter serves metrics; the REST API logs in with the credentials the chart's Secret gives it
+    const metrics = await fetch(`http://127.0.0.1:${ready["hwameistor-exporter/exporter"]!.port}/metrics`).then((r) => r.text());
+    assert.match(metrics, /^hwameistor_exporter_api_up 1$/m);
+    const restUrl = ready["hwameistor-apiserver/apiserver"]!.url as string;
+    const secret = objs.find((o) => o.kind === "Secret" && o.metadata.name === "hwameistor-apiserver-auth")!;
+    const cred = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+    const login = await post(Number(new URL(restUrl).port), "/apis/hwameistor.io/v1alpha1/cluster/auth/auth", cred);
+    assert.ok(login.token, JSON.stringify(login));
     // let informers, leases and reconcilers make their first rounds
     await new Promise((r) => setTimeout(r, 8000));
     for (const [key, p] of procs) {
@@ -194,7 +223,15 @@ test(
     }
     assert.deepEqual(
       [...byUser.keys()].map((u) => u.split(":").pop()).sort(),
-      ["hwameistor-admission", "hwameistor-controller", "hwameistor-node", "hwameistor-operator", "hwameistor-scheduler"],
+      [
+        "hwameistor-admission",
+        "hwameistor-apiserver",
+        "hwameistor-controller",
+        "hwameistor-exporter",
+        "hwameistor-node",
+        "hwameistor-operator",
+        "hwameistor-scheduler",
+      ],
       "every component used its own ServiceAccount",
     );
     assert.deepEqual(denied, [], "requests the chart's RBAC would refuse");

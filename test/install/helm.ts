@@ -96,12 +96,20 @@ export function argvOf(c: Container, env: Record<string, string>): string[] {
   return [...(c.command ?? []), ...(c.args ?? [])].map(expand);
 }
 
-/** The container's environment: literal values, downward-API fields from `fields` (e.g. spec.nodeName). */
-export function envOf(c: Container, fields: Record<string, string>): Record<string, string> {
+/**
+ * The container's environment: literal values, downward-API fields from `fields` (e.g. spec.nodeName), and
+ * secretKeyRef values from the rendered Secrets in `objs` (as the kubelet reads them from the API server).
+ */
+export function envOf(c: Container, fields: Record<string, string>, objs: K8sObject[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of c.env ?? []) {
     if (e.value !== undefined) out[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef) {
+    else if (e.valueFrom?.secretKeyRef) {
+      const { name, key } = e.valueFrom.secretKeyRef;
+      const data = objs.find((o) => o.kind === "Secret" && o.metadata.name === name)?.data?.[key];
+      if (data === undefined) throw new Error(`container ${c.name}: env ${e.name}: the chart renders no Secret ${name} with key ${key}`);
+      out[e.name] = Buffer.from(data, "base64").toString();
+    } else if (e.valueFrom?.fieldRef) {
       const v = fields[e.valueFrom.fieldRef.fieldPath];
       if (v === undefined) throw new Error(`container ${c.name}: no test value for fieldRef ${e.valueFrom.fieldRef.fieldPath}`);
       out[e.name] = v;

@@ -1,15 +1,18 @@
 // The image's runtime stage without a Docker engine: the same install steps in a scratch directory — the
-// production dependencies only (`npm ci --omit=dev`: no tsx, no typescript), the built dist/, bin/ and the
-// CRDs, exactly the paths deploy/Dockerfile copies — then every role started from there: each command's
-// --help, the API server serving /healthz, the webhook and the scheduler extender serving /healthz over HTTPS
-// against it. Shortcut, said plainly: npm ci runs with --ignore-scripts and better-sqlite3's compiled addon is
-// copied from the checkout's node_modules (the same version, built by the same install script for the same
-// Node ABI): compiling it again costs ~70 s of CPU for nothing this test checks.
+// production dependencies only (`npm ci --omit=dev`: no tsx, no typescript), the built dist/, bin/, the CRDs
+// and ui/dist, exactly the paths deploy/Dockerfile copies — then every role started from there: each
+// command's --help, the API server serving /healthz, the webhook and the scheduler extender serving /healthz
+// over HTTPS against it, the exporter's /healthz, and the REST server serving the dashboard from ui/dist.
+// Shortcuts, said plainly: npm ci runs with --ignore-scripts and better-sqlite3's compiled addon is copied
+// from the checkout's node_modules (the same version, built by the same install script for the same Node
+// ABI): compiling it again costs ~70 s of CPU for nothing this test checks; ui/dist is the checkout's build
+// (scripts/install-deps.sh), which the image's ui stage reproduces with the same commands.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request as httpRequest } from "node:http";
 import { request } from "node:https";
 import { after, before, test } from "node:test";
 import { createInterface } from "node:readline";
@@ -18,13 +21,17 @@ import { REPO } from "./helm.ts";
 const dir = mkdtempSync(join(tmpdir(), "hw-runtime-stage-"));
 const procs: ChildProcess[] = [];
 const env = { PATH: process.env.PATH!, HOME: dir }; // no HWAMEISTOR_TSX, no KUBECONFIG
+// ui/dist is built by scripts/install-deps.sh (CI runs it); the image's ui stage does the same build.
+const UI_BUILT = existsSync(join(REPO, "ui/dist/index.html"));
 
 before(() => {
   // the runtime stage's COPY lines are what this test lays out
   const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
   const runtime = docker.slice(docker.indexOf("AS runtime"));
-  const copies = [...runtime.matchAll(/^COPY (?:--from=build )?(\S+) (\S+)$/gm)].map((m) => m[2]);
-  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds"]);
+  const copies = [...runtime.matchAll(/^COPY (?:--from=\S+ )?(\S+) (\S+)$/gm)].map((m) => m[2]);
+  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds", "ui/dist"]);
+  // the ui stage builds ui/ from its own lockfile, as scripts/install-deps.sh does in the checkout
+  assert.match(docker, /FROM \S+ AS ui\n(?:.*\n)*?RUN npm ci[^\n]*\n(?:.*\n)*?RUN npm run build\n/);
   for (const f of ["package.json", "package-lock.json"]) cpSync(join(REPO, f), join(dir, f));
   execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], {
     cwd: dir,
@@ -46,6 +53,7 @@ before(() => {
   ]);
   cpSync(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
+  if (UI_BUILT) cpSync(join(REPO, "ui/dist"), join(dir, "ui/dist"), { recursive: true });
 });
 after(() => {
   for (const p of procs) p.kill("SIGKILL");
@@ -104,4 +112,33 @@ test("the API server, the webhook and the scheduler extender serve from the runt
   assert.equal((await httpsGet(wh.port, "/healthz")).body, "ok");
   const ext = await start(["scheduler-extender", ...kc, "--port", "0", "--log-level", "warn"]);
   assert.equal((await httpsGet(ext.port, "/healthz")).body, "ok");
+  const exp = await start(["exporter", ...kc, "--port", "0", "--log-level", "warn"]);
+  assert.equal((await httpGet(exp.port, "/healthz")).trim(), "ok");
 });
+
+test(
+  "the REST server serves the dashboard from the runtime layout's ui/dist (its default --ui-dir)",
+  { timeout: 120_000, skip: UI_BUILT ? false : "ui/dist not built in this checkout: run scripts/install-deps.sh (or npm run build:ui)" },
+  async () => {
+    const api = await start(["apiserver", "--data-dir", join(dir, "api2"), "--port", "0", "--log-level", "warn"]);
+    const rest = await start(["rest", "--kubeconfig", api.kubeconfig, "--port", "0", "--data-dir", join(dir, "rest"), "--no-auth", "--log-level", "warn"]);
+    const port = Number(new URL(rest.url).port);
+    const page = await httpsGet(port, "/");
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<div id="root">/);
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1];
+    assert.ok(asset, "index.html names its script");
+    assert.equal((await httpsGet(port, asset)).status, 200);
+  },
+);
+
+const httpGet = (port: number, path: string) =>
+  new Promise<string>((resolve, reject) => {
+    const r = httpRequest({ host: "127.0.0.1", port, path }, (res) => {
+      let b = "";
+      res.on("data", (d) => (b += d));
+      res.on("end", () => resolve(b));
+    });
+    r.on("error", reject);
+    r.end();
+  });

@@ -119,9 +119,24 @@ Values the chart cannot honour fail the render, before anything reaches the clus
 {{- if .Values.replicator.enabled -}}
 {{- fail "replicator.enabled=true: the userspace replicator is not built in this version; set replicator.enabled=false (and storageClass.enableHA=false)" -}}
 {{- end -}}
-{{- range $c := list "evictor" "failoverAssistant" "exporter" "apiserver" "auditor" "ui" -}}
+{{- range $c := list "evictor" "failoverAssistant" -}}
 {{- if (index $.Values $c).enabled -}}
 {{- fail (printf "%s.enabled=true: the %s is not built in this version of HwameiStor in TypeScript; set %s.enabled=false" $c $c $c) -}}
+{{- end -}}
+{{- end -}}
+{{- if not .Values.auditor.enabled -}}
+{{- fail "auditor.enabled=false: the auditor runs inside the controller (leader replica) and cannot be turned off in this version; remove the value" -}}
+{{- end -}}
+{{- if and .Values.ui.enabled (not .Values.apiserver.enabled) -}}
+{{- fail "ui.enabled=true with apiserver.enabled=false: the dashboard is served by the apiserver (REST) component; enable apiserver or set ui.enabled=false" -}}
+{{- end -}}
+{{- if and .Values.apiserver.enabled .Values.apiserver.auth.enableAuth (not .Values.apiserver.auth.accessId) -}}
+{{- fail "apiserver.auth.accessId is empty with apiserver.auth.enableAuth=true: give the login name (e.g. admin)" -}}
+{{- end -}}
+{{- range $c := list "exporter" "apiserver" -}}
+{{- $p := int (index $.Values $c).port -}}
+{{- if or (lt $p 1) (gt $p 65535) -}}
+{{- fail (printf "%s.port=%v is not a port number (1-65535)" $c (index $.Values $c).port) -}}
 {{- end -}}
 {{- end -}}
 {{- if and .Values.admission.enabled (not .Values.scheduler.enabled) -}}
