@@ -269,7 +269,8 @@ export function formatLabelSelector(sel: LabelSelector): string {
   let reqs: Requirement[];
   try {
     reqs = requirementsOf(sel);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof HwError)) throw e;
     return "<error>";
   }
   const s = reqs

@@ -31,6 +31,7 @@ import type { DriverCapabilities } from "./capabilities.ts";
 import type * as T from "./types.ts";
 import { accessTypeOf, requireField, validatePath, validateVolumeId } from "./validate.ts";
 import type { VolumeRecord, VolumeRecords } from "./volume-record.ts";
+import { ifExists } from "../host/files.ts";
 
 /** A NodePublishVolume request, checked against the driver's capability table. */
 export interface PublishRequest {
@@ -171,7 +172,7 @@ export function publisher(o: PublisherOptions): Publisher {
       const target = validatePath(req.target_path, "target_path");
       await unmountAll(target);
       // CSI: the plugin removes the target it was given (a directory for mounts, a file for block).
-      const st = await lstat(target).catch(() => undefined);
+      const st = await ifExists(lstat(target));
       if (st?.isDirectory()) await fs.promises.rmdir(target);
       else if (st) await rm(target, { force: true });
       o.log.info({ volume, target }, "volume unpublished");

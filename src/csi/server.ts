@@ -16,6 +16,7 @@ import { processMetrics } from "../kube/metrics.ts";
 import type { Logger, Service } from "../kube/types.ts";
 import { silentLogger } from "../kube/types.ts";
 import { csiPackage, type CsiServiceName } from "./proto.ts";
+import { ifExistsSync } from "../host/files.ts";
 
 /** What a handler gets besides the request. */
 export interface CallContext {
@@ -133,12 +134,8 @@ function implementation(driver: string, name: CsiServiceName, handlers: ServiceH
 
 /** Removes a stale socket file; refuses to remove anything that is not a socket. */
 function removeStaleSocket(socketPath: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(socketPath);
-  } catch {
-    return;
-  }
+  const st = ifExistsSync(() => fs.lstatSync(socketPath));
+  if (!st) return;
   if (!st.isSocket()) {
     throw new HwError("FAILED_PRECONDITION", "NotASocket", `${socketPath} exists and is not a socket`, {
       hint: "remove it or choose another CSI socket directory",
@@ -174,11 +171,7 @@ export async function startCsiServer(o: CsiServerOptions): Promise<CsiServer> {
           resolve();
         });
       }).finally(() => {
-        try {
-          if (fs.lstatSync(o.socketPath).isSocket()) fs.unlinkSync(o.socketPath);
-        } catch {
-          /* already gone */
-        }
+        if (ifExistsSync(() => fs.lstatSync(o.socketPath))?.isSocket()) ifExistsSync(() => fs.unlinkSync(o.socketPath));
       });
       return stopped;
     },

@@ -11,7 +11,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { HwError } from "../api/errors.ts";
+import { readJsonIfExistsSync } from "../host/files.ts";
 
 export interface VolumeRecord {
   volume: string;
@@ -42,19 +42,7 @@ export function volumeRecords(dir: string): VolumeRecords {
   return {
     path: recordPath,
     read(stateDir, volume) {
-      const p = recordPath(stateDir, volume);
-      let text: string;
-      try {
-        text = fs.readFileSync(p, "utf8");
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw e;
-      }
-      try {
-        return JSON.parse(text) as VolumeRecord;
-      } catch (e) {
-        throw new HwError("DATA_LOSS", "CorruptState", `volume record ${p} is not valid JSON: ${(e as Error).message}`, { cause: e });
-      }
+      return readJsonIfExistsSync<VolumeRecord>(recordPath(stateDir, volume), "volume record");
     },
     write(stateDir, rec) {
       const p = recordPath(stateDir, rec.volume);

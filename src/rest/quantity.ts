@@ -4,6 +4,7 @@
 
 import { parseSize } from "../api/quantity.ts";
 import { badBody } from "./errors.ts";
+import { isHwError } from "../api/errors.ts";
 
 export const EXTENT_BYTES = 4 * 2 ** 20;
 
@@ -16,7 +17,8 @@ export function parseCapacity(v: unknown, field: string): number {
   if (typeof v !== "string") throw badBody(field, "is required: a capacity such as 2Gi or a number of bytes");
   try {
     return parseSize(v, field);
-  } catch {
+  } catch (e) {
+    if (!isHwError(e)) throw e;
     throw badBody(field, `${JSON.stringify(v)} is not a capacity (examples: 2Gi, 1536Mi, 2147483648)`);
   }
 }

@@ -20,6 +20,7 @@
 
 import { labelSelectorMatcher, type LabelSelector } from "../../api/label-selector.ts";
 import type { ResizePolicySpec } from "../../api/kinds/resize-policy.ts";
+import { isHwError } from "../../api/errors.ts";
 
 export const EXTENT = 4 * 1024 * 1024;
 const roundUp = (n: number) => Math.ceil(n / EXTENT) * EXTENT;
@@ -54,7 +55,8 @@ export function selectPolicy(policies: PolicyView[], labels: ClaimLabels): Polic
       const m = (sel: unknown, l: Record<string, string>) => {
         try {
           return labelSelectorMatcher(sel as LabelSelector)(l);
-        } catch {
+        } catch (e) {
+          if (!isHwError(e)) throw e;
           return false;
         }
       };

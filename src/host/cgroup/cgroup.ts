@@ -7,6 +7,7 @@ import { mkdir, readFile, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HwError } from "../../api/errors.ts";
 import { assertAbsolutePath, assertMajorMinor, assertNonNegativeInt } from "../validate.ts";
+import { ifExists } from "../files.ts";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 
@@ -19,8 +20,8 @@ export interface IoLimits {
   writeIops: number;
 }
 
-const isDir = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-const exists = async (p: string) => (await stat(p).catch(() => undefined)) !== undefined;
+const isDir = async (p: string) => (await ifExists(stat(p)))?.isDirectory() ?? false;
+const exists = async (p: string) => (await ifExists(stat(p))) !== undefined;
 
 /** v1 when the blkio hierarchy is mounted (also on hybrid hosts), v2 when the root is a unified hierarchy. */
 export async function detectCgroupVersion(root = CGROUP_ROOT): Promise<CgroupVersion> {
@@ -112,7 +113,7 @@ export async function readIoLimits(dir: string, majMin: string, version?: Cgroup
     }
     return out;
   }
-  return parseIoMax(await readFile(join(dir, "io.max"), "utf8").catch(() => ""), majMin);
+  return parseIoMax((await ifExists(readFile(join(dir, "io.max"), "utf8"))) ?? "", majMin);
 }
 
 /** Remove every limit of `majMin` in `dir`. */

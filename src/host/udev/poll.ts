@@ -3,6 +3,7 @@
 // read-only flag or loop backing file changed (a loop re-attached to another file keeps its name).
 
 import { listSysBlock, readSysBlock, SYS_BLOCK, type SysBlockInfo } from "../sysfs/sysfs.ts";
+import { isHwError } from "../../api/errors.ts";
 
 export interface BlockChange {
   added: SysBlockInfo[];
@@ -17,8 +18,9 @@ export async function snapshotBlockDevices(root = SYS_BLOCK): Promise<BlockSnaps
   for (const name of await listSysBlock(root)) {
     try {
       snap.set(name, await readSysBlock(name, root));
-    } catch {
-      /* vanished between readdir and read: the next round sees it as absent */
+    } catch (e) {
+      // vanished between readdir and read: the next round sees it as absent
+      if (!(isHwError(e) && e.reason === "DeviceNotFound")) throw e;
     }
   }
   return snap;

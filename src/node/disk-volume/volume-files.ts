@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { diskPoolName, type PoolClass } from "../../api/names.ts";
 import { volumeRecords } from "../../csi/volume-record.ts";
+import { ifExistsSync } from "../../host/files.ts";
 
 /** The disk driver's volume records (../../csi/volume-record.ts), where existing nodes keep them. */
 export const diskVolumeRecords = volumeRecords("disk-volume");
@@ -24,11 +25,7 @@ export function linkTargetOf(devPath: string, devLinks: string[] = []): string {
 }
 
 export function poolLinkOk(linkPath: string, target: string): boolean {
-  try {
-    return fs.readlinkSync(linkPath) === target;
-  } catch {
-    return false;
-  }
+  return ifExistsSync(() => fs.readlinkSync(linkPath), "EINVAL") === target;
 }
 
 export function ensurePoolLink(linkPath: string, target: string): void {

@@ -4,6 +4,7 @@
 // back on another path (the LocalDiskNode pass keeps every link current — level-triggered).
 import { mkdir, readlink, rename, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { ifExists } from "../../host/files.ts";
 
 export const poolDiskDir = (stateDir: string, pool: string): string => join(stateDir, pool, "disk");
 
@@ -11,11 +12,11 @@ export const poolDiskDir = (stateDir: string, pool: string): string => join(stat
 export async function ensurePoolLink(stateDir: string, pool: string, diskName: string, target: string): Promise<boolean> {
   const dir = poolDiskDir(stateDir, pool);
   const link = join(dir, diskName);
-  const current = await readlink(link).catch(() => undefined);
+  const current = await ifExists(readlink(link), "EINVAL");
   if (current === target) return false;
   await mkdir(dir, { recursive: true });
   const tmp = `${link}.tmp-${process.pid}`;
-  await unlink(tmp).catch(() => {});
+  await ifExists(unlink(tmp));
   await symlink(target, tmp);
   await rename(tmp, link);
   return true;
@@ -23,7 +24,5 @@ export async function ensurePoolLink(stateDir: string, pool: string, diskName: s
 
 /** Removes a link (gone already = fine). */
 export async function removePoolLink(stateDir: string, pool: string, diskName: string): Promise<void> {
-  await unlink(join(poolDiskDir(stateDir, pool), diskName)).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "ENOENT") throw e;
-  });
+  await ifExists(unlink(join(poolDiskDir(stateDir, pool), diskName)));
 }

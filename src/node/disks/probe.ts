@@ -65,15 +65,16 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
   let blk: BlockDevice | undefined;
   try {
     blk = await getBlockDevice(sys.devPath);
-  } catch {
-    blk = undefined; // raced with a detach: the next scan sees it gone
+  } catch (e) {
+    if (!isHwError(e)) throw e; // a failed lsblk (raced with a detach): the next scan sees it gone; a bug is not that
+    blk = undefined;
   }
   if (blk) {
     facts.transport = blk.transport;
     facts.lsblkType = blk.type;
     facts.mountpoints = blk.mountpoints;
     for (const c of blk.children.filter((c) => c.type === "part")) {
-      const p = await probe(c.path).catch(() => ({ result: null, busy: false }));
+      const p = await probe(c.path).catch((e: unknown) => (isHwError(e) ? { result: null, busy: false } : Promise.reject(e)));
       const part: PartitionFacts = { path: c.path, fsType: p.result?.type ?? c.fstype ?? (p.busy ? "unknown" : null), mountpoints: c.mountpoints };
       facts.partitions.push(part);
     }
@@ -97,7 +98,8 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
         devtype: u.devtype,
       };
       facts.udev = udev;
-    } catch {
+    } catch (e) {
+      if (!isHwError(e)) throw e; // udevadm failed: no udev facts this scan
       facts.udev = null;
     }
   }

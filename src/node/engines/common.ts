@@ -3,10 +3,11 @@
 // /dev/<VG>/<LV> → /dev/dm-N), an in-use check, and atomic JSON state files.
 
 import { constants } from "node:fs";
-import { mkdir, open, readFile, readlink, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readlink, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { HwError } from "../../api/errors.ts";
 import { isPoolClass, STORAGE_POOL_PREFIX, type PoolClass } from "../../api/names.ts";
+import { ifExists } from "../../host/files.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { assertSafeName } from "../../host/validate.ts";
 import { EXTENT_BYTES, roundToExtent } from "./engine.ts";
@@ -55,7 +56,7 @@ export const floorToExtent = (b: number): number => Math.max(0, Math.floor(b / E
 
 /** Point `link` at `target`, atomically (a temp symlink renamed over the old one). No-op when it already does. */
 export async function ensureDevLink(link: string, target: string): Promise<void> {
-  if ((await readlink(link).catch(() => undefined)) === target) return;
+  if ((await readDevLink(link)) === target) return;
   await mkdir(dirname(link), { recursive: true, mode: 0o755 });
   const tmp = `${link}.tmp-${process.pid}`;
   await rm(tmp, { force: true });
@@ -65,15 +66,12 @@ export async function ensureDevLink(link: string, target: string): Promise<void>
 
 /** Remove `link` (missing = done). */
 export async function removeDevLink(link: string): Promise<void> {
-  try {
-    await unlink(link);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
+  await ifExists(unlink(link));
 }
 
+/** The link's target; undefined when nothing is there or it is not a link. */
 export async function readDevLink(link: string): Promise<string | undefined> {
-  return readlink(link).catch(() => undefined);
+  return ifExists(readlink(link), "EINVAL");
 }
 
 /**
@@ -108,21 +106,6 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await fh.close();
   await rename(tmp, path);
   await syncDir(dirname(path));
-}
-
-export async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw new HwError("DATA_LOSS", "CorruptState", `state file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
 }
 
 export async function syncDir(dir: string): Promise<void> {

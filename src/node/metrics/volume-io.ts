@@ -149,8 +149,9 @@ export class VolumeIoMetrics {
       [...this.tracked.values()].map(async (t) => {
         try {
           out.push([t, await readBlockStat(t.device, this.o.sysBlock)]);
-        } catch {
-          /* detached since the last sample: it drops out until the next sample finds it again */
+        } catch (e) {
+          // detached since the last sample: it drops out until the next sample finds it again
+          if (!(isHwError(e) && e.reason === "DeviceNotFound")) throw e;
         }
       }),
     );

@@ -35,6 +35,7 @@ import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import type { HwameistorClients } from "../../../kube/hwameistor.ts";
 import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
+import { ifExists } from "../../../host/files.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;
@@ -51,15 +52,7 @@ interface NodeExpandVolumeRequest {
 }
 
 /** lstat, or undefined when nothing is at the path (ENOENT/ENOTDIR only; anything else is an error). */
-async function lstatIfExists(p: string) {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
-}
+const lstatIfExists = (p: string) => ifExists(lstat(p));
 
 /** Where an lvm volume's records live (existing nodes keep them there). */
 export const lvmVolumeRecords = volumeRecords("lvm-volume");
@@ -91,7 +84,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   }
 
   async function kernelDevice(volume: string, devPath: string): Promise<string> {
-    const real = await realpath(devPath).catch(() => "");
+    const real = (await ifExists(realpath(devPath))) ?? "";
     if (!real || !isBlockDevice(real)) {
       throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `device ${devPath} of volume ${volume} is not present on node ${o.nodeName}`, {
         hint: "the node agent re-attaches replica devices on start (activateAll); check the LocalVolumeReplica's Ready condition",
@@ -210,7 +203,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
       const bs = await stat(volumePath);
       if (!bs.isBlockDevice()) problems.push(`${volumePath} is not a block device`);
       const rec = lvmVolumeRecords.read(o.stateDir, volume);
-      const dev = rec ? await realpath(rec.devPath).catch(() => "") : "";
+      const dev = rec ? ((await ifExists(realpath(rec.devPath))) ?? "") : "";
       if (dev && isBlockDevice(dev)) usage.push({ unit: "BYTES", total: String(await deviceSizeBytes(dev)) });
       else problems.push(`replica device ${rec?.devPath ?? "(unknown)"} is missing`);
     } else if (mounts.length) {
@@ -242,7 +235,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     if (!mounts.length) throw new HwError("FAILED_PRECONDITION", "NotMounted", `volume path ${volumePath} of volume ${volume} is not mounted`);
     const isBlock = !!req.volume_capability?.block || req.volume_capability?.access_type === "block" || !st.isDirectory();
     const rec = lvmVolumeRecords.read(o.stateDir, volume);
-    const dev = isBlock ? (rec ? await realpath(rec.devPath).catch(() => "") : "") : mounts.at(-1)!.source;
+    const dev = isBlock ? (rec ? ((await ifExists(realpath(rec.devPath))) ?? "") : "") : mounts.at(-1)!.source;
     if (!dev || !isBlockDevice(dev))
       throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `the device of volume ${volume} is not present on node ${o.nodeName}`);
     const devBytes = await deviceSizeBytes(dev);

@@ -69,6 +69,7 @@ import {
 } from "./pool-fs.ts";
 import { IMG, imageSizes, PARTIAL, partialPath, writeImage } from "./images.ts";
 import { ReflinkOps } from "./reflink.ts";
+import { ifExists } from "../../../host/files.ts";
 
 export interface FileEngineOptions {
   /** Node state root (NodeContext.stateDir). Pools mount at <stateDir>/pools/<pool>. */
@@ -215,7 +216,7 @@ export class FileEngine implements StorageEngine {
     return this.lock.with(poolName, async () => {
       const { l } = await this.mountedPool(poolName);
       const file = join(l.volumesDir, volumeName + IMG);
-      const existing = await stat(file).catch(() => undefined);
+      const existing = await ifExists(stat(file));
       if (existing) {
         if (existing.size < size) {
           throw new HwError(
@@ -270,7 +271,7 @@ export class FileEngine implements StorageEngine {
     return this.lock.with(poolName, async () => {
       const { l } = await this.mountedPool(poolName);
       const file = join(l.volumesDir, volumeName + IMG);
-      const st = await stat(file).catch(() => undefined);
+      const st = await ifExists(stat(file));
       if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
       if (size > st.size) {
         const { free } = await this.freeLocked(poolName);
@@ -317,7 +318,7 @@ export class FileEngine implements StorageEngine {
     // An unmounted pool is UNAVAILABLE, not empty: "not found" would make a reconciler re-create the replica.
     const { l } = await this.mountedPool(poolName);
     const file = join(l.volumesDir, volumeName + IMG);
-    const st = await stat(file).catch(() => undefined);
+    const st = await ifExists(stat(file));
     if (!st) return undefined;
     const loops = await findLoopsByBackingFile(file, this.ro);
     return this.replicaOf(poolName, volumeName, st.size, loops, await readDevLink(this.devPathOf(poolName, volumeName)));
@@ -330,7 +331,7 @@ export class FileEngine implements StorageEngine {
     const out: Replica[] = [];
     for (const p of pools) {
       const { l } = await this.mountedPool(p);
-      const realDir = await realpath(l.volumesDir).catch(() => l.volumesDir); // the kernel reports resolved paths
+      const realDir = (await ifExists(realpath(l.volumesDir))) ?? l.volumesDir; // the kernel reports resolved paths
       for (const [name, size] of await imageSizes(l.volumesDir)) {
         const file = join(realDir, name + IMG);
         const mine = loops.filter((lo) => lo.backFile === file && !lo.backFileDeleted);
@@ -356,7 +357,7 @@ export class FileEngine implements StorageEngine {
         }
         report.pools.push(rec.poolName);
         for (const dir of [l.volumesDir, l.snapshotsDir]) {
-          for (const f of await readdir(dir).catch(() => [] as string[])) {
+          for (const f of (await ifExists(readdir(dir))) ?? []) {
             if (f.startsWith(".") && f.endsWith(PARTIAL)) {
               await rm(join(dir, f), { force: true });
               report.cleaned.push(join(dir, f));
@@ -374,7 +375,7 @@ export class FileEngine implements StorageEngine {
         }
         // Links left by replicas deleted while the agent was down (or by a crash mid-delete).
         const linkDir = join(this.devLinkRoot, rec.poolName);
-        for (const f of await readdir(linkDir).catch(() => [] as string[])) {
+        for (const f of (await ifExists(readdir(linkDir))) ?? []) {
           if (!names.includes(f) && !f.includes(".tmp-")) {
             await removeDevLink(join(linkDir, f));
             report.cleaned.push(join(linkDir, f));

@@ -4,6 +4,7 @@
 import { open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "../common.ts";
+import { ifExists } from "../../../host/files.ts";
 
 export const IMG = ".img";
 export const PARTIAL = ".partial";
@@ -13,9 +14,9 @@ export const partialPath = (dir: string, name: string): string => join(dir, `.${
 /** name → size of every complete `<name>.img` in dir. */
 export async function imageSizes(dir: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const f of await readdir(dir).catch(() => [] as string[])) {
+  for (const f of (await ifExists(readdir(dir))) ?? []) {
     if (!f.endsWith(IMG) || f.startsWith(".")) continue;
-    const s = await stat(join(dir, f)).catch(() => undefined);
+    const s = await ifExists(stat(join(dir, f)));
     if (s?.isFile()) out.set(f.slice(0, -IMG.length), s.size);
   }
   return out;

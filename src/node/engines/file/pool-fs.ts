@@ -22,8 +22,9 @@ import { fsStats, mkfs, probeFilesystem } from "../../../host/fs/fs.ts";
 import { findMountsAt, mount, unmount } from "../../../host/mount/mount.ts";
 import { listSysBlock, readSysBlock } from "../../../host/sysfs/sysfs.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import { floorToExtent, readJson, writeJsonAtomic } from "../common.ts";
+import { floorToExtent, writeJsonAtomic } from "../common.ts";
 import type { PoolDisk } from "../engine.ts";
+import { ifExists, readJsonIfExists } from "../../../host/files.ts";
 
 export type PoolFsType = "btrfs" | "xfs";
 
@@ -63,26 +64,20 @@ export function fsLabel(fsType: PoolFsType, poolName: string, cls: PoolClass): s
 }
 
 export async function readRecord(stateDir: string, poolName: string): Promise<PoolRecord | undefined> {
-  return readJson<PoolRecord>(registryFile(stateDir, poolName));
+  return readJsonIfExists<PoolRecord>(registryFile(stateDir, poolName));
 }
 
 export async function listRecords(stateDir: string): Promise<PoolRecord[]> {
-  let names: string[];
-  try {
-    names = await readdir(registryDir(stateDir));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw e;
-  }
+  const names = (await ifExists(readdir(registryDir(stateDir)))) ?? [];
   const out: PoolRecord[] = [];
   for (const n of names.filter((f) => f.endsWith(".json")).sort()) {
-    const r = await readJson<PoolRecord>(join(registryDir(stateDir), n));
+    const r = await readJsonIfExists<PoolRecord>(join(registryDir(stateDir), n));
     if (r) out.push(r);
   }
   return out;
 }
 
-const resolveDev = async (d: string): Promise<string> => realpath(d).catch(() => d);
+const resolveDev = async (d: string): Promise<string> => (await ifExists(realpath(d))) ?? d;
 
 /**
  * Create the filesystem over `devices`, or adopt one a crashed earlier call already made (same label on the
@@ -166,19 +161,14 @@ export async function ensureMounted(stateDir: string, rec: PoolRecord, noCow: bo
     );
   }
   await mkdir(join(l.mountPoint, ".hwameistor"), { recursive: true });
-  const meta = await readJson<{ poolName: string; uuid: string }>(l.metaFile);
+  const meta = await readJsonIfExists<{ poolName: string; uuid: string }>(l.metaFile);
   if (meta && meta.poolName !== rec.poolName) {
     throw new HwError("FAILED_PRECONDITION", "PoolIdentityMismatch", `${l.mountPoint} holds pool ${meta.poolName}, not ${rec.poolName}`);
   }
   if (!meta) await writeJsonAtomic(l.metaFile, { poolName: rec.poolName, class: rec.class, fsType: rec.fsType, uuid: rec.uuid, createdAt: rec.createdAt });
   for (const d of [l.volumesDir, l.snapshotsDir]) {
-    let made = false;
-    try {
-      await stat(d);
-    } catch {
-      await mkdir(d, { mode: 0o700 });
-      made = true;
-    }
+    const made = !(await ifExists(stat(d)));
+    if (made) await mkdir(d, { mode: 0o700 });
     // Files created later inherit NOCOW; the flag can only be set while the directory is empty.
     if (made && noCow && rec.fsType === "btrfs") await btrfs.setNoCow(d, opts);
   }

@@ -10,11 +10,12 @@ import { HwError } from "../../../api/errors.ts";
 import { cloneFile } from "../../../host/fs/reflink.ts";
 import { detachLoop, findLoopsByBackingFile, growSparseFile } from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import { assertPoolName, assertVolumeName, insufficientSpace, isDeviceInUse, readJson, writeJsonAtomic } from "../common.ts";
+import { assertPoolName, assertVolumeName, insufficientSpace, isDeviceInUse, writeJsonAtomic } from "../common.ts";
 import type { KeyedLock } from "../../../kube/keyed-lock.ts";
 import type { Replica, SnapshotInfo } from "../engine.ts";
 import { IMG, imageSizes, partialPath, writeImage } from "./images.ts";
 import type { PoolLayout, PoolRecord } from "./pool-fs.ts";
+import { ifExists, readJsonIfExists } from "../../../host/files.ts";
 
 interface SnapshotMeta {
   sourceVolume: string;
@@ -43,8 +44,8 @@ export class ReflinkOps {
       const { l } = await this.h.mountedPool(poolName);
       const src = join(l.volumesDir, sourceVolume + IMG);
       const dst = join(l.volumesDir, targetVolume + IMG);
-      if (!(await stat(dst).catch(() => undefined))) {
-        const st = await stat(src).catch(() => undefined);
+      if (!(await ifExists(stat(dst)))) {
+        const st = await ifExists(stat(src));
         if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `source volume ${sourceVolume} not found in pool ${poolName}`);
         const free = await this.h.freeBytes(poolName);
         if (free < st.size) throw insufficientSpace(poolName, targetVolume, st.size, free);
@@ -62,13 +63,13 @@ export class ReflinkOps {
       const { l } = await this.h.mountedPool(poolName);
       const metaFile = join(l.snapshotsDir, `${snapshotName}.json`);
       const img = join(l.snapshotsDir, snapshotName + IMG);
-      const meta = await readJson<SnapshotMeta>(metaFile);
+      const meta = await readJsonIfExists<SnapshotMeta>(metaFile);
       if (meta && meta.sourceVolume !== volumeName) {
         throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${snapshotName} exists in pool ${poolName} for volume ${meta.sourceVolume}`);
       }
-      if (!meta || !(await stat(img).catch(() => undefined))) {
+      if (!meta || !(await ifExists(stat(img)))) {
         const src = join(l.volumesDir, volumeName + IMG);
-        const st = await stat(src).catch(() => undefined);
+        const st = await ifExists(stat(src));
         if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
         const free = await this.h.freeBytes(poolName);
         if (free < st.size) throw insufficientSpace(poolName, snapshotName, st.size, free);
@@ -83,7 +84,7 @@ export class ReflinkOps {
   private async snapshotsIn(poolName: string, l: PoolLayout): Promise<SnapshotInfo[]> {
     const out: SnapshotInfo[] = [];
     for (const [name, size] of await imageSizes(l.snapshotsDir)) {
-      const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${name}.json`));
+      const meta = await readJsonIfExists<SnapshotMeta>(join(l.snapshotsDir, `${name}.json`));
       if (!meta) continue;
       out.push({ poolName, sourceVolume: meta.sourceVolume, snapshotName: name, sizeBytes: size, creationTime: meta.creationTime, readyToUse: true });
     }
@@ -116,7 +117,7 @@ export class ReflinkOps {
       const { l } = await this.h.mountedPool(poolName);
       const snap = join(l.snapshotsDir, snapshotName + IMG);
       const target = join(l.volumesDir, targetVolume + IMG);
-      const [sst, tst] = await Promise.all([stat(snap).catch(() => undefined), stat(target).catch(() => undefined)]);
+      const [sst, tst] = await Promise.all([ifExists(stat(snap)), ifExists(stat(target))]);
       if (!sst) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
       if (!tst) throw new HwError("NOT_FOUND", "VolumeNotFound", `restore target ${targetVolume} not found in pool ${poolName}`);
       const loops = await findLoopsByBackingFile(target, this.h.ro);
@@ -137,7 +138,7 @@ export class ReflinkOps {
     assertPoolName(poolName);
     assertVolumeName(snapshotName, "snapshot");
     const { l } = await this.h.mountedPool(poolName);
-    const meta = await readJson<SnapshotMeta>(join(l.snapshotsDir, `${snapshotName}.json`));
+    const meta = await readJsonIfExists<SnapshotMeta>(join(l.snapshotsDir, `${snapshotName}.json`));
     if (!meta) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
     await this.restoreSnapshot(poolName, snapshotName, meta.sourceVolume);
   }

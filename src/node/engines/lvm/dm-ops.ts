@@ -18,9 +18,10 @@ import { HwError } from "../../../api/errors.ts";
 import * as lvm from "../../../host/lvm/lvm.ts";
 import type { RunOptions } from "../../../host/runner.ts";
 import type { DmFeatures } from "../../../host/dm/targets.ts";
-import { insufficientSpace, isDeviceInUse, readJson, writeJsonAtomic } from "../common.ts";
+import { insufficientSpace, isDeviceInUse, writeJsonAtomic } from "../common.ts";
 import type { CreateSnapshotOptions, RollbackProgress, SnapshotInfo, ThinPoolStats } from "../engine.ts";
 import { checkSnapshotSpace, checkThinProvision, decideRollback, isThinLv, planThinPool, snapshotsOf, thinPoolOf, type LvmSnapshot } from "./layout.ts";
+import { readJsonIfExists } from "../../../host/files.ts";
 
 export interface DmOpsContext {
   vg: string;
@@ -162,7 +163,7 @@ const markerPath = (c: DmOpsContext, snap: string) => join(c.stateDir, "engine",
 /** One step of a rollback; RollbackProgress while LVM merges (or waits for the next activation). */
 export async function rollbackSnapshot(c: DmOpsContext, snap: string): Promise<void | RollbackProgress> {
   const lvs = await lvsOf(c);
-  const marker = await readJson<MergeMarker>(markerPath(c, snap));
+  const marker = await readJsonIfExists<MergeMarker>(markerPath(c, snap));
   const sLv = lvs.find((l) => l.name === snap && (l.kind === "s" || l.kind === "S" || (isThinLv(l) && l.origin !== "")));
   const volume = sLv?.origin ?? marker?.origin ?? "";
   const oLv = lvs.find((l) => l.name === volume && !l.hidden);

@@ -40,6 +40,7 @@ import { probeDmFeatures, type DmFeatures } from "../../../host/dm/targets.ts";
 import type { CreateReplicaOptions, CreateSnapshotOptions, RollbackProgress, ThinPoolStats } from "../engine.ts";
 import * as dmOps from "./dm-ops.ts";
 import { isThinLv, isVolumeLv } from "./layout.ts";
+import { ifExists } from "../../../host/files.ts";
 
 export interface LvmEngineOptions {
   /** Whether device-mapper works; detected (open /dev/mapper/control) when undefined. */
@@ -149,10 +150,10 @@ export class LvmEngine implements StorageEngine {
       const lo = await this.lo();
       const pvs = await lvm.listPvs([], lo);
       const pvOf = new Map<string, lvm.PhysicalVolume>();
-      for (const p of pvs) pvOf.set(await realpath(p.name).catch(() => p.name), p);
+      for (const p of pvs) pvOf.set((await ifExists(realpath(p.name))) ?? p.name, p);
       const fresh: string[] = [];
       for (const d of devs) {
-        const pv = pvOf.get(await realpath(d).catch(() => d));
+        const pv = pvOf.get((await ifExists(realpath(d))) ?? d);
         if (pv?.vgName === vg) continue;
         if (pv?.vgName) throw new HwError("FAILED_PRECONDITION", "DeviceInOtherVg", `disk ${d} already belongs to volume group ${pv.vgName}`);
         if (!pv) {
@@ -299,7 +300,7 @@ export class LvmEngine implements StorageEngine {
   /** With device-mapper the LV is its own device: `/dev/<VG>/<LV>`, active when the node exists. */
   private async dmReplica(poolName: string, vg: string, volumeName: string, sizeBytes: number): Promise<Replica> {
     const devPath = `/dev/${vg}/${volumeName}`;
-    const kernelDevice = await realpath(devPath).catch(() => "");
+    const kernelDevice = (await ifExists(realpath(devPath))) ?? "";
     return { poolName, volumeName, devPath, storagePath: devPath, allocatedCapacityBytes: sizeBytes, kernelDevice, active: kernelDevice !== "" };
   }
 

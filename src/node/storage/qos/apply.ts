@@ -25,8 +25,9 @@ import {
 } from "../../../host/cgroup/cgroup.ts";
 import { HwError } from "../../../api/errors.ts";
 import { KUBEPODS_RELS, VOLUME_CGROUP_PARENT, isUnlimited, volumeCgroupRel } from "./limits.ts";
+import { ifExists } from "../../../host/files.ts";
 
-const isDir = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+const isDir = async (p: string) => (await ifExists(stat(p)))?.isDirectory() ?? false;
 
 export interface QosTarget {
   version: CgroupVersion;
@@ -95,7 +96,7 @@ async function devicesWithRules(dir: string, version: CgroupVersion): Promise<st
       : ["io.max"];
   const out = new Set<string>();
   for (const f of files) {
-    const text = await readFile(join(dir, f), "utf8").catch(() => "");
+    const text = (await ifExists(readFile(join(dir, f), "utf8"))) ?? "";
     for (const line of text.split("\n")) {
       const mm = line.trim().split(/\s+/)[0];
       if (mm && /^\d+:\d+$/.test(mm)) out.add(mm);

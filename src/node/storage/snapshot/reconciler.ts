@@ -31,6 +31,7 @@ import type { NodeContext, Service } from "../../context.ts";
 import type { StorageEngine } from "../../engines/engine.ts";
 import { mergeConditions, type ReplicaCondition } from "../replica/states.ts";
 import { afterRestore, afterSnapshotAction, decideReplicaRestore, decideReplicaSnapshot, type CondChange } from "./states.ts";
+import { ifExists } from "../../../host/files.ts";
 
 type Lvrs = LocalVolumeReplicaSnapshotObject;
 type Lvrsr = LocalVolumeReplicaSnapshotRestoreObject;
@@ -84,8 +85,8 @@ export async function withFrozenFilesystem<T>(
 /** Thaw every mount point recorded in `markerDir` (an agent killed while a filesystem was frozen). */
 export async function thawRecorded(markerDir: string): Promise<string[]> {
   const thawed: string[] = [];
-  for (const f of await readdir(markerDir).catch(() => [] as string[])) {
-    const mp = (await readFile(join(markerDir, f), "utf8").catch(() => "")).trim();
+  for (const f of (await ifExists(readdir(markerDir))) ?? []) {
+    const mp = ((await ifExists(readFile(join(markerDir, f), "utf8"))) ?? "").trim();
     if (mp.startsWith("/")) {
       await unfreeze(mp).catch(() => undefined); // gone or not frozen: nothing to thaw
       thawed.push(mp);
