@@ -5,7 +5,7 @@ import type { KubeClient } from "../kube/client.ts";
 import type { Logger } from "../kube/types.ts";
 import type { TokenStore } from "./auth.ts";
 import type { ResourceCache } from "./cache.ts";
-import type { ListSpec } from "./query.ts";
+import { pageOf, parseListQuery, type ListSpec } from "./query.ts";
 
 /** Every route lives under this prefix, as in the original. */
 export const BASE = "/apis/hwameistor.io/v1alpha1";
@@ -50,4 +50,47 @@ export interface RouteDeps {
 /** A JSON-schema object with exactly these properties (unknown fields are refused, naming them). */
 export function objectSchema(properties: Record<string, unknown>, required: string[] = []): Record<string, unknown> {
   return { type: "object", properties, required, additionalProperties: false };
+}
+
+export interface ListRoute<T> {
+  path: string;
+  tag: string;
+  summary: string;
+  returns: string;
+  /** The filters and sorts the route accepts (parsed from the query, documented in OpenAPI). */
+  list: ListSpec<T>;
+  /** What the path names, around the page (e.g. `{nodeName}`); it runs first, so it checks the path's objects. */
+  envelope?(ctx: RouteContext): Record<string, unknown>;
+  /** Every item the path names, before the query's filters. */
+  items(ctx: RouteContext): T[];
+  /** Whether an item passes the query's filters (`nameMatches`/`exactMatches` per filter). */
+  matches(item: T, filters: Record<string, string>, fuzzy: boolean): boolean;
+  /** How a paged item is answered, when that differs from the item (fields used only to sort or filter). */
+  present?(item: T): unknown;
+}
+
+/**
+ * A paginated GET list route: the path's objects are looked up (a missing one is NOT_FOUND before the query is
+ * read), the query's filters are applied, the rest is sorted and paged: `{...envelope, items, pagination}`.
+ */
+export function listRoute<T>(r: ListRoute<T>): Route {
+  return {
+    method: "GET",
+    path: r.path,
+    tag: r.tag,
+    summary: r.summary,
+    list: r.list as ListSpec<never>,
+    returns: r.returns,
+    handler: (ctx) => {
+      const envelope = r.envelope?.(ctx) ?? {};
+      const all = r.items(ctx);
+      const q = parseListQuery(ctx.query, r.list);
+      const page = pageOf(
+        all.filter((x) => r.matches(x, q.filters, q.fuzzy)),
+        q,
+        r.list,
+      );
+      return { ...envelope, items: r.present ? page.items.map((x) => r.present!(x)) : page.items, pagination: page.pagination };
+    },
+  };
 }

@@ -7,7 +7,7 @@ import type { KubeObject } from "../../kube/types.ts";
 import { badBody } from "../errors.ts";
 import { AUTH_HEADER, tokenFromHeader } from "../auth.ts";
 import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
-import { objectSchema, type Route, type RouteDeps } from "../route.ts";
+import { listRoute, objectSchema, type Route, type RouteDeps } from "../route.ts";
 import {
   clusterSummary,
   eventActions,
@@ -138,26 +138,19 @@ export function clusterRoutes(d: RouteDeps): Route[] {
         };
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/operations",
       tag: "Operations",
       summary: "Migrations, conversions and expansions (LocalVolumeMigrate/Convert/Expand) with their state and progress",
-      list: operationsList as ListSpec<never>,
+      list: operationsList,
       returns: "{items: Operation[], pagination}",
-      handler: ({ query }) => {
-        const q = parseListQuery(query, operationsList);
-        const f = q.filters;
-        const items = allOperations(d).filter(
-          (o) =>
-            nameMatches(o.eventName, f.name, q.fuzzy) &&
-            exactMatches(o.status, f.state) &&
-            nameMatches(o.localVolumeName, f.volumeName, q.fuzzy) &&
-            exactMatches(o.eventType, f.type),
-        );
-        return pageOf(items, q, operationsList);
-      },
-    },
+      items: () => allOperations(d),
+      matches: (o, f, fuzzy) =>
+        nameMatches(o.eventName, f.name, fuzzy) &&
+        exactMatches(o.status, f.state) &&
+        nameMatches(o.localVolumeName, f.volumeName, fuzzy) &&
+        exactMatches(o.eventType, f.type),
+    }),
     {
       method: "GET",
       path: "/cluster/operations/:operationName",

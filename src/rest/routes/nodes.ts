@@ -7,8 +7,8 @@ import { HwError, notFound } from "../../api/errors.ts";
 import { Labels, Owners, POOL_CLASSES, VolumeStates } from "../../api/names.ts";
 import type { LocalDiskObject } from "../../kube/hwameistor.ts";
 import { badBody } from "../errors.ts";
-import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
-import { objectSchema, type Route, type RouteDeps } from "../route.ts";
+import { exactMatches, nameMatches, type ListSpec } from "../query.ts";
+import { listRoute, objectSchema, type ListRoute, type Route, type RouteContext, type RouteDeps } from "../route.ts";
 import {
   diskMatches,
   localDiskInfo,
@@ -23,12 +23,13 @@ import {
   type StoragePoolView,
 } from "../views.ts";
 
+const driverStateOf = (n: StorageNodeView) => String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? "");
 const nodesList: ListSpec<StorageNodeView & { name: string }> = {
   filters: ["name", "nodeState", "driverState"],
   sorts: {
     name: (n) => n.name,
     nodeState: (n) => n.k8SNodeState,
-    driverState: (n) => String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? ""),
+    driverState: driverStateOf,
   },
   defaultSort: { key: "name", dir: "asc" },
 };
@@ -37,6 +38,11 @@ const disksList: ListSpec<LocalDiskInfo> = {
   sorts: { name: (d) => d.diskPathShort, capacity: (d) => d.totalCapacityBytes, state: (d) => d.status?.claimState ?? "", node: (d) => d.spec?.nodeName ?? "" },
   defaultSort: { key: "name", dir: "asc" },
 };
+const diskPasses = (x: LocalDiskInfo, f: Record<string, string>, fuzzy: boolean) =>
+  (nameMatches(x.diskPathShort, f.name, fuzzy) || nameMatches(nameOf(x), f.name, fuzzy)) &&
+  exactMatches(x.status?.claimState, f.state) &&
+  exactMatches(x.spec?.owner, f.owner) &&
+  exactMatches(x.spec?.nodeName, f.nodeName);
 const poolsList: ListSpec<StoragePoolView> = {
   filters: ["name"],
   sorts: { name: (p) => p.poolName, capacity: (p) => p.totalCapacityBytes, used: (p) => p.allocatedCapacityBytes },
@@ -63,6 +69,10 @@ export function nodeRoutes(d: RouteDeps): Route[] {
     if (!names().includes(name)) throw notFound(`node ${name}`, "list nodes with GET /cluster/nodes");
     return view(name);
   }
+  const nodeEnvelope = ({ params }: RouteContext) => {
+    requireNode(params.nodeName!);
+    return { nodeName: params.nodeName };
+  };
   const disksOf = (node: string) => {
     const lsn = c.get("lsn", node);
     return c
@@ -87,21 +97,13 @@ export function nodeRoutes(d: RouteDeps): Route[] {
     const devs = new Set((requireNodePool(node, pool).disks ?? []).map((x) => x.devPath));
     return disksOf(node).filter((x) => devs.has(x.spec?.devicePath));
   };
-  function listDisks(items: LocalDiskInfo[], query: Record<string, unknown>) {
-    const q = parseListQuery(query, disksList);
-    const f = q.filters;
-    return pageOf(
-      items.filter(
-        (x) =>
-          (nameMatches(x.diskPathShort, f.name, q.fuzzy) || nameMatches(nameOf(x), f.name, q.fuzzy)) &&
-          exactMatches(x.status?.claimState, f.state) &&
-          exactMatches(x.spec?.owner, f.owner) &&
-          exactMatches(x.spec?.nodeName, f.nodeName),
-      ),
-      q,
-      disksList,
-    );
-  }
+  /** A list route of disks (every disks list takes the same filters). */
+  const disksRoute = (r: Pick<ListRoute<LocalDiskInfo>, "path" | "tag" | "summary" | "returns" | "envelope" | "items">) =>
+    listRoute<LocalDiskInfo>({ ...r, list: disksList, matches: diskPasses });
+  /** A list route of storage nodes (the name field only sorts and filters; the answer is the view). */
+  const nodesRoute = (r: Pick<ListRoute<StorageNodeView & { name: string }>, "path" | "tag" | "summary" | "returns" | "envelope" | "items" | "matches">) =>
+    listRoute<StorageNodeView & { name: string }>({ ...r, list: nodesList, present: ({ name: _n, ...v }) => v });
+  const nodeViews = (nodes: string[]) => nodes.map((n) => ({ ...view(n), name: n }));
   function requirePool(pool: string): StoragePoolView {
     const p = storagePools(c.list("lsn")).find((x) => x.poolName === pool);
     if (!p) throw notFound(`storage pool ${pool}`, "list pools with GET /cluster/pools");
@@ -109,28 +111,15 @@ export function nodeRoutes(d: RouteDeps): Route[] {
   }
 
   return [
-    {
-      method: "GET",
+    nodesRoute({
       path: "/cluster/nodes",
       tag: "Nodes",
       summary: "Storage nodes (LocalStorageNode, LocalDiskNode and the Kubernetes Node of each)",
-      list: nodesList as ListSpec<never>,
       returns: "{items: StorageNode[], pagination}",
-      handler: ({ query }) => {
-        const q = parseListQuery(query, nodesList);
-        const f = q.filters;
-        const items = names()
-          .map((n) => ({ ...view(n), name: n }))
-          .filter(
-            (n) =>
-              nameMatches(n.name, f.name, q.fuzzy) &&
-              exactMatches(n.k8SNodeState, f.nodeState) &&
-              exactMatches(String((n.localStorageNode as { status?: { state?: string } }).status?.state ?? ""), f.driverState),
-          );
-        const page = pageOf(items, q, nodesList);
-        return { items: page.items.map(({ name: _n, ...v }) => v), pagination: page.pagination };
-      },
-    },
+      items: () => nodeViews(names()),
+      matches: (n, f, fuzzy) =>
+        nameMatches(n.name, f.name, fuzzy) && exactMatches(n.k8SNodeState, f.nodeState) && exactMatches(driverStateOf(n), f.driverState),
+    }),
     {
       method: "GET",
       path: "/cluster/nodes/:nodeName",
@@ -176,38 +165,30 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         return { success: true };
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/nodes/:nodeName/migrates",
       tag: "Nodes",
       summary: "Migrations from or to the node",
-      list: migratesList as ListSpec<never>,
+      list: migratesList,
       returns: "{nodeName, items: LocalVolumeMigrate[], pagination}",
-      handler: ({ params, query }) => {
+      envelope: nodeEnvelope,
+      items: ({ params }) => {
         const node = params.nodeName!;
-        requireNode(node);
-        const q = parseListQuery(query, migratesList);
-        const f = q.filters;
-        const items = c
+        return c
           .list("lvmigrate")
-          .filter((m) => m.spec?.sourceNode === node || m.status?.targetNode === node || (m.spec?.targetNodesSuggested ?? []).includes(node))
-          .filter((m) => nameMatches(nameOf(m), f.migrateOperationName, q.fuzzy) && nameMatches(m.spec?.volumeName, f.volumeName, q.fuzzy))
-          .filter((m) => exactMatches(m.status?.state, f.state));
-        return { nodeName: node, ...pageOf(items, q, migratesList) };
+          .filter((m) => m.spec?.sourceNode === node || m.status?.targetNode === node || (m.spec?.targetNodesSuggested ?? []).includes(node));
       },
-    },
-    {
-      method: "GET",
+      matches: (m, f, fuzzy) =>
+        nameMatches(nameOf(m), f.migrateOperationName, fuzzy) && nameMatches(m.spec?.volumeName, f.volumeName, fuzzy) && exactMatches(m.status?.state, f.state),
+    }),
+    disksRoute({
       path: "/cluster/nodes/:nodeName/disks",
       tag: "Nodes",
       summary: "The node's disks (LocalDisk with its pool and free capacity)",
-      list: disksList as ListSpec<never>,
       returns: "{nodeName, items: LocalDiskInfo[], pagination}",
-      handler: ({ params, query }) => {
-        requireNode(params.nodeName!);
-        return { nodeName: params.nodeName, ...listDisks(disksOf(params.nodeName!), query) };
-      },
-    },
+      envelope: nodeEnvelope,
+      items: ({ params }) => disksOf(params.nodeName!),
+    }),
     {
       method: "GET",
       path: "/cluster/nodes/:nodeName/disks/:diskName",
@@ -261,21 +242,19 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         return { data: { diskName: nameOf(ld), owner } };
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/nodes/:nodeName/pools",
       tag: "Nodes",
       summary: "The node's storage pools",
-      list: nodePoolsList as ListSpec<never>,
+      list: nodePoolsList,
       returns: "{nodeName, items: StorageNodePool[], pagination}",
-      handler: ({ params, query }) => {
-        requireNode(params.nodeName!);
-        const q = parseListQuery(query, nodePoolsList);
+      envelope: nodeEnvelope,
+      items: ({ params }) => {
         const lsn = c.get("lsn", params.nodeName!);
-        const items = (lsn ? nodePools(lsn) : []).filter((p) => nameMatches(p.name, q.filters.name, q.fuzzy));
-        return { nodeName: params.nodeName, ...pageOf(items, q, nodePoolsList) };
+        return lsn ? nodePools(lsn) : [];
       },
-    },
+      matches: (p, f, fuzzy) => nameMatches(p.name, f.name, fuzzy),
+    }),
     {
       method: "GET",
       path: "/cluster/nodes/:nodeName/pools/:poolName",
@@ -284,19 +263,14 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       returns: "StorageNodePool",
       handler: ({ params }) => requireNodePool(params.nodeName!, params.poolName!),
     },
-    {
-      method: "GET",
+    disksRoute({
       path: "/cluster/nodes/:nodeName/pools/:poolName/disks",
       tag: "Nodes",
       summary: "The disks of one pool of the node",
-      list: disksList as ListSpec<never>,
       returns: "{poolName, nodeName, items: LocalDiskInfo[], pagination}",
-      handler: ({ params, query }) => ({
-        poolName: params.poolName,
-        nodeName: params.nodeName,
-        ...listDisks(poolDisks(params.nodeName!, params.poolName!), query),
-      }),
-    },
+      envelope: ({ params }) => ({ poolName: params.poolName, nodeName: params.nodeName }),
+      items: ({ params }) => poolDisks(params.nodeName!, params.poolName!),
+    }),
     {
       method: "GET",
       path: "/cluster/nodes/:nodeName/pools/:poolName/disks/:diskName",
@@ -309,22 +283,15 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         return d0;
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/pools",
       tag: "Pools",
       summary: "Storage pools across nodes (capacity summed per pool name)",
-      list: poolsList as ListSpec<never>,
+      list: poolsList,
       returns: "{items: StoragePool[], pagination}",
-      handler: ({ query }) => {
-        const q = parseListQuery(query, poolsList);
-        return pageOf(
-          storagePools(c.list("lsn")).filter((p) => nameMatches(p.poolName, q.filters.name, q.fuzzy)),
-          q,
-          poolsList,
-        );
-      },
-    },
+      items: () => storagePools(c.list("lsn")),
+      matches: (p, f, fuzzy) => nameMatches(p.poolName, f.name, fuzzy),
+    }),
     {
       method: "GET",
       path: "/cluster/pools/:poolName",
@@ -333,33 +300,26 @@ export function nodeRoutes(d: RouteDeps): Route[] {
       returns: "StoragePool",
       handler: ({ params }) => requirePool(params.poolName!),
     },
-    {
-      method: "GET",
+    nodesRoute({
       path: "/cluster/pools/:poolName/nodes",
       tag: "Pools",
       summary: "The nodes that have the pool",
-      list: nodesList as ListSpec<never>,
       returns: "{storagePoolName, items: StorageNode[], pagination}",
-      handler: ({ params, query }) => {
-        const p = requirePool(params.poolName!);
-        const q = parseListQuery(query, nodesList);
-        const items = p.nodeNames.map((n) => ({ ...view(n), name: n })).filter((n) => nameMatches(n.name, q.filters.name, q.fuzzy));
-        const page = pageOf(items, q, nodesList);
-        return { storagePoolName: p.poolName, items: page.items.map(({ name: _n, ...v }) => v), pagination: page.pagination };
-      },
-    },
-    {
-      method: "GET",
+      envelope: ({ params }) => ({ storagePoolName: requirePool(params.poolName!).poolName }),
+      items: ({ params }) => nodeViews(requirePool(params.poolName!).nodeNames),
+      matches: (n, f, fuzzy) => nameMatches(n.name, f.name, fuzzy),
+    }),
+    disksRoute({
       path: "/cluster/pools/:poolName/nodes/:nodeName/disks",
       tag: "Pools",
       summary: "The disks of the pool on one node",
-      list: disksList as ListSpec<never>,
       returns: "{poolName, nodeName, items: LocalDiskInfo[], pagination}",
-      handler: ({ params, query }) => {
+      envelope: ({ params }) => {
         requirePool(params.poolName!);
-        return { poolName: params.poolName, nodeName: params.nodeName, ...listDisks(poolDisks(params.nodeName!, params.poolName!), query) };
+        return { poolName: params.poolName, nodeName: params.nodeName };
       },
-    },
+      items: ({ params }) => poolDisks(params.nodeName!, params.poolName!),
+    }),
     {
       method: "POST",
       path: "/cluster/pools/expand",
@@ -401,21 +361,16 @@ export function nodeRoutes(d: RouteDeps): Route[] {
         return { success: true, claimName: name, disks: free.map((x) => x.spec?.devicePath) };
       },
     },
-    {
-      method: "GET",
+    disksRoute({
       path: "/cluster/localdisks",
       tag: "Disks",
       summary: "Every LocalDisk",
-      list: disksList as ListSpec<never>,
       returns: "{items: LocalDiskInfo[], pagination}",
-      handler: ({ query }) => {
+      items: () => {
         const lsns = new Map(c.list("lsn").map((l) => [nameOf(l), l]));
-        return listDisks(
-          c.list("ld").map((ld) => localDiskInfo(ld, lsns.get(ld.spec?.nodeName ?? ""))),
-          query,
-        );
+        return c.list("ld").map((ld) => localDiskInfo(ld, lsns.get(ld.spec?.nodeName ?? "")));
       },
-    },
+    }),
     {
       method: "GET",
       path: "/cluster/localdisknodes",

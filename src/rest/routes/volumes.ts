@@ -13,8 +13,8 @@ import type { KubeObject } from "../../kube/types.ts";
 import { badBody } from "../errors.ts";
 import { formatBytes, toBinarySI } from "../../api/quantity.ts";
 import { parseCapacity, roundUpExtent } from "../quantity.ts";
-import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
-import { objectSchema, type Route, type RouteDeps } from "../route.ts";
+import { exactMatches, nameMatches, type ListSpec } from "../query.ts";
+import { listRoute, objectSchema, type Route, type RouteDeps } from "../route.ts";
 import { nameOf } from "../views.ts";
 import { listEvents, eventsList } from "./cluster.ts";
 
@@ -34,7 +34,8 @@ export const volumesList: ListSpec<LocalVolumeObject> = {
   defaultSort: { key: "name", dir: "asc" },
 };
 
-const snapshotsList: ListSpec<KubeObject & { spec?: { sourceVolume?: string; requiredCapacityBytes?: number }; status?: { state?: string } }> = {
+type SnapshotItem = KubeObject & { spec?: { sourceVolume?: string; requiredCapacityBytes?: number }; status?: { state?: string } };
+const snapshotsList: ListSpec<SnapshotItem> = {
   filters: ["snapshotName", "name", "volumeName", "state"],
   sorts: {
     name: (s) => nameOf(s),
@@ -45,6 +46,9 @@ const snapshotsList: ListSpec<KubeObject & { spec?: { sourceVolume?: string; req
   },
   defaultSort: { key: "time", dir: "desc" },
 };
+
+const snapshotPasses = (s: SnapshotItem, f: Record<string, string>, fuzzy: boolean) =>
+  nameMatches(nameOf(s), f.snapshotName ?? f.name, fuzzy) && exactMatches(s.status?.state, f.state);
 
 const groupsList: ListSpec<KubeObject> = {
   filters: ["name"],
@@ -99,30 +103,20 @@ export function volumeRoutes(d: RouteDeps): Route[] {
   const c = d.cache;
   const cl = c.clients;
   return [
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/volumes",
       tag: "Volumes",
       summary: "LocalVolumes",
-      list: volumesList as ListSpec<never>,
+      list: volumesList,
       returns: "{items: LocalVolume[], pagination}",
-      handler: ({ query }) => {
-        const q = parseListQuery(query, volumesList);
-        const f = q.filters;
-        const byNode = f.nodeName;
-        const items = c
-          .list("lv")
-          .filter(
-            (v) =>
-              nameMatches(nameOf(v), f.volumeName ?? f.name, q.fuzzy) &&
-              exactMatches(v.status?.state, f.state) &&
-              nameMatches(v.spec?.pvcNamespace, f.namespace, false) &&
-              nameMatches(v.spec?.volumegroup, f.group, q.fuzzy) &&
-              (byNode === undefined || replicaNodes(d, v).includes(byNode)),
-          );
-        return pageOf(items, q, volumesList);
-      },
-    },
+      items: () => c.list("lv"),
+      matches: (v, f, fuzzy) =>
+        nameMatches(nameOf(v), f.volumeName ?? f.name, fuzzy) &&
+        exactMatches(v.status?.state, f.state) &&
+        nameMatches(v.spec?.pvcNamespace, f.namespace, false) &&
+        nameMatches(v.spec?.volumegroup, f.group, fuzzy) &&
+        (f.nodeName === undefined || replicaNodes(d, v).includes(f.nodeName)),
+    }),
     {
       method: "GET",
       path: "/cluster/volumes/:volumeName",
@@ -182,25 +176,18 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return listEvents(d, query, { resourceName: nameOf(lv) });
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/volumes/:volumeName/snapshot",
       tag: "Volumes",
       summary: "The volume's snapshots (LocalVolumeSnapshot)",
-      list: snapshotsList as ListSpec<never>,
+      list: snapshotsList,
       returns: "{items: LocalVolumeSnapshot[], pagination}",
-      handler: ({ params, query }) => {
+      items: ({ params }) => {
         const lv = requireVolume(d, params.volumeName!);
-        const q = parseListQuery(query, snapshotsList);
-        const f = q.filters;
-        const items = c
-          .list("lvs")
-          .filter(
-            (s) => s.spec?.sourceVolume === nameOf(lv) && nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) && exactMatches(s.status?.state, f.state),
-          );
-        return pageOf(items, q, snapshotsList);
+        return c.list("lvs").filter((s) => s.spec?.sourceVolume === nameOf(lv));
       },
-    },
+      matches: snapshotPasses,
+    }),
     {
       method: "POST",
       path: "/cluster/volumes/:volumeName/snapshot",
@@ -417,24 +404,18 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return { data: { volumeName: nameOf(lv), targetCapacityBytes: target, via: "LocalVolumeExpand" } };
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/volumegroups",
       tag: "Volume groups",
       summary: "LocalVolumeGroups with their volumes",
-      list: groupsList as ListSpec<never>,
+      list: groupsList,
       returns: "{items: VolumeGroup[], pagination}",
-      handler: ({ query }) => {
-        const spec = groupsList;
-        const q = parseListQuery(query, spec);
+      items: () => {
         const lvs = c.list("lv");
-        const items = c
-          .list("lvg")
-          .filter((g) => nameMatches(nameOf(g), q.filters.name, q.fuzzy))
-          .map((g) => ({ ...g, items: lvs.filter((v) => v.spec?.volumegroup === nameOf(g)) }));
-        return pageOf(items, q, spec);
+        return c.list("lvg").map((g) => ({ ...g, items: lvs.filter((v) => v.spec?.volumegroup === nameOf(g)) }));
       },
-    },
+      matches: (g, f, fuzzy) => nameMatches(nameOf(g), f.name, fuzzy),
+    }),
     {
       method: "GET",
       path: "/cluster/volumegroups/:vgName",
@@ -447,27 +428,15 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return { ...g, items: c.list("lv").filter((v) => v.spec?.volumegroup === nameOf(g)) };
       },
     },
-    {
-      method: "GET",
+    listRoute({
       path: "/cluster/snapshots",
       tag: "Snapshots",
       summary: "LocalVolumeSnapshots",
-      list: snapshotsList as ListSpec<never>,
+      list: snapshotsList,
       returns: "{items: LocalVolumeSnapshot[], pagination}",
-      handler: ({ query }) => {
-        const q = parseListQuery(query, snapshotsList);
-        const f = q.filters;
-        const items = c
-          .list("lvs")
-          .filter(
-            (s) =>
-              nameMatches(nameOf(s), f.snapshotName ?? f.name, q.fuzzy) &&
-              nameMatches(s.spec?.sourceVolume, f.volumeName, q.fuzzy) &&
-              exactMatches(s.status?.state, f.state),
-          );
-        return pageOf(items, q, snapshotsList);
-      },
-    },
+      items: () => c.list("lvs"),
+      matches: (s, f, fuzzy) => snapshotPasses(s, f, fuzzy) && nameMatches(s.spec?.sourceVolume, f.volumeName, fuzzy),
+    }),
     {
       method: "GET",
       path: "/cluster/snapshot/:snapshotName/snapshot",
