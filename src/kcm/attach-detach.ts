@@ -8,12 +8,12 @@
 
 import { createHash } from "node:crypto";
 import type { CoreNode, Pod, Pv, Pvc, VolumeAttachment } from "../api/core.ts";
-import type { KubeClient } from "../kube/client.ts";
+
 import { Controller } from "../kube/controller.ts";
 import type { Informer } from "../kube/informer.ts";
-import { InformerFactory } from "../kube/informer-factory.ts";
+import { roleInformers, type RoleOptions } from "../kube/informer-factory.ts";
 import { CSI_DRIVER, NODE, POD, PV, PVC, VOLUME_ATTACHMENT } from "../kube/resources.ts";
-import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
+import { type KubeObject } from "../kube/types.ts";
 
 type K = KubeObject;
 
@@ -60,9 +60,8 @@ export function desiredAttachments(
   return [...out.values()];
 }
 
-export function attachDetachController(o: { client: KubeClient; log?: Logger; informers?: InformerFactory }) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log });
+export function attachDetachController(o: RoleOptions) {
+  const { log, f } = roleInformers(o);
   const vas = o.client.forKind<VolumeAttachment & K>(VOLUME_ATTACHMENT);
   const inf = {
     pod: f.for<Pod & K>(POD),

@@ -12,13 +12,13 @@
 // Concurrency: PV writes carry the cached resourceVersion, so two claims racing for one PV get a conflict
 // and the loser re-decides.
 
-import type { CoreNode, Pod, Pv, Pvc, StorageClassShape } from "../api/core.ts";
+import type { CoreNode, Pod, Pv, Pvc } from "../api/core.ts";
 import { KubeAnnotations, KubeFinalizers } from "../api/names.ts";
-import type { KubeClient } from "../kube/client.ts";
+
 import { Controller } from "../kube/controller.ts";
-import { InformerFactory } from "../kube/informer-factory.ts";
-import { NODE, POD, PV, PVC, STORAGE_CLASS, metaTime } from "../kube/resources.ts";
-import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
+import { claimInformers, roleInformers, type RoleOptions } from "../kube/informer-factory.ts";
+import { NODE, POD, metaTime } from "../kube/resources.ts";
+import { type KubeObject } from "../kube/types.ts";
 import { ClaimPhases, VolumePhases, claimKey, decideClaim, decideVolume, type EventSpec } from "./binder.ts";
 
 export const COMPONENT = "persistentvolume-controller";
@@ -27,12 +27,7 @@ export const BOUND_CONDITION = "Bound";
 
 type K = KubeObject;
 
-export interface PvControllerOptions {
-  client: KubeClient;
-  log?: Logger;
-  /** Shared informers (a process running several roles); default: this controller's own. */
-  informers?: InformerFactory;
-}
+export type PvControllerOptions = RoleOptions;
 
 export interface PvControllerParts {
   claims: Controller;
@@ -50,14 +45,11 @@ export function podUsesClaim(pod: Pod, namespace: string, claim: string): boolea
 }
 
 export function pvController(o: PvControllerOptions): PvControllerParts {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 15_000 });
-  const pvcs = o.client.forKind<Pvc & K>(PVC);
-  const pvs = o.client.forKind<Pv & K>(PV);
+  const { log, f } = roleInformers(o, 15_000);
+  const claimSide = claimInformers(f);
+  const { pvcs, pvs } = claimSide;
   const inf = {
-    pvc: f.for<Pvc & K>(PVC),
-    pv: f.for<Pv & K>(PV),
-    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
+    ...claimSide.inf,
     node: f.for<CoreNode & K>(NODE),
     pod: f.for<Pod & K>(POD),
   };

@@ -1,11 +1,16 @@
 // What every sidecar shares: the driver behind a CSI socket (name and controller capabilities, asked over
 // gRPC as the real sidecars do), the CSI volume capability of a PV or PVC, node topology from CSINode +
-// Node labels, and Kubernetes quantities of byte counts. Pure except connectDriver().
+// Node labels, Kubernetes quantities of byte counts, and the options, resync and retry of every sidecar's loop.
+// Pure except connectDriver().
 
 import type { CoreNode, Pv } from "../api/core.ts";
 import type { HwError } from "../api/errors.ts";
 import { connectCsi, type CsiClient } from "../csi/client.ts";
 import type { AccessMode, ControllerCapabilityType, Topology, VolumeCapability } from "../csi/types.ts";
+import type { KubeClient } from "../kube/client.ts";
+import { Controller, type ControllerOptions } from "../kube/controller.ts";
+import type { RoleOptions } from "../kube/informer-factory.ts";
+import type { Logger } from "../kube/types.ts";
 
 export interface Driver {
   name: string;
@@ -122,4 +127,24 @@ export function rpcError(e: unknown): string {
 export function isInProgress(e: unknown): boolean {
   const code = (e as HwError)?.code;
   return code === "DEADLINE_EXCEEDED" || code === "UNAVAILABLE" || code === "ABORTED" || code === "CANCELLED";
+}
+
+/** What a CSI sidecar is started with: a role's options, the driver it calls and the deadline of a CSI call. */
+export interface SidecarOptions extends RoleOptions {
+  driver: Driver;
+  timeoutMs?: number;
+}
+
+/** Informers of a sidecar resync every minute; a failed item is retried after 1 s, doubling up to 5 min (upstream's defaults). */
+export const SIDECAR_RESYNC_MS = 60_000;
+export const SIDECAR_RETRY = { baseDelayMs: 1000, maxDelayMs: 300_000 };
+
+/** A sidecar's work loop: the upstream retry, and Events as `component` when it records any. */
+export function sidecarController(
+  client: KubeClient,
+  log: Logger,
+  c: Pick<ControllerOptions, "name" | "workers" | "reconcile" | "queue"> & { component?: string },
+): Controller {
+  const { component, ...rest } = c;
+  return new Controller({ queue: SIDECAR_RETRY, ...rest, log, ...(component ? { events: { client, component } } : {}) });
 }

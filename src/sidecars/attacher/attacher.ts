@@ -12,18 +12,17 @@
 import type { Pv, VolumeAttachment } from "../../api/core.ts";
 import type { HwError } from "../../api/errors.ts";
 import { attacherFinalizer } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
+
 import { Controller } from "../../kube/controller.ts";
-import { InformerFactory } from "../../kube/informer-factory.ts";
+import { roleInformers } from "../../kube/informer-factory.ts";
 import { CSI_NODE, PV, VOLUME_ATTACHMENT, metaTime } from "../../kube/resources.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
-import { csiNodeDriver, pvCapability, rpcError, type CsiNodeShape, type Driver } from "../common.ts";
+import { type KubeObject } from "../../kube/types.ts";
+import { csiNodeDriver, pvCapability, rpcError, SIDECAR_RESYNC_MS, sidecarController, type CsiNodeShape, type SidecarOptions } from "../common.ts";
 
 type K = KubeObject;
 
-export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
+export function attacher(o: SidecarOptions) {
+  const { log, f } = roleInformers(o, SIDECAR_RESYNC_MS);
   const driver = o.driver.name;
   const finalizer = attacherFinalizer(driver);
   const vas = o.client.forKind<VolumeAttachment & K>(VOLUME_ATTACHMENT);
@@ -32,13 +31,7 @@ export function attacher(o: { client: KubeClient; driver: Driver; log?: Logger; 
     pv: f.for<Pv & K>(PV),
     csiNode: f.for<CsiNodeShape & K>(CSI_NODE),
   };
-  const ctl: Controller = new Controller({
-    name: `attacher-${driver}`,
-    log,
-    workers: 4,
-    queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
-    reconcile: (key) => sync(key),
-  });
+  const ctl: Controller = sidecarController(o.client, log, { name: `attacher-${driver}`, workers: 4, reconcile: (key) => sync(key) });
   ctl.watch(inf.va).watch(inf.pv, (pv) =>
     inf.va
       .list()

@@ -19,30 +19,32 @@ import type { CoreNode, Pv, Pvc, StorageClassShape } from "../../api/core.ts";
 import { HwError } from "../../api/errors.ts";
 import { KubeAnnotations, KubeFinalizers } from "../../api/names.ts";
 import { quantityOrUndefined } from "../../api/quantity.ts";
-import type { KubeClient } from "../../kube/client.ts";
-import { Controller } from "../../kube/controller.ts";
-import { InformerFactory } from "../../kube/informer-factory.ts";
-import { CSI_NODE, NODE, PV, PVC, STORAGE_CLASS, VOLUME_ATTACHMENT, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
+
+import { claimInformers, roleInformers } from "../../kube/informer-factory.ts";
+import { CSI_NODE, NODE, VOLUME_ATTACHMENT, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { objectKey, type KubeObject } from "../../kube/types.ts";
 import type { CreateVolumeResponse, Topology } from "../../csi/types.ts";
-import { isInProgress, nodeTopology, rpcError, type CsiNodeShape, type Driver } from "../common.ts";
+import {
+  isInProgress,
+  nodeTopology,
+  rpcError,
+  SIDECAR_RESYNC_MS,
+  SIDECAR_RETRY,
+  sidecarController,
+  type CsiNodeShape,
+  type SidecarOptions,
+} from "../common.ts";
 import { createVolumeRequest, persistentVolume, pvNameOf, shouldDelete, shouldProvision } from "./decide.ts";
 
 type K = KubeObject;
 export const PROVISIONED_CONDITION = "Provisioned";
 
-export interface ProvisionerOptions {
-  client: KubeClient;
-  driver: Driver;
-  log?: Logger;
+export interface ProvisionerOptions extends SidecarOptions {
   workers?: number;
-  /** CreateVolume / DeleteVolume deadline (default 60 s). */
-  timeoutMs?: number;
   /** Retry backoff (default 1 s → 300 s). */
   retryStartMs?: number;
   retryMaxMs?: number;
-  informers?: InformerFactory;
 }
 
 /** A claim problem found before any CSI call: nothing was created. */
@@ -57,35 +59,31 @@ class ClaimProblem extends Error {
 }
 
 export function provisioner(o: ProvisionerOptions) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
+  const { log, f } = roleInformers(o, SIDECAR_RESYNC_MS);
   const driver = o.driver.name;
   const identity = `${Date.now()}-${randomBytes(2).readUInt16BE() % 10000}-${driver}`;
-  const pvcs = o.client.forKind<Pvc & K>(PVC);
-  const pvs = o.client.forKind<Pv & K>(PV);
+  const claimSide = claimInformers(f);
+  const { pvcs, pvs } = claimSide;
   const inf = {
-    pvc: f.for<Pvc & K>(PVC),
-    pv: f.for<Pv & K>(PV),
-    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
+    ...claimSide.inf,
     node: f.for<CoreNode & K>(NODE),
     csiNode: f.for<CsiNodeShape & K>(CSI_NODE),
     va: f.for<K>(VOLUME_ATTACHMENT),
     vs: f.for<K>(VOLUME_SNAPSHOT),
     vsc: f.for<K>(VOLUME_SNAPSHOT_CONTENT),
   };
-  const queue = { baseDelayMs: o.retryStartMs ?? 1000, maxDelayMs: o.retryMaxMs ?? 300_000 };
-  const events = { client: o.client, component: `${driver}_${os.hostname()}` };
+  const queue = { baseDelayMs: o.retryStartMs ?? SIDECAR_RETRY.baseDelayMs, maxDelayMs: o.retryMaxMs ?? SIDECAR_RETRY.maxDelayMs };
+  const component = `${driver}_${os.hostname()}`;
   const timeoutMs = o.timeoutMs ?? 60_000;
 
-  const claims: Controller = new Controller({
+  const claims = sidecarController(o.client, log, {
     name: `provisioner-${driver}`,
-    log,
-    events,
+    component,
     workers: o.workers ?? 4,
     queue,
     reconcile: (key) => provisionClaim(key),
   });
-  const deleter: Controller = new Controller({ name: `deleter-${driver}`, log, events, workers: 2, queue, reconcile: (key) => deleteVolume(key) });
+  const deleter = sidecarController(o.client, log, { name: `deleter-${driver}`, component, workers: 2, queue, reconcile: (key) => deleteVolume(key) });
   const claimsUsing = (ns: string, kind: string, name: string) =>
     inf.pvc
       .list()

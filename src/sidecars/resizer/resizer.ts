@@ -14,12 +14,12 @@
 
 import type { Pv, Pvc, StorageClassShape } from "../../api/core.ts";
 import { quantityOrUndefined } from "../../api/quantity.ts";
-import type { KubeClient } from "../../kube/client.ts";
+
 import { Controller } from "../../kube/controller.ts";
-import { InformerFactory } from "../../kube/informer-factory.ts";
-import { PV, PVC, STORAGE_CLASS, metaTime } from "../../kube/resources.ts";
-import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
-import { pvCapability, rpcError, type Driver } from "../common.ts";
+import { claimInformers, roleInformers } from "../../kube/informer-factory.ts";
+import { metaTime } from "../../kube/resources.ts";
+import { objectKey, type KubeObject } from "../../kube/types.ts";
+import { pvCapability, rpcError, SIDECAR_RESYNC_MS, sidecarController, type SidecarOptions } from "../common.ts";
 
 type K = KubeObject;
 export const FS_RESIZE_PENDING_MESSAGE = "Waiting for user to (re-)start a pod to finish file system resize of volume on node.";
@@ -56,23 +56,14 @@ export function resizeDecision(
   return { resize: { bytes: wantBytes, quantity: want! } };
 }
 
-export function resizer(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
+export function resizer(o: SidecarOptions) {
+  const { log, f } = roleInformers(o, SIDECAR_RESYNC_MS);
   const driver = o.driver.name;
-  const pvcs = o.client.forKind<Pvc & K>(PVC);
-  const pvs = o.client.forKind<Pv & K>(PV);
-  const inf = {
-    pvc: f.for<Pvc & K>(PVC),
-    pv: f.for<Pv & K>(PV),
-    sc: f.for<StorageClassShape & K>(STORAGE_CLASS),
-  };
-  const ctl: Controller = new Controller({
+  const { inf, pvcs, pvs } = claimInformers(f);
+  const ctl: Controller = sidecarController(o.client, log, {
     name: `resizer-${driver}`,
-    log,
     workers: 2,
-    events: { client: o.client, component: `external-resizer ${driver}` },
-    queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
+    component: `external-resizer ${driver}`,
     reconcile: (key) => sync(key),
   });
   ctl

@@ -19,13 +19,13 @@
 
 import type { Pv, Pvc } from "../../api/core.ts";
 import { KubeAnnotations, KubeFinalizers } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
+
 import { Controller } from "../../kube/controller.ts";
-import { InformerFactory } from "../../kube/informer-factory.ts";
+import { roleInformers, type RoleOptions } from "../../kube/informer-factory.ts";
 import { PV, PVC, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CLASS, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { objectKey, silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
-import { bytesQuantity } from "../common.ts";
+import { objectKey, type KubeObject } from "../../kube/types.ts";
+import { bytesQuantity, SIDECAR_RESYNC_MS, sidecarController } from "../common.ts";
 
 type Any = any; // snapshot kinds have no shape in src/api yet
 export const contentNameOf = (vs: Any) => `snapcontent-${vs.metadata?.uid}`;
@@ -34,9 +34,8 @@ export const contentNameOf = (vs: Any) => `snapcontent-${vs.metadata?.uid}`;
 export const nsToTime = (ns: number | string | undefined) =>
   ns === undefined || ns === null ? undefined : new Date(Number(BigInt(ns) / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-export function snapshotController(o: { client: KubeClient; log?: Logger; informers?: InformerFactory }) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
+export function snapshotController(o: RoleOptions) {
+  const { log, f } = roleInformers(o, SIDECAR_RESYNC_MS);
   const snaps = o.client.forKind<Any>(VOLUME_SNAPSHOT);
   const contents = o.client.forKind<Any>(VOLUME_SNAPSHOT_CONTENT);
   const inf = {
@@ -46,12 +45,10 @@ export function snapshotController(o: { client: KubeClient; log?: Logger; inform
     pvc: f.for<Pvc & KubeObject>(PVC),
     pv: f.for<Pv & KubeObject>(PV),
   };
-  const ctl: Controller = new Controller({
+  const ctl: Controller = sidecarController(o.client, log, {
     name: "snapshot-controller",
-    log,
     workers: 2,
-    events: { client: o.client, component: "snapshot-controller" },
-    queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
+    component: "snapshot-controller",
     reconcile: (key) => sync(key),
   });
   const pending = () =>

@@ -14,12 +14,12 @@
 
 import { CsiParamKeys, KubeFinalizers } from "../../api/names.ts";
 import type { HwError } from "../../api/errors.ts";
-import type { KubeClient } from "../../kube/client.ts";
+
 import { Controller } from "../../kube/controller.ts";
-import { InformerFactory } from "../../kube/informer-factory.ts";
+import { roleInformers } from "../../kube/informer-factory.ts";
 import { VOLUME_SNAPSHOT_CLASS, VOLUME_SNAPSHOT_CONTENT, metaTime } from "../../kube/resources.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
-import { rpcError, type Driver } from "../common.ts";
+
+import { rpcError, SIDECAR_RESYNC_MS, sidecarController, type SidecarOptions } from "../common.ts";
 
 type Any = any; // snapshot kinds have no shape in src/api yet
 
@@ -56,21 +56,18 @@ export function snapshotParameters(classParams: Record<string, string> | undefin
   return out;
 }
 
-export function snapshotter(o: { client: KubeClient; driver: Driver; log?: Logger; timeoutMs?: number; informers?: InformerFactory }) {
-  const log = o.log ?? silentLogger;
-  const f = o.informers ?? new InformerFactory(o.client, { log, resyncPeriodMs: 60_000 });
+export function snapshotter(o: SidecarOptions) {
+  const { log, f } = roleInformers(o, SIDECAR_RESYNC_MS);
   const driver = o.driver.name;
   const contents = o.client.forKind<Any>(VOLUME_SNAPSHOT_CONTENT);
   const inf = {
     vsc: f.for<Any>(VOLUME_SNAPSHOT_CONTENT),
     cls: f.for<Any>(VOLUME_SNAPSHOT_CLASS),
   };
-  const ctl: Controller = new Controller({
+  const ctl: Controller = sidecarController(o.client, log, {
     name: `snapshotter-${driver}`,
-    log,
     workers: 2,
-    events: { client: o.client, component: `csi-snapshotter ${driver}` },
-    queue: { baseDelayMs: 1000, maxDelayMs: 300_000 },
+    component: `csi-snapshotter ${driver}`,
     reconcile: (key) => sync(key),
   });
   ctl.watch(inf.vsc).watch(inf.cls, () => undefined);
