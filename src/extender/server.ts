@@ -10,8 +10,7 @@
 // A request the extender cannot read gets HTTP 400; a decider failure is answered in `error` (HTTP 200),
 // which kube-scheduler reports as the extender's failure for that pod.
 
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { readBodyLimited, startTlsJsonServer } from "../host/tls/json-server.ts";
 import type { Pod } from "../api/core.ts";
 import type { Logger } from "../kube/types.ts";
 import { issueCertificate, type CertificatePem } from "../host/tls/x509.ts";
@@ -121,16 +120,11 @@ export async function startExtenderServer(o: ExtenderServerOptions): Promise<Run
     if (verb !== "filter" && verb !== "prioritize")
       return reply(404, { error: `no such verb ${path}: the extender serves POST …/filter and …/prioritize (bind is kube-scheduler's)` });
     if (req.method !== "POST") return reply(405, { error: `${req.method} ${path}: only POST is allowed` });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) return reply(413, { error: `request body over ${MAX_BODY_BYTES} bytes` });
-      chunks.push(c);
-    }
+    const raw = await readBodyLimited(req, MAX_BODY_BYTES);
+    if (!raw) return reply(413, { error: `request body over ${MAX_BODY_BYTES} bytes` });
     let parsed;
     try {
-      parsed = parseExtenderArgs(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      parsed = parseExtenderArgs(JSON.parse(raw.toString("utf8")));
     } catch (e) {
       const msg = e instanceof BadExtenderArgs ? e.message : `the body is not JSON: ${(e as Error).message}`;
       return reply(400, { error: `malformed ExtenderArgs: ${msg}` });
@@ -152,32 +146,6 @@ export async function startExtenderServer(o: ExtenderServerOptions): Promise<Run
         : reply(500, { error: `hwameistor ${verb} for pod ${pod}: ${(e as Error).message}` });
     }
   };
-  const server: Server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
-    handle(req).then(
-      (r) => {
-        res.writeHead(r.status, { "Content-Type": r.body === "ok" ? "text/plain" : "application/json" });
-        res.end(r.body);
-      },
-      (e: unknown) => {
-        res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ error: String(e) }));
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    certPem: cert.certPem,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const server = await startTlsJsonServer({ port: o.port, host: o.host, cert, handle, onError: (e) => reply(500, { error: String(e) }) });
+  return { port: server.port, certPem: cert.certPem, stop: server.close };
 }

@@ -3,8 +3,7 @@
 // server then applies the failurePolicy; the chart's Ignore admits the pod unchanged). The serving
 // certificate can be swapped while running (renewal) with setCertificate.
 
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { readBodyLimited, startTlsJsonServer } from "../host/tls/json-server.ts";
 import type { Logger } from "../kube/types.ts";
 import { MalformedReview, mutate, parseReview, type MutateOptions, type VolumeLookup } from "./mutate.ts";
 
@@ -28,17 +27,6 @@ export interface RunningWebhookServer {
 const json = (status: number, body: unknown) => ({ status, body: JSON.stringify(body) });
 const failure = (status: number, message: string) => json(status, { kind: "Status", apiVersion: "v1", status: "Failure", code: status, message });
 
-async function readBody(req: import("node:http").IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
-}
-
 export async function startWebhookServer(o: WebhookServerOptions): Promise<RunningWebhookServer> {
   const handle = async (req: import("node:http").IncomingMessage): Promise<{ status: number; body: string }> => {
     const path = new URL(req.url ?? "/", "https://x").pathname;
@@ -47,7 +35,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Runni
     if (req.method !== "POST") return failure(405, `${req.method} ${path}: only POST is allowed`);
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
     if (type !== "application/json") return failure(400, `content type ${JSON.stringify(type)}: only application/json is supported`);
-    const raw = await readBody(req);
+    const raw = await readBodyLimited(req, MAX_BODY_BYTES);
     if (!raw) return failure(413, `request body over ${MAX_BODY_BYTES} bytes`);
     let review;
     try {
@@ -69,34 +57,19 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Runni
     );
     return json(200, { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response });
   };
-  const server: Server = createServer({ key: o.cert.keyPem, cert: o.cert.certPem }, (req, res) => {
-    handle(req).then(
-      (r) => {
-        res.writeHead(r.status, { "Content-Type": r.body === "ok" ? "text/plain" : "application/json" });
-        res.end(r.body);
-      },
-      (e: unknown) => {
-        o.log.error({ err: String(e) }, "admission request failed");
-        const r = failure(500, `webhook error: ${(e as Error).message}`);
-        res.writeHead(r.status, { "Content-Type": "application/json" });
-        res.end(r.body);
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
+  const { server, port, close } = await startTlsJsonServer({
+    port: o.port,
+    host: o.host,
+    cert: o.cert,
+    handle,
+    onError: (e) => {
+      o.log.error({ err: String(e) }, "admission request failed");
+      return failure(500, `webhook error: ${(e as Error).message}`);
+    },
   });
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     setCertificate: (c) => server.setSecureContext({ key: c.keyPem, cert: c.certPem }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
