@@ -334,6 +334,7 @@ export const ErrorReasons = {
   EncryptSecretNoKey: "FAILED_PRECONDITION",
   EncryptSecretEmpty: "FAILED_PRECONDITION",
   PluginRegistrationFailed: "FAILED_PRECONDITION",
+  NoRegistrationDir: "FAILED_PRECONDITION",
   UnknownEncryptType: "INVALID_ARGUMENT",
   EncryptionKeyMismatch: "FAILED_PRECONDITION",
   NoEncryptionSupport: "FAILED_PRECONDITION",

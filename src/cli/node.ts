@@ -3,8 +3,11 @@ import type { Command } from "commander";
 import { serveUntilSignal, serverLogger } from "./serve.ts";
 import { parseMetricsPort } from "../kube/metrics.ts";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Drivers } from "../api/names.ts";
+import { serveRegistrations } from "../csi/registration.ts";
+import { KubeClient } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
 import { DEFAULT_KUBELET_ROOT, startKubelet, type Kubelet } from "../kubelet/kubelet.ts";
 import { DEFAULT_STATE_DIR, startNodeAgent } from "../node/agent.ts";
 import { DISK_SOCKET_NAME } from "../node/disk-volume/index.ts";
@@ -36,6 +39,8 @@ interface NodeFlags {
   logLevel: string;
   runPods: boolean;
   kubeletRoot: string;
+  pluginRegistrationDir?: string;
+  kubeletKubeconfig?: string;
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -67,6 +72,14 @@ export function registerNodeCommand(program: Command): void {
       false,
     )
     .option("--kubelet-root <dir>", "kubelet root for pod volume paths (plugins/kubernetes.io/csi/…, pods/<uid>/…)", DEFAULT_KUBELET_ROOT)
+    .option(
+      "--kubelet-kubeconfig <file>",
+      "with --run-pods: the kubelet role's own credentials (a kubelet's, e.g. user system:node:<name>); default: the agent's",
+    )
+    .option(
+      "--plugin-registration-dir <dir>",
+      "register the drivers with the kubelet as csi-node-driver-registrar does: serve <dir>/<driver>-reg.sock (dir = the kubelet's <root-dir>/plugins_registry, mounted at the host's path); unset = a registrar sidecar does it. With --run-pods the kubelet role finds the drivers there too",
+    )
     .action(async (o: NodeFlags) => {
       const log = serverLogger(o.logLevel, { node: o.nodeName });
       const agent = await startNodeAgent({
@@ -89,12 +102,26 @@ export function registerNodeCommand(program: Command): void {
         metricsHost: o.metricsHost,
         log,
       });
+      // Registration before the kubelet role starts, so that role finds the sockets on its first pass.
+      const drivers: Record<string, string> = {
+        ...(o.diskDriver ? { [Drivers.Disk]: resolve(agent.ctx.csiSocketDir, DISK_SOCKET_NAME) } : {}),
+        ...(agent.storage?.socketPath ? { [Drivers.Lvm]: resolve(agent.storage.socketPath) } : {}),
+      };
+      const registration = o.pluginRegistrationDir
+        ? await serveRegistrations({ registrationDir: o.pluginRegistrationDir, drivers, log }).catch(async (e: unknown) => {
+            await agent.stop();
+            throw e;
+          })
+        : undefined;
       let kubelet: Kubelet | undefined;
       if (o.runPods) {
-        const user = agent.ctx.client.kubeConfig.getCurrentUser();
+        const kubeletClient = o.kubeletKubeconfig
+          ? new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeletKubeconfig }).kubeConfig, { userAgent: "hwameistor-kubelet" })
+          : agent.ctx.client;
+        const user = kubeletClient.kubeConfig.getCurrentUser();
         const token = user?.token ?? (user?.tokenFile ? readFileSync(user.tokenFile, "utf8").trim() : undefined);
         kubelet = await startKubelet({
-          client: agent.ctx.client,
+          client: kubeletClient,
           nodeName: o.nodeName,
           root: o.kubeletRoot,
           csiSockets: {
@@ -102,14 +129,16 @@ export function registerNodeCommand(program: Command): void {
             ...(agent.storage?.socketPath ? { [Drivers.Lvm]: agent.storage.socketPath } : {}),
           },
           hostIP: o.storageIp ?? "127.0.0.1",
+          registrationDir: o.pluginRegistrationDir,
           token,
           log,
         }).catch(async (e: unknown) => {
+          await registration?.stop();
           await agent.stop();
           throw e;
         });
       }
-      const service = { stop: async () => (await kubelet?.stop(), await agent.stop()) };
+      const service = { stop: async () => (await kubelet?.stop(), await registration?.stop(), await agent.stop()) };
       serveUntilSignal(log, service, {
         node: o.nodeName,
         ready: true,
@@ -118,6 +147,7 @@ export function registerNodeCommand(program: Command): void {
         lvmSocket: agent.storage?.socketPath,
         metricsPort: agent.metrics?.port,
         kubeletLogPort: kubelet?.logPort,
+        registrationSockets: registration ? [...registration.servers().values()].map((r) => r.socketPath) : undefined,
       });
     });
 }

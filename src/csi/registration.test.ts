@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { csiPackage } from "./proto.ts";
-import { registerPlugin, registrationSocket, startRegistrationServer } from "./registration.ts";
+import { discoverPlugins, registerPlugin, registrationSocket, serveRegistrations, startRegistrationServer, type PluginInfo } from "./registration.ts";
 import { startCsiServer, type CsiServer } from "./server.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hw-reg-"));
@@ -95,4 +95,64 @@ test("a stale registration socket is replaced; a non-socket file is refused", as
   fs.writeFileSync(sock, "not a socket");
   await assert.rejects(startRegistrationServer({ registrationDir: dir, driver: "x.example.com", endpoint }), /exists and is not a socket/);
   fs.rmSync(sock);
+});
+
+test("serveRegistrations (the node agent's --plugin-registration-dir) + discoverPlugins (the kubelet's watcher): both drivers registered; a refusal is served afresh and registers on a later pass", async () => {
+  const registry = fs.mkdtempSync(path.join(dir, "plugins_registry-"));
+  const diskEndpoint = path.join(dir, "disk-missing.sock"); // no server there yet: the kubelet's NodeGetInfo fails
+  const set = await serveRegistrations({
+    registrationDir: registry,
+    drivers: { "lvm.hwameistor.io": endpoint, "disk.hwameistor.io": diskEndpoint },
+    retryMs: 50,
+  });
+  const known = new Set<string>();
+  const registered: PluginInfo[] = [];
+  const kubeletRegister = async (i: PluginInfo) => {
+    await nodeGetInfo(i.endpoint);
+    registered.push(i);
+  };
+  let disk: CsiServer | undefined;
+  try {
+    assert.deepEqual(fs.readdirSync(registry).sort(), ["disk.hwameistor.io-reg.sock", "lvm.hwameistor.io-reg.sock"]);
+    fs.writeFileSync(path.join(registry, ".hidden"), ""); // not a socket, and dot-files are ignored
+    const first = await discoverPlugins(registry, known, kubeletRegister);
+    assert.deepEqual(
+      first.map((i) => i.name),
+      ["lvm.hwameistor.io"],
+    );
+    const diskReg = set.servers().get("disk.hwameistor.io")!;
+    assert.equal(diskReg.status()?.plugin_registered, false, "the refusal was reported to the agent");
+    // the agent serves a fresh socket after retryMs; once the driver answers, the next pass registers it
+    disk = await startCsiServer({
+      socketPath: diskEndpoint,
+      driver: "disk.hwameistor.io",
+      identity: {
+        GetPluginInfo: async () => ({ name: "disk.hwameistor.io", vendor_version: "1.0" }),
+        Probe: async () => ({}),
+        GetPluginCapabilities: async () => ({ capabilities: [] }),
+      },
+      node: { NodeGetInfo: async () => ({ node_id: "node-1" }) },
+    } as any);
+    for (let i = 0; i < 100 && set.servers().get("disk.hwameistor.io") === diskReg; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual(set.servers().get("disk.hwameistor.io"), diskReg, "a fresh registration server");
+    const second = await discoverPlugins(registry, known, kubeletRegister);
+    assert.deepEqual(
+      second.map((i) => i.name),
+      ["disk.hwameistor.io"],
+    );
+    assert.deepEqual(set.servers().get("disk.hwameistor.io")!.status(), { plugin_registered: true, error: "" });
+    assert.deepEqual((await discoverPlugins(registry, known, kubeletRegister)).length, 0, "registered once");
+    assert.deepEqual(
+      registered.map((i) => [i.name, i.endpoint]),
+      [
+        ["lvm.hwameistor.io", endpoint],
+        ["disk.hwameistor.io", diskEndpoint],
+      ],
+    );
+  } finally {
+    await set.stop();
+    await disk?.stop();
+  }
+  assert.deepEqual(fs.readdirSync(registry), [".hidden"], "sockets removed on stop");
+  await assert.rejects(serveRegistrations({ registrationDir: path.join(dir, "nope"), drivers: {} }), /plugin registration directory .*nope does not exist/);
 });

@@ -124,3 +124,103 @@ export async function registerPlugin(socketPath: string, register: (info: Plugin
     client.close();
   }
 }
+
+export interface RegistrationSet {
+  /** driver → the registration server currently serving it. */
+  servers(): Map<string, RegistrationServer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * What csi-node-driver-registrar does, for every driver a process serves, without the sidecar: one
+ * registration socket per driver in the kubelet's plugin registry (`<kubelet root>/plugins_registry`),
+ * naming the CSI socket as the kubelet dials it. When the kubelet reports a failed registration the
+ * upstream registrar exits and its restarted container serves a fresh socket, which the kubelet's plugin
+ * watcher registers again; here the socket is served afresh after `retryMs` (same effect, no restart).
+ */
+export async function serveRegistrations(o: {
+  registrationDir: string;
+  /** driver name → its CSI socket (absolute, as the kubelet sees it). */
+  drivers: Record<string, string>;
+  retryMs?: number;
+  log?: { info(o: object, m: string): void; error(o: object, m: string): void };
+}): Promise<RegistrationSet> {
+  if (!fs.existsSync(o.registrationDir) || !fs.statSync(o.registrationDir).isDirectory()) {
+    throw new HwError("FAILED_PRECONDITION", "NoRegistrationDir", `plugin registration directory ${o.registrationDir} does not exist`, {
+      hint: "point --plugin-registration-dir at the kubelet's plugins_registry (<kubelet root-dir>/plugins_registry), mounted from the host",
+    });
+  }
+  const servers = new Map<string, RegistrationServer>();
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  const serve = async (driver: string, endpoint: string): Promise<void> => {
+    const srv = await startRegistrationServer({
+      registrationDir: o.registrationDir,
+      driver,
+      endpoint,
+      onStatus: (s) => {
+        if (s.plugin_registered) {
+          o.log?.info({ driver, endpoint, socket: srv.socketPath }, "registered with the kubelet");
+          return;
+        }
+        o.log?.error({ driver, error: s.error }, "the kubelet refused the registration; serving the registration socket afresh");
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (stopped || servers.get(driver) !== srv) return;
+          void srv
+            .stop()
+            .then(() => (stopped ? undefined : serve(driver, endpoint)))
+            .catch((e: unknown) => o.log?.error({ driver, err: String(e) }, "registration socket not served again"));
+        }, o.retryMs ?? 5000);
+        timers.add(t);
+      },
+    });
+    servers.set(driver, srv);
+  };
+  try {
+    for (const [driver, endpoint] of Object.entries(o.drivers)) await serve(driver, endpoint);
+  } catch (e) {
+    for (const s of servers.values()) await s.stop();
+    throw e;
+  }
+  return {
+    servers: () => servers,
+    stop: async () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      for (const s of servers.values()) await s.stop();
+    },
+  };
+}
+
+/**
+ * The kubelet's plugin watcher, one pass: every socket in `registrationDir` (names starting with "." are
+ * ignored, as the kubelet does) not registered yet goes through `registerPlugin`. Returns the plugins
+ * registered in this pass; a socket that fails is logged and tried again on the next pass.
+ */
+export async function discoverPlugins(
+  registrationDir: string,
+  known: Set<string>,
+  register: (info: PluginInfo) => Promise<void>,
+  log?: { warn(o: object, m: string): void },
+): Promise<PluginInfo[]> {
+  const out: PluginInfo[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(registrationDir);
+  } catch {
+    return out;
+  }
+  for (const n of names.sort()) {
+    const p = path.join(registrationDir, n);
+    if (n.startsWith(".") || known.has(p)) continue;
+    try {
+      if (!fs.lstatSync(p).isSocket()) continue;
+      out.push(await registerPlugin(p, register));
+      known.add(p);
+    } catch (e) {
+      log?.warn({ socket: p, err: (e as Error).message }, "plugin not registered; trying again");
+    }
+  }
+  return out;
+}

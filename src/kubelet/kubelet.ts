@@ -23,6 +23,7 @@ import { join } from "node:path";
 import type { Container, CoreNode, EnvVar, Pod, Pv, Pvc, VolumeAttachment } from "../api/core.ts";
 import { HwError } from "../api/errors.ts";
 import { CsiClient } from "../csi/client.ts";
+import { discoverPlugins } from "../csi/registration.ts";
 import {
   ensureTarget,
   findContainerProcesses,
@@ -58,6 +59,12 @@ export interface KubeletOptions {
   root?: string;
   /** driver name → its node service socket on this node (the plugin registration a kubelet gets). */
   csiSockets: Record<string, string>;
+  /**
+   * The kubelet's plugin registry (`<root>/plugins_registry`): when given, drivers are found the way a
+   * kubelet finds them — registration sockets there (GetInfo, NodeGetInfo, NotifyRegistrationStatus), looked
+   * at every 5 s — and `csiSockets` is not used.
+   */
+  registrationDir?: string;
   /** The node's address (pod IPs: pods share the node's network namespace). */
   hostIP: string;
   /** Port of the log endpoint (default 0 = any free port; published in the Node's daemonEndpoints). */
@@ -115,9 +122,10 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
   // ---- CSI clients (one per driver socket)
   const clients = new Map<string, CsiClient>();
   const stageCaps = new Map<string, boolean>();
+  const sockets: Record<string, string> = o.registrationDir ? {} : { ...o.csiSockets };
   const csi: CsiNodeClients = {
     client: (driver) => {
-      const sock = o.csiSockets[driver];
+      const sock = sockets[driver];
       if (!sock || !existsSync(sock)) return undefined;
       let cl = clients.get(driver);
       if (!cl) {
@@ -525,7 +533,42 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     },
   });
   await publishEndpoint(c, o.nodeName, o.hostIP, logs.port, log);
-  await registerPlugins(c, o.nodeName, csi, Object.keys(o.csiSockets), log);
+  // ---- plugin registration: the given sockets, or what registers in the plugin registry
+  const registered = new Set<string>();
+  const discover = async () => {
+    const found = await discoverPlugins(
+      o.registrationDir!,
+      registered,
+      async (info) => {
+        const probe = new CsiClient(info.endpoint);
+        try {
+          await probe.nodeGetInfo({ timeoutMs: 10_000 });
+        } finally {
+          probe.close();
+        }
+        clients.get(info.name)?.close();
+        clients.delete(info.name);
+        stageCaps.delete(info.name);
+        sockets[info.name] = info.endpoint;
+        log.info({ driver: info.name, endpoint: info.endpoint }, "CSI plugin registered");
+      },
+      log,
+    );
+    for (const p of registered) if (!existsSync(p)) registered.delete(p); // gone: a new socket there registers again
+    if (found.length) await registerPlugins(c, o.nodeName, csi, Object.keys(sockets), log);
+  };
+  let watcher: NodeJS.Timeout | undefined;
+  if (o.registrationDir) {
+    await discover();
+    let busy = false;
+    watcher = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      discover()
+        .catch((e: unknown) => log.warn({ err: String(e) }, "plugin registration pass failed"))
+        .finally(() => (busy = false));
+    }, 5000);
+  } else await registerPlugins(c, o.nodeName, csi, Object.keys(sockets), log);
 
   await ctl.start();
   for (const uid of records.keys()) ctl.enqueue(uid); // records of pods deleted while we were down
@@ -533,6 +576,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
   return {
     logPort: logs.port,
     stop: async () => {
+      clearInterval(watcher);
       await ctl.stop();
       await logs.stop();
       for (const cl of clients.values()) cl.close();

@@ -198,11 +198,24 @@ test("node DaemonSet: the agent's sockets are where the registrars and the liven
       assert.equal(regPath, `${socketDir}/${sock}`, `${name}: the kubelet would dial another path`);
       assert.equal(hostPathOf(ds, reg, "/registration"), `${kubeletRoot}/plugins_registry`);
     }
+    assert.ok(!argv.some((a) => a.startsWith("--plugin-registration-dir")), `${name}: the registrars register, not the agent`);
     const probe = containerOf(ds, "liveness-probe");
     assert.equal(hostPathOf(ds, probe, "/csi"), socketDir);
     const port = Number(probe.args!.find((a) => a.startsWith("--health-port="))!.split("=")[1]);
     assert.equal(node.ports!.find((p) => p.name === "healthz")!.containerPort, port);
   }
+});
+
+test("node DaemonSet with localStorage.registrar.builtIn: no registrar sidecars, the agent registers in plugins_registry", () => {
+  const ds = find(render({ set: ["localStorage.registrar.builtIn=true"] }), "DaemonSet", "hwameistor-node");
+  assert.deepEqual(
+    containersOf(ds).map((c) => c.name),
+    ["node", "liveness-probe"],
+  );
+  const node = containerOf(ds, "node");
+  assert.ok(node.args!.includes("--plugin-registration-dir=/var/lib/kubelet/plugins_registry"));
+  // the agent sees plugins_registry through its kubelet-root mount, at the host's path
+  assert.equal(hostPathOf(ds, node, "/var/lib/kubelet"), "/var/lib/kubelet");
 });
 
 test("controller Deployment: every sidecar dials the socket the controller serves, with the original's flags", () => {
