@@ -384,8 +384,9 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     }
     for (const b of binds) {
       const isFile = (spec.volumeDevices ?? []).some((d) => d.devicePath === b.target);
-      if (ensureTarget(b.target, isFile ? "file" : "dir")) {
-        rec.createdPaths.push(b.target);
+      const created = ensureTarget(b.target, isFile ? "file" : "dir");
+      if (created.length) {
+        rec.createdPaths.push(...created);
         save(rec);
       }
     }

@@ -56,7 +56,9 @@ test("a container process: private bind mount, env, user, exit status, log; SIGT
     const vol = join(dir, "vol");
     const target = join(dir, "mnt");
     ensureTarget(vol, "dir");
-    assert.equal(ensureTarget(target, "dir"), true);
+    assert.deepEqual(ensureTarget(target, "dir"), [target]);
+    assert.deepEqual(ensureTarget(join(dir, "a", "b", "dev"), "file"), [join(dir, "a"), join(dir, "a", "b"), join(dir, "a", "b", "dev")], "parents too");
+    assert.deepEqual(ensureTarget(target, "dir"), [], "nothing created twice");
     writeFileSync(join(vol, "in"), "from-volume\n");
     const rcFile = join(dir, "rc");
     const logFile = join(dir, "log");

@@ -139,23 +139,28 @@ export function killContainer(pid: number, rcFile: string): boolean {
 }
 
 /**
- * Makes sure a bind target exists on the host (a directory, or an empty file for a block device); returns
- * true when it created it (the caller records that, to remove it again). Refuses to create under /dev,
- * /proc and /sys.
+ * Makes sure a bind target exists on the host (a directory, or an empty file for a block device); answers
+ * every path it created, outermost first (missing parents too), so the caller can record them and remove
+ * them again in reverse order. Refuses to create under /dev, /proc and /sys.
  */
-export function ensureTarget(target: string, kind: "dir" | "file"): boolean {
-  if (existsSync(target)) return false;
+export function ensureTarget(target: string, kind: "dir" | "file"): string[] {
+  if (existsSync(target)) return [];
   if (/^\/(dev|proc|sys)(\/|$)/.test(target)) {
     throw new HwError("FAILED_PRECONDITION", "TargetMissing", `${target} does not exist and is not created under /dev, /proc or /sys`, {
       hint: "use a devicePath/mountPath that exists on the host, or one outside those trees",
     });
   }
-  if (kind === "dir") mkdirSync(target, { recursive: true });
-  else {
-    mkdirSync(target.slice(0, target.lastIndexOf("/")) || "/", { recursive: true });
-    writeFileSync(target, "", { flag: "wx" }); // an empty regular file is a valid bind target for a device
+  const created: string[] = [];
+  const parts = target.split("/").filter(Boolean);
+  for (let i = 1; i < parts.length; i++) {
+    const p = `/${parts.slice(0, i).join("/")}`;
+    if (!existsSync(p)) created.push(p);
   }
-  return true;
+  const dir = kind === "dir" ? target : target.slice(0, target.lastIndexOf("/")) || "/";
+  mkdirSync(dir, { recursive: true });
+  if (kind === "file") writeFileSync(target, "", { flag: "wx" }); // an empty regular file is a valid bind target for a device
+  created.push(target);
+  return created;
 }
 
 /** Container shims whose status file lies under `prefix` (from /proc): for crash sweeps and `cluster down`. */

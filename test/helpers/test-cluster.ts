@@ -1,0 +1,178 @@
+// A dev cluster (`hwameistor cluster up`, the sources run through tsx) for end-to-end tests of workloads:
+// the real kubectl against it, its processes by name (cluster.json), `kill -9` of one of them and the wait
+// for the supervisor's restart, and what of the cluster is on the host (container processes, kubelet mounts,
+// loop devices) to assert that nothing leaked. `down()` runs `cluster down --purge` and reports what was
+// left; call it from `after` so a failing test cleans up too.
+// eslint-disable-next-line no-restricted-imports -- tests run the real binaries
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { commandLineOf, isAlive } from "../../src/host/netns/daemon.ts";
+import { findContainerProcesses } from "../../src/host/container/container.ts";
+import { listLoops, type LoopDevice } from "../../src/host/loop/loop.ts";
+import { listMounts, type MountInfo } from "../../src/host/mount/mount.ts";
+import { kubectlRunner } from "./kubectl.ts";
+
+const repo = resolve(import.meta.dirname, "../..");
+
+export interface ClusterProcess {
+  pid?: number;
+  restarts?: number;
+}
+
+export interface TestCluster {
+  dir: string;
+  state: string;
+  kubeconfig: string;
+  k: ReturnType<typeof kubectlRunner>;
+  /** `bin/hwameistor args` with this cluster's environment. */
+  hw(args: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
+  processes(): Record<string, ClusterProcess>;
+  /** SIGKILL to the cluster's process `name` (only if its pid is alive and runs from this state dir). */
+  kill(name: string): ClusterProcess & { killed: boolean };
+  /** Until the supervisor has restarted `name` after `before` (a value kill() returned). */
+  restarted(name: string, before: ClusterProcess, timeoutMs?: number): Promise<void>;
+  /** `cluster down --purge`; answers the loop devices and mounts of the cluster still there afterwards. */
+  down(): Promise<{ loops: LoopDevice[]; mounts: MountInfo[]; stderr: string }>;
+}
+
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 90_000, everyMs = 300): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (
+    !(await Promise.resolve()
+      .then(cond)
+      .catch(() => false))
+  ) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function startTestCluster(o: { prefix: string; nodes: number }): Promise<TestCluster> {
+  const dir = await mkdtemp(join(tmpdir(), `hw-${o.prefix}-`));
+  const state = join(dir, "state");
+  const kubeconfig = join(state, "kubeconfig");
+  const hw = (args: string[], timeoutMs = 300_000) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+      execFile(
+        join(repo, "bin", "hwameistor"),
+        args,
+        { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * 2 ** 20, env: { ...process.env, HWAMEISTOR_TSX: "1" } },
+        (err, stdout, stderr) => res({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, stdout, stderr }),
+      );
+    });
+  const processes = () => JSON.parse(readFileSync(join(state, "cluster.json"), "utf8")).processes as Record<string, ClusterProcess>;
+  const ours = (pid: number | undefined) => !!pid && isAlive(pid) && commandLineOf(pid).some((a) => a.includes(state));
+  const cluster: TestCluster = {
+    dir,
+    state,
+    kubeconfig,
+    k: kubectlRunner(kubeconfig, { HOME: dir }),
+    hw,
+    processes,
+    kill(name) {
+      const p = processes()[name];
+      if (!p) throw new Error(`the cluster has no process ${name}`);
+      if (!ours(p.pid)) return { ...p, killed: false };
+      process.kill(p.pid!, "SIGKILL");
+      return { ...p, killed: true };
+    },
+    async restarted(name, before, timeoutMs = 90_000) {
+      await waitFor(
+        `${name} restarted by the supervisor`,
+        () => {
+          const p = processes()[name];
+          return !!p && (p.restarts ?? 0) > (before.restarts ?? 0) && p.pid !== before.pid && ours(p.pid);
+        },
+        timeoutMs,
+      );
+    },
+    async down() {
+      let stderr = "";
+      if (existsSync(state)) {
+        const r = await hw(["cluster", "down", "--purge", "--state-dir", state]);
+        stderr = r.code === 0 ? "" : r.stderr;
+      }
+      const loops = (await listLoops()).filter((l) => l.backFile.startsWith(dir + "/"));
+      const mounts = (await listMounts()).filter((m) => m.target.startsWith(dir + "/"));
+      await rm(dir, { recursive: true, force: true });
+      return { loops, mounts, stderr };
+    },
+  };
+  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes)]);
+  if (up.code !== 0) {
+    await cluster.down().catch(() => undefined);
+    throw new Error(`cluster up exited ${up.code}: ${up.stderr}`);
+  }
+  return cluster;
+}
+
+/** What of a cluster runs or is mounted on the host: container shims, kubelet mounts, loop devices. */
+export async function hostObjects(state: string): Promise<{ containers: number[]; kubeletMounts: string[]; loops: string[] }> {
+  return {
+    containers: findContainerProcesses(`${state}/`).map((c) => c.pid),
+    kubeletMounts: (await listMounts()).filter((m) => m.target.startsWith(state + "/") && m.target.includes("/kubelet/")).map((m) => m.target),
+    loops: (await listLoops()).filter((l) => l.backFile.startsWith(state + "/")).map((l) => l.backFile),
+  };
+}
+
+/**
+ * A kill point: `kubectl get <resource> -w` prints `fields` (JSONPath expressions, one line per object and
+ * event); the first line for which `victim` answers a process name gets that process killed -9 — at once, so
+ * the kill lands while the components are still reacting to that very change — and then waits for the
+ * supervisor's restart.
+ */
+export interface KillPoint {
+  /** Shown in failures: "controller when the LocalVolume appears". */
+  label: string;
+  resource: string;
+  fields: string[];
+  /** The process to kill for this line, or undefined to keep watching. */
+  victim: (f: string[]) => string | undefined;
+}
+
+export interface ArmedKill {
+  label: string;
+  /** Resolves once the process was killed and restarted; rejects if the point never came. */
+  done: Promise<string>;
+  stop(): void;
+}
+
+/** Starts watching for `kp` (call before the action that reaches it). */
+export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
+  // "|" between fields: kubectl's watch output goes through a tabwriter, which turns tabs into spaces.
+  const jsonpath = `jsonpath=${kp.fields.join("|")}{"\\n"}`;
+  const w = c.k.start(["get", kp.resource, "-A", "-w", "-o", jsonpath]);
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    if (w.child.exitCode === null) w.child.kill("SIGTERM");
+  };
+  const done = new Promise<string>((res, rej) => {
+    let buf = "";
+    const timer = setTimeout(() => {
+      stop();
+      rej(new Error(`kill point never reached: ${kp.label} (watch output: ${w.output().slice(-800)})`));
+    }, timeoutMs);
+    w.child.stdout!.on("data", (d: Buffer) => {
+      if (stopped) return;
+      buf += d.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) {
+        const name = kp.victim(line.split("|").map((x) => x.trim()));
+        if (!name) continue;
+        stop();
+        clearTimeout(timer);
+        const before = c.kill(name);
+        if (!before.killed) return rej(new Error(`${kp.label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
+        c.restarted(name, before).then(() => res(`${kp.label}: killed ${name} (pid ${before.pid}) on "${line}"`), rej);
+        return;
+      }
+    });
+  });
+  done.catch(() => undefined); // awaited by the caller; never an unhandled rejection
+  return { label: kp.label, done, stop };
+}
