@@ -2,7 +2,7 @@
 
 import type { Command } from "commander";
 import { startApiServer } from "../apiserver/server.ts";
-import { serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
 
 export function registerApiserverCommand(program: Command): void {
   program
@@ -10,16 +10,7 @@ export function registerApiserverCommand(program: Command): void {
     .description("run the embedded Kubernetes-compatible API server (SQLite-backed) for standalone and dev-cluster modes")
     .requiredOption("--data-dir <dir>", "directory for the SQLite store, the token and the kubeconfig")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option(
-      "--port <port>",
-      "port to listen on (0 = any free port)",
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid port ${v}`);
-        return n;
-      },
-      6443,
-    )
+    .option("--port <port>", "port to listen on (0 = any free port)", portOption(), 6443)
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: { dataDir: string; host: string; port: number; logLevel: string }) => {
       const log = serverLogger(o.logLevel);

@@ -15,7 +15,7 @@ import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { DEFAULT_TOKEN_TTL_MS } from "../rest/auth.ts";
 import { startRestServer } from "../rest/server.ts";
-import { serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
 
 interface RestFlags {
   kubeconfig?: string;
@@ -84,16 +84,7 @@ export function registerRestCommand(program: Command): void {
     .description("run the REST API and the web dashboard (the original's apiserver component)")
     .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option(
-      "--port <port>",
-      "port to listen on (0 = any free port)",
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HwError("INVALID_ARGUMENT", "Invalid", `--port ${v} is not a port number`);
-        return n;
-      },
-      8443,
-    )
+    .option("--port <port>", "port to listen on (0 = any free port)", portOption(), 8443)
     .option("--data-dir <dir>", "where the self-signed certificate and generated credentials are kept", ".state/rest")
     .option("--tls-cert <file>", "serving certificate (PEM); with --tls-key")
     .option("--tls-key <file>", "serving key (PEM); with --tls-cert")

@@ -22,7 +22,7 @@ import { NODE, PV, PVC, STORAGE_CLASS, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CONTENT 
 import { isNotFound } from "../kube/transport.ts";
 import type { DescriptorLike } from "../kube/types.ts";
 import { filterAndScore, type StorageState } from "../scheduler/index.ts";
-import { serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
 
 /** Reads the StorageState the filter needs for a pod in `namespace`. */
 export async function readStorageState(client: KubeClient, namespace: string): Promise<StorageState> {
@@ -73,19 +73,13 @@ export function clusterDecider(client: KubeClient): PlacementDecider {
   };
 }
 
-const port = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid port ${v}`);
-  return n;
-};
-
 export function registerSchedulerExtenderCommand(program: Command): void {
   program
     .command("scheduler-extender")
     .description("serve HwameiStor's filter and score to kube-scheduler (extender API over HTTPS: filter, prioritize; no bind)")
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--host <host>", "address to listen on (the chart: loopback, kube-scheduler is in the same pod)", "127.0.0.1")
-    .option("--port <port>", "HTTPS port (0 = any free port)", port, 9443)
+    .option("--port <port>", "HTTPS port (0 = any free port)", portOption(), 9443)
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: { kubeconfig?: string; host: string; port: number; logLevel: string }) => {
       const log = serverLogger(o.logLevel, { component: "scheduler-extender" });

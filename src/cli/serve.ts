@@ -2,6 +2,16 @@
 // for scripts and supervisors), stop gracefully on SIGTERM/SIGINT with exit 0, exit 1 if stopping fails.
 import pino from "pino";
 import type { Logger } from "pino";
+import { HwError } from "../api/errors.ts";
+
+/** The parser of a port flag (0 = any free port); a bad value is invalid usage (exit code 2) naming the flag. */
+export const portOption =
+  (flag = "--port") =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isInteger(n) || n > 65535) throw new HwError("INVALID_ARGUMENT", "Invalid", `${flag} ${v} is not a port number (0-65535)`);
+    return n;
+  };
 
 export function serverLogger(level: string, base?: Record<string, unknown>): Logger {
   return pino({ level, ...(base ? { base } : {}) }, pino.destination(2));

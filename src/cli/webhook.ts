@@ -4,13 +4,7 @@ import { Option, type Command } from "commander";
 import { invalid } from "../api/errors.ts";
 import { ObjectNames } from "../api/names.ts";
 import { startWebhook } from "../webhook/index.ts";
-import { serveUntilSignal, serverLogger } from "./serve.ts";
-
-const port = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid port ${v}`);
-  return n;
-};
+import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
 
 interface WebhookFlags {
   kubeconfig?: string;
@@ -33,7 +27,7 @@ export function registerWebhookCommand(program: Command): void {
     .description("run the admission webhook: sets schedulerName on new pods that use HwameiStor volumes (HTTPS, AdmissionReview v1)")
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--host <host>", "address to listen on", "0.0.0.0")
-    .option("--port <port>", "HTTPS port (0 = any free port)", port, 8443)
+    .option("--port <port>", "HTTPS port (0 = any free port)", portOption(), 8443)
     .addOption(new Option("--path <path>", "path of the mutating endpoint").env("MUTATE_PATH").default("/mutate"))
     .addOption(new Option("--namespace <ns>", "the webhook's namespace (Secret, Service; skipped like kube-system)").env("WEBHOOK_NAMESPACE"))
     .addOption(

@@ -1,8 +1,8 @@
 // `hwameistor cluster operator`: the operator's install behaviour (Cluster phases, disk claims, StorageClasses).
 import type { Command } from "commander";
-import pino from "pino";
 import { startOperator } from "../../controller/operator/index.ts";
 import { DEFAULT_CLUSTER_NAME } from "../../api/names.ts";
+import { serveUntilSignal, serverLogger } from "../serve.ts";
 
 export function registerOperator(cluster: Command): void {
   cluster
@@ -12,20 +12,8 @@ export function registerOperator(cluster: Command): void {
     .option("--cluster-name <name>", "the Cluster resource to act on", DEFAULT_CLUSTER_NAME)
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: { kubeconfig?: string; clusterName: string; logLevel: string }) => {
-      const log = pino({ level: o.logLevel, base: { component: "operator" } }, pino.destination(2));
+      const log = serverLogger(o.logLevel, { component: "operator" });
       const op = await startOperator({ kubeconfig: o.kubeconfig, clusterName: o.clusterName, log });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "shutting down");
-        op.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.stdout.write(JSON.stringify({ operator: o.clusterName, ready: true }) + "\n");
+      serveUntilSignal(log, op, { operator: o.clusterName, ready: true });
     });
 }
