@@ -28,6 +28,7 @@ import { localVolumeController } from "./local-volume/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { resizePolicyController } from "./resize-policy/reconciler.ts";
 import { volumeGroupController } from "./volume-group/reconciler.ts";
+import { nodeStateController } from "./node-state/reconciler.ts";
 
 export interface ControllerOptions {
   /** --kubeconfig; falls back to $KUBECONFIG, in-cluster, ~/.kube/config. */
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   workers?: number;
   /** How long a volume-group entry may name a missing LocalVolume before it is dropped (default 120 s). */
   groupOrphanGraceMs?: number;
+  /** Node-state check period (worker leases → LocalStorageNode/LocalDiskNode Offline; default 20 s). */
+  nodeStatePeriodMs?: number;
 }
 
 export interface RunningController extends Service {
@@ -75,8 +78,11 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
   const auditor = auditorController({ client, log });
   void auditor.start();
+  const nodeState = nodeStateController({ client, log, periodMs: o.nodeStatePeriodMs });
+  nodeState.start();
   log.info({}, "volume reconcilers running");
   return async () => {
+    await nodeState.stop();
     await auditor.stop();
     await snaps.stop();
     await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop()]);

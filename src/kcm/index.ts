@@ -1,13 +1,14 @@
 // kube-controller-manager roles for storage, as this project plays them where no Kubernetes runs them (the
 // dev cluster, standalone mode): the PV controller with the pvc-/pv-protection finalizers (pv-controller.ts)
-// the attach/detach controller's VolumeAttachment side (attach-detach.ts) and the StatefulSet controller
-// (statefulset/). docs/kube-roles.md.
+// the attach/detach controller's VolumeAttachment side (attach-detach.ts), the StatefulSet controller
+// (statefulset/) and the node lifecycle controller (node-lifecycle/: lease expiry → Ready Unknown, taints). docs/kube-roles.md.
 
 import type { KubeClient } from "../kube/client.ts";
 import { InformerFactory } from "../kube/informer-factory.ts";
 import { silentLogger, type Logger } from "../kube/types.ts";
 import { attachDetachController } from "./attach-detach.ts";
 import { pvController } from "./pv-controller.ts";
+import { nodeLifecycleController } from "./node-lifecycle/controller.ts";
 import { statefulSetController } from "./statefulset/controller.ts";
 
 export interface KcmOptions {
@@ -15,6 +16,9 @@ export interface KcmOptions {
   log?: Logger;
   /** Shared informers (one list/watch per resource for the whole process). */
   informers?: InformerFactory;
+  /** Node lifecycle: --node-monitor-grace-period / --node-monitor-period in ms (defaults 40 s / 5 s). */
+  nodeMonitorGracePeriodMs?: number;
+  nodeMonitorPeriodMs?: number;
 }
 
 export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<void> }> {
@@ -23,10 +27,17 @@ export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<vo
   const pv = pvController({ client: o.client, log, informers });
   const ad = attachDetachController({ client: o.client, log, informers });
   const sts = statefulSetController({ client: o.client, log });
-  await Promise.all([pv.start(), ad.start(), sts.start()]);
+  const nl = nodeLifecycleController({
+    client: o.client,
+    log,
+    informers,
+    nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs,
+    nodeMonitorPeriodMs: o.nodeMonitorPeriodMs,
+  });
+  await Promise.all([pv.start(), ad.start(), sts.start(), nl.start()]);
   return {
     async stop() {
-      await Promise.all([pv.stop(), ad.stop(), sts.stop()]);
+      await Promise.all([pv.stop(), ad.stop(), sts.stop(), nl.stop()]);
     },
   };
 }

@@ -9,6 +9,8 @@ import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { NodeHeartbeat } from "../kube/node-lease.ts";
+import { WorkerLeases } from "../kube/worker-lease.ts";
+import { HWAMEISTOR_NAMESPACE, localDiskManagerWorkerLease, localStorageWorkerLease } from "../api/names.ts";
 import { stderrLogger, type Logger } from "../kube/types.ts";
 import { setRunLogger } from "../host/runner.ts";
 import type { NodeContext, Service } from "./context.ts";
@@ -37,6 +39,11 @@ export interface NodeAgentOptions {
   diskClass?: string;
   /** Register the Node and renew its Lease (standalone mode; off where a kubelet does it). Default true. */
   registerNode?: boolean;
+  /** Worker Leases (§5.2): duration (default 30 s) and renew interval (default 15 s). */
+  workerLeaseDurationSeconds?: number;
+  workerLeaseRenewMs?: number;
+  /** Node Lease / Ready heartbeat interval (default 10 s). */
+  heartbeatIntervalMs?: number;
   /** /sys/block poll period (default 1000 ms; 0 = off). */
   pollMs?: number;
   smartIntervalSeconds?: number;
@@ -104,10 +111,27 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   };
   try {
     if (o.registerNode ?? true) {
-      const hb = new NodeHeartbeat({ client, nodeName: o.nodeName, log });
+      const hb = new NodeHeartbeat({
+        client,
+        nodeName: o.nodeName,
+        log,
+        renewIntervalMs: o.heartbeatIntervalMs,
+        statusIntervalMs: o.heartbeatIntervalMs,
+      });
       await hb.start();
       parts.push({ name: "heartbeat", svc: hb });
     }
+    const workerLeases = new WorkerLeases({
+      client,
+      namespace: HWAMEISTOR_NAMESPACE,
+      names: [localDiskManagerWorkerLease(o.nodeName), ...(o.localStorage ? [localStorageWorkerLease(o.nodeName)] : [])],
+      holder: o.nodeName,
+      leaseDurationSeconds: o.workerLeaseDurationSeconds,
+      renewIntervalMs: o.workerLeaseRenewMs,
+      log,
+    });
+    await workerLeases.start();
+    parts.push({ name: "worker-leases", svc: workerLeases });
     const disks = await startDiskManager(ctx, {
       selector,
       diskClass,
