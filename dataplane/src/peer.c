@@ -1,56 +1,335 @@
-/* Stage 1: a primary without peers. Replication (stage 2) replaces this file's bodies. */
-#include "peer.h"
-
+/* The primary's peers: configuration from `configure`, status, outdate-peer, and the replicated write path
+ * (protocol C: a write is answered after the local write completed and every UpToDate peer acked it). */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "bitmap.h"
-#include "volume.h"
+#include "peer_internal.h"
+#include "repl_proto.h"
+
+const char *peer_state_name(enum peer_state s) {
+  static const char *names[] = {"Connecting", "SyncSource", "SyncTarget", "UpToDate", "Disconnected", "Outdated", "StaleEpoch"};
+  return names[s];
+}
+
+void peer_recompute_suspended(struct volume *v) {
+  bool s = false;
+  if (v->role == ROLE_PRIMARY)
+    for (int i = 0; i < v->npeers; i++) s |= v->peers[i]->state == PS_DISCONNECTED || v->peers[i]->state == PS_CONNECTING;
+  if (s != v->suspended) LOGW("volume %s: I/O %s", v->name, s ? "suspended: a peer is not connected; the node agent must outdate it (outdate-peer) to resume degraded" : "resumed");
+  v->suspended = s;
+  pthread_cond_broadcast(&v->cond);
+}
+
+int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq) {
+  pthread_mutex_lock(&p->send_lock);
+  int rc = -ENOTCONN;
+  if (p->fd >= 0 && p->gen == gen) {
+    uint64_t s = ++p->next_seq;
+    rc = frame_send(p->fd, type, 0, s, offset, p->v->epoch, payload, len);
+    if (rc == 0 && seq) *seq = s;
+    if (rc) shutdown(p->fd, SHUT_RDWR); /* the receiver sees it and ends the connection */
+  }
+  pthread_mutex_unlock(&p->send_lock);
+  return rc;
+}
+
+bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq) {
+  while (p->gen == gen && p->connected && p->acked_seq < seq && !p->stop && !p->v->fenced) pthread_cond_wait(&p->v->cond, &p->v->lock);
+  return p->gen == gen && p->connected && p->acked_seq >= seq;
+}
+
+void peer_sleep(struct peer *p, unsigned ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  if (!p->stop) pthread_cond_timedwait(&p->v->cond, &p->v->lock, &ts);
+}
+
+/* ---- configuration ---- */
+
+static struct peer *peer_new(struct volume *v, const char *node, const char *address, struct hw_err *err) {
+  struct peer *p = calloc(1, sizeof *p);
+  if (!p) abort();
+  p->v = v;
+  p->fd = -1;
+  p->state = PS_CONNECTING;
+  snprintf(p->node, sizeof p->node, "%s", node);
+  snprintf(p->address, sizeof p->address, "%s", address);
+  pthread_mutex_init(&p->send_lock, NULL);
+  char path[PATH_MAX + DP_NAME_MAX + 16];
+  snprintf(path, sizeof path, "%s/bitmap.%s", v->dir, node);
+  bool fresh = access(path, F_OK) != 0;
+  p->dirty = bitmap_open(path, v->name, node, v->nregions, v->region_bytes, true, err);
+  if (!p->dirty) {
+    pthread_mutex_destroy(&p->send_lock);
+    free(p);
+    return NULL;
+  }
+  if (fresh && bitmap_count(v->written)) {
+    /* A new replica of a volume that holds data: everything ever written must reach it (sparse-aware). */
+    uint64_t n = bitmap_nbits(v->written);
+    uint64_t *words = calloc((n + 63) / 64 + 1, 8);
+    if (!words) abort();
+    bitmap_copy_words(v->written, words, (n + 63) / 64);
+    bitmap_or_words(p->dirty, words, (n + 63) / 64);
+    free(words);
+    bitmap_sync(p->dirty);
+  }
+  return p;
+}
+
+static void peer_start(struct peer *p) {
+  if (p->thread_running) return;
+  p->stop = false;
+  if (pthread_create(&p->thread, NULL, peer_thread, p)) abort();
+  p->thread_running = true;
+}
+
+/* Stops the connection thread; v->lock NOT held. */
+static void peer_halt(struct peer *p) {
+  struct volume *v = p->v;
+  pthread_mutex_lock(&v->lock);
+  p->stop = true;
+  pthread_cond_broadcast(&v->cond);
+  pthread_mutex_unlock(&v->lock);
+  pthread_mutex_lock(&p->send_lock);
+  if (p->fd >= 0) shutdown(p->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&p->send_lock);
+  if (p->thread_running) pthread_join(p->thread, NULL);
+  p->thread_running = false;
+}
+
+static void peer_free(struct peer *p) {
+  bitmap_close(p->dirty);
+  pthread_mutex_destroy(&p->send_lock);
+  free(p);
+}
+
+static bool valid_address(const char *a) {
+  const char *colon = a ? strrchr(a, ':') : NULL;
+  if (!colon || colon == a || strlen(a) >= 128) return false;
+  int port = atoi(colon + 1);
+  return port > 0 && port < 65536;
+}
 
 int peer_configure(struct volume *v, const struct json *peers, struct hw_err *err) {
-  if (peers && peers->type == JSON_ARRAY && peers->child) {
-    hw_err_set(err, "UNIMPLEMENTED", "NotImplemented", "volume %s: peers are not supported by this build yet (configure it without peers)", v->name);
-    return -1;
+  const char *names[DP_MAX_PEERS + 1];
+  const char *addrs[DP_MAX_PEERS + 1];
+  int n = 0;
+  for (const struct json *e = peers ? peers->child : NULL; e; e = e->next) {
+    const char *node = json_get_str(e, "node"), *addr = json_get_str(e, "address");
+    if (n == DP_MAX_PEERS) {
+      hw_err_set(err, "INVALID_ARGUMENT", "Invalid", "volume %s: at most %d peers (3 replicas)", v->name, DP_MAX_PEERS);
+      return -1;
+    }
+    if (!valid_name(node) || !valid_address(addr) || !strcmp(node, v->dp->node)) {
+      hw_err_set(err, "INVALID_ARGUMENT", "Invalid", "volume %s: peer %d needs node (a name other than this node's) and address (IP:PORT)", v->name, n);
+      return -1;
+    }
+    names[n] = node;
+    addrs[n++] = addr;
   }
+  /* Remove peers that left or moved; keep the rest (their bitmaps and connections). */
+  for (int i = 0; i < v->npeers;) {
+    struct peer *p = v->peers[i];
+    int keep = -1;
+    for (int j = 0; j < n; j++)
+      if (!strcmp(names[j], p->node) && !strcmp(addrs[j], p->address)) keep = j;
+    bool moved = false;
+    for (int j = 0; j < n; j++) moved |= !strcmp(names[j], p->node) && keep < 0;
+    if (keep >= 0 && (v->role == ROLE_PRIMARY || !p->thread_running)) {
+      i++;
+      continue;
+    }
+    peer_halt(p);
+    if (keep >= 0) { /* a secondary now: no connection of ours, the bitmap stays */
+      pthread_mutex_lock(&v->lock);
+      p->state = PS_CONNECTING;
+      pthread_mutex_unlock(&v->lock);
+      i++;
+      continue;
+    }
+    pthread_mutex_lock(&v->lock);
+    v->peers[i] = v->peers[--v->npeers];
+    peer_recompute_suspended(v);
+    pthread_mutex_unlock(&v->lock);
+    if (!moved) bitmap_unlink(p->dirty); /* a moved peer keeps its bitmap file: same node, new address */
+    LOGI("volume %s: peer %s %s", v->name, p->node, moved ? "moved" : "removed");
+    peer_free(p);
+  }
+  for (int j = 0; j < n; j++) {
+    bool have = false;
+    for (int i = 0; i < v->npeers; i++) have |= !strcmp(v->peers[i]->node, names[j]);
+    if (have) continue;
+    struct peer *p = peer_new(v, names[j], addrs[j], err);
+    if (!p) return -1;
+    pthread_mutex_lock(&v->lock);
+    v->peers[v->npeers++] = p;
+    peer_recompute_suspended(v);
+    pthread_mutex_unlock(&v->lock);
+    LOGI("volume %s: peer %s at %s", v->name, p->node, p->address);
+  }
+  if (v->role == ROLE_PRIMARY)
+    for (int i = 0; i < v->npeers; i++) peer_start(v->peers[i]);
+  pthread_mutex_lock(&v->lock);
+  peer_recompute_suspended(v);
+  pthread_mutex_unlock(&v->lock);
   return 0;
 }
 
-void peer_stop_all(struct volume *v) { (void)v; }
+void peer_stop_all(struct volume *v) {
+  for (int i = 0; i < v->npeers; i++) peer_halt(v->peers[i]);
+  pthread_mutex_lock(&v->lock);
+  if (v->replica_fd >= 0) shutdown(v->replica_fd, SHUT_RDWR);
+  pthread_mutex_unlock(&v->lock);
+}
 
 int peer_grow_bitmaps(struct volume *v, uint64_t nregions, struct hw_err *err) {
-  (void)v;
-  (void)nregions;
-  (void)err;
+  for (int i = 0; i < v->npeers; i++)
+    if (bitmap_grow(v->peers[i]->dirty, nregions, err)) return -1;
   return 0;
 }
 
 int peer_outdate(struct volume *v, const char *node, struct hw_err *err) {
-  hw_err_set(err, "NOT_FOUND", "PeerNotFound", "volume %s has no peer %s (check the configure call's peers)", v->name, node);
-  return -1;
-}
-
-void peer_status(struct peer *p, struct sbuf *b) {
-  (void)p;
-  sb_append(b, "{}", 2);
-}
-
-static int mark_written(struct volume *v, uint64_t off, size_t len) {
-  uint64_t first = off / v->region_bytes, last = (off + len - 1) / v->region_bytes;
-  if (bitmap_set_range(v->written, first, last)) return bitmap_sync(v->written);
+  pthread_mutex_lock(&v->lock);
+  struct peer *p = NULL;
+  for (int i = 0; i < v->npeers; i++)
+    if (!strcmp(v->peers[i]->node, node)) p = v->peers[i];
+  if (!p) {
+    hw_err_set(err, "NOT_FOUND", "PeerNotFound", "volume %s has no peer %s (check the configure call's peers)", v->name, node);
+    pthread_mutex_unlock(&v->lock);
+    return -1;
+  }
+  /* Consent of the control plane: the peer is recorded as not in sync, writes may go on without it (their
+   * regions are marked in its bitmap). A connected peer needs no consent: nothing changes. */
+  if (p->state == PS_DISCONNECTED || p->state == PS_CONNECTING) {
+    p->state = PS_OUTDATED;
+    LOGW("volume %s: peer %s outdated by the control plane; writes continue without it", v->name, node);
+    peer_recompute_suspended(v);
+  }
+  pthread_mutex_unlock(&v->lock);
+  dp_emit(v->dp, "peer-outdated", v->name);
   return 0;
 }
 
+void peer_status(struct peer *p, struct sbuf *b) {
+  sb_append(b, "{", 1);
+  jw_str(b, "node", p->node);
+  jw_str(b, "address", p->address);
+  jw_str(b, "state", peer_state_name(p->state));
+  jw_bool(b, "connected", p->connected);
+  jw_u64(b, "dirtyBytes", bitmap_count(p->dirty) * p->v->region_bytes);
+  jw_u64(b, "resyncDoneBytes", p->resync_done_bytes);
+  jw_u64(b, "resyncTotalBytes", p->resync_total_bytes);
+  jw_u64(b, "acksTotal", p->ack_count);
+  jw_u64(b, "ackLatencyAvgUs", p->ack_count ? p->ack_ns_sum / p->ack_count / 1000 : 0);
+  jw_str(b, "lastError", p->last_error);
+  sb_append(b, "}", 1);
+}
+
+/* ---- the replicated write ---- */
+
+struct target {
+  struct peer *p;
+  uint64_t gen, seq;
+};
+
+/* Whether a target no longer holds the write back: it acked on the connection that carried it; or that
+ * connection is gone and the peer is being resynced or is UpToDate again on a newer one (the region's bit was
+ * set before the write, so the resync carries it); or the control plane outdated the peer. */
+static bool target_done(struct target *t) {
+  struct peer *p = t->p;
+  if (p->state == PS_OUTDATED) return true;
+  if (t->seq && p->gen == t->gen && p->connected && p->acked_seq >= t->seq) return true;
+  return p->gen != t->gen && p->connected && (p->state == PS_SYNCTARGET || p->state == PS_UPTODATE);
+}
+
+static int persist_al(struct volume *v, bool sync_written, bool *sync_peer) {
+  int rc = sync_written ? bitmap_sync(v->written) : 0;
+  for (int i = 0; i < v->npeers && !rc; i++)
+    if (sync_peer[i]) rc = bitmap_sync(v->peers[i]->dirty);
+  return rc;
+}
+
 ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off) {
-  if (v->role != ROLE_PRIMARY || v->fenced) return -EIO;
-  int rc = mark_written(v, off, len);
-  if (rc) return rc;
-  ssize_t n = volume_local_write(v, buf, len, off);
-  if (n > 0) {
+  uint64_t r0 = off / v->region_bytes, r1 = (off + len - 1) / v->region_bytes;
+  struct target t[DP_MAX_PEERS];
+  bool sync_peer[DP_MAX_PEERS] = {false};
+  int nt = 0;
+  pthread_mutex_lock(&v->lock);
+  while (v->role == ROLE_PRIMARY && !v->fenced && (v->suspended || range_busy(v, off, off + len) || v->nranges == v->maxranges))
+    pthread_cond_wait(&v->cond, &v->lock);
+  if (v->role != ROLE_PRIMARY || v->fenced) {
+    pthread_mutex_unlock(&v->lock);
+    return -EIO;
+  }
+  range_acquire(v, off, off + len, NULL, NULL);
+  /* Activity log: the bit of every touched region is set (and on disk, below) for every peer before the data
+   * reaches any disk, so after a crash of this node the regions that can differ are known. */
+  bool sync_written = bitmap_set_range(v->written, r0, r1);
+  for (int i = 0; i < v->npeers; i++) {
+    struct peer *p = v->peers[i];
+    sync_peer[i] = bitmap_set_range(p->dirty, r0, r1);
+    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) t[nt++] = (struct target){p, p->gen, 0};
+  }
+  uint32_t now = mono_s();
+  for (uint64_t r = r0; r <= r1 && r < v->nregions; r++) v->touched_s[r] = now;
+  pthread_mutex_unlock(&v->lock);
+
+  ssize_t n = persist_al(v, sync_written, sync_peer);
+  uint64_t t0 = now_ns();
+  if (n == 0) {
+    for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_WRITE, off, buf, (uint32_t)len, &t[i].seq);
+    n = volume_local_write(v, buf, len, off);
+  }
+  pthread_mutex_lock(&v->lock);
+  for (int i = 0; i < nt; i++) {
+    while (!target_done(&t[i]) && !v->fenced && !t[i].p->stop) pthread_cond_wait(&v->cond, &v->lock);
+    t[i].p->ack_ns_sum += now_ns() - t0;
+    t[i].p->ack_count++;
+  }
+  bool fenced = v->fenced;
+  range_release(v, off, off + len);
+  pthread_mutex_unlock(&v->lock);
+  if (fenced) return -EIO; /* a newer epoch exists: this write may not be on the surviving replicas */
+  if (n >= 0) {
+    n = (ssize_t)len;
     atomic_fetch_add(&v->writes_total, 1);
-    atomic_fetch_add(&v->bytes_written, (uint64_t)n);
+    atomic_fetch_add(&v->bytes_written, len);
+    atomic_fetch_add(&v->bytes_replicated, len * (uint64_t)nt);
   }
   return n;
 }
 
-int peer_replicated_flush(struct volume *v) { return fdatasync(v->fd) < 0 ? -errno : 0; }
+int peer_replicated_flush(struct volume *v) {
+  struct target t[DP_MAX_PEERS];
+  int nt = 0;
+  pthread_mutex_lock(&v->lock);
+  while (v->role == ROLE_PRIMARY && !v->fenced && v->suspended) pthread_cond_wait(&v->cond, &v->lock);
+  if (v->role != ROLE_PRIMARY || v->fenced) {
+    pthread_mutex_unlock(&v->lock);
+    return -EIO;
+  }
+  for (int i = 0; i < v->npeers; i++) {
+    struct peer *p = v->peers[i];
+    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) t[nt++] = (struct target){p, p->gen, 0};
+  }
+  pthread_mutex_unlock(&v->lock);
+  for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_FLUSH, 0, NULL, 0, &t[i].seq);
+  int rc = fdatasync(v->fd) < 0 ? -errno : 0;
+  pthread_mutex_lock(&v->lock);
+  for (int i = 0; i < nt; i++)
+    while (!target_done(&t[i]) && !v->fenced && !t[i].p->stop) pthread_cond_wait(&v->cond, &v->lock);
+  bool fenced = v->fenced;
+  pthread_mutex_unlock(&v->lock);
+  return fenced ? -EIO : rc;
+}

@@ -67,7 +67,9 @@ static void volume_free(struct volume *v) {
   if (v->fd >= 0) close(v->fd);
   if (v->fd_buffered >= 0) close(v->fd_buffered);
   bitmap_close(v->written);
-  free(v->inflight);
+  free(v->touched_s);
+  free(v->ranges);
+  pthread_mutex_destroy(&v->verify_lock);
   pthread_mutex_destroy(&v->lock);
   pthread_cond_destroy(&v->cond);
   free(v);
@@ -97,6 +99,7 @@ int volume_save_meta(struct volume *v) {
   jw_str(&b, "localState", local_state_name(v->local_state));
   jw_str(&b, "uuid", v->uuid);
   jw_str(&b, "backingPath", v->backing);
+  jw_str(&b, "syncSource", v->sync_source);
   sb_append(&b, "}\n", 2);
   sb_printf(&b, "crc32c=%08x\n", crc32c(0, b.data, b.len));
   char path[PATH_MAX + 8];
@@ -146,6 +149,8 @@ static int load_meta(struct volume *v, struct hw_err *err) {
   v->local_state = !strcmp(ls, "UpToDate") ? LS_UPTODATE : !strcmp(ls, "Inconsistent") ? LS_INCONSISTENT : LS_OUTDATED;
   snprintf(v->uuid, sizeof v->uuid, "%s", uuid);
   snprintf(v->backing, sizeof v->backing, "%s", backing);
+  const char *src = json_get_str(j, "syncSource");
+  snprintf(v->sync_source, sizeof v->sync_source, "%s", src ? src : "");
   json_free(j);
   return 0;
 }
@@ -204,15 +209,20 @@ static struct volume *volume_alloc(struct dataplane *dp, const char *name) {
   snprintf(v->dir, sizeof v->dir, "%s/%s", dp->state_dir, name);
   pthread_mutex_init(&v->lock, NULL);
   pthread_cond_init(&v->cond, NULL);
+  pthread_mutex_init(&v->verify_lock, NULL);
   v->refs = 1; /* the registry's */
+  v->replica_fd = -1;
+  v->maxranges = dp->fuse_threads + 8;
+  v->ranges = calloc((size_t)v->maxranges, sizeof *v->ranges);
+  if (!v->ranges) abort();
   return v;
 }
 
-/* Opens the per-volume structures that depend on size and region size: written bitmap, inflight counters. */
+/* Opens the per-volume structures that depend on size and region size: written bitmap, last-write times. */
 static int open_regions(struct volume *v, bool create, struct hw_err *err) {
   v->nregions = (v->size_bytes + v->region_bytes - 1) / v->region_bytes;
-  v->inflight = calloc(v->nregions ? v->nregions : 1, sizeof *v->inflight);
-  if (!v->inflight) abort();
+  v->touched_s = calloc(v->nregions ? v->nregions : 1, sizeof *v->touched_s);
+  if (!v->touched_s) abort();
   char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/written", v->dir);
   v->written = bitmap_open(path, v->name, "written", v->nregions, v->region_bytes, create, err);
@@ -326,7 +336,8 @@ int volume_configure(struct volume *v, uint64_t epoch, enum role role, const str
     return -1;
   }
   bool changed = epoch != v->epoch || role != v->role;
-  if (epoch > v->epoch) v->fenced = false; /* a newer epoch from the control plane lifts the fence */
+  /* A newer epoch from the control plane, or becoming a secondary, lifts the fence. */
+  if (epoch > v->epoch || role == ROLE_SECONDARY) v->fenced = false;
   v->epoch = epoch;
   v->role = role;
   int rc = changed ? volume_save_meta(v) : 0;
@@ -446,11 +457,11 @@ int volume_resize(struct volume *v, uint64_t size, struct hw_err *err) {
     pthread_mutex_unlock(&v->lock);
     return -1;
   }
-  uint16_t *inflight = calloc(nregions, sizeof *inflight);
-  if (!inflight) abort();
-  memcpy(inflight, v->inflight, v->nregions * sizeof *inflight);
-  free(v->inflight);
-  v->inflight = inflight;
+  uint32_t *touched = calloc(nregions, sizeof *touched);
+  if (!touched) abort();
+  memcpy(touched, v->touched_s, v->nregions * sizeof *touched);
+  free(v->touched_s);
+  v->touched_s = touched;
   v->nregions = nregions;
   v->size_bytes = size;
   int rc = volume_save_meta(v);
@@ -497,6 +508,37 @@ void volume_status(struct volume *v, struct sbuf *b) {
   }
   sb_append(b, "]}", 2);
   pthread_mutex_unlock(&v->lock);
+}
+
+/* ---- ranges in flight ---- */
+
+uint32_t mono_s(void) { return (uint32_t)(now_ns() / 1000000000ull); }
+
+bool range_busy(struct volume *v, uint64_t start, uint64_t end) {
+  for (int i = 0; i < v->nranges; i++)
+    if (v->ranges[i].start < end && start < v->ranges[i].end) return true;
+  return false;
+}
+
+bool range_acquire(struct volume *v, uint64_t start, uint64_t end, bool (*abort_check)(void *), void *arg) {
+  while (range_busy(v, start, end) || v->nranges == v->maxranges) {
+    if (abort_check && abort_check(arg)) return false;
+    pthread_cond_wait(&v->cond, &v->lock);
+  }
+  if (abort_check && abort_check(arg)) return false;
+  v->ranges[v->nranges].start = start;
+  v->ranges[v->nranges].end = end;
+  v->nranges++;
+  return true;
+}
+
+void range_release(struct volume *v, uint64_t start, uint64_t end) {
+  for (int i = 0; i < v->nranges; i++)
+    if (v->ranges[i].start == start && v->ranges[i].end == end) {
+      v->ranges[i] = v->ranges[--v->nranges];
+      break;
+    }
+  pthread_cond_broadcast(&v->cond);
 }
 
 /* ---- local I/O ---- */

@@ -40,8 +40,18 @@ struct volume {
   int npeers;
   uint64_t next_seq; /* replication sequence numbers of this primary's writes and flushes */
   struct bitmap *written; /* regions ever written: sparse-aware initial sync */
-  uint16_t *inflight;     /* per region: writes in flight (a region under resync waits for 0) */
   uint64_t nregions;
+
+  /* Byte ranges of writes, resync and verify in flight: an overlapping one waits, so the replicas apply
+   * overlapping writes in the same order and a resync never reads a region a write is changing. */
+  struct io_range {
+    uint64_t start, end;
+  } *ranges;
+  int nranges, maxranges;
+  uint32_t *touched_s;   /* per region: monotonic second of the last write (activity log clearing) */
+  char sync_source[40];  /* a sync target: the uuid of the primary it is syncing from (persisted) */
+  int replica_fd;        /* a secondary: the connection from its primary (-1 without), shut down on a newer one */
+  pthread_mutex_t verify_lock;
 
   _Atomic uint64_t writes_total, bytes_written, reads_total, bytes_read, flushes_total, bytes_replicated, bytes_resynced;
   struct volume *next;
@@ -76,6 +86,13 @@ int volume_flush(struct volume *v);
 /* Local backing I/O, used by the primary path, the replica side and resync. */
 ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off);
 ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off);
+
+/* Waits until [start,end) overlaps no range in flight, then adds it; caller holds v->lock. Returns false when
+ * `abort_check` became true while waiting. */
+bool range_acquire(struct volume *v, uint64_t start, uint64_t end, bool (*abort_check)(void *), void *arg);
+void range_release(struct volume *v, uint64_t start, uint64_t end);
+bool range_busy(struct volume *v, uint64_t start, uint64_t end);
+uint32_t mono_s(void);
 
 const char *role_name(enum role r);
 const char *local_state_name(enum local_state s);

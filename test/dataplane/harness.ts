@@ -143,3 +143,46 @@ export function cleanupFuse(dir: string): void {
     }
   }
 }
+
+/** Two network namespaces joined by one veth pair, like two nodes with their own storage IPs. */
+export interface NetnsPair {
+  names: [string, string];
+  ips: [string, string];
+  ifs: [string, string];
+}
+
+export function createNetnsPair(tag: string): NetnsPair {
+  const id = `${tag}${process.pid % 100000}`;
+  const names: [string, string] = [`hwdp-${id}-a`, `hwdp-${id}-b`];
+  const ifs: [string, string] = [`dpa${process.pid % 100000}`, `dpb${process.pid % 100000}`];
+  // Addresses live inside the namespaces only: another test's namespaces may use the same ones.
+  const ips: [string, string] = ["10.231.7.1", "10.231.7.2"];
+  const ip = (...a: string[]) => execFileSync("ip", a, { stdio: ["ignore", "ignore", "pipe"] });
+  for (const n of names) ip("netns", "add", n);
+  ip("link", "add", ifs[0], "netns", names[0], "type", "veth", "peer", "name", ifs[1], "netns", names[1]);
+  for (const i of [0, 1] as const) {
+    ip("-n", names[i], "addr", "add", `${ips[i]}/24`, "dev", ifs[i]);
+    ip("-n", names[i], "link", "set", ifs[i], "up");
+    ip("-n", names[i], "link", "set", "lo", "up");
+  }
+  return { names, ips, ifs };
+}
+
+export function deleteNetnsPair(p: NetnsPair | undefined): void {
+  for (const n of p?.names ?? []) {
+    try {
+      execFileSync("ip", ["netns", "del", n], { stdio: "ignore" });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Polls cond every 50 ms until true or the deadline; throws with what on timeout. */
+export async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}

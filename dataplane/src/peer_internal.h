@@ -1,0 +1,45 @@
+/* struct peer, shared by peer.c (configuration, the replicated write), resync.c (the connection: handshake,
+ * resync, activity-log clearing) and verify.c. Fields marked (v) are guarded by the volume's lock, (s) by
+ * send_lock; fd and gen change only with both held (send_lock first). */
+#ifndef HW_PEER_INTERNAL_H
+#define HW_PEER_INTERNAL_H
+#include "bitmap.h"
+#include "peer.h"
+#include "volume.h"
+
+enum peer_state { PS_CONNECTING, PS_SYNCSOURCE, PS_SYNCTARGET, PS_UPTODATE, PS_DISCONNECTED, PS_OUTDATED, PS_STALEEPOCH };
+
+struct peer {
+  struct volume *v;
+  char node[DP_NAME_MAX];
+  char address[128];
+  struct bitmap *dirty; /* regions where this peer may differ from us */
+  enum peer_state state; /* (v) */
+  bool connected;        /* (v) handshake done and the receiver runs */
+  bool stop;             /* (v) */
+  uint64_t gen;          /* (v)(s) +1 per connection */
+  int fd;                /* (s) */
+  pthread_mutex_t send_lock;
+  uint64_t next_seq;  /* (s) */
+  uint64_t acked_seq; /* (v) cumulative */
+  pthread_t thread;
+  bool thread_running;
+  uint64_t resync_done_bytes, resync_total_bytes; /* (v) */
+  uint64_t ack_ns_sum, ack_count;                 /* (v) */
+  uint64_t checksum_seq;                          /* (v) the CHECKSUM reply last received */
+  uint32_t checksum_value;                        /* (v) */
+  char last_error[256];                           /* (v) */
+};
+
+const char *peer_state_name(enum peer_state s);
+/* Recomputes v->suspended from the peers' states and wakes waiters; caller holds v->lock. */
+void peer_recompute_suspended(struct volume *v);
+/* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno. */
+int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
+/* Waits (v->lock held) until the peer acked seq on connection gen; false when that connection ended. */
+bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq);
+/* The connection thread (resync.c). */
+void *peer_thread(void *arg);
+/* Sleeps up to ms on v->cond (v->lock held); returns early when the peer is told to stop. */
+void peer_sleep(struct peer *p, unsigned ms);
+#endif

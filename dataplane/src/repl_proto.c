@@ -1,0 +1,62 @@
+#include "repl_proto.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len) {
+  struct frame_hdr h = {.magic = FRAME_MAGIC, .type = type, .flags = flags, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
+  h.crc32c = len ? crc32c(0, payload, len) : 0;
+  struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h}, {.iov_base = (void *)payload, .iov_len = len}};
+  int n = len ? 2 : 1;
+  size_t total = sizeof h + len;
+  while (total) {
+    ssize_t w = writev(fd, iov, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    total -= (size_t)w;
+    for (int i = 0; i < n && w > 0; i++) {
+      size_t take = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+      iov[i].iov_base = (char *)iov[i].iov_base + take;
+      iov[i].iov_len -= take;
+      w -= (ssize_t)take;
+    }
+  }
+  return 0;
+}
+
+int frame_recv_hdr(int fd, struct frame_hdr *h) {
+  int rc = read_full(fd, h, sizeof *h);
+  if (rc) return rc;
+  if (h->magic != FRAME_MAGIC || h->length > DP_MAX_IO + 65536) return -EPROTO;
+  return 0;
+}
+
+const char *frame_type_name(uint16_t t) {
+  static const char *names[] = {"?", "HELLO", "WRITE", "FLUSH", "ACK", "NACK", "RESYNC_REQ", "RESYNC_DATA", "BITMAP", "CHECKSUM_REQ", "CHECKSUM", "PING", "SYNC_START", "SYNC_DONE"};
+  return t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+const char *nack_reason_name(uint16_t r) {
+  static const char *names[] = {"none", "StaleEpoch", "ProtocolMismatch", "NotFound", "VolumeMismatch", "NotSecondary", "IOError", "ChecksumMismatch"};
+  return r < sizeof names / sizeof names[0] ? names[r] : "unknown";
+}
+
+void tcp_tune(int fd) {
+  int one = 1, idle = 5, intvl = 2, cnt = 3;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  unsigned user_timeout_ms = 10000; /* unacknowledged data for 10 s (veth down, peer gone): the send fails */
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+  int buf = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+}

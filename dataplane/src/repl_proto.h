@@ -1,0 +1,48 @@
+/* The replication wire protocol (proposal 0002 "Local write and the replication protocol"). Every frame is a
+ * fixed 40-byte little-endian header and a payload of `length` bytes whose CRC32C is in the header.
+ * Sequence numbers are per connection and contiguous: every frame the primary sends after HELLO takes the
+ * next one, so the replica's cumulative ACK(n) means "every frame up to n is done". */
+#ifndef HW_REPL_PROTO_H
+#define HW_REPL_PROTO_H
+#include "common.h"
+
+#define FRAME_MAGIC 0x50445748u /* "HWDP" */
+
+enum frame_type {
+  F_HELLO = 1,        /* payload: JSON {protocolMajor, protocolMinor, volume, sizeBytes, regionBytes, epoch, node, uuid, role, localState, syncSource} */
+  F_WRITE = 2,        /* offset, payload: data */
+  F_FLUSH = 3,        /* acked after fdatasync of everything before it */
+  F_ACK = 4,          /* seq: cumulative */
+  F_NACK = 5,         /* flags: enum nack_reason; epoch: the replica's; payload: message */
+  F_RESYNC_REQ = 6,   /* reserved: the replica asks for a region (not used by this version) */
+  F_RESYNC_DATA = 7,  /* offset, payload: a region's bytes */
+  F_BITMAP = 8,       /* payload: 64-bit words, the replica's dirty regions (OR of its bitmaps) */
+  F_CHECKSUM_REQ = 9, /* offset, length (in the header's offset field pair): CRC32C of that range */
+  F_CHECKSUM = 10,    /* reply: offset, flags = 0, payload: u32 crc */
+  F_PING = 11,
+  F_SYNC_START = 12,  /* the replica becomes Inconsistent (persisted) before the resync's first byte */
+  F_SYNC_DONE = 13,   /* after the resync: fdatasync, UpToDate (persisted), its bitmaps for this primary cleared */
+};
+
+enum nack_reason { NACK_NONE, NACK_STALE_EPOCH, NACK_PROTOCOL, NACK_NOT_FOUND, NACK_MISMATCH, NACK_NOT_SECONDARY, NACK_IO, NACK_CRC };
+
+struct __attribute__((packed)) frame_hdr {
+  uint32_t magic;
+  uint16_t type;
+  uint16_t flags;
+  uint64_t seq;
+  uint64_t offset;
+  uint32_t length;
+  uint64_t epoch;
+  uint32_t crc32c;
+};
+
+/* Sends a header (+ payload) with one writev; computes the CRC. 0 or -errno. */
+int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len);
+/* Reads a header and checks its magic; 0 or -errno (-EPROTO on a bad magic). */
+int frame_recv_hdr(int fd, struct frame_hdr *h);
+const char *frame_type_name(uint16_t t);
+const char *nack_reason_name(uint16_t r);
+/* TCP: nodelay, keepalive with short probes (a dead peer is found in seconds, not hours). */
+void tcp_tune(int fd);
+#endif

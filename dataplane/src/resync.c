@@ -1,0 +1,356 @@
+/* A primary's connection to one peer, in its own thread: connect, HELLO, merge the peer's bitmap, resync the
+ * dirty regions while writes continue, then keep the activity log small (clear bits of idle regions after a
+ * flush on the peer). A receiver thread per connection reads ACK/NACK/CHECKSUM frames. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "peer_internal.h"
+#include "repl_proto.h"
+
+#define AL_IDLE_S 2          /* a region idle this long loses its activity-log bit (after a peer flush) */
+#define RESYNC_FLUSH_EVERY 64 /* regions between a peer flush + bitmap write during resync */
+
+/* Connects with a deadline; -1 on failure with errno set. */
+static int connect_to(const char *address, int timeout_ms) {
+  char host[128];
+  snprintf(host, sizeof host, "%s", address);
+  char *colon = strrchr(host, ':');
+  if (!colon) return errno = EINVAL, -1;
+  *colon = '\0';
+  const char *port = colon + 1;
+  char *h = host;
+  if (h[0] == '[') {
+    h++;
+    h[strcspn(h, "]")] = '\0';
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV}, *ai = NULL;
+  if (getaddrinfo(h, port, &hints, &ai) != 0) return errno = EINVAL, -1;
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int rc = fd < 0 ? -1 : connect(fd, ai->ai_addr, ai->ai_addrlen);
+  freeaddrinfo(ai);
+  if (rc < 0 && errno == EINPROGRESS) {
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (poll(&pfd, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0) rc = 0;
+    else errno = err ? err : ETIMEDOUT;
+  }
+  if (rc < 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    errno = e;
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  tcp_tune(fd);
+  return fd;
+}
+
+static void set_error(struct peer *p, const char *fmt, const char *a, const char *b) {
+  snprintf(p->last_error, sizeof p->last_error, fmt, a, b);
+}
+
+/* Reads one frame's payload into a malloc'd buffer (NUL-terminated). */
+static int recv_payload(int fd, const struct frame_hdr *h, char **out) {
+  char *buf = malloc(h->length + 1);
+  if (!buf) abort();
+  int rc = h->length ? read_full(fd, buf, h->length) : 0;
+  if (rc == 0 && h->length && crc32c(0, buf, h->length) != h->crc32c) rc = -EBADMSG;
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  buf[h->length] = '\0';
+  *out = buf;
+  return 0;
+}
+
+/* The peer's refusal: StaleEpoch fences this volume (a newer primary exists). */
+static void handle_nack(struct peer *p, const struct frame_hdr *h, const char *msg) {
+  struct volume *v = p->v;
+  pthread_mutex_lock(&v->lock);
+  snprintf(p->last_error, sizeof p->last_error, "%s: %s", nack_reason_name(h->flags), msg ? msg : "");
+  if (h->flags == NACK_STALE_EPOCH) {
+    p->state = PS_STALEEPOCH;
+    if (!v->fenced) LOGE("volume %s: peer %s holds epoch %llu > ours %llu: fenced, writes fail until the control plane reconfigures this replica", v->name,
+                         p->node, (unsigned long long)h->epoch, (unsigned long long)v->epoch);
+    v->fenced = true;
+    pthread_cond_broadcast(&v->cond);
+  } else {
+    LOGW("volume %s: peer %s refused us: %s", v->name, p->node, p->last_error);
+  }
+  pthread_mutex_unlock(&v->lock);
+  if (h->flags == NACK_STALE_EPOCH) dp_emit(v->dp, "fenced", v->name);
+}
+
+/* HELLO both ways and the peer's bitmap. Returns 0 when the connection may carry data. */
+static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) {
+  struct volume *v = p->v;
+  struct sbuf b;
+  sb_init(&b);
+  pthread_mutex_lock(&v->lock);
+  sb_append(&b, "{", 1);
+  jw_u64(&b, "protocolMajor", DP_PROTOCOL_MAJOR);
+  jw_u64(&b, "protocolMinor", DP_PROTOCOL_MINOR);
+  jw_str(&b, "volume", v->name);
+  jw_u64(&b, "sizeBytes", v->size_bytes);
+  jw_u64(&b, "regionBytes", v->region_bytes);
+  jw_u64(&b, "epoch", v->epoch);
+  jw_str(&b, "node", v->dp->node);
+  jw_str(&b, "uuid", v->uuid);
+  jw_str(&b, "role", "primary");
+  sb_append(&b, "}", 1);
+  uint64_t epoch = v->epoch;
+  pthread_mutex_unlock(&v->lock);
+  int rc = frame_send(fd, F_HELLO, 0, 0, 0, epoch, b.data, (uint32_t)b.len);
+  sb_free(&b);
+  struct frame_hdr h;
+  char *payload = NULL;
+  if (!rc) rc = frame_recv_hdr(fd, &h);
+  if (!rc) rc = recv_payload(fd, &h, &payload);
+  if (rc) return rc;
+  if (h.type == F_NACK) {
+    handle_nack(p, &h, payload);
+    free(payload);
+    return -ECONNREFUSED;
+  }
+  struct json *j = h.type == F_HELLO ? json_parse(payload, NULL, 0) : NULL;
+  free(payload);
+  const char *ls = json_get_str(j, "localState"), *src = json_get_str(j, "syncSource");
+  *peer_inconsistent_elsewhere = ls && strcmp(ls, "UpToDate") && (!src || strcmp(src, v->uuid));
+  json_free(j);
+  if (h.type != F_HELLO) return -EPROTO;
+  /* Its bitmap: regions it wrote (as an earlier primary) that we may lack, or differ in. */
+  rc = frame_recv_hdr(fd, &h);
+  if (!rc && h.type != F_BITMAP) rc = -EPROTO;
+  if (!rc) rc = recv_payload(fd, &h, &payload);
+  if (rc) return rc;
+  uint64_t nwords = h.length / 8;
+  uint64_t *words = malloc(nwords * 8 + 8);
+  if (!words) abort();
+  memcpy(words, payload, nwords * 8);
+  free(payload);
+  /* Regions the peer may have changed are suspect on every replica: mark them for every peer. */
+  for (int i = 0; i < v->npeers; i++) bitmap_or_words(v->peers[i]->dirty, words, nwords);
+  free(words);
+  return 0;
+}
+
+static void *receiver(void *arg) {
+  struct peer *p = arg;
+  struct volume *v = p->v;
+  pthread_mutex_lock(&v->lock);
+  int fd = p->fd;
+  pthread_mutex_unlock(&v->lock);
+  for (;;) {
+    struct frame_hdr h;
+    char *payload = NULL;
+    if (frame_recv_hdr(fd, &h) || recv_payload(fd, &h, &payload)) break;
+    if (h.type == F_NACK) {
+      handle_nack(p, &h, payload);
+      free(payload);
+      break;
+    }
+    pthread_mutex_lock(&v->lock);
+    if (h.type == F_CHECKSUM && h.length >= 4) {
+      memcpy(&p->checksum_value, payload, 4);
+      p->checksum_seq = h.seq;
+    }
+    if (h.type == F_ACK || h.type == F_CHECKSUM) {
+      if (h.seq > p->acked_seq) p->acked_seq = h.seq;
+      pthread_cond_broadcast(&v->cond);
+    }
+    pthread_mutex_unlock(&v->lock);
+    free(payload);
+  }
+  shutdown(fd, SHUT_RDWR);
+  pthread_mutex_lock(&v->lock);
+  p->connected = false;
+  /* An UpToDate peer lost: suspend until the control plane consents (outdate-peer). A peer lost mid-resync
+   * is Inconsistent on its own disk (persisted at SYNC_START) and cannot be promoted: no consent needed. */
+  if (p->state == PS_UPTODATE || p->state == PS_CONNECTING) p->state = PS_DISCONNECTED;
+  else if (p->state == PS_SYNCTARGET) p->state = PS_OUTDATED;
+  peer_recompute_suspended(v);
+  pthread_mutex_unlock(&v->lock);
+  if (!p->stop) LOGW("volume %s: peer %s disconnected (%s)", v->name, p->node, peer_state_name(p->state));
+  dp_emit(v->dp, "peer-disconnected", v->name);
+  return NULL;
+}
+
+static bool resync_abort(void *arg) {
+  struct peer *p = arg;
+  return p->stop || !p->connected || p->v->fenced;
+}
+
+/* Sends FLUSH and waits for it (v->lock held across the wait). */
+static bool peer_flush(struct peer *p, uint64_t gen) {
+  uint64_t seq = 0;
+  pthread_mutex_unlock(&p->v->lock);
+  int rc = peer_send(p, gen, F_FLUSH, 0, NULL, 0, &seq);
+  pthread_mutex_lock(&p->v->lock);
+  return rc == 0 && peer_wait_ack(p, gen, seq);
+}
+
+/* Copies one region to the peer while no write touches it. v->lock held. */
+static bool resync_region(struct peer *p, uint64_t gen, uint64_t r, void *buf) {
+  struct volume *v = p->v;
+  uint64_t start = r * v->region_bytes, end = start + v->region_bytes;
+  if (end > v->size_bytes) end = v->size_bytes;
+  if (!range_acquire(v, start, end, resync_abort, p)) return false;
+  pthread_mutex_unlock(&v->lock);
+  uint64_t seq = 0;
+  bool ok = true;
+  for (uint64_t off = start; off < end && ok; off += DP_MAX_IO) {
+    uint32_t n = (uint32_t)(end - off < DP_MAX_IO ? end - off : DP_MAX_IO);
+    ok = volume_local_read(v, buf, n, off) == (ssize_t)n && peer_send(p, gen, F_RESYNC_DATA, off, buf, n, &seq) == 0;
+  }
+  pthread_mutex_lock(&v->lock);
+  ok = ok && peer_wait_ack(p, gen, seq);
+  range_release(v, start, end);
+  if (ok) {
+    bitmap_clear(p->dirty, r);
+    p->resync_done_bytes += end - start;
+    atomic_fetch_add(&v->bytes_resynced, end - start);
+  }
+  return ok;
+}
+
+/* The resync of every dirty region, in order; resumable: bits clear as regions land (flushed on the peer). */
+static bool resync(struct peer *p, uint64_t gen) {
+  struct volume *v = p->v;
+  void *buf = thread_io_buffer();
+  uint64_t seq = 0;
+  int rc = 0;
+  if (bitmap_count(p->dirty)) { /* nothing to copy: the peer never turns Inconsistent */
+    pthread_mutex_unlock(&v->lock);
+    rc = peer_send(p, gen, F_SYNC_START, 0, v->uuid, (uint32_t)strlen(v->uuid), &seq);
+    pthread_mutex_lock(&v->lock);
+    if (rc || !peer_wait_ack(p, gen, seq)) return false;
+  }
+  p->state = PS_SYNCTARGET;
+  p->resync_total_bytes = bitmap_count(p->dirty) * v->region_bytes;
+  p->resync_done_bytes = 0;
+  peer_recompute_suspended(v);
+  LOGI("volume %s: resync to %s: %llu bytes in dirty regions", v->name, p->node, (unsigned long long)p->resync_total_bytes);
+  int since_flush = 0;
+  for (uint64_t r = bitmap_next_set(p->dirty, 0); r != UINT64_MAX; r = bitmap_next_set(p->dirty, r + 1)) {
+    if (!resync_region(p, gen, r, buf)) return false;
+    if (++since_flush == RESYNC_FLUSH_EVERY) {
+      if (!peer_flush(p, gen)) return false;
+      pthread_mutex_unlock(&v->lock);
+      bitmap_sync(p->dirty);
+      pthread_mutex_lock(&v->lock);
+      since_flush = 0;
+    }
+  }
+  pthread_mutex_unlock(&v->lock);
+  rc = peer_send(p, gen, F_SYNC_DONE, 0, v->uuid, (uint32_t)strlen(v->uuid), &seq);
+  pthread_mutex_lock(&v->lock);
+  if (rc || !peer_wait_ack(p, gen, seq)) return false;
+  pthread_mutex_unlock(&v->lock);
+  bitmap_sync(p->dirty);
+  pthread_mutex_lock(&v->lock);
+  /* Regions written during the resync keep their bits until idle (the activity log); they reached the peer. */
+  p->state = PS_UPTODATE;
+  peer_recompute_suspended(v);
+  LOGI("volume %s: peer %s UpToDate (%llu bytes resynced)", v->name, p->node, (unsigned long long)p->resync_done_bytes);
+  return true;
+}
+
+/* Clears the activity-log bits of regions idle for AL_IDLE_S after a flush on the peer. v->lock held. */
+static bool clear_idle_bits(struct peer *p, uint64_t gen) {
+  struct volume *v = p->v;
+  uint32_t now = mono_s();
+  uint64_t cand = 0;
+  for (uint64_t r = bitmap_next_set(p->dirty, 0); r != UINT64_MAX; r = bitmap_next_set(p->dirty, r + 1))
+    if (now - v->touched_s[r] >= AL_IDLE_S && !range_busy(v, r * v->region_bytes, (r + 1) * v->region_bytes)) cand++;
+  if (!cand) return true;
+  uint32_t flush_time = mono_s();
+  if (!peer_flush(p, gen)) return false;
+  for (uint64_t r = bitmap_next_set(p->dirty, 0); r != UINT64_MAX; r = bitmap_next_set(p->dirty, r + 1))
+    if (flush_time - v->touched_s[r] >= AL_IDLE_S && !range_busy(v, r * v->region_bytes, (r + 1) * v->region_bytes)) bitmap_clear(p->dirty, r);
+  pthread_mutex_unlock(&v->lock);
+  bitmap_sync(p->dirty);
+  pthread_mutex_lock(&v->lock);
+  return true;
+}
+
+void *peer_thread(void *arg) {
+  struct peer *p = arg;
+  struct volume *v = p->v;
+  pthread_mutex_lock(&v->lock);
+  while (!p->stop) {
+    pthread_mutex_unlock(&v->lock);
+    int fd = connect_to(p->address, 2000);
+    bool inconsistent_elsewhere = false;
+    int rc = fd < 0 ? -errno : handshake(p, fd, &inconsistent_elsewhere);
+    pthread_mutex_lock(&v->lock);
+    if (rc || p->stop) {
+      if (fd >= 0) close(fd);
+      if (rc && rc != -ECONNREFUSED) set_error(p, "connect to %s: %s", p->address, strerror(-rc));
+      if (p->state == PS_CONNECTING) {
+        p->state = PS_DISCONNECTED;
+        peer_recompute_suspended(v);
+      }
+      peer_sleep(p, 500);
+      continue;
+    }
+    pthread_mutex_unlock(&v->lock);
+    if (inconsistent_elsewhere) { /* it was mid-resync from another primary: send everything ever written */
+      uint64_t n = (bitmap_nbits(v->written) + 63) / 64;
+      uint64_t *w = calloc(n + 1, 8);
+      if (!w) abort();
+      bitmap_copy_words(v->written, w, n);
+      bitmap_or_words(p->dirty, w, n);
+      free(w);
+    }
+    for (int i = 0; i < v->npeers; i++) bitmap_sync(v->peers[i]->dirty);
+    pthread_mutex_lock(&p->send_lock);
+    pthread_mutex_lock(&v->lock);
+    p->fd = fd;
+    p->gen++;
+    p->next_seq = 0;
+    p->acked_seq = 0;
+    p->checksum_seq = 0;
+    p->connected = true;
+    p->last_error[0] = '\0';
+    uint64_t gen = p->gen;
+    pthread_mutex_unlock(&p->send_lock);
+    pthread_t rx;
+    if (pthread_create(&rx, NULL, receiver, p)) abort();
+    LOGI("volume %s: connected to peer %s at %s", v->name, p->node, p->address);
+    pthread_mutex_unlock(&v->lock);
+    dp_emit(v->dp, "peer-connected", v->name);
+    pthread_mutex_lock(&v->lock);
+    if (resync(p, gen)) {
+      pthread_mutex_unlock(&v->lock);
+      dp_emit(v->dp, "peer-uptodate", v->name);
+      pthread_mutex_lock(&v->lock);
+      while (!p->stop && p->connected && p->gen == gen && !v->fenced) {
+        peer_sleep(p, 1000);
+        if (!p->stop && p->connected && !clear_idle_bits(p, gen)) break;
+      }
+    }
+    pthread_mutex_unlock(&v->lock);
+    pthread_mutex_lock(&p->send_lock);
+    shutdown(fd, SHUT_RDWR);
+    pthread_mutex_unlock(&p->send_lock);
+    pthread_join(rx, NULL);
+    pthread_mutex_lock(&p->send_lock);
+    pthread_mutex_lock(&v->lock);
+    close(fd);
+    p->fd = -1;
+    pthread_mutex_unlock(&p->send_lock);
+    if (v->fenced) peer_sleep(p, 1000);
+    else peer_sleep(p, 200);
+  }
+  pthread_mutex_unlock(&v->lock);
+  return NULL;
+}
