@@ -37,6 +37,10 @@ describe("computed cells of built-in tables", () => {
     });
     assert.deepEqual([p.Ready, p.Status, p.Restarts], ["1/2", "Running", 3]);
     assert.equal(cellsOf("PersistentVolume", { metadata: { name: "pv" }, spec: { claimRef: { namespace: "ns", name: "c" } } }).Claim, "ns/c");
+    const pv = cellsOf("PersistentVolume", { metadata: { name: "pv" }, spec: { accessModes: ["ReadWriteMany", "ReadWriteOnce"] } });
+    assert.deepEqual([pv["Access Modes"], pv.VolumeMode], ["RWO,RWX", "Filesystem"]);
+    const pvc = cellsOf("PersistentVolumeClaim", { metadata: { name: "c" }, spec: { volumeMode: "Block" }, status: { accessModes: ["ReadWriteOnce"] } });
+    assert.deepEqual([pvc["Access Modes"], pvc.VolumeMode], ["RWO", "Block"]);
     assert.equal(cellsOf("Event", { metadata: { name: "e" }, involvedObject: { kind: "Pod", name: "p" } }).Object, "pod/p");
     const ev = renderTable(rt("Event"), [{ metadata: { name: "e" }, eventTime: "2026-01-01T00:00:00.000000Z" }], { now: new Date("2026-01-01T00:05:00Z") });
     assert.equal(ev.rows[0].cells[1], "5m");

@@ -1,5 +1,5 @@
 // Server-side Tables with the cells kube-apiserver computes in Go for built-in kinds (pkg/printers/internalversion):
-// Node STATUS/ROLES, Pod READY/STATUS/RESTARTS, PV CLAIM, Event OBJECT, ConfigMap/Secret DATA, CSINode
+// Node STATUS/ROLES, Pod READY/STATUS/RESTARTS, PV CLAIM, PV/PVC ACCESS MODES (RWO…) and VOLUMEMODE, Event OBJECT, ConfigMap/Secret DATA, CSINode
 // DRIVERS, MutatingWebhookConfiguration WEBHOOKS, StatefulSet READY, PodDisruptionBudget MIN AVAILABLE/MAX UNAVAILABLE. Every other cell comes from the printer column's JSONPath (table.ts).
 
 import type { ResourceType } from "./resource-type.ts";
@@ -43,12 +43,33 @@ const eventLastSeen = (o: any, now: Date) => {
   return Number.isNaN(ms) ? "<unknown>" : humanDuration(now.getTime() - ms);
 };
 
+/** kubectl's access mode abbreviations, in its order (storage helper GetAccessModesAsString). */
+const ACCESS_ABBREV: Array<[string, string]> = [
+  ["ReadWriteOnce", "RWO"],
+  ["ReadOnlyMany", "ROX"],
+  ["ReadWriteMany", "RWX"],
+  ["ReadWriteOncePod", "RWOP"],
+];
+const accessModes = (modes: unknown): string => {
+  const have = new Set(Array.isArray(modes) ? modes : []);
+  return ACCESS_ABBREV.filter(([m]) => have.has(m))
+    .map(([, a]) => a)
+    .join(",");
+};
+/** volumeMode as the printer shows it; kube-apiserver defaults it to Filesystem on create (ours stores as given). */
+const volumeMode: Cell = (o) => o?.spec?.volumeMode ?? "Filesystem";
+
 const count = (x: unknown) => (x && typeof x === "object" ? Object.keys(x).length : 0);
 
 const computed: Record<string, Record<string, Cell>> = {
   "/Node": { Status: nodeStatus, Roles: nodeRoles },
   "/Pod": { Ready: podReady, Status: podStatus, Restarts: podRestarts },
-  "/PersistentVolume": { Claim: (o) => (o?.spec?.claimRef?.name ? `${o.spec.claimRef.namespace ?? ""}/${o.spec.claimRef.name}` : "") },
+  "/PersistentVolume": {
+    Claim: (o) => (o?.spec?.claimRef?.name ? `${o.spec.claimRef.namespace ?? ""}/${o.spec.claimRef.name}` : ""),
+    "Access Modes": (o) => accessModes(o?.spec?.accessModes),
+    VolumeMode: volumeMode,
+  },
+  "/PersistentVolumeClaim": { "Access Modes": (o) => accessModes(o?.status?.accessModes), VolumeMode: volumeMode },
   "/Event": { "Last Seen": eventLastSeen, Object: (o) => `${String(o?.involvedObject?.kind ?? "").toLowerCase()}/${o?.involvedObject?.name ?? ""}` },
   "/ConfigMap": { Data: (o) => count(o?.data) + count(o?.binaryData) },
   "/Secret": { Data: (o) => count(o?.data) },
