@@ -350,6 +350,13 @@ export const ErrorReasons = {
   ProtocolMismatch: "FAILED_PRECONDITION",
   StaleEpoch: "FAILED_PRECONDITION",
   VolumeMismatch: "FAILED_PRECONDITION",
+  // replication control (src/host/dataplane client, src/node/dataplane, docs/replication.md)
+  DataplaneUnavailable: "UNAVAILABLE",
+  DataplaneTimeout: "DEADLINE_EXCEEDED",
+  DataplaneProtocolError: "INTERNAL",
+  DataplaneError: "UNKNOWN",
+  ReplicaNotInSync: "UNAVAILABLE",
+  NoStorageIP: "FAILED_PRECONDITION",
 } as const satisfies Record<string, ErrorCode>;
 
 export type ErrorReason = keyof typeof ErrorReasons;
