@@ -34,6 +34,7 @@ interface NodeFlags {
   engine: string;
   storageIp?: string;
   devLinkRoot?: string;
+  dataplaneSocket?: string;
   metricsPort?: string;
   metricsHost?: string;
   logLevel: string;
@@ -63,6 +64,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--engine <engine>", "pool engine: auto (lvm where device-mapper works, else file) | lvm | file", "auto")
     .option("--storage-ip <ipv4>", "this node's storage IP (default: LocalStorageNode spec, or Node annotation localstorage.hwameistor.io/storage-ipv4)")
     .option("--dev-link-root <dir>", "replica device links root (default /dev with the default state dir, else <state-dir>/dev)")
+    .option("--dataplane-socket <path>", "control socket of this node's hwameistor-dataplane; without it the node reports replication unavailable")
     .option("--metrics-port <port>", "serve this agent's /metrics (CSI latencies, reconciles, per-volume I/O) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
     .option("--log-level <level>", "pino log level", "info")
@@ -98,6 +100,7 @@ export function registerNodeCommand(program: Command): void {
         engine: o.engine as "auto",
         storageIP: o.storageIp,
         devLinkRoot: o.devLinkRoot,
+        ...(o.dataplaneSocket ? { dataplaneSocket: o.dataplaneSocket } : {}),
         metricsPort: parseMetricsPort(o.metricsPort),
         metricsHost: o.metricsHost,
         log,

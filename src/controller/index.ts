@@ -85,6 +85,7 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
     await nodeState.stop();
     await auditor.stop();
     await snaps.stop();
+    lv.stop();
     await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop()]);
   };
 }

@@ -62,6 +62,8 @@ export interface NodeAgentOptions {
   storageIP?: string;
   /** Replica devPath root; default /dev with the default state dir, else <stateDir>/dev (agents sharing a machine). */
   devLinkRoot?: string;
+  /** `--dataplane-socket`: control socket of this node's data plane (replicated volumes, docs/replication.md). */
+  dataplaneSocket?: string;
   /** `--metrics-port`: serve this process's /metrics (CSI latencies, reconciles, per-volume I/O); unset = off. */
   metricsPort?: number;
   /** `--metrics-host` (default 127.0.0.1). */
@@ -150,6 +152,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
         engine: o.engine,
         storageIP: o.storageIP,
         devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR),
+        ...(o.dataplaneSocket ? { dataplaneSocket: o.dataplaneSocket } : {}),
       });
       parts.push({ name: "local-storage", svc: storage });
     }

@@ -360,7 +360,7 @@ for (const p of PROFILES) {
         const e = await fails(
           ctl.createVolume(createReq(unique("ha"), { parameters: { ...p.params, [ScParams.ReplicaNumber]: "2" } }) as never),
           "INVALID_ARGUMENT",
-          /replicaNumber 2.*replicate/,
+          /replicaNumber "2" .*need 2 nodes that replicate/,
         );
         assert.equal(e.reason, "ReplicationNotAvailable");
       });

@@ -5,7 +5,6 @@
 // controller against the API server; the e2e with real node agents belongs to the node side).
 // No root needed: nothing touches the kernel. The API server, sockets and temp dir are removed in `after`.
 
-import { REPLICATION_AVAILABLE } from "../../src/api/features.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -280,7 +279,7 @@ test("bad input: INVALID_ARGUMENT naming the parameter, nothing created", async 
   await assert.rejects(csi!.createVolume(req("pvc-bad1", "Floppy", G)), code("INVALID_ARGUMENT", /poolClass "Floppy" is not one of HDD, SSD, NVMe/));
   await assert.rejects(
     csi!.createVolume(req("pvc-bad2", "HDD", G, {}, { [ScParams.ReplicaNumber]: "2" })),
-    code("INVALID_ARGUMENT", /replicaNumber 2: .*does not replicate/),
+    code("INVALID_ARGUMENT", /replicaNumber "2" \(poolClass HDD\) need 2 nodes that replicate; 0 can/),
   );
   await assert.rejects(
     csi!.createVolume(req("pvc-bad3", "HDD", 256 * MiB, { capacity_range: { required_bytes: String(256 * MiB), limit_bytes: String(256 * MiB) } })),
@@ -714,32 +713,38 @@ test("GetCapacity: a node's pool, or the best over nodes", async () => {
   await assert.rejects(csi!.getCapacity({ parameters: { [ScParams.PoolClass]: "Tape" } }), code("INVALID_ARGUMENT", /poolClass/));
 });
 
-test(
-  "replicaNumber 2 (placement and config only): only when replication is available",
-  { skip: REPLICATION_AVAILABLE ? false : "replicaNumber > 1 is refused until data replication exists (src/api/features.ts)" },
-  async () => {
-    const r = await csi!.createVolume(
-      req("pvc-two", "SSD", G, { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } }, { [ScParams.ReplicaNumber]: "2" }),
-    );
-    const lv = (await c.lv.get("pvc-two"))!;
-    assert.equal(lv.spec?.convertible, true, "replicaNumber ≥ 2 forces convertible");
-    assert.deepEqual(lv.spec?.accessibility?.nodes, ["n1", "n2"]);
-    assert.equal(lv.spec?.config?.resourceID, 0);
-    assert.deepEqual(
-      lv.spec?.config?.replicas.map((x) => [x.id, x.hostname, x.primary]),
-      [
-        [1, "n1", true],
-        [2, "n2", false],
-      ],
-    );
-    assert.deepEqual(r.volume.accessible_topology, [seg("n1"), seg("n2")]);
-    assert.equal(lv.status?.replicas?.length, 2);
-    const lvrs = (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === "pvc-two");
-    assert.deepEqual(lvrs.map((x) => x.spec?.nodeName).sort(), ["n1", "n2"]);
-    await csi!.deleteVolume({ volume_id: "pvc-two" });
-    await waitFor("both replicas gone", async () => !(await c.lvr.list()).items.some((x) => x.spec?.volumeName === "pvc-two"));
-  },
-);
+async function setReplication(node: string, available: boolean): Promise<void> {
+  const lsn = (await c.lsn.get(node))!; // nothing else writes this node's status while the test runs
+  await c.lsn.updateStatus({
+    ...lsn,
+    status: { ...lsn.status, replication: available ? { available, address: `10.1.0.${node.length}:43000` } : { available } },
+  });
+}
+
+test("replicaNumber 2: refused naming the nodes while fewer than 2 nodes replicate; placed on 2 replicating nodes when they do", async () => {
+  const topo = { accessibility_requirements: { requisite: [seg("n1")], preferred: [seg("n1")] } };
+  const two = () => csi!.createVolume(req("pvc-two", "SSD", G, topo, { [ScParams.ReplicaNumber]: "2" }));
+  await setReplication("n1", true);
+  await assert.rejects(
+    two(),
+    code("INVALID_ARGUMENT", /replicaNumber "2" \(poolClass SSD\) need 2 nodes that replicate; 1 can \(n1\);.*n2: its node agent reports no data plane/),
+  );
+  assert.equal(await c.lv.get("pvc-two"), undefined, "nothing written");
+  await setReplication("n2", true);
+  const r = await two();
+  const lv = (await c.lv.get("pvc-two"))!;
+  assert.equal(lv.spec?.convertible, true, "replicaNumber ≥ 2 forces convertible");
+  assert.deepEqual(lv.spec?.accessibility?.nodes, ["n1", "n2"]);
+  assert.equal(lv.spec?.config?.resourceID, 0);
+  assert.equal(JSON.stringify(lv.spec?.config?.replicas.map((x) => [x.id, x.hostname, x.primary])), '[[1,"n1",true],[2,"n2",false]]');
+  assert.deepEqual(r.volume.accessible_topology, [seg("n1"), seg("n2")]);
+  assert.equal(lv.status?.replicas?.length, 2);
+  const lvrs = (await c.lvr.list()).items.filter((x) => x.spec?.volumeName === "pvc-two");
+  assert.deepEqual(lvrs.map((x) => x.spec?.nodeName).sort(), ["n1", "n2"]);
+  await csi!.deleteVolume({ volume_id: "pvc-two" });
+  await waitFor("both replicas gone", async () => !(await c.lvr.list()).items.some((x) => x.spec?.volumeName === "pvc-two"));
+  for (const n of ["n1", "n2"]) await setReplication(n, false);
+});
 
 test("a second controller replica serves CSI but does not run the reconcilers", async () => {
   const second = await startController({

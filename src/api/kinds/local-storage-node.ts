@@ -42,9 +42,21 @@ export const StorageEngineStatus = Type.Object({
   ),
 });
 
+/** Additive (not in the original): whether this node's data plane can replicate volumes (docs/replication.md). */
+export const ReplicationStatus = Type.Object({
+  available: Type.Boolean(),
+  reason: Opt(Str({ description: "why not, when not available" })),
+  frontends: Opt(Type.Array(Type.String(), { description: "block frontends of the data plane, e.g. fuse" })),
+  address: Opt(Str({ description: "IP:port the data plane listens on for its peers" })),
+  version: Opt(Str()),
+  protocolVersion: Opt(Str()),
+});
+export type ReplicationStatus = Static<typeof ReplicationStatus>;
+
 export const LocalStorageNodeStatus = Type.Object({
   pools: Opt(MapOf(LocalPool)),
   engine: Opt(StorageEngineStatus),
+  replication: Opt(ReplicationStatus),
   state: Opt(Str({ description: "Ready | Maintain | Offline" })),
   conditions: Opt(Type.Array(StorageNodeCondition)),
   poolExtendRecords: Opt(MapOf(Type.Array(LocalDiskClaimSpec))),

@@ -48,6 +48,14 @@ export const LocalVolumeReplicaStatus = Type.Object({
   inuse: Opt(Bool()),
   conditions: Opt(Type.Array(Condition, { description: "Types Submit, Create, Ready" })),
   error: Opt(ErrorStatus),
+  haRole: Opt(Str({ description: "Additive: primary | secondary, as this node's data plane serves the replica (HA volumes)" })),
+  haEpoch: Opt(Int64({ description: "Additive: the epoch (LocalVolume spec.config.version) this node's data plane holds for the replica" })),
+  resync: Opt(
+    Type.Object(
+      { doneBytes: Opt(Int64()), totalBytes: Opt(Int64()), dirtyBytes: Opt(Int64()) },
+      { description: "Additive: resync progress of this replica as its primary reports it" },
+    ),
+  ),
 });
 export type LocalVolumeReplicaStatus = Static<typeof LocalVolumeReplicaStatus>;
 

@@ -6,6 +6,7 @@ import { Kinds } from "../names.ts";
 import {
   AccessibilityTopology,
   Bool,
+  Condition,
   Int,
   Int64,
   MIN_VOLUME_BYTES,
@@ -74,6 +75,12 @@ export const LocalVolumeStatus = Type.Object({
   publishedNode: Opt(Str()),
   fsType: Opt(Str()),
   rawblock: Bool({ default: false }),
+  conditions: Opt(
+    Type.Array(Condition, {
+      description:
+        "Additive (not in the original): type Replicated — False with reason Degraded while an HA volume has fewer synced replicas than replicaNumber",
+    }),
+  ),
 });
 export type LocalVolumeStatus = Static<typeof LocalVolumeStatus>;
 

@@ -15,7 +15,8 @@
 // - score: (1 − required/free) × 100, averaged over the pools asked for (one here); ties by node name.
 // - exclusions: nodes already holding a replica of the volume; nodes not in state Ready; with
 //   replicaNumber > 1, nodes whose core Node has a NoSchedule/NoExecute taint the volume does not
-//   tolerate (the original applies its taint/affinity filter only to HA volumes too).
+//   tolerate (the original applies its taint/affinity filter only to HA volumes too), and nodes whose data
+//   plane cannot replicate (LocalStorageNode status.replication, docs/replication.md).
 // - a group (LocalVolumeGroup) that already has exactly replicaNumber nodes binds the volume to them;
 //   required accessibility nodes must pass the predicate or placement fails naming them.
 
@@ -25,6 +26,7 @@ import type { LocalVolume } from "../kinds/local-volume.ts";
 import type { LocalPool } from "../kinds/storage-pool.ts";
 import { NodeStates, VolumeStates } from "../names.ts";
 import { formatBytes } from "../quantity.ts";
+import { replicationRefusal } from "../replication.ts";
 
 type Lsn = LocalStorageNode;
 type Lv = LocalVolume;
@@ -52,6 +54,8 @@ export interface StorageNodeView {
   storageIP: string;
   pools: Record<string, PoolCapacity>;
   taints: Taint[];
+  /** Why this node cannot hold a replica of a replicated volume (docs/replication.md); undefined = it can. */
+  noReplication?: string;
 }
 
 /** What one volume needs from placement. */
@@ -131,6 +135,7 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
       storageIP: lsn.spec?.storageIP ?? "",
       pools,
       taints: taints.get(name) ?? [],
+      ...(replicationRefusal(lsn) ? { noReplication: replicationRefusal(lsn) } : {}),
     };
   });
   const byName = new Map(views.map((v) => [v.name, v]));
@@ -204,6 +209,7 @@ export function getNodeCandidates(nodes: StorageNodeView[], d: VolumeDemand): Pl
       if (!reason && d.replicaNumber > 1) {
         const t = blockingTaint(n.taints, d.tolerations ?? []);
         if (t) reason = `taint ${t.key}${t.value ? `=${t.value}` : ""}:${t.effect} not tolerated`;
+        else if (n.noReplication) reason = `cannot replicate: ${n.noReplication}`;
       }
     }
     if (reason) {

@@ -11,16 +11,20 @@
 
 import { randomInt } from "node:crypto";
 import type { LocalVolumeStatus } from "../../api/kinds/local-volume.ts";
+import { HWAMEISTOR_NAMESPACE, localStorageWorkerLease } from "../../api/names.ts";
+import { nodeIsDead } from "../../api/replication.ts";
+import { LEASE, NODE_LEASE_NAMESPACE, type LeaseSpec } from "../../kube/resources.ts";
+import type { KubeObject } from "../../kube/types.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
-import { nameOf, hwameistorClients, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
+import { nameOf, hwameistorClients, type Lsn, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { listAll } from "../../kube/hwameistor.ts";
 import { getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import { withoutVolume } from "../../api/placement/groups.ts";
-import { allocateConfig, stableJson, type Allocation } from "./allocate.ts";
-import { decide, type Action, type ReplicaFact } from "./states.ts";
+import { allocateConfig, isHA, stableJson, type Allocation } from "./allocate.ts";
+import { decide, type Action, type ReplicaFact, type ReplicatedCondition } from "./states.ts";
 
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** `<volumeName>-<6 random lowercase alnum>` (§1.9). */
@@ -38,6 +42,7 @@ export function replicaFact(r: Lvr): ReplicaFact {
     delete: !!r.spec?.delete,
     allocatedCapacityBytes: r.status?.allocatedCapacityBytes,
     creationTimestamp: r.metadata?.creationTimestamp,
+    ...(r.status?.synced !== undefined ? { synced: r.status.synced } : {}),
   };
 }
 
@@ -50,6 +55,8 @@ export interface LocalVolumeControllerOptions {
 export interface LocalVolumeController {
   controller: Controller;
   informers: { lv: Informer<Lv>; lvr: Informer<Lvr> };
+  /** Stops the failover ticker (the controller's own stop() stops its informers and workers). */
+  stop(): void;
 }
 
 export function localVolumeController(o: LocalVolumeControllerOptions): LocalVolumeController {
@@ -58,6 +65,11 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
   const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes" });
   const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
   const lsnInf = new Informer(c.lsn, { log, name: "localstoragenodes" });
+  // Failover (docs/replication.md): a node is gone when its LocalStorageNode is Offline or its worker Lease
+  // (kube-node-lease's heartbeat where no worker Lease exists) has expired. Expiry is a matter of time, not of
+  // an event: a ticker re-checks the primaries of replicated volumes.
+  const workerLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(worker)", namespace: HWAMEISTOR_NAMESPACE });
+  const nodeLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(node)", namespace: NODE_LEASE_NAMESPACE });
 
   const controller = new Controller({
     name: "localvolume",
@@ -75,6 +87,22 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
       .filter((lv) => (lv.status?.state ?? "") === "Creating")
       .map(nameOf),
   );
+
+  controller.watch(workerLeaseInf, () => undefined);
+  controller.watch(nodeLeaseInf, () => undefined);
+
+  function isDead(node: string, now = Date.now()): boolean {
+    const lease = workerLeaseInf.getByName(localStorageWorkerLease(node), HWAMEISTOR_NAMESPACE) ?? nodeLeaseInf.getByName(node, NODE_LEASE_NAMESPACE);
+    return nodeIsDead(lsnInf.getByName(node) as Lsn | undefined, lease, now);
+  }
+  const primaryOf = (lv: Lv) => lv.spec?.config?.replicas.find((r) => r.primary)?.hostname;
+  const failoverTicker = setInterval(() => {
+    for (const lv of lvInf.list()) {
+      const p = primaryOf(lv);
+      if (p && isHA(lv) && isDead(p)) controller.enqueue(nameOf(lv));
+    }
+  }, FAILOVER_CHECK_MS);
+  failoverTicker.unref();
 
   function allocation(lv: Lv): Allocation {
     const lvs = lvInf.list();
@@ -119,13 +147,22 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
       return;
     }
     const state = lv.status?.state ?? "";
-    const facts = { replicas: replicas.map(replicaFact), allocation: state === "Creating" ? allocation(lv) : undefined };
+    const hosts = lv.spec?.config?.replicas.map((r) => r.hostname) ?? [];
+    const facts = {
+      replicas: replicas.map(replicaFact),
+      allocation: state === "Creating" ? allocation(lv) : undefined,
+      deadNodes: new Set(hosts.filter((h) => isDead(h))),
+    };
     const d = decide(lv, facts);
     let cur: Lv | undefined = lv;
     for (const a of d.actions) cur = (await runAction(c, name, cur, a, log)) ?? cur;
     if (d.actions.some((a) => a.type === "deleteVolume")) return;
 
-    const status: LocalVolumeStatus = { ...(cur.status ?? {}), ...d.status, state: d.state, rawblock: cur.status?.rawblock ?? false };
+    const { replicated, ...fields } = d.status;
+    const status: LocalVolumeStatus = { ...(cur.status ?? {}), ...fields, state: d.state, rawblock: cur.status?.rawblock ?? false };
+    if (replicated) status.conditions = withReplicatedCondition(cur.status?.conditions, replicated, cur.metadata?.generation);
+    if (d.actions.some((a) => a.type === "failover" && a.unpublish)) status.publishedNode = "";
+    if (d.reason === "FailedOver" || d.reason === "PrimaryLost") void controller.recordEvent(cur, "Warning", d.reason, d.message);
     if (stableJson(status) !== stableJson({ rawblock: false, ...(cur.status ?? {}) })) {
       await c.lv.updateStatus({ ...cur, status });
       if (d.state !== state) {
@@ -138,7 +175,26 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
     return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : undefined;
   }
 
-  return { controller, informers: { lv: lvInf, lvr: lvrInf } };
+  return { controller, informers: { lv: lvInf, lvr: lvrInf }, stop: () => clearInterval(failoverTicker) };
+}
+
+type LeaseObject = KubeObject & { spec?: LeaseSpec };
+/** How often the primaries of replicated volumes are checked against their nodes' Leases. */
+export const FAILOVER_CHECK_MS = 1_000;
+
+type Cond = NonNullable<LocalVolumeStatus["conditions"]>[number];
+/** The `Replicated` condition, its lastTransitionTime moving only when its status does. */
+export function withReplicatedCondition(existing: Cond[] | undefined, r: ReplicatedCondition, generation?: number, now = new Date().toISOString()): Cond[] {
+  const prev = (existing ?? []).find((x) => x.type === "Replicated");
+  const next: Cond = {
+    type: "Replicated",
+    status: r.status,
+    reason: r.reason,
+    message: r.message,
+    lastTransitionTime: prev && prev.status === r.status ? prev.lastTransitionTime : now,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  return [...(existing ?? []).filter((x) => x.type !== "Replicated"), next];
 }
 
 /** Runs one action; returns the LV as written when the action wrote it. */
@@ -146,6 +202,13 @@ async function runAction(c: HwameistorClients, volume: string, lv: Lv | undefine
   switch (a.type) {
     case "writeConfig":
       return c.lv.update({ ...lv!, spec: { ...lv!.spec, config: a.config } });
+    case "failover": {
+      // One write: the new primary, epoch + 1, and accessibility with the new primary first (allocation
+      // derives the primary from nodes[0]). Conditional on the resourceVersion read: a concurrent change wins.
+      const next = await c.lv.update({ ...lv!, spec: { ...lv!.spec, config: a.config, accessibility: { ...lv!.spec?.accessibility, nodes: a.nodes } } });
+      log.warn({ volume, epoch: a.config.version, primary: a.nodes[0] }, "failover: primary moved");
+      return next;
+    }
     case "setAccessibilityNodes":
       return c.lv.update({ ...lv!, spec: { ...lv!.spec, accessibility: { ...lv!.spec?.accessibility, nodes: a.nodes } } });
     case "createReplica": {

@@ -164,10 +164,71 @@ const rows: Row[] = [
       convertible: true,
       accessibility: { nodes: ["a", "b"] },
     }),
-    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready"), rep("pvc-1-bbbbbb", "b", "Ready", { allocatedCapacityBytes: 2 * G })] },
+    facts: {
+      replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { allocatedCapacityBytes: 2 * G, synced: true })],
+    },
     state: "Ready",
     actions: [],
-    status: { allocatedCapacityBytes: G, replicas: ["pvc-1-aaaaaa", "pvc-1-bbbbbb"] },
+    status: {
+      allocatedCapacityBytes: G,
+      replicas: ["pvc-1-aaaaaa", "pvc-1-bbbbbb"],
+      replicated: { status: "True", reason: "Replicated", message: "volume pvc-1: 2 of 2 replicas in sync" },
+    },
+  },
+  {
+    what: "HA: a Ready replica the primary does not report in sync → NotReady, Replicated=False Degraded",
+    lv: lv("Ready", {
+      config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),
+      replicaNumber: 2,
+      convertible: true,
+      accessibility: { nodes: ["a", "b"] },
+    }),
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: false })] },
+    state: "NotReady",
+    actions: [],
+    message: /1 of 2 replicas in sync; behind: b \(Ready, not synced\)/,
+  },
+  {
+    what: "HA: the primary's node is dead, b in sync → failover to b (epoch + 1), unpublished from a",
+    lv: {
+      ...lv("Ready", {
+        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
+        replicaNumber: 2,
+        convertible: true,
+        accessibility: { nodes: ["a", "b"] },
+      }),
+      status: { state: "Ready", rawblock: false, publishedNode: "a" },
+    },
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    state: "NotReady",
+    actions: ["failover"],
+    message: /primary node a is gone; b \(in sync\) is the primary at epoch 4/,
+  },
+  {
+    what: "HA: the primary's node is dead, b not in sync → no failover onto a stale copy",
+    lv: lv("Ready", {
+      config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),
+      replicaNumber: 2,
+      convertible: true,
+      accessibility: { nodes: ["a", "b"] },
+    }),
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: false })], deadNodes: new Set(["a"]) },
+    state: "NotReady",
+    actions: [],
+    message: /no replica on a live node is in sync/,
+  },
+  {
+    what: "HA: a secondary's node is dead → no failover, degraded",
+    lv: lv("Ready", {
+      config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),
+      replicaNumber: 2,
+      convertible: true,
+      accessibility: { nodes: ["a", "b"] },
+    }),
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: false })], deadNodes: new Set(["b"]) },
+    state: "NotReady",
+    actions: [],
+    message: /Degraded|behind: b/,
   },
   { what: "spec.delete → ToBeDeleted", lv: lv("Ready", { delete: true, config: cfg(["a"]) }), facts: { replicas: [] }, state: "ToBeDeleted", actions: [] },
   { what: "spec.delete while Creating → ToBeDeleted", lv: lv("Creating", { delete: true }), facts: { replicas: [] }, state: "ToBeDeleted", actions: [] },
@@ -204,6 +265,36 @@ test("LocalVolume state table", () => {
     if (r.status) assert.deepEqual(d.status, r.status, r.what);
     if (r.message) assert.match(d.message, r.message, r.what);
   }
+});
+
+test("failover writes the new primary first in accessibility and epoch + 1; the old primary stays as a secondary", () => {
+  const d = decide(
+    {
+      ...lv("Ready", {
+        config: cfg(["a", "b", "c"], { convertible: true, resourceID: 0, version: 7 }),
+        replicaNumber: 3,
+        convertible: true,
+        accessibility: { nodes: ["a", "b", "c"] },
+      }),
+      status: { state: "Ready", rawblock: false, publishedNode: "a" },
+    },
+    {
+      replicas: [rep("r-a", "a", "Ready", { synced: true }), rep("r-b", "b", "Ready", { synced: false }), rep("r-c", "c", "Ready", { synced: true })],
+      deadNodes: new Set(["a"]),
+    },
+  );
+  const f = d.actions.find((a) => a.type === "failover") as Extract<Action, { type: "failover" }>;
+  assert.equal(f.config.version, 8);
+  assert.deepEqual(
+    f.config.replicas.map((r) => [r.hostname, r.primary]),
+    [
+      ["a", false],
+      ["b", false],
+      ["c", true],
+    ],
+  );
+  assert.deepEqual(f.nodes, ["c", "a", "b"]);
+  assert.equal(f.unpublish, true);
 });
 
 test("writeConfig bumps the version from the current config", () => {

@@ -36,11 +36,15 @@ export interface ReplicaFact {
   delete: boolean;
   allocatedCapacityBytes?: number;
   creationTimestamp?: string;
+  /** status.synced: for a replicated volume, the primary's word that the replica has every acknowledged write. */
+  synced?: boolean;
 }
 
 export interface LocalVolumeFacts {
   /** Every LocalVolumeReplica with spec.volumeName = this volume. */
   replicas: ReplicaFact[];
+  /** Nodes that are gone for failover (LocalStorageNode Offline, or worker Lease expired). */
+  deadNodes?: Set<string>;
   /** The allocation for the current spec (needed in Creating). */
   allocation?: Allocation;
 }
@@ -51,14 +55,22 @@ export type Action =
   | { type: "createReplica"; nodeName: string }
   | { type: "markReplicaDelete"; name: string }
   | { type: "deleteReplicaObject"; name: string }
+  | { type: "failover"; config: VolumeConfig; nodes: string[]; unpublish: boolean }
   | { type: "removeFromGroup" }
   | { type: "deleteVolume" };
+
+/** The `Replicated` condition of an HA volume (status.conditions, additive); the reconciler sets its times. */
+export interface ReplicatedCondition {
+  status: "True" | "False";
+  reason: string;
+  message: string;
+}
 
 export interface Decision {
   state: string;
   actions: Action[];
   /** Status fields to set (merged over the current status). */
-  status: Partial<LocalVolumeStatus>;
+  status: Partial<LocalVolumeStatus> & { replicated?: ReplicatedCondition };
   reason: string;
   message: string;
   /** Look again after this long even without a watch event. */
@@ -142,18 +154,27 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
       for (const r of duplicates) actions.push({ type: "markReplicaDelete", name: r.name });
       for (const r of f.replicas) if (r.state === S.Deleted) actions.push({ type: "deleteReplicaObject", name: r.name });
 
+      if (isHA(lv)) {
+        const fo = failover(lv, cfg, live, f.deadNodes ?? new Set());
+        if (fo) return out(S.NotReady, fo.reason, fo.message, { actions: [...actions, ...fo.actions], requeueAfterMs: 1_000 });
+      }
       const onConfig = hosts.map((h) => live.get(h)).filter((r): r is ReplicaFact => !!r);
-      const ready = onConfig.filter((r) => r.state === S.Ready);
+      // A replicated volume counts only replicas its primary reports in sync (docs/replication.md).
+      const ready = onConfig.filter((r) => r.state === S.Ready && (!isHA(lv) || r.synced));
+      const replicated = isHA(lv) ? replicatedCondition(name, hosts, live, ready, want) : undefined;
       if (ready.length >= want) {
-        const nodes = [...hosts];
+        const nodes = primaryFirst(cfg);
         if (JSON.stringify(lv.spec?.accessibility?.nodes ?? []) !== JSON.stringify(nodes)) actions.push({ type: "setAccessibilityNodes", nodes });
         const allocated = Math.min(...ready.map((r) => r.allocatedCapacityBytes ?? 0));
         return out(S.Ready, "Ready", `volume ${name} is ready on ${hosts.join(", ")}`, {
           actions,
-          status: { allocatedCapacityBytes: allocated, replicas: ready.map((r) => r.name).sort() },
+          status: { allocatedCapacityBytes: allocated, replicas: ready.map((r) => r.name).sort(), ...(replicated ? { replicated } : {}) },
         });
       }
       const waiting = hosts.map((h) => (live.get(h) ? `${live.get(h)!.name} on ${h} is ${live.get(h)!.state || "new"}` : `no replica on ${h} yet`));
+      if (replicated) {
+        return out(S.NotReady, replicated.reason, replicated.message, { actions, requeueAfterMs: RECHECK_NOT_READY_MS, status: { replicated } });
+      }
       return out(S.NotReady, "WaitingForReplicas", `volume ${name}: ${waiting.join("; ")}`, { actions, requeueAfterMs: RECHECK_NOT_READY_MS });
     }
 
@@ -180,4 +201,56 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
     default:
       return out(state, "UnknownState", `volume ${name} is in unknown state ${JSON.stringify(state)}; left alone`);
   }
+}
+
+/** accessibility.nodes of a volume: the primary first (allocation keeps the primary on nodes[0]), then the rest. */
+export function primaryFirst(cfg: VolumeConfig): string[] {
+  const p = cfg.replicas.find((r) => r.primary);
+  return [...(p ? [p.hostname] : []), ...cfg.replicas.filter((r) => r !== p).map((r) => r.hostname)];
+}
+
+function replicatedCondition(name: string, hosts: string[], live: Map<string, ReplicaFact>, ready: ReplicaFact[], want: number): ReplicatedCondition {
+  if (ready.length >= want) return { status: "True", reason: "Replicated", message: `volume ${name}: ${ready.length} of ${want} replicas in sync` };
+  const behind = hosts
+    .filter((h) => !ready.some((r) => r.nodeName === h))
+    .map((h) => (live.get(h) ? `${h} (${live.get(h)!.state || "new"}, not synced)` : `${h} (no replica)`));
+  const reason = ready.length > 0 ? "Degraded" : "NotReplicated";
+  return { status: "False", reason, message: `volume ${name}: ${ready.length} of ${want} replicas in sync; behind: ${behind.join(", ")}` };
+}
+
+/**
+ * Failover (docs/replication.md): the primary's node is dead → the first replica (by id) on a live node that is
+ * Ready and in sync becomes the primary at epoch (config.version) + 1; the old primary stays in the config and
+ * rejoins as a secondary when its node returns. A volume published on the dead node is unpublished (its node
+ * cannot answer ControllerUnpublish). No synced replica → no failover, said so (never onto a stale copy).
+ */
+export function failover(
+  lv: Lv,
+  cfg: VolumeConfig,
+  live: Map<string, ReplicaFact>,
+  dead: Set<string>,
+): { actions: Action[]; reason: string; message: string } | undefined {
+  const primary = cfg.replicas.find((r) => r.primary);
+  if (!primary || !dead.has(primary.hostname)) return undefined;
+  const name = lv.metadata?.name ?? "";
+  const target = [...cfg.replicas]
+    .sort((a, b) => a.id - b.id)
+    .find((r) => r !== primary && !dead.has(r.hostname) && live.get(r.hostname)?.state === S.Ready && live.get(r.hostname)?.synced);
+  if (!target) {
+    return {
+      actions: [],
+      reason: "PrimaryLost",
+      message: `volume ${name}: the primary's node ${primary.hostname} is gone and no replica on a live node is in sync; waiting for ${primary.hostname} to return (no failover onto a stale copy)`,
+    };
+  }
+  const config: VolumeConfig = {
+    ...cfg,
+    version: cfg.version + 1,
+    replicas: cfg.replicas.map((r) => ({ ...r, primary: r.hostname === target.hostname })),
+  };
+  return {
+    actions: [{ type: "failover", config, nodes: primaryFirst(config), unpublish: lv.status?.publishedNode === primary.hostname }],
+    reason: "FailedOver",
+    message: `volume ${name}: primary node ${primary.hostname} is gone; ${target.hostname} (in sync) is the primary at epoch ${config.version}`,
+  };
 }

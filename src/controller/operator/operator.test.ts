@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { claimsToCreate, disksToReserve, type LocalDisk } from "./claims.ts";
-import { REPLICATION_AVAILABLE } from "../../api/features.ts";
 import { classesWithCapacity, desiredStorageClasses } from "./storage-classes.ts";
 
 const ld = (name: string, node: string, o: Partial<LocalDisk["spec"]> & { claimState?: string } = {}): LocalDisk =>
@@ -53,7 +52,7 @@ test("StorageClasses only for classes with capacity, with the original's default
     scs.map((s) => s.metadata!.name),
     ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-ssd", "hwameistor-storage-disk-hdd"],
   );
-  assert.equal(REPLICATION_AVAILABLE, false, "no -ha StorageClass while data replication does not exist (flip with src/api/features.ts)");
+  // no node can replicate: no -ha / -convertible class
   const hdd = scs[0]!;
   assert.equal(hdd.provisioner, "lvm.hwameistor.io");
   assert.equal(hdd.volumeBindingMode, "WaitForFirstConsumer");
@@ -76,6 +75,21 @@ test("StorageClasses only for classes with capacity, with the original's default
     [],
   );
   assert.equal(custom[0]!.reclaimPolicy, "Delete");
+  // -convertible with one replicating node, -ha (replicaNumber 2, convertible) with two
+  const rep = (available: boolean) => ({
+    ...lsn({ LocalStorage_PoolHDD: { totalCapacityBytes: 1 } }),
+    status: { pools: { LocalStorage_PoolHDD: { totalCapacityBytes: 1 } }, replication: { available } },
+  });
+  assert.deepEqual(
+    desiredStorageClasses({}, [rep(true), rep(false)], []).map((x) => x.metadata!.name),
+    ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-hdd-convertible"],
+  );
+  const two = desiredStorageClasses({}, [rep(true), rep(true)], []);
+  assert.deepEqual(
+    two.map((x) => x.metadata!.name),
+    ["hwameistor-storage-lvm-hdd", "hwameistor-storage-lvm-hdd-convertible", "hwameistor-storage-lvm-hdd-ha"],
+  );
+  assert.deepEqual([two[2]!.parameters!.replicaNumber, two[2]!.parameters!.convertible, two[1]!.parameters!.replicaNumber], ["2", "true", "1"]);
   assert.equal(custom[0]!.allowVolumeExpansion, false);
   assert.equal(custom[0]!.parameters!["csi.storage.k8s.io/fstype"], "ext4");
   assert.deepEqual(desiredStorageClasses({ storageClass: { disable: true } }, [lsn({ LocalStorage_PoolHDD: { totalCapacityBytes: 1 } })], []), []);

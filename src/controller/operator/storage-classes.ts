@@ -1,12 +1,13 @@
 // Which StorageClasses the operator creates (§2.4), pure: one `hwameistor-storage-lvm-<class>` per pool
 // class that has capacity on some LocalStorageNode, one `hwameistor-storage-disk-<class>` per class whose
 // LocalDiskNode disk pool has capacity. None while there is no capacity (the original's FAQ: "no
-// StorageClass until disks are claimed"). The `-ha` class (replicaNumber 2, convertible) is made only when
-// replication exists (REPLICATION_AVAILABLE, src/api/features.ts — one switch for the replication work to
-// flip): offering it earlier would promise copies that are never synchronised. Not made: `-convertible`,
-// which needs DRBD adapter jobs (drbdAdapterCreatedJobNum).
+// StorageClass until disks are claimed"). Replicated classes follow the nodes that can replicate (their data
+// plane is available, LocalStorageNode status.replication — the original counts DRBD adapter jobs,
+// drbdAdapterCreatedJobNum): `-convertible` (replicaNumber 1, convertible) when at least one node can, `-ha`
+// (replicaNumber 2, convertible) when at least two can. Offering them earlier would promise copies that are
+// never synchronised.
 
-import { REPLICATION_AVAILABLE } from "../../api/features.ts";
+import type { ReplicationStatus } from "../../api/kinds/local-storage-node.ts";
 import type { ClusterSpec } from "../../api/kinds/cluster.ts";
 import type { LocalPool } from "../../api/kinds/storage-pool.ts";
 import { Drivers, POOL_CLASSES, ScParamValues, ScParams, poolClassOf, type PoolClass } from "../../api/names.ts";
@@ -17,8 +18,11 @@ export { STORAGE_CLASS, lvmStorageClassName, diskStorageClassName };
 
 interface WithPools {
   metadata?: { name?: string };
-  status?: { pools?: Record<string, LocalPool> };
+  status?: { pools?: Record<string, LocalPool>; replication?: ReplicationStatus; state?: string };
 }
+
+/** Nodes whose data plane is available. */
+export const replicatingNodes = (nodes: WithPools[]): number => nodes.filter((n) => n.status?.replication?.available).length;
 
 /** Pool classes with capacity: a pool whose total capacity (or, for disk pools, disk count) is above zero. */
 export function classesWithCapacity(nodes: WithPools[]): PoolClass[] {
@@ -45,6 +49,7 @@ export function desiredStorageClasses(spec: ClusterSpec | undefined, storageNode
   };
   const fsType = sc.fsType || ScDefaults.FsType;
   const out: StorageClass[] = [];
+  const replicating = replicatingNodes(storageNodes);
   for (const cls of classesWithCapacity(storageNodes)) {
     out.push({
       ...common,
@@ -60,22 +65,22 @@ export function desiredStorageClasses(spec: ClusterSpec | undefined, storageNode
         [ScParams.FsType]: fsType,
       },
     });
-    if (REPLICATION_AVAILABLE) {
-      out.push({
-        ...common,
-        metadata: { name: `${lvmStorageClassName(cls)}-ha` },
-        provisioner: Drivers.Lvm,
-        parameters: {
-          [ScParams.ReplicaNumber]: "2",
-          [ScParams.PoolClass]: cls,
-          [ScParams.PoolType]: ScParamValues.PoolTypeRegular,
-          [ScParams.VolumeKind]: ScParamValues.VolumeKindLvm,
-          [ScParams.Striped]: ScDefaults.Striped,
-          [ScParams.Convertible]: "true",
-          [ScParams.FsType]: fsType,
-        },
-      });
-    }
+    const replicated = (suffix: string, replicaNumber: string): StorageClass => ({
+      ...common,
+      metadata: { name: `${lvmStorageClassName(cls)}-${suffix}` },
+      provisioner: Drivers.Lvm,
+      parameters: {
+        [ScParams.ReplicaNumber]: replicaNumber,
+        [ScParams.PoolClass]: cls,
+        [ScParams.PoolType]: ScParamValues.PoolTypeRegular,
+        [ScParams.VolumeKind]: ScParamValues.VolumeKindLvm,
+        [ScParams.Striped]: ScDefaults.Striped,
+        [ScParams.Convertible]: "true",
+        [ScParams.FsType]: fsType,
+      },
+    });
+    if (replicating >= 1) out.push(replicated("convertible", "1"));
+    if (replicating >= 2) out.push(replicated("ha", "2"));
   }
   for (const cls of classesWithCapacity(diskNodes)) {
     out.push({

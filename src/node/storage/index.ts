@@ -15,6 +15,7 @@ import { startLvmDriverNode } from "../csi/lvm/index.ts";
 import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
 import { qosController } from "./qos/reconciler.ts";
+import { replicationController } from "../dataplane/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { thinPoolClaimNodeController } from "./thin-pool-claim/reconciler.ts";
@@ -33,6 +34,8 @@ export interface LocalStorageOptions {
   /** Serve lvm.sock (default true). */
   csi?: boolean;
   qos?: ReplicaQosHook;
+  /** `--dataplane-socket`: the native data plane's control socket; replicated volumes go through it. */
+  dataplaneSocket?: string;
 }
 
 export interface LocalStorage extends Service {
@@ -63,6 +66,17 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
 
   const c = hwameistorClients(ctx.client);
+  const nodeCtlRef: { ctl?: { enqueue(k: string): void } } = {};
+  const replication = o.dataplaneSocket
+    ? replicationController({
+        ctx,
+        c,
+        engine,
+        socketPath: o.dataplaneSocket,
+        devLinkRoot: o.devLinkRoot ?? "/dev",
+        onStatusChange: () => nodeCtlRef.ctl?.enqueue(ctx.nodeName),
+      })
+    : undefined;
   const nodeCtl = storageNodeController({
     ctx,
     c,
@@ -71,17 +85,31 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     storageIP: o.storageIP,
     activationErrors: activation.errors,
     refreshMs: o.refreshMs,
+    ...(replication ? { replication: () => replication.status() } : {}),
   });
+  nodeCtlRef.ctl = nodeCtl;
   // IO limits (§7): the QoS reconciler applies them; every replica pass wakes it through the hook.
   const qosCtl = o.qos ? undefined : qosController({ ctx, c });
   const qosHook = o.qos ?? (async (lvr: { spec?: { volumeName?: string } }) => qosCtl?.enqueueVolume(lvr.spec?.volumeName ?? ""));
-  const replicaCtl = replicaController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName), qos: qosHook });
+  const replicaCtl = replicaController({
+    ctx,
+    c,
+    engine,
+    onPoolChange: () => nodeCtl.enqueue(ctx.nodeName),
+    qos: qosHook,
+    ...(replication ? { ha: replication } : {}),
+  });
   const parts: Service[] = [];
   const stopAll = async () => {
     for (const p of [...parts].reverse()) await p.stop().catch((e: unknown) => ctx.log.warn({ err: String(e) }, "local storage: stop failed"));
   };
   let socketPath: string | undefined;
   try {
+    if (replication) {
+      // Before the replica reconciler: it asks which volumes this part manages.
+      await replication.start();
+      parts.push(replication);
+    }
     await nodeCtl.start();
     parts.push(nodeCtl);
     nodeCtl.enqueue(ctx.nodeName);

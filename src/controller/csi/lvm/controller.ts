@@ -38,6 +38,8 @@ import { snapshotService } from "./snapshots.ts";
 import { formatBytes } from "../../../api/quantity.ts";
 import { ObjectWake } from "../../../kube/object-wake.ts";
 import { waitUntil } from "../../../csi/wait.ts";
+import { isReplicatedVolume } from "../../../api/replication.ts";
+import { requireHaPrimary } from "./ha-publish.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 
 export interface LvmControllerOptions {
@@ -252,6 +254,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
           },
         );
       }
+      // A replicated volume (or a convertible one whose node runs a data plane: its replica has an haState).
+      if (isReplicatedVolume(lv) && ((lv.spec?.replicaNumber ?? 1) > 1 || r.status?.haState)) await requireHaPrimary(c, lv, r, node, !!published);
       const block = accessTypeOf(cap, "volume_capability") === "block";
       await mutateLvStatus(c, name, (st) => {
         if (st.publishedNode && st.publishedNode !== node)

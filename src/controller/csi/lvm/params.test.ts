@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { HwError } from "../../../api/errors.ts";
 import { ScParams, TopologyKeys } from "../../../api/names.ts";
-import { REPLICATION_AVAILABLE } from "../../../api/features.ts";
 import { capacityOf, nodeTopology, parseLvmParams, roundUpToExtent } from "./params.ts";
 
 const MiB = 1024 * 1024;
@@ -47,19 +46,16 @@ test("parseLvmParams: poolClass, replicaNumber, convertible rule, QoS, pvc defau
   assert.equal(parseLvmParams({ [ScParams.PoolClass]: "SSD" }, "v").replicaNumber, 1);
 });
 
-test("parseLvmParams: more than one replica is refused while replication does not exist", () => {
-  assert.equal(REPLICATION_AVAILABLE, false, "flip this test with the switch when replication lands");
-  for (const rn of ["2", "3", "4"]) {
-    assert.throws(
-      () => parseLvmParams({ ...base, [ScParams.ReplicaNumber]: rn }, "v"),
-      (e: HwError) =>
-        e.code === "INVALID_ARGUMENT" &&
-        e.reason === "ReplicationNotAvailable" &&
-        e.message.includes(`replicaNumber ${rn}`) &&
-        /does not replicate/.test(e.message),
-      rn,
-    );
+test("parseLvmParams: 2 and 3 replicas parse (whether nodes can replicate is placement's check); 4 is refused", () => {
+  for (const rn of ["2", "3"]) {
+    const p = parseLvmParams({ ...base, [ScParams.ReplicaNumber]: rn }, "v");
+    assert.equal(p.replicaNumber, Number(rn));
+    assert.equal(p.convertible, true);
   }
+  assert.throws(
+    () => parseLvmParams({ ...base, [ScParams.ReplicaNumber]: "4" }, "v"),
+    (e: HwError) => e.code === "INVALID_ARGUMENT" && /replicaNumber 4 is not supported \(at most 3\)/.test(e.message),
+  );
 });
 
 test("parseLvmParams: bad input names the parameter (table)", () => {
@@ -70,7 +66,7 @@ test("parseLvmParams: bad input names the parameter (table)", () => {
     [{ ...base, [ScParams.ReplicaNumber]: "two" }, "INVALID_ARGUMENT", /replicaNumber "two"/],
     [{ ...base, [ScParams.ReplicaNumber]: "5" }, "INVALID_ARGUMENT", /replicaNumber "5"/],
     [{ ...base, [ScParams.ProvisionIopsOnCreation]: "100; rm -rf /" }, "INVALID_ARGUMENT", /provision-iops-on-creation/],
-    [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /replicaNumber 2/], // refused for replication first (thin also needs 1),
+    [{ ...base, [ScParams.Thin]: "true", [ScParams.ReplicaNumber]: "2" }, "INVALID_ARGUMENT", /thin=true needs replicaNumber 1/], // thin pools are per node
     [{ ...base, [ScParams.Thin]: "true", [ScParams.Convertible]: "true" }, "INVALID_ARGUMENT", /thin=true needs/],
     [{ ...base, [ScParams.EncryptSecret]: "ns/s" }, "INVALID_ARGUMENT", /go together .* only encryptSecret is set/],
     [{ ...base, [ScParams.EncryptType]: "LUKS" }, "INVALID_ARGUMENT", /only encryptType is set/],

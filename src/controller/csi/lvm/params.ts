@@ -5,8 +5,8 @@
 // (LVM_PARAMETER_DEFAULTS: poolClass HDD, replicaNumber 1), so a bare CreateVolume gets what a PVC of the
 // default StorageClass would.
 
-import { hwError, invalid } from "../../../api/errors.ts";
-import { REPLICATION_AVAILABLE } from "../../../api/features.ts";
+import { invalid } from "../../../api/errors.ts";
+import { MAX_HA_REPLICAS } from "../../../api/replication.ts";
 import { MIN_VOLUME_BYTES } from "../../../api/kinds/common.ts";
 import { POOL_CLASSES, ScDefaults, ScParams, TopologyKeys, VOLUME_ENCRYPT_TYPES, isPoolClass, storagePoolName, type PoolClass } from "../../../api/names.ts";
 import { parseSecretRef } from "../../../api/encryption.ts";
@@ -28,8 +28,8 @@ export interface LvmParams {
   volumeEncrypt?: { enable: true; type: "LUKS"; secret: string };
 }
 
-/** Replica counts this build places once replication exists (2 = two replicas on two nodes). */
-export const MAX_REPLICA_NUMBER = 2;
+/** Replica counts this build places: up to 3, on distinct nodes (the original allows 2; docs/compatibility.md). */
+export const MAX_REPLICA_NUMBER = MAX_HA_REPLICAS;
 export const DEFAULT_PVC_NAMESPACE = "default";
 
 /** What a parameter the request leaves out defaults to: the operator's default StorageClass (§2.4). */
@@ -44,16 +44,7 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
   if (!/^[0-9]+$/.test(rn) || Number(rn) < 1 || Number(rn) > 4)
     throw invalid(`parameter ${ScParams.ReplicaNumber} ${JSON.stringify(rn)} is not an integer from 1 to 4`);
   const replicaNumber = Number(rn);
-  if (replicaNumber > 1 && !REPLICATION_AVAILABLE) {
-    // Honest HA: without replication, a second copy would never receive the first one's writes.
-    throw hwError(
-      "ReplicationNotAvailable",
-      `parameter ${ScParams.ReplicaNumber} ${rn}: volumes with more than one replica are not available, because this build does not replicate data between nodes yet`,
-      {
-        hint: `use ${ScParams.ReplicaNumber} "1" (a StorageClass without -ha)`,
-      },
-    );
-  }
+  // Whether enough nodes can replicate is a fact of the cluster, checked at placement (provision.ts).
   if (replicaNumber > MAX_REPLICA_NUMBER) {
     throw invalid(`parameter ${ScParams.ReplicaNumber} ${rn} is not supported (at most ${MAX_REPLICA_NUMBER})`);
   }

@@ -13,8 +13,9 @@
 //   we just made) is removed again.
 
 import { randomUUID } from "node:crypto";
-import { HwError } from "../../../api/errors.ts";
-import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers } from "../../../api/names.ts";
+import { HwError, hwError } from "../../../api/errors.ts";
+import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers, NodeStates } from "../../../api/names.ts";
+import { replicationRefusal } from "../../../api/replication.ts";
 import { nameOf, type Lv, type Lvg, type HwameistorClients } from "../../../kube/hwameistor.ts";
 import { type Toleration } from "../../../api/core.ts";
 import { type Lsn } from "../../../kube/hwameistor.ts";
@@ -71,6 +72,26 @@ export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionReques
   }
 }
 
+/**
+ * Honest HA: a volume with replicaNumber N > 1 needs N Ready nodes whose data plane can replicate (each node
+ * reports it in LocalStorageNode status.replication); otherwise CreateVolume refuses before anything is
+ * written, naming the nodes and why, instead of creating copies that would never receive each other's writes.
+ */
+export function refuseWithoutReplication(r: ProvisionRequest, lsns: Lsn[]): void {
+  const n = r.params.replicaNumber;
+  const ready = lsns.filter((l) => l.status?.state === NodeStates.Ready);
+  const able = ready.filter((l) => !replicationRefusal(l)).map(nameOf);
+  if (able.length >= n) return;
+  const why = lsns
+    .filter((l) => !able.includes(nameOf(l)))
+    .map((l) => `${nameOf(l)}: ${l.status?.state !== NodeStates.Ready ? `LocalStorageNode is ${l.status?.state || "not reported"}` : replicationRefusal(l)}`);
+  throw hwError(
+    "ReplicationNotAvailable",
+    `volume ${r.name}: StorageClass parameters replicaNumber "${n}" (poolClass ${r.params.poolClass}) need ${n} nodes that replicate; ${able.length} can${able.length ? ` (${able.join(", ")})` : ""}${why.length ? `; ${why.join("; ")}` : ""}`,
+    { hint: `run hwameistor-dataplane on more nodes (node agent --dataplane-socket), or use replicaNumber "1" (a StorageClass without -ha)` },
+  );
+}
+
 export interface ProvisionRequest {
   name: string;
   /** The CSI request name (recorded in the annotation hwameistor.io/csi-name). */
@@ -107,6 +128,7 @@ export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest,
     ha ? c.pvc.get(params.pvcName, params.pvcNamespace).catch(() => undefined) : Promise.resolve(undefined),
   ]);
 
+  if (ha) refuseWithoutReplication(r, lsns);
   const users = podsUsingPvc(allPods, params.pvcNamespace, params.pvcName);
   const group = findGroup(lvgs, params.pvcNamespace, pvcsOfPods(users, params.pvcName), r.name);
   const nodes = storageNodeViews(lsns, lvs, coreNodes);

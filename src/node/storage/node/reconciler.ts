@@ -14,6 +14,7 @@ import type { StorageNodeCondition } from "../../../api/kinds/storage-pool.ts";
 import { DiskClaimStates, Owners } from "../../../api/names.ts";
 import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
 import { Informer } from "../../../kube/informer.ts";
+import type { ReplicationStatus } from "../../../api/kinds/local-storage-node.ts";
 import type { PoolStats, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
 import type { HwameistorClients, Ld, Ldc, Lsn } from "../../../kube/hwameistor.ts";
@@ -41,6 +42,8 @@ export interface StorageNodeOptions {
   /** Errors activateAll() reported at start (shown in the Available condition until a pass clears them). */
   activationErrors?: string[];
   refreshMs?: number;
+  /** status.replication: what the data plane part reports (src/node/dataplane); without one, unavailable. */
+  replication?: () => ReplicationStatus;
 }
 
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
@@ -142,6 +145,7 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
       reason: o.engineReason,
       features: engineFeatures(engine.capabilities()),
     });
+    status.replication = o.replication?.() ?? { available: false, reason: "this node agent runs without a data plane (--dataplane-socket)" };
     if (JSON.stringify(status) !== JSON.stringify(lsn.status ?? {})) {
       await c.lsn.updateStatus({ ...lsn, status });
       ctx.log.debug({ node: me, pools: Object.keys(status.pools ?? {}) }, "LocalStorageNode status written");

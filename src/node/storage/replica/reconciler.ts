@@ -31,6 +31,12 @@ export interface ReplicaControllerOptions {
   /** Called after a replica was created, grown or deleted (the LocalStorageNode pools change). */
   onPoolChange?: () => void;
   qos?: ReplicaQosHook;
+  /**
+   * Replication (src/node/dataplane): for a volume it manages, devPath (the HA device) and synced (the
+   * primary's word) are its fields, not the engine's; and the data plane lets go of a replica before the
+   * engine deletes the device under it.
+   */
+  ha?: { manages(volume: string): boolean; release(volume: string): Promise<void> };
 }
 
 const observe = (r: Replica | undefined): ObservedReplica | undefined =>
@@ -102,6 +108,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
             replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})),
           };
         case "deleteReplica":
+          await o.ha?.release(volume);
           await engine.deleteReplica(pool, volume);
           // The publish record (first-use filesystem, its UUID) belongs to the data just removed: a volume
           // created again under the same name is a new, empty device, not a "vanished" filesystem.
@@ -233,14 +240,15 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     };
     if (error) next.error = toErrorStatus(error);
     else delete next.error;
+    const replicated = o.ha?.manages(lvr.spec?.volumeName ?? "") ?? false;
     if (r) {
-      next.devPath = r.devPath;
+      if (!replicated) next.devPath = r.devPath;
       next.storagePath = r.storagePath;
       next.allocatedCapacityBytes = r.allocatedCapacityBytes;
     }
-    // Non-HA replicas are always in sync with themselves (the original's `synced` is the DRBD state).
-    next.synced = state === VolumeStates.Ready || (st.synced ?? false);
-    if (state === VolumeStates.Ready) next.synced = true;
+    // Non-HA replicas are always in sync with themselves (the original's `synced` is the DRBD state); a
+    // replicated one is synced when its primary says so (src/node/dataplane).
+    if (!replicated) next.synced = state === VolumeStates.Ready || (st.synced ?? false);
     if (JSON.stringify(withoutTimes(next)) === JSON.stringify(withoutTimes(st))) return false;
     await c.lvr.updateStatus({ ...lvr, status: next });
     if (next.state !== st.state) ctx.log.info({ lvr: lvr.metadata?.name, from: st.state ?? "", to: next.state, devPath: next.devPath }, "replica state");

@@ -1,0 +1,57 @@
+// Replication facts shared by the controller, the node agent and the CSI services (docs/replication.md), pure.
+// - Which volumes replicate: replicaNumber ≥ 2, or convertible (so a 1-replica volume can grow to 2 online:
+//   its device already goes through the data plane; the original uses DRBD for convertible volumes too).
+// - Which nodes can hold an HA replica: LocalStorageNode status.replication.available (reported by the node
+//   agent from its data plane's `hello`).
+// - Where the HA device is: `<devLinkRoot>/<pool>-HA/<volume>` (the original's `/dev/<VG>-HA/<vol>`).
+// - Whether a node is dead for failover: LocalStorageNode state Offline, or its worker Lease expired.
+
+import type { LocalStorageNode } from "./kinds/local-storage-node.ts";
+import type { LocalVolume } from "./kinds/local-volume.ts";
+import { NodeStates } from "./names.ts";
+
+/** Default TCP port of the data plane's replication listener (DRBD's ports start at 43001). */
+export const DATAPLANE_DEFAULT_PORT = 43000;
+
+/** Replica counts an HA volume may have (docs/compatibility.md: the original allows 2). */
+export const MAX_HA_REPLICAS = 3;
+
+export const isReplicatedVolume = (lv: Pick<LocalVolume, "spec">): boolean => (lv.spec?.replicaNumber ?? 1) > 1 || !!lv.spec?.convertible;
+
+export const haDevPath = (devLinkRoot: string, pool: string, volume: string): string => `${devLinkRoot.replace(/\/+$/, "")}/${pool}-HA/${volume}`;
+
+export const replicationAvailable = (lsn: Pick<LocalStorageNode, "status"> | undefined): boolean => !!lsn?.status?.replication?.available;
+
+/** Why a node cannot hold an HA replica, or undefined when it can. */
+export function replicationRefusal(lsn: Pick<LocalStorageNode, "status" | "spec"> | undefined): string | undefined {
+  const r = lsn?.status?.replication;
+  if (!r) return "its node agent reports no data plane (start it with --dataplane-socket)";
+  if (!r.available) return r.reason || "its data plane is not available";
+  if (!r.address && !lsn?.spec?.storageIP) return "it has no storage IP";
+  return undefined;
+}
+
+/** The data plane address of a peer: what its node reports, else its storage IP on the default port. */
+export function peerAddress(lsn: Pick<LocalStorageNode, "status" | "spec"> | undefined, configIp?: string): string | undefined {
+  const a = lsn?.status?.replication?.address;
+  if (a) return a;
+  const ip = configIp || lsn?.spec?.storageIP;
+  return ip ? `${ip}:${DATAPLANE_DEFAULT_PORT}` : undefined;
+}
+
+export interface LeaseLike {
+  spec?: { holderIdentity?: string | null; renewTime?: string | null; acquireTime?: string | null; leaseDurationSeconds?: number | null };
+}
+
+/**
+ * Whether a node is gone for failover: its LocalStorageNode is Offline, or its worker Lease exists and has
+ * not been renewed for leaseDurationSeconds. A node without a Lease is not declared dead (nothing says so).
+ */
+export function nodeIsDead(lsn: Pick<LocalStorageNode, "status"> | undefined, lease: LeaseLike | undefined, nowMs: number): boolean {
+  if (lsn?.status?.state === NodeStates.Offline) return true;
+  const s = lease?.spec;
+  if (!s) return false;
+  const renewed = Date.parse(s.renewTime ?? s.acquireTime ?? "");
+  if (!Number.isFinite(renewed)) return false;
+  return nowMs > renewed + (s.leaseDurationSeconds ?? 30) * 1000;
+}
