@@ -24,7 +24,11 @@ function lsn(name: string, pools: Record<string, { total: number; used?: number;
       volumes: v.volumes ?? [],
     };
   }
-  return { metadata: { name }, spec: { hostname: name, storageIP: "10.0.0.1" }, status: { state, pools: p, replication: { available: true, address: "10.0.0.1:43000" } } } as LocalStorageNode;
+  return {
+    metadata: { name },
+    spec: { hostname: name, storageIP: "10.0.0.1" },
+    status: { state, pools: p, replication: { available: true, address: "10.0.0.1:43000" } },
+  } as LocalStorageNode;
 }
 const sc = (name: string, provisioner: string, parameters: Record<string, string>): StorageClassShape => ({
   metadata: { name },
