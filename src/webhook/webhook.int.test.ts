@@ -42,6 +42,13 @@ before(async () => {
   const sc = (name: string, provisioner: string) => ({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name }, provisioner }) as KubeObject;
   await c.forKind(STORAGE_CLASS).create(sc("hwameistor-storage-lvm-hdd", "lvm.hwameistor.io"));
   await c.forKind(STORAGE_CLASS).create(sc("nfs", "example.com/nfs"));
+  await c.forKind(STORAGE_CLASS).create(sc("hwameistor-storage-disk-hdd", "disk.hwameistor.io"));
+  await c.forKind(PV).create({
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: "static-hostpath" },
+    spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], hostPath: { path: "/srv/data" } },
+  } as KubeObject);
   await c.forKind(PV).create({
     apiVersion: "v1",
     kind: "PersistentVolume",
@@ -62,6 +69,9 @@ before(async () => {
     pvc("bound", "default", { storageClassName: "whatever", volumeName: "pvc-bound" }, "Bound"),
     pvc("nfs", "default", { storageClassName: "nfs" }),
     pvc("noclass", "default", {}),
+    pvc("disk", "default", { storageClassName: "hwameistor-storage-disk-hdd" }),
+    // its class names our provisioner, but it is bound to a static non-CSI PV: the PV decides (not ours)
+    pvc("static", "default", { storageClassName: "hwameistor-storage-lvm-hdd", volumeName: "static-hostpath" }, "Bound"),
     pvc("ours", "kube-system", { storageClassName: "hwameistor-storage-lvm-hdd" }),
   ]) {
     const created = await pvcs.create(p, p.metadata!.namespace);
@@ -174,6 +184,9 @@ test("pods with HwameiStor volumes get the scheduler (add / replace / unchanged)
       [{ op: "replace", path: "/spec/schedulerName", value: "hwameistor-scheduler" }],
     ],
     ["already hwameistor-scheduler", "default", { ...claim("ours"), schedulerName: "hwameistor-scheduler" }, undefined],
+    ["pending PVC of a disk.hwameistor.io class", "default", claim("disk"), [{ op: "add", path: "/spec/schedulerName", value: "hwameistor-scheduler" }]],
+    ["one of several PVCs is ours", "default", claim("nfs", "noclass", "ours"), [{ op: "add", path: "/spec/schedulerName", value: "hwameistor-scheduler" }]],
+    ["bound to a static non-CSI PV (the class says ours, the PV does not)", "default", claim("static"), undefined],
     ["another provisioner's class", "default", claim("nfs"), undefined],
     ["a PVC without a class", "default", claim("noclass"), undefined],
     ["no volumes", "default", {}, undefined],
@@ -216,12 +229,59 @@ test("malformed or unexpected requests get a clear 4xx, never a crash", async ()
     assert.equal(r.status, status, what);
     assert.match(r.body.message, msg, what);
   }
-  // a review for another resource is allowed untouched
-  const cm = JSON.parse(review("default", claim("ours")));
-  cm.request.resource = { group: "", version: "v1", resource: "configmaps" };
-  const r = await post("/mutate", JSON.stringify(cm));
-  assert.equal(r.body.response.allowed, true);
-  assert.equal(r.body.response.patch, undefined);
+  // a review for another resource, another operation or a subresource is allowed untouched
+  for (const change of [
+    { resource: { group: "", version: "v1", resource: "configmaps" } },
+    { operation: "UPDATE" },
+    { subResource: "ephemeralcontainers", operation: "UPDATE" },
+  ]) {
+    const other = JSON.parse(review("default", claim("ours")));
+    Object.assign(other.request, change);
+    const r = await post("/mutate", JSON.stringify(other));
+    assert.equal(r.status, 200, JSON.stringify(change));
+    assert.equal(r.body.response.allowed, true, JSON.stringify(change));
+    assert.equal(r.body.response.patch, undefined, JSON.stringify(change));
+  }
+});
+
+test("failurePolicy Fail over HTTPS: a pod whose PVC does not exist is denied with the reason in the Status", async () => {
+  const strict = await startWebhook({
+    client: srv.client,
+    host: "127.0.0.1",
+    port: 0,
+    path: "/mutate",
+    namespace: NS,
+    service: "hwameistor-admission",
+    webhookConfig: "hwameistor-admission-mutate",
+    schedulerName: "hwameistor-scheduler",
+    failurePolicy: "Fail",
+    log: silentLogger,
+  });
+  const send = (body: string) =>
+    new Promise<any>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: strict.port, path: "/mutate", method: "POST", rejectUnauthorized: false, headers: { "Content-Type": "application/json" } },
+        (res) => {
+          let t = "";
+          res.on("data", (d) => (t += d));
+          res.on("end", () => resolve(JSON.parse(t)));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  try {
+    const r = await send(review("default", claim("missing"), "uid-fail"));
+    assert.equal(r.response.uid, "uid-fail");
+    assert.equal(r.response.allowed, false);
+    assert.match(r.response.status.message, /PersistentVolumeClaim default\/missing not found/);
+    // a pod without our volumes is never blocked, whatever the policy
+    const free = await send(review("default", claim("nfs"), "uid-free"));
+    assert.equal(free.response.allowed, true);
+    assert.equal(free.response.patch, undefined);
+  } finally {
+    await strict.stop();
+  }
 });
 
 test("failurePolicy Fail: a missing PVC or an unreachable API server denies; Ignore warns and admits", async () => {
