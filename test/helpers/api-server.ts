@@ -5,8 +5,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { toCrd } from "../../src/api/crd.ts";
+import { kindDefinitions } from "../../src/api/kinds/index.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
+import type { KubeObject } from "../../src/kube/types.ts";
 
 type StartFn = (
   opts: { dataDir: string; host?: string; port?: number; token?: string },
@@ -78,4 +81,25 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const CRD = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false };
+
+/** Creates the CRD of every kind (missing ones only) and waits until the server serves them. */
+export async function applyKindCrds(client: KubeClient): Promise<void> {
+  const crds = client.forKind(CRD);
+  for (const def of kindDefinitions) {
+    const crd = toCrd(def) as KubeObject;
+    if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
+  }
+  const first = client.forKind(kindDefinitions[0]!);
+  await waitFor(
+    "CRDs served",
+    async () =>
+      first.list().then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+  );
 }

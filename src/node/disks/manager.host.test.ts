@@ -8,38 +8,18 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toCrd } from "../../api/crd.ts";
-import { kindDefinitions } from "../../api/kinds/index.ts";
+
 import { mkfs } from "../../host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../host/loop/loop.ts";
-import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EVENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import type { KubeClient } from "../../kube/client.ts";
+
 import { startNodeAgent, type NodeAgent } from "../agent.ts";
 import { localDiskName } from "./identity.ts";
 import { hwameistorClients as diskManagerClients, type HwameistorClients as DiskManagerClients, type Ld } from "../../kube/hwameistor.ts";
 
 const MiB = 2 ** 20;
-const CRD = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false };
-
-export async function applyCrds(client: KubeClient): Promise<void> {
-  const crds = client.forKind(CRD);
-  for (const def of kindDefinitions) {
-    const crd = toCrd(def) as KubeObject;
-    if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
-  }
-  const ld = client.forKind(kindDefinitions[0]!);
-  await waitFor(
-    "CRDs served",
-    async () =>
-      await ld.list().then(
-        () => true,
-        () => false,
-      ),
-    10_000,
-  );
-}
 
 describe("disk manager on real loop devices", () => {
   let srv: TestServer | undefined;
@@ -55,7 +35,7 @@ describe("disk manager on real loop devices", () => {
     const start = await loadServer();
     assert.ok(start, "embedded API server");
     srv = await new TestServer(start).up();
-    await applyCrds(srv.client);
+    await applyKindCrds(srv.client);
     c = diskManagerClients(srv.client);
     dir = await mkdtemp(join(tmpdir(), "hw-disks-"));
     await mkdir(join(dir, "disks"));

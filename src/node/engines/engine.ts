@@ -69,6 +69,7 @@ export interface ThinPoolStats {
   metadataSizeBytes: number;
   dataPercent: number | null;
   metadataPercent: number | null;
+  /** Σ virtual sizes of thin volumes + Σ size × data% of thin snapshots (they never grow: read-only). */
   totalProvisionedBytes: number;
   thinVolumes: string[];
 }

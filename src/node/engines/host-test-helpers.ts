@@ -1,8 +1,11 @@
-// Cleanup for the engines' host tests (*.host.test.ts): everything under one temp dir goes, in the order the
-// kernel needs — replica loops, then pool mounts, then disk loops (forgotten by btrfs first), then the link
-// root and the dir. Every step tolerates "already gone", so it also cleans up after a failed test.
+// What the engines' host tests (*.host.test.ts) share: data written and checksummed through a device, an
+// error matcher, and the cleanup — everything under one temp dir goes, in the order the kernel needs: replica
+// loops, then pool mounts, then disk loops (forgotten by btrfs first), then the link root and the dir. Every
+// step tolerates "already gone", so it also cleans up after a failed test.
 
-import { realpath, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { open, realpath, rm } from "node:fs/promises";
+import { HwError } from "../../api/errors.ts";
 import { forgetDevices } from "../../host/btrfs/btrfs.ts";
 import { detachLoop, listLoops } from "../../host/loop/loop.ts";
 import { listMounts, unmount } from "../../host/mount/mount.ts";
@@ -20,4 +23,30 @@ export async function cleanupUnder(dir: string, linkRoot: string): Promise<void>
   for (const l of disks) await detachLoop(l.name).catch(() => undefined);
   await rm(linkRoot, { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });
+}
+
+/** An assert.rejects matcher: an HwError with this code (and a message matching `text`). */
+export const isCode = (code: string, text?: RegExp) => (e: unknown) => e instanceof HwError && e.code === code && (!text || text.test(e.message));
+
+/** Writes `data` at `offset` of a device and syncs it. */
+export async function writeAt(dev: string, offset: number, data: Buffer): Promise<void> {
+  const fh = await open(dev, "r+");
+  try {
+    await fh.write(data, 0, data.length, offset);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The sha256 of `len` bytes at `offset` of a device. */
+export async function sha(dev: string, offset: number, len: number): Promise<string> {
+  const fh = await open(dev, "r");
+  try {
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, offset);
+    return createHash("sha256").update(buf).digest("hex");
+  } finally {
+    await fh.close();
+  }
 }

@@ -8,16 +8,15 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, open, realpath, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toCrd } from "../../api/crd.ts";
-import { kindDefinitions } from "../../api/kinds/index.ts";
+
 import { mkfs } from "../../host/fs/fs.ts";
 import { deviceSizeBytes } from "../../host/blkdev.ts";
 import { attachLoop, createSparseFile, listLoops } from "../../host/loop/loop.ts";
 import { listMounts } from "../../host/mount/mount.ts";
-import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EventRecorder } from "../../kube/events.ts";
-import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { silentLogger } from "../../kube/types.ts";
+
 import { startNodeAgent, type NodeAgent } from "../agent.ts";
 import type { NodeContext } from "../context.ts";
 import { FileEngine } from "../engines/file/file-engine.ts";
@@ -26,26 +25,7 @@ import { hwameistorClients as storageClients, type HwameistorClients as StorageC
 import { startLocalStorage, type LocalStorage } from "./index.ts";
 
 const MiB = 2 ** 20;
-const CRD = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false };
 const POOL = "LocalStorage_PoolHDD";
-
-async function applyCrds(client: KubeClient): Promise<void> {
-  const crds = client.forKind(CRD);
-  for (const def of kindDefinitions) {
-    const crd = toCrd(def) as KubeObject;
-    if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
-  }
-  const any = client.forKind(kindDefinitions[0]!);
-  await waitFor(
-    "CRDs served",
-    async () =>
-      any.list().then(
-        () => true,
-        () => false,
-      ),
-    10_000,
-  );
-}
 
 describe("local storage on real loop devices", () => {
   let srv: TestServer | undefined;
@@ -63,7 +43,7 @@ describe("local storage on real loop devices", () => {
     const start = await loadServer();
     assert.ok(start, "embedded API server");
     srv = await new TestServer(start).up();
-    await applyCrds(srv.client);
+    await applyKindCrds(srv.client);
     c = storageClients(srv.client);
     dir = await mkdtemp(join(tmpdir(), "hw-storage-"));
     await mkdir(join(dir, "disks"));

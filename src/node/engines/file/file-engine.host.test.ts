@@ -6,44 +6,23 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readlink, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HwError } from "../../../api/errors.ts";
+
 import { StoragePools } from "../../../api/names.ts";
 import { deviceSizeBytes } from "../../../host/blkdev.ts";
 import { attachLoop, createSparseFile, detachLoop, findLoopsByBackingFile, listLoops, type LoopDevice } from "../../../host/loop/loop.ts";
 import { listMounts } from "../../../host/mount/mount.ts";
 import { forgetDevices } from "../../../host/btrfs/btrfs.ts";
-import { cleanupUnder } from "../host-test-helpers.ts";
+import { cleanupUnder, isCode, sha, writeAt } from "../host-test-helpers.ts";
 import { FileEngine } from "./file-engine.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const POOL = StoragePools.HDD;
-const isCode = (code: string, text?: RegExp) => (e: unknown) => e instanceof HwError && e.code === code && (!text || text.test(e.message));
-
-async function writeAt(dev: string, offset: number, data: Buffer): Promise<void> {
-  const fh = await open(dev, "r+");
-  try {
-    await fh.write(data, 0, data.length, offset);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-async function sha(dev: string, offset: number, len: number): Promise<string> {
-  const fh = await open(dev, "r");
-  try {
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, offset);
-    return createHash("sha256").update(buf).digest("hex");
-  } finally {
-    await fh.close();
-  }
-}
 
 describe("file engine (btrfs) on real loop devices", () => {
   let dir = "";

@@ -8,6 +8,7 @@
 import { HwError } from "../../../api/errors.ts";
 import { THIN_POOL_LV, type LogicalVolume } from "../../../host/lvm/lvm.ts";
 import { parseOverProvisionRatio, type ThinPoolClaimAsk } from "../../../api/thin-pool.ts";
+import type { ThinPoolStats } from "../engine.ts";
 
 export { checkThinPoolClaim, overProvisionRatioOf, parseOverProvisionRatio } from "../../../api/thin-pool.ts";
 
@@ -73,18 +74,7 @@ export function snapshotsOf(lvs: LogicalVolume[], sourceVolume?: string): LvmSna
 // ---------------------------------------------------------------------------------------------------------
 // Thin pool
 
-export interface ThinPoolUsage {
-  name: string;
-  sizeBytes: number;
-  metadataSizeBytes: number;
-  dataPercent: number | null;
-  metadataPercent: number | null;
-  /** Σ virtual sizes of thin volumes + Σ size × data% of thin snapshots (they never grow: read-only). */
-  totalProvisionedBytes: number;
-  thinVolumes: string[];
-}
-
-export function thinPoolOf(lvs: LogicalVolume[]): ThinPoolUsage | undefined {
+export function thinPoolOf(lvs: LogicalVolume[]): ThinPoolStats | undefined {
   const pool = lvs.find((l) => l.name === THIN_POOL_LV && l.segtype === "thin-pool");
   if (!pool) return undefined;
   const thins = lvs.filter((l) => l.segtype === "thin" && l.poolLv === THIN_POOL_LV);
@@ -107,7 +97,7 @@ export function thinPoolOf(lvs: LogicalVolume[]): ThinPoolUsage | undefined {
  * Refuse a thin volume (or growth) that would commit more than size × overProvisionRatio. The message keeps the
  * words "insufficient free space" (what CreateVolume looks for to report RESOURCE_EXHAUSTED and reschedule).
  */
-export function checkThinProvision(poolName: string, object: string, usage: ThinPoolUsage | undefined, ratio: string, requestBytes: number): void {
+export function checkThinProvision(poolName: string, object: string, usage: ThinPoolStats | undefined, ratio: string, requestBytes: number): void {
   if (!usage) {
     throw new HwError("FAILED_PRECONDITION", "NoThinPool", `pool ${poolName} has no thin pool for thin volume ${object}`, {
       hint: `create one with a ThinPoolClaim for pool ${poolName} on this node`,
@@ -127,7 +117,7 @@ export function checkThinProvision(poolName: string, object: string, usage: Thin
 }
 
 /** Warnings at ≥ 80 % (provision ratio / over-ratio, metadata %, data %), as the original reports them. */
-export function thinPoolWarnings(u: ThinPoolUsage, ratio: string): string[] {
+export function thinPoolWarnings(u: ThinPoolStats, ratio: string): string[] {
   const out: string[] = [];
   const current = u.sizeBytes > 0 ? u.totalProvisionedBytes / u.sizeBytes : 0;
   if ((current / Number(ratio)) * 100 >= 80) out.push("current provision ratio is pretty high");
@@ -154,7 +144,7 @@ export function checkSnapshotSpace(poolName: string, snapshotName: string, sizeB
 export type ThinPoolPlan =
   { kind: "create"; capacityGiB: number; metadataGiB: number } | { kind: "extend"; capacityGiB?: number; metadataGiB?: number } | { kind: "none" };
 
-export function planThinPool(existing: ThinPoolUsage | undefined, ask: ThinPoolClaimAsk): ThinPoolPlan {
+export function planThinPool(existing: ThinPoolStats | undefined, ask: ThinPoolClaimAsk): ThinPoolPlan {
   const meta = ask.poolMetadataSize ?? 1;
   if (!existing) return { kind: "create", capacityGiB: ask.capacity, metadataGiB: meta };
   const plan: { kind: "extend"; capacityGiB?: number; metadataGiB?: number } = { kind: "extend" };

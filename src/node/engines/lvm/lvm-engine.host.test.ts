@@ -17,25 +17,13 @@ import { attachLoop, createSparseFile, listLoops, type LoopDevice } from "../../
 import * as lvm from "../../../host/lvm/lvm.ts";
 import { run } from "../../../host/runner.ts";
 import { hasDeviceMapper } from "../dm.ts";
-import { cleanupUnder } from "../host-test-helpers.ts";
+import { cleanupUnder, isCode, sha } from "../host-test-helpers.ts";
 import { LvmEngine } from "./lvm-engine.ts";
 
 const MiB = 1024 * 1024;
 const POOL = StoragePools.SSD;
 const SUFFIX = `_t${process.pid}`;
 const VG = POOL + SUFFIX;
-const isCode = (code: string, text?: RegExp) => (e: unknown) => e instanceof HwError && e.code === code && (!text || text.test(e.message));
-
-async function sha(dev: string, offset: number, len: number): Promise<string> {
-  const fh = await open(dev, "r");
-  try {
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, offset);
-    return createHash("sha256").update(buf).digest("hex");
-  } finally {
-    await fh.close();
-  }
-}
 
 describe("lvm engine on real PVs", async () => {
   const dm = await hasDeviceMapper();

@@ -29,15 +29,18 @@ import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,
   type ActivationReport,
+  type CreateReplicaOptions,
+  type CreateSnapshotOptions,
   type EngineCapabilities,
   type PoolStats,
   type Replica,
+  type RollbackProgress,
   type SnapshotInfo,
   type StorageEngine,
+  type ThinPoolStats,
 } from "../engine.ts";
 import { hasDeviceMapper } from "../dm.ts";
 import { probeDmFeatures, type DmFeatures } from "../../../host/dm/targets.ts";
-import type { CreateReplicaOptions, CreateSnapshotOptions, RollbackProgress, ThinPoolStats } from "../engine.ts";
 import * as dmOps from "./dm-ops.ts";
 import { isThinLv, isVolumeLv } from "./layout.ts";
 import { ifExists } from "../../../host/files.ts";

@@ -4,14 +4,13 @@
 // node, which refuses with the probe's reason and changes nothing (claim stays ToBeConsumed, no record).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { toCrd } from "../../../api/crd.ts";
-import { kindDefinitions } from "../../../api/kinds/index.ts";
+
 import { thinPoolClaimController } from "../../../controller/thin-pool-claim/reconciler.ts";
 import { EVENT } from "../../../kube/resources.ts";
 import { EventRecorder } from "../../../kube/events.ts";
 import { hwameistorClients, type HwameistorClients, type ThinPoolClaimObject } from "../../../kube/hwameistor.ts";
 import { silentLogger, type KubeObject } from "../../../kube/types.ts";
-import { TestServer, loadServer, waitFor } from "../../../../test/helpers/api-server.ts";
+import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../../test/helpers/api-server.ts";
 import { LvmEngine } from "../../engines/lvm/lvm-engine.ts";
 import { thinPoolClaimNodeController } from "./reconciler.ts";
 
@@ -24,21 +23,8 @@ before(async () => {
   const start = await loadServer();
   assert.ok(start, "embedded API server");
   srv = await new TestServer(start).up();
-  const crds = srv.client.forKind({
-    group: "apiextensions.k8s.io",
-    version: "v1",
-    plural: "customresourcedefinitions",
-    kind: "CustomResourceDefinition",
-    namespaced: false,
-  });
-  for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
+  await applyKindCrds(srv.client);
   c = hwameistorClients(srv.client);
-  await waitFor("CRDs served", () =>
-    c.tpc.list().then(
-      () => true,
-      () => false,
-    ),
-  );
   await c.lsn.create({ metadata: { name: "n1" }, spec: { hostname: "n1" } } as never);
   const lsn = (await c.lsn.get("n1"))!;
   await c.lsn.updateStatus({
