@@ -38,6 +38,7 @@ struct dataplane {
   char listen[128];
   char fuse_dir[PATH_MAX];
   int fuse_threads;
+  bool wire_crc; /* --wire-crc: CRC32C on WRITE/RESYNC_DATA payloads too */
   pthread_mutex_t lock; /* guards vols, next_ino, subscribers */
   struct volume *vols;
   uint64_t next_ino;

@@ -15,6 +15,39 @@ const char *peer_state_name(enum peer_state s) {
   return names[s];
 }
 
+struct target {
+  struct peer *p;
+  uint64_t gen, seq;
+};
+
+/* Whether a target no longer holds the write back: it acked on the connection that carried it; or that
+ * connection is gone and the peer is being resynced or is UpToDate again on a newer one (the region's bit was
+ * set before the write, so the resync carries it); or the control plane outdated the peer. */
+static bool target_done(struct target *t) {
+  struct peer *p = t->p;
+  if (p->state == PS_OUTDATED) return true;
+  if (t->seq && p->gen == t->gen && p->connected && p->acked_seq >= t->seq) return true;
+  return p->gen != t->gen && p->connected && (p->state == PS_SYNCTARGET || p->state == PS_UPTODATE);
+}
+
+void wake_ack_waiters(struct volume *v, struct peer *p, uint64_t acked) {
+  for (struct ack_waiter *w = v->ack_waiters; w; w = w->next)
+    if (!p || (w->p == p && w->seq && w->seq <= acked)) pthread_cond_signal(&w->cond);
+}
+
+/* Waits until the target is done (v->lock held), on this thread's own condition variable. */
+static void wait_target(struct volume *v, struct target *t) {
+  struct ack_waiter w = {.p = t->p, .seq = t->seq};
+  pthread_cond_init(&w.cond, NULL);
+  w.next = v->ack_waiters;
+  v->ack_waiters = &w;
+  while (!target_done(t) && !v->fenced && !t->p->stop) pthread_cond_wait(&w.cond, &v->lock);
+  struct ack_waiter **pp = &v->ack_waiters;
+  while (*pp != &w) pp = &(*pp)->next;
+  *pp = w.next;
+  pthread_cond_destroy(&w.cond);
+}
+
 void peer_recompute_suspended(struct volume *v) {
   bool s = false;
   if (v->role == ROLE_PRIMARY)
@@ -22,6 +55,7 @@ void peer_recompute_suspended(struct volume *v) {
   if (s != v->suspended) LOGW("volume %s: I/O %s", v->name, s ? "suspended: a peer is not connected; the node agent must outdate it (outdate-peer) to resume degraded" : "resumed");
   v->suspended = s;
   pthread_cond_broadcast(&v->cond);
+  wake_ack_waiters(v, NULL, 0);
 }
 
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq) {
@@ -29,7 +63,8 @@ int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, cons
   int rc = -ENOTCONN;
   if (p->fd >= 0 && p->gen == gen) {
     uint64_t s = ++p->next_seq;
-    rc = frame_send(p->fd, type, 0, s, offset, p->v->epoch, payload, len);
+    bool crc = p->v->dp->wire_crc || (type != F_WRITE && type != F_RESYNC_DATA);
+    rc = frame_send(p->fd, type, 0, s, offset, p->v->epoch, payload, len, crc);
     if (rc == 0 && seq) *seq = s;
     if (rc) shutdown(p->fd, SHUT_RDWR); /* the receiver sees it and ends the connection */
   }
@@ -38,7 +73,16 @@ int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, cons
 }
 
 bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq) {
-  while (p->gen == gen && p->connected && p->acked_seq < seq && !p->stop && !p->v->fenced) pthread_cond_wait(&p->v->cond, &p->v->lock);
+  struct volume *v = p->v;
+  struct ack_waiter w = {.p = p, .seq = seq};
+  pthread_cond_init(&w.cond, NULL);
+  w.next = v->ack_waiters;
+  v->ack_waiters = &w;
+  while (p->gen == gen && p->connected && p->acked_seq < seq && !p->stop && !v->fenced) pthread_cond_wait(&w.cond, &v->lock);
+  struct ack_waiter **pp = &v->ack_waiters;
+  while (*pp != &w) pp = &(*pp)->next;
+  *pp = w.next;
+  pthread_cond_destroy(&w.cond);
   return p->gen == gen && p->connected && p->acked_seq >= seq;
 }
 
@@ -100,6 +144,7 @@ static void peer_halt(struct peer *p) {
   pthread_mutex_lock(&v->lock);
   p->stop = true;
   pthread_cond_broadcast(&v->cond);
+  wake_ack_waiters(v, NULL, 0);
   pthread_mutex_unlock(&v->lock);
   pthread_mutex_lock(&p->send_lock);
   if (p->fd >= 0) shutdown(p->fd, SHUT_RDWR);
@@ -238,21 +283,6 @@ void peer_status(struct peer *p, struct sbuf *b) {
 
 /* ---- the replicated write ---- */
 
-struct target {
-  struct peer *p;
-  uint64_t gen, seq;
-};
-
-/* Whether a target no longer holds the write back: it acked on the connection that carried it; or that
- * connection is gone and the peer is being resynced or is UpToDate again on a newer one (the region's bit was
- * set before the write, so the resync carries it); or the control plane outdated the peer. */
-static bool target_done(struct target *t) {
-  struct peer *p = t->p;
-  if (p->state == PS_OUTDATED) return true;
-  if (t->seq && p->gen == t->gen && p->connected && p->acked_seq >= t->seq) return true;
-  return p->gen != t->gen && p->connected && (p->state == PS_SYNCTARGET || p->state == PS_UPTODATE);
-}
-
 static int persist_al(struct volume *v, bool sync_written, bool *sync_peer) {
   int rc = sync_written ? bitmap_sync(v->written) : 0;
   for (int i = 0; i < v->npeers && !rc; i++)
@@ -293,7 +323,7 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   }
   pthread_mutex_lock(&v->lock);
   for (int i = 0; i < nt; i++) {
-    while (!target_done(&t[i]) && !v->fenced && !t[i].p->stop) pthread_cond_wait(&v->cond, &v->lock);
+    wait_target(v, &t[i]);
     t[i].p->ack_ns_sum += now_ns() - t0;
     t[i].p->ack_count++;
   }
@@ -327,8 +357,7 @@ int peer_replicated_flush(struct volume *v) {
   for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_FLUSH, 0, NULL, 0, &t[i].seq);
   int rc = fdatasync(v->fd) < 0 ? -errno : 0;
   pthread_mutex_lock(&v->lock);
-  for (int i = 0; i < nt; i++)
-    while (!target_done(&t[i]) && !v->fenced && !t[i].p->stop) pthread_cond_wait(&v->cond, &v->lock);
+  for (int i = 0; i < nt; i++) wait_target(v, &t[i]);
   bool fenced = v->fenced;
   pthread_mutex_unlock(&v->lock);
   return fenced ? -EIO : rc;

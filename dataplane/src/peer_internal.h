@@ -31,6 +31,17 @@ struct peer {
   char last_error[256];                           /* (v) */
 };
 
+/* A write or flush waiting for a peer's ack; on the waiting thread's stack, listed in v->ack_waiters. */
+struct ack_waiter {
+  pthread_cond_t cond;
+  struct peer *p;
+  uint64_t seq;
+  struct ack_waiter *next;
+};
+
+/* Wakes the waiters of peer p with seq <= acked, or every waiter when p is NULL (a state change). v->lock held. */
+void wake_ack_waiters(struct volume *v, struct peer *p, uint64_t acked);
+
 const char *peer_state_name(enum peer_state s);
 /* Recomputes v->suspended from the peers' states and wakes waiters; caller holds v->lock. */
 void peer_recompute_suspended(struct volume *v);

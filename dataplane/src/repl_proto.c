@@ -7,9 +7,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len) {
+int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc) {
   struct frame_hdr h = {.magic = FRAME_MAGIC, .type = type, .flags = flags, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
-  h.crc32c = len ? crc32c(0, payload, len) : 0;
+  if (crc && len) {
+    h.flags |= FRAME_F_CRC;
+    h.crc32c = crc32c(0, payload, len);
+  }
   struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h}, {.iov_base = (void *)payload, .iov_len = len}};
   int n = len ? 2 : 1;
   size_t total = sizeof h + len;
@@ -28,6 +31,10 @@ int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off
     }
   }
   return 0;
+}
+
+bool frame_crc_ok(const struct frame_hdr *h, const void *payload) {
+  return !(h->flags & FRAME_F_CRC) || !h->length || crc32c(0, payload, h->length) == h->crc32c;
 }
 
 int frame_recv_hdr(int fd, struct frame_hdr *h) {

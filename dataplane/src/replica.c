@@ -36,8 +36,9 @@ struct rconn {
   struct volume *v;
   int fd;
   char primary[DP_NAME_MAX];
-  pthread_mutex_t lock; /* queue, ring, received, acked, closing */
-  pthread_cond_t cond;
+  pthread_mutex_t lock;    /* queue, ring, received, acked, closing */
+  pthread_cond_t work_cond; /* a job queued: one worker */
+  pthread_cond_t ack_cond;  /* a frame done or an ordered frame queued: the acker */
   struct job *head, *tail;
   struct slot ring[RING];
   uint64_t received, acked;
@@ -48,14 +49,14 @@ struct rconn {
 
 static int send_frame(struct rconn *c, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off, const void *p, uint32_t len) {
   pthread_mutex_lock(&c->send_lock);
-  int rc = frame_send(c->fd, type, flags, seq, off, c->v ? c->v->epoch : 0, p, len);
+  int rc = frame_send(c->fd, type, flags, seq, off, c->v ? c->v->epoch : 0, p, len, true);
   pthread_mutex_unlock(&c->send_lock);
   return rc;
 }
 
 static void nack(struct rconn *c, uint16_t reason, uint64_t epoch, const char *msg) {
   pthread_mutex_lock(&c->send_lock);
-  frame_send(c->fd, F_NACK, reason, 0, 0, epoch, msg, (uint32_t)strlen(msg));
+  frame_send(c->fd, F_NACK, reason, 0, 0, epoch, msg, (uint32_t)strlen(msg), true);
   pthread_mutex_unlock(&c->send_lock);
 }
 
@@ -63,7 +64,7 @@ static void *worker(void *arg) {
   struct rconn *c = arg;
   pthread_mutex_lock(&c->lock);
   for (;;) {
-    while (!c->head && !c->closing) pthread_cond_wait(&c->cond, &c->lock);
+    while (!c->head && !c->closing) pthread_cond_wait(&c->work_cond, &c->lock);
     if (c->closing) break;
     struct job *j = c->head;
     c->head = j->next;
@@ -74,7 +75,7 @@ static void *worker(void *arg) {
     struct slot *s = &c->ring[j->seq % RING];
     s->err = n < 0 ? (int)-n : 0;
     s->state = SLOT_DONE;
-    pthread_cond_broadcast(&c->cond);
+    if (j->seq == c->acked + 1) pthread_cond_signal(&c->ack_cond); /* only the next in order can advance the ack */
     free(j->buf);
     free(j);
   }
@@ -175,7 +176,7 @@ static void *acker(void *arg) {
       pthread_mutex_lock(&c->lock);
       continue; /* more may have completed meanwhile: one ACK covers them all */
     }
-    pthread_cond_wait(&c->cond, &c->lock);
+    pthread_cond_wait(&c->ack_cond, &c->lock);
   }
   pthread_mutex_unlock(&c->lock);
   return NULL;
@@ -234,6 +235,7 @@ static int handshake(struct rconn *c) {
              (unsigned long long)v->epoch);
         v->fenced = true;
         pthread_cond_broadcast(&v->cond);
+        wake_ack_waiters(v, NULL, 0);
       }
       volume_raise_epoch(v, epoch);
     }
@@ -296,7 +298,7 @@ static void receive_loop(struct rconn *c) {
       free(buf);
       break;
     }
-    if (h.length && crc32c(0, buf, h.length) != h.crc32c) {
+    if (!frame_crc_ok(&h, buf)) {
       LOGE("volume %s: frame %llu from %s fails its checksum; dropping the connection", v->name, (unsigned long long)h.seq, c->primary);
       nack(c, NACK_CRC, v->epoch, "payload checksum mismatch");
       free(buf);
@@ -341,7 +343,7 @@ static void receive_loop(struct rconn *c) {
       s->payload = buf;
     }
     c->received = h.seq;
-    pthread_cond_broadcast(&c->cond);
+    pthread_cond_signal(data ? &c->work_cond : &c->ack_cond);
     pthread_mutex_unlock(&c->lock);
   }
 }
@@ -355,7 +357,8 @@ static void *serve(void *arg) {
     shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_lock(&c->lock);
     c->closing = true;
-    pthread_cond_broadcast(&c->cond);
+    pthread_cond_broadcast(&c->work_cond);
+    pthread_cond_broadcast(&c->ack_cond);
     pthread_mutex_unlock(&c->lock);
     for (int i = 0; i < NWORKERS; i++) pthread_join(c->workers[i], NULL);
     pthread_join(c->acker, NULL);
@@ -376,7 +379,8 @@ static void *serve(void *arg) {
   }
   close(c->fd);
   pthread_mutex_destroy(&c->lock);
-  pthread_cond_destroy(&c->cond);
+  pthread_cond_destroy(&c->work_cond);
+  pthread_cond_destroy(&c->ack_cond);
   pthread_mutex_destroy(&c->send_lock);
   free(c);
   return NULL;
@@ -389,7 +393,8 @@ void replica_accept(struct dataplane *dp, int fd) {
   c->dp = dp;
   c->fd = fd;
   pthread_mutex_init(&c->lock, NULL);
-  pthread_cond_init(&c->cond, NULL);
+  pthread_cond_init(&c->work_cond, NULL);
+  pthread_cond_init(&c->ack_cond, NULL);
   pthread_mutex_init(&c->send_lock, NULL);
   pthread_t t;
   if (pthread_create(&t, NULL, serve, c)) {

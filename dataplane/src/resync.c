@@ -62,7 +62,7 @@ static int recv_payload(int fd, const struct frame_hdr *h, char **out) {
   char *buf = malloc(h->length + 1);
   if (!buf) abort();
   int rc = h->length ? read_full(fd, buf, h->length) : 0;
-  if (rc == 0 && h->length && crc32c(0, buf, h->length) != h->crc32c) rc = -EBADMSG;
+  if (rc == 0 && !frame_crc_ok(h, buf)) rc = -EBADMSG;
   if (rc) {
     free(buf);
     return rc;
@@ -76,18 +76,20 @@ static int recv_payload(int fd, const struct frame_hdr *h, char **out) {
 static void handle_nack(struct peer *p, const struct frame_hdr *h, const char *msg) {
   struct volume *v = p->v;
   pthread_mutex_lock(&v->lock);
-  snprintf(p->last_error, sizeof p->last_error, "%s: %s", nack_reason_name(h->flags), msg ? msg : "");
-  if (h->flags == NACK_STALE_EPOCH) {
+  uint16_t reason = h->flags & 0xff;
+  snprintf(p->last_error, sizeof p->last_error, "%s: %s", nack_reason_name(reason), msg ? msg : "");
+  if (reason == NACK_STALE_EPOCH) {
     p->state = PS_STALEEPOCH;
     if (!v->fenced) LOGE("volume %s: peer %s holds epoch %llu > ours %llu: fenced, writes fail until the control plane reconfigures this replica", v->name,
                          p->node, (unsigned long long)h->epoch, (unsigned long long)v->epoch);
     v->fenced = true;
     pthread_cond_broadcast(&v->cond);
+    wake_ack_waiters(v, NULL, 0);
   } else {
     LOGW("volume %s: peer %s refused us: %s", v->name, p->node, p->last_error);
   }
   pthread_mutex_unlock(&v->lock);
-  if (h->flags == NACK_STALE_EPOCH) dp_emit(v->dp, "fenced", v->name);
+  if (reason == NACK_STALE_EPOCH) dp_emit(v->dp, "fenced", v->name);
 }
 
 /* HELLO both ways and the peer's bitmap. Returns 0 when the connection may carry data. */
@@ -109,7 +111,7 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) 
   sb_append(&b, "}", 1);
   uint64_t epoch = v->epoch;
   pthread_mutex_unlock(&v->lock);
-  int rc = frame_send(fd, F_HELLO, 0, 0, 0, epoch, b.data, (uint32_t)b.len);
+  int rc = frame_send(fd, F_HELLO, 0, 0, 0, epoch, b.data, (uint32_t)b.len, true);
   sb_free(&b);
   struct frame_hdr h;
   char *payload = NULL;
@@ -165,7 +167,8 @@ static void *receiver(void *arg) {
     }
     if (h.type == F_ACK || h.type == F_CHECKSUM) {
       if (h.seq > p->acked_seq) p->acked_seq = h.seq;
-      pthread_cond_broadcast(&v->cond);
+      wake_ack_waiters(v, p, p->acked_seq);
+      if (h.type == F_CHECKSUM) pthread_cond_broadcast(&v->cond); /* verify waits on v->cond */
     }
     pthread_mutex_unlock(&v->lock);
     free(payload);

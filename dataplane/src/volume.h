@@ -52,6 +52,7 @@ struct volume {
   char sync_source[40];  /* a sync target: the uuid of the primary it is syncing from (persisted) */
   int replica_fd;        /* a secondary: the connection from its primary (-1 without), shut down on a newer one */
   pthread_mutex_t verify_lock;
+  struct ack_waiter *ack_waiters; /* writes waiting for peers' acks, each woken alone (no herd per ACK) */
 
   _Atomic uint64_t writes_total, bytes_written, reads_total, bytes_read, flushes_total, bytes_replicated, bytes_resynced;
   struct volume *next;
