@@ -2,19 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { definitionName, openApiV2, openApiV3GroupVersion, openApiV3Root } from "./openapi.ts";
 import type { ResourceType } from "./resource-type.ts";
+import { localDiskResourceType } from "./testing/resource-types.ts";
 
-const base = { shortNames: [], categories: [], printerColumns: [], selectableFields: [] };
-const localDisk: ResourceType = {
-  ...base,
-  group: "hwameistor.io",
-  version: "v1alpha1",
-  kind: "LocalDisk",
-  listKind: "LocalDiskList",
-  plural: "localdisks",
-  singular: "localdisk",
-  namespaced: false,
-  hasStatus: true,
-  builtin: false,
+const localDisk: ResourceType = localDiskResourceType({
   schema: {
     type: "object",
     properties: {
@@ -29,7 +19,8 @@ const localDisk: ResourceType = {
       status: { type: "object", properties: { state: { type: "string" } } },
     },
   },
-};
+});
+const base = { shortNames: [], categories: [], printerColumns: [], selectableFields: [] };
 const pvc: ResourceType = {
   ...base,
   group: "",

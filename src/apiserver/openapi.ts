@@ -298,15 +298,21 @@ function pathsFor(f: Flavor, rt: ResourceType): Record<string, any> {
 
 const INFO = { title: "Kubernetes", version: "v1.32.0" };
 
-/** GET /openapi/v2 (JSON). kubectl itself asks for protobuf here; see docs/apiserver-compat.md. */
-export function openApiV2(types: ResourceType[]): any {
-  const definitions: Record<string, any> = { ...metaSchemas() };
+/** The schemas (meta types, each kind and its list) and the paths of `types`, for one OpenAPI version. */
+function schemasAndPaths(types: ResourceType[], v: Flavor): { schemas: Record<string, any>; paths: Record<string, any> } {
+  const schemas: Record<string, any> = { ...metaSchemas() };
   const paths: Record<string, any> = {};
   for (const rt of types) {
-    definitions[definitionName(rt)] = kindSchema(rt, "v2");
-    definitions[definitionName(rt, rt.listKind)] = listSchema(rt, "v2");
-    Object.assign(paths, pathsFor("v2", rt));
+    schemas[definitionName(rt)] = kindSchema(rt, v);
+    schemas[definitionName(rt, rt.listKind)] = listSchema(rt, v);
+    Object.assign(paths, pathsFor(v, rt));
   }
+  return { schemas, paths };
+}
+
+/** GET /openapi/v2 (JSON). kubectl itself asks for protobuf here; see docs/apiserver-compat.md. */
+export function openApiV2(types: ResourceType[]): any {
+  const { schemas: definitions, paths } = schemasAndPaths(types, "v2");
   return {
     swagger: "2.0",
     info: INFO,
@@ -330,13 +336,7 @@ export function openApiV3GroupVersion(types: ResourceType[], gvPathArg: string):
     .replace(/\/+$/, "");
   const members = types.filter((rt) => gvPath(rt) === wanted);
   if (members.length === 0) return undefined;
-  const schemas: Record<string, any> = { ...metaSchemas() };
-  const paths: Record<string, any> = {};
-  for (const rt of members) {
-    schemas[definitionName(rt)] = kindSchema(rt, "v3");
-    schemas[definitionName(rt, rt.listKind)] = listSchema(rt, "v3");
-    Object.assign(paths, pathsFor("v3", rt));
-  }
+  const { schemas, paths } = schemasAndPaths(members, "v3");
   return {
     openapi: "3.0.0",
     info: INFO,

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileSchema, resourceTypesFromCrd, validateCrd } from "./schema.ts";
+import { localDiskResourceType } from "./testing/resource-types.ts";
 
 const schema = {
   type: "object",
@@ -246,25 +247,16 @@ test("resourceTypesFromCrd: one per served version with defaults", () => {
   assert.equal(rts.length, 1);
   assert.deepEqual(
     { ...rts[0]!, schema: undefined },
-    {
-      group: "hwameistor.io",
-      version: "v1alpha1",
-      kind: "LocalDisk",
-      listKind: "LocalDiskList",
-      plural: "localdisks",
-      singular: "localdisk",
+    localDiskResourceType({
       shortNames: ["ld"],
       categories: ["hwameistor"],
-      namespaced: false,
-      hasStatus: true,
       printerColumns: [
         { name: "NodeMatch", type: "string", jsonPath: ".spec.nodeName" },
         { name: "Capacity", type: "integer", jsonPath: ".spec.capacity", priority: 1, format: "int64", description: "bytes" },
       ],
       selectableFields: ["spec.nodeName"],
-      builtin: false,
       schema: undefined,
-    },
+    }),
   );
   assert.equal(rts[0]!.schema, schema);
 });

@@ -2,23 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { humanDuration, toTable } from "./table.ts";
 import type { ResourceType } from "./resource-type.ts";
+import { localDiskResourceType } from "./testing/resource-types.ts";
 
-const base: Omit<ResourceType, "printerColumns"> = {
-  group: "hwameistor.io",
-  version: "v1alpha1",
-  kind: "LocalDisk",
-  listKind: "LocalDiskList",
-  plural: "localdisks",
-  singular: "localdisk",
+const base = localDiskResourceType({ shortNames: ["ld"] });
+const localDisks: ResourceType = localDiskResourceType({
   shortNames: ["ld"],
-  categories: [],
-  namespaced: false,
-  hasStatus: true,
-  selectableFields: [],
-  builtin: false,
-};
-const localDisks: ResourceType = {
-  ...base,
   printerColumns: [
     { name: "NodeMatch", type: "string", jsonPath: ".spec.nodeName" },
     { name: "DevicePath", type: "string", jsonPath: ".spec.devicePath" },
@@ -27,7 +15,7 @@ const localDisks: ResourceType = {
     { name: "Pools", type: "string", jsonPath: ".status.pools", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],
-};
+});
 const now = new Date("2026-01-02T12:00:00Z");
 const disk = {
   apiVersion: "hwameistor.io/v1alpha1",

@@ -3,12 +3,21 @@
 
 import type { ResourceDescriptor } from "./types.ts";
 
-export const LEASE: ResourceDescriptor = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
-export const NODE: ResourceDescriptor = { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false };
-export const EVENT: ResourceDescriptor = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };
-export const CONFIG_MAP: ResourceDescriptor = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
-export const STORAGE_CLASS: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false };
-export const NAMESPACE: ResourceDescriptor = { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false };
+/** A built-in resource (every one used here is served at v1). */
+const builtin = (group: string, kind: string, plural: string, scope: "Namespaced" | "Cluster"): ResourceDescriptor => ({
+  group,
+  version: "v1",
+  plural,
+  kind,
+  namespaced: scope === "Namespaced",
+});
+
+export const LEASE = builtin("coordination.k8s.io", "Lease", "leases", "Namespaced");
+export const NODE = builtin("", "Node", "nodes", "Cluster");
+export const EVENT = builtin("", "Event", "events", "Namespaced");
+export const CONFIG_MAP = builtin("", "ConfigMap", "configmaps", "Namespaced");
+export const STORAGE_CLASS = builtin("storage.k8s.io", "StorageClass", "storageclasses", "Cluster");
+export const NAMESPACE = builtin("", "Namespace", "namespaces", "Cluster");
 
 /** Namespace of kubelet-style node heartbeat Leases. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
@@ -45,45 +54,20 @@ export interface StorageClass {
 }
 
 // Built-in kinds of the Kubernetes storage roles (src/kcm, src/sidecars) and the pod roles. Shapes: src/api/core.ts.
-export const PVC: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true };
-export const PV: ResourceDescriptor = { group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false };
-export const POD: ResourceDescriptor = { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true };
-export const VOLUME_ATTACHMENT: ResourceDescriptor = {
-  group: "storage.k8s.io",
-  version: "v1",
-  plural: "volumeattachments",
-  kind: "VolumeAttachment",
-  namespaced: false,
-};
-export const CSI_NODE: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "csinodes", kind: "CSINode", namespaced: false };
-export const CSI_DRIVER: ResourceDescriptor = { group: "storage.k8s.io", version: "v1", plural: "csidrivers", kind: "CSIDriver", namespaced: false };
-export const STATEFUL_SET: ResourceDescriptor = { group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true };
-export const VOLUME_SNAPSHOT: ResourceDescriptor = {
-  group: "snapshot.storage.k8s.io",
-  version: "v1",
-  plural: "volumesnapshots",
-  kind: "VolumeSnapshot",
-  namespaced: true,
-};
-export const VOLUME_SNAPSHOT_CONTENT: ResourceDescriptor = {
-  group: "snapshot.storage.k8s.io",
-  version: "v1",
-  plural: "volumesnapshotcontents",
-  kind: "VolumeSnapshotContent",
-  namespaced: false,
-};
-export const VOLUME_SNAPSHOT_CLASS: ResourceDescriptor = {
-  group: "snapshot.storage.k8s.io",
-  version: "v1",
-  plural: "volumesnapshotclasses",
-  kind: "VolumeSnapshotClass",
-  namespaced: false,
-};
-export const SECRET: ResourceDescriptor = { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true };
-export const MUTATING_WEBHOOK_CONFIGURATION: ResourceDescriptor = {
-  group: "admissionregistration.k8s.io",
-  version: "v1",
-  plural: "mutatingwebhookconfigurations",
-  kind: "MutatingWebhookConfiguration",
-  namespaced: false,
-};
+export const PVC = builtin("", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced");
+export const PV = builtin("", "PersistentVolume", "persistentvolumes", "Cluster");
+export const POD = builtin("", "Pod", "pods", "Namespaced");
+export const VOLUME_ATTACHMENT = builtin("storage.k8s.io", "VolumeAttachment", "volumeattachments", "Cluster");
+export const CSI_NODE = builtin("storage.k8s.io", "CSINode", "csinodes", "Cluster");
+export const CSI_DRIVER = builtin("storage.k8s.io", "CSIDriver", "csidrivers", "Cluster");
+export const STATEFUL_SET = builtin("apps", "StatefulSet", "statefulsets", "Namespaced");
+export const VOLUME_SNAPSHOT = builtin("snapshot.storage.k8s.io", "VolumeSnapshot", "volumesnapshots", "Namespaced");
+export const VOLUME_SNAPSHOT_CONTENT = builtin("snapshot.storage.k8s.io", "VolumeSnapshotContent", "volumesnapshotcontents", "Cluster");
+export const VOLUME_SNAPSHOT_CLASS = builtin("snapshot.storage.k8s.io", "VolumeSnapshotClass", "volumesnapshotclasses", "Cluster");
+export const SECRET = builtin("", "Secret", "secrets", "Namespaced");
+export const MUTATING_WEBHOOK_CONFIGURATION = builtin(
+  "admissionregistration.k8s.io",
+  "MutatingWebhookConfiguration",
+  "mutatingwebhookconfigurations",
+  "Cluster",
+);
