@@ -5,6 +5,7 @@
 import { benchApiServer } from "./apiserver.ts";
 import { benchControlPlane } from "./control-plane.ts";
 import { benchDataPath } from "./data-path.ts";
+import { benchDataplane } from "./dataplane.ts";
 import { benchDiscovery } from "./discovery.ts";
 import { load1 } from "./lib/proc.ts";
 import { benchPods } from "./pods.ts";
@@ -18,6 +19,7 @@ const only = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]?.split(",")) : und
 // Order: the noise-sensitive data path first, the dev cluster (the heaviest setup) last.
 const cases: Record<string, () => Promise<CaseResult>> = {
   "data-path": () => benchDataPath({ quick }),
+  dataplane: () => benchDataplane({ quick }),
   snapshots: () => benchSnapshots({ quick }),
   discovery: () => benchDiscovery({ quick }),
   apiserver: () => benchApiServer({ quick }),

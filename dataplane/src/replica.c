@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -322,6 +323,26 @@ static void receive_loop(struct rconn *c) {
       break;
     }
     pthread_mutex_lock(&c->lock);
+    int pending = 0;
+    if (data && c->acked == c->received && !c->head && ioctl(c->fd, FIONREAD, &pending) == 0 && pending == 0) {
+      /* Nothing else in flight and nothing more on the wire (queue depth 1): write and ack here, saving two
+       * thread hand-offs (worker, acker) of the latency. */
+      pthread_mutex_unlock(&c->lock);
+      ssize_t n = volume_local_write(v, buf, h.length, h.offset);
+      free(buf);
+      atomic_fetch_add(h.type == F_RESYNC_DATA ? &v->bytes_resynced : &v->bytes_replicated, h.length);
+      pthread_mutex_lock(&c->lock);
+      c->received = h.seq;
+      if (n >= 0) c->acked = h.seq;
+      pthread_mutex_unlock(&c->lock);
+      if (n < 0) {
+        LOGE("volume %s: local write failed for the primary %s: %s (check the backing %s)", v->name, c->primary, strerror((int)-n), v->backing);
+        nack(c, NACK_IO, v->epoch, strerror((int)-n));
+        break;
+      }
+      if (send_frame(c, F_ACK, 0, h.seq, 0, NULL, 0)) break;
+      continue;
+    }
     struct slot *s = &c->ring[h.seq % RING];
     s->type = h.type;
     s->err = 0;

@@ -1,0 +1,178 @@
+// The native data plane (docs/dataplane.md), issue 12's HA case: fio on a volume replicated to 2 nodes, on the
+// same volume with 1 replica, and on the raw loop device, side by side in one run. Two data plane processes
+// in two network namespaces joined by a veth pair (like the dev cluster's --netns nodes), each on its own loop
+// device; the single-replica volume is served by a third process in the first namespace.
+//
+//   job         fio                               target (2 replicas ÷ 1 replica)
+//   randwrite   4 KiB random write, depth 32      >= 0.5
+//   seqwrite    1 MiB sequential write, depth 32  >= 0.7
+//   randread    4 KiB random read, depth 32       >= 0.9
+//   write_lat   4 KiB random write, depth 1, p50  <= 2 (latency ratio)
+//
+// Also the CPU the data plane processes used per I/O (utime + stime of every process of that configuration
+// from /proc, divided by the I/Os fio completed). Repetitions rotate the order of the targets; reported are
+// medians and the median of per-repetition ratios. Everything is removed in `finally`.
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runFio, type FioRw } from "../src/host/fio/fio.ts";
+import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../src/host/loop/loop.ts";
+import { buildDataplane, cleanupFuse, createNetnsPair, Dataplane, deleteNetnsPair, until, type NetnsPair } from "../test/dataplane/harness.ts";
+import { fmt, machineFacts, metric, type CaseResult, type Metric } from "./lib/report.ts";
+import { median, minMax, round } from "./lib/stats.ts";
+
+const MiB = 1024 * 1024;
+
+interface Job {
+  key: string;
+  rw: FioRw;
+  bs: number;
+  depth: number;
+  measure: "iops" | "bw" | "p50";
+}
+const JOBS: Job[] = [
+  { key: "randwrite", rw: "randwrite", bs: 4096, depth: 32, measure: "iops" },
+  { key: "seqwrite", rw: "write", bs: MiB, depth: 32, measure: "bw" },
+  { key: "randread", rw: "randread", bs: 4096, depth: 32, measure: "iops" },
+  { key: "write_lat", rw: "randwrite", bs: 4096, depth: 1, measure: "p50" },
+];
+const TARGETS: Record<string, string> = { randwrite: ">= 0.5", seqwrite: ">= 0.7", randread: ">= 0.9", write_lat: "<= 2" };
+
+async function cpuTicks(pids: number[]): Promise<number> {
+  let t = 0;
+  for (const pid of pids) {
+    const f = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+    t += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  }
+  return t;
+}
+
+export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult> {
+  const t0 = Date.now();
+  const sizeBytes = (o.quick ? 512 : 1024) * MiB;
+  const runtimeSec = o.quick ? 3 : 8;
+  const reps = o.quick ? 1 : 3;
+  buildDataplane();
+  const dir = await mkdtemp(join(tmpdir(), "hw-bench-dp-"));
+  let net: NetnsPair | undefined;
+  const dps: Dataplane[] = [];
+  try {
+    net = createNetnsPair("b");
+    const loops: Record<string, LoopDevice> = {};
+    for (const n of ["raw", "s", "a", "b"]) {
+      await createSparseFile(join(dir, `${n}.img`), sizeBytes);
+      loops[n] = await attachLoop(join(dir, `${n}.img`));
+    }
+    const mk = async (node: string, netns: string, listen: string) => {
+      await mkdir(join(dir, node));
+      const dp = new Dataplane({ node, dir: join(dir, node), listen, netns });
+      dps.push(dp);
+      await dp.start();
+      return dp;
+    };
+    const single = await mk("s", net.names[0], `${net.ips[0]}:43001`);
+    const a = await mk("a", net.names[0], `${net.ips[0]}:43000`);
+    const b = await mk("b", net.names[1], `${net.ips[1]}:43000`);
+    for (const [dp, l] of [[single, loops.s!] as const, [a, loops.a!] as const, [b, loops.b!] as const])
+      await dp.must("ensure", { volume: "v", sizeBytes, backingPath: l.name });
+    await single.must("configure", { volume: "v", epoch: 1, role: "primary", peers: [] });
+    await b.must("configure", { volume: "v", epoch: 1, role: "secondary", peers: [{ node: "a", address: a.o.listen }] });
+    await a.must("configure", { volume: "v", epoch: 1, role: "primary", peers: [{ node: "b", address: b.o.listen }] });
+    await until(async () => (await a.volume("v")).peers[0]?.state === "UpToDate", 10_000, "peer b UpToDate");
+    await single.must("expose", { volume: "v" });
+    await a.must("expose", { volume: "v" });
+    const targets: Record<string, { dev: string; pids: number[] }> = {
+      raw: { dev: loops.raw!.name, pids: [] },
+      "1 replica": { dev: (await attachLoop(join(single.fuseDir, "v"))).name, pids: [single.proc!.pid!] },
+      "2 replicas": { dev: (await attachLoop(join(a.fuseDir, "v"))).name, pids: [a.proc!.pid!, b.proc!.pid!] },
+    };
+    // Pre-fill: a hole reads as free zeros and a first write allocates; every target starts written.
+    for (const [name, t] of Object.entries(targets))
+      await runFio({
+        name: `fill-${name.replace(/ /g, "")}`,
+        filename: t.dev,
+        rw: "write",
+        blockSizeBytes: MiB,
+        iodepth: 16,
+        runtimeSec: 120,
+        timeBased: false,
+      });
+
+    const samples: Record<string, Record<string, number[]>> = {};
+    const cpu: Record<string, Record<string, number[]>> = {};
+    const ratios: Record<string, number[]> = {};
+    const names = Object.keys(targets);
+    for (let rep = 0; rep < reps; rep++) {
+      for (const job of JOBS) {
+        const order = names.map((_, i) => names[(i + rep) % names.length]!);
+        const got: Record<string, number> = {};
+        for (const name of order) {
+          const t = targets[name]!;
+          const c0 = await cpuTicks(t.pids);
+          const r = await runFio({ name: job.key, filename: t.dev, rw: job.rw, blockSizeBytes: job.bs, iodepth: job.depth, runtimeSec, sizeBytes });
+          const c1 = await cpuTicks(t.pids);
+          const d = job.rw.includes("read") ? r.read : r.write;
+          const v = job.measure === "iops" ? d.iops : job.measure === "bw" ? d.bwBytesPerSec / MiB : d.clatP50Ns / 1000;
+          got[name] = v;
+          ((samples[job.key] ??= {})[name] ??= []).push(v);
+          ((cpu[job.key] ??= {})[name] ??= []).push(d.ios ? ((c1 - c0) * 10_000) / d.ios : 0); // ticks are 10 ms → µs per I/O
+        }
+        (ratios[job.key] ??= []).push(job.measure === "p50" ? got["2 replicas"]! / got["1 replica"]! : got["2 replicas"]! / got["1 replica"]!);
+      }
+    }
+    const unit = (j: Job) => (j.measure === "iops" ? "IOPS" : j.measure === "bw" ? "MiB/s" : "µs p50");
+    const metrics: Metric[] = [];
+    const rows: string[][] = [];
+    for (const job of JOBS) {
+      const r = ratios[job.key]!;
+      metrics.push(
+        metric(`${job.key}: 2 replicas ÷ 1 replica`, round(median(r)), "ratio", TARGETS[job.key], {
+          spread: minMax(r).map((x) => round(x)) as [number, number],
+          samples: r.map((x) => round(x)),
+          note: job.measure === "p50" ? "latency: lower is better" : undefined,
+        }),
+      );
+      const rawV = median(samples[job.key]!.raw!);
+      for (const name of names) {
+        const v = median(samples[job.key]![name]!);
+        const c = median(cpu[job.key]![name]!);
+        metrics.push(metric(`${job.key} ${name}`, round(v, 1), unit(job)));
+        if (name !== "raw") metrics.push(metric(`${job.key} ${name}: data plane CPU per I/O`, round(c, 1), "µs"));
+        const vsRaw = job.measure === "p50" ? rawV / v : v / rawV;
+        rows.push([
+          job.key,
+          name,
+          `${fmt(round(v, 1))} ${unit(job)}`,
+          name === "raw" ? "1" : fmt(round(vsRaw)),
+          name === "raw" ? "—" : `${fmt(round(c, 1))} µs`,
+        ]);
+      }
+    }
+    return {
+      case: "dataplane",
+      title: "Native data plane: 2 replicas vs 1 replica vs raw (issue 12)",
+      mode: o.quick ? "quick" : "full",
+      startedAt: new Date(t0).toISOString(),
+      durationMs: Date.now() - t0,
+      machine: machineFacts(),
+      params: { sizeBytes, runtimeSec, reps, network: "two netns joined by a veth pair", frontend: "FUSE file + loop device (direct I/O)" },
+      metrics,
+      table: { headers: ["job", "target", "value", "÷ raw", "data plane CPU per I/O"], rows },
+      notes: [
+        "fio with libaio and direct I/O on the loop device of each configuration; the volume's loop device sits on the data plane's FUSE file.",
+        "Ratios are per repetition (2 replicas ÷ 1 replica, taken seconds apart), then the median. For write_lat the ratio is of p50 latencies (<= 2 is the target).",
+        "CPU per I/O: utime+stime of the data plane processes (both for 2 replicas) ÷ I/Os; kernel work in loop and FUSE threads is not in it.",
+        "The machine is shared (2 cores, other workloads): see the load average; compare lines of one run only.",
+      ],
+    };
+  } finally {
+    for (const l of await listLoops()) if (l.backFile.includes(`${dir}/`) && l.backFile.includes("/fuse/")) await detachLoop(l.name).catch(() => undefined);
+    for (const dp of dps) {
+      await dp.stop("SIGTERM").catch(() => undefined);
+      cleanupFuse(dp.fuseDir);
+    }
+    for (const l of await listLoops()) if (l.backFile.startsWith(`${dir}/`)) await detachLoop(l.name).catch(() => undefined);
+    deleteNetnsPair(net);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
