@@ -137,6 +137,7 @@ test("values the chart cannot honour fail the render, naming the value and the f
     [["scheduler.enabled=false"], /admission\.enabled=true with scheduler\.enabled=false/],
   ];
   for (const [set, want] of cases) assert.match(renderError({ set }), want, set.join(" "));
+  assert.match(renderError({ namespace: "storage" }), /release namespace "storage": install into the namespace hwameistor/);
 });
 
 test("kubernetes versions: below 1.28 refused; kube-scheduler follows the cluster's minor", () => {

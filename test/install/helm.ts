@@ -61,7 +61,7 @@ export function renderError(o: RenderOptions): string {
 }
 
 export function lint(o: RenderOptions = {}): { ok: boolean; output: string } {
-  const r = spawnSync(helm(), ["lint", CHART, "--strict", ...args(o)], { encoding: "utf8" });
+  const r = spawnSync(helm(), ["lint", CHART, "--strict", "--namespace", o.namespace ?? "hwameistor", ...args(o)], { encoding: "utf8" });
   return { ok: r.status === 0, output: r.stdout + r.stderr };
 }
 

@@ -124,6 +124,9 @@ Values the chart cannot honour fail the render, before anything reaches the clus
 {{- fail (printf "%s.enabled=true: the %s is not built in this version of HwameiStor in TypeScript; set %s.enabled=false" $c $c $c) -}}
 {{- end -}}
 {{- end -}}
+{{- if ne .Release.Namespace "hwameistor" -}}
+{{- fail (printf "release namespace %q: install into the namespace hwameistor (helm install -n hwameistor --create-namespace): the node agents keep their worker Leases there whatever the release namespace" .Release.Namespace) -}}
+{{- end -}}
 {{- if not .Values.auditor.enabled -}}
 {{- fail "auditor.enabled=false: the auditor runs inside the controller (leader replica) and cannot be turned off in this version; remove the value" -}}
 {{- end -}}
