@@ -1,23 +1,15 @@
 // Integration: the resource client against the real embedded API server.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HwError } from "../api/errors.ts";
 import { CONFIG_MAP, NODE } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer } from "../../test/helpers/api-server.ts";
+import { withTestServer, TestServer } from "../../test/helpers/api-server.ts";
 import type { KubeObject } from "./types.ts";
 
-const start = await loadServer();
-const skip = start ? false : SERVER_UNAVAILABLE;
 let srv: TestServer;
+const skip = await withTestServer((s) => (srv = s));
 
 type CM = KubeObject & { data?: Record<string, string> };
-
-before(async () => {
-  if (start) srv = await new TestServer(start).up();
-});
-after(async () => {
-  await srv?.dispose();
-});
 
 test("CRUD, patches, status, finalizers and error mapping through the client", { skip }, async () => {
   const cms = srv.client.forKind<CM>(CONFIG_MAP);
@@ -103,7 +95,7 @@ test("list follows continue across pages and applies label/field selectors", { s
 });
 
 test("a stopped server maps to UNAVAILABLE", { skip }, async () => {
-  const other = await new TestServer(start!).up();
+  const other = await srv.another();
   const c = other.client.forKind(CONFIG_MAP);
   await other.dispose();
   await assert.rejects(c.get("x", "default"), (e: HwError) => e.code === "UNAVAILABLE");

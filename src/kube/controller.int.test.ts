@@ -1,22 +1,15 @@
 // Integration: a toy controller on the real embedded API server — copies each ConfigMap labelled
 // `copy=yes` into `<name>-copy` — converging, requeueing on conflict, and recording deduplicated Events.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Controller } from "./controller.ts";
 import { Informer } from "./informer.ts";
 import { CONFIG_MAP, EVENT } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
+import { withTestServer, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger, splitKey, type KubeObject } from "./types.ts";
 
-const start = await loadServer();
-const skip = start ? false : SERVER_UNAVAILABLE;
 let srv: TestServer;
-before(async () => {
-  if (start) srv = await new TestServer(start).up();
-});
-after(async () => {
-  await srv?.dispose();
-});
+const skip = await withTestServer((s) => (srv = s));
 
 type CM = KubeObject & { data?: Record<string, string> };
 

@@ -1,21 +1,14 @@
 // Integration: Lease-based leader election between two candidates on the real embedded API server.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LeaderElector, type LeaseObject } from "./leader-election.ts";
 import { NodeHeartbeat, type NodeObject } from "./node-lease.ts";
 import { LEASE, NODE, NODE_LEASE_NAMESPACE } from "./resources.ts";
-import { loadServer, SERVER_UNAVAILABLE, TestServer, waitFor } from "../../test/helpers/api-server.ts";
+import { withTestServer, TestServer, waitFor } from "../../test/helpers/api-server.ts";
 import { silentLogger } from "./types.ts";
 
-const start = await loadServer();
-const skip = start ? false : SERVER_UNAVAILABLE;
 let srv: TestServer;
-before(async () => {
-  if (start) srv = await new TestServer(start).up();
-});
-after(async () => {
-  await srv?.dispose();
-});
+const skip = await withTestServer((s) => (srv = s));
 
 function candidate(name: string, identity: string, state: { leading: Set<string>; overlaps: number; starts: string[] }, extra = {}) {
   return new LeaderElector({
@@ -93,7 +86,7 @@ test("leader election: a crashed leader (no release) is replaced after the lease
 });
 
 test("leader election: a leader that cannot renew steps down within renewDeadline, then campaigns again", { skip, timeout: 30_000 }, async () => {
-  const own = await new TestServer(start!).up();
+  const own = await srv.another();
   let stopped = 0;
   const a = new LeaderElector({
     client: own.newClient(),

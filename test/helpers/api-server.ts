@@ -3,6 +3,7 @@
 // written; `loadServer()` resolves undefined (and tests skip) when it cannot be imported.
 
 import fs from "node:fs";
+import { after, before } from "node:test";
 import os from "node:os";
 import path from "node:path";
 import { toCrd } from "../../src/api/crd.ts";
@@ -30,6 +31,22 @@ export async function loadServer(): Promise<StartFn | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The embedded API server of one test file: started before its tests, disposed after them, handed to `use`.
+ * Returns the tests' `skip` option: the reason when the server cannot be loaded, else false.
+ */
+export async function withTestServer(use: (s: TestServer) => void): Promise<string | false> {
+  const start = await loadServer();
+  let srv: TestServer | undefined;
+  before(async () => {
+    if (start) use((srv = await new TestServer(start).up()));
+  });
+  after(async () => {
+    await srv?.dispose();
+  });
+  return start ? false : SERVER_UNAVAILABLE;
 }
 
 export class TestServer {
@@ -66,6 +83,11 @@ export class TestServer {
   async dispose(): Promise<void> {
     await this.down().catch(() => {});
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Another, independent server (own data dir and port). */
+  another(): Promise<TestServer> {
+    return new TestServer(this.start, this.tuning).up();
   }
 
   /** A fresh client (own connection pool) for the same server. */

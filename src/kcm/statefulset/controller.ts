@@ -67,37 +67,32 @@ export function statefulSetController(o: StatefulSetControllerOptions): Controll
         owned,
         inf.pvc.list().filter((c) => c.metadata?.namespace === ns),
       );
+      // upstream's Events: SuccessfulCreate, or FailedCreate with the error; one that already exists counts as created
+      const createRecorded = async (create: () => Promise<unknown>, created: string, what: string) => {
+        try {
+          await create();
+          await ctl.recordEvent(sts, "Normal", "SuccessfulCreate", created);
+        } catch (e) {
+          if (isAlreadyExists(e)) return;
+          await ctl.recordEvent(sts, "Warning", "FailedCreate", `${what} failed error: ${(e as Error).message}`);
+          throw e;
+        }
+      };
       for (const a of d.actions) {
         if (a.type === "createClaim") {
-          try {
-            await pvcs.create(a.claim as Pvc & K, ns);
-            await ctl.recordEvent(sts, "Normal", "SuccessfulCreate", `create Claim ${a.claim.metadata?.name} Pod ${a.pod} in StatefulSet ${name} success`);
-          } catch (e) {
-            if (!isAlreadyExists(e)) {
-              await ctl.recordEvent(
-                sts,
-                "Warning",
-                "FailedCreate",
-                `create Claim ${a.claim.metadata?.name} for StatefulSet ${name} failed error: ${(e as Error).message}`,
-              );
-              throw e;
-            }
-          }
+          const claim = a.claim.metadata?.name;
+          await createRecorded(
+            () => pvcs.create(a.claim as Pvc & K, ns),
+            `create Claim ${claim} Pod ${a.pod} in StatefulSet ${name} success`,
+            `create Claim ${claim} for StatefulSet ${name}`,
+          );
         } else if (a.type === "createPod") {
-          try {
-            await pods.create(a.pod as Pod & K, ns);
-            await ctl.recordEvent(sts, "Normal", "SuccessfulCreate", `create Pod ${a.pod.metadata?.name} in StatefulSet ${name} successful`);
-          } catch (e) {
-            if (!isAlreadyExists(e)) {
-              await ctl.recordEvent(
-                sts,
-                "Warning",
-                "FailedCreate",
-                `create Pod ${a.pod.metadata?.name} in StatefulSet ${name} failed error: ${(e as Error).message}`,
-              );
-              throw e;
-            }
-          }
+          const pod = a.pod.metadata?.name;
+          await createRecorded(
+            () => pods.create(a.pod as Pod & K, ns),
+            `create Pod ${pod} in StatefulSet ${name} successful`,
+            `create Pod ${pod} in StatefulSet ${name}`,
+          );
         } else {
           await pods.delete(a.name, ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
           await ctl.recordEvent(sts, "Normal", "SuccessfulDelete", `delete Pod ${a.name} in StatefulSet ${name} successful`);
