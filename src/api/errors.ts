@@ -136,6 +136,16 @@ export function grpcCodeOf(e: HwError): number {
 // ours and are not listed.)
 
 export const ErrorReasons = {
+  // migration and node lifecycle (docs/migration.md): publish refused mid-migration, the node-to-node block stream
+  VolumeMigrating: "UNAVAILABLE",
+  SyncStreamBroken: "UNAVAILABLE",
+  SyncProtocolError: "INVALID_ARGUMENT",
+  SyncTokenInvalid: "PERMISSION_DENIED",
+  SyncVerifyFailed: "DATA_LOSS",
+  SyncShortRead: "DATA_LOSS",
+  SyncCancelled: "CANCELLED",
+  SyncTargetTooSmall: "FAILED_PRECONDITION",
+  SyncChecksumMismatch: "DATA_LOSS",
   // generic
   AlreadyExists: "ALREADY_EXISTS",
   BadRequest: "INVALID_ARGUMENT",

@@ -351,6 +351,7 @@ export const extraSubresources: Record<string, ExtraSubresource[]> = {
   "/v1/pods": [
     { name: "binding", group: "", version: "v1", kind: "Binding", verbs: ["create"] },
     { name: "log", group: "", version: "v1", kind: "Pod", verbs: ["get"] },
+    { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] },
   ],
   "apps/v1/statefulsets": [{ name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] }],
 };

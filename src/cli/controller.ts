@@ -2,6 +2,7 @@
 // every replica) and the leader-elected reconcilers — until SIGTERM/SIGINT. docs/controller.md has the flags.
 
 import type { Command } from "commander";
+import { invalid } from "../api/errors.ts";
 import { startController } from "../controller/index.ts";
 import { parseMetricsPort, serveMetrics } from "../kube/metrics.ts";
 import { KubeClient } from "../kube/client.ts";
@@ -17,6 +18,13 @@ interface ControllerFlags {
   metricsPort?: string;
   metricsHost: string;
   logLevel: string;
+  maxMigrateCount: string;
+}
+
+function positiveCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw invalid(`--max-migrate-count ${JSON.stringify(v)} is not a positive integer`);
+  return n;
 }
 
 export function registerControllerCommand(program: Command): void {
@@ -30,6 +38,7 @@ export function registerControllerCommand(program: Command): void {
     .option("--leader-election-id <id>", "this replica's identity in the Lease (default <hostname>_<pid>)")
     .option("--metrics-port <port>", "serve this process's /metrics (reconcile durations and errors, CSI latencies) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
+    .option("--max-migrate-count <n>", "LocalVolumeMigrates that run at once", "1")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (o: ControllerFlags) => {
       const log = serverLogger(o.logLevel);
@@ -41,6 +50,7 @@ export function registerControllerCommand(program: Command): void {
         leaderElection: o.leaderElection,
         leaderElectionNamespace: o.leaderElectionNamespace,
         identity: o.leaderElectionId,
+        maxMigrateCount: positiveCount(o.maxMigrateCount),
         log,
       });
       const metrics = metricsPort === undefined ? undefined : await serveMetrics({ port: metricsPort, host: o.metricsHost, log });

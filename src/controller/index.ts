@@ -29,6 +29,9 @@ import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { resizePolicyController } from "./resize-policy/reconciler.ts";
 import { volumeGroupController } from "./volume-group/reconciler.ts";
 import { nodeStateController } from "./node-state/reconciler.ts";
+import { migrateController } from "./migrate/reconciler.ts";
+import { evictorController } from "./evictor/reconciler.ts";
+import { failoverController } from "./failover/reconciler.ts";
 
 export interface ControllerOptions {
   /** --kubeconfig; falls back to $KUBECONFIG, in-cluster, ~/.kube/config. */
@@ -56,6 +59,8 @@ export interface ControllerOptions {
   groupOrphanGraceMs?: number;
   /** Node-state check period (worker leases → LocalStorageNode/LocalDiskNode Offline; default 20 s). */
   nodeStatePeriodMs?: number;
+  /** --max-migrate-count: LocalVolumeMigrates running at once (default 1). */
+  maxMigrateCount?: number;
 }
 
 export interface RunningController extends Service {
@@ -72,7 +77,10 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   const lve = expandController({ client, log });
   const rp = resizePolicyController({ client, log });
   const tpc = thinPoolClaimController({ client, log });
-  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start()]);
+  const mig = migrateController({ client, log, maxMigrateCount: o.maxMigrateCount });
+  const evictor = evictorController({ client, log });
+  const failover = failoverController({ client, log });
+  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), evictor.start(), failover.start()]);
   const snaps = snapshotControllers({ client, log });
   await snaps.start();
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
@@ -86,7 +94,7 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
     await auditor.stop();
     await snaps.stop();
     lv.stop();
-    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop()]);
+    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), evictor.stop(), failover.stop()]);
   };
 }
 

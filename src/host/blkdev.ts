@@ -72,3 +72,12 @@ export async function deviceSizeBytes(devPath: string, opts: RunOptions = {}): P
   if (!Number.isSafeInteger(n)) throw new HwError("INTERNAL", "UnparseableOutput", `blockdev --getsize64 ${devPath} printed ${stdout.trim()}`);
   return n;
 }
+
+/**
+ * Flushes and drops the kernel's buffer cache of a block device (`blockdev --flushbufs`, BLKFLSBUF), so the
+ * next read comes from the device itself (a copy is verified by re-reading what reached the disk).
+ */
+export async function flushDeviceBuffers(devPath: string, opts: RunOptions = {}): Promise<void> {
+  assertDevicePath(devPath);
+  await run(["blockdev", "--flushbufs", devPath], opts);
+}

@@ -1,7 +1,8 @@
 // kube-controller-manager roles for storage, as this project plays them where no Kubernetes runs them (the
 // dev cluster, standalone mode): the PV controller with the pvc-/pv-protection finalizers (pv-controller.ts)
 // the attach/detach controller's VolumeAttachment side (attach-detach.ts), the StatefulSet controller
-// (statefulset/) and the node lifecycle controller (node-lifecycle/: lease expiry → Ready Unknown, taints). docs/kube-roles.md.
+// (statefulset/) the node lifecycle controller (node-lifecycle/: lease expiry → Ready Unknown, taints) and the
+// disruption controller (disruption.ts: PodDisruptionBudget status for the eviction subresource). docs/kube-roles.md.
 
 import type { KubeClient } from "../kube/client.ts";
 import { InformerFactory } from "../kube/informer-factory.ts";
@@ -9,6 +10,7 @@ import { silentLogger, type Logger } from "../kube/types.ts";
 import { attachDetachController } from "./attach-detach.ts";
 import { pvController } from "./pv-controller.ts";
 import { nodeLifecycleController } from "./node-lifecycle/controller.ts";
+import { disruptionController } from "./disruption.ts";
 import { statefulSetController } from "./statefulset/controller.ts";
 
 export interface KcmOptions {
@@ -34,10 +36,11 @@ export async function startKcmRoles(o: KcmOptions): Promise<{ stop(): Promise<vo
     nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs,
     nodeMonitorPeriodMs: o.nodeMonitorPeriodMs,
   });
-  await Promise.all([pv.start(), ad.start(), sts.start(), nl.start()]);
+  const dc = disruptionController({ client: o.client, log, informers });
+  await Promise.all([pv.start(), ad.start(), sts.start(), nl.start(), dc.start()]);
   return {
     async stop() {
-      await Promise.all([pv.stop(), ad.stop(), sts.stop(), nl.stop()]);
+      await Promise.all([pv.stop(), ad.stop(), sts.stop(), nl.stop(), dc.stop()]);
     },
   };
 }

@@ -245,6 +245,11 @@ export class ObjectService {
     return out;
   }
 
+  /** Every object of a resource (in a namespace), decoded: for handlers that read across objects (eviction). */
+  list(rt: ResourceType, namespace: string | undefined): any[] {
+    return this.store.list(rt.group, rt.plural, rt.namespaced ? namespace : undefined).map((row) => this.decode(rt, row.data));
+  }
+
   /** Creates a cluster-scoped or namespaced object if missing (default namespaces at first start). */
   ensure(rt: ResourceType, namespace: string | undefined, obj: any): void {
     if (this.store.get(this.keyOf(rt, namespace, obj.metadata.name)) === undefined) this.create(rt, namespace, obj);

@@ -8,7 +8,7 @@
 //   kubelet's serving certificate) with this server's bearer token, which the node agent checks against its
 //   own kubeconfig token (one token per embedded cluster). The node agent side is the pods role's part.
 // - statefulsets/scale (GET/PUT/PATCH): an autoscaling/v1 Scale view of spec.replicas (kubectl scale).
-// pods/eviction (policy/v1 Eviction with PodDisruptionBudgets) is not served yet: 404 like any unknown path.
+// - pods/eviction (POST): policy/v1 Eviction honouring PodDisruptionBudgets (eviction.ts), what kubectl drain uses.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { request as httpRequest } from "node:http";
@@ -19,6 +19,7 @@ import { applyPatch, patchTypeFromContentType } from "../patch.ts";
 import { subresourcesOf } from "../builtins.ts";
 import type { ResourceType } from "../resource-type.ts";
 import type { ObjectService, WriteOptions } from "./objects.ts";
+import { evictPod } from "./eviction.ts";
 
 export interface SubresourceRequest {
   svc: ObjectService;
@@ -50,6 +51,10 @@ export async function serveSubresource(r: SubresourceRequest): Promise<[number, 
   if (r.rt.plural === "pods" && r.sub === "binding") {
     if (r.method !== "POST") throw methodNotAllowed(r.method, what);
     return [201, bindPod(r, decodeBody(await readBody(r.req), r.req.headers["content-type"]))];
+  }
+  if (r.rt.plural === "pods" && r.sub === "eviction") {
+    if (r.method !== "POST") throw methodNotAllowed(r.method, what);
+    return evictPod(r);
   }
   if (r.rt.plural === "pods" && r.sub === "log") {
     if (r.method !== "GET") throw methodNotAllowed(r.method, what);

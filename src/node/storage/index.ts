@@ -12,6 +12,7 @@ import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
 import { selectEngine } from "../engines/select.ts";
 import type { NodeContext, Service } from "../context.ts";
 import { startLvmDriverNode } from "../csi/lvm/index.ts";
+import { volumeSyncController } from "../migrate/sync.ts";
 import { hwameistorClients } from "../../kube/hwameistor.ts";
 import { storageNodeController } from "./node/reconciler.ts";
 import { qosController } from "./qos/reconciler.ts";
@@ -122,6 +123,15 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
     await snapCtl.start();
     parts.push(snapCtl);
+    // Offline migration copies (src/node/migrate/): served on the storage IP, 127.0.0.1 where none is set
+    // (one-machine dev cluster without --netns).
+    const syncCtl = volumeSyncController({
+      ctx,
+      c,
+      storageIP: async () => o.storageIP || (await c.lsn.get(ctx.nodeName))?.spec?.storageIP || "127.0.0.1",
+    });
+    await syncCtl.start();
+    parts.push(syncCtl);
     const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
     await tpcCtl.start();
     parts.push(tpcCtl);

@@ -18,7 +18,7 @@
 // - ListVolumes pages by a numeric index into the name-sorted list; a bad token is ABORTED (CSI spec).
 
 import { HwError, fromErrorStatus, hwError, invalid, notFound } from "../../../api/errors.ts";
-import { POOL_CLASSES, PublishContextKeys, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
+import { AnnotationValues, Annotations, POOL_CLASSES, PublishContextKeys, ScParams, VolumeStates, isPoolClass, storagePoolName } from "../../../api/names.ts";
 import { nameOf, hwameistorClients, type Lv, type Lvr, type HwameistorClients } from "../../../kube/hwameistor.ts";
 import { listAll } from "../../../kube/hwameistor.ts";
 import { storageNodeViews } from "../../../api/placement/placement.ts";
@@ -229,6 +229,12 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       if (!lv) throw notFound(`volume ${name}`);
       // CSI: an unknown node is NOT_FOUND (a node runs an agent, which makes its LocalStorageNode).
       if (!(await c.lsn.get(node))) throw hwError("NodeNotFound", `node ${node} has no LocalStorageNode`, { hint: "is the node agent running on that node?" });
+      // A volume being migrated is not published anywhere: its new replica may be half copied (§5.4).
+      if (lv.metadata?.annotations?.[Annotations.VolumeMigrateState] === AnnotationValues.MigrateStarted) {
+        throw new HwError("UNAVAILABLE", "VolumeMigrating", `volume ${name} is being migrated; it can be published once the migration completes`, {
+          hint: "kubectl get localvolumemigrates shows its progress; retry later",
+        });
+      }
       const published = lv.status?.publishedNode;
       if (published && published !== node) {
         throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, {

@@ -1,0 +1,64 @@
+// The sync ConfigMap `sync-config-<volume>` (system namespace) through which the migrate controller and the two
+// node agents run an offline block copy (the original's keys where it had them; docs/migration.md). Pure.
+
+import { ObjectNames } from "./names.ts";
+
+/** The part of a ConfigMap read here. */
+export type WithData = { data?: Record<string, string> };
+
+/** What the controller reads back from the ConfigMap. */
+export interface SyncFact {
+  attempt: number;
+  sourceChecksum?: string;
+  sourceAttempt?: number;
+  targetChecksum?: string;
+  targetAttempt?: number;
+  progressBytes?: number;
+  totalBytes?: number;
+  bytesPerSecond?: number;
+  error?: string;
+}
+
+export const syncConfigName = (volume: string): string => `${ObjectNames.SyncConfigMapPrefix}${volume}`;
+
+/** Keys of the sync ConfigMap (the original's names where it had them). */
+export const SyncKeys = {
+  LocalVolume: "localVolume",
+  SourceNode: "sourceNode",
+  TargetNode: "targetNode",
+  Migrate: "migrate",
+  Attempt: "attempt",
+  SourceReady: "sourceReady",
+  SourceEndpoint: "sourceEndpoint",
+  SourceToken: "sourceToken",
+  SourceAttempt: "sourceAttempt",
+  SourceChecksum: "sourceChecksum",
+  SourceCompleted: "sourceCompleted",
+  TargetAttempt: "targetAttempt",
+  TargetChecksum: "targetChecksum",
+  TargetCompleted: "targetCompleted",
+  ProgressBytes: "progressBytes",
+  TotalBytes: "totalBytes",
+  BytesPerSecond: "bytesPerSecond",
+  Error: "error",
+} as const;
+
+export function syncFact(cm: WithData | undefined): SyncFact | undefined {
+  if (!cm) return undefined;
+  const d = cm.data ?? {};
+  const n = (k: string) => (d[k] !== undefined && d[k] !== "" ? Number(d[k]) : undefined);
+  return {
+    attempt: n(SyncKeys.Attempt) ?? 1,
+    sourceChecksum: d[SyncKeys.SourceChecksum] || undefined,
+    sourceAttempt: n(SyncKeys.SourceAttempt),
+    targetChecksum: d[SyncKeys.TargetChecksum] || undefined,
+    targetAttempt: n(SyncKeys.TargetAttempt),
+    progressBytes: n(SyncKeys.ProgressBytes),
+    totalBytes: n(SyncKeys.TotalBytes),
+    bytesPerSecond: n(SyncKeys.BytesPerSecond),
+    error: d[SyncKeys.Error] || undefined,
+  };
+}
+
+/** Label on sync ConfigMaps (node agents watch only these). */
+export const SYNC_LABEL = "hwameistor.io/volume-sync";

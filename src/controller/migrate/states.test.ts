@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { editVolume } from "./reconciler.ts";
+import { decideMigrate, type MigrateFacts, type VolumeFact } from "./states.ts";
+import type { Lv } from "../../kube/hwameistor.ts";
+
+const vol = (o: Partial<VolumeFact> = {}): VolumeFact => ({
+  name: "v1",
+  exists: true,
+  replicaNumber: 1,
+  configNodes: ["a"],
+  state: "Ready",
+  replicas: [{ node: "a", state: "Ready" }],
+  ...o,
+});
+const facts = (o: Partial<MigrateFacts> = {}): MigrateFacts => ({
+  name: "migrate-v1",
+  state: "",
+  abort: false,
+  sourceNode: "a",
+  suggested: [],
+  volumes: [vol({ migrateState: "migrateStarted" })],
+  candidates: ["b", "c"],
+  rejections: "",
+  activeOthers: 0,
+  maxMigrateCount: 1,
+  ...o,
+});
+const types = (d: { actions: { type: string }[] }) => d.actions.map((a) => a.type).join(",");
+
+test("submit: failures, waits, target choice, annotation, in use", () => {
+  assert.equal(decideMigrate(facts({ volumes: [vol({ exists: false })] })).state, "Failed");
+  assert.match(decideMigrate(facts({ volumes: [vol({ configNodes: ["b"] })] })).message, /no replica on node a/);
+  assert.match(decideMigrate(facts({ duplicateOf: "evictor-v1" })).message, /already being migrated by LocalVolumeMigrate evictor-v1/);
+  assert.equal(decideMigrate(facts({ volumes: [vol({ rawblock: true })] })).state, "Failed");
+  const nr = decideMigrate(facts({ volumes: [vol({ state: "NotReady" })] }));
+  assert.equal(nr.state, "");
+  assert.match(nr.message, /waiting until it and every replica are Ready/);
+  assert.match(decideMigrate(facts({ volumes: [vol({ busy: "being expanded" })] })).message, /being expanded/);
+  assert.match(decideMigrate(facts({ activeOthers: 1 })).message, /maxMigrateCount 1/);
+  const none = decideMigrate(facts({ candidates: [], rejections: "b: LocalStorageNode is Offline" }));
+  assert.equal(none.state, "");
+  assert.equal(none.event?.reason, "MigrateNoTarget");
+  assert.match(none.message, /b: LocalStorageNode is Offline/);
+  assert.match(decideMigrate(facts({ suggested: ["z"] })).message, /none of the suggested nodes \(z\)/);
+  assert.equal(types(decideMigrate(facts({ volumes: [vol()] }))), "annotate");
+  const inUse = decideMigrate(facts({ volumes: [vol({ migrateState: "migrateStarted", publishedNode: "a" })] }));
+  assert.equal(inUse.state, "");
+  assert.match(inUse.message, /still in use on node a/);
+  const ok = decideMigrate(facts({ suggested: ["c"] }));
+  assert.equal(ok.state, "Submitted");
+  assert.deepEqual(ok.status, { targetNode: "c", volumes: ["v1"], originalReplicaNumber: 1 });
+  assert.equal(decideMigrate(facts()).status?.targetNode, "b", "best candidate without suggestions");
+});
+
+test("phases: add replica, copy, verify, prune, complete", () => {
+  const at = (state: string, v: Partial<VolumeFact>, extra: Partial<MigrateFacts> = {}) =>
+    decideMigrate(facts({ state, targetNode: "b", originalReplicaNumber: 1, volumes: [vol({ migrateState: "migrateStarted", ...v })], ...extra }));
+  assert.equal(at("Submitted", {}).state, "AddReplica");
+  const add = at("AddReplica", {});
+  assert.deepEqual(add.actions, [{ type: "addTargetReplica", volume: "v1", target: "b", replicaNumber: 2 }]);
+  assert.equal(
+    at("AddReplica", {
+      configNodes: ["a", "b"],
+      replicas: [
+        { node: "a", state: "Ready" },
+        { node: "b", state: "Creating" },
+      ],
+    }).state,
+    "AddReplica",
+  );
+  const both = {
+    configNodes: ["a", "b"],
+    replicas: [
+      { node: "a", state: "Ready" },
+      { node: "b", state: "Ready" },
+    ],
+  };
+  assert.equal(at("AddReplica", both).state, "SyncReplica");
+  assert.equal(types(at("SyncReplica", both)), "ensureSync");
+  assert.match(at("SyncReplica", { ...both, publishedNode: "a" }).message, /offline copy waits/);
+  const copying = at("SyncReplica", { ...both, sync: { attempt: 1, progressBytes: 50, totalBytes: 100 } });
+  assert.match(copying.message, /50% of 100 bytes/);
+  const bad = at("SyncReplica", { ...both, sync: { attempt: 1, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "y", targetAttempt: 1 } });
+  assert.equal(types(bad), "restartSync");
+  assert.equal(bad.event?.reason, "MigrateChecksumMismatch");
+  const stale = at("SyncReplica", { ...both, sync: { attempt: 2, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "x", targetAttempt: 1 } });
+  assert.equal(stale.state, "SyncReplica", "checksums of an older attempt do not count");
+  assert.equal(
+    at("SyncReplica", { ...both, sync: { attempt: 1, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "x", targetAttempt: 1 } }).state,
+    "PruneReplica",
+  );
+  assert.deepEqual(at("PruneReplica", both).actions, [{ type: "pruneSource", volume: "v1", source: "a", target: "b", replicaNumber: 1 }]);
+  assert.equal(
+    at("PruneReplica", {
+      configNodes: ["b"],
+      replicas: [
+        { node: "a", state: "Ready" },
+        { node: "b", state: "Ready" },
+      ],
+    }).state,
+    "PruneReplica",
+  );
+  const done = at("PruneReplica", { configNodes: ["b"], replicas: [{ node: "b", state: "Ready" }] });
+  assert.equal(done.state, "Completed");
+  assert.equal(types(done), "annotate,deleteSync");
+  assert.equal(types(at("Completed", {})), "deleteMigrate");
+  // abort: before the prune it rolls back; during the prune it is ignored
+  assert.equal(at("SyncReplica", both, { abort: true }).state, "ToBeAborted");
+  assert.equal(types(at("ToBeAborted", both, { abort: true })), "rollbackTarget,deleteSync,annotate");
+  assert.equal(at("PruneReplica", both, { abort: true }).state, "PruneReplica");
+  assert.match(at("PruneReplica", both, { abort: true }).message, /abort ignored/);
+});
+
+test("editVolume: one primary at every step; prune moves the primary to the target", () => {
+  const lv = {
+    metadata: { name: "v1" },
+    spec: {
+      replicaNumber: 1,
+      accessibility: { nodes: ["a"] },
+      config: {
+        version: 3,
+        volumeName: "v1",
+        requiredCapacityBytes: 1,
+        convertible: false,
+        resourceID: -1,
+        readyToInitialize: false,
+        initialized: false,
+        replicas: [{ id: 1, hostname: "a", ip: "", primary: true }],
+      },
+    },
+  } as unknown as Lv;
+  const added = editVolume(lv, { type: "addTargetReplica", volume: "v1", target: "b", replicaNumber: 2 }, "10.0.0.2");
+  assert.equal(added.spec?.replicaNumber, 2);
+  assert.equal(added.spec?.config?.version, 4);
+  assert.deepEqual(
+    added.spec?.config?.replicas.map((r) => `${r.id}:${r.hostname}:${r.primary}`),
+    ["1:a:true", "2:b:false"],
+  );
+  assert.equal(editVolume(added, { type: "addTargetReplica", volume: "v1", target: "b", replicaNumber: 2 }, ""), added, "idempotent");
+  const pruned = editVolume(added, { type: "pruneSource", volume: "v1", source: "a", target: "b", replicaNumber: 1 }, "");
+  assert.deepEqual(
+    pruned.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+    ["b:true"],
+  );
+  assert.deepEqual(pruned.spec?.accessibility?.nodes, ["b"]);
+  assert.equal(pruned.spec?.replicaNumber, 1);
+  const rolled = editVolume(added, { type: "rollbackTarget", volume: "v1", target: "b", replicaNumber: 1 }, "");
+  assert.deepEqual(
+    rolled.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+    ["a:true"],
+  );
+});

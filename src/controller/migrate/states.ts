@@ -1,0 +1,267 @@
+// The LocalVolumeMigrate state machine (fact sheet §5.4), pure: the migrate object + facts about its volumes →
+// next state, actions, status message. The original's state strings. Level-triggered: every pass re-derives
+// what is left to do from the volumes themselves, so a controller killed at any point resumes (or rolls back)
+// from the objects alone.
+//
+//   abort, state ∈ {"", Submitted, AddReplica, SyncReplica}   → ToBeAborted
+//   abort, state ∈ {PruneReplica, Completed}                   → ignored (the copy is verified; message says so)
+//   ""  volume missing / no replica on sourceNode / raw block  → Failed (nothing changed)
+//       another active migration of the volume                 → Failed, naming it
+//       volumes not Ready (every replica Ready)                → "" (waits, message names the volume)
+//       expansion or snapshot in progress                      → "" (waits, names the object)
+//       maxMigrateCount migrations active                      → "" (waits)
+//       no target (suggested nodes or any candidate)           → "" (waits, names each node and why; Warning Event)
+//       else annotate volumes migrateStarted; published on sourceNode → "" (waits: "still in use")
+//       else status {targetNode, volumes, originalReplicaNumber} → Submitted
+//   Submitted    → AddReplica
+//   AddReplica   → addTargetReplica per volume (replicaNumber+1, config + target replica, never primary);
+//                  a Ready replica on the target for every volume → SyncReplica
+//   SyncReplica  → (volume published anywhere: wait) ensureSync per volume (ConfigMap sync-config-<vol>: the
+//                  node agents copy the block device, src/node/migrate/); source and target checksums equal for
+//                  every volume → PruneReplica; different → restartSync + Warning Event
+//   PruneReplica → pruneSource per volume (config without the source, target primary, replicaNumber back,
+//                  accessibility [target], PV node affinity); no live replica left on the source and the volume
+//                  Ready → annotate migrateCompleted, deleteSync → Completed
+//   Completed / Aborted / Failed → deleteMigrate (its finalizers, e.g. the evictor's, keep it until released)
+//   ToBeAborted  → rollbackTarget per volume still holding its source (config without the target, replicaNumber
+//                  back), deleteSync, annotation removed → Aborted
+// Safety: the target only becomes primary in PruneReplica, after the checksums of what the source sent and of
+// what the target re-read from its device matched; publishing is refused while migrateStarted (csi controller),
+// so no pod ever uses a half-copied target, and the config has exactly one primary at every write.
+
+import { AnnotationValues, OperationStates as S, VolumeStates } from "../../api/names.ts";
+import type { SyncFact } from "../../api/volume-sync.ts";
+
+export interface VolumeFact {
+  name: string;
+  exists: boolean;
+  replicaNumber: number;
+  /** spec.config.replicas hostnames. */
+  configNodes: string[];
+  state: string;
+  publishedNode?: string;
+  migrateState?: string;
+  rawblock?: boolean;
+  /** Live (not deleting) replicas. */
+  replicas: Array<{ node: string; state: string }>;
+  /** An expansion or snapshot in progress, named. */
+  busy?: string;
+  /** Nodes named by the PV's node affinity (empty without a PV or affinity). */
+  pvNodes?: string[];
+  /** ConfigMap sync-config-<vol>; undefined when absent. */
+  sync?: SyncFact;
+}
+
+export interface MigrateFacts {
+  name: string;
+  state: string;
+  abort: boolean;
+  sourceNode: string;
+  suggested: string[];
+  targetNode?: string;
+  originalReplicaNumber?: number;
+  volumes: VolumeFact[];
+  /** Target candidates for every volume (intersection, best first), excluding nodes holding a replica. */
+  candidates: string[];
+  /** Why nodes were rejected (for the message). */
+  rejections: string;
+  /** Other migrations in Submitted..PruneReplica. */
+  activeOthers: number;
+  maxMigrateCount: number;
+  /** Name of another active migration of one of the volumes. */
+  duplicateOf?: string;
+}
+
+export type MigrateAction =
+  | { type: "annotate"; volume: string; value: string | null }
+  | { type: "addTargetReplica"; volume: string; target: string; replicaNumber: number }
+  | { type: "ensureSync"; volume: string; source: string; target: string }
+  | { type: "restartSync"; volume: string }
+  | { type: "pruneSource"; volume: string; source: string; target: string; replicaNumber: number }
+  | { type: "moveAffinity"; volume: string; source: string; target: string }
+  | { type: "rollbackTarget"; volume: string; target: string; replicaNumber: number }
+  | { type: "deleteSync"; volume: string }
+  | { type: "deleteMigrate" };
+
+export interface MigrateDecision {
+  state: string;
+  actions: MigrateAction[];
+  message: string;
+  status?: { targetNode?: string; volumes?: string[]; originalReplicaNumber?: number };
+  event?: { type: "Normal" | "Warning"; reason: string; message: string };
+  requeueAfterMs?: number;
+}
+
+export const WAIT_MS = 5_000;
+export const ACTIVE_STATES: readonly string[] = [S.Submitted, S.AddReplica, S.SyncReplica, S.PruneReplica];
+
+const stay = (f: MigrateFacts, message: string, event?: MigrateDecision["event"], ms = WAIT_MS): MigrateDecision => ({
+  state: f.state,
+  actions: [],
+  message,
+  event,
+  requeueAfterMs: ms,
+});
+const fail = (message: string, undo: MigrateAction[] = []): MigrateDecision => ({
+  state: S.Failed,
+  actions: undo,
+  message,
+  event: { type: "Warning", reason: "MigrateFailed", message },
+});
+
+export function decideMigrate(f: MigrateFacts): MigrateDecision {
+  if (f.abort && ["", S.Submitted, S.AddReplica, S.SyncReplica].includes(f.state)) {
+    return { state: S.ToBeAborted, actions: [], message: "abort requested", requeueAfterMs: 0 };
+  }
+  switch (f.state) {
+    case "":
+      return submit(f);
+    case S.Submitted:
+      return { state: S.AddReplica, actions: [], message: `adding a replica on ${f.targetNode}`, requeueAfterMs: 0 };
+    case S.AddReplica:
+      return addReplica(f);
+    case S.SyncReplica:
+      return syncReplica(f);
+    case S.PruneReplica:
+      return prune(f);
+    case S.ToBeAborted:
+      return rollback(f);
+    case S.Completed:
+    case S.Aborted:
+    case S.Failed:
+      return { state: f.state, actions: [{ type: "deleteMigrate" }], message: "" };
+    default:
+      return fail(`unknown state ${JSON.stringify(f.state)}`);
+  }
+}
+
+function submit(f: MigrateFacts): MigrateDecision {
+  const main = f.volumes[0];
+  const undo = f.volumes.filter((v) => v.migrateState === AnnotationValues.MigrateStarted).map((v) => annotate(v.name, null));
+  if (!main?.exists) return fail(`volume ${main?.name ?? "(none)"} does not exist`);
+  if (f.duplicateOf) return fail(`volume ${main.name} is already being migrated by LocalVolumeMigrate ${f.duplicateOf}; abort that one first or wait for it`);
+  for (const v of f.volumes) {
+    if (!v.exists) return fail(`volume ${v.name} of the group does not exist`, undo);
+    if (!v.configNodes.includes(f.sourceNode))
+      return fail(`volume ${v.name} has no replica on node ${f.sourceNode} (replicas on: ${v.configNodes.join(", ") || "none"})`, undo);
+    if (v.rawblock && v.replicaNumber < 2) return fail(`volume ${v.name} is a raw block volume without HA: it cannot be migrated (as the original)`, undo);
+  }
+  const notReady = f.volumes.find((v) => v.state !== VolumeStates.Ready || v.replicas.some((r) => r.state !== VolumeStates.Ready));
+  if (notReady)
+    return stay(
+      f,
+      `volume ${notReady.name} is ${notReady.state || "new"} (replicas: ${notReady.replicas.map((r) => `${r.node} ${r.state || "new"}`).join(", ")}): waiting until it and every replica are Ready`,
+    );
+  const busy = f.volumes.find((v) => v.busy);
+  if (busy) return stay(f, `volume ${busy.name}: ${busy.busy}; the migration starts after it`);
+  if (f.activeOthers >= f.maxMigrateCount)
+    return stay(f, `${f.activeOthers} migration(s) in progress (maxMigrateCount ${f.maxMigrateCount}): waiting for a slot`, undefined, 10_000);
+  const target = f.suggested.length > 0 ? f.suggested.find((n) => f.candidates.includes(n)) : f.candidates[0];
+  if (!target) {
+    const what = f.suggested.length > 0 ? `none of the suggested nodes (${f.suggested.join(", ")}) can take` : "no node can take";
+    const msg = `${what} volume(s) ${f.volumes.map((v) => v.name).join(", ")}: ${f.rejections || "no other storage node"}`;
+    return stay(f, msg, { type: "Warning", reason: "MigrateNoTarget", message: msg }, 15_000);
+  }
+  const annotations = f.volumes.filter((v) => v.migrateState !== AnnotationValues.MigrateStarted).map((v) => annotate(v.name, AnnotationValues.MigrateStarted));
+  if (annotations.length > 0) return { state: "", actions: annotations, message: "volumes marked migrateStarted", requeueAfterMs: 0 };
+  const inUse = f.volumes.find((v) => v.publishedNode === f.sourceNode);
+  if (inUse) {
+    const msg = `volume ${inUse.name} is still in use on node ${f.sourceNode}: it moves once its pod stops there (kubectl drain evicts it; new pods wait for the migration)`;
+    return stay(f, msg, { type: "Normal", reason: "VolumeInUse", message: msg });
+  }
+  return {
+    state: S.Submitted,
+    actions: [],
+    message: `moving ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${target}`,
+    status: { targetNode: target, volumes: f.volumes.map((v) => v.name), originalReplicaNumber: main.replicaNumber },
+    event: { type: "Normal", reason: "MigrateStarted", message: `moving ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${target}` },
+    requeueAfterMs: 0,
+  };
+}
+
+const annotate = (volume: string, value: string | null): MigrateAction => ({ type: "annotate", volume, value });
+const orig = (f: MigrateFacts) => f.originalReplicaNumber ?? 1;
+
+function addReplica(f: MigrateFacts): MigrateDecision {
+  const t = f.targetNode!;
+  const actions: MigrateAction[] = [];
+  for (const v of f.volumes) {
+    if (!v.exists) return fail(`volume ${v.name} disappeared during the migration`);
+    if (!v.configNodes.includes(t)) actions.push({ type: "addTargetReplica", volume: v.name, target: t, replicaNumber: orig(f) + 1 });
+  }
+  if (actions.length > 0) return { state: S.AddReplica, actions, message: `adding a replica on ${t}`, requeueAfterMs: WAIT_MS };
+  const waiting = f.volumes.filter((v) => !v.replicas.some((r) => r.node === t && r.state === VolumeStates.Ready));
+  if (waiting.length > 0) return stay(f, `waiting for the new replica of ${waiting.map((v) => v.name).join(", ")} on ${t} to be Ready`);
+  return { state: S.SyncReplica, actions: [], message: `copying data to ${t}`, requeueAfterMs: 0 };
+}
+
+function syncReplica(f: MigrateFacts): MigrateDecision {
+  const t = f.targetNode!;
+  const published = f.volumes.find((v) => v.publishedNode);
+  if (published) return stay(f, `volume ${published.name} is published on ${published.publishedNode}: the offline copy waits until it is unpublished`);
+  const actions: MigrateAction[] = [];
+  const progress: string[] = [];
+  let verified = 0;
+  for (const v of f.volumes) {
+    const s = v.sync;
+    if (!s) {
+      actions.push({ type: "ensureSync", volume: v.name, source: f.sourceNode, target: t });
+      progress.push(`${v.name}: starting`);
+      continue;
+    }
+    const done = s.sourceChecksum && s.targetChecksum && s.sourceAttempt === s.attempt && s.targetAttempt === s.attempt;
+    if (done && s.sourceChecksum === s.targetChecksum) {
+      verified++;
+      progress.push(`${v.name}: verified (sha256 ${s.targetChecksum!.slice(0, 12)}…)`);
+    } else if (done) {
+      const msg = `volume ${v.name}: checksum of the copy on ${t} (${s.targetChecksum}) differs from the source's (${s.sourceChecksum}); copying again`;
+      return {
+        state: S.SyncReplica,
+        actions: [{ type: "restartSync", volume: v.name }],
+        message: msg,
+        event: { type: "Warning", reason: "MigrateChecksumMismatch", message: msg },
+        requeueAfterMs: WAIT_MS,
+      };
+    } else if (s.error) progress.push(`${v.name}: ${s.error}`);
+    else
+      progress.push(
+        `${v.name}: ${s.totalBytes ? `${Math.floor(((s.progressBytes ?? 0) / s.totalBytes) * 100)}% of ${s.totalBytes} bytes` : "waiting for the node agents"}`,
+      );
+  }
+  if (verified === f.volumes.length)
+    return { state: S.PruneReplica, actions: [], message: `copy verified; pruning the replica on ${f.sourceNode}`, requeueAfterMs: 0 };
+  return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: 2_000 };
+}
+
+function prune(f: MigrateFacts): MigrateDecision {
+  const t = f.targetNode!;
+  const note = f.abort ? " (abort ignored: the copy is verified and the source is being removed)" : "";
+  const actions: MigrateAction[] = [];
+  for (const v of f.volumes) {
+    if (v.configNodes.includes(f.sourceNode)) actions.push({ type: "pruneSource", volume: v.name, source: f.sourceNode, target: t, replicaNumber: orig(f) });
+    if (v.pvNodes?.includes(f.sourceNode)) actions.push({ type: "moveAffinity", volume: v.name, source: f.sourceNode, target: t });
+  }
+  if (actions.length > 0) return { state: S.PruneReplica, actions, message: `removing the replica on ${f.sourceNode}${note}`, requeueAfterMs: WAIT_MS };
+  const waiting = f.volumes.filter((v) => v.replicas.some((r) => r.node === f.sourceNode) || v.state !== VolumeStates.Ready);
+  if (waiting.length > 0) return stay(f, `waiting for ${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready${note}`);
+  return {
+    state: S.Completed,
+    actions: f.volumes.flatMap((v) => [annotate(v.name, AnnotationValues.MigrateCompleted), { type: "deleteSync" as const, volume: v.name }]),
+    message: `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}`,
+    event: { type: "Normal", reason: "MigrateCompleted", message: `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}` },
+    requeueAfterMs: 0,
+  };
+}
+
+function rollback(f: MigrateFacts): MigrateDecision {
+  const actions: MigrateAction[] = [];
+  for (const v of f.volumes) {
+    if (!v.exists) continue;
+    if (f.targetNode && v.configNodes.includes(f.targetNode) && v.configNodes.includes(f.sourceNode))
+      actions.push({ type: "rollbackTarget", volume: v.name, target: f.targetNode, replicaNumber: orig(f) });
+    actions.push({ type: "deleteSync", volume: v.name });
+    if (v.migrateState === AnnotationValues.MigrateStarted) actions.push(annotate(v.name, null));
+  }
+  const msg = `aborted: ${f.volumes.map((v) => v.name).join(", ")} stay on ${f.sourceNode}`;
+  return { state: S.Aborted, actions, message: msg, event: { type: "Normal", reason: "MigrateAborted", message: msg }, requeueAfterMs: 0 };
+}

@@ -1,0 +1,216 @@
+// The node agent's side of an offline migration: watches the sync ConfigMaps (label hwameistor.io/volume-sync)
+// that name this node as source or target, and runs the block stream of stream.ts.
+//   source: serves its replica's device on the storage IP with a fresh token, writes sourceEndpoint/sourceToken
+//           (+ sourceReady=yes); when the target confirms, writes sourceChecksum/sourceAttempt/sourceCompleted.
+//   target: once an endpoint is there, copies into its own replica, re-reads it, writes progress while copying,
+//           then targetChecksum/targetAttempt/targetCompleted and bytesPerSecond; a failure is written to `error`
+//           and retried after 3 s. Nothing here decides: the controller compares the checksums.
+// Level-triggered and restart-safe: servers and copies live in memory keyed by (volume, attempt, endpoint); an
+// agent that restarts serves again under a new token (the target's stale connection fails and it reconnects),
+// a target that restarts copies the whole device again. A ConfigMap deleted or moved to a new attempt stops
+// whatever ran for the old one.
+
+import { HWAMEISTOR_NAMESPACE, VolumeStates } from "../../api/names.ts";
+import { SYNC_LABEL, SyncKeys } from "../../api/volume-sync.ts";
+import { isHwError } from "../../api/errors.ts";
+import { Controller } from "../../kube/controller.ts";
+import { listAll, type HwameistorClients } from "../../kube/hwameistor.ts";
+import { Informer } from "../../kube/informer.ts";
+import { CONFIG_MAP } from "../../kube/resources.ts";
+import { isConflict, isNotFound } from "../../kube/transport.ts";
+import type { KubeObject } from "../../kube/types.ts";
+import type { NodeContext } from "../context.ts";
+import { newToken, receiveDevice, serveDevice, type DeviceServer } from "./stream.ts";
+import { volumeRecords, type VolumeRecord } from "../../csi/volume-record.ts";
+
+/** The lvm driver's volume records (src/node/csi/lvm/node.ts names the same directory). */
+const records = volumeRecords("lvm-volume");
+const SOURCE_RECORD = "sourceRecord";
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+
+const RETRY_MS = 3_000;
+const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
+const PROGRESS_EVERY_MS = 1_000;
+
+export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients; storageIP: () => Promise<string>; namespace?: string }) {
+  const { ctx, c } = o;
+  const me = ctx.nodeName;
+  const ns = o.namespace ?? HWAMEISTOR_NAMESPACE;
+  const cms = ctx.client.forKind<ConfigMap>(CONFIG_MAP);
+  const inf = new Informer<ConfigMap>(cms, {
+    log: ctx.log,
+    name: "sync-configmaps",
+    namespace: ns,
+    labelSelector: `${SYNC_LABEL}=true`,
+    resyncPeriodMs: 30_000,
+  });
+  const servers = new Map<string, { attempt: string; server: DeviceServer }>();
+  const copies = new Map<string, { id: string; abort: AbortController }>();
+  const ctl = new Controller({ name: "volume-sync", log: ctx.log, reconcile: (k) => reconcile(k) });
+  ctl.watch(inf, (cm) => cm.metadata?.name);
+
+  /** My replica's device of a volume (Ready, not being deleted). */
+  async function myDevice(volume: string): Promise<string | undefined> {
+    const r = (await listAll(c.lvr)).find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === me && !x.spec?.delete);
+    return r?.status?.state === VolumeStates.Ready ? r.status?.devPath : undefined;
+  }
+
+  async function patch(name: string, data: Record<string, string>): Promise<void> {
+    try {
+      await cms.patch(name, { data }, { namespace: ns, type: "merge" });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  async function stopServer(name: string): Promise<void> {
+    const s = servers.get(name);
+    servers.delete(name);
+    await s?.server.close();
+  }
+
+  async function source(name: string, d: Record<string, string>): Promise<{ requeueAfterMs: number } | void> {
+    const attempt = d[SyncKeys.Attempt] ?? "1";
+    if (d[SyncKeys.SourceAttempt] === attempt && d[SyncKeys.SourceChecksum] && d[SyncKeys.TargetAttempt] === attempt) return void (await stopServer(name));
+    const cur = servers.get(name);
+    if (cur && cur.attempt === attempt && d[SyncKeys.SourceEndpoint] === `${cur.server.host}:${cur.server.port}`) return;
+    await stopServer(name);
+    const volume = d[SyncKeys.LocalVolume] ?? "";
+    const dev = await myDevice(volume);
+    if (!dev) {
+      await patch(name, { [SyncKeys.Error]: `source node ${me} has no Ready replica of ${volume} to serve; retrying` });
+      return { requeueAfterMs: RETRY_MS };
+    }
+    const token = newToken();
+    const server = await serveDevice({
+      host: await o.storageIP(),
+      devPath: dev,
+      token,
+      onDone: (r) => {
+        ctx.log.info({ volume, bytes: r.bytes, checksum: r.checksum }, "migration: source stream confirmed by the target");
+        void patch(name, { [SyncKeys.SourceChecksum]: r.checksum, [SyncKeys.SourceAttempt]: attempt, [SyncKeys.SourceCompleted]: "yes" }).catch((e: unknown) =>
+          ctx.log.warn({ volume, err: String(e) }, "could not record the source checksum"),
+        );
+      },
+      onError: (e) => ctx.log.warn({ volume, err: errorText(e) }, "migration: a source stream failed (the target retries)"),
+    });
+    servers.set(name, { attempt, server });
+    // The filesystem this system created travels with the data: the target adopts the record once verified.
+    const rec = records.read(ctx.stateDir, volume);
+    await patch(name, {
+      [SOURCE_RECORD]: rec ? JSON.stringify({ accessType: rec.accessType, formatted: rec.formatted, firstPublishedAt: rec.firstPublishedAt }) : "",
+      [SyncKeys.SourceEndpoint]: `${server.host}:${server.port}`,
+      [SyncKeys.SourceToken]: token,
+      [SyncKeys.SourceReady]: "yes",
+    });
+    ctx.log.info({ volume, endpoint: `${server.host}:${server.port}`, device: dev }, "migration: serving the replica to the target");
+  }
+
+  function target(name: string, d: Record<string, string>): { requeueAfterMs: number } | void {
+    const attempt = d[SyncKeys.Attempt] ?? "1";
+    if (d[SyncKeys.TargetAttempt] === attempt && d[SyncKeys.TargetChecksum]) return;
+    const endpoint = d[SyncKeys.SourceEndpoint];
+    const token = d[SyncKeys.SourceToken];
+    if (!endpoint || !token) return;
+    const id = `${attempt}|${endpoint}|${token}`;
+    const cur = copies.get(name);
+    if (cur?.id === id) return;
+    cur?.abort.abort();
+    const abort = new AbortController();
+    copies.set(name, { id, abort });
+    void copy(name, d, attempt, endpoint, token, abort.signal).finally(() => {
+      if (copies.get(name)?.id === id) copies.delete(name);
+    });
+  }
+
+  async function copy(name: string, d: Record<string, string>, attempt: string, endpoint: string, token: string, signal: AbortSignal): Promise<void> {
+    const volume = d[SyncKeys.LocalVolume] ?? "";
+    const i = endpoint.lastIndexOf(":");
+    const host = endpoint.slice(0, i);
+    const port = Number(endpoint.slice(i + 1));
+    try {
+      const dev = await myDevice(volume);
+      if (!dev) throw new Error(`target node ${me} has no Ready replica of ${volume} yet`);
+      let lastWrite = 0;
+      ctx.log.info({ volume, from: endpoint, device: dev }, "migration: copying from the source");
+      const r = await receiveDevice({
+        host,
+        port,
+        token,
+        devPath: dev,
+        signal,
+        onProgress: (bytes, total) => {
+          if (Date.now() - lastWrite < PROGRESS_EVERY_MS && bytes < total) return;
+          lastWrite = Date.now();
+          void patch(name, { [SyncKeys.ProgressBytes]: String(bytes), [SyncKeys.TotalBytes]: String(total) }).catch(() => {});
+        },
+      });
+      const bps = Math.round(r.bytes / (r.copyMs / 1000));
+      adoptRecord(volume, dev, d[SOURCE_RECORD]);
+      await patch(name, {
+        [SyncKeys.ProgressBytes]: String(r.bytes),
+        [SyncKeys.TotalBytes]: String(r.bytes),
+        [SyncKeys.TargetChecksum]: r.checksum,
+        [SyncKeys.TargetAttempt]: attempt,
+        [SyncKeys.TargetCompleted]: "yes",
+        [SyncKeys.BytesPerSecond]: String(bps),
+        copyMs: String(Math.round(r.copyMs)),
+        verifyMs: String(Math.round(r.verifyMs)),
+        [SyncKeys.Error]: "",
+      });
+      ctx.log.info(
+        { volume, bytes: r.bytes, checksum: r.checksum, bytesPerSecond: bps, copyMs: r.copyMs, verifyMs: r.verifyMs },
+        "migration: copy written and verified",
+      );
+    } catch (e) {
+      if (signal.aborted) return;
+      const msg = `copy attempt ${attempt} from ${endpoint} into node ${me} failed: ${errorText(e)}; retrying in ${RETRY_MS / 1000} s`;
+      ctx.log.warn({ volume, err: msg }, "migration: copy failed");
+      await patch(name, { [SyncKeys.Error]: msg }).catch(() => {});
+      setTimeout(() => ctl.enqueue(name), RETRY_MS).unref();
+    }
+  }
+
+  /** Writes the target's volume record from the source's, so NodePublish mounts the copied filesystem. */
+  function adoptRecord(volume: string, devPath: string, json: string | undefined): void {
+    if (!json) return;
+    const src = JSON.parse(json) as Partial<VolumeRecord>;
+    if (!src.accessType) return;
+    records.write(ctx.stateDir, {
+      volume,
+      devPath,
+      accessType: src.accessType,
+      ...(src.formatted ? { formatted: src.formatted } : {}),
+      firstPublishedAt: src.firstPublishedAt ?? new Date().toISOString(),
+    });
+  }
+
+  async function reconcile(name: string): Promise<{ requeueAfterMs: number } | void> {
+    const cm = inf.getByName(name, ns);
+    if (!cm || cm.metadata?.deletionTimestamp) {
+      await stopServer(name);
+      copies.get(name)?.abort.abort();
+      copies.delete(name);
+      return;
+    }
+    const d = cm.data ?? {};
+    try {
+      if (d[SyncKeys.SourceNode] === me) return await source(name, d);
+      if (d[SyncKeys.TargetNode] === me) return target(name, d);
+    } catch (e) {
+      if (isConflict(e)) throw e;
+      ctx.log.warn({ configMap: name, err: errorText(e) }, "volume sync pass failed");
+      return { requeueAfterMs: RETRY_MS };
+    }
+  }
+
+  return {
+    start: () => ctl.start(),
+    async stop(): Promise<void> {
+      for (const c of copies.values()) c.abort.abort();
+      await ctl.stop();
+      for (const n of [...servers.keys()]) await stopServer(n);
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// Volumes follow their workloads (issue 13), with the real kubectl on a 3-node dev cluster:
+//   (a) LocalVolumeMigrate of a StatefulSet's volume holding 48 MiB of random data from its node A to node B:
+//       the migration waits while the pod runs ("still in use"), the pod is deleted, its replacement waits
+//       (migrateStarted), the node agents copy the block device and the checksums are compared, the source
+//       replica is pruned, the pod runs on B and sees the same sha256 of its data;
+//   (b) `kubectl drain` of B: the pod is evicted through the Eviction API, the evictor migrates the volume
+//       away, the drain completes, the pod runs elsewhere with the same data; uncordon;
+//   (c) lease expiry: a node agent is stopped (SIGSTOP) past its worker lease: its LocalStorageNode goes
+//       Offline and the Node Ready=Unknown with the unreachable taint; SIGCONT: back to Ready, untainted.
+// Needs root and the dev cluster's tools. `after` runs `cluster down --purge` and checks nothing leaked.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { startTestCluster, waitFor, type TestCluster } from "../helpers/test-cluster.ts";
+
+const skip = process.getuid?.() !== 0 ? "needs root" : !existsSync("/usr/sbin/mkfs.xfs") ? "needs xfsprogs" : false;
+let c!: TestCluster;
+
+const YAML = `
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: e2e-mig}
+provisioner: lvm.hwameistor.io
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+parameters: {poolClass: HDD, replicaNumber: "1", csi.storage.k8s.io/fstype: xfs}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: mover}
+spec:
+  replicas: 1
+  serviceName: mover
+  selector: {matchLabels: {app: mover}}
+  template:
+    metadata: {labels: {app: mover}}
+    spec:
+      schedulerName: hwameistor-scheduler
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: ["sh", "-c", "test -f /data/blob || { head -c 50331648 /dev/urandom > /data/blob && sync; }; echo SUM $(sha256sum /data/blob); while true; do sleep 1; done"]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      storageClassName: e2e-mig
+      resources: {requests: {storage: 300Mi}}
+`;
+
+/** On failure: what the pod, the migration and the processes say. */
+async function explain<T>(what: Promise<T>): Promise<T> {
+  try {
+    return await what;
+  } catch (e) {
+    const show = async (args: string[]) => `$ kubectl ${args.join(" ")}\n${(await c.k.run(args)).stdout}`;
+    const out = await Promise.all([
+      show(["get", "pods", "-o", "wide"]),
+      show(["describe", "pod", "mover-0"]),
+      show(["get", "lvmigrate,lv,lvr", "-o", "yaml"]),
+      show(["get", "events", "-A", "--sort-by=.lastTimestamp"]),
+      show(["get", "pv", "-o", "yaml"]),
+    ]);
+    console.error(out.join("\n"));
+    throw e;
+  }
+}
+const jp = async (args: string[], path: string) => (await c.k.run(["get", ...args, "-o", `jsonpath=${path}`])).stdout.trim();
+const sumOf = async (pod: string) => /SUM (\w{64})/.exec((await c.k.run(["logs", pod])).stdout)?.[1];
+const podNode = () => jp(["pod", "mover-0"], "{.spec.nodeName}");
+const podRunning = async () => (await jp(["pod", "mover-0"], "{.status.phase}")) === "Running";
+
+before(async () => {
+  if (skip) return;
+  c = await startTestCluster({ prefix: "migrate", nodes: 3 });
+});
+
+after(async () => {
+  if (!c) return;
+  const left = await c.down();
+  assert.deepEqual(left.loops, [], "no loop device left");
+  assert.deepEqual(left.mounts, [], "no mount left");
+});
+
+let volume = "";
+let sum = "";
+
+test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B", { skip, timeout: 420_000 }, async () => {
+  await c.k.ok(["apply", "-f", "-"], YAML);
+  await waitFor("mover-0 Running", podRunning, 180_000);
+  await waitFor("the pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
+  sum = (await sumOf("mover-0"))!;
+  const a = await podNode();
+  volume = await jp(["pvc", "data-mover-0"], "{.spec.volumeName}");
+  const b = ["node-1", "node-2", "node-3"].find((n) => n !== a)!;
+  await c.k.ok(
+    ["apply", "-f", "-"],
+    `apiVersion: hwameistor.io/v1alpha1
+kind: LocalVolumeMigrate
+metadata: {name: migrate-${volume}}
+spec: {volumeName: ${volume}, sourceNode: ${a}, targetNodesSuggested: [${b}], migrateAllVols: true}
+`,
+  );
+  await waitFor(
+    "the migration to wait for the running pod",
+    async () => /still in use/.test(await jp(["lvmigrate", `migrate-${volume}`], "{.status.message}")),
+    60_000,
+  );
+  assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateStarted");
+  await c.k.ok(["delete", "pod", "mover-0", "--wait=false"]);
+  const states = new Set<string>();
+  await waitFor(
+    "the migration to complete (its object removed) and the volume to live on B only",
+    async () => {
+      const st = (await c.k.run(["get", "lvmigrate", `migrate-${volume}`, "-o", "jsonpath={.status.state}"])).stdout.trim();
+      if (st) states.add(st);
+      const nodes = await jp(["lv", volume], "{.spec.config.replicas[*].hostname}");
+      return !st && nodes === b;
+    },
+    300_000,
+    500,
+  );
+  assert.ok(states.has("SyncReplica") || states.has("PruneReplica"), `went through the copy (saw ${[...states].join(", ")})`);
+  assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
+  await waitFor("the source replica gone", async () => !(await jp(["lvr"], "{.items[*].spec.nodeName}")).split(" ").includes(a), 60_000);
+  await explain(waitFor("mover-0 Running on B", async () => (await podRunning()) && (await podNode()) === b, 180_000));
+  await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
+  assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
+  assert.match(await jp(["pv", volume], "{.spec.nodeAffinity}"), new RegExp(b));
+});
+
+test("(b) kubectl drain honours a PodDisruptionBudget, then moves the pod's volume off the node", { skip, timeout: 480_000 }, async () => {
+  assert.ok(volume && sum, "needs (a)");
+  const b = await podNode();
+  await c.k.ok(
+    ["apply", "-f", "-"],
+    "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: mover}\nspec: {minAvailable: 1, selector: {matchLabels: {app: mover}}}\n",
+  );
+  await waitFor("the budget's status", async () => (await jp(["pdb", "mover"], "{.status.observedGeneration}")) === "1", 60_000);
+  const refused = await c.k.run(["drain", b, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=12s"]);
+  assert.notEqual(refused.code, 0, "the drain cannot evict the only pod of a budget of 1");
+  assert.match(refused.stderr + refused.stdout, /disruption budget/);
+  assert.equal(await podNode(), b, "the pod was not touched");
+  await c.k.ok(["delete", "pdb", "mover"]);
+  const drained = await c.k.run(["drain", b, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=50s"]);
+  assert.equal(drained.code, 0, `kubectl drain: ${drained.stderr}`);
+  assert.match(drained.stdout, /evicted|drained/);
+  await explain(
+    waitFor(
+      "the volume and its pod off the drained node",
+      async () => {
+        const nodes = await jp(["lv", volume], "{.spec.config.replicas[*].hostname}");
+        return nodes !== "" && !nodes.split(" ").includes(b) && (await podRunning()) && (await podNode()) !== b;
+      },
+      360_000,
+      1000,
+    ),
+  );
+  await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
+  assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
+  await c.k.ok(["uncordon", b]);
+  await waitFor("the unschedulable taint gone", async () => !(await jp(["node", b], "{.spec.taints}")).includes("unschedulable"), 30_000);
+});
+
+test("(c) a node agent that stops renewing goes Offline and Unknown, and comes back", { skip, timeout: 240_000 }, async () => {
+  const busy = await podNode();
+  const victim = ["node-1", "node-2", "node-3"].find((n) => n !== busy)!;
+  const p = c.processes()[victim];
+  assert.ok(p?.pid, `process ${victim}`);
+  process.kill(p.pid, "SIGSTOP");
+  try {
+    await waitFor(
+      "LocalStorageNode Offline and Node Ready=Unknown with the unreachable taint",
+      async () =>
+        (await jp(["lsn", victim], "{.status.state}")) === "Offline" &&
+        (await jp(["node", victim], '{.status.conditions[?(@.type=="Ready")].status}')) === "Unknown" &&
+        (await jp(["node", victim], "{.spec.taints}")).includes("node.kubernetes.io/unreachable"),
+      120_000,
+      1000,
+    );
+    assert.equal(await jp(["ldn", victim], "{.status.state}"), "Offline");
+  } finally {
+    process.kill(p.pid, "SIGCONT");
+  }
+  await waitFor(
+    "back to Ready, untainted",
+    async () =>
+      (await jp(["lsn", victim], "{.status.state}")) === "Ready" &&
+      (await jp(["node", victim], '{.status.conditions[?(@.type=="Ready")].status}')) === "True" &&
+      !(await jp(["node", victim], "{.spec.taints}")).includes("unreachable"),
+    90_000,
+    1000,
+  );
+});
