@@ -138,6 +138,7 @@ export function grpcCodeOf(e: HwError): number {
 export const ErrorReasons = {
   // migration and node lifecycle (docs/migration.md): publish refused mid-migration, the node-to-node block stream
   VolumeMigrating: "UNAVAILABLE",
+  TooManyRequests: "RESOURCE_EXHAUSTED",
   SyncStreamBroken: "UNAVAILABLE",
   SyncProtocolError: "INVALID_ARGUMENT",
   SyncTokenInvalid: "PERMISSION_DENIED",

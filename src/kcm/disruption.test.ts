@@ -10,7 +10,12 @@ const pod = (name: string, ready: boolean, extra: Record<string, unknown> = {}) 
 const NOW = Date.parse("2026-01-01T00:10:00Z");
 
 test("PodDisruptionBudget status: minAvailable, maxUnavailable, percentages, disrupted pods", () => {
-  const pods = [pod("a", true), pod("b", true), pod("c", false), { ...pod("d", true), metadata: { name: "d", namespace: "ns", labels: { app: "y" } } }];
+  const pods = [
+    pod("a", true),
+    pod("b", true),
+    pod("c", false),
+    { ...(pod("d", true) as object), metadata: { name: "d", namespace: "ns", labels: { app: "y" } } } as never,
+  ];
   const pdb = (spec: Record<string, unknown>, status: Record<string, unknown> = {}) =>
     ({ metadata: { name: "p", namespace: "ns", generation: 2 }, spec: { selector: { matchLabels: { app: "x" } }, ...spec }, status }) as never;
   const none = () => undefined;

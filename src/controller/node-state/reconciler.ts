@@ -33,7 +33,7 @@ export function nodeStateController(o: NodeStateOptions) {
   async function pass(): Promise<void> {
     const now = Date.now();
     const byName = new Map((await listOptional(leases, { namespace: ns })).map((l) => [nameOf(l), l.spec]));
-    const storageFresh = new Map<string, boolean>();
+    const storageFresh = new Map<string, boolean | undefined>();
     for (const lsn of await listOptional(c.lsn)) {
       const name = nameOf(lsn);
       const fresh = leaseFresh(byName.get(localStorageWorkerLease(name)), now);
@@ -70,7 +70,7 @@ export function nodeStateController(o: NodeStateOptions) {
     const nodeReady = new Map((await listOptional(c.node)).map((n) => [nameOf(n), n.status?.conditions?.find((x) => x.type === "Ready")?.status]));
     for (const r of await listAll(c.lvr)) {
       const node = r.spec?.nodeName ?? "";
-      if (!replicaNotReady(r.status?.state, nodeReady.get(node), storageFresh.get(node) ?? true)) continue;
+      if (!replicaNotReady(r.status?.state, nodeReady.get(node), storageFresh.get(node))) continue;
       try {
         await c.lvr.updateStatus({ ...r, status: { ...r.status, state: VolumeStates.NotReady } });
         log.info({ replica: nameOf(r), node }, "replica NotReady: its node is unreachable");

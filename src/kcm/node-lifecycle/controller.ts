@@ -56,6 +56,13 @@ export function nodeLifecycleController(o: NodeLifecycleOptions) {
     }
     const now = Date.now();
     const lease = inf.lease.getByName(name, NODE_LEASE_NAMESPACE);
+    // A Node nothing heartbeats (no Lease: made by hand, or by a kubelet of a real cluster we do not manage)
+    // is left alone, apart from the cordon taint.
+    if (!lease) {
+      const d = decideNode(node, true, metaTime(), lastReady.get(name));
+      if (d.taints) await nodes.update({ ...node, spec: { ...node.spec, taints: d.taints } });
+      return { requeueAfterMs: period };
+    }
     const heartbeat = node.status?.conditions?.find((c) => c.type === "Ready")?.lastHeartbeatTime ?? "";
     const ages = [clock.observe(`ready/${name}`, heartbeat, now)];
     if (lease?.spec?.renewTime) ages.push(clock.observe(`lease/${name}`, lease.spec.renewTime, now));

@@ -15,6 +15,7 @@
 //   Ready leaves True                        → Event NodeNotReady "Node <n> status is now: NodeNotReady"
 //   Ready becomes True again                 → Event NodeReady "Node <n> status is now: NodeReady" (the kubelet's
 //                                              event upstream; the node agent posts no events, so this role does)
+// A Node without a Lease in kube-node-lease (nothing heartbeats it) only gets the cordon taint.
 // Taints written by anyone else are kept untouched. The NoExecute taint's timeAdded is set when it is added.
 // Not done (upstream does): evicting pods that do not tolerate the NoExecute taint (the taint-eviction
 // controller, after the 300 s default toleration) and zone-wide disruption rate limiting — here the failover
