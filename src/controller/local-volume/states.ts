@@ -25,7 +25,7 @@
 // (they become Events and log lines).
 
 import type { LocalVolumeStatus, VolumeConfig } from "../../api/kinds/local-volume.ts";
-import { VolumeStates } from "../../api/names.ts";
+import { AnnotationValues, Annotations, VolumeStates } from "../../api/names.ts";
 import { type Lv } from "../../kube/hwameistor.ts";
 import { isHA, sameConfig, type Allocation } from "./allocate.ts";
 
@@ -154,7 +154,9 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
       for (const r of duplicates) actions.push({ type: "markReplicaDelete", name: r.name });
       for (const r of f.replicas) if (r.state === S.Deleted) actions.push({ type: "deleteReplicaObject", name: r.name });
 
-      if (isHA(lv)) {
+      // No failover while a migration runs (docs/migration.md): the volume is unpublished, and its new replica
+      // may be half copied — the migration finishes or is aborted instead.
+      if (isHA(lv) && lv.metadata?.annotations?.[Annotations.VolumeMigrateState] !== AnnotationValues.MigrateStarted) {
         const fo = failover(lv, cfg, live, f.deadNodes ?? new Set());
         if (fo) return out(S.NotReady, fo.reason, fo.message, { actions: [...actions, ...fo.actions], requeueAfterMs: 1_000 });
       }

@@ -9,7 +9,7 @@
 
 import type { Pv } from "../../api/core.ts";
 import { AnnotationValues, Annotations, HWAMEISTOR_NAMESPACE, OperationStates as S, VolumeStates } from "../../api/names.ts";
-import { describeRejections, getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
+import { blockingTaint, describeRejections, getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, listAll, listOptional, nameOf, type LocalVolumeMigrateObject, type Lv, type Lvr } from "../../kube/hwameistor.ts";
@@ -88,7 +88,7 @@ export function migrateController(o: MigrateControllerOptions): Controller {
           .filter(
             (r) => r.spec?.volumeName === name && !r.spec?.delete && r.status?.state !== VolumeStates.ToBeDeleted && r.status?.state !== VolumeStates.Deleted,
           )
-          .map((r) => ({ node: r.spec?.nodeName ?? "", state: r.status?.state ?? "" })),
+          .map((r) => ({ node: r.spec?.nodeName ?? "", state: r.status?.state ?? "", synced: !!r.status?.synced, dataPlane: !!r.status?.haState })),
         busy: exp
           ? `being expanded (LocalVolumeExpand ${nameOf(exp)} is ${exp.status?.state || "new"})`
           : sn.length > 0
@@ -110,14 +110,23 @@ export function migrateController(o: MigrateControllerOptions): Controller {
     for (const name of names) {
       const lv = lvByName.get(name);
       if (!lv) continue;
+      // Capacity and state from placement; taints (cordoned, unreachable) checked here unless the migration says
+      // `forbid`. A data plane is not required of the target: a volume it does not serve is copied offline.
       const r = getNodeCandidates(nodes, {
         name,
         poolName: lv.spec?.poolName ?? "",
         requiredBytes: lv.spec?.requiredCapacityBytes ?? 0,
-        replicaNumber: affinity === AnnotationValues.ReplicaAffinityForbid ? 1 : 2,
+        replicaNumber: 1,
         excludeNodes: [...(lv.spec?.config?.replicas ?? []).map((x) => x.hostname), ...(lv.spec?.accessibility?.nodes ?? [])],
       });
-      const these = r.candidates.map((x) => x.node);
+      const views = new Map(nodes.map((n) => [n.name, n]));
+      const these = r.candidates
+        .map((x) => x.node)
+        .filter((n) => {
+          const t = affinity === AnnotationValues.ReplicaAffinityForbid ? undefined : blockingTaint(views.get(n)?.taints ?? [], []);
+          if (t) r.rejected.push({ node: n, reason: `taint ${t.key}:${t.effect}` });
+          return !t;
+        });
       candidates = candidates ? candidates.filter((n) => these.includes(n)) : these;
       if (!rejections) rejections = describeRejections(r, nodes);
     }
@@ -277,6 +286,8 @@ export function editVolume(lv: Lv, a: MigrateAction, ip: string): Lv {
   } else if (a.type === "rollbackTarget") {
     if (!replicas.some((r) => r.hostname === a.target)) return lv;
     replicas = replicas.filter((r) => r.hostname !== a.target);
+    // a failover may have made the target primary meanwhile: the source takes it back
+    if (!replicas.some((r) => r.primary)) replicas.forEach((r) => (r.primary = r.hostname === a.source));
     nodes = nodes.filter((n) => n !== a.target);
   } else return lv;
   const replicaNumber = a.type === "addTargetReplica" ? a.replicaNumber : a.replicaNumber;

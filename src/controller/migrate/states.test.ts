@@ -105,6 +105,17 @@ test("phases: add replica, copy, verify, prune, complete", () => {
   assert.equal(done.state, "Completed");
   assert.equal(types(done), "annotate,deleteSync");
   assert.equal(types(at("Completed", {})), "deleteMigrate");
+  // a replica the data plane serves is not copied: its primary's `synced` counts
+  const dp = {
+    configNodes: ["a", "b"],
+    replicas: [
+      { node: "a", state: "Ready" },
+      { node: "b", state: "Ready", dataPlane: true, synced: false },
+    ],
+  };
+  assert.equal(types(at("SyncReplica", dp)), "");
+  assert.match(at("SyncReplica", dp).message, /data plane is resyncing/);
+  assert.equal(at("SyncReplica", { ...dp, replicas: [dp.replicas[0]!, { ...dp.replicas[1]!, synced: true }] }).state, "PruneReplica");
   // abort: before the prune it rolls back; during the prune it is ignored
   assert.equal(at("SyncReplica", both, { abort: true }).state, "ToBeAborted");
   assert.equal(types(at("ToBeAborted", both, { abort: true })), "rollbackTarget,deleteSync,annotate");
@@ -145,7 +156,7 @@ test("editVolume: one primary at every step; prune moves the primary to the targ
   );
   assert.deepEqual(pruned.spec?.accessibility?.nodes, ["b"]);
   assert.equal(pruned.spec?.replicaNumber, 1);
-  const rolled = editVolume(added, { type: "rollbackTarget", volume: "v1", target: "b", replicaNumber: 1 }, "");
+  const rolled = editVolume(added, { type: "rollbackTarget", volume: "v1", source: "a", target: "b", replicaNumber: 1 }, "");
   assert.deepEqual(
     rolled.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
     ["a:true"],

@@ -18,7 +18,9 @@
 //                  a Ready replica on the target for every volume → SyncReplica
 //   SyncReplica  → (volume published anywhere: wait) ensureSync per volume (ConfigMap sync-config-<vol>: the
 //                  node agents copy the block device, src/node/migrate/); source and target checksums equal for
-//                  every volume → PruneReplica; different → restartSync + Warning Event
+//                  every volume → PruneReplica; different → restartSync + Warning Event. A target replica the
+//                  native data plane serves (status.haState) is not copied: its primary resyncs it, and
+//                  `synced` counts as verified (the original skips the copy for DRBD volumes the same way)
 //   PruneReplica → pruneSource per volume (config without the source, target primary, replicaNumber back,
 //                  accessibility [target], PV node affinity); no live replica left on the source and the volume
 //                  Ready → annotate migrateCompleted, deleteSync → Completed
@@ -42,8 +44,8 @@ export interface VolumeFact {
   publishedNode?: string;
   migrateState?: string;
   rawblock?: boolean;
-  /** Live (not deleting) replicas. */
-  replicas: Array<{ node: string; state: string }>;
+  /** Live (not deleting) replicas; `dataPlane`: served by the native data plane (status.haState), which resyncs it. */
+  replicas: Array<{ node: string; state: string; synced?: boolean; dataPlane?: boolean }>;
   /** An expansion or snapshot in progress, named. */
   busy?: string;
   /** Nodes named by the PV's node affinity (empty without a PV or affinity). */
@@ -79,7 +81,7 @@ export type MigrateAction =
   | { type: "restartSync"; volume: string }
   | { type: "pruneSource"; volume: string; source: string; target: string; replicaNumber: number }
   | { type: "moveAffinity"; volume: string; source: string; target: string }
-  | { type: "rollbackTarget"; volume: string; target: string; replicaNumber: number }
+  | { type: "rollbackTarget"; volume: string; source: string; target: string; replicaNumber: number }
   | { type: "deleteSync"; volume: string }
   | { type: "deleteMigrate" };
 
@@ -204,6 +206,15 @@ function syncReplica(f: MigrateFacts): MigrateDecision {
   let verified = 0;
   for (const v of f.volumes) {
     const s = v.sync;
+    const onTarget = v.replicas.find((r) => r.node === t);
+    if (onTarget?.dataPlane) {
+      // The data plane resyncs the new replica itself (the original's DRBD path): wait for its primary's word.
+      if (onTarget.synced) {
+        verified++;
+        progress.push(`${v.name}: in sync (data plane)`);
+      } else progress.push(`${v.name}: the data plane is resyncing the replica on ${t}`);
+      continue;
+    }
     if (!s) {
       actions.push({ type: "ensureSync", volume: v.name, source: f.sourceNode, target: t });
       progress.push(`${v.name}: starting`);
@@ -258,7 +269,7 @@ function rollback(f: MigrateFacts): MigrateDecision {
   for (const v of f.volumes) {
     if (!v.exists) continue;
     if (f.targetNode && v.configNodes.includes(f.targetNode) && v.configNodes.includes(f.sourceNode))
-      actions.push({ type: "rollbackTarget", volume: v.name, target: f.targetNode, replicaNumber: orig(f) });
+      actions.push({ type: "rollbackTarget", volume: v.name, source: f.sourceNode, target: f.targetNode, replicaNumber: orig(f) });
     actions.push({ type: "deleteSync", volume: v.name });
     if (v.migrateState === AnnotationValues.MigrateStarted) actions.push(annotate(v.name, null));
   }
