@@ -108,7 +108,7 @@ after(async () => {
 
 test("volume migrate | convert with abort and list: the resources, named as the original names them", { timeout: 120_000 }, async () => {
   const out = await ok(["volume", "migrate", "v1", "n1", "n2", "forbid"]);
-  assert.match(out, /comes in a later issue/);
+  assert.match(out, /progress in its status/);
   const m = await c.lvmigrate.get("migrate-v1");
   assert.deepEqual([m?.spec?.volumeName, m?.spec?.sourceNode, m?.spec?.targetNodesSuggested], ["v1", "n1", ["n2"]]);
   assert.equal(m?.metadata?.annotations?.["hwameistor.io/replica-affinity"], "forbid");

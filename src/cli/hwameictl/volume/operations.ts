@@ -4,8 +4,8 @@
 //   volume expand <vol> <targetCapacity>  (or --size)           → expand.ts (CSI ControllerExpandVolume + node grow)
 //   volume <op> abort <vol>  → spec.abort = true on the operation;  volume <op> list → the operations, their states
 // As in the original (cobra subcommands win), a volume literally named "abort" or "list" cannot be given to these verbs.
-// The migrate and convert controllers are not built yet (later issues): the commands create the resources and
-// say so; nothing here reports progress that is not in the resource's status.
+// The migrate controller acts on migrations (docs/migration.md); convert is handled by the HA part where the data
+// plane runs. Nothing here reports progress that is not in the resource's status.
 
 import type { Command } from "commander";
 import { HwError, invalid, notFound } from "../../../api/errors.ts";
@@ -23,7 +23,7 @@ import { expandVolume, type ExpandFlags } from "./expand.ts";
 export type OpName = "migrate" | "convert" | "expand";
 type Op = KubeObject & { spec?: any; status?: any };
 
-const NOT_BUILT = "its controller comes in a later issue: the resource stays as submitted until then";
+const NOT_BUILT = (op: string) => (op === "migrate" ? "progress in its status (state, message)" : "its state follows in its status");
 
 function opClient(ctl: Ctl, op: OpName): ResourceClient<Op> {
   const kind = op === "migrate" ? localVolumeMigrateKind : op === "convert" ? localVolumeConvertKind : localVolumeExpandKind;
@@ -103,7 +103,7 @@ export async function abortOperation(ctl: Ctl, op: OpName, volume: string): Prom
   const updated = cur.spec?.abort ? cur : await c.patch(name, { spec: { abort: true } });
   return {
     sections: [{ columns: opColumns(op), rows: [opRow(op, updated)] }],
-    text: `abort requested for ${c.resource.kind} ${name}${op === "expand" ? "" : ` (${NOT_BUILT})`}`,
+    text: `abort requested for ${c.resource.kind} ${name}${op === "expand" ? "" : ` (${NOT_BUILT(op)})`}`,
     data: updated,
   };
 }
@@ -173,7 +173,7 @@ async function submit(ctl: Ctl, op: OpName, body: Op): Promise<View> {
   const created = await c.create(body);
   return {
     sections: [{ columns: opColumns(op), rows: [opRow(op, created)] }],
-    text: `${c.resource.kind} ${name} created; ${NOT_BUILT}. Follow it with: hwameictl volume ${op} list`,
+    text: `${c.resource.kind} ${name} created; ${NOT_BUILT(op)}. Follow it with: hwameictl volume ${op} list`,
     data: created,
   };
 }
