@@ -39,6 +39,7 @@ struct dataplane {
   char fuse_dir[PATH_MAX];
   int fuse_threads;
   bool wire_crc; /* --wire-crc: CRC32C on WRITE/RESYNC_DATA payloads too */
+  bool io_uring; /* --io-engine uring: local reads/writes through a per-thread io_uring instead of pread/pwrite */
   pthread_mutex_t lock; /* guards vols, next_ino, subscribers */
   struct volume *vols;
   uint64_t next_ino;

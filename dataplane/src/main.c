@@ -18,7 +18,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hwameistor-dataplane --node NAME --control PATH.sock --state-dir DIR --listen IP:PORT --fuse-dir DIR\n"
-          "                            [--fuse-threads N] [--wire-crc] [--log-level debug|info|warn|error]\n"
+          "                            [--fuse-threads N] [--wire-crc] [--io-engine psync|uring] [--log-level debug|info|warn|error]\n"
           "The native data plane of replicated volumes (docs/dataplane.md).\n");
 }
 
@@ -26,7 +26,7 @@ static int parse_args(struct dataplane *dp, int argc, char **argv) {
   static const struct option opts[] = {
       {"node", required_argument, 0, 'n'},      {"control", required_argument, 0, 'c'},      {"state-dir", required_argument, 0, 's'},
       {"listen", required_argument, 0, 'l'},    {"fuse-dir", required_argument, 0, 'f'},     {"fuse-threads", required_argument, 0, 't'},
-      {"log-level", required_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},               {"wire-crc", no_argument, 0, 'w'},
+      {"log-level", required_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},               {"wire-crc", no_argument, 0, 'w'}, {"io-engine", required_argument, 0, 'i'},
       {0, 0, 0, 0},
   };
   dp->fuse_threads = 16;
@@ -41,6 +41,10 @@ static int parse_args(struct dataplane *dp, int argc, char **argv) {
       case 'f': snprintf(dp->fuse_dir, sizeof dp->fuse_dir, "%s", optarg); break;
       case 't': dp->fuse_threads = atoi(optarg); break;
       case 'w': dp->wire_crc = true; break;
+      case 'i':
+        if (!strcmp(optarg, "uring")) dp->io_uring = true;
+        else if (strcmp(optarg, "psync")) { fprintf(stderr, "--io-engine %s: use psync or uring\n", optarg); return -1; }
+        break;
       case 'v':
         if (!strcmp(optarg, "debug")) dp_log_level = LOG_DEBUG;
         else if (!strcmp(optarg, "info")) dp_log_level = LOG_INFO;

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,6 +106,43 @@ describe("data plane: one replica through FUSE", () => {
     await unmount(mnt);
   });
 
+  test("replication listener: a HELLO of another protocol major is refused with ProtocolMismatch, an unknown volume with NotFound", async () => {
+    const listen = (await dp.must("hello")).listen as string;
+    const [host, port] = [listen.slice(0, listen.lastIndexOf(":")), Number(listen.slice(listen.lastIndexOf(":") + 1))];
+    const hello = async (fields: Record<string, unknown>) => {
+      const payload = Buffer.from(
+        JSON.stringify({ volume: "v1", sizeBytes: SIZE, regionBytes: MiB, epoch: 3, node: "intruder", uuid: "x", role: "primary", ...fields }),
+      );
+      const h = Buffer.alloc(40); // magic, type, flags, seq, offset, length, epoch, crc32c (little-endian, packed)
+      h.writeUInt32LE(0x50445748, 0);
+      h.writeUInt16LE(1, 4); // HELLO
+      h.writeUInt32LE(payload.length, 24);
+      const sock = connect(port, host);
+      sock.write(Buffer.concat([h, payload]));
+      const chunks: Buffer[] = [];
+      await new Promise<void>((res) => {
+        sock.on("data", (d) => chunks.push(d));
+        sock.on("close", () => res());
+        sock.on("error", () => res());
+      });
+      const r = Buffer.concat(chunks);
+      return { type: r.readUInt16LE(4), reason: r.readUInt16LE(6) & 0xff, message: r.subarray(40).toString() };
+    };
+    const mismatch = await hello({ protocolMajor: 2, protocolMinor: 0 });
+    assert.deepEqual([mismatch.type, mismatch.reason], [5, 2], "NACK ProtocolMismatch");
+    assert.match(mismatch.message, /speaks replication protocol 2, node dp1 speaks 1: install the same data plane build on both/);
+    const unknown = await hello({ protocolMajor: 1, protocolMinor: 0, volume: "nope" });
+    assert.deepEqual([unknown.type, unknown.reason], [5, 3], "NACK NotFound");
+  });
+
+  test("resize grows the volume and its bitmaps (kept across a restart), refuses to shrink or outgrow the backing", async () => {
+    await dp.must("ensure", { volume: "v2", sizeBytes: SIZE / 2, backingPath: backing.name });
+    assert.equal((await dp.call("resize", { volume: "v2", sizeBytes: SIZE / 4 })).error?.reason, "ShrinkRefused");
+    assert.equal((await dp.call("resize", { volume: "v2", sizeBytes: 2 * SIZE })).error?.reason, "DeviceTooSmall");
+    const grown = await dp.must("resize", { volume: "v2", sizeBytes: (3 * SIZE) / 4 });
+    assert.equal(grown.sizeBytes, (3 * SIZE) / 4);
+  });
+
   test("kill -9 and restart: stale FUSE mount cleaned, state reopened, data still there", async () => {
     await dp.stop("SIGKILL");
     await detachLoop(volDev); // its FUSE connection died with the process
@@ -112,6 +150,8 @@ describe("data plane: one replica through FUSE", () => {
     await dp.start();
     const st = await dp.volume("v1");
     assert.deepEqual([st.role, st.epoch, st.localState, st.exposed], ["primary", 3, "UpToDate", false]);
+    assert.equal((await dp.volume("v2")).sizeBytes, (3 * SIZE) / 4, "the grown size and bitmaps reopen");
+    await dp.must("remove", { volume: "v2" });
     await dp.must("expose", { volume: "v1" });
     volDev = (await attachLoop(join(dp.fuseDir, "v1"))).name;
     await mount(volDev, mnt);

@@ -5,7 +5,6 @@
 // secondary and is resynced, including the region it wrote alone. Needs root, /dev/fuse, loop devices, netns.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-// eslint-disable-next-line no-restricted-imports -- tests start the real processes
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
