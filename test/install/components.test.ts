@@ -112,20 +112,38 @@ before(async () => {
 });
 
 after(async () => {
+  // every step runs even when an earlier one failed; the first failure is reported at the end
+  const failures: unknown[] = [];
+  const step = async (f: () => unknown) => {
+    try {
+      await f();
+    } catch (e) {
+      failures.push(e);
+    }
+  };
   // containers the kubelet role started (they outlive its process, as a kubelet's do)
-  for (const c of findContainerProcesses(`${KUBELET_ROOT}/pods/`)) killContainer(c.pid, c.rcFile);
-  for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  await Promise.all([...procs.values()].map(exited));
-  await api?.close();
+  await step(() => {
+    for (const c of findContainerProcesses(`${KUBELET_ROOT}/pods/`)) killContainer(c.pid, c.rcFile);
+  });
+  await step(async () => {
+    for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+    await Promise.all([...procs.values()].map(exited));
+  });
+  await step(() => api?.close());
   // a replica loop attached in the node container's namespace shows its backing file relative to the pool
   // (/volumes/<pv>.img) once the pool is unmounted: detach ours by volume name
-  for (const l of await listLoops())
-    if ([...ourVolumes].some((v) => l.backFile.endsWith(`/${v}.img`) || l.backFile.includes(`/${v}/`))) await detachLoop(l.name).catch(() => undefined);
-  await cleanupUnder(dir, join(dir, "state", "dev")).catch(() => undefined); // pool and volume mounts, loop devices
-  if (sharedMount) execFileSync("umount", [dir]);
-  rmSync(dir, { recursive: true, force: true });
-  if (createdSecretsDir && existsSync(SECRETS)) rmdirSync(SECRETS);
-  for (const d of createdPaths.reverse()) rmSync(d, { recursive: true, force: true });
+  await step(async () => {
+    for (const l of await listLoops())
+      if ([...ourVolumes].some((v) => l.backFile.endsWith(`/${v}.img`) || l.backFile.includes(`/${v}/`))) await detachLoop(l.name).catch(() => undefined);
+  });
+  await step(() => cleanupUnder(dir, join(dir, "state", "dev")).catch(() => undefined)); // pool and volume mounts, loop devices
+  await step(() => sharedMount && execFileSync("umount", [dir]));
+  await step(() => rmSync(dir, { recursive: true, force: true }));
+  await step(() => createdSecretsDir && existsSync(SECRETS) && rmdirSync(SECRETS));
+  await step(() => {
+    for (const d of createdPaths.reverse()) rmSync(d, { recursive: true, force: true });
+  });
+  if (failures.length) throw failures[0];
 });
 
 const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
