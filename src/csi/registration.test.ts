@@ -103,7 +103,9 @@ test("serveRegistrations (the node agent's --plugin-registration-dir) + discover
   const set = await serveRegistrations({
     registrationDir: registry,
     drivers: { "lvm.hwameistor.io": endpoint, "disk.hwameistor.io": diskEndpoint },
-    retryMs: 50,
+    // Long enough that the refused server is still the current one when the test reads its status (a loaded machine
+    // can pause this process for tens of milliseconds between the kubelet's pass and the read).
+    retryMs: 1500,
   });
   const known = new Set<string>();
   const registered: PluginInfo[] = [];
@@ -133,7 +135,7 @@ test("serveRegistrations (the node agent's --plugin-registration-dir) + discover
       },
       node: { NodeGetInfo: async () => ({ node_id: "node-1" }) },
     } as any);
-    for (let i = 0; i < 100 && set.servers().get("disk.hwameistor.io") === diskReg; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 400 && set.servers().get("disk.hwameistor.io") === diskReg; i++) await new Promise((r) => setTimeout(r, 20));
     assert.notEqual(set.servers().get("disk.hwameistor.io"), diskReg, "a fresh registration server");
     const second = await discoverPlugins(registry, known, kubeletRegister);
     assert.deepEqual(
