@@ -409,6 +409,5 @@ export function fromErrorStatus(s: ErrorStatus, context?: string, moreHint?: str
 
 // Shorthands for the common cases; each names the object in its message.
 export const notFound = (what: string, hint?: string) => new HwError("NOT_FOUND", "NotFound", `${what} not found`, { hint });
-export const alreadyExists = (what: string) => new HwError("ALREADY_EXISTS", "AlreadyExists", `${what} already exists`);
 export const invalid = (message: string, opts: HwErrorOptions = {}) => new HwError("INVALID_ARGUMENT", "Invalid", message, opts);
 export const conflict = (message: string, hint?: string) => new HwError("ABORTED", "Conflict", message, { hint, statusReason: "Conflict", httpStatus: 409 });

@@ -256,8 +256,3 @@ function watchErrorToHwError(status: Record<string, unknown>, path: string): HwE
   const code = typeof status.code === "number" ? status.code : 500;
   return errorFromResponse(code, JSON.stringify(status), `watch ${path}`);
 }
-
-/** Convenience: a KubeClient from a loaded KubeConfig. */
-export function createClient(kc: KubeConfig, opts?: TransportOptions): KubeClient {
-  return new KubeClient(kc, opts);
-}

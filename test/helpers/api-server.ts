@@ -125,3 +125,12 @@ export async function applyKindCrds(client: KubeClient): Promise<void> {
     10_000,
   );
 }
+
+/** A started embedded API server serving every kind's CRD (for integration tests that cannot run without one). */
+export async function startServerWithCrds(): Promise<TestServer> {
+  const start = await loadServer();
+  if (!start) throw new Error(SERVER_UNAVAILABLE);
+  const srv = await new TestServer(start).up();
+  await applyKindCrds(srv.client);
+  return srv;
+}

@@ -260,13 +260,6 @@ export async function setNoCow(dir: string, opts: RunOptions = {}): Promise<void
   await run(["chattr", "+C", "--", dir], opts);
 }
 
-/** Whether `path` has the NOCOW attribute (`lsattr -d`). */
-export async function isNoCow(path: string, opts: RunOptions = {}): Promise<boolean> {
-  assertAbsolutePath(path);
-  const { stdout } = await run(["lsattr", "-d", "--", path], opts);
-  return parseLsattrFlags(stdout).includes("C");
-}
-
 /** "---------------C------ /path" → "---------------C------" */
 export function parseLsattrFlags(stdout: string): string {
   return stdout.trim().split(/\s+/)[0] ?? "";

@@ -4,7 +4,7 @@
 // from names: the directory and the argv reach sh as positional parameters ("$1", "$@").
 
 import { join } from "node:path";
-import { run, type RunOptions, type RunResult } from "../runner.ts";
+
 import { assertAbsolutePath } from "../validate.ts";
 
 const MOVE_SELF_THEN_EXEC = 'echo $$ > "$1" && shift && exec "$@"';
@@ -14,9 +14,4 @@ export function inCgroupArgv(dir: string, argv: string[]): string[] {
   assertAbsolutePath(dir);
   if (!argv.length) throw new Error("inCgroupArgv: empty argv");
   return ["sh", "-c", MOVE_SELF_THEN_EXEC, "sh", join(dir, "cgroup.procs"), ...argv];
-}
-
-/** Runs `argv` inside cgroup directory `dir` (through the command runner: deadline, logging, CommandError). */
-export function runInCgroup(dir: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run(inCgroupArgv(dir, argv), opts);
 }

@@ -15,7 +15,6 @@ import { isCommandError, run, type RunOptions } from "../runner.ts";
 import { assertAbsolutePath, assertDevicePath } from "../validate.ts";
 
 export type FsType = "xfs" | "ext4";
-export const SUPPORTED_FS_TYPES: readonly FsType[] = ["xfs", "ext4"];
 
 export interface ProbeResult {
   /** TYPE: xfs, ext4, btrfs, LVM2_member, swap, … (null when only a partition table was found) */

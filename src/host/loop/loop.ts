@@ -235,11 +235,6 @@ export async function waitDetached(dev: string, maxMs = 2000): Promise<boolean> 
   }
 }
 
-/** Detach every loop device backed by `file`. */
-export async function detachLoopsOf(file: string, opts: RunOptions = {}): Promise<void> {
-  for (const l of await findLoopsByBackingFile(file, opts)) await detachLoop(l.name, opts);
-}
-
 /** Re-read the backing file's size after it was grown (`losetup --set-capacity`). */
 export async function setLoopCapacity(dev: string, opts: RunOptions = {}): Promise<void> {
   assertDevicePath(dev);

@@ -110,13 +110,6 @@ export function parseLsblk(json: string): BlockDevice[] {
   return (doc.blockdevices ?? []).map(toDevice);
 }
 
-/** All block devices (tree: partitions and holders under `children`), or only `devices`. */
-export async function listBlockDevices(devices: string[] = [], opts: RunOptions = {}): Promise<BlockDevice[]> {
-  for (const d of devices) assertDevicePath(d);
-  const { stdout } = await run(["lsblk", "--json", "--bytes", "--paths", "-o", LSBLK_COLUMNS.join(","), ...devices], opts);
-  return parseLsblk(stdout);
-}
-
 /** One device, or undefined when lsblk does not know it (exit 32 "not a block device"). */
 export async function getBlockDevice(dev: string, opts: RunOptions = {}): Promise<BlockDevice | undefined> {
   assertDevicePath(dev);

@@ -215,7 +215,6 @@ export const lvremoveArgv = (vg: string, lv: string, o: LvmOptions = {}) => ["lv
 
 /** The thin pool LV of a storage pool VG (reference §1.15). */
 export const THIN_POOL_LV = "LocalStorage_ThinPool";
-const GiB = 1024 * 1024 * 1024;
 const lvRef = (vg: string, lv: string) => `${assertSafeName(vg)}/${assertSafeName(lv)}`;
 const positiveInt = (v: number, what: string) => {
   if (assertNonNegativeInt(v, what) === 0) throw new HwError("INVALID_ARGUMENT", "InvalidSize", `${what} must be positive`);
@@ -300,9 +299,6 @@ export const lvcreateThinCloneArgv = (vg: string, origin: string, lv: string, o:
  * restore is reported Completed right after, and a crash must not lose what dd wrote to the page cache.
  */
 export const ddCopyArgv = (from: string, to: string) => ["dd", `if=${assertDevicePath(from)}`, `of=${assertDevicePath(to)}`, "bs=10M", "conv=fsync"];
-
-/** Whole GiB for the thin pool commands (ThinPoolClaim sizes are GiB); bytes rounded down. */
-export const bytesToGiB = (b: number): number => Math.floor(b / GiB);
 
 // ---------------------------------------------------------------------------------------------------------
 // Runners

@@ -158,16 +158,6 @@ export async function unmountAll(target: string, opts: RunOptions = {}): Promise
   for (let i = 0; i < 16 && (await isMountPoint(target, opts)); i++) await unmount(target, opts);
 }
 
-/** `mount --make-rshared PATH` (kubelet's pods dir must propagate mounts back to the host). */
-export async function makeRShared(path: string, opts: RunOptions = {}): Promise<void> {
-  assertAbsolutePath(path);
-  try {
-    await run(["mount", "--make-rshared", "--", path], opts);
-  } catch (e) {
-    throw classifyMountError(e);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Classification (util-linux 2.38 texts; umount exits 32 for all of them)
 

@@ -86,10 +86,3 @@ export async function smartAll(dev: string, o: { deviceType?: string } = {}, opt
   const { stdout } = await run(argv, { ...opts, allowedExitCodes: ALL_EXIT_CODES });
   return parseSmartAll(dev, parseJsonOutput<J>(stdout, argv));
 }
-
-/** `smartctl --scan --json`: the devices smartctl would probe. */
-export async function smartScan(opts: RunOptions = {}): Promise<SmartScanEntry[]> {
-  const argv = ["smartctl", "--scan", "--json"];
-  const { stdout } = await run(argv, { ...opts, allowedExitCodes: ALL_EXIT_CODES });
-  return parseSmartScan(parseJsonOutput<J>(stdout, argv));
-}

@@ -105,11 +105,6 @@ export async function readSysBlock(dev: string, root = SYS_BLOCK): Promise<SysBl
   };
 }
 
-/** Partition check straight from sysfs: a partition dir has a `partition` file. */
-export async function isPartition(name: string, classRoot = "/sys/class/block"): Promise<boolean> {
-  return (await readAttr(join(classRoot, kernelName(name), "partition"))) !== null;
-}
-
 // ---------------------------------------------------------------- I/O statistics (/sys/block/<dev>/stat)
 
 /**

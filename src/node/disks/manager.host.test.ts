@@ -11,7 +11,7 @@ import { join } from "node:path";
 
 import { mkfs } from "../../host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../host/loop/loop.ts";
-import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EVENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 
@@ -32,10 +32,7 @@ describe("disk manager on real loop devices", () => {
   const ld = (f: string) => c.ld.get(name(f));
 
   before(async () => {
-    const start = await loadServer();
-    assert.ok(start, "embedded API server");
-    srv = await new TestServer(start).up();
-    await applyKindCrds(srv.client);
+    srv = await startServerWithCrds();
     c = diskManagerClients(srv.client);
     dir = await mkdtemp(join(tmpdir(), "hw-disks-"));
     await mkdir(join(dir, "disks"));

@@ -4,7 +4,7 @@
 
 import { constants } from "node:fs";
 import { mkdir, open, readlink, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { HwError } from "../../api/errors.ts";
 import { isPoolClass, STORAGE_POOL_PREFIX, type PoolClass } from "../../api/names.ts";
 import { ifExists } from "../../host/files.ts";
@@ -116,5 +116,3 @@ export async function syncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-
-export const joinSafe = (dir: string, name: string): string => join(dir, assertSafeName(name));

@@ -13,7 +13,7 @@ import { mkfs } from "../../host/fs/fs.ts";
 import { deviceSizeBytes } from "../../host/blkdev.ts";
 import { attachLoop, createSparseFile, listLoops } from "../../host/loop/loop.ts";
 import { listMounts } from "../../host/mount/mount.ts";
-import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EventRecorder } from "../../kube/events.ts";
 import { silentLogger } from "../../kube/types.ts";
 
@@ -40,10 +40,7 @@ describe("local storage on real loop devices", () => {
   const cond = (r: Lvr | undefined, type: string) => r?.status?.conditions?.find((x) => x.type === type);
 
   before(async () => {
-    const start = await loadServer();
-    assert.ok(start, "embedded API server");
-    srv = await new TestServer(start).up();
-    await applyKindCrds(srv.client);
+    srv = await startServerWithCrds();
     c = storageClients(srv.client);
     dir = await mkdtemp(join(tmpdir(), "hw-storage-"));
     await mkdir(join(dir, "disks"));

@@ -1,15 +1,14 @@
 // What the snapshot commands share: typed clients for the snapshot kinds, the table row, the CSI controller.
 import { HwError, notFound } from "../../../api/errors.ts";
-import { localVolumeReplicaSnapshotKind } from "../../../api/kinds/local-volume-replica-snapshot.ts";
+
 import { localVolumeSnapshotRestoreKind } from "../../../api/kinds/local-volume-snapshot-restore.ts";
 import { localVolumeSnapshotKind } from "../../../api/kinds/local-volume-snapshot.ts";
 import { connectCsi, type CsiClient } from "../../../csi/client.ts";
 import { formatBytes } from "../../../api/quantity.ts";
-import type { LocalVolumeReplicaSnapshotObject, LocalVolumeSnapshotObject, LocalVolumeSnapshotRestoreObject } from "../../../kube/hwameistor.ts";
+import type { LocalVolumeSnapshotObject, LocalVolumeSnapshotRestoreObject } from "../../../kube/hwameistor.ts";
 import type { Ctl } from "../context.ts";
 
 export const lvsClient = (ctl: Ctl) => ctl.client.forKind<LocalVolumeSnapshotObject>(localVolumeSnapshotKind);
-export const lvrsClient = (ctl: Ctl) => ctl.client.forKind<LocalVolumeReplicaSnapshotObject>(localVolumeReplicaSnapshotKind);
 export const lvsrClient = (ctl: Ctl) => ctl.client.forKind<LocalVolumeSnapshotRestoreObject>(localVolumeSnapshotRestoreKind);
 
 export interface SnapshotRow {

@@ -5,7 +5,6 @@
 // --no-wait submits the expansion and returns (the filesystem then grows at the next mount, or run the command
 // again with --path). Shrinking, a disk volume, or a size beyond the pools: a precise error, nothing changed.
 
-import type { Command } from "commander";
 import { resolve } from "node:path";
 import { HwError } from "../../../api/errors.ts";
 import { localVolumeExpandKind } from "../../../api/kinds/local-volume-expand.ts";
@@ -114,20 +113,4 @@ export async function expandVolume(
     text: `volume ${name} expanded from ${formatBytes(before)} to ${formatBytes(capacity)}${fs}`,
     data: { volume: name, capacityBytes: capacity, previousBytes: before, filesystemGrown: !!fs && !!f.path },
   };
-}
-
-export function registerVolumeExpand(volume: Command, ctl: () => Ctl): void {
-  volume
-    .command("expand <name>")
-    .description("grow a volume (ControllerExpandVolume, then NodeExpandVolume with --node/--path); waits and shows progress")
-    .requiredOption("--size <size>", "the new capacity, e.g. 2Gi")
-    .option("--no-wait", "submit the expansion and return at once")
-    .option("--node <node>", "the node the volume is mounted on (with --path: grow the filesystem online)")
-    .option("--path <dir>", "the volume's mount point on --node")
-    .option("--csi-socket <path>", "the driver's CSI controller socket (default: the dev cluster's)")
-    .option("--node-csi-socket <path>", "the node's lvm CSI socket (default: the dev cluster's)")
-    .action(async (name: string, o: ExpandFlags) => {
-      const c = ctl();
-      c.print(await expandVolume(c, name, o));
-    });
 }

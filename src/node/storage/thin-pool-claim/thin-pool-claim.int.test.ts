@@ -10,7 +10,7 @@ import { EVENT } from "../../../kube/resources.ts";
 import { EventRecorder } from "../../../kube/events.ts";
 import { hwameistorClients, type HwameistorClients, type ThinPoolClaimObject } from "../../../kube/hwameistor.ts";
 import { silentLogger, type KubeObject } from "../../../kube/types.ts";
-import { applyKindCrds, loadServer, TestServer, waitFor } from "../../../../test/helpers/api-server.ts";
+import { startServerWithCrds, TestServer, waitFor } from "../../../../test/helpers/api-server.ts";
 import { LvmEngine } from "../../engines/lvm/lvm-engine.ts";
 import { thinPoolClaimNodeController } from "./reconciler.ts";
 
@@ -20,10 +20,7 @@ let c!: HwameistorClients;
 const stops: Array<() => Promise<void>> = [];
 
 before(async () => {
-  const start = await loadServer();
-  assert.ok(start, "embedded API server");
-  srv = await new TestServer(start).up();
-  await applyKindCrds(srv.client);
+  srv = await startServerWithCrds();
   c = hwameistorClients(srv.client);
   await c.lsn.create({ metadata: { name: "n1" }, spec: { hostname: "n1" } } as never);
   const lsn = (await c.lsn.get("n1"))!;
