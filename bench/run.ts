@@ -7,6 +7,7 @@ import { benchControlPlane } from "./control-plane.ts";
 import { benchDataPath } from "./data-path.ts";
 import { benchDataplane } from "./dataplane.ts";
 import { benchDiscovery } from "./discovery.ts";
+import { benchMigration } from "./migration.ts";
 import { load1 } from "./lib/proc.ts";
 import { benchPods } from "./pods.ts";
 import { writeCase, writeReport, type CaseResult } from "./lib/report.ts";
@@ -21,6 +22,7 @@ const cases: Record<string, () => Promise<CaseResult>> = {
   "data-path": () => benchDataPath({ quick }),
   dataplane: () => benchDataplane({ quick }),
   snapshots: () => benchSnapshots({ quick }),
+  migration: () => benchMigration({ quick }),
   discovery: () => benchDiscovery({ quick }),
   apiserver: () => benchApiServer({ quick }),
   "control-plane": () => benchControlPlane({ quick }),

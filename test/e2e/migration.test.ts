@@ -111,18 +111,42 @@ spec: {volumeName: ${volume}, sourceNode: ${a}, targetNodesSuggested: [${b}], mi
   );
   assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateStarted");
   await c.k.ok(["delete", "pod", "mover-0", "--wait=false"]);
+  // kill -9 of the controller once the migration is under way, and of the target's node agent once the copy
+  // phase is reached: the migration resumes from the objects; at no poll does the volume have two primaries.
   const states = new Set<string>();
+  const killed: Record<string, ReturnType<TestCluster["kill"]>> = {};
+  let copy: Record<string, string> = {};
   await waitFor(
     "the migration to complete (its object removed) and the volume to live on B only",
     async () => {
       const st = (await c.k.run(["get", "lvmigrate", `migrate-${volume}`, "-o", "jsonpath={.status.state}"])).stdout.trim();
       if (st) states.add(st);
+      if ((st === "AddReplica" || st === "SyncReplica") && !killed.controller) killed.controller = c.kill("controller");
+      if (st === "SyncReplica" && !killed[b]) killed[b] = c.kill(b);
+      const cm = await c.k.run(["get", "cm", "-n", "hwameistor", `sync-config-${volume}`, "-o", "jsonpath={.data}"]);
+      if (cm.code === 0 && cm.stdout.includes("bytesPerSecond")) copy = JSON.parse(cm.stdout);
+      const primaries = (await jp(["lv", volume], "{.spec.config.replicas[?(@.primary==true)].hostname}")).split(" ").filter(Boolean);
+      assert.ok(primaries.length <= 1, `one primary at most, saw ${primaries.join(", ")}`);
       const nodes = await jp(["lv", volume], "{.spec.config.replicas[*].hostname}");
       return !st && nodes === b;
     },
     300_000,
     500,
   );
+  for (const [name, k] of Object.entries(killed)) if (k.killed) await c.restarted(name, k);
+  console.log(
+    `# killed -9 during the migration: ${
+      Object.keys(killed)
+        .filter((n) => killed[n]!.killed)
+        .join(", ") || "none"
+    }; states seen: ${[...states].join(" → ")}`,
+  );
+  if (copy.bytesPerSecond) {
+    console.log(
+      `# block copy: ${copy.totalBytes} B at ${(Number(copy.bytesPerSecond) / 2 ** 20).toFixed(1)} MiB/s (copy ${copy.copyMs} ms, verify re-read ${copy.verifyMs} ms); sha256 ${copy.targetChecksum}`,
+    );
+    assert.equal(copy.sourceChecksum ?? copy.targetChecksum, copy.targetChecksum);
+  }
   assert.ok(states.has("SyncReplica") || states.has("PruneReplica"), `went through the copy (saw ${[...states].join(", ")})`);
   assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
   await waitFor("the source replica gone", async () => !(await jp(["lvr"], "{.items[*].spec.nodeName}")).split(" ").includes(a), 60_000);

@@ -60,12 +60,27 @@ class SocketReader {
     w?.();
   }
 
+  /** The first n buffered bytes, copying only what spans several socket reads. */
   private take(n: number): Buffer {
-    const all = this.bufs.length === 1 ? this.bufs[0]! : Buffer.concat(this.bufs, this.len);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.bufs = rest.length ? [rest] : [];
-    this.len = rest.length;
+    let out: Buffer;
+    const first = this.bufs[0]!;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.bufs.shift();
+      else this.bufs[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      while (off < n) {
+        const b = this.bufs[0]!;
+        const k = Math.min(b.length, n - off);
+        b.copy(out, off, 0, k);
+        off += k;
+        if (k === b.length) this.bufs.shift();
+        else this.bufs[0] = b.subarray(k);
+      }
+    }
+    this.len -= n;
     if (this.len <= CHUNK_BYTES) this.sock.resume();
     return out;
   }
@@ -78,7 +93,7 @@ class SocketReader {
 
   async exactly(n: number, what: string): Promise<Buffer> {
     while (this.len < n) await this.more(what);
-    return Buffer.from(this.take(n));
+    return this.take(n);
   }
 
   async line(what: string, max = 4096): Promise<string> {
