@@ -123,6 +123,18 @@ export interface Container {
   volumeMounts?: VolumeMount[];
   volumeDevices?: VolumeDevice[];
   securityContext?: SecurityContext;
+  readinessProbe?: Probe;
+  [other: string]: unknown;
+}
+
+/** A container probe (only `exec` is run by the kubelet role here). */
+export interface Probe {
+  exec?: { command?: string[] };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
   [other: string]: unknown;
 }
 

@@ -298,6 +298,7 @@ export const ErrorReasons = {
   InvalidMountPath: "INVALID_ARGUMENT",
   InvalidOverProvisionRatio: "INVALID_ARGUMENT",
   InvalidParameter: "INVALID_ARGUMENT",
+  InvalidPid: "INVALID_ARGUMENT",
   InvalidSubPath: "INVALID_ARGUMENT",
   InvalidUser: "INVALID_ARGUMENT",
   InvalidWorkingDir: "INVALID_ARGUMENT",

@@ -20,12 +20,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync, writeFileSync } from "node:fs";
 import { rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Container, CoreNode, EnvVar, Pod, Pv, Pvc, VolumeAttachment } from "../api/core.ts";
+import type { Container, CoreNode, EnvVar, Pod, Probe, Pv, Pvc, VolumeAttachment } from "../api/core.ts";
 import { HwError } from "../api/errors.ts";
 import { CsiClient } from "../csi/client.ts";
 import { discoverPlugins } from "../csi/registration.ts";
 import {
   ensureTarget,
+  execProbe,
   findContainerProcesses,
   isContainerAlive,
   killContainer,
@@ -166,6 +167,8 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
 
   const podByUid = (uid: string) => inf.pod.list().find((p) => p.metadata?.uid === uid);
   const waiters = new Map<string, Promise<unknown>>();
+  /** Readiness probe state per `<pod uid>/<container>` (see readiness()). */
+  const probes = new Map<string, { pid: number; ready: boolean; successes: number; failures: number; nextAt: number; warned?: boolean }>();
   const ctl: Controller = new Controller({
     name: "kubelet",
     workers: 4,
@@ -302,7 +305,13 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
       } else if (!running && cr.terminated && shouldRestart(policy, cr.terminated.exitCode) && !blockedBy) {
         nextWakeMs = Math.min(nextWakeMs ?? Infinity, Math.max(100, (cr.nextStartAt ?? now) - now));
       }
-      runtimes.push(runtimeOf(spec, cr, blockedBy, policy, now));
+      const rt = runtimeOf(spec, cr, blockedBy, policy, now);
+      if (spec.readinessProbe && cr.pid !== undefined) {
+        const r = await readiness(pod, rec, spec, spec.readinessProbe, cr.pid, cr.startedAt);
+        rt.ready = r.ready;
+        if (r.nextMs !== undefined) nextWakeMs = Math.min(nextWakeMs ?? Infinity, r.nextMs);
+      }
+      runtimes.push(rt);
     }
     if (changed) save(rec);
 
@@ -390,10 +399,8 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
         save(rec);
       }
     }
-    const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: pod.metadata?.name ?? "" };
-    for (const e of spec.env ?? []) env[e.name] = envValue(pod, e, o.nodeName, o.hostIP);
-    const uid = spec.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
-    const gid = spec.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup;
+    const env = containerEnv(pod, spec, o.nodeName, o.hostIP);
+    const { uid, gid } = userOf(pod, spec);
     mkdirSync(containerLogDir(root, rec.uid, spec.name), { recursive: true });
     const rcFile = containerRcPath(root, rec.uid, spec.name, cr.restartCount);
     rmSync(rcFile, { force: true });
@@ -418,6 +425,59 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     );
     log.info({ pod: `${rec.namespace}/${rec.name}`, container: spec.name, pid: started.pid, restart: cr.restartCount }, "container started");
     await ctl.recordEvent(pod, "Normal", "Started", `Started container ${spec.name}`);
+  }
+
+  /**
+   * The readiness verdict of a running container, as the kubelet's prober keeps it: not ready until the exec
+   * probe succeeded successThreshold times (after initialDelaySeconds), not ready again after failureThreshold
+   * failures; probed every periodSeconds, each run bounded by timeoutSeconds. Kept in memory: a restarted
+   * agent starts again from "not ready" (as a restarted kubelet does). Only `exec` probes are run.
+   */
+  async function readiness(
+    pod: Pod & K,
+    rec: PodRecord,
+    spec: Container,
+    p: Probe,
+    pid: number,
+    startedAt?: string,
+  ): Promise<{ ready: boolean; nextMs?: number }> {
+    const key = `${rec.uid}/${spec.name}`;
+    let st = probes.get(key);
+    if (!st || st.pid !== pid) {
+      const start = Date.parse(startedAt ?? "") || Date.now();
+      st = { pid, ready: false, successes: 0, failures: 0, nextAt: start + (p.initialDelaySeconds ?? 0) * 1000 };
+      probes.set(key, st);
+    }
+    const command = p.exec?.command;
+    if (!command?.length) {
+      if (!st.warned) {
+        st.warned = true;
+        await ctl.recordEvent(
+          pod,
+          "Warning",
+          "Unhealthy",
+          `Readiness probe errored: container ${spec.name}: only exec probes are run here, the container stays not ready`,
+        );
+      }
+      return { ready: false };
+    }
+    if (Date.now() >= st.nextAt) {
+      const { uid, gid } = userOf(pod, spec);
+      const env = containerEnv(pod, spec, o.nodeName, o.hostIP);
+      const r = await execProbe(pid, { command, env, workingDir: spec.workingDir, runAsUser: uid, runAsGroup: gid }, Math.max(1, p.timeoutSeconds ?? 1) * 1000);
+      st.nextAt = Date.now() + Math.max(1, p.periodSeconds ?? 10) * 1000;
+      if (r.ok) {
+        st.failures = 0;
+        if (++st.successes >= Math.max(1, p.successThreshold ?? 1)) st.ready = true;
+      } else {
+        st.successes = 0;
+        if (++st.failures >= Math.max(1, p.failureThreshold ?? 3) && st.ready) {
+          st.ready = false;
+          await ctl.recordEvent(pod, "Warning", "Unhealthy", `Readiness probe failed: ${r.output.slice(0, 500)}`);
+        }
+      }
+    }
+    return { ready: st.ready, nextMs: Math.max(100, st.nextAt - Date.now()) };
   }
 
   function volumeSource(pod: Pod, rec: PodRecord, name: string, subPath: string | undefined): string {
@@ -491,6 +551,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     }
     rmSync(podDir(root, rec.uid), { recursive: true, force: true });
     records.delete(rec.uid);
+    for (const k of probes.keys()) if (k.startsWith(`${rec.uid}/`)) probes.delete(k);
     log.info({ pod: `${rec.namespace}/${rec.name}`, uid: rec.uid }, "pod torn down");
     if (pod) await finalDelete(pod);
   }
@@ -585,6 +646,19 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     },
   };
 }
+
+/** The container's environment: exactly its env (values and fieldRefs), plus PATH and HOSTNAME. */
+function containerEnv(pod: Pod, spec: Container, node: string, hostIP: string): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: pod.metadata?.name ?? "" };
+  for (const e of spec.env ?? []) env[e.name] = envValue(pod, e, node, hostIP);
+  return env;
+}
+
+/** runAsUser/runAsGroup of the container, else of the pod. */
+const userOf = (pod: Pod, spec: Container) => ({
+  uid: spec.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser,
+  gid: spec.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup,
+});
 
 function envValue(pod: Pod, e: EnvVar, node: string, hostIP: string): string {
   if (e.value !== undefined) return e.value;

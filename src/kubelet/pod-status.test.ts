@@ -66,3 +66,15 @@ test("pod status: conditions, ready, container statuses; PodScheduled kept, tran
   assert.equal(w.conditions!.find((x) => x.type === "Ready")!.message, "containers with unready status: [c]");
   assert.equal(w.conditions!.find((x) => x.type === "PodReadyToStartContainers")!.status, "False");
 });
+
+test("pod status: a running container whose readiness probe has not succeeded is not ready", () => {
+  const pod = { metadata: { name: "p" }, spec: { containers: [{ name: "c" }] } };
+  const s = podStatus({ pod, containers: [{ ...running, ready: false }], hostIP: "10.0.0.1", now: "t1" });
+  assert.equal(s.phase, "Running");
+  assert.equal(s.containerStatuses?.[0]?.ready, false);
+  assert.equal(s.containerStatuses?.[0]?.started, true);
+  const ready = s.conditions?.find((x) => x.type === "Ready");
+  assert.deepEqual([ready?.status, ready?.reason], ["False", "ContainersNotReady"]);
+  const later = podStatus({ pod, containers: [{ ...running, ready: true }], hostIP: "10.0.0.1", now: "t2" });
+  assert.equal(later.conditions?.find((x) => x.type === "Ready")?.status, "True");
+});

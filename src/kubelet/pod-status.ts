@@ -2,7 +2,8 @@
 // (getPhase, generateAPIPodStatus): a waiting container without a previous termination keeps the pod Pending;
 // any running → Running; all stopped → Running again for restartPolicy Always (or OnFailure with a failure,
 // which restarts), else Succeeded if every container exited 0, else Failed. Conditions: PodScheduled (kept),
-// Initialized (no init containers are run: True), ContainersReady and Ready (no probes: ready = running).
+// Initialized (no init containers are run: True), ContainersReady and Ready (ready = running and, with an exec
+// readinessProbe, its last verdict).
 // Container states: waiting {ContainerCreating | CrashLoopBackOff | CreateContainerError}, running
 // {startedAt}, terminated {exitCode, reason Completed | Error | OOMKilled-never, startedAt, finishedAt}.
 
@@ -16,7 +17,12 @@ export interface ContainerRuntime {
   lastState: ContainerState;
   /** containerID as a runtime would show it: hwameistor://<pid>. */
   containerID?: string;
+  /** The readiness probe's verdict; undefined = no probe (ready while running). */
+  ready?: boolean;
 }
+
+/** Ready as the kubelet reports it: running, and the readiness probe (if any) succeeded. */
+const isReady = (c: ContainerRuntime): boolean => !!c.state.running && c.ready !== false;
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
@@ -79,7 +85,7 @@ export function podStatus(i: StatusInput): PodStatus {
   const policy = restartPolicyOf(i.pod);
   const prev = i.pod.status?.conditions;
   const phase = podPhase(policy, i.containers);
-  const notReady = i.containers.filter((c) => !c.state.running).map((c) => c.name);
+  const notReady = i.containers.filter((c) => !isReady(c)).map((c) => c.name);
   const ready = notReady.length === 0 && i.containers.length > 0;
   const why = notReady.length ? `containers with unready status: [${notReady.join(" ")}]` : undefined;
   const terminal = phase === "Succeeded" || phase === "Failed";
@@ -109,7 +115,7 @@ export function podStatus(i: StatusInput): PodStatus {
     image: c.image,
     imageID: "",
     ...(c.containerID ? { containerID: c.containerID } : {}),
-    ready: !!c.state.running,
+    ready: isReady(c),
     started: !!c.state.running,
     restartCount: c.restartCount,
     state: c.state,

@@ -23,7 +23,7 @@ import assert from "node:assert/strict";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { armKill, hostObjects, startTestCluster, waitFor, type KillPoint, type TestCluster } from "../helpers/test-cluster.ts";
-import { postgresMissing, startPostgres, waitForPostgres } from "../helpers/postgres.ts";
+import { postgresMissing, startPostgres } from "../helpers/postgres.ts";
 
 const NODES = 2;
 const DISKS = 2 * NODES;
@@ -145,7 +145,8 @@ test(
       const pv = await jp(["pvc", pg.claim], "{.spec.volumeName}");
       await c.k.ok(["delete", "pod", pg.pod]); // SIGTERM: PostgreSQL shuts down; kubectl waits until the pod is gone
       await waitFor(`${pg.pod} recreated`, async () => !["", uid].includes(await jp(["pod", pg.pod], "{.metadata.uid}")), 120_000);
-      await waitForPostgres(pg.port);
+      // Ready comes from the example's exec readinessProbe (pg_isready): the server answers at once.
+      await c.k.ok(["wait", "--for=condition=Ready", `pod/${pg.pod}`, "--timeout=120s"]);
       assert.equal(await pg.query("select count(*), sum(x) from t"), "100|5050");
       assert.equal(await jp(["pvc", pg.claim], "{.spec.volumeName}"), pv, "the same volume");
     } finally {

@@ -36,6 +36,9 @@ export function postgresStatefulSet(o: PostgresOptions): string {
   const script: string = c.command[2];
   if (!script.includes("-p 5433")) throw new Error(`${POSTGRES_EXAMPLE}: the command no longer sets -p 5433; update test/helpers/postgres.ts`);
   c.command[2] = script.replace("-p 5433", `-p ${o.port}`); // its unix socket is /tmp/.s.PGSQL.<port>: unique too
+  const probe: string[] | undefined = c.readinessProbe?.exec?.command;
+  if (!probe?.includes("5433")) throw new Error(`${POSTGRES_EXAMPLE}: the readiness probe no longer names port 5433; update test/helpers/postgres.ts`);
+  c.readinessProbe.exec.command = probe.map((a) => (a === "5433" ? String(o.port) : a));
   const t = sts.spec.volumeClaimTemplates[0];
   if (o.storageClassName) t.spec.storageClassName = o.storageClassName;
   if (o.size) t.spec.resources.requests.storage = o.size;

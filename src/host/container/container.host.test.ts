@@ -1,9 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { containerArgv, ensureTarget, isContainerAlive, killContainer, readExitStatus, signalContainer, startContainerProcess } from "./container.ts";
+import {
+  containerArgv,
+  ensureTarget,
+  execProbe,
+  isContainerAlive,
+  killContainer,
+  probeArgv,
+  readExitStatus,
+  signalContainer,
+  startContainerProcess,
+} from "./container.ts";
 
 const until = async (f: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;
@@ -99,6 +109,38 @@ test("a container process: private bind mount, env, user, exit status, log; SIGT
     await until(() => !isContainerAlive(stubborn.pid, rc3));
     assert.equal(readExitStatus(rc3), undefined); // SIGKILL: no status written (the caller records 137)
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an exec probe runs inside the container's mount namespace, as its user, with its env; exit 0 = success", async () => {
+  assert.throws(() => probeArgv(1, { command: ["true"], env: {} }), /not a container process/);
+  assert.deepEqual(probeArgv(42, { command: ["pg_isready"], env: { A: "1" }, runAsUser: 101 }).slice(0, 5), [
+    "nsenter",
+    "--target=42",
+    "--mount",
+    "--",
+    "setpriv",
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), "hw-probe-"));
+  chmodSync(dir, 0o755); // the probe's user (nobody) must reach the mount point
+  const vol = join(dir, "vol");
+  const target = join(dir, "mnt");
+  ensureTarget(vol, "dir");
+  ensureTarget(target, "dir");
+  writeFileSync(join(vol, "ready"), "");
+  const rcFile = join(dir, "rc");
+  const c = await startContainerProcess({ command: ["sleep", "60"], env: {}, binds: [{ source: vol, target }], rcFile, logFile: join(dir, "log") });
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // the shim's bind mounts are made before the command runs
+    const probe = (command: string[], env: Record<string, string> = {}) => execProbe(c.pid, { command, env, runAsUser: 65534 }, 5000);
+    assert.equal((await probe(["test", "-f", join(target, "ready")])).ok, true, "the probe sees the container's bind mount");
+    assert.equal((await probe(["test", "-f", join(target, "nope")])).ok, false);
+    assert.equal((await probe(["sh", "-c", 'test "$(id -u)" = 65534 && test "$X" = y'], { X: "y" })).ok, true, "its user and env");
+    assert.equal((await execProbe(c.pid, { command: ["sleep", "5"], env: {} }, 300)).ok, false, "a probe past its timeout fails");
+  } finally {
+    killContainer(c.pid, rcFile);
+    await until(() => !isContainerAlive(c.pid, rcFile));
     rmSync(dir, { recursive: true, force: true });
   }
 });

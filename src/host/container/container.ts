@@ -17,6 +17,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { HwError } from "../../api/errors.ts";
 import { commandLineOf, isAlive, signalProcess, startDaemon } from "../netns/daemon.ts";
+import { run } from "../runner.ts";
 
 /** The shim (see the header). $1 = rc file; then triples src dst ro until "--"; then the command. */
 export const SHIM = [
@@ -81,6 +82,13 @@ export function containerArgv(s: ContainerProcessSpec): string[] {
   }
   if (s.workingDir !== undefined && !s.workingDir.startsWith("/"))
     throw new HwError("INVALID_ARGUMENT", "InvalidWorkingDir", `workingDir ${JSON.stringify(s.workingDir)} must be absolute`);
+  const binds = s.binds.flatMap((b) => [b.source, b.target, b.readOnly ? "ro" : "rw"]);
+  return ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", SHIM, "sh", s.rcFile, ...binds, "--", ...userEnvCommand(s)];
+}
+
+/** `[setpriv …] env -i [--chdir] K=V… command…`: the command as the container's user with exactly its env. */
+function userEnvCommand(s: Pick<ContainerProcessSpec, "command" | "env" | "workingDir" | "runAsUser" | "runAsGroup">): string[] {
+  if (!s.command.length || !s.command[0]) throw new HwError("INVALID_ARGUMENT", "NoCommand", "the command is empty");
   for (const k of Object.keys(s.env))
     if (!ENV_NAME.test(k)) throw new HwError("INVALID_ARGUMENT", "InvalidEnvName", `environment variable name ${JSON.stringify(k)} is not valid`);
   const uid = s.runAsUser;
@@ -91,8 +99,31 @@ export function containerArgv(s: ContainerProcessSpec): string[] {
   // env parses NAME=VALUE pairs after its options, up to the first word without "=": that is the command.
   if (s.command[0]!.includes("=")) throw new HwError("INVALID_ARGUMENT", "InvalidCommand", `command ${JSON.stringify(s.command[0])} must not contain "="`);
   const env = ["env", "-i", ...(s.workingDir ? [`--chdir=${s.workingDir}`] : []), "--", ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`)];
-  const binds = s.binds.flatMap((b) => [b.source, b.target, b.readOnly ? "ro" : "rw"]);
-  return ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", SHIM, "sh", s.rcFile, ...binds, "--", ...user, ...env, ...s.command];
+  return [...user, ...env, ...s.command];
+}
+
+/**
+ * The argv of an exec probe (the kubelet's `exec` readinessProbe): `command` run inside the mount namespace of
+ * the container whose shim is `pid` (so it sees the container's volumes), as its user, with its env.
+ */
+export function probeArgv(pid: number, s: Pick<ContainerProcessSpec, "command" | "env" | "workingDir" | "runAsUser" | "runAsGroup">): string[] {
+  if (!Number.isInteger(pid) || pid <= 1) throw new HwError("INVALID_ARGUMENT", "InvalidPid", `pid ${pid} is not a container process`);
+  return ["nsenter", `--target=${pid}`, "--mount", "--", ...userEnvCommand(s)];
+}
+
+/** Runs an exec probe; true when it exited 0 within `timeoutMs`. */
+export async function execProbe(
+  pid: number,
+  s: Pick<ContainerProcessSpec, "command" | "env" | "workingDir" | "runAsUser" | "runAsGroup">,
+  timeoutMs: number,
+): Promise<{ ok: boolean; output: string }> {
+  try {
+    const r = await run(probeArgv(pid, s), { timeoutMs });
+    return { ok: true, output: r.stdout };
+  } catch (e) {
+    if (e instanceof HwError && e.reason === "InvalidPid") throw e;
+    return { ok: false, output: (e as Error).message };
+  }
 }
 
 export interface StartedContainer {
