@@ -71,7 +71,9 @@ after(async () => {
  * kubelet mount per volume of a running pod, one loop device per disk and per replica. Answers what differs.
  */
 async function mismatch(expect: { running: string[]; succeeded?: string[] }): Promise<string | undefined> {
-  const all = await get(["pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots"]);
+  const all = await get([
+    "pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots,localvolumereplicasnapshots,localvolumesnapshotrestores,localvolumereplicasnapshotrestores",
+  ]);
   const of = (kind: string) => all.items.filter((i: any) => i.kind === kind);
   const pods = of("Pod");
   const want = new Map<string, string>([
@@ -117,6 +119,10 @@ async function mismatch(expect: { running: string[]; succeeded?: string[] }): Pr
   const bound = snaps.map((s: any) => s.status?.boundVolumeSnapshotContentName).sort();
   if (JSON.stringify(contents) !== JSON.stringify(bound) || JSON.stringify(lvss) !== JSON.stringify(bound))
     return `snapshots bound to ${bound}, contents ${contents}, LocalVolumeSnapshots ${lvss}`;
+  const replicaSnaps = of("LocalVolumeReplicaSnapshot").length;
+  if (replicaSnaps !== lvss.length) return `${replicaSnaps} replica snapshots for ${lvss.length} LocalVolumeSnapshots`;
+  const restores = [...of("LocalVolumeSnapshotRestore"), ...of("LocalVolumeReplicaSnapshotRestore")].map((x: any) => x.metadata.name);
+  if (restores.length) return `restore objects left: ${restores}`;
   const host = await hostObjects(c.state);
   if (host.containers.length !== running.length) return `${host.containers.length} container processes for ${running.length} running pods`;
   if (host.kubeletMounts.length !== published.length) return `kubelet mounts ${host.kubeletMounts} for published volumes ${published}`;
@@ -303,6 +309,12 @@ const STEPS: Step[] = [
         fields: ["{.metadata.name}"],
         victim: (f) => (f[0] ? "controller" : undefined),
       },
+      {
+        label: "node agent when the LocalVolumeReplicaSnapshot appears (it snapshots now)",
+        resource: "localvolumereplicasnapshots",
+        fields: ["{.spec.nodeName}"],
+        victim: (f) => f[0] || undefined,
+      },
     ],
     act: () =>
       apply(
@@ -319,6 +331,12 @@ const STEPS: Step[] = [
         resource: "localvolumes",
         fields: ["{.metadata.name}"],
         victim: (f) => (newName(known)(f) ? "controller" : undefined),
+      },
+      {
+        label: "node agent when the LocalVolumeReplicaSnapshotRestore appears (it copies the data now)",
+        resource: "localvolumereplicasnapshotrestores",
+        fields: ["{.spec.nodeName}"],
+        victim: (f) => f[0] || undefined,
       },
     ],
     act: () => apply(RESTORE),
@@ -390,8 +408,11 @@ const STEPS: Step[] = [
       waitFor(
         "pods, claims, PVs, attachments, volumes, replicas and snapshots gone",
         async () =>
-          (await get(["pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots"])).items
-            .length === 0,
+          (
+            await get([
+              "pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots,localvolumereplicasnapshots",
+            ])
+          ).items.length === 0,
         150_000,
       ),
     after: "nothing",
