@@ -22,7 +22,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { armKill, hostObjects, startTestCluster, waitFor, type KillPoint, type TestCluster } from "../helpers/test-cluster.ts";
+import { armKill, hostObjects, logProblems, startTestCluster, waitFor, type KillPoint, type TestCluster } from "../helpers/test-cluster.ts";
 import { postgresMissing, startPostgres } from "../helpers/postgres.ts";
 
 const NODES = 2;
@@ -30,6 +30,9 @@ const DISKS = 2 * NODES;
 const skip = process.getuid?.() !== 0 ? "needs root" : !existsSync("/usr/sbin/mkfs.xfs") ? "needs xfsprogs" : false;
 let c!: TestCluster;
 
+/** What a workload's life creates in the API (checked after each step, and gone at the end). */
+const KINDS =
+  "pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots,localvolumereplicasnapshots";
 const get = async (args: string[]): Promise<any> => JSON.parse(await c.k.ok(["get", ...args, "-o", "json"]));
 const jp = async (args: string[], path: string): Promise<string> => (await c.k.run(["get", ...args, "-o", `jsonpath=${path}`])).stdout;
 const apply = (doc: string) => c.k.ok(["apply", "-f", "-"], doc);
@@ -71,9 +74,7 @@ after(async () => {
  * kubelet mount per volume of a running pod, one loop device per disk and per replica. Answers what differs.
  */
 async function mismatch(expect: { running: string[]; succeeded?: string[] }): Promise<string | undefined> {
-  const all = await get([
-    "pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots,localvolumereplicasnapshots,localvolumesnapshotrestores,localvolumereplicasnapshotrestores",
-  ]);
+  const all = await get([`${KINDS},localvolumesnapshotrestores,localvolumereplicasnapshotrestores`]);
   const of = (kind: string) => all.items.filter((i: any) => i.kind === kind);
   const pods = of("Pod");
   const want = new Map<string, string>([
@@ -202,7 +203,8 @@ spec:
   }
   assert.equal(head.subarray(0, marker.length).toString(), marker, "the data is on the replica's device");
   await c.k.ok(["delete", "pod", "raw-writer"]);
-  assert.ok(!existsSync(join(c.dir, "blk")), "the device path the kubelet role created is removed with its parents");
+  // A finished pod is deleted at once (grace 0, as kube-apiserver does); the kubelet role cleans up after it.
+  await waitFor("the device path the kubelet role created removed with its parents", () => !existsSync(join(c.dir, "blk")), 30_000);
   await c.k.ok(["delete", "pvc", "raw", "--wait=false"]);
   await waitFor("its volume gone", async () => (await get(["pv,localvolumes"])).items.length === 0, 120_000);
 });
@@ -404,17 +406,7 @@ const STEPS: Step[] = [
       await c.k.ok(["delete", "volumesnapshot", "kw-snap", "--wait=false"]);
       await c.k.ok(["delete", "pvc", "data-kw-0", "kw-restored", "--wait=false"]);
     },
-    check: () =>
-      waitFor(
-        "pods, claims, PVs, attachments, volumes, replicas and snapshots gone",
-        async () =>
-          (
-            await get([
-              "pods,pvc,pv,volumeattachments,localvolumes,localvolumereplicas,volumesnapshots,volumesnapshotcontents,localvolumesnapshots,localvolumereplicasnapshots",
-            ])
-          ).items.length === 0,
-        150_000,
-      ),
+    check: () => waitFor("pods, claims, PVs, attachments, volumes, replicas and snapshots gone", async () => (await get([KINDS])).items.length === 0, 240_000),
     after: "nothing",
   },
 ];
@@ -427,12 +419,19 @@ test("kill -9 of the controller, kube-controllers and a node agent at every step
     const known = await names("localvolumes");
     const armed = step.kills(known).map((kp) => armKill(c, kp));
     try {
+      await Promise.all(armed.map((a) => a.ready));
       await step.act();
       const fired = await Promise.all(armed.map((a) => a.done));
       await step.check();
       if (step.name === "provision and publish") nodeOfKw = await nodeOf("kw-0");
       if (step.after !== "nothing") await converged(step.name, step.after);
       console.log(`# ${step.name}: ${Date.now() - t0} ms\n#   ${fired.join("\n#   ")}`);
+    } catch (e) {
+      const left = await c.k.run(["get", `${KINDS},localvolumesnapshotrestores,localvolumereplicasnapshotrestores`, "-o", "wide"]);
+      throw new Error(
+        `${step.name}: ${(e as Error).message}\nkill points:\n${armed.map((a) => a.status()).join("\n")}\nobjects:\n${left.stdout}${left.stderr}\n` +
+          logProblems(c.state, ["controller", "kube-controllers", nodeOfKw || "node-1"]),
+      );
     } finally {
       for (const a of armed) a.stop();
     }

@@ -135,8 +135,12 @@ export interface KillPoint {
 
 export interface ArmedKill {
   label: string;
+  /** Resolves once kubectl's watch request is answered: from then on no change is missed. */
+  ready: Promise<void>;
   /** Resolves once the process was killed and restarted; rejects if the point never came. */
   done: Promise<string>;
+  /** "pending", or what `done` resolved or rejected with (for failure messages). */
+  status(): string;
   stop(): void;
 }
 
@@ -144,7 +148,21 @@ export interface ArmedKill {
 export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
   // "|" between fields: kubectl's watch output goes through a tabwriter, which turns tabs into spaces.
   const jsonpath = `jsonpath=${kp.fields.join("|")}{"\\n"}`;
-  const w = c.k.start(["get", kp.resource, "-A", "-w", "-o", jsonpath]);
+  // -v=6 logs each request with its status: "…?…watch=true 200 OK" says the watch is established, so an
+  // action started after `ready` cannot slip by unseen (under load kubectl takes seconds to get there).
+  const w = c.k.start(["get", kp.resource, "-A", "-w", "-o", jsonpath, "-v=6"]);
+  const ready = new Promise<void>((res, rej) => {
+    let err = "";
+    const t = setTimeout(() => rej(new Error(`${kp.label}: kubectl's watch not established in 60 s: ${err.slice(-800)}`)), 60_000);
+    w.child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (/watch=true\S* 200 OK/.test(err)) {
+        clearTimeout(t);
+        res();
+      }
+    });
+  });
+  ready.catch(() => undefined);
   let stopped = false;
   const stop = () => {
     stopped = true;
@@ -173,6 +191,27 @@ export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): Arm
       }
     });
   });
-  done.catch(() => undefined); // awaited by the caller; never an unhandled rejection
-  return { label: kp.label, done, stop };
+  let status = `pending: ${kp.label}`;
+  done.then(
+    (m) => (status = `done: ${m}`),
+    (e: Error) => (status = `failed: ${e.message}`),
+  );
+  return { label: kp.label, ready, done, stop, status: () => status };
+}
+
+/** The warnings and errors of the cluster's process logs (pino JSON lines, level ≥ 40), last `n` per process. */
+export function logProblems(state: string, processes: string[], n = 8): string {
+  return processes
+    .map((name) => {
+      const file = join(state, "logs", `${name}.log`);
+      if (!existsSync(file)) return `--- ${name}: no log`;
+      const lines = readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => /"level":(4|5|6)0/.test(l) || l.includes("[supervisor]"));
+      return `--- ${name}:\n${lines
+        .slice(-n)
+        .map((l) => l.slice(0, 400))
+        .join("\n")}`;
+    })
+    .join("\n");
 }
