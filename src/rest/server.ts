@@ -24,6 +24,7 @@ import { Router, checkBody, readJsonBody } from "./router.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { volumeRoutes } from "./routes/volumes.ts";
+import { snapshotAndGroupRoutes } from "./routes/snapshots.ts";
 
 export interface RestServerOptions {
   client: KubeClient;
@@ -52,7 +53,7 @@ export interface RunningRestServer {
 }
 
 export function allRoutes(d: RouteDeps): Route[] {
-  return [...clusterRoutes(d), ...volumeRoutes(d), ...nodeRoutes(d)];
+  return [...clusterRoutes(d), ...volumeRoutes(d), ...snapshotAndGroupRoutes(d), ...nodeRoutes(d)];
 }
 
 const MIME: Record<string, string> = {

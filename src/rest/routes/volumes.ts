@@ -9,7 +9,9 @@ import { HwError, notFound } from "../../api/errors.ts";
 import { AnnotationValues, Annotations, ObjectNames, OperationStates, VolumeStates } from "../../api/names.ts";
 import type { LocalVolumeObject } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
+import { PVC } from "../../kube/resources.ts";
 import type { KubeObject } from "../../kube/types.ts";
+import { snapshotPasses, snapshotsList } from "./snapshots.ts";
 import { badBody } from "../errors.ts";
 import { formatBytes, toBinarySI } from "../../api/quantity.ts";
 import { parseCapacity, roundUpExtent } from "../quantity.ts";
@@ -18,7 +20,6 @@ import { listRoute, objectSchema, type Route, type RouteDeps } from "../route.ts
 import { nameOf } from "../views.ts";
 import { listEvents, eventsList } from "./cluster.ts";
 
-const PVC = { group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true } as const;
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const TERMINAL = new Set<string>([OperationStates.Completed, OperationStates.Aborted, OperationStates.Failed]);
 
@@ -30,32 +31,6 @@ export const volumesList: ListSpec<LocalVolumeObject> = {
     capacity: (v) => v.spec?.requiredCapacityBytes ?? 0,
     state: (v) => v.status?.state ?? "",
     namespace: (v) => v.spec?.pvcNamespace ?? "",
-  },
-  defaultSort: { key: "name", dir: "asc" },
-};
-
-type SnapshotItem = KubeObject & { spec?: { sourceVolume?: string; requiredCapacityBytes?: number }; status?: { state?: string } };
-const snapshotsList: ListSpec<SnapshotItem> = {
-  filters: ["snapshotName", "name", "volumeName", "state"],
-  sorts: {
-    name: (s) => nameOf(s),
-    time: (s) => s.metadata?.creationTimestamp ?? "",
-    volume: (s) => s.spec?.sourceVolume ?? "",
-    capacity: (s) => s.spec?.requiredCapacityBytes ?? 0,
-    state: (s) => s.status?.state ?? "",
-  },
-  defaultSort: { key: "time", dir: "desc" },
-};
-
-const snapshotPasses = (s: SnapshotItem, f: Record<string, string>, fuzzy: boolean) =>
-  nameMatches(nameOf(s), f.snapshotName ?? f.name, fuzzy) && exactMatches(s.status?.state, f.state);
-
-const groupsList: ListSpec<KubeObject> = {
-  filters: ["name"],
-  sorts: {
-    name: (g) => nameOf(g),
-    namespace: (g) => String((g.spec as { namespace?: string } | undefined)?.namespace ?? ""),
-    time: (g) => g.metadata?.creationTimestamp ?? "",
   },
   defaultSort: { key: "name", dir: "asc" },
 };
@@ -402,51 +377,6 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         await cl.lvexpand.create({ metadata: { name: nameOf(lv) }, spec: { volumeName: nameOf(lv), requiredCapacityBytes: target, abort: false } } as never);
         d.log.info({ volume: nameOf(lv), bytes: target }, "LocalVolumeExpand created");
         return { data: { volumeName: nameOf(lv), targetCapacityBytes: target, via: "LocalVolumeExpand" } };
-      },
-    },
-    listRoute({
-      path: "/cluster/volumegroups",
-      tag: "Volume groups",
-      summary: "LocalVolumeGroups with their volumes",
-      list: groupsList,
-      returns: "{items: VolumeGroup[], pagination}",
-      items: () => {
-        const lvs = c.list("lv");
-        return c.list("lvg").map((g) => ({ ...g, items: lvs.filter((v) => v.spec?.volumegroup === nameOf(g)) }));
-      },
-      matches: (g, f, fuzzy) => nameMatches(nameOf(g), f.name, fuzzy),
-    }),
-    {
-      method: "GET",
-      path: "/cluster/volumegroups/:vgName",
-      tag: "Volume groups",
-      summary: "One LocalVolumeGroup with its volumes",
-      returns: "VolumeGroup",
-      handler: ({ params }) => {
-        const g = c.get("lvg", params.vgName!);
-        if (!g) throw notFound(`volume group ${params.vgName}`, "list them with GET /cluster/volumegroups");
-        return { ...g, items: c.list("lv").filter((v) => v.spec?.volumegroup === nameOf(g)) };
-      },
-    },
-    listRoute({
-      path: "/cluster/snapshots",
-      tag: "Snapshots",
-      summary: "LocalVolumeSnapshots",
-      list: snapshotsList,
-      returns: "{items: LocalVolumeSnapshot[], pagination}",
-      items: () => c.list("lvs"),
-      matches: (s, f, fuzzy) => snapshotPasses(s, f, fuzzy) && nameMatches(s.spec?.sourceVolume, f.volumeName, fuzzy),
-    }),
-    {
-      method: "GET",
-      path: "/cluster/snapshot/:snapshotName/snapshot",
-      tag: "Snapshots",
-      summary: "One LocalVolumeSnapshot",
-      returns: "LocalVolumeSnapshot",
-      handler: ({ params }) => {
-        const s = c.get("lvs", params.snapshotName!);
-        if (!s) throw notFound(`snapshot ${params.snapshotName}`, "list them with GET /cluster/snapshots");
-        return s;
       },
     },
   ];
