@@ -8,15 +8,15 @@ import fs from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toCrd } from "../../src/api/crd.ts";
-import { kindDefinitions } from "../../src/api/kinds/index.ts";
+
 import { attachLoop, createSparseFile, listLoops } from "../../src/host/loop/loop.ts";
 import { listMounts, unmountAll } from "../../src/host/mount/mount.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
 import { hwameistorClients, type HwameistorClients } from "../../src/kube/hwameistor.ts";
-import type { KubeObject } from "../../src/kube/types.ts";
+
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
+import { applyKindCrds } from "../helpers/api-server.ts";
 import { exited, hwameistorProcesses } from "../helpers/processes.ts";
 
 const MiB = 2 ** 20;
@@ -86,19 +86,8 @@ export async function startConformanceCluster(): Promise<ConformanceCluster> {
     const api = await startProcess("apiserver", ["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
     const kubeconfig = api.kubeconfig as string;
     client = new KubeClient(loadKubeConfig({ kubeconfigPath: kubeconfig }).kubeConfig);
-    const crds = client.forKind({
-      group: "apiextensions.k8s.io",
-      version: "v1",
-      plural: "customresourcedefinitions",
-      kind: "CustomResourceDefinition",
-      namespaced: false,
-    });
-    for (const def of kindDefinitions) {
-      const crd = toCrd(def) as KubeObject;
-      if (!(await crds.get(crd.metadata!.name!))) await crds.create(crd);
-    }
+    await applyKindCrds(client);
     const c = hwameistorClients(client);
-    await waitFor("CRDs served", async () => c.lvr.list().then(() => true));
     const stateDir = join(dir, NODE, "state");
     // The node agent and the controller start side by side (each process start is seconds on a busy machine).
     const [ready] = await Promise.all([
