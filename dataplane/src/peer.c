@@ -320,6 +320,8 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   if (n == 0) {
     for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_WRITE, off, buf, (uint32_t)len, &t[i].seq);
     n = volume_local_write(v, buf, len, off);
+  } else {
+    nt = 0; /* the activity log could not be written: the data went nowhere, nothing to wait for */
   }
   pthread_mutex_lock(&v->lock);
   for (int i = 0; i < nt; i++) {

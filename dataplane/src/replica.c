@@ -240,8 +240,9 @@ static int handshake(struct rconn *c) {
       }
       volume_raise_epoch(v, epoch);
     }
-    if (v->role != ROLE_SECONDARY) {
-      snprintf(msg, sizeof msg, "volume %s is %s on node %s, not secondary (configure it as secondary there)", v->name, role_name(v->role), c->dp->node);
+    if (v->role != ROLE_SECONDARY || !v->configured) {
+      snprintf(msg, sizeof msg, "volume %s is %s on node %s%s, not a configured secondary (configure it as secondary there)", v->name, role_name(v->role),
+               c->dp->node, v->configured ? "" : " (reopened, not configured since)");
       reason = NACK_NOT_SECONDARY;
     }
   }

@@ -343,11 +343,14 @@ int volume_configure(struct volume *v, uint64_t epoch, enum role role, const str
   v->role = role;
   int rc = changed ? volume_save_meta(v) : 0;
   pthread_mutex_unlock(&v->lock);
+  if (!rc && peer_configure(v, peers, err)) return -1;
   if (rc) {
     hw_err_set(err, "INTERNAL", "InternalError", "volume %s: cannot persist the epoch in %s/meta: %s (check --state-dir)", v->name, v->dir, strerror(-rc));
     return -1;
   }
-  if (peer_configure(v, peers, err)) return -1;
+  pthread_mutex_lock(&v->lock);
+  v->configured = true;
+  pthread_mutex_unlock(&v->lock);
   if (changed) dp_emit(v->dp, "configured", v->name);
   return 0;
 }
@@ -362,6 +365,12 @@ int volume_expose(struct volume *v, struct hw_err *err) {
   pthread_mutex_lock(&v->lock);
   if (v->role != ROLE_PRIMARY) {
     hw_err_set(err, "FAILED_PRECONDITION", "NotPrimary", "volume %s is %s on this node; configure it as primary before exposing it", v->name, role_name(v->role));
+    pthread_mutex_unlock(&v->lock);
+    return -1;
+  }
+  if (!v->configured) { /* reopened after a restart: without its peers, writes would reach no bitmap */
+    hw_err_set(err, "FAILED_PRECONDITION", "NotConfigured", "volume %s was reopened after a restart; configure it (epoch, role, peers) before exposing it",
+               v->name);
     pthread_mutex_unlock(&v->lock);
     return -1;
   }

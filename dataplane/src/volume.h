@@ -32,6 +32,7 @@ struct volume {
   bool fenced;    /* a peer answered StaleEpoch: writes fail with EIO until reconfigured with a newer epoch */
   bool suspended; /* an UpToDate peer is gone and the control plane has not consented (outdate-peer) yet */
   bool exposed;
+  bool configured; /* configure succeeded in this process: peers and their bitmaps are loaded */
   int open_count;
   uint64_t ino;
   int refs;       /* registry reference + one per user (FUSE request, control op) */

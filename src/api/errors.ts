@@ -356,6 +356,7 @@ export const ErrorReasons = {
   Busy: "FAILED_PRECONDITION",
   CorruptMetadata: "DATA_LOSS",
   Fenced: "FAILED_PRECONDITION",
+  NotConfigured: "FAILED_PRECONDITION",
   NotPrimary: "FAILED_PRECONDITION",
   NotUpToDate: "FAILED_PRECONDITION",
   PeerNotFound: "NOT_FOUND",

@@ -152,6 +152,8 @@ describe("data plane: one replica through FUSE", () => {
     assert.deepEqual([st.role, st.epoch, st.localState, st.exposed], ["primary", 3, "UpToDate", false]);
     assert.equal((await dp.volume("v2")).sizeBytes, (3 * SIZE) / 4, "the grown size and bitmaps reopen");
     await dp.must("remove", { volume: "v2" });
+    assert.equal((await dp.call("expose", { volume: "v1" })).error?.reason, "NotConfigured", "a reopened volume waits for configure (its peers)");
+    await dp.must("configure", { volume: "v1", epoch: 3, role: "primary", peers: [] });
     await dp.must("expose", { volume: "v1" });
     volDev = (await attachLoop(join(dp.fuseDir, "v1"))).name;
     await mount(volDev, mnt);

@@ -118,6 +118,7 @@ describe("data plane: two replicas over a veth pair", () => {
     assert.ok(dirty >= 5 * MiB, `dirty ${dirty}`);
     cleanupFuse(b.fuseDir);
     await b.start();
+    await configure(b, 1, "secondary", a); // as its node agent does after a restart: peers and bitmaps reloaded
     await until(async () => (await peerOf(a)).state === "UpToDate", 15_000, "peer b UpToDate after resync");
     const p = await peerOf(a);
     assert.ok((p.resyncDoneBytes as number) >= 5 * MiB && (p.resyncDoneBytes as number) <= 24 * MiB, `resynced ${p.resyncDoneBytes} of ${SIZE}`);
@@ -156,6 +157,43 @@ describe("data plane: two replicas over a veth pair", () => {
     assert.equal((await a.volume("v")).localState, "UpToDate");
     assert.equal(await sha(backing[0]!.name), await sha(backing[1]!.name), "one history after the rejoin");
     assert.deepEqual((await b.must("verify", { volume: "v" })).mismatchedRegions, { a: [] });
+  });
+
+  test("a resync cut by a kill -9 of its target resumes where it stopped, without consent (the target is Inconsistent)", async (t) => {
+    await a.stop("SIGKILL");
+    cleanupFuse(a.fuseDir);
+    await until(async () => (await peerOf(b)).state === "Disconnected", 5_000, "peer a Disconnected on b");
+    await b.must("outdate-peer", { volume: "v", peer: "a" });
+    assert.equal(await dd(volB, 0, 96).done, 0);
+    await a.start();
+    await configure(a, 2, "secondary", b);
+    let seen: Record<string, unknown> | undefined;
+    await until(
+      async () => {
+        const p = await peerOf(b);
+        if (p.state === "SyncTarget" && (p.resyncDoneBytes as number) > 0) seen = p;
+        return seen !== undefined || p.state === "UpToDate";
+      },
+      15_000,
+      "a resync in progress",
+    );
+    if (!seen) {
+      t.skip("the resync finished before it could be cut (a fast machine); nothing to resume");
+      return;
+    }
+    await a.stop("SIGKILL");
+    cleanupFuse(a.fuseDir);
+    await until(async () => (await peerOf(b)).state === "Outdated", 5_000, "peer a Outdated (lost mid-resync)");
+    assert.equal(await dd(volB, 180, 1).done, 0, "writes go on without consent: the target cannot be promoted");
+    await a.start();
+    assert.equal((await a.volume("v")).localState, "Inconsistent", "the cut target stays Inconsistent across its restart");
+    await configure(a, 2, "secondary", b);
+    await until(async () => (await peerOf(b)).state === "UpToDate", 20_000, "a UpToDate after the resumed resync");
+    const p = await peerOf(b);
+    assert.ok((p.resyncTotalBytes as number) < (seen.resyncTotalBytes as number), `resumed: ${p.resyncTotalBytes} < ${seen.resyncTotalBytes}`);
+    assert.equal(await sha(backing[0]!.name), await sha(backing[1]!.name));
+    assert.deepEqual((await b.must("verify", { volume: "v" })).mismatchedRegions, { a: [] });
+    console.log(`resync cut after ${seen.resyncDoneBytes} of ${seen.resyncTotalBytes} bytes; resumed with ${p.resyncTotalBytes}`);
     await detachLoop(volB);
     await b.must("unexpose", { volume: "v" });
   });
