@@ -29,6 +29,8 @@ interface Running {
   pid: number;
   startedAt: number;
   restarts: number;
+  /** Exits in a row that came before HEALTHY_AFTER_MS of uptime: picks the backoff (like the kubelet's crash loop). */
+  quickExits: number;
   generation: number;
 }
 
@@ -75,7 +77,7 @@ export class Supervisor {
   private async ensure(spec: ProcessSpec, restarts: number, recordedPid?: number): Promise<void> {
     if (recordedPid && isAlive(recordedPid) && isSameProcess(spec, commandLineOf(recordedPid))) {
       this.say(`adopted ${spec.name} (pid ${recordedPid})`);
-      const r: Running = { spec, pid: recordedPid, startedAt: Date.now(), restarts, generation: 0 };
+      const r: Running = { spec, pid: recordedPid, startedAt: Date.now(), restarts, quickExits: 0, generation: 0 };
       this.running.set(spec.name, r);
       void this.pollAdopted(r);
       return;
@@ -83,7 +85,7 @@ export class Supervisor {
     await this.start(spec, restarts);
   }
 
-  private async start(spec: ProcessSpec, restarts: number): Promise<void> {
+  private async start(spec: ProcessSpec, restarts: number, quickExits = 0): Promise<void> {
     const logOffset = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
     const h = await startDaemon(spec.argv, {
       logFile: spec.logFile,
@@ -91,7 +93,7 @@ export class Supervisor {
       nsenterNetPath: spec.netns ? netnsPath(spec.netns) : undefined,
     });
     const prev = this.running.get(spec.name);
-    const r: Running = { spec, pid: h.pid, startedAt: Date.now(), restarts, generation: (prev?.generation ?? 0) + 1 };
+    const r: Running = { spec, pid: h.pid, startedAt: Date.now(), restarts, quickExits, generation: (prev?.generation ?? 0) + 1 };
     this.running.set(spec.name, r);
     updateState(this.l.clusterJson, (s) => {
       s.processes[spec.name] = { ...(s.processes[spec.name] ?? { restarts: 0 }), pid: h.pid, startedAt: ts(), restarts, logOffset };
@@ -110,8 +112,10 @@ export class Supervisor {
     if (this.stopping || this.running.get(r.spec.name) !== r) return;
     const upMs = Date.now() - r.startedAt;
     const restarts = r.restarts + 1;
-    const streak = upMs > HEALTHY_AFTER_MS ? 0 : Math.min(r.restarts, BACKOFF_MS.length - 1);
-    const delay = BACKOFF_MS[streak]!;
+    // The backoff follows the current run of quick exits, not every restart ever: a process that was healthy for a
+    // while and then dies once restarts after 1 s again.
+    const quickExits = upMs > HEALTHY_AFTER_MS ? 0 : r.quickExits;
+    const delay = BACKOFF_MS[Math.min(quickExits, BACKOFF_MS.length - 1)]!;
     const line = `process ${r.spec.name} (pid ${r.pid}) ${how} after ${Math.round(upMs / 1000)} s; restarting in ${delay} ms (restart #${restarts})`;
     this.say(line);
     appendFileSync(r.spec.logFile, `${ts()} [supervisor] ${line}\n`);
@@ -123,14 +127,14 @@ export class Supervisor {
     await sleep(delay, this.abort.signal).catch(() => {});
     if (this.stopping || this.running.get(r.spec.name) !== r) return;
     try {
-      await this.start(r.spec, restarts);
+      await this.start(r.spec, restarts, quickExits + 1);
       const now = this.running.get(r.spec.name)!;
       const msg = `restarted ${r.spec.name} as pid ${now.pid} (restart #${restarts})`;
       this.say(msg);
       appendFileSync(r.spec.logFile, `${ts()} [supervisor] ${msg}\n`);
     } catch (e) {
       this.say(`cannot restart ${r.spec.name}: ${(e as Error).message}`);
-      void this.onExit({ ...r, restarts }, "could not be started");
+      void this.onExit({ ...r, restarts, quickExits: quickExits + 1 }, "could not be started");
     }
   }
 
