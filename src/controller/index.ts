@@ -25,6 +25,7 @@ import { auditorController } from "./auditor/reconciler.ts";
 import { expandController } from "./expand/reconciler.ts";
 import { thinPoolClaimController } from "./thin-pool-claim/reconciler.ts";
 import { localVolumeController } from "./local-volume/reconciler.ts";
+import { convertController } from "./convert/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { resizePolicyController } from "./resize-policy/reconciler.ts";
 import { volumeGroupController } from "./volume-group/reconciler.ts";
@@ -80,7 +81,8 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   const mig = migrateController({ client, log, maxMigrateCount: o.maxMigrateCount });
   const evictor = evictorController({ client, log });
   const failover = failoverController({ client, log });
-  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), evictor.start(), failover.start()]);
+  const conv = convertController({ client, log });
+  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), evictor.start(), failover.start(), conv.start()]);
   const snaps = snapshotControllers({ client, log });
   await snaps.start();
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
@@ -94,7 +96,7 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
     await auditor.stop();
     await snaps.stop();
     lv.stop();
-    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), evictor.stop(), failover.stop()]);
+    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), evictor.stop(), failover.stop(), conv.stop()]);
   };
 }
 

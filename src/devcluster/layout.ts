@@ -41,6 +41,8 @@ export interface NodeLayout {
   disksDir: string;
   stateDir: string;
   diskFiles: string[];
+  /** The node's data plane (docs/replication.md): control socket, state dir, FUSE mount point. */
+  dataplane: { control: string; stateDir: string; fuseDir: string };
 }
 
 export function nodeLayout(l: Layout, name: string, disksPerNode: number): NodeLayout {
@@ -52,6 +54,7 @@ export function nodeLayout(l: Layout, name: string, disksPerNode: number): NodeL
     disksDir,
     stateDir: join(dir, "state"),
     diskFiles: Array.from({ length: disksPerNode }, (_, i) => join(disksDir, `disk-${i + 1}.img`)),
+    dataplane: { control: join(dir, "dataplane.sock"), stateDir: join(dir, "dataplane"), fuseDir: join(dir, "fuse") },
   };
 }
 

@@ -7,7 +7,7 @@ import { mountsToRemove, loopsOf } from "./disks.ts";
 import type { LoopDevice } from "../host/loop/loop.ts";
 
 test("process specs: order, flags of the node agents, netns only for nodes", () => {
-  const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor");
+  const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor", "");
   assert.deepEqual(
     specs.map((s) => s.name),
     ["apiserver", "controller", "kube-controllers", "operator", "node-1", "node-2"],
@@ -46,6 +46,35 @@ test("process specs: order, flags of the node agents, netns only for nodes", () 
   assert.equal(specs[0]!.netns, undefined);
   assert.match(specs[4]!.netns!, /^hwms-[0-9a-f]{4}-node-1$/);
   assert.equal(specs[4]!.logFile, "/s/logs/node-1.log");
+});
+
+test("with a data plane: one per node, before its agent, in its netns, on the storage IP; the agent gets its socket", () => {
+  const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2, netns: true }, { host: "10.209.1.1", port: 6443 }, "/repo/bin/hwameistor", "/dp");
+  assert.deepEqual(specs.map((s) => s.name).slice(4), ["node-1-dataplane", "node-1", "node-2-dataplane", "node-2"]);
+  const [dp, agent] = [specs[4]!, specs[5]!];
+  const ip = agent.argv[agent.argv.indexOf("--storage-ip") + 1];
+  assert.deepEqual(dp.argv, [
+    "/dp",
+    "--node",
+    "node-1",
+    "--control",
+    "/s/nodes/node-1/dataplane.sock",
+    "--state-dir",
+    "/s/nodes/node-1/dataplane",
+    "--listen",
+    `${ip}:43000`,
+    "--fuse-dir",
+    "/s/nodes/node-1/fuse",
+  ]);
+  assert.equal(dp.netns, agent.netns);
+  assert.equal(dp.role, "dataplane");
+  assert.equal(agent.argv[agent.argv.indexOf("--dataplane-socket") + 1], "/s/nodes/node-1/dataplane.sock");
+  // without netns the data planes share the host: one port each
+  const flat = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2 }, { host: "127.0.0.1", port: 6443 }, "/b", "/dp").filter((s) => s.role === "dataplane");
+  assert.deepEqual(
+    flat.map((s) => s.argv[s.argv.indexOf("--listen") + 1]),
+    ["127.0.0.1:43100", "127.0.0.1:43101"],
+  );
 });
 
 test("a reused pid with another command line is not ours", () => {

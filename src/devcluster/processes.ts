@@ -1,16 +1,22 @@
 // The processes of a dev cluster and their command lines (pure). Order matters: the API server first, then
 // the controller, the Kubernetes storage roles, the operator, the exporter and the node agents; `down` stops them in reverse.
 
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { DATAPLANE_DEFAULT_PORT } from "../api/replication.ts";
 import { CLUSTER_NAME, controllerSocket, layoutOf, logFile, networkPlan, nodeLayout, nodeNames, type Layout } from "./layout.ts";
 import type { ClusterOptions } from "./options.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const HWAMEISTOR_BIN = join(REPO_ROOT, "bin/hwameistor");
+/** The native data plane, built from dataplane/ by scripts/install-deps.sh (`make -C dataplane`). */
+export const DATAPLANE_BIN = join(REPO_ROOT, "dataplane/build/hwameistor-dataplane");
+/** Replication port of a data plane: the default in its own netns; beside each other on the host, one per node. */
+export const dataplanePort = (netns: boolean, i: number): number => (netns ? DATAPLANE_DEFAULT_PORT : DATAPLANE_DEFAULT_PORT + 100 + i);
 
 export interface ProcessSpec {
   name: string;
-  role: "apiserver" | "controller" | "kube-controllers" | "operator" | "node" | "exporter";
+  role: "apiserver" | "controller" | "kube-controllers" | "operator" | "node" | "exporter" | "dataplane";
   argv: string[];
   logFile: string;
   /** Network namespace name (--netns). */
@@ -28,7 +34,17 @@ export interface ApiEndpoint {
   metricsPorts?: Record<string, number>;
 }
 
-export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoint, bin = HWAMEISTOR_BIN): ProcessSpec[] {
+/**
+ * `dataplaneBin`: the data plane binary, or "" to run the nodes without one (they then report replication
+ * unavailable); by default the built binary when it exists.
+ */
+export function processSpecs(
+  stateDir: string,
+  o: ClusterOptions,
+  api: ApiEndpoint,
+  bin = HWAMEISTOR_BIN,
+  dataplaneBin: string = existsSync(DATAPLANE_BIN) ? DATAPLANE_BIN : "",
+): ProcessSpec[] {
   const l: Layout = layoutOf(stateDir);
   const kc = ["--kubeconfig", l.kubeconfig];
   const mp = api.metricsPorts ?? {};
@@ -74,6 +90,29 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
   const net = o.netns ? networkPlan(l.stateDir, names) : undefined;
   for (const [i, name] of names.entries()) {
     const n = nodeLayout(l, name, o.disksPerNode);
+    if (dataplaneBin) {
+      // Its own process (beside the node agent, in the node's netns): killing the agent does not stop I/O.
+      const ip = net ? net.nodes[i]!.ip : "127.0.0.1";
+      specs.push({
+        name: `${name}-dataplane`,
+        role: "dataplane",
+        argv: [
+          dataplaneBin,
+          "--node",
+          name,
+          "--control",
+          n.dataplane.control,
+          "--state-dir",
+          n.dataplane.stateDir,
+          "--listen",
+          `${ip}:${dataplanePort(!!net, i)}`,
+          "--fuse-dir",
+          n.dataplane.fuseDir,
+        ],
+        logFile: logFile(l, `${name}-dataplane`),
+        netns: net?.nodes[i]!.netns,
+      });
+    }
     specs.push({
       name,
       role: "node",
@@ -95,6 +134,7 @@ export function processSpecs(stateDir: string, o: ClusterOptions, api: ApiEndpoi
         "--kubelet-root",
         join(n.dir, "kubelet"),
         ...(net ? ["--storage-ip", net.nodes[i]!.ip] : []),
+        ...(dataplaneBin ? ["--dataplane-socket", n.dataplane.control] : []),
         ...metricsFlags(name, net ? net.nodes[i]!.ip : api.host),
       ],
       logFile: logFile(l, name),

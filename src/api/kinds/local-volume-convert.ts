@@ -6,7 +6,7 @@ import { Bool, Int64, Opt, Str, ageColumn, col, defineKind, kindObject } from ".
 
 export const LocalVolumeConvertSpec = Type.Object({
   volumeName: Opt(Str()),
-  replicaNumber: Opt(Int64({ minimum: 2, maximum: 2 })),
+  replicaNumber: Opt(Int64({ minimum: 2, maximum: 3, description: "2 or 3 (the original: 2)" })),
   abort: Opt(Bool()),
 });
 export type LocalVolumeConvertSpec = Static<typeof LocalVolumeConvertSpec>;

@@ -18,6 +18,8 @@ export interface DpHello {
   /** e.g. ["fuse"]. */
   frontends: string[];
   listen: string;
+  /** Where its FUSE filesystem is mounted (the exposed files are `<fuseDir>/<volume>`). */
+  fuseDir?: string;
 }
 
 export interface DpPeer {

@@ -18,7 +18,7 @@
 // attachLoop returns an existing loop over the same file; the link is replaced atomically (rename).
 
 import { lstat, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { HwError, isHwError } from "../../api/errors.ts";
 import type { ReplicationStatus } from "../../api/kinds/local-storage-node.ts";
 import type { LocalVolumeReplicaStatus } from "../../api/kinds/local-volume-replica.ts";
@@ -26,7 +26,7 @@ import { HAStates, VolumeStates } from "../../api/names.ts";
 import { haDevPath, isReplicatedVolume, peerAddress } from "../../api/replication.ts";
 import { DataplaneClient } from "../../host/dataplane/client.ts";
 import type { DpVolumeStatus } from "../../host/dataplane/protocol.ts";
-import { attachLoop, detachLoop, findLoopsByBackingFile } from "../../host/loop/loop.ts";
+import { attachLoop, detachLoop, findLoopsByBackingFile, listLoops } from "../../host/loop/loop.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
 import type { HwameistorClients, Lsn, Lv, Lvr } from "../../kube/hwameistor.ts";
@@ -71,6 +71,7 @@ export function replicationController(o: ReplicationOptions): Replication {
   const lvrInf = new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas(replication)" });
   const lsnInf = new Informer<Lsn>(c.lsn, { log: ctx.log, name: "localstoragenodes(replication)" });
   const ctl = new Controller({ name: "replication", log: ctx.log, workers: 2, reconcile: (key) => reconcile(key) });
+  let fuseDir = "";
   let avail: ReplicationStatus = { available: false, reason: `the data plane at ${o.socketPath} has not answered yet` };
 
   const onThisNode = (lv: Lv) => !!lv.spec?.config?.replicas.some((r) => r.hostname === me);
@@ -102,6 +103,7 @@ export function replicationController(o: ReplicationOptions): Replication {
         ...(h.version ? { version: String(h.version) } : {}),
         ...(h.protocolVersion !== undefined ? { protocolVersion: String(h.protocolVersion) } : {}),
       };
+      if (typeof h.fuseDir === "string") fuseDir = h.fuseDir;
     } catch (e) {
       if (!isHwError(e)) throw e;
       next = { available: false, reason: e.message };
@@ -164,9 +166,33 @@ export function replicationController(o: ReplicationOptions): Replication {
   }
 
   async function exposeLocal(volume: string, st: DpVolumeStatus, link: string): Promise<void> {
+    if (!st.exposed) await detachStaleLoops(volume, link);
     const path = st.exposed && st.path ? st.path : await dp.expose(volume);
     const loop = (await findLoopsByBackingFile(path))[0] ?? (await attachLoop(path, { directIo: true }));
     await linkTo(link, loop.name);
+  }
+
+  /**
+   * A loop device left over a FUSE file of an earlier data plane process (it was killed and restarted; exposure
+   * is not persisted): its FUSE connection is dead and it answers EIO. It goes before the volume is exposed
+   * again, unless something still mounts it (then the pod must let go first; said so).
+   */
+  async function detachStaleLoops(volume: string, link: string): Promise<void> {
+    const target = await readlink(link).catch(() => "");
+    const stale = (await listLoops()).filter((l) => l.name === target || (fuseDir && l.backFile === join(fuseDir, volume)));
+    for (const l of stale) {
+      const m = await findMountsBySource(l.name);
+      if (m.length) {
+        throw new HwError(
+          "FAILED_PRECONDITION",
+          "Busy",
+          `volume ${volume} on node ${me}: ${l.name} is still mounted at ${m.map((x) => x.target).join(", ")} over a data plane process that is gone (I/O there fails)`,
+          { hint: "unpublish the volume here (restart the pod); the next publish uses the new data plane process" },
+        );
+      }
+      await detachLoop(l.name);
+      ctx.log.warn({ volume, loop: l.name }, "stale loop device over a dead FUSE connection detached");
+    }
   }
 
   /** Not (or no longer) the primary here: the loop over the FUSE file goes, unless something still mounts it. */
@@ -284,6 +310,8 @@ export function replicationController(o: ReplicationOptions): Replication {
       return { requeueAfterMs: 10_000 };
     }
     st = await dpStatus(volume);
+    // Demoting a data plane that still exposes the volume is refused (Busy): the loop device goes first.
+    if (want.role === "secondary" && st?.exposed) await unexposeLocal(volume, st, link);
     if (needsConfigure(st, want)) {
       await dp.configure(volume, want.epoch, want.role, want.peers);
       ctx.log.info({ volume, epoch: want.epoch, role: want.role, peers: want.peers }, "replica configured in the data plane");
