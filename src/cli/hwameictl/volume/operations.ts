@@ -4,8 +4,8 @@
 //   volume expand <vol> <targetCapacity>  (or --size)           → expand.ts (CSI ControllerExpandVolume + node grow)
 //   volume <op> abort <vol>  → spec.abort = true on the operation;  volume <op> list → the operations, their states
 // As in the original (cobra subcommands win), a volume literally named "abort" or "list" cannot be given to these verbs.
-// The migrate controller acts on migrations (docs/migration.md); convert is handled by the HA part where the data
-// plane runs. Nothing here reports progress that is not in the resource's status.
+// The migrate controller acts on migrations (docs/migration.md); convert by src/controller/convert/ (docs/replication.md).
+// Nothing here reports progress that is not in the resource's status.
 
 import type { Command } from "commander";
 import { HwError, invalid, notFound } from "../../../api/errors.ts";
