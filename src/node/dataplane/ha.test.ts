@@ -75,6 +75,16 @@ test("haState and synced: UpToDate only is Consistent/synced; fenced is Down; a 
     ["n1"],
   );
   assert.deepEqual(peersAwaitingConsent(dp({ suspended: false, peers })), []);
+  // a peer still Connecting: given a grace period (a replica being set up), then outdated too (a dead old primary)
+  const connecting = [{ node: "n1", address: "", state: "Connecting" }];
+  assert.deepEqual(
+    peersAwaitingConsent(dp({ suspended: true, peers: connecting }), () => 1000),
+    [],
+  );
+  assert.deepEqual(
+    peersAwaitingConsent(dp({ suspended: true, peers: connecting }), () => 3000).map((p) => p.node),
+    ["n1"],
+  );
   assert.deepEqual(peersAwaitingConsent(dp({ suspended: true, role: "secondary", peers })), []);
   assert.deepEqual(resyncOf({ node: "n1", address: "", state: "SyncTarget", resyncDoneBytes: 5, resyncTotalBytes: 10 }), {
     doneBytes: 5,

@@ -70,10 +70,17 @@ export function haStateOf(dp: DpVolumeStatus | undefined, unavailableWhy?: strin
   return { state: HAStates.Down, reason: `${role}: device is ${dp.localState || "unknown"}` };
 }
 
-/** The peers a suspended primary waits for consent to outdate (they disconnected while UpToDate). */
-export function peersAwaitingConsent(dp: DpVolumeStatus | undefined): DpPeerStatus[] {
+/** How long a peer may stay Connecting (a replica just being set up) before a suspended primary goes on without it. */
+export const CONNECTING_GRACE_MS = 3_000;
+
+/**
+ * The peers a suspended primary waits for consent to outdate: those that disconnected, and those still
+ * Connecting after `CONNECTING_GRACE_MS` (`connectingForMs` says for how long this agent has seen them so;
+ * a failover's old primary, whose node is gone, never connects).
+ */
+export function peersAwaitingConsent(dp: DpVolumeStatus | undefined, connectingForMs: (peer: string) => number = () => 0): DpPeerStatus[] {
   if (!dp || dp.role !== "primary" || !dp.suspended) return [];
-  return (dp.peers ?? []).filter((p) => p.state === "Disconnected");
+  return (dp.peers ?? []).filter((p) => p.state === "Disconnected" || (p.state === "Connecting" && connectingForMs(p.node) >= CONNECTING_GRACE_MS));
 }
 
 /** A peer is synced only when the primary sees it UpToDate. */

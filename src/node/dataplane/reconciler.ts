@@ -72,6 +72,8 @@ export function replicationController(o: ReplicationOptions): Replication {
   const lsnInf = new Informer<Lsn>(c.lsn, { log: ctx.log, name: "localstoragenodes(replication)" });
   const ctl = new Controller({ name: "replication", log: ctx.log, workers: 2, reconcile: (key) => reconcile(key) });
   let fuseDir = "";
+  /** When this agent first saw a peer Connecting (volume/peer): a primary waits CONNECTING_GRACE_MS for it. */
+  const connectingSince = new Map<string, number>();
   let avail: ReplicationStatus = { available: false, reason: `the data plane at ${o.socketPath} has not answered yet` };
 
   const onThisNode = (lv: Lv) => !!lv.spec?.config?.replicas.some((r) => r.hostname === me);
@@ -253,7 +255,13 @@ export function replicationController(o: ReplicationOptions): Replication {
 
   /** Consent for degraded mode: the API server learns first that the peer is behind, then the primary resumes. */
   async function consent(volume: string, st: DpVolumeStatus): Promise<boolean> {
-    const waiting = peersAwaitingConsent(st);
+    const now = Date.now();
+    for (const p of st.peers ?? []) {
+      const key = `${volume}/${p.node}`;
+      if (p.state !== "Connecting") connectingSince.delete(key);
+      else if (!connectingSince.has(key)) connectingSince.set(key, now);
+    }
+    const waiting = peersAwaitingConsent(st, (peer) => now - (connectingSince.get(`${volume}/${peer}`) ?? now));
     for (const p of waiting) {
       const r = lvrInf.list().find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === p.node);
       if (r) {

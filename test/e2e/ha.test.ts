@@ -1,0 +1,260 @@
+// HA volumes that really replicate (issue 12, docs/replication.md), on a 3-node dev cluster with --netns: each
+// node runs its own hwameistor-dataplane process beside its node agent. Through hwameictl (CSI):
+// 1. the -ha StorageClass appears once nodes report replication; an HA volume is created, mounted on its primary,
+//    written with fsync'd checksummed records; unmounted, the primary's and the secondary's backing devices are
+//    equal byte for byte;
+// 2. kill -9 of every process of the primary's node (agent and data plane; the supervisor first, so nothing
+//    restarts them) while a writer runs → after the node's Lease expires the volume fails over to the replica's
+//    node (epoch + 1) and is mounted there with every acknowledged record;
+// 3. a convertible 1-replica volume is converted to 2 replicas online while a writer runs, then both copies are
+//    compared block for block.
+// Needs root, /dev/fuse, loop devices, netns, the built data plane (make -C dataplane). `after` kills the writers
+// it started, unmounts its mounts and runs `cluster down --purge`, also on failure.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+// eslint-disable-next-line no-restricted-imports -- the test starts its writer processes and the CLI
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DataplaneClient } from "../../src/host/dataplane/client.ts";
+import type { DpVolumeStatus } from "../../src/host/dataplane/protocol.ts";
+import { listMounts, unmount } from "../../src/host/mount/mount.ts";
+import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
+import { kubectlRunner, waitFor } from "../helpers/kubectl.ts";
+
+const repo = resolve(import.meta.dirname, "../..");
+const MiB = 2 ** 20;
+const REC = 4096;
+let dir = "";
+let state = "";
+const writers: ChildProcess[] = [];
+const skip = !existsSync(DATAPLANE_BIN)
+  ? `the data plane is not built (${DATAPLANE_BIN}: make -C dataplane)`
+  : !existsSync("/dev/fuse")
+    ? "no /dev/fuse"
+    : false;
+
+function run(bin: "hwameistor" | "hwameictl", args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(
+      join(repo, "bin", bin),
+      args,
+      { cwd: repo, timeout: timeoutMs, maxBuffer: 32 * MiB, env: { ...process.env, HWAMEISTOR_STATE_DIR: state } },
+      (err, stdout, stderr) =>
+        res({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+async function ok(bin: "hwameistor" | "hwameictl", args: string[]): Promise<string> {
+  const r = await run(bin, args);
+  assert.equal(r.code, 0, `${bin} ${args.join(" ")} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+const clusterJson = () => JSON.parse(readFileSync(join(state, "cluster.json"), "utf8"));
+const k = () => kubectlRunner(join(state, "kubeconfig"));
+const getJson = async (...args: string[]) => JSON.parse(await k().ok(["get", ...args, "-o", "json"]));
+
+/** A writer process: 4 KiB records (seq, payload, sha256 of the payload), each pwrite'd and fdatasync'd; prints each acked seq. */
+function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () => number } {
+  const script = `
+    const fs = require("node:fs"), c = require("node:crypto");
+    const fd = fs.openSync(process.argv[1], "a+");
+    for (let seq = Number(process.argv[2]); ; seq++) {
+      const b = Buffer.alloc(${REC});
+      c.randomFillSync(b, 64, ${REC} - 64);
+      b.write(String(seq).padStart(16, "0"), 0);
+      b.write(c.createHash("sha256").update(b.subarray(64)).digest("hex").slice(0, 40), 16);
+      fs.writeSync(fd, b, 0, b.length, seq * ${REC});
+      fs.fdatasyncSync(fd);
+      process.stdout.write(seq + "\\n");
+    }`;
+  const proc = spawn(process.execPath, ["-e", script, file, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
+  writers.push(proc);
+  let last = from - 1;
+  let buf = "";
+  proc.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    if (lines.length) last = Number(lines.at(-1));
+  });
+  proc.stderr!.on("data", () => {});
+  return { proc, acked: () => last };
+}
+
+/** Every record 0..upTo is present and intact. */
+async function verifyRecords(file: string, upTo: number): Promise<void> {
+  const fh = await open(file, "r");
+  try {
+    const b = Buffer.alloc(REC);
+    for (let seq = 0; seq <= upTo; seq++) {
+      const { bytesRead } = await fh.read(b, 0, REC, seq * REC);
+      assert.equal(bytesRead, REC, `record ${seq} is there`);
+      assert.equal(b.subarray(0, 16).toString(), String(seq).padStart(16, "0"), `record ${seq}: its seq`);
+      assert.equal(b.subarray(16, 56).toString(), createHash("sha256").update(b.subarray(64)).digest("hex").slice(0, 40), `record ${seq}: its checksum`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function stopWriter(w: { proc: ChildProcess }): Promise<void> {
+  if (w.proc.exitCode === null && w.proc.signalCode === null) {
+    w.proc.kill("SIGTERM");
+    await new Promise((r) => w.proc.once("exit", r));
+  }
+}
+
+const dp = (node: string) => new DataplaneClient(join(state, "nodes", node, "dataplane.sock"), { node, timeoutMs: 10_000 });
+async function dpVolume(node: string, volume: string): Promise<DpVolumeStatus | undefined> {
+  const c = dp(node);
+  try {
+    return (await c.status()).find((v) => v.volume === volume);
+  } finally {
+    c.close();
+  }
+}
+
+/** sha256 of the first `bytes` of a block device (read with a plain fd: the devices are idle when this runs). */
+async function shaOf(dev: string, bytes: number): Promise<string> {
+  const fh = await open(dev, "r");
+  try {
+    const h = createHash("sha256");
+    const b = Buffer.alloc(8 * MiB);
+    for (let off = 0; off < bytes; off += b.length) {
+      const { bytesRead } = await fh.read(b, 0, Math.min(b.length, bytes - off), off);
+      h.update(b.subarray(0, bytesRead));
+    }
+    return h.digest("hex");
+  } finally {
+    await fh.close();
+  }
+}
+
+async function backingsEqual(volume: string, nodes: string[]): Promise<{ bytes: number; sha: string }> {
+  const sts = await Promise.all(nodes.map((n) => dpVolume(n, volume)));
+  const size = sts[0]!.sizeBytes;
+  const shas = await Promise.all(sts.map((s) => shaOf(String((s as unknown as { backingPath: string }).backingPath), size)));
+  assert.equal(new Set(shas).size, 1, `backings of ${volume} on ${nodes.join(", ")} differ: ${shas.join(" ")}`);
+  return { bytes: size, sha: shas[0]! };
+}
+
+const lvOf = (name: string) => getJson("localvolume", name);
+const replicasOf = async (name: string) => ((await getJson("localvolumereplicas")).items as any[]).filter((r) => r.spec.volumeName === name && !r.spec.delete);
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "hw-ha-e2e-"));
+  state = join(dir, "state");
+});
+
+after(async () => {
+  for (const w of writers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
+  if (dir) {
+    for (const m of (await listMounts()).filter((x) => x.target.startsWith(`${dir}/mnt`)).reverse()) await unmount(m.target).catch(() => {});
+  }
+  if (state && existsSync(state)) {
+    const r = await run("hwameistor", ["cluster", "down", "--purge", "--state-dir", state]);
+    if (r.code !== 0) console.log(`# cleanup down: ${r.stderr}`);
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test("HA: replicated writes, failover after kill -9 of the primary's node, convert 1→2 online", { skip, timeout: 900_000 }, async () => {
+  // ---------------------------------------------------------------- cluster with data planes
+  let t0 = Date.now();
+  await ok("hwameistor", ["cluster", "up", "--nodes", "3", "--disks-per-node", "1", "--disk-size", "2Gi", "--netns", "--state-dir", state, "-o", "json"]);
+  await waitFor(
+    async () =>
+      ((await getJson("localstoragenodes")).items as any[]).filter((l) => l.status?.replication?.available && l.status?.state === "Ready").length === 3,
+    180_000,
+    "3 nodes report replication available",
+  );
+  await waitFor(async () => (await k().run(["get", "storageclass", "hwameistor-storage-lvm-hdd-ha"])).code === 0, 60_000, "the -ha StorageClass");
+  const lsn1 = (await getJson("localstoragenode", "node-1")).status.replication;
+  assert.deepEqual(lsn1.frontends, ["fuse"]);
+  assert.match(lsn1.address, /^10\.\d+\.\d+\.\d+:43000$/);
+  console.log(`# cluster up with data planes, replication reported: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  // ---------------------------------------------------------------- an HA volume, written on its primary
+  t0 = Date.now();
+  await ok("hwameictl", ["volume", "create", "ha1", "--class", "hwameistor-storage-lvm-hdd-ha", "--size", "256Mi", "--node", "node-1"]);
+  let lv = await lvOf("ha1");
+  assert.equal(lv.spec.replicaNumber, 2);
+  const hosts = lv.spec.config.replicas.map((r: any) => r.hostname);
+  assert.equal(new Set(hosts).size, 2, "replicas on distinct nodes");
+  assert.equal(lv.spec.config.replicas.find((r: any) => r.primary).hostname, "node-1");
+  const second = hosts.find((h: string) => h !== "node-1");
+  for (const r of await replicasOf("ha1")) assert.equal(r.status.synced, true, `${r.metadata.name} synced`);
+  console.log(`# HA volume created, both replicas in sync: ${Date.now() - t0} ms`);
+  const m1 = join(dir, "mnt", "ha1-node-1");
+  await ok("hwameictl", ["volume", "mount", "ha1", "--node", "node-1", "--path", m1]);
+  const w1 = startWriter(join(m1, "records"));
+  await waitFor(() => w1.acked() >= 200, 120_000, "200 acknowledged records");
+  await stopWriter(w1);
+  const firstBatch = w1.acked();
+  await ok("hwameictl", ["volume", "unmount", "ha1", "--node", "node-1", "--path", m1]);
+  const eq = await backingsEqual("ha1", ["node-1", second]);
+  console.log(`# ${firstBatch + 1} fsync'd records; primary's and secondary's backings equal over ${eq.bytes / MiB} MiB`);
+
+  // ---------------------------------------------------------------- failover
+  await ok("hwameictl", ["volume", "mount", "ha1", "--node", "node-1", "--path", m1]);
+  const w2 = startWriter(join(m1, "records"), firstBatch + 1);
+  await waitFor(() => w2.acked() >= firstBatch + 100, 120_000, "writes running on the primary");
+  const procs = clusterJson().processes;
+  process.kill(clusterJson().supervisor.pid, "SIGKILL"); // first, so it restarts nothing
+  const killedAt = Date.now();
+  for (const p of ["node-1", "node-1-dataplane"]) process.kill(procs[p].pid, "SIGKILL");
+  await new Promise((r) => setTimeout(r, 1000));
+  w2.proc.kill("SIGKILL"); // its I/O fails (the FUSE connection died); what it acknowledged is what counts
+  await new Promise((r) => w2.proc.once("exit", r));
+  const acked = w2.acked();
+  console.log(`# killed node-1 (agent + data plane) with ${acked + 1} records acknowledged`);
+  await waitFor(async () => (await lvOf("ha1")).spec.config.replicas.find((r: any) => r.primary).hostname === second, 120_000, `failover to ${second}`);
+  const failedOverAt = Date.now();
+  lv = await lvOf("ha1");
+  const lease = await getJson("lease", "-n", "hwameistor", "hwameistor-local-storage-worker-node-1").catch(() => undefined);
+  const expiry = lease ? Date.parse(lease.spec.renewTime) + lease.spec.leaseDurationSeconds * 1000 : undefined;
+  const m2 = join(dir, "mnt", `ha1-${second}`);
+  await ok("hwameictl", ["volume", "mount", "ha1", "--node", second, "--path", m2]);
+  const publishedAt = Date.now();
+  console.log(
+    `# failover: config version ${lv.spec.config.version}; kill → new primary ${((failedOverAt - killedAt) / 1000).toFixed(1)} s, kill → mounted on ${second} ${((publishedAt - killedAt) / 1000).toFixed(1)} s` +
+      (expiry ? `; lease expiry → mounted ${((publishedAt - expiry) / 1000).toFixed(1)} s` : ""),
+  );
+  await verifyRecords(join(m2, "records"), acked);
+  console.log(`# all ${acked + 1} acknowledged records present and intact on ${second}: 0 lost`);
+  await ok("hwameictl", ["volume", "unmount", "ha1", "--node", second, "--path", m2]);
+
+  // ---------------------------------------------------------------- convert 1 → 2 online
+  await waitFor(async () => (await getJson("localstoragenode", "node-1")).status.state === "Offline", 120_000, "node-1 Offline");
+  const live = ["node-2", "node-3"];
+  await ok("hwameictl", ["volume", "create", "cv", "--class", "hwameistor-storage-lvm-hdd-convertible", "--size", "256Mi", "--node", "node-3"]);
+  const m3 = join(dir, "mnt", "cv");
+  await ok("hwameictl", ["volume", "mount", "cv", "--node", "node-3", "--path", m3]);
+  const w3 = startWriter(join(m3, "records"));
+  await waitFor(() => w3.acked() >= 100, 120_000, "writes on the 1-replica volume");
+  t0 = Date.now();
+  await ok("hwameictl", ["volume", "convert", "cv"]);
+  await waitFor(
+    async () => (await k().run(["get", "localvolumeconvert", "convert-cv"])).code !== 0 && (await lvOf("cv")).status.state === "Ready",
+    300_000,
+    "convert-cv completed",
+  );
+  const convertMs = Date.now() - t0;
+  const cvLv = await lvOf("cv");
+  assert.equal(cvLv.spec.replicaNumber, 2);
+  assert.deepEqual(cvLv.spec.config.replicas.map((r: any) => r.hostname).sort(), live);
+  const during = w3.acked();
+  await waitFor(() => w3.acked() >= during + 50, 60_000, "the writer kept writing after the conversion");
+  await stopWriter(w3);
+  await ok("hwameictl", ["volume", "unmount", "cv", "--node", "node-3", "--path", m3]);
+  const cvEq = await backingsEqual("cv", live);
+  console.log(`# convert 1→2 online with a writer: ${convertMs} ms; ${w3.acked() + 1} records; both copies equal block for block over ${cvEq.bytes / MiB} MiB`);
+  const m4 = join(dir, "mnt", "cv-again");
+  await ok("hwameictl", ["volume", "mount", "cv", "--node", "node-3", "--path", m4]);
+  await verifyRecords(join(m4, "records"), w3.acked());
+  await ok("hwameictl", ["volume", "unmount", "cv", "--node", "node-3", "--path", m4]);
+});
