@@ -58,7 +58,7 @@ const k = () => kubectlRunner(join(state, "kubeconfig"));
 const getJson = async (...args: string[]) => JSON.parse(await k().ok(["get", ...args, "-o", "json"]));
 
 /** A writer process: 4 KiB records (seq, payload, sha256 of the payload), each pwrite'd and fdatasync'd; prints each acked seq. */
-function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () => number } {
+function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () => number; exited: Promise<unknown> } {
   const script = `
     const fs = require("node:fs"), c = require("node:crypto");
     const fd = fs.openSync(process.argv[1], "a+");
@@ -73,6 +73,7 @@ function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () =>
     }`;
   const proc = spawn(process.execPath, ["-e", script, file, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
   writers.push(proc);
+  const exited = new Promise((r) => proc.once("exit", r));
   let last = from - 1;
   let buf = "";
   proc.stdout!.on("data", (d: Buffer) => {
@@ -82,7 +83,7 @@ function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () =>
     if (lines.length) last = Number(lines.at(-1));
   });
   proc.stderr!.on("data", () => {});
-  return { proc, acked: () => last };
+  return { proc, acked: () => last, exited };
 }
 
 /** Every record 0..upTo is present and intact. */
@@ -101,11 +102,9 @@ async function verifyRecords(file: string, upTo: number): Promise<void> {
   }
 }
 
-async function stopWriter(w: { proc: ChildProcess }): Promise<void> {
-  if (w.proc.exitCode === null && w.proc.signalCode === null) {
-    w.proc.kill("SIGTERM");
-    await new Promise((r) => w.proc.once("exit", r));
-  }
+async function stopWriter(w: { proc: ChildProcess; exited: Promise<unknown> }): Promise<void> {
+  w.proc.kill("SIGTERM");
+  await w.exited;
 }
 
 const dp = (node: string) => new DataplaneClient(join(state, "nodes", node, "dataplane.sock"), { node, timeoutMs: 10_000 });
@@ -209,7 +208,7 @@ test("HA: replicated writes, failover after kill -9 of the primary's node, conve
   for (const p of ["node-1", "node-1-dataplane"]) process.kill(procs[p].pid, "SIGKILL");
   await new Promise((r) => setTimeout(r, 1000));
   w2.proc.kill("SIGKILL"); // its I/O fails (the FUSE connection died); what it acknowledged is what counts
-  await new Promise((r) => w2.proc.once("exit", r));
+  await w2.exited;
   const acked = w2.acked();
   console.log(`# killed node-1 (agent + data plane) with ${acked + 1} records acknowledged`);
   await waitFor(async () => (await lvOf("ha1")).spec.config.replicas.find((r: any) => r.primary).hostname === second, 120_000, `failover to ${second}`);

@@ -38,7 +38,7 @@ export function isExists(e: unknown): boolean {
 }
 /** "gone" failures: no such device / namespace. */
 export function isNotFound(e: unknown): boolean {
-  return isCommandError(e) && /Cannot find device|No such file or directory|does not exist|Cannot open network namespace/i.test(e.stderr);
+  return isCommandError(e) && /Cannot find device|No such device|No such file or directory|does not exist|Cannot open network namespace/i.test(e.stderr);
 }
 
 async function tolerate(p: Promise<unknown>, ok: (e: unknown) => boolean): Promise<void> {

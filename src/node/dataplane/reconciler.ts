@@ -327,15 +327,17 @@ export function replicationController(o: ReplicationOptions): Replication {
     st = await dpStatus(volume);
     if (!st) throw new Error(`data plane lost volume ${volume} right after configure`);
     if (want.role === "primary") {
-      await exposeLocal(volume, st, link);
+      // Consent first: a suspended primary holds every FUSE request, and attaching a loop device to its file
+      // issues some (losetup would hang, and this pass with it).
       if (await consent(volume, st)) st = (await dpStatus(volume)) ?? st;
+      if (!st.suspended) await exposeLocal(volume, st, link);
       await reportAsPrimary(volume, st, lvr!);
     } else {
       await unexposeLocal(volume, st, link);
     }
     await writeMine(lvr!, { devPath: link, haState: haStateOf(st), dp: st });
-    const settling = st.role === "primary" && (st.peers ?? []).some((p) => p.state !== "UpToDate");
-    return { requeueAfterMs: settling ? 2_000 : 30_000 };
+    const settling = st.role === "primary" && (st.suspended || (st.peers ?? []).some((p) => p.state !== "UpToDate"));
+    return { requeueAfterMs: settling ? (st.suspended ? 1_000 : 2_000) : 30_000 };
   }
 
   let sub: { close: () => void } | undefined;
