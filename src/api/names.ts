@@ -130,6 +130,11 @@ export const Annotations = {
   CsiName: "hwameistor.io/csi-name",
   /** On LocalVolume (additive): CSI DeleteVolume arrived while snapshots exist; deleted when they are gone. */
   DeleteDeferred: "hwameistor.io/delete-deferred",
+  /**
+   * On a replicated LocalVolume (additive): `<fsType>/<uuid>` of the filesystem the first primary created, so the
+   * node of a later primary (failover, convert) mounts that filesystem instead of refusing it as foreign data.
+   */
+  ReplicatedFilesystem: "hwameistor.io/replicated-filesystem",
   /** On a core Node: the node's storage (replication) IPv4 address. */
   StorageIPv4: "localstorage.hwameistor.io/storage-ipv4",
   /** On LocalVolume: `migrateStarted` | `migrateCompleted`. */

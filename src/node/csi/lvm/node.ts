@@ -20,7 +20,8 @@
 
 import { realpath, lstat, stat } from "node:fs/promises";
 import { HwError, isHwError, notFound } from "../../../api/errors.ts";
-import { PublishContextKeys, VolumeEncryptTypes, VolumeStates } from "../../../api/names.ts";
+import { Annotations, PublishContextKeys, VolumeEncryptTypes, VolumeStates } from "../../../api/names.ts";
+import { isReplicatedVolume } from "../../../api/replication.ts";
 import { closeLuks, openLuks, readPassphrase } from "../../storage/encrypt/luks.ts";
 import { deviceSizeBytes, isBlockDevice } from "../../../host/blkdev.ts";
 import * as btrfs from "../../../host/btrfs/btrfs.ts";
@@ -150,7 +151,11 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     if (accessType === "block") {
       await pub.publishBlock(p, dev, { devPath });
     } else {
+      const lv = await o.c.lv.get(volume).catch(() => undefined);
+      const replicated = !!lv && isReplicatedVolume(lv);
+      if (replicated) adoptReplicatedFilesystem(volume, devPath, lv!.metadata?.annotations?.[Annotations.ReplicatedFilesystem]);
       const fsType = await pub.publishMount(p, dev, { devPath });
+      if (replicated) await recordReplicatedFilesystem(volume, lv!.metadata?.annotations?.[Annotations.ReplicatedFilesystem]);
       if (!p.readOnly) {
         await growIfSmaller(volume, fsType, dev, target).catch((e: unknown) =>
           log.warn({ volume, err: String(e) }, "growing the filesystem at publish failed"),
@@ -159,6 +164,31 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
     }
     log.info({ volume, target, accessType, dev }, "volume published");
     return {};
+  }
+
+  /**
+   * A replicated volume's filesystem was created by the node of its first primary; this node (a later primary)
+   * knows it from the LocalVolume annotation and records it as its own, so the publish rules mount exactly that
+   * filesystem (same UUID) and still refuse anything else as foreign data.
+   */
+  function adoptReplicatedFilesystem(volume: string, devPath: string, annotation: string | undefined): void {
+    const m = /^([a-z0-9]+)\/([0-9a-fA-F-]+)$/.exec(annotation ?? "");
+    if (!m || lvmVolumeRecords.read(o.stateDir, volume)) return;
+    lvmVolumeRecords.write(o.stateDir, {
+      volume,
+      devPath,
+      accessType: "mount",
+      formatted: { fsType: m[1]!, uuid: m[2]! },
+      firstPublishedAt: new Date().toISOString(),
+    });
+    log.info({ volume, fsType: m[1], uuid: m[2] }, "replicated volume: adopted the filesystem its first primary created");
+  }
+
+  /** The first primary to format a replicated volume tells the others which filesystem is the volume's. */
+  async function recordReplicatedFilesystem(volume: string, annotation: string | undefined): Promise<void> {
+    const f = lvmVolumeRecords.read(o.stateDir, volume)?.formatted;
+    if (annotation || !f?.uuid) return;
+    await o.c.lv.patch(volume, { metadata: { annotations: { [Annotations.ReplicatedFilesystem]: `${f.fsType}/${f.uuid}` } } });
   }
 
   /** After unmounting: close /dev/mapper/<volume>-encrypt when the volume is encrypted (the original's rule). */
