@@ -61,7 +61,7 @@ const getJson = async (...args: string[]) => JSON.parse(await k().ok(["get", ...
 function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () => number; exited: Promise<unknown> } {
   const script = `
     const fs = require("node:fs"), c = require("node:crypto");
-    const fd = fs.openSync(process.argv[1], "a+");
+    const fd = fs.openSync(process.argv[1], fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644); // positional writes: record seq at seq * REC
     for (let seq = Number(process.argv[2]); ; seq++) {
       const b = Buffer.alloc(${REC});
       c.randomFillSync(b, 64, ${REC} - 64);
@@ -73,7 +73,8 @@ function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () =>
     }`;
   const proc = spawn(process.execPath, ["-e", script, file, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
   writers.push(proc);
-  const exited = new Promise((r) => proc.once("exit", r));
+  // "close": the process exited AND its stdout was read to the end (every acknowledged seq seen).
+  const exited = new Promise((r) => proc.once("close", r));
   let last = from - 1;
   let buf = "";
   proc.stdout!.on("data", (d: Buffer) => {

@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { HwError, isHwError } from "../../api/errors.ts";
 import type { ReplicationStatus } from "../../api/kinds/local-storage-node.ts";
 import type { LocalVolumeReplicaStatus } from "../../api/kinds/local-volume-replica.ts";
-import { HAStates, VolumeStates } from "../../api/names.ts";
+import { HAStates, NodeStates, VolumeStates } from "../../api/names.ts";
 import { haDevPath, isReplicatedVolume, peerAddress } from "../../api/replication.ts";
 import { DataplaneClient } from "../../host/dataplane/client.ts";
 import type { DpVolumeStatus } from "../../host/dataplane/protocol.ts";
@@ -261,7 +261,10 @@ export function replicationController(o: ReplicationOptions): Replication {
       if (p.state !== "Connecting") connectingSince.delete(key);
       else if (!connectingSince.has(key)) connectingSince.set(key, now);
     }
-    const waiting = peersAwaitingConsent(st, (peer) => now - (connectingSince.get(`${volume}/${peer}`) ?? now));
+    // A peer whose node is Offline gets no grace: it is not being set up, it is gone.
+    const waiting = peersAwaitingConsent(st, (peer) =>
+      lsnInf.getByName(peer)?.status?.state === NodeStates.Offline ? Infinity : now - (connectingSince.get(`${volume}/${peer}`) ?? now),
+    );
     for (const p of waiting) {
       const r = lvrInf.list().find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === p.node);
       if (r) {
