@@ -3,6 +3,8 @@
 // cluster.json and the API server. The API part is best effort: with the API server down the processes
 // still show, and `apiError` says why the rest is missing.
 
+import { poolRows, type PoolRow } from "../cli/hwameictl/pool/list.ts";
+export type { PoolRow };
 import { existsSync } from "node:fs";
 import { HwError } from "../api/errors.ts";
 import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
@@ -33,15 +35,6 @@ export interface NodeRow {
   storageNode: string;
   storageIP: string;
 }
-export interface PoolRow {
-  node: string;
-  pool: string;
-  class: string;
-  disks: number;
-  totalBytes: number;
-  freeBytes: number;
-  volumes: number;
-}
 export interface StatusResult {
   stateDir: string;
   status: ClusterState["status"];
@@ -55,11 +48,6 @@ export interface StatusResult {
   apiError?: string;
   upDurationMs?: number;
 }
-
-type Pools = Record<
-  string,
-  { class?: string; disks?: unknown[]; totalCapacityBytes?: number; freeCapacityBytes?: number; volumes?: unknown[]; usedVolumeCount?: number }
->;
 
 export async function clusterStatus(stateDir: string): Promise<StatusResult> {
   const l = layoutOf(stateDir);
@@ -120,23 +108,7 @@ export async function clusterStatus(stateDir: string): Promise<StatusResult> {
         storageNode: lsn?.status?.state ?? "-",
         storageIP: lsn?.spec?.storageIP ?? plan?.nodes.find((n) => n.node === name)?.ip ?? "",
       });
-      for (const [obj, kind] of [
-        [lsn, "storage"],
-        [ldn, "disk"],
-      ] as const) {
-        for (const [pool, p] of Object.entries((obj?.status?.pools ?? {}) as Pools)) {
-          void kind;
-          res.pools.push({
-            node: name,
-            pool,
-            class: p.class ?? "",
-            disks: p.disks?.length ?? 0,
-            totalBytes: p.totalCapacityBytes ?? 0,
-            freeBytes: p.freeCapacityBytes ?? 0,
-            volumes: p.volumes?.length ?? p.usedVolumeCount ?? 0,
-          });
-        }
-      }
+      res.pools.push(...poolRows([lsn, ldn].filter((o) => o !== undefined)));
     }
   } catch (e) {
     res.apiError = (e as Error).message;

@@ -92,21 +92,16 @@ export function podStatus(i: StatusInput): PodStatus {
   const conditions: Condition[] = [
     cond(prev, "PodReadyToStartContainers", i.blockedBy ? "False" : "True", i.now),
     cond(prev, "Initialized", "True", i.now),
-    cond(
-      prev,
-      "Ready",
-      ready ? "True" : "False",
-      i.now,
-      ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady",
-      ready || terminal ? undefined : why,
-    ),
-    cond(
-      prev,
-      "ContainersReady",
-      ready ? "True" : "False",
-      i.now,
-      ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady",
-      ready || terminal ? undefined : why,
+    // Without readiness gates the pod is Ready exactly when its containers are (the kubelet's rule): one status, two types.
+    ...["Ready", "ContainersReady"].map((type) =>
+      cond(
+        prev,
+        type,
+        ready ? "True" : "False",
+        i.now,
+        ready ? undefined : terminal ? "PodCompleted" : "ContainersNotReady",
+        ready || terminal ? undefined : why,
+      ),
     ),
     ...(prev ?? []).filter((c) => c.type === "PodScheduled"),
   ];
