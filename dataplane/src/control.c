@@ -38,8 +38,23 @@ void dp_emit(struct dataplane *dp, const char *event, const char *volume) {
   jw_str(&b, "event", event);
   if (volume) jw_str(&b, "volume", volume);
   sb_append(&b, "}", 1);
+  sb_append(&b, "\n", 1);
+  /* Never block here (callers sit on the I/O path's edges): a subscriber that does not read its events, e.g. a
+   * stopped node agent, is cut off instead (it re-reads the whole status when it subscribes again). */
   pthread_mutex_lock(&dp->lock);
-  for (int i = 0; i < dp->nsubscribers; i++) conn_send(dp->subscribers[i], &b);
+  for (int i = 0; i < dp->nsubscribers; i++) {
+    struct conn *c = dp->subscribers[i];
+    if (pthread_mutex_trylock(&c->wlock) != 0) {
+      shutdown(c->fd, SHUT_RDWR);
+      continue;
+    }
+    ssize_t n = send(c->fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    pthread_mutex_unlock(&c->wlock);
+    if (n != (ssize_t)b.len) {
+      LOGW("control: a subscriber does not read its events; closing its connection");
+      shutdown(c->fd, SHUT_RDWR);
+    }
+  }
   pthread_mutex_unlock(&dp->lock);
   sb_free(&b);
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../src/host/loop/loop.ts";
 import { mkfs } from "../../src/host/fs/fs.ts";
 import { listMounts, mount, unmount } from "../../src/host/mount/mount.ts";
-import { MiB, buildDataplane, cleanupFuse, Dataplane, fuseMounted } from "./harness.ts";
+import { MiB, buildDataplane, cleanupFuse, Dataplane, fuseMounted, until } from "./harness.ts";
 
 const SIZE = 256 * MiB;
 
@@ -56,6 +56,7 @@ describe("data plane: one replica through FUSE", () => {
 
   test("hello, ensure, configure, expose; bad requests answer clear errors", async () => {
     await dp.start();
+    await dp.must("subscribe");
     const hello = await dp.must("hello");
     assert.equal(hello.node, "dp1");
     assert.deepEqual(hello.frontends, ["fuse"]);
@@ -78,6 +79,11 @@ describe("data plane: one replica through FUSE", () => {
     assert.deepEqual([stale.error?.code, stale.error?.reason], ["FAILED_PRECONDITION", "StaleEpoch"]);
     const exposed = await dp.must("expose", { volume: "v1" });
     assert.equal(exposed.path, join(dp.fuseDir, "v1"));
+    await until(() => dp.events.some((e) => e.event === "exposed"), 2000, "the exposed event");
+    assert.deepEqual(
+      dp.events.map((e) => `${e.event} ${e.volume}`),
+      ["created v1", "configured v1", "exposed v1"],
+    );
   });
 
   test("a loop device with direct I/O over the FUSE file: mkfs, mount, write, read back; bytes land in the backing", async () => {
