@@ -170,6 +170,21 @@ test("node enable; pool expand; disk owner and reserve <true|false>", { timeout:
   assert.equal((await c.ld.get("localdisk-free"))?.spec?.reserved, false);
 });
 
+test("node drain | uncordon: the node cordoned, each of its volumes with its migration", { timeout: 60_000 }, async () => {
+  const out = await ok(["node", "drain", "n1"]);
+  assert.match(out, /node n1 cordoned/);
+  assert.match(out, /v1\s+migrate-v1/);
+  assert.equal((await c.node.get("n1"))?.spec?.unschedulable, true);
+  const json = JSON.parse(await ok(["node", "drain", "n1", "-o", "json"]));
+  assert.deepEqual(
+    json.volumes.map((v: { volume: string }) => v.volume),
+    ["v1"],
+  );
+  assert.match(await ok(["node", "uncordon", "n1"]), /node n1 uncordoned/);
+  assert.equal((await c.node.get("n1"))?.spec?.unschedulable, undefined);
+  await fails(["node", "drain", "n9"], 3, /n9/);
+});
+
 test("sc list|add|delete with the original's flags; vsc; vs; lvs", { timeout: 120_000 }, async () => {
   const sc = JSON.parse(
     await ok(["sc", "add", "gold", "--poolClass", "SSD", "--replicaNumber", "2", "--convertible", "true", "--fstype", "ext4", "--iops", "100", "-o", "json"]),

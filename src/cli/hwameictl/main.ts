@@ -20,6 +20,7 @@ import { registerVolumeMount } from "./volume/mount.ts";
 import { registerVolumeUnmount } from "./volume/unmount.ts";
 import { registerVolumeOperations } from "./volume/operations.ts";
 import { registerNodeEnable } from "./node/enable.ts";
+import { registerNodeDrain } from "./node/drain.ts";
 import { registerPoolExpand } from "./pool/expand.ts";
 import { registerDiskOwner } from "./disk/owner.ts";
 import { registerStorageClassCommands } from "./sc/index.ts";
@@ -55,6 +56,7 @@ export function buildHwameictl(io: { out?: NodeJS.WritableStream; onUsageError?:
   registerNodeList(node, ctl);
   registerNodeGet(node, ctl);
   registerNodeEnable(node, ctl);
+  registerNodeDrain(node, ctl);
   const disk = noun("disk", "local disks");
   registerDiskList(disk, ctl);
   registerDiskReserve(disk, ctl);
