@@ -1,0 +1,171 @@
+// The migrate controller against the REAL embedded API server, the test playing the LocalVolume reconciler and
+// both node agents (replicas appear Ready, the copy reports equal checksums). The controller is stopped and a
+// fresh one started at every phase it reaches: each resumes from the objects, the volume never has two
+// primaries, and it ends on the target with the annotation `migrateCompleted` and the migration deleted.
+// (A stop between two writes, not a SIGKILL mid-write: the API server applies each write atomically.)
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { toCrd } from "../../api/crd.ts";
+import { kindDefinitions } from "../../api/kinds/index.ts";
+import { syncConfigName } from "../../api/volume-sync.ts";
+import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
+import { CONFIG_MAP } from "../../kube/resources.ts";
+import { silentLogger, type KubeObject } from "../../kube/types.ts";
+import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { migrateController } from "./reconciler.ts";
+
+const GiB = 1024 ** 3;
+const POOL = "LocalStorage_PoolHDD";
+let srv: TestServer | undefined;
+let c!: HwameistorClients;
+let stopAgents = false;
+
+before(async () => {
+  const start = await loadServer();
+  assert.ok(start, "embedded API server");
+  srv = await new TestServer(start).up();
+  const crds = srv.client.forKind({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+  });
+  for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
+  c = hwameistorClients(srv.client);
+  await waitFor("CRDs served", () =>
+    c.lsn.list().then(
+      () => true,
+      () => false,
+    ),
+  );
+});
+
+after(async () => {
+  stopAgents = true;
+  await srv?.dispose();
+});
+
+/** The LocalVolume reconciler's and the node agents' part, played every 100 ms. */
+async function playAgents(): Promise<void> {
+  const cms = srv!.client.forKind<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP);
+  while (!stopAgents) {
+    try {
+      const lv = await c.lv.get("v1");
+      const nodes = (lv?.spec?.config?.replicas ?? []).map((r) => r.hostname);
+      const lvrs = (await c.lvr.list()).items;
+      for (const n of nodes) {
+        if (lvrs.some((r) => r.spec?.nodeName === n)) continue;
+        await c.lvr.create({ metadata: { name: `v1-${n}` }, spec: { volumeName: "v1", poolName: POOL, nodeName: n, requiredCapacityBytes: GiB } } as never);
+        const r = (await c.lvr.get(`v1-${n}`))!;
+        await c.lvr.updateStatus({ ...r, status: { state: "Ready", synced: true } } as never);
+      }
+      for (const r of lvrs) if (!nodes.includes(r.spec?.nodeName ?? "")) await c.lvr.delete(r.metadata!.name!);
+      const cm = await cms.get(syncConfigName("v1"), "hwameistor");
+      if (cm && !cm.data?.targetChecksum) {
+        const attempt = cm.data?.attempt ?? "1";
+        await cms.patch(
+          syncConfigName("v1"),
+          { data: { sourceChecksum: "abc", sourceAttempt: attempt, targetChecksum: "abc", targetAttempt: attempt } },
+          { namespace: "hwameistor", type: "merge" },
+        );
+      }
+    } catch {
+      // a conflict with the controller: next round
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("stopped and restarted at every phase, a migration resumes and ends on the target with one primary", { timeout: 90_000 }, async () => {
+  for (const n of ["n1", "n2"]) {
+    await c.lsn.create({ metadata: { name: n }, spec: { hostname: n, storageIP: "" } } as never);
+    const lsn = (await c.lsn.get(n))!;
+    await c.lsn.updateStatus({
+      ...lsn,
+      status: {
+        state: "Ready",
+        pools: {
+          [POOL]: {
+            name: POOL,
+            class: "HDD",
+            totalCapacityBytes: 10 * GiB,
+            usedCapacityBytes: 0,
+            freeCapacityBytes: 10 * GiB,
+            totalVolumeCount: 1000,
+            usedVolumeCount: 0,
+            volumes: [],
+          },
+        },
+      },
+    } as never);
+  }
+  await c.lv.create({
+    metadata: { name: "v1" },
+    spec: {
+      requiredCapacityBytes: GiB,
+      poolName: POOL,
+      replicaNumber: 1,
+      accessibility: { nodes: ["n1"] },
+      config: {
+        version: 1,
+        volumeName: "v1",
+        requiredCapacityBytes: GiB,
+        convertible: false,
+        resourceID: -1,
+        readyToInitialize: false,
+        initialized: false,
+        replicas: [{ id: 1, hostname: "n1", ip: "", primary: true }],
+      },
+    },
+  } as never);
+  const lv = (await c.lv.get("v1"))!;
+  await c.lv.updateStatus({ ...lv, status: { state: "Ready", rawblock: false } } as never);
+  const agents = playAgents();
+  await waitFor("the source replica", async () => !!(await c.lvr.get("v1-n1")));
+  await c.lvmigrate.create({
+    metadata: { name: "migrate-v1" },
+    spec: { volumeName: "v1", sourceNode: "n1", targetNodesSuggested: ["n2"], migrateAllVols: true, abort: false },
+  } as never);
+
+  const seen: string[] = [];
+  let restarts = 0;
+  let ctl = migrateController({ client: srv!.client, log: silentLogger });
+  await ctl.start();
+  try {
+    await waitFor(
+      "the migration to finish",
+      async () => {
+        const lvNow = await c.lv.get("v1");
+        const primaries = (lvNow?.spec?.config?.replicas ?? []).filter((r) => r.primary).map((r) => r.hostname);
+        assert.ok(primaries.length === 1, `exactly one primary, saw ${primaries.join(", ") || "none"}`);
+        const m = await c.lvmigrate.get("migrate-v1");
+        const st = m?.status?.state ?? "";
+        if (m && st && seen.at(-1) !== st) {
+          seen.push(st);
+          await ctl.stop(); // the controller goes away at this phase …
+          ctl = migrateController({ client: srv!.client, log: silentLogger }); // … and a new one takes over
+          await ctl.start();
+          restarts++;
+        }
+        return !m;
+      },
+      60_000,
+    );
+  } finally {
+    await ctl.stop();
+    stopAgents = true;
+    await agents;
+  }
+  assert.ok(seen.includes("SyncReplica") && seen.includes("PruneReplica"), `phases seen: ${seen.join(" → ")}`);
+  assert.ok(restarts >= 4, `restarted at every phase (${restarts})`);
+  const done = (await c.lv.get("v1"))!;
+  assert.deepEqual(
+    done.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+    ["n2:true"],
+  );
+  assert.equal(done.spec?.replicaNumber, 1);
+  assert.deepEqual(done.spec?.accessibility?.nodes, ["n2"]);
+  assert.equal(done.metadata?.annotations?.["hwameistor.io/volume-migrate-state"], "migrateCompleted");
+  assert.equal(await srv!.client.forKind(CONFIG_MAP).get(syncConfigName("v1"), "hwameistor"), undefined, "sync ConfigMap removed");
+});
