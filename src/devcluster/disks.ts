@@ -6,6 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { basename } from "node:path";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../host/loop/loop.ts";
 import { listMounts, unmount, type MountInfo } from "../host/mount/mount.ts";
 import { layoutOf, nodeLayout, nodeNames } from "./layout.ts";
@@ -47,16 +48,26 @@ export function mountsToRemove(stateDir: string, mounts: MountInfo[], loops: Loo
 
 export const loopsOf = (stateDir: string, loops: LoopDevice[]): LoopDevice[] => loops.filter((l) => under(stateDir, l.backFile));
 
+/**
+ * Ours: backed by a file under the state dir, or one of `known` (listed before the processes stopped) whose backing
+ * file is still the same or is that file's name alone — what the kernel shows for a loop over a FUSE file (an HA
+ * volume's data plane frontend) once the FUSE mount is gone. Without `known` such a loop cannot be told apart.
+ */
+export const ourLoops = (stateDir: string, loops: LoopDevice[], known: LoopDevice[] = []): LoopDevice[] =>
+  loops.filter(
+    (l) => under(stateDir, l.backFile) || known.some((k) => k.name === l.name && (k.backFile === l.backFile || l.backFile === `/${basename(k.backFile)}`)),
+  );
+
 export interface TeardownReport {
   unmounted: string[];
   detached: string[];
   left: string[];
 }
 
-export async function teardownMountsAndLoops(stateDir: string, rounds = 6): Promise<TeardownReport> {
+export async function teardownMountsAndLoops(stateDir: string, rounds = 6, known: LoopDevice[] = []): Promise<TeardownReport> {
   const rep: TeardownReport = { unmounted: [], detached: [], left: [] };
   for (let round = 0; round < rounds; round++) {
-    const loops = loopsOf(stateDir, await listLoops());
+    const loops = ourLoops(stateDir, await listLoops(), known);
     const mounts = mountsToRemove(stateDir, await listMounts(), loops);
     if (loops.length === 0 && mounts.length === 0) return rep;
     for (const m of mounts) {
@@ -80,7 +91,7 @@ export async function teardownMountsAndLoops(stateDir: string, rounds = 6): Prom
     }
     await new Promise((r) => setTimeout(r, 200 * round));
   }
-  const loops = loopsOf(stateDir, await listLoops());
+  const loops = ourLoops(stateDir, await listLoops(), known);
   const mounts = mountsToRemove(stateDir, await listMounts(), loops);
   rep.left = [...mounts.map((m) => `mount ${m.target}`), ...loops.map((l) => `loop ${l.name} (${l.backFile})`)];
   return rep;

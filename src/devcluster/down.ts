@@ -4,12 +4,13 @@
 // `--purge` also deletes the state dir (disk files, the API server's data). Works without cluster.json
 // (a crashed `up`): then it finds loops, mounts and namespaces by the state dir alone.
 
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { findContainerProcesses, killContainer } from "../host/container/container.ts";
 import { commandLineOf, isAlive, signalProcess } from "../host/netns/daemon.ts";
 import { sleep } from "../kube/types.ts";
-import { teardownMountsAndLoops } from "./disks.ts";
+import { loopsOf, teardownMountsAndLoops } from "./disks.ts";
+import { listLoops, type LoopDevice } from "../host/loop/loop.ts";
 import { layoutOf, networkPlan, nodeNames } from "./layout.ts";
 import { teardownNetwork } from "./network.ts";
 import { isSameProcess, processSpecs } from "./processes.ts";
@@ -38,6 +39,11 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
   const l = layoutOf(o.stateDir);
   const res: DownResult = { stateDir: l.stateDir, stopped: [], unmounted: [], detached: [], network: [], sockets: [], purged: false, left: [] };
   const state = existsSync(l.clusterJson) ? readState(l.clusterJson) : undefined;
+
+  // 0. the loop devices of ours, listed while the data planes still serve their FUSE files (see ourLoops), and those
+  //    an HA device link under the state dir points at (`<pool>-HA/<volume>` → a loop over the FUSE file <volume>),
+  //    found even when a killed data plane took its FUSE mount (and so the loop's backing path) with it.
+  const knownLoops = [...loopsOf(l.stateDir, await listLoops()), ...haLinkLoops(l.nodesDir)];
 
   // 1. processes: the supervisor first (it stops the rest in order), then stragglers.
   const sup = state?.supervisor?.pid;
@@ -78,7 +84,7 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
   for (const c of containers) if (isAlive(c.pid)) res.left.push(`container process ${c.pid} (${c.rcFile})`);
 
   // 2. mounts and loop devices
-  const t = await teardownMountsAndLoops(l.stateDir);
+  const t = await teardownMountsAndLoops(l.stateDir, 6, knownLoops);
   res.unmounted = t.unmounted;
   res.detached = t.detached;
   res.left.push(...t.left);
@@ -117,4 +123,22 @@ export async function clusterDown(o: { stateDir: string; purge?: boolean; progre
     res.left.push(`state dir ${l.stateDir} kept: something of the cluster is still in use`);
   }
   return res;
+}
+
+/** Loops that HA device links (`…/<pool>-HA/<volume>` → /dev/loopN) under the nodes' dirs point at, as `known` loops. */
+function haLinkLoops(nodesDir: string): LoopDevice[] {
+  const out: LoopDevice[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 6 || !existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.isSymbolicLink() && dir.endsWith("-HA")) {
+        const target = readlinkSync(p);
+        if (/^\/dev\/loop\d+$/.test(target)) out.push({ name: target, backFile: `/fuse/${e.name}` } as LoopDevice);
+      }
+    }
+  };
+  walk(nodesDir, 0);
+  return out;
 }

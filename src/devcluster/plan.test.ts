@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS } from "./options.ts";
 import { clusterId, layoutOf, networkPlan, nodeLayout } from "./layout.ts";
 import { isSameProcess, processSpecs } from "./processes.ts";
-import { mountsToRemove, loopsOf } from "./disks.ts";
+import { mountsToRemove, loopsOf, ourLoops } from "./disks.ts";
 import type { LoopDevice } from "../host/loop/loop.ts";
 
 test("process specs: order, flags of the node agents, netns only for nodes", () => {
@@ -126,5 +126,20 @@ test("teardown picks mounts under the state dir or from its loops, deepest first
   assert.deepEqual(
     r.map((x) => x.target),
     ["/s/nodes/node-1/state/pools/p", "/mnt/data1", "/mnt/bind"],
+  );
+});
+
+test("teardown keeps track of a loop over a data plane's FUSE file after the FUSE mount is gone", () => {
+  const loop = (name: string, backFile: string) => ({ name, backFile }) as LoopDevice;
+  const known = loopsOf("/s", [loop("/dev/loop4", "/s/nodes/node-1/fuse/ha1"), loop("/dev/loop5", "/other/ha1")]);
+  const after = [
+    loop("/dev/loop4", "/ha1"), // the kernel's view once the FUSE mount is gone
+    loop("/dev/loop5", "/ha1"), // someone else's, never listed as ours
+    loop("/dev/loop6", "/ha1"), // a new loop reusing nothing of ours
+    loop("/dev/loop7", "/s/nodes/node-2/disks/disk-1.img"),
+  ];
+  assert.deepEqual(
+    ourLoops("/s", after, known).map((l) => l.name),
+    ["/dev/loop4", "/dev/loop7"],
   );
 });
