@@ -74,9 +74,12 @@ test("a dev cluster with disks, pools, a written volume, a snapshot and operatio
   writeFileSync(join(mnt(), "data.bin"), randomBytes(8 * 2 ** 20), { flush: true });
   await ok("hwameictl", ["snapshot", "create", "s1", "--volume", "v1"]);
   await ok("hwameictl", ["volume", "expand", "v1", "--size", "400Mi", "--node", "node-1", "--path", mnt()]);
-  // Operations the exporter reports while they exist: a migration and a conversion (their controllers come in
-  // later issues, so they stay submitted) and an expansion the pools cannot hold (it stays Failed).
+  // Operations the exporter reports while they exist: a migration of the published v1 (refused while in use, so it
+  // stays), a conversion of the non-convertible v1 (it fails) and an expansion the pools cannot hold (it stays
+  // Failed). And a migration that runs to the end: v3, not published, moves from node-1 to node-2.
   assert.match(await ok("hwameictl", ["volume", "migrate", "v1", "node-1", "node-2"]), /LocalVolumeMigrate migrate-v1 created/);
+  await ok("hwameictl", ["volume", "create", "v3", "--class", "hwameistor-storage-lvm-hdd", "--size", "300Mi", "--node", "node-1"]);
+  assert.match(await ok("hwameictl", ["volume", "migrate", "v3", "node-1", "node-2"]), /LocalVolumeMigrate migrate-v3 created/);
   await k.ok(
     ["apply", "-f", "-"],
     [
@@ -302,8 +305,8 @@ test("auditor: Volume Create, Mount, Unmount, Delete and its operations", { skip
   for (let i = 1; i < v2.length; i++) assert.ok(v2[i]!.time! >= v2[i - 1]!.time!, "times ascend");
   assert.equal(JSON.parse(v2.find((r) => r.action === "Mount")!.actionContent!).publishedNode, "node-1");
 
-  // v1's operations: the real expansion (Submit, Start, Complete), the failed one aborted (Abort), the migration and
-  // conversion submitted (their controllers come later: Submit only).
+  // v1's operations: the real expansion (Submit, Start, Complete), the failed one aborted (Abort), the refused
+  // migration and the failed conversion (Submit at least).
   await k.ok(["patch", "localvolumeexpands", "v1", "--type", "merge", "-p", '{"spec":{"abort":true}}']);
   const v1 = await waitRecords("volume-v1", [
     "Create",
@@ -321,6 +324,11 @@ test("auditor: Volume Create, Mount, Unmount, Delete and its operations", { skip
   );
   assert.ok(v1.filter((r) => r.action === "Expand").every((r) => r.id === "v1"));
   assert.equal(v1.filter((r) => r.action === "Expand" && r.state === "Submit").length, 2, "two expansions, one Submit each");
+
+  // A migration that ran: Submit, Start and Complete, in that order, named after the operation.
+  const v3 = (await waitRecords("volume-v3", ["Create", "Migrate/Submit", "Migrate/Start", "Migrate/Complete"], 240_000)).filter((r) => r.action === "Migrate");
+  assert.deepEqual(kinds(v3), ["Migrate/Submit", "Migrate/Start", "Migrate/Complete"]);
+  assert.ok(v3.every((r) => r.id === "migrate-v3"));
 });
 
 test("auditor: Disk Add, Allocate, Relocate, Reserve, Release, Change", { skip, timeout: 120_000 }, async () => {
