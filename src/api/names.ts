@@ -139,6 +139,8 @@ export const Annotations = {
   StorageIPv4: "localstorage.hwameistor.io/storage-ipv4",
   /** On LocalVolume: `migrateStarted` | `migrateCompleted`. */
   VolumeMigrateState: "hwameistor.io/volume-migrate-state",
+  /** On LocalVolume (ours): set in the same update that adds a migration's temporary target replica, removed with it. */
+  MigrateExtraReplica: "hwameistor.io/migrate-extra-replica",
   /** On LocalVolume: presence marks a finished restore. */
   SnapshotRestoreCompleted: "hwameistor.io/snapshot-restore-completed",
   /** On LocalVolume: `"true"` enables the dataset (acceleration) feature. */

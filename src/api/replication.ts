@@ -8,7 +8,7 @@
 
 import type { LocalStorageNode } from "./kinds/local-storage-node.ts";
 import type { LocalVolume } from "./kinds/local-volume.ts";
-import { NodeStates } from "./names.ts";
+import { Annotations, NodeStates } from "./names.ts";
 
 /** Default TCP port of the data plane's replication listener (DRBD's ports start at 43001). */
 export const DATAPLANE_DEFAULT_PORT = 43000;
@@ -16,7 +16,14 @@ export const DATAPLANE_DEFAULT_PORT = 43000;
 /** Replica counts an HA volume may have (docs/compatibility.md: the original allows 2). */
 export const MAX_HA_REPLICAS = 3;
 
-export const isReplicatedVolume = (lv: Pick<LocalVolume, "spec">): boolean => (lv.spec?.replicaNumber ?? 1) > 1 || !!lv.spec?.convertible;
+/**
+ * A migration adds a temporary replica (replicaNumber+1, annotated in the same update): it does not make a
+ * 1-replica volume replicated — that one moves by the block copy, and its device stays the engine's.
+ */
+export const isReplicatedVolume = (lv: Pick<LocalVolume, "spec" | "metadata">): boolean => {
+  const extra = lv.metadata?.annotations?.[Annotations.MigrateExtraReplica] === "true" ? 1 : 0;
+  return (lv.spec?.replicaNumber ?? 1) - extra > 1 || !!lv.spec?.convertible;
+};
 
 export const haDevPath = (devLinkRoot: string, pool: string, volume: string): string => `${devLinkRoot.replace(/\/+$/, "")}/${pool}-HA/${volume}`;
 

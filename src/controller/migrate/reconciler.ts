@@ -291,8 +291,14 @@ export function editVolume(lv: Lv, a: MigrateAction, ip: string): Lv {
     nodes = nodes.filter((n) => n !== a.target);
   } else return lv;
   const replicaNumber = a.type === "addTargetReplica" ? a.replicaNumber : a.replicaNumber;
+  // The temporary replica is marked in the same update that adds it (and unmarked with its removal), so no reader
+  // ever sees a 1-replica volume's migration as a replicated volume (src/api/replication.ts isReplicatedVolume).
+  const annotations = { ...(lv.metadata?.annotations ?? {}) };
+  if (a.type === "addTargetReplica") annotations[Annotations.MigrateExtraReplica] = "true";
+  else delete annotations[Annotations.MigrateExtraReplica];
   return {
     ...lv,
+    metadata: { ...lv.metadata, annotations },
     spec: {
       ...lv.spec!,
       replicaNumber,
