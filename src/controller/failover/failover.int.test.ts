@@ -3,12 +3,10 @@
 // volume with no replica elsewhere, and its label set to `completed`. The evictor's pure rules alongside.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { toCrd } from "../../api/crd.ts";
-import { kindDefinitions } from "../../api/kinds/index.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { EVENT, PV, VOLUME_ATTACHMENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { draining, podWantsEviction } from "../evictor/reconciler.ts";
 import { failoverController } from "./reconciler.ts";
 
@@ -17,24 +15,8 @@ let c!: HwameistorClients;
 const stops: Array<() => Promise<void>> = [];
 
 before(async () => {
-  const start = await loadServer();
-  assert.ok(start, "embedded API server");
-  srv = await new TestServer(start).up();
-  const crds = srv.client.forKind({
-    group: "apiextensions.k8s.io",
-    version: "v1",
-    plural: "customresourcedefinitions",
-    kind: "CustomResourceDefinition",
-    namespaced: false,
-  });
-  for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
+  srv = await startServerWithCrds();
   c = hwameistorClients(srv.client);
-  await waitFor("CRDs served", () =>
-    c.lvr.list().then(
-      () => true,
-      () => false,
-    ),
-  );
 });
 
 after(async () => {

@@ -5,13 +5,11 @@
 // (A stop between two writes, not a SIGKILL mid-write: the API server applies each write atomically.)
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { toCrd } from "../../api/crd.ts";
-import { kindDefinitions } from "../../api/kinds/index.ts";
 import { syncConfigName } from "../../api/volume-sync.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { CONFIG_MAP } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { migrateController } from "./reconciler.ts";
 
 const GiB = 1024 ** 3;
@@ -21,24 +19,8 @@ let c!: HwameistorClients;
 let stopAgents = false;
 
 before(async () => {
-  const start = await loadServer();
-  assert.ok(start, "embedded API server");
-  srv = await new TestServer(start).up();
-  const crds = srv.client.forKind({
-    group: "apiextensions.k8s.io",
-    version: "v1",
-    plural: "customresourcedefinitions",
-    kind: "CustomResourceDefinition",
-    namespaced: false,
-  });
-  for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
+  srv = await startServerWithCrds();
   c = hwameistorClients(srv.client);
-  await waitFor("CRDs served", () =>
-    c.lsn.list().then(
-      () => true,
-      () => false,
-    ),
-  );
 });
 
 after(async () => {

@@ -5,8 +5,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { CoreNode } from "../../api/core.ts";
-import { toCrd } from "../../api/crd.ts";
-import { kindDefinitions } from "../../api/kinds/index.ts";
 import { HWAMEISTOR_NAMESPACE, localDiskManagerWorkerLease, localStorageWorkerLease } from "../../api/names.ts";
 import { nodeStateController } from "../../controller/node-state/reconciler.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
@@ -14,7 +12,7 @@ import { NodeHeartbeat } from "../../kube/node-lease.ts";
 import { EVENT, NODE } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { WorkerLeases } from "../../kube/worker-lease.ts";
-import { TestServer, loadServer, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { TaintKeys } from "./decide.ts";
 import { nodeLifecycleController } from "./controller.ts";
 
@@ -23,24 +21,8 @@ let c!: HwameistorClients;
 const stops: Array<() => Promise<void>> = [];
 
 before(async () => {
-  const start = await loadServer();
-  assert.ok(start, "embedded API server");
-  srv = await new TestServer(start).up();
-  const crds = srv.client.forKind({
-    group: "apiextensions.k8s.io",
-    version: "v1",
-    plural: "customresourcedefinitions",
-    kind: "CustomResourceDefinition",
-    namespaced: false,
-  });
-  for (const def of kindDefinitions) await crds.create(toCrd(def) as KubeObject);
+  srv = await startServerWithCrds();
   c = hwameistorClients(srv.client);
-  await waitFor("CRDs served", () =>
-    c.lsn.list().then(
-      () => true,
-      () => false,
-    ),
-  );
 });
 
 after(async () => {
