@@ -147,6 +147,8 @@ export const ErrorReasons = {
   SyncCancelled: "CANCELLED",
   SyncTargetTooSmall: "FAILED_PRECONDITION",
   SyncChecksumMismatch: "DATA_LOSS",
+  FiemapUnparsable: "INTERNAL",
+  PrecopyUnsupported: "FAILED_PRECONDITION",
   // generic
   AlreadyExists: "ALREADY_EXISTS",
   BadRequest: "INVALID_ARGUMENT",

@@ -81,3 +81,13 @@ export async function flushDeviceBuffers(devPath: string, opts: RunOptions = {})
   assertDevicePath(devPath);
   await run(["blockdev", "--flushbufs", devPath], opts);
 }
+
+/**
+ * Makes every byte of a block device read as zero (`blkdiscard --zeroout`, BLKZEROOUT: on a loop device the
+ * kernel turns it into a fallocate of the backing file, O(extents); elsewhere it writes zeroes). Only for a
+ * device this system just created and nothing uses (a migration's new target replica).
+ */
+export async function zeroOutDevice(devPath: string, opts: RunOptions = {}): Promise<void> {
+  assertDevicePath(devPath);
+  await run(["blkdiscard", "--zeroout", devPath], { timeoutMs: 600_000, ...opts });
+}

@@ -1,5 +1,6 @@
-// The block stream over a real TCP socket between two files: data and checksums match, a wrong token is
-// refused, a target too small is refused before anything is written, a corrupted chunk is detected.
+// The block stream (offline mode: files have no reflink clones here) over a real TCP socket between two files:
+// data and checksums match, zero chunks are not sent and a target holding old bytes is zeroed first, a wrong token
+// is refused, a target too small is refused before anything is written. The online rounds: precopy.host.test.ts.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,12 +12,14 @@ import { checksumOf, newToken, receiveDevice, serveDevice, type ServeResult } fr
 const dir = mkdtempSync(join(tmpdir(), "hw-stream-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("copy 9 MiB + 5 bytes in 4 MiB chunks; both checksums agree and equal a fresh read", async () => {
+test("copy 9 MiB + 5 bytes (3 MiB of it zeros) in 1 MiB chunks over a dirty target; both checksums agree and equal a fresh read", async () => {
   const src = join(dir, "src");
   const dst = join(dir, "dst");
   const size = 9 * 1024 * 1024 + 5;
-  writeFileSync(src, randomBytes(size));
-  writeFileSync(dst, Buffer.alloc(size + 4096));
+  const data = randomBytes(size);
+  data.fill(0, 2 * 1024 * 1024, 5 * 1024 * 1024);
+  writeFileSync(src, data);
+  writeFileSync(dst, randomBytes(size + 4096));
   const token = newToken();
   const done: ServeResult[] = [];
   const errors: Error[] = [];
@@ -24,8 +27,9 @@ test("copy 9 MiB + 5 bytes in 4 MiB chunks; both checksums agree and equal a fre
   try {
     let last = 0;
     const r = await receiveDevice({ host: "127.0.0.1", port: srv.port, token, devPath: dst, onProgress: (b) => (last = b) });
-    assert.equal(r.bytes, size);
-    assert.equal(last, size);
+    assert.equal(r.bytes, size - 3 * 1024 * 1024, "the three zero chunks are not sent");
+    assert.equal(last, r.bytes);
+    assert.equal(r.rounds.length, 1);
     await new Promise((res) => setTimeout(res, 50));
     assert.deepEqual(errors, []);
     assert.equal(done.length, 1);
