@@ -10,9 +10,15 @@
 //   write_lat   4 KiB random write, depth 1, p50  <= 2 (latency ratio)
 //
 // Also the CPU the data plane processes used per I/O (utime + stime of every process of that configuration
-// from /proc, divided by the I/Os fio completed). Repetitions rotate the order of the targets; reported are
-// medians and the median of per-repetition ratios. Everything is removed in `finally`.
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+// from /proc, divided by the I/Os fio completed) and their context switches per I/O (voluntary + involuntary,
+// summed over every thread: each is a hand-off or a sleep on the path). Repetitions rotate the order of the
+// targets; reported are medians and the median of per-repetition ratios. Everything is removed in `finally`.
+//
+// Side by side with another build: HW_BENCH_DP_BASELINE=<binary> adds "2 replicas (baseline)", a second pair
+// of processes running that binary on their own loop devices, measured in the same rotation (how a change to
+// dataplane/ is judged on this loaded machine). HW_BENCH_DP_JOBS=randwrite,seqwrite and HW_BENCH_DP_REPS=N
+// narrow a run while iterating.
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runFio, type FioRw } from "../src/host/fio/fio.ts";
@@ -47,11 +53,25 @@ async function cpuTicks(pids: number[]): Promise<number> {
   return t;
 }
 
+/** Context switches of every thread of the processes (/proc/<pid>/status counts only the main thread). */
+async function ctxSwitches(pids: number[]): Promise<number> {
+  let n = 0;
+  for (const pid of pids)
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+      const st = await readFile(`/proc/${pid}/task/${tid}/status`, "utf8").catch(() => "");
+      for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
+    }
+  return n;
+}
+
 export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult> {
   const t0 = Date.now();
   const sizeBytes = (o.quick ? 512 : 1024) * MiB;
   const runtimeSec = o.quick ? 3 : 8;
-  const reps = o.quick ? 1 : 3;
+  const reps = Number(process.env.HW_BENCH_DP_REPS) || (o.quick ? 1 : 3);
+  const jobFilter = process.env.HW_BENCH_DP_JOBS?.split(",");
+  const jobs = JOBS.filter((j) => !jobFilter || jobFilter.includes(j.key));
+  const baseline = process.env.HW_BENCH_DP_BASELINE;
   buildDataplane();
   const dir = await mkdtemp(join(tmpdir(), "hw-bench-dp-"));
   let net: NetnsPair | undefined;
@@ -59,37 +79,41 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
   try {
     net = createNetnsPair("b");
     const loops: Record<string, LoopDevice> = {};
-    for (const n of ["raw", "s", "a", "b"]) {
+    for (const n of ["raw", "s", "a", "b", ...(baseline ? ["a0", "b0"] : [])]) {
       await createSparseFile(join(dir, `${n}.img`), sizeBytes);
       loops[n] = await attachLoop(join(dir, `${n}.img`));
     }
-    const mk = async (node: string, netns: string, listen: string) => {
+    const mk = async (node: string, netns: string, listen: string, bin?: string) => {
       await mkdir(join(dir, node));
-      const dp = new Dataplane({ node, dir: join(dir, node), listen, netns });
+      const dp = new Dataplane({ node, dir: join(dir, node), listen, netns, binary: bin });
       dps.push(dp);
       await dp.start();
+      await dp.must("ensure", { volume: "v", sizeBytes, backingPath: loops[node]!.name });
       return dp;
     };
+    /** A primary in the first namespace replicating to a secondary in the second; returns the loop device. */
+    const pair = async (an: string, bn: string, port: number, bin?: string) => {
+      const a = await mk(an, net!.names[0], `${net!.ips[0]}:${port}`, bin);
+      const b = await mk(bn, net!.names[1], `${net!.ips[1]}:${port}`, bin);
+      await b.must("configure", { volume: "v", epoch: 1, role: "secondary", peers: [{ node: an, address: a.o.listen }] });
+      await a.must("configure", { volume: "v", epoch: 1, role: "primary", peers: [{ node: bn, address: b.o.listen }] });
+      await until(async () => (await a.volume("v")).peers[0]?.state === "UpToDate", 10_000, `peer ${bn} UpToDate`);
+      await a.must("expose", { volume: "v" });
+      return { dev: (await attachLoop(join(a.fuseDir, "v"))).name, pids: [a.proc!.pid!, b.proc!.pid!] };
+    };
     const single = await mk("s", net.names[0], `${net.ips[0]}:43001`);
-    const a = await mk("a", net.names[0], `${net.ips[0]}:43000`);
-    const b = await mk("b", net.names[1], `${net.ips[1]}:43000`);
-    for (const [dp, l] of [[single, loops.s!] as const, [a, loops.a!] as const, [b, loops.b!] as const])
-      await dp.must("ensure", { volume: "v", sizeBytes, backingPath: l.name });
     await single.must("configure", { volume: "v", epoch: 1, role: "primary", peers: [] });
-    await b.must("configure", { volume: "v", epoch: 1, role: "secondary", peers: [{ node: "a", address: a.o.listen }] });
-    await a.must("configure", { volume: "v", epoch: 1, role: "primary", peers: [{ node: "b", address: b.o.listen }] });
-    await until(async () => (await a.volume("v")).peers[0]?.state === "UpToDate", 10_000, "peer b UpToDate");
     await single.must("expose", { volume: "v" });
-    await a.must("expose", { volume: "v" });
     const targets: Record<string, { dev: string; pids: number[] }> = {
       raw: { dev: loops.raw!.name, pids: [] },
       "1 replica": { dev: (await attachLoop(join(single.fuseDir, "v"))).name, pids: [single.proc!.pid!] },
-      "2 replicas": { dev: (await attachLoop(join(a.fuseDir, "v"))).name, pids: [a.proc!.pid!, b.proc!.pid!] },
+      "2 replicas": await pair("a", "b", 43000),
     };
+    if (baseline) targets["2 replicas (baseline)"] = await pair("a0", "b0", 43002, baseline);
     // Pre-fill: a hole reads as free zeros and a first write allocates; every target starts written.
     for (const [name, t] of Object.entries(targets))
       await runFio({
-        name: `fill-${name.replace(/ /g, "")}`,
+        name: `fill-${name.replace(/[^A-Za-z0-9]/g, "")}`,
         filename: t.dev,
         rw: "write",
         blockSizeBytes: MiB,
@@ -100,44 +124,58 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
 
     const samples: Record<string, Record<string, number[]>> = {};
     const cpu: Record<string, Record<string, number[]>> = {};
-    const ratios: Record<string, number[]> = {};
+    const cs: Record<string, Record<string, number[]>> = {};
+    const ratios: Record<string, Record<string, number[]>> = {}; // job → replicated target → per-rep ratio to 1 replica
     const names = Object.keys(targets);
+    const replicated = names.filter((n) => n.startsWith("2 replicas"));
     for (let rep = 0; rep < reps; rep++) {
-      for (const job of JOBS) {
+      for (const job of jobs) {
         const order = names.map((_, i) => names[(i + rep) % names.length]!);
         const got: Record<string, number> = {};
         for (const name of order) {
           const t = targets[name]!;
-          const c0 = await cpuTicks(t.pids);
+          const [c0, s0] = [await cpuTicks(t.pids), await ctxSwitches(t.pids)];
           const r = await runFio({ name: job.key, filename: t.dev, rw: job.rw, blockSizeBytes: job.bs, iodepth: job.depth, runtimeSec, sizeBytes });
-          const c1 = await cpuTicks(t.pids);
+          const [c1, s1] = [await cpuTicks(t.pids), await ctxSwitches(t.pids)];
           const d = job.rw.includes("read") ? r.read : r.write;
           const v = job.measure === "iops" ? d.iops : job.measure === "bw" ? d.bwBytesPerSec / MiB : d.clatP50Ns / 1000;
           got[name] = v;
           ((samples[job.key] ??= {})[name] ??= []).push(v);
           ((cpu[job.key] ??= {})[name] ??= []).push(d.ios ? ((c1 - c0) * 10_000) / d.ios : 0); // ticks are 10 ms → µs per I/O
+          ((cs[job.key] ??= {})[name] ??= []).push(d.ios ? (s1 - s0) / d.ios : 0);
         }
-        (ratios[job.key] ??= []).push(job.measure === "p50" ? got["2 replicas"]! / got["1 replica"]! : got["2 replicas"]! / got["1 replica"]!);
+        for (const name of replicated) ((ratios[job.key] ??= {})[name] ??= []).push(got[name]! / got["1 replica"]!);
       }
     }
     const unit = (j: Job) => (j.measure === "iops" ? "IOPS" : j.measure === "bw" ? "MiB/s" : "µs p50");
     const metrics: Metric[] = [];
     const rows: string[][] = [];
-    for (const job of JOBS) {
-      const r = ratios[job.key]!;
-      metrics.push(
-        metric(`${job.key}: 2 replicas ÷ 1 replica`, round(median(r)), "ratio", TARGETS[job.key], {
-          spread: minMax(r).map((x) => round(x)) as [number, number],
-          samples: r.map((x) => round(x)),
-          note: job.measure === "p50" ? "latency: lower is better" : undefined,
-        }),
-      );
+    for (const job of jobs) {
+      for (const name of replicated) {
+        const r = ratios[job.key]![name]!;
+        // The target applies to this build; the baseline's ratio is for comparison only.
+        metrics.push(
+          metric(`${job.key}: ${name} ÷ 1 replica`, round(median(r)), "ratio", name === "2 replicas" ? TARGETS[job.key] : undefined, {
+            spread: minMax(r).map((x) => round(x)) as [number, number],
+            samples: r.map((x) => round(x)),
+            note: job.measure === "p50" ? "latency: lower is better" : undefined,
+          }),
+        );
+      }
       const rawV = median(samples[job.key]!.raw!);
       for (const name of names) {
         const v = median(samples[job.key]![name]!);
         const c = median(cpu[job.key]![name]!);
-        metrics.push(metric(`${job.key} ${name}`, round(v, 1), unit(job)));
-        if (name !== "raw") metrics.push(metric(`${job.key} ${name}: data plane CPU per I/O`, round(c, 1), "µs"));
+        const x = median(cs[job.key]![name]!);
+        metrics.push(
+          metric(`${job.key} ${name}`, round(v, 1), unit(job), undefined, {
+            spread: minMax(samples[job.key]![name]!).map((y) => round(y, 1)) as [number, number],
+          }),
+        );
+        if (name !== "raw") {
+          metrics.push(metric(`${job.key} ${name}: data plane CPU per I/O`, round(c, 1), "µs"));
+          metrics.push(metric(`${job.key} ${name}: data plane context switches per I/O`, round(x, 2), "switches"));
+        }
         const vsRaw = job.measure === "p50" ? rawV / v : v / rawV;
         rows.push([
           job.key,
@@ -145,6 +183,7 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
           `${fmt(round(v, 1))} ${unit(job)}`,
           name === "raw" ? "1" : fmt(round(vsRaw)),
           name === "raw" ? "—" : `${fmt(round(c, 1))} µs`,
+          name === "raw" ? "—" : fmt(round(x, 2)),
         ]);
       }
     }
@@ -155,13 +194,22 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
       startedAt: new Date(t0).toISOString(),
       durationMs: Date.now() - t0,
       machine: machineFacts(),
-      params: { sizeBytes, runtimeSec, reps, network: "two netns joined by a veth pair", frontend: "FUSE file + loop device (direct I/O)" },
+      params: {
+        sizeBytes,
+        runtimeSec,
+        reps,
+        jobs: jobs.map((j) => j.key),
+        baseline: baseline ?? null,
+        network: "two netns joined by a veth pair",
+        frontend: "FUSE file + loop device (direct I/O)",
+      },
       metrics,
-      table: { headers: ["job", "target", "value", "÷ raw", "data plane CPU per I/O"], rows },
+      table: { headers: ["job", "target", "value", "÷ raw", "data plane CPU per I/O", "context switches per I/O"], rows },
       notes: [
         "fio with libaio and direct I/O on the loop device of each configuration; the volume's loop device sits on the data plane's FUSE file.",
         "Ratios are per repetition (2 replicas ÷ 1 replica, taken seconds apart), then the median. For write_lat the ratio is of p50 latencies (<= 2 is the target).",
-        "CPU per I/O: utime+stime of the data plane processes (both for 2 replicas) ÷ I/Os; kernel work in loop and FUSE threads is not in it.",
+        "CPU per I/O: utime+stime of the data plane processes (both for 2 replicas) ÷ I/Os; kernel work in loop and FUSE threads is not in it. Context switches per I/O: voluntary + involuntary, every thread of those processes.",
+        ...(baseline ? [`"2 replicas (baseline)": the same setup running ${baseline}, in the same rotation.`] : []),
         "The machine is shared (2 cores, other workloads): see the load average; compare lines of one run only.",
       ],
     };

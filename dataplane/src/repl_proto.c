@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc) {
   struct frame_hdr h = {.magic = FRAME_MAGIC, .type = type, .flags = flags, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
@@ -41,6 +43,43 @@ int frame_recv_hdr(int fd, struct frame_hdr *h) {
   int rc = read_full(fd, h, sizeof *h);
   if (rc) return rc;
   if (h->magic != FRAME_MAGIC || h->length > DP_MAX_IO + 65536) return -EPROTO;
+  return 0;
+}
+
+bool frame_reader_ready(const struct frame_reader *r) { return r->end - r->start >= sizeof(struct frame_hdr); }
+
+int frame_read(struct frame_reader *r, struct frame_hdr *h, char **payload) {
+  *payload = NULL;
+  if (r->start == r->end) r->start = r->end = 0;
+  while (!frame_reader_ready(r)) {
+    if (r->start) { /* keep the partial header at the front */
+      memmove(r->buf, r->buf + r->start, r->end - r->start);
+      r->end -= r->start;
+      r->start = 0;
+    }
+    ssize_t n = read(r->fd, r->buf + r->end, sizeof r->buf - r->end);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) return -ECONNRESET;
+    r->end += (size_t)n;
+  }
+  memcpy(h, r->buf + r->start, sizeof *h);
+  r->start += sizeof *h;
+  if (h->magic != FRAME_MAGIC || h->length > DP_MAX_IO + 65536) return -EPROTO;
+  if (!h->length) return 0;
+  char *p = malloc(h->length + 1);
+  if (!p) abort();
+  size_t have = r->end - r->start < h->length ? r->end - r->start : h->length;
+  memcpy(p, r->buf + r->start, have);
+  r->start += have;
+  int rc = have < h->length ? read_full(r->fd, p + have, h->length - have) : 0;
+  if (rc == 0 && !frame_crc_ok(h, p)) rc = -EBADMSG;
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  p[h->length] = '\0';
+  *payload = p;
   return 0;
 }
 

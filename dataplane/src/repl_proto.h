@@ -48,6 +48,17 @@ int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off
 bool frame_crc_ok(const struct frame_hdr *h, const void *payload);
 /* Reads a header and checks its magic; 0 or -errno (-EPROTO on a bad magic). */
 int frame_recv_hdr(int fd, struct frame_hdr *h);
+/* A buffered frame reader for a blocking socket: one read() takes every frame that has arrived (a burst of
+ * cumulative ACKs costs one syscall, not one per frame). */
+struct frame_reader {
+  int fd;
+  size_t start, end;
+  char buf[64 << 10];
+};
+/* Reads the next frame; *payload is malloc'd and NUL-terminated (NULL when the frame has none). 0 or -errno. */
+int frame_read(struct frame_reader *r, struct frame_hdr *h, char **payload);
+/* Whether a whole frame header is already buffered (the next frame_read will not block for it). */
+bool frame_reader_ready(const struct frame_reader *r);
 const char *frame_type_name(uint16_t t);
 const char *nack_reason_name(uint16_t r);
 /* TCP: nodelay, keepalive with short probes (a dead peer is found in seconds, not hours). */

@@ -1,6 +1,6 @@
 /* The secondary's side of a replication connection: HELLO checks (protocol version, volume, size, epoch, role),
- * then WRITE/RESYNC_DATA applied by a pool of workers and acknowledged cumulatively in order, FLUSH and
- * SYNC_DONE after fdatasync, CHECKSUM_REQ answered from the local disk. */
+ * then WRITE/RESYNC_DATA written asynchronously through an io_uring by one event-loop thread per connection and
+ * acknowledged cumulatively in order, FLUSH and SYNC_DONE after fdatasync, CHECKSUM_REQ answered from the local disk. */
 #ifndef HW_REPLICA_H
 #define HW_REPLICA_H
 #include "common.h"

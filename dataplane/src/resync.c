@@ -148,31 +148,42 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) 
 static void *receiver(void *arg) {
   struct peer *p = arg;
   struct volume *v = p->v;
+  pthread_setname_np(pthread_self(), "dp-peer-rx");
   pthread_mutex_lock(&v->lock);
   int fd = p->fd;
   pthread_mutex_unlock(&v->lock);
+  struct frame_reader *r = calloc(1, sizeof *r);
+  if (!r) abort();
+  r->fd = fd;
+  uint64_t acked = 0; /* the highest cumulative ACK read and not yet published */
   for (;;) {
     struct frame_hdr h;
     char *payload = NULL;
-    if (frame_recv_hdr(fd, &h) || recv_payload(fd, &h, &payload)) break;
+    if (frame_read(r, &h, &payload)) break;
     if (h.type == F_NACK) {
       handle_nack(p, &h, payload);
       free(payload);
       break;
     }
-    pthread_mutex_lock(&v->lock);
-    if (h.type == F_CHECKSUM && h.length >= 4) {
-      memcpy(&p->checksum_value, payload, 4);
-      p->checksum_seq = h.seq;
-    }
-    if (h.type == F_ACK || h.type == F_CHECKSUM) {
-      if (h.seq > p->acked_seq) p->acked_seq = h.seq;
-      wake_ack_waiters(v, p, p->acked_seq);
+    if (h.type == F_ACK && h.seq > acked) acked = h.seq;
+    /* Publish (lock + wake) once per burst: every ACK already buffered is folded into one. */
+    if (h.type == F_CHECKSUM || !frame_reader_ready(r)) {
+      pthread_mutex_lock(&v->lock);
+      if (h.type == F_CHECKSUM && h.length >= 4) {
+        memcpy(&p->checksum_value, payload, 4);
+        p->checksum_seq = h.seq;
+        if (h.seq > acked) acked = h.seq;
+      }
+      if (acked > p->acked_seq) {
+        p->acked_seq = acked;
+        wake_ack_waiters(v, p, p->acked_seq);
+      }
       if (h.type == F_CHECKSUM) pthread_cond_broadcast(&v->cond); /* verify waits on v->cond */
+      pthread_mutex_unlock(&v->lock);
     }
-    pthread_mutex_unlock(&v->lock);
     free(payload);
   }
+  free(r);
   shutdown(fd, SHUT_RDWR);
   pthread_mutex_lock(&v->lock);
   p->connected = false;
@@ -288,6 +299,7 @@ static bool clear_idle_bits(struct peer *p, uint64_t gen) {
 void *peer_thread(void *arg) {
   struct peer *p = arg;
   struct volume *v = p->v;
+  pthread_setname_np(pthread_self(), "dp-peer");
   pthread_mutex_lock(&v->lock);
   while (!p->stop) {
     pthread_mutex_unlock(&v->lock);

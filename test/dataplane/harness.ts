@@ -21,6 +21,7 @@ export interface DpOptions {
   dir: string; // holds control socket, state dir, fuse dir
   listen: string;
   netns?: string; // run inside this network namespace (nsenter --net)
+  binary?: string; // another build (the bench's side-by-side baseline); default: this checkout's
 }
 
 export interface Answer {
@@ -51,7 +52,8 @@ export class Dataplane {
 
   async start(): Promise<void> {
     const args = ["--node", this.o.node, "--control", this.control, "--state-dir", this.stateDir, "--listen", this.o.listen, "--fuse-dir", this.fuseDir];
-    const [cmd, argv] = this.o.netns ? ["nsenter", [`--net=/run/netns/${this.o.netns}`, binary, ...args]] : [binary, args];
+    const bin = this.o.binary ?? binary;
+    const [cmd, argv] = this.o.netns ? ["nsenter", [`--net=/run/netns/${this.o.netns}`, bin, ...args]] : [bin, args];
     this.log = ""; // this run's log only: the ready line of a previous run must not count
     const proc = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
     this.proc = proc;
