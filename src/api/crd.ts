@@ -10,7 +10,7 @@ import type { KindDefinition } from "./kinds/common.ts";
 export type JSONSchemaProps = Record<string, any>;
 
 /** JSONSchemaProps keywords of apiextensions/v1 (besides the x-kubernetes-* extensions). */
-const ALLOWED_KEYWORDS = new Set([
+export const ALLOWED_KEYWORDS: ReadonlySet<string> = new Set([
   "type",
   "format",
   "title",

@@ -18,6 +18,19 @@ const NS = "hwameistor";
 const SERVICE_HOST = `hwameistor-admission.${NS}.svc`;
 let srv: TestServer;
 let wh: RunningWebhook;
+/** The webhook as the chart runs it, on a free loopback port, with the given failurePolicy. */
+const webhookOptions = (failurePolicy: "Ignore" | "Fail") => ({
+  client: srv.client,
+  host: "127.0.0.1",
+  port: 0,
+  path: "/mutate",
+  namespace: NS,
+  service: "hwameistor-admission",
+  webhookConfig: "hwameistor-admission-mutate",
+  schedulerName: "hwameistor-scheduler",
+  failurePolicy,
+  log: silentLogger,
+});
 
 before(async () => {
   srv = await new TestServer((await loadServer())!).up();
@@ -79,18 +92,7 @@ before(async () => {
     if ((p as any).status.phase === "Bound")
       await pvcs.patchStatus(created.metadata!.name!, { status: { phase: "Bound" } }, { namespace: p.metadata!.namespace, type: "merge" });
   }
-  wh = await startWebhook({
-    client: srv.client,
-    host: "127.0.0.1",
-    port: 0,
-    path: "/mutate",
-    namespace: NS,
-    service: "hwameistor-admission",
-    webhookConfig: "hwameistor-admission-mutate",
-    schedulerName: "hwameistor-scheduler",
-    failurePolicy: "Ignore",
-    log: silentLogger,
-  });
+  wh = await startWebhook(webhookOptions("Ignore"));
 });
 after(async () => {
   await wh?.stop();
@@ -245,18 +247,7 @@ test("malformed or unexpected requests get a clear 4xx, never a crash", async ()
 });
 
 test("failurePolicy Fail over HTTPS: a pod whose PVC does not exist is denied with the reason in the Status", async () => {
-  const strict = await startWebhook({
-    client: srv.client,
-    host: "127.0.0.1",
-    port: 0,
-    path: "/mutate",
-    namespace: NS,
-    service: "hwameistor-admission",
-    webhookConfig: "hwameistor-admission-mutate",
-    schedulerName: "hwameistor-scheduler",
-    failurePolicy: "Fail",
-    log: silentLogger,
-  });
+  const strict = await startWebhook(webhookOptions("Fail"));
   const send = (body: string) =>
     new Promise<any>((resolve, reject) => {
       const req = request(

@@ -134,3 +134,22 @@ export async function startServerWithCrds(): Promise<TestServer> {
   await applyKindCrds(srv.client);
   return srv;
 }
+
+/**
+ * The embedded API server with every kind's CRD for one test file (or `describe`): started before its tests
+ * and handed to `use`; after them, the returned stop functions run (last added first, failures ignored) and the
+ * server is disposed. Register processes and controllers a test starts in the returned array.
+ */
+export function useServerWithCrds(use: (s: TestServer) => void | Promise<void>): Array<() => Promise<void>> {
+  const stops: Array<() => Promise<void>> = [];
+  let srv: TestServer | undefined;
+  before(async () => {
+    srv = await startServerWithCrds();
+    await use(srv);
+  });
+  after(async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+    await srv?.dispose();
+  });
+  return stops;
+}

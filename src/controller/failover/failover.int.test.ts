@@ -2,26 +2,19 @@
 // has its pod's VolumeAttachment deleted and the pod deleted (grace 0), a FailoverNoReplica warning for a
 // volume with no replica elsewhere, and its label set to `completed`. The evictor's pure rules alongside.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { EVENT, PV, VOLUME_ATTACHMENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, useServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { draining, podWantsEviction } from "../evictor/reconciler.ts";
 import { failoverController } from "./reconciler.ts";
 
 let srv: TestServer | undefined;
 let c!: HwameistorClients;
-const stops: Array<() => Promise<void>> = [];
-
-before(async () => {
-  srv = await startServerWithCrds();
-  c = hwameistorClients(srv.client);
-});
-
-after(async () => {
-  for (const s of stops.reverse()) await s().catch(() => {});
-  await srv?.dispose();
+const stops = useServerWithCrds((s) => {
+  srv = s;
+  c = hwameistorClients(s.client);
 });
 
 test("evictor rules: a cordoned node (unless opted out), an evicted or labelled pod", () => {

@@ -4,12 +4,12 @@
 // primaries, and it ends on the target with the annotation `migrateCompleted` and the migration deleted.
 // (A stop between two writes, not a SIGKILL mid-write: the API server applies each write atomically.)
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { syncConfigName } from "../../api/volume-sync.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { CONFIG_MAP } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
-import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, useServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { migrateController } from "./reconciler.ts";
 
 const GiB = 1024 ** 3;
@@ -17,15 +17,11 @@ const POOL = "LocalStorage_PoolHDD";
 let srv: TestServer | undefined;
 let c!: HwameistorClients;
 let stopAgents = false;
-
-before(async () => {
-  srv = await startServerWithCrds();
-  c = hwameistorClients(srv.client);
-});
-
-after(async () => {
+useServerWithCrds((s) => {
+  srv = s;
+  c = hwameistorClients(s.client);
+}).push(async () => {
   stopAgents = true;
-  await srv?.dispose();
 });
 
 /** The LocalVolume reconciler's and the node agents' part, played every 100 ms. */

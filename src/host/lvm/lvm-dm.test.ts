@@ -26,79 +26,24 @@ const byName = (f: string) => new Map(parseLvs(fixture(f)).map((l) => [l.name, l
 
 test("the original's argv (reference §5.3) for snapshots, merge, thin pools and thin volumes", () => {
   const VG = "LocalStorage_PoolHDD";
-  assert.deepEqual(lvSnapshotArgv(VG, "pvc-1", "snapcontent-1", 1073741824), [
-    "lvcreate",
-    "--size",
-    "1073741824B",
-    "--snapshot",
-    "--name",
-    "snapcontent-1",
-    "--permission",
-    "r",
-    "-k",
-    "n",
-    "LocalStorage_PoolHDD/pvc-1",
-  ]);
-  // thin: no size (a size would make a COW snapshot of the thin volume)
-  assert.deepEqual(lvSnapshotArgv(VG, "pvc-1", "snapcontent-1", undefined), [
-    "lvcreate",
-    "--snapshot",
-    "--name",
-    "snapcontent-1",
-    "--permission",
-    "r",
-    "-k",
-    "n",
-    "LocalStorage_PoolHDD/pvc-1",
-  ]);
-  assert.deepEqual(lvconvertMergeArgv(VG, "snapcontent-1"), ["lvconvert", "--merge", "--background", "LocalStorage_PoolHDD/snapcontent-1"]);
-  assert.deepEqual(lvchangeRefreshArgv(VG, "pvc-1"), ["lvchange", "--refresh", "LocalStorage_PoolHDD/pvc-1"]);
-  assert.deepEqual(thinPoolCreateArgv(VG, 10, 1), [
-    "lvcreate",
-    VG,
-    "--type",
-    "thin-pool",
-    "-n",
-    "LocalStorage_ThinPool",
-    "-y",
-    "--poolmetadatasize=1G",
-    "--size=10G",
-  ]);
-  assert.deepEqual(thinPoolExtendArgv(VG, { capacityGiB: 20 }), ["lvextend", "LocalStorage_PoolHDD/LocalStorage_ThinPool", "-y", "--size=20G"]);
-  assert.deepEqual(thinPoolExtendArgv(VG, { capacityGiB: 20, metadataGiB: 2 }), [
-    "lvextend",
-    "LocalStorage_PoolHDD/LocalStorage_ThinPool",
-    "-y",
-    "--size=20G",
-    "--poolmetadatasize=2G",
-  ]);
-  assert.deepEqual(lvcreateThinArgv(VG, "pvc-2", 8388608), [
-    "lvcreate",
-    "-V",
-    "8388608B",
-    "--thin",
-    "--thinpool",
-    "LocalStorage_ThinPool",
-    "-W",
-    "y",
-    VG,
-    "-n",
-    "pvc-2",
-    "-y",
-  ]);
-  assert.deepEqual(lvcreateThinCloneArgv(VG, "snapcontent-1", "pvc-3"), [
-    "lvcreate",
-    "-s",
-    "-k",
-    "n",
-    "--thinpool",
-    "LocalStorage_ThinPool",
-    "LocalStorage_PoolHDD/snapcontent-1",
-    "-n",
-    "pvc-3",
-    "-y",
-  ]);
-  assert.deepEqual(ddCopyArgv("/dev/VG/snap", "/dev/VG/pvc-4"), ["dd", "if=/dev/VG/snap", "of=/dev/VG/pvc-4", "bs=10M", "conv=fsync"]);
+  // [what the builder gives, the command line it must be: words split at spaces, no argument holds one]
+  const cases: Array<[string[], string]> = [
+    [
+      lvSnapshotArgv(VG, "pvc-1", "snapcontent-1", 1073741824),
+      "lvcreate --size 1073741824B --snapshot --name snapcontent-1 --permission r -k n LocalStorage_PoolHDD/pvc-1",
+    ],
+    // thin: no size (a size would make a COW snapshot of the thin volume)
+    [lvSnapshotArgv(VG, "pvc-1", "snapcontent-1", undefined), "lvcreate --snapshot --name snapcontent-1 --permission r -k n LocalStorage_PoolHDD/pvc-1"],
+    [lvconvertMergeArgv(VG, "snapcontent-1"), "lvconvert --merge --background LocalStorage_PoolHDD/snapcontent-1"],
+    [lvchangeRefreshArgv(VG, "pvc-1"), "lvchange --refresh LocalStorage_PoolHDD/pvc-1"],
+    [thinPoolCreateArgv(VG, 10, 1), "lvcreate LocalStorage_PoolHDD --type thin-pool -n LocalStorage_ThinPool -y --poolmetadatasize=1G --size=10G"],
+    [thinPoolExtendArgv(VG, { capacityGiB: 20 }), "lvextend LocalStorage_PoolHDD/LocalStorage_ThinPool -y --size=20G"],
+    [thinPoolExtendArgv(VG, { capacityGiB: 20, metadataGiB: 2 }), "lvextend LocalStorage_PoolHDD/LocalStorage_ThinPool -y --size=20G --poolmetadatasize=2G"],
+    [lvcreateThinArgv(VG, "pvc-2", 8388608), "lvcreate -V 8388608B --thin --thinpool LocalStorage_ThinPool -W y LocalStorage_PoolHDD -n pvc-2 -y"],
+    [lvcreateThinCloneArgv(VG, "snapcontent-1", "pvc-3"), "lvcreate -s -k n --thinpool LocalStorage_ThinPool LocalStorage_PoolHDD/snapcontent-1 -n pvc-3 -y"],
+    [ddCopyArgv("/dev/VG/snap", "/dev/VG/pvc-4"), "dd if=/dev/VG/snap of=/dev/VG/pvc-4 bs=10M conv=fsync"],
+  ];
+  for (const [argv, line] of cases) assert.deepEqual(argv, line.split(" "));
   assert.equal(lvSnapshotArgv(VG, "a", "b", 4194304, { noActivation: true })[2], NO_ACTIVATION_CONFIG);
   assert.equal(THIN_POOL_LV, "LocalStorage_ThinPool");
 });

@@ -3,7 +3,7 @@
 // with the unreachable taints and an Event, the node-state check turns LocalStorageNode and LocalDiskNode Offline
 // and the node's Ready replica NotReady; heartbeats resume: Ready=True, taints gone, LSN/LDN Ready again.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { CoreNode } from "../../api/core.ts";
 import { HWAMEISTOR_NAMESPACE, localDiskManagerWorkerLease, localStorageWorkerLease } from "../../api/names.ts";
 import { nodeStateController } from "../../controller/node-state/reconciler.ts";
@@ -12,22 +12,15 @@ import { NodeHeartbeat } from "../../kube/node-lease.ts";
 import { EVENT, NODE } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { WorkerLeases } from "../../kube/worker-lease.ts";
-import { TestServer, startServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
+import { TestServer, useServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { TaintKeys } from "./decide.ts";
 import { nodeLifecycleController } from "./controller.ts";
 
 let srv: TestServer | undefined;
 let c!: HwameistorClients;
-const stops: Array<() => Promise<void>> = [];
-
-before(async () => {
-  srv = await startServerWithCrds();
-  c = hwameistorClients(srv.client);
-});
-
-after(async () => {
-  for (const s of stops.reverse()) await s().catch(() => {});
-  await srv?.dispose();
+const stops = useServerWithCrds((s) => {
+  srv = s;
+  c = hwameistorClients(s.client);
 });
 
 const agent = () => {

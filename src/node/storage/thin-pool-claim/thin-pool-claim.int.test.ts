@@ -2,7 +2,7 @@
 // ratio, checks the node's pool has room, hands it over) and the node consumer with the real lvm engine on THIS
 // kernel (no device-mapper → no thin pools): a bad ratio stays put with an event; a claim that fits reaches the
 // node, which refuses with the probe's reason and changes nothing (claim stays ToBeConsumed, no record).
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { thinPoolClaimController } from "../../../controller/thin-pool-claim/reconciler.ts";
@@ -10,25 +10,23 @@ import { EVENT } from "../../../kube/resources.ts";
 import { EventRecorder } from "../../../kube/events.ts";
 import { hwameistorClients, type HwameistorClients, type ThinPoolClaimObject } from "../../../kube/hwameistor.ts";
 import { silentLogger, type KubeObject } from "../../../kube/types.ts";
-import { startServerWithCrds, TestServer, waitFor } from "../../../../test/helpers/api-server.ts";
+import { useServerWithCrds, TestServer, waitFor } from "../../../../test/helpers/api-server.ts";
 import { LvmEngine } from "../../engines/lvm/lvm-engine.ts";
 import { thinPoolClaimNodeController } from "./reconciler.ts";
 
 const GiB = 1024 ** 3;
 let srv: TestServer | undefined;
 let c!: HwameistorClients;
-const stops: Array<() => Promise<void>> = [];
-
-before(async () => {
-  srv = await startServerWithCrds();
-  c = hwameistorClients(srv.client);
+const stops = useServerWithCrds(async (s) => {
+  srv = s;
+  c = hwameistorClients(s.client);
   await c.lsn.create({ metadata: { name: "n1" }, spec: { hostname: "n1" } } as never);
   const lsn = (await c.lsn.get("n1"))!;
   await c.lsn.updateStatus({
     ...lsn,
     status: { state: "Ready", pools: { LocalStorage_PoolHDD: { name: "LocalStorage_PoolHDD", freeCapacityBytes: 20 * GiB, totalCapacityBytes: 20 * GiB } } },
   });
-  const ctl = thinPoolClaimController({ client: srv.client, log: silentLogger });
+  const ctl = thinPoolClaimController({ client: s.client, log: silentLogger });
   await ctl.start();
   stops.push(() => ctl.stop());
   const engine = new LvmEngine({ deviceMapper: false });
@@ -36,8 +34,8 @@ before(async () => {
   const ac = new AbortController();
   const ctx = {
     nodeName: "n1",
-    client: srv.client,
-    recorder: new EventRecorder(srv.client, { component: "test-node", log: silentLogger }),
+    client: s.client,
+    recorder: new EventRecorder(s.client, { component: "test-node", log: silentLogger }),
     log: silentLogger,
     stateDir: "/nonexistent",
     csiSocketDir: "/nonexistent",
@@ -46,11 +44,6 @@ before(async () => {
   const node = thinPoolClaimNodeController({ ctx, c, engine });
   await node.start();
   stops.push(() => node.stop());
-});
-
-after(async () => {
-  for (const s of stops.reverse()) await s().catch(() => {});
-  await srv?.dispose();
 });
 
 const events = async (name: string) =>
