@@ -1,9 +1,33 @@
-// Built-in resource types of the embedded API server. They are stored as given (no schema validation,
+// Built-in resource types of the embedded API server: the kinds of src/kube/resources.ts (group, version, kind,
+// plural, scope: one table for clients and server) with what only the server needs. They are stored as given (no schema validation,
 // only metadata sanity checks). Short names, scopes, status subresources and selectable fields follow
 // kube-apiserver 1.32 and the external-snapshotter CRDs. Columns that kube-apiserver computes in Go (Node
 // STATUS/ROLES, Pod READY, PV CLAIM "ns/name", counts) are filled by builtin-table.ts for server-side
 // Tables; their JSONPath here is the closest plain field, for clients that render columns themselves.
 
+import {
+  CONFIG_MAP,
+  CRD,
+  CSI_DRIVER,
+  CSI_NODE,
+  EVENT,
+  LEASE,
+  MUTATING_WEBHOOK_CONFIGURATION,
+  NAMESPACE,
+  NODE,
+  POD,
+  POD_DISRUPTION_BUDGET,
+  PV,
+  PVC,
+  SECRET,
+  STATEFUL_SET,
+  STORAGE_CLASS,
+  VOLUME_ATTACHMENT,
+  VOLUME_SNAPSHOT,
+  VOLUME_SNAPSHOT_CLASS,
+  VOLUME_SNAPSHOT_CONTENT,
+} from "../kube/resources.ts";
+import type { ResourceDescriptor } from "../kube/types.ts";
 import type { PrinterColumn, ResourceType } from "./resource-type.ts";
 
 const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
@@ -18,14 +42,9 @@ export interface ExtraSubresource {
   verbs: string[];
 }
 
-interface Def {
-  group: string;
-  version: string;
-  kind: string;
-  plural: string;
+interface Def extends ResourceDescriptor {
   shortNames?: string[];
   categories?: string[];
-  namespaced: boolean;
   hasStatus?: boolean;
   columns?: PrinterColumn[];
   selectableFields?: string[];
@@ -33,23 +52,15 @@ interface Def {
 
 const defs: Def[] = [
   {
-    group: "",
-    version: "v1",
-    kind: "Namespace",
-    plural: "namespaces",
+    ...NAMESPACE,
     shortNames: ["ns"],
-    namespaced: false,
     hasStatus: true,
     columns: [col("Status", ".status.phase"), age],
     selectableFields: ["status.phase"],
   },
   {
-    group: "",
-    version: "v1",
-    kind: "Node",
-    plural: "nodes",
+    ...NODE,
     shortNames: ["no"],
-    namespaced: false,
     hasStatus: true,
     columns: [
       col("Status", '.status.conditions[?(@.type=="Ready")].status'), // computed in builtin-table.ts (Ready/NotReady)
@@ -63,13 +74,9 @@ const defs: Def[] = [
     selectableFields: ["spec.unschedulable"],
   },
   {
-    group: "",
-    version: "v1",
-    kind: "Pod",
-    plural: "pods",
+    ...POD,
     shortNames: ["po"],
     categories: ["all"],
-    namespaced: true,
     hasStatus: true,
     columns: [
       col("Ready", ".status.containerStatuses[*].ready"), // computed: "1/1"
@@ -91,12 +98,8 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "",
-    version: "v1",
-    kind: "PersistentVolumeClaim",
-    plural: "persistentvolumeclaims",
+    ...PVC,
     shortNames: ["pvc"],
-    namespaced: true,
     hasStatus: true,
     columns: [
       col("Status", ".status.phase"),
@@ -109,12 +112,8 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "",
-    version: "v1",
-    kind: "PersistentVolume",
-    plural: "persistentvolumes",
+    ...PV,
     shortNames: ["pv"],
-    namespaced: false,
     hasStatus: true,
     columns: [
       col("Capacity", ".spec.capacity.storage"),
@@ -129,12 +128,8 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "",
-    version: "v1",
-    kind: "Event",
-    plural: "events",
+    ...EVENT,
     shortNames: ["ev"],
-    namespaced: true,
     columns: [
       col("Last Seen", ".lastTimestamp", "date"),
       col("Type", ".type"),
@@ -159,23 +154,15 @@ const defs: Def[] = [
       "type",
     ],
   },
-  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"], namespaced: true, columns: [col("Data", ".data", "integer"), age] }, // Data computed: count
+  { ...CONFIG_MAP, shortNames: ["cm"], columns: [col("Data", ".data", "integer"), age] }, // Data computed: count
   {
-    group: "",
-    version: "v1",
-    kind: "Secret",
-    plural: "secrets",
-    namespaced: true,
+    ...SECRET,
     columns: [col("Type", ".type"), col("Data", ".data", "integer"), age],
     selectableFields: ["type"],
   },
   {
-    group: "storage.k8s.io",
-    version: "v1",
-    kind: "StorageClass",
-    plural: "storageclasses",
+    ...STORAGE_CLASS,
     shortNames: ["sc"],
-    namespaced: false,
     columns: [
       col("Provisioner", ".provisioner"),
       col("ReclaimPolicy", ".reclaimPolicy"),
@@ -185,11 +172,7 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "storage.k8s.io",
-    version: "v1",
-    kind: "VolumeAttachment",
-    plural: "volumeattachments",
-    namespaced: false,
+    ...VOLUME_ATTACHMENT,
     hasStatus: true,
     columns: [
       col("Attacher", ".spec.attacher"),
@@ -200,11 +183,7 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "storage.k8s.io",
-    version: "v1",
-    kind: "CSIDriver",
-    plural: "csidrivers",
-    namespaced: false,
+    ...CSI_DRIVER,
     columns: [
       col("AttachRequired", ".spec.attachRequired", "boolean"),
       col("PodInfoOnMount", ".spec.podInfoOnMount", "boolean"),
@@ -216,30 +195,18 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "storage.k8s.io",
-    version: "v1",
-    kind: "CSINode",
-    plural: "csinodes",
-    namespaced: false,
+    ...CSI_NODE,
     columns: [col("Drivers", ".spec.drivers", "integer"), age],
   }, // Drivers computed: count
   // stored only (no admission is called): the webhook keeps its caBundle here, as in a cluster
   {
-    group: "admissionregistration.k8s.io",
-    version: "v1",
-    kind: "MutatingWebhookConfiguration",
-    plural: "mutatingwebhookconfigurations",
-    namespaced: false,
+    ...MUTATING_WEBHOOK_CONFIGURATION,
     columns: [col("Webhooks", ".webhooks", "integer"), age],
   }, // Webhooks computed: count
   {
-    group: "apps",
-    version: "v1",
-    kind: "StatefulSet",
-    plural: "statefulsets",
+    ...STATEFUL_SET,
     shortNames: ["sts"],
     categories: ["all"],
-    namespaced: true,
     hasStatus: true,
     columns: [
       col("Ready", ".status.readyReplicas"), // computed: "ready/replicas"
@@ -249,12 +216,8 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "policy",
-    version: "v1",
-    kind: "PodDisruptionBudget",
-    plural: "poddisruptionbudgets",
+    ...POD_DISRUPTION_BUDGET,
     shortNames: ["pdb"],
-    namespaced: true,
     hasStatus: true,
     columns: [
       col("Min Available", ".spec.minAvailable"),
@@ -264,20 +227,12 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "coordination.k8s.io",
-    version: "v1",
-    kind: "Lease",
-    plural: "leases",
-    namespaced: true,
+    ...LEASE,
     columns: [col("Holder", ".spec.holderIdentity"), age],
   },
   {
-    group: "snapshot.storage.k8s.io",
-    version: "v1",
-    kind: "VolumeSnapshot",
-    plural: "volumesnapshots",
+    ...VOLUME_SNAPSHOT,
     shortNames: ["vs"],
-    namespaced: true,
     hasStatus: true,
     columns: [
       col("ReadyToUse", ".status.readyToUse", "boolean"),
@@ -291,21 +246,13 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "snapshot.storage.k8s.io",
-    version: "v1",
-    kind: "VolumeSnapshotClass",
-    plural: "volumesnapshotclasses",
+    ...VOLUME_SNAPSHOT_CLASS,
     shortNames: ["vsclass", "vsclasses"],
-    namespaced: false,
     columns: [col("Driver", ".driver"), col("DeletionPolicy", ".deletionPolicy"), age],
   },
   {
-    group: "snapshot.storage.k8s.io",
-    version: "v1",
-    kind: "VolumeSnapshotContent",
-    plural: "volumesnapshotcontents",
+    ...VOLUME_SNAPSHOT_CONTENT,
     shortNames: ["vsc", "vscs"],
-    namespaced: false,
     hasStatus: true,
     columns: [
       col("ReadyToUse", ".status.readyToUse", "boolean"),
@@ -319,12 +266,8 @@ const defs: Def[] = [
     ],
   },
   {
-    group: "apiextensions.k8s.io",
-    version: "v1",
-    kind: "CustomResourceDefinition",
-    plural: "customresourcedefinitions",
+    ...CRD,
     shortNames: ["crd", "crds"],
-    namespaced: false,
     hasStatus: true,
     columns: [{ name: "Created At", type: "string", format: "date-time", jsonPath: ".metadata.creationTimestamp" }], // kube prints the timestamp itself
   },
@@ -387,5 +330,5 @@ export function applyBuiltinDefaults(kind: string, obj: any): void {
 /** Namespaces created at first start. */
 export const defaultNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease", "hwameistor"];
 
-export const CRD_GROUP = "apiextensions.k8s.io";
-export const CRD_PLURAL = "customresourcedefinitions";
+export const CRD_GROUP = CRD.group;
+export const CRD_PLURAL = CRD.plural;

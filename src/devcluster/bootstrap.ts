@@ -8,18 +8,12 @@ import { parse } from "yaml";
 import { clusterKind } from "../api/kinds/cluster.ts";
 import { API_VERSION, Kinds } from "../api/names.ts";
 import type { KubeClient } from "../kube/client.ts";
-import type { KubeObject, ResourceDescriptor } from "../kube/types.ts";
+import { CRD } from "../kube/resources.ts";
+import type { KubeObject } from "../kube/types.ts";
 import { CLUSTER_NAME } from "./layout.ts";
 import type { ClusterOptions } from "./options.ts";
 import { REPO_ROOT } from "./processes.ts";
 
-export const CRD: ResourceDescriptor = {
-  group: "apiextensions.k8s.io",
-  version: "v1",
-  plural: "customresourcedefinitions",
-  kind: "CustomResourceDefinition",
-  namespaced: false,
-};
 export const CRD_DIR = join(REPO_ROOT, "deploy/crds");
 
 export async function applyCrds(client: KubeClient, dir = CRD_DIR): Promise<number> {

@@ -15,10 +15,8 @@ import { labelSelectorMatcher, type LabelSelector } from "../api/label-selector.
 import type { KubeClient } from "../kube/client.ts";
 import { Controller } from "../kube/controller.ts";
 import { InformerFactory } from "../kube/informer-factory.ts";
-import { POD, STATEFUL_SET, metaTime } from "../kube/resources.ts";
-import { silentLogger, type KubeObject, type Logger, type ResourceDescriptor } from "../kube/types.ts";
-
-export const PDB: ResourceDescriptor = { group: "policy", version: "v1", plural: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true };
+import { POD, POD_DISRUPTION_BUDGET, STATEFUL_SET, metaTime } from "../kube/resources.ts";
+import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
 
 type Pdb = KubeObject & {
   spec?: { selector?: LabelSelector; minAvailable?: number | string; maxUnavailable?: number | string };
@@ -91,8 +89,8 @@ export function pdbStatus(pdb: Pdb, pods: P[], scaleOf: (pods: P[]) => number | 
 export function disruptionController(o: { client: KubeClient; informers?: InformerFactory; log?: Logger }) {
   const log = o.log ?? silentLogger;
   const f = o.informers ?? new InformerFactory(o.client, { log });
-  const pdbs = o.client.forKind<Pdb>(PDB);
-  const inf = { pdb: f.for<Pdb>(PDB), pod: f.for<P>(POD), sts: f.for<KubeObject & { spec?: { replicas?: number } }>(STATEFUL_SET) };
+  const pdbs = o.client.forKind<Pdb>(POD_DISRUPTION_BUDGET);
+  const inf = { pdb: f.for<Pdb>(POD_DISRUPTION_BUDGET), pod: f.for<P>(POD), sts: f.for<KubeObject & { spec?: { replicas?: number } }>(STATEFUL_SET) };
   const ctl = new Controller({ name: "disruption", log, reconcile: (k) => sync(k) });
   const keyOf = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
   ctl.watch(inf.pdb, keyOf);

@@ -12,12 +12,33 @@ const builtin = (group: string, kind: string, plural: string, scope: "Namespaced
   namespaced: scope === "Namespaced",
 });
 
-export const LEASE = builtin("coordination.k8s.io", "Lease", "leases", "Namespaced");
+// The one table of built-in kinds: clients use these descriptors, and the embedded API server serves exactly
+// these (src/apiserver/builtins.ts adds short names, columns and selectable fields). Shapes: src/api/core.ts.
+export const NAMESPACE = builtin("", "Namespace", "namespaces", "Cluster");
 export const NODE = builtin("", "Node", "nodes", "Cluster");
+export const POD = builtin("", "Pod", "pods", "Namespaced");
+export const PVC = builtin("", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced");
+export const PV = builtin("", "PersistentVolume", "persistentvolumes", "Cluster");
 export const EVENT = builtin("", "Event", "events", "Namespaced");
 export const CONFIG_MAP = builtin("", "ConfigMap", "configmaps", "Namespaced");
+export const SECRET = builtin("", "Secret", "secrets", "Namespaced");
 export const STORAGE_CLASS = builtin("storage.k8s.io", "StorageClass", "storageclasses", "Cluster");
-export const NAMESPACE = builtin("", "Namespace", "namespaces", "Cluster");
+export const VOLUME_ATTACHMENT = builtin("storage.k8s.io", "VolumeAttachment", "volumeattachments", "Cluster");
+export const CSI_DRIVER = builtin("storage.k8s.io", "CSIDriver", "csidrivers", "Cluster");
+export const CSI_NODE = builtin("storage.k8s.io", "CSINode", "csinodes", "Cluster");
+export const MUTATING_WEBHOOK_CONFIGURATION = builtin(
+  "admissionregistration.k8s.io",
+  "MutatingWebhookConfiguration",
+  "mutatingwebhookconfigurations",
+  "Cluster",
+);
+export const STATEFUL_SET = builtin("apps", "StatefulSet", "statefulsets", "Namespaced");
+export const POD_DISRUPTION_BUDGET = builtin("policy", "PodDisruptionBudget", "poddisruptionbudgets", "Namespaced");
+export const LEASE = builtin("coordination.k8s.io", "Lease", "leases", "Namespaced");
+export const VOLUME_SNAPSHOT = builtin("snapshot.storage.k8s.io", "VolumeSnapshot", "volumesnapshots", "Namespaced");
+export const VOLUME_SNAPSHOT_CLASS = builtin("snapshot.storage.k8s.io", "VolumeSnapshotClass", "volumesnapshotclasses", "Cluster");
+export const VOLUME_SNAPSHOT_CONTENT = builtin("snapshot.storage.k8s.io", "VolumeSnapshotContent", "volumesnapshotcontents", "Cluster");
+export const CRD = builtin("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "Cluster");
 
 /** Namespace of kubelet-style node heartbeat Leases. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
@@ -52,22 +73,3 @@ export interface StorageClass {
   allowVolumeExpansion?: boolean;
   volumeBindingMode?: string;
 }
-
-// Built-in kinds of the Kubernetes storage roles (src/kcm, src/sidecars) and the pod roles. Shapes: src/api/core.ts.
-export const PVC = builtin("", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced");
-export const PV = builtin("", "PersistentVolume", "persistentvolumes", "Cluster");
-export const POD = builtin("", "Pod", "pods", "Namespaced");
-export const VOLUME_ATTACHMENT = builtin("storage.k8s.io", "VolumeAttachment", "volumeattachments", "Cluster");
-export const CSI_NODE = builtin("storage.k8s.io", "CSINode", "csinodes", "Cluster");
-export const CSI_DRIVER = builtin("storage.k8s.io", "CSIDriver", "csidrivers", "Cluster");
-export const STATEFUL_SET = builtin("apps", "StatefulSet", "statefulsets", "Namespaced");
-export const VOLUME_SNAPSHOT = builtin("snapshot.storage.k8s.io", "VolumeSnapshot", "volumesnapshots", "Namespaced");
-export const VOLUME_SNAPSHOT_CONTENT = builtin("snapshot.storage.k8s.io", "VolumeSnapshotContent", "volumesnapshotcontents", "Cluster");
-export const VOLUME_SNAPSHOT_CLASS = builtin("snapshot.storage.k8s.io", "VolumeSnapshotClass", "volumesnapshotclasses", "Cluster");
-export const SECRET = builtin("", "Secret", "secrets", "Namespaced");
-export const MUTATING_WEBHOOK_CONFIGURATION = builtin(
-  "admissionregistration.k8s.io",
-  "MutatingWebhookConfiguration",
-  "mutatingwebhookconfigurations",
-  "Cluster",
-);

@@ -10,6 +10,7 @@ import { toCrd } from "../../src/api/crd.ts";
 import { kindDefinitions } from "../../src/api/kinds/index.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeConfig } from "../../src/kube/config.ts";
+import { CRD } from "../../src/kube/resources.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 
 type StartFn = (
@@ -104,8 +105,6 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-const CRD = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false };
 
 /** Creates the CRD of every kind (missing ones only) and waits until the server serves them. */
 export async function applyKindCrds(client: KubeClient): Promise<void> {

@@ -59,18 +59,31 @@ export function ordinalOf(set: string, podName: string): number | undefined {
   return /^(0|[1-9][0-9]*)$/.test(rest) ? Number(rest) : undefined;
 }
 
+/** A v1 object made from one of the set's templates: in the set's namespace, the template's labels (then `labels`) and annotations. */
+function fromTemplate<K extends "Pod" | "PersistentVolumeClaim">(
+  sts: StatefulSet,
+  kind: K,
+  name: string,
+  tpl: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+  labels: Record<string, string> = {},
+) {
+  return {
+    apiVersion: "v1",
+    kind,
+    metadata: {
+      name,
+      namespace: sts.metadata?.namespace,
+      labels: { ...(tpl?.labels ?? {}), ...labels },
+      ...(tpl?.annotations ? { annotations: tpl.annotations } : {}),
+    },
+  };
+}
+
 export function newClaim(sts: StatefulSet, template: NonNullable<NonNullable<StatefulSet["spec"]>["volumeClaimTemplates"]>[number], ordinal: number): Pvc {
   const set = sts.metadata?.name ?? "";
   const name = claimName(template.metadata?.name ?? "", set, ordinal);
   return {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: {
-      name,
-      namespace: sts.metadata?.namespace,
-      labels: { ...(template.metadata?.labels ?? {}), ...(sts.spec?.selector?.matchLabels ?? {}) },
-      ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
-    },
+    ...fromTemplate(sts, "PersistentVolumeClaim", name, template.metadata, sts.spec?.selector?.matchLabels),
     spec: structuredClone(template.spec ?? {}),
   };
 }
@@ -88,18 +101,8 @@ export function newPod(sts: StatefulSet, ordinal: number): Pod {
   spec.volumes = volumes;
   spec.hostname = name;
   if (sts.spec?.serviceName) spec.subdomain = sts.spec.serviceName;
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: {
-      name,
-      namespace: sts.metadata?.namespace,
-      labels: { ...(tpl.metadata?.labels ?? {}), [Labels.PodName]: name, [Labels.PodIndex]: String(ordinal) },
-      ...(tpl.metadata?.annotations ? { annotations: tpl.metadata.annotations } : {}),
-      ownerReferences: [ownerRefOf(sts)],
-    },
-    spec,
-  };
+  const pod = fromTemplate(sts, "Pod", name, tpl.metadata, { [Labels.PodName]: name, [Labels.PodIndex]: String(ordinal) });
+  return { ...pod, metadata: { ...pod.metadata, ownerReferences: [ownerRefOf(sts)] }, spec };
 }
 
 /** What to do next for `sts`, given the pods it owns and the claims of its namespace. */
