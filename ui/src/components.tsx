@@ -14,8 +14,15 @@ export function StateBadge({ state }: { state: string | undefined }) {
   const s = state || "Pending";
   // Dark enough for white text at badge size (≥ 4.5:1, WCAG AA): Mantine's green.9 is only 4.4:1.
   const color = GOOD.has(s) ? "#216e2f" : BAD.has(s) ? "#b02525" : "#364fc7";
+  // The label never ellipsizes ("COMPLET…" at 1280 px): its full width is the cell's minimum width.
   return (
-    <Badge color={color} variant="filled" radius="sm" style={{ flexShrink: 0, maxWidth: "none", overflow: "visible" }}>
+    <Badge
+      color={color}
+      variant="filled"
+      radius="sm"
+      style={{ flexShrink: 0, maxWidth: "none", overflow: "visible" }}
+      styles={{ label: { overflow: "visible" } }}
+    >
       {s}
     </Badge>
   );

@@ -245,7 +245,14 @@ export function volumeRoutes(d: RouteDeps): Route[] {
           throw badBody("srcNode", `volume ${nameOf(lv)} has no replica on node ${b.srcNode} (replicas on: ${nodes.join(", ") || "none"})`);
         if (b.selectedNode) {
           if (b.selectedNode === b.srcNode) throw badBody("selectedNode", `the target node must differ from srcNode ${b.srcNode}`);
-          if (!c.get("lsn", b.selectedNode)) throw badBody("selectedNode", `node ${b.selectedNode} is not a storage node (LocalStorageNode)`);
+          if (!c.get("lsn", b.selectedNode)) {
+            const others = c
+              .list("lsn")
+              .map(nameOf)
+              .filter((n) => !nodes.includes(n));
+            const fix = others.length ? `choose one of ${others.join(", ")}, or leave it empty for the controller to choose` : "add a storage node first";
+            throw badBody("selectedNode", `node ${b.selectedNode} is not a storage node (LocalStorageNode): ${fix}`);
+          }
           if (nodes.includes(b.selectedNode)) throw badBody("selectedNode", `volume ${nameOf(lv)} already has a replica on node ${b.selectedNode}`);
         }
         await clearFinished(cl.lvmigrate, cur, "migration");

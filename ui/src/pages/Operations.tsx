@@ -6,6 +6,10 @@ import { time } from "../format";
 import { usePoll } from "../poll";
 import { href } from "../route";
 
+const kindOf = (o: Operation) => o.eventType.replace("LocalVolume", "");
+// Row ids (`op-<kind>-<name>`) carry the kind: an expansion is named after its volume, and a migration or a
+// conversion may be named like another volume's operation.
+
 export function OperationRows({ caption, ops }: { caption: string; ops: Operation[] }) {
   return (
     <DataTable
@@ -14,9 +18,9 @@ export function OperationRows({ caption, ops }: { caption: string; ops: Operatio
       empty="No operation."
       minWidth={900}
       rows={ops.map((o) => (
-        <Table.Tr key={o.eventType + o.eventName} data-testid={`op-${o.eventName}`}>
+        <Table.Tr key={`${o.eventType}/${o.eventName}`} data-testid={`op-${kindOf(o).toLowerCase()}-${o.eventName}`}>
           <Table.Td>{o.eventName}</Table.Td>
-          <Table.Td>{o.eventType.replace("LocalVolume", "")}</Table.Td>
+          <Table.Td>{kindOf(o)}</Table.Td>
           <Table.Td>
             <Anchor href={href("volumes", o.localVolumeName)}>{o.localVolumeName}</Anchor>
           </Table.Td>
