@@ -197,6 +197,7 @@ export const ErrorReasons = {
   NotAFile: "FAILED_PRECONDITION",
   NotMounted: "FAILED_PRECONDITION",
   OnlineResizeUnsupported: "FAILED_PRECONDITION",
+  ReplaceRunning: "ALREADY_EXISTS",
   ToolNotInstalled: "FAILED_PRECONDITION",
   UnparseableOutput: "INTERNAL",
   UnsupportedFsType: "INVALID_ARGUMENT",

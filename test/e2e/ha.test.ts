@@ -28,10 +28,10 @@ import { DATAPLANE_BIN, processSpecs } from "../../src/devcluster/processes.ts";
 import { isAlive, signalProcess, startDaemon } from "../../src/host/netns/daemon.ts";
 import { netnsPath } from "../../src/host/netns/netns.ts";
 import { kubectlRunner, waitFor } from "../helpers/kubectl.ts";
+import { RECORD_WRITER, verifyRecords } from "../helpers/records.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const MiB = 2 ** 20;
-const REC = 4096;
 let dir = "";
 let state = "";
 const writers: ChildProcess[] = [];
@@ -64,19 +64,7 @@ const getJson = async (...args: string[]) => JSON.parse(await k().ok(["get", ...
 
 /** A writer process: 4 KiB records (seq, payload, sha256 of the payload), each pwrite'd and fdatasync'd; prints each acked seq. */
 function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () => number; exited: Promise<unknown> } {
-  const script = `
-    const fs = require("node:fs"), c = require("node:crypto");
-    const fd = fs.openSync(process.argv[1], fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644); // positional writes: record seq at seq * REC
-    for (let seq = Number(process.argv[2]); ; seq++) {
-      const b = Buffer.alloc(${REC});
-      c.randomFillSync(b, 64, ${REC} - 64);
-      b.write(String(seq).padStart(16, "0"), 0);
-      b.write(c.createHash("sha256").update(b.subarray(64)).digest("hex").slice(0, 40), 16);
-      fs.writeSync(fd, b, 0, b.length, seq * ${REC});
-      fs.fdatasyncSync(fd);
-      process.stdout.write(seq + "\\n");
-    }`;
-  const proc = spawn(process.execPath, ["-e", script, file, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, ["-e", RECORD_WRITER, file, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
   writers.push(proc);
   // "close": the process exited AND its stdout was read to the end (every acknowledged seq seen).
   const exited = new Promise((r) => proc.once("close", r));
@@ -90,22 +78,6 @@ function startWriter(file: string, from = 0): { proc: ChildProcess; acked: () =>
   });
   proc.stderr!.on("data", () => {});
   return { proc, acked: () => last, exited };
-}
-
-/** Every record 0..upTo is present and intact. */
-async function verifyRecords(file: string, upTo: number): Promise<void> {
-  const fh = await open(file, "r");
-  try {
-    const b = Buffer.alloc(REC);
-    for (let seq = 0; seq <= upTo; seq++) {
-      const { bytesRead } = await fh.read(b, 0, REC, seq * REC);
-      assert.equal(bytesRead, REC, `record ${seq} is there`);
-      assert.equal(b.subarray(0, 16).toString(), String(seq).padStart(16, "0"), `record ${seq}: its seq`);
-      assert.equal(b.subarray(16, 56).toString(), createHash("sha256").update(b.subarray(64)).digest("hex").slice(0, 40), `record ${seq}: its checksum`);
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 async function stopWriter(w: { proc: ChildProcess; exited: Promise<unknown> }): Promise<void> {

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { startTestCluster, waitFor, type TestCluster } from "../helpers/test-cluster.ts";
+import { localVolumeMigrateYaml } from "../helpers/migrate.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : !existsSync("/usr/sbin/mkfs.xfs") ? "needs xfsprogs" : false;
 let c!: TestCluster;
@@ -96,14 +97,7 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   const a = await podNode();
   volume = await jp(["pvc", "data-mover-0"], "{.spec.volumeName}");
   const b = ["node-1", "node-2", "node-3"].find((n) => n !== a)!;
-  await c.k.ok(
-    ["apply", "-f", "-"],
-    `apiVersion: hwameistor.io/v1alpha1
-kind: LocalVolumeMigrate
-metadata: {name: migrate-${volume}}
-spec: {volumeName: ${volume}, sourceNode: ${a}, targetNodesSuggested: [${b}], migrateAllVols: true}
-`,
-  );
+  await c.k.ok(["apply", "-f", "-"], localVolumeMigrateYaml(volume, a, [b]));
   await waitFor(
     "the migration to wait for the running pod",
     async () => /still in use/.test(await jp(["lvmigrate", `migrate-${volume}`], "{.status.message}")),

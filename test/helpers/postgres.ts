@@ -12,6 +12,8 @@ import { waitFor } from "./test-cluster.ts";
 const repo = resolve(import.meta.dirname, "../..");
 export const POSTGRES_EXAMPLE = join(repo, "deploy/examples/postgres-statefulset.yaml");
 export const PSQL = "/usr/bin/psql";
+/** The client binary itself (Debian's /usr/bin/psql is a perl wrapper: slower to start, for every transaction). */
+export const PSQL_BIN = "/usr/lib/postgresql/15/bin/psql";
 
 /** Why PostgreSQL tests cannot run here, or false. */
 export const postgresMissing = (): string | false =>
@@ -57,27 +59,31 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** psql -At -c sql; rejects with psql's stderr. */
-export function psql(port: number, sql: string, timeoutMs = 20_000): Promise<string> {
+/**
+ * psql -At -c sql; rejects with psql's stderr. `netns`: run it in that network namespace — with `cluster up
+ * --netns` a pod shares its node's namespace, so its 127.0.0.1 is reachable only from there.
+ */
+export function psql(port: number, sql: string, timeoutMs = 20_000, netns?: string): Promise<string> {
+  const args = ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql];
+  const [file, argv] = netns ? ["nsenter", [`--net=/run/netns/${netns}`, PSQL_BIN, ...args]] : [PSQL, args];
   return new Promise((res, rej) => {
-    execFile(
-      PSQL,
-      ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-      { timeout: timeoutMs, env: { ...process.env, PGCONNECT_TIMEOUT: "5" } },
-      (err, stdout, stderr) => (err ? rej(new Error(`psql -p ${port} -c ${JSON.stringify(sql)}: ${stderr || err.message}`)) : res(stdout.trim())),
+    execFile(file, argv, { timeout: timeoutMs, env: { ...process.env, PGCONNECT_TIMEOUT: "5" } }, (err, stdout, stderr) =>
+      err ? rej(new Error(`psql -p ${port}${netns ? ` (netns ${netns})` : ""} -c ${JSON.stringify(sql)}: ${stderr || err.message}`)) : res(stdout.trim()),
     );
   });
 }
 
 /** Until the server on `port` answers a query (a started container is not yet a server accepting connections). */
-export const waitForPostgres = (port: number, timeoutMs = 90_000): Promise<void> =>
-  waitFor(`PostgreSQL on 127.0.0.1:${port} answering`, async () => (await psql(port, "select 1", 5000)) === "1", timeoutMs, 500);
+export const waitForPostgres = (port: number, timeoutMs = 90_000, netns?: () => Promise<string | undefined>): Promise<void> =>
+  waitFor(`PostgreSQL on 127.0.0.1:${port} answering`, async () => (await psql(port, "select 1", 5000, await netns?.())) === "1", timeoutMs, 500);
 
 export interface PostgresPod {
   name: string;
   port: number;
   /** `<name>-0`. */
   pod: string;
+  /** The network namespace psql must run in now (the pod's node's), or undefined (the host's). */
+  netns(): Promise<string | undefined>;
   /** `data-<name>-0`. */
   claim: string;
   query(sql: string): Promise<string>;
@@ -90,20 +96,28 @@ export interface PostgresPod {
  * test/helpers/kubectl.ts) and waits until the server answers queries.
  */
 export async function startPostgres(
-  k: { ok(args: string[], input?: string): Promise<string>; run(args: string[]): Promise<{ code: number }> },
-  o: Omit<PostgresOptions, "port"> & { port?: number; timeoutMs?: number },
+  k: { ok(args: string[], input?: string): Promise<string>; run(args: string[]): Promise<{ code: number; stdout: string }> },
+  o: Omit<PostgresOptions, "port"> & { port?: number; timeoutMs?: number; netnsOf?: (node: string) => string },
 ): Promise<PostgresPod> {
   const port = o.port ?? (await freePort());
   await k.ok(["apply", "-f", "-"], postgresStatefulSet({ ...o, port }));
   const pod = `${o.name}-0`;
   const claim = `data-${o.name}-0`;
-  await waitForPostgres(port, o.timeoutMs ?? 180_000);
+  // A dev cluster with --netns: the namespace of the node the pod is bound to now (it moves with the pod).
+  const netns = async () => {
+    if (!o.netnsOf) return undefined;
+    const node = (await k.run(["get", "pod", pod, "-o", "jsonpath={.spec.nodeName}"])).stdout.trim();
+    if (!node) throw new Error(`${pod} is not bound to a node`);
+    return o.netnsOf(node);
+  };
+  await waitForPostgres(port, o.timeoutMs ?? 180_000, netns);
   return {
     name: o.name,
     port,
     pod,
+    netns,
     claim,
-    query: (sql) => psql(port, sql),
+    query: async (sql) => psql(port, sql, 20_000, await netns()),
     remove: async () => {
       await k.ok(["delete", "statefulset", o.name, "--ignore-not-found"]);
       await k.ok(["delete", "pvc", claim, "--ignore-not-found", "--wait=false"]);

@@ -5,7 +5,7 @@
 // left; call it from `after` so a failing test cleans up too.
 // eslint-disable-next-line no-restricted-imports -- tests run the real binaries
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,7 @@ import { commandLineOf, isAlive } from "../../src/host/netns/daemon.ts";
 import { findContainerProcesses } from "../../src/host/container/container.ts";
 import { listLoops, type LoopDevice } from "../../src/host/loop/loop.ts";
 import { listMounts, type MountInfo } from "../../src/host/mount/mount.ts";
+import { netnsPrefix } from "../../src/devcluster/layout.ts";
 import { kubectlRunner } from "./kubectl.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -32,8 +33,18 @@ export interface TestCluster {
   processes(): Record<string, ClusterProcess>;
   /** SIGKILL to the cluster's process `name` (only if its pid is alive and runs from this state dir). */
   kill(name: string): ClusterProcess & { killed: boolean };
+  /**
+   * kill -9 of everything of `node`, as if the machine died: the supervisor first (so nothing is restarted — the
+   * cluster keeps running without it), then the node agent, its data plane, and its pods' processes (each
+   * container shim with all its descendants). The dead data plane's FUSE mount is then detached lazily, as a
+   * dead machine's mounts vanish: left in place it answers ENOTCONN, and mkfs.btrfs anywhere on this host
+   * refuses to run while any mount point cannot be stat'ed. Answers the pids killed.
+   */
+  killNode(node: string): Promise<number[]>;
   /** Until the supervisor has restarted `name` after `before` (a value kill() returned). */
   restarted(name: string, before: ClusterProcess, timeoutMs?: number): Promise<void>;
+  /** The network namespace of `node` (clusters started with `--netns`). */
+  netns(node: string): string;
   /** `cluster down --purge`; answers the loop devices and mounts of the cluster still there afterwards. */
   down(): Promise<{ loops: LoopDevice[]; mounts: MountInfo[]; stderr: string }>;
 }
@@ -50,7 +61,8 @@ export async function waitFor(what: string, cond: () => Promise<boolean> | boole
   }
 }
 
-export async function startTestCluster(o: { prefix: string; nodes: number }): Promise<TestCluster> {
+/** `args`: more `cluster up` flags (e.g. `--netns`). */
+export async function startTestCluster(o: { prefix: string; nodes: number; args?: string[] }): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), `hw-${o.prefix}-`));
   const state = join(dir, "state");
   const kubeconfig = join(state, "kubeconfig");
@@ -72,12 +84,26 @@ export async function startTestCluster(o: { prefix: string; nodes: number }): Pr
     k: kubectlRunner(kubeconfig, { HOME: dir }),
     hw,
     processes,
+    netns: (node) => `${netnsPrefix(state)}${node}`,
     kill(name) {
       const p = processes()[name];
       if (!p) throw new Error(`the cluster has no process ${name}`);
       if (!ours(p.pid)) return { ...p, killed: false };
       process.kill(p.pid!, "SIGKILL");
       return { ...p, killed: true };
+    },
+    async killNode(node) {
+      const sup = JSON.parse(readFileSync(join(state, "cluster.json"), "utf8")).supervisor?.pid as number | undefined;
+      if (sup && isAlive(sup) && commandLineOf(sup).some((a) => a.includes(state))) process.kill(sup, "SIGKILL");
+      const pids = [node, `${node}-dataplane`].map((n) => processes()[n]?.pid).filter((p): p is number => ours(p));
+      for (const shim of findContainerProcesses(join(state, "nodes", node, "kubelet") + "/")) pids.push(...withDescendants(shim.pid));
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      const fuse = join(state, "nodes", node, "fuse");
+      if ((await listMounts()).some((m) => m.target === fuse))
+        await new Promise<void>((res, rej) =>
+          execFile("umount", ["-l", "--", fuse], (err, _o, stderr) => (err ? rej(new Error(`umount -l ${fuse}: ${stderr}`)) : res())),
+        );
+      return pids;
     },
     async restarted(name, before, timeoutMs = 90_000) {
       await waitFor(
@@ -101,12 +127,31 @@ export async function startTestCluster(o: { prefix: string; nodes: number }): Pr
       return { loops, mounts, stderr };
     },
   };
-  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes)]);
+  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes), ...(o.args ?? [])]);
   if (up.code !== 0) {
     await cluster.down().catch(() => undefined);
     throw new Error(`cluster up exited ${up.code}: ${up.stderr}`);
   }
   return cluster;
+}
+
+/** `pid` and every process below it (from /proc/<pid>/stat's parent pid). */
+function withDescendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after its last ")"
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
 }
 
 /** What of a cluster runs or is mounted on the host: container shims, kubelet mounts, loop devices. */

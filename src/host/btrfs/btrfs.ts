@@ -125,6 +125,30 @@ export function parseFilesystemUsage(text: string): BtrfsUsage {
   };
 }
 
+/** `btrfs replace status -1 MOUNTPOINT`: the filesystem's last or running device replace. */
+export type BtrfsReplaceStatus =
+  | { state: "never" }
+  | { state: "running"; percent: number; writeErrors: number; readErrors: number }
+  | { state: "finished" | "canceled" | "suspended"; writeErrors: number; readErrors: number; text: string };
+
+/**
+ * Parse `btrfs replace status -1` (btrfs-progs 6.2): "Never started", "11.5% done, 0 write errs, 0 uncorr. read
+ * errs", "Started on  5.Dec 06:06:38, finished on  5.Dec 06:06:40, 0 write errs, 0 uncorr. read errs" (or
+ * "canceled on" / "suspended on" — a replace interrupted by an unmount resumes at the next mount).
+ */
+export function parseReplaceStatus(text: string): BtrfsReplaceStatus | undefined {
+  const t = text.trim();
+  if (/^Never started/.test(t)) return { state: "never" };
+  const errs = /(\d+) write errs, (\d+) uncorr\. read errs/.exec(t);
+  const writeErrors = Number(errs?.[1] ?? 0);
+  const readErrors = Number(errs?.[2] ?? 0);
+  const run = /^([\d.]+)% done/.exec(t);
+  if (run) return { state: "running", percent: Number(run[1]), writeErrors, readErrors };
+  const end = /\b(finished|canceled|suspended) on\b/.exec(t);
+  if (end) return { state: end[1] as "finished" | "canceled" | "suspended", writeErrors, readErrors, text: t };
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Command builders (pure)
 
@@ -150,6 +174,20 @@ export function deviceAddArgv(devs: string[], mountpoint: string): string[] {
   devs.forEach(assertDevicePath);
   assertAbsolutePath(mountpoint);
   return ["btrfs", "device", "add", "--", ...devs, mountpoint];
+}
+
+/**
+ * `btrfs replace start SRC TARGET MOUNTPOINT`: the kernel copies every chunk of SRC to TARGET online (volumes
+ * stay in use), then TARGET takes SRC's devid and SRC's superblock is wiped. Backgrounded in the kernel: it
+ * outlives the command and the agent; progress is read with `replace status`. Never `-f` (a target holding a
+ * signature is refused before this runs).
+ */
+export function replaceStartArgv(src: string, target: string, mountpoint: string): string[] {
+  assertDevicePath(src);
+  assertDevicePath(target);
+  assertAbsolutePath(mountpoint);
+  if (src === target) throw new HwError("INVALID_ARGUMENT", "Invalid", `btrfs replace: source and target are both ${src}`);
+  return ["btrfs", "replace", "start", "--", src, target, mountpoint];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -247,6 +285,35 @@ export async function resizeMax(mountpoint: string, devid: number, opts: RunOpti
   } catch (e) {
     throw classifyBtrfsError(e);
   }
+}
+
+/** Start replacing member `src` with the empty device `target` (see replaceStartArgv); refuses a non-empty target. */
+export async function replaceStart(src: string, target: string, mountpoint: string, opts: RunOptions = {}): Promise<void> {
+  const argv = replaceStartArgv(src, target, mountpoint);
+  await assertEmpty(target, opts);
+  try {
+    await run(argv, { timeoutMs: 60_000, ...opts });
+  } catch (e) {
+    if (isCommandError(e) && /target device smaller than source device/.test(e.stderr))
+      throw e.reclassify("FAILED_PRECONDITION", "DeviceTooSmall", `${target} is smaller than ${src}: a replacement disk must be at least as large`);
+    if (isCommandError(e) && /already started/.test(e.stderr))
+      throw e.reclassify("ALREADY_EXISTS", "ReplaceRunning", `a device replace already runs on ${mountpoint}`);
+    throw classifyBtrfsError(e);
+  }
+}
+
+/** `btrfs replace status -1 MOUNTPOINT` (one line, does not follow). */
+export async function replaceStatus(mountpoint: string, opts: RunOptions = {}): Promise<BtrfsReplaceStatus> {
+  assertAbsolutePath(mountpoint);
+  let out: string;
+  try {
+    out = (await run(["btrfs", "replace", "status", "-1", "--", mountpoint], opts)).stdout;
+  } catch (e) {
+    throw classifyBtrfsError(e);
+  }
+  const st = parseReplaceStatus(out);
+  if (!st) throw new HwError("INTERNAL", "UnparseableOutput", `btrfs replace status -1 ${mountpoint}: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
+  return st;
 }
 
 /**
