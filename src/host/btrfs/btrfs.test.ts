@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { deviceAddArgv, mkfsBtrfsArgv, parseFilesystemShow, parseFilesystemUsage, parseLsattrFlags } from "./btrfs.ts";
+import { deviceAddArgv, mkfsBtrfsArgv, parseFilesystemShow, parseFilesystemUsage, parseLsattrFlags, parseReplaceStatus, replaceStartArgv } from "./btrfs.ts";
 
 const td = (f: string) => readFileSync(join(import.meta.dirname, "testdata", f), "utf8");
 
@@ -71,4 +71,33 @@ test("mkfsBtrfsArgv: profiles by device count, validation", () => {
 
 test("parseLsattrFlags", () => {
   assert.equal(parseLsattrFlags("---------------C------ /x/volumes\n"), "---------------C------");
+});
+
+test("parseReplaceStatus: never, running, finished (btrfs-progs 6.2 output recorded on this machine)", () => {
+  const [never, running, finished] = td("replace-status.txt").split("\n");
+  assert.deepEqual(parseReplaceStatus(never!), { state: "never" });
+  assert.deepEqual(parseReplaceStatus(running!), { state: "running", percent: 11.5, writeErrors: 0, readErrors: 0 });
+  assert.equal(parseReplaceStatus(finished!)?.state, "finished");
+  assert.equal(parseReplaceStatus("Started on  5.Dec 06:06:38, canceled on  5.Dec 06:06:39, 2 write errs, 1 uncorr. read errs")?.state, "canceled");
+  assert.equal((parseReplaceStatus("Started on 5.Dec, canceled on 5.Dec, 2 write errs, 1 uncorr. read errs") as { writeErrors: number }).writeErrors, 2);
+  assert.equal(parseReplaceStatus("something else"), undefined);
+});
+
+test("a replace in progress shows its target as devid 0", () => {
+  const s = parseFilesystemShow(td("filesystem-show-replacing.txt"))!;
+  assert.deepEqual(
+    s.devices.map((d) => [d.devid, d.path]),
+    [
+      [0, "/dev/loop2"],
+      [1, "/dev/loop6"],
+      [2, "/dev/loop4"],
+    ],
+  );
+});
+
+test("replaceStartArgv: validated, never -f", () => {
+  assert.deepEqual(replaceStartArgv("/dev/loop1", "/dev/loop3", "/var/lib/p"), ["btrfs", "replace", "start", "--", "/dev/loop1", "/dev/loop3", "/var/lib/p"]);
+  assert.throws(() => replaceStartArgv("/dev/loop1", "/dev/loop1", "/p"), /both \/dev\/loop1/);
+  assert.throws(() => replaceStartArgv("-f", "/dev/loop1", "/p"));
+  assert.throws(() => replaceStartArgv("/dev/loop1", "/dev/loop2", "rel"));
 });
