@@ -26,6 +26,9 @@ struct hw_err {
 };
 void hw_err_set(struct hw_err *e, const char *code, const char *reason, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The answer of a replicated write: bytes or -errno; may run on another thread than the one that wrote. */
+typedef void (*write_done_fn)(void *arg, ssize_t result);
+
 struct volume;
 struct fuse_frontend;
 struct listener;

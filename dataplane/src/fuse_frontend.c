@@ -179,6 +179,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
     fuse_reply_buf(req, buf, (size_t)n);
 }
 
+static void write_done(void *arg, ssize_t n) {
+  fuse_req_t req = arg;
+  if (n < 0)
+    fuse_reply_err(req, (int)-n);
+  else
+    fuse_reply_write(req, (size_t)n);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
   struct volume *v = volume_get_ino(req_dp(req), ino);
@@ -194,12 +202,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
   /* libfuse's buffer holds the data after the request header, not 4 KiB aligned: copy it for O_DIRECT. */
   void *buf = thread_io_buffer();
   memcpy(buf, data, size);
-  ssize_t n = volume_write(v, buf, size, (uint64_t)off);
-  volume_put(v);
-  if (n < 0)
-    fuse_reply_err(req, (int)-n);
-  else
-    fuse_reply_write(req, (size_t)n);
+  ssize_t n = volume_write(v, buf, size, (uint64_t)off, write_done, req);
+  volume_put(v); /* a write in flight keeps its file open: the volume cannot be removed before it is answered */
+  if (n != -EINPROGRESS) write_done(req, n);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {

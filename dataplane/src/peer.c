@@ -30,10 +30,70 @@ static bool target_done(struct target *t) {
   return p->gen != t->gen && p->connected && (p->state == PS_SYNCTARGET || p->state == PS_UPTODATE);
 }
 
-void wake_ack_waiters(struct volume *v, struct peer *p, uint64_t acked) {
+/* A replicated write after its local write and sends: the targets it still waits for. */
+struct pending_write {
+  struct volume *v;
+  struct target t[DP_MAX_PEERS];
+  int nt;
+  uint64_t off, len, t0;
+  ssize_t n; /* the local write's result */
+  write_done_fn done;
+  void *arg;
+  struct pending_write *next;
+};
+
+static bool write_released(struct pending_write *w) {
+  for (int i = 0; i < w->nt; i++)
+    if (!target_done(&w->t[i]) && !w->v->fenced && !w->t[i].p->stop) return false;
+  return true;
+}
+
+/* Accounts a released write and frees its range; its answer in w->n. v->lock held. */
+static void complete_locked(struct pending_write *w) {
+  struct volume *v = w->v;
+  uint64_t now = now_ns();
+  for (int i = 0; i < w->nt; i++) {
+    w->t[i].p->ack_ns_sum += now - w->t0;
+    w->t[i].p->ack_count++;
+  }
+  range_release(v, w->off, w->off + w->len);
+  if (v->fenced) w->n = -EIO; /* a newer epoch exists: this write may not be on the surviving replicas */
+  else if (w->n >= 0) {
+    w->n = (ssize_t)w->len;
+    atomic_fetch_add(&v->writes_total, 1);
+    atomic_fetch_add(&v->bytes_written, w->len);
+    atomic_fetch_add(&v->bytes_replicated, w->len * (uint64_t)w->nt);
+  }
+}
+
+struct pending_write *wake_ack_waiters_deferred(struct volume *v, struct peer *p, uint64_t acked) {
   for (struct ack_waiter *w = v->ack_waiters; w; w = w->next)
     if (!p || (w->p == p && w->seq && w->seq <= acked)) pthread_cond_signal(&w->cond);
+  struct pending_write *out = NULL, **pp = &v->pending_writes;
+  while (*pp) {
+    struct pending_write *w = *pp;
+    if (!write_released(w)) {
+      pp = &w->next;
+      continue;
+    }
+    *pp = w->next;
+    complete_locked(w);
+    w->next = out;
+    out = w;
+  }
+  return out;
 }
+
+void finish_writes(struct pending_write *list) {
+  while (list) {
+    struct pending_write *next = list->next;
+    list->done(list->arg, list->n);
+    free(list);
+    list = next;
+  }
+}
+
+void wake_ack_waiters(struct volume *v, struct peer *p, uint64_t acked) { finish_writes(wake_ack_waiters_deferred(v, p, acked)); }
 
 /* Waits until the target is done (v->lock held), on this thread's own condition variable. */
 static void wait_target(struct volume *v, struct target *t) {
@@ -290,11 +350,10 @@ static int persist_al(struct volume *v, bool sync_written, bool *sync_peer) {
   return rc;
 }
 
-ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off) {
+ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
   uint64_t r0 = off / v->region_bytes, r1 = (off + len - 1) / v->region_bytes;
-  struct target t[DP_MAX_PEERS];
+  struct pending_write w = {.v = v, .off = off, .len = len, .done = done, .arg = arg};
   bool sync_peer[DP_MAX_PEERS] = {false};
-  int nt = 0;
   pthread_mutex_lock(&v->lock);
   while (v->role == ROLE_PRIMARY && !v->fenced && (v->suspended || range_busy(v, off, off + len) || v->nranges == v->maxranges))
     pthread_cond_wait(&v->cond, &v->lock);
@@ -309,37 +368,34 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   for (int i = 0; i < v->npeers; i++) {
     struct peer *p = v->peers[i];
     sync_peer[i] = bitmap_set_range(p->dirty, r0, r1);
-    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) t[nt++] = (struct target){p, p->gen, 0};
+    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) w.t[w.nt++] = (struct target){p, p->gen, 0};
   }
   uint32_t now = mono_s();
   for (uint64_t r = r0; r <= r1 && r < v->nregions; r++) v->touched_s[r] = now;
   pthread_mutex_unlock(&v->lock);
 
-  ssize_t n = persist_al(v, sync_written, sync_peer);
-  uint64_t t0 = now_ns();
-  if (n == 0) {
-    for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_WRITE, off, buf, (uint32_t)len, &t[i].seq);
-    n = volume_local_write(v, buf, len, off);
+  w.n = persist_al(v, sync_written, sync_peer);
+  w.t0 = now_ns();
+  if (w.n == 0) {
+    for (int i = 0; i < w.nt; i++) peer_send(w.t[i].p, w.t[i].gen, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
+    w.n = volume_local_write(v, buf, len, off);
   } else {
-    nt = 0; /* the activity log could not be written: the data went nowhere, nothing to wait for */
+    w.nt = 0; /* the activity log could not be written: the data went nowhere, nothing to wait for */
   }
   pthread_mutex_lock(&v->lock);
-  for (int i = 0; i < nt; i++) {
-    wait_target(v, &t[i]);
-    t[i].p->ack_ns_sum += now_ns() - t0;
-    t[i].p->ack_count++;
+  if (write_released(&w)) { /* no peer, or every ack is in already */
+    complete_locked(&w);
+    pthread_mutex_unlock(&v->lock);
+    return w.n;
   }
-  bool fenced = v->fenced;
-  range_release(v, off, off + len);
+  /* Park it without a thread: the receiver that sees the last ack (or a state change) answers it. */
+  struct pending_write *pw = malloc(sizeof *pw);
+  if (!pw) abort();
+  *pw = w;
+  pw->next = v->pending_writes;
+  v->pending_writes = pw;
   pthread_mutex_unlock(&v->lock);
-  if (fenced) return -EIO; /* a newer epoch exists: this write may not be on the surviving replicas */
-  if (n >= 0) {
-    n = (ssize_t)len;
-    atomic_fetch_add(&v->writes_total, 1);
-    atomic_fetch_add(&v->bytes_written, len);
-    atomic_fetch_add(&v->bytes_replicated, len * (uint64_t)nt);
-  }
-  return n;
+  return -EINPROGRESS;
 }
 
 int peer_replicated_flush(struct volume *v) {

@@ -15,8 +15,10 @@ int peer_grow_bitmaps(struct volume *v, uint64_t nregions, struct hw_err *err);
 int peer_outdate(struct volume *v, const char *node, struct hw_err *err);
 /* Appends a peer's status object; the caller holds v->lock. */
 void peer_status(struct peer *p, struct sbuf *b);
-/* Writes locally and to every UpToDate peer; returns after all completed (bytes or -errno). */
-ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off);
+/* Writes locally and sends to every UpToDate peer (buf is consumed on return). Returns the result (bytes or
+ * -errno) when it is known at once, else -EINPROGRESS and done(arg, result) is called once every peer acked,
+ * from the thread that saw the last ack (see volume_write). */
+ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg);
 /* fdatasync locally and on every UpToDate peer. */
 int peer_replicated_flush(struct volume *v);
 #endif

@@ -39,8 +39,13 @@ struct ack_waiter {
   struct ack_waiter *next;
 };
 
-/* Wakes the waiters of peer p with seq <= acked, or every waiter when p is NULL (a state change). v->lock held. */
+/* Wakes the waiters of peer p with seq <= acked, or every waiter when p is NULL (a state change), and answers
+ * every replicated write that no longer waits for anything. v->lock held. */
 void wake_ack_waiters(struct volume *v, struct peer *p, uint64_t acked);
+/* The same, but returns the writes done instead of answering them, so that the caller answers after unlocking
+ * (the receiver's hot path); finish_writes answers them. */
+struct pending_write *wake_ack_waiters_deferred(struct volume *v, struct peer *p, uint64_t acked);
+void finish_writes(struct pending_write *list);
 
 const char *peer_state_name(enum peer_state s);
 /* Recomputes v->suspended from the peers' states and wakes waiters; caller holds v->lock. */

@@ -168,6 +168,7 @@ static void *receiver(void *arg) {
     if (h.type == F_ACK && h.seq > acked) acked = h.seq;
     /* Publish (lock + wake) once per burst: every ACK already buffered is folded into one. */
     if (h.type == F_CHECKSUM || !frame_reader_ready(r)) {
+      struct pending_write *done = NULL;
       pthread_mutex_lock(&v->lock);
       if (h.type == F_CHECKSUM && h.length >= 4) {
         memcpy(&p->checksum_value, payload, 4);
@@ -176,10 +177,11 @@ static void *receiver(void *arg) {
       }
       if (acked > p->acked_seq) {
         p->acked_seq = acked;
-        wake_ack_waiters(v, p, p->acked_seq);
+        done = wake_ack_waiters_deferred(v, p, p->acked_seq);
       }
       if (h.type == F_CHECKSUM) pthread_cond_broadcast(&v->cond); /* verify waits on v->cond */
       pthread_mutex_unlock(&v->lock);
+      finish_writes(done); /* answered outside the lock: writers keep starting meanwhile */
     }
     free(payload);
   }

@@ -213,7 +213,7 @@ static struct volume *volume_alloc(struct dataplane *dp, const char *name) {
   pthread_mutex_init(&v->verify_lock, NULL);
   v->refs = 1; /* the registry's */
   v->replica_fd = -1;
-  v->maxranges = dp->fuse_threads + 8;
+  v->maxranges = dp->fuse_threads + 256; /* writes waiting for acks hold a range but no thread (the kernel sends up to max_background) */
   v->ranges = calloc((size_t)v->maxranges, sizeof *v->ranges);
   if (!v->ranges) abort();
   return v;
@@ -637,9 +637,9 @@ ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off) {
   return n;
 }
 
-ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off) {
+ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
   if (off + len > v->size_bytes) return -ENOSPC;
-  return peer_replicated_write(v, buf, len, off);
+  return peer_replicated_write(v, buf, len, off, done, arg);
 }
 
 int volume_flush(struct volume *v) {

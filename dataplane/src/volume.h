@@ -12,6 +12,7 @@ enum local_state { LS_UPTODATE, LS_INCONSISTENT, LS_OUTDATED };
 
 struct peer;
 struct bitmap;
+struct pending_write;
 
 struct volume {
   struct dataplane *dp;
@@ -53,7 +54,8 @@ struct volume {
   char sync_source[40];  /* a sync target: the uuid of the primary it is syncing from (persisted) */
   int replica_fd;        /* a secondary: the connection from its primary (-1 without), shut down on a newer one */
   pthread_mutex_t verify_lock;
-  struct ack_waiter *ack_waiters; /* writes waiting for peers' acks, each woken alone (no herd per ACK) */
+  struct ack_waiter *ack_waiters; /* flushes, resync and verify waiting for peers' acks, each woken alone */
+  struct pending_write *pending_writes; /* writes done locally and sent, waiting for peers' acks (peer.c) */
 
   _Atomic uint64_t writes_total, bytes_written, reads_total, bytes_read, flushes_total, bytes_replicated, bytes_resynced;
   struct volume *next;
@@ -83,7 +85,10 @@ int volume_raise_epoch(struct volume *v, uint64_t epoch);
 
 /* The I/O path (frontend → here). Return bytes or -errno. */
 ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off);
-ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off);
+/* A write is answered once it is on the local disk and every UpToDate peer acked it (protocol C). The frontend's
+ * thread does not wait for the acks: it returns -EINPROGRESS and done(arg, result) answers later, so a thread
+ * is not parked (and woken: a context switch) per write in flight. buf is consumed when this returns. */
+ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg);
 int volume_flush(struct volume *v);
 /* Local backing I/O, used by the primary path, the replica side and resync. */
 ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off);
