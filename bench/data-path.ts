@@ -18,7 +18,7 @@
 //   file-xfs        another replica of that pool formatted XFS and mounted; fio on a file inside      (full mode)
 //   file-ext4       the same with ext4                                                         (full mode)
 //   lvm-window      lvm engine without device-mapper: the LV bytes through a loop window (one loop layer)
-//   file-xfspool    file engine on an XFS pool (1 disk) instead of btrfs, block device
+//   file-xfspool    file engine with --file-fs xfs (one XFS per disk, 2 disks) instead of btrfs, block device
 //   stacked-loop    a loop device over a loop disk: the cost of the second loop layer alone
 //
 // Method: every target is pre-filled once (a hole reads as free zeros); then each repetition runs every job on
@@ -254,13 +254,21 @@ export async function benchDataPath({ quick }: { quick: boolean }): Promise<Case
       what: "lvm engine LV reached through a loop window at an offset of its PV's backing file (no device-mapper): one loop layer, like raw",
     });
     const xfsPool = new FileEngine({ stateDir: join(dir, "s-xfs"), devLinkRoot: join(linkRoot, "xfs"), fsType: "xfs" });
-    const x1 = await disk("x1", VOLUME_BYTES + 512 * MiB);
-    const [, xMs] = await timed(() => xfsPool.ensurePool(POOL, "HDD", [x1.name]));
-    metrics.push(metric("pool create, file engine, XFS on 1 disk", Math.round(xMs), "ms", undefined, "ensurePool: mkfs.xfs -m reflink=1 + mount + stats"));
+    const xDisks = [await disk("x1", 3 * GiB), await disk("x2", 3 * GiB)];
+    const [, xMs] = await timed(() =>
+      xfsPool.ensurePool(
+        POOL,
+        "HDD",
+        xDisks.map((d) => d.name),
+      ),
+    );
+    metrics.push(
+      metric("pool create, file engine, one XFS per disk, 2 disks", Math.round(xMs), "ms", undefined, "ensurePool: 2 × mkfs.xfs -m reflink=1 + mount + stats"),
+    );
     targets.push({
       name: "file-xfspool",
       filename: await replica(xfsPool, "pvc-block"),
-      what: "file engine on an XFS pool (1 disk), block device: replica loop → XFS → disk loop",
+      what: "file engine with --file-fs xfs (one XFS per disk, 2 disks), block device: replica loop → XFS → disk loop",
     });
 
     if (!quick) {

@@ -249,7 +249,6 @@ export const ErrorReasons = {
   VolumeCountExceeded: "RESOURCE_EXHAUSTED",
   VolumeExists: "ALREADY_EXISTS",
   VolumeInUse: "FAILED_PRECONDITION",
-  XfsCannotSpan: "FAILED_PRECONDITION",
   // CSI
   BeingDeleted: "ABORTED",
   CapacityOutOfRange: "OUT_OF_RANGE",

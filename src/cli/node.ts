@@ -32,6 +32,7 @@ interface NodeFlags {
   diskDriver: boolean;
   localStorage: boolean;
   engine: string;
+  fileFs?: string;
   storageIp?: string;
   devLinkRoot?: string;
   dataplaneSocket?: string;
@@ -62,6 +63,10 @@ export function registerNodeCommand(program: Command): void {
     .option("--no-disk-driver", "do not serve the disk.hwameistor.io node driver")
     .option("--no-local-storage", "do not run local storage (pools, replicas, lvm.hwameistor.io node driver)")
     .option("--engine <engine>", "pool engine: auto (lvm where device-mapper works, else file) | lvm | file", "auto")
+    .option(
+      "--file-fs <fs>",
+      "file engine: filesystem of new pools: btrfs (one filesystem over all the pool's disks) | xfs (one per disk, a volume on one disk; faster writes, docs/engines.md) (default btrfs)",
+    )
     .option("--storage-ip <ipv4>", "this node's storage IP (default: LocalStorageNode spec, or Node annotation localstorage.hwameistor.io/storage-ipv4)")
     .option("--dev-link-root <dir>", "replica device links root (default /dev with the default state dir, else <state-dir>/dev)")
     .option("--dataplane-socket <path>", "control socket of this node's hwameistor-dataplane; without it the node reports replication unavailable")
@@ -98,6 +103,7 @@ export function registerNodeCommand(program: Command): void {
         diskDriver: o.diskDriver,
         localStorage: o.localStorage,
         engine: o.engine as "auto",
+        ...(o.fileFs !== undefined ? { fileFs: o.fileFs as "btrfs" } : {}),
         storageIP: o.storageIp,
         devLinkRoot: o.devLinkRoot,
         ...(o.dataplaneSocket ? { dataplaneSocket: o.dataplaneSocket } : {}),

@@ -19,6 +19,7 @@ import { parseDiskClass } from "./disks/discovery.ts";
 import { startDiskManager, type DiskManager } from "./disks/manager.ts";
 import { parseDeviceList } from "./disks/selector.ts";
 import type { EngineChoice } from "./engines/engine.ts";
+import { POOL_FS_TYPES, type PoolFsType } from "./engines/file/pool-fs.ts";
 import { processMetrics, serveMetrics, type MetricsServer } from "../kube/metrics.ts";
 import { VolumeIoMetrics } from "./metrics/volume-io.ts";
 import { devLinkRootFor, startLocalStorage, type LocalStorage } from "./storage/index.ts";
@@ -58,6 +59,8 @@ export interface NodeAgentOptions {
   localStorage?: boolean;
   /** `--engine auto|lvm|file` (default auto). */
   engine?: EngineChoice;
+  /** `--file-fs btrfs|xfs`: the file engine's filesystem for new pools (default btrfs). */
+  fileFs?: PoolFsType;
   /** `--storage-ip`. */
   storageIP?: string;
   /** Replica devPath root; default /dev with the default state dir, else <stateDir>/dev (agents sharing a machine). */
@@ -148,8 +151,11 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     if (o.localStorage ?? false) {
       if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine))
         throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
+      if (o.fileFs !== undefined && !POOL_FS_TYPES.includes(o.fileFs))
+        throw invalid(`--file-fs ${JSON.stringify(o.fileFs)} is not one of ${POOL_FS_TYPES.join(", ")}`);
       storage = await startLocalStorage(ctx, {
         engine: o.engine,
+        ...(o.fileFs ? { fileFs: o.fileFs } : {}),
         storageIP: o.storageIP,
         devLinkRoot: o.devLinkRoot ?? devLinkRootFor(stateDir, DEFAULT_STATE_DIR),
         ...(o.dataplaneSocket ? { dataplaneSocket: o.dataplaneSocket } : {}),

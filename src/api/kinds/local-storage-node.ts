@@ -34,6 +34,11 @@ const EngineFeature = Type.Object({
 export const StorageEngineStatus = Type.Object({
   kind: StrEnum(["lvm", "file"] as const, { description: "lvm (VG per pool class) or file (btrfs pool, sparse-file replicas)" }),
   reason: Opt(Str({ description: "why this engine was chosen, e.g. device-mapper unavailable" })),
+  filesystem: Opt(
+    StrEnum(["btrfs", "xfs"] as const, {
+      description: "file engine: the filesystem of new pools (--file-fs): btrfs over all the pool's disks, or one xfs per disk; an existing pool keeps its own",
+    }),
+  ),
   features: Opt(
     Type.Object(
       { snapshots: Opt(EngineFeature), clones: Opt(EngineFeature), thin: Opt(EngineFeature), encryption: Opt(EngineFeature) },

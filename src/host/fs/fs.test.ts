@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkfsArgv, parseBlkidExport, parseFstrimOutput, parseWipefsJson } from "./fs.ts";
+import { mkfsArgv, parseBlkidExport, parseFstrimOutput, parseWipefsJson, parseXfsIoStat } from "./fs.ts";
 import { HwError } from "../../api/errors.ts";
 
 const fixture = (f: string) => readFileSync(new URL(`./testdata/${f}`, import.meta.url), "utf8");
@@ -48,4 +48,24 @@ test("mkfsArgv: xfs with reflink option, force only when asked; ext4 -F", () => 
 test("parseFstrimOutput", () => {
   assert.equal(parseFstrimOutput("/mnt: 123 MiB (128974848 bytes) trimmed\n"), 128974848);
   assert.equal(parseFstrimOutput(""), 0);
+});
+
+test("mkfsArgv: an xfs UUID chosen by the caller joins -m; a bad UUID or another fs is refused", () => {
+  const uuid = "5f0c2a64-3a43-4f0e-9d51-0c6f1f1e2a01";
+  assert.deepEqual(mkfsArgv("/dev/loop0", "xfs", { reflink: true, uuid, label: "hwspHDD" }), [
+    "mkfs.xfs",
+    "-q",
+    "-m",
+    `reflink=1,uuid=${uuid}`,
+    "-L",
+    "hwspHDD",
+    "/dev/loop0",
+  ]);
+  assert.throws(() => mkfsArgv("/dev/loop0", "xfs", { uuid: "x; rm -rf /" }), HwError);
+  assert.throws(() => mkfsArgv("/dev/loop0", "ext4", { uuid }), HwError);
+});
+
+test("parseXfsIoStat: the hints of a directory (captured: xfs_io -c stat after cowextsize 1048576)", () => {
+  assert.deepEqual(parseXfsIoStat(fixture("xfs_io-stat-cowextsize.txt")), { extsizeBytes: 0, cowextsizeBytes: 1048576 });
+  assert.deepEqual(parseXfsIoStat("fd.path = x\n"), { extsizeBytes: NaN, cowextsizeBytes: NaN });
 });

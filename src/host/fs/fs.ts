@@ -96,11 +96,15 @@ export interface MkfsOptions {
   /** XFS only: `-m reflink=0|1`. The original formats volumes with reflink=0; pools of the file engine want 1. */
   reflink?: boolean;
   label?: string;
+  /** XFS only: the filesystem UUID to write (`-m uuid=`), so a caller can record it before formatting (an intent). */
+  uuid?: string;
   /** Format even if the device holds a signature. Never set this from user input without an explicit flag. */
   force?: boolean;
   /** Extra options appended before the device, e.g. ["-b", "size=4096"]. */
   extraArgs?: string[];
 }
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Build the mkfs argv (pure, for tests and dry runs). */
 export function mkfsArgv(dev: string, fstype: FsType, o: MkfsOptions = {}): string[] {
@@ -108,12 +112,16 @@ export function mkfsArgv(dev: string, fstype: FsType, o: MkfsOptions = {}): stri
   if (o.label !== undefined && !/^[A-Za-z0-9_.-]{1,12}$/.test(o.label)) {
     throw new HwError("INVALID_ARGUMENT", "Invalid", `filesystem label ${JSON.stringify(o.label)} must be 1-12 of A-Z a-z 0-9 _ . -`);
   }
+  if (o.uuid !== undefined && !UUID_RE.test(o.uuid))
+    throw new HwError("INVALID_ARGUMENT", "Invalid", `filesystem UUID ${JSON.stringify(o.uuid)} is not a UUID`);
+  if (o.uuid !== undefined && fstype !== "xfs") throw new HwError("INVALID_ARGUMENT", "Invalid", `a filesystem UUID can only be chosen for xfs, not ${fstype}`);
   for (const a of o.extraArgs ?? []) if (a.startsWith("/")) throw new HwError("INVALID_ARGUMENT", "Invalid", `mkfs extra argument ${a} looks like a device`);
   switch (fstype) {
     case "xfs": {
       const argv = ["mkfs.xfs", "-q"];
       if (o.force) argv.push("-f");
-      if (o.reflink !== undefined) argv.push("-m", `reflink=${o.reflink ? 1 : 0}`);
+      const meta = [...(o.reflink !== undefined ? [`reflink=${o.reflink ? 1 : 0}`] : []), ...(o.uuid !== undefined ? [`uuid=${o.uuid}`] : [])];
+      if (meta.length) argv.push("-m", meta.join(","));
       if (o.label) argv.push("-L", o.label);
       return [...argv, ...(o.extraArgs ?? []), dev];
     }
@@ -156,6 +164,37 @@ export async function growXfs(mountpoint: string, opts: RunOptions = {}): Promis
   } catch (e) {
     throw classifyFsError(e);
   }
+}
+
+/**
+ * XFS allocation hints of a file or directory (`xfs_io -c "extsize N" -c "cowextsize N"`); files created in a
+ * directory later inherit them. extsize: allocate in chunks of N bytes (fewer, larger extents for a sparse file
+ * written at random); cowextsize: the unit of copy-on-write staging when a shared (reflinked) block is written.
+ * Both must be multiples of the filesystem block size; 0 clears the hint.
+ */
+export async function setXfsHints(path: string, h: { extsizeBytes?: number; cowextsizeBytes?: number }, opts: RunOptions = {}): Promise<void> {
+  assertAbsolutePath(path);
+  const cmds: string[] = [];
+  for (const [k, v] of [
+    ["extsize", h.extsizeBytes],
+    ["cowextsize", h.cowextsizeBytes],
+  ] as const) {
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0 || v % 4096 !== 0) throw new HwError("INVALID_ARGUMENT", "Invalid", `xfs ${k} ${v} must be a multiple of 4096`);
+    cmds.push("-c", `${k} ${v}`);
+  }
+  if (cmds.length) await run(["xfs_io", ...cmds, path], opts);
+}
+
+/** The XFS hints of a file or directory as `xfs_io -c stat` reports them (fsxattr.extsize / cowextsize), in bytes. */
+export async function getXfsHints(path: string, opts: RunOptions = {}): Promise<{ extsizeBytes: number; cowextsizeBytes: number }> {
+  assertAbsolutePath(path);
+  return parseXfsIoStat((await run(["xfs_io", "-c", "stat", path], opts)).stdout);
+}
+
+export function parseXfsIoStat(stdout: string): { extsizeBytes: number; cowextsizeBytes: number } {
+  const num = (k: string): number => Number(new RegExp(`^fsxattr\\.${k} = (\\d+)$`, "m").exec(stdout)?.[1] ?? NaN);
+  return { extsizeBytes: num("extsize"), cowextsizeBytes: num("cowextsize") };
 }
 
 /**

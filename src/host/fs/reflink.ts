@@ -6,6 +6,7 @@
 import { constants } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { HwError } from "../../api/errors.ts";
+import { run, type RunOptions } from "../runner.ts";
 import { assertAbsolutePath } from "../validate.ts";
 
 /**
@@ -29,4 +30,15 @@ export async function cloneFile(src: string, dst: string): Promise<void> {
     }
     throw e;
   }
+}
+
+/**
+ * Copy `src` to `dst` (which must not exist) byte by byte, keeping holes (`cp --sparse=always`: GNU cp finds the
+ * data with SEEK_DATA/SEEK_HOLE and leaves zero blocks unallocated). For a copy between two filesystems, where
+ * a reflink cannot be made: O(data), not O(1).
+ */
+export async function copyFileSparse(src: string, dst: string, opts: RunOptions = {}): Promise<void> {
+  assertAbsolutePath(src);
+  assertAbsolutePath(dst);
+  await run(["cp", "--sparse=always", "--reflink=never", "--no-clobber", "--", src, dst], { timeoutMs: 60 * 60_000, ...opts });
 }

@@ -40,11 +40,12 @@ export function requestedSize(sizeBytes: number, what: string): number {
   return roundToExtent(sizeBytes);
 }
 
-export function insufficientSpace(poolName: string, volumeName: string, requiredBytes: number, freeBytes: number): HwError {
+/** `perDisk`: the pool is one filesystem per disk (file engine on XFS) and `freeBytes` is the largest disk's free space. */
+export function insufficientSpace(poolName: string, volumeName: string, requiredBytes: number, freeBytes: number, perDisk = false): HwError {
   return new HwError(
     "RESOURCE_EXHAUSTED",
     "InsufficientCapacity",
-    `insufficient free space in pool ${poolName} for volume ${volumeName}: requested ${requiredBytes} bytes, free ${freeBytes} bytes`,
+    `insufficient free space in pool ${poolName} for volume ${volumeName}: requested ${requiredBytes} bytes, free ${freeBytes} bytes${perDisk ? " on its emptiest disk (a volume of an XFS pool lives on one disk)" : ""}`,
     { hint: "delete volumes, add a disk to the pool, or request a smaller size" },
   );
 }

@@ -143,6 +143,8 @@ export interface CreateSnapshotOptions {
 
 export interface StorageEngine {
   readonly kind: EngineKind;
+  /** file engine: the filesystem new pools get (`--file-fs`); reported in LocalStorageNode status.engine. */
+  readonly poolFilesystem?: "btrfs" | "xfs";
   capabilities(): EngineCapabilities;
 
   /**

@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
 import { selectEngine } from "../engines/select.ts";
+import type { PoolFsType } from "../engines/file/pool-fs.ts";
 import type { NodeContext, Service } from "../context.ts";
 import { startLvmDriverNode } from "../csi/lvm/index.ts";
 import { volumeSyncController } from "../migrate/sync.ts";
@@ -24,6 +25,8 @@ import { thinPoolClaimNodeController } from "./thin-pool-claim/reconciler.ts";
 export interface LocalStorageOptions {
   /** `--engine` (default auto). */
   engine?: EngineChoice;
+  /** `--file-fs`: the file engine's filesystem for new pools (default btrfs). */
+  fileFs?: PoolFsType;
   /** `--storage-ip`. */
   storageIP?: string;
   /** Replica devPath root (default /dev: `/dev/LocalStorage_Pool<Class>/<volume>`, the original's LV path). */
@@ -51,7 +54,10 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   let sel: { engine: StorageEngine; reason: string };
   if (o.engineInstance) sel = o.engineInstance;
   else {
-    const s = await selectEngine(o.engine ?? "auto", { file: { stateDir: ctx.stateDir, devLinkRoot: o.devLinkRoot }, lvm: { stateDir: ctx.stateDir } });
+    const s = await selectEngine(o.engine ?? "auto", {
+      file: { stateDir: ctx.stateDir, devLinkRoot: o.devLinkRoot, fsType: o.fileFs },
+      lvm: { stateDir: ctx.stateDir },
+    });
     sel = { engine: s.engine, reason: s.reason };
   }
   const { engine, reason } = sel;

@@ -99,6 +99,7 @@ describe("local storage on real loop devices", () => {
     const avail = lsn.status!.conditions!.find((x) => x.type === "Available")!;
     assert.equal(avail.status, "True");
     assert.match(avail.message!, /engine file/);
+    assert.equal(lsn.status!.engine?.filesystem, "btrfs"); // the file engine's filesystem for new pools (--file-fs)
     assert.equal(lsn.status!.conditions!.find((x) => x.type === "ExpandSuccess")?.status, "True");
     await waitFor("claim consumed", async () => {
       const s = (await c.ldc.get("hdd"))?.status?.status;

@@ -1,5 +1,5 @@
-// The `file` engine: a pool is one filesystem over its disks (pool-fs.ts); a replica is a sparse file
-// `<pool mount>/volumes/<volume>.img` attached to a loop device with direct I/O; its stable devPath is the
+// The `file` engine: a pool is one btrfs over its disks, or one XFS per disk (pool-fs.ts, `--file-fs`); a
+// replica is a sparse file `<store>/volumes/<volume>.img` (a store = one of the pool's filesystems) attached to a loop device with direct I/O; its stable devPath is the
 // symlink `<devLinkRoot>/<pool>/<volume>` → /dev/loopN (devLinkRoot defaults to /dev, which gives exactly the
 // original's LV path /dev/LocalStorage_Pool<Class>/<volume>). After a reboot the loop number may differ; the
 // symlink is re-pointed by activateAll(), so the path the CSI layer recorded stays valid.
@@ -56,18 +56,22 @@ import {
   createPoolFs,
   ensureMounted,
   extendPoolFs,
+  formatPendingMembers,
   isMounted,
   listRecords,
-  poolCapacityBytes,
   poolDisks,
   poolLayout,
+  poolStores,
   readRecord,
+  storeCapacities,
   unmountPool,
+  XFS_COWEXTSIZE_BYTES,
   type PoolFsType,
-  type PoolLayout,
   type PoolRecord,
+  type Store,
+  type StoreTuning,
 } from "./pool-fs.ts";
-import { IMG, imageSizes, PARTIAL, partialPath, writeImage } from "./images.ts";
+import { findImage, IMG, imagesIn, PARTIAL, partialPath, promisedPerStore, writeImage } from "./images.ts";
 import { ReflinkOps } from "./reflink.ts";
 import { ifExists } from "../../../host/files.ts";
 
@@ -76,48 +80,53 @@ export interface FileEngineOptions {
   stateDir: string;
   /** Replica devPath = <devLinkRoot>/<pool>/<volume>. Default /dev (the original's LV path). */
   devLinkRoot?: string;
-  /** Pool filesystem; default btrfs (see docs/engines.md for the measurements behind the choice). */
+  /** Pool filesystem: btrfs over all disks (default) or one XFS per disk (docs/engines.md has the measurements). */
   fsType?: PoolFsType;
   /** btrfs only: NOCOW volume files (default true; 4k random write ~5x faster through the loop device). */
   noCow?: boolean;
+  /** xfs only: cowextsize hint of volume files (default XFS_COWEXTSIZE_BYTES; 0 = XFS's own default). */
+  xfsCowExtSizeBytes?: number;
   run?: RunOptions;
 }
 
 export class FileEngine implements StorageEngine {
   readonly kind = "file" as const;
+  readonly poolFilesystem: PoolFsType;
   private readonly stateDir: string;
   private readonly devLinkRoot: string;
   private readonly fsType: PoolFsType;
-  private readonly noCow: boolean;
+  private readonly tuning: StoreTuning;
   private readonly ro: RunOptions;
   private readonly lock = new KeyedLock();
   private readonly reflink: ReflinkOps;
   /**
-   * Pool data capacity as last computed (btrfs `filesystem usage` + `show`: two processes). It changes only
-   * when a disk joins or grows (ensurePool) and by metadata growth, so the free-space check of a create uses
-   * it and poolStats (LocalStorageNode status) refreshes it; used space is always summed from the files.
+   * Data capacity of each of a pool's stores as last computed (btrfs `filesystem usage` + `show`: two
+   * processes). It changes only when a disk joins or grows (ensurePool) and by metadata growth, so the
+   * free-space check of a create uses it and poolStats (LocalStorageNode status) refreshes it; used space is
+   * always summed from the files.
    */
-  private readonly totals = new Map<string, number>();
+  private readonly capacities = new Map<string, Map<string, number>>();
 
   constructor(o: FileEngineOptions) {
     this.stateDir = o.stateDir;
     this.devLinkRoot = o.devLinkRoot ?? "/dev";
     this.fsType = o.fsType ?? "btrfs";
-    this.noCow = o.noCow ?? true;
+    this.poolFilesystem = this.fsType;
+    this.tuning = { noCow: o.noCow ?? true, xfsCowExtSizeBytes: o.xfsCowExtSizeBytes ?? XFS_COWEXTSIZE_BYTES };
     this.ro = o.run ?? {};
     this.reflink = new ReflinkOps({
       lock: this.lock,
       ro: this.ro,
       poolExists: async (p) => (await readRecord(this.stateDir, p)) !== undefined,
       mountedPool: (p) => this.mountedPool(p),
-      freeBytes: async (p) => (await this.freeLocked(p)).free,
+      freeBytes: async (p, store) => (await this.freeLocked(p)).perStore.get(store) ?? 0,
       activateReplica: (p, v, f) => this.activateReplica(p, v, f),
     });
   }
 
   capabilities(): EngineCapabilities {
     return {
-      multiDiskPools: this.fsType === "btrfs",
+      multiDiskPools: true,
       snapshots: { supported: true },
       clones: { supported: true },
       blockDevices: { supported: true },
@@ -138,8 +147,10 @@ export class FileEngine implements StorageEngine {
       let rec = await readRecord(this.stateDir, poolName);
       // Crash window covered: mkfs done, registry not yet written → createPoolFs adopts the labelled fs.
       if (!rec) rec = await createPoolFs(this.stateDir, poolName, poolClass, this.fsType, devs, this.ro);
-      await ensureMounted(this.stateDir, rec, this.noCow, this.ro, devs);
-      await extendPoolFs(this.stateDir, rec, devs, this.ro);
+      // A crash between the record and mkfs of an XFS member: format it now (only one of these devices).
+      rec = await formatPendingMembers(this.stateDir, rec, devs, this.ro);
+      await ensureMounted(this.stateDir, rec, this.tuning, this.ro, devs);
+      await extendPoolFs(this.stateDir, rec, devs, this.tuning, this.ro);
       return this.statsLocked(poolName);
     });
   }
@@ -153,34 +164,36 @@ export class FileEngine implements StorageEngine {
     return (await listRecords(this.stateDir)).map((r) => r.poolName);
   }
 
-  private async mountedPool(poolName: string): Promise<{ rec: PoolRecord; l: PoolLayout }> {
+  private async mountedPool(poolName: string): Promise<{ rec: PoolRecord; stores: Store[] }> {
     const rec = await readRecord(this.stateDir, poolName);
     if (!rec) throw new HwError("NOT_FOUND", "PoolNotFound", `pool ${poolName} does not exist on this node`);
-    if (!(await isMounted(this.stateDir, poolName, this.ro))) {
+    if (!(await isMounted(this.stateDir, rec, this.ro))) {
       throw new HwError("UNAVAILABLE", "PoolNotMounted", `pool ${poolName} is not mounted`, { hint: "the node agent mounts it on start (activateAll)" });
     }
-    return { rec, l: poolLayout(this.stateDir, poolName) };
+    return { rec, stores: poolStores(this.stateDir, rec) };
   }
 
   private async statsLocked(poolName: string): Promise<PoolStats> {
-    const { rec, l } = await this.mountedPool(poolName);
-    const [total, disks, files, snaps] = await Promise.all([
-      poolCapacityBytes(this.stateDir, rec, this.ro),
+    const { rec, stores } = await this.mountedPool(poolName);
+    const [caps, disks, files, snaps] = await Promise.all([
+      storeCapacities(this.stateDir, rec, this.ro),
       poolDisks(this.stateDir, rec, this.ro),
-      imageSizes(l.volumesDir),
-      imageSizes(l.snapshotsDir),
+      imagesIn(stores, "volumesDir"),
+      imagesIn(stores, "snapshotsDir"),
     ]);
-    const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
+    const total = [...caps.values()].reduce((a, b) => a + b, 0);
+    const used = [...files.values(), ...snaps.values()].reduce((a, i) => a + i.size, 0);
     const volumes = [...files.keys()].sort();
-    this.totals.set(poolName, total);
+    this.capacities.set(poolName, caps);
     return {
       name: poolName,
       class: rec.class,
-      path: l.mountPoint,
+      path: poolLayout(this.stateDir, poolName).mountPoint,
       totalCapacityBytes: total,
       usedCapacityBytes: used,
       freeCapacityBytes: Math.max(0, total - used),
-      volumeCapacityBytesLimit: total,
+      // One XFS per disk: no volume can be larger than one disk's filesystem.
+      volumeCapacityBytesLimit: Math.max(0, ...caps.values()),
       totalVolumeCount: POOL_VOLUME_LIMIT,
       usedVolumeCount: volumes.length,
       freeVolumeCount: Math.max(0, POOL_VOLUME_LIMIT - volumes.length),
@@ -189,17 +202,27 @@ export class FileEngine implements StorageEngine {
     };
   }
 
-  /** Free capacity and volume count for an allocation: the cached total minus the files' sizes. Inside the lock. */
-  private async freeLocked(poolName: string): Promise<{ free: number; volumes: number }> {
-    const total = this.totals.get(poolName);
-    if (total === undefined) {
-      const st = await this.statsLocked(poolName);
-      return { free: st.freeCapacityBytes, volumes: st.usedVolumeCount };
+  /** Free capacity per store (cached capacity minus the files' sizes) and the volume count. Inside the lock. */
+  private async freeLocked(poolName: string): Promise<{ perStore: Map<string, number>; volumes: number }> {
+    if (!this.capacities.has(poolName)) await this.statsLocked(poolName);
+    const caps = this.capacities.get(poolName)!;
+    const stores = poolStores(this.stateDir, (await readRecord(this.stateDir, poolName))!);
+    const [files, snaps] = await Promise.all([imagesIn(stores, "volumesDir"), imagesIn(stores, "snapshotsDir")]);
+    const promised = promisedPerStore(files, snaps);
+    const perStore = new Map(stores.map((st) => [st.uuid, Math.max(0, (caps.get(st.uuid) ?? 0) - (promised.get(st.uuid) ?? 0))]));
+    return { perStore, volumes: files.size };
+  }
+
+  /** The store a new volume goes to: the one with the most free capacity (btrfs: the only one). Inside the lock. */
+  private async placeLocked(poolName: string, stores: Store[], volumeName: string, size: number): Promise<Store> {
+    const { perStore, volumes } = await this.freeLocked(poolName);
+    if (volumes >= POOL_VOLUME_LIMIT) {
+      throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${volumes} volumes (limit ${POOL_VOLUME_LIMIT})`);
     }
-    const l = poolLayout(this.stateDir, poolName);
-    const [files, snaps] = await Promise.all([imageSizes(l.volumesDir), imageSizes(l.snapshotsDir)]);
-    const used = [...files.values(), ...snaps.values()].reduce((s, n) => s + n, 0);
-    return { free: Math.max(0, total - used), volumes: files.size };
+    const best = [...stores].sort((a, b) => (perStore.get(b.uuid) ?? 0) - (perStore.get(a.uuid) ?? 0))[0];
+    const free = best ? (perStore.get(best.uuid) ?? 0) : 0;
+    if (!best || free < size) throw insufficientSpace(poolName, volumeName, size, free, stores.length > 1);
+    return best;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -214,9 +237,8 @@ export class FileEngine implements StorageEngine {
       return this.expandReplica(poolName, volumeName, size);
     }
     return this.lock.with(poolName, async () => {
-      const { l } = await this.mountedPool(poolName);
-      const file = join(l.volumesDir, volumeName + IMG);
-      const existing = await ifExists(stat(file));
+      const { stores } = await this.mountedPool(poolName);
+      const existing = await findImage(stores, "volumesDir", volumeName);
       if (existing) {
         if (existing.size < size) {
           throw new HwError(
@@ -228,16 +250,12 @@ export class FileEngine implements StorageEngine {
             },
           );
         }
-      } else {
-        const { free, volumes } = await this.freeLocked(poolName);
-        if (free < size) throw insufficientSpace(poolName, volumeName, size, free);
-        if (volumes >= POOL_VOLUME_LIMIT) {
-          throw new HwError("RESOURCE_EXHAUSTED", "VolumeCountExceeded", `pool ${poolName} already holds ${volumes} volumes (limit ${POOL_VOLUME_LIMIT})`);
-        }
-        await writeImage(l.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
+        // Crash window covered: file complete but never attached, or attached but the link not written.
+        return this.activateReplica(poolName, volumeName, existing.file);
       }
-      // Crash window covered: file complete but never attached, or attached but the link not written.
-      return this.activateReplica(poolName, volumeName, file);
+      const store = await this.placeLocked(poolName, stores, volumeName, size);
+      await writeImage(store.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
+      return this.activateReplica(poolName, volumeName, join(store.volumesDir, volumeName + IMG));
     });
   }
 
@@ -269,17 +287,17 @@ export class FileEngine implements StorageEngine {
     assertVolumeName(volumeName);
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);
     return this.lock.with(poolName, async () => {
-      const { l } = await this.mountedPool(poolName);
-      const file = join(l.volumesDir, volumeName + IMG);
-      const st = await ifExists(stat(file));
-      if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
-      if (size > st.size) {
-        const { free } = await this.freeLocked(poolName);
-        if (free < size - st.size) throw insufficientSpace(poolName, volumeName, size - st.size, free);
-        await growSparseFile(file, size);
+      const { stores } = await this.mountedPool(poolName);
+      const img = await findImage(stores, "volumesDir", volumeName);
+      if (!img) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
+      if (size > img.size) {
+        // The volume grows on its own filesystem (one disk of an XFS pool).
+        const free = (await this.freeLocked(poolName)).perStore.get(img.store.uuid) ?? 0;
+        if (free < size - img.size) throw insufficientSpace(poolName, volumeName, size - img.size, free, stores.length > 1);
+        await growSparseFile(img.file, size);
       }
       // Re-read capacity also when the file was grown by an earlier, interrupted call.
-      const rep = await this.activateReplica(poolName, volumeName, file);
+      const rep = await this.activateReplica(poolName, volumeName, img.file);
       await setLoopCapacity(rep.kernelDevice, this.ro);
       return rep;
     });
@@ -291,11 +309,11 @@ export class FileEngine implements StorageEngine {
     await this.lock.with(poolName, async () => {
       const rec = await readRecord(this.stateDir, poolName);
       if (!rec) return; // no pool, no replica
-      const { l } = await this.mountedPool(poolName);
-      const file = join(l.volumesDir, volumeName + IMG);
+      const { stores } = await this.mountedPool(poolName);
+      const img = await findImage(stores, "volumesDir", volumeName);
       // A failing losetup is an error, not "no loop device": removing the file under an attached loop device
       // would leave a device whose data is gone (the caller retries).
-      const loops = await findLoopsByBackingFile(file, this.ro);
+      const loops = img ? await findLoopsByBackingFile(img.file, this.ro) : [];
       for (const lo of loops) {
         if (await isDeviceInUse(lo.name)) {
           throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${lo.name}) is in use (mounted or open)`, {
@@ -305,9 +323,11 @@ export class FileEngine implements StorageEngine {
       }
       await removeDevLink(this.devPathOf(poolName, volumeName));
       for (const lo of loops) await detachLoop(lo.name, this.ro);
-      await rm(file, { force: true });
-      await rm(partialPath(l.volumesDir, volumeName), { force: true });
-      await syncDir(l.volumesDir);
+      for (const st of stores) {
+        await rm(join(st.volumesDir, volumeName + IMG), { force: true });
+        await rm(partialPath(st.volumesDir, volumeName), { force: true });
+        await syncDir(st.volumesDir);
+      }
     });
   }
 
@@ -316,12 +336,11 @@ export class FileEngine implements StorageEngine {
     assertVolumeName(volumeName);
     if (!(await readRecord(this.stateDir, poolName))) return undefined;
     // An unmounted pool is UNAVAILABLE, not empty: "not found" would make a reconciler re-create the replica.
-    const { l } = await this.mountedPool(poolName);
-    const file = join(l.volumesDir, volumeName + IMG);
-    const st = await ifExists(stat(file));
-    if (!st) return undefined;
-    const loops = await findLoopsByBackingFile(file, this.ro);
-    return this.replicaOf(poolName, volumeName, st.size, loops, await readDevLink(this.devPathOf(poolName, volumeName)));
+    const { stores } = await this.mountedPool(poolName);
+    const img = await findImage(stores, "volumesDir", volumeName);
+    if (!img) return undefined;
+    const loops = await findLoopsByBackingFile(img.file, this.ro);
+    return this.replicaOf(poolName, volumeName, img.size, loops, await readDevLink(this.devPathOf(poolName, volumeName)));
   }
 
   async listReplicas(poolName?: string): Promise<Replica[]> {
@@ -330,12 +349,12 @@ export class FileEngine implements StorageEngine {
     const loops = await listLoops(this.ro);
     const out: Replica[] = [];
     for (const p of pools) {
-      const { l } = await this.mountedPool(p);
-      const realDir = (await ifExists(realpath(l.volumesDir))) ?? l.volumesDir; // the kernel reports resolved paths
-      for (const [name, size] of await imageSizes(l.volumesDir)) {
-        const file = join(realDir, name + IMG);
+      const { stores } = await this.mountedPool(p);
+      for (const img of (await imagesIn(stores, "volumesDir")).values()) {
+        const realDir = (await ifExists(realpath(img.store.volumesDir))) ?? img.store.volumesDir; // the kernel reports resolved paths
+        const file = join(realDir, img.name + IMG);
         const mine = loops.filter((lo) => lo.backFile === file && !lo.backFileDeleted);
-        out.push(this.replicaOf(p, name, size, mine, await readDevLink(this.devPathOf(p, name))));
+        out.push(this.replicaOf(p, img.name, img.size, mine, await readDevLink(this.devPathOf(p, img.name))));
       }
     }
     return out.sort((a, b) => (a.poolName + "/" + a.volumeName).localeCompare(b.poolName + "/" + b.volumeName));
@@ -348,15 +367,15 @@ export class FileEngine implements StorageEngine {
     const report: ActivationReport = { pools: [], activated: [], cleaned: [], errors: [] };
     for (const rec of await listRecords(this.stateDir)) {
       await this.lock.with(rec.poolName, async () => {
-        let l: PoolLayout;
+        let stores: Store[];
         try {
-          l = await ensureMounted(this.stateDir, rec, this.noCow, this.ro);
+          stores = await ensureMounted(this.stateDir, rec, this.tuning, this.ro);
         } catch (e) {
           report.errors.push({ object: rec.poolName, message: (e as Error).message });
           return;
         }
         report.pools.push(rec.poolName);
-        for (const dir of [l.volumesDir, l.snapshotsDir]) {
+        for (const dir of stores.flatMap((st) => [st.volumesDir, st.snapshotsDir])) {
           for (const f of (await ifExists(readdir(dir))) ?? []) {
             if (f.startsWith(".") && f.endsWith(PARTIAL)) {
               await rm(join(dir, f), { force: true });
@@ -364,16 +383,17 @@ export class FileEngine implements StorageEngine {
             }
           }
         }
-        const names = [...(await imageSizes(l.volumesDir)).keys()].sort();
-        for (const name of names) {
+        const images = [...(await imagesIn(stores, "volumesDir")).values()].sort((a, b) => a.name.localeCompare(b.name));
+        for (const img of images) {
           try {
-            await this.activateReplica(rec.poolName, name, join(l.volumesDir, name + IMG));
-            report.activated.push(name);
+            await this.activateReplica(rec.poolName, img.name, img.file);
+            report.activated.push(img.name);
           } catch (e) {
-            report.errors.push({ object: `${rec.poolName}/${name}`, message: (e as Error).message });
+            report.errors.push({ object: `${rec.poolName}/${img.name}`, message: (e as Error).message });
           }
         }
         // Links left by replicas deleted while the agent was down (or by a crash mid-delete).
+        const names = images.map((i) => i.name);
         const linkDir = join(this.devLinkRoot, rec.poolName);
         for (const f of (await ifExists(readdir(linkDir))) ?? []) {
           if (!names.includes(f) && !f.includes(".tmp-")) {
@@ -389,14 +409,14 @@ export class FileEngine implements StorageEngine {
   async deactivateAll(): Promise<void> {
     for (const rec of await listRecords(this.stateDir)) {
       await this.lock.with(rec.poolName, async () => {
-        if (!(await isMounted(this.stateDir, rec.poolName, this.ro))) return;
-        const l = poolLayout(this.stateDir, rec.poolName);
-        const realMount = await realpath(l.mountPoint);
-        const loops = (await listLoops(this.ro)).filter((lo) => lo.backFile.startsWith(realMount + "/"));
+        if (!(await isMounted(this.stateDir, rec, this.ro))) return;
+        const stores = poolStores(this.stateDir, rec);
+        const realMounts = await Promise.all(stores.map((st) => realpath(st.mountPoint)));
+        const loops = (await listLoops(this.ro)).filter((lo) => realMounts.some((m) => lo.backFile.startsWith(m + "/")));
         for (const lo of loops) {
           if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `${lo.backFile} (${lo.name}) is in use`);
         }
-        for (const name of (await imageSizes(l.volumesDir)).keys()) await removeDevLink(this.devPathOf(rec.poolName, name));
+        for (const name of (await imagesIn(stores, "volumesDir")).keys()) await removeDevLink(this.devPathOf(rec.poolName, name));
         for (const lo of loops) await detachLoop(lo.name, this.ro);
         await unmountPool(this.stateDir, rec, this.ro);
       });

@@ -3,19 +3,22 @@
 // is crash-consistent at the instant of FICLONE; the caller freezes the volume's filesystem around it for an
 // application-consistent one. Restore/rollback clone the snapshot over an unpublished target (the original's
 // precheck), re-attach it and re-point its devPath link. Simplification: snapshot files are never attached.
+// A pool of several filesystems (one XFS per disk): a clone or snapshot lives on its source's filesystem
+// (reflink works within one); a restore into a volume on another disk copies the snapshot's data (cp
+// --sparse=always, O(data), the only operation that is not O(1) there).
 
-import { rm, stat } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { HwError } from "../../../api/errors.ts";
-import { cloneFile } from "../../../host/fs/reflink.ts";
+import { cloneFile, copyFileSparse } from "../../../host/fs/reflink.ts";
 import { detachLoop, findLoopsByBackingFile, growSparseFile } from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
 import { assertPoolName, assertVolumeName, insufficientSpace, isDeviceInUse, writeJsonAtomic } from "../common.ts";
 import type { KeyedLock } from "../../../kube/keyed-lock.ts";
 import type { Replica, SnapshotInfo } from "../engine.ts";
-import { IMG, imageSizes, partialPath, writeImage } from "./images.ts";
-import type { PoolLayout, PoolRecord } from "./pool-fs.ts";
-import { ifExists, readJsonIfExists } from "../../../host/files.ts";
+import { findImage, IMG, imagesIn, partialPath, writeImage } from "./images.ts";
+import type { PoolRecord, Store } from "./pool-fs.ts";
+import { readJsonIfExists } from "../../../host/files.ts";
 
 interface SnapshotMeta {
   sourceVolume: string;
@@ -27,9 +30,9 @@ export interface ReflinkHost {
   lock: KeyedLock;
   ro: RunOptions;
   poolExists(poolName: string): Promise<boolean>;
-  mountedPool(poolName: string): Promise<{ rec: PoolRecord; l: PoolLayout }>;
-  /** Free capacity; call inside the pool's lock. */
-  freeBytes(poolName: string): Promise<number>;
+  mountedPool(poolName: string): Promise<{ rec: PoolRecord; stores: Store[] }>;
+  /** Free capacity of one store (filesystem) of the pool; call inside the pool's lock. */
+  freeBytes(poolName: string, storeUuid: string): Promise<number>;
   activateReplica(poolName: string, volumeName: string, file: string): Promise<Replica>;
 }
 
@@ -41,17 +44,17 @@ export class ReflinkOps {
     assertVolumeName(sourceVolume);
     assertVolumeName(targetVolume);
     return this.h.lock.with(poolName, async () => {
-      const { l } = await this.h.mountedPool(poolName);
-      const src = join(l.volumesDir, sourceVolume + IMG);
-      const dst = join(l.volumesDir, targetVolume + IMG);
-      if (!(await ifExists(stat(dst)))) {
-        const st = await ifExists(stat(src));
-        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `source volume ${sourceVolume} not found in pool ${poolName}`);
-        const free = await this.h.freeBytes(poolName);
-        if (free < st.size) throw insufficientSpace(poolName, targetVolume, st.size, free);
-        await writeImage(l.volumesDir, targetVolume, (partial) => cloneFile(src, partial));
+      const { stores } = await this.h.mountedPool(poolName);
+      let dst = await findImage(stores, "volumesDir", targetVolume);
+      if (!dst) {
+        const src = await findImage(stores, "volumesDir", sourceVolume);
+        if (!src) throw new HwError("NOT_FOUND", "VolumeNotFound", `source volume ${sourceVolume} not found in pool ${poolName}`);
+        const free = await this.h.freeBytes(poolName, src.store.uuid);
+        if (free < src.size) throw insufficientSpace(poolName, targetVolume, src.size, free, stores.length > 1);
+        await writeImage(src.store.volumesDir, targetVolume, (partial) => cloneFile(src.file, partial));
+        dst = { ...src, name: targetVolume, file: join(src.store.volumesDir, targetVolume + IMG) };
       }
-      return this.h.activateReplica(poolName, targetVolume, dst);
+      return this.h.activateReplica(poolName, targetVolume, dst.file);
     });
   }
 
@@ -60,41 +63,48 @@ export class ReflinkOps {
     assertVolumeName(volumeName);
     assertVolumeName(snapshotName, "snapshot");
     return this.h.lock.with(poolName, async () => {
-      const { l } = await this.h.mountedPool(poolName);
-      const metaFile = join(l.snapshotsDir, `${snapshotName}.json`);
-      const img = join(l.snapshotsDir, snapshotName + IMG);
-      const meta = await readJsonIfExists<SnapshotMeta>(metaFile);
-      if (meta && meta.sourceVolume !== volumeName) {
-        throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${snapshotName} exists in pool ${poolName} for volume ${meta.sourceVolume}`);
+      const { stores } = await this.h.mountedPool(poolName);
+      const found = await this.metaOf(stores, snapshotName);
+      if (found && found.meta.sourceVolume !== volumeName) {
+        throw new HwError("ALREADY_EXISTS", "SnapshotExists", `snapshot ${snapshotName} exists in pool ${poolName} for volume ${found.meta.sourceVolume}`);
       }
-      if (!meta || !(await ifExists(stat(img)))) {
-        const src = join(l.volumesDir, volumeName + IMG);
-        const st = await ifExists(stat(src));
-        if (!st) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
-        const free = await this.h.freeBytes(poolName);
-        if (free < st.size) throw insufficientSpace(poolName, snapshotName, st.size, free);
-        // Meta first: an image without meta is never left (the partial is renamed last).
+      if (!found || !(await findImage([found.store], "snapshotsDir", snapshotName))) {
+        const src = await findImage(stores, "volumesDir", volumeName);
+        if (!src) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
+        const free = await this.h.freeBytes(poolName, src.store.uuid);
+        if (free < src.size) throw insufficientSpace(poolName, snapshotName, src.size, free, stores.length > 1);
+        // Meta first: an image without meta is never left (the partial is renamed last). On the source's filesystem.
+        const metaFile = join(src.store.snapshotsDir, `${snapshotName}.json`);
         await writeJsonAtomic(metaFile, { sourceVolume: volumeName, creationTime: new Date().toISOString() } satisfies SnapshotMeta);
-        await writeImage(l.snapshotsDir, snapshotName, (partial) => cloneFile(src, partial));
+        await writeImage(src.store.snapshotsDir, snapshotName, (partial) => cloneFile(src.file, partial));
       }
-      return (await this.snapshotsIn(poolName, l)).find((s) => s.snapshotName === snapshotName)!;
+      return (await this.snapshotsIn(poolName, stores)).find((s) => s.snapshotName === snapshotName)!;
     });
   }
 
-  private async snapshotsIn(poolName: string, l: PoolLayout): Promise<SnapshotInfo[]> {
+  /** A snapshot's metadata and the store holding it. */
+  private async metaOf(stores: Store[], snapshotName: string): Promise<{ meta: SnapshotMeta; store: Store } | undefined> {
+    for (const store of stores) {
+      const meta = await readJsonIfExists<SnapshotMeta>(join(store.snapshotsDir, `${snapshotName}.json`));
+      if (meta) return { meta, store };
+    }
+    return undefined;
+  }
+
+  private async snapshotsIn(poolName: string, stores: Store[]): Promise<SnapshotInfo[]> {
     const out: SnapshotInfo[] = [];
-    for (const [name, size] of await imageSizes(l.snapshotsDir)) {
-      const meta = await readJsonIfExists<SnapshotMeta>(join(l.snapshotsDir, `${name}.json`));
+    for (const img of (await imagesIn(stores, "snapshotsDir")).values()) {
+      const meta = await readJsonIfExists<SnapshotMeta>(join(img.store.snapshotsDir, `${img.name}.json`));
       if (!meta) continue;
-      out.push({ poolName, sourceVolume: meta.sourceVolume, snapshotName: name, sizeBytes: size, creationTime: meta.creationTime, readyToUse: true });
+      out.push({ poolName, sourceVolume: meta.sourceVolume, snapshotName: img.name, sizeBytes: img.size, creationTime: meta.creationTime, readyToUse: true });
     }
     return out.sort((a, b) => a.snapshotName.localeCompare(b.snapshotName));
   }
 
   async listSnapshots(poolName: string, volumeName?: string): Promise<SnapshotInfo[]> {
     assertPoolName(poolName);
-    const { l } = await this.h.mountedPool(poolName);
-    return (await this.snapshotsIn(poolName, l)).filter((s) => volumeName === undefined || s.sourceVolume === volumeName);
+    const { stores } = await this.h.mountedPool(poolName);
+    return (await this.snapshotsIn(poolName, stores)).filter((s) => volumeName === undefined || s.sourceVolume === volumeName);
   }
 
   async deleteSnapshot(poolName: string, snapshotName: string): Promise<void> {
@@ -102,10 +112,12 @@ export class ReflinkOps {
     assertVolumeName(snapshotName, "snapshot");
     await this.h.lock.with(poolName, async () => {
       if (!(await this.h.poolExists(poolName))) return;
-      const { l } = await this.h.mountedPool(poolName);
-      await rm(join(l.snapshotsDir, snapshotName + IMG), { force: true });
-      await rm(partialPath(l.snapshotsDir, snapshotName), { force: true });
-      await rm(join(l.snapshotsDir, `${snapshotName}.json`), { force: true });
+      const { stores } = await this.h.mountedPool(poolName);
+      for (const st of stores) {
+        await rm(join(st.snapshotsDir, snapshotName + IMG), { force: true });
+        await rm(partialPath(st.snapshotsDir, snapshotName), { force: true });
+        await rm(join(st.snapshotsDir, `${snapshotName}.json`), { force: true });
+      }
     });
   }
 
@@ -114,31 +126,31 @@ export class ReflinkOps {
     assertVolumeName(snapshotName, "snapshot");
     assertVolumeName(targetVolume);
     await this.h.lock.with(poolName, async () => {
-      const { l } = await this.h.mountedPool(poolName);
-      const snap = join(l.snapshotsDir, snapshotName + IMG);
-      const target = join(l.volumesDir, targetVolume + IMG);
-      const [sst, tst] = await Promise.all([ifExists(stat(snap)), ifExists(stat(target))]);
+      const { stores } = await this.h.mountedPool(poolName);
+      const [sst, tst] = await Promise.all([findImage(stores, "snapshotsDir", snapshotName), findImage(stores, "volumesDir", targetVolume)]);
       if (!sst) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
       if (!tst) throw new HwError("NOT_FOUND", "VolumeNotFound", `restore target ${targetVolume} not found in pool ${poolName}`);
-      const loops = await findLoopsByBackingFile(target, this.h.ro);
+      const loops = await findLoopsByBackingFile(tst.file, this.h.ro);
       for (const lo of loops) {
         if (await isDeviceInUse(lo.name)) throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `restore target ${targetVolume} (${lo.name}) is in use`);
       }
       // The loop device holds the old inode: detach, swap the file, re-attach (the devPath link is re-pointed).
       for (const lo of loops) await detachLoop(lo.name, this.h.ro);
-      await writeImage(l.volumesDir, targetVolume, async (partial) => {
-        await cloneFile(snap, partial);
+      // The target stays on its filesystem: a clone there, or a copy of the data from another disk's filesystem.
+      const sameFs = sst.store.uuid === tst.store.uuid;
+      await writeImage(tst.store.volumesDir, targetVolume, async (partial) => {
+        await (sameFs ? cloneFile(sst.file, partial) : copyFileSparse(sst.file, partial, this.h.ro));
         if (tst.size > sst.size) await growSparseFile(partial, tst.size);
       });
-      await this.h.activateReplica(poolName, targetVolume, target);
+      await this.h.activateReplica(poolName, targetVolume, tst.file);
     });
   }
 
   async rollbackSnapshot(poolName: string, snapshotName: string): Promise<void> {
     assertPoolName(poolName);
     assertVolumeName(snapshotName, "snapshot");
-    const { l } = await this.h.mountedPool(poolName);
-    const meta = await readJsonIfExists<SnapshotMeta>(join(l.snapshotsDir, `${snapshotName}.json`));
+    const { stores } = await this.h.mountedPool(poolName);
+    const meta = (await this.metaOf(stores, snapshotName))?.meta;
     if (!meta) throw new HwError("NOT_FOUND", "SnapshotNotFound", `snapshot ${snapshotName} not found in pool ${poolName}`);
     await this.restoreSnapshot(poolName, snapshotName, meta.sourceVolume);
   }

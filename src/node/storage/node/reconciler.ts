@@ -143,6 +143,7 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
     const status: LocalStorageNodeStatus = nextStatus(lsn.status, stats, conditions, {
       kind: engine.kind,
       reason: o.engineReason,
+      ...(engine.poolFilesystem ? { filesystem: engine.poolFilesystem } : {}),
       features: engineFeatures(engine.capabilities()),
     });
     status.replication = o.replication?.() ?? { available: false, reason: "this node agent runs without a data plane (--dataplane-socket)" };

@@ -276,7 +276,7 @@ export function nextStatus(
   current: LocalStorageNodeStatus | undefined,
   stats: PoolStats[],
   conditions: StorageNodeCondition[],
-  engine?: { kind: "lvm" | "file"; reason: string; features?: EngineFeatures },
+  engine?: { kind: "lvm" | "file"; reason: string; filesystem?: "btrfs" | "xfs"; features?: EngineFeatures },
   now: string = new Date().toISOString(),
 ): LocalStorageNodeStatus {
   const pools: Record<string, LocalPool> = {};
