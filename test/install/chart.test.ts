@@ -3,7 +3,8 @@
 // the Kubernetes OpenAPI schemas (kubernetes-models) or, for our kinds, against our CRD schemas; values the
 // chart cannot honour fail the render naming the value; and the wiring between containers and our code.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
@@ -13,6 +14,7 @@ import { DiskDriver, LvmDriver } from "../../src/csi/capabilities.ts";
 import { parseCommandLine } from "../../src/cli/program.ts";
 import { DISK_SOCKET_NAME } from "../../src/node/disk-volume/index.ts";
 import { LVM_SOCKET_NAME } from "../../src/node/csi/lvm/index.ts";
+import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
 import {
   CHART,
   EVERY_OPTION_VALUES,
@@ -121,9 +123,10 @@ test("values the chart cannot honour fail the render, naming the value and the f
     [["storageClass.diskType=Floppy"], /storageClass\.diskType="Floppy" is not a disk class: use HDD, SSD or NVMe/],
     [["storageNodes[0].name=n1", "storageNodes[0].diskType=SAS"], /storageNodes\[0\]\.diskType="SAS" is not a disk class/],
     [["storageNodes[0].diskType=HDD"], /storageNodes\[0\]\.name is empty/],
-    [["storageClass.enableHA=true"], /storageClass\.enableHA=true needs replication: set drbd\.enabled=true .* or replicator\.enabled=true/],
+    [["storageClass.enableHA=true"], /storageClass\.enableHA=true needs replication: set replicator\.enabled=true .* or set storageClass\.enableHA=false/],
     [["drbd.enabled=true"], /drbd\.enabled=true: DRBD replication is not built/],
-    [["replicator.enabled=true"], /replicator\.enabled=true: the userspace replicator is not built/],
+    [["replicator.enabled=true", "replicator.port=70000"], /replicator\.port=70000 is not a port number/],
+    [["replicator.enabled=true", "replicator.logLevel=loud"], /replicator\.logLevel="loud": use debug, info, warn or error/],
     [["evictor.enabled=true"], /evictor\.enabled=true: the evictor is not built .* set evictor\.enabled=false/],
     [["failoverAssistant.enabled=true"], /failoverAssistant\.enabled=true: the failoverAssistant is not built/],
     [["auditor.enabled=false"], /auditor\.enabled=false: the auditor runs inside the controller/],
@@ -162,7 +165,7 @@ test("CSIDriver objects agree with what the drivers advertise", () => {
   }
 });
 
-const FIELDS = { "metadata.namespace": "hwameistor", "metadata.name": "pod-0", "spec.nodeName": "node-1" };
+const FIELDS = { "metadata.namespace": "hwameistor", "metadata.name": "pod-0", "spec.nodeName": "node-1", "status.podIP": "10.244.1.7" };
 
 test("node DaemonSet: the agent's sockets are where the registrars and the livenessprobe look, under the kubelet root", () => {
   for (const [name, values] of VALUE_SETS) {
@@ -217,6 +220,57 @@ test("node DaemonSet with localStorage.registrar.builtIn: no registrar sidecars,
   assert.ok(node.args!.includes("--plugin-registration-dir=/var/lib/kubelet/plugins_registry"));
   // the agent sees plugins_registry through its kubelet-root mount, at the host's path
   assert.equal(hostPathOf(ds, node, "/var/lib/kubelet"), "/var/lib/kubelet");
+});
+
+test("node DaemonSet with replicator.enabled: the data plane container beside the agent, on the socket the agent dials", () => {
+  const off = find(render({}), "DaemonSet", "hwameistor-node");
+  assert.ok(!containersOf(off).some((c) => c.name === "dataplane"), "no data plane by default");
+  assert.ok(!containerOf(off, "node").args!.some((a) => a.startsWith("--dataplane-socket")));
+  for (const [name, set] of [
+    ["defaults", ["replicator.enabled=true", "storageClass.enableHA=true"]],
+    ["every option", []],
+  ] as const) {
+    const objs = render({ set: [...set], values: name === "every option" ? [EVERY_OPTION_VALUES] : [] });
+    const ds = find(objs, "DaemonSet", "hwameistor-node");
+    const node = containerOf(ds, "node");
+    const dp = containerOf(ds, "dataplane");
+    assert.equal(dp.command![0], "hwameistor-dataplane");
+    const argv = argvOf(dp, envOf(dp, FIELDS));
+    const flag = (a: string[], f: string) => a.find((x) => x.startsWith(`--${f}=`))?.slice(f.length + 3);
+    assert.equal(flag(argv, "node"), "node-1", name);
+    // the agent dials the data plane's control socket; both see it through the same hostPath
+    const sock = flag(argvOf(node, envOf(node, FIELDS)), "dataplane-socket")!;
+    assert.equal(flag(argv, "control"), sock, name);
+    const stateDir = flag(argvOf(node, envOf(node, FIELDS)), "state-dir")!;
+    for (const c of [node, dp]) {
+      const m = c.volumeMounts!.find((x) => x.mountPath === stateDir)!;
+      // Bidirectional: the FUSE mount of the data plane container reaches the agent (its loop device) and the host
+      assert.equal(m.mountPropagation, "Bidirectional", `${name}: ${c.name} ${stateDir}`);
+      assert.equal(hostPathOf(ds, c, stateDir), stateDir);
+    }
+    for (const f of ["control", "state-dir", "fuse-dir"]) assert.ok(flag(argv, f)!.startsWith(`${stateDir}/`), `${name}: --${f} outside the state dir`);
+    // peers reach it at the pod IP on the replication port
+    const port = dp.ports!.find((p) => p.name === "replication")!.containerPort;
+    assert.equal(flag(argv, "listen"), `10.244.1.7:${port}`, name);
+    assert.equal(dp.securityContext.privileged, true);
+    assert.ok(
+      dp.volumeMounts!.some((m) => m.mountPath === "/dev" && hostPathOf(ds, dp, "/dev") === "/dev"),
+      `${name}: /dev (fuse, the engine's devices)`,
+    );
+    assert.equal(find(objs, "StorageClass", `hwameistor-storage-lvm-${name === "defaults" ? "hdd" : "nvme"}`).parameters.replicaNumber, "2");
+  }
+});
+
+test("the data plane container's command line uses only flags hwameistor-dataplane knows", { skip: !existsSync(DATAPLANE_BIN) && "make -C dataplane" }, () => {
+  const known = new Set([...execFileSync(DATAPLANE_BIN, ["--help"], { encoding: "utf8" }).matchAll(/--([a-z-]+)/g)].map((m) => m[1]));
+  for (const values of [[], [EVERY_OPTION_VALUES]]) {
+    const dp = containerOf(find(render({ set: ["replicator.enabled=true"], values }), "DaemonSet", "hwameistor-node"), "dataplane");
+    const argv = argvOf(dp, envOf(dp, FIELDS));
+    assert.ok(!argv.some((a) => a.includes("$(")), `unexpanded: ${argv.join(" ")}`);
+    for (const a of argv.slice(1)) assert.ok(known.has(a.replace(/^--/, "").split("=")[0]!), `hwameistor-dataplane has no option ${a}`);
+  }
+  // the check can fail
+  assert.ok(!known.has("kubelet-dir"));
 });
 
 test("controller Deployment: every sidecar dials the socket the controller serves, with the original's flags", () => {

@@ -1,5 +1,5 @@
-// Every component of the chart started with the exact command line and environment the chart gives its
-// container, against the embedded API server, with an emulated in-cluster ServiceAccount mount: each process
+// Every component of the chart (the data plane container included: replicator.enabled) started with the
+// exact command line and environment the chart gives its container, against the embedded API server, with an emulated in-cluster ServiceAccount mount: each process
 // runs in its own mount namespace where /var/run/secrets/kubernetes.io/serviceaccount holds that
 // ServiceAccount's token, the API server's CA and the namespace, and KUBERNETES_SERVICE_HOST/PORT point at
 // the API server — so each finds its API server the in-cluster way (src/kube/config.ts), as in a pod.
@@ -38,6 +38,8 @@ import { writeKubeconfig } from "../../src/apiserver/kubeconfig.ts";
 import { applyPatch } from "../../src/apiserver/patch.ts";
 import { startApiServer, type RequestAttributes, type RunningApiServer } from "../../src/apiserver/server.ts";
 import { applyCrds } from "../../src/devcluster/bootstrap.ts";
+import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
+import { DataplaneClient } from "../../src/host/dataplane/client.ts";
 import { findContainerProcesses, killContainer } from "../../src/host/container/container.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops } from "../../src/host/loop/loop.ts";
 import { KubeClient } from "../../src/kube/client.ts";
@@ -46,7 +48,7 @@ import { hwameistorClients } from "../../src/kube/hwameistor.ts";
 import { CSI_NODE, MUTATING_WEBHOOK_CONFIGURATION, NAMESPACE, NODE, POD, PV, PVC, STORAGE_CLASS } from "../../src/kube/resources.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { cleanupUnder } from "../../src/node/engines/host-test-helpers.ts";
-import { REPO, argvOf, containersOf, envOf, podSpecOf, render, type Container, type K8sObject } from "./helm.ts";
+import { REPO, argvOf, containerOf, containersOf, envOf, podSpecOf, render, type Container, type K8sObject } from "./helm.ts";
 import { allowed, describe } from "./rbac.ts";
 
 const NS = "hwameistor";
@@ -68,6 +70,9 @@ const values = [
   `scheduler.extender.port=${port()}`,
   `exporter.port=${port()}`,
   `apiserver.port=${port()}`,
+  // the data plane container (replicated volumes) on a port no other test uses
+  "replicator.enabled=true",
+  `replicator.port=${port()}`,
 ];
 let objs: K8sObject[];
 let api: RunningApiServer;
@@ -148,14 +153,42 @@ after(async () => {
 
 const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
 
-/** Spawns a process under `key`; resolves its ready line (the first stdout line) as JSON. */
-function startProcess(key: string, cmd: string, args: string[], env: Record<string, string>): Promise<Record<string, any>> {
+/** The commands the chart's containers run: ours, from the checkout. */
+const BINARIES: Record<string, string> = { hwameistor: join(REPO, "bin/hwameistor"), "hwameistor-dataplane": DATAPLANE_BIN };
+
+/** The data plane's `hello` on its control socket, once it answers. */
+async function dataplaneHello(socket: string): Promise<Record<string, any>> {
+  for (let i = 0; ; i++) {
+    const c = new DataplaneClient(socket, { node: NODE_NAME, timeoutMs: 2_000 });
+    try {
+      return (await c.hello()) as unknown as Record<string, any>;
+    } catch (e) {
+      if (i >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      c.close();
+    }
+  }
+}
+
+/**
+ * Spawns a process under `key`; resolves its ready line (the first stdout line) as JSON, or what `ready`
+ * resolves for a process that prints none.
+ */
+function startProcess(
+  key: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  ready?: () => Promise<Record<string, any>>,
+): Promise<Record<string, any>> {
   const p = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
   procs.set(key, p);
   logs.set(key, "");
   p.stderr!.on("data", (d) => logs.set(key, (logs.get(key)! + d).slice(-8000)));
   return new Promise((resolve, reject) => {
-    createInterface({ input: p.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+    if (ready) ready().then(resolve, reject);
+    else createInterface({ input: p.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
     p.once("exit", (code) => reject(new Error(`${key} exited ${code} before ready:\n${logs.get(key)}`)));
   });
 }
@@ -176,10 +209,11 @@ function saDir(sa: string): string {
  * `kubelet`: the node container also plays the kubelet (see the header) and keeps the shared scratch mount.
  */
 function startContainer(key: string, workload: K8sObject, c: Container, kubelet = false): Promise<Record<string, any>> {
-  const fields = { "metadata.namespace": NS, "metadata.name": `${workload.metadata.name}-0`, "spec.nodeName": NODE_NAME };
+  const fields = { "metadata.namespace": NS, "metadata.name": `${workload.metadata.name}-0`, "spec.nodeName": NODE_NAME, "status.podIP": "127.0.0.1" };
   const env = envOf(c, fields, objs);
   const argv = argvOf(c, env);
-  assert.equal(argv[0], "hwameistor");
+  const bin = BINARIES[argv[0]!];
+  assert.ok(bin, `${key}: command ${argv[0]} is not one of ours`);
   const url = new URL(api.url);
   const childEnv = {
     PATH: process.env.PATH!,
@@ -206,6 +240,11 @@ function startContainer(key: string, workload: K8sObject, c: Container, kubelet 
     'mount -t tmpfs tmpfs "$1" && mkdir -p "$1/kubernetes.io/serviceaccount" && mount --bind "$2" "$1/kubernetes.io/serviceaccount" && n=$3 && shift 3 && ' +
     'while [ "$n" -gt 0 ]; do mount --bind "$1" "$2" && shift 2 && n=$((n-1)); done && exec "$@"';
   const extra = kubelet ? ["--run-pods", "--kubelet-root", KUBELET_ROOT, "--kubelet-kubeconfig", join(dir, "kubelet.kubeconfig")] : [];
+  // a Bidirectional mount (the node pod's kubelet root and state dir) keeps the scratch dir's shared peer group
+  const bidirectional = (c.volumeMounts ?? []).some((m) => m.mountPropagation === "Bidirectional");
+  // the data plane prints no ready line: it is ready when its control socket answers hello
+  const control = argv.find((a) => a.startsWith("--control="))?.slice("--control=".length);
+  const ready = argv[0] === "hwameistor-dataplane" && control ? () => dataplaneHello(control) : undefined;
   return startProcess(
     key,
     "unshare",
@@ -213,7 +252,7 @@ function startContainer(key: string, workload: K8sObject, c: Container, kubelet 
       "--mount",
       "--propagation",
       // / is private on the host: "unchanged" keeps only the scratch dir's shared peer group
-      kubelet ? "unchanged" : "private",
+      bidirectional ? "unchanged" : "private",
       "--",
       "bash",
       "-c",
@@ -223,11 +262,12 @@ function startContainer(key: string, workload: K8sObject, c: Container, kubelet 
       saDir(workload.spec.template.spec.serviceAccountName),
       String(binds.length / 2),
       ...binds,
-      join(REPO, "bin/hwameistor"),
+      bin,
       ...argv.slice(1),
       ...extra,
     ],
     childEnv,
+    ready,
   );
 }
 
@@ -268,9 +308,9 @@ test(
   withLogs(async () => {
     for (const w of objs.filter((o) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
       for (const c of containersOf(w)) {
-        if (c.command?.[0] !== "hwameistor") continue;
+        if (!BINARIES[c.command?.[0] ?? ""]) continue;
         const key = `${w.metadata.name}/${c.name}`;
-        ready[key] = await startContainer(key, w, c, w.kind === "DaemonSet");
+        ready[key] = await startContainer(key, w, c, w.kind === "DaemonSet" && c.name === "node");
       }
     }
     assert.deepEqual(Object.keys(ready).sort(), [
@@ -278,10 +318,28 @@ test(
       "hwameistor-apiserver/apiserver",
       "hwameistor-controller/controller",
       "hwameistor-exporter/exporter",
+      "hwameistor-node/dataplane",
       "hwameistor-node/node",
       "hwameistor-operator/operator",
       "hwameistor-scheduler/extender",
     ]);
+    // the data plane listens at the pod IP on the chart's port; its node agent reaches it over the socket the
+    // chart gives both and reports replication available with that address
+    const dpPort = containerOf(
+      objs.find((o) => o.kind === "DaemonSet")!,
+      "dataplane",
+    ).ports!.find((p) => p.name === "replication")!.containerPort;
+    assert.equal(ready["hwameistor-node/dataplane"]!.listen, `127.0.0.1:${dpPort}`);
+    const replication = await waitFor(
+      "node-1 reports replication available",
+      async () =>
+        ((await hwameistorClients(admin).lsn.get(NODE_NAME)) as any)?.status?.replication?.available
+          ? ((await hwameistorClients(admin).lsn.get(NODE_NAME)) as any)
+          : undefined,
+      60_000,
+    );
+    assert.equal(replication.status.replication.address, `127.0.0.1:${dpPort}`);
+    assert.deepEqual(replication.status.replication.frontends, ["fuse"]);
     // the node agent serves the kubelet's registration sockets itself (registrar.builtIn)
     assert.deepEqual([...(ready["hwameistor-node/node"]!.registrationSockets as string[])].sort(), [
       `${KUBELET_ROOT}/plugins_registry/disk.hwameistor.io-reg.sock`,
@@ -331,6 +389,8 @@ test(
       150_000,
     );
     assert.equal(pool.class, sc.parameters.poolClass);
+    // a pool on a node whose data plane container answers: the operator offers its convertible class
+    await waitFor("the operator's convertible StorageClass", () => admin.forKind(STORAGE_CLASS).get(`${sc.metadata.name}-convertible`), 60_000);
     // the sidecars and kube-controller-manager's roles, over the controller container's sockets
     await startProcess(
       "kube-controllers",

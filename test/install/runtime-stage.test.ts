@@ -9,13 +9,14 @@
 // (scripts/install-deps.sh), which the image's ui stage reproduces with the same commands.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { request as httpRequest } from "node:http";
 import { request } from "node:https";
 import { after, before, test } from "node:test";
 import { createInterface } from "node:readline";
+import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
 import { REPO } from "./helm.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hw-runtime-stage-"));
@@ -23,13 +24,17 @@ const procs: ChildProcess[] = [];
 const env = { PATH: process.env.PATH!, HOME: dir }; // no HWAMEISTOR_TSX, no KUBECONFIG
 // ui/dist is built by scripts/install-deps.sh (CI runs it); the image's ui stage does the same build.
 const UI_BUILT = existsSync(join(REPO, "ui/dist/index.html"));
+// dataplane/build is made by scripts/install-deps.sh (make -C dataplane); the image's dataplane stage does the same.
+const DATAPLANE_BUILT = existsSync(DATAPLANE_BIN);
 
 before(() => {
   // the runtime stage's COPY lines are what this test lays out
   const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
   const runtime = docker.slice(docker.indexOf("AS runtime"));
   const copies = [...runtime.matchAll(/^COPY (?:--from=\S+ )?(\S+) (\S+)$/gm)].map((m) => m[2]);
-  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds", "ui/dist"]);
+  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds", "ui/dist", "dataplane/build/hwameistor-dataplane"]);
+  // the data plane stage builds it with the checkout's Makefile (scripts/install-deps.sh: make -C dataplane)
+  assert.match(docker, /FROM \S+ AS dataplane\n(?:.*\n)*?RUN make -s -C dataplane\n/);
   // the ui stage builds ui/ from its own lockfile, as scripts/install-deps.sh does in the checkout
   assert.match(docker, /FROM \S+ AS ui\n(?:.*\n)*?RUN npm ci[^\n]*\n(?:.*\n)*?RUN npm run build\n/);
   for (const f of ["package.json", "package-lock.json"]) cpSync(join(REPO, f), join(dir, f));
@@ -54,6 +59,7 @@ before(() => {
   cpSync(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
   if (UI_BUILT) cpSync(join(REPO, "ui/dist"), join(dir, "ui/dist"), { recursive: true });
+  if (DATAPLANE_BUILT) cpSync(DATAPLANE_BIN, join(dir, "dataplane/build/hwameistor-dataplane"));
 });
 after(() => {
   for (const p of procs) p.kill("SIGKILL");
@@ -79,6 +85,26 @@ test("every role answers --help from the runtime layout", () => {
   assert.match(hw(["cluster", "operator", "--help"]), /Usage: hwameistor cluster operator/);
   assert.match(execFileSync(join(dir, "bin/hwameictl"), ["--help"], { env, encoding: "utf8" }), /Usage: hwameictl/);
 });
+
+test(
+  "the data plane answers --help from the runtime layout, and the runtime stage installs every library it links",
+  { skip: DATAPLANE_BUILT ? false : "dataplane not built in this checkout: run scripts/install-deps.sh (or make -C dataplane)" },
+  () => {
+    const bin = join(dir, "dataplane/build/hwameistor-dataplane");
+    assert.match(execFileSync(bin, ["--help"], { env, encoding: "utf8" }), /usage: hwameistor-dataplane --node NAME/);
+    const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
+    const runtimeApt = /AS runtime\n(?:.*\n)*?RUN apt-get update[^\n]*\n((?:.*\\\n)+)/.exec(docker)![1]!;
+    const packages = new Set(runtimeApt.split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w)));
+    // each shared library the binary links (but libc, which the base image has), by the Debian package that owns it
+    const libs = [...execFileSync("ldd", [bin], { encoding: "utf8" }).matchAll(/=> (\/\S+)/g)].map((m) => m[1]!).filter((l) => !/\/libc\.so/.test(l));
+    assert.ok(libs.length >= 2, `ldd names libfuse3 and liburing: ${libs.join(" ")}`);
+    for (const lib of libs) {
+      // by the file's own name: merged /usr lists some under /lib, some under /usr/lib
+      const owner = execFileSync("dpkg", ["-S", `*/${basename(realpathSync(lib))}`], { encoding: "utf8" }).split(":")[0]!;
+      assert.ok(packages.has(owner), `${lib} comes from the Debian package ${owner}: add it to the runtime stage's apt-get install`);
+    }
+  },
+);
 
 /** Starts a role; resolves its ready line. */
 function start(args: string[]): Promise<Record<string, any>> {

@@ -136,6 +136,12 @@ export async function ensureVeth(o: { hostIf: string; nsIf: string; netns: strin
   await run(nsenterNetArgv(o.netns, ["ip", "link", "set", o.nsIf, "up"]), opts);
 }
 
+/** `ip link set NAME up|down` in the host namespace (fault tests cut a node's veth from the host side). */
+export async function setLinkUp(ifname: string, up: boolean, opts: RunOptions = {}): Promise<void> {
+  assertIfName(ifname);
+  await run(["ip", "link", "set", ifname, up ? "up" : "down"], opts);
+}
+
 /** `ip link del NAME` in the host namespace. Gone = ok. */
 export async function deleteLink(ifname: string, opts: RunOptions = {}): Promise<void> {
   assertIfName(ifname);

@@ -111,13 +111,19 @@ Values the chart cannot honour fail the render, before anything reaches the clus
 {{- fail (printf "global.kubeletRootDir=%q must be an absolute path (the kubelet's --root-dir, e.g. /var/lib/kubelet)" (toString .Values.global.kubeletRootDir)) -}}
 {{- end -}}
 {{- if and .Values.storageClass.enableHA (not (or .Values.drbd.enabled .Values.replicator.enabled)) -}}
-{{- fail "storageClass.enableHA=true needs replication: set drbd.enabled=true (nodes need the DRBD 9 kernel module) or replicator.enabled=true, or set storageClass.enableHA=false" -}}
+{{- fail "storageClass.enableHA=true needs replication: set replicator.enabled=true (the native data plane; nodes need /dev/fuse) or set storageClass.enableHA=false" -}}
 {{- end -}}
 {{- if .Values.drbd.enabled -}}
 {{- fail "drbd.enabled=true: DRBD replication is not built in this version of HwameiStor in TypeScript; set drbd.enabled=false (and storageClass.enableHA=false)" -}}
 {{- end -}}
 {{- if .Values.replicator.enabled -}}
-{{- fail "replicator.enabled=true: the userspace replicator is not built in this version; set replicator.enabled=false (and storageClass.enableHA=false)" -}}
+{{- $p := int .Values.replicator.port -}}
+{{- if or (lt $p 1) (gt $p 65535) -}}
+{{- fail (printf "replicator.port=%v is not a port number (1-65535; default 43000)" .Values.replicator.port) -}}
+{{- end -}}
+{{- if not (has .Values.replicator.logLevel (list "debug" "info" "warn" "error")) -}}
+{{- fail (printf "replicator.logLevel=%q: use debug, info, warn or error" (toString .Values.replicator.logLevel)) -}}
+{{- end -}}
 {{- end -}}
 {{- range $c := list "evictor" "failoverAssistant" -}}
 {{- if (index $.Values $c).enabled -}}
