@@ -143,6 +143,14 @@ async function backingsEqual(volume: string, nodes: string[]): Promise<{ bytes: 
   return { bytes: size, sha: shas[0]! };
 }
 
+/** Stops the writer, checks every record it acknowledged, unmounts the volume and compares its backings. */
+async function stopAndCompare(volume: string, w: ReturnType<typeof startWriter>, node: string, mnt: string, nodes: string[]) {
+  await stopWriter(w);
+  await verifyRecords(join(mnt, "records"), w.acked());
+  await ok("hwameictl", ["volume", "unmount", volume, "--node", node, "--path", mnt]);
+  return backingsEqual(volume, nodes);
+}
+
 const lvOf = (name: string) => getJson("localvolume", name);
 const replicasOf = async (name: string) => ((await getJson("localvolumereplicas")).items as any[]).filter((r) => r.spec.volumeName === name && !r.spec.delete);
 
@@ -283,10 +291,7 @@ test("HA: replicated writes; failover after kill -9 and after a veth cut of the 
   await waitFor(async () => (await hbReplica2())?.status?.synced === true, 180_000, "the old primary node-2 resynced as a secondary");
   const rejoinedAt = Date.now();
   const hbResynced = ((await dpVolume("node-3", "hb"))!.bytesResynced ?? 0) - resyncedBeforeCut;
-  await stopWriter(wb2);
-  await verifyRecords(join(mb2, "records"), wb2.acked());
-  await ok("hwameictl", ["volume", "unmount", "hb", "--node", "node-3", "--path", mb2]);
-  const hbEq = await backingsEqual("hb", live);
+  const hbEq = await stopAndCompare("hb", wb2, "node-3", mb2, live);
   console.log(
     `# old primary rejoined and resynced ${((rejoinedAt - healAt) / 1000).toFixed(1)} s after the veth came up: ${(hbResynced / MiB).toFixed(1)} MiB resynced of a ${hbEq.bytes / MiB} MiB volume; ${wb2.acked() + 1} records intact; backings equal (one history)`,
   );
@@ -319,10 +324,7 @@ test("HA: replicated writes; failover after kill -9 and after a veth cut of the 
   restartedPids.push(restarted.pid);
   await waitFor(async () => (await hbReplica2()).status.synced === true, 180_000, "the replica resynced");
   const resynced = ((await dpVolume("node-3", "hb"))!.bytesResynced ?? 0) - resyncedBefore;
-  await stopWriter(w4);
-  await verifyRecords(join(mc, "records"), w4.acked());
-  await ok("hwameictl", ["volume", "unmount", "hb", "--node", "node-3", "--path", mc]);
-  const after10s = await backingsEqual("hb", live);
+  const after10s = await stopAndCompare("hb", w4, "node-3", mc, live);
   console.log(
     `# replica's data plane down ${((Date.now() - downAt) / 1000).toFixed(0)} s with a writer: ${w4.acked() - atKill} records written degraded; resync copied ${(resynced / MiB).toFixed(1)} MiB of a ${after10s.bytes / MiB} MiB volume; copies equal`,
   );
