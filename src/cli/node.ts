@@ -1,6 +1,6 @@
 // `hwameistor node`: the node agent (disk manager + disk.hwameistor.io node driver) until SIGTERM/SIGINT.
 import type { Command } from "commander";
-import { serveUntilSignal, serverLogger } from "./serve.ts";
+import { serve, serverCommand, type ServerFlags } from "./serve.ts";
 import { parseMetricsPort } from "../kube/metrics.ts";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,9 +18,8 @@ const positiveInt = (flag: string) => (v: string) => {
   return n;
 };
 
-interface NodeFlags {
+interface NodeFlags extends ServerFlags {
   nodeName: string;
-  kubeconfig?: string;
   devices?: string;
   stateDir: string;
   csiSocketDir?: string;
@@ -38,7 +37,6 @@ interface NodeFlags {
   dataplaneSocket?: string;
   metricsPort?: string;
   metricsHost?: string;
-  logLevel: string;
   runPods: boolean;
   kubeletRoot: string;
   pluginRegistrationDir?: string;
@@ -46,11 +44,8 @@ interface NodeFlags {
 }
 
 export function registerNodeCommand(program: Command): void {
-  program
-    .command("node")
-    .description("run the node agent: disk discovery, LocalDisk/LocalDiskNode/claims/actions, disk CSI node driver")
+  const cmd = serverCommand(program, "node", "run the node agent: disk discovery, LocalDisk/LocalDiskNode/claims/actions, disk CSI node driver")
     .requiredOption("--node-name <name>", "this node's name (the Node, LocalDiskNode and LocalDisk nodeName)")
-    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--devices <list>", "comma-separated device paths or globs, or file:<glob> loop backing files (default: every disk)")
     .option("--state-dir <dir>", "node state: disk-pool links, volume records", DEFAULT_STATE_DIR)
     .option("--csi-socket-dir <dir>", "where disk.sock is served (default <state-dir>/csi)")
@@ -72,7 +67,6 @@ export function registerNodeCommand(program: Command): void {
     .option("--dataplane-socket <path>", "control socket of this node's hwameistor-dataplane; without it the node reports replication unavailable")
     .option("--metrics-port <port>", "serve this agent's /metrics (CSI latencies, reconciles, per-volume I/O) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
-    .option("--log-level <level>", "pino log level", "info")
     .option(
       "--run-pods",
       "standalone / dev cluster: play the kubelet for pods bound to this node — mount their volumes and run their containers as host processes. SECURITY: whoever may create a pod may then run any command on this host as any user",
@@ -86,9 +80,10 @@ export function registerNodeCommand(program: Command): void {
     .option(
       "--plugin-registration-dir <dir>",
       "register the drivers with the kubelet as csi-node-driver-registrar does: serve <dir>/<driver>-reg.sock (dir = the kubelet's <root-dir>/plugins_registry, mounted at the host's path); unset = a registrar sidecar does it. With --run-pods the kubelet role finds the drivers there too",
-    )
-    .action(async (o: NodeFlags) => {
-      const log = serverLogger(o.logLevel, { node: o.nodeName });
+    );
+  serve(
+    cmd,
+    async (o: NodeFlags, { log }) => {
       const agent = await startNodeAgent({
         nodeName: o.nodeName,
         kubeconfig: o.kubeconfig,
@@ -148,7 +143,7 @@ export function registerNodeCommand(program: Command): void {
         });
       }
       const service = { stop: async () => (await kubelet?.stop(), await registration?.stop(), await agent.stop()) };
-      serveUntilSignal(log, service, {
+      const ready = {
         node: o.nodeName,
         ready: true,
         csiSocketDir: agent.ctx.csiSocketDir,
@@ -157,6 +152,9 @@ export function registerNodeCommand(program: Command): void {
         metricsPort: agent.metrics?.port,
         kubeletLogPort: kubelet?.logPort,
         registrationSockets: registration ? [...registration.servers().values()].map((r) => r.socketPath) : undefined,
-      });
-    });
+      };
+      return { service, ready };
+    },
+    (o) => ({ node: o.nodeName }),
+  );
 }

@@ -11,14 +11,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { HwError } from "../api/errors.ts";
 import { loadOrCreateServingCert } from "../host/tls/self-signed.ts";
-import { KubeClient } from "../kube/client.ts";
-import { loadKubeConfig } from "../kube/config.ts";
 import { DEFAULT_TOKEN_TTL_MS } from "../rest/auth.ts";
 import { startRestServer } from "../rest/server.ts";
-import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serve, serverCommand, type ServerFlags } from "./serve.ts";
 
-interface RestFlags {
-  kubeconfig?: string;
+interface RestFlags extends ServerFlags {
   host: string;
   port: number;
   dataDir: string;
@@ -31,7 +28,6 @@ interface RestFlags {
   tokenTtl: string;
   uiDir: string;
   systemNamespace: string;
-  logLevel: string;
 }
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -79,10 +75,7 @@ export function resolveCredentials(
 }
 
 export function registerRestCommand(program: Command): void {
-  program
-    .command("rest")
-    .description("run the REST API and the web dashboard (the original's apiserver component)")
-    .option("--kubeconfig <file>", "kubeconfig of the API server (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+  const cmd = serverCommand(program, "rest", "run the REST API and the web dashboard (the original's apiserver component)")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0 = any free port)", portOption(), 8443)
     .option("--data-dir <dir>", "where the self-signed certificate and generated credentials are kept", ".state/rest")
@@ -94,42 +87,38 @@ export function registerRestCommand(program: Command): void {
     .option("--secret-key-file <file>", "file holding the secretKey (or env AuthSecretKey)")
     .option("--token-ttl <duration>", "token lifetime", "7d")
     .option("--ui-dir <dir>", "the built dashboard", join(repo, "ui", "dist"))
-    .option("--system-namespace <ns>", "namespace of the auth tokens Secret and the component leases", "hwameistor")
-    .option("--log-level <level>", "pino log level", "info")
-    .action(async (o: RestFlags) => {
-      const log = serverLogger(o.logLevel);
-      if (!!o.tlsCert !== !!o.tlsKey) throw new HwError("INVALID_ARGUMENT", "Invalid", "--tls-cert and --tls-key go together");
-      mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-      const ttlMs = parseDuration(o.tokenTtl, "--token-ttl");
-      const cred = resolveCredentials(o);
-      const tls = o.insecureHttp
-        ? undefined
-        : o.tlsCert
-          ? { certPem: readFileSync(o.tlsCert, "utf8"), keyPem: readFileSync(o.tlsKey!, "utf8") }
-          : loadOrCreateServingCert(o.dataDir, o.host);
-      if (o.insecureHttp) log.warn({}, "serving plain HTTP: tokens and credentials cross the network in clear");
-      if (!cred.enabled) log.warn({}, "authentication is off: anyone who reaches the port can operate the cluster");
-      const client = new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
-      const srv = await startRestServer({
-        client,
-        host: o.host,
-        port: o.port,
-        tls,
-        auth: { enabled: cred.enabled, accessId: cred.accessId, secretKey: cred.secretKey, ttlMs: ttlMs || DEFAULT_TOKEN_TTL_MS },
-        uiDir: o.uiDir,
-        systemNamespace: o.systemNamespace,
-        log,
-      });
-      serveUntilSignal(
-        log,
-        { stop: () => srv.close() },
-        {
-          url: srv.url,
-          swagger: `${srv.url}/swagger/index.html`,
-          auth: cred.enabled,
-          ...(cred.file ? { credentials: cred.file } : {}),
-          ...(tls && !o.tlsCert ? { caCert: join(o.dataDir, "tls.crt") } : {}),
-        },
-      );
+    .option("--system-namespace <ns>", "namespace of the auth tokens Secret and the component leases", "hwameistor");
+  serve(cmd, async (o: RestFlags, { log, client }) => {
+    if (!!o.tlsCert !== !!o.tlsKey) throw new HwError("INVALID_ARGUMENT", "Invalid", "--tls-cert and --tls-key go together");
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    const ttlMs = parseDuration(o.tokenTtl, "--token-ttl");
+    const cred = resolveCredentials(o);
+    const tls = o.insecureHttp
+      ? undefined
+      : o.tlsCert
+        ? { certPem: readFileSync(o.tlsCert, "utf8"), keyPem: readFileSync(o.tlsKey!, "utf8") }
+        : loadOrCreateServingCert(o.dataDir, o.host);
+    if (o.insecureHttp) log.warn({}, "serving plain HTTP: tokens and credentials cross the network in clear");
+    if (!cred.enabled) log.warn({}, "authentication is off: anyone who reaches the port can operate the cluster");
+    const srv = await startRestServer({
+      client: client(),
+      host: o.host,
+      port: o.port,
+      tls,
+      auth: { enabled: cred.enabled, accessId: cred.accessId, secretKey: cred.secretKey, ttlMs: ttlMs || DEFAULT_TOKEN_TTL_MS },
+      uiDir: o.uiDir,
+      systemNamespace: o.systemNamespace,
+      log,
     });
+    return {
+      service: { stop: () => srv.close() },
+      ready: {
+        url: srv.url,
+        swagger: `${srv.url}/swagger/index.html`,
+        auth: cred.enabled,
+        ...(cred.file ? { credentials: cred.file } : {}),
+        ...(tls && !o.tlsCert ? { caCert: join(o.dataDir, "tls.crt") } : {}),
+      },
+    };
+  });
 }

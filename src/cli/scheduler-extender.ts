@@ -16,13 +16,12 @@ import { localVolumeGroupKind } from "../api/kinds/local-volume-group.ts";
 import { localVolumeSnapshotKind } from "../api/kinds/local-volume-snapshot.ts";
 import { localVolumeKind } from "../api/kinds/local-volume.ts";
 import { startExtenderServer, type PlacementDecider } from "../extender/server.ts";
-import { KubeClient } from "../kube/client.ts";
-import { loadKubeConfig } from "../kube/config.ts";
+import type { KubeClient } from "../kube/client.ts";
 import { NODE, PV, PVC, STORAGE_CLASS, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_CONTENT } from "../kube/resources.ts";
 import { isNotFound } from "../kube/transport.ts";
 import type { DescriptorLike } from "../kube/types.ts";
 import { filterAndScore, type StorageState } from "../scheduler/index.ts";
-import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serve, serverCommand, type ServerFlags } from "./serve.ts";
 
 /** Reads the StorageState the filter needs for a pod in `namespace`. */
 export async function readStorageState(client: KubeClient, namespace: string): Promise<StorageState> {
@@ -74,18 +73,20 @@ export function clusterDecider(client: KubeClient): PlacementDecider {
 }
 
 export function registerSchedulerExtenderCommand(program: Command): void {
-  program
-    .command("scheduler-extender")
-    .description("serve HwameiStor's filter and score to kube-scheduler (extender API over HTTPS: filter, prioritize; no bind)")
-    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+  const cmd = serverCommand(
+    program,
+    "scheduler-extender",
+    "serve HwameiStor's filter and score to kube-scheduler (extender API over HTTPS: filter, prioritize; no bind)",
+  )
     .option("--host <host>", "address to listen on (the chart: loopback, kube-scheduler is in the same pod)", "127.0.0.1")
-    .option("--port <port>", "HTTPS port (0 = any free port)", portOption(), 9443)
-    .option("--log-level <level>", "pino log level", "info")
-    .action(async (o: { kubeconfig?: string; host: string; port: number; logLevel: string }) => {
-      const log = serverLogger(o.logLevel, { component: "scheduler-extender" });
-      const client = new KubeClient(loadKubeConfig({ kubeconfigPath: o.kubeconfig }).kubeConfig);
-      const ext = await startExtenderServer({ host: o.host, port: o.port, decider: clusterDecider(client), log });
+    .option("--port <port>", "HTTPS port (0 = any free port)", portOption(), 9443);
+  serve(
+    cmd,
+    async (o: ServerFlags & { host: string; port: number }, { log, client }) => {
+      const ext = await startExtenderServer({ host: o.host, port: o.port, decider: clusterDecider(client()), log });
       log.info({ port: ext.port }, "scheduler extender serving");
-      serveUntilSignal(log, ext, { schedulerExtender: true, port: ext.port });
-    });
+      return { service: ext, ready: { schedulerExtender: true, port: ext.port } };
+    },
+    () => ({ component: "scheduler-extender" }),
+  );
 }

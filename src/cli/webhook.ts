@@ -4,10 +4,9 @@ import { Option, type Command } from "commander";
 import { invalid } from "../api/errors.ts";
 import { ObjectNames } from "../api/names.ts";
 import { startWebhook } from "../webhook/index.ts";
-import { portOption, serveUntilSignal, serverLogger } from "./serve.ts";
+import { portOption, serve, serverCommand, type ServerFlags } from "./serve.ts";
 
-interface WebhookFlags {
-  kubeconfig?: string;
+interface WebhookFlags extends ServerFlags {
   host: string;
   port: number;
   path: string;
@@ -18,14 +17,14 @@ interface WebhookFlags {
   schedulerName: string;
   failurePolicy: "Ignore" | "Fail";
   tlsHost: string[];
-  logLevel: string;
 }
 
 export function registerWebhookCommand(program: Command): void {
-  program
-    .command("webhook")
-    .description("run the admission webhook: sets schedulerName on new pods that use HwameiStor volumes (HTTPS, AdmissionReview v1)")
-    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+  const cmd = serverCommand(
+    program,
+    "webhook",
+    "run the admission webhook: sets schedulerName on new pods that use HwameiStor volumes (HTTPS, AdmissionReview v1)",
+  )
     .option("--host <host>", "address to listen on", "0.0.0.0")
     .option("--port <port>", "HTTPS port (0 = any free port)", portOption(), 8443)
     .addOption(new Option("--path <path>", "path of the mutating endpoint").env("MUTATE_PATH").default("/mutate"))
@@ -44,15 +43,20 @@ export function registerWebhookCommand(program: Command): void {
         .env("FAILURE_POLICY")
         .default("Ignore"),
     )
-    .option("--tls-host <name>", "another DNS name or IP for the serving certificate (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option("--log-level <level>", "pino log level", "info")
-    .action(async (o: WebhookFlags) => {
+    .option(
+      "--tls-host <name>",
+      "another DNS name or IP for the serving certificate (repeatable)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    );
+  serve(
+    cmd,
+    async (o: WebhookFlags, { log }) => {
       const namespace = o.namespace ?? process.env.POD_NAMESPACE;
       if (!namespace)
         throw invalid("hwameistor webhook needs its namespace (for its Secret and Service)", {
           hint: "pass --namespace or set WEBHOOK_NAMESPACE / POD_NAMESPACE",
         });
-      const log = serverLogger(o.logLevel, { component: "webhook" });
       const wh = await startWebhook({
         kubeconfig: o.kubeconfig,
         host: o.host,
@@ -67,6 +71,8 @@ export function registerWebhookCommand(program: Command): void {
         extraHosts: o.tlsHost,
         log,
       });
-      serveUntilSignal(log, wh, { webhook: true, port: wh.port, path: o.path });
-    });
+      return { service: wh, ready: { webhook: true, port: wh.port, path: o.path } };
+    },
+    () => ({ component: "webhook" }),
+  );
 }
