@@ -17,6 +17,16 @@ export interface SyncFact {
   totalBytes?: number;
   bytesPerSecond?: number;
   error?: string;
+  /** Set by the source: "online" (pre-copy from reflink clones while the pod runs) or "offline". */
+  mode?: "online" | "offline";
+  /** Online: the last pre-copy round and its bytes; ready once a round's delta is small. */
+  precopyRound?: number;
+  precopyDeltaBytes?: number;
+  precopyReady?: boolean;
+  /** Written by the controller once the volume is unpublished: the next round is the last. */
+  final?: boolean;
+  /** When the controller began stopping the pod (ISO time), for the cut-over pause. */
+  cutoverStart?: string;
 }
 
 export const syncConfigName = (volume: string): string => `${ObjectNames.SyncConfigMapPrefix}${volume}`;
@@ -41,6 +51,13 @@ export const SyncKeys = {
   TotalBytes: "totalBytes",
   BytesPerSecond: "bytesPerSecond",
   Error: "error",
+  Mode: "mode",
+  PrecopyRound: "precopyRound",
+  PrecopyDeltaBytes: "precopyDeltaBytes",
+  PrecopyReady: "precopyReady",
+  Final: "final",
+  CutoverStart: "cutoverStart",
+  FinalRoundMs: "finalRoundMs",
 } as const;
 
 export function syncFact(cm: WithData | undefined): SyncFact | undefined {
@@ -57,6 +74,12 @@ export function syncFact(cm: WithData | undefined): SyncFact | undefined {
     totalBytes: n(SyncKeys.TotalBytes),
     bytesPerSecond: n(SyncKeys.BytesPerSecond),
     error: d[SyncKeys.Error] || undefined,
+    mode: d[SyncKeys.Mode] === "online" ? "online" : d[SyncKeys.Mode] === "offline" ? "offline" : undefined,
+    precopyRound: n(SyncKeys.PrecopyRound),
+    precopyDeltaBytes: n(SyncKeys.PrecopyDeltaBytes),
+    precopyReady: d[SyncKeys.PrecopyReady] === "yes",
+    final: d[SyncKeys.Final] === "yes",
+    cutoverStart: d[SyncKeys.CutoverStart] || undefined,
   };
 }
 

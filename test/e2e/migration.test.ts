@@ -1,8 +1,8 @@
 // Volumes follow their workloads (issue 13), with the real kubectl on a 3-node dev cluster:
-//   (a) LocalVolumeMigrate of a StatefulSet's volume holding 48 MiB of random data from its node A to node B:
-//       the migration waits while the pod runs ("still in use"), the pod is deleted, its replacement waits
-//       (migrateStarted), the node agents copy the block device and the checksums are compared, the source
-//       replica is pruned, the pod runs on B and sees the same sha256 of its data;
+//   (a) LocalVolumeMigrate of a StatefulSet's volume holding 48 MiB of random data from its node A to node B,
+//       online: the pre-copy rounds run while the pod runs on A, then the controller stops the pod (the cut-over),
+//       its replacement waits (migrateStarted), the final round and the checksum comparison, the source replica
+//       is pruned, the pod runs on B and sees the same sha256 of its data; the cut-over pause is printed;
 //   (b) `kubectl drain` of B: the pod is evicted through the Eviction API, the evictor migrates the volume
 //       away, the drain completes, the pod runs elsewhere with the same data; uncordon;
 //   (c) lease expiry: a node agent is stopped (SIGSTOP) past its worker lease: its LocalStorageNode goes
@@ -98,18 +98,21 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   volume = await jp(["pvc", "data-mover-0"], "{.spec.volumeName}");
   const b = ["node-1", "node-2", "node-3"].find((n) => n !== a)!;
   await c.k.ok(["apply", "-f", "-"], localVolumeMigrateYaml(volume, a, [b]));
+  // Online: the copy runs while the pod keeps running on A (the file engine's reflink pre-copy); the controller
+  // itself stops the pod for the cut-over once the rounds converged.
   await waitFor(
-    "the migration to wait for the running pod",
-    async () => /still in use/.test(await jp(["lvmigrate", `migrate-${volume}`], "{.status.message}")),
-    60_000,
+    "the pre-copy to run while the pod runs on A",
+    async () =>
+      /pre-copy while the pod runs/.test(await jp(["lvmigrate", `migrate-${volume}`], "{.status.message}")) && (await podRunning()) && (await podNode()) === a,
+    120_000,
   );
   assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateStarted");
-  await c.k.ok(["delete", "pod", "mover-0", "--wait=false"]);
-  // kill -9 of the controller once the migration is under way, and of the target's node agent once the copy
-  // phase is reached: the migration resumes from the objects; at no poll does the volume have two primaries.
+  // kill -9 of the controller once the migration is under way, and of the target's node agent during the
+  // pre-copy: the migration resumes from the objects; at no poll does the volume have two primaries.
   const states = new Set<string>();
   const killed: Record<string, ReturnType<TestCluster["kill"]>> = {};
   let copy: Record<string, string> = {};
+  let mode = "";
   await waitFor(
     "the migration to complete (its object removed) and the volume to live on B only",
     async () => {
@@ -119,6 +122,7 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
       if (st === "SyncReplica" && !killed[b]) killed[b] = c.kill(b);
       const cm = await c.k.run(["get", "cm", "-n", "hwameistor", `sync-config-${volume}`, "-o", "jsonpath={.data}"]);
       if (cm.code === 0 && cm.stdout.includes("bytesPerSecond")) copy = JSON.parse(cm.stdout);
+      if (cm.code === 0 && cm.stdout.startsWith("{")) mode ||= (JSON.parse(cm.stdout) as Record<string, string>).mode ?? "";
       const primaries = (await jp(["lv", volume], "{.spec.config.replicas[?(@.primary==true)].hostname}")).split(" ").filter(Boolean);
       assert.ok(primaries.length <= 1, `one primary at most, saw ${primaries.join(", ")}`);
       const nodes = await jp(["lv", volume], "{.spec.config.replicas[*].hostname}");
@@ -141,12 +145,18 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
     );
     assert.equal(copy.sourceChecksum ?? copy.targetChecksum, copy.targetChecksum);
   }
+  assert.equal(mode, "online", "the file engine's replica moved online");
   assert.ok(states.has("SyncReplica") || states.has("PruneReplica"), `went through the copy (saw ${[...states].join(", ")})`);
   assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
   await waitFor("the source replica gone", async () => !(await jp(["lvr"], "{.items[*].spec.nodeName}")).split(" ").includes(a), 60_000);
   await explain(waitFor("mover-0 Running on B", async () => (await podRunning()) && (await podNode()) === b, 180_000));
   await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
   assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
+  const started = await jp(["pod", "mover-0"], "{.status.containerStatuses[0].state.running.startedAt}");
+  if (copy.cutoverStart && started)
+    console.log(
+      `# cut-over pause (pod stopped on A → container started on B, 1 s resolution, with the kills above): ${(Date.parse(started) - Date.parse(copy.cutoverStart)) / 1000} s`,
+    );
   assert.match(await jp(["pv", volume], "{.spec.nodeAffinity}"), new RegExp(b));
 });
 

@@ -7,7 +7,7 @@
 // target is not written again; a prune of a config without the source writes nothing; a ConfigMap that exists
 // is kept), and the state is written after the actions, so a pass killed between the two is simply repeated.
 
-import type { Pv } from "../../api/core.ts";
+import type { Pod, Pv } from "../../api/core.ts";
 import { AnnotationValues, Annotations, HWAMEISTOR_NAMESPACE, OperationStates as S, VolumeStates } from "../../api/names.ts";
 import { blockingTaint, describeRejections, getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import type { KubeClient } from "../../kube/client.ts";
@@ -71,8 +71,12 @@ export function migrateController(o: MigrateControllerOptions): Controller {
     const expands = await listOptional(c.lvexpand);
     const snaps = await listOptional(c.lvs);
     const volumes: VolumeFact[] = [];
+    let podList: Pod[] | undefined;
+    const pods = () => (podList ??= []);
+    if (lvs.some((v) => names.includes(nameOf(v)) && v.status?.publishedNode === spec.sourceNode)) podList = await listAll(c.pod);
     for (const name of names) {
       const lv = lvByName.get(name);
+      const pv = await pvs.get(name);
       const exp = expands.find((e) => nameOf(e) === name && e.status?.state !== S.Completed);
       const sn = snaps.filter((s) => s.spec?.sourceVolume === name);
       volumes.push({
@@ -95,7 +99,8 @@ export function migrateController(o: MigrateControllerOptions): Controller {
             ? `has ${sn.length} snapshot(s) (${sn.map(nameOf).join(", ")}), which stay on their node: delete them first`
             : undefined,
         sync: syncFact(await cms.get(syncConfigName(name), ns)),
-        pvNodes: pvNodesOf(await pvs.get(name)),
+        pvNodes: pvNodesOf(pv),
+        podsOnSource: pv?.spec?.claimRef && lv?.status?.publishedNode === spec.sourceNode ? podsUsing(pv.spec.claimRef, spec.sourceNode, pods()) : [],
       });
     }
     // Targets: candidates of every volume (placement, replica-affinity `need` applies taints), intersected.
@@ -152,6 +157,7 @@ export function migrateController(o: MigrateControllerOptions): Controller {
       activeOthers: others.filter((x) => ACTIVE_STATES.includes(x.status?.state ?? "")).length,
       maxMigrateCount: o.maxMigrateCount ?? 1,
       duplicateOf: dup ? nameOf(dup) : undefined,
+      now: Date.now(),
     };
   }
 
@@ -192,6 +198,25 @@ export function migrateController(o: MigrateControllerOptions): Controller {
       const data = Object.fromEntries(Object.entries(d).filter(([k]) => keep.includes(k)));
       data[SyncKeys.Attempt] = String(Number(d[SyncKeys.Attempt] ?? "1") + 1);
       await cms.update({ ...cm, data });
+      return;
+    }
+    if (a.type === "stopPods") {
+      // The cut-over's first step: the pause starts here (recorded once, for the Completed message and Event).
+      const cm = await cms.get(syncConfigName(a.volume), ns);
+      if (cm && !cm.data?.[SyncKeys.CutoverStart])
+        await cms.patch(syncConfigName(a.volume), { data: { [SyncKeys.CutoverStart]: new Date().toISOString() } }, { namespace: ns, type: "merge" });
+      for (const p of a.pods) {
+        await c.pod.delete(p.name, p.namespace).catch((e: unknown) => {
+          if (!isNotFound(e)) throw e;
+        });
+        log.info({ migrate: nameOf(m), pod: `${p.namespace}/${p.name}` }, "migration cut-over: pod stopped on the source");
+      }
+      return;
+    }
+    if (a.type === "finalRound") {
+      await cms.patch(syncConfigName(a.volume), { data: { [SyncKeys.Final]: "yes" } }, { namespace: ns, type: "merge" }).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
       return;
     }
     if (a.type === "deleteSync") {
@@ -258,7 +283,27 @@ export function migrateController(o: MigrateControllerOptions): Controller {
   return ctl;
 }
 
-/** The volume's spec after an add / prune / rollback (pure). */
+/** Pods on `node` (not terminating) that mount the claim; `managed` when a controller owns them (it recreates them). */
+export function podsUsing(
+  claim: { namespace?: string; name?: string },
+  node: string,
+  pods: Pod[],
+): Array<{ namespace: string; name: string; managed: boolean }> {
+  return pods
+    .filter(
+      (p) =>
+        p.metadata?.namespace === claim.namespace &&
+        p.spec?.nodeName === node &&
+        !p.metadata?.deletionTimestamp &&
+        (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claim.name),
+    )
+    .map((p) => ({
+      namespace: p.metadata?.namespace ?? "",
+      name: p.metadata?.name ?? "",
+      managed: (p.metadata?.ownerReferences ?? []).some((o) => o.controller),
+    }));
+}
+
 /** Values of the PV's node-affinity expressions (the nodes it pins the volume to). */
 export function pvNodesOf(pv: (Pv & KubeObject) | undefined): string[] {
   return (pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? []).flatMap((t) => (t.matchExpressions ?? []).flatMap((e) => e.values ?? []));

@@ -44,9 +44,8 @@ test("submit: failures, waits, target choice, annotation, in use", () => {
   assert.match(none.message, /b: LocalStorageNode is Offline/);
   assert.match(decideMigrate(facts({ suggested: ["z"] })).message, /none of the suggested nodes \(z\)/);
   assert.equal(types(decideMigrate(facts({ volumes: [vol()] }))), "annotate");
-  const inUse = decideMigrate(facts({ volumes: [vol({ migrateState: "migrateStarted", publishedNode: "a" })] }));
-  assert.equal(inUse.state, "");
-  assert.match(inUse.message, /still in use on node a/);
+  // a volume in use on the source is no reason to wait: the copy starts online (or waits in SyncReplica, offline)
+  assert.equal(decideMigrate(facts({ volumes: [vol({ migrateState: "migrateStarted", publishedNode: "a" })] })).state, "Submitted");
   const ok = decideMigrate(facts({ suggested: ["c"] }));
   assert.equal(ok.state, "Submitted");
   assert.deepEqual(ok.status, { targetNode: "c", volumes: ["v1"], originalReplicaNumber: 1 });
@@ -78,9 +77,14 @@ test("phases: add replica, copy, verify, prune, complete", () => {
   };
   assert.equal(at("AddReplica", both).state, "SyncReplica");
   assert.equal(types(at("SyncReplica", both)), "ensureSync");
-  assert.match(at("SyncReplica", { ...both, publishedNode: "a" }).message, /offline copy waits/);
-  const copying = at("SyncReplica", { ...both, sync: { attempt: 1, progressBytes: 50, totalBytes: 100 } });
-  assert.match(copying.message, /50% of 100 bytes/);
+  assert.equal(types(at("SyncReplica", { ...both, publishedNode: "a" })), "ensureSync", "the sync starts while the pod runs");
+  const offline = at("SyncReplica", { ...both, publishedNode: "a", sync: { attempt: 1, mode: "offline" } });
+  assert.equal(types(offline), "");
+  assert.match(offline.message, /still in use on node a: this engine has no online pre-copy/);
+  assert.equal(types(at("SyncReplica", { ...both, sync: { attempt: 1, mode: "offline" } })), "finalRound", "unpublished: the copy may run");
+  const copying = at("SyncReplica", { ...both, sync: { attempt: 1, mode: "offline", final: true, progressBytes: 50, totalBytes: 100 } });
+  assert.equal(types(copying), "");
+  assert.match(copying.message, /final round, 50% of 100 bytes/);
   const bad = at("SyncReplica", { ...both, sync: { attempt: 1, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "y", targetAttempt: 1 } });
   assert.equal(types(bad), "restartSync");
   assert.equal(bad.event?.reason, "MigrateChecksumMismatch");
@@ -91,6 +95,8 @@ test("phases: add replica, copy, verify, prune, complete", () => {
     "PruneReplica",
   );
   assert.deepEqual(at("PruneReplica", both).actions, [{ type: "pruneSource", volume: "v1", source: "a", target: "b", replicaNumber: 1 }]);
+  const verifiedButInUse = { attempt: 1, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "x", targetAttempt: 1 };
+  assert.equal(at("SyncReplica", { ...both, publishedNode: "a", sync: verifiedButInUse }).state, "SyncReplica", "never prune while published");
   assert.equal(
     at("PruneReplica", {
       configNodes: ["b"],
@@ -161,4 +167,67 @@ test("editVolume: one primary at every step; prune moves the primary to the targ
     rolled.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
     ["a:true"],
   );
+});
+
+test("online: pre-copy while the pod runs, cut-over when every volume converged, final round once unpublished", () => {
+  const both = {
+    configNodes: ["a", "b"],
+    replicas: [
+      { node: "a", state: "Ready" },
+      { node: "b", state: "Ready" },
+    ],
+    migrateState: "migrateStarted",
+    publishedNode: "a",
+  };
+  const pod = { namespace: "db", name: "pg-0", managed: true };
+  const at = (vols: Array<Partial<VolumeFact>>, extra: Partial<MigrateFacts> = {}) =>
+    decideMigrate(
+      facts({
+        state: "SyncReplica",
+        targetNode: "b",
+        originalReplicaNumber: 1,
+        volumes: vols.map((v, i) => vol({ name: `v${i + 1}`, ...both, ...v })),
+        ...extra,
+      }),
+    );
+  const running = at([{ sync: { attempt: 1, mode: "online", precopyRound: 3, precopyDeltaBytes: 200 * 1024 * 1024 }, podsOnSource: [pod] }]);
+  assert.equal(types(running), "");
+  assert.match(running.message, /pre-copy while the pod runs, round 3 \(last delta 200.0 MiB\)/);
+  const ready = { attempt: 1, mode: "online" as const, precopyReady: true };
+  assert.deepEqual(at([{ sync: ready, podsOnSource: [pod] }]).actions, [{ type: "stopPods", volume: "v1", pods: [{ namespace: "db", name: "pg-0" }] }]);
+  // one volume of the group not converged yet: nobody is stopped
+  assert.equal(
+    types(
+      at([
+        { sync: ready, podsOnSource: [pod] },
+        { sync: { attempt: 1, mode: "online" }, podsOnSource: [pod] },
+      ]),
+    ),
+    "",
+  );
+  const bare = at([{ sync: ready, podsOnSource: [{ ...pod, managed: false }] }]);
+  assert.equal(types(bare), "");
+  assert.match(bare.message, /pod db\/pg-0 has no controller to recreate it: delete it to finish the cut-over/);
+  assert.equal(types(at([{ sync: ready, publishedNode: undefined }])), "finalRound");
+  assert.match(at([{ sync: { ...ready, final: true }, publishedNode: undefined }]).message, /final round/);
+  const done = {
+    ...ready,
+    final: true,
+    sourceChecksum: "x",
+    sourceAttempt: 1,
+    targetChecksum: "x",
+    targetAttempt: 1,
+    cutoverStart: "2026-01-01T00:00:00.000Z",
+  };
+  assert.equal(at([{ sync: done, publishedNode: undefined }]).state, "PruneReplica");
+  const completed = decideMigrate(
+    facts({
+      state: "PruneReplica",
+      targetNode: "b",
+      now: Date.parse("2026-01-01T00:00:01.500Z"),
+      volumes: [vol({ ...both, publishedNode: undefined, configNodes: ["b"], replicas: [{ node: "b", state: "Ready" }], sync: done })],
+    }),
+  );
+  assert.equal(completed.state, "Completed");
+  assert.match(completed.message, /cut-over pause from stopping the pod: 1.5 s/);
 });

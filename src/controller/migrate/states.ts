@@ -11,16 +11,23 @@
 //       expansion or snapshot in progress                      → "" (waits, names the object)
 //       maxMigrateCount migrations active                      → "" (waits)
 //       no target (suggested nodes or any candidate)           → "" (waits, names each node and why; Warning Event)
-//       else annotate volumes migrateStarted; published on sourceNode → "" (waits: "still in use")
+//       else annotate volumes migrateStarted (no NEW publish; a running pod keeps its volume)
 //       else status {targetNode, volumes, originalReplicaNumber} → Submitted
 //   Submitted    → AddReplica
 //   AddReplica   → addTargetReplica per volume (replicaNumber+1, config + target replica, never primary);
 //                  a Ready replica on the target for every volume → SyncReplica
-//   SyncReplica  → (volume published anywhere: wait) ensureSync per volume (ConfigMap sync-config-<vol>: the
-//                  node agents copy the block device, src/node/migrate/); source and target checksums equal for
-//                  every volume → PruneReplica; different → restartSync + Warning Event. A target replica the
-//                  native data plane serves (status.haState) is not copied: its primary resyncs it, and
-//                  `synced` counts as verified (the original skips the copy for DRBD volumes the same way)
+//   SyncReplica  → ensureSync per volume (ConfigMap sync-config-<vol>: the node agents copy the replica,
+//                  src/node/migrate/; the source says `mode`):
+//                    online  (file engine: reflink pre-copy) — rounds while the pod runs; once every volume's
+//                            source says precopyReady, stopPods (the pods on the source using them, managed pods
+//                            only: a bare pod is named and waited for) = the cut-over starts (cutoverStart);
+//                    offline (any other engine) — published on sourceNode: waits "still in use" (drain or the
+//                            user stops the pod);
+//                  unpublished everywhere → finalRound (the source's last round runs with the pod stopped);
+//                  source and target checksums equal for every volume, none published → PruneReplica;
+//                  different → restartSync + Warning Event. A target replica the native data plane serves
+//                  (status.haState) is not copied: its primary resyncs it, and `synced` (with the volume
+//                  unpublished) counts as verified (the original skips the copy for DRBD volumes the same way)
 //   PruneReplica → pruneSource per volume (config without the source, target primary, replicaNumber back,
 //                  accessibility [target], PV node affinity); no live replica left on the source and the volume
 //                  Ready → annotate migrateCompleted, deleteSync → Completed
@@ -52,6 +59,8 @@ export interface VolumeFact {
   pvNodes?: string[];
   /** ConfigMap sync-config-<vol>; undefined when absent. */
   sync?: SyncFact;
+  /** Pods on the source node using the volume (not already terminating); `managed`: has a controller owner. */
+  podsOnSource?: Array<{ namespace: string; name: string; managed: boolean }>;
 }
 
 export interface MigrateFacts {
@@ -72,6 +81,8 @@ export interface MigrateFacts {
   maxMigrateCount: number;
   /** Name of another active migration of one of the volumes. */
   duplicateOf?: string;
+  /** The clock (ms), for the cut-over pause in the final message. */
+  now?: number;
 }
 
 export type MigrateAction =
@@ -79,6 +90,8 @@ export type MigrateAction =
   | { type: "addTargetReplica"; volume: string; target: string; replicaNumber: number }
   | { type: "ensureSync"; volume: string; source: string; target: string }
   | { type: "restartSync"; volume: string }
+  | { type: "stopPods"; volume: string; pods: Array<{ namespace: string; name: string }> }
+  | { type: "finalRound"; volume: string }
   | { type: "pruneSource"; volume: string; source: string; target: string; replicaNumber: number }
   | { type: "moveAffinity"; volume: string; source: string; target: string }
   | { type: "rollbackTarget"; volume: string; source: string; target: string; replicaNumber: number }
@@ -166,11 +179,6 @@ function submit(f: MigrateFacts): MigrateDecision {
   }
   const annotations = f.volumes.filter((v) => v.migrateState !== AnnotationValues.MigrateStarted).map((v) => annotate(v.name, AnnotationValues.MigrateStarted));
   if (annotations.length > 0) return { state: "", actions: annotations, message: "volumes marked migrateStarted", requeueAfterMs: 0 };
-  const inUse = f.volumes.find((v) => v.publishedNode === f.sourceNode);
-  if (inUse) {
-    const msg = `volume ${inUse.name} is still in use on node ${f.sourceNode}: it moves once its pod stops there (kubectl drain evicts it; new pods wait for the migration)`;
-    return stay(f, msg, { type: "Normal", reason: "VolumeInUse", message: msg });
-  }
   return {
     state: S.Submitted,
     actions: [],
@@ -197,19 +205,23 @@ function addReplica(f: MigrateFacts): MigrateDecision {
   return { state: S.SyncReplica, actions: [], message: `copying data to ${t}`, requeueAfterMs: 0 };
 }
 
+const MiB = 1024 * 1024;
+
 function syncReplica(f: MigrateFacts): MigrateDecision {
   const t = f.targetNode!;
-  const published = f.volumes.find((v) => v.publishedNode);
-  if (published) return stay(f, `volume ${published.name} is published on ${published.publishedNode}: the offline copy waits until it is unpublished`);
   const actions: MigrateAction[] = [];
   const progress: string[] = [];
   let verified = 0;
+  /** Volumes still in use on the source whose pre-copy converged (cut-over may start) or not. */
+  const inUse: VolumeFact[] = [];
+  let allReady = true;
   for (const v of f.volumes) {
     const s = v.sync;
     const onTarget = v.replicas.find((r) => r.node === t);
     if (onTarget?.dataPlane) {
       // The data plane resyncs the new replica itself (the original's DRBD path): wait for its primary's word.
-      if (onTarget.synced) {
+      if (v.publishedNode) progress.push(`${v.name}: published on ${v.publishedNode}; the primary moves once it is unpublished`);
+      else if (onTarget.synced) {
         verified++;
         progress.push(`${v.name}: in sync (data plane)`);
       } else progress.push(`${v.name}: the data plane is resyncing the replica on ${t}`);
@@ -221,10 +233,12 @@ function syncReplica(f: MigrateFacts): MigrateDecision {
       continue;
     }
     const done = s.sourceChecksum && s.targetChecksum && s.sourceAttempt === s.attempt && s.targetAttempt === s.attempt;
-    if (done && s.sourceChecksum === s.targetChecksum) {
+    if (done && s.sourceChecksum === s.targetChecksum && !v.publishedNode) {
       verified++;
       progress.push(`${v.name}: verified (sha256 ${s.targetChecksum!.slice(0, 12)}…)`);
-    } else if (done) {
+      continue;
+    }
+    if (done && s.sourceChecksum !== s.targetChecksum) {
       const msg = `volume ${v.name}: checksum of the copy on ${t} (${s.targetChecksum}) differs from the source's (${s.sourceChecksum}); copying again`;
       return {
         state: S.SyncReplica,
@@ -233,14 +247,48 @@ function syncReplica(f: MigrateFacts): MigrateDecision {
         event: { type: "Warning", reason: "MigrateChecksumMismatch", message: msg },
         requeueAfterMs: WAIT_MS,
       };
+    }
+    if (v.publishedNode && v.publishedNode !== f.sourceNode) {
+      allReady = false;
+      progress.push(`${v.name}: published on ${v.publishedNode}, not on the source; waiting until it is unpublished`);
+    } else if (v.publishedNode) {
+      inUse.push(v);
+      if (s.mode !== "online" || !s.precopyReady) allReady = false;
+      if (!s.mode) progress.push(`${v.name}: waiting for node ${f.sourceNode} to start serving`);
+      else if (s.mode === "offline")
+        progress.push(
+          `${v.name}: still in use on node ${f.sourceNode}: this engine has no online pre-copy, the offline copy starts once its pod stops there (kubectl drain evicts it; new pods wait for the migration)`,
+        );
+      else
+        progress.push(
+          `${v.name}: pre-copy while the pod runs, round ${s.precopyRound ?? 0}${s.precopyDeltaBytes !== undefined ? ` (last delta ${(s.precopyDeltaBytes / MiB).toFixed(1)} MiB)` : ""}${s.error ? `; ${s.error}` : ""}`,
+        );
+    } else if (!s.final) {
+      actions.push({ type: "finalRound", volume: v.name });
+      progress.push(`${v.name}: unpublished, final round`);
     } else if (s.error) progress.push(`${v.name}: ${s.error}`);
     else
       progress.push(
-        `${v.name}: ${s.totalBytes ? `${Math.floor(((s.progressBytes ?? 0) / s.totalBytes) * 100)}% of ${s.totalBytes} bytes` : "waiting for the node agents"}`,
+        `${v.name}: final round${s.totalBytes ? `, ${Math.floor(((s.progressBytes ?? 0) / s.totalBytes) * 100)}% of ${s.totalBytes} bytes` : ", waiting for the node agents"}`,
       );
   }
   if (verified === f.volumes.length)
     return { state: S.PruneReplica, actions: [], message: `copy verified; pruning the replica on ${f.sourceNode}`, requeueAfterMs: 0 };
+  // The cut-over: every volume in use converged → stop the pods using them on the source (their controllers
+  // recreate them; the replacements wait, migrateStarted, and run on the target once the volumes moved).
+  if (inUse.length > 0 && allReady) {
+    const pods = new Map<string, { namespace: string; name: string; managed: boolean }>();
+    for (const v of inUse) for (const p of v.podsOnSource ?? []) pods.set(`${p.namespace}/${p.name}`, p);
+    const bare = [...pods.values()].filter((p) => !p.managed);
+    if (bare.length > 0)
+      progress.push(
+        `pre-copy done; pod ${bare.map((p) => `${p.namespace}/${p.name}`).join(", ")} has no controller to recreate it: delete it to finish the cut-over`,
+      );
+    else if (pods.size > 0) {
+      actions.push({ type: "stopPods", volume: inUse[0]!.name, pods: [...pods.values()].map(({ namespace, name }) => ({ namespace, name })) });
+      progress.push(`cut-over: stopping pod ${[...pods.keys()].join(", ")}`);
+    } else progress.push("cut-over: waiting for the volume to be unpublished on the source");
+  }
   return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: 2_000 };
 }
 
@@ -255,11 +303,14 @@ function prune(f: MigrateFacts): MigrateDecision {
   if (actions.length > 0) return { state: S.PruneReplica, actions, message: `removing the replica on ${f.sourceNode}${note}`, requeueAfterMs: WAIT_MS };
   const waiting = f.volumes.filter((v) => v.replicas.some((r) => r.node === f.sourceNode) || v.state !== VolumeStates.Ready);
   if (waiting.length > 0) return stay(f, `waiting for ${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready${note}`);
+  const start = f.volumes.map((v) => v.sync?.cutoverStart).find((x) => x);
+  const pause = start && f.now ? ` (cut-over pause from stopping the pod: ${((f.now - Date.parse(start)) / 1000).toFixed(1)} s)` : "";
+  const msg = `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}${pause}`;
   return {
     state: S.Completed,
     actions: f.volumes.flatMap((v) => [annotate(v.name, AnnotationValues.MigrateCompleted), { type: "deleteSync" as const, volume: v.name }]),
-    message: `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}`,
-    event: { type: "Normal", reason: "MigrateCompleted", message: `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}` },
+    message: msg,
+    event: { type: "Normal", reason: "MigrateCompleted", message: msg },
     requeueAfterMs: 0,
   };
 }

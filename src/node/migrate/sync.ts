@@ -1,7 +1,13 @@
-// The node agent's side of an offline migration: watches the sync ConfigMaps (label hwameistor.io/volume-sync)
-// that name this node as source or target, and runs the block stream of stream.ts.
-//   source: serves its replica's device on the storage IP with a fresh token, writes sourceEndpoint/sourceToken
+// The node agent's side of a migration copy: watches the sync ConfigMaps (label hwameistor.io/volume-sync)
+// that name this node as source or target, and runs the stream of stream.ts.
+//   source: decides `mode`: online when its replica is a loop device over a file that can be reflink-cloned
+//           (precopy.ts), else offline. Online it serves at once (pre-copy rounds while the pod runs; after each
+//           round precopyRound/precopyDeltaBytes, precopyReady=yes once a round sent < 64 MiB; the round after
+//           the controller wrote final=yes is the last); offline it serves only after final=yes (the volume is
+//           unpublished). It serves on the storage IP with a fresh token, writes sourceEndpoint/sourceToken
 //           (+ sourceReady=yes); when the target confirms, writes sourceChecksum/sourceAttempt/sourceCompleted.
+//           Pre-copy clones are removed when a stream ends, before a new server starts (an earlier incarnation's)
+//           and, at start-up, for every volume with no sync ConfigMap naming this node (the agent was killed).
 //   target: once an endpoint is there, copies into its own replica, re-reads it, writes progress while copying,
 //           then targetChecksum/targetAttempt/targetCompleted and bytesPerSecond; a failure is written to `error`
 //           and retried after 3 s. Nothing here decides: the controller compares the checksums.
@@ -21,6 +27,9 @@ import { isConflict, isNotFound } from "../../kube/transport.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import type { NodeContext } from "../context.ts";
 import { newToken, receiveDevice, serveDevice, type DeviceServer } from "./stream.ts";
+import { backingFileOf, snapshotsIn, SnapshotSeries, sweepSnapshots } from "./precopy.ts";
+import { listLoopsSysfs } from "../../host/loop/loop.ts";
+import { basename, dirname, join } from "node:path";
 import { volumeRecords, type VolumeRecord } from "../../csi/volume-record.ts";
 
 /** The lvm driver's volume records (src/node/csi/lvm/node.ts names the same directory). */
@@ -32,6 +41,8 @@ type ConfigMap = KubeObject & { data?: Record<string, string> };
 const RETRY_MS = 3_000;
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
 const PROGRESS_EVERY_MS = 1_000;
+/** A pre-copy round that sent less than this is "small": the cut-over (pod stopped) may start. */
+const READY_DELTA_BYTES = 64 * 1024 * 1024;
 
 export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients; storageIP: () => Promise<string>; namespace?: string }) {
   const { ctx, c } = o;
@@ -82,11 +93,29 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       await patch(name, { [SyncKeys.Error]: `source node ${me} has no Ready replica of ${volume} to serve; retrying` });
       return { requeueAfterMs: RETRY_MS };
     }
+    const file = await precopyFile(dev);
+    if (file) await sweepSnapshots(file); // an earlier incarnation's clones (killed mid-stream)
+    const final = d[SyncKeys.Final] === "yes";
+    if (!file && !final) {
+      // Offline: nothing to do while the pod runs; the controller says when the volume is unpublished.
+      if (d[SyncKeys.Mode] !== "offline") await patch(name, { [SyncKeys.Mode]: "offline" });
+      return;
+    }
+    let ready = d[SyncKeys.PrecopyReady] === "yes";
     const token = newToken();
     const server = await serveDevice({
       host: await o.storageIP(),
       devPath: dev,
       token,
+      precopy: file ? { file, tag: `a${attempt}` } : undefined,
+      isFinal: () => inf.getByName(name, ns)?.data?.[SyncKeys.Final] === "yes",
+      onRound: (r) => {
+        ready ||= r.round > 0 && r.bytes < READY_DELTA_BYTES;
+        const data: Record<string, string> = r.final
+          ? { [SyncKeys.FinalRoundMs]: String(Math.round(r.ms)) }
+          : { [SyncKeys.PrecopyRound]: String(r.round), [SyncKeys.PrecopyDeltaBytes]: String(r.bytes), [SyncKeys.PrecopyReady]: ready ? "yes" : "" };
+        void patch(name, data).catch(() => undefined);
+      },
       onDone: (r) => {
         ctx.log.info({ volume, bytes: r.bytes, checksum: r.checksum }, "migration: source stream confirmed by the target");
         void patch(name, { [SyncKeys.SourceChecksum]: r.checksum, [SyncKeys.SourceAttempt]: attempt, [SyncKeys.SourceCompleted]: "yes" }).catch((e: unknown) =>
@@ -103,6 +132,7 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       [SyncKeys.SourceEndpoint]: `${server.host}:${server.port}`,
       [SyncKeys.SourceToken]: token,
       [SyncKeys.SourceReady]: "yes",
+      [SyncKeys.Mode]: file ? "online" : "offline",
     });
     ctx.log.info({ volume, endpoint: `${server.host}:${server.port}`, device: dev }, "migration: serving the replica to the target");
   }
@@ -172,6 +202,42 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
     }
   }
 
+  /** The volume file behind a replica device when it can be reflink-cloned (a probe clone), else undefined. */
+  async function precopyFile(dev: string): Promise<string | undefined> {
+    const file = await backingFileOf(dev);
+    if (!file) return undefined;
+    const probe = new SnapshotSeries(file, "probe", 0);
+    try {
+      await probe.next();
+      return file;
+    } catch (e) {
+      ctx.log.info({ device: dev, err: errorText(e) }, "migration: no online pre-copy for this replica (copied offline)");
+      return undefined;
+    } finally {
+      await probe.removeAll();
+    }
+  }
+
+  /** Start-up: remove pre-copy clones of volumes no sync ConfigMap names this node the source of (crash leftovers). */
+  async function sweepOrphans(): Promise<void> {
+    await inf.waitForSync();
+    const serving = new Set(
+      inf
+        .list()
+        .filter((cm) => cm.data?.[SyncKeys.SourceNode] === me)
+        .map((cm) => cm.data?.[SyncKeys.LocalVolume] ?? ""),
+    );
+    const dirs = new Set((await listLoopsSysfs()).map((l) => dirname(l.backFile)));
+    for (const dir of dirs) {
+      for (const snap of await snapshotsIn(dir)) {
+        const base = basename(snap).slice(1, basename(snap).indexOf(".migrate-"));
+        if (serving.has(base.replace(/\.img$/, ""))) continue;
+        const removed = await sweepSnapshots(join(dir, base));
+        if (removed.length) ctx.log.info({ removed }, "migration: removed pre-copy clones left by an earlier run");
+      }
+    }
+  }
+
   /** Writes the target's volume record from the source's, so NodePublish mounts the copied filesystem. */
   function adoptRecord(volume: string, devPath: string, json: string | undefined): void {
     if (!json) return;
@@ -206,7 +272,10 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
   }
 
   return {
-    start: () => ctl.start(),
+    start: async () => {
+      await ctl.start();
+      void sweepOrphans().catch((e: unknown) => ctx.log.warn({ err: errorText(e) }, "migration: start-up sweep of pre-copy clones failed"));
+    },
     async stop(): Promise<void> {
       for (const c of copies.values()) c.abort.abort();
       await ctl.stop();
