@@ -207,87 +207,94 @@ function addReplica(f: MigrateFacts): MigrateDecision {
 
 const MiB = 1024 * 1024;
 
+/** One volume's part of SyncReplica: verified, an action, or what it waits for; `inUse`: published on the source. */
+interface VolumeStep {
+  verified?: boolean;
+  mismatch?: MigrateDecision;
+  action?: MigrateAction;
+  inUse?: boolean;
+  /** In use and its online pre-copy converged (the cut-over may start). */
+  ready?: boolean;
+  /** Published somewhere other than the source: nothing may move. */
+  blocked?: boolean;
+  progress: string;
+}
+
+function syncStep(f: MigrateFacts, v: VolumeFact, t: string): VolumeStep {
+  const s = v.sync;
+  const onTarget = v.replicas.find((r) => r.node === t);
+  if (onTarget?.dataPlane) {
+    // The data plane resyncs the new replica itself (the original's DRBD path): wait for its primary's word.
+    if (v.publishedNode) return { progress: `${v.name}: published on ${v.publishedNode}; the primary moves once it is unpublished` };
+    if (onTarget.synced) return { verified: true, progress: `${v.name}: in sync (data plane)` };
+    return { progress: `${v.name}: the data plane is resyncing the replica on ${t}` };
+  }
+  if (!s) return { action: { type: "ensureSync", volume: v.name, source: f.sourceNode, target: t }, progress: `${v.name}: starting` };
+  const done = s.sourceChecksum && s.targetChecksum && s.sourceAttempt === s.attempt && s.targetAttempt === s.attempt;
+  if (done && s.sourceChecksum === s.targetChecksum && !v.publishedNode)
+    return { verified: true, progress: `${v.name}: verified (sha256 ${s.targetChecksum!.slice(0, 12)}…)` };
+  if (done && s.sourceChecksum !== s.targetChecksum) {
+    const msg = `volume ${v.name}: checksum of the copy on ${t} (${s.targetChecksum}) differs from the source's (${s.sourceChecksum}); copying again`;
+    const mismatch: MigrateDecision = {
+      state: S.SyncReplica,
+      actions: [{ type: "restartSync", volume: v.name }],
+      message: msg,
+      event: { type: "Warning", reason: "MigrateChecksumMismatch", message: msg },
+      requeueAfterMs: WAIT_MS,
+    };
+    return { mismatch, progress: msg };
+  }
+  if (v.publishedNode && v.publishedNode !== f.sourceNode)
+    return { blocked: true, progress: `${v.name}: published on ${v.publishedNode}, not on the source; waiting until it is unpublished` };
+  if (v.publishedNode) {
+    const ready = s.mode === "online" && s.precopyReady;
+    if (!s.mode) return { inUse: true, progress: `${v.name}: waiting for node ${f.sourceNode} to start serving` };
+    if (s.mode === "offline")
+      return {
+        inUse: true,
+        progress: `${v.name}: still in use on node ${f.sourceNode}: this engine has no online pre-copy, the offline copy starts once its pod stops there (kubectl drain evicts it; new pods wait for the migration)`,
+      };
+    const delta = s.precopyDeltaBytes !== undefined ? ` (last delta ${(s.precopyDeltaBytes / MiB).toFixed(1)} MiB)` : "";
+    return { inUse: true, ready, progress: `${v.name}: pre-copy while the pod runs, round ${s.precopyRound ?? 0}${delta}${s.error ? `; ${s.error}` : ""}` };
+  }
+  if (!s.final) return { action: { type: "finalRound", volume: v.name }, progress: `${v.name}: unpublished, final round` };
+  if (s.error) return { progress: `${v.name}: ${s.error}` };
+  const pct = s.totalBytes ? `, ${Math.floor(((s.progressBytes ?? 0) / s.totalBytes) * 100)}% of ${s.totalBytes} bytes` : ", waiting for the node agents";
+  return { progress: `${v.name}: final round${pct}` };
+}
+
+/** The cut-over's first step: stop the (managed) pods using the volumes on the source; a bare pod is named. */
+function stopPods(inUse: VolumeFact[]): { action?: MigrateAction; progress: string } {
+  const pods = new Map<string, { namespace: string; name: string; managed: boolean }>();
+  for (const v of inUse) for (const p of v.podsOnSource ?? []) pods.set(`${p.namespace}/${p.name}`, p);
+  const bare = [...pods.values()].filter((p) => !p.managed);
+  if (bare.length > 0)
+    return {
+      progress: `pre-copy done; pod ${bare.map((p) => `${p.namespace}/${p.name}`).join(", ")} has no controller to recreate it: delete it to finish the cut-over`,
+    };
+  if (pods.size === 0) return { progress: "cut-over: waiting for the volume to be unpublished on the source" };
+  return {
+    action: { type: "stopPods", volume: inUse[0]!.name, pods: [...pods.values()].map(({ namespace, name }) => ({ namespace, name })) },
+    progress: `cut-over: stopping pod ${[...pods.keys()].join(", ")}`,
+  };
+}
+
 function syncReplica(f: MigrateFacts): MigrateDecision {
   const t = f.targetNode!;
-  const actions: MigrateAction[] = [];
-  const progress: string[] = [];
-  let verified = 0;
-  /** Volumes still in use on the source whose pre-copy converged (cut-over may start) or not. */
-  const inUse: VolumeFact[] = [];
-  let allReady = true;
-  for (const v of f.volumes) {
-    const s = v.sync;
-    const onTarget = v.replicas.find((r) => r.node === t);
-    if (onTarget?.dataPlane) {
-      // The data plane resyncs the new replica itself (the original's DRBD path): wait for its primary's word.
-      if (v.publishedNode) progress.push(`${v.name}: published on ${v.publishedNode}; the primary moves once it is unpublished`);
-      else if (onTarget.synced) {
-        verified++;
-        progress.push(`${v.name}: in sync (data plane)`);
-      } else progress.push(`${v.name}: the data plane is resyncing the replica on ${t}`);
-      continue;
-    }
-    if (!s) {
-      actions.push({ type: "ensureSync", volume: v.name, source: f.sourceNode, target: t });
-      progress.push(`${v.name}: starting`);
-      continue;
-    }
-    const done = s.sourceChecksum && s.targetChecksum && s.sourceAttempt === s.attempt && s.targetAttempt === s.attempt;
-    if (done && s.sourceChecksum === s.targetChecksum && !v.publishedNode) {
-      verified++;
-      progress.push(`${v.name}: verified (sha256 ${s.targetChecksum!.slice(0, 12)}…)`);
-      continue;
-    }
-    if (done && s.sourceChecksum !== s.targetChecksum) {
-      const msg = `volume ${v.name}: checksum of the copy on ${t} (${s.targetChecksum}) differs from the source's (${s.sourceChecksum}); copying again`;
-      return {
-        state: S.SyncReplica,
-        actions: [{ type: "restartSync", volume: v.name }],
-        message: msg,
-        event: { type: "Warning", reason: "MigrateChecksumMismatch", message: msg },
-        requeueAfterMs: WAIT_MS,
-      };
-    }
-    if (v.publishedNode && v.publishedNode !== f.sourceNode) {
-      allReady = false;
-      progress.push(`${v.name}: published on ${v.publishedNode}, not on the source; waiting until it is unpublished`);
-    } else if (v.publishedNode) {
-      inUse.push(v);
-      if (s.mode !== "online" || !s.precopyReady) allReady = false;
-      if (!s.mode) progress.push(`${v.name}: waiting for node ${f.sourceNode} to start serving`);
-      else if (s.mode === "offline")
-        progress.push(
-          `${v.name}: still in use on node ${f.sourceNode}: this engine has no online pre-copy, the offline copy starts once its pod stops there (kubectl drain evicts it; new pods wait for the migration)`,
-        );
-      else
-        progress.push(
-          `${v.name}: pre-copy while the pod runs, round ${s.precopyRound ?? 0}${s.precopyDeltaBytes !== undefined ? ` (last delta ${(s.precopyDeltaBytes / MiB).toFixed(1)} MiB)` : ""}${s.error ? `; ${s.error}` : ""}`,
-        );
-    } else if (!s.final) {
-      actions.push({ type: "finalRound", volume: v.name });
-      progress.push(`${v.name}: unpublished, final round`);
-    } else if (s.error) progress.push(`${v.name}: ${s.error}`);
-    else
-      progress.push(
-        `${v.name}: final round${s.totalBytes ? `, ${Math.floor(((s.progressBytes ?? 0) / s.totalBytes) * 100)}% of ${s.totalBytes} bytes` : ", waiting for the node agents"}`,
-      );
-  }
-  if (verified === f.volumes.length)
+  const steps = f.volumes.map((v) => ({ v, step: syncStep(f, v, t) }));
+  const mismatch = steps.find((x) => x.step.mismatch)?.step.mismatch;
+  if (mismatch) return mismatch;
+  if (steps.every((x) => x.step.verified))
     return { state: S.PruneReplica, actions: [], message: `copy verified; pruning the replica on ${f.sourceNode}`, requeueAfterMs: 0 };
-  // The cut-over: every volume in use converged → stop the pods using them on the source (their controllers
-  // recreate them; the replacements wait, migrateStarted, and run on the target once the volumes moved).
-  if (inUse.length > 0 && allReady) {
-    const pods = new Map<string, { namespace: string; name: string; managed: boolean }>();
-    for (const v of inUse) for (const p of v.podsOnSource ?? []) pods.set(`${p.namespace}/${p.name}`, p);
-    const bare = [...pods.values()].filter((p) => !p.managed);
-    if (bare.length > 0)
-      progress.push(
-        `pre-copy done; pod ${bare.map((p) => `${p.namespace}/${p.name}`).join(", ")} has no controller to recreate it: delete it to finish the cut-over`,
-      );
-    else if (pods.size > 0) {
-      actions.push({ type: "stopPods", volume: inUse[0]!.name, pods: [...pods.values()].map(({ namespace, name }) => ({ namespace, name })) });
-      progress.push(`cut-over: stopping pod ${[...pods.keys()].join(", ")}`);
-    } else progress.push("cut-over: waiting for the volume to be unpublished on the source");
+  const actions = steps.flatMap((x) => (x.step.action ? [x.step.action] : []));
+  const progress = steps.map((x) => x.step.progress);
+  // The cut-over: every volume in use converged (and none elsewhere) → stop the pods using them on the source;
+  // their controllers recreate them, the replacements wait (migrateStarted) and run on the target once moved.
+  const inUse = steps.filter((x) => x.step.inUse);
+  if (inUse.length > 0 && inUse.every((x) => x.step.ready) && !steps.some((x) => x.step.blocked)) {
+    const cut = stopPods(inUse.map((x) => x.v));
+    if (cut.action) actions.push(cut.action);
+    progress.push(cut.progress);
   }
   return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: 2_000 };
 }
