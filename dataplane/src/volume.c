@@ -1,9 +1,9 @@
-/* Volumes: the registry, the meta file, the control ops that change a volume, and the local I/O. The
- * replication side of the write path lives in peer.c; the frontend in fuse_frontend.c. */
+/* Volumes: the registry, opening and creating them, and the control ops that change a volume. The meta file is
+ * in volume_meta.c, the local I/O path in volume_io.c, the replication side of the write path in peer.c, the
+ * frontend in fuse_frontend.c. */
 #include "volume.h"
 
 #include <dirent.h>
-#include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -18,26 +18,9 @@
 #include "fuse_frontend.h"
 #include "peer.h"
 
-#define META_MAGIC "hwameistor-dataplane-meta"
-#define META_FORMAT 1
-
 const char *role_name(enum role r) { return r == ROLE_PRIMARY ? "primary" : r == ROLE_SECONDARY ? "secondary" : "none"; }
 
 const char *local_state_name(enum local_state s) { return s == LS_UPTODATE ? "UpToDate" : s == LS_INCONSISTENT ? "Inconsistent" : "Outdated"; }
-
-static pthread_key_t io_buf_key;
-static pthread_once_t io_buf_once = PTHREAD_ONCE_INIT;
-static void io_buf_key_init(void) { pthread_key_create(&io_buf_key, free); }
-
-void *thread_io_buffer(void) {
-  pthread_once(&io_buf_once, io_buf_key_init);
-  void *b = pthread_getspecific(io_buf_key);
-  if (!b) {
-    if (posix_memalign(&b, 4096, DP_MAX_IO)) abort();
-    pthread_setspecific(io_buf_key, b);
-  }
-  return b;
-}
 
 /* ---- registry ---- */
 
@@ -82,78 +65,6 @@ void volume_put(struct volume *v) {
   bool last = --v->refs == 0;
   pthread_mutex_unlock(&dp->lock);
   if (last) volume_free(v);
-}
-
-/* ---- meta ---- */
-
-int volume_save_meta(struct volume *v) {
-  struct sbuf b;
-  sb_init(&b);
-  sb_append(&b, "{", 1);
-  jw_str(&b, "magic", META_MAGIC);
-  jw_u64(&b, "formatVersion", META_FORMAT);
-  jw_str(&b, "volume", v->name);
-  jw_u64(&b, "sizeBytes", v->size_bytes);
-  jw_u64(&b, "regionBytes", v->region_bytes);
-  jw_u64(&b, "epoch", v->epoch);
-  jw_str(&b, "role", role_name(v->role));
-  jw_str(&b, "localState", local_state_name(v->local_state));
-  jw_str(&b, "uuid", v->uuid);
-  jw_str(&b, "backingPath", v->backing);
-  jw_str(&b, "syncSource", v->sync_source);
-  sb_append(&b, "}\n", 2);
-  sb_printf(&b, "crc32c=%08x\n", crc32c(0, b.data, b.len));
-  char path[PATH_MAX + 8];
-  snprintf(path, sizeof path, "%s/meta", v->dir);
-  int rc = write_file_atomic(path, b.data, b.len);
-  sb_free(&b);
-  if (rc) LOGE("volume %s: writing %s failed: %s (check the state dir's filesystem)", v->name, path, strerror(-rc));
-  return rc;
-}
-
-/* Reads and checks <dir>/meta into v. A missing, torn or checksum-failing file is CorruptMetadata: the volume is
- * refused rather than silently assumed in sync. */
-static int load_meta(struct volume *v, struct hw_err *err) {
-  char path[PATH_MAX + 8];
-  snprintf(path, sizeof path, "%s/meta", v->dir);
-  char *text = NULL;
-  size_t len = 0;
-  int rc = read_file(path, &text, &len);
-  if (rc) {
-    hw_err_set(err, "DATA_LOSS", "CorruptMetadata", "volume %s: cannot read %s: %s (restore it or remove the volume and resync it from a peer)", v->name, path,
-               strerror(-rc));
-    return -1;
-  }
-  char *crcline = strstr(text, "}\ncrc32c=");
-  unsigned stored = 0;
-  if (!crcline || sscanf(crcline + 2, "crc32c=%8x", &stored) != 1 || crc32c(0, text, (size_t)(crcline + 2 - text)) != stored) {
-    hw_err_set(err, "DATA_LOSS", "CorruptMetadata", "volume %s: %s fails its checksum (torn or edited; remove the volume and resync it from a peer)", v->name,
-               path);
-    free(text);
-    return -1;
-  }
-  crcline[1] = '\0';
-  char perr[128];
-  struct json *j = json_parse(text, perr, sizeof perr);
-  free(text);
-  uint64_t fmt = 0;
-  const char *role = json_get_str(j, "role"), *ls = json_get_str(j, "localState"), *uuid = json_get_str(j, "uuid"), *backing = json_get_str(j, "backingPath");
-  const char *magic = json_get_str(j, "magic");
-  if (!j || !magic || strcmp(magic, META_MAGIC) || !json_get_u64(j, "formatVersion", &fmt) || fmt != META_FORMAT || !json_get_u64(j, "sizeBytes", &v->size_bytes) ||
-      !json_get_u64(j, "regionBytes", &v->region_bytes) || !json_get_u64(j, "epoch", &v->epoch) || !role || !ls || !uuid || !backing || !v->region_bytes) {
-    hw_err_set(err, "DATA_LOSS", "CorruptMetadata", "volume %s: %s has missing or unknown fields (format %llu; remove the volume and resync it from a peer)",
-               v->name, path, (unsigned long long)fmt);
-    json_free(j);
-    return -1;
-  }
-  v->role = !strcmp(role, "primary") ? ROLE_PRIMARY : !strcmp(role, "secondary") ? ROLE_SECONDARY : ROLE_NONE;
-  v->local_state = !strcmp(ls, "UpToDate") ? LS_UPTODATE : !strcmp(ls, "Inconsistent") ? LS_INCONSISTENT : LS_OUTDATED;
-  snprintf(v->uuid, sizeof v->uuid, "%s", uuid);
-  snprintf(v->backing, sizeof v->backing, "%s", backing);
-  const char *src = json_get_str(j, "syncSource");
-  snprintf(v->sync_source, sizeof v->sync_source, "%s", src ? src : "");
-  json_free(j);
-  return 0;
 }
 
 /* ---- open / create ---- */
@@ -291,7 +202,7 @@ void volume_load_all(struct dataplane *dp) {
     if (e->d_name[0] == '.' || !valid_name(e->d_name)) continue;
     struct volume *v = volume_alloc(dp, e->d_name);
     struct hw_err err = {0};
-    if (load_meta(v, &err) || open_backing(v, &err) || open_regions(v, false, &err)) {
+    if (volume_load_meta(v, &err) || open_backing(v, &err) || open_regions(v, false, &err)) {
       LOGE("%s: %s", err.reason ? err.reason : "error", err.message);
       volume_free(v);
       continue;
@@ -353,12 +264,6 @@ int volume_configure(struct volume *v, uint64_t epoch, enum role role, const str
   pthread_mutex_unlock(&v->lock);
   if (changed) dp_emit(v->dp, "configured", v->name);
   return 0;
-}
-
-int volume_raise_epoch(struct volume *v, uint64_t epoch) {
-  if (epoch <= v->epoch) return 0;
-  v->epoch = epoch;
-  return volume_save_meta(v);
 }
 
 int volume_expose(struct volume *v, struct hw_err *err) {
@@ -520,129 +425,3 @@ void volume_status(struct volume *v, struct sbuf *b) {
   pthread_mutex_unlock(&v->lock);
 }
 
-/* ---- ranges in flight ---- */
-
-uint32_t mono_s(void) { return (uint32_t)(now_ns() / 1000000000ull); }
-
-bool range_busy(struct volume *v, uint64_t start, uint64_t end) {
-  for (int i = 0; i < v->nranges; i++)
-    if (v->ranges[i].start < end && start < v->ranges[i].end) return true;
-  return false;
-}
-
-bool range_acquire(struct volume *v, uint64_t start, uint64_t end, bool (*abort_check)(void *), void *arg) {
-  while (range_busy(v, start, end) || v->nranges == v->maxranges) {
-    if (abort_check && abort_check(arg)) return false;
-    pthread_cond_wait(&v->cond, &v->lock);
-  }
-  if (abort_check && abort_check(arg)) return false;
-  v->ranges[v->nranges].start = start;
-  v->ranges[v->nranges].end = end;
-  v->nranges++;
-  return true;
-}
-
-void range_release(struct volume *v, uint64_t start, uint64_t end) {
-  for (int i = 0; i < v->nranges; i++)
-    if (v->ranges[i].start == start && v->ranges[i].end == end) {
-      v->ranges[i] = v->ranges[--v->nranges];
-      break;
-    }
-  pthread_cond_broadcast(&v->cond);
-}
-
-/* ---- local I/O ---- */
-
-static bool aligned(size_t len, uint64_t off) { return len % 512 == 0 && off % 512 == 0; }
-
-/* --io-engine uring: one small ring per thread, one request at a time (the thread waits for it, as with
- * pwrite). Measured against pread/pwrite in docs/dataplane.md "Performance". */
-static pthread_key_t ring_key;
-static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
-static void ring_free(void *r) {
-  io_uring_queue_exit(r);
-  free(r);
-}
-static void ring_key_init(void) { pthread_key_create(&ring_key, ring_free); }
-
-static ssize_t uring_rw(int fd, void *buf, size_t len, uint64_t off, bool write) {
-  pthread_once(&ring_once, ring_key_init);
-  struct io_uring *ring = pthread_getspecific(ring_key);
-  if (!ring) {
-    ring = calloc(1, sizeof *ring);
-    if (!ring) abort();
-    if (io_uring_queue_init(4, ring, 0) < 0) {
-      free(ring);
-      return write ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
-    }
-    pthread_setspecific(ring_key, ring);
-  }
-  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-  if (write) io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
-  else io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
-  struct io_uring_cqe *cqe;
-  int rc = io_uring_submit_and_wait(ring, 1);
-  if (rc >= 0) rc = io_uring_wait_cqe(ring, &cqe);
-  if (rc < 0) {
-    errno = -rc;
-    return -1;
-  }
-  ssize_t res = cqe->res;
-  io_uring_cqe_seen(ring, cqe);
-  if (res < 0) errno = (int)-res;
-  return res < 0 ? -1 : res;
-}
-
-ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off) {
-  int fd = aligned(len, off) && ((uintptr_t)buf % 4096) == 0 ? v->fd : v->fd_buffered;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = v->dp->io_uring ? uring_rw(fd, (char *)buf + done, len - done, off + done, true) : pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) return -EIO;
-    done += (size_t)n;
-  }
-  return (ssize_t)len;
-}
-
-ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off) {
-  int fd = aligned(len, off) && ((uintptr_t)buf % 4096) == 0 ? v->fd : v->fd_buffered;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = v->dp->io_uring ? uring_rw(fd, (char *)buf + done, len - done, off + done, false) : pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) {
-      memset((char *)buf + done, 0, len - done);
-      break;
-    }
-    done += (size_t)n;
-  }
-  return (ssize_t)len;
-}
-
-ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off) {
-  if (off >= v->size_bytes) return 0;
-  if (off + len > v->size_bytes) len = (size_t)(v->size_bytes - off);
-  ssize_t n = volume_local_read(v, buf, len, off);
-  if (n > 0) {
-    atomic_fetch_add(&v->reads_total, 1);
-    atomic_fetch_add(&v->bytes_read, (uint64_t)n);
-  }
-  return n;
-}
-
-ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
-  if (off + len > v->size_bytes) return -ENOSPC;
-  return peer_replicated_write(v, buf, len, off, done, arg);
-}
-
-int volume_flush(struct volume *v) {
-  atomic_fetch_add(&v->flushes_total, 1);
-  return peer_replicated_flush(v);
-}

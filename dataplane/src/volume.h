@@ -80,6 +80,9 @@ int volume_outdate_peer(struct volume *v, const char *peer, struct hw_err *err);
 void volume_status(struct volume *v, struct sbuf *out);
 /* Persists meta (epoch, role, size); caller holds v->lock or owns v exclusively. 0 or -errno. */
 int volume_save_meta(struct volume *v);
+/* Reads and checks <dir>/meta into v (volume_load_all); -1 with CorruptMetadata when missing, torn or failing
+ * its checksum. */
+int volume_load_meta(struct volume *v, struct hw_err *err);
 /* Raises the stored epoch (persisting it); used when a peer announces a newer one. */
 int volume_raise_epoch(struct volume *v, uint64_t epoch);
 

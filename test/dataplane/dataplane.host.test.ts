@@ -170,7 +170,8 @@ describe("data plane: one replica through FUSE", () => {
 
   test("SIGTERM unmounts and exits 0; a corrupt bitmap header refuses the volume (CorruptMetadata)", async () => {
     await detachLoop(volDev);
-    await dp.must("unexpose", { volume: "v1" });
+    // The kernel sends FUSE's RELEASE after the detach returns: Busy until it arrives, as the node agent sees it.
+    await until(async () => (await dp.call("unexpose", { volume: "v1" })).ok, 5_000, "v1 released after the loop detach");
     assert.equal(await dp.stop("SIGTERM"), 0);
     assert.equal(fuseMounted(dp.fuseDir), false);
     const bm = await open(join(dp.stateDir, "v1", "written"), "r+");
