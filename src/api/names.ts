@@ -118,6 +118,62 @@ export const LabelValues = {
   DataSyncApp: "hwameistor-datasync",
 } as const;
 
+// ---------------------------------------------------------------- Kubernetes' own storage wire names
+// Written and read by the Kubernetes roles (src/kcm: PV controller, protection, attach/detach; src/sidecars:
+// external-provisioner/attacher/resizer/snapshotter), with the values upstream uses.
+
+export const KubeAnnotations = {
+  /** PVC: the PV controller finished binding. */
+  BindCompleted: "pv.kubernetes.io/bind-completed",
+  /** PVC / PV: the binding was made by the controller (not pre-bound by the user). */
+  BoundByController: "pv.kubernetes.io/bound-by-controller",
+  /** PV: which provisioner created it (the deleter only deletes its own). */
+  ProvisionedBy: "pv.kubernetes.io/provisioned-by",
+  /** PVC: the external provisioner expected to provision it (set by the PV controller). */
+  StorageProvisioner: "volume.kubernetes.io/storage-provisioner",
+  BetaStorageProvisioner: "volume.beta.kubernetes.io/storage-provisioner",
+  /** PVC: the node the scheduler chose for a WaitForFirstConsumer claim. */
+  SelectedNode: "volume.kubernetes.io/selected-node",
+  /** PVC: the resizer expected to expand it. */
+  StorageResizer: "volume.kubernetes.io/storage-resizer",
+  /** StorageClass: the default class. */
+  IsDefaultClass: "storageclass.kubernetes.io/is-default-class",
+  /** VolumeSnapshotClass: the default class of its driver. */
+  IsDefaultSnapshotClass: "snapshot.storage.kubernetes.io/is-default-class",
+  /** VolumeSnapshot / VolumeSnapshotContent: the content was created by the snapshot controller. */
+  SnapshotBeingCreated: "snapshot.storage.kubernetes.io/volumesnapshot-being-created",
+  /** VolumeSnapshotContent: the snapshot was deleted; the sidecar may delete the content. */
+  SnapshotBeingDeleted: "snapshot.storage.kubernetes.io/volumesnapshot-being-deleted",
+  /** PV volumeAttributes key the external-provisioner adds. */
+  ProvisionerIdentity: "storage.kubernetes.io/csiProvisionerIdentity",
+} as const;
+
+export const KubeFinalizers = {
+  PvcProtection: "kubernetes.io/pvc-protection",
+  PvProtection: "kubernetes.io/pv-protection",
+  /** PV: the external provisioner must delete the volume before the PV goes (reclaim Delete). */
+  ProvisionerDeletion: "external-provisioner.volume.kubernetes.io/finalizer",
+  SnapshotAsSource: "snapshot.storage.kubernetes.io/volumesnapshot-as-source-protection",
+  SnapshotBound: "snapshot.storage.kubernetes.io/volumesnapshot-bound-protection",
+  ContentBound: "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection",
+  PvcAsSnapshotSource: "snapshot.storage.kubernetes.io/pvc-as-source-protection",
+} as const;
+
+/** VolumeAttachment finalizer of the external-attacher for a driver: "external-attacher/lvm-hwameistor-io". */
+export const attacherFinalizer = (driver: string): string => `external-attacher/${driver.replace(/[/.]/g, "-")}`;
+
+/** Keys the external-provisioner adds to CreateVolume parameters (--extra-create-metadata) or strips from them. */
+export const CsiParamKeys = {
+  Prefix: "csi.storage.k8s.io/",
+  FsType: "csi.storage.k8s.io/fstype",
+  PvcName: "csi.storage.k8s.io/pvc/name",
+  PvcNamespace: "csi.storage.k8s.io/pvc/namespace",
+  PvName: "csi.storage.k8s.io/pv/name",
+  SnapshotName: "csi.storage.k8s.io/volumesnapshot/name",
+  SnapshotNamespace: "csi.storage.k8s.io/volumesnapshot/namespace",
+  SnapshotContentName: "csi.storage.k8s.io/volumesnapshotcontent/name",
+} as const;
+
 // ---------------------------------------------------------------- annotations
 
 export const Annotations = {
@@ -157,11 +213,11 @@ export const Annotations = {
   /** Volume-context key of a volume restored from a snapshot. */
   SourceSnapshot: "hwameistor.io/source-snapshot",
   /** Kubernetes' own: the node chosen for a WaitForFirstConsumer PVC. */
-  SelectedNode: "volume.kubernetes.io/selected-node",
+  SelectedNode: KubeAnnotations.SelectedNode,
   /** On hwameistor.io Event (ours): JSON of what the auditor last recorded about the resource (docs/auditor.md). */
   AuditObserved: "hwameistor.io/audit-observed",
   /** Kubernetes' own: default VolumeSnapshotClass marker. */
-  IsDefaultSnapshotClass: "snapshot.storage.kubernetes.io/is-default-class",
+  IsDefaultSnapshotClass: KubeAnnotations.IsDefaultSnapshotClass,
 } as const;
 
 export const AnnotationValues = {
@@ -205,14 +261,14 @@ export const ScParams = {
   PoolClass: "poolClass",
   ReplicaNumber: "replicaNumber",
   Convertible: "convertible",
-  PvcName: "csi.storage.k8s.io/pvc/name",
-  PvcNamespace: "csi.storage.k8s.io/pvc/namespace",
+  PvcName: CsiParamKeys.PvcName,
+  PvcNamespace: CsiParamKeys.PvcNamespace,
   ProvisionIopsOnCreation: "provision-iops-on-creation",
   ProvisionThroughputOnCreation: "provision-throughput-on-creation",
   Thin: "thin",
   EncryptSecret: "encryptSecret",
   EncryptType: "encryptType",
-  FsType: "csi.storage.k8s.io/fstype",
+  FsType: CsiParamKeys.FsType,
   /** Accepted but ignored by the original. */
   PoolType: "poolType",
   /** Accepted but ignored by the original. */
@@ -516,58 +572,3 @@ export const EventReasons = {
 
 /** The namespace HwameiStor's own namespaced objects live in (Lease, ConfigMap hwameistor-smart-result). */
 export const HWAMEISTOR_NAMESPACE = "hwameistor";
-// ---------------------------------------------------------------- Kubernetes' own storage wire names
-// Written and read by the Kubernetes roles (src/kcm: PV controller, protection, attach/detach; src/sidecars:
-// external-provisioner/attacher/resizer/snapshotter), with the values upstream uses.
-
-export const KubeAnnotations = {
-  /** PVC: the PV controller finished binding. */
-  BindCompleted: "pv.kubernetes.io/bind-completed",
-  /** PVC / PV: the binding was made by the controller (not pre-bound by the user). */
-  BoundByController: "pv.kubernetes.io/bound-by-controller",
-  /** PV: which provisioner created it (the deleter only deletes its own). */
-  ProvisionedBy: "pv.kubernetes.io/provisioned-by",
-  /** PVC: the external provisioner expected to provision it (set by the PV controller). */
-  StorageProvisioner: "volume.kubernetes.io/storage-provisioner",
-  BetaStorageProvisioner: "volume.beta.kubernetes.io/storage-provisioner",
-  /** PVC: the node the scheduler chose for a WaitForFirstConsumer claim. */
-  SelectedNode: "volume.kubernetes.io/selected-node",
-  /** PVC: the resizer expected to expand it. */
-  StorageResizer: "volume.kubernetes.io/storage-resizer",
-  /** StorageClass: the default class. */
-  IsDefaultClass: "storageclass.kubernetes.io/is-default-class",
-  /** VolumeSnapshotClass: the default class of its driver. */
-  IsDefaultSnapshotClass: "snapshot.storage.kubernetes.io/is-default-class",
-  /** VolumeSnapshot / VolumeSnapshotContent: the content was created by the snapshot controller. */
-  SnapshotBeingCreated: "snapshot.storage.kubernetes.io/volumesnapshot-being-created",
-  /** VolumeSnapshotContent: the snapshot was deleted; the sidecar may delete the content. */
-  SnapshotBeingDeleted: "snapshot.storage.kubernetes.io/volumesnapshot-being-deleted",
-  /** PV volumeAttributes key the external-provisioner adds. */
-  ProvisionerIdentity: "storage.kubernetes.io/csiProvisionerIdentity",
-} as const;
-
-export const KubeFinalizers = {
-  PvcProtection: "kubernetes.io/pvc-protection",
-  PvProtection: "kubernetes.io/pv-protection",
-  /** PV: the external provisioner must delete the volume before the PV goes (reclaim Delete). */
-  ProvisionerDeletion: "external-provisioner.volume.kubernetes.io/finalizer",
-  SnapshotAsSource: "snapshot.storage.kubernetes.io/volumesnapshot-as-source-protection",
-  SnapshotBound: "snapshot.storage.kubernetes.io/volumesnapshot-bound-protection",
-  ContentBound: "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection",
-  PvcAsSnapshotSource: "snapshot.storage.kubernetes.io/pvc-as-source-protection",
-} as const;
-
-/** VolumeAttachment finalizer of the external-attacher for a driver: "external-attacher/lvm-hwameistor-io". */
-export const attacherFinalizer = (driver: string): string => `external-attacher/${driver.replace(/[/.]/g, "-")}`;
-
-/** Keys the external-provisioner adds to CreateVolume parameters (--extra-create-metadata) or strips from them. */
-export const CsiParamKeys = {
-  Prefix: "csi.storage.k8s.io/",
-  FsType: "csi.storage.k8s.io/fstype",
-  PvcName: "csi.storage.k8s.io/pvc/name",
-  PvcNamespace: "csi.storage.k8s.io/pvc/namespace",
-  PvName: "csi.storage.k8s.io/pv/name",
-  SnapshotName: "csi.storage.k8s.io/volumesnapshot/name",
-  SnapshotNamespace: "csi.storage.k8s.io/volumesnapshot/namespace",
-  SnapshotContentName: "csi.storage.k8s.io/volumesnapshotcontent/name",
-} as const;

@@ -4,7 +4,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { HwError } from "../api/errors.ts";
-import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from "./config.ts";
+import { writeServiceAccount } from "../../test/helpers/service-account.ts";
+import { loadKubeConfig } from "./config.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kube-config-test-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -43,11 +44,7 @@ test("explicit path wins, then KUBECONFIG, then in-cluster, then ~/.kube/config"
   assert.equal(b.namespace, "default");
 
   const root = path.join(tmp, "sa");
-  const sa = path.join(root, SERVICE_ACCOUNT_DIR);
-  fs.mkdirSync(sa, { recursive: true });
-  fs.writeFileSync(path.join(sa, "token"), "tok");
-  fs.writeFileSync(path.join(sa, "ca.crt"), "");
-  fs.writeFileSync(path.join(sa, "namespace"), "hwameistor");
+  writeServiceAccount(root, { token: "tok", ca: "", namespace: "hwameistor" });
   const c = loadKubeConfig({
     env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" },
     homeDir: home,

@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { HwError } from "../api/errors.ts";
 import { KubeConfig, kubeConfigForServer } from "./kubeconfig.ts";
-import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from "./config.ts";
+import { writeServiceAccount } from "../../test/helpers/service-account.ts";
+import { loadKubeConfig } from "./config.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-test-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -146,11 +147,7 @@ test("exec credential plugins and auth-provider are refused, naming the user and
 
 test("in-cluster: IPv6 host in brackets, CA file, token re-read, namespace file", () => {
   const root = path.join(tmp, "sa");
-  const sa = path.join(root, SERVICE_ACCOUNT_DIR);
-  fs.mkdirSync(sa, { recursive: true });
-  fs.writeFileSync(path.join(sa, "token"), "tok1");
-  fs.writeFileSync(path.join(sa, "ca.crt"), "SACA");
-  fs.writeFileSync(path.join(sa, "namespace"), "hwameistor\n");
+  const sa = writeServiceAccount(root, { token: "tok1", ca: "SACA", namespace: "hwameistor\n" });
   const l = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }, serviceAccountRoot: root, homeDir: tmp });
   assert.equal(l.source, "in-cluster");
   assert.equal(l.namespace, "hwameistor");

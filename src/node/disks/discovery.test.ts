@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { decideManaged, describeDisk, hasForeignData, inactiveDiskSpec, mergeDiskSpec, parseDiskClass, type DiskFacts } from "./discovery.ts";
 import { parseDeviceList } from "./selector.ts";
 import { localDiskName } from "./identity.ts";
+import { unreadFacts } from "./probe.ts";
 
 const GiB = 2 ** 30;
 
@@ -16,20 +17,14 @@ const loop = (over: Partial<DiskFacts> = {}): DiskFacts => ({
   rotational: true,
   readOnly: false,
   majMin: "7:3",
-  transport: null,
-  lsblkType: "loop",
   model: null,
   vendor: null,
   serial: null,
   wwn: null,
   loopBackingFile: "/var/lib/dev/n1/d1.img",
-  udev: null,
-  fsType: null,
-  ptType: null,
-  busy: false,
-  mountpoints: [],
-  partitions: [],
   holders: [],
+  ...unreadFacts(),
+  lsblkType: "loop",
   ...over,
 });
 

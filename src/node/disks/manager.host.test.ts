@@ -13,9 +13,10 @@ import { mkfs } from "../../host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../host/loop/loop.ts";
 import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EVENT } from "../../kube/resources.ts";
-import { silentLogger, type KubeObject } from "../../kube/types.ts";
+import type { KubeObject } from "../../kube/types.ts";
 
-import { startNodeAgent, type NodeAgent } from "../agent.ts";
+import type { NodeAgent } from "../agent.ts";
+import { startLoopDiskAgent } from "../host-test-helpers.ts";
 import { localDiskName } from "./identity.ts";
 import { hwameistorClients as diskManagerClients, type HwameistorClients as DiskManagerClients, type Ld } from "../../kube/hwameistor.ts";
 
@@ -47,15 +48,7 @@ describe("disk manager on real loop devices", () => {
       loops[f] = await attachLoop(files[f]);
     }
     await mkfs(loops.xfs!.name, "xfs"); // foreign data: must be protected
-    agent = await startNodeAgent({
-      nodeName: "n1",
-      client: srv.client,
-      devices: `file:${dir}/disks/*.img`,
-      stateDir: join(dir, "state"),
-      diskDriver: false,
-      unknownNodeGraceSeconds: 1,
-      log: silentLogger,
-    });
+    agent = await startLoopDiskAgent(srv.client, dir, { unknownNodeGraceSeconds: 1 });
   });
 
   after(async () => {

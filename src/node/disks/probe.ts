@@ -28,6 +28,19 @@ async function probe(dev: string): Promise<Probed> {
   }
 }
 
+/** The facts lsblk and udev add, as they stand before either is read (a device of size 0 is never read). */
+export const unreadFacts = () =>
+  ({
+    transport: null,
+    lsblkType: null,
+    udev: null,
+    fsType: null,
+    ptType: null,
+    busy: false,
+    mountpoints: [],
+    partitions: [],
+  }) satisfies Partial<DiskFacts>;
+
 /** Facts about one device; undefined when it is gone. */
 export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promise<DiskFacts | undefined> {
   let sys;
@@ -46,20 +59,13 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
     rotational: sys.rotational,
     readOnly: sys.readOnly,
     majMin: sys.majMin,
-    transport: null,
-    lsblkType: null,
     model: sys.model,
     vendor: sys.vendor,
     serial: sys.serial,
     wwn: sys.wwid,
     loopBackingFile: sys.loopBackingFile,
-    udev: null,
-    fsType: null,
-    ptType: null,
-    busy: false,
-    mountpoints: [],
-    partitions: [],
     holders: sys.holders,
+    ...unreadFacts(),
   };
   if (sys.sizeBytes <= 0) return facts; // an unattached loop or empty drive: nothing to read
   let blk: BlockDevice | undefined;

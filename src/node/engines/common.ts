@@ -8,9 +8,10 @@ import { dirname } from "node:path";
 import { HwError } from "../../api/errors.ts";
 import { isPoolClass, STORAGE_POOL_PREFIX, type PoolClass } from "../../api/names.ts";
 import { ifExists } from "../../host/files.ts";
+import { listLoops, type LoopDevice } from "../../host/loop/loop.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { assertSafeName } from "../../host/validate.ts";
-import { EXTENT_BYTES, roundToExtent } from "./engine.ts";
+import { EXTENT_BYTES, roundToExtent, type Replica } from "./engine.ts";
 
 /** A pool name of the original: `LocalStorage_Pool<Class>` with a known class. Returns the class. */
 export function assertPoolName(poolName: string, poolClass?: PoolClass): PoolClass {
@@ -116,4 +117,22 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Every replica of the named pool (validated first) or of every pool (`listPools`): `ofPool` lists one pool's,
+ * given the host's loop devices (read once for all pools).
+ */
+export async function replicasOfPools(
+  poolName: string | undefined,
+  listPools: () => Promise<string[]>,
+  ofPool: (pool: string, loops: LoopDevice[]) => Promise<Replica[]>,
+  runner?: Parameters<typeof listLoops>[0],
+): Promise<Replica[]> {
+  if (poolName !== undefined) assertPoolName(poolName);
+  const pools = poolName ? [poolName] : await listPools();
+  const loops = await listLoops(runner);
+  const out: Replica[] = [];
+  for (const p of pools) out.push(...(await ofPool(p, loops)));
+  return out;
 }

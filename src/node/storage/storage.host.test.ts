@@ -17,7 +17,8 @@ import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/
 import { EventRecorder } from "../../kube/events.ts";
 import { silentLogger } from "../../kube/types.ts";
 
-import { startNodeAgent, type NodeAgent } from "../agent.ts";
+import type { NodeAgent } from "../agent.ts";
+import { startLoopDiskAgent } from "../host-test-helpers.ts";
 import type { NodeContext } from "../context.ts";
 import { FileEngine } from "../engines/file/file-engine.ts";
 import { cleanupUnder } from "../engines/host-test-helpers.ts";
@@ -51,17 +52,7 @@ describe("local storage on real loop devices", () => {
       await attachLoop(join(dir, "disks", `${f}.img`));
     }
     const t0 = Date.now();
-    agent = await startNodeAgent({
-      nodeName: "n1",
-      client: srv.client,
-      devices: `file:${dir}/disks/*.img`,
-      stateDir: join(dir, "state"),
-      diskDriver: false,
-      localStorage: true,
-      engine: "file",
-      devLinkRoot: linkRoot(),
-      log: silentLogger,
-    });
+    agent = await startLoopDiskAgent(srv.client, dir, { localStorage: true, engine: "file", devLinkRoot: linkRoot() });
     console.log(`# node agent with local storage started in ${Date.now() - t0} ms (activateAll ${agent.storage!.activation.ms} ms)`);
   });
 

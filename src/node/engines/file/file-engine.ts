@@ -38,6 +38,7 @@ import {
   isDeviceInUse,
   readDevLink,
   removeDevLink,
+  replicasOfPools,
   requestedSize,
   syncDir,
 } from "../common.ts";
@@ -344,19 +345,18 @@ export class FileEngine implements StorageEngine {
   }
 
   async listReplicas(poolName?: string): Promise<Replica[]> {
-    if (poolName !== undefined) assertPoolName(poolName);
-    const pools = poolName ? [poolName] : await this.listPools();
-    const loops = await listLoops(this.ro);
-    const out: Replica[] = [];
-    for (const p of pools) {
+    const ofPool = async (p: string, loops: LoopDevice[]) => {
       const { stores } = await this.mountedPool(p);
+      const out: Replica[] = [];
       for (const img of (await imagesIn(stores, "volumesDir")).values()) {
         const realDir = (await ifExists(realpath(img.store.volumesDir))) ?? img.store.volumesDir; // the kernel reports resolved paths
         const file = join(realDir, img.name + IMG);
         const mine = loops.filter((lo) => lo.backFile === file && !lo.backFileDeleted);
         out.push(this.replicaOf(p, img.name, img.size, mine, await readDevLink(this.devPathOf(p, img.name))));
       }
-    }
+      return out;
+    };
+    const out = await replicasOfPools(poolName, () => this.listPools(), ofPool, this.ro);
     return out.sort((a, b) => (a.poolName + "/" + a.volumeName).localeCompare(b.poolName + "/" + b.volumeName));
   }
 

@@ -24,7 +24,17 @@ import { listSignatures, probeFilesystem } from "../../../host/fs/fs.ts";
 import { attachLoop, detachLoop, getLoop, listLoops, type LoopDevice } from "../../../host/loop/loop.ts";
 import * as lvm from "../../../host/lvm/lvm.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import { assertPoolName, assertVolumeName, ensureDevLink, insufficientSpace, isDeviceInUse, readDevLink, removeDevLink, requestedSize } from "../common.ts";
+import {
+  assertPoolName,
+  assertVolumeName,
+  ensureDevLink,
+  insufficientSpace,
+  isDeviceInUse,
+  readDevLink,
+  removeDevLink,
+  replicasOfPools,
+  requestedSize,
+} from "../common.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,
@@ -428,18 +438,16 @@ export class LvmEngine implements StorageEngine {
   }
 
   async listReplicas(poolName?: string): Promise<Replica[]> {
-    if (poolName !== undefined) assertPoolName(poolName);
-    const pools = poolName ? [poolName] : await this.listPools();
-    const loops = await listLoops(this.ro);
-    const out: Replica[] = [];
-    for (const p of pools) {
+    const ofPool = async (p: string, loops: LoopDevice[]) => {
       const names = [...new Set((await lvm.listLvs(this.vgOf(p), await this.lo())).filter(isVolumeLv).map((l) => l.name))].sort();
+      const out: Replica[] = [];
       for (const n of names) {
         const r = await this.describe(p, n, await this.segmentsOf(this.vgOf(p), n), loops);
         if (r) out.push(r);
       }
-    }
-    return out;
+      return out;
+    };
+    return replicasOfPools(poolName, () => this.listPools(), ofPool, this.ro);
   }
 
   async activateAll(): Promise<ActivationReport> {
