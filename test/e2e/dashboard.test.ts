@@ -128,6 +128,15 @@ async function noClippedBadge(page: Page, where: string): Promise<void> {
   assert.deepEqual(clipped, [], `${where}: state badges shown clipped`);
 }
 
+/** Fails when the page is wider than the viewport (tables scroll inside their own box instead). */
+async function fitsWidth(page: Page, where: string): Promise<void> {
+  const overflow = await page.evaluate(() => {
+    const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+    return el.scrollWidth - el.clientWidth;
+  });
+  assert.ok(overflow <= 1, `${where}: the page is ${overflow}px wider than the screen`);
+}
+
 /** axe-core in the page; fails on any serious or critical violation, naming the rule and the elements. */
 async function axe(page: Page, where: string): Promise<void> {
   // Measure settled pages: no element still fading in (a half-transparent dialog fails contrast for no reason).
@@ -384,16 +393,23 @@ test(
     await noClippedBadge(page, "nodes (phone)");
     await axe(page, "nodes (phone)");
     await shot(page, "17-nodes-phone");
-    const overflow = await page.evaluate(() => {
-      const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
-      return el.scrollWidth - el.clientWidth;
-    });
-    assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone screen`);
+    await fitsWidth(page, "nodes (phone)");
+    // The volume page and its Migrate dialog at phone width: the actions wrap, the dialog fits the screen.
+    await goto(page, `volumes/${MIG}`, `Volume ${MIG}`);
+    await page.getByRole("button", { name: "Migrate" }).click();
+    await page
+      .getByRole("dialog", { name: `Migrate volume ${MIG}` })
+      .getByLabel("From node")
+      .waitFor();
+    await axe(page, "migrate dialog (phone)");
+    await shot(page, "18-migrate-phone");
+    await fitsWidth(page, "volume with the migrate dialog (phone)");
+    await page.keyboard.press("Escape");
 
     // A server error is shown as a message, never a blank page.
     await goto(page, "volumes/no-such-volume", "Volume no-such-volume");
     await page.getByRole("alert").getByText("volume no-such-volume not found").waitFor();
-    await shot(page, "18-error");
+    await shot(page, "19-error");
 
     assert.deepEqual(consoleErrors, []);
     await ctx.close();

@@ -6,7 +6,10 @@
 // - every metric of reference §8 is present with its labels and the value the objects (read with kubectl) give;
 // - the controller's and the node agent's own /metrics have the CSI latencies (CreateVolume, NodePublishVolume),
 //   the reconcile metrics and the volume's I/O counters;
-// - with the API server frozen (SIGSTOP) the exporter keeps serving and says it is stale; after SIGCONT it is not.
+// - with the API server frozen (SIGSTOP) the exporter keeps serving and says it is stale; after SIGCONT it is not;
+// - the auditor (reference §10), read as a user does with `kubectl get events.hwameistor.io -o yaml`: every record
+//   kind of every resource type (docs/auditor.md lists which test step gives which), in order, with no duplicate
+//   after a controller restart.
 // Needs root and promtool. `after` runs `cluster down --purge` and removes the temp dir, also on failure.
 
 import { after, before, test } from "node:test";
@@ -16,6 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
 import { CLUSTER_METRICS } from "../../src/exporter/cluster-metrics.ts";
 import { devClusterCli } from "../helpers/devcluster.ts";
 import { kubectlRunner, waitFor } from "../helpers/kubectl.ts";
@@ -331,6 +335,44 @@ test("auditor: Volume Create, Mount, Unmount, Delete and its operations", { skip
   const v3 = (await waitRecords("volume-v3", ["Create", "Migrate/Submit", "Migrate/Start", "Migrate/Complete"], 240_000)).filter((r) => r.action === "Migrate");
   assert.deepEqual(kinds(v3), ["Migrate/Submit", "Migrate/Start", "Migrate/Complete"]);
   assert.ok(v3.every((r) => r.id === "migrate-v3"));
+});
+
+test("auditor: Migrate and Convert Abort; a conversion that runs: Convert Submit, Start, Complete", { skip, timeout: 300_000 }, async (t) => {
+  // The refused migration of the published v1 is aborted (it had not started copying: ToBeAborted, rolled back).
+  await k.ok(["patch", "localvolumemigrates", "migrate-v1", "--type", "merge", "-p", '{"spec":{"abort":true}}']);
+  // A conversion aborted before it was submitted (created with abort set, as one that is aborted at once).
+  await k.ok(
+    ["apply", "-f", "-"],
+    "apiVersion: hwameistor.io/v1alpha1\nkind: LocalVolumeConvert\nmetadata: {name: convert-v1-aborted}\nspec: {volumeName: v1, replicaNumber: 2, abort: true}\n",
+  );
+  const v1 = await waitRecords("volume-v1", ["Migrate/Abort", "Convert/Abort"]);
+  assert.deepEqual(
+    v1.filter((r) => r.action === "Migrate" && r.state === "Abort").map((r) => r.id),
+    ["migrate-v1"],
+  );
+  assert.deepEqual(
+    v1.filter((r) => r.action === "Convert" && r.state === "Abort").map((r) => r.id),
+    ["convert-v1-aborted"],
+  );
+
+  // A conversion that runs to the end needs the nodes' data planes (the -convertible StorageClass appears once a
+  // node reports replication).
+  if (!existsSync(DATAPLANE_BIN)) return t.skip(`the data plane is not built (${DATAPLANE_BIN}: make -C dataplane)`);
+  await waitFor(
+    async () => (await k.run(["get", "storageclass", "hwameistor-storage-lvm-hdd-convertible"])).code === 0,
+    60_000,
+    "the -convertible StorageClass",
+  );
+  await ok("hwameictl", ["volume", "create", "v4", "--class", "hwameistor-storage-lvm-hdd-convertible", "--size", "64Mi", "--node", "node-1"]);
+  const t0 = Date.now();
+  await ok("hwameictl", ["volume", "convert", "v4"]);
+  const v4 = (await waitRecords("volume-v4", ["Create", "Convert/Submit", "Convert/Start", "Convert/Complete"], 180_000)).filter((r) => r.action === "Convert");
+  t.diagnostic(`v4 converted 1 → 2 replicas in ${Date.now() - t0} ms`);
+  assert.deepEqual(kinds(v4), ["Convert/Submit", "Convert/Start", "Convert/Complete"]);
+  assert.ok(v4.every((r) => r.id === "convert-v4"));
+  const lv4 = JSON.parse(await k.ok(["get", "localvolume", "v4", "-o", "json"]));
+  assert.equal(lv4.spec.replicaNumber, 2);
+  assert.deepEqual(lv4.spec.config.replicas.map((r: { hostname: string }) => r.hostname).sort(), ["node-1", "node-2"]);
 });
 
 test("auditor: Disk Add, Allocate, Relocate, Reserve, Release, Change", { skip, timeout: 120_000 }, async () => {

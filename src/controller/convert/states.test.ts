@@ -45,6 +45,12 @@ test("convert table", () => {
         volume: vol({ replicaNumber: 2, replicas: [vol().replicas[0]!, { node: "b", ready: true, synced: true }] }),
       },
       "Completed",
+      [],
+    ],
+    [
+      "Completed is deleted (after its status was written)",
+      { state: "Completed", abort: false, target: 2, volume: vol({ replicaNumber: 2 }) },
+      "Completed",
       ["deleteObject"],
     ],
   ];

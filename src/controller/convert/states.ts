@@ -2,7 +2,8 @@
 // volume of spec.replicaNumber replicas, online. The data of the new replica is copied by the data plane's
 // resync while the volume stays published (docs/replication.md). Reading top to bottom:
 //
-//   Completed / Failed / Aborted                         → left alone (Completed: the object is deleted)
+//   Completed                                            → deleteObject
+//   Failed / Aborted                                     → left alone
 //   spec.abort, not yet Submitted                        → Aborted
 //   "": volume missing                                   → Failed "volume <name> not found"
 //   "": replicaNumber equal to the target                → Submitted
@@ -10,7 +11,8 @@
 //   "": target > replicaNumber                           → Submitted
 //   "": otherwise                                        → Failed "Not supported: …"
 //   Submitted: setReplicaNumber(target)                  → InProgress
-//   InProgress: target replicas Ready and in sync, volume Ready → Completed (deleteObject)
+//   InProgress: target replicas Ready and in sync, volume Ready → Completed (written first, deleted on the next
+//               pass: the auditor's Complete record and the exporter see the state, as for migrations)
 //   InProgress: otherwise                                → InProgress (message: what is still syncing)
 //
 // Deliberate differences (docs/compatibility.md): the target may be 2 or 3 (the original: 2); only the named
@@ -71,7 +73,7 @@ export function decideConvert(f: ConvertFacts): ConvertDecision {
     case S.InProgress: {
       const good = v.replicas.filter((r) => r.ready && r.synced);
       if (v.replicaNumber >= f.target && good.length >= f.target && v.state === VolumeStates.Ready) {
-        return { state: S.Completed, message: `volume ${v.name}: ${good.length} replicas in sync`, actions: [{ type: "deleteObject" }] };
+        return { state: S.Completed, message: `volume ${v.name}: ${good.length} replicas in sync`, actions: [] };
       }
       const behind = v.replicas
         .filter((r) => !(r.ready && r.synced))
