@@ -38,3 +38,10 @@ test("a second up inherits stored options and refuses different ones, naming eac
   );
   assert.deepEqual(resolveOptions(undefined, { nodes: 1 }, "/s"), { ...DEFAULT_OPTIONS, nodes: 1 });
 });
+
+test("--file-fs: btrfs or xfs, anything else refused; a cluster made with one refuses the other", () => {
+  assert.deepEqual(parseGiven({ fileFs: "xfs" }), { fileFs: "xfs" });
+  assert.throws(() => parseGiven({ fileFs: "ext4" }), /--file-fs "ext4" is not btrfs or xfs/);
+  const stored = { ...DEFAULT_OPTIONS, fileFs: "xfs" as const };
+  assert.deepEqual(diffOptions(stored, { fileFs: "btrfs" }), ["--file-fs: the cluster has xfs, this command asks for btrfs"]);
+});

@@ -14,6 +14,8 @@ export interface ClusterOptions {
   netns: boolean;
   /** Cluster spec.notClaimDisk: leave the disks unclaimed (no pools until someone claims them). */
   notClaimDisk: boolean;
+  /** Node agents' `--file-fs` (file engine pool filesystem); undefined = the agent's default. */
+  fileFs?: "btrfs" | "xfs";
 }
 
 export const DEFAULT_OPTIONS: ClusterOptions = {
@@ -39,6 +41,7 @@ export interface RawOptions {
   diskClass?: string;
   netns?: boolean;
   notClaimDisk?: boolean;
+  fileFs?: string;
 }
 
 function int(v: string | number, flag: string, min: number, max: number): number {
@@ -64,6 +67,10 @@ export function parseGiven(raw: RawOptions): Partial<ClusterOptions> {
   }
   if (raw.netns !== undefined) o.netns = raw.netns;
   if (raw.notClaimDisk !== undefined) o.notClaimDisk = raw.notClaimDisk;
+  if (raw.fileFs !== undefined) {
+    if (raw.fileFs !== "btrfs" && raw.fileFs !== "xfs") throw invalid(`--file-fs ${JSON.stringify(raw.fileFs)} is not btrfs or xfs`);
+    o.fileFs = raw.fileFs;
+  }
   return o;
 }
 
@@ -74,6 +81,7 @@ const FLAG: Record<keyof ClusterOptions, string> = {
   diskClass: "--disk-class",
   netns: "--netns",
   notClaimDisk: "--not-claim-disk",
+  fileFs: "--file-fs",
 };
 
 const show = (k: keyof ClusterOptions, v: unknown): string => (k === "diskSizeBytes" ? formatBytes(v as number) : String(v));

@@ -135,6 +135,7 @@ export function processSpecs(
         join(n.dir, "kubelet"),
         ...(net ? ["--storage-ip", net.nodes[i]!.ip] : []),
         ...(dataplaneBin ? ["--dataplane-socket", n.dataplane.control] : []),
+        ...(o.fileFs ? ["--file-fs", o.fileFs] : []),
         ...metricsFlags(name, net ? net.nodes[i]!.ip : api.host),
       ],
       logFile: logFile(l, name),

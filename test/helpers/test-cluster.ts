@@ -127,7 +127,9 @@ export async function startTestCluster(o: { prefix: string; nodes: number; args?
       return { loops, mounts, stderr };
     },
   };
-  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes), ...(o.args ?? [])]);
+  // HWAMEISTOR_TEST_FILE_FS=xfs runs a test's cluster on the file engine's one-XFS-per-disk pools (--file-fs).
+  const fileFs = process.env.HWAMEISTOR_TEST_FILE_FS ? ["--file-fs", process.env.HWAMEISTOR_TEST_FILE_FS] : [];
+  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes), ...fileFs, ...(o.args ?? [])]);
   if (up.code !== 0) {
     await cluster.down().catch(() => undefined);
     throw new Error(`cluster up exited ${up.code}: ${up.stderr}`);

@@ -54,6 +54,7 @@ export function registerUp(cluster: Command): void {
     .option("--disk-size <size>", "size of each disk, e.g. 2Gi (sparse) [default: 2Gi]")
     .option("--disk-class <class>", "HDD|SSD|NVMe [default: HDD]")
     .option("--netns", "run each node agent in its own network namespace with its own storage IP")
+    .option("--file-fs <fs>", "node agents' file engine pool filesystem: btrfs (one over all disks) | xfs (one per disk) [default: the agent's, btrfs]")
     .option("--not-claim-disk", "Cluster spec.notClaimDisk: do not claim disks automatically (no pools, no StorageClasses)")
     .option("--state-dir <dir>", "where the cluster keeps everything", DEFAULT_STATE_DIR)
     .option("--timeout <seconds>", "how long to wait for every node to be Ready", "180")
