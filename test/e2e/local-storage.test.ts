@@ -8,6 +8,7 @@
 // controller serves `<csi-socket-dir>/lvm.sock` and are skipped with that reason otherwise.
 // Every process, mount, loop device and temp dir is removed in `after`, also on failure.
 
+import { testFileFsArgs } from "../helpers/test-cluster.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -68,6 +69,7 @@ const nodeArgs = (n: string, cls: string) => [
   join(dir, n, "state"),
   "--engine",
   "file",
+  ...testFileFsArgs(),
   "--resync-seconds",
   "10",
   "--poll-ms",

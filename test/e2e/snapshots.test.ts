@@ -7,6 +7,7 @@
 // volume with snapshots deleted only after its snapshots are gone; bad input refused with nothing created.
 // Every process, mount, loop device and temp dir is removed in `after`, also on failure.
 
+import { testFileFsArgs } from "../helpers/test-cluster.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -180,6 +181,7 @@ before(async () => {
     join(dir, N, "state"),
     "--engine",
     "file",
+    ...testFileFsArgs(),
     "--resync-seconds",
     "10",
     "--poll-ms",

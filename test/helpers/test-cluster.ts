@@ -127,9 +127,7 @@ export async function startTestCluster(o: { prefix: string; nodes: number; args?
       return { loops, mounts, stderr };
     },
   };
-  // HWAMEISTOR_TEST_FILE_FS=xfs runs a test's cluster on the file engine's one-XFS-per-disk pools (--file-fs).
-  const fileFs = process.env.HWAMEISTOR_TEST_FILE_FS ? ["--file-fs", process.env.HWAMEISTOR_TEST_FILE_FS] : [];
-  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes), ...fileFs, ...(o.args ?? [])]);
+  const up = await hw(["cluster", "up", "--state-dir", state, "--nodes", String(o.nodes), ...testFileFsArgs(), ...(o.args ?? [])]);
   if (up.code !== 0) {
     await cluster.down().catch(() => undefined);
     throw new Error(`cluster up exited ${up.code}: ${up.stderr}`);
@@ -261,4 +259,9 @@ export function logProblems(state: string, processes: string[], n = 8): string {
         .join("\n")}`;
     })
     .join("\n");
+}
+
+/** HWAMEISTOR_TEST_FILE_FS=xfs runs a test's node agents on the file engine's one-XFS-per-disk pools (`--file-fs`). */
+export function testFileFsArgs(): string[] {
+  return process.env.HWAMEISTOR_TEST_FILE_FS ? ["--file-fs", process.env.HWAMEISTOR_TEST_FILE_FS] : [];
 }
