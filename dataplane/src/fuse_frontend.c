@@ -19,7 +19,6 @@
 struct fuse_frontend {
   struct dataplane *dp;
   struct fuse_session *se;
-  struct fuse_loop_config *cfg;
   pthread_t thread;
   bool running;
 };
@@ -199,9 +198,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
     fuse_reply_err(req, EINVAL);
     return;
   }
-  /* libfuse's buffer holds the data after the request header, not 4 KiB aligned: copy it for O_DIRECT. */
-  void *buf = thread_io_buffer();
-  memcpy(buf, data, size);
+  /* The worker's receive buffer puts the data on a 4 KiB boundary (worker_thread); otherwise copy it for O_DIRECT. */
+  const void *buf = data;
+  if ((uintptr_t)data % 4096) {
+    buf = thread_io_buffer();
+    memcpy((void *)buf, data, size);
+  }
   ssize_t n = volume_write(v, buf, size, (uint64_t)off, write_done, req);
   volume_put(v); /* a write in flight keeps its file open: the volume cannot be removed before it is answered */
   if (n != -EINPROGRESS) write_done(req, n);
@@ -259,10 +261,42 @@ void fuse_cleanup_stale(const char *dir) {
   }
 }
 
+/* Where a request lands in a worker's receive buffer: a WRITE's data follows fuse_in_header and fuse_write_in
+ * (80 bytes), so the header starts 80 bytes before a 4 KiB boundary and the data is aligned for O_DIRECT: the
+ * write path needs no copy into an aligned buffer (op_write checks, and copies if a kernel lays it out
+ * otherwise). libfuse reads up to its bufsize (max_write + 4 KiB): the buffer has room for 2 MiB + 8 KiB. */
+#define WRITE_HDR 80
+#define RECV_BYTES ((2u << 20) + 8192)
+
+static void *worker_thread(void *arg) {
+  struct fuse_frontend *f = arg;
+  char *base = NULL;
+  if (posix_memalign((void **)&base, 4096, 4096 + RECV_BYTES)) abort();
+  int rc = 0;
+  while (!fuse_session_exited(f->se)) {
+    struct fuse_buf buf = {.mem = base + 4096 - WRITE_HDR, .size = RECV_BYTES};
+    rc = fuse_session_receive_buf(f->se, &buf);
+    if (rc == -EINTR || rc == -EAGAIN) continue;
+    if (rc <= 0) break; /* -ENODEV: unmounted */
+    fuse_session_process_buf(f->se, &buf);
+  }
+  free(base);
+  fuse_session_exit(f->se);
+  if (rc < 0 && rc != -ENODEV && !f->dp->stopping) LOGE("fuse dir %s: reading /dev/fuse failed: %s; restart the data plane", f->dp->fuse_dir, strerror(-rc));
+  return NULL;
+}
+
+/* Our own multi-threaded loop instead of fuse_session_loop_mt: libfuse's allocates each worker's buffer itself,
+ * so a WRITE's data is never aligned and was copied once more per write. */
 static void *loop_thread(void *arg) {
   struct fuse_frontend *f = arg;
-  int rc = fuse_session_loop_mt(f->se, f->cfg);
-  if (rc != 0 && !f->dp->stopping) LOGE("fuse dir %s: the FUSE session ended (%d); restart the data plane", f->dp->fuse_dir, rc);
+  int n = f->dp->fuse_threads;
+  pthread_t *t = calloc((size_t)n, sizeof *t);
+  if (!t) abort();
+  for (int i = 0; i < n; i++)
+    if (pthread_create(&t[i], NULL, worker_thread, f)) abort();
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+  free(t);
   return NULL;
 }
 
@@ -284,10 +318,6 @@ struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *e
     free(f);
     return NULL;
   }
-  f->cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(f->cfg, (unsigned)dp->fuse_threads);
-  fuse_loop_cfg_set_idle_threads(f->cfg, (unsigned)dp->fuse_threads); /* keep workers: no thread churn per burst */
-  fuse_loop_cfg_set_clone_fd(f->cfg, 0);
   if (pthread_create(&f->thread, NULL, loop_thread, f)) abort();
   f->running = true;
   LOGI("fuse dir %s: mounted, up to %d worker threads", dp->fuse_dir, dp->fuse_threads);
@@ -309,7 +339,6 @@ void fuse_frontend_stop(struct fuse_frontend *f) {
       return;
     }
   }
-  fuse_loop_cfg_destroy(f->cfg);
   fuse_session_destroy(f->se);
   free(f);
 }
