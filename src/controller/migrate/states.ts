@@ -296,7 +296,9 @@ function syncReplica(f: MigrateFacts): MigrateDecision {
     if (cut.action) actions.push(cut.action);
     progress.push(cut.progress);
   }
-  return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: 2_000 };
+  // During the cut-over every second counts (the controller does not watch volumes, it polls them).
+  const cutover = f.volumes.some((v) => v.sync?.cutoverStart || v.sync?.final);
+  return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: cutover ? 500 : 2_000 };
 }
 
 function prune(f: MigrateFacts): MigrateDecision {

@@ -316,8 +316,10 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
         finalMs = ms;
         break;
       }
-      const wait = (o.minRoundMs ?? MIN_ROUND_MS) - ms;
-      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+      // Between rounds: wait out the minimum round time, but start the final round as soon as it is asked for
+      // (that wait would be part of the cut-over pause).
+      const until = performance.now() + (o.minRoundMs ?? MIN_ROUND_MS) - ms;
+      while (performance.now() < until && !o.isFinal?.() && !sock.destroyed) await new Promise((res) => setTimeout(res, 50));
       if (sock.destroyed) throw new HwError("UNAVAILABLE", "SyncStreamBroken", "the block stream was closed by the other side");
     }
     const checksum = Buffer.from(await webcrypto.subtle.digest("SHA-256", Buffer.concat(table)));
