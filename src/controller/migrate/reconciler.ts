@@ -8,6 +8,7 @@
 // is kept), and the state is written after the actions, so a pass killed between the two is simply repeated.
 
 import type { Pod, Pv } from "../../api/core.ts";
+import { isHwError } from "../../api/errors.ts";
 import { AnnotationValues, Annotations, HWAMEISTOR_NAMESPACE, OperationStates as S, VolumeStates } from "../../api/names.ts";
 import { blockingTaint, describeRejections, getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import type { KubeClient } from "../../kube/client.ts";
@@ -201,16 +202,16 @@ export function migrateController(o: MigrateControllerOptions): Controller {
       return;
     }
     if (a.type === "stopPods") {
+      let stopped = false;
+      for (const p of a.pods) stopped = (await evict(a.volume, p)) || stopped;
       // The cut-over's first step: the pause starts here (recorded once, for the Completed message and Event).
       const cm = await cms.get(syncConfigName(a.volume), ns);
-      if (cm && !cm.data?.[SyncKeys.CutoverStart])
-        await cms.patch(syncConfigName(a.volume), { data: { [SyncKeys.CutoverStart]: new Date().toISOString() } }, { namespace: ns, type: "merge" });
-      for (const p of a.pods) {
-        await c.pod.delete(p.name, p.namespace).catch((e: unknown) => {
-          if (!isNotFound(e)) throw e;
-        });
-        log.info({ migrate: nameOf(m), pod: `${p.namespace}/${p.name}` }, "migration cut-over: pod stopped on the source");
-      }
+      if (stopped && cm && !cm.data?.[SyncKeys.CutoverStart])
+        await cms.patch(
+          syncConfigName(a.volume),
+          { data: { [SyncKeys.CutoverStart]: new Date().toISOString(), [SyncKeys.Error]: "" } },
+          { namespace: ns, type: "merge" },
+        );
       return;
     }
     if (a.type === "finalRound") {
@@ -235,6 +236,25 @@ export function migrateController(o: MigrateControllerOptions): Controller {
     }
     if (a.type === "moveAffinity") return moveNodeAffinity(a.volume, a.source, a.target);
     await c.lv.update(editVolume(lv, a, await storageIP(a)));
+  }
+
+  /** Stops a pod through the Eviction API, so its PodDisruptionBudget is honoured (429: said in the sync ConfigMap). */
+  async function evict(volume: string, p: { namespace: string; name: string }): Promise<boolean> {
+    try {
+      await c.pod.transport.request({
+        method: "POST",
+        path: c.pod.path(p.namespace, p.name, "eviction"),
+        body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: p.name, namespace: p.namespace } },
+      });
+      log.info({ volume, pod: `${p.namespace}/${p.name}` }, "migration cut-over: pod evicted on the source");
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      if (!(isHwError(e) && e.reason === "TooManyRequests")) throw e;
+      const msg = `cut-over: pod ${p.namespace}/${p.name} cannot be evicted now (its PodDisruptionBudget allows no disruption); retrying`;
+      await cms.patch(syncConfigName(volume), { data: { [SyncKeys.Error]: msg } }, { namespace: ns, type: "merge" }).catch(() => undefined);
+      return false;
+    }
   }
 
   async function storageIP(a: MigrateAction): Promise<string> {

@@ -107,6 +107,22 @@ test("phases: add replica, copy, verify, prune, complete", () => {
     }).state,
     "PruneReplica",
   );
+  // config moved and the volume Ready on the target: the pod may publish it while the old replica is deleted
+  assert.deepEqual(
+    at("PruneReplica", {
+      configNodes: ["b"],
+      replicas: [
+        { node: "a", state: "Ready" },
+        { node: "b", state: "Ready" },
+      ],
+    }).actions,
+    [{ type: "annotate", volume: "v1", value: "migrateCompleted" }],
+  );
+  assert.deepEqual(
+    at("PruneReplica", { configNodes: ["b"], state: "NotReady", replicas: [{ node: "b", state: "Ready" }] }).actions,
+    [],
+    "not before it is Ready",
+  );
   const done = at("PruneReplica", { configNodes: ["b"], replicas: [{ node: "b", state: "Ready" }] });
   assert.equal(done.state, "Completed");
   assert.equal(types(done), "annotate,deleteSync");

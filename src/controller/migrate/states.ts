@@ -311,7 +311,17 @@ function prune(f: MigrateFacts): MigrateDecision {
   }
   if (actions.length > 0) return { state: S.PruneReplica, actions, message: `removing the replica on ${f.sourceNode}${note}`, requeueAfterMs: WAIT_MS };
   const waiting = f.volumes.filter((v) => v.replicas.some((r) => r.node === f.sourceNode) || v.state !== VolumeStates.Ready);
-  if (waiting.length > 0) return stay(f, `waiting for ${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready${note}`);
+  // The volume is Ready on the target (config and affinity moved): its pod may publish it now — deleting the old
+  // replica on the source need not be part of the cut-over pause.
+  const release = f.volumes
+    .filter((v) => v.state === VolumeStates.Ready && v.migrateState === AnnotationValues.MigrateStarted)
+    .map((v) => annotate(v.name, AnnotationValues.MigrateCompleted));
+  if (waiting.length > 0)
+    return {
+      ...stay(f, `waiting for ${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready${note}`),
+      actions: release.length === f.volumes.length ? release : [],
+      requeueAfterMs: 1_000,
+    };
   const start = f.volumes.map((v) => v.sync?.cutoverStart).find((x) => x);
   const pause = start && f.now ? ` (cut-over pause from stopping the pod: ${((f.now - Date.parse(start)) / 1000).toFixed(1)} s)` : "";
   const msg = `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}${pause}`;
