@@ -6,7 +6,8 @@
 // which is what decodeDevT does, on a BigInt so no bit is lost.
 
 import fs from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
+import { basename } from "node:path";
 import { HwError } from "../api/errors.ts";
 import { run, type RunOptions } from "./runner.ts";
 import { assertDevicePath } from "./validate.ts";
@@ -83,11 +84,15 @@ export async function flushDeviceBuffers(devPath: string, opts: RunOptions = {})
 }
 
 /**
- * Makes every byte of a block device read as zero (`blkdiscard --zeroout`, BLKZEROOUT: on a loop device the
- * kernel turns it into a fallocate of the backing file, O(extents); elsewhere it writes zeroes). Only for a
- * device this system just created and nothing uses (a migration's new target replica).
+ * Makes every byte of a block device read as zero. A loop device is DISCARDed (`blkdiscard`): the kernel punches
+ * holes in its backing file, which frees space and reads back as zeros (BLKZEROOUT would instead allocate zeroed
+ * extents — on a full pool that fails with EIO, seen here on btrfs). Any other device gets `blkdiscard
+ * --zeroout` (BLKZEROOUT), the one that guarantees zeros. Only for a device this system just created and nothing
+ * uses (a migration's new target replica).
  */
 export async function zeroOutDevice(devPath: string, opts: RunOptions = {}): Promise<void> {
   assertDevicePath(devPath);
-  await run(["blkdiscard", "--zeroout", devPath], { timeoutMs: 600_000, ...opts });
+  const real = await realpath(devPath);
+  const isLoop = fs.existsSync(`/sys/block/${basename(real)}/loop`);
+  await run(isLoop ? ["blkdiscard", real] : ["blkdiscard", "--zeroout", real], { timeoutMs: 600_000, ...opts });
 }
