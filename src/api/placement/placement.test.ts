@@ -71,6 +71,8 @@ test("predicate: Σthick ≤ total − used and the volume count (table)", () =>
     ["no pool", undefined, G, /no LocalStorage_PoolHDD pool/],
     ["volume count full", pool(10 * G, 0, { usedVolumeCount: 1000 }), G, /holds 1000 of 1000 volumes/],
     ["count one below the limit", pool(10 * G, 0, { usedVolumeCount: 999 }), G, undefined],
+    ["larger than the pool's volume limit (one XFS per disk)", pool(10 * G, 0, { volumeLimitBytes: G / 2 }), G, /holds volumes of at most 512Mi .*needs 1Gi/],
+    ["at the volume limit", pool(10 * G, 0, { volumeLimitBytes: G }), G, undefined],
   ];
   for (const [what, p, req, want] of rows) {
     const got = poolRejects(p, HDD, req);

@@ -43,6 +43,11 @@ export interface PoolCapacity {
   /** Bytes / count of placed-but-not-yet-realised volumes included in used* above. */
   pendingBytes: number;
   pendingCount: number;
+  /**
+   * The largest volume the pool can hold (LocalPool volumeCapacityBytesLimit): the pool size for LVM and btrfs;
+   * one disk's filesystem for the file engine's one-XFS-per-disk pools. Absent = no limit beyond free space.
+   */
+  volumeLimitBytes?: number;
 }
 
 export interface StorageNodeView {
@@ -104,6 +109,7 @@ function poolCapacity(p: LocalPool): PoolCapacity {
     usedVolumeCount: num(p.usedVolumeCount, p.volumes?.length ?? 0),
     pendingBytes: 0,
     pendingCount: 0,
+    ...(num(p.volumeCapacityBytesLimit) > 0 ? { volumeLimitBytes: num(p.volumeCapacityBytesLimit) } : {}),
   };
 }
 
@@ -165,6 +171,8 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
 /** Whether `pool` can take `count` more volumes of `requiredBytes` in all; undefined if yes, else why not. */
 export function poolRejects(pool: PoolCapacity | undefined, poolName: string, requiredBytes: number, count = 1): string | undefined {
   if (!pool) return `no ${poolName} pool`;
+  if (pool.volumeLimitBytes !== undefined && requiredBytes > pool.volumeLimitBytes)
+    return `${poolName} holds volumes of at most ${formatBytes(pool.volumeLimitBytes)} (volumeCapacityBytesLimit; one disk of an XFS pool), needs ${formatBytes(requiredBytes)}`;
   const room = pool.totalBytes - pool.usedBytes;
   if (requiredBytes > room)
     return `${poolName} has ${formatBytes(Math.max(0, room))} free${pool.pendingCount ? ` (after ${pool.pendingCount} pending volume(s))` : ""}, needs ${formatBytes(requiredBytes)}`;
