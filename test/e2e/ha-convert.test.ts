@@ -8,7 +8,21 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { waitFor } from "../helpers/kubectl.ts";
 import { verifyRecords } from "../helpers/records.ts";
-import { MiB, backingsEqual, ctx, dpVolume, getJson, haSkip, k, lvOf, ok, startWriter, stopWriter, useHaCluster, writeBulk } from "../helpers/ha-cluster.ts";
+import {
+  MiB,
+  backingsEqual,
+  ctx,
+  dpVolume,
+  haClusterUp,
+  haSkip,
+  k,
+  lvOf,
+  ok,
+  startWriter,
+  stopWriter,
+  useHaCluster,
+  writeBulk,
+} from "../helpers/ha-cluster.ts";
 
 useHaCluster("hw-ha-convert-e2e-");
 
@@ -17,18 +31,7 @@ test(
   { skip: haSkip, timeout: 560_000 },
   async () => {
     let t0 = Date.now();
-    await ok("hwameistor", ["cluster", "up", "--nodes", "2", "--disks-per-node", "1", "--disk-size", "2Gi", "--netns", "--state-dir", ctx.state, "-o", "json"]);
-    await waitFor(
-      async () =>
-        ((await getJson("localstoragenodes")).items as any[]).filter((l) => l.status?.replication?.available && l.status?.state === "Ready").length === 2,
-      180_000,
-      "2 nodes report replication available",
-    );
-    await waitFor(
-      async () => (await k().run(["get", "storageclass", "hwameistor-storage-lvm-hdd-convertible"])).code === 0,
-      60_000,
-      "the -convertible StorageClass",
-    );
+    await haClusterUp(2, "2Gi", "hwameistor-storage-lvm-hdd-convertible");
     console.log(`# cluster up with data planes: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const live = ["node-1", "node-2"];
     // ---------------------------------------------------------------- convert 1 → 2 online, 1 GiB of data

@@ -35,6 +35,7 @@ import {
   ctx,
   dpVolume,
   getJson,
+  haClusterUp,
   haSkip,
   k,
   linksDown,
@@ -52,14 +53,7 @@ useHaCluster("hw-ha-e2e-");
 test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after a veth cut of the primary", { skip: haSkip, timeout: 560_000 }, async () => {
   // ---------------------------------------------------------------- cluster with data planes
   let t0 = Date.now();
-  await ok("hwameistor", ["cluster", "up", "--nodes", "3", "--disks-per-node", "1", "--disk-size", "3Gi", "--netns", "--state-dir", ctx.state, "-o", "json"]);
-  await waitFor(
-    async () =>
-      ((await getJson("localstoragenodes")).items as any[]).filter((l) => l.status?.replication?.available && l.status?.state === "Ready").length === 3,
-    180_000,
-    "3 nodes report replication available",
-  );
-  await waitFor(async () => (await k().run(["get", "storageclass", "hwameistor-storage-lvm-hdd-ha"])).code === 0, 60_000, "the -ha StorageClass");
+  await haClusterUp(3, "3Gi", "hwameistor-storage-lvm-hdd-ha");
   const lsn1 = (await getJson("localstoragenode", "node-1")).status.replication;
   assert.deepEqual(lsn1.frontends, ["fuse"]);
   assert.match(lsn1.address, /^10\.\d+\.\d+\.\d+:43000$/);

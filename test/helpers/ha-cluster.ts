@@ -17,7 +17,7 @@ import { listMounts, unmount } from "../../src/host/mount/mount.ts";
 import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
 import { isAlive, signalProcess } from "../../src/host/netns/daemon.ts";
 import { setLinkUp } from "../../src/host/netns/netns.ts";
-import { kubectlRunner } from "./kubectl.ts";
+import { kubectlRunner, waitFor } from "./kubectl.ts";
 import { RECORD_WRITER, verifyRecords } from "./records.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -139,6 +139,32 @@ export async function stopAndCompare(volume: string, w: ReturnType<typeof startW
 export const lvOf = (name: string) => getJson("localvolume", name);
 export const replicasOf = async (name: string) =>
   ((await getJson("localvolumereplicas")).items as any[]).filter((r) => r.spec.volumeName === name && !r.spec.delete);
+
+/**
+ * `cluster up` with `nodes` nodes of one disk each, each node in its own netns with a data plane; resolves when
+ * every node reports replication available and the operator made `storageClass`.
+ */
+export async function haClusterUp(nodes: number, diskSize: string, storageClass: string): Promise<void> {
+  await ok("hwameistor", [
+    "cluster",
+    "up",
+    "--nodes",
+    String(nodes),
+    "--disks-per-node",
+    "1",
+    "--disk-size",
+    diskSize,
+    "--netns",
+    "--state-dir",
+    ctx.state,
+    "-o",
+    "json",
+  ]);
+  const replicating = async () =>
+    ((await getJson("localstoragenodes")).items as any[]).filter((l) => l.status?.replication?.available && l.status?.state === "Ready").length;
+  await waitFor(async () => (await replicating()) === nodes, 180_000, `${nodes} nodes report replication available`);
+  await waitFor(async () => (await k().run(["get", "storageclass", storageClass])).code === 0, 60_000, `the StorageClass ${storageClass}`);
+}
 
 /**
  * Registers this file's hooks: `before` makes the scratch dir (prefix: the file's own); `after` kills the
