@@ -396,6 +396,16 @@ test(
     await fitsWidth(page, "nodes (phone)");
     // The volume page and its Migrate dialog at phone width: the actions wrap, the dialog fits the screen.
     await goto(page, `volumes/${MIG}`, `Volume ${MIG}`);
+    await page
+      .getByRole("table", { name: `Replicas of ${MIG}` })
+      .getByRole("link", { name: to })
+      .waitFor();
+    // A healthy page shows no lasting error (a poll that failed under load is shown until the next one answers).
+    await page
+      .getByRole("alert")
+      .first()
+      .waitFor({ state: "detached", timeout: 15_000 })
+      .catch(async () => assert.fail(`a healthy volume page shows an error: ${(await page.getByRole("alert").allInnerTexts()).join(" | ")}`));
     await page.getByRole("button", { name: "Migrate" }).click();
     await page
       .getByRole("dialog", { name: `Migrate volume ${MIG}` })
