@@ -77,6 +77,20 @@ async function clearFinished(
 export function volumeRoutes(d: RouteDeps): Route[] {
   const c = d.cache;
   const cl = c.clients;
+  /** GET the volume's operation: the object named `<prefix><volume>`, else any of that kind for the volume. */
+  const operationRoute = (op: string, kind: "lvmigrate" | "lvconvert" | "lvexpand", kindName: string, what: string, prefix = ""): Route => ({
+    method: "GET",
+    path: `/cluster/volumes/:volumeName/${op}`,
+    tag: "Volumes",
+    summary: `The volume's ${what} (${kindName} ${prefix ? `${prefix}<volume>` : "named after the volume"})`,
+    returns: kindName,
+    handler: ({ params }) => {
+      const lv = requireVolume(d, params.volumeName!);
+      const x = c.get(kind, `${prefix}${nameOf(lv)}`) ?? c.list(kind).find((o) => o.spec?.volumeName === nameOf(lv));
+      if (!x) throw notFound(`${what} of volume ${nameOf(lv)}`, `start one with POST .../${op}`);
+      return x;
+    },
+  });
   return [
     listRoute({
       path: "/cluster/volumes",
@@ -199,19 +213,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return { data: { Name: name, capacityBytes: bytes, sourceVolume: nameOf(lv) } };
       },
     },
-    {
-      method: "GET",
-      path: "/cluster/volumes/:volumeName/migrate",
-      tag: "Volumes",
-      summary: "The volume's migration (LocalVolumeMigrate migrate-<volume>)",
-      returns: "LocalVolumeMigrate",
-      handler: ({ params }) => {
-        const lv = requireVolume(d, params.volumeName!);
-        const m = c.get("lvmigrate", `${ObjectNames.MigratePrefix}${nameOf(lv)}`) ?? c.list("lvmigrate").find((x) => x.spec?.volumeName === nameOf(lv));
-        if (!m) throw notFound(`migration of volume ${nameOf(lv)}`, "start one with POST .../migrate");
-        return m;
-      },
-    },
+    operationRoute("migrate", "lvmigrate", "LocalVolumeMigrate", "migration", ObjectNames.MigratePrefix),
     {
       method: "POST",
       path: "/cluster/volumes/:volumeName/migrate",
@@ -270,19 +272,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return { data };
       },
     },
-    {
-      method: "GET",
-      path: "/cluster/volumes/:volumeName/convert",
-      tag: "Volumes",
-      summary: "The volume's conversion (LocalVolumeConvert convert-<volume>)",
-      returns: "LocalVolumeConvert",
-      handler: ({ params }) => {
-        const lv = requireVolume(d, params.volumeName!);
-        const x = c.get("lvconvert", `${ObjectNames.ConvertPrefix}${nameOf(lv)}`) ?? c.list("lvconvert").find((o) => o.spec?.volumeName === nameOf(lv));
-        if (!x) throw notFound(`conversion of volume ${nameOf(lv)}`, "start one with POST .../convert");
-        return x;
-      },
-    },
+    operationRoute("convert", "lvconvert", "LocalVolumeConvert", "conversion", ObjectNames.ConvertPrefix),
     {
       method: "POST",
       path: "/cluster/volumes/:volumeName/convert",
@@ -312,19 +302,7 @@ export function volumeRoutes(d: RouteDeps): Route[] {
         return { data: { volumeName: nameOf(lv), replicaNum: 2 } };
       },
     },
-    {
-      method: "GET",
-      path: "/cluster/volumes/:volumeName/expand",
-      tag: "Volumes",
-      summary: "The volume's expansion (LocalVolumeExpand named after the volume)",
-      returns: "LocalVolumeExpand",
-      handler: ({ params }) => {
-        const lv = requireVolume(d, params.volumeName!);
-        const x = c.get("lvexpand", nameOf(lv)) ?? c.list("lvexpand").find((o) => o.spec?.volumeName === nameOf(lv));
-        if (!x) throw notFound(`expansion of volume ${nameOf(lv)}`, "start one with POST .../expand");
-        return x;
-      },
-    },
+    operationRoute("expand", "lvexpand", "LocalVolumeExpand", "expansion"),
     {
       method: "POST",
       path: "/cluster/volumes/:volumeName/expand",
