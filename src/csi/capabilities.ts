@@ -9,9 +9,12 @@
 //   misconfigured sidecar fails loudly.
 
 import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
-import { accessTypeOf } from "./validate.ts";
+import { notFound } from "../api/errors.ts";
+import { accessTypeOf, requireField, validateVolumeId } from "./validate.ts";
 import type {
   AccessMode,
+  ValidateVolumeCapabilitiesRequest,
+  ValidateVolumeCapabilitiesResponse,
   ControllerCapabilityType,
   VolumeCapability,
   NodeCapabilityType,
@@ -113,4 +116,18 @@ export function unsupportedCapability(driver: DriverCapabilities, caps: VolumeCa
     if (type === "mount" && fs && !driver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${driver.fsTypes.join(", ")})`;
   }
   return undefined;
+}
+
+/** ValidateVolumeCapabilities of a driver: the volume must exist (`exists`, else NOT_FOUND), then each capability be served. */
+export async function validateVolumeCapabilities(
+  driver: DriverCapabilities,
+  req: ValidateVolumeCapabilitiesRequest,
+  exists: (volumeId: string) => Promise<boolean>,
+): Promise<ValidateVolumeCapabilitiesResponse> {
+  const name = validateVolumeId(req.volume_id);
+  const caps = requireField(req.volume_capabilities, "volume_capabilities");
+  if (!(await exists(name))) throw notFound(`volume ${name}`);
+  const why = unsupportedCapability(driver, caps);
+  if (why) return { message: why };
+  return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
 }

@@ -17,7 +17,7 @@ import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, Devi
 import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
 import { silentLogger } from "../../../kube/types.ts";
-import { DiskDriver, unsupportedCapability, controllerCapabilities } from "../../../csi/capabilities.ts";
+import { DiskDriver, unsupportedCapability, validateVolumeCapabilities, controllerCapabilities } from "../../../csi/capabilities.ts";
 import { chooseDisk, describeDisks, nodePreference, nodesInOrder, parseDiskParams, type CandidateDisk, type NodePreference } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
 import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
@@ -257,13 +257,8 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
       return {};
     },
 
-    async ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
-      const name = validateVolumeId(req.volume_id);
-      const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      if (!(await c.ldv.get(name))) throw notFound(`volume ${name}`);
-      const why = unsupportedCapability(DiskDriver, caps);
-      if (why) return { message: why };
-      return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
+    ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
+      return validateVolumeCapabilities(DiskDriver, req, async (name) => !!(await c.ldv.get(name)));
     },
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {

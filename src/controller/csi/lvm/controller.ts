@@ -25,7 +25,7 @@ import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { isConflict } from "../../../kube/transport.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
-import { LVM_DEFAULT_FS_TYPE, LvmDriver, unsupportedCapability, controllerCapabilities } from "../../../csi/capabilities.ts";
+import { LVM_DEFAULT_FS_TYPE, LvmDriver, unsupportedCapability, validateVolumeCapabilities, controllerCapabilities } from "../../../csi/capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, isVolumeId, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
@@ -300,13 +300,8 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       return {};
     },
 
-    async ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
-      const name = validateVolumeId(req.volume_id);
-      const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      if (!(await c.lv.get(name))) throw notFound(`volume ${name}`);
-      const why = unsupportedCapability(LvmDriver, caps);
-      if (why) return { message: why };
-      return { confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: caps, parameters: req.parameters ?? {} } };
+    ValidateVolumeCapabilities(req: T.ValidateVolumeCapabilitiesRequest): Promise<T.ValidateVolumeCapabilitiesResponse> {
+      return validateVolumeCapabilities(LvmDriver, req, async (name) => !!(await c.lv.get(name)));
     },
 
     async ListVolumes(req: T.ListVolumesRequest): Promise<T.ListVolumesResponse> {
