@@ -493,8 +493,12 @@ export const VOLUME_ENCRYPT_TYPES = ["LUKS"] as const;
 
 export const ThinOriginTypes = { Volume: "volume", Snapshot: "snapshot" } as const;
 
-export const DiskActions = { Reserve: "reserve" } as const;
-export const DISK_ACTIONS = ["reserve"] as const;
+export const DiskActions = { Reserve: "reserve", Replace: "replace" } as const;
+/** `replace` is this implementation's (the original's disk replacement lived in a separate project). */
+export const DISK_ACTIONS = ["reserve", "replace"] as const;
+/** LocalDiskAction `replace`: `status.state`. */
+export const DiskReplaceStates = { Replacing: "Replacing", Succeeded: "Succeeded", Failed: "Failed" } as const;
+export const DISK_REPLACE_STATES = ["", "Replacing", "Succeeded", "Failed"] as const;
 
 /** Event CR `spec.resourceType`. */
 export const EventResourceTypes = {
@@ -568,6 +572,9 @@ export const EventReasons = {
   LocalDiskClaimAssignFail: "LocalDiskClaimAssignFail",
   ThinPoolClaimFail: "ThinPoolClaimFail",
   ThinPoolClaimSucceed: "ThinPoolClaimSucceed",
+  DiskReplaceStarted: "DiskReplaceStarted",
+  DiskReplaced: "DiskReplaced",
+  DiskReplaceFailed: "DiskReplaceFailed",
 } as const;
 
 /** The namespace HwameiStor's own namespaced objects live in (Lease, ConfigMap hwameistor-smart-result). */

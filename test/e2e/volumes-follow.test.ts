@@ -10,14 +10,25 @@
 //       expires, the node goes Offline, the volume fails over to the replica (new epoch), the node is labelled
 //       hwameistor.io/failover=start (the failover assistant, reference §4.5), the pod runs on the replica's
 //       node and every acknowledged record is there. Runs last: the node stays dead.
+//   (e) a pool (btrfs over node-3's two disks) holding a volume with a 48 MiB blob, the volume mounted and written
+//       by a record writer; a new empty disk attached; `hwameictl disk replace` (LocalDiskAction `replace`) moves
+//       the pool off the disk holding the most onto it online: the blob's sha256 and every record intact after a
+//       remount, the LocalStorageNode and LocalDisks updated (old one Available, no signature left), an Event.
+//       A disk already in the pool is refused as the new one.
 // Needs root, PostgreSQL 15, xfsprogs. `after` stops the writers, runs `cluster down --purge` and checks that no
 // loop device, mount or netns of the cluster is left.
 
 import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { readFile, truncate, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { listNetns } from "../../src/host/netns/netns.ts";
+import { filesystemShow } from "../../src/host/btrfs/btrfs.ts";
+import { devClusterCli } from "../helpers/devcluster.ts";
 import { netnsPrefix } from "../../src/devcluster/layout.ts";
 import { postgresMissing, startPostgres } from "../helpers/postgres.ts";
 import { RECORD_WRITER, lastAcked, verifyRecords } from "../helpers/records.ts";
@@ -29,6 +40,7 @@ const skip = process.getuid?.() !== 0 ? "needs root" : !existsSync("/usr/sbin/mk
 const NODES = ["node-1", "node-2", "node-3"];
 let c!: TestCluster;
 const writers: PgWriter[] = [];
+const hostWriters: ChildProcess[] = [];
 
 before(async () => {
   if (skip) return;
@@ -37,6 +49,7 @@ before(async () => {
 
 after(async () => {
   for (const w of writers) await w.stop().catch(() => undefined);
+  for (const w of hostWriters) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
   if (!c) return;
   const prefix = netnsPrefix(c.state);
   const left = await c.down();
@@ -49,6 +62,7 @@ after(async () => {
   );
 });
 
+const execFileP = promisify(execFile);
 const jp = async (args: string[], path: string) => (await c.k.run(["get", ...args, "-o", `jsonpath=${path}`])).stdout.trim();
 
 /** On failure: what the pods, the migration, the volumes and the events say. */
@@ -71,18 +85,17 @@ async function explain<T>(what: Promise<T>, pod: string): Promise<T> {
   }
 }
 
-test("(a) PostgreSQL migrated from node A to node B while a writer commits: every acknowledged row on B", { skip, timeout: 600_000 }, async () => {
-  await c.k.ok(
-    ["apply", "-f", "-"],
-    `apiVersion: storage.k8s.io/v1
+const CLASS = `apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata: {name: e2e-follow-pg}
 provisioner: lvm.hwameistor.io
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 parameters: {poolClass: HDD, replicaNumber: "1", csi.storage.k8s.io/fstype: xfs}
-`,
-  );
+`;
+
+test("(a) PostgreSQL migrated from node A to node B while a writer commits: every acknowledged row on B", { skip, timeout: 600_000 }, async () => {
+  await c.k.ok(["apply", "-f", "-"], CLASS);
   const pg = await startPostgres(c.k, { name: "pgmig", storageClassName: "e2e-follow-pg", size: "320Mi", netnsOf: (n) => c.netns(n) });
   const writer = await startPgWriter(pg);
   writers.push(writer);
@@ -141,6 +154,102 @@ parameters: {poolClass: HDD, replicaNumber: "1", csi.storage.k8s.io/fstype: xfs}
   assert.match(await jp(["pv", volume], "{.spec.nodeAffinity}"), new RegExp(b));
   await pg.remove();
 });
+
+test(
+  "(e) a disk of a pool holding data replaced online while a volume is written: checksums equal, the old disk released",
+  { skip, timeout: 420_000 },
+  async () => {
+    const node = "node-3";
+    const cli = devClusterCli(() => c.state);
+    await c.k.ok(["apply", "-f", "-"], CLASS);
+    const mnt = join(c.dir, "mnt", "dr");
+    // Keep the operator from claiming the new disk into the pool the moment it appears (Cluster spec.notClaimDisk).
+    const cluster = await jp(["hmcluster"], "{.items[0].metadata.name}");
+    await c.k.ok(["patch", "hmcluster", cluster, "--type=merge", "-p", '{"spec":{"notClaimDisk":true}}']);
+    await cli.ok("hwameictl", ["volume", "create", "dr1", "--class", "e2e-follow-pg", "--size", "320Mi", "--node", node]);
+    await cli.ok("hwameictl", ["volume", "mount", "dr1", "--node", node, "--path", mnt]);
+    const blob = randomBytes(48 * 2 ** 20);
+    await writeFile(join(mnt, "blob"), blob);
+    await cli.ok("hwameictl", ["volume", "unmount", "dr1", "--node", node, "--path", mnt]); // flushed to the pool
+    await cli.ok("hwameictl", ["volume", "mount", "dr1", "--node", node, "--path", mnt]);
+    const sum = createHash("sha256").update(blob).digest("hex");
+    const writer = spawn(process.execPath, ["-e", RECORD_WRITER, join(mnt, "records"), "0"], { stdio: ["ignore", "pipe", "ignore"] });
+    hostWriters.push(writer);
+    let out = "";
+    writer.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+
+    // The pool's disk holding the most, and a new empty disk of the same size attached to the node.
+    const poolMount = join(c.state, "nodes", node, "state", "pools", "LocalStorage_PoolHDD");
+    const before = (await filesystemShow(poolMount))!;
+    const old = [...before.devices].sort((x, y) => y.usedBytes - x.usedBytes)[0]!;
+    assert.ok(old.usedBytes > 0, `${old.path} holds data`);
+    const file = join(c.state, "nodes", node, "disks", "disk-new.img");
+    await writeFile(file, "");
+    await truncate(file, old.sizeBytes);
+    const fresh = (await execFileP("losetup", ["-f", "--show", "--direct-io=on", file])).stdout.trim();
+    const ldOf = async (dev: string) =>
+      (await jp(["ld"], `{range .items[?(@.spec.devicePath=="${dev}")]}{.metadata.name} {.status.claimState} {.spec.claimRef.name}{end}`)).split(" ");
+    await waitFor(`the LocalDisk of ${fresh} Available`, async () => (await ldOf(fresh))[1] === "Available", 120_000, 1000);
+    const [oldLd] = await ldOf(old.path);
+    const [newLd] = await ldOf(fresh);
+
+    // Bad input first: a disk already in the pool cannot take another's place — refused, naming why.
+    const other = before.devices.find((d) => d.path !== old.path)!;
+    const refused = await cli.run("hwameictl", ["disk", "replace", node, old.path, other.path]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /is claimed by .*name an unclaimed disk|is Bound, not Available/);
+
+    const t0 = Date.now();
+    const atStart = lastAcked(out);
+    const r = await cli.run("hwameictl", ["--timeout", "300", "disk", "replace", node, old.path, fresh]);
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 0, `hwameictl disk replace: ${r.stderr}`);
+    assert.match(r.stdout, /Succeeded/);
+    const during = lastAcked(out) - atStart;
+    writer.kill("SIGTERM");
+    await new Promise((res) => writer.once("close", res));
+    assert.ok(during > 0, "the volume was written while its pool's disk was replaced");
+
+    const after = (await filesystemShow(poolMount))!;
+    assert.deepEqual(after.devices.map((d) => d.path).sort(), [other.path, fresh].sort(), "the pool holds the new disk in the old one's place");
+    await waitFor(
+      "LocalStorageNode and LocalDisks updated",
+      async () => {
+        const disks = await jp(["lsn", node], "{.status.pools.LocalStorage_PoolHDD.disks[*].devPath}");
+        const [, oldState, oldClaim] = await ldOf(old.path);
+        const [, newState] = await ldOf(fresh);
+        return disks.split(" ").sort().join(" ") === [other.path, fresh].sort().join(" ") && oldState === "Available" && !oldClaim && newState === "Bound";
+      },
+      90_000,
+      1000,
+    );
+    assert.match(await jp(["lda", `replace-${oldLd}`], "{.status.message}"), new RegExp(`${oldLd} .* replaced by ${newLd}`));
+    assert.match((await c.k.run(["get", "events", "-A", "--field-selector", "reason=DiskReplaced"])).stdout, /DiskReplaced/);
+    const sig = await execFileP("blkid", ["-p", old.path]).then(
+      (x) => x.stdout,
+      () => "",
+    );
+    assert.equal(sig, "", `the old disk ${old.path} carries no btrfs signature any more`);
+
+    // The data, read back from the new disk: unmounted and mounted again (the loop reads with direct I/O).
+    await cli.ok("hwameictl", ["volume", "unmount", "dr1", "--node", node, "--path", mnt]);
+    await cli.ok("hwameictl", ["volume", "mount", "dr1", "--node", node, "--path", mnt]);
+    assert.equal(
+      createHash("sha256")
+        .update(await readFile(join(mnt, "blob")))
+        .digest("hex"),
+      sum,
+      "the blob's sha256 after the replacement",
+    );
+    await verifyRecords(join(mnt, "records"), lastAcked(out));
+    await cli.ok("hwameictl", ["volume", "unmount", "dr1", "--node", node, "--path", mnt]);
+    console.log(
+      `# disk replace on ${node}: ${old.path} (${(old.usedBytes / 2 ** 20).toFixed(0)} MiB used) → ${fresh} in ${(ms / 1000).toFixed(1)} s with a writer on the pool ` +
+        `(${during} records written meanwhile); sha256 of a 48 MiB blob equal after, ${lastAcked(out) + 1} records intact; ${old.path} released (Available, no signature)`,
+    );
+    console.log(`# $ hwameictl disk replace ${node} ${old.path} ${fresh}\n${r.stdout.trim()}`);
+  },
+);
 
 test(
   "(c) kill -9 of every process of the node with an HA volume published: the pod fails over with every acknowledged write",

@@ -8,6 +8,7 @@ import { Ctl, type GlobalOpts } from "./context.ts";
 import { registerClusterInfo } from "./cluster/info.ts";
 import { registerDiskList } from "./disk/list.ts";
 import { registerDiskReserve } from "./disk/reserve.ts";
+import { registerDiskReplace } from "./disk/replace.ts";
 import { registerNodeGet } from "./node/get.ts";
 import { registerNodeList } from "./node/list.ts";
 import { registerPoolList } from "./pool/list.ts";
@@ -60,6 +61,7 @@ export function buildHwameictl(io: { out?: NodeJS.WritableStream; onUsageError?:
   const disk = noun("disk", "local disks");
   registerDiskList(disk, ctl);
   registerDiskReserve(disk, ctl);
+  registerDiskReplace(disk, ctl);
   registerDiskOwner(disk, ctl);
   const pool = noun("pool", "storage pools");
   registerPoolList(pool, ctl);

@@ -1,7 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { lvcreateArgv, lvextendArgv, parseLvs, parsePvs, parseVgs, roundUpToExtent, vgcreateArgv, NO_ACTIVATION_CONFIG } from "./lvm.ts";
+import {
+  lvcreateArgv,
+  lvextendArgv,
+  parseLvs,
+  parsePvs,
+  parseVgs,
+  pvmoveArgv,
+  roundUpToExtent,
+  vgcreateArgv,
+  vgreduceArgv,
+  NO_ACTIVATION_CONFIG,
+} from "./lvm.ts";
 import { HwError } from "../../api/errors.ts";
 
 const fixture = (f: string) => readFileSync(new URL(`./testdata/${f}`, import.meta.url), "utf8");
@@ -67,4 +78,11 @@ test("roundUpToExtent", () => {
   assert.equal(roundUpToExtent(1), 4194304);
   assert.equal(roundUpToExtent(4194304), 4194304);
   assert.equal(roundUpToExtent(4194305), 8388608);
+});
+
+test("disk replacement command lines: pvmove OLD NEW, vgreduce VG OLD (validated; they need device-mapper and never ran here)", () => {
+  assert.deepEqual(pvmoveArgv("/dev/sdb", "/dev/sdc"), ["pvmove", "-i", "0", "/dev/sdb", "/dev/sdc"]);
+  assert.deepEqual(vgreduceArgv("LocalStorage_PoolHDD", "/dev/sdb"), ["vgreduce", "LocalStorage_PoolHDD", "/dev/sdb"]);
+  assert.throws(() => pvmoveArgv("--config=x", "/dev/sdc"));
+  assert.throws(() => vgreduceArgv("bad name", "/dev/sdb"));
 });

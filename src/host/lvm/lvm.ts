@@ -190,6 +190,9 @@ export const vgextendArgv = (vg: string, devs: string[], o: LvmOptions = {}) => 
   "-y",
   ...devs.map(assertDevicePath),
 ];
+/** Moves every extent of PV `from` to PV `to` (dm-mirror underneath: needs device-mapper); resumable with a bare `pvmove`. */
+export const pvmoveArgv = (from: string, to: string, o: LvmOptions = {}) => ["pvmove", ...cfg(o), "-i", "0", assertDevicePath(from), assertDevicePath(to)];
+export const vgreduceArgv = (vg: string, dev: string, o: LvmOptions = {}) => ["vgreduce", ...cfg(o), assertSafeName(vg), assertDevicePath(dev)];
 export const vgremoveArgv = (vg: string, o: LvmOptions = {}) => ["vgremove", ...cfg(o), "-y", assertSafeName(vg)];
 export const lvcreateArgv = (vg: string, lv: string, sizeBytes: number, o: LvmOptions = {}) => [
   "lvcreate",
@@ -340,6 +343,9 @@ export const pvcreate = (devs: string[], o: LvmOptions = {}) => lvm(pvcreateArgv
 export const pvremove = (devs: string[], o: LvmOptions = {}) => lvm(pvremoveArgv(devs), o, `physical volume ${devs.join(",")}`).then(() => undefined);
 export const vgcreate = (vg: string, devs: string[], o: LvmOptions = {}) => lvm(vgcreateArgv(vg, devs, o), o, `volume group ${vg}`).then(() => undefined);
 export const vgextend = (vg: string, devs: string[], o: LvmOptions = {}) => lvm(vgextendArgv(vg, devs, o), o, `volume group ${vg}`).then(() => undefined);
+export const pvmove = (from: string, to: string, o: LvmOptions = {}) =>
+  lvm(pvmoveArgv(from, to, o), { timeoutMs: 24 * 3600_000, ...o }, `physical volume ${from}`).then(() => undefined);
+export const vgreduce = (vg: string, dev: string, o: LvmOptions = {}) => lvm(vgreduceArgv(vg, dev, o), o, `volume group ${vg}`).then(() => undefined);
 export const vgremove = (vg: string, o: LvmOptions = {}) => lvm(vgremoveArgv(vg, o), o, `volume group ${vg}`).then(() => undefined);
 export const lvcreate = (vg: string, lv: string, sizeBytes: number, o: LvmOptions = {}) =>
   lvm(lvcreateArgv(vg, lv, sizeBytes, o), o, `logical volume ${vg}/${lv}`).then(() => undefined);

@@ -200,6 +200,14 @@ export interface StorageEngine {
    * `metadataGiB` metadata (ThinPoolClaim). Never shrinks. Engines without thin pools do not have it.
    */
   ensureThinPool?(poolName: string, capacityGiB: number, metadataGiB: number): Promise<ThinPoolStats>;
+
+  /**
+   * Move the pool's data off member `oldDevice` onto the empty `newDevice` while its volumes stay in use, and
+   * drop `oldDevice` from the pool (LocalDiskAction `replace`). One idempotent step per call: starts the move or
+   * reports its progress; `done` once `newDevice` holds the data in `oldDevice`'s place. file: btrfs replace;
+   * lvm: vgextend + pvmove + vgreduce, refused (NoDeviceMapper) where device-mapper is missing.
+   */
+  replaceDisk(poolName: string, oldDevice: string, newDevice: string): Promise<{ done: boolean; percent: number }>;
 }
 
 /** Round up to EXTENT_BYTES (minimum one extent), as the original does for every LV size. */

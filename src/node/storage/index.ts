@@ -21,6 +21,7 @@ import { replicationController } from "../dataplane/reconciler.ts";
 import { replicaController, type ReplicaQosHook } from "./replica/reconciler.ts";
 import { snapshotControllers } from "./snapshot/reconciler.ts";
 import { thinPoolClaimNodeController } from "./thin-pool-claim/reconciler.ts";
+import { diskReplaceController } from "./disk-replace/reconciler.ts";
 
 export interface LocalStorageOptions {
   /** `--engine` (default auto). */
@@ -141,6 +142,9 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
     await tpcCtl.start();
     parts.push(tpcCtl);
+    const replaceCtl = diskReplaceController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    await replaceCtl.start();
+    parts.push(replaceCtl);
     if (o.csi ?? true) {
       const csi = await startLvmDriverNode(ctx, c);
       socketPath = csi.socketPath;

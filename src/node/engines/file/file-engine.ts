@@ -64,6 +64,7 @@ import {
   poolLayout,
   poolStores,
   readRecord,
+  replacePoolDevice,
   storeCapacities,
   unmountPool,
   XFS_COWEXTSIZE_BYTES,
@@ -159,6 +160,16 @@ export class FileEngine implements StorageEngine {
   async poolStats(poolName: string): Promise<PoolStats> {
     assertPoolName(poolName);
     return this.statsLocked(poolName);
+  }
+
+  async replaceDisk(poolName: string, oldDevice: string, newDevice: string): Promise<{ done: boolean; percent: number }> {
+    assertPoolName(poolName);
+    return this.lock.with(poolName, async () => {
+      const { rec } = await this.mountedPool(poolName);
+      const step = await replacePoolDevice(this.stateDir, rec, oldDevice, newDevice, this.ro);
+      if (step.done) this.capacities.delete(poolName); // the capacity may have changed: the next stats re-read it
+      return { done: step.done, percent: step.percent };
+    });
   }
 
   async listPools(): Promise<string[]> {

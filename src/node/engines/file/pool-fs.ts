@@ -369,6 +369,62 @@ async function extendXfs(stateDir: string, rec: PoolRecord, devices: string[], t
 }
 
 /**
+ * One idempotent step of moving the pool's data off member `oldDev` onto the empty `newDev`, online (btrfs
+ * `replace`: the kernel copies every chunk while volumes stay in use, then `newDev` takes `oldDev`'s devid and
+ * `oldDev`'s superblock is wiped). Starts it, or reports the running one's progress, or — once `newDev` is a
+ * member in `oldDev`'s place — grows `newDev` to its full size, records the members and answers done. The copy
+ * runs in the kernel: it outlives the agent (a restarted agent finds it running) and resumes after a remount.
+ */
+export async function replacePoolDevice(
+  stateDir: string,
+  rec: PoolRecord,
+  oldDev: string,
+  newDev: string,
+  opts: RunOptions,
+): Promise<{ done: boolean; percent: number; rec: PoolRecord }> {
+  if (rec.fsType !== "btrfs") {
+    throw new HwError(
+      "FAILED_PRECONDITION",
+      "ReplaceUnsupported",
+      `pool ${rec.poolName}: an XFS pool keeps one filesystem per disk; a disk of it cannot be replaced online`,
+      {
+        hint: "migrate its volumes to another node (LocalVolumeMigrate), then rebuild the pool on the new disk",
+      },
+    );
+  }
+  const l = poolLayout(stateDir, rec.poolName);
+  const st = await btrfs.replaceStatus(l.mountPoint, opts);
+  if (st.state === "running") return { done: false, percent: st.percent, rec };
+  const show = await btrfs.filesystemShow(l.mountPoint, opts);
+  if (!show) throw new HwError("INTERNAL", "PoolFsMissing", `pool ${rec.poolName}: no btrfs at its mount point`);
+  const members = await Promise.all(show.devices.filter((d) => !d.missing).map(async (d) => ({ ...d, real: await resolveDev(d.path) })));
+  const [oldReal, newReal] = await Promise.all([resolveDev(oldDev), resolveDev(newDev)]);
+  const hasOld = members.some((m) => m.real === oldReal);
+  const fresh = members.find((m) => m.real === newReal);
+  if (fresh && !hasOld) {
+    if ((await deviceSizeBytes(newDev, opts)) > fresh.sizeBytes) await btrfs.resizeMax(l.mountPoint, fresh.devid, opts);
+    const now = (await poolDisks(stateDir, rec, opts)).map((d) => d.devPath);
+    if (now.join("\n") !== rec.devices.join("\n")) {
+      rec = { ...rec, devices: now };
+      await writeJsonAtomic(registryFile(stateDir, rec.poolName), rec);
+    }
+    return { done: true, percent: 100, rec };
+  }
+  if (!hasOld) {
+    throw new HwError("FAILED_PRECONDITION", "NotAPoolMember", `${oldDev} is not a disk of pool ${rec.poolName}`, {
+      hint: `its disks: ${members.map((m) => m.path).join(", ")}`,
+    });
+  }
+  if (fresh) {
+    throw new HwError("FAILED_PRECONDITION", "AlreadyAPoolMember", `${newDev} is already a disk of pool ${rec.poolName}: it cannot replace ${oldDev}`, {
+      hint: "name an empty disk that belongs to no pool",
+    });
+  }
+  await btrfs.replaceStart(oldDev, newDev, l.mountPoint, opts);
+  return { done: false, percent: 0, rec };
+}
+
+/**
  * The data capacity of each store, rounded down to the extent: for btrfs "Free (estimated)" plus the data
  * already written (= what data can ever occupy with the current profiles, after metadata); for XFS the statfs
  * size of each member.

@@ -520,6 +520,45 @@ export class LvmEngine implements StorageEngine {
     if (!src) throw new HwError("NOT_FOUND", "VolumeNotFound", `clone ${targetVolume}: source volume ${sourceVolume} not found in pool ${poolName}`);
     return this.createReplica(poolName, targetVolume, src.allocatedCapacityBytes, { sourceVolume, thin: true, overProvisionRatio });
   }
+  /**
+   * The original's procedure for a disk leaving a VG: `vgextend VG NEW`, `pvmove OLD NEW` (every extent, online),
+   * `vgreduce VG OLD`, `pvremove OLD`. pvmove works through a temporary dm-mirror: without device-mapper it
+   * cannot run, and LVM metadata edited without the kernel's mirror would point volumes at extents nobody
+   * copied. So it is refused before any command where device-mapper is missing — as on this machine, where
+   * this path has therefore never run (its command lines are tested, not their effect).
+   */
+  async replaceDisk(poolName: string, oldDevice: string, newDevice: string): Promise<{ done: boolean; percent: number }> {
+    assertPoolName(poolName);
+    const vg = this.vgOf(poolName);
+    if (!(await this.hasDm())) {
+      throw new HwError(
+        "FAILED_PRECONDITION",
+        "NoDeviceMapper",
+        `pool ${poolName}: replacing ${oldDevice} with ${newDevice} needs pvmove, and pvmove needs device-mapper, which this node's kernel does not have (${(await hasDeviceMapper()).reason})`,
+        { hint: "replace the disk on a node with device-mapper, or move the volumes off this node (LocalVolumeMigrate) and rebuild the pool" },
+      );
+    }
+    return this.lock.with(poolName, async () => {
+      const lo = await this.lo();
+      const inVg = async (dev: string) => {
+        const real = (await ifExists(realpath(dev))) ?? dev;
+        const pvs = await lvm.listPvs([], lo);
+        return (await Promise.all(pvs.map(async (p) => ((await ifExists(realpath(p.name))) ?? p.name) === real && p.vgName === vg))).some(Boolean);
+      };
+      if (!(await inVg(oldDevice))) {
+        if (await inVg(newDevice)) return { done: true, percent: 100 }; // a previous call finished
+        throw new HwError("FAILED_PRECONDITION", "NotAPoolMember", `${oldDevice} is not a disk of pool ${poolName} (volume group ${vg})`);
+      }
+      if (!(await inVg(newDevice))) await lvm.vgextend(vg, [newDevice], lo);
+      // Simplification: after a crash mid-move LVM holds the half-done move (a bare `pvmove` resumes it); this
+      // call then fails with pvmove's "in progress" error and is retried by the reconciler.
+      await lvm.pvmove(oldDevice, newDevice, lo);
+      await lvm.vgreduce(vg, oldDevice, lo);
+      await lvm.pvremove([oldDevice], lo);
+      return { done: true, percent: 100 };
+    });
+  }
+
   async ensureThinPool(poolName: string, capacityGiB: number, metadataGiB: number): Promise<ThinPoolStats> {
     assertPoolName(poolName);
     return this.lock.with(poolName, async () => dmOps.ensureThinPool(await this.ops(poolName), capacityGiB, metadataGiB));
