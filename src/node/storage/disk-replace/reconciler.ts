@@ -43,16 +43,30 @@ export function replaceBlocker(
   ] as const)
     if (ld.spec?.nodeName !== me)
       return `LocalDisk ${n} is on node ${ld.spec?.nodeName}, not ${me}: both disks must be on the node named in spec.replace.nodeName`;
-  const ours = newLd.spec?.claimRef?.kind === Kinds.LocalDiskAction && newLd.spec.claimRef.name === action;
-  if (newLd.spec?.state !== LocalDiskStates.Active) return `LocalDisk ${names.newDisk} is ${newLd.spec?.state || "not Active"}: the new disk must be attached`;
-  if (newLd.spec?.claimRef && !ours)
-    return `LocalDisk ${names.newDisk} is claimed by ${newLd.spec.claimRef.kind ?? "claim"} ${newLd.spec.claimRef.name}: name an unclaimed disk`;
-  if (!ours && newLd.status?.claimState && newLd.status.claimState !== LocalDiskClaimStates.Available)
-    return `LocalDisk ${names.newDisk} is ${newLd.status.claimState}, not Available: name a free disk`;
-  if (newLd.spec?.partitioned) return `LocalDisk ${names.newDisk} holds data (a filesystem or partitions): wipe it deliberately first, it is never overwritten`;
-  if ((newLd.spec?.capacity ?? 0) < (oldLd.spec?.capacity ?? 0))
-    return `LocalDisk ${names.newDisk} (${newLd.spec?.capacity} bytes) is smaller than ${names.oldDisk} (${oldLd.spec?.capacity} bytes): the new disk must be at least as large`;
-  return undefined;
+  return newDiskBlocker(action, oldLd, newLd, names);
+}
+
+/** The new disk's own conditions: attached, free (or claimed by this action), empty, large enough. */
+function newDiskBlocker(action: string, oldLd: Ld, newLd: Ld, names: { oldDisk: string; newDisk: string }): string | undefined {
+  const spec = newLd.spec ?? ({} as NonNullable<Ld["spec"]>);
+  const claim = spec.claimRef;
+  const ours = claim?.kind === Kinds.LocalDiskAction && claim.name === action;
+  const claimState = newLd.status?.claimState;
+  const checks: Array<[boolean, () => string]> = [
+    [spec.state !== LocalDiskStates.Active, () => `LocalDisk ${names.newDisk} is ${spec.state || "not Active"}: the new disk must be attached`],
+    [!!claim && !ours, () => `LocalDisk ${names.newDisk} is claimed by ${claim?.kind ?? "claim"} ${claim?.name}: name an unclaimed disk`],
+    [
+      !ours && !!claimState && claimState !== LocalDiskClaimStates.Available,
+      () => `LocalDisk ${names.newDisk} is ${claimState}, not Available: name a free disk`,
+    ],
+    [!!spec.partitioned, () => `LocalDisk ${names.newDisk} holds data (a filesystem or partitions): wipe it deliberately first, it is never overwritten`],
+    [
+      (spec.capacity ?? 0) < (oldLd.spec?.capacity ?? 0),
+      () =>
+        `LocalDisk ${names.newDisk} (${spec.capacity} bytes) is smaller than ${names.oldDisk} (${oldLd.spec?.capacity} bytes): the new disk must be at least as large`,
+    ],
+  ];
+  return checks.find(([blocked]) => blocked)?.[1]();
 }
 
 export function diskReplaceController(o: { ctx: NodeContext; c: HwameistorClients; engine: StorageEngine; onPoolChange?: () => void }): Controller {
@@ -80,56 +94,35 @@ export function diskReplaceController(o: { ctx: NodeContext; c: HwameistorClient
     return { disks };
   }
 
-  async function reconcile(name: string): Promise<ReconcileResult | void> {
-    let a = await c.lda.get(name);
-    const r = a?.spec?.replace;
-    if (!a || a.spec?.action !== DiskActions.Replace || !r || r.nodeName !== me) return;
-    const state = a.status?.state ?? "";
-    if (state === DiskReplaceStates.Succeeded || state === DiskReplaceStates.Failed) return;
+  type Replace = NonNullable<NonNullable<Lda["spec"]>["replace"]>;
 
-    if (state === "") {
-      const [oldLd, newLd] = await Promise.all([c.ld.get(r.oldDisk), c.ld.get(r.newDisk)]);
-      const blocker = replaceBlocker(me, name, oldLd, newLd, r);
-      if (blocker) return fail(a, `replace ${r.oldDisk} with ${r.newDisk} on ${me}: ${blocker}`);
-      const oldDev = oldLd!.spec!.devicePath ?? "";
-      const { pool, disks } = await poolOf(oldDev);
-      if (!pool)
-        return fail(a, `replace ${r.oldDisk} on ${me}: its device ${oldDev} is in no storage pool of the node (pool disks: ${disks.join(", ") || "none"})`);
-      if (!newLd!.spec?.claimRef) {
-        // Claimed first, so no LocalDiskClaim binds it while the copy runs (conditional write: a conflict re-judges).
-        await c.ld.update({
-          ...newLd!,
-          spec: { ...newLd!.spec!, owner: Owners.LocalStorage, claimRef: { apiVersion: API_VERSION, kind: Kinds.LocalDiskAction, name, uid: a.metadata?.uid } },
-        });
-      }
-      const message = `replacing ${r.oldDisk} (${oldDev}) with ${r.newDisk} (${newLd!.spec!.devicePath}) in pool ${pool}`;
-      a = await setStatus(a, {
-        state: DiskReplaceStates.Replacing,
-        pool,
-        oldDevicePath: oldDev,
-        newDevicePath: newLd!.spec!.devicePath,
-        progressPercent: 0,
-        message,
-      });
-      void ctx.recorder.recordEvent(a, "Normal", EventReasons.DiskReplaceStarted, message);
+  /** State "": judge the pair, claim the new disk, record pool and devices → Replacing (undefined: Failed). */
+  async function begin(a: Lda, name: string, r: Replace): Promise<Lda | undefined> {
+    const [oldLd, newLd] = await Promise.all([c.ld.get(r.oldDisk), c.ld.get(r.newDisk)]);
+    const blocker = replaceBlocker(me, name, oldLd, newLd, r);
+    if (blocker) return void (await fail(a, `replace ${r.oldDisk} with ${r.newDisk} on ${me}: ${blocker}`));
+    const oldDev = oldLd!.spec!.devicePath ?? "";
+    const newDev = newLd!.spec!.devicePath ?? "";
+    const { pool, disks } = await poolOf(oldDev);
+    if (!pool)
+      return void (await fail(
+        a,
+        `replace ${r.oldDisk} on ${me}: its device ${oldDev} is in no storage pool of the node (pool disks: ${disks.join(", ") || "none"})`,
+      ));
+    if (!newLd!.spec?.claimRef) {
+      // Claimed first, so no LocalDiskClaim binds it while the copy runs (conditional write: a conflict re-judges).
+      const claimRef = { apiVersion: API_VERSION, kind: Kinds.LocalDiskAction, name, uid: a.metadata?.uid };
+      await c.ld.update({ ...newLd!, spec: { ...newLd!.spec!, owner: Owners.LocalStorage, claimRef } });
     }
+    const message = `replacing ${r.oldDisk} (${oldDev}) with ${r.newDisk} (${newDev}) in pool ${pool}`;
+    const next = await setStatus(a, { state: DiskReplaceStates.Replacing, pool, oldDevicePath: oldDev, newDevicePath: newDev, progressPercent: 0, message });
+    void ctx.recorder.recordEvent(next, "Normal", EventReasons.DiskReplaceStarted, message);
+    return next;
+  }
 
+  /** Done: the new disk takes the old one's place in the books, the old one is released → Succeeded. */
+  async function finish(a: Lda, name: string, r: Replace): Promise<void> {
     const { pool, oldDevicePath, newDevicePath } = a.status ?? {};
-    if (!pool || !oldDevicePath || !newDevicePath)
-      return fail(a, `LocalDiskAction ${name}: status lost its pool or device paths; delete the action and create it again`);
-    let step: { done: boolean; percent: number };
-    try {
-      step = await engine.replaceDisk(pool, oldDevicePath, newDevicePath);
-    } catch (e) {
-      if (isHwError(e) && (e.code === "FAILED_PRECONDITION" || e.code === "INVALID_ARGUMENT"))
-        return fail(a, `replace ${r.oldDisk} with ${r.newDisk} on ${me}: ${e.fullMessage}`);
-      throw e; // transient: retried with backoff
-    }
-    if (!step.done) {
-      if (step.percent !== a.status?.progressPercent) await setStatus(a, { progressPercent: step.percent });
-      return { requeueAfterMs: PROGRESS_MS };
-    }
-    // Done: the new disk takes the old one's place in the books, the old one is released.
     const [oldLd, newLd] = await Promise.all([c.ld.get(r.oldDisk), c.ld.get(r.newDisk)]);
     if (newLd && oldLd?.spec?.claimRef && newLd.spec?.claimRef?.kind === Kinds.LocalDiskAction)
       await c.ld.update({ ...newLd, spec: { ...newLd.spec, owner: Owners.LocalStorage, claimRef: oldLd.spec.claimRef } });
@@ -142,7 +135,30 @@ export function diskReplaceController(o: { ctx: NodeContext; c: HwameistorClient
     await setStatus(a, { state: DiskReplaceStates.Succeeded, progressPercent: 100, message });
     void ctx.recorder.recordEvent(a, "Normal", EventReasons.DiskReplaced, message);
     ctx.log.info({ action: name, pool, old: oldDevicePath, new: newDevicePath }, "disk replaced");
-    return undefined;
+  }
+
+  async function reconcile(name: string): Promise<ReconcileResult | void> {
+    let a = await c.lda.get(name);
+    const r = a?.spec?.replace;
+    if (!a || a.spec?.action !== DiskActions.Replace || !r || r.nodeName !== me) return;
+    const state = a.status?.state ?? "";
+    if (state === DiskReplaceStates.Succeeded || state === DiskReplaceStates.Failed) return;
+    if (state === "") a = await begin(a, name, r);
+    if (!a) return;
+    const { pool, oldDevicePath, newDevicePath } = a.status ?? {};
+    if (!pool || !oldDevicePath || !newDevicePath)
+      return fail(a, `LocalDiskAction ${name}: status lost its pool or device paths; delete the action and create it again`);
+    let step: { done: boolean; percent: number };
+    try {
+      step = await engine.replaceDisk(pool, oldDevicePath, newDevicePath);
+    } catch (e) {
+      if (isHwError(e) && (e.code === "FAILED_PRECONDITION" || e.code === "INVALID_ARGUMENT"))
+        return fail(a, `replace ${r.oldDisk} with ${r.newDisk} on ${me}: ${e.fullMessage}`);
+      throw e; // transient: retried with backoff
+    }
+    if (step.done) return finish(a, name, r);
+    if (step.percent !== a.status?.progressPercent) await setStatus(a, { progressPercent: step.percent });
+    return { requeueAfterMs: PROGRESS_MS };
   }
 
   return ctl;
