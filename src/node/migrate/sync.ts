@@ -30,6 +30,7 @@ import { newToken, receiveDevice, serveDevice, type DeviceServer } from "./strea
 import { backingFileOf, snapshotsIn, SnapshotSeries, sweepSnapshots } from "./precopy.ts";
 import { listLoopsSysfs } from "../../host/loop/loop.ts";
 import { basename, dirname, join } from "node:path";
+import { realpath } from "node:fs/promises";
 import { volumeRecords, type VolumeRecord } from "../../csi/volume-record.ts";
 
 /** The lvm driver's volume records (src/node/csi/lvm/node.ts names the same directory). */
@@ -227,7 +228,10 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
         .filter((cm) => cm.data?.[SyncKeys.SourceNode] === me)
         .map((cm) => cm.data?.[SyncKeys.LocalVolume] ?? ""),
     );
-    const dirs = new Set((await listLoopsSysfs()).map((l) => dirname(l.backFile)));
+    // Only this agent's pools (under its state dir): loop devices are machine-wide, and on a one-machine dev
+    // cluster another agent's clones sit in another node's pool.
+    const mine = await realpath(ctx.stateDir).catch(() => ctx.stateDir);
+    const dirs = new Set((await listLoopsSysfs()).map((l) => dirname(l.backFile)).filter((d) => d.startsWith(mine + "/")));
     for (const dir of dirs) {
       for (const snap of await snapshotsIn(dir)) {
         const base = basename(snap).slice(1, basename(snap).indexOf(".migrate-"));
