@@ -9,10 +9,12 @@
 //   misconfigured sidecar fails loudly.
 
 import { DriverVendorVersions, Drivers, TopologyKeys } from "../api/names.ts";
-import { notFound } from "../api/errors.ts";
+import { invalid, notFound } from "../api/errors.ts";
 import { accessTypeOf, requireField, validateVolumeId } from "./validate.ts";
+import { csiNameOf } from "./volume-name.ts";
 import type {
   AccessMode,
+  CreateVolumeRequest,
   ValidateVolumeCapabilitiesRequest,
   ValidateVolumeCapabilitiesResponse,
   ControllerCapabilityType,
@@ -116,6 +118,18 @@ export function unsupportedCapability(driver: DriverCapabilities, caps: VolumeCa
     if (type === "mount" && fs && !driver.fsTypes.includes(fs)) return `filesystem ${fs} is not supported (${driver.fsTypes.join(", ")})`;
   }
   return undefined;
+}
+
+/**
+ * The checks every driver's CreateVolume starts with: the CSI name mapped to an object name (any string is a valid
+ * CSI name, src/csi/volume-name.ts), capabilities present and each one served (INVALID_ARGUMENT otherwise).
+ */
+export function createVolumeHead(driver: DriverCapabilities, req: CreateVolumeRequest): { csiName: string; name: string; caps: VolumeCapability[] } {
+  const { name: csiName, id: name } = csiNameOf(req.name);
+  const caps = requireField(req.volume_capabilities, "volume_capabilities");
+  const why = unsupportedCapability(driver, caps);
+  if (why) throw invalid(`volume_capabilities: ${why}`);
+  return { csiName, name, caps };
 }
 
 /** ValidateVolumeCapabilities of a driver: the volume must exist (`exists`, else NOT_FOUND), then each capability be served. */

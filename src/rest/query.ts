@@ -59,6 +59,12 @@ function strParam(q: Record<string, unknown>, name: string): string | undefined 
   return s === "" ? undefined : s;
 }
 
+/** A non-empty string query parameter, or undefined (absent, empty or repeated). */
+export function queryString(q: Record<string, unknown>, key: string): string | undefined {
+  const v = q[key];
+  return typeof v === "string" && v ? v : undefined;
+}
+
 /** Parses and validates the query string of a list route. */
 export function parseListQuery<T>(q: Record<string, unknown>, spec: ListSpec<T> = {}): ListQuery {
   let page = intParam(q, "page");

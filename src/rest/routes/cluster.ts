@@ -6,7 +6,7 @@ import type { LeaseSpec } from "../../kube/resources.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import { badBody } from "../errors.ts";
 import { AUTH_HEADER, tokenFromHeader } from "../auth.ts";
-import { exactMatches, nameMatches, pageOf, parseListQuery, type ListSpec } from "../query.ts";
+import { exactMatches, nameMatches, pageOf, parseListQuery, queryString, type ListSpec } from "../query.ts";
 import { listRoute, objectSchema, type Route, type RouteDeps } from "../route.ts";
 import {
   clusterSummary,
@@ -159,7 +159,7 @@ export function clusterRoutes(d: RouteDeps): Route[] {
       query: { eventType: "LocalVolumeMigrate | LocalVolumeConvert | LocalVolumeExpand (when names collide)" },
       returns: "Operation",
       handler: ({ params, query }) => {
-        const type = typeof query.eventType === "string" && query.eventType ? query.eventType : undefined;
+        const type = queryString(query, "eventType");
         const op = allOperations(d).find((o) => o.eventName === params.operationName && (!type || o.eventType === type));
         if (!op) throw notFound(`operation ${params.operationName}`, "list operations with GET /cluster/operations");
         return op;

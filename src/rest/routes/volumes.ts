@@ -15,7 +15,7 @@ import { snapshotPasses, snapshotsList } from "./snapshots.ts";
 import { badBody } from "../errors.ts";
 import { formatBytes, toBinarySI } from "../../api/quantity.ts";
 import { parseCapacity, roundUpExtent } from "../quantity.ts";
-import { exactMatches, nameMatches, type ListSpec } from "../query.ts";
+import { exactMatches, nameMatches, queryString, type ListSpec } from "../query.ts";
 import { listRoute, objectSchema, type Route, type RouteDeps } from "../route.ts";
 import { nameOf } from "../views.ts";
 import { listEvents, eventsList } from "./cluster.ts";
@@ -123,8 +123,8 @@ export function volumeRoutes(d: RouteDeps): Route[] {
       returns: "{volumeName, volumeReplicas: LocalVolumeReplica[]}",
       handler: ({ params, query }) => {
         const lv = requireVolume(d, params.volumeName!);
-        const nameF = typeof query.volumeReplicaName === "string" && query.volumeReplicaName ? query.volumeReplicaName : undefined;
-        const stateF = typeof query.state === "string" && query.state ? query.state : undefined;
+        const nameF = queryString(query, "volumeReplicaName");
+        const stateF = queryString(query, "state");
         const items = c
           .list("lvr")
           .filter((r) => r.spec?.volumeName === nameOf(lv) && nameMatches(nameOf(r), nameF, true) && exactMatches(r.status?.state, stateF))
@@ -141,8 +141,8 @@ export function volumeRoutes(d: RouteDeps): Route[] {
       returns: "{volumeName, volumeMigrateOperations, VolumeConvertOperations, VolumeExpandOperations}",
       handler: ({ params, query }) => {
         const lv = requireVolume(d, params.volumeName!);
-        const nameF = typeof query.volumeEventName === "string" && query.volumeEventName ? query.volumeEventName : undefined;
-        const stateF = typeof query.state === "string" && query.state ? query.state : undefined;
+        const nameF = queryString(query, "volumeEventName");
+        const stateF = queryString(query, "state");
         const mine = <T extends KubeObject & { spec?: { volumeName?: string }; status?: { state?: string } }>(xs: T[]) =>
           xs.filter((o) => o.spec?.volumeName === nameOf(lv) && nameMatches(nameOf(o), nameF, true) && exactMatches(o.status?.state, stateF));
         return {

@@ -17,7 +17,7 @@ import { Finalizers, LocalDiskStates, ScParams, VolumeStates, diskPoolName, Devi
 import type { KubeClient } from "../../../kube/client.ts";
 import type { Logger } from "../../../kube/types.ts";
 import { silentLogger } from "../../../kube/types.ts";
-import { DiskDriver, unsupportedCapability, validateVolumeCapabilities, controllerCapabilities } from "../../../csi/capabilities.ts";
+import { DiskDriver, createVolumeHead, validateVolumeCapabilities, controllerCapabilities } from "../../../csi/capabilities.ts";
 import { chooseDisk, describeDisks, nodePreference, nodesInOrder, parseDiskParams, type CandidateDisk, type NodePreference } from "./disk-params.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../../kube/hwameistor.ts";
 import { holdsDisk, mutateLdvStatus, nodeOfLdv } from "../../../kube/local-disk-volume.ts";
@@ -30,7 +30,7 @@ import { formatBytes } from "../../../api/quantity.ts";
 import { waitUntil } from "../../../csi/wait.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import { filesystemOf, provisionSize } from "../../../csi/capacity.ts";
-import { assertSameCsiName, csiNameAnnotation, csiNameOf } from "../../../csi/volume-name.ts";
+import { assertSameCsiName, csiNameAnnotation } from "../../../csi/volume-name.ts";
 
 export interface DiskControllerOptions {
   client: KubeClient;
@@ -160,10 +160,7 @@ export function diskControllerService(o: DiskControllerOptions): ServiceHandlers
 
     async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
       // The CSI name may be any string; the LocalDiskVolume's name is derived from it (src/csi/volume-name.ts).
-      const { name: csiName, id: name } = csiNameOf(req.name);
-      const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      const why = unsupportedCapability(DiskDriver, caps);
-      if (why) throw invalid(`volume_capabilities: ${why}`);
+      const { csiName, name, caps } = createVolumeHead(DiskDriver, req);
       if (req.volume_content_source) throw invalid(`volume_content_source: ${DiskDriver.name} cannot create a volume from a snapshot or volume`);
       const params = parseDiskParams(req.parameters);
       const pref = nodePreference(req.accessibility_requirements);

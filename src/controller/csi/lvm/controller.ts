@@ -25,12 +25,19 @@ import { storageNodeViews } from "../../../api/placement/placement.ts";
 import type { KubeClient } from "../../../kube/client.ts";
 import { isConflict } from "../../../kube/transport.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
-import { LVM_DEFAULT_FS_TYPE, LvmDriver, unsupportedCapability, validateVolumeCapabilities, controllerCapabilities } from "../../../csi/capabilities.ts";
+import {
+  LVM_DEFAULT_FS_TYPE,
+  LvmDriver,
+  createVolumeHead,
+  unsupportedCapability,
+  validateVolumeCapabilities,
+  controllerCapabilities,
+} from "../../../csi/capabilities.ts";
 import type { CallContext, ServiceHandlers } from "../../../csi/server.ts";
 import type * as T from "../../../csi/types.ts";
 import { accessTypeOf, isVolumeId, pageOf, requireField, validateNodeId, validateVolumeId } from "../../../csi/validate.ts";
 import { filesystemOf } from "../../../csi/capacity.ts";
-import { assertSameCsiName, csiNameOf } from "../../../csi/volume-name.ts";
+import { assertSameCsiName } from "../../../csi/volume-name.ts";
 import { LVM_PARAMETER_DEFAULTS, capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
 import { provisionVolume } from "./provision.ts";
@@ -122,10 +129,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
 
     async CreateVolume(req: T.CreateVolumeRequest, ctx: CallContext): Promise<T.CreateVolumeResponse> {
       // The CSI name may be any string; the LocalVolume's name is derived from it (src/csi/volume-name.ts).
-      const { name: csiName, id: name } = csiNameOf(req.name);
-      const caps = requireField(req.volume_capabilities, "volume_capabilities");
-      const why = unsupportedCapability(LvmDriver, caps);
-      if (why) throw invalid(`volume_capabilities: ${why}`);
+      const { csiName, name, caps } = createVolumeHead(LvmDriver, req);
       const params = parseLvmParams(req.parameters, name);
       const { requiredBytes, limitBytes } = capacityOf(req.capacity_range, filesystemOf(caps, req.parameters, LVM_DEFAULT_FS_TYPE));
       const topology = nodeTopology(req.accessibility_requirements);
