@@ -15,6 +15,8 @@ interface ControllerFlags extends ServerFlags {
   metricsPort?: string;
   metricsHost: string;
   maxMigrateCount: string;
+  evictor: boolean;
+  failoverAssistant: boolean;
 }
 
 function positiveCount(v: string): number {
@@ -35,7 +37,9 @@ export function registerControllerCommand(program: Command): void {
     .option("--leader-election-id <id>", "this replica's identity in the Lease (default <hostname>_<pid>)")
     .option("--metrics-port <port>", "serve this process's /metrics (reconcile durations and errors, CSI latencies) on this port; unset = off")
     .option("--metrics-host <addr>", "address of the /metrics server", "127.0.0.1")
-    .option("--max-migrate-count <n>", "LocalVolumeMigrates that run at once", "1");
+    .option("--max-migrate-count <n>", "LocalVolumeMigrates that run at once", "1")
+    .option("--no-evictor", "do not run the evictor (drains and pod evictions then do not move volumes first)")
+    .option("--no-failover-assistant", "do not run the failover assistant (pods on an Offline node stay there)");
   serve(cmd, async (o: ControllerFlags, { log, client }) => {
     const metricsPort = parseMetricsPort(o.metricsPort);
     const ctl = await startController({
@@ -45,6 +49,8 @@ export function registerControllerCommand(program: Command): void {
       leaderElectionNamespace: o.leaderElectionNamespace,
       identity: o.leaderElectionId,
       maxMigrateCount: positiveCount(o.maxMigrateCount),
+      evictor: o.evictor,
+      failoverAssistant: o.failoverAssistant,
       log,
     });
     const metrics = metricsPort === undefined ? undefined : await serveMetrics({ port: metricsPort, host: o.metricsHost, log });

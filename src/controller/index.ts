@@ -62,6 +62,10 @@ export interface ControllerOptions {
   nodeStatePeriodMs?: number;
   /** --max-migrate-count: LocalVolumeMigrates running at once (default 1). */
   maxMigrateCount?: number;
+  /** Run the evictor (reference §4.3; default true). The original ships it as a Deployment of its own. */
+  evictor?: boolean;
+  /** Run the failover assistant (reference §4.5; default true). */
+  failoverAssistant?: boolean;
 }
 
 export interface RunningController extends Service {
@@ -79,10 +83,12 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   const rp = resizePolicyController({ client, log });
   const tpc = thinPoolClaimController({ client, log });
   const mig = migrateController({ client, log, maxMigrateCount: o.maxMigrateCount });
-  const evictor = evictorController({ client, log });
-  const failover = failoverController({ client, log });
+  const optional = [
+    ...(o.evictor === false ? [] : [evictorController({ client, log })]),
+    ...(o.failoverAssistant === false ? [] : [failoverController({ client, log })]),
+  ];
   const conv = convertController({ client, log });
-  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), evictor.start(), failover.start(), conv.start()]);
+  await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), ...optional.map((c) => c.start()), conv.start()]);
   const snaps = snapshotControllers({ client, log });
   await snaps.start();
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
@@ -96,7 +102,7 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
     await auditor.stop();
     await snaps.stop();
     lv.stop();
-    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), evictor.stop(), failover.stop(), conv.stop()]);
+    await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), ...optional.map((c) => c.stop()), conv.stop()]);
   };
 }
 

@@ -127,8 +127,6 @@ test("values the chart cannot honour fail the render, naming the value and the f
     [["drbd.enabled=true"], /drbd\.enabled=true: DRBD replication is not built/],
     [["replicator.enabled=true", "replicator.port=70000"], /replicator\.port=70000 is not a port number/],
     [["replicator.enabled=true", "replicator.logLevel=loud"], /replicator\.logLevel="loud": use debug, info, warn or error/],
-    [["evictor.enabled=true"], /evictor\.enabled=true: the evictor is not built .* set evictor\.enabled=false/],
-    [["failoverAssistant.enabled=true"], /failoverAssistant\.enabled=true: the failoverAssistant is not built/],
     [["auditor.enabled=false"], /auditor\.enabled=false: the auditor runs inside the controller/],
     [["apiserver.enabled=false"], /ui\.enabled=true with apiserver\.enabled=false: .* set ui\.enabled=false/],
     [["apiserver.auth.accessId="], /apiserver\.auth\.accessId is empty/],
@@ -220,6 +218,14 @@ test("node DaemonSet with localStorage.registrar.builtIn: no registrar sidecars,
   assert.ok(node.args!.includes("--plugin-registration-dir=/var/lib/kubelet/plugins_registry"));
   // the agent sees plugins_registry through its kubelet-root mount, at the host's path
   assert.equal(hostPathOf(ds, node, "/var/lib/kubelet"), "/var/lib/kubelet");
+});
+
+test("evictor and failoverAssistant run inside the controller; enabled=false turns each off there", () => {
+  const args = (set: string[]) => containerOf(find(render({ set }), "Deployment", "hwameistor-controller"), "controller").args!;
+  const on = args([]);
+  assert.ok(!on.includes("--no-evictor") && !on.includes("--no-failover-assistant"), "both on by default");
+  assert.ok(args(["evictor.enabled=false"]).includes("--no-evictor"));
+  assert.ok(args(["failoverAssistant.enabled=false"]).includes("--no-failover-assistant"));
 });
 
 test("node DaemonSet with replicator.enabled: the data plane container beside the agent, on the socket the agent dials", () => {

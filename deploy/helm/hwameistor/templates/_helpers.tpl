@@ -114,7 +114,7 @@ Values the chart cannot honour fail the render, before anything reaches the clus
 {{- fail "storageClass.enableHA=true needs replication: set replicator.enabled=true (the native data plane; nodes need /dev/fuse) or set storageClass.enableHA=false" -}}
 {{- end -}}
 {{- if .Values.drbd.enabled -}}
-{{- fail "drbd.enabled=true: DRBD replication is not built in this version of HwameiStor in TypeScript; set drbd.enabled=false (and storageClass.enableHA=false)" -}}
+{{- fail "drbd.enabled=true: DRBD replication is not built in this version of HwameiStor in TypeScript; set drbd.enabled=false and use replicator.enabled=true (the native data plane) for storageClass.enableHA" -}}
 {{- end -}}
 {{- if .Values.replicator.enabled -}}
 {{- $p := int .Values.replicator.port -}}
@@ -123,11 +123,6 @@ Values the chart cannot honour fail the render, before anything reaches the clus
 {{- end -}}
 {{- if not (has .Values.replicator.logLevel (list "debug" "info" "warn" "error")) -}}
 {{- fail (printf "replicator.logLevel=%q: use debug, info, warn or error" (toString .Values.replicator.logLevel)) -}}
-{{- end -}}
-{{- end -}}
-{{- range $c := list "evictor" "failoverAssistant" -}}
-{{- if (index $.Values $c).enabled -}}
-{{- fail (printf "%s.enabled=true: the %s is not built in this version of HwameiStor in TypeScript; set %s.enabled=false" $c $c $c) -}}
 {{- end -}}
 {{- end -}}
 {{- if ne .Release.Namespace "hwameistor" -}}
