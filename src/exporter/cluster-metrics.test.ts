@@ -70,6 +70,7 @@ test("storage node: capacity and volume count with kind Total/Free/Used, status 
           metadata: { name: "n1" },
           status: {
             state: "Ready",
+            replication: { available: false, reason: "no /dev/fuse" },
             pools: {
               LocalStorage_PoolHDD: {
                 totalCapacityBytes: 100,
@@ -100,6 +101,7 @@ test("storage node: capacity and volume count with kind Total/Free/Used, status 
     [1000, 998, 2],
   );
   assert.equal(find(s, "hwameistor_localstoragenode_status", { nodeName: "n1", status: "Ready" })[0]!.value, 1);
+  assert.equal(find(s, "hwameistor_localstoragenode_replication_available", { node_name: "n1" })[0]!.value, 0);
 });
 
 test("volumes: LVM and disk volumes on the same metrics; replicas; operations' age and status", () => {
@@ -126,7 +128,7 @@ test("volumes: LVM and disk volumes on the same metrics; replicas; operations' a
         {
           metadata: { name: "pvc-1-abc" },
           spec: { nodeName: "n2", poolName: "LocalStorage_PoolHDD", volumeName: "pvc-1" },
-          status: { allocatedCapacityBytes: 2048, state: "Ready", synced: true },
+          status: { allocatedCapacityBytes: 2048, state: "Ready", synced: true, resync: { doneBytes: 3, totalBytes: 8, dirtyBytes: 5 } },
         },
       ],
       migrates: [
@@ -153,6 +155,8 @@ test("volumes: LVM and disk volumes on the same metrics; replicas; operations' a
   assert.equal(find(s, "hwameistor_localvolumereplica_capacity", { nodeName: "n2", poolName: "HDD", volumeName: "pvc-1" })[0]!.value, 2048);
   assert.equal(find(s, "hwameistor_localvolumereplica_status", { status: "Ready" }).length, 1);
   assert.equal(find(s, "hwameistor_localvolumereplica_synced", { volume_name: "pvc-1" })[0]!.value, 1);
+  const resync = (kind: string) => find(s, "hwameistor_localvolumereplica_resync_bytes", { volume_name: "pvc-1", node_name: "n2", kind })[0]!.value;
+  assert.deepEqual([resync("done"), resync("total"), resync("dirty")], [3, 8, 5]);
   assert.equal(
     find(s, "hwameistor_localvolumemigrate_duration", { volumeName: "pvc-1", startTime: "2026-12-04 10:00:00 +0000 UTC", from: "n2", to: "n3" })[0]!.value,
     90,

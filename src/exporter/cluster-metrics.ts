@@ -91,6 +91,18 @@ export const CLUSTER_METRICS = {
     labels: ["node_name", "pool_name", "volume_name", "state"],
     ours: true,
   },
+  lvrResyncBytes: {
+    name: "hwameistor_localvolumereplica_resync_bytes",
+    help: "A replica's resync as its primary's data plane reports it (status.resync): kind done, total or dirty (ours).",
+    labels: ["node_name", "pool_name", "volume_name", "kind"],
+    ours: true,
+  },
+  lsnReplicationAvailable: {
+    name: "hwameistor_localstoragenode_replication_available",
+    help: "1 when the node's data plane can replicate volumes (status.replication.available), else 0; absent on nodes without one (ours).",
+    labels: ["node_name"],
+    ours: true,
+  },
   ldSmartHealth: {
     name: "hwameistor_localdisk_smart_health",
     help: "1 for the disk's SMART overall health (Passed or Failed) where SMART is supported (ours).",
@@ -192,6 +204,8 @@ export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
   for (const n of s.localStorageNodes) {
     const node = n.metadata?.name ?? "";
     add("lsnStatus", { nodeName: node, status: str(n.status?.state) }, 1);
+    const repl = n.status?.replication;
+    if (repl) add("lsnReplicationAvailable", { node_name: node }, repl.available ? 1 : 0);
     for (const [poolName, pool] of Object.entries<any>(n.status?.pools ?? {})) {
       const p = unifiedPoolName(poolName);
       for (const [kind, cap, cnt] of [
@@ -232,6 +246,8 @@ export function clusterSamples(s: ClusterSnapshot, nowMs: number): Sample[] {
     const ours = { node_name: base.nodeName, pool_name: base.poolName, volume_name: base.volumeName };
     add("lvrSynced", ours, r.status?.synced ? 1 : 0);
     if (r.status?.haState?.state) add("lvrHaState", { ...ours, state: str(r.status.haState.state) }, 1);
+    const rs = r.status?.resync;
+    if (rs) for (const kind of ["done", "total", "dirty"] as const) add("lvrResyncBytes", { ...ours, kind }, num(rs[`${kind}Bytes`]));
   }
 
   const age = (o: Obj) => Math.max(0, (nowMs - new Date(o.metadata?.creationTimestamp ?? nowMs).getTime()) / 1000);
