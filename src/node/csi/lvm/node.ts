@@ -87,6 +87,14 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   async function kernelDevice(volume: string, devPath: string): Promise<string> {
     const real = (await ifExists(realpath(devPath))) ?? "";
     if (!real || !isBlockDevice(real)) {
+      // A replicated volume's device appears when this node's data plane serves it as primary with I/O running
+      // (after a failover: once the lost peer is outdated); until then the caller retries, as for ControllerPublish.
+      const lv = await o.c.lv.get(volume).catch(() => undefined);
+      if (lv && isReplicatedVolume(lv)) {
+        throw new HwError("UNAVAILABLE", "ReplicaNotReady", `volume ${volume}: the data plane on node ${o.nodeName} has not exposed its device yet`, {
+          hint: "retry; it is exposed once this node's data plane is the primary and its I/O is not suspended (LocalVolumeReplica status.haState)",
+        });
+      }
       throw new HwError("FAILED_PRECONDITION", "ReplicaDeviceMissing", `device ${devPath} of volume ${volume} is not present on node ${o.nodeName}`, {
         hint: "the node agent re-attaches replica devices on start (activateAll); check the LocalVolumeReplica's Ready condition",
       });
