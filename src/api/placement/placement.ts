@@ -171,11 +171,13 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
 /** Whether `pool` can take `count` more volumes of `requiredBytes` in all; undefined if yes, else why not. */
 export function poolRejects(pool: PoolCapacity | undefined, poolName: string, requiredBytes: number, count = 1): string | undefined {
   if (!pool) return `no ${poolName} pool`;
-  if (pool.volumeLimitBytes !== undefined && requiredBytes > pool.volumeLimitBytes)
-    return `${poolName} holds volumes of at most ${formatBytes(pool.volumeLimitBytes)} (volumeCapacityBytesLimit; one disk of an XFS pool), needs ${formatBytes(requiredBytes)}`;
+  // Free space first: it is the usual reason, and a pool's volume limit is its size unless one volume must fit
+  // one of its disks (the file engine's one XFS per disk).
   const room = pool.totalBytes - pool.usedBytes;
   if (requiredBytes > room)
     return `${poolName} has ${formatBytes(Math.max(0, room))} free${pool.pendingCount ? ` (after ${pool.pendingCount} pending volume(s))` : ""}, needs ${formatBytes(requiredBytes)}`;
+  if (pool.volumeLimitBytes !== undefined && requiredBytes > pool.volumeLimitBytes)
+    return `${poolName} holds volumes of at most ${formatBytes(pool.volumeLimitBytes)} (volumeCapacityBytesLimit: a volume must fit one disk of this pool), needs ${formatBytes(requiredBytes)}`;
   if (pool.usedVolumeCount + count > pool.totalVolumeCount) return `${poolName} holds ${pool.usedVolumeCount} of ${pool.totalVolumeCount} volumes`;
   return undefined;
 }
