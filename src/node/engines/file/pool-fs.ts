@@ -27,7 +27,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { HwError } from "../../../api/errors.ts";
+import { HwError, isHwError } from "../../../api/errors.ts";
 import type { PoolClass } from "../../../api/names.ts";
 import * as btrfs from "../../../host/btrfs/btrfs.ts";
 import { deviceSizeBytes } from "../../../host/blkdev.ts";
@@ -420,6 +420,14 @@ export async function replacePoolDevice(
       hint: "name an empty disk that belongs to no pool",
     });
   }
+  // `replace start` returns before the kernel reports the replace: for a moment the status says "Never started"
+  // and the old member is still listed. A target that already carries this filesystem's UUID, or that the kernel
+  // holds, was started on: poll again instead of starting twice (which would refuse the now non-empty target).
+  const target = await probeFilesystem(newDev, opts).catch((e: unknown) => {
+    if (isHwError(e) && e.code === "UNAVAILABLE") return "held" as const;
+    throw e;
+  });
+  if (target === "held" || (target?.type === "btrfs" && target.uuid === show.uuid)) return { done: false, percent: 0, rec };
   await btrfs.replaceStart(oldDev, newDev, l.mountPoint, opts);
   return { done: false, percent: 0, rec };
 }
