@@ -141,6 +141,12 @@ test("filter: provisioned volumes pin the pod to their replicas (table)", () => 
   }
   const v = filterAndScore(pod(["a"]), ["n1"], { ...base(), pvcs: [bound], lvs: [boundLv("pvc-1", ["n2"])] });
   assert.match(v.failed.n1!, /no replica of volume pvc-1 .*replicas on n2/);
+  // A replica's node whose LocalStorageNode went Offline (agent's lease expired) is no place for the pod.
+  const st = base();
+  st.lsns = st.lsns.map((n) => (n.metadata?.name === "n1" ? { ...n, status: { ...n.status, state: "Offline" } } : n));
+  const off = filterAndScore(pod(["a"]), ["n1", "n2", "n3"], { ...st, pvcs: [bound], lvs: [boundLv("pvc-1", ["n1", "n3"])] });
+  assert.deepEqual(Object.keys(off.failed).sort(), ["n1", "n2"]);
+  assert.match(off.failed.n1!, /LocalStorageNode is Offline .*cannot serve volume pvc-1/);
 });
 
 test("filter: a volume group of the pod binds the new volume to the group's node", () => {

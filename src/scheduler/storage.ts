@@ -296,6 +296,7 @@ function lvmFilter(
   const lvm = plan.volumes.filter((v) => v.kind === "lvm");
   if (!lvm.length) return () => undefined;
   const lsnNames = new Set(state.lsns.map((n) => n.metadata?.name ?? ""));
+  const offline = new Set(state.lsns.filter((n) => n.status?.state === NodeStates.Offline).map((n) => n.metadata?.name ?? ""));
   const lvByName = new Map(state.lvs.map((lv) => [lv.metadata?.name ?? "", lv]));
   const checks: Array<(node: string) => string | undefined> = [];
 
@@ -312,6 +313,11 @@ function lvmFilter(
     const published = lv.status?.publishedNode;
     checks.push((node) => {
       if (migrating) return `volume ${v.volumeName} of persistentvolumeclaim "${v.pvc}" is being migrated: the pod waits until the migration completes`;
+      // A node whose agent's lease expired serves no replica, even while its Node still looks Ready (the node
+      // lifecycle marks it Unknown only after its grace period): a pod the failover assistant moved must not
+      // land there again.
+      if (offline.has(node))
+        return `node's LocalStorageNode is Offline (its node agent's lease expired): it cannot serve volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}")`;
       if (!replicas.has(node))
         return `node has no replica of volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}"; replicas on ${[...replicas].sort().join(", ") || "no node yet"})`;
       if (published && published !== node) return `volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}") is published on node ${published}`;
