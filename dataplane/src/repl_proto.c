@@ -67,19 +67,24 @@ int frame_read(struct frame_reader *r, struct frame_hdr *h, char **payload) {
   r->start += sizeof *h;
   if (h->magic != FRAME_MAGIC || h->length > DP_MAX_IO + 65536) return -EPROTO;
   if (!h->length) return 0;
+  size_t have = r->end - r->start < h->length ? r->end - r->start : h->length;
+  int rc = frame_recv_payload(r->fd, h, r->buf + r->start, have, payload);
+  r->start += have;
+  return rc;
+}
+
+int frame_recv_payload(int fd, const struct frame_hdr *h, const char *buffered, size_t have, char **out) {
   char *p = malloc(h->length + 1);
   if (!p) abort();
-  size_t have = r->end - r->start < h->length ? r->end - r->start : h->length;
-  memcpy(p, r->buf + r->start, have);
-  r->start += have;
-  int rc = have < h->length ? read_full(r->fd, p + have, h->length - have) : 0;
+  if (have) memcpy(p, buffered, have);
+  int rc = have < h->length ? read_full(fd, p + have, h->length - have) : 0;
   if (rc == 0 && !frame_crc_ok(h, p)) rc = -EBADMSG;
   if (rc) {
     free(p);
     return rc;
   }
   p[h->length] = '\0';
-  *payload = p;
+  *out = p;
   return 0;
 }
 

@@ -59,6 +59,9 @@ struct frame_reader {
 int frame_read(struct frame_reader *r, struct frame_hdr *h, char **payload);
 /* Whether a whole frame header is already buffered (the next frame_read will not block for it). */
 bool frame_reader_ready(const struct frame_reader *r);
+/* A frame's payload after its header: `have` bytes already read (`buffered`), the rest from fd; checks the CRC.
+ * *out is malloc'd and NUL-terminated, also for an empty payload. 0 or -errno. */
+int frame_recv_payload(int fd, const struct frame_hdr *h, const char *buffered, size_t have, char **out);
 const char *frame_type_name(uint16_t t);
 const char *nack_reason_name(uint16_t r);
 /* TCP: nodelay, keepalive with short probes (a dead peer is found in seconds, not hours). */

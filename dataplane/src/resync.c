@@ -58,19 +58,7 @@ static void set_error(struct peer *p, const char *fmt, const char *a, const char
 }
 
 /* Reads one frame's payload into a malloc'd buffer (NUL-terminated). */
-static int recv_payload(int fd, const struct frame_hdr *h, char **out) {
-  char *buf = malloc(h->length + 1);
-  if (!buf) abort();
-  int rc = h->length ? read_full(fd, buf, h->length) : 0;
-  if (rc == 0 && !frame_crc_ok(h, buf)) rc = -EBADMSG;
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  buf[h->length] = '\0';
-  *out = buf;
-  return 0;
-}
+static int recv_payload(int fd, const struct frame_hdr *h, char **out) { return frame_recv_payload(fd, h, NULL, 0, out); }
 
 /* The peer's refusal: StaleEpoch fences this volume (a newer primary exists). */
 static void handle_nack(struct peer *p, const struct frame_hdr *h, const char *msg) {
