@@ -1,4 +1,4 @@
-// Loads the vendored CSI v1.12 spec (proto/csi.proto) once per process. proto-loader resolves the
+// Loads the vendored CSI v1.12 spec (the repository's proto/csi.proto) once per process. proto-loader resolves the
 // google/protobuf imports from the protobufjs package's own copies (includeDirs), so nothing is fetched.
 // Options: keepCase (field names exactly as on the wire: volume_id), int64 as decimal strings (capacities
 // exceed 2^53 only in theory, but strings keep them exact), enums as their names, defaults filled in.
@@ -8,7 +8,12 @@ import * as protoLoader from "@grpc/proto-loader";
 import { createRequire } from "node:module";
 import path from "node:path";
 
-export const CSI_PROTO_PATH = path.join(import.meta.dirname, "proto", "csi.proto");
+/**
+ * The protocol definitions (proto/ at the repository root, see proto/README.md): two levels above this module
+ * both as source (src/csi/) and as built JavaScript (dist/csi/), so one path serves both layouts.
+ */
+export const PROTO_DIR = path.join(import.meta.dirname, "..", "..", "proto");
+export const CSI_PROTO_PATH = path.join(PROTO_DIR, "csi.proto");
 
 export type CsiServiceName = "Identity" | "Controller" | "Node";
 

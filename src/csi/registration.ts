@@ -1,4 +1,4 @@
-// Kubelet plugin registration (pluginregistration v1, proto/pluginregistration.proto), both sides:
+// Kubelet plugin registration (pluginregistration v1, the repository's proto/pluginregistration.proto), both sides:
 // - `startRegistrationServer`: what csi-node-driver-registrar does for a driver — serves
 //   `<registrationDir>/<driver>-reg.sock` answering GetInfo {type CSIPlugin, name, endpoint, versions} and
 //   recording the kubelet's NotifyRegistrationStatus.
@@ -12,8 +12,9 @@ import * as protoLoader from "@grpc/proto-loader";
 import fs from "node:fs";
 import path from "node:path";
 import { HwError } from "../api/errors.ts";
+import { PROTO_DIR } from "./proto.ts";
 
-export const REGISTRATION_PROTO_PATH = path.join(import.meta.dirname, "proto", "pluginregistration.proto");
+export const REGISTRATION_PROTO_PATH = path.join(PROTO_DIR, "pluginregistration.proto");
 export const CSI_PLUGIN_TYPE = "CSIPlugin";
 export const CSI_SUPPORTED_VERSIONS = ["1.0.0"];
 

@@ -1,6 +1,6 @@
 // The project's own CSI conformance tests (issue 15): the CSI spec's MUSTs for every RPC the two drivers
 // serve, run against the real processes (test/conformance/cluster.ts) with the parameters a user's
-// StorageClass carries. Written from the spec's comments (src/csi/proto/csi.proto) and the cases
+// StorageClass carries. Written from the spec's comments (proto/csi.proto) and the cases
 // kubernetes-csi/csi-test's sanity suite documents; no code of theirs.
 //
 // One suite, two drivers. Whether a section applies is decided by what the driver ADVERTISES: an

@@ -1,5 +1,5 @@
 // The image's runtime stage without a Docker engine: the same install steps in a scratch directory — the
-// production dependencies only (`npm ci --omit=dev`: no tsx, no typescript), the built dist/, bin/, the CRDs
+// production dependencies only (`npm ci --omit=dev`: no tsx, no typescript), the built dist/, bin/, proto/, the CRDs
 // and ui/dist, exactly the paths deploy/Dockerfile copies — then every role started from there: each
 // command's --help, the API server serving /healthz, the webhook and the scheduler extender serving /healthz
 // over HTTPS against it, the exporter's /healthz, and the REST server serving the dashboard from ui/dist.
@@ -32,7 +32,7 @@ before(() => {
   const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
   const runtime = docker.slice(docker.indexOf("AS runtime"));
   const copies = [...runtime.matchAll(/^COPY (?:--from=\S+ )?(\S+) (\S+)$/gm)].map((m) => m[2]);
-  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "deploy/crds", "ui/dist", "dataplane/build/hwameistor-dataplane"]);
+  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "proto", "deploy/crds", "ui/dist", "dataplane/build/hwameistor-dataplane"]);
   // the data plane stage builds it with the checkout's Makefile (scripts/install-deps.sh: make -C dataplane)
   assert.match(docker, /FROM \S+ AS dataplane\n(?:.*\n)*?RUN make -s -C dataplane\n/);
   // the ui stage builds ui/ from its own lockfile, as scripts/install-deps.sh does in the checkout
@@ -49,14 +49,8 @@ before(() => {
     ["-p", join(REPO, "tsconfig.build.json"), "--outDir", join(dir, "dist"), "--incremental", "false", "--sourceMap", "false"],
     { stdio: "pipe" },
   );
-  execFileSync("bash", [
-    "-c",
-    'cd "$1" && find src -name "*.proto" -not -path "*/testdata/*" | while read -r f; do mkdir -p "$2/dist/$(dirname "${f#src/}")"; cp "$f" "$2/dist/${f#src/}"; done',
-    "_",
-    REPO,
-    dir,
-  ]);
   cpSync(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
+  cpSync(join(REPO, "proto"), join(dir, "proto"), { recursive: true });
   cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
   if (UI_BUILT) cpSync(join(REPO, "ui/dist"), join(dir, "ui/dist"), { recursive: true });
   if (DATAPLANE_BUILT) cpSync(DATAPLANE_BIN, join(dir, "dataplane/build/hwameistor-dataplane"));
@@ -72,7 +66,7 @@ test("production install: no TypeScript tooling in node_modules, dist/ is JavaSc
   for (const dev of ["tsx", "typescript", "eslint", "kubernetes-models"])
     assert.ok(!existsSync(join(dir, "node_modules", dev)), `${dev} installed in the runtime stage`);
   assert.ok(existsSync(join(dir, "dist/cli/main.js")));
-  assert.ok(existsSync(join(dir, "dist/csi/proto/csi.proto")));
+  assert.ok(existsSync(join(dir, "proto/csi.proto")));
 });
 
 test("every role answers --help from the runtime layout", () => {
