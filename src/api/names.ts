@@ -9,29 +9,38 @@ export const GROUP = "hwameistor.io";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}` as const;
 
-export const Kinds = {
-  LocalDisk: "LocalDisk",
-  LocalDiskNode: "LocalDiskNode",
-  LocalDiskClaim: "LocalDiskClaim",
-  LocalDiskVolume: "LocalDiskVolume",
-  LocalDiskAction: "LocalDiskAction",
-  LocalStorageNode: "LocalStorageNode",
-  LocalVolume: "LocalVolume",
-  LocalVolumeReplica: "LocalVolumeReplica",
-  LocalVolumeGroup: "LocalVolumeGroup",
-  LocalVolumeMigrate: "LocalVolumeMigrate",
-  LocalVolumeConvert: "LocalVolumeConvert",
-  LocalVolumeExpand: "LocalVolumeExpand",
-  LocalVolumeSnapshot: "LocalVolumeSnapshot",
-  LocalVolumeReplicaSnapshot: "LocalVolumeReplicaSnapshot",
-  LocalVolumeSnapshotRestore: "LocalVolumeSnapshotRestore",
-  LocalVolumeReplicaSnapshotRestore: "LocalVolumeReplicaSnapshotRestore",
-  ThinPoolClaim: "ThinPoolClaim",
-  ResizePolicy: "ResizePolicy",
-  Event: "Event",
-  Cluster: "Cluster",
-} as const;
-export type Kind = (typeof Kinds)[keyof typeof Kinds];
+/**
+ * A string enum whose keys are its values (`{ Ready: "Ready", … }`), declared once as the list of its values
+ * (which CRD schemas take as their `enum`); an enum whose wire value differs from its name spells that entry out.
+ */
+/** The union of an enum object's values. */
+export type ValueOf<T> = T[keyof T];
+
+const enumOf = <const T extends readonly string[]>(values: T) => Object.fromEntries(values.map((v) => [v, v])) as { readonly [K in T[number]]: K };
+
+export const Kinds = enumOf([
+  "LocalDisk",
+  "LocalDiskNode",
+  "LocalDiskClaim",
+  "LocalDiskVolume",
+  "LocalDiskAction",
+  "LocalStorageNode",
+  "LocalVolume",
+  "LocalVolumeReplica",
+  "LocalVolumeGroup",
+  "LocalVolumeMigrate",
+  "LocalVolumeConvert",
+  "LocalVolumeExpand",
+  "LocalVolumeSnapshot",
+  "LocalVolumeReplicaSnapshot",
+  "LocalVolumeSnapshotRestore",
+  "LocalVolumeReplicaSnapshotRestore",
+  "ThinPoolClaim",
+  "ResizePolicy",
+  "Event",
+  "Cluster",
+]);
+export type Kind = ValueOf<typeof Kinds>;
 
 export interface KindNames {
   kind: Kind;
@@ -296,9 +305,9 @@ export const ScParamValues = {
 
 // ---------------------------------------------------------------- pools (§2.3, §6)
 
-export const PoolClasses = { HDD: "HDD", SSD: "SSD", NVMe: "NVMe" } as const;
-export type PoolClass = (typeof PoolClasses)[keyof typeof PoolClasses];
-export const POOL_CLASSES: readonly PoolClass[] = ["HDD", "SSD", "NVMe"];
+export const POOL_CLASSES = ["HDD", "SSD", "NVMe"] as const;
+export const PoolClasses = enumOf(POOL_CLASSES);
+export type PoolClass = ValueOf<typeof PoolClasses>;
 
 export const PoolTypes = { Regular: "REGULAR" } as const;
 
@@ -350,12 +359,8 @@ export const localStorageWorkerLease = (node: string): string => `${Leases.Local
 export const localDiskManagerWorkerLease = (node: string): string => `${Leases.LocalDiskManagerWorkerPrefix}${node}`;
 
 /** LocalDisk / LocalDiskClaim `owner`. */
-export const Owners = {
-  LocalStorage: "local-storage",
-  LocalDiskManager: "local-disk-manager",
-  System: "system",
-} as const;
-export type Owner = (typeof Owners)[keyof typeof Owners];
+export const Owners = { LocalStorage: "local-storage", LocalDiskManager: "local-disk-manager", System: "system" } as const;
+export type Owner = ValueOf<typeof Owners>;
 
 export const ObjectNames = {
   /** LocalDisk name prefix (`localdisk-<md5hex>`); disks without it are ignored by claims. */
@@ -380,104 +385,65 @@ export const ObjectNames = {
 /** Volume / replica / snapshot states. */
 export const VolumeStates = {
   Empty: "",
-  Creating: "Creating",
-  Created: "Created",
-  Ready: "Ready",
-  NotReady: "NotReady",
-  ToBeDeleted: "ToBeDeleted",
-  Deleted: "Deleted",
+  ...enumOf(["Creating", "Created", "Ready", "NotReady", "ToBeDeleted", "Deleted"]),
   /** QUIRK (original const VolumeStateToBeUnmount): the "to be unmounted" state's value is `ToBeMounted`. */
   ToBeUnmount: "ToBeMounted",
   /** Replica only; unused by the original. */
   Invalid: "Invalid",
 } as const;
-export type VolumeState = (typeof VolumeStates)[keyof typeof VolumeStates];
+export type VolumeState = ValueOf<typeof VolumeStates>;
 
 /** Migrate / convert / expand / restore states. */
 export const OperationStates = {
   Empty: "",
-  Submitted: "Submitted",
-  AddReplica: "AddReplica",
-  SyncReplica: "SyncReplica",
-  PruneReplica: "PruneReplica",
-  InProgress: "InProgress",
-  Completed: "Completed",
-  ToBeAborted: "ToBeAborted",
+  ...enumOf(["Submitted", "AddReplica", "SyncReplica", "PruneReplica", "InProgress", "Completed", "ToBeAborted", "Aborted", "Failed"]),
   /** Original const name OperationStateAborting, value `Cancelled`. */
   Aborting: "Cancelled",
-  Aborted: "Aborted",
-  Failed: "Failed",
 } as const;
-export type OperationState = (typeof OperationStates)[keyof typeof OperationStates];
+export type OperationState = ValueOf<typeof OperationStates>;
 
 /** LocalStorageNode / LocalDiskNode states. */
-export const NodeStates = { Ready: "Ready", Maintain: "Maintain", Offline: "Offline" } as const;
-export type NodeState = (typeof NodeStates)[keyof typeof NodeStates];
+export const NodeStates = enumOf(["Ready", "Maintain", "Offline"]);
+export type NodeState = ValueOf<typeof NodeStates>;
 
 /** Disk states inside a pool (LocalDevice). */
-export const DeviceStates = { Available: "Available", InUse: "InUse", Offline: "Offline" } as const;
+export const DeviceStates = enumOf(["Available", "InUse", "Offline"]);
 
 /** LocalVolumeReplica `status.haState.state`. */
-export const HAStates = { Consistent: "Consistent", Inconsistent: "Inconsistent", Up: "Up", Down: "Down" } as const;
+export const HAStates = enumOf(["Consistent", "Inconsistent", "Up", "Down"]);
 
 /** LocalDisk `spec.state` (connectivity). */
-export const LocalDiskStates = { Active: "Active", Inactive: "Inactive", Unknown: "Unknown" } as const;
 export const LOCAL_DISK_STATES = ["Active", "Inactive", "Unknown"] as const;
+export const LocalDiskStates = enumOf(LOCAL_DISK_STATES);
 
 /** LocalDisk `status.claimState`. `Reserved` is never written by the original (reservation is spec.reserved). */
-export const LocalDiskClaimStates = { Bound: "Bound", Reserved: "Reserved", Available: "Available", Pending: "Pending" } as const;
 export const LOCAL_DISK_CLAIM_STATES = ["Bound", "Reserved", "Available", "Pending"] as const;
+export const LocalDiskClaimStates = enumOf(LOCAL_DISK_CLAIM_STATES);
 
 /** LocalDiskClaim `status.status`. */
-export const DiskClaimStates = {
-  Bound: "Bound",
-  Pending: "Pending",
-  Extending: "Extending",
-  Consumed: "Consumed",
-  ToBeDeleted: "ToBeDeleted",
-  Deleted: "Deleted",
-} as const;
 export const DISK_CLAIM_STATES = ["Bound", "Pending", "Extending", "Consumed", "ToBeDeleted", "Deleted"] as const;
+export const DiskClaimStates = enumOf(DISK_CLAIM_STATES);
 
 /** ThinPoolClaim `status.status`. */
-export const ThinPoolClaimStates = {
-  Empty: "",
-  Pending: "Pending",
-  ToBeConsumed: "ToBeConsumed",
-  Consumed: "Consumed",
-  ToBeDeleted: "ToBeDeleted",
-  Deleted: "Deleted",
-} as const;
-export const THIN_POOL_CLAIM_STATES = ["", "Pending", "ToBeConsumed", "Consumed", "ToBeDeleted", "Deleted"] as const;
+export const ThinPoolClaimStates = { Empty: "", ...enumOf(["Pending", "ToBeConsumed", "Consumed", "ToBeDeleted", "Deleted"]) } as const;
+export const THIN_POOL_CLAIM_STATES = Object.values(ThinPoolClaimStates);
 
 /** LocalDiskVolume mount point `phase`. */
-export const MountPointPhases = {
-  Empty: "",
-  ToBeMounted: "ToBeMounted",
-  ToBeUnMount: "ToBeUnMount",
-  Mounted: "Mounted",
-  NotReady: "NotReady",
-} as const;
+export const MountPointPhases = { Empty: "", ...enumOf(["ToBeMounted", "ToBeUnMount", "Mounted", "NotReady"]) } as const;
 
-export const AccessTypes = { Block: "Block", Mount: "Mount" } as const;
+export const AccessTypes = enumOf(["Block", "Mount"]);
 
-export const SmartResults = { Passed: "Passed", Failed: "Failed" } as const;
+export const SmartResults = enumOf(["Passed", "Failed"]);
 
 /** LocalDisk diskAttributes.devType of a whole disk (the only one claims take). */
 export const DEV_TYPE_DISK = "disk";
 
-export const StorageNodeConditionTypes = {
-  Available: "Available",
-  UnAvailable: "UnAvailable",
-  Progressing: "Progressing",
-  ExpandFailure: "ExpandFailure",
-  ExpandSuccess: "ExpandSuccess",
-} as const;
+export const StorageNodeConditionTypes = enumOf(["Available", "UnAvailable", "Progressing", "ExpandFailure", "ExpandSuccess"]);
 
-export const ConditionStatuses = { True: "True", False: "False", Unknown: "Unknown" } as const;
+export const ConditionStatuses = enumOf(["True", "False", "Unknown"]);
 
 /** LocalVolumeReplica / LocalVolumeReplicaSnapshot condition types (reason = type). */
-export const ReplicaConditionTypes = { Submit: "Submit", Create: "Create", Ready: "Ready" } as const;
+export const ReplicaConditionTypes = enumOf(["Submit", "Create", "Ready"]);
 
 export const ThinPoolConditions = {
   Type: "PoolState",
@@ -488,8 +454,8 @@ export const ThinPoolConditions = {
 export const RestoreTypes = { Rollback: "rollback", Create: "create" } as const;
 export const RESTORE_TYPES = ["rollback", "create"] as const;
 
-export const VolumeEncryptTypes = { LUKS: "LUKS" } as const;
 export const VOLUME_ENCRYPT_TYPES = ["LUKS"] as const;
+export const VolumeEncryptTypes = enumOf(VOLUME_ENCRYPT_TYPES);
 
 export const ThinOriginTypes = { Volume: "volume", Snapshot: "snapshot" } as const;
 
@@ -497,50 +463,42 @@ export const DiskActions = { Reserve: "reserve", Replace: "replace" } as const;
 /** `replace` is this implementation's (the original's disk replacement lived in a separate project). */
 export const DISK_ACTIONS = ["reserve", "replace"] as const;
 /** LocalDiskAction `replace`: `status.state`. */
-export const DiskReplaceStates = { Replacing: "Replacing", Succeeded: "Succeeded", Failed: "Failed" } as const;
-export const DISK_REPLACE_STATES = ["", "Replacing", "Succeeded", "Failed"] as const;
+export const DiskReplaceStates = enumOf(["Replacing", "Succeeded", "Failed"]);
+export const DISK_REPLACE_STATES = ["", ...Object.values(DiskReplaceStates)] as const;
 
 /** Event CR `spec.resourceType`. */
-export const EventResourceTypes = {
-  Cluster: "Cluster",
-  StorageNode: "StorageNode",
-  DiskNode: "DiskNode",
-  Pool: "Pool",
-  Volume: "Volume",
-  DiskVolume: "DiskVolume",
-  Disk: "Disk",
-} as const;
 export const EVENT_RESOURCE_TYPES = ["Cluster", "StorageNode", "DiskNode", "Pool", "Volume", "DiskVolume", "Disk"] as const;
+export const EventResourceTypes = enumOf(EVENT_RESOURCE_TYPES);
 
 /** Event record `action` (§10). */
-export const EventActions = {
-  Install: "Install",
-  Change: "Change",
-  Add: "Add",
-  Remove: "Remove",
-  StateChange: "StateChange",
-  CapacityExpand: "CapacityExpand",
-  Create: "Create",
-  Delete: "Delete",
-  Mount: "Mount",
-  Unmount: "Unmount",
-  Migrate: "Migrate",
-  Convert: "Convert",
-  Expand: "Expand",
-  Allocate: "Allocate",
-  Relocate: "Relocate",
-  Reserve: "Reserve",
-  Release: "Release",
-} as const;
+export const EventActions = enumOf([
+  "Install",
+  "Change",
+  "Add",
+  "Remove",
+  "StateChange",
+  "CapacityExpand",
+  "Create",
+  "Delete",
+  "Mount",
+  "Unmount",
+  "Migrate",
+  "Convert",
+  "Expand",
+  "Allocate",
+  "Relocate",
+  "Reserve",
+  "Release",
+]);
 
 /** Event record `state` of operation records (§10). */
-export const EventRecordStates = { Submit: "Submit", Start: "Start", Complete: "Complete", Abort: "Abort" } as const;
+export const EventRecordStates = enumOf(["Submit", "Start", "Complete", "Abort"]);
 
 /** Cluster `status.phase` (§1.18). */
-export const ClusterPhases = { Empty: "", ToReserve: "ToReserve", Reserved: "Reserved", CreatedLDC: "CreatedLDC" } as const;
+export const ClusterPhases = { Empty: "", ...enumOf(["ToReserve", "Reserved", "CreatedLDC"]) } as const;
 /** Cluster componentStatus health. */
 /** componentStatus health values: the original's `Normal`, and ours for the other case (approximation). */
-export const ComponentHealth = { Normal: "Normal", Abnormal: "Abnormal" } as const;
+export const ComponentHealth = enumOf(["Normal", "Abnormal"]);
 export const COMPONENT_HEALTH_NORMAL = ComponentHealth.Normal;
 
 /** The Cluster resource the dev cluster creates (the operator's sample is named the same). */
@@ -567,15 +525,15 @@ export const ScDefaults = {
 } as const;
 
 /** Kubernetes Event reasons the original emits. */
-export const EventReasons = {
-  LocalDiskRelease: "LocalDiskRelease",
-  LocalDiskClaimAssignFail: "LocalDiskClaimAssignFail",
-  ThinPoolClaimFail: "ThinPoolClaimFail",
-  ThinPoolClaimSucceed: "ThinPoolClaimSucceed",
-  DiskReplaceStarted: "DiskReplaceStarted",
-  DiskReplaced: "DiskReplaced",
-  DiskReplaceFailed: "DiskReplaceFailed",
-} as const;
+export const EventReasons = enumOf([
+  "LocalDiskRelease",
+  "LocalDiskClaimAssignFail",
+  "ThinPoolClaimFail",
+  "ThinPoolClaimSucceed",
+  "DiskReplaceStarted",
+  "DiskReplaced",
+  "DiskReplaceFailed",
+]);
 
 /** The namespace HwameiStor's own namespaced objects live in (Lease, ConfigMap hwameistor-smart-result). */
 export const HWAMEISTOR_NAMESPACE = "hwameistor";

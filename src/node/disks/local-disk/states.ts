@@ -14,9 +14,9 @@
 // `spec.reserved` is not a claim state (the original never writes `Reserved`): reserving and unreserving are
 // plain spec edits that work in every state; claims skip reserved disks.
 import type { LocalDiskSpec } from "../../../api/kinds/local-disk.ts";
-import { EventReasons, LocalDiskClaimStates, Owners } from "../../../api/names.ts";
+import { EventReasons, LocalDiskClaimStates, Owners, type ValueOf } from "../../../api/names.ts";
 
-export type ClaimState = (typeof LocalDiskClaimStates)[keyof typeof LocalDiskClaimStates];
+export type ClaimState = ValueOf<typeof LocalDiskClaimStates>;
 
 export interface DiskStateFacts {
   /** The disk's device path appears in a LocalStorageNode pool. */

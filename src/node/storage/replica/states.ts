@@ -31,11 +31,10 @@
 // going NotReady forever; the 10 MiB expansion slack of the original is replaced by the engines' exact 4 MiB
 // rounding (a request is expanded iff its rounded size exceeds the allocated one).
 
-import { VolumeStates } from "../../../api/names.ts";
+import { ReplicaConditionTypes, VolumeStates, type ValueOf } from "../../../api/names.ts";
 import { roundToExtent } from "../../engines/engine.ts";
 
-export const ReplicaConditionTypes = { Submit: "Submit", Create: "Create", Ready: "Ready" } as const;
-export type ReplicaConditionType = (typeof ReplicaConditionTypes)[keyof typeof ReplicaConditionTypes];
+export type ReplicaConditionType = ValueOf<typeof ReplicaConditionTypes>;
 
 export type ReplicaAction = "createReplica" | "expandReplica" | "deleteReplica" | "deleteObject";
 
