@@ -143,6 +143,9 @@ export const ErrorReasons = {
   SyncProtocolError: "INVALID_ARGUMENT",
   SyncTokenInvalid: "PERMISSION_DENIED",
   SyncVerifyFailed: "DATA_LOSS",
+  // rebalancing (hwameictl volume rebalance): one migration at a time; a rebalance migration that did not move
+  MigrationInProgress: "FAILED_PRECONDITION",
+  RebalanceMigrationFailed: "ABORTED",
   SyncShortRead: "DATA_LOSS",
   SyncCancelled: "CANCELLED",
   SyncTargetTooSmall: "FAILED_PRECONDITION",

@@ -33,6 +33,7 @@ import { nodeStateController } from "./node-state/reconciler.ts";
 import { migrateController } from "./migrate/reconciler.ts";
 import { evictorController } from "./evictor/reconciler.ts";
 import { failoverController } from "./failover/reconciler.ts";
+import { rebalanceController } from "./rebalance/reconciler.ts";
 
 export interface ControllerOptions {
   /** --kubeconfig; falls back to $KUBECONFIG, in-cluster, ~/.kube/config. */
@@ -94,12 +95,16 @@ async function startReconcilers(client: KubeClient, o: ControllerOptions, log: L
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
   const auditor = auditorController({ client, log });
   void auditor.start();
+  // The Cluster's spec.rebalance (off by default); not awaited either: the Cluster CRD may be absent (standalone).
+  const rebalance = rebalanceController({ client, log });
+  void rebalance.start();
   const nodeState = nodeStateController({ client, log, periodMs: o.nodeStatePeriodMs });
   nodeState.start();
   log.info({}, "volume reconcilers running");
   return async () => {
     await nodeState.stop();
     await auditor.stop();
+    await rebalance.stop();
     await snaps.stop();
     lv.stop();
     await Promise.all([lvg.stop(), lv.controller.stop(), lve.stop(), rp.stop(), tpc.stop(), mig.stop(), ...optional.map((c) => c.stop()), conv.stop()]);

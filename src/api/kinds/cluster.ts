@@ -5,7 +5,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { Bool, FreeForm, FreeFormList, Int, Int32, Opt, Str, StrList, defineKind, kindObject } from "./common.ts";
+import { Bool, DateTime, FreeForm, FreeFormList, Int, Int32, Opt, Str, StrList, defineKind, kindObject } from "./common.ts";
 
 const preserve = { "x-kubernetes-preserve-unknown-fields": true };
 
@@ -87,6 +87,15 @@ export const DiskReserveConfiguration = Type.Object({
   devices: Opt(StrList()),
 });
 
+/** Additive (not in the original): the rebalancing policy run by the controller (docs/migration.md#rebalancing). */
+export const RebalancePolicy = Type.Object({
+  enabled: Opt(Bool({ default: false, description: "move volumes off pools fuller than thresholdPercent, one migration at a time" })),
+  thresholdPercent: Opt(Int({ minimum: 1, maximum: 99, default: 80, description: "a node's pool above this fill sheds volumes; no target goes above it" })),
+  intervalSeconds: Opt(Int({ minimum: 10, default: 300, description: "how often the plan is made while no migration runs" })),
+  includeReplicated: Opt(Bool({ default: false, description: "also move replicas of HA volumes (never onto a node holding another replica)" })),
+});
+export type RebalancePolicy = Static<typeof RebalancePolicy>;
+
 export const ClusterSpec = Type.Object({
   targetNamespace: Opt(Str()),
   notClaimDisk: Opt(Bool()),
@@ -109,6 +118,7 @@ export const ClusterSpec = Type.Object({
   dataLoadManager: Opt(ComponentSpec),
   dataSetManager: Opt(ComponentSpec),
   datasetDefaultPoolClass: Opt(Str()),
+  rebalance: Opt(RebalancePolicy),
 });
 export type ClusterSpec = Static<typeof ClusterSpec>;
 
@@ -118,6 +128,16 @@ export const ClusterStatus = Type.Object({
   drbdAdapterCreatedJobNum: Opt(Int()),
   diskReserveState: Opt(Str()),
   phase: Opt(Str({ description: '"" | ToReserve | Reserved | CreatedLDC' })),
+  rebalance: Opt(
+    Type.Object(
+      {
+        lastPlanTime: Opt(DateTime()),
+        migration: Opt(Str({ description: "the LocalVolumeMigrate it started last" })),
+        message: Opt(Str({ description: "what the last plan did or why nothing moves" })),
+      },
+      { description: "Additive: the rebalancing policy's last pass" },
+    ),
+  ),
   componentStatus: Opt(
     FreeForm({ description: "<component>: {instances|csi: {pods, desiredPodCount, availablePodCount, workloadType, workloadName}, health}" }),
   ),

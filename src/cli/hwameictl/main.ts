@@ -20,6 +20,7 @@ import { registerVolumeList } from "./volume/list.ts";
 import { registerVolumeMount } from "./volume/mount.ts";
 import { registerVolumeUnmount } from "./volume/unmount.ts";
 import { registerVolumeOperations } from "./volume/operations.ts";
+import { registerVolumeRebalance } from "./volume/rebalance.ts";
 import { registerNodeEnable } from "./node/enable.ts";
 import { registerNodeDrain } from "./node/drain.ts";
 import { registerPoolExpand } from "./pool/expand.ts";
@@ -74,6 +75,7 @@ export function buildHwameictl(io: { out?: NodeJS.WritableStream; onUsageError?:
   registerVolumeMount(volume, ctl);
   registerVolumeUnmount(volume, ctl);
   registerVolumeOperations(volume, ctl); // migrate, convert, expand (+ abort, list)
+  registerVolumeRebalance(volume, ctl);
   registerSnapshotCommands(noun("snapshot", "volume snapshots (LocalVolumeSnapshot): list, create, delete, restore, rollback"), ctl);
   const cluster = noun("cluster", "the installation");
   registerClusterInfo(cluster, ctl);
