@@ -7,11 +7,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
-import { Writable } from "node:stream";
-import { CommanderError } from "commander";
 import { parse } from "yaml";
-import { exitCodeOf, isHwError } from "../../src/api/errors.ts";
-import { buildHwameictl } from "../../src/cli/hwameictl/main.ts";
+import { runHwameictl } from "../helpers/hwameictl.ts";
 import { startTestServer, type TestServer } from "../../src/apiserver/testing/harness.ts";
 import { applyCrds } from "../../src/devcluster/bootstrap.ts";
 import { KubeClient } from "../../src/kube/client.ts";
@@ -25,28 +22,7 @@ let client!: KubeClient;
 let c!: HwameistorClients;
 
 /** Runs hwameictl in this process (each command's handler, printer and error mapping as in bin/hwameictl). */
-async function ctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  const out = new Writable({
-    write(chunk, _enc, cb) {
-      stdout += String(chunk);
-      cb();
-    },
-  });
-  const program = buildHwameictl({
-    out,
-    onUsageError: (err) => {
-      throw err;
-    },
-  });
-  try {
-    await program.parseAsync(["node", "hwameictl", "--kubeconfig", srv.kubeconfigPath, "--state-dir", join(srv.dataDir, "no-cluster"), ...args]);
-    return { code: 0, stdout, stderr: "" };
-  } catch (e) {
-    if (e instanceof CommanderError) return { code: 2, stdout, stderr: e.message };
-    return { code: exitCodeOf(e), stdout, stderr: isHwError(e) ? e.fullMessage : String(e) };
-  }
-}
+const ctl = (args: string[]) => runHwameictl(srv.kubeconfigPath, srv.dataDir, args);
 /** The real launcher, as a separate process (for what only it does: --debug's stack, exit codes). */
 function ctlProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) =>

@@ -5,14 +5,10 @@
 // what "one at a time" is tested against; test/e2e/migration.test.ts moves a volume for real.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Writable } from "node:stream";
-import { join } from "node:path";
-import { CommanderError } from "commander";
-import { exitCodeOf, isHwError } from "../../api/errors.ts";
-import { buildHwameictl } from "../../cli/hwameictl/main.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { EVENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
+import { runHwameictl } from "../../../test/helpers/hwameictl.ts";
 import { TestServer, useServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { rebalanceController } from "./reconciler.ts";
 
@@ -25,28 +21,7 @@ const stops = useServerWithCrds((s) => {
   c = hwameistorClients(s.client);
 });
 
-async function ctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  const out = new Writable({
-    write(chunk, _enc, cb) {
-      stdout += String(chunk);
-      cb();
-    },
-  });
-  const program = buildHwameictl({
-    out,
-    onUsageError: (err) => {
-      throw err;
-    },
-  });
-  try {
-    await program.parseAsync(["node", "hwameictl", "--kubeconfig", srv.kubeconfigPath, "--state-dir", join(srv.dir, "no-cluster"), ...args]);
-    return { code: 0, stdout, stderr: "" };
-  } catch (e) {
-    if (e instanceof CommanderError) return { code: 2, stdout, stderr: e.message };
-    return { code: exitCodeOf(e), stdout, stderr: isHwError(e) ? e.fullMessage : String(e) };
-  }
-}
+const ctl = (args: string[]) => runHwameictl(srv.kubeconfigPath, srv.dir, args);
 
 async function node(name: string, usedGiB: number, volumes: string[]): Promise<void> {
   await c.lsn.create({ metadata: { name }, spec: { hostname: name, storageIP: "" } } as never);
