@@ -1,15 +1,11 @@
-// Helpers both engines share: name/size validation (before any command or path is built), a per-pool lock,
-// the stable device-path symlinks (`<devLinkRoot>/<pool>/<volume>` → /dev/loopN, like LVM's
-// /dev/<VG>/<LV> → /dev/dm-N), an in-use check, and atomic JSON state files.
+// Helpers both engines share: name/size validation (before any command or path is built), the capacity
+// error, atomic JSON state files and listing the replicas of pools. The device-path links are dev-links.ts.
 
-import { constants } from "node:fs";
-import { mkdir, open, readlink, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HwError } from "../../api/errors.ts";
 import { isPoolClass, STORAGE_POOL_PREFIX, type PoolClass } from "../../api/names.ts";
-import { ifExists } from "../../host/files.ts";
 import { listLoops, type LoopDevice } from "../../host/loop/loop.ts";
-import { findMountsBySource } from "../../host/mount/mount.ts";
 import { assertSafeName } from "../../host/validate.ts";
 import { EXTENT_BYTES, roundToExtent, type Replica } from "./engine.ts";
 
@@ -52,48 +48,6 @@ export function insufficientSpace(poolName: string, volumeName: string, required
 }
 
 export const floorToExtent = (b: number): number => Math.max(0, Math.floor(b / EXTENT_BYTES) * EXTENT_BYTES);
-
-// ---------------------------------------------------------------------------------------------------------
-// Stable device paths
-
-/** Point `link` at `target`, atomically (a temp symlink renamed over the old one). No-op when it already does. */
-export async function ensureDevLink(link: string, target: string): Promise<void> {
-  if ((await readDevLink(link)) === target) return;
-  await mkdir(dirname(link), { recursive: true, mode: 0o755 });
-  const tmp = `${link}.tmp-${process.pid}`;
-  await rm(tmp, { force: true });
-  await symlink(target, tmp);
-  await rename(tmp, link);
-}
-
-/** Remove `link` (missing = done). */
-export async function removeDevLink(link: string): Promise<void> {
-  await ifExists(unlink(link));
-}
-
-/** The link's target; undefined when nothing is there or it is not a link. */
-export async function readDevLink(link: string): Promise<string | undefined> {
-  return ifExists(readlink(link), "EINVAL");
-}
-
-/**
- * Whether a block device is in use: mounted (findmnt by source), or held open exclusively (a filesystem,
- * another loop/btrfs/LVM holder): opening it with O_EXCL then fails with EBUSY. A raw block device that is
- * only bind-mounted into a pod is not detected by either; the CSI layer tracks publications for that.
- */
-export async function isDeviceInUse(dev: string): Promise<boolean> {
-  if ((await findMountsBySource(dev)).length > 0) return true;
-  try {
-    const fh = await open(dev, constants.O_RDONLY | constants.O_EXCL);
-    await fh.close();
-    return false;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EBUSY") return true;
-    if (code === "ENOENT" || code === "ENXIO") return false;
-    throw e;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // State files: written to a temp file, fsynced, renamed, directory fsynced, so a crash leaves the old or the

@@ -30,18 +30,8 @@ import {
   type LoopDevice,
 } from "../../../host/loop/loop.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import {
-  assertPoolName,
-  assertVolumeName,
-  ensureDevLink,
-  insufficientSpace,
-  isDeviceInUse,
-  readDevLink,
-  removeDevLink,
-  replicasOfPools,
-  requestedSize,
-  syncDir,
-} from "../common.ts";
+import { assertPoolName, assertVolumeName, insufficientSpace, replicasOfPools, requestedSize, syncDir } from "../common.ts";
+import { ensureDevLink, isDeviceInUse, readDevLink, removeDevLink } from "../dev-links.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,

@@ -24,17 +24,8 @@ import { listSignatures, probeFilesystem } from "../../../host/fs/fs.ts";
 import { attachLoop, detachLoop, getLoop, listLoops, type LoopDevice } from "../../../host/loop/loop.ts";
 import * as lvm from "../../../host/lvm/lvm.ts";
 import type { RunOptions } from "../../../host/runner.ts";
-import {
-  assertPoolName,
-  assertVolumeName,
-  ensureDevLink,
-  insufficientSpace,
-  isDeviceInUse,
-  readDevLink,
-  removeDevLink,
-  replicasOfPools,
-  requestedSize,
-} from "../common.ts";
+import { assertPoolName, assertVolumeName, insufficientSpace, replicasOfPools, requestedSize } from "../common.ts";
+import { ensureDevLink, isDeviceInUse, readDevLink, removeDevLink } from "../dev-links.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import {
   POOL_VOLUME_LIMIT,
