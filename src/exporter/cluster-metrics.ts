@@ -17,111 +17,64 @@ export interface MetricDef {
   ours?: boolean;
 }
 
+const metric = (name: string, help: string, labels: readonly string[]): MetricDef => ({ name, help, labels });
+/** Not in the original: its help says so. Ours use snake_case label names (promtool's lint; the original's camelCase ones stay). */
+const ours = (name: string, help: string, labels: readonly string[]): MetricDef => ({ name, help: `${help} (ours).`, labels, ours: true });
+
 export const CLUSTER_METRICS = {
-  ldCapacity: {
-    name: "hwameistor_localdisk_capacity",
-    help: "The capacity of the localdisk.",
-    labels: ["uuid", "nodeName", "type", "devPath", "reserved", "owner", "status"],
-  },
-  lsnCapacity: {
-    name: "hwameistor_localstoragenode_capacity",
-    help: "The storage capacity of the localstoragenode.",
-    labels: ["nodeName", "poolName", "kind"],
-  },
-  lsnVolumeCount: {
-    name: "hwameistor_localstoragenode_volumecount",
-    help: "The volume count of the localstoragenode.",
-    labels: ["nodeName", "poolName", "kind"],
-  },
-  lsnStatus: { name: "hwameistor_localstoragenode_status", help: "The status of the localstoragenode.", labels: ["nodeName", "status"] },
-  lvCapacity: {
-    name: "hwameistor_localvolume_capacity",
-    help: "The capacity of the localvolume.",
-    labels: ["poolName", "volumeName", "type", "mountedOn", "kind"],
-  },
-  lvStatus: {
-    name: "hwameistor_localvolume_status",
-    help: "The status summary of the localvolume.",
-    labels: ["poolName", "volumeName", "type", "mountedOn", "status"],
-  },
-  lvrCapacity: {
-    name: "hwameistor_localvolumereplica_capacity",
-    help: "The capacity of the localvolumereplica.",
-    labels: ["nodeName", "poolName", "volumeName"],
-  },
-  lvrStatus: {
-    name: "hwameistor_localvolumereplica_status",
-    help: "The status of the localvolumereplica.",
-    labels: ["nodeName", "poolName", "volumeName", "status"],
-  },
-  migrateDuration: {
-    name: "hwameistor_localvolumemigrate_duration",
-    help: "The duration of the localvolumemigrate operation.",
-    labels: ["volumeName", "startTime", "from", "to"],
-  },
-  migrateStatus: { name: "hwameistor_localvolumemigrate_status", help: "The status of the localvolumemigrate operation.", labels: ["volumeName", "status"] },
-  convertDuration: {
-    name: "hwameistor_localvolumeconvert_duration",
-    help: "The duration of the localvolumeconvert operation.",
-    labels: ["volumeName", "startTime"],
-  },
-  convertStatus: { name: "hwameistor_localvolumeconvert_status", help: "The status of the localvolumeconvert operation.", labels: ["volumeName", "status"] },
-  expandDuration: {
-    name: "hwameistor_localvolumeexpand_duration",
-    help: "The duration of the localvolumeexpand operation.",
-    labels: ["volumeName", "startTime"],
-  },
-  expandStatus: { name: "hwameistor_localvolumeexpand_status", help: "The status of the localvolumeexpand operation.", labels: ["volumeName", "status"] },
-  smartAttribute: {
-    name: "ata_smart_attribute",
-    help: "device attributes",
-    labels: ["device", "node", "attribute_name", "attribute_flags_short", "attribute_flags_long", "attribute_value_type", "attribute_id"],
-  },
-  // ---- ours
-  // Ours use snake_case label names (promtool's lint; the original's camelCase ones stay as they are).
-  lvrSynced: {
-    name: "hwameistor_localvolumereplica_synced",
-    help: "1 when the replica is in sync (status.synced), else 0 (ours).",
-    labels: ["node_name", "pool_name", "volume_name"],
-    ours: true,
-  },
-  lvrHaState: {
-    name: "hwameistor_localvolumereplica_ha_state",
-    help: "1 for the replica's replication state (status.haState.state: Consistent, Inconsistent, Up, Down) where it has one (ours).",
-    labels: ["node_name", "pool_name", "volume_name", "state"],
-    ours: true,
-  },
-  lvrResyncBytes: {
-    name: "hwameistor_localvolumereplica_resync_bytes",
-    help: "A replica's resync as its primary's data plane reports it (status.resync): kind done, total or dirty (ours).",
-    labels: ["node_name", "pool_name", "volume_name", "kind"],
-    ours: true,
-  },
-  lsnReplicationAvailable: {
-    name: "hwameistor_localstoragenode_replication_available",
-    help: "1 when the node's data plane can replicate volumes (status.replication.available), else 0; absent on nodes without one (ours).",
-    labels: ["node_name"],
-    ours: true,
-  },
-  ldSmartHealth: {
-    name: "hwameistor_localdisk_smart_health",
-    help: "1 for the disk's SMART overall health (Passed or Failed) where SMART is supported (ours).",
-    labels: ["uuid", "node_name", "dev_path", "health"],
-    ours: true,
-  },
-  lvsStatus: {
-    name: "hwameistor_localvolumesnapshot_status",
-    help: "1 for the state of each volume snapshot (ours).",
-    labels: ["snapshot_name", "volume_name", "status"],
-    ours: true,
-  },
-  lvsCapacity: {
-    name: "hwameistor_localvolumesnapshot_capacity_bytes",
-    help: "Bytes allocated to each volume snapshot (ours).",
-    labels: ["snapshot_name", "volume_name"],
-    ours: true,
-  },
-} as const satisfies Record<string, MetricDef>;
+  ldCapacity: metric("hwameistor_localdisk_capacity", "The capacity of the localdisk.", ["uuid", "nodeName", "type", "devPath", "reserved", "owner", "status"]),
+  lsnCapacity: metric("hwameistor_localstoragenode_capacity", "The storage capacity of the localstoragenode.", ["nodeName", "poolName", "kind"]),
+  lsnVolumeCount: metric("hwameistor_localstoragenode_volumecount", "The volume count of the localstoragenode.", ["nodeName", "poolName", "kind"]),
+  lsnStatus: metric("hwameistor_localstoragenode_status", "The status of the localstoragenode.", ["nodeName", "status"]),
+  lvCapacity: metric("hwameistor_localvolume_capacity", "The capacity of the localvolume.", ["poolName", "volumeName", "type", "mountedOn", "kind"]),
+  lvStatus: metric("hwameistor_localvolume_status", "The status summary of the localvolume.", ["poolName", "volumeName", "type", "mountedOn", "status"]),
+  lvrCapacity: metric("hwameistor_localvolumereplica_capacity", "The capacity of the localvolumereplica.", ["nodeName", "poolName", "volumeName"]),
+  lvrStatus: metric("hwameistor_localvolumereplica_status", "The status of the localvolumereplica.", ["nodeName", "poolName", "volumeName", "status"]),
+  migrateDuration: metric("hwameistor_localvolumemigrate_duration", "The duration of the localvolumemigrate operation.", [
+    "volumeName",
+    "startTime",
+    "from",
+    "to",
+  ]),
+  migrateStatus: metric("hwameistor_localvolumemigrate_status", "The status of the localvolumemigrate operation.", ["volumeName", "status"]),
+  convertDuration: metric("hwameistor_localvolumeconvert_duration", "The duration of the localvolumeconvert operation.", ["volumeName", "startTime"]),
+  convertStatus: metric("hwameistor_localvolumeconvert_status", "The status of the localvolumeconvert operation.", ["volumeName", "status"]),
+  expandDuration: metric("hwameistor_localvolumeexpand_duration", "The duration of the localvolumeexpand operation.", ["volumeName", "startTime"]),
+  expandStatus: metric("hwameistor_localvolumeexpand_status", "The status of the localvolumeexpand operation.", ["volumeName", "status"]),
+  smartAttribute: metric("ata_smart_attribute", "device attributes", [
+    "device",
+    "node",
+    "attribute_name",
+    "attribute_flags_short",
+    "attribute_flags_long",
+    "attribute_value_type",
+    "attribute_id",
+  ]),
+  lvrSynced: ours("hwameistor_localvolumereplica_synced", "1 when the replica is in sync (status.synced), else 0", ["node_name", "pool_name", "volume_name"]),
+  lvrHaState: ours(
+    "hwameistor_localvolumereplica_ha_state",
+    "1 for the replica's replication state (status.haState.state: Consistent, Inconsistent, Up, Down) where it has one",
+    ["node_name", "pool_name", "volume_name", "state"],
+  ),
+  lvrResyncBytes: ours(
+    "hwameistor_localvolumereplica_resync_bytes",
+    "A replica's resync as its primary's data plane reports it (status.resync): kind done, total or dirty",
+    ["node_name", "pool_name", "volume_name", "kind"],
+  ),
+  lsnReplicationAvailable: ours(
+    "hwameistor_localstoragenode_replication_available",
+    "1 when the node's data plane can replicate volumes (status.replication.available), else 0; absent on nodes without one",
+    ["node_name"],
+  ),
+  ldSmartHealth: ours("hwameistor_localdisk_smart_health", "1 for the disk's SMART overall health (Passed or Failed) where SMART is supported", [
+    "uuid",
+    "node_name",
+    "dev_path",
+    "health",
+  ]),
+  lvsStatus: ours("hwameistor_localvolumesnapshot_status", "1 for the state of each volume snapshot", ["snapshot_name", "volume_name", "status"]),
+  lvsCapacity: ours("hwameistor_localvolumesnapshot_capacity_bytes", "Bytes allocated to each volume snapshot", ["snapshot_name", "volume_name"]),
+} satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CLUSTER_METRICS;
 
