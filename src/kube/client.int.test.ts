@@ -1,7 +1,12 @@
 // Integration: the resource client against the real embedded API server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
+import { join } from "node:path";
 import { HwError } from "../api/errors.ts";
+import { KubeClient } from "./client.ts";
+import { loadKubeConfig } from "./config.ts";
 import { CONFIG_MAP, NODE } from "./resources.ts";
 import { withTestServer, TestServer } from "../../test/helpers/api-server.ts";
 import type { KubeObject } from "./types.ts";
@@ -99,4 +104,39 @@ test("a stopped server maps to UNAVAILABLE", { skip }, async () => {
   const c = other.client.forKind(CONFIG_MAP);
   await other.dispose();
   await assert.rejects(c.get("x", "default"), (e: HwError) => e.code === "UNAVAILABLE");
+});
+
+test("the client keeps its TLS connections: 40 requests over https open one connection per request in flight, not one each", { skip }, async () => {
+  // A TCP relay in front of the server counts the connections the client opens.
+  let opened = 0;
+  const sockets = new Set<Socket>();
+  const relay = createServer((inbound) => {
+    opened++;
+    const outbound = createConnection(srv.port, "127.0.0.1");
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on("error", () => s.destroy());
+      s.on("close", () => sockets.delete(s));
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  try {
+    const kubeconfig = join(srv.dir, "relay.kubeconfig");
+    const text = readFileSync(srv.kubeconfigPath, "utf8");
+    assert.match(text, new RegExp(`https://127\\.0\\.0\\.1:${srv.port}`), "the server's kubeconfig is https");
+    writeFileSync(kubeconfig, text.replace(`:${srv.port}`, `:${(relay.address() as AddressInfo).port}`));
+    const cms = new KubeClient(loadKubeConfig({ kubeconfigPath: kubeconfig }).kubeConfig).forKind(CONFIG_MAP);
+    for (let i = 0; i < 20; i++) assert.equal(await cms.get(`absent-${i}`, "default"), undefined);
+    assert.equal(opened, 1, "20 requests one after another share one keep-alive connection");
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 5; i++) await cms.get(`absent-${w}-${i}`, "default");
+      }),
+    );
+    assert.ok(opened <= 4, `4 requests in flight at most: ${opened} connections`);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => relay.close(r));
+  }
 });

@@ -115,3 +115,29 @@ test("a silent server: requests hit the deadline, watches the response-header ti
     await new Promise((r) => srv.close(r));
   }
 });
+
+test("a kept-alive connection found closed is retried once more on a new one for GET, not for POST", async () => {
+  // The server answers the first request of each connection and drops the connection at the second, as a
+  // server that closed it while idle does: the client's request on the reused connection gets no answer.
+  const perSocket = new WeakMap<object, number>();
+  let connections = 0;
+  const srv = http.createServer((req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n > 1) return req.socket.destroy();
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end('{"ok":true}');
+  });
+  srv.on("connection", () => connections++);
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const t = new Transport(kubeConfigForServer(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`));
+    assert.deepEqual(await t.request({ method: "GET", path: "/a" }), { ok: true });
+    assert.deepEqual(await t.request({ method: "GET", path: "/b" }), { ok: true }, "the GET went out again on a new connection");
+    assert.equal(connections, 2);
+    await assert.rejects(t.request({ method: "POST", path: "/c", body: {} }), (e: HwError) => e.code === "UNAVAILABLE", "a POST is not sent twice");
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});
