@@ -150,6 +150,10 @@ export const ErrorReasons = {
   SyncCancelled: "CANCELLED",
   SyncTargetTooSmall: "FAILED_PRECONDITION",
   SyncChecksumMismatch: "DATA_LOSS",
+  // the native migration copier (src/host/copier/, dataplane/src/copier*.c)
+  CopierNotBuilt: "FAILED_PRECONDITION",
+  CopierFailed: "INTERNAL",
+  CopierIOError: "DATA_LOSS",
   FiemapUnparsable: "INTERNAL",
   PrecopyUnsupported: "FAILED_PRECONDITION",
   // generic

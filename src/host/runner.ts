@@ -6,6 +6,7 @@
 // classifies those (`isNotFound`, `isBusy`, `isNoSpace`).
 
 import { spawn } from "node:child_process";
+import type { Socket } from "node:net";
 import { HwError, type ErrorCode } from "../api/errors.ts";
 
 export interface RunOptions {
@@ -318,20 +319,31 @@ export interface StreamHandle {
   done: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; stderr: string }>;
   /** SIGTERM the process group, SIGKILL after graceMs; resolves once it exited. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** Writes to the child's stdin (only with `stdin: true`); resolves once handed to the pipe. */
+  write(data: string): Promise<void>;
 }
 
-export function spawnStream(
-  argv: string[],
-  onLine: (line: string) => void,
-  opts: Pick<RunOptions, "env" | "nsenterNetPath" | "redact" | "cwd"> = {},
-): StreamHandle {
+export interface StreamOptions extends Pick<RunOptions, "env" | "nsenterNetPath" | "redact" | "cwd"> {
+  /** Keep the child's stdin open as a pipe that write() feeds (default: /dev/null). */
+  stdin?: boolean;
+  /**
+   * Connected sockets handed to the child as fds 3, 4, …: the child owns their bytes from here (Node stops
+   * reading them; the caller should destroy its copy, which closes only this process's descriptor).
+   */
+  passSockets?: Socket[];
+}
+
+export function spawnStream(argv: string[], onLine: (line: string) => void, opts: StreamOptions = {}): StreamHandle {
   const full = buildArgv(argv, opts);
   logger?.({ argv: redactArgv(full, opts.redact) });
   const child = spawn(full[0]!, full.slice(1), {
     env: buildEnv(opts),
     cwd: opts.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe", ...(opts.passSockets ?? [])],
     detached: true,
+  });
+  child.stdin?.on("error", () => {
+    /* EPIPE when the child exited: its exit status tells the story */
   });
   let pending = "";
   let stderr = "";
@@ -363,6 +375,11 @@ export function spawnStream(
   return {
     pid: child.pid,
     done,
+    write: (data) =>
+      new Promise<void>((resolve, reject) => {
+        if (!child.stdin || child.stdin.destroyed) return reject(new Error(`\`${full[0]}\` has no open stdin`));
+        child.stdin.write(data, (e) => (e ? reject(e) : resolve()));
+      }),
     stop(graceMs = 2000) {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,0 +1,77 @@
+/* hwameistor-copy: the native per-byte path of a migration copy (docs/migration.md "The copy"). Its own binary,
+ * built by the same Makefile; it shares only crc32c.c with hwameistor-dataplane. The node agent (TypeScript,
+ * src/host/copier/) keeps every decision — rounds, reflink clones, FIEMAP ranges, tokens, the ConfigMap — and
+ * runs this for the bytes:
+ *   send      source side: on an already authenticated TCP socket (fd), for each round read from stdin, reads the
+ *             round's chunks from a clone (aligned O_DIRECT through io_uring, several in flight), CRC32C per
+ *             chunk, all-zero chunks sent as a 13-byte record, waits for the target's ACK;
+ *   recv      target side: writes the chunks with aligned O_DIRECT, reads each one back (O_DIRECT: from the
+ *             device, not a cache) and checks its CRC32C, flushes, ACKs; finally compares the source's whole
+ *             chunk-CRC table with its own;
+ *   checksum  the chunk-CRC table of a device or file read whole (tests, the bench).
+ * Events for the caller are JSON lines on stdout; a failure is an {"event":"error",...} line and exit 1. */
+#ifndef HW_COPIER_H
+#define HW_COPIER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CP_ALIGN 4096u
+#define CP_QD 8 /* chunks in flight per side */
+#define CP_MAX_CHUNK (64u << 20)
+
+/* Wire records after the TypeScript hello/header (stream.ts), integers big-endian:
+ *   'D' u64 index, u32 length, bytes, u32 crc32c  |  'Z' u64 index, u32 length  |  'R' u32 round, u8 final
+ *   'E' u32 nchunks, nchunks x u32 crc32c (the source's table)
+ * target -> source: "GO\n" (the receiver owns the socket now), "ACK <round>\n", "OK <digest>\n" | "MISMATCH …\n" */
+#define CP_HEAD 13
+
+struct cp_geom {
+  uint64_t size;
+  uint32_t chunk;
+  uint64_t nchunks;
+};
+static inline uint32_t cp_len(const struct cp_geom *g, uint64_t i) {
+  uint64_t left = g->size - i * g->chunk;
+  return left < g->chunk ? (uint32_t)left : g->chunk;
+}
+
+/* A failure: prints {"event":"error","code","reason","message"} on stdout and exits 1. reason is one of
+ * src/api/errors.ts's ErrorReasons. */
+void cp_fail(const char *code, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+/* One JSON event line on stdout, flushed (fmt is the object's inside, without braces). */
+void cp_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t cp_now_ms(void);
+bool cp_is_zero(const void *buf, size_t len);
+/* CRC32C of `len` zero bytes (the table entry of a chunk never written). */
+uint32_t cp_zero_crc(uint32_t len);
+/* The digest the caller compares: CRC32C over the table (big-endian entries), as "crc32c:<nchunks>:<8 hex>". */
+void cp_digest(const uint32_t *table, uint64_t n, char out[64]);
+void cp_put_u32(unsigned char *p, uint32_t v);
+void cp_put_u64(unsigned char *p, uint64_t v);
+uint32_t cp_get_u32(const unsigned char *p);
+uint64_t cp_get_u64(const unsigned char *p);
+/* Exact socket I/O; on EOF/error cp_fail(SyncStreamBroken) naming `what`. */
+void cp_recv_exact(int fd, void *buf, size_t len, const char *what);
+void cp_send_all(int fd, const void *buf, size_t len, const char *what);
+/* A line of at most max-1 bytes from the socket, byte by byte (only short control lines travel this way). */
+void cp_recv_line(int fd, char *buf, size_t max, const char *what);
+void *cp_alloc(size_t len);
+
+/* Opens `path` for aligned O_DIRECT I/O when the filesystem allows it (else buffered: *direct=false). */
+int cp_open(const char *path, int flags, bool *direct);
+
+int cp_send_main(int argc, char **argv);
+int cp_recv_main(int argc, char **argv);
+int cp_checksum_main(int argc, char **argv);
+
+/* Common flags: --size N --chunk N [--fd N] [--path P] [--header LINE]. Exits with a usage error on anything else. */
+struct cp_flags {
+  struct cp_geom g;
+  int fd;
+  const char *path;
+  const char *header; /* send: the stream header line the source sends first (the node agent's JSON) */
+};
+void cp_parse_flags(int argc, char **argv, struct cp_flags *f, bool need_fd, bool need_path);
+#endif
