@@ -30,7 +30,7 @@ fi
 
 # The native data plane: C11 against Debian's libfuse3 and liburing, into dataplane/build/ (not committed).
 make -s -C dataplane
-echo "install-deps: built dataplane/build/hwameistor-dataplane"
+echo "install-deps: built dataplane/build/hwameistor-dataplane and dataplane/build/hwameistor-copy"
 
 # The shipped JavaScript: bin/hwameistor and bin/hwameictl run dist/ (docs/install.md).
 bash scripts/build.sh

@@ -48,6 +48,14 @@ void cp_event(const char *fmt, ...) {
   if (fflush(stdout) != 0) exit(1);
 }
 
+uint64_t cp_net_us, cp_io_us;
+
+uint64_t cp_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 uint64_t cp_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -110,6 +118,7 @@ void cp_digest(const uint32_t *table, uint64_t n, char out[64]) {
 
 void cp_recv_exact(int fd, void *buf, size_t len, const char *what) {
   unsigned char *p = buf;
+  uint64_t t0 = cp_now_us();
   while (len) {
     ssize_t n = read(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
@@ -118,10 +127,12 @@ void cp_recv_exact(int fd, void *buf, size_t len, const char *what) {
     p += n;
     len -= (size_t)n;
   }
+  cp_net_us += cp_now_us() - t0;
 }
 
 void cp_send_all(int fd, const void *buf, size_t len, const char *what) {
   const unsigned char *p = buf;
+  uint64_t t0 = cp_now_us();
   while (len) {
     ssize_t n = write(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
@@ -129,6 +140,7 @@ void cp_send_all(int fd, const void *buf, size_t len, const char *what) {
     p += n;
     len -= (size_t)n;
   }
+  cp_net_us += cp_now_us() - t0;
 }
 
 void cp_recv_line(int fd, char *buf, size_t max, const char *what) {

@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 #define CP_ALIGN 4096u
-#define CP_QD 8 /* chunks in flight per side */
+#define CP_QD 16 /* chunks in flight per side */
 #define CP_MAX_CHUNK (64u << 20)
 
 /* Wire records after the TypeScript hello/header (stream.ts), integers big-endian:
@@ -43,6 +43,9 @@ void cp_fail(const char *code, const char *reason, const char *fmt, ...) __attri
 /* One JSON event line on stdout, flushed (fmt is the object's inside, without braces). */
 void cp_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t cp_now_ms(void);
+uint64_t cp_now_us(void);
+/* Where a side's time went, for its round events: blocked on the socket, blocked on the disk. */
+extern uint64_t cp_net_us, cp_io_us;
 bool cp_is_zero(const void *buf, size_t len);
 /* CRC32C of `len` zero bytes (the table entry of a chunk never written). */
 uint32_t cp_zero_crc(uint32_t len);

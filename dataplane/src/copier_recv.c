@@ -48,6 +48,9 @@ static void advance(struct recv_state *s, int slot) {
 }
 
 static int free_slot(struct recv_state *s) {
+  /* Move every finished write on to its re-read first, so re-reads start as early as possible. */
+  cp_ring_poll(&s->r);
+  for (int slot; (slot = cp_ring_done_slot(&s->r, s->path)) >= 0;) advance(s, slot);
   for (;;) {
     for (int i = 0; i < CP_QD; i++)
       if (!s->r.slots[i].busy) return i;
@@ -134,9 +137,11 @@ int cp_recv_main(int argc, char **argv) {
       char ack[32];
       int k = snprintf(ack, sizeof ack, "ACK %u\n", round);
       cp_send_all(f.fd, ack, (size_t)k, "an acknowledgement");
-      cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"ms\":%llu", round, h[4] ? "true" : "false",
-               (unsigned long long)round_chunks, (unsigned long long)round_bytes, (unsigned long long)(cp_now_ms() - round_t0));
+      cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"ms\":%llu,\"netWaitMs\":%llu,\"ioWaitMs\":%llu", round,
+               h[4] ? "true" : "false", (unsigned long long)round_chunks, (unsigned long long)round_bytes, (unsigned long long)(cp_now_ms() - round_t0),
+               (unsigned long long)(cp_net_us / 1000), (unsigned long long)(cp_io_us / 1000));
       round_bytes = round_chunks = 0;
+      cp_net_us = cp_io_us = 0;
       round_t0 = cp_now_ms();
     } else if (type == 'E') {
       unsigned char h[4];

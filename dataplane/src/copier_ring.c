@@ -15,6 +15,7 @@ void cp_ring_init(struct cp_ring *r, uint32_t chunk) {
 
 static void sync_io(struct cp_slot *s, int fd, uint64_t off, uint32_t len, bool is_write) {
   uint32_t done = 0;
+  uint64_t t0 = cp_now_us();
   while (done < len) {
     ssize_t n = is_write ? pwrite(fd, s->buf + done, len - done, (off_t)(off + done)) : pread(fd, s->buf + done, len - done, (off_t)(off + done));
     if (n < 0 && errno == EINTR) continue;
@@ -25,6 +26,7 @@ static void sync_io(struct cp_slot *s, int fd, uint64_t off, uint32_t len, bool 
     done += (uint32_t)n;
     s->res = (int)done;
   }
+  cp_io_us += cp_now_us() - t0;
   s->done = true;
 }
 
@@ -63,8 +65,10 @@ void cp_ring_write(struct cp_ring *r, unsigned slot, int fd, int fd_buffered, bo
 static void reap_one(struct cp_ring *r) {
   struct io_uring_cqe *cqe;
   int e;
+  uint64_t t0 = cp_now_us();
   do e = io_uring_wait_cqe(&r->ring, &cqe);
   while (e == -EINTR);
+  cp_io_us += cp_now_us() - t0;
   if (e < 0) cp_fail("INTERNAL", "CopierFailed", "io_uring_wait_cqe: %s", strerror(-e));
   unsigned slot = (unsigned)io_uring_cqe_get_data64(cqe);
   r->slots[slot].res = cqe->res;
@@ -80,6 +84,25 @@ static void check(struct cp_slot *s, const char *what) {
   if ((uint32_t)s->res < s->want)
     cp_fail("DATA_LOSS", "SyncShortRead", "%s chunk %llu of %s: %d of %u bytes (the device ended before its size)", s->is_write ? "writing" : "reading",
             (unsigned long long)s->idx, what, s->res, s->want);
+}
+
+void cp_ring_poll(struct cp_ring *r) {
+  struct io_uring_cqe *cqe;
+  while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
+    unsigned slot = (unsigned)io_uring_cqe_get_data64(cqe);
+    r->slots[slot].res = cqe->res;
+    r->slots[slot].done = true;
+    io_uring_cqe_seen(&r->ring, cqe);
+  }
+}
+
+int cp_ring_done_slot(struct cp_ring *r, const char *what) {
+  for (unsigned i = 0; i < CP_QD; i++)
+    if (r->slots[i].busy && r->slots[i].done) {
+      check(&r->slots[i], what);
+      return (int)i;
+    }
+  return -1;
 }
 
 void cp_ring_wait_slot(struct cp_ring *r, unsigned slot, const char *what) {

@@ -33,6 +33,10 @@ void cp_ring_write(struct cp_ring *r, unsigned slot, int fd, int fd_buffered, bo
 void cp_ring_wait_slot(struct cp_ring *r, unsigned slot, const char *what);
 /* Waits until any busy slot finished, returns it (checked like cp_ring_wait_slot); -1 if none is busy. */
 int cp_ring_wait_any(struct cp_ring *r, const char *what);
+/* Collects finished operations without waiting. */
+void cp_ring_poll(struct cp_ring *r);
+/* A busy slot whose operation finished (checked like cp_ring_wait_slot), or -1. */
+int cp_ring_done_slot(struct cp_ring *r, const char *what);
 /* Reads the chunks idx[0..n) (CP_QD in flight) and hands each one, in order, to `fn`. */
 int cp_read_chunks(struct cp_ring *r, int fd, bool direct, const struct cp_geom *g, const uint64_t *idx, uint64_t n, const char *what,
                    void (*fn)(void *arg, uint64_t i, unsigned char *buf, uint32_t len), void *arg);

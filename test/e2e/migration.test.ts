@@ -141,7 +141,7 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   );
   if (copy.bytesPerSecond) {
     console.log(
-      `# block copy: ${copy.totalBytes} B at ${(Number(copy.bytesPerSecond) / 2 ** 20).toFixed(1)} MiB/s (copy ${copy.copyMs} ms, verify re-read ${copy.verifyMs} ms); sha256 ${copy.targetChecksum}`,
+      `# block copy: ${copy.totalBytes} B at ${(Number(copy.bytesPerSecond) / 2 ** 20).toFixed(1)} MiB/s (copy ${copy.copyMs} ms, verify re-read ${copy.verifyMs} ms); checksum ${copy.targetChecksum}`,
     );
     assert.equal(copy.sourceChecksum ?? copy.targetChecksum, copy.targetChecksum);
   }

@@ -32,7 +32,17 @@ before(() => {
   const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
   const runtime = docker.slice(docker.indexOf("AS runtime"));
   const copies = [...runtime.matchAll(/^COPY (?:--from=\S+ )?(\S+) (\S+)$/gm)].map((m) => m[2]);
-  assert.deepEqual(copies, ["node_modules", "dist", "package.json", "bin", "proto", "deploy/crds", "ui/dist", "dataplane/build/hwameistor-dataplane"]);
+  assert.deepEqual(copies, [
+    "node_modules",
+    "dist",
+    "package.json",
+    "bin",
+    "proto",
+    "deploy/crds",
+    "ui/dist",
+    "dataplane/build/hwameistor-dataplane",
+    "dataplane/build/hwameistor-copy",
+  ]);
   // the data plane stage builds it with the checkout's Makefile (scripts/install-deps.sh: make -C dataplane)
   assert.match(docker, /FROM \S+ AS dataplane\n(?:.*\n)*?RUN make -s -C dataplane\n/);
   // the ui stage builds ui/ from its own lockfile, as scripts/install-deps.sh does in the checkout
@@ -54,6 +64,7 @@ before(() => {
   cpSync(join(REPO, "deploy/crds"), join(dir, "deploy/crds"), { recursive: true });
   if (UI_BUILT) cpSync(join(REPO, "ui/dist"), join(dir, "ui/dist"), { recursive: true });
   if (DATAPLANE_BUILT) cpSync(DATAPLANE_BIN, join(dir, "dataplane/build/hwameistor-dataplane"));
+  if (DATAPLANE_BUILT) cpSync(join(REPO, "dataplane/build/hwameistor-copy"), join(dir, "dataplane/build/hwameistor-copy"));
 });
 after(() => {
   for (const p of procs) p.kill("SIGKILL");
@@ -81,16 +92,18 @@ test("every role answers --help from the runtime layout", () => {
 });
 
 test(
-  "the data plane answers --help from the runtime layout, and the runtime stage installs every library it links",
+  "the data plane and the migration copier answer --help from the runtime layout, and the runtime stage installs every library they link",
   { skip: DATAPLANE_BUILT ? false : "dataplane not built in this checkout: run scripts/install-deps.sh (or make -C dataplane)" },
   () => {
     const bin = join(dir, "dataplane/build/hwameistor-dataplane");
+    const copier = join(dir, "dataplane/build/hwameistor-copy");
     assert.match(execFileSync(bin, ["--help"], { env, encoding: "utf8" }), /usage: hwameistor-dataplane --node NAME/);
+    assert.match(execFileSync(copier, ["--help"], { env, encoding: "utf8" }), /usage: hwameistor-copy send\|recv\|checksum/);
     const docker = readFileSync(join(REPO, "deploy/Dockerfile"), "utf8");
     const runtimeApt = /AS runtime\n(?:.*\n)*?RUN apt-get update[^\n]*\n((?:.*\\\n)+)/.exec(docker)![1]!;
     const packages = new Set(runtimeApt.split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w)));
     // each shared library the binary links (but libc, which the base image has), by the Debian package that owns it
-    const libs = [...execFileSync("ldd", [bin], { encoding: "utf8" }).matchAll(/=> (\/\S+)/g)].map((m) => m[1]!).filter((l) => !/\/libc\.so/.test(l));
+    const libs = [...execFileSync("ldd", [bin, copier], { encoding: "utf8" }).matchAll(/=> (\/\S+)/g)].map((m) => m[1]!).filter((l) => !/\/libc\.so/.test(l));
     assert.ok(libs.length >= 2, `ldd names libfuse3 and liburing: ${libs.join(" ")}`);
     for (const lib of libs) {
       // by the file's own name: merged /usr lists some under /lib, some under /usr/lib

@@ -232,7 +232,7 @@ function syncStep(f: MigrateFacts, v: VolumeFact, t: string): VolumeStep {
   if (!s) return { action: { type: "ensureSync", volume: v.name, source: f.sourceNode, target: t }, progress: `${v.name}: starting` };
   const done = s.sourceChecksum && s.targetChecksum && s.sourceAttempt === s.attempt && s.targetAttempt === s.attempt;
   if (done && s.sourceChecksum === s.targetChecksum && !v.publishedNode)
-    return { verified: true, progress: `${v.name}: verified (sha256 ${s.targetChecksum!.slice(0, 12)}…)` };
+    return { verified: true, progress: `${v.name}: verified (checksum ${s.targetChecksum})` };
   if (done && s.sourceChecksum !== s.targetChecksum) {
     const msg = `volume ${v.name}: checksum of the copy on ${t} (${s.targetChecksum}) differs from the source's (${s.sourceChecksum}); copying again`;
     const mismatch: MigrateDecision = {

@@ -34,6 +34,9 @@ export interface CopierRound {
   ms: number;
   /** The source read its clone with O_DIRECT (false: the filesystem refused it, buffered). */
   direct?: boolean;
+  /** Where the copier's time went: blocked on the socket, blocked on the disk. */
+  netWaitMs?: number;
+  ioWaitMs?: number;
 }
 
 interface Event {
@@ -122,18 +125,22 @@ const roundOf = (e: Event): CopierRound => ({
   zeroChunks: typeof e.zeroChunks === "number" ? e.zeroChunks : undefined,
   ms: num(e.ms),
   direct: typeof e.direct === "boolean" ? e.direct : undefined,
+  netWaitMs: num(e.netWaitMs),
+  ioWaitMs: num(e.ioWaitMs),
 });
 
 /**
- * The source side of one stream. `sock` is connected and authenticated; the copier sends `header` (one line) and
- * waits for the target's copier's "GO". Rounds one at a time; `finish` after the final one.
+ * The source side of one stream. `sock` is connected and authenticated; the copier sends `header` (one line, if
+ * given) and waits for the target's copier's "GO". Rounds one at a time; `finish` after the final one.
  */
 export class CopySender {
   private readonly c: Copier;
 
-  constructor(sock: Socket, o: { size: number; chunkBytes: number; header: string; what: string }) {
-    if (/[\n\r]/.test(o.header)) throw new HwError("INVALID_ARGUMENT", "Invalid", `stream header ${JSON.stringify(o.header)} holds a line break`);
-    this.c = new Copier(["send", "--size", String(o.size), "--chunk", String(o.chunkBytes), "--header", o.header], sock, o.what, true);
+  constructor(sock: Socket, o: { size: number; chunkBytes: number; header?: string; what: string }) {
+    if (o.header !== undefined && /[\n\r]/.test(o.header))
+      throw new HwError("INVALID_ARGUMENT", "Invalid", `stream header ${JSON.stringify(o.header)} holds a line break`);
+    const header = o.header === undefined ? [] : ["--header", o.header];
+    this.c = new Copier(["send", "--size", String(o.size), "--chunk", String(o.chunkBytes), ...header], sock, o.what, true);
   }
 
   /** Sends every chunk that `ranges` touch, read from `path`; resolves once the target acknowledged the round. */
@@ -190,7 +197,10 @@ export async function receiveWithCopier(
   o.signal?.addEventListener("abort", abort, { once: true });
   try {
     const rounds = (async () => {
-      for (;;) o.onRound?.(roundOf(await c.next("round")));
+      for (;;) {
+        const r = roundOf(await c.next("round")); // not inside `o.onRound?.(…)`: without a callback that never awaits
+        o.onRound?.(r);
+      }
     })();
     rounds.catch(() => undefined);
     const e = await c.next("done");

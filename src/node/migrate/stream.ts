@@ -121,6 +121,9 @@ export interface RoundReport {
   /** Bytes of the ranges found changed (before rounding to chunks). */
   changedBytes: number;
   ms: number;
+  /** This side's copier: time blocked on the socket, and on the disk (where the time went). */
+  netWaitMs?: number;
+  ioWaitMs?: number;
 }
 
 export interface ServeResult {
@@ -224,7 +227,16 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
         const sent = await sender.round(round, final, r.path, r.changed);
         total += sent.bytes;
         const ms = performance.now() - t0;
-        o.onRound?.({ round, final, chunks: sent.chunks, bytes: sent.bytes, changedBytes: r.changed.reduce((n, x) => n + x.length, 0), ms });
+        o.onRound?.({
+          round,
+          final,
+          chunks: sent.chunks,
+          bytes: sent.bytes,
+          changedBytes: r.changed.reduce((n, x) => n + x.length, 0),
+          ms,
+          netWaitMs: sent.netWaitMs,
+          ioWaitMs: sent.ioWaitMs,
+        });
         if (final) {
           finalMs = ms;
           break;
@@ -326,7 +338,16 @@ export async function receiveDevice(o: {
       signal: o.signal,
       onProgress: (bytes) => o.onProgress?.(bytes, size),
       onRound: (x) => {
-        const rep: RoundReport = { round: x.round, final: x.final, chunks: x.chunks, bytes: x.bytes, changedBytes: x.bytes, ms: x.ms };
+        const rep: RoundReport = {
+          round: x.round,
+          final: x.final,
+          chunks: x.chunks,
+          bytes: x.bytes,
+          changedBytes: x.bytes,
+          ms: x.ms,
+          netWaitMs: x.netWaitMs,
+          ioWaitMs: x.ioWaitMs,
+        };
         rounds.push(rep);
         o.onRound?.(rep);
       },
