@@ -5,7 +5,15 @@
 // - Config (spec.config, spec.accessibility) is written with a full-object update, status through /status
 //   afterwards using the object the spec write returned.
 // - LocalVolumeReplicas are created here (contract with the node agent: it realises them and reports
-//   status; for deletion we set spec.delete and it removes the object or sets state Deleted).
+//   status; for deletion we set spec.delete and it removes the object or sets state Deleted). Before creating
+//   one, the cache and this process's own recent creates are checked (client-go's "expectations": a create
+//   the informer has not delivered yet is not repeated). After a restart the cache is listed fresh, so it holds
+//   every replica created before; a duplicate that still slips through (two leaders for a moment) is removed
+//   by the state machine's one-replica-per-node rule.
+// - One pass runs the state machine to its fixed point for the chain of a new volume ("" → Creating →
+//   writeConfig → NotReady → createReplica) and writes status once at the end, instead of one pass per step
+//   with a round trip through the API server and the watch in between. Every step is idempotent and the
+//   status write conditional, so a crash anywhere re-runs the chain from what was written.
 // - A LocalVolume that vanished without going through ToBeDeleted (deleted with kubectl) has its replicas
 //   marked for deletion, so nothing is left on the nodes.
 
@@ -20,11 +28,10 @@ import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { nameOf, hwameistorClients, type Lsn, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
-import { listAll } from "../../kube/hwameistor.ts";
 import { getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
 import { withoutVolume } from "../../api/placement/groups.ts";
 import { allocateConfig, isHA, stableJson, type Allocation } from "./allocate.ts";
-import { decide, type Action, type ReplicaFact, type ReplicatedCondition } from "./states.ts";
+import { decide, type Action, type Decision, type ReplicaFact, type ReplicatedCondition } from "./states.ts";
 
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** `<volumeName>-<6 random lowercase alnum>` (§1.9). */
@@ -70,6 +77,16 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
   // an event: a ticker re-checks the primaries of replicated volumes.
   const workerLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(worker)", namespace: HWAMEISTOR_NAMESPACE });
   const nodeLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(node)", namespace: NODE_LEASE_NAMESPACE });
+
+  /** Replicas this process created and the cache has not shown yet: `volume/node` → when. */
+  const expected = new Map<string, number>();
+  const expectKey = (volume: string, node: string) => `${volume}/${node}`;
+  lvrInf.addHandlers({
+    add: (r) => {
+      expected.delete(expectKey(r.spec?.volumeName ?? "", r.spec?.nodeName ?? ""));
+    },
+  });
+  const ctx: ActionContext = { c, log, lvrInf, expected, expectKey };
 
   const controller = new Controller({
     name: "localvolume",
@@ -139,7 +156,7 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
       // Gone without ToBeDeleted (or just removed by us): make sure no replica stays behind.
       for (const r of replicas)
         await runAction(
-          c,
+          ctx,
           name,
           undefined,
           r.status?.state === "Deleted" ? { type: "deleteReplicaObject", name: nameOf(r) } : { type: "markReplicaDelete", name: nameOf(r) },
@@ -147,21 +164,31 @@ export function localVolumeController(o: LocalVolumeControllerOptions): LocalVol
       return;
     }
     const state = lv.status?.state ?? "";
-    const hosts = lv.spec?.config?.replicas.map((r) => r.hostname) ?? [];
-    const facts = {
-      replicas: replicas.map(replicaFact),
-      allocation: state === "Creating" ? allocation(lv) : undefined,
-      deadNodes: new Set(hosts.filter((h) => isDead(h))),
-    };
-    const d = decide(lv, facts);
-    let cur: Lv | undefined = lv;
-    for (const a of d.actions) cur = (await runAction(c, name, cur, a, log)) ?? cur;
-    if (d.actions.some((a) => a.type === "deleteVolume")) return;
-
-    const { replicated, ...fields } = d.status;
-    const status: LocalVolumeStatus = { ...(cur.status ?? {}), ...fields, state: d.state, rawblock: cur.status?.rawblock ?? false };
-    if (replicated) status.conditions = withReplicatedCondition(cur.status?.conditions, replicated, cur.metadata?.generation);
-    if (d.actions.some((a) => a.type === "failover" && a.unpublish)) status.publishedNode = "";
+    const replicaFacts = replicas.map(replicaFact);
+    let cur: Lv = lv;
+    // The status this pass will write: the server's, with each step's decision merged in.
+    let status: LocalVolumeStatus = { ...(lv.status ?? {}), rawblock: lv.status?.rawblock ?? false };
+    let d!: Decision;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const view: Lv = { ...cur, status };
+      const hosts = cur.spec?.config?.replicas.map((r) => r.hostname) ?? [];
+      d = decide(view, {
+        replicas: replicaFacts,
+        allocation: status.state === "Creating" ? allocation(view) : undefined,
+        deadNodes: new Set(hosts.filter((h) => isDead(h))),
+      });
+      for (const a of d.actions) cur = (await runAction(ctx, name, cur, a)) ?? cur;
+      if (d.actions.some((a) => a.type === "deleteVolume")) return;
+      const { replicated, ...fields } = d.status;
+      const before = status.state ?? "";
+      status = { ...status, ...fields, state: d.state };
+      if (replicated) status.conditions = withReplicatedCondition(status.conditions, replicated, cur.metadata?.generation);
+      if (d.actions.some((a) => a.type === "failover" && a.unpublish)) status.publishedNode = "";
+      // Go on only along the new volume's chain: a state change without actions, or a config just written.
+      // Anything else (replica actions, failover, a requeue) is left to the events it causes.
+      const onlyConfig = d.actions.length > 0 && d.actions.every((a) => a.type === "writeConfig");
+      if (!(onlyConfig || (d.actions.length === 0 && d.state !== before))) break;
+    }
     if (d.reason === "FailedOver" || d.reason === "PrimaryLost") void controller.recordEvent(cur, "Warning", d.reason, d.message);
     if (stableJson(status) !== stableJson({ rawblock: false, ...(cur.status ?? {}) })) {
       await c.lv.updateStatus({ ...cur, status });
@@ -197,8 +224,22 @@ export function withReplicatedCondition(existing: Cond[] | undefined, r: Replica
   return [...(existing ?? []).filter((x) => x.type !== "Replicated"), next];
 }
 
+interface ActionContext {
+  c: HwameistorClients;
+  log: Logger;
+  lvrInf: Informer<Lvr>;
+  expected: Map<string, number>;
+  expectKey(volume: string, node: string): string;
+}
+
+/** How long a replica this process created may stay unseen by the informer before it is created again. */
+const EXPECTATION_TTL_MS = 60_000;
+/** Steps one pass may take: "" → Creating → writeConfig → NotReady (+ createReplica). */
+const MAX_STEPS = 4;
+
 /** Runs one action; returns the LV as written when the action wrote it. */
-async function runAction(c: HwameistorClients, volume: string, lv: Lv | undefined, a: Action, log: Logger = silentLogger): Promise<Lv | undefined> {
+async function runAction(ctx: ActionContext, volume: string, lv: Lv | undefined, a: Action): Promise<Lv | undefined> {
+  const { c, log } = ctx;
   switch (a.type) {
     case "writeConfig":
       return c.lv.update({ ...lv!, spec: { ...lv!.spec, config: a.config } });
@@ -212,27 +253,33 @@ async function runAction(c: HwameistorClients, volume: string, lv: Lv | undefine
     case "setAccessibilityNodes":
       return c.lv.update({ ...lv!, spec: { ...lv!.spec, accessibility: { ...lv!.spec?.accessibility, nodes: a.nodes } } });
     case "createReplica": {
-      // Check before create, against the API server rather than the cache. Crash window covered: we
-      // created the LVR and died (or the informer has not delivered it yet) before the LV status moved on;
-      // without this, a second replica would land on the same node.
-      const existing = (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume && r.spec?.nodeName === a.nodeName && !r.spec?.delete);
-      if (existing.length) return undefined;
+      // Check before create: the cache, and our own creates it has not delivered yet (see the header).
+      const key = ctx.expectKey(volume, a.nodeName);
+      const at = ctx.expected.get(key);
+      if (at !== undefined && Date.now() - at < EXPECTATION_TTL_MS) return undefined;
+      if (ctx.lvrInf.list().some((r) => r.spec?.volumeName === volume && r.spec?.nodeName === a.nodeName && !r.spec?.delete)) return undefined;
       const spec = lv!.spec!;
-      const created = await c.lvr.create({
-        metadata: { name: replicaName(volume) },
-        spec: {
-          volumeName: volume,
-          poolName: spec.poolName,
-          nodeName: a.nodeName,
-          requiredCapacityBytes: spec.config?.requiredCapacityBytes ?? spec.requiredCapacityBytes,
-          volumeQoS: spec.volumeQoS ?? {},
-          // §5.2: the replica copies encryption and thin provisioning (thinOrigin → thinOriginVolume).
-          ...(spec.volumeEncrypt?.enable ? { volumeEncrypt: spec.volumeEncrypt } : {}),
-          ...(spec.thin ? { thin: true } : {}),
-          ...(spec.thinOrigin?.originId ? { thinOriginVolume: spec.thinOrigin.originId } : {}),
-          delete: false,
-        },
-      } as Lvr);
+      ctx.expected.set(key, Date.now());
+      const created = await c.lvr
+        .create({
+          metadata: { name: replicaName(volume) },
+          spec: {
+            volumeName: volume,
+            poolName: spec.poolName,
+            nodeName: a.nodeName,
+            requiredCapacityBytes: spec.config?.requiredCapacityBytes ?? spec.requiredCapacityBytes,
+            volumeQoS: spec.volumeQoS ?? {},
+            // §5.2: the replica copies encryption and thin provisioning (thinOrigin → thinOriginVolume).
+            ...(spec.volumeEncrypt?.enable ? { volumeEncrypt: spec.volumeEncrypt } : {}),
+            ...(spec.thin ? { thin: true } : {}),
+            ...(spec.thinOrigin?.originId ? { thinOriginVolume: spec.thinOrigin.originId } : {}),
+            delete: false,
+          },
+        } as Lvr)
+        .catch((e: unknown) => {
+          ctx.expected.delete(key); // not created (as far as we know): the next pass tries again
+          throw e;
+        });
       log.info({ volume, replica: nameOf(created), node: a.nodeName }, "LocalVolumeReplica created");
       return undefined;
     }

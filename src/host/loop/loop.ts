@@ -4,7 +4,7 @@
 // Simplification: two concurrent attaches of the same file can still race (losetup has no lock for that);
 // callers serialise per file.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { open, realpath, stat } from "node:fs/promises";
 import { HwError } from "../../api/errors.ts";
 import { isCommandError, run, type RunOptions } from "../runner.ts";
@@ -98,32 +98,36 @@ export async function listLoops(opts: RunOptions = {}): Promise<LoopDevice[]> {
  * I/O), and ~9 reads per device through the libuv thread pool cost more than the whole synchronous scan.
  */
 export async function listLoopsSysfs(sysBlock = "/sys/block"): Promise<LoopDevice[]> {
-  const read = (n: string, f: string): string | undefined => {
+  const out: LoopDevice[] = [];
+  for (const n of readdirSync(sysBlock).filter((x) => /^loop\d+$/.test(x))) {
+    const lo = loopFromSysfs(sysBlock, n);
+    if (lo) out.push(lo);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+}
+
+/** One loop device (`loopN`) from sysfs, or undefined when it is not attached. */
+function loopFromSysfs(sysBlock: string, n: string): LoopDevice | undefined {
+  const read = (f: string): string | undefined => {
     try {
       return readFileSync(`${sysBlock}/${n}/${f}`, "utf8").trim();
     } catch {
       return undefined;
     }
   };
-  const out: LoopDevice[] = [];
-  for (const n of readdirSync(sysBlock).filter((x) => /^loop\d+$/.test(x))) {
-    const back = read(n, "loop/backing_file");
-    if (back === undefined || back === "") continue; // loop/ exists only while attached
-    out.push(
-      parseSysfsLoop(n, {
-        back,
-        offset: read(n, "loop/offset"),
-        sizelimit: read(n, "loop/sizelimit"),
-        dio: read(n, "loop/dio"),
-        autoclear: read(n, "loop/autoclear"),
-        partscan: read(n, "loop/partscan"),
-        ro: read(n, "ro"),
-        dev: read(n, "dev"),
-        lbs: read(n, "queue/logical_block_size"),
-      }),
-    );
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  const back = read("loop/backing_file");
+  if (back === undefined || back === "") return undefined; // loop/ exists only while attached
+  return parseSysfsLoop(n, {
+    back,
+    offset: read("loop/offset"),
+    sizelimit: read("loop/sizelimit"),
+    dio: read("loop/dio"),
+    autoclear: read("loop/autoclear"),
+    partscan: read("loop/partscan"),
+    ro: read("ro"),
+    dev: read("dev"),
+    lbs: read("queue/logical_block_size"),
+  });
 }
 
 /** One loop device from its sysfs attribute texts (pure; the kernel appends " (deleted)" to a removed file). */
@@ -157,9 +161,11 @@ export async function findLoopsByBackingFile(file: string, opts: RunOptions = {}
   return (await listLoops(opts)).filter((l) => l.backFile === real && !l.backFileDeleted);
 }
 
-/** The loop device `dev`, or undefined when it is not attached. */
+/** The loop device `dev`, or undefined when it is not attached (its sysfs attributes only, no scan of all). */
 export async function getLoop(dev: string, opts: RunOptions = {}): Promise<LoopDevice | undefined> {
   assertDevicePath(dev);
+  const n = /^\/dev\/(loop\d+)$/.exec(dev)?.[1];
+  if (n && existsSync("/sys/block")) return loopFromSysfs("/sys/block", n);
   return (await listLoops(opts)).find((l) => l.name === dev);
 }
 

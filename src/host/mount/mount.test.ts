@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mountArgv, parseFindmnt } from "./mount.ts";
+import { mountArgv, mountTargets, parseFindmnt, parseMountinfoTargets } from "./mount.ts";
 import { HwError } from "../../api/errors.ts";
 
 const fixture = (f: string) => readFileSync(new URL(`./testdata/${f}`, import.meta.url), "utf8");
@@ -42,4 +42,20 @@ test("mountArgv", () => {
   assert.throws(() => mountArgv("/dev/loop0", "/mnt/x", { options: ["rw,exec"] }), HwError);
   assert.throws(() => mountArgv("/dev/loop0", "/mnt/x", { fstype: "xfs -o x" }), HwError);
   assert.throws(() => mountArgv("/dev/loop0", "/mnt/../etc"), HwError);
+});
+
+test("parseMountinfoTargets: field 5 of a recorded /proc/self/mountinfo, escapes undone", () => {
+  const t = parseMountinfoTargets(fixture("mountinfo.txt"));
+  assert.equal(t.length, 8);
+  assert.equal(t[0], "/proc");
+  assert.ok(t.includes("/"));
+  assert.ok(t.includes("/tmp/lat16/c1/nodes/node-1/state/pools/LocalStorage_PoolHDD"));
+  assert.ok(t.includes("/tmp/lat16/mnt sp"), "\\040 is a space");
+  assert.ok(!t.some((x) => x.includes("\\")));
+  assert.deepEqual(parseMountinfoTargets(""), []);
+});
+
+test("mountTargets: this process's own table has / and /proc", () => {
+  const t = mountTargets();
+  assert.ok(t.has("/") && t.has("/proc"));
 });

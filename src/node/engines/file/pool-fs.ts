@@ -32,7 +32,7 @@ import type { PoolClass } from "../../../api/names.ts";
 import * as btrfs from "../../../host/btrfs/btrfs.ts";
 import { deviceSizeBytes } from "../../../host/blkdev.ts";
 import { fsStats, growXfs, mkfs, probeFilesystem, setXfsHints } from "../../../host/fs/fs.ts";
-import { findMountsAt, listMounts, mount, unmount } from "../../../host/mount/mount.ts";
+import { findMountsAt, listMounts, mount, mountTargets, unmount } from "../../../host/mount/mount.ts";
 import { listSysBlock, readSysBlock } from "../../../host/sysfs/sysfs.ts";
 import type { RunOptions } from "../../../host/runner.ts";
 import { floorToExtent, writeJsonAtomic } from "../common.ts";
@@ -278,10 +278,10 @@ export interface StoreTuning {
   xfsCowExtSizeBytes: number;
 }
 
-export async function isMounted(stateDir: string, rec: PoolRecord, opts: RunOptions): Promise<boolean> {
+/** Every store of the pool is mounted (read from /proc/self/mountinfo: this runs before every replica lookup). */
+export async function isMounted(stateDir: string, rec: PoolRecord, _opts?: RunOptions): Promise<boolean> {
   const stores = poolStores(stateDir, rec);
-  if (stores.length === 1) return (await findMountsAt(stores[0]!.mountPoint, opts)).length > 0;
-  const mounted = new Set((await listMounts(opts)).map((m) => m.target));
+  const mounted = mountTargets();
   return stores.length > 0 && stores.every((s) => mounted.has(s.mountPoint));
 }
 

@@ -5,7 +5,11 @@
 // Crash windows: every engine call is idempotent by name (createReplica returns an existing replica,
 // deleteReplica of a missing one is done), so a crash after the engine call and before the status write
 // re-runs the call harmlessly. The status write is conditional on resourceVersion (a conflict is a quiet
-// requeue). A state change requeues at once, so Creating → NotReady → Ready takes three quick passes.
+// requeue).
+// Latency (a new replica is on the CreateVolume path): the replica is read from the informer cache, not the
+// API server; one pass runs the state machine to its fixed point and writes status once; the engine is asked
+// about the replica only in the states that need its view (Ready/NotReady), and the QoS hook gets the replica
+// this pass already has. The event of our own status write brings the next pass (no immediate requeue).
 
 import { HwError, isHwError, toErrorStatus } from "../../../api/errors.ts";
 import { overProvisionRatioOf } from "../../../api/thin-pool.ts";
@@ -64,7 +68,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     return overProvisionRatioOf((await c.lsn.get(ctx.nodeName))?.status?.thinPoolExtendRecords?.[pool]);
   }
 
-  type ActionResult = { ok: true; replica?: ObservedReplica } | { ok: false; message: string; reason: string; error: HwError };
+  type ActionResult = { ok: true; replica?: Replica } | { ok: false; message: string; reason: string; error: HwError };
 
   async function runAction(action: ReplicaAction, lvr: Lvr, pool: string, volume: string, required: number): Promise<ActionResult> {
     try {
@@ -100,13 +104,10 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
             const did = await ensureLuks(rep.devPath, key, volume);
             if (did === "formatted") ctx.log.info({ lvr: lvr.metadata?.name, volume, dev: rep.devPath }, "replica device formatted as LUKS");
           }
-          return { ok: true, replica: observe(rep) };
+          return { ok: true, replica: rep };
         }
         case "expandReplica":
-          return {
-            ok: true,
-            replica: observe(await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {})),
-          };
+          return { ok: true, replica: await engine.expandReplica(pool, volume, required, lvr.spec?.thin ? { overProvisionRatio: await ratioOf(pool) } : {}) };
         case "deleteReplica":
           await o.ha?.release(volume);
           await engine.deleteReplica(pool, volume);
@@ -124,9 +125,23 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     }
   }
 
+  /**
+   * The resourceVersion each of our status writes replaced (name → [before, after]): a pass that finds the
+   * cache still at `before` runs on an object we already moved on from, and waits for the event of `after`.
+   */
+  const written = new Map<string, [string, string]>();
+
   async function reconcile(name: string): Promise<ReconcileResult | void> {
-    const lvr = await c.lvr.get(name);
-    if (!lvr || lvr.spec?.nodeName !== ctx.nodeName) return;
+    const startedAt = performance.now();
+    const lvr = informer.getByName(name);
+    if (!lvr || lvr.spec?.nodeName !== ctx.nodeName) {
+      written.delete(name);
+      return;
+    }
+    const rv = lvr.metadata?.resourceVersion ?? "";
+    const w = written.get(name);
+    if (w && rv === w[0]) return; // stale cache: the event of our write re-queues this key
+    if (w && rv !== w[1]) written.delete(name);
     const spec = lvr.spec;
     const st: LocalVolumeReplicaStatus = lvr.status ?? {};
     const pool = spec.poolName ?? "";
@@ -152,9 +167,11 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       await writeStatus(lvr, st, state, changes, undefined, e);
       return;
     }
+    // Only Ready/NotReady decide on the engine's view (states.ts); the others act (create/delete) by name.
+    const needsView = !spec.delete && (state === VolumeStates.Ready || state === VolumeStates.NotReady);
     let replica: Replica | undefined;
     try {
-      replica = await engine.getReplica(pool, volume);
+      if (needsView) replica = await engine.getReplica(pool, volume);
     } catch (e) {
       // Not knowing is not "absent" (that would mark the replica lost, or create it again): say why in
       // status and retry with backoff.
@@ -200,8 +217,9 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
       fromReplica = out.fromReplica ?? fromReplica;
       if (res.ok) {
         o.onPoolChange?.();
-        if (d.action === "deleteReplica") observed = undefined;
-        else if (res.replica) observed = res.replica;
+        if (d.action === "deleteReplica") replica = undefined;
+        else if (res.replica) replica = res.replica;
+        observed = observe(replica);
       } else {
         failure = res.message;
         error = res.error;
@@ -214,13 +232,9 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
         break;
       }
     }
-    if (state === VolumeStates.Ready && o.qos && observed) {
-      const rep = await engine.getReplica(pool, volume);
-      if (rep) await o.qos(lvr, rep);
-    }
-    const changed = await writeStatus(lvr, st, state, changes, fromReplica, error);
+    if (state === VolumeStates.Ready && o.qos && replica) await o.qos(lvr, replica);
+    await writeStatus(lvr, st, state, changes, fromReplica, error, startedAt);
     if (failure) throw new Error(`replica ${name}: ${failure}`); // status written; retry with backoff
-    if (changed && state !== (st.state ?? "")) return { requeueAfterMs: 0 };
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   }
 
@@ -232,6 +246,7 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     changes: ConditionChange[],
     r: ObservedReplica | undefined,
     error?: HwError,
+    startedAt?: number,
   ): Promise<boolean> {
     const next: LocalVolumeReplicaStatus = {
       ...st,
@@ -250,8 +265,13 @@ export function replicaController(o: ReplicaControllerOptions): Controller {
     // replicated one is synced when its primary says so (src/node/dataplane).
     if (!replicated) next.synced = state === VolumeStates.Ready || (st.synced ?? false);
     if (JSON.stringify(withoutTimes(next)) === JSON.stringify(withoutTimes(st))) return false;
-    await c.lvr.updateStatus({ ...lvr, status: next });
-    if (next.state !== st.state) ctx.log.info({ lvr: lvr.metadata?.name, from: st.state ?? "", to: next.state, devPath: next.devPath }, "replica state");
+    const name = lvr.metadata?.name ?? "";
+    const res = await c.lvr.updateStatus({ ...lvr, status: next });
+    written.set(name, [lvr.metadata?.resourceVersion ?? "", res.metadata?.resourceVersion ?? ""]);
+    if (next.state !== st.state) {
+      const tookMs = startedAt === undefined ? undefined : Math.round(performance.now() - startedAt);
+      ctx.log.info({ lvr: name, from: st.state ?? "", to: next.state, devPath: next.devPath, tookMs }, "replica state");
+    }
     return true;
   }
 
