@@ -1,7 +1,7 @@
 // Processes for the benchmarks: resident memory from /proc, the machine's load average, and the
 // `hwameistor` CLI / servers started through src/host/runner.ts (the only code that spawns).
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { run, spawnStream, type StreamHandle } from "../../src/host/runner.ts";
@@ -54,8 +54,93 @@ export function sampleRss(pids: Record<string, number>, everyMs = 200): { stop()
 }
 
 /** Runs `bin/hwameistor ARGS` to completion and returns stdout (throws CommandError on failure). */
-export async function hwameistor(args: string[], timeoutMs: number): Promise<string> {
-  return (await run([HWAMEISTOR, ...args], { timeoutMs, cwd: REPO })).stdout;
+export async function hwameistor(args: string[], timeoutMs: number, env?: Record<string, string>): Promise<string> {
+  return (await run([HWAMEISTOR, ...args], { timeoutMs, cwd: REPO, env })).stdout;
+}
+
+/**
+ * Environment that makes every node process started under it write a diagnostic report (Node's
+ * `--report-on-signal`: V8 heap figures, no heap snapshot, no GC) into `dir` on SIGUSR2 — so the benchmark can
+ * split a daemon's memory into heap and native without code in the daemon. Nothing in hwameistor uses SIGUSR2.
+ */
+export const reportEnv = (dir: string): Record<string, string> => ({ NODE_OPTIONS: `--report-on-signal --report-signal=SIGUSR2 --report-directory=${dir}` });
+
+/** Where a process's resident memory is, bytes. */
+export interface MemoryBreakdown {
+  rss: number;
+  /** Pages of the `node` executable itself (text, read-only data; file-backed and shared by every node process). */
+  nodeBinary: number;
+  /** Other file-backed pages (shared libraries, native addons). */
+  otherFiles: number;
+  /** V8's committed heap (every space, live objects and garbage not collected yet). */
+  heapCommitted: number;
+  /** V8 heap in use when the report was written (no GC first: includes garbage). */
+  heapUsed: number;
+  /** Memory V8 was told about outside its heap (Buffers, ArrayBuffers). */
+  external: number;
+  /** Anonymous memory that is not the V8 heap: malloc arenas (C++ objects, Buffers, SQLite, nghttp2), thread stacks. */
+  native: number;
+}
+
+/**
+ * Memory of a node process started under reportEnv(dir): /proc/<pid>/smaps by mapping, and V8's heap from
+ * the diagnostic report it writes on SIGUSR2. Undefined when the process is gone or wrote no report in 10 s.
+ */
+export async function memoryBreakdown(pid: number, dir: string): Promise<MemoryBreakdown | undefined> {
+  let smaps: string;
+  let exe: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, "utf8");
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+  let rss = 0;
+  let anon = 0;
+  let nodeBinary = 0;
+  let path = "";
+  for (const line of smaps.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) path = head[1]!;
+    else if (line.startsWith("Rss:")) {
+      const b = Number(line.split(/\s+/)[1]) * 1024;
+      rss += b;
+      if (path === exe) nodeBinary += b;
+    } else if (line.startsWith("Anonymous:")) anon += Number(line.split(/\s+/)[1]) * 1024;
+  }
+  const mine = (f: string) => f.startsWith("report.") && f.includes(`.${pid}.`);
+  const before = new Set(readdirSync(dir).filter(mine));
+  try {
+    process.kill(pid, "SIGUSR2");
+  } catch {
+    return undefined;
+  }
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+    const f = readdirSync(dir).find((x) => mine(x) && !before.has(x));
+    if (!f) continue;
+    let heap: { totalCommittedMemory: number; usedMemory: number; externalMemory: number };
+    try {
+      heap = (JSON.parse(readFileSync(`${dir}/${f}`, "utf8")) as { javascriptHeap: typeof heap }).javascriptHeap;
+    } catch {
+      continue; // still being written
+    }
+    return {
+      rss,
+      nodeBinary,
+      otherFiles: rss - anon - nodeBinary,
+      heapCommitted: heap.totalCommittedMemory,
+      heapUsed: heap.usedMemory,
+      external: heap.externalMemory,
+      native: Math.max(0, anon - heap.totalCommittedMemory),
+    };
+  }
+  return undefined;
+}
+
+/** "node binary 46 + heap 31 (24 used) + native 17 + files 4 MiB": the parts of a breakdown, for a note. */
+export function describeMemory(m: MemoryBreakdown): string {
+  const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+  return `node binary ${mb(m.nodeBinary)} (shared file pages) + V8 heap ${mb(m.heapCommitted)} committed (${mb(m.heapUsed)} in use, external ${mb(m.external)}) + native ${mb(m.native)} (malloc, stacks) + other files ${mb(m.otherFiles)} MiB`;
 }
 
 /** A long-running `bin/hwameistor` server; resolves once `ready(line)` sees its ready line on stdout. */
