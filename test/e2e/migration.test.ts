@@ -12,8 +12,13 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { startTestCluster, waitFor, type TestCluster } from "../helpers/test-cluster.ts";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { armKill, startTestCluster, waitFor, type ArmedKill, type TestCluster } from "../helpers/test-cluster.ts";
 import { localVolumeMigrateYaml } from "../helpers/migrate.ts";
+import { devClusterCli } from "../helpers/devcluster.ts";
+import { listLoops } from "../../src/host/loop/loop.ts";
+import { listMounts } from "../../src/host/mount/mount.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : !existsSync("/usr/sbin/mkfs.xfs") ? "needs xfsprogs" : false;
 let c!: TestCluster;
@@ -74,6 +79,65 @@ const sumOf = async (pod: string) => /SUM (\w{64})/.exec((await c.k.run(["logs",
 const podNode = () => jp(["pod", "mover-0"], "{.spec.nodeName}");
 const podRunning = async () => (await jp(["pod", "mover-0"], "{.status.phase}")) === "Running";
 
+/**
+ * kill -9 of the SOURCE's node agent at each phase it takes part in, each on the first watch line that shows it:
+ * mid pre-copy (serving, round 0 being copied or just done: a clone on disk), in the final round (the pod stopped,
+ * final=yes, no source checksum yet), and when its replica is pruned. Each later point needs the restarted source's
+ * own work (its rounds, its checksum), so they fire in this order, each after the previous restart.
+ */
+function armSourceKills(source: string): ArmedKill[] {
+  const cm = `sync-config-${volume}`;
+  const at = (label: string, resource: string, fields: string[], when: (f: string[]) => boolean): ArmedKill =>
+    armKill(c, { label: `source ${source} ${label}`, resource, fields, victim: (f) => (when(f) ? source : undefined) }, 360_000);
+  return [
+    at(
+      "mid pre-copy",
+      "configmaps",
+      ["{.metadata.name}", "{.data.sourceEndpoint}", "{.data.precopyRound}", "{.data.progressBytes}", "{.data.precopyReady}", "{.data.final}"],
+      ([n, ep, round, progress, ready, final]) => n === cm && !!ep && !ready && final !== "yes" && (Number(progress) > 0 || round === "0"),
+    ),
+    at("in the final round", "configmaps", ["{.metadata.name}", "{.data.final}", "{.data.sourceChecksum}"], ([n, f, sum]) => n === cm && f === "yes" && !sum),
+    at(
+      "while its replica is pruned",
+      "localvolumemigrates",
+      ["{.metadata.name}", "{.status.state}"],
+      ([n, st]) => n === `migrate-${volume}` && st === "PruneReplica",
+    ),
+  ];
+}
+
+/** Files under a node's pools naming the volume (clones: `.<file>.migrate-…`), its loop devices and mounts, per node. */
+async function leftovers(vol: string): Promise<Record<string, { files: string[]; clones: string[]; loops: string[]; mounts: string[] }>> {
+  const out: Record<string, { files: string[]; clones: string[]; loops: string[]; mounts: string[] }> = {};
+  const [loops, mounts] = [await listLoops(), await listMounts()];
+  for (const n of ["node-1", "node-2", "node-3"]) {
+    const pools = join(c.state, "nodes", n, "state", "pools");
+    const files: string[] = [];
+    const walk = (d: string, depth: number): void => {
+      let names: string[] = [];
+      try {
+        names = readdirSync(d);
+      } catch {
+        return;
+      }
+      for (const e of names) {
+        const p = join(d, e);
+        if (e.includes(vol)) files.push(p);
+        else if (depth < 4 && statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
+      }
+    };
+    walk(pools, 0);
+    const mine = join(c.state, "nodes", n) + "/";
+    out[n] = {
+      files: files.filter((f) => !f.includes(".migrate-")),
+      clones: files.filter((f) => f.includes(".migrate-")),
+      loops: loops.filter((l) => l.backFile.startsWith(mine) && l.backFile.includes(vol)).map((l) => `${l.name} ${l.backFile}`),
+      mounts: mounts.filter((m) => m.target.startsWith(mine) && (m.target.includes(vol) || m.source.includes(vol))).map((m) => m.target),
+    };
+  }
+  return out;
+}
+
 before(async () => {
   if (skip) return;
   c = await startTestCluster({ prefix: "migrate", nodes: 3 });
@@ -97,6 +161,8 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   const a = await podNode();
   volume = await jp(["pvc", "data-mover-0"], "{.spec.volumeName}");
   const b = ["node-1", "node-2", "node-3"].find((n) => n !== a)!;
+  const sourceKills = armSourceKills(a);
+  await Promise.all(sourceKills.map((k) => k.ready));
   await c.k.ok(["apply", "-f", "-"], localVolumeMigrateYaml(volume, a, [b]));
   // Online: the copy runs while the pod keeps running on A (the file engine's reflink pre-copy); the controller
   // itself stops the pod for the cut-over once the rounds converged.
@@ -132,6 +198,10 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
     500,
   );
   for (const [name, k] of Object.entries(killed)) if (k.killed) await c.restarted(name, k);
+  const fired = await Promise.all(sourceKills.map((k) => k.done)).catch((e: Error) => {
+    throw new Error(`${e.message}\n${sourceKills.map((k) => k.status()).join("\n")}`);
+  });
+  console.log(`# ${fired.join("\n# ")}`);
   console.log(
     `# killed -9 during the migration: ${
       Object.keys(killed)
@@ -149,6 +219,20 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   assert.ok(states.has("SyncReplica") || states.has("PruneReplica"), `went through the copy (saw ${[...states].join(", ")})`);
   assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
   await waitFor("the source replica gone", async () => !(await jp(["lvr"], "{.items[*].spec.nodeName}")).split(" ").includes(a), 60_000);
+  // Nothing of the copy left behind by the killed agents: no pre-copy clone on either node; on A no file, loop
+  // device or mount of the volume (its replica was pruned); on B one volume file (the replica).
+  await waitFor(
+    "no leftover of the migration on either node",
+    async () => {
+      const left = await leftovers(volume);
+      return left[a]!.files.length === 0 && left[a]!.loops.length === 0 && left[a]!.mounts.length === 0 && left[b]!.clones.length === 0;
+    },
+    60_000,
+    1000,
+  ).catch(async (e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(await leftovers(volume))}`);
+  });
+  assert.equal((await leftovers(volume))[b]!.files.length, 1, "the target holds the one replica file");
   await explain(waitFor("mover-0 Running on B", async () => (await podRunning()) && (await podNode()) === b, 180_000));
   await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
   assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
@@ -222,4 +306,63 @@ test("(c) a node agent that stops renewing goes Offline and Unknown, and comes b
     90_000,
     1000,
   );
+});
+
+test("(d) rebalancing: hwameictl volume rebalance, then the Cluster's policy, move volumes off the fullest node", { skip, timeout: 420_000 }, async () => {
+  const { ok } = devClusterCli(() => c.state);
+  const POOL = "LocalStorage_PoolHDD";
+  const m = (await podNode()) || "node-3"; // holds mover-0's volume (after (a)–(c))
+  const [x, y] = ["node-1", "node-2", "node-3"].filter((n) => n !== m);
+  const pool = async (n: string) => {
+    const p = JSON.parse((await jp(["lsn", n], `{.status.pools.${POOL}}`)) || "{}") as { totalCapacityBytes?: number; usedCapacityBytes?: number };
+    return { total: p.totalCapacityBytes ?? 0, used: p.usedCapacityBytes ?? 0 };
+  };
+  // Three volumes of twice the mover's size (at least a tenth of a pool) on x: x is the fullest, y empty; thresholds below are chosen from the
+  // nodes' own numbers so that exactly one move is wanted and one target qualifies, first from x to y (the CLI),
+  // then from x to m (the policy: y would go above it).
+  const pm0 = await pool(m);
+  const MiB = 2 ** 20;
+  const size = Math.ceil(Math.max(2 * pm0.used, 0.1 * pm0.total) / MiB);
+  for (const v of ["rb-1", "rb-2", "rb-3"])
+    await ok("hwameictl", ["volume", "create", v, "--class", "hwameistor-storage-lvm-hdd", "--size", `${size}Mi`, "--node", x!]);
+  await waitFor("x reports the three volumes", async () => (await jp(["lsn", x!], `{.status.pools.${POOL}.volumes}`)).split("rb-").length === 4, 60_000);
+  const s = size * MiB;
+  const [px, py, pm] = [await pool(x!), await pool(y!), await pool(m)];
+  const pct = (b: number, p: { total: number }) => (b / p.total) * 100;
+  // CLI: x must end at or under t1 (ux − s), y must stay under it (uy + s), x starts above it.
+  const t1 = Math.ceil(Math.max(pct(px.used - s, px), pct(py.used + s, py), pct(pm.used, pm)));
+  assert.ok(t1 < pct(px.used, px), `a threshold for one move from ${x}: ${t1}% < ${pct(px.used, px).toFixed(1)}%`);
+  const dry = await ok("hwameictl", ["volume", "rebalance", "--threshold", String(t1), "--dry-run"]);
+  assert.match(dry, new RegExp(`1\\s+rb-1\\s+\\S+\\s+${x}\\s+${y}\\s+${POOL}`), dry);
+  assert.equal(await jp(["lvmigrate"], "{.items[*].metadata.name}"), "", "a dry run creates nothing");
+  const moved = await ok("hwameictl", ["--timeout", "240", "volume", "rebalance", "--threshold", String(t1), "--node", x!]);
+  assert.match(moved, new RegExp(`moved rb-1 from ${x} to ${y}`), moved);
+  assert.equal(await jp(["lv", "rb-1"], "{.spec.config.replicas[*].hostname}"), y);
+  assert.equal(await jp(["lv", "rb-1"], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
+
+  // The policy: x (now ux − s) above t2; y (uy + s) would go above it with one more, m (um + s) would not.
+  await waitFor("x reports the move", async () => (await pool(x!)).used <= px.used - s, 60_000);
+  const [qx, qy, qm] = [await pool(x!), await pool(y!), await pool(m)];
+  const t2 = Math.ceil(Math.max(pct(qx.used - s, qx), pct(qy.used, qy), pct(qm.used + s, qm)));
+  assert.ok(t2 < pct(qx.used, qx) && t2 < pct(qy.used + s, qy), `a threshold for one move from ${x} to ${m}: ${t2}%`);
+  await c.k.ok([
+    "patch",
+    "hmcluster",
+    "cluster-sample",
+    "--type",
+    "merge",
+    "-p",
+    JSON.stringify({ spec: { rebalance: { enabled: true, thresholdPercent: t2, intervalSeconds: 10 } } }),
+  ]);
+  await waitFor("rb-2 moved to m by the policy", async () => (await jp(["lv", "rb-2"], "{.spec.config.replicas[*].hostname}")) === m, 240_000, 1000);
+  await waitFor(
+    "the policy's next pass finds nothing to move",
+    async () => /every pool is at or under/.test(await jp(["hmcluster", "cluster-sample"], "{.status.rebalance.message}")),
+    60_000,
+    1000,
+  );
+  await c.k.ok(["patch", "hmcluster", "cluster-sample", "--type", "merge", "-p", '{"spec":{"rebalance":{"enabled":false}}}']);
+  const events = await c.k.ok(["get", "events", "-A", "-o", 'jsonpath={.items[?(@.reason=="RebalanceStarted")].message}']);
+  assert.match(events, new RegExp(`moving rb-2 \\(\\S+\\) from ${x} .*to ${m} .*LocalVolumeMigrate rebalance-rb-2`));
+  assert.equal(await jp(["lv", "rb-3"], "{.spec.config.replicas[*].hostname}"), x, "one move only");
 });

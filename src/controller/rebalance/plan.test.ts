@@ -71,6 +71,12 @@ const cases: Case[] = [
     moves: ["v5:a>b"],
   },
   {
+    name: "equal sizes: the first volume by name goes, whatever its group is called",
+    nodes: [node("a", { [HDD]: [10, 9] }), node("b", { [HDD]: [10, 0] })],
+    volumes: [vol("v1", "a", 3, { group: "zzz" }), vol("v2", "a", 3, { group: "aaa" }), vol("v3", "a", 3)],
+    moves: ["v1:a>b"],
+  },
+  {
     name: "several moves, targets alternate as they fill, never above the threshold",
     nodes: [node("a", { [HDD]: [10, 10] }), node("b", { [HDD]: [10, 7] }), node("c", { [HDD]: [10, 7] })],
     volumes: [vol("v1", "a", 1), vol("v2", "a", 1), vol("v3", "a", 1), vol("v4", "a", 1), vol("v5", "a", 1), vol("v6", "a", 5)],

@@ -88,6 +88,8 @@ export interface RebalancePlan {
   remaining: string[];
 }
 
+/** Ties between units go by their first volume's name (a group's own name is often generated). */
+const byFirst = (a: { volumes: RebalanceVolume[] }, b: { volumes: RebalanceVolume[] }) => a.volumes[0]!.name.localeCompare(b.volumes[0]!.name);
 const pct = (used: number, total: number) => (total > 0 ? (used / total) * 100 : 0);
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -130,8 +132,8 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
       const need = over();
       const left = eligible.filter((u) => !tried.has(u.key));
       if (left.length === 0) break;
-      const enough = left.filter((u) => u.poolBytes >= need).sort((a, b) => a.poolBytes - b.poolBytes || a.key.localeCompare(b.key));
-      const rest = left.filter((u) => u.poolBytes < need).sort((a, b) => b.poolBytes - a.poolBytes || a.key.localeCompare(b.key));
+      const enough = left.filter((u) => u.poolBytes >= need).sort((a, b) => a.poolBytes - b.poolBytes || byFirst(a, b));
+      const rest = left.filter((u) => u.poolBytes < need).sort((a, b) => b.poolBytes - a.poolBytes || byFirst(a, b));
       const unit = [...enough, ...rest][0]!;
       tried.add(unit.key);
       const target = chooseTarget(views, unit, src.node, src.poolName, threshold, nodesOf);
@@ -186,10 +188,12 @@ function fillsOf(views: StorageNodeView[]): Array<Omit<PoolFill, "usedBytesAfter
 function unitsOn(volumes: RebalanceVolume[], node: string, poolName: string): Unit[] {
   const on = volumes.filter((v) => v.nodes.includes(node));
   const keys = new Set(on.filter((v) => v.poolName === poolName).map((v) => (v.group ? `group:${v.group}` : v.name)));
-  return [...keys].sort().map((key) => {
-    const vs = on.filter((v) => (v.group ? `group:${v.group}` : v.name) === key).sort((a, b) => a.name.localeCompare(b.name));
-    return { key, volumes: vs, poolBytes: vs.filter((v) => v.poolName === poolName).reduce((s, v) => s + v.bytes, 0) };
-  });
+  return [...keys]
+    .map((key) => {
+      const vs = on.filter((v) => (v.group ? `group:${v.group}` : v.name) === key).sort((a, b) => a.name.localeCompare(b.name));
+      return { key, volumes: vs, poolBytes: vs.filter((v) => v.poolName === poolName).reduce((s, v) => s + v.bytes, 0) };
+    })
+    .sort(byFirst);
 }
 
 function ineligible(u: Unit, node: string, input: RebalanceInput, offlineOnly: Set<string>): string | undefined {
