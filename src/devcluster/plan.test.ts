@@ -143,3 +143,9 @@ test("teardown keeps track of a loop over a data plane's FUSE file after the FUS
     ["/dev/loop4", "/dev/loop7"],
   );
 });
+
+test("hwameistor daemons run with at most 2 malloc arenas; the C data plane keeps glibc's default", () => {
+  const specs = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 1 }, { host: "127.0.0.1", port: 1 }, "/repo/bin/hwameistor", "/dp");
+  for (const s of specs) assert.deepEqual(s.env, s.role === "dataplane" ? undefined : { MALLOC_ARENA_MAX: "2" }, s.name);
+  assert.ok(specs.some((s) => s.role === "dataplane"));
+});

@@ -90,6 +90,7 @@ export class Supervisor {
     const h = await startDaemon(spec.argv, {
       logFile: spec.logFile,
       cwd: REPO_ROOT,
+      env: spec.env,
       nsenterNetPath: spec.netns ? netnsPath(spec.netns) : undefined,
     });
     const prev = this.running.get(spec.name);

@@ -316,6 +316,8 @@ test("every container that runs our binary has a command line it accepts (parsed
       if (!o.spec?.template?.spec) continue;
       for (const c of containersOf(o)) {
         if (c.command?.[0] !== "hwameistor") continue;
+        // glibc malloc limited to 2 arenas in every hwameistor process (docs/benchmarks.md "Memory")
+        assert.equal(envOf(c, FIELDS, objs).MALLOC_ARENA_MAX, "2", `${name}: ${o.metadata.name}/${c.name}: MALLOC_ARENA_MAX`);
         const argv = argvOf(c, envOf(c, FIELDS, objs));
         assert.ok(!argv.some((a) => a.includes("$(")), `${o.metadata.name}/${c.name}: unexpanded ${argv.join(" ")}`);
         seen.add(argv[1]!);

@@ -77,6 +77,9 @@ imagePullSecrets:
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
+{{- /* glibc malloc: at most 2 arenas (Node's threads each kept one with its freed pages; docs/benchmarks.md "Memory") */}}
+- name: MALLOC_ARENA_MAX
+  value: "2"
 {{- end -}}
 
 {{/*
