@@ -25,7 +25,7 @@ struct bm_header {
 };
 
 struct bitmap {
-  pthread_mutex_t lock;    /* bits, dirty */
+  pthread_mutex_t lock;    /* bits, dirty, the sequence numbers */
   pthread_mutex_t io_lock; /* one writer of the file at a time */
   int fd;
   char path[PATH_MAX];
@@ -33,6 +33,12 @@ struct bitmap {
   uint64_t *words;
   uint64_t npages;
   uint8_t *dirty; /* per page */
+  /* Group commit: a bit set and not yet on disk is also set in `pending`; a caller relying on such a bit
+   * (set by another thread whose sync has not landed) waits for a sync too. Every change that sets a bit takes
+   * the next set_seq; durable_seq is the highest known to be on disk, so callers arriving during a sync share
+   * the next one (one page write + fdatasync for all of them, not one each). */
+  uint64_t *pending;
+  uint64_t set_seq, durable_seq;
 };
 
 static uint64_t pages_for(uint64_t nbits) { return (nbits + BITS_PER_PAGE - 1) / BITS_PER_PAGE; }
@@ -56,7 +62,8 @@ struct bitmap *bitmap_open(const char *path, const char *volume, const char *lab
   bm->npages = pages_for(nbits);
   bm->words = calloc(bm->npages ? bm->npages * PAGE / 8 : 1, 8);
   bm->dirty = calloc(bm->npages ? bm->npages : 1, 1);
-  if (!bm->words || !bm->dirty) abort();
+  bm->pending = calloc(bm->npages ? bm->npages * PAGE / 8 : 1, 8);
+  if (!bm->words || !bm->dirty || !bm->pending) abort();
   bm->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
   struct stat st;
   if (bm->fd < 0 || fstat(bm->fd, &st) < 0) {
@@ -109,6 +116,7 @@ void bitmap_close(struct bitmap *bm) {
   if (bm->fd >= 0) close(bm->fd);
   free(bm->words);
   free(bm->dirty);
+  free(bm->pending);
   pthread_mutex_destroy(&bm->lock);
   pthread_mutex_destroy(&bm->io_lock);
   free(bm);
@@ -125,25 +133,32 @@ bool bitmap_test(struct bitmap *bm, uint64_t bit) {
   return set;
 }
 
+/* Sets the bits of mask in word i (bm->lock held): pending until a sync lands. */
+static void set_word(struct bitmap *bm, uint64_t i, uint64_t mask, bool *changed) {
+  if (!(mask & ~bm->words[i])) return;
+  if (!*changed) bm->set_seq++;
+  *changed = true;
+  bm->pending[i] |= mask & ~bm->words[i];
+  bm->words[i] |= mask;
+  bm->dirty[i * 64 / BITS_PER_PAGE] = 1;
+}
+
 bool bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t last) {
-  bool changed = false;
+  bool need = false, changed = false;
   pthread_mutex_lock(&bm->lock);
   for (uint64_t b = first; b <= last && b < bm->hdr.nbits; b++) {
-    uint64_t m = 1ull << (b % 64);
-    if (!(bm->words[b / 64] & m)) {
-      bm->words[b / 64] |= m;
-      bm->dirty[b / BITS_PER_PAGE] = 1;
-      changed = true;
-    }
+    set_word(bm, b / 64, 1ull << (b % 64), &changed);
+    need |= (bm->pending[b / 64] >> (b % 64)) & 1; /* ours, or another thread's whose sync has not landed */
   }
   pthread_mutex_unlock(&bm->lock);
-  return changed;
+  return need;
 }
 
 void bitmap_clear(struct bitmap *bm, uint64_t bit) {
   pthread_mutex_lock(&bm->lock);
   if (bit < bm->hdr.nbits && (bm->words[bit / 64] >> (bit % 64)) & 1) {
     bm->words[bit / 64] &= ~(1ull << (bit % 64));
+    bm->pending[bit / 64] &= ~(1ull << (bit % 64));
     bm->dirty[bit / BITS_PER_PAGE] = 1;
   }
   pthread_mutex_unlock(&bm->lock);
@@ -154,30 +169,48 @@ void bitmap_set_all(struct bitmap *bm) {
 }
 
 int bitmap_sync(struct bitmap *bm) {
-  char page[PAGE];
+  pthread_mutex_lock(&bm->lock);
+  uint64_t want = bm->set_seq; /* covers every set this caller made or relies on */
+  pthread_mutex_unlock(&bm->lock);
   pthread_mutex_lock(&bm->io_lock);
-  int rc = 0;
-  bool wrote = false;
-  for (uint64_t p = 0; p < bm->npages; p++) {
-    pthread_mutex_lock(&bm->lock);
-    bool d = bm->dirty[p];
-    if (d) {
-      memcpy(page, (char *)bm->words + p * PAGE, PAGE);
+  pthread_mutex_lock(&bm->lock);
+  if (bm->durable_seq >= want) { /* a sync that ran while we waited carried our bits */
+    pthread_mutex_unlock(&bm->lock);
+    pthread_mutex_unlock(&bm->io_lock);
+    return 0;
+  }
+  /* Snapshot every dirty page at once: every set up to `covers` is in it (earlier syncs finished: io_lock). */
+  uint64_t covers = bm->set_seq, n = 0;
+  for (uint64_t p = 0; p < bm->npages; p++) n += bm->dirty[p];
+  char *pages = n ? malloc(2 * n * PAGE) : NULL; /* the pages, then their pending bits */
+  uint64_t *which = n ? malloc(n * 8) : NULL;
+  if (n && (!pages || !which)) abort();
+  for (uint64_t p = 0, k = 0; p < bm->npages; p++)
+    if (bm->dirty[p]) {
+      memcpy(pages + k * PAGE, (char *)bm->words + p * PAGE, PAGE);
+      memcpy(pages + (n + k) * PAGE, (char *)bm->pending + p * PAGE, PAGE);
+      which[k++] = p;
       bm->dirty[p] = 0;
     }
-    pthread_mutex_unlock(&bm->lock);
-    if (!d) continue;
-    if (pwrite(bm->fd, page, PAGE, (off_t)(PAGE + p * PAGE)) != PAGE) {
-      rc = errno ? -errno : -EIO;
-      pthread_mutex_lock(&bm->lock);
-      bm->dirty[p] = 1;
-      pthread_mutex_unlock(&bm->lock);
-      break;
+  pthread_mutex_unlock(&bm->lock);
+  int rc = 0;
+  for (uint64_t k = 0; k < n && !rc; k++)
+    if (pwrite(bm->fd, pages + k * PAGE, PAGE, (off_t)(PAGE + which[k] * PAGE)) != PAGE) rc = errno ? -errno : -EIO;
+  if (!rc && n && fdatasync(bm->fd) < 0) rc = -errno;
+  pthread_mutex_lock(&bm->lock);
+  if (rc) {
+    for (uint64_t k = 0; k < n; k++) bm->dirty[which[k]] = 1; /* not known to be on disk: the next sync rewrites them */
+  } else {
+    for (uint64_t k = 0; k < n; k++) { /* bits set after the snapshot stay pending */
+      const uint64_t *landed = (const uint64_t *)(pages + (n + k) * PAGE);
+      for (uint64_t j = 0; j < PAGE / 8; j++) bm->pending[which[k] * PAGE / 8 + j] &= ~landed[j];
     }
-    wrote = true;
+    if (covers > bm->durable_seq) bm->durable_seq = covers;
   }
-  if (!rc && wrote && fdatasync(bm->fd) < 0) rc = -errno;
+  pthread_mutex_unlock(&bm->lock);
   pthread_mutex_unlock(&bm->io_lock);
+  free(pages);
+  free(which);
   if (rc) LOGE("bitmap %s: write failed: %s (check the state dir's filesystem)", bm->path, strerror(-rc));
   return rc;
 }
@@ -211,15 +244,13 @@ uint64_t bitmap_next_set(struct bitmap *bm, uint64_t from) {
 }
 
 void bitmap_or_words(struct bitmap *bm, const uint64_t *words, uint64_t nwords) {
+  bool changed = false;
   pthread_mutex_lock(&bm->lock);
   uint64_t have = (bm->hdr.nbits + 63) / 64;
   for (uint64_t i = 0; i < nwords && i < have; i++) {
     uint64_t w = words[i];
     if (i == have - 1 && bm->hdr.nbits % 64) w &= (1ull << (bm->hdr.nbits % 64)) - 1;
-    if (w & ~bm->words[i]) {
-      bm->words[i] |= w;
-      bm->dirty[i * 64 / BITS_PER_PAGE] = 1;
-    }
+    set_word(bm, i, w, &changed);
   }
   pthread_mutex_unlock(&bm->lock);
 }
@@ -237,15 +268,18 @@ int bitmap_grow(struct bitmap *bm, uint64_t nbits, struct hw_err *err) {
   uint64_t npages = pages_for(nbits);
   pthread_mutex_lock(&bm->io_lock);
   pthread_mutex_lock(&bm->lock);
-  uint64_t *words = calloc(npages * PAGE / 8, 8);
+  uint64_t *words = calloc(npages * PAGE / 8, 8), *pending = calloc(npages * PAGE / 8, 8);
   uint8_t *dirty = calloc(npages, 1);
-  if (!words || !dirty) abort();
+  if (!words || !dirty || !pending) abort();
   memcpy(words, bm->words, bm->npages * PAGE);
   memcpy(dirty, bm->dirty, bm->npages);
+  memcpy(pending, bm->pending, bm->npages * PAGE);
   free(bm->words);
   free(bm->dirty);
+  free(bm->pending);
   bm->words = words;
   bm->dirty = dirty;
+  bm->pending = pending;
   bm->npages = npages;
   bm->hdr.nbits = nbits;
   int rc = ftruncate(bm->fd, (off_t)(PAGE + npages * PAGE)) < 0 ? -errno : write_header(bm);

@@ -13,12 +13,15 @@ void bitmap_close(struct bitmap *bm);
 /* Deletes the file (a peer removed from the configuration). */
 void bitmap_unlink(struct bitmap *bm);
 bool bitmap_test(struct bitmap *bm, uint64_t bit);
-/* Sets bits [first, last] in memory; true when any was clear (the caller then calls bitmap_sync). */
+/* Sets bits [first, last] in memory; true when they are not all on disk yet (one was clear, or was set by
+ * another thread whose sync has not landed): the caller then calls bitmap_sync before relying on them. */
 bool bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t last);
 void bitmap_clear(struct bitmap *bm, uint64_t bit);
 /* Sets all bits (a full resync). */
 void bitmap_set_all(struct bitmap *bm);
-/* Writes the dirty pages and fdatasyncs; concurrent callers share one write. 0 or -errno. */
+/* Makes every bit set before this call durable: writes the dirty pages and fdatasyncs, or returns as soon as a
+ * concurrent caller's sync carried them (group commit: callers arriving during a sync share the next one).
+ * 0 or -errno. */
 int bitmap_sync(struct bitmap *bm);
 uint64_t bitmap_count(struct bitmap *bm);
 uint64_t bitmap_nbits(struct bitmap *bm);

@@ -35,7 +35,7 @@ struct pending_write {
   struct volume *v;
   struct target t[DP_MAX_PEERS];
   int nt;
-  uint64_t off, len, t0;
+  uint64_t off, len, t0, t_local; /* t_local: when the local write ended (stage timers) */
   ssize_t n; /* the local write's result */
   write_done_fn done;
   void *arg;
@@ -52,6 +52,7 @@ static bool write_released(struct pending_write *w) {
 static void complete_locked(struct pending_write *w) {
   struct volume *v = w->v;
   uint64_t now = now_ns();
+  stage_add(&v->stages[ST_ACK], w->t_local, now);
   for (int i = 0; i < w->nt; i++) {
     w->t[i].p->ack_ns_sum += now - w->t0;
     w->t[i].p->ack_count++;
@@ -350,10 +351,23 @@ static int persist_al(struct volume *v, bool sync_written, bool *sync_peer) {
   return rc;
 }
 
+/* How many regions after r1 a write's activity-log entry also marks: a sequential stream (the regions right
+ * before r0 were written within AL_IDLE_S) gets half its length so far, up to AL_AHEAD_MAX. Why: a stream
+ * enters a region whose bit was cleared (idle) with every write, and each entry costs a bitmap page write +
+ * fdatasync (~20 ms on this loaded disk) before the data may go anywhere; marked ahead, one entry covers the
+ * next writes. The overshoot is bounded by the stream's own length, so a short write (dd of a few MiB) marks
+ * few extra regions; unused bits are cleared after AL_IDLE_S like any other. v->lock held. */
+static uint64_t al_ahead(struct volume *v, uint64_t r0, uint32_t now) {
+  uint64_t run = 0;
+  while (run < 2 * AL_AHEAD_MAX && r0 > run && now - v->touched_s[r0 - run - 1] < AL_IDLE_S) run++;
+  return run / 2;
+}
+
 ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
   uint64_t r0 = off / v->region_bytes, r1 = (off + len - 1) / v->region_bytes;
   struct pending_write w = {.v = v, .off = off, .len = len, .done = done, .arg = arg};
   bool sync_peer[DP_MAX_PEERS] = {false};
+  uint64_t t_in = now_ns();
   pthread_mutex_lock(&v->lock);
   while (v->role == ROLE_PRIMARY && !v->fenced && (v->suspended || range_busy(v, off, off + len) || v->nranges == v->maxranges))
     pthread_cond_wait(&v->cond, &v->lock);
@@ -364,23 +378,37 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   range_acquire(v, off, off + len, NULL, NULL);
   /* Activity log: the bit of every touched region is set (and on disk, below) for every peer before the data
    * reaches any disk, so after a crash of this node the regions that can differ are known. */
-  bool sync_written = bitmap_set_range(v->written, r0, r1);
+  /* `written` is exact (sparse-aware initial sync): never marked ahead. */
+  bool sync_written = bitmap_set_range(v->written, r0, r1), sync_any = sync_written;
+  uint32_t now = mono_s();
+  uint64_t ahead = 0;
   for (int i = 0; i < v->npeers; i++) {
     struct peer *p = v->peers[i];
     sync_peer[i] = bitmap_set_range(p->dirty, r0, r1);
+    if (sync_peer[i] && !ahead) ahead = al_ahead(v, r0, now);
+    if (sync_peer[i] && ahead) bitmap_set_range(p->dirty, r1 + 1, r1 + ahead); /* covered by the same sync */
+    sync_any |= sync_peer[i];
     if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) w.t[w.nt++] = (struct target){p, p->gen, 0};
   }
-  uint32_t now = mono_s();
-  for (uint64_t r = r0; r <= r1 && r < v->nregions; r++) v->touched_s[r] = now;
+  /* Marked-ahead regions count as touched: their bits are not cleared before the stream reaches them. */
+  for (uint64_t r = r0; r <= r1 + ahead && r < v->nregions; r++) v->touched_s[r] = now;
   pthread_mutex_unlock(&v->lock);
 
+  uint64_t t_al = now_ns();
+  stage_add(&v->stages[ST_WAIT], t_in, t_al);
   w.n = persist_al(v, sync_written, sync_peer);
   w.t0 = now_ns();
+  if (sync_any) stage_add(&v->stages[ST_AL], t_al, w.t0);
   if (w.n == 0) {
     for (int i = 0; i < w.nt; i++) peer_send(w.t[i].p, w.t[i].gen, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
+    uint64_t t_sent = now_ns();
+    if (w.nt) stage_add(&v->stages[ST_SEND], w.t0, t_sent);
     w.n = volume_local_write(v, buf, len, off);
+    w.t_local = now_ns();
+    stage_add(&v->stages[ST_LOCAL], t_sent, w.t_local);
   } else {
     w.nt = 0; /* the activity log could not be written: the data went nowhere, nothing to wait for */
+    w.t_local = w.t0;
   }
   pthread_mutex_lock(&v->lock);
   if (write_released(&w)) { /* no peer, or every ack is in already */

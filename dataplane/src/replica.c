@@ -33,6 +33,7 @@ struct slot {
   char *payload; /* data frames: the aligned buffer being written; ordered frames: their small payload */
   uint32_t len;
   uint8_t pending; /* chunks in the ring */
+  uint64_t t; /* stage timers: when its write was submitted, then when it completed */
 };
 
 /* One connection from a primary, served by one thread: an event loop over the socket and an io_uring that
@@ -60,6 +61,7 @@ struct rconn {
   struct frame_hdr cur; /* the frame being received when cur_buf is set */
   char *cur_buf;
   uint32_t cur_have;
+  uint64_t cur_t0; /* when its header was taken */
 };
 
 static int send_frame(struct rconn *c, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off, const void *p, uint32_t len) {
@@ -150,6 +152,7 @@ static void submit_pending(struct rconn *c) {
 static void start_write(struct rconn *c, uint64_t seq) {
   struct slot *s = &c->ring_slots[seq % RING];
   s->state = SLOT_WRITING;
+  s->t = now_ns();
   if (!c->uring) {
     ssize_t n = volume_local_write(c->v, s->payload, s->len, s->off);
     s->err = n < 0 ? (int)-n : 0;
@@ -187,7 +190,14 @@ static void reap(struct rconn *c) {
       err = m < 0 ? (int)-m : 0;
     }
     if (err && !s->err) s->err = err;
-    if (s->state == SLOT_SYNCING || --s->pending == 0) s->state = SLOT_DONE;
+    if (s->state == SLOT_SYNCING || --s->pending == 0) {
+      if (s->state == SLOT_WRITING) {
+        uint64_t now = now_ns();
+        stage_add(&c->v->stages[ST_DISK], s->t, now);
+        s->t = now;
+      }
+      s->state = SLOT_DONE;
+    }
   }
   io_uring_cq_advance(&c->ring, n);
 }
@@ -216,6 +226,7 @@ static void advance(struct rconn *c) {
       c->err = s->err;
       break;
     }
+    if (s->type == F_WRITE || s->type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_INORDER], s->t, now_ns());
     free(s->payload);
     s->payload = NULL;
     s->state = SLOT_EMPTY;
@@ -407,6 +418,7 @@ static bool take_frame(struct rconn *c) {
       return false;
     }
     c->rx_start += sizeof c->cur;
+    c->cur_t0 = now_ns();
     uint32_t len = c->cur.length;
     if (posix_memalign((void **)&c->cur_buf, 4096, len ? (len + 4095) & ~4095u : 4096)) abort();
     c->cur_have = c->rx_end - c->rx_start < len ? (uint32_t)(c->rx_end - c->rx_start) : len;
@@ -424,6 +436,7 @@ static bool take_frame(struct rconn *c) {
   }
   char *buf = c->cur_buf;
   c->cur_buf = NULL;
+  if (c->cur.type == F_WRITE || c->cur.type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_RX], c->cur_t0, now_ns());
   start_frame(c, &c->cur, buf);
   return !c->eof;
 }
@@ -459,7 +472,9 @@ static void serve_loop(struct rconn *c) {
     advance(c);
     if (c->eof || c->err) break;
     if (room(c) && c->readable) continue;
+    uint64_t t0 = now_ns();
     wait_event(c);
+    stage_add(&v->stages[ST_IDLE], t0, now_ns());
   }
   if (c->err) {
     LOGE("volume %s: local I/O failed for the primary %s: %s (check the backing %s)", v->name, c->primary, strerror(c->err), v->backing);

@@ -14,7 +14,6 @@
 #include "peer_internal.h"
 #include "repl_proto.h"
 
-#define AL_IDLE_S 2          /* a region idle this long loses its activity-log bit (after a peer flush) */
 #define RESYNC_FLUSH_EVERY 64 /* regions between a peer flush + bitmap write during resync */
 
 /* Connects with a deadline; -1 on failure with errno set. */

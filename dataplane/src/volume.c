@@ -415,6 +415,17 @@ void volume_status(struct volume *v, struct sbuf *b) {
   jw_u64(b, "flushesTotal", v->flushes_total);
   jw_u64(b, "bytesReplicated", v->bytes_replicated);
   jw_u64(b, "bytesResynced", v->bytes_resynced);
+  static const char *stage_names[ST_COUNT] = {"wait", "activityLog", "send", "localWrite", "ackAfterLocal", "rxPayload", "rxDisk", "rxInOrder", "rxIdle"};
+  sb_key(b, "stages");
+  sb_append(b, "{", 1);
+  for (int i = 0; i < ST_COUNT; i++) {
+    sb_key(b, stage_names[i]);
+    sb_append(b, "{", 1);
+    jw_u64(b, "count", v->stages[i].count);
+    jw_u64(b, "totalUs", v->stages[i].ns / 1000);
+    sb_append(b, "}", 1);
+  }
+  sb_append(b, "}", 1);
   sb_key(b, "peers");
   sb_append(b, "[", 1);
   for (int i = 0; i < v->npeers; i++) {

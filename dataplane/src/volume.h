@@ -14,6 +14,20 @@ struct peer;
 struct bitmap;
 struct pending_write;
 
+/* Where a replicated write's time goes, summed per stage (status "stages", docs/dataplane.md "Performance").
+ * Primary: waiting for an overlapping write or a suspend, the activity log on disk, the sends to peers, the
+ * local write, and from the local write's end until the last ack. Secondary: a data frame's payload arriving
+ * (first byte buffered to last), its local write (submitted to completed), completed to acked (earlier
+ * frames still writing), and the connection's loop asleep with nothing to do. */
+enum stage { ST_WAIT, ST_AL, ST_SEND, ST_LOCAL, ST_ACK, ST_RX, ST_DISK, ST_INORDER, ST_IDLE, ST_COUNT };
+struct stage_timer {
+  _Atomic uint64_t ns, count;
+};
+static inline void stage_add(struct stage_timer *t, uint64_t t0, uint64_t t1) {
+  atomic_fetch_add_explicit(&t->ns, t1 - t0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+}
+
 struct volume {
   struct dataplane *dp;
   char name[DP_NAME_MAX];
@@ -57,6 +71,7 @@ struct volume {
   struct ack_waiter *ack_waiters; /* flushes, resync and verify waiting for peers' acks, each woken alone */
   struct pending_write *pending_writes; /* writes done locally and sent, waiting for peers' acks (peer.c) */
 
+  struct stage_timer stages[ST_COUNT];
   _Atomic uint64_t writes_total, bytes_written, reads_total, bytes_read, flushes_total, bytes_replicated, bytes_resynced;
   struct volume *next;
 };
