@@ -11,11 +11,15 @@
 
 #define DP_VERSION "0.1.0"
 #define DP_PROTOCOL_MAJOR 1
-#define DP_PROTOCOL_MINOR 0
+#define DP_PROTOCOL_MINOR 1 /* 1.1: write lanes (a 1.0 peer announces none and gets only the main connection) */
 #define DP_MAX_PEERS 2 /* up to 3 replicas: the primary and two peers (docs/compatibility.md) */
 #define DP_NAME_MAX 128
 #define DP_DEFAULT_REGION (1u << 20)
 #define DP_MAX_IO (1u << 20) /* FUSE max_write and the largest frame payload */
+/* Connections per peer that carry replicated writes: the main one and DP_LANES - 1 write lanes. Why: one TCP
+ * connection is one sender copying into the socket at a time and one receiver thread copying out of it; a
+ * sequential 1 MiB stream was bound by that receiver's share of the CPU (docs/dataplane.md "Performance"). */
+#define DP_LANES 4
 
 /* An error as the control socket reports it: code is a gRPC canonical name, reason a registered
  * PascalCase reason (src/api/errors.ts), message names the object and the fix. */

@@ -18,6 +18,7 @@ const char *peer_state_name(enum peer_state s) {
 struct target {
   struct peer *p;
   uint64_t gen, seq;
+  int lane; /* 0: the main connection */
 };
 
 /* Whether a target no longer holds the write back: it acked on the connection that carried it; or that
@@ -26,7 +27,8 @@ struct target {
 static bool target_done(struct target *t) {
   struct peer *p = t->p;
   if (p->state == PS_OUTDATED) return true;
-  if (t->seq && p->gen == t->gen && p->connected && p->acked_seq >= t->seq) return true;
+  uint64_t acked = t->lane ? p->lanes[t->lane - 1].acked_seq : p->acked_seq;
+  if (t->seq && p->gen == t->gen && p->connected && acked >= t->seq) return true;
   return p->gen != t->gen && p->connected && (p->state == PS_SYNCTARGET || p->state == PS_UPTODATE);
 }
 
@@ -133,6 +135,21 @@ int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, cons
   return rc;
 }
 
+int peer_send_lane(struct peer *p, uint64_t gen, int lane, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq) {
+  if (!lane) return peer_send(p, gen, type, offset, payload, len, seq);
+  struct lane *l = &p->lanes[lane - 1];
+  pthread_mutex_lock(&l->send_lock);
+  int rc = -ENOTCONN;
+  if (l->fd >= 0 && l->gen == gen) {
+    uint64_t s = ++l->next_seq;
+    rc = frame_send(l->fd, type, 0, s, offset, p->v->epoch, payload, len, p->v->dp->wire_crc);
+    if (rc == 0 && seq) *seq = s;
+    if (rc) shutdown(l->fd, SHUT_RDWR); /* its receiver sees it and ends the connection */
+  }
+  pthread_mutex_unlock(&l->send_lock);
+  return rc;
+}
+
 bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq) {
   struct volume *v = p->v;
   struct ack_waiter w = {.p = p, .seq = seq};
@@ -161,6 +178,13 @@ void peer_sleep(struct peer *p, unsigned ms) {
 
 /* ---- configuration ---- */
 
+static void peer_free(struct peer *p) {
+  bitmap_close(p->dirty);
+  pthread_mutex_destroy(&p->send_lock);
+  for (int i = 0; i < DP_LANES - 1; i++) pthread_mutex_destroy(&p->lanes[i].send_lock);
+  free(p);
+}
+
 static struct peer *peer_new(struct volume *v, const char *node, const char *address, struct hw_err *err) {
   struct peer *p = calloc(1, sizeof *p);
   if (!p) abort();
@@ -170,13 +194,17 @@ static struct peer *peer_new(struct volume *v, const char *node, const char *add
   snprintf(p->node, sizeof p->node, "%s", node);
   snprintf(p->address, sizeof p->address, "%s", address);
   pthread_mutex_init(&p->send_lock, NULL);
+  for (int i = 0; i < DP_LANES - 1; i++) {
+    p->lanes[i].fd = -1;
+    p->lanes[i].peer = p;
+    pthread_mutex_init(&p->lanes[i].send_lock, NULL);
+  }
   char path[PATH_MAX + DP_NAME_MAX + 16];
   snprintf(path, sizeof path, "%s/bitmap.%s", v->dir, node);
   bool fresh = access(path, F_OK) != 0;
   p->dirty = bitmap_open(path, v->name, node, v->nregions, v->region_bytes, true, err);
   if (!p->dirty) {
-    pthread_mutex_destroy(&p->send_lock);
-    free(p);
+    peer_free(p);
     return NULL;
   }
   if (fresh && bitmap_count(v->written)) {
@@ -214,11 +242,6 @@ static void peer_halt(struct peer *p) {
   p->thread_running = false;
 }
 
-static void peer_free(struct peer *p) {
-  bitmap_close(p->dirty);
-  pthread_mutex_destroy(&p->send_lock);
-  free(p);
-}
 
 static bool valid_address(const char *a) {
   const char *colon = a ? strrchr(a, ':') : NULL;
@@ -296,6 +319,8 @@ void peer_stop_all(struct volume *v) {
   for (int i = 0; i < v->npeers; i++) peer_halt(v->peers[i]);
   pthread_mutex_lock(&v->lock);
   if (v->replica_fd >= 0) shutdown(v->replica_fd, SHUT_RDWR);
+  for (int i = 0; i < DP_LANES - 1; i++)
+    if (v->lane_fds[i] >= 0) shutdown(v->lane_fds[i], SHUT_RDWR);
   pthread_mutex_unlock(&v->lock);
 }
 
@@ -388,7 +413,8 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
     if (sync_peer[i] && !ahead) ahead = al_ahead(v, r0, now);
     if (sync_peer[i] && ahead) bitmap_set_range(p->dirty, r1 + 1, r1 + ahead); /* covered by the same sync */
     sync_any |= sync_peer[i];
-    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) w.t[w.nt++] = (struct target){p, p->gen, 0};
+    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET))
+      w.t[w.nt++] = (struct target){p, p->gen, 0, p->nlanes ? (int)(p->next_lane++ % (unsigned)(p->nlanes + 1)) : 0};
   }
   /* Marked-ahead regions count as touched: their bits are not cleared before the stream reaches them. */
   for (uint64_t r = r0; r <= r1 + ahead && r < v->nregions; r++) v->touched_s[r] = now;
@@ -400,10 +426,14 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   w.t0 = now_ns();
   if (sync_any) stage_add(&v->stages[ST_AL], t_al, w.t0);
   if (w.n == 0) {
-    for (int i = 0; i < w.nt; i++) peer_send(w.t[i].p, w.t[i].gen, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
+    /* The local write runs while the data is copied to the peers (disk and network at once); the stages are
+     * the sends, then what was left of the local write after them. */
+    struct local_write lw;
+    if (w.nt) volume_local_write_start(v, buf, len, off, &lw);
+    for (int i = 0; i < w.nt; i++) peer_send_lane(w.t[i].p, w.t[i].gen, w.t[i].lane, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
     uint64_t t_sent = now_ns();
     if (w.nt) stage_add(&v->stages[ST_SEND], w.t0, t_sent);
-    w.n = volume_local_write(v, buf, len, off);
+    w.n = w.nt ? volume_local_write_finish(&lw) : volume_local_write(v, buf, len, off);
     w.t_local = now_ns();
     stage_add(&v->stages[ST_LOCAL], t_sent, w.t_local);
   } else {
@@ -437,7 +467,7 @@ int peer_replicated_flush(struct volume *v) {
   }
   for (int i = 0; i < v->npeers; i++) {
     struct peer *p = v->peers[i];
-    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) t[nt++] = (struct target){p, p->gen, 0};
+    if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET)) t[nt++] = (struct target){p, p->gen, 0, 0};
   }
   pthread_mutex_unlock(&v->lock);
   for (int i = 0; i < nt; i++) peer_send(t[i].p, t[i].gen, F_FLUSH, 0, NULL, 0, &t[i].seq);

@@ -12,6 +12,21 @@
 
 enum peer_state { PS_CONNECTING, PS_SYNCSOURCE, PS_SYNCTARGET, PS_UPTODATE, PS_DISCONNECTED, PS_OUTDATED, PS_STALEEPOCH };
 
+/* A write lane: an extra connection to the peer that carries only WRITE frames, with its own sequence numbers
+ * and cumulative ACKs. Overlapping writes are never in flight together (the volume's ranges), so writes on
+ * different lanes need no order between them; a FLUSH on the main connection covers every write acked before
+ * it was sent (the replica acked those after their writes completed). A lane failing ends the connection. */
+struct lane {
+  struct peer *peer;
+  int fd;              /* (l) */
+  uint64_t gen;        /* (l) the peer's connection generation it belongs to */
+  pthread_mutex_t send_lock; /* (l) */
+  uint64_t next_seq;   /* (l) */
+  uint64_t acked_seq;  /* (v) cumulative */
+  pthread_t rx;
+  bool rx_running;
+};
+
 struct peer {
   struct volume *v;
   char node[DP_NAME_MAX];
@@ -25,6 +40,9 @@ struct peer {
   pthread_mutex_t send_lock;
   uint64_t next_seq;  /* (s) */
   uint64_t acked_seq; /* (v) cumulative */
+  int nlanes;         /* (v) write lanes of the current connection (0 with a protocol 1.0 peer) */
+  struct lane lanes[DP_LANES - 1];
+  unsigned next_lane; /* (v) round robin over the main connection and the lanes */
   pthread_t thread;
   bool thread_running;
   uint64_t resync_done_bytes, resync_total_bytes; /* (v) */
@@ -55,6 +73,8 @@ const char *peer_state_name(enum peer_state s);
 void peer_recompute_suspended(struct volume *v);
 /* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno. */
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
+/* The same on a write lane (lane 0: the main connection). */
+int peer_send_lane(struct peer *p, uint64_t gen, int lane, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
 /* Waits (v->lock held) until the peer acked seq on connection gen; false when that connection ended. */
 bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq);
 /* The connection thread (resync.c). */

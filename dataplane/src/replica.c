@@ -6,6 +6,7 @@
 #include <string.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,7 +16,9 @@
 #define RING 4096        /* frames in flight per connection: far above the primary's FUSE threads + resync */
 #define MAX_INFLIGHT 256 /* local writes submitted and not completed: the primary's queue depth reaches our disk */
 #define RX_BYTES (64u << 10) /* small: a large payload beyond it is read straight into its aligned buffer, not copied twice */
-#define UD_POLL UINT64_MAX /* io_uring user_data of the socket's readiness poll; writes and flushes carry seq << 4 | chunk */
+#define RXQ 256                /* whole frames received and not yet taken by the loop */
+#define RXQ_BYTES (32u << 20)  /* ... and their payload bytes: the receiver stops reading beyond this (TCP backpressure) */
+#define UD_RX UINT64_MAX /* io_uring user_data of the receiver's eventfd read; writes and flushes carry seq << 4 | chunk */
 /* A large write is submitted in chunks: one bio of 1 MiB in 4 KiB pages exceeds a loop device's 128 segments,
  * and a bio that must be split cannot be issued without blocking, so io_uring would hand it to a worker thread
  * (measured: sequential 1 MiB writes at 0.6 of the pwrite rate). 128 pages fit a loop device; a device with fewer
@@ -36,32 +39,48 @@ struct slot {
   uint64_t t; /* stage timers: when its write was submitted, then when it completed */
 };
 
-/* One connection from a primary, served by one thread: an event loop over the socket and an io_uring that
- * carries the local writes and flushes asynchronously. Why not a pool of writer threads and an acker: each
+/* One connection from a primary, served by two threads: a receiver that reads whole frames off the socket
+ * (payloads straight into 4 KiB-aligned buffers) and queues them, and an event loop that checks and starts
+ * them, carries their local writes and flushes in an io_uring and acks. Why two: reading a 1 MiB payload is a
+ * copy out of the socket (the replica's largest cost per MiB); done by the loop thread it stalled the
+ * submissions and acks behind it, and on a busy machine one thread gets one thread's share of the CPU
+ * (sequential 1 MiB writes, docs/dataplane.md "Performance"). The hand-off is per burst, not per frame: the
+ * receiver wakes the loop only when the queue was empty. Why not a pool of writer threads and an acker: each
  * hand-off between threads was a futex wake and a context switch per write (8 per 4 KiB write over both
- * processes, docs/dataplane.md "Performance"); here a burst of frames read with one recv is submitted with
- * one io_uring_enter and acknowledged with one cumulative ACK. */
+ * processes); a burst of frames is submitted with one io_uring_enter and acknowledged with one cumulative ACK. */
+struct rx_frame {
+  struct frame_hdr h;
+  char *buf;
+};
+
 struct rconn {
   struct dataplane *dp;
   struct volume *v;
   int fd;
+  int lane; /* 0: the main connection; k ≥ 1: a write lane of it (WRITE frames only) */
   char primary[DP_NAME_MAX];
   struct io_uring ring;
   bool uring;       /* false when io_uring is unavailable: writes are synchronous pwrites in this thread */
-  bool poll_armed;  /* a POLL_ADD on fd is in the ring */
-  bool readable;    /* the socket may have bytes (poll fired or last recv filled the buffer) */
   bool eof;         /* the connection ended or a frame was bad: drain and leave */
   int err;          /* a local write/flush failed: NACK IOError and leave */
   unsigned inflight; /* writes and flushes in the ring */
   unsigned unsubmitted;
   struct slot ring_slots[RING];
   uint64_t received, acked;
-  char *rx;
-  size_t rx_start, rx_end;
-  struct frame_hdr cur; /* the frame being received when cur_buf is set */
-  char *cur_buf;
-  uint32_t cur_have;
-  uint64_t cur_t0; /* when its header was taken */
+
+  /* The receiver thread and its queue (qlock guards q*, rx_done, rx_stop). */
+  pthread_t rx_thread;
+  bool rx_started;
+  pthread_mutex_t qlock;
+  pthread_cond_t qroom;  /* the receiver waits here while the queue is full */
+  struct rx_frame q[RXQ];
+  unsigned qhead, qlen;
+  uint64_t qbytes;
+  bool rx_done;          /* the receiver ended (EOF, error, bad frame): nothing more comes */
+  bool rx_stop;          /* the loop is leaving: the receiver must not wait for room */
+  int efd;               /* eventfd: the receiver queued into an empty queue or ended */
+  bool efd_armed;        /* a read of efd is in the ring */
+  uint64_t efd_val;
 };
 
 static int send_frame(struct rconn *c, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off, const void *p, uint32_t len) {
@@ -175,9 +194,8 @@ static void reap(struct rconn *c) {
   io_uring_for_each_cqe(&c->ring, head, cqe) {
     n++;
     uint64_t ud = io_uring_cqe_get_data64(cqe);
-    if (ud == UD_POLL) {
-      c->poll_armed = false;
-      c->readable = true;
+    if (ud == UD_RX) {
+      c->efd_armed = false;
       continue;
     }
     struct slot *s = &c->ring_slots[(ud >> 4) % RING];
@@ -261,6 +279,9 @@ static int handshake(struct rconn *c) {
     return -EPROTO;
   }
   snprintf(c->primary, sizeof c->primary, "%s", node ? node : "?");
+  uint64_t lane = 0, session = 0;
+  json_get_u64(j, "lane", &lane);
+  json_get_u64(j, "session", &session);
   c->v = valid_name(vol) ? volume_get(c->dp, vol) : NULL;
   if (!c->v || !json_get_u64(j, "sizeBytes", &size) || !json_get_u64(j, "regionBytes", &region) || !json_get_u64(j, "epoch", &epoch)) {
     snprintf(msg, sizeof msg, "volume %s is not on node %s (ensure it there first)", vol ? vol : "?", c->dp->node);
@@ -296,6 +317,10 @@ static int handshake(struct rconn *c) {
       snprintf(msg, sizeof msg, "volume %s is %s on node %s%s, not a configured secondary (configure it as secondary there)", v->name, role_name(v->role),
                c->dp->node, v->configured ? "" : " (reopened, not configured since)");
       reason = NACK_NOT_SECONDARY;
+    } else if (lane && (lane >= DP_LANES || v->replica_fd < 0 || session != v->replica_session)) {
+      snprintf(msg, sizeof msg, "volume %s: write lane %llu of primary %s belongs to no connection of node %s (the primary reconnects)", v->name,
+               (unsigned long long)lane, c->primary, c->dp->node);
+      reason = NACK_MISMATCH;
     }
   }
   if (reason != NACK_NONE) {
@@ -305,8 +330,17 @@ static int handshake(struct rconn *c) {
     nack(c, reason, mine, msg);
     return -EPERM;
   }
-  if (v->replica_fd >= 0) shutdown(v->replica_fd, SHUT_RDWR); /* a newer connection replaces a half-dead one */
-  v->replica_fd = c->fd;
+  if (lane) { /* a write lane joins the current connection */
+    c->lane = (int)lane;
+    if (v->lane_fds[lane - 1] >= 0) shutdown(v->lane_fds[lane - 1], SHUT_RDWR);
+    v->lane_fds[lane - 1] = c->fd;
+  } else {
+    if (v->replica_fd >= 0) shutdown(v->replica_fd, SHUT_RDWR); /* a newer connection replaces a half-dead one */
+    for (int i = 0; i < DP_LANES - 1; i++)
+      if (v->lane_fds[i] >= 0) shutdown(v->lane_fds[i], SHUT_RDWR); /* and its lanes */
+    v->replica_fd = c->fd;
+    v->replica_session = now_ns();
+  }
   struct sbuf b;
   sb_init(&b);
   sb_append(&b, "{", 1);
@@ -321,6 +355,8 @@ static int handshake(struct rconn *c) {
   jw_str(&b, "role", role_name(v->role));
   jw_str(&b, "localState", local_state_name(v->local_state));
   jw_str(&b, "syncSource", v->sync_source);
+  jw_u64(&b, "session", v->replica_session);
+  jw_u64(&b, "lanes", DP_LANES);
   sb_append(&b, "}", 1);
   uint64_t nwords = (v->nregions + 63) / 64;
   uint64_t *words = calloc(nwords + 1, 8), *tmp = calloc(nwords + 1, 8);
@@ -331,36 +367,16 @@ static int handshake(struct rconn *c) {
   }
   pthread_mutex_unlock(&v->lock);
   rc = send_frame(c, F_HELLO, 0, 0, 0, b.data, (uint32_t)b.len);
-  if (!rc) rc = send_frame(c, F_BITMAP, 0, 0, 0, words, (uint32_t)(nwords * 8));
+  if (!rc && !c->lane) rc = send_frame(c, F_BITMAP, 0, 0, 0, words, (uint32_t)(nwords * 8));
   sb_free(&b);
   free(words);
   free(tmp);
-  if (!rc) LOGI("volume %s: primary %s connected (epoch %llu)", v->name, c->primary, (unsigned long long)v->epoch);
+  if (!rc && !c->lane) LOGI("volume %s: primary %s connected (epoch %llu)", v->name, c->primary, (unsigned long long)v->epoch);
   return rc;
 }
 
 /* Whether another frame may be taken: a ring slot is free and the disk is not saturated with our writes. */
 static bool room(struct rconn *c) { return c->received - c->acked < RING - 2 && c->inflight < MAX_INFLIGHT; }
-
-/* Reads what the socket has now into the receive buffer; false when it has nothing (or ended). */
-static bool fill_rx(struct rconn *c) {
-  if (c->rx_start == c->rx_end) c->rx_start = c->rx_end = 0;
-  if (c->rx_start && RX_BYTES - c->rx_end < 4096) {
-    memmove(c->rx, c->rx + c->rx_start, c->rx_end - c->rx_start);
-    c->rx_end -= c->rx_start;
-    c->rx_start = 0;
-  }
-  if (c->rx_end == RX_BYTES) return false; /* full of whole frames waiting for room */
-  ssize_t n = recv(c->fd, c->rx + c->rx_end, RX_BYTES - c->rx_end, MSG_DONTWAIT);
-  if (n > 0) {
-    c->rx_end += (size_t)n;
-    return true;
-  }
-  if (n < 0 && errno == EINTR) return true;
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) c->readable = false;
-  else c->eof = true;
-  return false;
-}
 
 /* Checks a whole frame and starts it: a data frame's local write, or an ordered frame's turn. */
 static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) {
@@ -386,7 +402,7 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
     c->eof = true;
     return;
   }
-  if ((data && (h.offset + h.length > v->size_bytes)) || h.seq != c->received + 1) {
+  if ((data && (h.offset + h.length > v->size_bytes)) || h.seq != c->received + 1 || (c->lane && h.type != F_WRITE)) {
     LOGE("volume %s: bad frame from %s (%s seq %llu, expected %llu); dropping the connection", v->name, c->primary, frame_type_name(h.type),
          (unsigned long long)h.seq, (unsigned long long)c->received + 1);
     free(buf);
@@ -405,73 +421,122 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
   }
 }
 
-/* Takes the next frame: its header from the receive buffer, its payload from the buffer and then straight from
- * the socket into its aligned buffer, without blocking (a large payload arrives over several passes of the
- * loop, while completions are acked). True when a frame was started. */
-static bool take_frame(struct rconn *c) {
-  if (!c->cur_buf) {
-    if (c->rx_end - c->rx_start < sizeof c->cur) return false;
-    memcpy(&c->cur, c->rx + c->rx_start, sizeof c->cur);
-    if (c->cur.magic != FRAME_MAGIC || c->cur.length > DP_MAX_IO + 65536) {
-      LOGE("volume %s: bad frame header from %s; dropping the connection", c->v->name, c->primary);
-      c->eof = true;
-      return false;
+/* The receiver thread: reads frames (a buffered read takes every small frame that has arrived; the rest of a
+ * large payload is read straight into its aligned buffer) and queues them for the loop. */
+static void *receiver(void *arg) {
+  struct rconn *c = arg;
+  pthread_setname_np(pthread_self(), "dp-replica-rx");
+  char *rx = malloc(RX_BYTES);
+  if (!rx) abort();
+  size_t start = 0, end = 0;
+  bool bad = false;
+  for (;;) {
+    struct rx_frame f;
+    while (end - start < sizeof f.h) { /* the header, and whatever follows it in the same read */
+      if (start) {
+        memmove(rx, rx + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      ssize_t n = recv(c->fd, rx + end, RX_BYTES - end, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) goto out;
+      end += (size_t)n;
     }
-    c->rx_start += sizeof c->cur;
-    c->cur_t0 = now_ns();
-    uint32_t len = c->cur.length;
-    if (posix_memalign((void **)&c->cur_buf, 4096, len ? (len + 4095) & ~4095u : 4096)) abort();
-    c->cur_have = c->rx_end - c->rx_start < len ? (uint32_t)(c->rx_end - c->rx_start) : len;
-    memcpy(c->cur_buf, c->rx + c->rx_start, c->cur_have);
-    c->rx_start += c->cur_have;
+    memcpy(&f.h, rx + start, sizeof f.h);
+    start += sizeof f.h;
+    if (f.h.magic != FRAME_MAGIC || f.h.length > DP_MAX_IO + 65536) {
+      bad = true;
+      goto out;
+    }
+    uint32_t len = f.h.length, have = end - start < len ? (uint32_t)(end - start) : len;
+    uint64_t t0 = now_ns();
+    if (posix_memalign((void **)&f.buf, 4096, len ? (len + 4095) & ~4095u : 4096)) abort();
+    memcpy(f.buf, rx + start, have);
+    start += have;
+    if (have < len && read_full(c->fd, f.buf + have, len - have)) {
+      free(f.buf);
+      goto out;
+    }
+    if (f.h.type == F_WRITE || f.h.type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_RX], t0, now_ns());
+    pthread_mutex_lock(&c->qlock);
+    while (!c->rx_stop && (c->qlen == RXQ || (c->qlen && c->qbytes + len > RXQ_BYTES))) pthread_cond_wait(&c->qroom, &c->qlock);
+    if (c->rx_stop) {
+      pthread_mutex_unlock(&c->qlock);
+      free(f.buf);
+      goto out;
+    }
+    bool wake = c->qlen == 0;
+    c->q[(c->qhead + c->qlen++) % RXQ] = f;
+    c->qbytes += len;
+    pthread_mutex_unlock(&c->qlock);
+    if (wake) eventfd_write(c->efd, 1);
   }
-  while (c->cur_have < c->cur.length) {
-    if (!c->readable) return false;
-    ssize_t n = recv(c->fd, c->cur_buf + c->cur_have, c->cur.length - c->cur_have, MSG_DONTWAIT);
-    if (n > 0) c->cur_have += (uint32_t)n;
-    else if (n < 0 && errno == EINTR) continue;
-    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) c->readable = false;
-    else c->eof = true;
-    if (n <= 0) return false;
-  }
-  char *buf = c->cur_buf;
-  c->cur_buf = NULL;
-  if (c->cur.type == F_WRITE || c->cur.type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_RX], c->cur_t0, now_ns());
-  start_frame(c, &c->cur, buf);
-  return !c->eof;
+out:
+  if (bad) LOGE("volume %s: bad frame header from %s; dropping the connection", c->v->name, c->primary);
+  free(rx);
+  pthread_mutex_lock(&c->qlock);
+  c->rx_done = true;
+  pthread_mutex_unlock(&c->qlock);
+  eventfd_write(c->efd, 1);
+  return NULL;
 }
 
-/* Waits for a completion or for the socket to become readable. */
+/* Starts every queued frame there is room for; the receiver may read on. */
+static void take_frames(struct rconn *c) {
+  pthread_mutex_lock(&c->qlock);
+  bool was_full = c->qlen == RXQ || c->qbytes >= RXQ_BYTES / 2;
+  while (c->qlen && room(c) && !c->eof && !c->err) {
+    struct rx_frame f = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % RXQ;
+    c->qlen--;
+    c->qbytes -= f.h.length;
+    pthread_mutex_unlock(&c->qlock);
+    start_frame(c, &f.h, f.buf);
+    pthread_mutex_lock(&c->qlock);
+  }
+  if (!c->qlen && c->rx_done) c->eof = true;
+  if (was_full) pthread_cond_signal(&c->qroom);
+  pthread_mutex_unlock(&c->qlock);
+}
+
+/* Whether the queue holds a frame the loop could take now. */
+static bool frames_ready(struct rconn *c) {
+  pthread_mutex_lock(&c->qlock);
+  bool r = (c->qlen || c->rx_done) && room(c);
+  pthread_mutex_unlock(&c->qlock);
+  return r;
+}
+
+/* Waits for a completion or for the receiver's wake-up. */
 static void wait_event(struct rconn *c) {
   if (!c->uring) {
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-    if (poll(&pfd, 1, -1) > 0 || errno != EINTR) c->readable = true;
+    struct pollfd pfd = {.fd = c->efd, .events = POLLIN};
+    if (poll(&pfd, 1, -1) > 0) eventfd_read(c->efd, &c->efd_val);
     return;
   }
-  if (!c->readable && !c->poll_armed && room(c)) {
+  if (!c->efd_armed) {
     struct io_uring_sqe *sqe = get_sqe(c);
-    io_uring_prep_poll_add(sqe, c->fd, POLLIN);
-    io_uring_sqe_set_data64(sqe, UD_POLL);
-    c->poll_armed = true;
+    io_uring_prep_read(sqe, c->efd, &c->efd_val, sizeof c->efd_val, 0);
+    io_uring_sqe_set_data64(sqe, UD_RX);
+    c->efd_armed = true;
   }
   io_uring_submit_and_wait(&c->ring, 1);
   c->unsubmitted = 0;
   reap(c);
 }
 
-/* The connection's event loop: take every buffered frame, read more while the socket has bytes and there is
- * room, start local writes, ack what completed in order, then sleep until a completion or new bytes. */
+/* The connection's event loop: start every queued frame there is room for, submit their local writes, ack what
+ * completed in order, then sleep until a completion or the receiver's wake-up. */
 static void serve_loop(struct rconn *c) {
   struct volume *v = c->v;
-  c->readable = true;
   while (!c->eof && !c->err) {
-    while (!c->eof && !c->err && room(c) && (take_frame(c) || (c->readable && fill_rx(c))))
-      ;
+    take_frames(c);
     submit_pending(c);
     if (c->uring) reap(c);
     advance(c);
     if (c->eof || c->err) break;
-    if (room(c) && c->readable) continue;
+    if (frames_ready(c)) continue;
     uint64_t t0 = now_ns();
     wait_event(c);
     stage_add(&v->stages[ST_IDLE], t0, now_ns());
@@ -481,8 +546,13 @@ static void serve_loop(struct rconn *c) {
     nack(c, NACK_IO, v->epoch, strerror(c->err));
   }
   shutdown(c->fd, SHUT_RDWR);
-  /* Buffers of writes in flight belong to the kernel until they complete. */
-  while (c->uring && (c->inflight || c->poll_armed)) {
+  pthread_mutex_lock(&c->qlock);
+  c->rx_stop = true;
+  pthread_cond_signal(&c->qroom);
+  pthread_mutex_unlock(&c->qlock);
+  /* Buffers of writes in flight belong to the kernel until they complete (and the eventfd read's target). */
+  while (c->uring && (c->inflight || c->efd_armed)) {
+    if (c->efd_armed) eventfd_write(c->efd, 1);
     submit_pending(c);
     int rc = io_uring_submit_and_wait(&c->ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN) break;
@@ -497,18 +567,30 @@ static void *serve(void *arg) {
     int rc = io_uring_queue_init(2 * MAX_INFLIGHT, &c->ring, 0);
     c->uring = rc == 0;
     if (rc) LOGW("volume %s: io_uring unavailable (%s): the replica writes synchronously, one frame at a time", c->v->name, strerror(-rc));
-    c->rx = malloc(RX_BYTES);
-    if (!c->rx) abort();
-    serve_loop(c);
+    c->efd = eventfd(0, EFD_CLOEXEC);
+    if (c->efd < 0 || pthread_create(&c->rx_thread, NULL, receiver, c)) {
+      LOGE("volume %s: cannot start the receiver of primary %s: %s", c->v->name, c->primary, strerror(errno));
+    } else {
+      c->rx_started = true;
+      serve_loop(c);
+      pthread_join(c->rx_thread, NULL);
+    }
     if (c->uring) io_uring_queue_exit(&c->ring);
-    LOGI("volume %s: primary %s disconnected", c->v->name, c->primary);
+    if (!c->lane) LOGI("volume %s: primary %s disconnected", c->v->name, c->primary);
   }
   for (int i = 0; i < RING; i++) free(c->ring_slots[i].payload);
-  free(c->cur_buf);
-  free(c->rx);
+  for (unsigned i = 0; i < c->qlen; i++) free(c->q[(c->qhead + i) % RXQ].buf);
+  if (c->efd >= 0) close(c->efd);
+  pthread_mutex_destroy(&c->qlock);
+  pthread_cond_destroy(&c->qroom);
   if (c->v) {
     pthread_mutex_lock(&c->v->lock);
-    if (c->v->replica_fd == c->fd) c->v->replica_fd = -1;
+    if (c->lane && c->v->lane_fds[c->lane - 1] == c->fd) c->v->lane_fds[c->lane - 1] = -1;
+    if (!c->lane && c->v->replica_fd == c->fd) {
+      c->v->replica_fd = -1;
+      for (int i = 0; i < DP_LANES - 1; i++) /* its lanes end with it */
+        if (c->v->lane_fds[i] >= 0) shutdown(c->v->lane_fds[i], SHUT_RDWR);
+    }
     pthread_mutex_unlock(&c->v->lock);
     volume_put(c->v);
   }
@@ -523,9 +605,14 @@ void replica_accept(struct dataplane *dp, int fd) {
   if (!c) abort();
   c->dp = dp;
   c->fd = fd;
+  c->efd = -1;
+  pthread_mutex_init(&c->qlock, NULL);
+  pthread_cond_init(&c->qroom, NULL);
   pthread_t t;
   if (pthread_create(&t, NULL, serve, c)) {
     close(fd);
+    pthread_mutex_destroy(&c->qlock);
+    pthread_cond_destroy(&c->qroom);
     free(c);
     return;
   }

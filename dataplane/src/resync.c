@@ -79,8 +79,8 @@ static void handle_nack(struct peer *p, const struct frame_hdr *h, const char *m
   if (reason == NACK_STALE_EPOCH) dp_emit(v->dp, "fenced", v->name);
 }
 
-/* HELLO both ways and the peer's bitmap. Returns 0 when the connection may carry data. */
-static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) {
+/* Our HELLO: lane 0 opens a connection, lane k ≥ 1 joins the connection `session` as a write lane. */
+static int send_hello(struct peer *p, int fd, int lane, uint64_t session) {
   struct volume *v = p->v;
   struct sbuf b;
   sb_init(&b);
@@ -95,13 +95,38 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) 
   jw_str(&b, "node", v->dp->node);
   jw_str(&b, "uuid", v->uuid);
   jw_str(&b, "role", "primary");
+  if (lane) {
+    jw_u64(&b, "lane", (uint64_t)lane);
+    jw_u64(&b, "session", session);
+  }
   sb_append(&b, "}", 1);
   uint64_t epoch = v->epoch;
   pthread_mutex_unlock(&v->lock);
   int rc = frame_send(fd, F_HELLO, 0, 0, 0, epoch, b.data, (uint32_t)b.len, true);
   sb_free(&b);
+  return rc;
+}
+
+/* A write lane's handshake: our HELLO with the session, the peer's HELLO back. 0 when it may carry writes. */
+static int lane_handshake(struct peer *p, int fd, int lane, uint64_t session) {
   struct frame_hdr h;
   char *payload = NULL;
+  int rc = send_hello(p, fd, lane, session);
+  if (!rc) rc = frame_recv_hdr(fd, &h);
+  if (!rc) rc = recv_payload(fd, &h, &payload);
+  if (rc) return rc;
+  if (h.type == F_NACK) handle_nack(p, &h, payload);
+  free(payload);
+  return h.type == F_HELLO ? 0 : -ECONNREFUSED;
+}
+
+/* HELLO both ways and the peer's bitmap. Returns 0 when the connection may carry data; *session and *lanes: what
+ * the peer offers for write lanes (0 lanes from a protocol 1.0 peer). */
+static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere, uint64_t *session, uint64_t *lanes) {
+  struct volume *v = p->v;
+  struct frame_hdr h;
+  char *payload = NULL;
+  int rc = send_hello(p, fd, 0, 0);
   if (!rc) rc = frame_recv_hdr(fd, &h);
   if (!rc) rc = recv_payload(fd, &h, &payload);
   if (rc) return rc;
@@ -114,6 +139,7 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) 
   free(payload);
   const char *ls = json_get_str(j, "localState"), *src = json_get_str(j, "syncSource");
   *peer_inconsistent_elsewhere = ls && strcmp(ls, "UpToDate") && (!src || strcmp(src, v->uuid));
+  if (!json_get_u64(j, "session", session) || !json_get_u64(j, "lanes", lanes)) *lanes = 0;
   json_free(j);
   if (h.type != F_HELLO) return -EPROTO;
   /* Its bitmap: regions it wrote (as an earlier primary) that we may lack, or differ in. */
@@ -132,13 +158,10 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere) 
   return 0;
 }
 
-static void *receiver(void *arg) {
-  struct peer *p = arg;
+/* Reads ACK/NACK/CHECKSUM frames of one connection (the main one, or the write lane l) until it ends. */
+static void read_acks(struct peer *p, int fd, struct lane *l) {
   struct volume *v = p->v;
-  pthread_setname_np(pthread_self(), "dp-peer-rx");
-  pthread_mutex_lock(&v->lock);
-  int fd = p->fd;
-  pthread_mutex_unlock(&v->lock);
+  uint64_t *acked_seq = l ? &l->acked_seq : &p->acked_seq;
   struct frame_reader *r = calloc(1, sizeof *r);
   if (!r) abort();
   r->fd = fd;
@@ -162,9 +185,10 @@ static void *receiver(void *arg) {
         p->checksum_seq = h.seq;
         if (h.seq > acked) acked = h.seq;
       }
-      if (acked > p->acked_seq) {
-        p->acked_seq = acked;
-        done = wake_ack_waiters_deferred(v, p, p->acked_seq);
+      if (acked > *acked_seq) {
+        *acked_seq = acked;
+        /* Flush, resync and verify wait on the main connection only; a lane's acks release parked writes. */
+        done = wake_ack_waiters_deferred(v, p, l ? 0 : acked);
       }
       if (h.type == F_CHECKSUM) pthread_cond_broadcast(&v->cond); /* verify waits on v->cond */
       pthread_mutex_unlock(&v->lock);
@@ -173,6 +197,28 @@ static void *receiver(void *arg) {
     free(payload);
   }
   free(r);
+}
+
+/* A write lane's receiver: when the lane ends, the whole connection ends (its writes wait for a resync). */
+static void *lane_receiver(void *arg) {
+  struct lane *l = arg;
+  struct peer *p = l->peer;
+  pthread_setname_np(pthread_self(), "dp-lane-rx");
+  read_acks(p, l->fd, l);
+  pthread_mutex_lock(&p->send_lock);
+  if (p->fd >= 0 && p->gen == l->gen) shutdown(p->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&p->send_lock);
+  return NULL;
+}
+
+static void *receiver(void *arg) {
+  struct peer *p = arg;
+  struct volume *v = p->v;
+  pthread_setname_np(pthread_self(), "dp-peer-rx");
+  pthread_mutex_lock(&v->lock);
+  int fd = p->fd;
+  pthread_mutex_unlock(&v->lock);
+  read_acks(p, fd, NULL);
   shutdown(fd, SHUT_RDWR);
   pthread_mutex_lock(&v->lock);
   p->connected = false;
@@ -285,6 +331,41 @@ static bool clear_idle_bits(struct peer *p, uint64_t gen) {
   return true;
 }
 
+/* Opens up to `offered` - 1 write lanes of the connection `session` (fds into lfd); returns how many. All or
+ * none: a lane refused or unreachable leaves the connection with the main one only (correct, slower). */
+static int open_lanes(struct peer *p, uint64_t session, uint64_t offered, int *lfd) {
+  int want = offered < DP_LANES ? (int)offered - 1 : DP_LANES - 1, n = 0;
+  for (; n < want; n++) {
+    lfd[n] = connect_to(p->address, 2000);
+    if (lfd[n] < 0 || lane_handshake(p, lfd[n], n + 1, session)) {
+      if (lfd[n] >= 0) close(lfd[n]);
+      LOGW("volume %s: write lane %d to peer %s not opened; replicating over one connection", p->v->name, n + 1, p->node);
+      while (n > 0) close(lfd[--n]);
+      return 0;
+    }
+  }
+  return n;
+}
+
+/* Ends the write lanes of the connection that just ended (its main receiver has returned). */
+static void close_lanes(struct peer *p) {
+  pthread_mutex_lock(&p->v->lock);
+  p->nlanes = 0;
+  pthread_mutex_unlock(&p->v->lock);
+  for (int i = 0; i < DP_LANES - 1; i++) {
+    struct lane *l = &p->lanes[i];
+    pthread_mutex_lock(&l->send_lock);
+    if (l->fd >= 0) shutdown(l->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&l->send_lock);
+    if (l->rx_running) pthread_join(l->rx, NULL);
+    l->rx_running = false;
+    pthread_mutex_lock(&l->send_lock);
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
+    pthread_mutex_unlock(&l->send_lock);
+  }
+}
+
 void *peer_thread(void *arg) {
   struct peer *p = arg;
   struct volume *v = p->v;
@@ -294,7 +375,8 @@ void *peer_thread(void *arg) {
     pthread_mutex_unlock(&v->lock);
     int fd = connect_to(p->address, 2000);
     bool inconsistent_elsewhere = false;
-    int rc = fd < 0 ? -errno : handshake(p, fd, &inconsistent_elsewhere);
+    uint64_t session = 0, offered = 0;
+    int rc = fd < 0 ? -errno : handshake(p, fd, &inconsistent_elsewhere, &session, &offered);
     pthread_mutex_lock(&v->lock);
     if (rc || p->stop) {
       if (fd >= 0) close(fd);
@@ -316,12 +398,24 @@ void *peer_thread(void *arg) {
       free(w);
     }
     for (int i = 0; i < v->npeers; i++) bitmap_sync(v->peers[i]->dirty);
+    int lfd[DP_LANES - 1];
+    int nlanes = open_lanes(p, session, offered, lfd);
     pthread_mutex_lock(&p->send_lock);
     pthread_mutex_lock(&v->lock);
     p->fd = fd;
     p->gen++;
     p->next_seq = 0;
     p->acked_seq = 0;
+    for (int i = 0; i < nlanes; i++) {
+      struct lane *l = &p->lanes[i];
+      pthread_mutex_lock(&l->send_lock);
+      l->fd = lfd[i];
+      l->gen = p->gen;
+      l->next_seq = 0;
+      l->acked_seq = 0;
+      pthread_mutex_unlock(&l->send_lock);
+    }
+    p->nlanes = nlanes;
     p->checksum_seq = 0;
     p->connected = true;
     p->last_error[0] = '\0';
@@ -329,7 +423,11 @@ void *peer_thread(void *arg) {
     pthread_mutex_unlock(&p->send_lock);
     pthread_t rx;
     if (pthread_create(&rx, NULL, receiver, p)) abort();
-    LOGI("volume %s: connected to peer %s at %s", v->name, p->node, p->address);
+    for (int i = 0; i < nlanes; i++) {
+      if (pthread_create(&p->lanes[i].rx, NULL, lane_receiver, &p->lanes[i])) abort();
+      p->lanes[i].rx_running = true;
+    }
+    LOGI("volume %s: connected to peer %s at %s (%d write lanes)", v->name, p->node, p->address, nlanes);
     pthread_mutex_unlock(&v->lock);
     dp_emit(v->dp, "peer-connected", v->name);
     pthread_mutex_lock(&v->lock);
@@ -347,6 +445,7 @@ void *peer_thread(void *arg) {
     shutdown(fd, SHUT_RDWR);
     pthread_mutex_unlock(&p->send_lock);
     pthread_join(rx, NULL);
+    close_lanes(p);
     pthread_mutex_lock(&p->send_lock);
     pthread_mutex_lock(&v->lock);
     close(fd);

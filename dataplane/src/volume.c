@@ -124,6 +124,7 @@ static struct volume *volume_alloc(struct dataplane *dp, const char *name) {
   pthread_mutex_init(&v->verify_lock, NULL);
   v->refs = 1; /* the registry's */
   v->replica_fd = -1;
+  for (int i = 0; i < DP_LANES - 1; i++) v->lane_fds[i] = -1;
   v->maxranges = dp->fuse_threads + 256; /* writes waiting for acks hold a range but no thread (the kernel sends up to max_background) */
   v->ranges = calloc((size_t)v->maxranges, sizeof *v->ranges);
   if (!v->ranges) abort();
