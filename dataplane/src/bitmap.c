@@ -154,6 +154,14 @@ bool bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t last) {
   return need;
 }
 
+bool bitmap_all_set(struct bitmap *bm, uint64_t first, uint64_t last) {
+  bool all = true;
+  pthread_mutex_lock(&bm->lock);
+  for (uint64_t b = first; b <= last && b < bm->hdr.nbits && all; b++) all = (bm->words[b / 64] >> (b % 64)) & 1;
+  pthread_mutex_unlock(&bm->lock);
+  return all;
+}
+
 void bitmap_clear(struct bitmap *bm, uint64_t bit) {
   pthread_mutex_lock(&bm->lock);
   if (bit < bm->hdr.nbits && (bm->words[bit / 64] >> (bit % 64)) & 1) {

@@ -17,6 +17,8 @@ bool bitmap_test(struct bitmap *bm, uint64_t bit);
  * another thread whose sync has not landed): the caller then calls bitmap_sync before relying on them. */
 bool bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t last);
 void bitmap_clear(struct bitmap *bm, uint64_t bit);
+/* Whether every bit in [first, last] is set (bits beyond the end count as set). */
+bool bitmap_all_set(struct bitmap *bm, uint64_t first, uint64_t last);
 /* Sets all bits (a full resync). */
 void bitmap_set_all(struct bitmap *bm);
 /* Makes every bit set before this call durable: writes the dirty pages and fdatasyncs, or returns as soon as a

@@ -358,6 +358,7 @@ void peer_status(struct peer *p, struct sbuf *b) {
   jw_str(b, "address", p->address);
   jw_str(b, "state", peer_state_name(p->state));
   jw_bool(b, "connected", p->connected);
+  jw_u64(b, "lanes", (uint64_t)p->nlanes);
   jw_u64(b, "dirtyBytes", bitmap_count(p->dirty) * p->v->region_bytes);
   jw_u64(b, "resyncDoneBytes", p->resync_done_bytes);
   jw_u64(b, "resyncTotalBytes", p->resync_total_bytes);
@@ -388,6 +389,23 @@ static uint64_t al_ahead(struct volume *v, uint64_t r0, uint32_t now) {
   return run / 2;
 }
 
+/* Keeps a sequential stream's marked-ahead window from running out: when the next quarter of the regions it
+ * would mark after r1 are not all marked for a peer, marks the window and syncs it (so a window is refilled once
+ * per three quarters of it, not per region as the stream grows). Called after the write was parked
+ * (it waits for acks meanwhile), so the sync delays this thread, not the write; the writes that follow find
+ * their bits on disk and skip the activity log. */
+static void al_refill(struct volume *v, uint64_t r0, uint64_t r1) {
+  bool sync_peer[DP_MAX_PEERS] = {false}, any = false;
+  pthread_mutex_lock(&v->lock);
+  uint32_t now = mono_s();
+  uint64_t ahead = al_ahead(v, r0, now);
+  for (int i = 0; i < v->npeers && ahead >= 4; i++)
+    if (!bitmap_all_set(v->peers[i]->dirty, r1 + 1, r1 + ahead / 4)) any |= sync_peer[i] = bitmap_set_range(v->peers[i]->dirty, r1 + 1, r1 + ahead);
+  for (uint64_t r = r1 + 1; any && r <= r1 + ahead && r < v->nregions; r++) v->touched_s[r] = now;
+  pthread_mutex_unlock(&v->lock);
+  if (any) persist_al(v, false, sync_peer); /* a failure: the writes that rely on these bits sync them again */
+}
+
 ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
   uint64_t r0 = off / v->region_bytes, r1 = (off + len - 1) / v->region_bytes;
   struct pending_write w = {.v = v, .off = off, .len = len, .done = done, .arg = arg};
@@ -413,8 +431,10 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
     if (sync_peer[i] && !ahead) ahead = al_ahead(v, r0, now);
     if (sync_peer[i] && ahead) bitmap_set_range(p->dirty, r1 + 1, r1 + ahead); /* covered by the same sync */
     sync_any |= sync_peer[i];
+    /* Large writes take turns over the lanes; small ones stay on the main connection, where a burst of them is
+     * read, submitted and acked together (spread over the lanes, 4 KiB writes cost more CPU per write). */
     if (p->connected && (p->state == PS_UPTODATE || p->state == PS_SYNCTARGET))
-      w.t[w.nt++] = (struct target){p, p->gen, 0, p->nlanes ? (int)(p->next_lane++ % (unsigned)(p->nlanes + 1)) : 0};
+      w.t[w.nt++] = (struct target){p, p->gen, 0, p->nlanes && len >= LANE_MIN_BYTES ? (int)(p->next_lane++ % (unsigned)(p->nlanes + 1)) : 0};
   }
   /* Marked-ahead regions count as touched: their bits are not cleared before the stream reaches them. */
   for (uint64_t r = r0; r <= r1 + ahead && r < v->nregions; r++) v->touched_s[r] = now;
@@ -426,14 +446,10 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   w.t0 = now_ns();
   if (sync_any) stage_add(&v->stages[ST_AL], t_al, w.t0);
   if (w.n == 0) {
-    /* The local write runs while the data is copied to the peers (disk and network at once); the stages are
-     * the sends, then what was left of the local write after them. */
-    struct local_write lw;
-    if (w.nt) volume_local_write_start(v, buf, len, off, &lw);
     for (int i = 0; i < w.nt; i++) peer_send_lane(w.t[i].p, w.t[i].gen, w.t[i].lane, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
     uint64_t t_sent = now_ns();
     if (w.nt) stage_add(&v->stages[ST_SEND], w.t0, t_sent);
-    w.n = w.nt ? volume_local_write_finish(&lw) : volume_local_write(v, buf, len, off);
+    w.n = volume_local_write(v, buf, len, off);
     w.t_local = now_ns();
     stage_add(&v->stages[ST_LOCAL], t_sent, w.t_local);
   } else {
@@ -453,6 +469,7 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   pw->next = v->pending_writes;
   v->pending_writes = pw;
   pthread_mutex_unlock(&v->lock);
+  al_refill(v, r0, r1);
   return -EINPROGRESS;
 }
 

@@ -8,7 +8,8 @@
 #include "volume.h"
 
 #define AL_IDLE_S 2      /* a region idle this long loses its activity-log bit (after a peer flush, resync.c) */
-#define AL_AHEAD_MAX 32  /* regions a sequential stream's activity-log write marks beyond the write (peer.c) */
+#define LANE_MIN_BYTES (128u << 10) /* writes this large go over the write lanes (peer.c) */
+#define AL_AHEAD_MAX 64  /* regions a sequential stream's activity-log write marks beyond the write (peer.c) */
 
 enum peer_state { PS_CONNECTING, PS_SYNCSOURCE, PS_SYNCTARGET, PS_UPTODATE, PS_DISCONNECTED, PS_OUTDATED, PS_STALEEPOCH };
 

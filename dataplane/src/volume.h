@@ -113,20 +113,6 @@ int volume_flush(struct volume *v);
 /* Local backing I/O, used by the primary path, the replica side and resync. */
 ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off);
 ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off);
-/* A local write overlapped with the sends of a replicated write: start submits it to this thread's io_uring (in
- * chunks of LOCAL_CHUNK: 1 MiB of 4 KiB pages is 256 segments, more than a loop device's 128, and a bio that must
- * be split is handed to an io_uring worker thread), finish waits for it; without a ring, or for an unaligned
- * buffer, finish writes synchronously. The buffer must stay until finish returns. */
-#define LOCAL_CHUNK (512u << 10)
-struct local_write {
-  struct volume *v;
-  const void *buf;
-  size_t len;
-  uint64_t off;
-  int submitted; /* chunks in this thread's ring; 0: finish writes synchronously */
-};
-void volume_local_write_start(struct volume *v, const void *buf, size_t len, uint64_t off, struct local_write *lw);
-ssize_t volume_local_write_finish(struct local_write *lw);
 
 /* Waits until [start,end) overlaps no range in flight, then adds it; caller holds v->lock. Returns false when
  * `abort_check` became true while waiting. */

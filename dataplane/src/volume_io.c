@@ -3,8 +3,6 @@
  * entry points the frontend calls. */
 #include <errno.h>
 #include <liburing.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,8 +69,7 @@ static void ring_free(void *r) {
 }
 static void ring_key_init(void) { pthread_key_create(&ring_key, ring_free); }
 
-/* This thread's ring, or NULL when io_uring is unavailable. */
-static struct io_uring *thread_ring(void) {
+static ssize_t uring_rw(int fd, void *buf, size_t len, uint64_t off, bool write) {
   pthread_once(&ring_once, ring_key_init);
   struct io_uring *ring = pthread_getspecific(ring_key);
   if (!ring) {
@@ -80,16 +77,10 @@ static struct io_uring *thread_ring(void) {
     if (!ring) abort();
     if (io_uring_queue_init(4, ring, 0) < 0) {
       free(ring);
-      return NULL;
+      return write ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
     }
     pthread_setspecific(ring_key, ring);
   }
-  return ring;
-}
-
-static ssize_t uring_rw(int fd, void *buf, size_t len, uint64_t off, bool write) {
-  struct io_uring *ring = thread_ring();
-  if (!ring) return write ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
   struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
   if (write) io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
   else io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
@@ -119,51 +110,6 @@ ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64
     done += (size_t)n;
   }
   return (ssize_t)len;
-}
-
-void volume_local_write_start(struct volume *v, const void *buf, size_t len, uint64_t off, struct local_write *lw) {
-  *lw = (struct local_write){.v = v, .buf = buf, .len = len, .off = off};
-  struct io_uring *ring = aligned(len, off) && ((uintptr_t)buf % 4096) == 0 && len <= 2 * LOCAL_CHUNK ? thread_ring() : NULL;
-  if (!ring) return;
-  for (size_t done = 0; done < len; done += LOCAL_CHUNK) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-    io_uring_prep_write(sqe, v->fd, (const char *)buf + done, (unsigned)(len - done < LOCAL_CHUNK ? len - done : LOCAL_CHUNK), off + done);
-    io_uring_sqe_set_data64(sqe, done);
-    lw->submitted++;
-  }
-  /* The entries are the kernel's to take now (they point at buf): submit until it has them all. EAGAIN/EBUSY
-   * are transient here (at most 2 requests in flight on a ring of 4); anything else is a broken ring. */
-  for (int left = lw->submitted, tries = 0; left > 0;) {
-    int rc = io_uring_submit(ring);
-    if (rc > 0) left -= rc;
-    else if ((rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc == 0) && ++tries < 1000) sched_yield();
-    else {
-      LOGE("volume %s: io_uring submit failed: %s", v->name, strerror(-rc));
-      abort();
-    }
-  }
-}
-
-ssize_t volume_local_write_finish(struct local_write *lw) {
-  if (!lw->submitted) return volume_local_write(lw->v, lw->buf, lw->len, lw->off);
-  struct io_uring *ring = thread_ring();
-  ssize_t res = (ssize_t)lw->len;
-  for (int i = 0; i < lw->submitted; i++) {
-    struct io_uring_cqe *cqe;
-    int rc;
-    while ((rc = io_uring_wait_cqe(ring, &cqe)) == -EINTR)
-      ;
-    if (rc < 0) abort(); /* our own submitted request: the kernel owns the buffer until it completes */
-    size_t at = (size_t)io_uring_cqe_get_data64(cqe), want = lw->len - at < LOCAL_CHUNK ? lw->len - at : LOCAL_CHUNK;
-    int n = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
-    if (n >= 0 && (size_t)n < want) { /* short (not expected from a block device): the rest synchronously */
-      ssize_t m = volume_local_write(lw->v, (const char *)lw->buf + at + n, want - (size_t)n, lw->off + at + (uint64_t)n);
-      n = m < 0 ? (int)m : 0;
-    }
-    if (n < 0 && res >= 0) res = n;
-  }
-  return res;
 }
 
 ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off) {
