@@ -209,6 +209,7 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
         "fio with libaio and direct I/O on the loop device of each configuration; the volume's loop device sits on the data plane's FUSE file.",
         "Ratios are per repetition (2 replicas ÷ 1 replica, taken seconds apart), then the median. For write_lat the ratio is of p50 latencies (<= 2 is the target).",
         "CPU per I/O: utime+stime of the data plane processes (both for 2 replicas) ÷ I/Os; kernel work in loop and FUSE threads is not in it. Context switches per I/O: voluntary + involuntary, every thread of those processes.",
+        'Where the 1 MiB stream with 2 replicas goes, and what changed per round: docs/dataplane.md "Performance" (the status stages counters, per-thread schedstat).',
         ...(baseline ? [`"2 replicas (baseline)": the same setup running ${baseline}, in the same rotation.`] : []),
         "The machine is shared (2 cores, other workloads): see the load average; compare lines of one run only.",
       ],
