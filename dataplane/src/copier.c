@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +49,13 @@ void cp_event(const char *fmt, ...) {
   if (fflush(stdout) != 0) exit(1);
 }
 
-uint64_t cp_net_us, cp_io_us;
+uint64_t cp_net_us, cp_io_us, cp_submit_us;
+
+uint64_t cp_cpu_ms(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (uint64_t)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000u + (uint64_t)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000u;
+}
 
 uint64_t cp_now_us(void) {
   struct timespec ts;

@@ -44,8 +44,11 @@ void cp_fail(const char *code, const char *reason, const char *fmt, ...) __attri
 void cp_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t cp_now_ms(void);
 uint64_t cp_now_us(void);
-/* Where a side's time went, for its round events: blocked on the socket, blocked on the disk. */
-extern uint64_t cp_net_us, cp_io_us;
+/* Where a side's time went, for its round events: in socket calls, waiting for disk completions, in io_uring
+ * submissions (a loop device may block there); and the process's CPU time. */
+extern uint64_t cp_net_us, cp_io_us, cp_submit_us;
+/* This process's CPU time so far (user + system), for the events. */
+uint64_t cp_cpu_ms(void);
 bool cp_is_zero(const void *buf, size_t len);
 /* CRC32C of `len` zero bytes (the table entry of a chunk never written). */
 uint32_t cp_zero_crc(uint32_t len);

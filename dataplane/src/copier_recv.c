@@ -137,11 +137,11 @@ int cp_recv_main(int argc, char **argv) {
       char ack[32];
       int k = snprintf(ack, sizeof ack, "ACK %u\n", round);
       cp_send_all(f.fd, ack, (size_t)k, "an acknowledgement");
-      cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"ms\":%llu,\"netWaitMs\":%llu,\"ioWaitMs\":%llu", round,
+      cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"ms\":%llu,\"netWaitMs\":%llu,\"ioWaitMs\":%llu,\"submitMs\":%llu,\"cpuMs\":%llu", round,
                h[4] ? "true" : "false", (unsigned long long)round_chunks, (unsigned long long)round_bytes, (unsigned long long)(cp_now_ms() - round_t0),
-               (unsigned long long)(cp_net_us / 1000), (unsigned long long)(cp_io_us / 1000));
+               (unsigned long long)(cp_net_us / 1000), (unsigned long long)(cp_io_us / 1000), (unsigned long long)(cp_submit_us / 1000), (unsigned long long)cp_cpu_ms());
       round_bytes = round_chunks = 0;
-      cp_net_us = cp_io_us = 0;
+      cp_net_us = cp_io_us = cp_submit_us = 0;
       round_t0 = cp_now_ms();
     } else if (type == 'E') {
       unsigned char h[4];

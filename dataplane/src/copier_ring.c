@@ -46,7 +46,9 @@ static void submit(struct cp_ring *r, unsigned slot, int fd, uint64_t off, uint3
   if (is_write) io_uring_prep_write(sqe, fd, r->slots[slot].buf, len, off);
   else io_uring_prep_read(sqe, fd, r->slots[slot].buf, len, off);
   io_uring_sqe_set_data64(sqe, slot);
+  uint64_t t0 = cp_now_us();
   int e = io_uring_submit(&r->ring);
+  cp_submit_us += cp_now_us() - t0;
   if (e < 0) cp_fail("INTERNAL", "CopierFailed", "io_uring_submit: %s", strerror(-e));
 }
 

@@ -94,7 +94,7 @@ int cp_send_main(int argc, char **argv) {
       cp_fail("INVALID_ARGUMENT", "SyncProtocolError", "bad command %.80s (want \"round <n> <0|1> <path>\" or \"finish\")", line);
     const char *path = line + pathAt;
     uint64_t t0 = cp_now_ms();
-    cp_net_us = cp_io_us = 0;
+    cp_net_us = cp_io_us = cp_submit_us = 0;
     memset(mark, 0, n);
     read_ranges(g, mark);
     uint64_t k = 0;
@@ -113,9 +113,9 @@ int cp_send_main(int argc, char **argv) {
     cp_recv_line(f.fd, ack, sizeof ack, "the target's acknowledgement");
     snprintf(want, sizeof want, "ACK %u", round);
     if (strcmp(ack, want)) cp_fail("DATA_LOSS", "SyncVerifyFailed", "the target did not verify round %u: %.300s", round, ack);
-    cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"zeroChunks\":%llu,\"ms\":%llu,\"netWaitMs\":%llu,\"ioWaitMs\":%llu,\"direct\":%s", round,
+    cp_event("\"event\":\"round\",\"round\":%u,\"final\":%s,\"chunks\":%llu,\"bytes\":%llu,\"zeroChunks\":%llu,\"ms\":%llu,\"netWaitMs\":%llu,\"ioWaitMs\":%llu,\"submitMs\":%llu,\"cpuMs\":%llu,\"direct\":%s", round,
              final ? "true" : "false", (unsigned long long)c.chunks, (unsigned long long)c.bytes, (unsigned long long)c.zeros,
-             (unsigned long long)(cp_now_ms() - t0), (unsigned long long)(cp_net_us / 1000), (unsigned long long)(cp_io_us / 1000),
+             (unsigned long long)(cp_now_ms() - t0), (unsigned long long)(cp_net_us / 1000), (unsigned long long)(cp_io_us / 1000), (unsigned long long)(cp_submit_us / 1000), (unsigned long long)cp_cpu_ms(),
              direct ? "true" : "false");
   }
   /* The whole table, not a digest of it: the target compares every chunk's CRC and names the first that differs. */

@@ -34,9 +34,11 @@ export interface CopierRound {
   ms: number;
   /** The source read its clone with O_DIRECT (false: the filesystem refused it, buffered). */
   direct?: boolean;
-  /** Where the copier's time went: blocked on the socket, blocked on the disk. */
+  /** Where the copier's time went: in socket calls, waiting for disk completions, in io_uring submissions; its CPU time. */
   netWaitMs?: number;
   ioWaitMs?: number;
+  submitMs?: number;
+  cpuMs?: number;
 }
 
 interface Event {
@@ -127,6 +129,8 @@ const roundOf = (e: Event): CopierRound => ({
   direct: typeof e.direct === "boolean" ? e.direct : undefined,
   netWaitMs: num(e.netWaitMs),
   ioWaitMs: num(e.ioWaitMs),
+  submitMs: num(e.submitMs),
+  cpuMs: num(e.cpuMs),
 });
 
 /**

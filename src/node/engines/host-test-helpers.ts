@@ -50,3 +50,10 @@ export async function sha(dev: string, offset: number, len: number): Promise<str
     await fh.close();
   }
 }
+
+/** Polls `ok` every 20 ms until it holds; throws naming `what` after `ms`. (The migration copy's source learns of
+ * the target's confirmation a moment after the target returns: another process tells it.) */
+export async function until(ok: () => boolean, what: string, ms = 30_000): Promise<void> {
+  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}

@@ -17,7 +17,7 @@ import { StoragePools } from "../../api/names.ts";
 import { rangeBytes } from "../../host/fs/fiemap.ts";
 import { attachLoop, createSparseFile } from "../../host/loop/loop.ts";
 import { FileEngine } from "../engines/file/file-engine.ts";
-import { cleanupUnder, sha, writeAt } from "../engines/host-test-helpers.ts";
+import { cleanupUnder, sha, until, writeAt } from "../engines/host-test-helpers.ts";
 import { backingFileOf, SnapshotSeries } from "./precopy.ts";
 import { checksumOf, newToken, receiveDevice, serveDevice, type RoundReport, type ServeResult } from "./stream.ts";
 
@@ -103,7 +103,7 @@ for (const fsType of ["btrfs", "xfs"] as const) {
       });
       try {
         const r = await receiveDevice({ host: "127.0.0.1", port: srv.port, token, devPath: dst.devPath });
-        await new Promise((res) => setTimeout(res, 100));
+        await until(() => done.length + errors.length > 0, "the source's end of the stream");
         assert.deepEqual(errors, []);
         assert.ok(writes > 0 && rounds.length >= 4, `${writes} writes, ${rounds.length} rounds`);
         assert.ok(rounds[rounds.length - 1]!.final && !rounds[0]!.final);

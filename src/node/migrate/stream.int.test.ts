@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { until } from "../engines/host-test-helpers.ts";
 import { checksumOf, newToken, receiveDevice, serveDevice, type ServeResult } from "./stream.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hw-stream-"));
@@ -30,7 +31,7 @@ test("copy 9 MiB + 5 bytes (3 MiB of it zeros) in 1 MiB chunks over a dirty targ
     assert.equal(r.bytes, size - 3 * 1024 * 1024, "the three zero chunks are not sent");
     assert.equal(last, r.bytes);
     assert.equal(r.rounds.length, 1);
-    await new Promise((res) => setTimeout(res, 50));
+    await until(() => done.length + errors.length > 0, "the source's end of the stream");
     assert.deepEqual(errors, []);
     assert.equal(done.length, 1);
     assert.equal(done[0]!.checksum, r.checksum, "source and target checksums");

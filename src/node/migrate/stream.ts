@@ -121,9 +121,11 @@ export interface RoundReport {
   /** Bytes of the ranges found changed (before rounding to chunks). */
   changedBytes: number;
   ms: number;
-  /** This side's copier: time blocked on the socket, and on the disk (where the time went). */
+  /** This side's copier, where the time went (src/host/copier/copier.ts CopierRound). */
   netWaitMs?: number;
   ioWaitMs?: number;
+  submitMs?: number;
+  cpuMs?: number;
 }
 
 export interface ServeResult {
@@ -236,6 +238,8 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
           ms,
           netWaitMs: sent.netWaitMs,
           ioWaitMs: sent.ioWaitMs,
+          submitMs: sent.submitMs,
+          cpuMs: sent.cpuMs,
         });
         if (final) {
           finalMs = ms;
@@ -347,6 +351,8 @@ export async function receiveDevice(o: {
           ms: x.ms,
           netWaitMs: x.netWaitMs,
           ioWaitMs: x.ioWaitMs,
+          submitMs: x.submitMs,
+          cpuMs: x.cpuMs,
         };
         rounds.push(rep);
         o.onRound?.(rep);
