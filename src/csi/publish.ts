@@ -20,6 +20,7 @@
 // - Unpublish: not mounted / target missing is success; the target (directory or file) is removed.
 // Also here: the usage a NodeGetVolumeStats reports for a mounted filesystem (both services).
 
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import { lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -112,8 +113,14 @@ export function publisher(o: PublisherOptions): Publisher {
     const probe = await probeFilesystem(dev);
     if (probe?.type) {
       if (rec?.formatted && rec.formatted.uuid === (probe.uuid ?? "")) return probe.type;
-      if (rec && !rec.formatted && rec.formatting === probe.type && rec.devPath === seed.devPath) {
-        o.records.write(o.stateDir, { ...rec, formatting: undefined, formatted: { fsType: probe.type, uuid: probe.uuid ?? "" } });
+      if (
+        rec &&
+        !rec.formatted &&
+        rec.formatting === probe.type &&
+        rec.devPath === seed.devPath &&
+        (!rec.formattingUuid || rec.formattingUuid === (probe.uuid ?? ""))
+      ) {
+        o.records.write(o.stateDir, { ...rec, formatting: undefined, formattingUuid: undefined, formatted: { fsType: probe.type, uuid: probe.uuid ?? "" } });
         return probe.type;
       }
       throw foreign(volume, dev, `a ${probe.type} filesystem${probe.uuid ? ` (UUID ${probe.uuid})` : ""}`);
@@ -126,12 +133,16 @@ export function publisher(o: PublisherOptions): Publisher {
     const sigs = await listSignatures(dev);
     if (probe || sigs.length) throw foreign(volume, dev, signatures(sigs) || `a ${probe?.pttype} partition table`);
     const base = rec ?? newRecord(volume, seed, "mount");
-    o.records.write(o.stateDir, { ...base, formatting: wantFs });
-    // The original formats xfs with `-m reflink=0`; mkfs itself refuses a device with any signature (second
-    // check, right before writing).
-    await mkfs(dev, wantFs, wantFs === "xfs" ? { reflink: false } : {});
-    const after = await probeFilesystem(dev);
-    o.records.write(o.stateDir, { ...base, formatting: undefined, formatted: { fsType: wantFs, uuid: after?.uuid ?? "" } });
+    // xfs: the UUID is chosen here and recorded with the intent, so no probe is needed after mkfs (one blkid
+    // less on the publish path) and an adoption after a crash checks it is that very filesystem.
+    const uuid = wantFs === "xfs" ? randomUUID() : undefined;
+    o.records.write(o.stateDir, { ...base, formatting: wantFs, ...(uuid ? { formattingUuid: uuid } : {}) });
+    // The original formats xfs with `-m reflink=0`. The device was just probed empty (blkid and wipefs above);
+    // the second check right before writing is mkfs.xfs's own (without -f it refuses any filesystem or
+    // partition table it finds); mkfs.ext4 runs with -F, so for ext4 mkfs() probes once more itself.
+    await mkfs(dev, wantFs, wantFs === "xfs" ? { reflink: false, uuid, probed: true } : {});
+    const fsUuid = uuid ?? (await probeFilesystem(dev))?.uuid ?? "";
+    o.records.write(o.stateDir, { ...base, formatting: undefined, formatted: { fsType: wantFs, uuid: fsUuid } });
     await afterFormat?.();
     o.log.info({ volume, dev, fsType: wantFs }, "formatted on first use");
     return wantFs;

@@ -23,6 +23,8 @@ export interface VolumeRecord {
   accessType: "block" | "mount";
   /** Set just before mkfs (crash window: mkfs done, record not yet updated → adopted if the type matches). */
   formatting?: string;
+  /** The UUID given to that mkfs (xfs: `-m uuid=`), so the adoption also checks it is that filesystem. */
+  formattingUuid?: string;
   /** The filesystem this system created. */
   formatted?: { fsType: string; uuid: string };
   firstPublishedAt: string;

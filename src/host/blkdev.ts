@@ -9,6 +9,7 @@ import fs from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { HwError } from "../api/errors.ts";
+import { ifExistsSync } from "./files.ts";
 import { run, type RunOptions } from "./runner.ts";
 import { assertDevicePath } from "./validate.ts";
 
@@ -65,9 +66,16 @@ export async function deviceNumber(devPath: string): Promise<DeviceNumber> {
   return decodeDevT(st.rdev);
 }
 
-/** Size in bytes (`blockdev --getsize64`). */
+/**
+ * Size in bytes: `/sys/dev/block/MAJ:MIN/size` (512-byte sectors whatever the logical block size, the capacity
+ * the kernel has now, also after `losetup --set-capacity`), found by the node's device number — no process on
+ * the publish path; `blockdev --getsize64` where sysfs cannot be read.
+ */
 export async function deviceSizeBytes(devPath: string, opts: RunOptions = {}): Promise<number> {
   assertDevicePath(devPath);
+  const { major, minor } = await deviceNumber(devPath);
+  const sectors = ifExistsSync(() => fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim());
+  if (sectors !== undefined && /^\d+$/.test(sectors)) return Number(sectors) * 512;
   const { stdout } = await run(["blockdev", "--getsize64", devPath], opts);
   const n = Number(stdout.trim());
   if (!Number.isSafeInteger(n)) throw new HwError("INTERNAL", "UnparseableOutput", `blockdev --getsize64 ${devPath} printed ${stdout.trim()}`);

@@ -100,6 +100,11 @@ export interface MkfsOptions {
   uuid?: string;
   /** Format even if the device holds a signature. Never set this from user input without an explicit flag. */
   force?: boolean;
+  /**
+   * xfs only: the caller has just probed the device empty (blkid and wipefs), so mkfs() does not probe again;
+   * mkfs.xfs without -f still refuses any filesystem or partition table it finds itself.
+   */
+  probed?: boolean;
   /** Extra options appended before the device, e.g. ["-b", "size=4096"]. */
   extraArgs?: string[];
 }
@@ -139,7 +144,7 @@ export function mkfsArgv(dev: string, fstype: FsType, o: MkfsOptions = {}): stri
 /** Format `dev`; refuses (FAILED_PRECONDITION DeviceNotEmpty) if any signature is present and force is not set. */
 export async function mkfs(dev: string, fstype: FsType, o: MkfsOptions = {}, opts: RunOptions = {}): Promise<void> {
   const argv = mkfsArgv(dev, fstype, o);
-  if (!o.force) {
+  if (!o.force && !(o.probed && fstype === "xfs")) {
     const probe = await probeFilesystem(dev, opts);
     const sigs = await listSignatures(dev, opts);
     if (probe || sigs.length) {

@@ -69,6 +69,8 @@ export function mountTargets(mountinfo = "/proc/self/mountinfo"): Set<string> {
 /** Mounts at exactly `target` (several when stacked; the last is on top). [] when none. */
 export async function findMountsAt(target: string, opts: RunOptions = {}): Promise<MountInfo[]> {
   assertAbsolutePath(target);
+  // Nothing mounted there (the common case on a publish path): known from /proc/self/mountinfo, no process.
+  if (!opts.nsenterNetPath && !mountTargets().has(target)) return [];
   const r = await run(["findmnt", "--json", "--list", "-o", COLUMNS, "--mountpoint", target], { ...opts, allowedExitCodes: [1] });
   return r.exitCode === 1 ? [] : parseFindmnt(r.stdout).filter((m) => m.target === target);
 }
