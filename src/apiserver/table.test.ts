@@ -57,17 +57,15 @@ test("CRD table: Name first, columns in order with priority, cells typed", () =>
   assert.equal(t.kind, "Table");
   assert.equal(t.apiVersion, "meta.k8s.io/v1");
   assert.deepEqual(t.metadata, { resourceVersion: "42" });
+  // Name first, then the printer columns as declared: same order and types, no format, priority 0 unless given
+  const declared = localDisks.printerColumns.map((c) => [c.name, c.type, "", c.priority ?? 0]);
   assert.deepEqual(
     t.columnDefinitions.map((c: any) => [c.name, c.type, c.format, c.priority]),
-    [
-      ["Name", "string", "name", 0],
-      ["NodeMatch", "string", "", 0],
-      ["DevicePath", "string", "", 0],
-      ["Capacity", "integer", "", 1],
-      ["Reserved", "boolean", "", 0],
-      ["Pools", "string", "", 1],
-      ["Age", "date", "", 0],
-    ],
+    [["Name", "string", "name", 0], ...declared],
+  );
+  assert.deepEqual(
+    t.columnDefinitions.map((c: any) => c.priority),
+    [0, 0, 0, 1, 0, 1, 0],
   );
   assert.deepEqual(t.rows[0].cells, ["node1-sdb", "node1", "/dev/sdb", 107374182400, false, '["a","b"]', "5m"]);
   assert.deepEqual(t.rows[1].cells, ["bare", null, null, null, null, null, null], "missing values are null (kubectl prints <none>)");

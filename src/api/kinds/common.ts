@@ -184,6 +184,13 @@ export type VolumeEncrypt = Static<typeof VolumeEncrypt>;
 /** Minimum volume size (4 MiB), also the LVM rounding unit. */
 export const MIN_VOLUME_BYTES = 4194304;
 
+/** What a volume asks for — size, IO limits, encryption — in a LocalVolume's spec and again in each replica's, which realises it. */
+export const VolumeRequestFields = {
+  requiredCapacityBytes: Opt(Int64({ minimum: MIN_VOLUME_BYTES })),
+  volumeQoS: Opt(VolumeQoS),
+  volumeEncrypt: Opt(VolumeEncrypt),
+};
+
 // ---------------------------------------------------------------- kind definitions
 
 /** A printer column as in a CRD's `additionalPrinterColumns`. */

@@ -2,30 +2,13 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import {
-  Bool,
-  Condition,
-  Int64,
-  MIN_VOLUME_BYTES,
-  Opt,
-  Str,
-  StrList,
-  VolumeEncrypt,
-  VolumeQoS,
-  ageColumn,
-  col,
-  defineKind,
-  kindObject,
-  ErrorStatus,
-} from "./common.ts";
+import { Bool, Condition, ErrorStatus, Int64, Opt, Str, StrList, VolumeRequestFields, ageColumn, col, defineKind, kindObject } from "./common.ts";
 
 export const LocalVolumeReplicaSpec = Type.Object({
   volumeName: Opt(Str()),
   poolName: Opt(Str()),
   nodeName: Opt(Str()),
-  requiredCapacityBytes: Opt(Int64({ minimum: MIN_VOLUME_BYTES })),
-  volumeQoS: Opt(VolumeQoS),
-  volumeEncrypt: Opt(VolumeEncrypt),
+  ...VolumeRequestFields,
   thin: Opt(Bool()),
   thinOriginVolume: Opt(Str()),
   delete: Opt(Bool()),

@@ -9,12 +9,10 @@ import {
   Condition,
   Int,
   Int64,
-  MIN_VOLUME_BYTES,
   Opt,
   Str,
   StrList,
-  VolumeEncrypt,
-  VolumeQoS,
+  VolumeRequestFields,
   ageColumn,
   col,
   defineKind,
@@ -48,9 +46,7 @@ export const ThinOrigin = Type.Object({
 });
 
 export const LocalVolumeSpec = Type.Object({
-  requiredCapacityBytes: Opt(Int64({ minimum: MIN_VOLUME_BYTES })),
-  volumeQoS: Opt(VolumeQoS),
-  volumeEncrypt: Opt(VolumeEncrypt),
+  ...VolumeRequestFields,
   poolName: Opt(Str({ description: "LocalStorage_PoolHDD | SSD | NVMe" })),
   replicaNumber: Opt(Int64({ minimum: 1, maximum: 4, description: "1 non-HA, 2 HA, +1 while migrating" })),
   convertible: Opt(Bool({ default: false })),
