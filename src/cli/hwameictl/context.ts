@@ -79,39 +79,12 @@ export class Ctl {
     return this.kc;
   }
 
-  /** The project's typed clients (src/kube/hwameistor.ts), made on first use. */
+  /** The project's typed clients (src/kube/hwameistor.ts: `ctl.c.lv`, `ctl.c.node`, …), made on first use. */
   get c(): HwameistorClients {
     return (this.typed ??= hwameistorClients(this.client));
   }
-  get ld(): ResourceClient<Ld> {
-    return this.c.ld;
-  }
-  get ldn(): ResourceClient<Ldn> {
-    return this.c.ldn;
-  }
-  get ldc(): ResourceClient<Ldc> {
-    return this.c.ldc;
-  }
-  get ldv(): ResourceClient<Ldv> {
-    return this.c.ldv;
-  }
-  get lsn(): ResourceClient<Lsn> {
-    return this.c.lsn;
-  }
-  get lv(): ResourceClient<Lv> {
-    return this.c.lv;
-  }
-  get lvr(): ResourceClient<Lvr> {
-    return this.c.lvr;
-  }
-  get hmc(): ResourceClient<Hmc> {
-    return this.c.hmcluster;
-  }
   get sc(): ResourceClient<Sc> {
     return this.client.forKind<Sc>(STORAGE_CLASS);
-  }
-  get nodes(): ResourceClient<CoreNode> {
-    return this.c.node;
   }
   get pv(): ResourceClient<KubeObject & { spec?: any }> {
     return this.client.forKind(PERSISTENT_VOLUME);
@@ -119,7 +92,7 @@ export class Ctl {
 
   /** The Node, or NOT_FOUND listing the nodes there are. */
   async requireNode(name: string): Promise<CoreNode> {
-    const nodes = (await this.nodes.list()).items;
+    const nodes = (await this.c.node.list()).items;
     const n = nodes.find((x) => x.metadata?.name === name);
     if (n) return n;
     const names = nodes.map((x) => x.metadata!.name!).sort();

@@ -8,13 +8,13 @@ import { poolRows } from "../pool/list.ts";
 
 export async function clusterInfo(ctl: Ctl): Promise<View> {
   const [clusters, nodes, lsns, ldns, lds, lvs, ldvs, scs] = await Promise.all([
-    ctl.hmc.list().catch(() => ({ items: [] })),
-    ctl.nodes.list(),
-    ctl.lsn.list(),
-    ctl.ldn.list(),
-    ctl.ld.list(),
-    ctl.lv.list(),
-    ctl.ldv.list(),
+    ctl.c.hmcluster.list().catch(() => ({ items: [] })),
+    ctl.c.node.list(),
+    ctl.c.lsn.list(),
+    ctl.c.ldn.list(),
+    ctl.c.ld.list(),
+    ctl.c.lv.list(),
+    ctl.c.ldv.list(),
     ctl.sc.list(),
   ]);
   const pools = poolRows([...lsns.items, ...ldns.items]);

@@ -13,12 +13,12 @@ import type { View } from "../../print.ts";
 import type { Ctl, Hmc } from "../context.ts";
 
 export async function installCluster(ctl: Ctl, name: string): Promise<View> {
-  const all = (await ctl.hmc.list()).items;
+  const all = (await ctl.c.hmcluster.list()).items;
   const existing = all.find((c) => c.metadata?.name === name) ?? all[0];
   if (existing) {
     return { text: `Cluster ${existing.metadata!.name} exists (phase ${existing.status?.phase || "-"}); nothing to install`, data: existing };
   }
-  const created = await ctl.hmc.create({ apiVersion: API_VERSION, kind: Kinds.Cluster, metadata: { name }, spec: {} } as Hmc);
+  const created = await ctl.c.hmcluster.create({ apiVersion: API_VERSION, kind: Kinds.Cluster, metadata: { name }, spec: {} } as Hmc);
   return {
     text: `Cluster ${name} created: the operator now claims the disks and creates the pools and StorageClasses (watch: hwameictl cluster info)`,
     data: created,

@@ -20,7 +20,7 @@ export const diskColumns = [
 
 export async function listDisks(ctl: Ctl, node?: string): Promise<View> {
   if (node) await ctl.requireNode(node);
-  const items = (await ctl.ld.list()).items
+  const items = (await ctl.c.ld.list()).items
     .filter((d) => !node || d.spec?.nodeName === node)
     .sort((a, b) => (a.spec?.nodeName ?? "").localeCompare(b.spec?.nodeName ?? "") || (a.spec?.devicePath ?? "").localeCompare(b.spec?.devicePath ?? ""));
   return { sections: [{ columns: diskColumns, rows: items, empty: node ? `No disks on ${node}.` : "No disks." }], data: items };

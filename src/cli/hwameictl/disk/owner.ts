@@ -24,7 +24,7 @@ export async function setOwner(ctl: Ctl, node: string, disk: string, owner: stri
       },
     );
   }
-  const updated = await ctl.ld.patch(name, { spec: { owner } });
+  const updated = await ctl.c.ld.patch(name, { spec: { owner } });
   return { sections: [{ columns: diskColumns, rows: [updated] }], data: updated };
 }
 

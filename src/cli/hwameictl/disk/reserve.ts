@@ -11,7 +11,7 @@ import type { Ctl, Ld } from "../context.ts";
 
 export async function findDisk(ctl: Ctl, node: string, disk: string): Promise<Ld> {
   await ctl.requireNode(node);
-  const mine = (await ctl.ld.list()).items.filter((d) => d.spec?.nodeName === node);
+  const mine = (await ctl.c.ld.list()).items.filter((d) => d.spec?.nodeName === node);
   const d = mine.find((x) => x.metadata?.name === disk || x.spec?.devicePath === disk);
   if (d) return d;
   const choices = mine.map((x) => `${x.spec?.devicePath ?? "?"} (${x.metadata?.name})`).join(", ");
@@ -31,7 +31,7 @@ export async function setReserved(ctl: Ctl, node: string, disk: string, reserved
       },
     );
   }
-  const updated = d.spec?.reserved === reserved ? d : await ctl.ld.patch(name, { spec: { reserved } });
+  const updated = d.spec?.reserved === reserved ? d : await ctl.c.ld.patch(name, { spec: { reserved } });
   return { sections: [{ columns: diskColumns, rows: [updated] }], data: updated };
 }
 

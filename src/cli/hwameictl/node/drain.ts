@@ -18,7 +18,7 @@ interface Row {
 }
 
 export async function drainStatus(ctl: Ctl, node: string): Promise<Row[]> {
-  const replicas = (await ctl.lvr.list()).items.filter((r) => r.spec?.nodeName === node && !r.spec?.delete);
+  const replicas = (await ctl.c.lvr.list()).items.filter((r) => r.spec?.nodeName === node && !r.spec?.delete);
   const migrations = (await ctl.c.lvmigrate.list()).items;
   const volumes = [...new Set(replicas.map((r) => r.spec?.volumeName ?? ""))].filter(Boolean).sort();
   return volumes.map((v) => {
@@ -35,7 +35,7 @@ export async function drainStatus(ctl: Ctl, node: string): Promise<Row[]> {
 
 export async function drainNode(ctl: Ctl, node: string, cordon: boolean): Promise<View> {
   await ctl.requireNode(node);
-  const n = await ctl.nodes.patch(node, { spec: { unschedulable: cordon ? true : null } });
+  const n = await ctl.c.node.patch(node, { spec: { unschedulable: cordon ? true : null } });
   const rows = cordon ? await drainStatus(ctl, node) : [];
   return {
     sections: [

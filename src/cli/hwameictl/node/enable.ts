@@ -16,8 +16,8 @@ export function parseBool(v: string, what: string): boolean {
 export async function enableNode(ctl: Ctl, node: string, enable: boolean): Promise<View> {
   await ctl.requireNode(node);
   if (!enable) {
-    const replicas = (await ctl.lvr.list()).items.filter((r) => r.spec?.nodeName === node).map((r) => r.spec?.volumeName ?? r.metadata!.name!);
-    const diskVolumes = (await ctl.ldv.list()).items.filter((v) => (v.spec?.accessibility?.nodes ?? []).includes(node)).map((v) => v.metadata!.name!);
+    const replicas = (await ctl.c.lvr.list()).items.filter((r) => r.spec?.nodeName === node).map((r) => r.spec?.volumeName ?? r.metadata!.name!);
+    const diskVolumes = (await ctl.c.ldv.list()).items.filter((v) => (v.spec?.accessibility?.nodes ?? []).includes(node)).map((v) => v.metadata!.name!);
     const held = [...new Set([...replicas, ...diskVolumes])].sort();
     if (held.length) {
       throw new HwError("FAILED_PRECONDITION", "NodeHasVolumes", `node ${node} still holds volumes: ${held.join(", ")}`, {
@@ -26,7 +26,7 @@ export async function enableNode(ctl: Ctl, node: string, enable: boolean): Promi
     }
   }
   const value = String(enable);
-  const n = await ctl.nodes.patch(node, { metadata: { labels: { [Labels.LvmEnable]: value } } });
+  const n = await ctl.c.node.patch(node, { metadata: { labels: { [Labels.LvmEnable]: value } } });
   return {
     sections: [
       {

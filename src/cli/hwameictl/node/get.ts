@@ -8,7 +8,7 @@ import { poolRows, poolColumns } from "../pool/list.ts";
 
 export async function getNode(ctl: Ctl, name: string): Promise<View> {
   const node = await ctl.requireNode(name);
-  const [lsn, ldn, disks] = await Promise.all([ctl.lsn.get(name), ctl.ldn.get(name), ctl.ld.list()]);
+  const [lsn, ldn, disks] = await Promise.all([ctl.c.lsn.get(name), ctl.c.ldn.get(name), ctl.c.ld.list()]);
   const row = nodeRow(name, node, lsn, ldn);
   const mine = disks.items.filter((d) => d.spec?.nodeName === name);
   return {

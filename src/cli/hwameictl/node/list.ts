@@ -48,7 +48,7 @@ export const nodeColumns = [
 ];
 
 export async function listNodes(ctl: Ctl): Promise<View> {
-  const [nodes, lsns, ldns] = await Promise.all([ctl.nodes.list(), ctl.lsn.list(), ctl.ldn.list()]);
+  const [nodes, lsns, ldns] = await Promise.all([ctl.c.node.list(), ctl.c.lsn.list(), ctl.c.ldn.list()]);
   const names = [...new Set([...nodes.items, ...lsns.items, ...ldns.items].map((o) => o.metadata!.name!))].sort();
   const by = <T extends { metadata?: { name?: string } }>(items: T[], n: string) => items.find((x) => x.metadata?.name === n);
   const rows = names.map((n) => nodeRow(n, by(nodes.items, n), by(lsns.items, n), by(ldns.items, n)));

@@ -16,7 +16,7 @@ export async function expandPool(ctl: Ctl, node: string, diskType: string, owner
       hint: "local-storage: an LVM pool; local-disk-manager: whole-disk volumes",
     });
   await ctl.requireNode(node);
-  const disks = (await ctl.ld.list()).items.filter((d) => d.spec?.nodeName === node && d.spec?.diskAttributes?.type === diskType);
+  const disks = (await ctl.c.ld.list()).items.filter((d) => d.spec?.nodeName === node && d.spec?.diskAttributes?.type === diskType);
   const free = disks.filter(
     (d) =>
       d.status?.claimState === LocalDiskClaimStates.Available &&
@@ -36,14 +36,14 @@ export async function expandPool(ctl: Ctl, node: string, diskType: string, owner
     });
   }
   const name = operatorClaimName(node, diskType);
-  const existing = await ctl.ldc.get(name);
+  const existing = await ctl.c.ldc.get(name);
   if (existing && existing.status?.status !== DiskClaimStates.Bound && existing.status?.status !== DiskClaimStates.Consumed) {
     throw new HwError("ALREADY_EXISTS", "ClaimPending", `LocalDiskClaim ${name} is still ${existing.status?.status || "pending"}`, {
       hint: `wait for it: kubectl get ldc ${name}`,
     });
   }
-  if (existing) await ctl.ldc.delete(name);
-  const claim = await ctl.ldc.create({
+  if (existing) await ctl.c.ldc.delete(name);
+  const claim = await ctl.c.ldc.create({
     apiVersion: API_VERSION,
     kind: Kinds.LocalDiskClaim,
     metadata: { name },

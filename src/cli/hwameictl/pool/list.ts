@@ -53,7 +53,7 @@ export const poolColumns = [
 
 export async function listPools(ctl: Ctl, node?: string): Promise<View> {
   if (node) await ctl.requireNode(node);
-  const [lsns, ldns] = await Promise.all([ctl.lsn.list(), ctl.ldn.list()]);
+  const [lsns, ldns] = await Promise.all([ctl.c.lsn.list(), ctl.c.ldn.list()]);
   const rows = poolRows([...lsns.items, ...ldns.items]).filter((r) => !node || r.node === node);
   return {
     sections: [{ columns: poolColumns, rows, empty: "No pools: disks become pools once they are claimed (hwameictl disk list shows their phase)." }],

@@ -9,7 +9,7 @@ import { withRetry } from "../volume/common.ts";
 import { lvsClient, snapshotColumns, snapshotRow, withController } from "./common.ts";
 
 export async function createSnapshot(ctl: Ctl, name: string, volume: string, socket?: string): Promise<View> {
-  if (!(await ctl.lv.get(volume))) throw notFound(`volume ${volume}`, "list volumes with: hwameictl volume list");
+  if (!(await ctl.c.lv.get(volume))) throw notFound(`volume ${volume}`, "list volumes with: hwameictl volume list");
   const t0 = Date.now();
   const deadline = t0 + ctl.timeoutMs;
   const res = await withController(ctl, socket, (csi) =>

@@ -13,7 +13,7 @@ const CLASS_OF: Record<string, string> = { LocalStorage_PoolHDD: "HDD", LocalSto
 
 export async function restoreSnapshot(ctl: Ctl, name: string, to: string, size?: string, socket?: string): Promise<View> {
   const snap = await requireSnapshot(ctl, name);
-  const src = await ctl.lv.get(snap.spec?.sourceVolume ?? "");
+  const src = await ctl.c.lv.get(snap.spec?.sourceVolume ?? "");
   const bytes = size ? parseSize(size, "--size") : (src?.spec?.requiredCapacityBytes ?? snap.status?.allocatedCapacityBytes ?? 0);
   const node = snap.spec?.accessibility?.nodes?.[0] ?? "";
   const pool = src?.spec?.poolName ?? "LocalStorage_PoolHDD";

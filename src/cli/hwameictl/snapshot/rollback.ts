@@ -12,7 +12,7 @@ import { inUse, lvsrClient, requireSnapshot } from "./common.ts";
 export async function rollbackSnapshot(ctl: Ctl, name: string): Promise<View> {
   const snap = await requireSnapshot(ctl, name);
   const volume = snap.spec?.sourceVolume ?? "";
-  const lv = await ctl.lv.get(volume);
+  const lv = await ctl.c.lv.get(volume);
   if (lv?.status?.publishedNode) throw inUse(volume, lv.status.publishedNode);
   const rname = `rollback-${name}-${Date.now().toString(36)}`.slice(0, 253);
   const c = lvsrClient(ctl);

@@ -67,11 +67,11 @@ export interface FoundVolume {
 
 /** The volume by name, or NOT_FOUND listing the volumes there are. */
 export async function requireVolume(ctl: Ctl, name: string): Promise<FoundVolume> {
-  const lv = await ctl.lv.get(name);
+  const lv = await ctl.c.lv.get(name);
   if (lv) return { row: lvRow(lv), object: lv, driver: "lvm" };
-  const ldv = await ctl.ldv.get(name);
+  const ldv = await ctl.c.ldv.get(name);
   if (ldv) return { row: ldvRow(ldv), object: ldv, driver: "disk" };
-  const [lvs, ldvs] = await Promise.all([ctl.lv.list(), ctl.ldv.list()]);
+  const [lvs, ldvs] = await Promise.all([ctl.c.lv.list(), ctl.c.ldv.list()]);
   const names = [...lvs.items, ...ldvs.items].map((v) => v.metadata!.name!).sort();
   throw notFound(
     `volume ${JSON.stringify(name)}`,

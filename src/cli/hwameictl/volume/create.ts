@@ -46,10 +46,10 @@ export async function pickNode(ctl: Ctl, driver: DriverShort, sc: Sc, bytes: num
     );
   const free: Array<{ node: string; bytes: number }> = [];
   if (driver === "lvm") {
-    for (const n of (await ctl.lsn.list()).items)
+    for (const n of (await ctl.c.lsn.list()).items)
       free.push({ node: n.metadata!.name!, bytes: n.status?.pools?.[storagePoolName(cls)]?.freeCapacityBytes ?? 0 });
   } else {
-    for (const n of (await ctl.ldn.list()).items) {
+    for (const n of (await ctl.c.ldn.list()).items) {
       const disks = (n.status?.pools?.[diskPoolName(cls)]?.disks ?? []).filter((d) => d.state === DeviceStates.Available && (d.capacityBytes ?? 0) >= bytes);
       free.push({ node: n.metadata!.name!, bytes: Math.max(0, ...disks.map((d) => d.capacityBytes ?? 0)) });
     }

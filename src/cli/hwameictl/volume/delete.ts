@@ -17,7 +17,7 @@ export async function deleteVolume(ctl: Ctl, name: string, csiSocket?: string): 
   }
   const deadline = Date.now() + ctl.timeoutMs;
   const csi = await connectCsi(ctl.controllerSocket(v.driver, csiSocket), { callTimeoutMs: Math.min(60_000, ctl.timeoutMs) });
-  const gone = async () => !(v.driver === "lvm" ? await ctl.lv.get(name) : await ctl.ldv.get(name));
+  const gone = async () => !(v.driver === "lvm" ? await ctl.c.lv.get(name) : await ctl.c.ldv.get(name));
   try {
     await withRetry(
       `DeleteVolume ${name}`,

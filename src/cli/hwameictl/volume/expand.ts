@@ -46,7 +46,7 @@ export async function expandVolume(
     f.wait === false
       ? undefined
       : setInterval(() => {
-          void Promise.all([lve.get(name).catch(() => undefined), ctl.lv.get(name).catch(() => undefined)]).then(([e, lv]) => {
+          void Promise.all([lve.get(name).catch(() => undefined), ctl.c.lv.get(name).catch(() => undefined)]).then(([e, lv]) => {
             const line = `expanding ${name}: ${formatBytes(lv?.status?.allocatedCapacityBytes ?? before)} → ${formatBytes(bytes)}${e ? ` — ${e.status?.state || "new"}${e.status?.message ? `: ${e.status.message}` : ""}` : ""}`;
             if (line !== lastLine) progress((lastLine = line));
           });
@@ -98,7 +98,7 @@ export async function expandVolume(
   } else if (v.row.published && nodeExpansion) {
     fs = `; the filesystem grows at the next mount, or now with --node ${v.row.published} --path <mount point>`;
   }
-  const after = lvRow((await ctl.lv.get(name)) ?? (v.object as never));
+  const after = lvRow((await ctl.c.lv.get(name)) ?? (v.object as never));
   return {
     sections: [
       {

@@ -7,7 +7,7 @@ import { volumeColumns } from "./list.ts";
 
 export async function getVolume(ctl: Ctl, name: string): Promise<View> {
   const v = await requireVolume(ctl, name);
-  const replicas = v.driver === "lvm" ? (await ctl.lvr.list()).items.filter((r) => r.spec?.volumeName === name) : [];
+  const replicas = v.driver === "lvm" ? (await ctl.c.lvr.list()).items.filter((r) => r.spec?.volumeName === name) : [];
   return {
     sections: [
       { columns: volumeColumns, rows: [v.row] },

@@ -21,7 +21,7 @@ export const volumeColumns = [
 
 export async function listVolumes(ctl: Ctl, node?: string): Promise<View> {
   if (node) await ctl.requireNode(node);
-  const [lvs, ldvs] = await Promise.all([ctl.lv.list(), ctl.ldv.list()]);
+  const [lvs, ldvs] = await Promise.all([ctl.c.lv.list(), ctl.c.ldv.list()]);
   const rows = [...lvs.items.map(lvRow), ...ldvs.items.map(ldvRow)].filter((r) => !node || r.nodes.includes(node)).sort((a, b) => a.name.localeCompare(b.name));
   return { sections: [{ columns: volumeColumns, rows, empty: "No volumes." }], data: rows };
 }

@@ -35,9 +35,9 @@ export const opObjectName = (op: OpName, volume: string): string =>
   op === "migrate" ? `${ObjectNames.MigratePrefix}${volume}` : op === "convert" ? `${ObjectNames.ConvertPrefix}${volume}` : volume;
 
 async function requireLv(ctl: Ctl, name: string): Promise<Lv> {
-  const lv = await ctl.lv.get(name);
+  const lv = await ctl.c.lv.get(name);
   if (lv) return lv;
-  const names = (await ctl.lv.list()).items.map((v) => v.metadata!.name!).sort();
+  const names = (await ctl.c.lv.list()).items.map((v) => v.metadata!.name!).sort();
   throw notFound(`volume ${JSON.stringify(name)} (LocalVolume)`, names.length ? `the LocalVolumes are: ${names.join(", ")}` : "there are no LocalVolumes");
 }
 

@@ -102,7 +102,7 @@ async function waitMigration(ctl: Ctl, name: string, m: RebalanceMove): Promise<
       );
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return movedOrThrow(await ctl.lv.get(m.volumes[0]!), name, m, last);
+  return movedOrThrow(await ctl.c.lv.get(m.volumes[0]!), name, m, last);
 }
 
 /** How a finished rebalance migration ended: the volume on the target only, or an error with its last status. */
