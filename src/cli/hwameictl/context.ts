@@ -15,18 +15,7 @@ import { layoutOf, controllerSocket, nodeSocket, type Layout } from "../../devcl
 import { DEFAULT_STATE_DIR } from "../../devcluster/options.ts";
 import { KubeClient, type ResourceClient } from "../../kube/client.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
-import {
-  hwameistorClients,
-  type ClusterObject,
-  type HwameistorClients,
-  type Ld,
-  type Ldc,
-  type Ldn,
-  type Ldv,
-  type Lsn,
-  type Lv,
-  type Lvr,
-} from "../../kube/hwameistor.ts";
+import { hwameistorClients, type ClusterObject, type HwameistorClients } from "../../kube/hwameistor.ts";
 import type { KubeObject, ResourceDescriptor } from "../../kube/types.ts";
 import { parseOutputFormat, print, type OutputFormat, type View } from "../print.ts";
 
