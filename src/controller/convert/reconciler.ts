@@ -5,28 +5,20 @@
 // Crash windows: setReplicaNumber only raises the count (a re-run finds it set and the state machine moves
 // on); deleteObject of a gone object is done. Status writes are conditional on resourceVersion.
 
+import { controllerHead } from "../head.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
-import { hwameistorClients, nameOf, type LocalVolumeConvertObject, type Lv, type Lvr } from "../../kube/hwameistor.ts";
+import { nameOf, type LocalVolumeConvertObject, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { type Logger } from "../../kube/types.ts";
 import { VolumeStates } from "../../api/names.ts";
 import { decideConvert, type ConvertFacts } from "./states.ts";
 
 export function convertController(o: { client: KubeClient; log?: Logger }): Controller {
-  const log = o.log ?? silentLogger;
-  const c = hwameistorClients(o.client);
-  const convInf = new Informer<LocalVolumeConvertObject>(c.lvconvert, { log, name: "localvolumeconverts", resyncPeriodMs: 30_000 });
-  const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes(convert)" });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas(convert)" });
-  const ctl = new Controller({
-    name: "localvolumeconvert",
-    log,
-    workers: 1,
-    events: { client: o.client, component: "hwameistor-controller" },
-    reconcile: (k) => reconcile(k),
-  });
+  const { log, c, ctl, informer } = controllerHead(o, "localvolumeconvert", 1, (k) => reconcile(k));
+  const convInf = informer<LocalVolumeConvertObject>(c.lvconvert, "localvolumeconverts", 30_000);
+  const lvInf = informer<Lv>(c.lv, "localvolumes(convert)");
+  const lvrInf = informer<Lvr>(c.lvr, "localvolumereplicas(convert)");
   const byVolume = (volume: string | undefined) =>
     convInf
       .list()

@@ -6,12 +6,13 @@
 // between the write and the status write finds the size already there and writes nothing); deleteObject of
 // a gone object is done. Status writes are conditional on resourceVersion; a conflict is a quiet requeue.
 
+import { controllerHead } from "../head.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { Informer } from "../../kube/informer.ts";
-import { hwameistorClients, type LocalVolumeExpandObject } from "../../kube/hwameistor.ts";
+import { type LocalVolumeExpandObject } from "../../kube/hwameistor.ts";
 import { isConflict, isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { type Logger } from "../../kube/types.ts";
 import { VolumeStates } from "../../api/names.ts";
 import { nameOf, type Lsn, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import { growthProblem } from "./capacity.ts";
@@ -39,19 +40,11 @@ export function replicaFact(r: Lvr): ExpandReplicaFact {
 }
 
 export function expandController(o: ExpandControllerOptions): Controller {
-  const log = o.log ?? silentLogger;
-  const c = hwameistorClients(o.client);
-  const lveInf = new Informer<LocalVolumeExpandObject>(c.lvexpand, { log, name: "localvolumeexpands", resyncPeriodMs: 30_000 });
-  const lvInf = o.lvInformer ?? new Informer<Lv>(c.lv, { log, name: "localvolumes" });
-  const lvrInf = o.lvrInformer ?? new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
-  const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({
-    name: "localvolumeexpand",
-    log,
-    workers: 2,
-    events: { client: o.client, component: "hwameistor-controller" },
-    reconcile: (k) => reconcile(k),
-  });
+  const { log, c, ctl, informer } = controllerHead(o, "localvolumeexpand", 2, (k) => reconcile(k));
+  const lveInf = informer<LocalVolumeExpandObject>(c.lvexpand, "localvolumeexpands", 30_000);
+  const lvInf = o.lvInformer ?? informer<Lv>(c.lv, "localvolumes");
+  const lvrInf = o.lvrInformer ?? informer<Lvr>(c.lvr, "localvolumereplicas");
+  const lsnInf = informer<Lsn>(c.lsn, "localstoragenodes");
   // The expand object is named after its volume (§1.13); a change of the volume or a replica wakes it.
   ctl.watch(lveInf);
   ctl.watch(lvInf, (lv) => (lveInf.getByName(nameOf(lv)) ? nameOf(lv) : undefined));

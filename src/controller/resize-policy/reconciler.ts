@@ -11,14 +11,14 @@
 // Crash windows: the expand is created only when none exists for the volume (checked first), and a PVC
 // request is only ever raised; re-running after a crash finds the growth under way and does nothing.
 
+import { controllerHead } from "../head.ts";
 import { Annotations, VolumeStates } from "../../api/names.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { hwameistorClients, type ResizePolicyObject } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
+import { type ResizePolicyObject } from "../../kube/hwameistor.ts";
 import { NAMESPACE, STORAGE_CLASS } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { type KubeObject, type Logger } from "../../kube/types.ts";
 import { nameOf, type Lsn, type Lv } from "../../kube/hwameistor.ts";
 import { PVC } from "../../kube/resources.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
@@ -36,21 +36,13 @@ export interface ResizePolicyControllerOptions {
 const optional = async <T>(p: Promise<T | undefined>): Promise<T | undefined> => p.catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
 
 export function resizePolicyController(o: ResizePolicyControllerOptions): Controller {
-  const log = o.log ?? silentLogger;
-  const c = hwameistorClients(o.client);
+  const { log, c, ctl, informer } = controllerHead(o, "resizepolicy", 2, (k) => reconcile(k));
   const pvcs = o.client.forKind<PvcObject>(PVC);
   const namespaces = o.client.forKind(NAMESPACE);
   const scs = o.client.forKind(STORAGE_CLASS);
-  const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes", resyncPeriodMs: 30_000 });
-  const rpInf = new Informer<ResizePolicyObject>(c.resizePolicy, { log, name: "resizepolicies" });
-  const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({
-    name: "resizepolicy",
-    log,
-    workers: 2,
-    events: { client: o.client, component: "hwameistor-controller" },
-    reconcile: (k) => reconcile(k),
-  });
+  const lvInf = informer<Lv>(c.lv, "localvolumes", 30_000);
+  const rpInf = informer<ResizePolicyObject>(c.resizePolicy, "resizepolicies");
+  const lsnInf = informer<Lsn>(c.lsn, "localstoragenodes");
   ctl.watch(lvInf);
   ctl.watch(rpInf, () => lvInf.list().map(nameOf)); // a policy change re-evaluates every volume
   ctl.watch(lsnInf, () => undefined);

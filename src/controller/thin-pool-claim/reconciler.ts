@@ -6,30 +6,22 @@
 // Crash windows: each step is one conditional status write (resourceVersion); a crash before it re-runs the
 // same decision; delete of a gone claim is done.
 
+import { controllerHead } from "../head.ts";
 import { EventReasons } from "../../api/names.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { hwameistorClients, type ThinPoolClaimObject } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
+import { type ThinPoolClaimObject } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { type Logger } from "../../kube/types.ts";
 import type { Lsn } from "../../kube/hwameistor.ts";
 import { decideThinPoolClaim } from "./states.ts";
 
 const RECHECK_MS = 30_000;
 
 export function thinPoolClaimController(o: { client: KubeClient; log?: Logger }): Controller {
-  const log = o.log ?? silentLogger;
-  const c = hwameistorClients(o.client);
-  const tpcInf = new Informer<ThinPoolClaimObject>(c.tpc, { log, name: "thinpoolclaims", resyncPeriodMs: 60_000 });
-  const lsnInf = new Informer<Lsn>(c.lsn, { log, name: "localstoragenodes" });
-  const ctl = new Controller({
-    name: "thinpoolclaim",
-    log,
-    workers: 1,
-    events: { client: o.client, component: "hwameistor-controller" },
-    reconcile: (k) => reconcile(k),
-  });
+  const { log, c, ctl, informer } = controllerHead(o, "thinpoolclaim", 1, (k) => reconcile(k));
+  const tpcInf = informer<ThinPoolClaimObject>(c.tpc, "thinpoolclaims", 60_000);
+  const lsnInf = informer<Lsn>(c.lsn, "localstoragenodes");
   ctl.watch(tpcInf);
   // A node's pools changed (space freed, claim recorded): wake its pending claims.
   ctl.watch(lsnInf, (n) =>
