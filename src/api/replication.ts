@@ -10,6 +10,16 @@ import type { LocalStorageNode } from "./kinds/local-storage-node.ts";
 import type { LocalVolume } from "./kinds/local-volume.ts";
 import { Annotations, NodeStates } from "./names.ts";
 
+/**
+ * The replicas a primary outdated at `epoch` to go on degraded (LocalVolume status.outdatedReplicas). The primary's
+ * agent records them with the LocalVolume's resourceVersion — the object a failover rewrites — so of a consent to
+ * go on degraded and a failover racing, exactly one lands; a failover never promotes a replica named here.
+ */
+export function outdatedReplicas(lv: Pick<LocalVolume, "status">, epoch: number): Set<string> {
+  const o = lv.status?.outdatedReplicas;
+  return new Set(o && o.epoch === epoch ? o.nodes : []);
+}
+
 /** Default TCP port of the data plane's replication listener (DRBD's ports start at 43001). */
 export const DATAPLANE_DEFAULT_PORT = 43000;
 

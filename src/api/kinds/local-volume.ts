@@ -71,6 +71,15 @@ export const LocalVolumeStatus = Type.Object({
   publishedNode: Opt(Str()),
   fsType: Opt(Str()),
   rawblock: Bool({ default: false }),
+  outdatedReplicas: Opt(
+    Type.Object(
+      { epoch: Int64(), nodes: StrList() },
+      {
+        description:
+          "Additive (not in the original): the nodes whose replicas the primary outdated at this epoch to go on degraded (they lack acknowledged writes: no failover promotes them); written by the primary's node agent",
+      },
+    ),
+  ),
   conditions: Opt(
     Type.Array(Condition, {
       description:

@@ -218,6 +218,38 @@ const rows: Row[] = [
     message: /no replica on a live node is in sync/,
   },
   {
+    what: "HA: the primary's node is dead, b synced by its (stale) replica status but outdated by the primary at this epoch → no failover",
+    lv: {
+      ...lv("Ready", {
+        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
+        replicaNumber: 2,
+        convertible: true,
+        accessibility: { nodes: ["a", "b"] },
+      }),
+      status: { state: "Ready", rawblock: false, outdatedReplicas: { epoch: 3, nodes: ["b"] } },
+    },
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    state: "NotReady",
+    actions: [],
+    message: /no replica on a live node is in sync/,
+  },
+  {
+    what: "HA: an outdated list of an older epoch does not hold back a failover to b",
+    lv: {
+      ...lv("Ready", {
+        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
+        replicaNumber: 2,
+        convertible: true,
+        accessibility: { nodes: ["a", "b"] },
+      }),
+      status: { state: "Ready", rawblock: false, outdatedReplicas: { epoch: 2, nodes: ["b"] } },
+    },
+    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    state: "NotReady",
+    actions: ["failover"],
+    message: /b \(in sync\) is the primary at epoch 4/,
+  },
+  {
     what: "HA: a secondary's node is dead → no failover, degraded",
     lv: lv("Ready", {
       config: cfg(["a", "b"], { convertible: true, resourceID: 0 }),

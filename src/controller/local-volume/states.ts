@@ -26,6 +26,7 @@
 
 import type { LocalVolumeStatus, VolumeConfig } from "../../api/kinds/local-volume.ts";
 import { AnnotationValues, Annotations, VolumeStates } from "../../api/names.ts";
+import { outdatedReplicas } from "../../api/replication.ts";
 import { type Lv } from "../../kube/hwameistor.ts";
 import { isHA, sameConfig, type Allocation } from "./allocate.ts";
 
@@ -235,9 +236,18 @@ export function failover(
   const primary = cfg.replicas.find((r) => r.primary);
   if (!primary || !dead.has(primary.hostname)) return undefined;
   const name = lv.metadata?.name ?? "";
+  const outdated = outdatedReplicas(lv, cfg.version);
   const target = [...cfg.replicas]
     .sort((a, b) => a.id - b.id)
-    .find((r) => r !== primary && !dead.has(r.hostname) && live.get(r.hostname)?.state === S.Ready && live.get(r.hostname)?.synced);
+    .find(
+      (r) =>
+        r !== primary &&
+        !dead.has(r.hostname) &&
+        live.get(r.hostname)?.state === S.Ready &&
+        live.get(r.hostname)?.synced &&
+        // outdated by the primary at this epoch: it lacks acknowledged writes, whatever its (maybe stale) synced says
+        !outdated.has(r.hostname),
+    );
   if (!target) {
     return {
       actions: [],

@@ -23,7 +23,7 @@ import { HwError, isHwError } from "../../api/errors.ts";
 import type { ReplicationStatus } from "../../api/kinds/local-storage-node.ts";
 import type { LocalVolumeReplicaStatus } from "../../api/kinds/local-volume-replica.ts";
 import { HAStates, NodeStates, VolumeStates } from "../../api/names.ts";
-import { haDevPath, isReplicatedVolume, peerAddress } from "../../api/replication.ts";
+import { haDevPath, isReplicatedVolume, outdatedReplicas, peerAddress } from "../../api/replication.ts";
 import { DataplaneClient } from "../../host/dataplane/client.ts";
 import type { DpVolumeStatus } from "../../host/dataplane/protocol.ts";
 import { attachLoop, detachLoop, findLoopsByBackingFile, listLoops } from "../../host/loop/loop.ts";
@@ -241,15 +241,45 @@ export function replicationController(o: ReplicationOptions): Replication {
     });
     for (const p of st.peers ?? []) {
       const r = liveReplica(volume, p.node);
-      if (!r) continue;
+      if (!r || newerEpoch(r, st.epoch)) continue;
       const synced = peerSynced(p);
       const resync = resyncOf(p);
+      // In sync again: it leaves the outdated list first (a failover needs both: synced, and not listed).
+      if (synced && outdatedReplicas(lvInf.getByName(volume) ?? {}, st.epoch).has(p.node) && !(await recordOutdated(volume, st.epoch, p.node, false))) continue;
       await mutateLvr(r.metadata!.name!, (s) => {
         if (s.synced === synced && JSON.stringify(s.resync) === JSON.stringify(resync)) return false;
         s.synced = synced;
         if (resync) s.resync = resync;
         return true;
       });
+    }
+  }
+
+  /** A replica whose own agent reports a newer epoch than our data plane's: this node's view is stale (failed over). */
+  const newerEpoch = (r: Lvr, epoch: number) => (r.status?.haEpoch ?? 0) > epoch;
+
+  /**
+   * Records (or clears) `node` in the LocalVolume's status.outdatedReplicas, only while the API server's
+   * LocalVolume (read now, not the cache: a cut-off agent's cache predates the failover) has this node as the
+   * primary at `epoch`. The write carries the resourceVersion read, as a failover's does: if the two race, one
+   * of them gets a conflict and re-reads. False when this node is not that primary (nothing written).
+   */
+  async function recordOutdated(volume: string, epoch: number, node: string, outdated: boolean): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const lv = await c.lv.get(volume);
+      const cfg = lv?.spec?.config;
+      if (!lv || !cfg || cfg.version !== epoch || cfg.replicas.find((r) => r.primary)?.hostname !== me) return false;
+      const nodes = outdatedReplicas(lv, epoch);
+      if (nodes.has(node) === outdated) return true;
+      if (outdated) nodes.add(node);
+      else nodes.delete(node);
+      const status = { ...lv.status!, outdatedReplicas: { epoch, nodes: [...nodes].sort() } };
+      try {
+        await c.lv.updateStatus({ ...lv, status });
+        return true;
+      } catch (e) {
+        if (!isConflict(e) || attempt >= 4) throw e;
+      }
     }
   }
 
@@ -266,8 +296,12 @@ export function replicationController(o: ReplicationOptions): Replication {
       lsnInf.getByName(peer)?.status?.state === NodeStates.Offline ? Infinity : now - (connectingSince.get(`${volume}/${peer}`) ?? now),
     );
     for (const p of waiting) {
+      if (!(await recordOutdated(volume, st.epoch, p.node, true))) {
+        ctx.log.warn({ volume, peer: p.node, epoch: st.epoch }, "not the primary at this epoch any more (failed over meanwhile): no consent to go on degraded");
+        return false;
+      }
       const r = lvrInf.list().find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === p.node);
-      if (r) {
+      if (r && !newerEpoch(r, st.epoch)) {
         await mutateLvr(r.metadata!.name!, (s) => {
           if (s.synced === false) return false;
           s.synced = false;
