@@ -408,8 +408,13 @@ export async function replacePoolDevice(
       rec = { ...rec, devices: now };
       await writeJsonAtomic(registryFile(stateDir, rec.poolName), rec);
     }
+    replaceStarts.delete(`${rec.poolName}\0${newReal}`);
     return { done: true, percent: 100, rec };
   }
+  // Our own start, not reported yet (see below): the target may already be listed beside the old member.
+  const key = `${rec.poolName}\0${newReal}`;
+  const startedAt = replaceStarts.get(key);
+  if (startedAt !== undefined && Date.now() - startedAt < REPLACE_START_GRACE_MS) return { done: false, percent: 0, rec };
   if (!hasOld) {
     throw new HwError("FAILED_PRECONDITION", "NotAPoolMember", `${oldDev} is not a disk of pool ${rec.poolName}`, {
       hint: `its disks: ${members.map((m) => m.path).join(", ")}`,
@@ -420,16 +425,34 @@ export async function replacePoolDevice(
       hint: "name an empty disk that belongs to no pool",
     });
   }
-  // `replace start` returns before the kernel reports the replace: for a moment the status says "Never started"
-  // and the old member is still listed. A target that already carries this filesystem's UUID, or that the kernel
-  // holds, was started on: poll again instead of starting twice (which would refuse the now non-empty target).
-  const target = await probeFilesystem(newDev, opts).catch((e: unknown) => {
+  // `replace start` returns before the kernel reports the replace (btrfs-progs forks the ioctl into the
+  // background): for a moment the status says "Never started", the old member is still listed and the target
+  // may not carry a superblock yet. So a start of ours is trusted for REPLACE_START_GRACE_MS, and a target that
+  // already carries this filesystem's UUID, or that the kernel holds, was started on: poll again instead of
+  // starting twice (which would refuse the now non-empty target). After a restart the kernel reports it.
+  if (await replaceTargetTaken(newDev, show.uuid, opts)) return { done: false, percent: 0, rec };
+  try {
+    await btrfs.replaceStart(oldDev, newDev, l.mountPoint, opts);
+  } catch (e) {
+    // The background start of an earlier step wrote the superblock between the probe above and this one.
+    if (isHwError(e) && e.reason === "DeviceNotEmpty" && (await replaceTargetTaken(newDev, show.uuid, opts))) return { done: false, percent: 0, rec };
+    throw e;
+  }
+  replaceStarts.set(key, Date.now());
+  return { done: false, percent: 0, rec };
+}
+
+/** How long a replace this process started is waited for before the kernel reports it. */
+const REPLACE_START_GRACE_MS = 60_000;
+const replaceStarts = new Map<string, number>();
+
+/** The replace target carries the pool's btrfs UUID, or the kernel holds it: a replace was started on it. */
+async function replaceTargetTaken(dev: string, poolUuid: string, opts: RunOptions): Promise<boolean> {
+  const target = await probeFilesystem(dev, opts).catch((e: unknown) => {
     if (isHwError(e) && e.code === "UNAVAILABLE") return "held" as const;
     throw e;
   });
-  if (target === "held" || (target?.type === "btrfs" && target.uuid === show.uuid)) return { done: false, percent: 0, rec };
-  await btrfs.replaceStart(oldDev, newDev, l.mountPoint, opts);
-  return { done: false, percent: 0, rec };
+  return target === "held" || (target?.type === "btrfs" && target.uuid === poolUuid);
 }
 
 /**
