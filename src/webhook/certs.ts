@@ -127,20 +127,30 @@ export async function ensureCertificates(client: KubeClient, o: CertOptions): Pr
 /** Writes the CA into every webhook of the configuration whose caBundle differs. */
 export async function ensureCaBundle(client: KubeClient, configName: string, caPem: string, log: Logger): Promise<void> {
   const mwcs = client.forKind<KubeObject & { webhooks?: Array<{ name: string; clientConfig?: { caBundle?: string } }> }>(MUTATING_WEBHOOK_CONFIGURATION);
-  const mwc = await mwcs.get(configName);
-  if (!mwc) {
-    log.warn(
-      { mutatingWebhookConfiguration: configName },
-      "MutatingWebhookConfiguration not found: no caBundle to write (the API server will not call this webhook)",
+  const bundle = b64(caPem);
+  for (let attempt = 0; ; attempt++) {
+    const mwc = await mwcs.get(configName);
+    if (!mwc) {
+      log.warn(
+        { mutatingWebhookConfiguration: configName },
+        "MutatingWebhookConfiguration not found: no caBundle to write (the API server will not call this webhook)",
+      );
+      return;
+    }
+    const ops = (mwc.webhooks ?? []).flatMap((w, i) =>
+      w.clientConfig?.caBundle === bundle ? [] : [{ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
     );
+    if (!ops.length) return;
+    try {
+      // test guards against a concurrent change of the list between our get and patch
+      await mwcs.patch(configName, [{ op: "test", path: "/metadata/resourceVersion", value: mwc.metadata?.resourceVersion }, ...ops], { type: "json" });
+    } catch (e) {
+      // Another replica wrote it between our get and patch (the test failed): read again and see.
+      const now = await mwcs.get(configName);
+      if (attempt < 4 && now?.metadata?.resourceVersion !== mwc.metadata?.resourceVersion) continue;
+      throw e;
+    }
+    log.info({ mutatingWebhookConfiguration: configName, webhooks: ops.length }, "caBundle written");
     return;
   }
-  const bundle = b64(caPem);
-  const ops = (mwc.webhooks ?? []).flatMap((w, i) =>
-    w.clientConfig?.caBundle === bundle ? [] : [{ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
-  );
-  if (!ops.length) return;
-  // test guards against a concurrent change of the list between our get and patch
-  await mwcs.patch(configName, [{ op: "test", path: "/metadata/resourceVersion", value: mwc.metadata?.resourceVersion }, ...ops], { type: "json" });
-  log.info({ mutatingWebhookConfiguration: configName, webhooks: ops.length }, "caBundle written");
 }
