@@ -44,6 +44,22 @@ interface Row {
   message?: RegExp;
 }
 
+/** The failover rows' volume: 2 replicas at epoch 3, primary a, status Ready plus `status`. */
+const haAB = (status: Partial<NonNullable<Lv["status"]>>): Lv => ({
+  ...lv("Ready", {
+    config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
+    replicaNumber: 2,
+    convertible: true,
+    accessibility: { nodes: ["a", "b"] },
+  }),
+  status: { state: "Ready", rawblock: false, ...status },
+});
+/** a's node is dead; both replicas report synced. */
+const deadA = {
+  replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })],
+  deadNodes: new Set(["a"]),
+};
+
 const rows: Row[] = [
   { what: "new volume", lv: lv(undefined), facts: { replicas: [] }, state: "Creating", actions: [] },
   { what: "empty string is new too", lv: lv(""), facts: { replicas: [] }, state: "Creating", actions: [] },
@@ -190,16 +206,8 @@ const rows: Row[] = [
   },
   {
     what: "HA: the primary's node is dead, b in sync → failover to b (epoch + 1), unpublished from a",
-    lv: {
-      ...lv("Ready", {
-        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
-        replicaNumber: 2,
-        convertible: true,
-        accessibility: { nodes: ["a", "b"] },
-      }),
-      status: { state: "Ready", rawblock: false, publishedNode: "a" },
-    },
-    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    lv: haAB({ publishedNode: "a" }),
+    facts: deadA,
     state: "NotReady",
     actions: ["failover"],
     message: /primary node a is gone; b \(in sync\) is the primary at epoch 4/,
@@ -219,32 +227,16 @@ const rows: Row[] = [
   },
   {
     what: "HA: the primary's node is dead, b synced by its (stale) replica status but outdated by the primary at this epoch → no failover",
-    lv: {
-      ...lv("Ready", {
-        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
-        replicaNumber: 2,
-        convertible: true,
-        accessibility: { nodes: ["a", "b"] },
-      }),
-      status: { state: "Ready", rawblock: false, outdatedReplicas: { epoch: 3, nodes: ["b"] } },
-    },
-    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    lv: haAB({ outdatedReplicas: { epoch: 3, nodes: ["b"] } }),
+    facts: deadA,
     state: "NotReady",
     actions: [],
     message: /no replica on a live node is in sync/,
   },
   {
     what: "HA: an outdated list of an older epoch does not hold back a failover to b",
-    lv: {
-      ...lv("Ready", {
-        config: cfg(["a", "b"], { convertible: true, resourceID: 0, version: 3 }),
-        replicaNumber: 2,
-        convertible: true,
-        accessibility: { nodes: ["a", "b"] },
-      }),
-      status: { state: "Ready", rawblock: false, outdatedReplicas: { epoch: 2, nodes: ["b"] } },
-    },
-    facts: { replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })], deadNodes: new Set(["a"]) },
+    lv: haAB({ outdatedReplicas: { epoch: 2, nodes: ["b"] } }),
+    facts: deadA,
     state: "NotReady",
     actions: ["failover"],
     message: /b \(in sync\) is the primary at epoch 4/,
