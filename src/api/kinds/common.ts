@@ -5,7 +5,17 @@
 // KindDefinition that ties a kind's names, printer columns and schema together.
 
 import { Type, type Static, type TSchema } from "typebox";
-import { API_VERSION, GROUP, KindNamesTable, VERSION, type Kind, type KindNames, DEFAULT_TOPOLOGY_VALUE } from "../names.ts";
+import {
+  API_VERSION,
+  GROUP,
+  KindNamesTable,
+  VERSION,
+  type Kind,
+  type KindNames,
+  DEFAULT_TOPOLOGY_VALUE,
+  VOLUME_ENCRYPT_TYPES,
+  VolumeEncryptTypes,
+} from "../names.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -176,7 +186,7 @@ export type VolumeQoS = Static<typeof VolumeQoS>;
 
 export const VolumeEncrypt = Type.Object({
   enable: Opt(Bool({ default: false })),
-  type: Opt(StrEnum(["LUKS"] as const, { default: "LUKS" })),
+  type: Opt(StrEnum(VOLUME_ENCRYPT_TYPES, { default: VolumeEncryptTypes.LUKS })),
   secret: Opt(Str({ description: "<namespace>/<name> of the secret holding the passphrase" })),
 });
 export type VolumeEncrypt = Static<typeof VolumeEncrypt>;
