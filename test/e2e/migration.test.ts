@@ -2,8 +2,14 @@
 //   (a) LocalVolumeMigrate of a StatefulSet's volume holding 48 MiB of random data from its node A to node B,
 //       online: the pre-copy rounds run while the pod runs on A, then the controller stops the pod (the cut-over),
 //       its replacement waits (migrateStarted), the final round and the checksum comparison, the source replica
-//       is pruned, the pod runs on B and sees the same sha256 of its data; the cut-over pause is printed;
-//   (b) `kubectl drain` of B: the pod is evicted through the Eviction API, the evictor migrates the volume
+//       is pruned, the pod runs on B and sees the same sha256 of its data; the cut-over pause is printed; kill -9
+//       of the source's agent at each of its phases;
+//   (a2) the same volume B → C with kill -9 of the controller in AddReplica, SyncReplica, the final round and
+//       PruneReplica, and of the target's agent in the final round and PruneReplica, each fired from a watch
+//       event; every write to the volume, the migration and the sync ConfigMap is checked in the API server's
+//       order (one primary, the target primary only after equal checksums, published there only after
+//       migrateCompleted); no file, loop, mount, clone or native process left behind on any node;
+//   (b) `kubectl drain` of the pod's node (C): the pod is evicted through the Eviction API, the evictor migrates the volume
 //       away, the drain completes, the pod runs elsewhere with the same data; uncordon;
 //   (c) lease expiry: a node agent is stopped (SIGSTOP) past its worker lease: its LocalStorageNode goes
 //       Offline and the Node Ready=Unknown with the unreachable taint; SIGCONT: back to Ready, untainted.
@@ -14,8 +20,8 @@ import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { armKill, startTestCluster, waitFor, type ArmedKill, type TestCluster } from "../helpers/test-cluster.ts";
-import { localVolumeMigrateYaml } from "../helpers/migrate.ts";
+import { armKill, startTestCluster, strayNativeProcesses, waitFor, watchFields, type ArmedKill, type TestCluster } from "../helpers/test-cluster.ts";
+import { localVolumeMigrateYaml, migrationViolations, type Seen } from "../helpers/migrate.ts";
 import { devClusterCli } from "../helpers/devcluster.ts";
 import { listLoops } from "../../src/host/loop/loop.ts";
 import { listMounts } from "../../src/host/mount/mount.ts";
@@ -152,6 +158,8 @@ after(async () => {
 
 let volume = "";
 let sum = "";
+/** Where (a) found the pod: (a2) moves the volume on to the third node. */
+let origin = "";
 
 test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B", { skip, timeout: 420_000 }, async () => {
   await c.k.ok(["apply", "-f", "-"], YAML);
@@ -159,6 +167,7 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
   await waitFor("the pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
   sum = (await sumOf("mover-0"))!;
   const a = await podNode();
+  origin = a;
   volume = await jp(["pvc", "data-mover-0"], "{.spec.volumeName}");
   const b = ["node-1", "node-2", "node-3"].find((n) => n !== a)!;
   const sourceKills = armSourceKills(a);
@@ -243,6 +252,155 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
     );
   assert.match(await jp(["pv", volume], "{.spec.nodeAffinity}"), new RegExp(b));
 });
+
+/**
+ * The kill points of (a2), each on the first watch line that shows its phase: the controller in AddReplica, in
+ * SyncReplica, in the final round (the controller wrote `final=yes`, no target checksum yet) and in PruneReplica;
+ * the TARGET's node agent in the final round and in PruneReplica (together with the controller's there). Only the
+ * controller writes the migration's state and `final`, so a line showing one was written by the controller's
+ * current incarnation: it runs, and each kill waits for the previous restart by construction. The controller's
+ * kills check that the state had not moved on (it cannot move while the controller is dead).
+ */
+function armControllerAndTargetKills(vol: string, target: string): ArmedKill[] {
+  const migrate = `migrate-${vol}`;
+  const stateAfterKill = (want: string) => async () => {
+    const st = await jp(["lvmigrate", migrate], "{.status.state}");
+    if (st !== want) throw new Error(`the kill came too late: the migration was already ${st || "gone"} when the controller died, not ${want}`);
+    return `the migration was ${st} when it died`;
+  };
+  const at = (victim: string, phase: string, check?: () => Promise<string>): ArmedKill =>
+    armKill(
+      c,
+      {
+        label: `${victim} in ${phase}`,
+        resource: "localvolumemigrates",
+        fields: ["{.metadata.name}", "{.status.state}"],
+        victim: ([n, st]) => (n === migrate && st === phase ? victim : undefined),
+        check: check ?? stateAfterKill(phase),
+      },
+      300_000,
+    );
+  const finalRound = (victim: string, check: () => Promise<string>): ArmedKill =>
+    armKill(
+      c,
+      {
+        label: `${victim} in the final round`,
+        resource: "configmaps",
+        fields: ["{.metadata.name}", "{.data.final}", "{.data.targetChecksum}"],
+        victim: ([n, final, sum]) => (n === `sync-config-${vol}` && final === "yes" && !sum ? victim : undefined),
+        check,
+      },
+      300_000,
+    );
+  const targetSum = async () =>
+    `the target's checksum ${(await jp(["cm", "-n", "hwameistor", `sync-config-${vol}`], "{.data.targetChecksum}")) || "not yet written"} at the kill`;
+  const migrateState = async () => `the migration ${(await jp(["lvmigrate", migrate], "{.status.state}")) || "gone"} at the kill`;
+  return [
+    at("controller", "AddReplica"),
+    at("controller", "SyncReplica"),
+    finalRound("controller", stateAfterKill("SyncReplica")),
+    finalRound(target, targetSum),
+    at("controller", "PruneReplica"),
+    at(target, "PruneReplica", migrateState),
+  ];
+}
+
+/**
+ * Watches of the volume, its migration and its sync ConfigMap; the API server's resourceVersions are one counter
+ * across kinds, so the lines merged by resourceVersion are the order in which the writes happened.
+ */
+function observe(vol: string): { ready: Promise<unknown>; stop(): Seen[]; cancel(): void } {
+  const seen: Seen[] = [];
+  const rv = "{.metadata.resourceVersion}";
+  const watch = (kind: Seen["kind"], resource: string, name: string, fields: string[]) =>
+    watchFields(c, `observer of ${resource}`, resource, [rv, "{.metadata.name}", ...fields], (f) => {
+      if (f[1] === name) seen.push({ rv: Number(f[0]), kind, f: f.slice(2) });
+    });
+  const ws = [
+    watch("lv", "localvolumes", vol, [
+      "{.spec.config.replicas[?(@.primary==true)].hostname}",
+      "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}",
+      "{.status.publishedNode}",
+    ]),
+    watch("migrate", "localvolumemigrates", `migrate-${vol}`, ["{.status.state}"]),
+    watch("sync", "configmaps", `sync-config-${vol}`, [
+      "{.data.attempt}",
+      "{.data.sourceAttempt}",
+      "{.data.sourceChecksum}",
+      "{.data.targetAttempt}",
+      "{.data.targetChecksum}",
+    ]),
+  ];
+  return {
+    ready: Promise.all(ws.map((w) => w.ready)),
+    stop() {
+      const ended = ws.filter((w) => w.ended());
+      ws.forEach((w) => w.stop());
+      assert.equal(ended.length, 0, `an observer's watch ended early, later writes unseen: ${ended.map((w) => w.output().slice(-400)).join("\n")}`);
+      return seen.sort((x, y) => x.rv - y.rv);
+    },
+    cancel: () => ws.forEach((w) => w.stop()),
+  };
+}
+
+test(
+  "(a2) kill -9 of the controller at every phase and of the target's agent in the final round and at prune: the migration resumes, safely",
+  { skip, timeout: 420_000 },
+  async (t) => {
+    assert.ok(volume && sum, "needs (a)");
+    const t0 = Date.now();
+    const src = await podNode();
+    const target = ["node-1", "node-2", "node-3"].find((n) => n !== src && n !== origin)!;
+    const third = ["node-1", "node-2", "node-3"].find((n) => n !== src && n !== target)!;
+    const seen = observe(volume);
+    const kills = armControllerAndTargetKills(volume, target);
+    t.after(() => {
+      seen.cancel();
+      for (const k of kills) k.stop();
+    });
+    await Promise.all([seen.ready, ...kills.map((k) => k.ready)]);
+    await c.k.ok(["apply", "-f", "-"], localVolumeMigrateYaml(volume, src, [target]));
+    await explain(
+      waitFor(
+        `the migration to complete and the volume to live on ${target} only`,
+        async () => !(await jp(["lvmigrate"], "{.items[*].metadata.name}")) && (await jp(["lv", volume], "{.spec.config.replicas[*].hostname}")) === target,
+        300_000,
+        500,
+      ),
+    );
+    const fired = await Promise.all(kills.map((k) => k.done)).catch((e: Error) => {
+      throw new Error(`${e.message}\n${kills.map((k) => k.status()).join("\n")}`);
+    });
+    console.log(`# ${fired.join("\n# ")}`);
+    await explain(waitFor(`mover-0 Running on ${target}`, async () => (await podRunning()) && (await podNode()) === target, 180_000));
+    await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
+    const timeline = seen.stop();
+    assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
+    assert.deepEqual(migrationViolations(timeline, target), [], "the safety rules held at every write");
+    const states = [...new Set(timeline.filter((s) => s.kind === "migrate" && s.f[0]).map((s) => s.f[0]))];
+    for (const st of ["AddReplica", "SyncReplica", "PruneReplica"]) assert.ok(states.includes(st), `went through ${st} (saw ${states.join(" → ")})`);
+    assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");
+    // No leak on any node: the source and the third node hold nothing of the volume; the target one volume file on
+    // one loop device, no clone, each mount once; no copier process and no unsupervised data plane of the cluster.
+    await waitFor(
+      "no leftover of the migration on any node",
+      async () => {
+        const left = await leftovers(volume);
+        const none = (n: string) => left[n]!.files.length + left[n]!.clones.length + left[n]!.loops.length + left[n]!.mounts.length === 0;
+        const tg = left[target]!;
+        return (
+          none(src) && none(third) && tg.clones.length === 0 && tg.files.length === 1 && tg.loops.length === 1 && new Set(tg.mounts).size === tg.mounts.length
+        );
+      },
+      60_000,
+      1000,
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await leftovers(volume))}`);
+    });
+    assert.deepEqual(await strayNativeProcesses(c), [], "no copier or data plane outlived its owner");
+    console.log(`# (a2) ${src} → ${target}: states ${states.join(" → ")}; ${timeline.length} writes checked; ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  },
+);
 
 test("(b) kubectl drain honours a PodDisruptionBudget, then moves the pod's volume off the node", { skip, timeout: 480_000 }, async () => {
   assert.ok(volume && sum, "needs (a)");

@@ -5,10 +5,10 @@
 // left; call it from `after` so a failing test cleans up too.
 // eslint-disable-next-line no-restricted-imports -- tests run the real binaries
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { commandLineOf, isAlive } from "../../src/host/netns/daemon.ts";
 import { findContainerProcesses } from "../../src/host/container/container.ts";
 import { listLoops, type LoopDevice } from "../../src/host/loop/loop.ts";
@@ -164,10 +164,102 @@ export async function hostObjects(state: string): Promise<{ containers: number[]
 }
 
 /**
- * A kill point: `kubectl get <resource> -w` prints `fields` (JSONPath expressions, one line per object and
- * event); the first line for which `victim` answers a process name gets that process killed -9 — at once, so
- * the kill lands while the components are still reacting to that very change — and then waits for the
- * supervisor's restart.
+ * Native processes of the cluster that nothing supervises: a `hwameistor-copy` (migration copier) holding a file of
+ * this cluster or one of its loop devices open — a copy outliving its stream — and a `hwameistor-dataplane` of this
+ * state dir whose pid is not the one cluster.json records. Other clusters' copiers on this machine hold only their
+ * own files, so they are not counted. Each as "pid: command line".
+ */
+export async function strayNativeProcesses(c: TestCluster): Promise<string[]> {
+  const loops = new Map((await listLoops()).map((l) => [l.name, l.backFile]));
+  const ours = (target: string) => target.startsWith(c.dir + "/") || (loops.get(target) ?? "").startsWith(c.dir + "/");
+  const supervised = new Set(Object.values(c.processes()).map((p) => p.pid));
+  const out: string[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    const argv = commandLineOf(Number(e));
+    const bin = basename(argv[0] ?? "");
+    let stray = false;
+    if (bin === "hwameistor-copy") {
+      try {
+        stray = readdirSync(`/proc/${e}/fd`).some((fd) => {
+          try {
+            return ours(readlinkSync(`/proc/${e}/fd/${fd}`));
+          } catch {
+            return false; // closed meanwhile
+          }
+        });
+      } catch {
+        // exited meanwhile
+      }
+    } else if (bin === "hwameistor-dataplane") stray = argv.some((a) => a.includes(c.state)) && !supervised.has(Number(e));
+    if (stray) out.push(`${e}: ${argv.join(" ")}`);
+  }
+  return out;
+}
+
+/**
+ * `kubectl get <resource> -A -w`, one line per object and event, printed as `fields` (JSONPath expressions) and
+ * handed to `onLine` split. The first lines are the objects as they are, then every change, in the order the API
+ * server made them. kubectl is stopped by `stop()`; `ended()` says whether it exited by itself before (the server
+ * closed the watch: changes after that were not seen).
+ */
+export interface FieldWatch {
+  /** Resolves once kubectl's watch request is answered: from then on no change is missed. */
+  ready: Promise<void>;
+  stop(): void;
+  ended(): boolean;
+  output(): string;
+}
+
+export function watchFields(c: TestCluster, label: string, resource: string, fields: string[], onLine: (f: string[], line: string) => void): FieldWatch {
+  // "|" between fields: kubectl's watch output goes through a tabwriter, which turns tabs into spaces.
+  const jsonpath = `jsonpath=${fields.join("|")}{"\\n"}`;
+  // -v=6 logs each request with its status: "…?…watch=true 200 OK" says the watch is established, so an
+  // action started after `ready` cannot slip by unseen (under load kubectl takes seconds to get there).
+  const w = c.k.start(["get", resource, "-A", "-w", "-o", jsonpath, "-v=6"]);
+  const ready = new Promise<void>((res, rej) => {
+    let err = "";
+    const t = setTimeout(() => rej(new Error(`${label}: kubectl's watch not established in 60 s: ${err.slice(-800)}`)), 60_000);
+    w.child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (/watch=true\S* 200 OK/.test(err)) {
+        clearTimeout(t);
+        res();
+      }
+    });
+  });
+  ready.catch(() => undefined);
+  let stopped = false;
+  let exitedEarly = false;
+  w.child.on("exit", () => (exitedEarly ||= !stopped));
+  let buf = "";
+  w.child.stdout!.on("data", (d: Buffer) => {
+    if (stopped) return;
+    buf += d.toString();
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    for (const line of lines)
+      if (!stopped)
+        onLine(
+          line.split("|").map((x) => x.trim()),
+          line,
+        );
+  });
+  return {
+    ready,
+    output: w.output,
+    ended: () => exitedEarly,
+    stop() {
+      stopped = true;
+      if (w.child.exitCode === null) w.child.kill("SIGTERM");
+    },
+  };
+}
+
+/**
+ * A kill point: a watch of `resource` printing `fields`; the first line for which `victim` answers a process name
+ * gets that process killed -9 — at once, so the kill lands while the components are still reacting to that very
+ * change — and then waits for the supervisor's restart.
  */
 export interface KillPoint {
   /** Shown in failures: "controller when the LocalVolume appears". */
@@ -176,6 +268,11 @@ export interface KillPoint {
   fields: string[];
   /** The process to kill for this line, or undefined to keep watching. */
   victim: (f: string[]) => string | undefined;
+  /**
+   * Run right after the kill, before the restart: what the kill found (added to `done`'s message); throws when the
+   * kill did not land where it was meant to (e.g. the phase it aimed at had already passed).
+   */
+  check?: () => Promise<string>;
 }
 
 export interface ArmedKill {
@@ -191,57 +288,35 @@ export interface ArmedKill {
 
 /** Starts watching for `kp` (call before the action that reaches it). */
 export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
-  // "|" between fields: kubectl's watch output goes through a tabwriter, which turns tabs into spaces.
-  const jsonpath = `jsonpath=${kp.fields.join("|")}{"\\n"}`;
-  // -v=6 logs each request with its status: "…?…watch=true 200 OK" says the watch is established, so an
-  // action started after `ready` cannot slip by unseen (under load kubectl takes seconds to get there).
-  const w = c.k.start(["get", kp.resource, "-A", "-w", "-o", jsonpath, "-v=6"]);
-  const ready = new Promise<void>((res, rej) => {
-    let err = "";
-    const t = setTimeout(() => rej(new Error(`${kp.label}: kubectl's watch not established in 60 s: ${err.slice(-800)}`)), 60_000);
-    w.child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      if (/watch=true\S* 200 OK/.test(err)) {
-        clearTimeout(t);
-        res();
-      }
-    });
+  let fired = false;
+  let resolve!: (m: string) => void;
+  let reject!: (e: Error) => void;
+  const done = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+  const w = watchFields(c, kp.label, kp.resource, kp.fields, (f, line) => {
+    const name = fired ? undefined : kp.victim(f);
+    if (!name) return;
+    fired = true;
+    w.stop();
+    clearTimeout(timer);
+    const before = c.kill(name);
+    if (!before.killed) return reject(new Error(`${kp.label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
+    (kp.check?.() ?? Promise.resolve(""))
+      .then(async (found) => {
+        await c.restarted(name, before);
+        resolve(`${kp.label}: killed ${name} (pid ${before.pid}) on "${line}"${found ? `; ${found}` : ""}`);
+      })
+      .catch(reject);
   });
-  ready.catch(() => undefined);
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-    if (w.child.exitCode === null) w.child.kill("SIGTERM");
-  };
-  const done = new Promise<string>((res, rej) => {
-    let buf = "";
-    const timer = setTimeout(() => {
-      stop();
-      rej(new Error(`kill point never reached: ${kp.label} (watch output: ${w.output().slice(-800)})`));
-    }, timeoutMs);
-    w.child.stdout!.on("data", (d: Buffer) => {
-      if (stopped) return;
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const line of lines) {
-        const name = kp.victim(line.split("|").map((x) => x.trim()));
-        if (!name) continue;
-        stop();
-        clearTimeout(timer);
-        const before = c.kill(name);
-        if (!before.killed) return rej(new Error(`${kp.label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
-        c.restarted(name, before).then(() => res(`${kp.label}: killed ${name} (pid ${before.pid}) on "${line}"`), rej);
-        return;
-      }
-    });
-  });
+  const timer = setTimeout(() => {
+    w.stop();
+    reject(new Error(`kill point never reached: ${kp.label} (watch output: ${w.output().slice(-800)})`));
+  }, timeoutMs);
   let status = `pending: ${kp.label}`;
   done.then(
     (m) => (status = `done: ${m}`),
     (e: Error) => (status = `failed: ${e.message}`),
   );
-  return { label: kp.label, ready, done, stop, status: () => status };
+  return { label: kp.label, ready: w.ready, done, stop: w.stop, status: () => status };
 }
 
 /** The warnings and errors of the cluster's process logs (pino JSON lines, level ≥ 40), last `n` per process. */
