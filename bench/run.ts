@@ -7,6 +7,7 @@ import { benchControlPlane } from "./control-plane.ts";
 import { benchDataPath } from "./data-path.ts";
 import { benchDataplane } from "./dataplane.ts";
 import { benchDiscovery } from "./discovery.ts";
+import { benchDiskIdle } from "./disk-idle.ts";
 import { benchMigration } from "./migration.ts";
 import { load1 } from "./lib/proc.ts";
 import { benchPods } from "./pods.ts";
@@ -24,6 +25,7 @@ const cases: Record<string, () => Promise<CaseResult>> = {
   snapshots: () => benchSnapshots({ quick }),
   migration: () => benchMigration({ quick }),
   discovery: () => benchDiscovery({ quick }),
+  "disk-idle": () => benchDiskIdle({ quick }),
   apiserver: () => benchApiServer({ quick }),
   "control-plane": () => benchControlPlane({ quick }),
   pods: () => benchPods({ quick }),

@@ -144,14 +144,21 @@ export function describeMemory(m: MemoryBreakdown): string {
 }
 
 /** A long-running `bin/hwameistor` server; resolves once `ready(line)` sees its ready line on stdout. */
-export async function startServer(args: string[], ready: (line: string) => boolean, timeoutMs = 60_000): Promise<{ h: StreamHandle; line: string }> {
+export async function startServer(
+  args: string[],
+  ready: (line: string) => boolean,
+  timeoutMs = 60_000,
+  /** Another checkout's launcher (a baseline build), and environment for the child. */
+  o: { repo?: string; env?: Record<string, string> } = {},
+): Promise<{ h: StreamHandle; line: string }> {
   let readyLine: string | undefined;
+  const repo = o.repo ?? REPO;
   const h = spawnStream(
-    [HWAMEISTOR, ...args],
+    [resolve(repo, "bin/hwameistor"), ...args],
     (line) => {
       if (readyLine === undefined && ready(line)) readyLine = line;
     },
-    { cwd: REPO },
+    { cwd: repo, env: o.env },
   );
   let exited: string | undefined;
   h.done.then((r) => (exited = `exited ${r.exitCode ?? r.signal}: ${r.stderr}`)).catch((e) => (exited = String(e)));

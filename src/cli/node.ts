@@ -53,7 +53,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--disk-class <class>", "HDD|SSD|NVMe: the type of every disk this agent manages (dev cluster)")
     .option("--register-node", "register the core Node and renew its Lease (standalone / dev cluster)", true)
     .option("--no-register-node", "do not register the Node / renew its Lease (a kubelet does it)")
-    .option("--poll-ms <n>", "/sys/block poll period, 0 = off", positiveInt("--poll-ms"), 1000)
+    .option("--poll-ms <n>", "/sys/block poll period, 0 = off (it stops once a kernel uevent arrives)", positiveInt("--poll-ms"), 1000)
     .option("--smart-interval-seconds <n>", "SMART check period", positiveInt("--smart-interval-seconds"), 6 * 3600)
     .option("--no-disk-driver", "do not serve the disk.hwameistor.io node driver")
     .option("--no-local-storage", "do not run local storage (pools, replicas, lvm.hwameistor.io node driver)")

@@ -1,23 +1,24 @@
 // Polling fallback for block device discovery where udev events do not arrive (no udevd in the container,
 // as on this machine): diff /sys/block every intervalMs. A device is "changed" when its dev number, size,
-// read-only flag or loop backing file changed (a loop re-attached to another file keeps its name).
+// read-only flag or loop backing file changed (a loop re-attached to another file keeps its name). Only those
+// attributes are read (readSysBlockBrief): a machine may list hundreds of loop devices, read every second.
 
-import { listSysBlock, readSysBlock, SYS_BLOCK, type SysBlockInfo } from "../sysfs/sysfs.ts";
+import { listSysBlock, readSysBlockBrief, SYS_BLOCK, type SysBlockBrief } from "../sysfs/sysfs.ts";
 import { isHwError } from "../../api/errors.ts";
 
 export interface BlockChange {
-  added: SysBlockInfo[];
-  removed: SysBlockInfo[];
-  changed: SysBlockInfo[];
+  added: SysBlockBrief[];
+  removed: SysBlockBrief[];
+  changed: SysBlockBrief[];
 }
 
-export type BlockSnapshot = Map<string, SysBlockInfo>;
+export type BlockSnapshot = Map<string, SysBlockBrief>;
 
 export async function snapshotBlockDevices(root = SYS_BLOCK): Promise<BlockSnapshot> {
   const snap: BlockSnapshot = new Map();
   for (const name of await listSysBlock(root)) {
     try {
-      snap.set(name, await readSysBlock(name, root));
+      snap.set(name, await readSysBlockBrief(name, root));
     } catch (e) {
       // vanished between readdir and read: the next round sees it as absent
       if (!(isHwError(e) && e.reason === "DeviceNotFound")) throw e;
@@ -26,12 +27,12 @@ export async function snapshotBlockDevices(root = SYS_BLOCK): Promise<BlockSnaps
   return snap;
 }
 
-const fingerprint = (d: SysBlockInfo) => `${d.majMin}|${d.sizeBytes}|${d.readOnly}|${d.loopBackingFile ?? ""}`;
+const fingerprint = (d: SysBlockBrief) => `${d.majMin}|${d.sizeBytes}|${d.readOnly}|${d.loopBackingFile ?? ""}`;
 
 export function diffBlockSnapshots(before: BlockSnapshot, after: BlockSnapshot): BlockChange {
-  const added: SysBlockInfo[] = [];
-  const removed: SysBlockInfo[] = [];
-  const changed: SysBlockInfo[] = [];
+  const added: SysBlockBrief[] = [];
+  const removed: SysBlockBrief[] = [];
+  const changed: SysBlockBrief[] = [];
   for (const [name, d] of after) {
     const old = before.get(name);
     if (!old) added.push(d);

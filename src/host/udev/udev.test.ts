@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { MonitorParser, parseUdevInfo, type UdevEvent } from "./udev.ts";
+import { blockEventDisk, MonitorParser, parseUdevInfo, type UdevEvent } from "./udev.ts";
 import { diffBlockSnapshots, type BlockSnapshot } from "./poll.ts";
 import type { SysBlockInfo } from "../sysfs/sysfs.ts";
 
@@ -54,6 +54,65 @@ test("MonitorParser: kernel events captured during a loop attach", () => {
   );
   assert.equal(events[2]!.properties.DISK_MEDIA_CHANGE, "1");
   assert.equal(events[0]!.devpath, "/devices/virtual/block/loop0");
+});
+
+const recorded = (f: string): UdevEvent[] => {
+  const events: UdevEvent[] = [];
+  const p = new MonitorParser((e) => events.push(e));
+  for (const line of fixture(f).split("\n")) p.push(line);
+  p.flush();
+  return events;
+};
+
+test("blockEventDisk: the recorded loop attach and detach name the loop device", () => {
+  assert.deepEqual(recorded("udevadm-monitor-kernel-loop.txt").map(blockEventDisk), ["loop0", "loop0", "loop0"]);
+});
+
+test("blockEventDisk: recorded attach, mkfs, wipefs and detach on a shared machine: each event names its own loop device", () => {
+  const events = recorded("udevadm-monitor-kernel-loop-mkfs-detach.txt");
+  assert.deepEqual(
+    events.map((e) => [e.action, e.devtype, blockEventDisk(e)]),
+    [
+      ["change", "disk", "loop4"], // attach
+      ["change", "disk", "loop4"], // detach: two events 43 µs apart (the scanner probes loop4 once for both)
+      ["change", "disk", "loop4"],
+      ["change", "disk", "loop4"], // someone else attaches loop4 again
+      ["change", "disk", "loop5"],
+      ["change", "disk", "loop6"],
+      ["change", "disk", "loop7"],
+    ],
+  );
+  // mkfs.ext4 and wipefs -a wrote onto loop4 in between and made no event: without udevd nothing does.
+});
+
+test("blockEventDisk: partition events (synthetic: this kernel has no partition support) name the whole disk", () => {
+  const events = recorded("udevadm-monitor-kernel-partitions-SYNTHETIC.txt");
+  assert.deepEqual(
+    events.map((e) => [e.action, e.devname, e.devtype, blockEventDisk(e)]),
+    [
+      ["change", "/dev/sdb", "disk", "sdb"],
+      ["add", "/dev/sdb1", "partition", "sdb"],
+      ["add", "/dev/sdb2", "partition", "sdb"],
+      ["remove", "/dev/nvme0n1p1", "partition", "nvme0n1"],
+      ["remove", "/dev/nvme0n1", "disk", "nvme0n1"],
+    ],
+  );
+});
+
+test("blockEventDisk: DEVNAME with and without /dev/, no DEVNAME, and what names no disk", () => {
+  const ev = (devpath: string, devtype: string, devname: string | null, properties: Record<string, string> = {}) => ({
+    devpath,
+    devtype,
+    devname,
+    properties: { SUBSYSTEM: "block", ...properties },
+  });
+  assert.equal(blockEventDisk(ev("/devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block/sdb/sdb1", "partition", "/dev/sdb1")), "sdb");
+  assert.equal(blockEventDisk(ev("/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/nvme0n1p2", "partition", "nvme0n1p2")), "nvme0n1");
+  assert.equal(blockEventDisk(ev("/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1", "disk", "nvme0n1")), "nvme0n1");
+  assert.equal(blockEventDisk(ev("/devices/virtual/block/dm-0", "disk", null)), "dm-0", "no DEVNAME: the last DEVPATH component");
+  assert.equal(blockEventDisk(ev("/devices/virtual/block/loop1", "disk", "/dev/loop1", { SUBSYSTEM: "bdi" })), undefined, "not a block event");
+  assert.equal(blockEventDisk(ev("/devices/x/block/weird", "disk", "/dev/mapper/vg-lv")), undefined, "a DEVNAME in a subdirectory is no /sys/block name");
+  assert.equal(blockEventDisk(ev("/", "partition", "/dev/sda1")), undefined, "a partition without a parent in DEVPATH");
 });
 
 test("MonitorParser: UDEV header and an event without trailing blank line", () => {

@@ -3,7 +3,7 @@
 // Measured on this machine: no udevd runs (systemd-udevd is only a symlink to udevadm, /run/udev does not
 // exist). `udevadm info` still answers, but only with the kernel's uevent keys (DEVNAME, DEVTYPE, MAJOR,
 // MINOR, DISKSEQ…): no DEVLINKS, no ID_SERIAL/ID_WWN/ID_BUS, no /dev/disk/by-*. `udevadm monitor --udev`
-// receives nothing; `--kernel` events do arrive (loop attach = 3 "change" events). `udevadm settle` returns
+// receives nothing; `--kernel` events do arrive (a loop attach: one "change", a detach: two). `udevadm settle` returns
 // at once. Callers check `isUdevRunning()` and fall back to kernel events or `watchBlockDevices` (poll.ts).
 
 import { access } from "node:fs/promises";
@@ -167,6 +167,28 @@ export class MonitorParser {
       properties,
     });
   }
+}
+
+const KERNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/;
+
+/**
+ * The whole disk a block event is about, as its kernel name (/sys/block/<name>), or undefined when the event
+ * names no block device. A partition's events (DEVTYPE=partition: created or dropped by a partition-table
+ * re-read, a filesystem made on it) map to its parent disk — the LocalDisk describes the disk with its
+ * partitions. The kernel's DEVPATH of a partition is the disk's path plus one component
+ * (/devices/virtual/block/loop0/loop0p1, /devices/pci…/block/sda/sda1); DEVNAME is the node under /dev
+ * (printed with or without the /dev/ prefix depending on the source).
+ */
+export function blockEventDisk(e: Pick<UdevEvent, "devpath" | "devname" | "devtype" | "properties">): string | undefined {
+  const subsystem = e.properties.SUBSYSTEM;
+  if (subsystem !== undefined && subsystem !== "block") return undefined;
+  const parts = e.devpath.split("/").filter(Boolean);
+  let name: string | undefined;
+  if (e.devtype === "partition") name = parts.at(-2);
+  else if (e.devname) name = e.devname.startsWith("/dev/") ? e.devname.slice(5) : e.devname;
+  else name = parts.at(-1);
+  // /sys/block holds whole disks only; a name with a "/" (a DEVNAME in a subdirectory) is none of them.
+  return name !== undefined && KERNEL_NAME.test(name) ? name : undefined;
 }
 
 export interface MonitorOptions extends Pick<RunOptions, "nsenterNetPath" | "env"> {

@@ -70,6 +70,41 @@ test("managed devices: loop devices only when --devices selects them; other virt
   assert.equal(decideManaged(sata({ lsblkType: "rom" }), opts()).manage, false);
 });
 
+test("sysfs facts alone refuse every device the full facts refuse (the scanner spawns lsblk/blkid only for the rest)", () => {
+  // What probe.ts reads before spawning anything: sysfs only, lsblk/blkid/udev facts unread.
+  const sysOnly = (f: DiskFacts): DiskFacts => ({ ...f, ...unreadFacts() });
+  const devices = [
+    loop(),
+    loop({ loopBackingFile: "/etc/hwameistor/volumes/pvc-1.img" }),
+    loop({ kernelName: "loop9", devPath: "/dev/loop9", loopBackingFile: "/other/test/disk.img" }),
+    loop({ sizeBytes: 0, loopBackingFile: null }),
+    sata(),
+    sata({ kernelName: "sr0", devPath: "/dev/sr0" }),
+    loop({ kernelName: "zram0", devPath: "/dev/zram0", loopBackingFile: null }),
+  ];
+  const extras: Partial<DiskFacts>[] = [
+    {},
+    { lsblkType: "rom" },
+    { lsblkType: "disk", fsType: "xfs", partitions: [{ path: "/dev/x1", fsType: "ext4", mountpoints: ["/"] }] },
+    { udev: { ...sata().udev!, devtype: "partition" } },
+    { udev: { ...sata().udev!, type: "cd" } },
+    { busy: true, mountpoints: ["/mnt"] },
+  ];
+  const selectors = [undefined, "/dev/loop3", "/dev/loop*", "file:/var/lib/dev/n1/*.img", "/dev/sdb", "/dev/sd*,/dev/loop9"];
+  let refusedBySysfs = 0;
+  for (const d of devices)
+    for (const sel of selectors) {
+      if (decideManaged(sysOnly(d), opts(sel)).manage) continue;
+      refusedBySysfs++;
+      for (const x of extras) assert.equal(decideManaged({ ...d, ...x }, opts(sel)).manage, false, `${d.devPath} with ${JSON.stringify(x)}, --devices ${sel}`);
+    }
+  assert.ok(refusedBySysfs >= 30, `most combinations are refused by sysfs alone (${refusedBySysfs})`);
+  // The cases a shared machine is full of: another test's loop device, our own volumes' loops, unattached loops.
+  assert.equal(decideManaged(sysOnly(devices[2]!), opts("file:/var/lib/dev/n1/*.img")).manage, false);
+  assert.equal(decideManaged(sysOnly(devices[1]!), opts("/dev/loop*")).manage, false);
+  assert.equal(decideManaged(sysOnly(devices[3]!), opts("/dev/loop*")).manage, false);
+});
+
 test("a loop disk: named by node + backing file, HDD by rotational, devType disk, major/minor strings", () => {
   const d = describeDisk(loop(), { nodeName: "n1" })!;
   assert.equal(d.name, localDiskName({ hostname: "n1", byPathLinks: [], loopBackingFile: "/var/lib/dev/n1/d1.img" }));

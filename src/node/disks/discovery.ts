@@ -71,7 +71,11 @@ export type ManageDecision = { manage: true } | { manage: false; reason: string 
 
 const VIRTUAL_NAME = /^(ram|zram|dm-|md|nbd|drbd|ublk|sr)/;
 
-/** Reference §6 filter, adapted: the original keeps devices with a serial or by-path link, not under /virtual/. */
+/**
+ * Reference §6 filter, adapted: the original keeps devices with a serial or by-path link, not under /virtual/.
+ * The rules that read lsblk or udev facts only ever refuse: the scanner asks this first with sysfs facts alone
+ * (unreadFacts) and spawns lsblk/blkid only for a device that passes (discovery.test.ts checks this).
+ */
 export function decideManaged(f: DiskFacts, o: ManageOptions): ManageDecision {
   if (f.sizeBytes <= 0) return { manage: false, reason: "no media (size 0)" };
   const under = (dir: string, file: string) => file.startsWith(dir.endsWith("/") ? dir : dir + "/");

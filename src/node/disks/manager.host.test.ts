@@ -1,7 +1,8 @@
 // The disk manager on REAL loop devices against the REAL embedded API server (CRDs applied through the
 // client): discovery with attributes, protection of a pre-formatted disk, claims (bind by type and
 // capacity, a Pending one with its reasons, a disk-manager claim consumed and cleaned up), reserve actions,
-// LocalDiskNode totals, detach → Inactive, re-attach on another loop number → the same LocalDisk Active.
+// LocalDiskNode totals, detach → Inactive, re-attach on another loop number → the same LocalDisk Active, a
+// filesystem written onto a free disk seen without a full scan, no lsblk/blkid for a loop device not ours.
 // Needs root. Every loop device, file and server is removed in `after`, also when a step fails.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 
 import { mkfs } from "../../host/fs/fs.ts";
 import { attachLoop, createSparseFile, detachLoop, listLoops, type LoopDevice } from "../../host/loop/loop.ts";
+import { setRunLogger } from "../../host/runner.ts";
 import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EVENT } from "../../kube/resources.ts";
 import type { KubeObject } from "../../kube/types.ts";
@@ -194,5 +196,49 @@ describe("disk manager on real loop devices", () => {
     console.log(`# attach → LocalDisk ${ms} ms`);
     const disk: Ld = (await ld("fresh"))!;
     assert.equal(disk.spec!.capacity, 128 * MiB);
+  });
+
+  test("a disk attached, given a filesystem and detached is followed by probes of that disk alone", async () => {
+    files.life = join(dir, "disks", "life.img");
+    await createSparseFile(files.life, 64 * MiB);
+    loops.life = await attachLoop(files.life);
+    await waitFor("Available", async () => (await ld("life"))?.status?.claimState === "Available", 30_000);
+    const scans = agent!.disks.scanner.stats.scans;
+    // No udevd here: only the agent's watch of the disk's node tells that a filesystem was written.
+    let t0 = Date.now();
+    await mkfs(loops.life.name, "ext4");
+    await waitFor("partitioned", async () => (await ld("life"))!.spec!.partitioned === true, 30_000);
+    const mkfsMs = Date.now() - t0;
+    // The watch probes 1 s after the last write; a full scan (every 30 s) would take 15 s on average.
+    assert.ok(mkfsMs < 10_000, `mkfs → partitioned took ${mkfsMs} ms: the write watch did not probe the disk`);
+    assert.deepEqual((await ld("life"))!.spec!.partitionInfo, [{ path: loops.life.name, hasFileSystem: true, filesystem: { fsType: "ext4" } }]);
+    await waitFor("Bound (holds data)", async () => (await ld("life"))!.status?.claimState === "Bound", 30_000);
+    t0 = Date.now();
+    await detachLoop(loops.life.name);
+    await waitFor("Inactive", async () => (await ld("life"))!.spec!.state === "Inactive", 30_000);
+    const detachMs = Date.now() - t0;
+    console.log(`# mkfs → partitioned ${mkfsMs} ms; detach → Inactive ${detachMs} ms; full scans meanwhile: ${agent!.disks.scanner.stats.scans - scans}`);
+
+    // A loop device that is not ours comes and goes: its events are probed (sysfs only), nothing is spawned for it.
+    const foreign = join(dir, "foreign.img"); // not under disks/: not selected
+    await createSparseFile(foreign, 64 * MiB);
+    const argvs: string[][] = [];
+    setRunLogger((e) => argvs.push(e.argv));
+    let other: LoopDevice | undefined;
+    try {
+      const probes = agent!.disks.scanner.stats.deviceProbes;
+      other = await attachLoop(foreign);
+      await waitFor("its events probed", async () => agent!.disks.scanner.stats.deviceProbes > probes, 10_000);
+      await detachLoop(other.name);
+      const afterDetach = agent!.disks.scanner.stats.deviceProbes;
+      await waitFor("its detach probed", async () => agent!.disks.scanner.stats.deviceProbes > afterDetach, 10_000);
+      await new Promise((r) => setTimeout(r, 500)); // a late probe of it would show here
+      const probing = argvs.filter((a) => /(^|\/)(lsblk|blkid)$/.test(a[0]!)); // (the test's own losetup is in argvs too)
+      const touching = probing.filter((a) => a.some((x) => x === other!.name || x.startsWith(`${other!.name}p`)));
+      assert.deepEqual(touching, [], "no lsblk/blkid for a device sysfs already refuses");
+    } finally {
+      setRunLogger(undefined);
+      if (other) await detachLoop(other.name).catch(() => {});
+    }
   });
 });

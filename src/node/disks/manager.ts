@@ -1,4 +1,5 @@
-// The disk manager of a node agent (docs/disk-manager.md): live discovery (scanner.ts) plus one controller
+// The disk manager of a node agent (docs/disk-manager.md): live discovery (scanner.ts: full scans on a timer,
+// probes of the devices events name) plus one controller
 // that runs the LocalDisk, LocalDiskClaim, LocalDiskAction and LocalDiskNode reconcilers with a single
 // worker, plus the SMART monitor. `startDiskManager(ctx, options)` returns a Service.
 import type { PoolClass } from "../../api/names.ts";
@@ -22,7 +23,7 @@ export interface DiskManagerOptions {
   diskClass?: PoolClass;
   /** Full rescan and informer resync period (default 30 s). */
   resyncMs?: number;
-  /** /sys/block poll period (default 1 s, 0 = off). */
+  /** /sys/block poll period (default 1 s, 0 = off; it stops once a kernel uevent arrives). */
   pollMs?: number;
   /** Kernel uevent monitor (default on). */
   kernelEvents?: boolean;

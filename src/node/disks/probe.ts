@@ -41,8 +41,12 @@ export const unreadFacts = () =>
     partitions: [],
   }) satisfies Partial<DiskFacts>;
 
-/** Facts about one device; undefined when it is gone. */
-export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promise<DiskFacts | undefined> {
+/**
+ * What sysfs alone says about one device (no process spawned); undefined when it is gone. The lsblk, blkid
+ * and udev facts are still unread (unreadFacts): `decideManaged` on these facts already refuses every device
+ * it would refuse with them all (docs/disk-manager.md "Discovery"), so the scanner spawns nothing for those.
+ */
+export async function readDiskSysFacts(kernelName: string, o: ProbeOptions = {}): Promise<DiskFacts | undefined> {
   let sys;
   try {
     sys = await readSysBlock(kernelName, o.sysBlockRoot);
@@ -50,7 +54,7 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
     if (isHwError(e) && e.code === "NOT_FOUND") return undefined;
     throw e;
   }
-  const facts: DiskFacts = {
+  return {
     kernelName: sys.name,
     devPath: sys.devPath,
     sysPath: sys.sysPath,
@@ -67,10 +71,21 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
     holders: sys.holders,
     ...unreadFacts(),
   };
-  if (sys.sizeBytes <= 0) return facts; // an unattached loop or empty drive: nothing to read
+}
+
+/** Facts about one device; undefined when it is gone. */
+export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promise<DiskFacts | undefined> {
+  const facts = await readDiskSysFacts(kernelName, o);
+  return facts && completeDiskFacts(facts, o);
+}
+
+/** Adds what lsblk, blkid and (where a udevd runs) udevadm say to the sysfs facts of readDiskSysFacts. */
+export async function completeDiskFacts(sysFacts: DiskFacts, o: ProbeOptions = {}): Promise<DiskFacts> {
+  const facts: DiskFacts = { ...sysFacts, ...unreadFacts() };
+  if (facts.sizeBytes <= 0) return facts; // an unattached loop or empty drive: nothing to read
   let blk: BlockDevice | undefined;
   try {
-    blk = await getBlockDevice(sys.devPath);
+    blk = await getBlockDevice(facts.devPath);
   } catch (e) {
     if (!isHwError(e)) throw e; // a failed lsblk (raced with a detach): the next scan sees it gone; a bug is not that
     blk = undefined;
@@ -85,13 +100,13 @@ export async function probeDisk(kernelName: string, o: ProbeOptions = {}): Promi
       facts.partitions.push(part);
     }
   }
-  const whole = await probe(sys.devPath);
+  const whole = await probe(facts.devPath);
   facts.fsType = whole.result?.type ?? null;
   facts.ptType = whole.result?.pttype ?? null;
   facts.busy = whole.busy;
   if (o.useUdev ?? (await isUdevRunning())) {
     try {
-      const u = await udevInfo(sys.devPath);
+      const u = await udevInfo(facts.devPath);
       const udev: UdevFacts = {
         devlinks: u.devlinks,
         byPath: u.byPath,
