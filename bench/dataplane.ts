@@ -14,6 +14,11 @@
 // summed over every thread: each is a hand-off or a sleep on the path). Repetitions rotate the order of the
 // targets; reported are medians and the median of per-repetition ratios. Everything is removed in `finally`.
 //
+// The two replicas' backings share this machine's one disk, which a real cluster's nodes do not: every byte of a
+// 2-replica write is written twice to it. For the sequential job the bench also runs two fio streams at once on
+// two raw loop devices ("raw, 2 streams at once": the throughput each gets), the most 2 replicas can reach here,
+// and reports 2 replicas against it.
+//
 // Side by side with another build: HW_BENCH_DP_BASELINE=<binary> adds "2 replicas (baseline)", a second pair
 // of processes running that binary on their own loop devices, measured in the same rotation (how a change to
 // dataplane/ is judged on this loaded machine). HW_BENCH_DP_JOBS=randwrite,seqwrite and HW_BENCH_DP_REPS=N
@@ -28,6 +33,7 @@ import { fmt, machineFacts, metric, type CaseResult, type Metric } from "./lib/r
 import { median, minMax, round } from "./lib/stats.ts";
 
 const MiB = 1024 * 1024;
+const SHARED = "raw, 2 streams at once";
 
 interface Job {
   key: string;
@@ -79,7 +85,7 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
   try {
     net = createNetnsPair("b");
     const loops: Record<string, LoopDevice> = {};
-    for (const n of ["raw", "s", "a", "b", ...(baseline ? ["a0", "b0"] : [])]) {
+    for (const n of ["raw", "raw2", "s", "a", "b", ...(baseline ? ["a0", "b0"] : [])]) {
       await createSparseFile(join(dir, `${n}.img`), sizeBytes);
       loops[n] = await attachLoop(join(dir, `${n}.img`));
     }
@@ -111,7 +117,7 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
     };
     if (baseline) targets["2 replicas (baseline)"] = await pair("a0", "b0", 43002, baseline);
     // Pre-fill: a hole reads as free zeros and a first write allocates; every target starts written.
-    for (const [name, t] of Object.entries(targets))
+    for (const [name, t] of [...Object.entries(targets), ["raw2", { dev: loops.raw2!.name }] as const])
       await runFio({
         name: `fill-${name.replace(/[^A-Za-z0-9]/g, "")}`,
         filename: t.dev,
@@ -145,12 +151,35 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
           ((cs[job.key] ??= {})[name] ??= []).push(d.ios ? (s1 - s0) / d.ios : 0);
         }
         for (const name of replicated) ((ratios[job.key] ??= {})[name] ??= []).push(got[name]! / got["1 replica"]!);
+        if (job.measure === "bw") {
+          const fio = (dev: string) => runFio({ name: job.key, filename: dev, rw: job.rw, blockSizeBytes: job.bs, iodepth: job.depth, runtimeSec, sizeBytes });
+          const both = await Promise.all([fio(loops.raw!.name), fio(loops.raw2!.name)]);
+          const each = (both[0].write.bwBytesPerSec + both[1].write.bwBytesPerSec) / 2 / MiB;
+          ((samples[job.key] ??= {})[SHARED] ??= []).push(each);
+          ((ratios[job.key] ??= {})[SHARED] ??= []).push(got["2 replicas"]! / each);
+        }
       }
     }
     const unit = (j: Job) => (j.measure === "iops" ? "IOPS" : j.measure === "bw" ? "MiB/s" : "µs p50");
     const metrics: Metric[] = [];
     const rows: string[][] = [];
     for (const job of jobs) {
+      const shared = samples[job.key]![SHARED];
+      if (shared) {
+        const r = ratios[job.key]![SHARED]!;
+        metrics.push(
+          metric(`${job.key}: 2 replicas ÷ ${SHARED}`, round(median(r)), "ratio", undefined, {
+            spread: minMax(r).map((x) => round(x)) as [number, number],
+            samples: r.map((x) => round(x)),
+            note: "how close 2 replicas come to what the shared disk allows",
+          }),
+          metric(`${job.key} ${SHARED}`, round(median(shared), 1), unit(job), undefined, {
+            spread: minMax(shared).map((y) => round(y, 1)) as [number, number],
+            note: "each of two streams on two raw loop devices at once: the disk bound of 2 replicas whose backings share one disk",
+          }),
+        );
+        rows.push([job.key, SHARED, `${fmt(round(median(shared), 1))} ${unit(job)}`, fmt(round(median(shared) / median(samples[job.key]!.raw!))), "—", "—"]);
+      }
       for (const name of replicated) {
         const r = ratios[job.key]![name]!;
         // The target applies to this build; the baseline's ratio is for comparison only.
@@ -207,6 +236,7 @@ export async function benchDataplane(o: { quick: boolean }): Promise<CaseResult>
       table: { headers: ["job", "target", "value", "÷ raw", "data plane CPU per I/O", "context switches per I/O"], rows },
       notes: [
         "fio with libaio and direct I/O on the loop device of each configuration; the volume's loop device sits on the data plane's FUSE file.",
+        `"${SHARED}": two fio streams on two raw loop devices over files on the same disk, the throughput each gets; 2 replicas here write every byte twice to that one disk (a real cluster's replicas have a disk each), so this is the most 2 replicas can reach in this bench.`,
         "Ratios are per repetition (2 replicas ÷ 1 replica, taken seconds apart), then the median. For write_lat the ratio is of p50 latencies (<= 2 is the target).",
         "CPU per I/O: utime+stime of the data plane processes (both for 2 replicas) ÷ I/Os; kernel work in loop and FUSE threads is not in it. Context switches per I/O: voluntary + involuntary, every thread of those processes.",
         'Where the 1 MiB stream with 2 replicas goes, and what changed per round: docs/dataplane.md "Performance" (the status stages counters, per-thread schedstat).',

@@ -45,6 +45,7 @@ struct dataplane {
   char listen[128];
   char fuse_dir[PATH_MAX];
   int fuse_threads;
+  bool fuse_splice; /* --fuse-io splice (default): WRITE data spliced from /dev/fuse, never copied into the process */
   bool wire_crc; /* --wire-crc: CRC32C on WRITE/RESYNC_DATA payloads too */
   bool io_uring; /* --io-engine uring: local reads/writes through a per-thread io_uring instead of pread/pwrite */
   pthread_mutex_t lock; /* guards vols, next_ino, subscribers */

@@ -2,10 +2,13 @@
 #include "fuse_frontend.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,11 +45,23 @@ static void root_attr(struct stat *st) {
   st->st_nlink = 2;
 }
 
+/* Bytes of each worker's pipes when WRITE data can be spliced from /dev/fuse (0: always read into memory); set
+ * before the workers start (fuse_frontend_start). */
+static size_t pipe_bytes;
+/* Whether the workers splice now: while an exposed volume has peers (fuse_frontend_volumes_changed). Splicing
+ * saves the copy into each peer's socket; a single replica has no socket, and measured slower spliced than read
+ * into a buffer (docs/dataplane.md "Performance"). */
+static atomic_bool splice_now;
+
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
-  /* 1 MiB requests (libfuse derives max_pages 256 from max_write), many in flight: async direct I/O and a
-   * background limit well above a queue depth of 32 (the kernel's default of 12 would cap it). */
-  conn->max_write = DP_MAX_IO;
+  /* Large requests (libfuse derives max_pages from max_write), many in flight: async direct I/O and a
+   * background limit well above a queue depth of 32 (the kernel's default of 12 would cap it). Splicing, a
+   * request must fit the pipe in one piece (the kernel fails it otherwise): a header page plus max_pages data
+   * pages, so max_write is half the pipe (512 KiB in the 1 MiB pipe an unprivileged size allows; a loop device
+   * sends at most 512 KiB per request anyway: 128 segments of a page). */
+  conn->max_write = pipe_bytes ? (unsigned)(pipe_bytes / 2 < DP_MAX_IO ? pipe_bytes / 2 : DP_MAX_IO) : DP_MAX_IO;
+  conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ; /* libfuse's own splice needs a pipe larger than 1 MiB; worker_thread splices */
   conn->max_background = 128;
   conn->congestion_threshold = 96;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
@@ -186,8 +201,14 @@ static void write_done(void *arg, ssize_t n) {
     fuse_reply_write(req, (size_t)n);
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
+/* This thread's pipes when it splices from /dev/fuse (worker_thread): a WRITE's data stays in the kernel's pages. */
+static __thread int splice_pipe[2] = {-1, -1}, tee_pipe[2] = {-1, -1};
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off, struct fuse_file_info *fi) {
   (void)fi;
+  struct fuse_buf *in = &bufv->buf[bufv->idx];
+  size_t size = fuse_buf_size(bufv);
+  bufv->idx = bufv->count; /* consumed here; what a failed write leaves in the pipe, worker_thread drains */
   struct volume *v = volume_get_ino(req_dp(req), ino);
   if (!v) {
     fuse_reply_err(req, ENOENT);
@@ -198,13 +219,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
     fuse_reply_err(req, EINVAL);
     return;
   }
-  /* The worker's receive buffer puts the data on a 4 KiB boundary (worker_thread); otherwise copy it for O_DIRECT. */
-  const void *buf = data;
-  if ((uintptr_t)data % 4096) {
-    buf = thread_io_buffer();
-    memcpy((void *)buf, data, size);
+  struct wbuf b = {.pipe = -1, .tee_r = tee_pipe[0], .tee_w = tee_pipe[1]};
+  if (in->flags & FUSE_BUF_IS_FD) {
+    b.pipe = in->fd;
+    if (v->dp->wire_crc) { /* the CRC needs the bytes in memory */
+      b.mem = thread_io_buffer();
+      if (read_full(in->fd, (void *)b.mem, size)) {
+        volume_put(v);
+        fuse_reply_err(req, EIO);
+        return;
+      }
+    }
+  } else {
+    /* The worker's receive buffer puts the data on a 4 KiB boundary (worker_thread); otherwise copy it for O_DIRECT. */
+    b.mem = (const char *)in->mem + bufv->off;
+    if ((uintptr_t)b.mem % 4096) {
+      void *a = thread_io_buffer();
+      memcpy(a, b.mem, size);
+      b.mem = a;
+    }
   }
-  ssize_t n = volume_write(v, buf, size, (uint64_t)off, write_done, req);
+  ssize_t n = volume_write(v, &b, size, (uint64_t)off, write_done, req);
   volume_put(v); /* a write in flight keeps its file open: the volume cannot be removed before it is answered */
   if (n != -EINPROGRESS) write_done(req, n);
 }
@@ -247,7 +282,7 @@ static const struct fuse_lowlevel_ops ops = {
     .open = op_open,
     .release = op_release,
     .read = op_read,
-    .write = op_write,
+    .write_buf = op_write_buf,
     .fsync = op_fsync,
     .flush = op_flush,
 };
@@ -267,18 +302,72 @@ void fuse_cleanup_stale(const char *dir) {
  * otherwise). libfuse reads up to its bufsize (max_write + 4 KiB): the buffer has room for 2 MiB + 8 KiB. */
 #define WRITE_HDR 80
 #define RECV_BYTES ((2u << 20) + 8192)
+/* Requests smaller than this are read back from the pipe into memory: a small write costs fewer system calls
+ * copied (one read, one writev per peer, one pwrite) than spliced (tee, send, splice per peer, splice). */
+#define SPLICE_MIN (64u << 10)
+
+/* A pipe of pipe_bytes (F_SETPIPE_SZ); false when the kernel gives less. */
+static bool make_pipe(int p[2]) {
+  if (pipe2(p, O_CLOEXEC) < 0) return false;
+  if (fcntl(p[0], F_SETPIPE_SZ, (int)pipe_bytes) >= (int)pipe_bytes) return true;
+  close(p[0]);
+  close(p[1]);
+  p[0] = p[1] = -1;
+  return false;
+}
+
+/* Empties a pipe: the data a request's handler did not consume (an error before its write) must not precede the
+ * next request's. */
+static void drain_pipe(int r) {
+  int n = 0;
+  while (ioctl(r, FIONREAD, &n) == 0 && n > 0)
+    if (read(r, thread_io_buffer(), (size_t)n < DP_MAX_IO ? (size_t)n : DP_MAX_IO) <= 0) break;
+}
+
+/* The next request: spliced into this thread's pipe (a WRITE's data then stays there for op_write_buf; a small
+ * request is read back into mem), or read into mem. Returns its size, 0 when the session ended, or -errno. */
+static int receive(struct fuse_frontend *f, char *mem, struct fuse_buf *buf) {
+  if (splice_pipe[0] < 0 || !atomic_load_explicit(&splice_now, memory_order_relaxed)) {
+    *buf = (struct fuse_buf){.mem = mem, .size = RECV_BYTES};
+    return fuse_session_receive_buf(f->se, buf);
+  }
+  ssize_t n = splice(fuse_session_fd(f->se), NULL, splice_pipe[1], NULL, DP_MAX_IO + 8192, 0);
+  if (n < 0) return errno == ENODEV ? 0 : errno == ENOENT ? -EINTR : -errno; /* ENOENT: interrupted, retry */
+  if (fuse_session_exited(f->se)) return 0;
+  if ((size_t)n < WRITE_HDR + SPLICE_MIN) {
+    if (read_full(splice_pipe[0], mem, (size_t)n)) return -EIO;
+    *buf = (struct fuse_buf){.mem = mem, .size = (size_t)n};
+  } else
+    *buf = (struct fuse_buf){.fd = splice_pipe[0], .flags = FUSE_BUF_IS_FD, .size = (size_t)n};
+  return (int)n;
+}
 
 static void *worker_thread(void *arg) {
   struct fuse_frontend *f = arg;
   char *base = NULL;
   if (posix_memalign((void **)&base, 4096, 4096 + RECV_BYTES)) abort();
+  if (pipe_bytes && (!make_pipe(splice_pipe) || !make_pipe(tee_pipe))) {
+    LOGW("fuse dir %s: a worker could not get two pipes of %zu bytes; it reads requests into memory", f->dp->fuse_dir, pipe_bytes);
+    for (int i = 0; i < 2; i++) {
+      if (splice_pipe[i] >= 0) close(splice_pipe[i]);
+      splice_pipe[i] = -1;
+    }
+  }
   int rc = 0;
   while (!fuse_session_exited(f->se)) {
-    struct fuse_buf buf = {.mem = base + 4096 - WRITE_HDR, .size = RECV_BYTES};
-    rc = fuse_session_receive_buf(f->se, &buf);
+    struct fuse_buf buf;
+    rc = receive(f, base + 4096 - WRITE_HDR, &buf);
     if (rc == -EINTR || rc == -EAGAIN) continue;
-    if (rc <= 0) break; /* -ENODEV: unmounted */
+    if (rc <= 0) break; /* 0: unmounted */
     fuse_session_process_buf(f->se, &buf);
+    if (buf.flags & FUSE_BUF_IS_FD) {
+      drain_pipe(splice_pipe[0]);
+      drain_pipe(tee_pipe[0]);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    if (splice_pipe[i] >= 0) close(splice_pipe[i]);
+    if (tee_pipe[i] >= 0) close(tee_pipe[i]);
   }
   free(base);
   fuse_session_exit(f->se);
@@ -309,6 +398,18 @@ struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *e
   struct fuse_frontend *f = calloc(1, sizeof *f);
   if (!f) abort();
   f->dp = dp;
+  pipe_bytes = 0;
+  if (dp->fuse_splice) { /* the size a pipe gets here: 1 MiB unprivileged (fs.pipe-max-size), more with CAP_SYS_RESOURCE */
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) {
+      int n = fcntl(p[0], F_SETPIPE_SZ, 2 * DP_MAX_IO);
+      if (n < 0) n = fcntl(p[0], F_SETPIPE_SZ, DP_MAX_IO);
+      if (n >= (int)(256u << 10)) pipe_bytes = (size_t)n;
+      close(p[0]);
+      close(p[1]);
+    }
+    if (!pipe_bytes) LOGW("fuse dir %s: no pipe of 256 KiB or more; WRITE data is read into memory (no splice)", dp->fuse_dir);
+  }
   char *argv[] = {"hwameistor-dataplane", "-o", "allow_other,fsname=hwameistor-dataplane,subtype=hwameistor", NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, argv);
   f->se = fuse_session_new(&args, &ops, sizeof ops, dp);
@@ -320,7 +421,7 @@ struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *e
   }
   if (pthread_create(&f->thread, NULL, loop_thread, f)) abort();
   f->running = true;
-  LOGI("fuse dir %s: mounted, up to %d worker threads", dp->fuse_dir, dp->fuse_threads);
+  LOGI("fuse dir %s: mounted, up to %d worker threads, %s", dp->fuse_dir, dp->fuse_threads, pipe_bytes ? "WRITE data spliced" : "requests read into memory");
   return f;
 }
 
@@ -341,6 +442,15 @@ void fuse_frontend_stop(struct fuse_frontend *f) {
   }
   fuse_session_destroy(f->se);
   free(f);
+}
+
+void fuse_frontend_volumes_changed(struct dataplane *dp) {
+  bool any = false;
+  pthread_mutex_lock(&dp->lock);
+  /* Read under dp->lock only, as volume_get_ino reads `exposed`: a volume's lock is never taken under dp->lock. */
+  for (struct volume *v = dp->vols; v; v = v->next) any |= v->exposed && v->npeers > 0;
+  pthread_mutex_unlock(&dp->lock);
+  atomic_store(&splice_now, any);
 }
 
 void fuse_frontend_forget(struct fuse_frontend *f, const char *name) {

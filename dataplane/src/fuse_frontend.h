@@ -12,6 +12,8 @@ struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *e
 /* Unmounts and joins the workers. */
 void fuse_frontend_stop(struct fuse_frontend *f);
 /* Tells the kernel that the file `name` is gone (unexpose) or changed size (resize). */
+/* Re-evaluates whether WRITE data is spliced (an exposed volume has peers); after configure, expose, unexpose. */
+void fuse_frontend_volumes_changed(struct dataplane *dp);
 void fuse_frontend_forget(struct fuse_frontend *f, const char *name);
 void fuse_frontend_changed(struct fuse_frontend *f, struct volume *v);
 /* Lazily unmounts whatever is mounted at dir (a dead FUSE connection answers ENOTCONN forever). */

@@ -18,7 +18,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hwameistor-dataplane --node NAME --control PATH.sock --state-dir DIR --listen IP:PORT --fuse-dir DIR\n"
-          "                            [--fuse-threads N] [--wire-crc] [--io-engine psync|uring] [--log-level debug|info|warn|error]\n"
+          "                            [--fuse-threads N] [--fuse-io splice|copy] [--wire-crc] [--io-engine psync|uring] [--log-level debug|info|warn|error]\n"
           "The native data plane of replicated volumes (docs/dataplane.md).\n");
 }
 
@@ -27,9 +27,11 @@ static int parse_args(struct dataplane *dp, int argc, char **argv) {
       {"node", required_argument, 0, 'n'},      {"control", required_argument, 0, 'c'},      {"state-dir", required_argument, 0, 's'},
       {"listen", required_argument, 0, 'l'},    {"fuse-dir", required_argument, 0, 'f'},     {"fuse-threads", required_argument, 0, 't'},
       {"log-level", required_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},               {"wire-crc", no_argument, 0, 'w'}, {"io-engine", required_argument, 0, 'i'},
+      {"fuse-io", required_argument, 0, 'F'},
       {0, 0, 0, 0},
   };
   dp->fuse_threads = 16;
+  dp->fuse_splice = true;
   snprintf(dp->listen, sizeof dp->listen, "0.0.0.0:43000");
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -44,6 +46,10 @@ static int parse_args(struct dataplane *dp, int argc, char **argv) {
       case 'i':
         if (!strcmp(optarg, "uring")) dp->io_uring = true;
         else if (strcmp(optarg, "psync")) { fprintf(stderr, "--io-engine %s: use psync or uring\n", optarg); return -1; }
+        break;
+      case 'F':
+        if (!strcmp(optarg, "splice") || !strcmp(optarg, "copy")) dp->fuse_splice = !strcmp(optarg, "splice");
+        else { fprintf(stderr, "--fuse-io %s: use splice or copy\n", optarg); return -1; }
         break;
       case 'v':
         if (!strcmp(optarg, "debug")) dp_log_level = LOG_DEBUG;

@@ -135,18 +135,22 @@ int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, cons
   return rc;
 }
 
-int peer_send_lane(struct peer *p, uint64_t gen, int lane, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq) {
-  if (!lane) return peer_send(p, gen, type, offset, payload, len, seq);
-  struct lane *l = &p->lanes[lane - 1];
-  pthread_mutex_lock(&l->send_lock);
+/* A WRITE frame on the main connection (lane 0) or a write lane, if that connection is still generation gen:
+ * its payload from memory, or teed from the write's pipe (the pages are shared, not copied). */
+int peer_send_write(struct peer *p, uint64_t gen, int lane, uint64_t offset, const struct wbuf *b, uint32_t len, uint64_t *seq) {
+  struct lane *l = lane ? &p->lanes[lane - 1] : NULL;
+  pthread_mutex_t *lock = l ? &l->send_lock : &p->send_lock;
+  int *fd = l ? &l->fd : &p->fd;
+  pthread_mutex_lock(lock);
   int rc = -ENOTCONN;
-  if (l->fd >= 0 && l->gen == gen) {
-    uint64_t s = ++l->next_seq;
-    rc = frame_send(l->fd, type, 0, s, offset, p->v->epoch, payload, len, p->v->dp->wire_crc);
+  if (*fd >= 0 && (l ? l->gen : p->gen) == gen) {
+    uint64_t s = l ? ++l->next_seq : ++p->next_seq;
+    if (b->mem) rc = frame_send(*fd, F_WRITE, 0, s, offset, p->v->epoch, b->mem, len, p->v->dp->wire_crc);
+    else rc = frame_send_pipe(*fd, F_WRITE, s, offset, p->v->epoch, b->pipe, b->tee_r, b->tee_w, len);
     if (rc == 0 && seq) *seq = s;
-    if (rc) shutdown(l->fd, SHUT_RDWR); /* its receiver sees it and ends the connection */
+    if (rc) shutdown(*fd, SHUT_RDWR); /* its receiver sees it and ends the connection */
   }
-  pthread_mutex_unlock(&l->send_lock);
+  pthread_mutex_unlock(lock);
   return rc;
 }
 
@@ -406,7 +410,7 @@ static void al_refill(struct volume *v, uint64_t r0, uint64_t r1) {
   if (any) persist_al(v, false, sync_peer); /* a failure: the writes that rely on these bits sync them again */
 }
 
-ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
+ssize_t peer_replicated_write(struct volume *v, const struct wbuf *b, size_t len, uint64_t off, write_done_fn done, void *arg) {
   uint64_t r0 = off / v->region_bytes, r1 = (off + len - 1) / v->region_bytes;
   struct pending_write w = {.v = v, .off = off, .len = len, .done = done, .arg = arg};
   bool sync_peer[DP_MAX_PEERS] = {false};
@@ -446,10 +450,10 @@ ssize_t peer_replicated_write(struct volume *v, const void *buf, size_t len, uin
   w.t0 = now_ns();
   if (sync_any) stage_add(&v->stages[ST_AL], t_al, w.t0);
   if (w.n == 0) {
-    for (int i = 0; i < w.nt; i++) peer_send_lane(w.t[i].p, w.t[i].gen, w.t[i].lane, F_WRITE, off, buf, (uint32_t)len, &w.t[i].seq);
+    for (int i = 0; i < w.nt; i++) peer_send_write(w.t[i].p, w.t[i].gen, w.t[i].lane, off, b, (uint32_t)len, &w.t[i].seq);
     uint64_t t_sent = now_ns();
     if (w.nt) stage_add(&v->stages[ST_SEND], w.t0, t_sent);
-    w.n = volume_local_write(v, buf, len, off);
+    w.n = volume_local_write_buf(v, b, len, off);
     w.t_local = now_ns();
     stage_add(&v->stages[ST_LOCAL], t_sent, w.t_local);
   } else {

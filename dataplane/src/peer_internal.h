@@ -74,8 +74,8 @@ const char *peer_state_name(enum peer_state s);
 void peer_recompute_suspended(struct volume *v);
 /* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno. */
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
-/* The same on a write lane (lane 0: the main connection). */
-int peer_send_lane(struct peer *p, uint64_t gen, int lane, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
+/* A WRITE frame on a write lane (lane 0: the main connection), its payload from memory or the write's pipe. */
+int peer_send_write(struct peer *p, uint64_t gen, int lane, uint64_t offset, const struct wbuf *b, uint32_t len, uint64_t *seq);
 /* Waits (v->lock held) until the peer acked seq on connection gen; false when that connection ended. */
 bool peer_wait_ack(struct peer *p, uint64_t gen, uint64_t seq);
 /* The connection thread (resync.c). */

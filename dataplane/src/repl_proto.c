@@ -1,6 +1,7 @@
 #include "repl_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -31,6 +32,28 @@ int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off
       iov[i].iov_len -= take;
       w -= (ssize_t)take;
     }
+  }
+  return 0;
+}
+
+int frame_send_pipe(int fd, uint16_t type, uint64_t seq, uint64_t offset, uint64_t epoch, int src, int tee_r, int tee_w, uint32_t len) {
+  /* All of the payload is in src already (spliced from /dev/fuse in one piece) and tee_w's pipe is empty and as
+   * large: one tee takes it all, or the frame is not sent. */
+  ssize_t t = tee(src, tee_w, len, 0);
+  if (t != (ssize_t)len) return t < 0 ? -errno : -EIO;
+  struct frame_hdr h = {.magic = FRAME_MAGIC, .type = type, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
+  for (size_t done = 0; done < sizeof h;) { /* MSG_MORE: the header leaves with the payload's first segment */
+    ssize_t n = send(fd, (char *)&h + done, sizeof h - done, MSG_MORE | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    done += (size_t)n;
+  }
+  for (uint32_t left = len; left;) {
+    ssize_t n = splice(tee_r, NULL, fd, NULL, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) return -EIO;
+    left -= (uint32_t)n;
   }
   return 0;
 }
@@ -107,7 +130,10 @@ void tcp_tune(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
   unsigned user_timeout_ms = 10000; /* unacknowledged data for 10 s (veth down, peer gone): the send fails */
   setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+  /* Room for several 1 MiB frames in flight. SO_SNDBUF/SO_RCVBUF are capped at net.core.wmem_max/rmem_max
+   * (212992 by default on many distributions: less than one large frame, so every send would wait for the
+   * peer's reader); the FORCE variants (CAP_NET_ADMIN, which a privileged data plane has) are not. */
   int buf = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 }

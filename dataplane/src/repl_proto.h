@@ -44,6 +44,10 @@ struct __attribute__((packed)) frame_hdr {
 
 /* Sends a header (+ payload) with one writev; with crc, computes the payload's CRC32C. 0 or -errno. */
 int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc);
+/* The same for a payload of len bytes at the front of the pipe src (never with a CRC): teed into the empty pipe
+ * tee_w/tee_r, then spliced from it into the socket, so the payload pages are shared with the socket, not
+ * copied; src keeps its data for the local write. Leaves tee_r's pipe non-empty on an error. 0 or -errno. */
+int frame_send_pipe(int fd, uint16_t type, uint64_t seq, uint64_t offset, uint64_t epoch, int src, int tee_r, int tee_w, uint32_t len);
 /* Whether a received payload matches its header (true when the frame carries no CRC). */
 bool frame_crc_ok(const struct frame_hdr *h, const void *payload);
 /* Reads a header and checks its magic; 0 or -errno (-EPROTO on a bad magic). */

@@ -263,6 +263,7 @@ int volume_configure(struct volume *v, uint64_t epoch, enum role role, const str
   pthread_mutex_lock(&v->lock);
   v->configured = true;
   pthread_mutex_unlock(&v->lock);
+  fuse_frontend_volumes_changed(v->dp);
   if (changed) dp_emit(v->dp, "configured", v->name);
   return 0;
 }
@@ -283,6 +284,7 @@ int volume_expose(struct volume *v, struct hw_err *err) {
   bool was = v->exposed;
   v->exposed = true;
   pthread_mutex_unlock(&v->lock);
+  fuse_frontend_volumes_changed(v->dp);
   if (!was) {
     LOGI("volume %s: exposed at %s/%s", v->name, v->dp->fuse_dir, v->name);
     dp_emit(v->dp, "exposed", v->name);
@@ -301,6 +303,7 @@ int volume_unexpose(struct volume *v, struct hw_err *err) {
   bool was = v->exposed;
   v->exposed = false;
   pthread_mutex_unlock(&v->lock);
+  fuse_frontend_volumes_changed(v->dp);
   if (was) {
     fuse_frontend_forget(v->dp->fuse, v->name);
     dp_emit(v->dp, "unexposed", v->name);

@@ -14,6 +14,15 @@ struct peer;
 struct bitmap;
 struct pending_write;
 
+/* A write's data: `mem`, or (mem NULL) the next bytes of the pipe `pipe`, spliced there from /dev/fuse. Pipe
+ * data goes to each peer's socket (tee into `tee_w`, then splice from `tee_r`) and to the backing device
+ * (splice) as the kernel's pages: no copy into or out of this process, and the local write does not pin user
+ * pages. Whatever a failed write leaves in the pipes, the frontend drains. */
+struct wbuf {
+  const void *mem;
+  int pipe, tee_r, tee_w;
+};
+
 /* Where a replicated write's time goes, summed per stage (status "stages", docs/dataplane.md "Performance").
  * Primary: waiting for an overlapping write or a suspend, the activity log on disk, the sends to peers, the
  * local write, and from the local write's end until the last ack. Secondary: a data frame's payload arriving
@@ -108,11 +117,13 @@ ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off);
 /* A write is answered once it is on the local disk and every UpToDate peer acked it (protocol C). The frontend's
  * thread does not wait for the acks: it returns -EINPROGRESS and done(arg, result) answers later, so a thread
  * is not parked (and woken: a context switch) per write in flight. buf is consumed when this returns. */
-ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg);
+ssize_t volume_write(struct volume *v, const struct wbuf *b, size_t len, uint64_t off, write_done_fn done, void *arg);
 int volume_flush(struct volume *v);
 /* Local backing I/O, used by the primary path, the replica side and resync. */
 ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64_t off);
 ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off);
+/* The local write of a wbuf: pwrite of its memory, or splice of its pipe. */
+ssize_t volume_local_write_buf(struct volume *v, const struct wbuf *b, size_t len, uint64_t off);
 
 /* Waits until [start,end) overlaps no range in flight, then adds it; caller holds v->lock. Returns false when
  * `abort_check` became true while waiting. */

@@ -2,6 +2,7 @@
  * per-thread io_uring), the byte ranges in flight that order overlapping writes, resync and verify, and the
  * entry points the frontend calls. */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,31 @@ ssize_t volume_local_write(struct volume *v, const void *buf, size_t len, uint64
   return (ssize_t)len;
 }
 
+/* Splices len bytes of a pipe to the backing at off: to the O_DIRECT descriptor, whose bio then carries the
+ * pipe's pages. A range the device refuses (EINVAL: not aligned for O_DIRECT; refused before anything moved)
+ * goes to the buffered descriptor, like an unaligned pwrite. */
+static ssize_t local_splice(struct volume *v, int pipe, size_t len, uint64_t off) {
+  int fd = aligned(len, off) ? v->fd : v->fd_buffered;
+  size_t done = 0;
+  while (done < len) {
+    loff_t o = (loff_t)(off + done);
+    ssize_t n = splice(pipe, NULL, fd, &o, len - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && fd == v->fd) {
+      fd = v->fd_buffered;
+      continue;
+    }
+    if (n < 0) return -errno;
+    if (n == 0) return -EIO;
+    done += (size_t)n;
+  }
+  return (ssize_t)len;
+}
+
+ssize_t volume_local_write_buf(struct volume *v, const struct wbuf *b, size_t len, uint64_t off) {
+  return b->mem ? volume_local_write(v, b->mem, len, off) : local_splice(v, b->pipe, len, off);
+}
+
 ssize_t volume_local_read(struct volume *v, void *buf, size_t len, uint64_t off) {
   int fd = aligned(len, off) && ((uintptr_t)buf % 4096) == 0 ? v->fd : v->fd_buffered;
   size_t done = 0;
@@ -141,9 +167,9 @@ ssize_t volume_read(struct volume *v, void *buf, size_t len, uint64_t off) {
   return n;
 }
 
-ssize_t volume_write(struct volume *v, const void *buf, size_t len, uint64_t off, write_done_fn done, void *arg) {
+ssize_t volume_write(struct volume *v, const struct wbuf *b, size_t len, uint64_t off, write_done_fn done, void *arg) {
   if (off + len > v->size_bytes) return -ENOSPC;
-  return peer_replicated_write(v, buf, len, off, done, arg);
+  return peer_replicated_write(v, b, len, off, done, arg);
 }
 
 int volume_flush(struct volume *v) {
