@@ -240,7 +240,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
       step(
         "LocalVolume Ready → CreateVolume returns",
         (x) => x.t.createEnd - x.s.lvReady!,
-        "the CSI call wakes on a watch event of the LocalVolume and re-reads it",
+        "the CSI call wakes on its LocalVolume informer's event and looks at the cached object",
       );
       const slowest = [...stepRows].sort((x, y) => y.value - x.value)[0];
       const createP50 = pct(create, 50);
@@ -441,8 +441,8 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     if (dominant.length) notes.push(`Largest part of each daemon's RSS after the load: ${dominant.join("; ")}.`);
     notes.push(
       `Driver ${Drivers.Lvm}; StorageClass ${scName} (${fsType}); each volume ${VOLUME_BYTES / MiB} MiB (mkfs.xfs needs 300 MB). Node agents run the file engine here (no device-mapper).`,
-      "The lvm driver's CreateVolume waits for the LocalVolume to be Ready on a watch of that one LocalVolume (each event re-reads it; a poll growing from 200 ms to 1 s is the safety net), so CreateVolume returns within one event delivery of Ready.",
-      "What a create does (issue 16): the CSI call lists LocalStorageNodes, LocalVolumes, groups and the namespace's pods under one in-process placement lock and writes the group and the LocalVolume; one LocalVolume reconcile pass writes the config, creates the replica and writes status once; one node pass (replica from the informer cache) creates the sparse file (fsync of the file and of its directory), runs `losetup --find --show` (the one process), links /dev/<pool>/<volume> and writes status once; one more LocalVolume pass writes Ready. Under load the remaining time is the API writes, the two fsyncs and the losetup process; with 10 at a time the placement lock serialises the CSI calls' lists (the first step's p50).",
+      "The lvm driver's CreateVolume waits for the LocalVolume to be Ready on its LocalVolume informer (each event of that volume wakes the call, which looks at the cached object; a poll growing from 200 ms to 1 s is the safety net), so CreateVolume returns within one event delivery of Ready.",
+      "What a create does (issue 16): the CSI call lists the namespace's pods, decides under one in-process placement lock over informer caches of LocalStorageNodes, LocalVolumes and groups plus the placements it assumed and the caches do not show yet, and after the lock writes the group and the LocalVolume; one LocalVolume reconcile pass writes the config, creates the replica and writes status once; one node pass (replica from the informer cache) creates the sparse file (fsync of the file and of its directory), runs `losetup --find --show` (the one process), links /dev/<pool>/<volume> and writes status once; one more LocalVolume pass writes Ready. Under load the remaining time is the API writes, the two fsyncs and the losetup process; with 10 at a time the first step is the pod list and the two writes, no longer serialised.",
       `NodePublish on first use: blkid + wipefs (the device must be empty), the record (fsync), mkfs.${fsType} (for xfs with the UUID chosen beforehand, so no probe after, and no second probe: mkfs.xfs refuses a filesystem itself), the record again, mount; "anything mounted at the target" comes from /proc/self/mountinfo and the device size from sysfs. Compare its p50 with the mkfs reference rows below, run in the same benchmark: the rest is the processes and fsyncs around mkfs.`,
     );
     return {

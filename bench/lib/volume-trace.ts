@@ -4,7 +4,7 @@
 //   lvrCreated     the controller's LocalVolume reconciler wrote the replica
 //   lvrReady       the node agent made the replica (file + loop device) and reported it Ready
 //   lvReady        the LocalVolume reconciler saw that and set the volume Ready
-// The CSI call returns when its own poll (200 ms, growing ×1.5 to 1 s) sees lvReady. Watch delivery on the embedded API server
+// The CSI call returns when its LocalVolume informer shows lvReady (its poll, 200 ms growing ×1.5 to 1 s, is the safety net). Watch delivery on the embedded API server
 // is ~1 ms (bench/apiserver.ts), small against these steps.
 
 import { localVolumeReplicaKind } from "../../src/api/kinds/local-volume-replica.ts";

@@ -13,6 +13,8 @@ import { DiskDriver, LvmDriver } from "../csi/capabilities.ts";
 import { diskControllerService } from "./csi/disk/controller.ts";
 import { identityService } from "../csi/identity.ts";
 import { lvmControllerService } from "./csi/lvm/controller.ts";
+import { PlacementCache } from "./csi/lvm/placement-cache.ts";
+import { hwameistorClients } from "../kube/hwameistor.ts";
 import { startCsiServer } from "../csi/server.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
@@ -135,10 +137,14 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     controller: diskControllerService({ client, log, maxWaitMs: o.maxWaitMs }),
     log,
   });
+  // Placement's informer caches (LocalStorageNodes, LocalVolumes, groups): every replica serves CSI, so every
+  // replica has them. Started now so that the first CreateVolume finds them synced (until then it lists).
+  const placement = new PlacementCache(hwameistorClients(client), log);
+  placement.start();
   const lvm = await startCsiServer({
     socketPath: lvmSocketPath,
     identity: identityService(LvmDriver),
-    controller: lvmControllerService({ client, log, maxWaitMs: o.maxWaitMs }),
+    controller: lvmControllerService({ client, log, maxWaitMs: o.maxWaitMs, cache: placement }),
     log,
   }).catch(async (e: unknown) => {
     await disk.stop();
@@ -189,6 +195,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       await elector?.stop();
       await stopReconcilers?.();
       await Promise.all([disk.stop(), lvm.stop()]);
+      await placement.stop();
     },
   };
 }

@@ -1,5 +1,5 @@
 // Waiting inside a CSI call for the cluster to catch up (a volume to become Ready or go away, a snapshot to
-// be ready): `done` is checked at once, then on every wake-up (an object watch, when the caller has one)
+// be ready): `done` is checked at once, then on every wake-up (an informer event of the object, when the caller has one)
 // and at the latest after a poll interval that grows from pollMs to 1 s — the safety net; the original polls
 // every second. The wait ends 250 ms before the caller's deadline (so the answer still reaches it) or after
 // maxWaitMs, with UNAVAILABLE saying what was last seen: the sidecars retry, and every caller of this is
@@ -12,7 +12,7 @@ import type { CallContext } from "./server.ts";
 export interface WaitOptions {
   maxWaitMs: number;
   pollMs: number;
-  /** Something that resolves early when the awaited object may have changed (src/kube/object-wake.ts). */
+  /** Something that resolves early when the awaited object may have changed (src/kube/object-wake.ts: informer events of that object). */
   wake?: { next(ms: number, signal?: AbortSignal): Promise<void>; close(): void };
   /** What was last seen, for the UNAVAILABLE message. */
   status?: () => string;

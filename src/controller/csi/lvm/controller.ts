@@ -40,10 +40,10 @@ import { filesystemOf } from "../../../csi/capacity.ts";
 import { assertSameCsiName } from "../../../csi/volume-name.ts";
 import { LVM_PARAMETER_DEFAULTS, capacityOf, nodeTopology, parseLvmParams } from "./params.ts";
 import { controllerExpandVolume } from "./expand.ts";
-import { provisionVolume } from "./provision.ts";
+import { provisionVolume, type Provisioner } from "./provision.ts";
+import type { PlacementCache } from "./placement-cache.ts";
 import { snapshotService } from "./snapshots.ts";
 import { formatBytes } from "../../../api/quantity.ts";
-import { ObjectWake } from "../../../kube/object-wake.ts";
 import { waitUntil } from "../../../csi/wait.ts";
 import { isReplicatedVolume } from "../../../api/replication.ts";
 import { requireHaPrimary } from "./ha-publish.ts";
@@ -56,6 +56,8 @@ export interface LvmControllerOptions {
   maxWaitMs?: number;
   /** First poll interval while waiting for the reconciler and node agents (default 200 ms; grows to 1 s). */
   pollMs?: number;
+  /** Placement's view of the cluster (informer caches); its owner stops it. */
+  cache: PlacementCache;
 }
 
 /** Nodes a volume is accessible from: its config replicas, else its accessibility nodes. */
@@ -103,17 +105,28 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
   const pollMs = o.pollMs ?? 200;
   const maxWaitMs = o.maxWaitMs ?? 60_000;
   const inFlight = new Set<string>();
-  // One placement decision at a time in this process: each sees the volumes the previous one created.
-  const placement = new KeyedLock();
-  const placementLock = <R>(fn: () => Promise<R>): Promise<R> => placement.with("placement", fn);
-  const snaps = snapshotService({ client: o.client, log, maxWaitMs, pollMs, provision: (r) => placementLock(() => provisionVolume(c, r, log)) });
+  // One placement decision at a time in this process, over the cache plus the placements it assumed.
+  const provisioner: Provisioner = { c, cache: o.cache, log, locks: new KeyedLock() };
+  const snaps = snapshotService({ client: o.client, log, maxWaitMs, pollMs, provision: (r) => provisionVolume(provisioner, r) });
 
-  /** Waits for LocalVolume `watch.name` (from `watch.rv`) until `done`: src/csi/wait.ts. */
-  const waitForVolume = (ctx: CallContext, what: string, watch: { name: string; rv?: string }, done: () => Promise<boolean>, status?: () => string) =>
-    waitUntil(ctx, what, { maxWaitMs, pollMs, status, wake: new ObjectWake(c.lv, watch.name, watch.rv) }, done);
+  /**
+   * Waits for LocalVolume `name` until `done` (src/csi/wait.ts), woken by the placement cache's LocalVolume
+   * informer on every event of that volume (no watch per call); the poll is the safety net.
+   */
+  const waitForVolume = (ctx: CallContext, what: string, name: string, done: () => Promise<boolean>, status?: () => string) =>
+    waitUntil(ctx, what, { maxWaitMs, pollMs, status, wake: o.cache.volumeWake(name) }, done);
 
-  async function replicasOf(volume: string): Promise<Lvr[]> {
-    return (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume);
+  /**
+   * The live replicas ControllerPublish looks at. A single-replica volume: the cached ones, listed when the one
+   * on `node` does not look publishable (the cache may lag the node's last write). A replicated one: always
+   * listed, since its `synced` and HA role decide whether publishing serves current data.
+   */
+  async function publishReplicas(lv: Lv, node: string): Promise<Lvr[]> {
+    const publishable = (x: Lvr | undefined) => x?.status?.state === VolumeStates.Ready && !!x.status?.synced && !!x.status?.devPath;
+    const live = isReplicatedVolume(lv);
+    const replicas = (await o.cache.replicasOf(nameOf(lv), live)).filter((r) => !r.spec?.delete);
+    if (live || publishable(replicas.find((x) => x.spec?.nodeName === node))) return replicas;
+    return (await o.cache.replicasOf(nameOf(lv), true)).filter((r) => !r.spec?.delete);
   }
 
   return {
@@ -140,7 +153,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       try {
         if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, csiName, params, requiredBytes, limitBytes, topology }, ctx);
         let lv = await c.lv.get(name);
-        if (!lv) lv = await placementLock(() => provisionVolume(c, { name, csiName, params, requiredBytes, topology }, log));
+        if (!lv) lv = await provisionVolume(provisioner, { name, csiName, params, requiredBytes, topology });
         assertSameCsiName(lv, csiName, "volume");
         const have = lv.spec?.requiredCapacityBytes ?? 0;
         if (lv.spec?.delete || lv.status?.state === VolumeStates.ToBeDeleted || lv.status?.state === VolumeStates.Deleted) {
@@ -166,10 +179,11 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         await waitForVolume(
           ctx,
           `creating volume ${name} on ${(lv.spec?.accessibility?.nodes ?? []).join(", ")}`,
-          { name, rv: lv.metadata?.resourceVersion },
+          name,
           async () => {
-            // The first check uses the object just read or written; later ones re-read it.
-            const cur = first ? lv : await c.lv.get(name);
+            // The first check uses the object just read or written; later ones the cached one (read when the
+            // cache does not have it yet, or no longer).
+            const cur = first ? lv : (o.cache.cachedVolume(name) ?? (await c.lv.get(name)));
             first = false;
             if (!cur) throw new HwError("ABORTED", "Deleted", `volume ${name} was deleted while being created`);
             last = cur;
@@ -178,7 +192,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
             // expensive part of this loop when many volumes are created at once.
             if (Date.now() - replicasCheckedAt < 400) return false;
             replicasCheckedAt = Date.now();
-            for (const r of await replicasOf(name)) {
+            for (const r of await o.cache.replicasOf(name)) {
               const err = r.status?.error;
               if (!err) continue;
               problem = `replica ${nameOf(r)} on ${r.spec?.nodeName}: ${err.reason}: ${err.message}`;
@@ -219,7 +233,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         });
         log.info({ volume: name }, "LocalVolume marked for deletion");
       }
-      await waitForVolume(ctx, `deleting volume ${name}`, { name, rv: lv.metadata?.resourceVersion }, async () => !(await c.lv.get(name)));
+      await waitForVolume(ctx, `deleting volume ${name}`, name, async () => !(await c.lv.get(name)));
       return {};
     },
 
@@ -245,7 +259,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
           hint: "unpublish it there first",
         });
       }
-      const replicas = (await replicasOf(name)).filter((r) => !r.spec?.delete);
+      const replicas = await publishReplicas(lv, node);
       const r = replicas.find((x) => x.spec?.nodeName === node);
       if (!r) {
         throw new HwError(
@@ -335,7 +349,7 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         if (why) return { available_capacity: "0", maximum_volume_size: { value: "0" }, minimum_volume_size: { value: "4194304" } };
       }
       const node = req.accessible_topology?.segments?.[LvmDriver.topologyKey];
-      const [lsns, lvs] = await Promise.all([listAll(c.lsn), listAll(c.lv)]);
+      const { lsns, lvs } = await o.cache.snapshot();
       const views = storageNodeViews(lsns, lvs).filter((v) => v.ready && (!node || v.name === node));
       const free = views.map((v) => {
         const p = v.pools[cls];

@@ -3,17 +3,20 @@
 // Ready LocalStorageNodes + topology), then the LocalVolume itself.
 //
 // Crash windows and idempotency:
-// - Runs under one in-process lock, so concurrent CreateVolumes see each other's LocalVolumes (counted as
-//   pending capacity by placement) and two PVCs of one pod never create two groups. Two controller
-//   processes serving CSI at once could still race (as the disk driver; run one provisioner leader).
-// - Nothing is written until placement succeeded, so RESOURCE_EXHAUSTED leaves nothing behind.
+// - The decision runs under one in-process lock over informer caches plus this process's own placements that
+//   the caches do not show yet (placement-cache.ts, kube-scheduler's "assume"), so concurrent CreateVolumes see
+//   each other's volumes (counted as pending capacity by placement) and two PVCs of one pod never make two
+//   groups. The writes run outside that lock, a group's in decision order. Two controller processes serving
+//   CSI at once could still race (as the disk driver; run one provisioner leader).
+// - Nothing is written until placement succeeded, so RESOURCE_EXHAUSTED leaves nothing behind; a failed write
+//   drops the assumption again.
 // - The group entry is written before the LocalVolume: a crash in between leaves an entry naming this
 //   volume, which the retry finds (findGroup by volume name) and reuses; an abandoned one is dropped by the
 //   group reconciler after its grace period. If creating the LocalVolume fails, the entry (or the group
 //   we just made) is removed again.
 
 import { randomUUID } from "node:crypto";
-import { HwError, hwError } from "../../../api/errors.ts";
+import { HwError, hwError, isHwError } from "../../../api/errors.ts";
 import { Annotations, DEFAULT_TOPOLOGY_VALUE, Finalizers, NodeStates } from "../../../api/names.ts";
 import { replicationRefusal } from "../../../api/replication.ts";
 import { nameOf, type Lv, type Lvg, type HwameistorClients } from "../../../kube/hwameistor.ts";
@@ -21,8 +24,10 @@ import { type Toleration } from "../../../api/core.ts";
 import { type Lsn } from "../../../kube/hwameistor.ts";
 import { parseSecretRef, passphraseFromSecret } from "../../../api/encryption.ts";
 import { thinRoomProblem } from "../../../api/thin-pool.ts";
-import { isNotFound } from "../../../kube/transport.ts";
-import { listAll, listOptional } from "../../../kube/hwameistor.ts";
+import { isConflict, isNotFound } from "../../../kube/transport.ts";
+import { listOptional } from "../../../kube/hwameistor.ts";
+import type { KeyedLock } from "../../../kube/keyed-lock.ts";
+import type { PlacementCache, PlacementSnapshot } from "./placement-cache.ts";
 import { chooseNodes, describeRejections, getNodeCandidates, storageNodeViews, type NodeTopology } from "../../../api/placement/placement.ts";
 import { findGroup, podsUsingPvc, pvcsOfPods, withVolume, withoutVolume } from "../../../api/placement/groups.ts";
 import type { Logger } from "../../../kube/types.ts";
@@ -37,7 +42,7 @@ import { csiNameAnnotation } from "../../../csi/volume-name.ts";
  * that does not report them (an agent older than this check) is refused for thin/LUKS: the replica would fail
  * late on that node otherwise.
  */
-export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionRequest, nodes: string[], lsns: Lsn[]): Promise<void> {
+export function checkNodeFeatures(r: ProvisionRequest, nodes: string[], lsns: Lsn[]): void {
   const { params } = r;
   if (!params.thin && !params.volumeEncrypt) return;
   for (const node of nodes) {
@@ -62,14 +67,17 @@ export async function checkNodeFeatures(c: HwameistorClients, r: ProvisionReques
     }
     if (params.volumeEncrypt) lack("encryption", "LUKS encryption (StorageClass parameters encryptType/encryptSecret)");
   }
-  if (params.volumeEncrypt) {
-    const ref = parseSecretRef(params.volumeEncrypt.secret, r.name);
-    const secret = await c.secret.get(ref.name, ref.namespace).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
-    passphraseFromSecret(secret, params.volumeEncrypt.secret, r.name);
-  }
+}
+
+/** LUKS: the Secret must exist and hold a non-empty key (checked before anything is written). */
+async function checkEncryptionSecret(c: HwameistorClients, r: ProvisionRequest): Promise<void> {
+  if (!r.params.volumeEncrypt) return;
+  const ref = parseSecretRef(r.params.volumeEncrypt.secret, r.name);
+  const secret = await c.secret.get(ref.name, ref.namespace).catch((e: unknown) => {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  });
+  passphraseFromSecret(secret, r.params.volumeEncrypt.secret, r.name);
 }
 
 /**
@@ -112,104 +120,174 @@ function tolerationsOf(annotations: Record<string, string> | undefined): Tolerat
   }
 }
 
+/** What provisionVolume works with: the clients, the placement view and the locks of one CSI controller service. */
+export interface Provisioner {
+  c: HwameistorClients;
+  cache: PlacementCache;
+  log: Logger;
+  /** One placement decision at a time in this process (key "placement"); a group's writes in decision order (key = group). */
+  locks: KeyedLock;
+}
+
 /**
- * Creates the LocalVolume (and its group entry); call under the lock, after finding no LocalVolume of this
+ * Places a new volume and creates its LocalVolume (and group entry); call after finding no LocalVolume of this
  * name. If one appears meanwhile (another process), ours is not created and that one is returned.
+ *
+ * Only the decision runs under the placement lock, over the cached view (PlacementCache): it chooses the nodes
+ * and the group and assumes them, so the next decision counts them at once. The writes run after the lock is
+ * released, queued per group so that two PVCs of one pod write their group in decision order.
  */
-export async function provisionVolume(c: HwameistorClients, r: ProvisionRequest, log: Logger): Promise<Lv> {
+export async function provisionVolume(p: Provisioner, r: ProvisionRequest): Promise<Lv> {
+  const { c, cache } = p;
   const { params } = r;
   const ha = params.replicaNumber > 1;
-  const [lsns, lvs, lvgs, allPods, coreNodes, pvc] = await Promise.all([
-    listAll(c.lsn),
-    listAll(c.lv),
-    listAll(c.lvg),
+  // Reads that no placement of this process changes: before the lock, so concurrent calls overlap them.
+  const [allPods, coreNodes, pvc] = await Promise.all([
     listOptional(c.pod, { namespace: params.pvcNamespace }),
     ha ? listOptional(c.node) : Promise.resolve([]),
     ha ? c.pvc.get(params.pvcName, params.pvcNamespace).catch(() => undefined) : Promise.resolve(undefined),
   ]);
-
-  if (ha) refuseWithoutReplication(r, lsns);
   const users = podsUsingPvc(allPods, params.pvcNamespace, params.pvcName);
-  const group = findGroup(lvgs, params.pvcNamespace, pvcsOfPods(users, params.pvcName), r.name);
-  const nodes = storageNodeViews(lsns, lvs, coreNodes);
-  const result = getNodeCandidates(nodes, {
-    name: r.name,
-    poolName: params.poolName,
-    requiredBytes: r.requiredBytes,
-    replicaNumber: params.replicaNumber,
-    groupNodes: group?.spec?.accessibility?.nodes,
-    tolerations: tolerationsOf(pvc?.metadata?.annotations),
-  });
-  const chosen = result.error ? undefined : chooseNodes(result, r.topology, params.replicaNumber);
-  if (!chosen) {
-    const where = r.topology.requisite ? ` on ${r.topology.requisite.join(" or ")}` : "";
-    const grp = group?.spec?.accessibility?.nodes?.length ? ` (its volume group ${nameOf(group)} is on ${group.spec.accessibility.nodes.join(", ")})` : "";
-    throw new HwError(
-      "RESOURCE_EXHAUSTED",
-      "NoNodeFits",
-      `no node${where} can hold volume ${r.name}: ${params.replicaNumber} replica(s) of ${formatBytes(r.requiredBytes)} in ${params.poolName}${grp}`,
-      { hint: result.error ?? describeRejections(result, nodes) },
-    );
-  }
-
-  // Thin / LUKS: refused here, before anything is written, when a chosen node cannot serve them.
-  await checkNodeFeatures(c, r, chosen, lsns);
-
-  // The group: append to the pod's group, or make one for this PVC.
-  let createdGroup: string | undefined;
-  let appended = false;
-  let groupName: string;
   const pods = users.map(nameOf).sort();
-  if (group) {
-    groupName = nameOf(group);
-    const spec = withVolume(group.spec ?? {}, params.pvcName, r.name, pods);
-    const needNodes = !group.spec?.accessibility?.nodes?.length;
-    appended = !(group.spec?.volumes ?? []).some((v) => v.localvolume === r.name);
-    if (spec || needNodes) {
-      const next = spec ?? { ...group.spec };
-      if (needNodes) next.accessibility = { ...next.accessibility, nodes: chosen };
-      await c.lvg.update({ ...group, spec: next });
+
+  /** Where the volume goes by this view of the cluster; throws the refusal (nothing written) when it cannot go. */
+  const decide = ({ lsns, lvs, lvgs }: PlacementSnapshot) => {
+    if (ha) refuseWithoutReplication(r, lsns);
+    const group = findGroup(lvgs, params.pvcNamespace, pvcsOfPods(users, params.pvcName), r.name);
+    const nodes = storageNodeViews(lsns, lvs, coreNodes);
+    const result = getNodeCandidates(nodes, {
+      name: r.name,
+      poolName: params.poolName,
+      requiredBytes: r.requiredBytes,
+      replicaNumber: params.replicaNumber,
+      groupNodes: group?.spec?.accessibility?.nodes,
+      tolerations: tolerationsOf(pvc?.metadata?.annotations),
+    });
+    const chosen = result.error ? undefined : chooseNodes(result, r.topology, params.replicaNumber);
+    if (!chosen) {
+      const where = r.topology.requisite ? ` on ${r.topology.requisite.join(" or ")}` : "";
+      const grp = group?.spec?.accessibility?.nodes?.length ? ` (its volume group ${nameOf(group)} is on ${group.spec.accessibility.nodes.join(", ")})` : "";
+      throw new HwError(
+        "RESOURCE_EXHAUSTED",
+        "NoNodeFits",
+        `no node${where} can hold volume ${r.name}: ${params.replicaNumber} replica(s) of ${formatBytes(r.requiredBytes)} in ${params.poolName}${grp}`,
+        { hint: result.error ?? describeRejections(result, nodes) },
+      );
     }
-  } else {
-    groupName = randomUUID();
-    await c.lvg.create({
-      metadata: { name: groupName, finalizers: [Finalizers.LocalVolumeGroupProtection] },
+    // Thin / LUKS: refused here, before anything is written, when a chosen node cannot serve them.
+    checkNodeFeatures(r, chosen, lsns);
+    return { group, chosen };
+  };
+
+  const plan = await p.locks.with("placement", async () => {
+    const snap = await cache.snapshot();
+    let decision: ReturnType<typeof decide>;
+    try {
+      decision = decide(snap);
+    } catch (e) {
+      // A refusal is never based on a cache that may lag (a node that just became Ready, space just freed):
+      // decided again on live lists (plus the assumptions).
+      if (snap.live || !isHwError(e)) throw e;
+      decision = decide(await cache.snapshot(true));
+    }
+    const { group, chosen } = decision;
+    const groupName = group ? nameOf(group) : randomUUID();
+    const lv = localVolumeOf(r, chosen, groupName);
+    cache.assumeVolume(lv);
+    cache.assumeGroup(intendedGroup(group, groupName, r, chosen, pods), r.name);
+    const written = p.locks.with(groupName, () => writeVolume(p, r, lv, chosen, pods));
+    written.catch(() => {}); // awaited below, once the lock is released
+    return { written, groupName };
+  });
+  try {
+    const lv = await plan.written;
+    cache.finish(r.name, plan.groupName);
+    return lv;
+  } catch (e) {
+    cache.forget(r.name, plan.groupName);
+    throw e;
+  }
+}
+
+function localVolumeOf(r: ProvisionRequest, nodes: string[], group: string): Lv {
+  const { params } = r;
+  return {
+    metadata: { name: r.name, annotations: csiNameAnnotation(r.csiName) },
+    spec: {
+      requiredCapacityBytes: r.requiredBytes,
+      volumeQoS: params.volumeQoS,
+      poolName: params.poolName,
+      replicaNumber: params.replicaNumber,
+      convertible: params.convertible,
+      accessibility: { nodes, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
+      pvcNamespace: params.pvcNamespace,
+      pvcName: params.pvcName,
+      volumegroup: group,
+      ...(params.thin ? { thin: true } : {}),
+      ...(params.volumeEncrypt ? { volumeEncrypt: params.volumeEncrypt } : {}),
+      delete: false,
+    },
+  } as Lv;
+}
+
+/** The group as it is about to be written: the pod's group with this volume appended, or a new one for this PVC. */
+function intendedGroup(group: Lvg | undefined, name: string, r: ProvisionRequest, nodes: string[], pods: string[]): Lvg {
+  const { params } = r;
+  if (!group) {
+    return {
+      metadata: { name, finalizers: [Finalizers.LocalVolumeGroupProtection] },
       spec: {
         namespace: params.pvcNamespace,
         volumes: [{ pvc: params.pvcName, localvolume: r.name }],
         pods,
-        accessibility: { nodes: chosen, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
+        accessibility: { nodes, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
       },
-    } as Lvg);
-    createdGroup = groupName;
+    } as Lvg;
+  }
+  const spec = withVolume(group.spec ?? {}, params.pvcName, r.name, pods) ?? { ...group.spec };
+  if (!group.spec?.accessibility?.nodes?.length) spec.accessibility = { ...spec.accessibility, nodes };
+  return { ...group, spec };
+}
+
+/**
+ * The writes of a placed volume: its group entry (read fresh: an earlier CreateVolume of the same pod may
+ * have just written it), then the LocalVolume. On failure, what this call changed in the group is undone.
+ */
+async function writeVolume(p: Provisioner, r: ProvisionRequest, lv: Lv, nodes: string[], pods: string[]): Promise<Lv> {
+  const { c, log } = p;
+  const groupName = lv.spec!.volumegroup!;
+  await checkEncryptionSecret(c, r);
+  let created = false;
+  let appended = false;
+  for (let attempt = 0; ; attempt++) {
+    const cur = await c.lvg.get(groupName);
+    try {
+      if (!cur) {
+        await c.lvg.create(intendedGroup(undefined, groupName, r, nodes, pods));
+        created = true;
+      } else {
+        const next = intendedGroup(cur, groupName, r, nodes, pods);
+        appended = !(cur.spec?.volumes ?? []).some((v) => v.localvolume === r.name);
+        if (JSON.stringify(next.spec) !== JSON.stringify(cur.spec)) await c.lvg.update(next);
+      }
+      break;
+    } catch (e) {
+      // Another writer of the group (its reconciler adding the finalizer, or another process): read it again.
+      if ((isConflict(e) || (e as HwError).code === "ALREADY_EXISTS") && attempt < 8) continue;
+      throw e;
+    }
   }
 
   try {
-    const lv = await c.lv.create({
-      metadata: { name: r.name, annotations: csiNameAnnotation(r.csiName) },
-      spec: {
-        requiredCapacityBytes: r.requiredBytes,
-        volumeQoS: params.volumeQoS,
-        poolName: params.poolName,
-        replicaNumber: params.replicaNumber,
-        convertible: params.convertible,
-        accessibility: { nodes: chosen, zones: [DEFAULT_TOPOLOGY_VALUE], regions: [DEFAULT_TOPOLOGY_VALUE] },
-        pvcNamespace: params.pvcNamespace,
-        pvcName: params.pvcName,
-        volumegroup: groupName,
-        ...(params.thin ? { thin: true } : {}),
-        ...(params.volumeEncrypt ? { volumeEncrypt: params.volumeEncrypt } : {}),
-        delete: false,
-      },
-    } as Lv);
-    log.info({ volume: r.name, nodes: chosen, pool: params.poolName, bytes: r.requiredBytes, group: groupName }, "LocalVolume created");
-    return lv;
+    const out = await c.lv.create(lv);
+    log.info({ volume: r.name, nodes, pool: r.params.poolName, bytes: r.requiredBytes, group: groupName }, "LocalVolume created");
+    return out;
   } catch (e) {
     // Leave nothing behind: undo what this call changed in the groups (an entry that was already there,
     // from an earlier attempt, stays for the next one).
-    if (createdGroup) {
-      await c.lvg.removeFinalizer(createdGroup, Finalizers.LocalVolumeGroupProtection).catch(() => {});
-      await c.lvg.delete(createdGroup).catch(() => {});
+    if (created) {
+      await c.lvg.removeFinalizer(groupName, Finalizers.LocalVolumeGroupProtection).catch(() => {});
+      await c.lvg.delete(groupName).catch(() => {});
     } else if (appended) {
       const g = await c.lvg.get(groupName).catch(() => undefined);
       const spec = g?.spec && withoutVolume(g.spec, r.name);
