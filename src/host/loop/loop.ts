@@ -34,6 +34,12 @@ export interface AttachOptions {
   directIo?: boolean;
   offset?: number;
   sizeLimit?: number;
+  /**
+   * The caller has just created the file and nothing can have attached it yet (a new replica image, made
+   * under its pool's lock): skip the look for a device already backed by it, a scan of every loop device in
+   * sysfs that grows with the machine's loop count (9 reads per device).
+   */
+  neverAttached?: boolean;
 }
 
 const LIST_COLUMNS = "NAME,BACK-FILE,BACK-INO,MAJ:MIN,OFFSET,SIZELIMIT,RO,DIO,AUTOCLEAR,PARTSCAN,LOG-SEC";
@@ -187,8 +193,10 @@ export async function attachLoop(file: string, o: AttachOptions = {}, opts: RunO
     throw e;
   }
   // Crash window covered: losetup succeeded but the caller died before recording the device.
-  const existing = (await findLoopsByBackingFile(file, opts)).find((l) => l.offset === offset && l.sizeLimit === sizeLimit && l.readOnly === readOnly);
-  if (existing) return existing;
+  if (!o.neverAttached) {
+    const existing = (await findLoopsByBackingFile(file, opts)).find((l) => l.offset === offset && l.sizeLimit === sizeLimit && l.readOnly === readOnly);
+    if (existing) return existing;
+  }
 
   const argv = ["losetup", "--find", "--show", `--direct-io=${o.directIo === false ? "off" : "on"}`];
   if (readOnly) argv.push("--read-only");

@@ -105,6 +105,21 @@ describe("file engine (btrfs) on real loop devices", () => {
     assert.equal(await sha(r.devPath, 96 * MiB, 4 * MiB), sumA2);
   });
 
+  test("concurrent creates that fill the pool exactly: each is promised once while its file is being written, the next is refused", async () => {
+    // The files are written outside the pool lock: only the in-memory promise keeps the next check honest.
+    const free = (await engine.poolStats(POOL)).freeCapacityBytes;
+    const size = Math.floor(free / 4 / (4 * MiB)) * 4 * MiB;
+    const names = Array.from({ length: 5 }, (_, i) => `pvc-fill-${i}`);
+    const res = await Promise.allSettled(names.map((n) => engine.createReplica(POOL, n, size)));
+    const refused = res.filter((r) => r.status === "rejected");
+    assert.equal(refused.length, 1, `4 of 5 fit: ${refused.map((r) => String((r as PromiseRejectedResult).reason)).join("; ")}`);
+    assert.match(String((refused[0] as PromiseRejectedResult).reason), /insufficient free space/);
+    const stats = await engine.poolStats(POOL);
+    assert.ok(stats.usedCapacityBytes <= stats.totalCapacityBytes, `used ${stats.usedCapacityBytes} > total ${stats.totalCapacityBytes}`);
+    for (const n of names) await engine.deleteReplica(POOL, n);
+    assert.equal((await engine.poolStats(POOL)).freeCapacityBytes, free);
+  });
+
   test("RESOURCE_EXHAUSTED 'insufficient free space' leaves nothing behind", async () => {
     const before = await engine.poolStats(POOL);
     const loopsBefore = (await listLoops()).length;

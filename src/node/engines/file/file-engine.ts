@@ -9,6 +9,10 @@
 //   always complete; a leftover partial is removed by the next create or by activateAll;
 // - attachLoop is idempotent per backing file (a crash after losetup but before the symlink re-uses it);
 // - the symlink is replaced atomically (temp link + rename).
+// Concurrency: a pool's lock covers the free-space check and the space it promises, not the slow part of a
+// create: the new image's bytes are promised in memory (`writing`) under the lock, and its file (two fsyncs)
+// and loop device are made after the lock is released, so the creates of one pool overlap. Operations on one
+// volume (create, expand, delete) are serialised by a per-volume lock, taken before the pool's.
 // Accounting: thin storage (sparse files; fstrim inside a volume returns space), thick accounting: a pool's
 // used capacity is the sum of its replicas' (and snapshots') sizes, so promised space can never be
 // oversubscribed — the same answer the original's thick LVs give.
@@ -90,6 +94,10 @@ export class FileEngine implements StorageEngine {
   private readonly tuning: StoreTuning;
   private readonly ro: RunOptions;
   private readonly lock = new KeyedLock();
+  /** Per `<pool>/<volume>`: a create, expand or delete of one volume at a time (taken before the pool lock). */
+  private readonly volumeLock = new KeyedLock();
+  /** Images being written outside the pool lock (`<pool>/<volume>` → store uuid and bytes): counted as used. */
+  private readonly writing = new Map<string, { pool: string; store: string; bytes: number }>();
   private readonly reflink: ReflinkOps;
   /**
    * Data capacity of each of a pool's stores as last computed (btrfs `filesystem usage` + `show`: two
@@ -211,8 +219,14 @@ export class FileEngine implements StorageEngine {
     const stores = poolStores(this.stateDir, (await readRecord(this.stateDir, poolName))!);
     const [files, snaps] = await Promise.all([imagesIn(stores, "volumesDir"), imagesIn(stores, "snapshotsDir")]);
     const promised = promisedPerStore(files, snaps);
+    let writing = 0;
+    for (const w of this.writing.values()) {
+      if (w.pool !== poolName) continue;
+      promised.set(w.store, (promised.get(w.store) ?? 0) + w.bytes);
+      writing++;
+    }
     const perStore = new Map(stores.map((st) => [st.uuid, Math.max(0, (caps.get(st.uuid) ?? 0) - (promised.get(st.uuid) ?? 0))]));
-    return { perStore, volumes: files.size };
+    return { perStore, volumes: files.size + writing };
   }
 
   /** The store a new volume goes to: the one with the most free capacity (btrfs: the only one). Inside the lock. */
@@ -238,31 +252,43 @@ export class FileEngine implements StorageEngine {
       await this.cloneReplica(poolName, opts.sourceVolume, volumeName);
       return this.expandReplica(poolName, volumeName, size);
     }
-    return this.lock.with(poolName, async () => {
-      const { stores } = await this.mountedPool(poolName);
-      const existing = await findImage(stores, "volumesDir", volumeName);
-      if (existing) {
-        if (existing.size < size) {
-          throw new HwError(
-            "ALREADY_EXISTS",
-            "VolumeExists",
-            `volume ${volumeName} exists in pool ${poolName} with ${existing.size} bytes, less than ${size}`,
-            {
-              hint: "expand it instead",
-            },
-          );
+    const key = `${poolName}/${volumeName}`;
+    return this.volumeLock.with(key, async () => {
+      const made = await this.lock.with(poolName, async () => {
+        const { stores } = await this.mountedPool(poolName);
+        const existing = await findImage(stores, "volumesDir", volumeName);
+        if (existing) {
+          if (existing.size < size) {
+            throw new HwError(
+              "ALREADY_EXISTS",
+              "VolumeExists",
+              `volume ${volumeName} exists in pool ${poolName} with ${existing.size} bytes, less than ${size}`,
+              {
+                hint: "expand it instead",
+              },
+            );
+          }
+          // Crash window covered: file complete but never attached, or attached but the link not written.
+          return { file: existing.file, fresh: false };
         }
-        // Crash window covered: file complete but never attached, or attached but the link not written.
-        return this.activateReplica(poolName, volumeName, existing.file);
+        const store = await this.placeLocked(poolName, stores, volumeName, size);
+        this.writing.set(key, { pool: poolName, store: store.uuid, bytes: size });
+        return { file: join(store.volumesDir, volumeName + IMG), dir: store.volumesDir, fresh: true };
+      });
+      if (made.dir) {
+        try {
+          await writeImage(made.dir, volumeName, (partial) => createSparseFile(partial, size));
+        } finally {
+          this.writing.delete(key); // the complete image now counts itself (or, on failure, nothing does)
+        }
       }
-      const store = await this.placeLocked(poolName, stores, volumeName, size);
-      await writeImage(store.volumesDir, volumeName, (partial) => createSparseFile(partial, size));
-      return this.activateReplica(poolName, volumeName, join(store.volumesDir, volumeName + IMG));
+      return this.activateReplica(poolName, volumeName, made.file, made.fresh);
     });
   }
 
-  private async activateReplica(poolName: string, volumeName: string, file: string): Promise<Replica> {
-    const loop = await attachLoop(file, { directIo: true }, this.ro);
+  /** `fresh`: the image was just made under the pool lock, so no loop device can be backed by it yet. */
+  private async activateReplica(poolName: string, volumeName: string, file: string, fresh = false): Promise<Replica> {
+    const loop = await attachLoop(file, { directIo: true, neverAttached: fresh }, this.ro);
     await ensureDevLink(this.devPathOf(poolName, volumeName), loop.name);
     const size = (await stat(file)).size;
     return this.replicaOf(poolName, volumeName, size, [loop]);
@@ -288,49 +314,53 @@ export class FileEngine implements StorageEngine {
     assertPoolName(poolName);
     assertVolumeName(volumeName);
     const size = requestedSize(sizeBytes, `volume ${volumeName}`);
-    return this.lock.with(poolName, async () => {
-      const { stores } = await this.mountedPool(poolName);
-      const img = await findImage(stores, "volumesDir", volumeName);
-      if (!img) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
-      if (size > img.size) {
-        // The volume grows on its own filesystem (one disk of an XFS pool).
-        const free = (await this.freeLocked(poolName)).perStore.get(img.store.uuid) ?? 0;
-        if (free < size - img.size) throw insufficientSpace(poolName, volumeName, size - img.size, free, stores.length > 1);
-        await growSparseFile(img.file, size);
-      }
-      // Re-read capacity also when the file was grown by an earlier, interrupted call.
-      const rep = await this.activateReplica(poolName, volumeName, img.file);
-      await setLoopCapacity(rep.kernelDevice, this.ro);
-      return rep;
-    });
+    return this.volumeLock.with(`${poolName}/${volumeName}`, () =>
+      this.lock.with(poolName, async () => {
+        const { stores } = await this.mountedPool(poolName);
+        const img = await findImage(stores, "volumesDir", volumeName);
+        if (!img) throw new HwError("NOT_FOUND", "VolumeNotFound", `volume ${volumeName} not found in pool ${poolName}`);
+        if (size > img.size) {
+          // The volume grows on its own filesystem (one disk of an XFS pool).
+          const free = (await this.freeLocked(poolName)).perStore.get(img.store.uuid) ?? 0;
+          if (free < size - img.size) throw insufficientSpace(poolName, volumeName, size - img.size, free, stores.length > 1);
+          await growSparseFile(img.file, size);
+        }
+        // Re-read capacity also when the file was grown by an earlier, interrupted call.
+        const rep = await this.activateReplica(poolName, volumeName, img.file);
+        await setLoopCapacity(rep.kernelDevice, this.ro);
+        return rep;
+      }),
+    );
   }
 
   async deleteReplica(poolName: string, volumeName: string): Promise<void> {
     assertPoolName(poolName);
     assertVolumeName(volumeName);
-    await this.lock.with(poolName, async () => {
-      const rec = await readRecord(this.stateDir, poolName);
-      if (!rec) return; // no pool, no replica
-      const { stores } = await this.mountedPool(poolName);
-      const img = await findImage(stores, "volumesDir", volumeName);
-      // A failing losetup is an error, not "no loop device": removing the file under an attached loop device
-      // would leave a device whose data is gone (the caller retries).
-      const loops = img ? await findLoopsByBackingFile(img.file, this.ro) : [];
-      for (const lo of loops) {
-        if (await isDeviceInUse(lo.name)) {
-          throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${lo.name}) is in use (mounted or open)`, {
-            hint: "unpublish it first",
-          });
+    await this.volumeLock.with(`${poolName}/${volumeName}`, () =>
+      this.lock.with(poolName, async () => {
+        const rec = await readRecord(this.stateDir, poolName);
+        if (!rec) return; // no pool, no replica
+        const { stores } = await this.mountedPool(poolName);
+        const img = await findImage(stores, "volumesDir", volumeName);
+        // A failing losetup is an error, not "no loop device": removing the file under an attached loop device
+        // would leave a device whose data is gone (the caller retries).
+        const loops = img ? await findLoopsByBackingFile(img.file, this.ro) : [];
+        for (const lo of loops) {
+          if (await isDeviceInUse(lo.name)) {
+            throw new HwError("FAILED_PRECONDITION", "VolumeInUse", `volume ${volumeName} (${lo.name}) is in use (mounted or open)`, {
+              hint: "unpublish it first",
+            });
+          }
         }
-      }
-      await removeDevLink(this.devPathOf(poolName, volumeName));
-      for (const lo of loops) await detachLoop(lo.name, this.ro);
-      for (const st of stores) {
-        await rm(join(st.volumesDir, volumeName + IMG), { force: true });
-        await rm(partialPath(st.volumesDir, volumeName), { force: true });
-        await syncDir(st.volumesDir);
-      }
-    });
+        await removeDevLink(this.devPathOf(poolName, volumeName));
+        for (const lo of loops) await detachLoop(lo.name, this.ro);
+        for (const st of stores) {
+          await rm(join(st.volumesDir, volumeName + IMG), { force: true });
+          await rm(partialPath(st.volumesDir, volumeName), { force: true });
+          await syncDir(st.volumesDir);
+        }
+      }),
+    );
   }
 
   async getReplica(poolName: string, volumeName: string): Promise<Replica | undefined> {
