@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,26 +32,94 @@ void cp_fail(const char *code, const char *reason, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* Whichever thread fails first prints its line and ends the process; the stdout lock, never released, holds
+   * back any other thread's failure (two threads in exit() at once is undefined behaviour). */
+  flockfile(stdout);
   fprintf(stdout, "{\"event\":\"error\",\"code\":\"%s\",\"reason\":\"%s\",\"message\":\"", code, reason);
   json_escape(stdout, msg);
   fputs("\"}\n", stdout);
   fflush(stdout);
   fprintf(stderr, "hwameistor-copy: %s\n", msg);
-  exit(1);
+  _exit(1);
 }
 
 void cp_event(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  flockfile(stdout); /* two threads print events: each line whole */
   fputc('{', stdout);
   vfprintf(stdout, fmt, ap);
   fputs("}\n", stdout);
   va_end(ap);
+  int e = fflush(stdout);
+  funlockfile(stdout);
   /* The caller gone (stdout closed): nobody wants the copy any more. */
-  if (fflush(stdout) != 0) exit(1);
+  if (e != 0) _exit(1);
 }
 
-uint64_t cp_net_us, cp_io_us, cp_submit_us;
+_Atomic uint64_t cp_net_us, cp_io_us, cp_submit_us;
+
+void cp_thread_times(pid_t tid, uint64_t *cpu_us, uint64_t *runq_us) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+  unsigned long long run = 0, wait = 0;
+  FILE *f = fopen(path, "re");
+  if (f) {
+    if (fscanf(f, "%llu %llu", &run, &wait) != 2) run = wait = 0;
+    fclose(f);
+  }
+  *cpu_us = run / 1000u;
+  *runq_us = wait / 1000u;
+}
+
+void cp_fifo_init(struct cp_fifo *f, unsigned cap) {
+  memset(f, 0, sizeof *f);
+  pthread_mutex_init(&f->mu, NULL);
+  pthread_cond_init(&f->cv, NULL);
+  f->cap = cap;
+  f->q = calloc(cap, sizeof *f->q);
+  if (!f->q) cp_fail("INTERNAL", "CopierFailed", "cannot allocate a queue of %u", cap);
+}
+
+void cp_fifo_push(struct cp_fifo *f, struct cp_item it) {
+  pthread_mutex_lock(&f->mu);
+  if (f->n == f->cap) cp_fail("INTERNAL", "CopierFailed", "queue of %u overflowed", f->cap);
+  f->q[(f->head + f->n++) % f->cap] = it;
+  pthread_cond_signal(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
+static struct cp_item take(struct cp_fifo *f) {
+  struct cp_item it = f->q[f->head];
+  f->head = (f->head + 1) % f->cap;
+  f->n--;
+  return it;
+}
+
+struct cp_item cp_fifo_pop(struct cp_fifo *f) {
+  pthread_mutex_lock(&f->mu);
+  if (!f->n) {
+    uint64_t t0 = cp_now_us();
+    while (!f->n) pthread_cond_wait(&f->cv, &f->mu);
+    f->wait_us += cp_now_us() - t0;
+  }
+  struct cp_item it = take(f);
+  pthread_mutex_unlock(&f->mu);
+  return it;
+}
+
+bool cp_fifo_trypop(struct cp_fifo *f, struct cp_item *it) {
+  pthread_mutex_lock(&f->mu);
+  bool got = f->n > 0;
+  if (got) *it = take(f);
+  pthread_mutex_unlock(&f->mu);
+  return got;
+}
+
+void cp_start_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
+  int e = pthread_create(t, NULL, fn, arg);
+  if (e) cp_fail("INTERNAL", "CopierFailed", "cannot start a thread: %s", strerror(e));
+}
 
 uint64_t cp_cpu_ms(void) {
   struct rusage u;
@@ -150,6 +220,26 @@ void cp_send_all(int fd, const void *buf, size_t len, const char *what) {
   cp_net_us += cp_now_us() - t0;
 }
 
+void cp_sendv_all(int fd, struct iovec *iov, int n, int flags, const char *what) {
+  uint64_t t0 = cp_now_us();
+  while (n > 0) {
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t k = sendmsg(fd, &m, flags | MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) cp_fail("UNAVAILABLE", "SyncStreamBroken", "the block stream was closed by the other side while sending %s: %s", what, strerror(errno));
+    while (n > 0 && (size_t)k >= iov->iov_len) {
+      k -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + k;
+      iov->iov_len -= (size_t)k;
+    }
+  }
+  cp_net_us += cp_now_us() - t0;
+}
+
 void cp_recv_line(int fd, char *buf, size_t max, const char *what) {
   size_t n = 0;
   for (;;) {
@@ -195,7 +285,11 @@ void cp_parse_flags(int argc, char **argv, struct cp_flags *f, bool need_fd, boo
     else if (!strcmp(argv[i], "--fd")) f->fd = (int)parse_u64("--fd", v);
     else if (!strcmp(argv[i], "--path") && v) f->path = v;
     else if (!strcmp(argv[i], "--header") && v) f->header = v;
-    else cp_fail("INVALID_ARGUMENT", "Invalid", "unknown flag %s (usage: hwameistor-copy send|recv|checksum --size N --chunk N [--fd N] [--path P])", argv[i]);
+    else if (!strcmp(argv[i], "--read-back")) {
+      f->read_back = true;
+      continue; /* a switch: no value to skip */
+    }
+    else cp_fail("INVALID_ARGUMENT", "Invalid", "unknown flag %s (usage: hwameistor-copy send|recv|checksum --size N --chunk N [--fd N] [--path P] [--read-back])", argv[i]);
     i++;
   }
   if (!f->g.chunk || f->g.chunk % CP_ALIGN || f->g.chunk > CP_MAX_CHUNK)
@@ -229,7 +323,7 @@ int cp_checksum_main(int argc, char **argv) {
   if (!table || !idx) cp_fail("INTERNAL", "CopierFailed", "cannot allocate the chunk table");
   for (uint64_t i = 0; i < f.g.nchunks; i++) idx[i] = i;
   struct cp_ring r;
-  cp_ring_init(&r, f.g.chunk);
+  cp_ring_init(&r, CP_READ_QD, f.g.chunk);
   uint64_t t0 = cp_now_ms();
   struct sum_ctx c = {table};
   cp_read_chunks(&r, fd, direct, &f.g, idx, f.g.nchunks, f.path, sum_one, &c);
@@ -247,7 +341,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "recv")) return cp_recv_main(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "checksum")) return cp_checksum_main(argc - 2, argv + 2);
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    puts("usage: hwameistor-copy send|recv|checksum --size N --chunk N [--fd N] [--path P]\n"
+    puts("usage: hwameistor-copy send|recv|checksum --size N --chunk N [--fd N] [--path P] [--read-back]\n"
          "  the native per-byte path of a migration copy, driven by the node agent (docs/migration.md)");
     return 0;
   }

@@ -1,12 +1,12 @@
 // The native migration copier (hwameistor-copy, dataplane/src/copier*.c) between two real loop devices over a real
 // TCP socket: only the chunks the ranges touch are copied, an all-zero chunk travels as a record (and zeroes a
-// target chunk that held data), both sides' chunk-CRC tables agree and equal a whole O_DIRECT re-read; a byte
+// target chunk that held data), both sides' chunk-CRC tables agree and equal a whole O_DIRECT re-read (with and without --read-back); a byte
 // flipped in transit (a TCP relay in the middle) fails the copy on both sides; a missing binary names the fix.
 // What this cannot inject: a write that the target's disk stores wrongly (the per-chunk read-back's case) — that
 // needs a faulty device (dm-flakey; no device-mapper here). Needs root (loop devices). Cleans up in `after`.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,17 +60,16 @@ describe("hwameistor-copy on loop devices", { skip }, () => {
   let dir = "";
   const loops: string[] = [];
   let src = "";
-  let dst = "";
   const data = { c0: randomBytes(MiB), c2: randomBytes(MiB), c5: randomBytes(4096), c8: randomBytes(MiB) };
 
   before(async () => {
     copierBinary(); // a clear error if the data plane was not built
     dir = await mkdtemp(join(tmpdir(), "hw-copier-"));
-    for (const n of ["src", "dst", "dst2"]) {
+    for (const n of ["src", "dst", "dst2", "dst3"]) {
       await createSparseFile(join(dir, n), SIZE);
       loops.push((await attachLoop(join(dir, n))).name);
     }
-    [src, dst] = loops as [string, string];
+    src = loops[0]!;
     await writeAt(src, 0, data.c0);
     await writeAt(src, MiB, Buffer.alloc(MiB)); // written, but zeros
     await writeAt(src, 2 * MiB, data.c2);
@@ -82,43 +81,54 @@ describe("hwameistor-copy on loop devices", { skip }, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test("ranges pick the chunks; zero chunks are records; tables agree with a whole re-read", async () => {
-    const p = await pair();
-    try {
-      const rounds: number[] = [];
-      const recv = receiveWithCopier(p.client, { size: SIZE, chunkBytes: MiB, path: dst, what: "test target", onRound: (r) => rounds.push(r.bytes) });
-      const sender = await p.sender;
-      const r0 = await sender.round(0, false, src, [
-        { offset: 0, length: 3 * MiB },
-        { offset: 5 * MiB + 100, length: 10 },
-      ]);
-      assert.deepEqual([r0.chunks, r0.zeroChunks, r0.bytes], [3, 1, 3 * MiB], "chunks 0, 2, 5 with data, chunk 1 a zero record");
-      assert.equal(r0.direct, true, "O_DIRECT reads of a loop device");
-      // Round 1: chunk 2 became zeros on the source: its zero record must zero the target's copy too.
-      await writeAt(src, 2 * MiB, Buffer.alloc(MiB));
-      const r1 = await sender.round(1, true, src, [{ offset: 2 * MiB + 4096, length: 1 }]);
-      assert.deepEqual([r1.chunks, r1.zeroChunks], [0, 1]);
-      const sums = await sender.finish();
-      const got = await recv;
-      assert.equal(got.direct, true, "O_DIRECT writes to a loop device");
-      assert.equal(got.bytes, 3 * MiB);
-      assert.deepEqual(rounds, [3 * MiB, 0]);
-      assert.equal(sums.checksum, sums.targetChecksum);
-      assert.equal(got.checksum, sums.checksum);
-      assert.match(got.checksum, /^crc32c:12:[0-9a-f]{8}$/);
-      assert.equal(await chunkTableChecksum(dst, SIZE, MiB), got.checksum, "the target re-read whole");
-      assert.notEqual(await chunkTableChecksum(src, SIZE, MiB), got.checksum, "the source's chunk 8 was in no range");
-      assert.ok((await readAt(dst, 0, MiB)).equals(data.c0));
-      assert.ok((await readAt(dst, 2 * MiB, MiB)).equals(Buffer.alloc(MiB)), "chunk 2 zeroed by its zero record");
-      assert.ok((await readAt(dst, 5 * MiB + 8192, 4096)).equals(data.c5));
-      assert.ok((await readAt(dst, 8 * MiB, MiB)).equals(Buffer.alloc(MiB)), "chunk 8 not copied");
-      // One byte changed on the target: a whole re-read sees it (O_DIRECT: the device, not a cache).
-      await writeAt(dst, 5 * MiB + 9000, Buffer.from([data.c5[9000 - 8192]! ^ 1]));
-      assert.notEqual(await chunkTableChecksum(dst, SIZE, MiB), got.checksum);
-    } finally {
-      p.close();
-    }
-  });
+  for (const readBack of [false, true])
+    test(`ranges pick the chunks; zero chunks are records; tables agree with a whole re-read (read-back ${readBack ? "on" : "off"})`, async () => {
+      const dst = readBack ? loops[3]! : loops[1]!; // each run its own zeroed target
+      await writeAt(src, 2 * MiB, data.c2); // an earlier run zeroed it on the source
+      const p = await pair();
+      try {
+        const rounds: number[] = [];
+        const recv = receiveWithCopier(p.client, {
+          size: SIZE,
+          chunkBytes: MiB,
+          path: dst,
+          what: "test target",
+          readBack,
+          onRound: (r) => rounds.push(r.bytes),
+        });
+        const sender = await p.sender;
+        const r0 = await sender.round(0, false, src, [
+          { offset: 0, length: 3 * MiB },
+          { offset: 5 * MiB + 100, length: 10 },
+        ]);
+        assert.deepEqual([r0.chunks, r0.zeroChunks, r0.bytes], [3, 1, 3 * MiB], "chunks 0, 2, 5 with data, chunk 1 a zero record");
+        assert.equal(r0.direct, true, "O_DIRECT reads of a loop device");
+        // Round 1: chunk 2 became zeros on the source: its zero record must zero the target's copy too.
+        await writeAt(src, 2 * MiB, Buffer.alloc(MiB));
+        const r1 = await sender.round(1, true, src, [{ offset: 2 * MiB + 4096, length: 1 }]);
+        assert.deepEqual([r1.chunks, r1.zeroChunks], [0, 1]);
+        const sums = await sender.finish();
+        const got = await recv;
+        assert.equal(got.direct, true, "O_DIRECT writes to a loop device");
+        assert.equal(got.readBack, readBack);
+        assert.equal(got.bytes, 3 * MiB);
+        assert.deepEqual(rounds, [3 * MiB, 0]);
+        assert.equal(sums.checksum, sums.targetChecksum);
+        assert.equal(got.checksum, sums.checksum);
+        assert.match(got.checksum, /^crc32c:12:[0-9a-f]{8}$/);
+        assert.equal(await chunkTableChecksum(dst, SIZE, MiB), got.checksum, "the target re-read whole");
+        assert.notEqual(await chunkTableChecksum(src, SIZE, MiB), got.checksum, "the source's chunk 8 was in no range");
+        assert.ok((await readAt(dst, 0, MiB)).equals(data.c0));
+        assert.ok((await readAt(dst, 2 * MiB, MiB)).equals(Buffer.alloc(MiB)), "chunk 2 zeroed by its zero record");
+        assert.ok((await readAt(dst, 5 * MiB + 8192, 4096)).equals(data.c5));
+        assert.ok((await readAt(dst, 8 * MiB, MiB)).equals(Buffer.alloc(MiB)), "chunk 8 not copied");
+        // One byte changed on the target: a whole re-read sees it (O_DIRECT: the device, not a cache).
+        await writeAt(dst, 5 * MiB + 9000, Buffer.from([data.c5[9000 - 8192]! ^ 1]));
+        assert.notEqual(await chunkTableChecksum(dst, SIZE, MiB), got.checksum);
+      } finally {
+        p.close();
+      }
+    });
 
   test("a byte flipped in transit fails both sides; the target is never confirmed", async () => {
     let seen = 0;
@@ -141,6 +151,32 @@ describe("hwameistor-copy on loop devices", { skip }, () => {
       p.close();
     }
   });
+});
+
+/** CRC32C bit by bit (Castagnoli, reflected 0x82F63B78): an independent reference for the copier's SSE4.2 lanes. */
+function crc32c(buf: Buffer, crc = 0): number {
+  crc = ~crc >>> 0;
+  for (const b of buf) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return ~crc >>> 0;
+}
+
+test("the copier's CRC32C (three interleaved lanes, joined) equals a bit-by-bit reference, whole and partial chunks", async () => {
+  assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283, "the reference: CRC32C's check value");
+  const dir = await mkdtemp(join(tmpdir(), "hw-copier-crc-"));
+  try {
+    // 1 MiB chunks (85 joined triples of 4 KiB lanes + a rest), then a short last chunk that is not 4 KiB-aligned.
+    const data = randomBytes(2 * MiB + 12345);
+    await writeFile(join(dir, "f"), data);
+    const table = Buffer.alloc(12);
+    for (let i = 0; i < 3; i++) table.writeUInt32BE(crc32c(data.subarray(i * MiB, (i + 1) * MiB)), i * 4);
+    const want = `crc32c:3:${crc32c(table).toString(16).padStart(8, "0")}`;
+    assert.equal(await chunkTableChecksum(join(dir, "f"), data.length, MiB), want);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("a missing copier binary names the fix", () => {

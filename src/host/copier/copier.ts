@@ -1,6 +1,7 @@
 // The native migration copier `hwameistor-copy` (dataplane/src/copier*.c, docs/migration.md "The copy"): the
-// per-byte path of a migration — aligned O_DIRECT reads and writes through io_uring, CRC32C per chunk, zero chunks
-// skipped, every written chunk read back and checked. The node agent keeps every decision (src/node/migrate/):
+// per-byte path of a migration — aligned O_DIRECT reads and writes through io_uring, CRC32C per chunk (over the
+// very buffer the target writes), zero chunks skipped; with HWAMEISTOR_COPY_READ_BACK=1 every written chunk is
+// also read back and checked. The node agent keeps every decision (src/node/migrate/):
 // it authenticates the TCP connection, takes the reflink clones, computes the ranges and hands the connected
 // socket to the copier, which owns its bytes from then on. This file only starts it and reads its events (one JSON
 // object per stdout line: progress, round, done, error).
@@ -24,6 +25,12 @@ export function copierBinary(): string {
   return bin;
 }
 
+/**
+ * Read every written chunk back from the target and check it again ($HWAMEISTOR_COPY_READ_BACK=1 on the target's
+ * node agent). Off by default: it costs a third pass over the target disk; what it adds is in docs/migration.md.
+ */
+export const readBackWanted = (): boolean => process.env.HWAMEISTOR_COPY_READ_BACK === "1";
+
 export interface CopierRound {
   round: number;
   final: boolean;
@@ -39,6 +46,10 @@ export interface CopierRound {
   ioWaitMs?: number;
   submitMs?: number;
   cpuMs?: number;
+  /** Time one of the copier's two threads waited on the other (e.g. source noFreeBuffer: the socket is slower). */
+  queueWaitMs?: Record<string, number>;
+  /** Per thread of the copier: [CPU ms, ms runnable but waiting for a CPU] in this round (schedstat). */
+  threads?: Record<string, [number, number]>;
 }
 
 interface Event {
@@ -119,6 +130,15 @@ class Copier {
 }
 
 const num = (v: unknown): number => (typeof v === "number" ? v : 0);
+/** An object of numbers (or of number pairs) from an event, else undefined. */
+function numbers<T extends number | [number, number]>(v: unknown, pair: boolean): Record<string, T> | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const out: Record<string, T> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (pair ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === "number") : typeof x === "number") out[k] = x as T;
+  }
+  return out;
+}
 const roundOf = (e: Event): CopierRound => ({
   round: num(e.round),
   final: e.final === true,
@@ -131,6 +151,8 @@ const roundOf = (e: Event): CopierRound => ({
   ioWaitMs: num(e.ioWaitMs),
   submitMs: num(e.submitMs),
   cpuMs: num(e.cpuMs),
+  queueWaitMs: numbers<number>(e.queueWaitMs, false),
+  threads: numbers<[number, number]>(e.threads, true),
 });
 
 /**
@@ -172,10 +194,12 @@ export class CopySender {
 export interface ReceiveOutcome {
   bytes: number;
   checksum: string;
-  /** Time spent at round ends waiting for the last re-reads and the flush (the rest overlaps the copy). */
+  /** Time spent at round ends waiting for the last writes (re-reads) and the flush (the rest overlaps the copy). */
   verifyMs: number;
   /** Written with O_DIRECT (false: the filesystem refused it; buffered and flushed). */
   direct: boolean;
+  /** Every chunk was also read back and checked (its table entry is the re-read's CRC). */
+  readBack: boolean;
 }
 
 /**
@@ -192,9 +216,12 @@ export async function receiveWithCopier(
     onProgress?(bytes: number): void;
     onRound?(r: CopierRound): void;
     signal?: AbortSignal;
+    /** Default: readBackWanted(). */
+    readBack?: boolean;
   },
 ): Promise<ReceiveOutcome> {
-  const c = new Copier(["recv", "--size", String(o.size), "--chunk", String(o.chunkBytes), "--path", o.path], sock, o.what, false, (e) =>
+  const readBack = (o.readBack ?? readBackWanted()) ? ["--read-back"] : [];
+  const c = new Copier(["recv", "--size", String(o.size), "--chunk", String(o.chunkBytes), "--path", o.path, ...readBack], sock, o.what, false, (e) =>
     o.onProgress?.(num(e.bytes)),
   );
   const abort = () => void c.handle.stop();
@@ -209,7 +236,7 @@ export async function receiveWithCopier(
     rounds.catch(() => undefined);
     const e = await c.next("done");
     await c.handle.done;
-    return { bytes: num(e.bytes), checksum: String(e.checksum), verifyMs: num(e.verifyMs), direct: e.direct === true };
+    return { bytes: num(e.bytes), checksum: String(e.checksum), verifyMs: num(e.verifyMs), direct: e.direct === true, readBack: e.readBack === true };
   } catch (e) {
     if (o.signal?.aborted) throw new HwError("CANCELLED", "SyncCancelled", `${o.what}: the copy was cancelled`);
     throw e;

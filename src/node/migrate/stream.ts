@@ -19,14 +19,15 @@
 //   target → source  "ACK <round>\n" after each round, "OK <checksum>\n" after 'E' (or "MISMATCH …\n")
 // The target first zeroes its whole device (it is new and unused), so chunks that are holes need no bytes.
 // Checksums: both sides keep a table of one CRC32C per 1 MiB chunk of the volume (a chunk never sent is zeros,
-// whose CRC is known). The source computes it over what it read from its clone (O_DIRECT); the target checks each
-// chunk on arrival, writes it with O_DIRECT, reads it back with O_DIRECT (the device's bytes, no cache between) and
-// records the re-read CRC; at the end of a round everything is flushed before "ACK". After the final round the
-// source sends its whole table and the target compares it entry by entry; the volume checksum both report is
-// "crc32c:<chunks>:<CRC32C over the table>". What makes the final comparison cover the whole volume without
-// re-reading it in the pause: a chunk not re-sent in a later round did not change on the source (no extent of it
-// moved, fiemap.ts) and cannot change on the target (only this stream writes the unpublished target replica), so
-// its entry, verified when it was last sent, still holds on both sides.
+// whose CRC is known). The source computes it over what it read from its clone (O_DIRECT); the target computes it
+// over the buffer it received, checks it against the source's, and writes that same buffer with O_DIRECT, so its
+// entry is the CRC of the bytes its disk took (with HWAMEISTOR_COPY_READ_BACK=1 it also reads each chunk back with
+// O_DIRECT and records the re-read's CRC); at the end of a round everything is flushed before "ACK". After the
+// final round the source sends its whole table and the target compares it entry by entry; the volume checksum both
+// report is "crc32c:<chunks>:<CRC32C over the table>". What makes the final comparison cover the whole volume
+// without re-reading it in the pause: a chunk not re-sent in a later round did not change on the source (no extent
+// of it moved, fiemap.ts) and cannot change on the target (only this stream writes the unpublished target
+// replica), so its entry, verified when it was last sent, still holds on both sides.
 // Nothing here decides anything: the node agent's sync reconciler (sync.ts) runs these, the controller compares.
 
 import { randomBytes, timingSafeEqual } from "node:crypto";
@@ -126,6 +127,8 @@ export interface RoundReport {
   ioWaitMs?: number;
   submitMs?: number;
   cpuMs?: number;
+  queueWaitMs?: Record<string, number>;
+  threads?: Record<string, [number, number]>;
 }
 
 export interface ServeResult {
@@ -240,6 +243,8 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
           ioWaitMs: sent.ioWaitMs,
           submitMs: sent.submitMs,
           cpuMs: sent.cpuMs,
+          queueWaitMs: sent.queueWaitMs,
+          threads: sent.threads,
         });
         if (final) {
           finalMs = ms;
@@ -280,14 +285,16 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
 export interface ReceiveResult {
   /** Bytes received with data (zero chunks and holes are not sent). */
   bytes: number;
-  /** The chunk-CRC table's digest of what was re-read from the target. */
+  /** The chunk-CRC table's digest of what the target wrote (re-read, with read-back). */
   checksum: string;
   rounds: RoundReport[];
-  /** Connect to the final confirmation; of it, waiting at round ends for the last re-reads and the flush. */
+  /** Connect to the final confirmation; of it, waiting at round ends for the last writes (re-reads) and the flush. */
   copyMs: number;
   verifyMs: number;
   /** The target was written with O_DIRECT. */
   direct: boolean;
+  /** Every chunk was also read back and checked. */
+  readBack: boolean;
 }
 
 /** Zero a new target: BLKZEROOUT for a device, truncation for a file (tests). */
@@ -353,13 +360,23 @@ export async function receiveDevice(o: {
           ioWaitMs: x.ioWaitMs,
           submitMs: x.submitMs,
           cpuMs: x.cpuMs,
+          queueWaitMs: x.queueWaitMs,
+          threads: x.threads,
         };
         rounds.push(rep);
         o.onRound?.(rep);
       },
     });
     o.onProgress?.(r.bytes, size);
-    return { bytes: r.bytes, checksum: r.checksum, rounds, copyMs: performance.now() - started, verifyMs: r.verifyMs, direct: r.direct };
+    return {
+      bytes: r.bytes,
+      checksum: r.checksum,
+      rounds,
+      copyMs: performance.now() - started,
+      verifyMs: r.verifyMs,
+      direct: r.direct,
+      readBack: r.readBack,
+    };
   } finally {
     o.signal?.removeEventListener("abort", abort);
     sock.destroy();

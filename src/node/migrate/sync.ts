@@ -8,7 +8,7 @@
 //           (+ sourceReady=yes); when the target confirms, writes sourceChecksum/sourceAttempt/sourceCompleted.
 //           Pre-copy clones are removed when a stream ends, before a new server starts (an earlier incarnation's)
 //           and, at start-up, for every volume with no sync ConfigMap naming this node (the agent was killed).
-//   target: once an endpoint is there, copies into its own replica, re-reads it, writes progress while copying,
+//   target: once an endpoint is there, copies into its own replica (CRC-checked chunks), writes progress while copying,
 //           then targetChecksum/targetAttempt/targetCompleted and bytesPerSecond; a failure is written to `error`
 //           and retried after 3 s. Nothing here decides: the controller compares the checksums.
 // Level-triggered and restart-safe: servers and copies live in memory keyed by (volume, attempt, endpoint); an
