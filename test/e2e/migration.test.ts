@@ -5,7 +5,8 @@
 //       is pruned, the pod runs on B and sees the same sha256 of its data; the cut-over pause is printed; kill -9
 //       of the source's agent at each of its phases;
 //   (a2) the same volume B → C with kill -9 of the controller in AddReplica, SyncReplica, the final round and
-//       PruneReplica, and of the target's agent in the final round and PruneReplica, each fired from a watch
+//       PruneReplica, and of the target's agent while it makes the new replica, in the final round and in
+//       PruneReplica, each fired from a watch
 //       event; every write to the volume, the migration and the sync ConfigMap is checked in the API server's
 //       order (one primary, the target primary only after equal checksums, published there only after
 //       migrateCompleted); no file, loop, mount, clone or native process left behind on any node;
@@ -20,7 +21,16 @@ import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { armKill, startTestCluster, strayNativeProcesses, waitFor, watchFields, type ArmedKill, type TestCluster } from "../helpers/test-cluster.ts";
+import {
+  armFileKill,
+  armKill,
+  startTestCluster,
+  strayNativeProcesses,
+  waitFor,
+  watchFields,
+  type ArmedKill,
+  type TestCluster,
+} from "../helpers/test-cluster.ts";
 import { localVolumeMigrateYaml, migrationViolations, type Seen } from "../helpers/migrate.ts";
 import { devClusterCli } from "../helpers/devcluster.ts";
 import { listLoops } from "../../src/host/loop/loop.ts";
@@ -256,7 +266,8 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
 /**
  * The kill points of (a2), each on the first watch line that shows its phase: the controller in AddReplica, in
  * SyncReplica, in the final round (the controller wrote `final=yes`, no target checksum yet) and in PruneReplica;
- * the TARGET's node agent in the final round and in PruneReplica (together with the controller's there). Only the
+ * the TARGET's node agent while it makes the new replica (its LocalVolumeReplica Creating), in the final round and
+ * in PruneReplica (together with the controller's there). Only the
  * controller writes the migration's state and `final`, so a line showing one was written by the controller's
  * current incarnation: it runs, and each kill waits for the previous restart by construction. The controller's
  * kills check that the state had not moved on (it cannot move while the controller is dead).
@@ -295,8 +306,36 @@ function armControllerAndTargetKills(vol: string, target: string): ArmedKill[] {
   const targetSum = async () =>
     `the target's checksum ${(await jp(["cm", "-n", "hwameistor", `sync-config-${vol}`], "{.data.targetChecksum}")) || "not yet written"} at the kill`;
   const migrateState = async () => `the migration ${(await jp(["lvmigrate", migrate], "{.status.state}")) || "gone"} at the kill`;
+  // The target's agent while it makes the new replica: the moment its file appears, still `.<vol>.img.partial`
+  // (images.ts: sized, fsync'd, renamed into place, then attached to a loop device) — a crash there must leave no
+  // second file or loop device behind.
+  const volumeDirs: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    for (const e of readdirSync(d, { withFileTypes: true }).filter((x) => x.isDirectory())) {
+      if (e.name === "volumes") volumeDirs.push(join(d, e.name));
+      else if (depth < 3) walk(join(d, e.name), depth + 1);
+    }
+  };
+  walk(join(c.state, "nodes", target, "state", "pools"), 0);
+  const makingReplica = armFileKill(
+    c,
+    {
+      label: `${target} while it makes the new replica`,
+      dirs: volumeDirs,
+      match: (f) => f === `.${vol}.img.partial`,
+      victim: target,
+      check: async () => {
+        const rows = await jp(["lvr"], '{range .items[*]}{.spec.volumeName} {.spec.nodeName} {.status.state}{"\\n"}{end}');
+        const row = rows.split("\n").find((l) => l.startsWith(`${vol} ${target} `));
+        const files = volumeDirs.flatMap((d) => readdirSync(d).filter((f) => f.includes(vol)));
+        return `its replica ${row?.split(" ")[2] || "not Ready"}, files ${files.join(", ") || "none"} at the kill`;
+      },
+    },
+    300_000,
+  );
   return [
     at("controller", "AddReplica"),
+    makingReplica,
     at("controller", "SyncReplica"),
     finalRound("controller", stateAfterKill("SyncReplica")),
     finalRound(target, targetSum),
@@ -344,7 +383,7 @@ function observe(vol: string): { ready: Promise<unknown>; stop(): Seen[]; cancel
 }
 
 test(
-  "(a2) kill -9 of the controller at every phase and of the target's agent in the final round and at prune: the migration resumes, safely",
+  "(a2) kill -9 of the controller at every phase and of the target's agent at its three: the migration resumes, safely",
   { skip, timeout: 420_000 },
   async (t) => {
     assert.ok(volume && sum, "needs (a)");

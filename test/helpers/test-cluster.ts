@@ -5,7 +5,7 @@
 // left; call it from `after` so a failing test cleans up too.
 // eslint-disable-next-line no-restricted-imports -- tests run the real binaries
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, watch } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -286,37 +286,81 @@ export interface ArmedKill {
   stop(): void;
 }
 
-/** Starts watching for `kp` (call before the action that reaches it). */
-export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
+/** What fires a kill: calls `fire(process, what happened)` on the event that should kill it. */
+interface Trigger {
+  ready: Promise<void>;
+  stop(): void;
+  output(): string;
+}
+
+/** The first `fire` kills its process -9, runs `check`, then waits for the supervisor's restart. */
+function armTrigger(
+  c: TestCluster,
+  label: string,
+  start: (fire: (name: string, what: string) => void) => Trigger,
+  check: (() => Promise<string>) | undefined,
+  timeoutMs: number,
+): ArmedKill {
   let fired = false;
   let resolve!: (m: string) => void;
   let reject!: (e: Error) => void;
   const done = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
-  const w = watchFields(c, kp.label, kp.resource, kp.fields, (f, line) => {
-    const name = fired ? undefined : kp.victim(f);
-    if (!name) return;
+  const t = start((name, what) => {
+    if (fired) return;
     fired = true;
-    w.stop();
+    t.stop();
     clearTimeout(timer);
     const before = c.kill(name);
-    if (!before.killed) return reject(new Error(`${kp.label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
-    (kp.check?.() ?? Promise.resolve(""))
+    if (!before.killed) return reject(new Error(`${label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
+    (check?.() ?? Promise.resolve(""))
       .then(async (found) => {
         await c.restarted(name, before);
-        resolve(`${kp.label}: killed ${name} (pid ${before.pid}) on "${line}"${found ? `; ${found}` : ""}`);
+        resolve(`${label}: killed ${name} (pid ${before.pid}) ${what}${found ? `; ${found}` : ""}`);
       })
       .catch(reject);
   });
   const timer = setTimeout(() => {
-    w.stop();
-    reject(new Error(`kill point never reached: ${kp.label} (watch output: ${w.output().slice(-800)})`));
+    t.stop();
+    reject(new Error(`kill point never reached: ${label} (${t.output().slice(-800)})`));
   }, timeoutMs);
-  let status = `pending: ${kp.label}`;
+  let status = `pending: ${label}`;
   done.then(
     (m) => (status = `done: ${m}`),
     (e: Error) => (status = `failed: ${e.message}`),
   );
-  return { label: kp.label, ready: w.ready, done, stop: w.stop, status: () => status };
+  return { label, ready: t.ready, done, stop: t.stop, status: () => status };
+}
+
+/** Starts watching for `kp` (call before the action that reaches it). */
+export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
+  const start = (fire: (name: string, what: string) => void): Trigger => {
+    const w = watchFields(c, kp.label, kp.resource, kp.fields, (f, line) => {
+      const name = kp.victim(f);
+      if (name) fire(name, `on "${line}"`);
+    });
+    return { ready: w.ready, stop: w.stop, output: () => `watch output: ${w.output()}` };
+  };
+  return armTrigger(c, kp.label, start, kp.check, timeoutMs);
+}
+
+/**
+ * A kill point on the filesystem: `victim` is killed -9 the moment a file whose name `match`es appears in one of
+ * `dirs` (inotify) — e.g. a node agent half-way through making a replica's file.
+ */
+export function armFileKill(
+  c: TestCluster,
+  o: { label: string; dirs: string[]; match: (file: string) => boolean; victim: string; check?: () => Promise<string> },
+  timeoutMs = 120_000,
+): ArmedKill {
+  const start = (fire: (name: string, what: string) => void): Trigger => {
+    const ws = o.dirs.map((d) =>
+      watch(d, (_event, f) => {
+        if (f && o.match(f.toString())) fire(o.victim, `when ${join(d, f.toString())} appeared`);
+      }),
+    );
+    return { ready: Promise.resolve(), stop: () => ws.forEach((w) => w.close()), output: () => `watching ${o.dirs.join(", ") || "no directory"}` };
+  };
+  return armTrigger(c, o.label, start, o.check, timeoutMs);
 }
 
 /** The warnings and errors of the cluster's process logs (pino JSON lines, level ≥ 40), last `n` per process. */
