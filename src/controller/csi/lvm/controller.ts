@@ -152,7 +152,9 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
       inFlight.add(name);
       try {
         if (req.volume_content_source) return await snaps.createVolumeFromSource(req, { name, csiName, params, requiredBytes, limitBytes, topology }, ctx);
-        let lv = await c.lv.get(name);
+        // A name the synced cache does not know is a new volume (no GET on the way): should it exist after all
+        // (the cache lags), its create answers ALREADY_EXISTS and provisionVolume returns the existing one.
+        let lv = o.cache.synced() ? o.cache.cachedVolume(name) : await c.lv.get(name);
         if (!lv) lv = await provisionVolume(provisioner, { name, csiName, params, requiredBytes, topology });
         assertSameCsiName(lv, csiName, "volume");
         const have = lv.spec?.requiredCapacityBytes ?? 0;

@@ -195,7 +195,7 @@ export async function provisionVolume(p: Provisioner, r: ProvisionRequest): Prom
     const lv = localVolumeOf(r, chosen, groupName);
     cache.assumeVolume(lv);
     cache.assumeGroup(intendedGroup(group, groupName, r, chosen, pods), r.name);
-    const written = p.locks.with(groupName, () => writeVolume(p, r, lv, chosen, pods));
+    const written = p.locks.with(groupName, () => writeVolume(p, r, lv, chosen, pods, !group));
     written.catch(() => {}); // awaited below, once the lock is released
     return { written, groupName };
   });
@@ -253,14 +253,15 @@ function intendedGroup(group: Lvg | undefined, name: string, r: ProvisionRequest
  * The writes of a placed volume: its group entry (read fresh: an earlier CreateVolume of the same pod may
  * have just written it), then the LocalVolume. On failure, what this call changed in the group is undone.
  */
-async function writeVolume(p: Provisioner, r: ProvisionRequest, lv: Lv, nodes: string[], pods: string[]): Promise<Lv> {
+async function writeVolume(p: Provisioner, r: ProvisionRequest, lv: Lv, nodes: string[], pods: string[], newGroup: boolean): Promise<Lv> {
   const { c, log } = p;
   const groupName = lv.spec!.volumegroup!;
   await checkEncryptionSecret(c, r);
   let created = false;
   let appended = false;
   for (let attempt = 0; ; attempt++) {
-    const cur = await c.lvg.get(groupName);
+    // A group this call named (a fresh UUID) is created without reading it first.
+    const cur = newGroup && attempt === 0 ? undefined : await c.lvg.get(groupName);
     try {
       if (!cur) {
         await c.lvg.create(intendedGroup(undefined, groupName, r, nodes, pods));
