@@ -9,7 +9,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { describeMemory, memoryBreakdown, reportEnv, type MemoryBreakdown } from "./lib/proc.ts";
+import { DAEMON_ENV } from "../src/devcluster/processes.ts";
+import { describeMemory, memoryBreakdown, reportEnv, rssOf, type MemoryBreakdown, type Rss } from "./lib/proc.ts";
 import { machineFacts, metric, percentile, writeCase, type CaseResult } from "./lib/report.ts";
 
 const repo = resolve(import.meta.dirname, "..");
@@ -25,10 +26,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-function rssBytes(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+/** VmRSS/VmHWM of the server (it must be alive). */
+function rssBytes(pid: number): Rss {
+  const r = rssOf(pid);
+  if (!r) throw new Error(`apiserver (pid ${pid}) is gone`);
+  return r;
 }
 
 export async function benchApiServer(opts: { quick: boolean }): Promise<CaseResult> {
@@ -42,7 +44,8 @@ export async function benchApiServer(opts: { quick: boolean }): Promise<CaseResu
   mkdirSync(reportDir);
   const proc = spawn(join(repo, "bin/hwameistor"), ["apiserver", "--data-dir", join(dir, "data"), "--port", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, ...reportEnv(reportDir) },
+    // The daemons' environment as the dev cluster and the chart set it (MALLOC_ARENA_MAX).
+    env: { ...process.env, ...DAEMON_ENV, ...reportEnv(reportDir) },
   });
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));

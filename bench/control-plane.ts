@@ -36,7 +36,20 @@ import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeConfig } from "../src/kube/config.ts";
 import { attachLoop, createSparseFile, detachLoop } from "../src/host/loop/loop.ts";
 import { mkfs } from "../src/host/fs/fs.ts";
-import { REPO, describeMemory, hwameistor, importMemory, load1, memoryBreakdown, reportEnv, rssOf, sampleRss, type MemoryBreakdown } from "./lib/proc.ts";
+import {
+  LAUNCHER_NODE_FLAGS,
+  REPO,
+  describeMemory,
+  describePeak,
+  hwameistor,
+  importMemory,
+  load1,
+  memoryBreakdown,
+  reportEnv,
+  rssOf,
+  sampleRss,
+  type MemoryBreakdown,
+} from "./lib/proc.ts";
 import { fmt, machineFacts, metric, percentile, type CaseResult, type Metric } from "./lib/report.ts";
 import { mapLimit, median, round, sleep, timed } from "./lib/stats.ts";
 import { VolumeTrace } from "./lib/volume-trace.ts";
@@ -202,7 +215,13 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     // ---- the two phases, with memory sampled and the steps of every CreateVolume traced throughout
     const trace = new VolumeTrace(kc);
     await trace.start();
-    const sampler = sampleRss(pids);
+    // V8's heap from the /metrics of the processes that serve one (controller, node agents), to split the peaks.
+    const metricsUrls = Object.fromEntries(
+      Object.entries(state.api.metricsPorts ?? {})
+        .filter(([name]) => name in pids)
+        .map(([name, port]) => [name, `http://${state.api.host}:${port}/metrics`]),
+    );
+    const sampler = sampleRss(pids, { metrics: metricsUrls });
     // Issue 16's targets: p50 < 300 ms one at a time, < 1 s with 10 at a time.
     const phases: Array<{ key: string; label: string; limit: number; targetMs: number }> = [
       { key: "seq", label: "sequential", limit: 1, targetMs: 300 },
@@ -273,7 +292,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     // than it holds (sum of the replicas' allocated capacity per node ≤ the pool's total, and the node's own
     // used ≤ total). Small raw block volumes (never published: a filesystem volume is at least its
     // filesystem's minimum, 300 MiB for xfs, which the pools left by quick mode cannot hold 100 times).
-    const churnSampler = sampleRss(pids);
+    const churnSampler = sampleRss(pids, { metrics: metricsUrls });
     {
       const n = 100;
       // Quick mode keeps the 60 volumes of 320 MiB of the phases above (18.75 GiB of the ~22 GiB the 3 pools
@@ -381,13 +400,19 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
             ? `${split(partsAtRest[name])}; for comparison a fresh node process is ${fmt(mib(base))} MiB, with the agent's compiled modules ${fmt(mib(agentMods))} MiB`
             : split(partsAtRest[name]),
         ),
-        metric(`${name} RSS under load (max)`, mib(underLoad[name] ?? NaN), "MiB", name === "controller" ? "< 120" : undefined, "the two phases and the burst"),
+        metric(
+          `${name} RSS under load (max)`,
+          mib(underLoad[name]?.rss ?? NaN),
+          "MiB",
+          name === "controller" ? "< 120" : undefined,
+          `the two phases and the burst; ${describePeak(underLoad[name])}`,
+        ),
         metric(
           `${name} RSS during the 100-volume churn (max)`,
-          mib(duringChurn[name] ?? NaN),
+          mib(duringChurn[name]?.rss ?? NaN),
           "MiB",
           isNode ? "< 150" : undefined,
-          "100 CreateVolume at once, then 100 DeleteVolume",
+          `100 CreateVolume at once, then 100 DeleteVolume; ${describePeak(duringChurn[name])}`,
         ),
         metric(`${name} RSS after the load`, mib(after[name]!), "MiB", undefined, split(partsAfter[name])),
       );
@@ -398,7 +423,7 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
         mib(base),
         "MiB",
         undefined,
-        `a fresh \`node\` process with the launcher's 1 MiB semi-space (native: the binary, V8, ICU; live heap ${fmt(mib(baseMem.heapUsedBytes))} MiB)`,
+        `a fresh \`node\` process with the launcher's flags (${LAUNCHER_NODE_FLAGS.join(" ")}; native: the binary, V8, ICU; live heap ${fmt(mib(baseMem.heapUsedBytes))} MiB)`,
       ),
       metric(
         "reference: + the node agent's modules",

@@ -10,6 +10,11 @@ import { sleep } from "./stats.ts";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const HWAMEISTOR = resolve(REPO, "bin/hwameistor");
 export const HWAMEICTL = resolve(REPO, "bin/hwameictl");
+/** The node flags on the launcher's interpreter line (`#!/usr/bin/env -S node FLAGS`): what every daemon runs with. */
+export const LAUNCHER_NODE_FLAGS: string[] = readFileSync(HWAMEISTOR, "utf8")
+  .split("\n", 1)[0]!
+  .split(/\s+/)
+  .filter((w) => w.startsWith("--"));
 
 export interface Rss {
   /** VmRSS, bytes. */
@@ -20,6 +25,12 @@ export interface Rss {
 
 /** VmRSS and VmHWM of a live process, or undefined when it is gone. */
 export function rssOf(pid: number): Rss | undefined {
+  const s = statusOf(pid);
+  return s && { rss: s.rss, hwm: s.hwm };
+}
+
+/** Memory lines of /proc/<pid>/status, bytes: VmRSS, VmHWM, RssAnon, RssFile. */
+function statusOf(pid: number): { rss: number; hwm: number; anon: number; file: number } | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -27,30 +38,97 @@ export function rssOf(pid: number): Rss | undefined {
     return undefined;
   }
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
 }
 
 /** 1-minute load average (what readers need to judge the noise of a run), two decimals. */
 export const load1 = (): number => Number(loadavg()[0]!.toFixed(2));
 
-/** Samples VmRSS of the given pids every `everyMs` until stopped; returns the maximum seen per pid. */
-export function sampleRss(pids: Record<string, number>, everyMs = 200): { stop(): Record<string, number> } {
-  const max: Record<string, number> = {};
+/** A process at its highest sampled VmRSS: what of it was anonymous memory and V8 heap then. */
+export interface RssPeak {
+  /** VmRSS, bytes. */
+  rss: number;
+  /** RssAnon: the V8 heap plus native memory (malloc, thread stacks). */
+  anon: number;
+  /** RssFile: the node binary's and the libraries' pages. */
+  file: number;
+  /** V8's heap (nodejs_heap_size_total_bytes / _used_bytes of the process's /metrics) at most one poll before. */
+  heapTotal?: number;
+  heapUsed?: number;
+  /** Open sockets (fds) at that moment. */
+  sockets: number;
+}
+
+function socketsOf(pid: number): number {
+  let n = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) n++;
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    /* gone */
+  }
+  return n;
+}
+
+/**
+ * Samples VmRSS of the given pids every `everyMs` until stopped; returns each pid's highest sample, with its
+ * anonymous and file-backed parts and its open sockets. For the pids with a /metrics URL (`metrics`, e.g.
+ * the dev cluster's controller and node agents) V8's heap is polled every 500 ms as well, so the peak can be
+ * split into heap and native (anonymous − heap) without stopping the process.
+ */
+export function sampleRss(pids: Record<string, number>, o: { everyMs?: number; metrics?: Record<string, string> } = {}): { stop(): Record<string, RssPeak> } {
+  const peak: Record<string, RssPeak> = {};
+  const heap: Record<string, { total: number; used: number }> = {};
   const tick = () => {
     for (const [name, pid] of Object.entries(pids)) {
-      const r = rssOf(pid);
-      if (r && !(r.rss <= (max[name] ?? 0))) max[name] = r.rss;
+      const r = statusOf(pid);
+      if (!r || r.rss <= (peak[name]?.rss ?? 0)) continue;
+      peak[name] = { rss: r.rss, anon: r.anon, file: r.file, heapTotal: heap[name]?.total, heapUsed: heap[name]?.used, sockets: socketsOf(pid) };
     }
   };
+  let stopped = false;
+  const pollHeap = async () => {
+    while (!stopped) {
+      await Promise.all(
+        Object.entries(o.metrics ?? {}).map(async ([name, url]) => {
+          const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
+            .then((r) => r.text())
+            .catch(() => "");
+          const v = (m: string) => Number(new RegExp(`^${m} (\\S+)`, "m").exec(text)?.[1] ?? NaN);
+          if (text) heap[name] = { total: v("nodejs_heap_size_total_bytes"), used: v("nodejs_heap_size_used_bytes") };
+        }),
+      );
+      await sleep(500);
+    }
+  };
+  const polling = pollHeap();
   tick();
-  const t = setInterval(tick, everyMs);
+  const t = setInterval(tick, o.everyMs ?? 200);
   return {
     stop() {
+      stopped = true;
+      void polling;
       clearInterval(t);
       tick();
-      return max;
+      return peak;
     },
   };
+}
+
+/** "anon 140 (V8 heap 95 committed, 80 in use; native ≈ 45) + files 44 MiB, 37 sockets": a peak, for a note. */
+export function describePeak(p: RssPeak | undefined): string {
+  if (!p) return "not sampled";
+  const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+  const heap =
+    p.heapTotal !== undefined && Number.isFinite(p.heapTotal)
+      ? ` (V8 heap ${mb(p.heapTotal)} committed, ${mb(p.heapUsed ?? NaN)} in use; native ≈ ${mb(Math.max(0, p.anon - p.heapTotal))})`
+      : "";
+  return `at the peak: anonymous ${mb(p.anon)}${heap} + file pages ${mb(p.file)} MiB, ${p.sockets} sockets open`;
 }
 
 /** Runs `bin/hwameistor ARGS` to completion and returns stdout (throws CommandError on failure). */
@@ -184,7 +262,7 @@ export interface ImportMemory {
 
 /**
  * What a process costs after importing `module` (a built file under dist/, run by plain node as the launcher
- * runs daemons: 1 MiB semi-space), or nothing: RSS and the V8 heap (used, committed) after a GC, so a
+ * runs daemons: LAUNCHER_NODE_FLAGS), or nothing: RSS and the V8 heap (used, committed) after a GC, so a
  * report can split resident memory into live heap, committed heap and native.
  */
 export async function importMemory(module?: string): Promise<ImportMemory> {
@@ -196,7 +274,7 @@ export async function importMemory(module?: string): Promise<ImportMemory> {
     "const u = process.memoryUsage();",
     "process.stdout.write(JSON.stringify({ rssBytes: u.rss, heapUsedBytes: u.heapUsed, heapTotalBytes: u.heapTotal, externalBytes: u.external }) + '\\n');",
   ].join("\n");
-  const argv = [process.execPath, "--expose-gc", "--max-semi-space-size=1", "--input-type=module", "-e", code, ...(module ? [module] : [])];
+  const argv = [process.execPath, "--expose-gc", ...LAUNCHER_NODE_FLAGS, "--input-type=module", "-e", code, ...(module ? [module] : [])];
   const { stdout } = await run(argv, { timeoutMs: 60_000, cwd: REPO });
   return JSON.parse(stdout.trim().split("\n").pop()!) as ImportMemory;
 }

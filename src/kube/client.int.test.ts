@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 import { HwError } from "../api/errors.ts";
 import { KubeClient } from "./client.ts";
 import { loadKubeConfig } from "./config.ts";
@@ -138,5 +139,20 @@ test("the client keeps its TLS connections: 40 requests over https open one conn
   } finally {
     for (const s of sockets) s.destroy();
     await new Promise((r) => relay.close(r));
+  }
+});
+
+test("the client's TLS connections share one OpenSSL context: 8 requests at once create it once, not once per connection", { skip }, async () => {
+  // tls.connect builds a context from the CA and certificates for every connection unless it is given one.
+  const create = tls.createSecureContext;
+  let made = 0;
+  tls.createSecureContext = (o) => (made++, create(o));
+  try {
+    const cms = new KubeClient(loadKubeConfig({ kubeconfigPath: srv.kubeconfigPath }).kubeConfig).forKind(CONFIG_MAP);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => cms.get(`absent-ctx-${i}`, "default")));
+    assert.deepEqual(answers, Array(8).fill(undefined));
+    assert.equal(made, 1, "one context for the client's connections");
+  } finally {
+    tls.createSecureContext = create;
   }
 });

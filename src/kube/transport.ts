@@ -13,6 +13,7 @@
 
 import http from "node:http";
 import https from "node:https";
+import tls from "node:tls";
 import { HwError, type ErrorCode, type FieldCause } from "../api/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 
@@ -93,11 +94,19 @@ export class Transport {
     // context with the CA parsed again each time — measured 50 GETs in flight at ~55/s, and 25 MiB of malloc
     // heap left behind per 4,000 requests (docs/benchmarks.md "Memory"). A replaced agent is not destroyed:
     // long-running watches may still use it; its idle connections close after IDLE_SOCKET_MS.
+    // The agent's connections share one OpenSSL context (CA, client certificate): without `secureContext`
+    // tls.connect builds a new one per connection, parsing the PEMs again — 100 CreateVolume waits, each
+    // watching its volume, were 100 contexts (docs/benchmarks.md "Memory").
     const agent = !this.server.startsWith("https:")
       ? http.globalAgent
       : this.prepared?.tlsKey === tlsKey
         ? this.prepared.agent
-        : new https.Agent({ ...c.tls, keepAlive: true, timeout: IDLE_SOCKET_MS });
+        : new https.Agent({
+            ...c.tls,
+            secureContext: tls.createSecureContext({ ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key }),
+            keepAlive: true,
+            timeout: IDLE_SOCKET_MS,
+          });
     this.prepared = { base: new URL(this.server), agent, tlsKey, headers: c.headers, at: now };
     return this.prepared;
   }

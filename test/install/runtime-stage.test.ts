@@ -139,11 +139,14 @@ const httpsGet = (port: number, path: string) =>
 test("the API server, the webhook and the scheduler extender serve from the runtime layout", { timeout: 120_000 }, async () => {
   const api = await start(["apiserver", "--data-dir", join(dir, "api"), "--port", "0", "--log-level", "warn"]);
   const port = Number(new URL(api.url).port);
-  // bin/hwameistor's interpreter line gives node the 1 MiB semi-space: V8 sizes its heap when it starts, so the
-  // flag must be on node's command line (set from JavaScript, as the launcher once did, it changed nothing)
+  // bin/hwameistor's interpreter line gives node the 1 MiB semi-space and the 25 % old-generation growth: V8
+  // sizes its heap when it starts, so the flags must be on node's command line (set from JavaScript, as the
+  // launcher once did, they changed nothing)
   const argv = readFileSync(`/proc/${procs.at(-1)!.pid}/cmdline`, "utf8").split("\0");
-  const flagAt = argv.indexOf("--max-semi-space-size=1");
-  assert.ok(flagAt > 0 && flagAt < argv.indexOf(join(dir, "bin/hwameistor")), `node's flags come before the launcher: ${argv.join(" ")}`);
+  for (const flag of ["--max-semi-space-size=1", "--heap-growing-percent=25"]) {
+    const flagAt = argv.indexOf(flag);
+    assert.ok(flagAt > 0 && flagAt < argv.indexOf(join(dir, "bin/hwameistor")), `node's flag ${flag} comes before the launcher: ${argv.join(" ")}`);
+  }
   assert.equal((await httpsGet(port, "/healthz")).body, "ok");
   const kc = ["--kubeconfig", api.kubeconfig];
   const wh = await start(["webhook", ...kc, "--namespace", "default", "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"]);
