@@ -45,6 +45,7 @@ static void root_attr(struct stat *st) {
   st->st_nlink = 2;
 }
 
+#define FUSE_MAX_WRITE (512u << 10)
 /* Bytes of each worker's pipes when WRITE data can be spliced from /dev/fuse (0: always read into memory); set
  * before the workers start (fuse_frontend_start). */
 static size_t pipe_bytes;
@@ -55,12 +56,13 @@ static atomic_bool splice_now;
 
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
-  /* Large requests (libfuse derives max_pages from max_write), many in flight: async direct I/O and a
-   * background limit well above a queue depth of 32 (the kernel's default of 12 would cap it). Splicing, a
-   * request must fit the pipe in one piece (the kernel fails it otherwise): a header page plus max_pages data
-   * pages, so max_write is half the pipe (512 KiB in the 1 MiB pipe an unprivileged size allows; a loop device
-   * sends at most 512 KiB per request anyway: 128 segments of a page). */
-  conn->max_write = pipe_bytes ? (unsigned)(pipe_bytes / 2 < DP_MAX_IO ? pipe_bytes / 2 : DP_MAX_IO) : DP_MAX_IO;
+  /* Requests of up to 512 KiB (libfuse derives max_pages 128 from max_write), many in flight: async direct I/O
+   * and a background limit well above a queue depth of 32 (the kernel's default of 12 would cap it). Why not
+   * 1 MiB: with 2 replicas a 1 MiB request is sent whole before the replica starts writing it; 512 KiB ones
+   * overlap the transfer and both writes more (measured: 1.2-1.4x the sequential throughput; 256 KiB no better;
+   * a single replica the same; docs/dataplane.md "Performance"). Spliced, a request must also fit the pipe in
+   * one piece (the kernel fails it otherwise): a header page plus 128 data pages fit the 1 MiB pipe. */
+  conn->max_write = FUSE_MAX_WRITE;
   conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ; /* libfuse's own splice needs a pipe larger than 1 MiB; worker_thread splices */
   conn->max_background = 128;
   conn->congestion_threshold = 96;
@@ -399,16 +401,14 @@ struct fuse_frontend *fuse_frontend_start(struct dataplane *dp, struct hw_err *e
   if (!f) abort();
   f->dp = dp;
   pipe_bytes = 0;
-  if (dp->fuse_splice) { /* the size a pipe gets here: 1 MiB unprivileged (fs.pipe-max-size), more with CAP_SYS_RESOURCE */
+  if (dp->fuse_splice) { /* a request needs a header page + 128 data pages: 1 MiB, fs.pipe-max-size's default */
     int p[2];
     if (pipe2(p, O_CLOEXEC) == 0) {
-      int n = fcntl(p[0], F_SETPIPE_SZ, 2 * DP_MAX_IO);
-      if (n < 0) n = fcntl(p[0], F_SETPIPE_SZ, DP_MAX_IO);
-      if (n >= (int)(256u << 10)) pipe_bytes = (size_t)n;
+      if (fcntl(p[0], F_SETPIPE_SZ, (int)(2 * FUSE_MAX_WRITE)) >= (int)(2 * FUSE_MAX_WRITE)) pipe_bytes = 2 * FUSE_MAX_WRITE;
       close(p[0]);
       close(p[1]);
     }
-    if (!pipe_bytes) LOGW("fuse dir %s: no pipe of 256 KiB or more; WRITE data is read into memory (no splice)", dp->fuse_dir);
+    if (!pipe_bytes) LOGW("fuse dir %s: no pipe of 1 MiB (fs.pipe-max-size); WRITE data is read into memory (no splice)", dp->fuse_dir);
   }
   char *argv[] = {"hwameistor-dataplane", "-o", "allow_other,fsname=hwameistor-dataplane,subtype=hwameistor", NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, argv);
