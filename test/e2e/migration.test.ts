@@ -266,9 +266,9 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
 /**
  * The kill points of (a2), each on the first watch line that shows its phase: the controller in AddReplica, in
  * SyncReplica, in the final round (the controller wrote `final=yes`, no target checksum yet) and in PruneReplica;
- * the TARGET's node agent while it makes the new replica (its LocalVolumeReplica Creating), in the final round and
- * in PruneReplica (together with the controller's there). Only the
- * controller writes the migration's state and `final`, so a line showing one was written by the controller's
+ * the TARGET's node agent while it makes the new replica (fired by inotify: its replica goes from "" to Ready in
+ * one status write, no line to watch), in the final round and in PruneReplica (with the controller's there). Only
+ * the controller writes the migration's state and `final`, so a line showing one was written by the controller's
  * current incarnation: it runs, and each kill waits for the previous restart by construction. The controller's
  * kills check that the state had not moved on (it cannot move while the controller is dead).
  */
