@@ -29,8 +29,8 @@ test("writes through the node are reported once, after the writer was quiet; rea
   const seen: { path: string; at: number }[] = [];
   const w = new DeviceWriteWatch((path) => seen.push({ path, at: Date.now() }), 300);
   try {
-    w.set([lo.name]);
-    assert.deepEqual(w.paths(), [lo.name]);
+    w.set([lo.name, "/dev/hw-write-watch-no-such-device", "/dev/../etc/hostname"]);
+    assert.deepEqual(w.paths(), [lo.name], "a missing node and a path outside /dev are not watched (and do not throw)");
     await probeFilesystem(lo.name); // blkid reads the device
     await sleep(600);
     assert.equal(seen.length, 0, "a read is not a write");

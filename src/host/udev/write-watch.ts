@@ -25,12 +25,12 @@ export class DeviceWriteWatch {
     for (const [p, w] of this.watchers) if (!want.has(p)) this.drop(p, w);
     for (const p of want) {
       if (this.watchers.has(p)) continue;
-      assertDevicePath(p);
       let w: FSWatcher;
       try {
+        assertDevicePath(p);
         w = watch(p, { persistent: false }, (kind) => (kind === "change" ? this.written(p) : this.gone(p)));
       } catch {
-        continue; // the node is already gone: its removal event or the next scan tells
+        continue; // not a device path, or the node is already gone: the device's events and the full scans still look at it
       }
       w.on("error", () => this.gone(p));
       this.watchers.set(p, w);
