@@ -184,6 +184,7 @@ void peer_sleep(struct peer *p, unsigned ms) {
 
 static void peer_free(struct peer *p) {
   bitmap_close(p->dirty);
+  free(p->ahead);
   pthread_mutex_destroy(&p->send_lock);
   for (int i = 0; i < DP_LANES - 1; i++) pthread_mutex_destroy(&p->lanes[i].send_lock);
   free(p);
@@ -195,6 +196,8 @@ static struct peer *peer_new(struct volume *v, const char *node, const char *add
   p->v = v;
   p->fd = -1;
   p->state = PS_CONNECTING;
+  p->ahead = calloc(v->nregions / 64 + 1, 8);
+  if (!p->ahead) abort();
   snprintf(p->node, sizeof p->node, "%s", node);
   snprintf(p->address, sizeof p->address, "%s", address);
   pthread_mutex_init(&p->send_lock, NULL);
@@ -329,8 +332,15 @@ void peer_stop_all(struct volume *v) {
 }
 
 int peer_grow_bitmaps(struct volume *v, uint64_t nregions, struct hw_err *err) {
-  for (int i = 0; i < v->npeers; i++)
-    if (bitmap_grow(v->peers[i]->dirty, nregions, err)) return -1;
+  for (int i = 0; i < v->npeers; i++) {
+    struct peer *p = v->peers[i];
+    if (bitmap_grow(p->dirty, nregions, err)) return -1;
+    uint64_t *ahead = calloc(nregions / 64 + 1, 8);
+    if (!ahead) abort();
+    memcpy(ahead, p->ahead, (v->nregions / 64 + 1) * 8);
+    free(p->ahead);
+    p->ahead = ahead;
+  }
   return 0;
 }
 
@@ -393,6 +403,35 @@ static uint64_t al_ahead(struct volume *v, uint64_t r0, uint32_t now) {
   return run / 2;
 }
 
+/* Sets p's dirty bits of regions first..last ahead of a write, remembering (in memory) which of them only this
+ * look-ahead set: nothing was written there since, so they are in sync with the peer and a resync skips them
+ * (peer_skip_unwritten_ahead). A region already dirty keeps what it was. v->lock held; true if a bit changed. */
+static bool mark_ahead(struct peer *p, uint64_t first, uint64_t last) {
+  struct volume *v = p->v;
+  if (last >= v->nregions) last = v->nregions - 1;
+  for (uint64_t r = first; r <= last; r++)
+    if (!bitmap_test(p->dirty, r)) p->ahead[r / 64] |= 1ull << (r % 64);
+  return first <= last && bitmap_set_range(p->dirty, first, last);
+}
+
+/* A write to regions r0..r1 makes them really dirty, for every peer. v->lock held. */
+static void written_not_ahead(struct volume *v, uint64_t r0, uint64_t r1) {
+  for (int i = 0; i < v->npeers; i++)
+    for (uint64_t r = r0; r <= r1 && r < v->nregions; r++) v->peers[i]->ahead[r / 64] &= ~(1ull << (r % 64));
+}
+
+uint64_t peer_skip_unwritten_ahead(struct peer *p) {
+  struct volume *v = p->v;
+  uint64_t n = 0;
+  for (uint64_t r = bitmap_next_set(p->dirty, 0); r != UINT64_MAX; r = bitmap_next_set(p->dirty, r + 1))
+    if (p->ahead[r / 64] & (1ull << (r % 64))) {
+      bitmap_clear(p->dirty, r);
+      n++;
+    }
+  memset(p->ahead, 0, (v->nregions / 64 + 1) * 8);
+  return n;
+}
+
 /* Keeps a sequential stream's marked-ahead window from running out: when the next quarter of the regions it
  * would mark after r1 are not all marked for a peer, marks the window and syncs it (so a window is refilled once
  * per three quarters of it, not per region as the stream grows). Called after the write was parked
@@ -404,7 +443,7 @@ static void al_refill(struct volume *v, uint64_t r0, uint64_t r1) {
   uint32_t now = mono_s();
   uint64_t ahead = al_ahead(v, r0, now);
   for (int i = 0; i < v->npeers && ahead >= 4; i++)
-    if (!bitmap_all_set(v->peers[i]->dirty, r1 + 1, r1 + ahead / 4)) any |= sync_peer[i] = bitmap_set_range(v->peers[i]->dirty, r1 + 1, r1 + ahead);
+    if (!bitmap_all_set(v->peers[i]->dirty, r1 + 1, r1 + ahead / 4)) any |= sync_peer[i] = mark_ahead(v->peers[i], r1 + 1, r1 + ahead);
   for (uint64_t r = r1 + 1; any && r <= r1 + ahead && r < v->nregions; r++) v->touched_s[r] = now;
   pthread_mutex_unlock(&v->lock);
   if (any) persist_al(v, false, sync_peer); /* a failure: the writes that rely on these bits sync them again */
@@ -427,13 +466,14 @@ ssize_t peer_replicated_write(struct volume *v, const struct wbuf *b, size_t len
    * reaches any disk, so after a crash of this node the regions that can differ are known. */
   /* `written` is exact (sparse-aware initial sync): never marked ahead. */
   bool sync_written = bitmap_set_range(v->written, r0, r1), sync_any = sync_written;
+  written_not_ahead(v, r0, r1);
   uint32_t now = mono_s();
   uint64_t ahead = 0;
   for (int i = 0; i < v->npeers; i++) {
     struct peer *p = v->peers[i];
     sync_peer[i] = bitmap_set_range(p->dirty, r0, r1);
     if (sync_peer[i] && !ahead) ahead = al_ahead(v, r0, now);
-    if (sync_peer[i] && ahead) bitmap_set_range(p->dirty, r1 + 1, r1 + ahead); /* covered by the same sync */
+    if (sync_peer[i] && ahead) mark_ahead(p, r1 + 1, r1 + ahead); /* covered by the same sync */
     sync_any |= sync_peer[i];
     /* Large writes take turns over the lanes; small ones stay on the main connection, where a burst of them is
      * read, submitted and acked together (spread over the lanes, 4 KiB writes cost more CPU per write). */

@@ -33,6 +33,7 @@ struct peer {
   char node[DP_NAME_MAX];
   char address[128];
   struct bitmap *dirty; /* regions where this peer may differ from us */
+  uint64_t *ahead;      /* (v) in memory: regions whose dirty bit only a look-ahead set and nothing wrote since */
   enum peer_state state; /* (v) */
   bool connected;        /* (v) handshake done and the receiver runs */
   bool stop;             /* (v) */
@@ -72,6 +73,8 @@ void finish_writes(struct pending_write *list);
 const char *peer_state_name(enum peer_state s);
 /* Recomputes v->suspended from the peers' states and wakes waiters; caller holds v->lock. */
 void peer_recompute_suspended(struct volume *v);
+/* Clears p's dirty bits that only a look-ahead set (nothing written there since); returns how many. v->lock held. */
+uint64_t peer_skip_unwritten_ahead(struct peer *p);
 /* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno. */
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
 /* A WRITE frame on a write lane (lane 0: the main connection), its payload from memory or the write's pipe. */

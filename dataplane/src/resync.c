@@ -277,6 +277,14 @@ static bool resync(struct peer *p, uint64_t gen) {
   void *buf = thread_io_buffer();
   uint64_t seq = 0;
   int rc = 0;
+  /* Regions a sequential stream marked ahead and never reached (e.g. the peer died mid-stream) are in sync. */
+  uint64_t skipped = peer_skip_unwritten_ahead(p);
+  if (skipped) {
+    pthread_mutex_unlock(&v->lock);
+    bitmap_sync(p->dirty);
+    pthread_mutex_lock(&v->lock);
+    LOGI("volume %s: resync to %s skips %llu regions only marked ahead, never written", v->name, p->node, (unsigned long long)skipped);
+  }
   if (bitmap_count(p->dirty)) { /* nothing to copy: the peer never turns Inconsistent */
     pthread_mutex_unlock(&v->lock);
     rc = peer_send(p, gen, F_SYNC_START, 0, v->uuid, (uint32_t)strlen(v->uuid), &seq);

@@ -121,6 +121,9 @@ describe("data plane: two replicas over a veth pair", () => {
   });
 
   test("secondary killed: writes suspend until outdate-peer, then only the dirty regions are resynced", async () => {
+    // A 16 MiB sequential stream right before the kill: its regions are dirty (not idle yet) and its activity-log
+    // writes marked regions beyond its end, which it never reached: those are in sync and must not be copied.
+    assert.equal(await dd(volA, 20, 16).done, 0);
     await b.stop("SIGKILL");
     await until(async () => (await peerOf(a)).state === "Disconnected", 5_000, "peer b Disconnected");
     const w = dd(volA, 64, 2);
@@ -138,7 +141,9 @@ describe("data plane: two replicas over a veth pair", () => {
     await configure(b, 1, "secondary", a); // as its node agent does after a restart: peers and bitmaps reloaded
     await until(async () => (await peerOf(a)).state === "UpToDate", 15_000, "peer b UpToDate after resync");
     const p = await peerOf(a);
-    assert.ok((p.resyncDoneBytes as number) >= 5 * MiB && (p.resyncDoneBytes as number) <= 24 * MiB, `resynced ${p.resyncDoneBytes} of ${SIZE}`);
+    // At most the 16 + 2 + 3 regions written (fewer if some went idle before the kill); a region marked only
+    // ahead of the stream would make it more.
+    assert.ok((p.resyncDoneBytes as number) >= 5 * MiB && (p.resyncDoneBytes as number) <= 21 * MiB, `resynced ${p.resyncDoneBytes} of ${SIZE}`);
     assert.equal(await sha(backing[0]!.name), await sha(backing[1]!.name));
     assert.deepEqual((await a.must("verify", { volume: "v" })).mismatchedRegions, { b: [] });
     console.log(`resync after a kill -9 of the secondary: ${p.resyncDoneBytes} bytes of a ${SIZE}-byte volume`);
