@@ -45,6 +45,9 @@ const GiB = 1024 * MiB;
 const POOL = StoragePools.HDD;
 /** A round whose delta is below this ends the pre-copy (the pod is stopped, the final round runs). */
 const SMALL_DELTA = 32 * MiB;
+/** Or after this many rounds, as the node agent does (src/node/migrate/sync.ts): a writer faster than a round can
+ * copy its changes (the source in /dev/shm syncs at once) would keep the pre-copy going forever. */
+const LAST_PRECOPY_ROUND = 8;
 const COPIER =
   "hwameistor-copy: two threads per side (source: read + CRC32C | send; target: receive + CRC32C | write), 32 buffers of 1 MiB per side, O_DIRECT via io_uring with registered buffers";
 
@@ -114,7 +117,7 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
       isFinal: () => final,
       onRound: (r) => {
         rounds.push(r);
-        if (r.round >= 1 && r.bytes < SMALL_DELTA && !stopWriter) {
+        if (r.round >= 1 && (r.bytes < SMALL_DELTA || r.round >= LAST_PRECOPY_ROUND) && !stopWriter) {
           stopWriter = true;
           void writer.then(() => (final = true));
         }

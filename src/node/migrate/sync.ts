@@ -2,7 +2,7 @@
 // that name this node as source or target, and runs the stream of stream.ts.
 //   source: decides `mode`: online when its replica is a loop device over a file that can be reflink-cloned
 //           (precopy.ts), else offline. Online it serves at once (pre-copy rounds while the pod runs; after each
-//           round precopyRound/precopyDeltaBytes, precopyReady=yes once a round sent < 64 MiB; the round after
+//           round precopyRound/precopyDeltaBytes, precopyReady=yes once a round sent < 64 MiB (or from round 8); the round after
 //           the controller wrote final=yes is the last); offline it serves only after final=yes (the volume is
 //           unpublished). It serves on the storage IP with a fresh token, writes sourceEndpoint/sourceToken
 //           (+ sourceReady=yes); when the target confirms, writes sourceChecksum/sourceAttempt/sourceCompleted.
@@ -44,6 +44,13 @@ const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e inst
 const PROGRESS_EVERY_MS = 1_000;
 /** A pre-copy round that sent less than this is "small": the cut-over (pod stopped) may start. */
 const READY_DELTA_BYTES = 64 * 1024 * 1024;
+/** Or after this many rounds: a workload that changes more than that per round would keep the pre-copy going
+ * forever (live migration's convergence problem); the final round then copies a larger delta in the pause. */
+const READY_AFTER_ROUNDS = 8;
+
+/** Whether a pre-copy round lets the cut-over start (round 0 copies everything, so it never does). */
+export const precopyRoundReady = (r: { round: number; bytes: number }): boolean =>
+  r.round > 0 && (r.bytes < READY_DELTA_BYTES || r.round >= READY_AFTER_ROUNDS);
 
 export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients; storageIP: () => Promise<string>; namespace?: string }) {
   const { ctx, c } = o;
@@ -111,7 +118,7 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       precopy: file ? { file, tag: `a${attempt}` } : undefined,
       isFinal: () => inf.getByName(name, ns)?.data?.[SyncKeys.Final] === "yes",
       onRound: (r) => {
-        ready ||= r.round > 0 && r.bytes < READY_DELTA_BYTES;
+        ready ||= precopyRoundReady(r);
         const data: Record<string, string> = r.final
           ? { [SyncKeys.FinalRoundMs]: String(Math.round(r.ms)) }
           : { [SyncKeys.PrecopyRound]: String(r.round), [SyncKeys.PrecopyDeltaBytes]: String(r.bytes), [SyncKeys.PrecopyReady]: ready ? "yes" : "" };
