@@ -179,6 +179,24 @@ test("the copier's CRC32C (three interleaved lanes, joined) equals a bit-by-bit 
   }
 });
 
+test("a connection the other side already closed is a clear SyncStreamBroken, not a spawn TypeError", async () => {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const accepted = new Promise<net.Socket>((r) => srv.once("connection", r));
+  const client = net.connect({ host: "127.0.0.1", port: (srv.address() as net.AddressInfo).port });
+  const sock = await accepted;
+  client.destroy();
+  await new Promise((r) => sock.once("close", r));
+  try {
+    assert.throws(
+      () => new CopySender(sock, { size: MiB, chunkBytes: MiB, what: "test source" }),
+      (e: Error & { reason?: string }) => e.reason === "SyncStreamBroken" && /test source: .*closed by the other side/.test(e.message),
+    );
+  } finally {
+    srv.close();
+  }
+});
+
 test("a missing copier binary names the fix", () => {
   const was = process.env.HWAMEISTOR_COPY_BIN;
   process.env.HWAMEISTOR_COPY_BIN = "/nonexistent/hwameistor-copy";

@@ -82,6 +82,8 @@ class Copier {
     stdin: boolean,
     private readonly onProgress?: (e: Event) => void,
   ) {
+    // A connection the other side closed has no descriptor left to hand over (spawn would throw a TypeError).
+    if (sock.destroyed) throw new HwError("UNAVAILABLE", "SyncStreamBroken", `${what}: the block stream was closed by the other side before the copy started`);
     this.handle = spawnStream([copierBinary(), ...argv, "--fd", "3"], (l) => this.line(l), { stdin, passSockets: [sock] });
     sock.destroy(); // this process's descriptor only: the copier holds the connection now
     this.handle.done.then(

@@ -100,6 +100,8 @@ class LineReader {
     this.sock.off("close", this.onEnd);
     this.sock.off("error", this.onError);
     this.sock.pause();
+    if (this.err) throw this.err;
+    if (this.ended) throw new HwError("UNAVAILABLE", "SyncStreamBroken", "the block stream was closed by the other side before the copy started");
     if (this.buf.length) throw new HwError("INVALID_ARGUMENT", "SyncProtocolError", `the other side sent ${this.buf.length} bytes out of turn`);
     this.sock.on("error", () => undefined); // errors of the copier's connection are the copier's to report
     return this.sock;
