@@ -97,7 +97,7 @@ export class FileEngine implements StorageEngine {
   /** Per `<pool>/<volume>`: a create, expand or delete of one volume at a time (taken before the pool lock). */
   private readonly volumeLock = new KeyedLock();
   /** Images being written outside the pool lock (`<pool>/<volume>` → store uuid and bytes): counted as used. */
-  private readonly writing = new Map<string, { pool: string; store: string; bytes: number }>();
+  private readonly writing = new Map<string, { pool: string; volume: string; store: string; bytes: number }>();
   private readonly reflink: ReflinkOps;
   /**
    * Data capacity of each of a pool's stores as last computed (btrfs `filesystem usage` + `show`: two
@@ -221,7 +221,8 @@ export class FileEngine implements StorageEngine {
     const promised = promisedPerStore(files, snaps);
     let writing = 0;
     for (const w of this.writing.values()) {
-      if (w.pool !== poolName) continue;
+      // Renamed into place already (the directory fsync and the bookkeeping still to come): the file counts itself.
+      if (w.pool !== poolName || files.has(w.volume)) continue;
       promised.set(w.store, (promised.get(w.store) ?? 0) + w.bytes);
       writing++;
     }
@@ -272,7 +273,7 @@ export class FileEngine implements StorageEngine {
           return { file: existing.file, fresh: false };
         }
         const store = await this.placeLocked(poolName, stores, volumeName, size);
-        this.writing.set(key, { pool: poolName, store: store.uuid, bytes: size });
+        this.writing.set(key, { pool: poolName, volume: volumeName, store: store.uuid, bytes: size });
         return { file: join(store.volumesDir, volumeName + IMG), dir: store.volumesDir, fresh: true };
       });
       if (made.dir) {
