@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createConnection, type Socket } from "node:net";
 import { join, resolve } from "node:path";
+import { inCgroupArgv } from "../../src/host/cgroup/exec.ts";
 
 export const repo = resolve(import.meta.dirname, "../..");
 export const binary = join(repo, "dataplane/build/hwameistor-dataplane");
@@ -22,6 +23,7 @@ export interface DpOptions {
   listen: string;
   netns?: string; // run inside this network namespace (nsenter --net)
   binary?: string; // another build (the bench's side-by-side baseline); default: this checkout's
+  cgroupDir?: string; // start inside this cgroup (the bench's throttled "own disk" emulation): every thread, from its first instruction
 }
 
 export interface Answer {
@@ -53,9 +55,11 @@ export class Dataplane {
   async start(): Promise<void> {
     const args = ["--node", this.o.node, "--control", this.control, "--state-dir", this.stateDir, "--listen", this.o.listen, "--fuse-dir", this.fuseDir];
     const bin = this.o.binary ?? binary;
-    const [cmd, argv] = this.o.netns ? ["nsenter", [`--net=/run/netns/${this.o.netns}`, bin, ...args]] : [bin, args];
+    // sh (cgroup) and nsenter both exec, so proc.pid is the data plane's own pid (the bench reads its /proc).
+    const full = this.o.netns ? ["nsenter", `--net=/run/netns/${this.o.netns}`, bin, ...args] : [bin, ...args];
+    const [cmd, ...argv] = this.o.cgroupDir ? inCgroupArgv(this.o.cgroupDir, full) : full;
     this.log = ""; // this run's log only: the ready line of a previous run must not count
-    const proc = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn(cmd!, argv, { stdio: ["ignore", "ignore", "pipe"] });
     this.proc = proc;
     proc.stderr!.on("data", (d: Buffer) => (this.log = (this.log + d.toString()).slice(-50_000)));
     const t0 = Date.now();
@@ -153,7 +157,8 @@ export interface NetnsPair {
   ifs: [string, string];
 }
 
-export function createNetnsPair(tag: string): NetnsPair {
+/** mtu: the veth's (default 1500, as the dev cluster's). */
+export function createNetnsPair(tag: string, mtu?: number): NetnsPair {
   const id = `${tag}${process.pid % 100000}`;
   const names: [string, string] = [`hwdp-${id}-a`, `hwdp-${id}-b`];
   const ifs: [string, string] = [`dpa${process.pid % 100000}`, `dpb${process.pid % 100000}`];
@@ -164,6 +169,7 @@ export function createNetnsPair(tag: string): NetnsPair {
   ip("link", "add", ifs[0], "netns", names[0], "type", "veth", "peer", "name", ifs[1], "netns", names[1]);
   for (const i of [0, 1] as const) {
     ip("-n", names[i], "addr", "add", `${ips[i]}/24`, "dev", ifs[i]);
+    if (mtu) ip("-n", names[i], "link", "set", ifs[i], "mtu", String(mtu));
     ip("-n", names[i], "link", "set", ifs[i], "up");
     ip("-n", names[i], "link", "set", "lo", "up");
   }
