@@ -41,6 +41,20 @@ test("fioArgv", () => {
     "--group_reporting",
     "--output-format=json",
   ]);
+  // A size-based write measured until durable (the migration bench's disk baseline).
+  const durable = fioArgv({
+    name: "w",
+    filename: "/dev/loop3",
+    rw: "write",
+    blockSizeBytes: 1 << 20,
+    iodepth: 32,
+    runtimeSec: 600,
+    timeBased: false,
+    sizeBytes: 1 << 30,
+    endFsync: true,
+  });
+  assert.ok(!durable.includes("--time_based"));
+  assert.deepEqual(durable.slice(-2), ["--size=1073741824", "--end_fsync=1"]);
   assert.throws(() => fioArgv({ name: "a b", filename: "/dev/x", rw: "read", blockSizeBytes: 1, iodepth: 1, runtimeSec: 1 }), /job name/);
   assert.throws(() => fioArgv({ name: "a", filename: "/dev/x:y", rw: "read", blockSizeBytes: 1, iodepth: 1, runtimeSec: 1 }), /":"/);
   assert.throws(() => fioArgv({ name: "a", filename: "/dev/x", rw: "read", blockSizeBytes: 1, iodepth: 0, runtimeSec: 1 }), /positive/);

@@ -30,6 +30,9 @@ export interface FioJob {
   /** Seconds of warm-up excluded from the numbers. */
   rampSec?: number;
   numjobs?: number;
+  /** fsync the target once at the end of the job, inside the measured runtime (fio `end_fsync`): a write measured
+   * until it is durable, as a copy that fdatasyncs before it is done. */
+  endFsync?: boolean;
 }
 
 export interface FioDirection {
@@ -83,6 +86,7 @@ export function fioArgv(j: FioJob): string[] {
   ];
   if (j.sizeBytes !== undefined) argv.push(`--size=${assertNonNegativeInt(j.sizeBytes, "fio size")}`);
   if (j.rampSec) argv.push(`--ramp_time=${assertNonNegativeInt(j.rampSec, "fio ramp")}`);
+  if (j.endFsync) argv.push("--end_fsync=1");
   return argv;
 }
 
