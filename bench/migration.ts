@@ -17,7 +17,9 @@
 //      replica, while a writer (the "pod") writes 64 KiB at random offsets through the source device every 10 ms.
 //      Round 0 copies every chunk with data; each later round the chunks the writer changed. Once a round's
 //      delta is small, the writer stops (the pod is stopped) and the final round runs: clone, FIEMAP diff,
-//      send, target write + fdatasync, comparison of the whole chunk-CRC tables.
+//      send, target write + fdatasync, comparison of the whole chunk-CRC tables; then the target agent's on-disk
+//      verification: a reflink clone of the target (the freeze, in the pause) re-read whole with O_DIRECT (after
+//      the target went live on a cluster: not in the pause), its digest equal to the copy's.
 //   3. (another pair) the same copy with HWAMEISTOR_COPY_READ_BACK=1 (every written chunk read back and checked).
 // Reported: round-0 throughput (bytes of data / time until written, fsynced and their CRCs checked on the target)
 // and its ratio to the disk run right before it (target ≥ 0.8), median and min-max over the pairs; rounds and
@@ -42,6 +44,7 @@ import { attachLoop, createSparseFile } from "../src/host/loop/loop.ts";
 import { FileEngine } from "../src/node/engines/file/file-engine.ts";
 import { cleanupUnder, until } from "../src/node/engines/host-test-helpers.ts";
 import { backingFileOf } from "../src/node/migrate/precopy.ts";
+import { freezeTarget, onDiskChecksum, releaseFrozen } from "../src/node/migrate/verify.ts";
 import { CHUNK_BYTES, checksumOf, newToken, receiveDevice, serveDevice, type RoundReport } from "../src/node/migrate/stream.ts";
 import { machineFacts, metric, type CaseResult } from "./lib/report.ts";
 import { median, minMax, round } from "./lib/stats.ts";
@@ -75,6 +78,10 @@ interface CopyRun {
   writes: number;
   /** Round 0: bytes with data / its time (until the target wrote and flushed them, re-read and checked with read-back). */
   bps: number;
+  /** The on-disk verification (src/node/migrate/verify.ts): the freeze (a reflink clone of the target, in the
+   * pause) and the re-read of the frozen state (after the target went live: not in the pause), ms. */
+  freezeMs: number;
+  diskReadMs: number;
 }
 
 /** A way to copy: another copier build, read-back on or off. */
@@ -141,9 +148,14 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
       await server.close();
     }
     if (sourceChecksum !== received.checksum) throw new Error(`checksums differ: source ${sourceChecksum}, target ${received.checksum}`);
+    // The target agent's on-disk verification, as sync.ts runs it after the final round.
+    const frozen = await freezeTarget(dstDev, String(copies));
+    if (!frozen.file) throw new Error(`${dstDev}: no reflink clone of the target (the verification would re-read the device in the pause)`);
+    const disk = await onDiskChecksum(frozen, size, CHUNK_BYTES).finally(() => releaseFrozen(frozen.file!));
+    if (disk.checksum !== received.checksum) throw new Error(`the target's disk read back ${disk.checksum}, the copy ${received.checksum}`);
     const whole = await checksumOf(dstDev, size);
     if (whole !== (await checksumOf(srcDev, size))) throw new Error("a whole re-read of both replicas differs after the copy");
-    return { rounds, received, writes, bps: rounds[0]!.bytes / (rounds[0]!.ms / 1000) };
+    return { rounds, received, writes, bps: rounds[0]!.bytes / (rounds[0]!.ms / 1000), freezeMs: frozen.ms, diskReadMs: disk.ms };
   } finally {
     for (const [k, x] of [
       ["HWAMEISTOR_COPY_BIN", was.bin],
@@ -288,6 +300,20 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
         ...spread(mine.map((r) => fin(r).ms / 1000)),
         note: "a cluster adds stopping the pod and starting it on the target",
       }),
+      metric(
+        "cut-over pause, data part, with the on-disk verification's freeze (final round + reflink clone of the target)",
+        round(median(mine.map((r) => (fin(r).ms + r.freezeMs) / 1000)), 2),
+        "s",
+        "< 2",
+        { ...spread(mine.map((r) => (fin(r).ms + r.freezeMs) / 1000)), note: `freeze alone: ${mine.map((r) => Math.round(r.freezeMs)).join(", ")} ms` },
+      ),
+      metric(
+        "on-disk verification: re-read of the frozen target (O_DIRECT, whole volume), while the target is live: not in the pause",
+        round(median(mine.map((r) => r.diskReadMs / 1000)), 2),
+        "s",
+        undefined,
+        spread(mine.map((r) => r.diskReadMs / 1000)),
+      ),
       metric("target: waiting at round ends for the last writes and fdatasync, all rounds, last repetition", round(last.received.verifyMs / 1000, 2), "s"),
       metric(
         "round 0, where the time went, last repetition",

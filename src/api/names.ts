@@ -206,6 +206,11 @@ export const Annotations = {
   VolumeMigrateState: "hwameistor.io/volume-migrate-state",
   /** On LocalVolume (ours): set in the same update that adds a migration's temporary target replica, removed with it. */
   MigrateExtraReplica: "hwameistor.io/migrate-extra-replica",
+  /**
+   * On LocalVolumeMigrate (ours): `"true"` — the operator accepts a target whose disk read back differently from the
+   * copy (condition TargetVerified=False): the source replica, kept until then, is deleted.
+   */
+  MigrateAcceptUnverified: "hwameistor.io/migrate-accept-unverified",
   /** On LocalVolume: presence marks a finished restore. */
   SnapshotRestoreCompleted: "hwameistor.io/snapshot-restore-completed",
   /** On LocalVolume: `"true"` enables the dataset (acceleration) feature. */

@@ -27,6 +27,9 @@ export interface SyncFact {
   final?: boolean;
   /** When the controller began stopping the pod (ISO time), for the cut-over pause. */
   cutoverStart?: string;
+  /** The target's re-read of its disk after the final round (src/node/migrate/verify.ts), and its attempt. */
+  targetDiskChecksum?: string;
+  targetDiskAttempt?: number;
 }
 
 export const syncConfigName = (volume: string): string => `${ObjectNames.SyncConfigMapPrefix}${volume}`;
@@ -58,6 +61,11 @@ export const SyncKeys = {
   Final: "final",
   CutoverStart: "cutoverStart",
   FinalRoundMs: "finalRoundMs",
+  /** The target's on-disk re-read (verify.ts): a table digest equal to the copy's, or what went wrong. */
+  TargetDiskChecksum: "targetDiskChecksum",
+  TargetDiskAttempt: "targetDiskAttempt",
+  /** The volume's size (bytes) the target copied: what a verification resumed after a restart re-reads. */
+  VolumeBytes: "volumeBytes",
 } as const;
 
 export function syncFact(cm: WithData | undefined): SyncFact | undefined {
@@ -80,6 +88,8 @@ export function syncFact(cm: WithData | undefined): SyncFact | undefined {
     precopyReady: d[SyncKeys.PrecopyReady] === "yes",
     final: d[SyncKeys.Final] === "yes",
     cutoverStart: d[SyncKeys.CutoverStart] || undefined,
+    targetDiskChecksum: d[SyncKeys.TargetDiskChecksum] || undefined,
+    targetDiskAttempt: n(SyncKeys.TargetDiskAttempt),
   };
 }
 

@@ -4,12 +4,13 @@
 //       its replacement waits (migrateStarted), the final round and the checksum comparison, the source replica
 //       is pruned, the pod runs on B and sees the same sha256 of its data; the cut-over pause is printed; kill -9
 //       of the source's agent at each of its phases;
-//   (a2) the same volume B → C with kill -9 of the controller in AddReplica, SyncReplica, the final round and
-//       PruneReplica, and of the target's agent while it makes the new replica, in the final round and in
-//       PruneReplica, each fired from a watch
-//       event; every write to the volume, the migration and the sync ConfigMap is checked in the API server's
-//       order (one primary, the target primary only after equal checksums, published there only after
-//       migrateCompleted); no file, loop, mount, clone or native process left behind on any node;
+//   (a2) the same volume B → C with kill -9 of the controller in AddReplica and SyncReplica, of the target's agent
+//       while it makes the new replica, of BOTH agents at once in the pre-copy, of the controller and the target's
+//       agent together in the final round, and of all three in PruneReplica (the on-disk verification), each fired
+//       from a watch event; every write to the volume, the migration and the sync ConfigMap is checked in the API
+//       server's order (one primary, the target primary only after equal checksums, published there only after
+//       migrateCompleted, the source dropped only after the target's disk read back equal); no file, loop, mount,
+//       clone or native process left behind on any node;
 //   (b) `kubectl drain` of the pod's node (C): the pod is evicted through the Eviction API, the evictor migrates the volume
 //       away, the drain completes, the pod runs elsewhere with the same data; uncordon;
 //   (c) lease expiry: a node agent is stopped (SIGSTOP) past its worker lease: its LocalStorageNode goes
@@ -272,18 +273,18 @@ test("(a) LocalVolumeMigrate moves a volume with its data from node A to node B"
  * current incarnation: it runs, and each kill waits for the previous restart by construction. The controller's
  * kills check that the state had not moved on (it cannot move while the controller is dead).
  */
-function armControllerAndTargetKills(vol: string, target: string): ArmedKill[] {
+function armControllerAndTargetKills(vol: string, source: string, target: string): ArmedKill[] {
   const migrate = `migrate-${vol}`;
   const stateAfterKill = (want: string) => async () => {
     const st = await jp(["lvmigrate", migrate], "{.status.state}");
     if (st !== want) throw new Error(`the kill came too late: the migration was already ${st || "gone"} when the controller died, not ${want}`);
     return `the migration was ${st} when it died`;
   };
-  const at = (victim: string, phase: string, check?: () => Promise<string>): ArmedKill =>
+  const at = (victim: string | string[], phase: string, check?: () => Promise<string>): ArmedKill =>
     armKill(
       c,
       {
-        label: `${victim} in ${phase}`,
+        label: `${[victim].flat().join(" + ")} in ${phase}`,
         resource: "localvolumemigrates",
         fields: ["{.metadata.name}", "{.status.state}"],
         victim: ([n, st]) => (n === migrate && st === phase ? victim : undefined),
@@ -291,11 +292,11 @@ function armControllerAndTargetKills(vol: string, target: string): ArmedKill[] {
       },
       300_000,
     );
-  const finalRound = (victim: string, check: () => Promise<string>): ArmedKill =>
+  const finalRound = (victim: string | string[], check: () => Promise<string>): ArmedKill =>
     armKill(
       c,
       {
-        label: `${victim} in the final round`,
+        label: `${[victim].flat().join(" + ")} in the final round`,
         resource: "configmaps",
         fields: ["{.metadata.name}", "{.data.final}", "{.data.targetChecksum}"],
         victim: ([n, final, sum]) => (n === `sync-config-${vol}` && final === "yes" && !sum ? victim : undefined),
@@ -333,14 +334,32 @@ function armControllerAndTargetKills(vol: string, target: string): ArmedKill[] {
     },
     300_000,
   );
+  // Both node agents at once while the pre-copy runs (the source serving, nothing final yet): the source serves
+  // again under a new token, the target starts over.
+  const bothAgents = armKill(
+    c,
+    {
+      label: `${source} + ${target} (both agents) in the pre-copy`,
+      resource: "configmaps",
+      fields: ["{.metadata.name}", "{.data.sourceReady}", "{.data.final}"],
+      victim: ([n, ready, final]) => (n === `sync-config-${vol}` && ready === "yes" && final !== "yes" ? [source, target] : undefined),
+      check: async () => `${await migrateState()}, ${await targetSum()}`,
+    },
+    300_000,
+  );
+  // The on-disk verification: the target's checksum written (it may be live now), its re-read of the frozen
+  // state pending or just done, when the migration reaches PruneReplica.
+  const diskSum = async () =>
+    `the on-disk checksum ${(await jp(["cm", "-n", "hwameistor", `sync-config-${vol}`], "{.data.targetDiskChecksum}")) || "not yet written"} at the kill`;
   return [
     at("controller", "AddReplica"),
     makingReplica,
     at("controller", "SyncReplica"),
-    finalRound("controller", stateAfterKill("SyncReplica")),
-    finalRound(target, targetSum),
-    at("controller", "PruneReplica"),
-    at(target, "PruneReplica", migrateState),
+    bothAgents,
+    // the controller and the target's agent together, in one kill
+    finalRound(["controller", target], async () => `${await stateAfterKill("SyncReplica")()}, ${await targetSum()}`),
+    // all three at once: the controller, the target's agent (re-reading its frozen state) and the source's
+    at(["controller", target, source], "PruneReplica", async () => `${await stateAfterKill("PruneReplica")()}, ${await diskSum()}`),
   ];
 }
 
@@ -360,6 +379,7 @@ function observe(vol: string): { ready: Promise<unknown>; stop(): Seen[]; cancel
       "{.spec.config.replicas[?(@.primary==true)].hostname}",
       "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}",
       "{.status.publishedNode}",
+      "{.spec.config.replicas[*].hostname}",
     ]),
     watch("migrate", "localvolumemigrates", `migrate-${vol}`, ["{.status.state}"]),
     watch("sync", "configmaps", `sync-config-${vol}`, [
@@ -368,6 +388,8 @@ function observe(vol: string): { ready: Promise<unknown>; stop(): Seen[]; cancel
       "{.data.sourceChecksum}",
       "{.data.targetAttempt}",
       "{.data.targetChecksum}",
+      "{.data.targetDiskAttempt}",
+      "{.data.targetDiskChecksum}",
     ]),
   ];
   return {
@@ -383,7 +405,7 @@ function observe(vol: string): { ready: Promise<unknown>; stop(): Seen[]; cancel
 }
 
 test(
-  "(a2) kill -9 of the controller at every phase and of the target's agent at its three: the migration resumes, safely",
+  "(a2) kill -9 of the controller at every phase, of the target's agent, of both agents at once and of the controller with them: the migration resumes, safely",
   { skip, timeout: 420_000 },
   async (t) => {
     assert.ok(volume && sum, "needs (a)");
@@ -392,7 +414,7 @@ test(
     const target = ["node-1", "node-2", "node-3"].find((n) => n !== src && n !== origin)!;
     const third = ["node-1", "node-2", "node-3"].find((n) => n !== src && n !== target)!;
     const seen = observe(volume);
-    const kills = armControllerAndTargetKills(volume, target);
+    const kills = armControllerAndTargetKills(volume, src, target);
     t.after(() => {
       seen.cancel();
       for (const k of kills) k.stop();
@@ -415,7 +437,7 @@ test(
     await waitFor("the new pod's checksum", async () => !!(await sumOf("mover-0")), 60_000);
     const timeline = seen.stop();
     assert.equal(await sumOf("mover-0"), sum, "the data moved intact");
-    assert.deepEqual(migrationViolations(timeline, target), [], "the safety rules held at every write");
+    assert.deepEqual(migrationViolations(timeline, target, src), [], "the safety rules held at every write");
     const states = [...new Set(timeline.filter((s) => s.kind === "migrate" && s.f[0]).map((s) => s.f[0]))];
     for (const st of ["AddReplica", "SyncReplica", "PruneReplica"]) assert.ok(states.includes(st), `went through ${st} (saw ${states.join(" → ")})`);
     assert.equal(await jp(["lv", volume], "{.metadata.annotations.hwameistor\\.io/volume-migrate-state}"), "migrateCompleted");

@@ -4,11 +4,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { migrationViolations, type Seen } from "./migrate.ts";
 
-const lv = (rv: number, primary: string, annotation = "migrateStarted", published = ""): Seen => ({ rv, kind: "lv", f: [primary, annotation, published] });
-const sync = (rv: number, attempt: string, src = "", srcSum = "", tgt = "", tgtSum = ""): Seen => ({
+const lv = (rv: number, primary: string, annotation = "migrateStarted", published = "", config?: string): Seen => ({
+  rv,
+  kind: "lv",
+  f: [primary, annotation, published, ...(config === undefined ? [] : [config])],
+});
+const sync = (rv: number, attempt: string, src = "", srcSum = "", tgt = "", tgtSum = "", disk = "", diskSum = ""): Seen => ({
   rv,
   kind: "sync",
-  f: [attempt, src, srcSum, tgt, tgtSum],
+  f: [attempt, src, srcSum, tgt, tgtSum, disk, diskSum],
 });
 const state = (rv: number, st: string): Seen => ({ rv, kind: "migrate", f: [st] });
 
@@ -50,5 +54,22 @@ test("each broken rule is named with the write that broke it", () => {
     const v = migrationViolations(seen, "b");
     assert.equal(v.length, 1, `${what}: ${v.join("; ")}`);
     assert.match(v[0]!, want, what);
+  }
+});
+
+test("the source replica leaves the config only after the target's disk read back the copy", () => {
+  const copied = sync(16, "1", "1", "crc32c:300:aa", "1", "crc32c:300:aa");
+  const promoted = lv(18, "b", "migrateCompleted", "b", "a b");
+  const keep: Seen[] = [lv(10, "a", "", "a", "a"), lv(13, "a", "migrateStarted", "", "a b"), copied, promoted];
+  const disk = (rv: number, attempt: string, sum: string) => sync(rv, "1", "1", "crc32c:300:aa", "1", "crc32c:300:aa", attempt, sum);
+  assert.deepEqual(migrationViolations([...keep, disk(19, "1", "crc32c:300:aa"), lv(20, "b", "migrateCompleted", "b", "b")], "b", "a"), []);
+  for (const [what, seen] of [
+    ["not read back yet", [...keep, lv(20, "b", "migrateCompleted", "b", "b")]],
+    ["read back different", [...keep, disk(19, "1", "crc32c:300:bb"), lv(20, "b", "migrateCompleted", "b", "b")]],
+    ["read back in an earlier attempt", [...keep, disk(19, "0", "crc32c:300:aa"), lv(20, "b", "migrateCompleted", "b", "b")]],
+  ] as const) {
+    const v = migrationViolations([...seen], "b", "a");
+    assert.equal(v.length, 1, `${what}: ${v.join("; ")}`);
+    assert.match(v[0]!, /rv 20: the replica on a dropped before b's disk read back the copy/, what);
   }
 });

@@ -266,8 +266,8 @@ export interface KillPoint {
   label: string;
   resource: string;
   fields: string[];
-  /** The process to kill for this line, or undefined to keep watching. */
-  victim: (f: string[]) => string | undefined;
+  /** The process to kill for this line (several: killed together, back to back), or undefined to keep watching. */
+  victim: (f: string[]) => string | string[] | undefined;
   /**
    * Run right after the kill, before the restart: what the kill found (added to `done`'s message); throws when the
    * kill did not land where it was meant to (e.g. the phase it aimed at had already passed).
@@ -293,11 +293,11 @@ interface Trigger {
   output(): string;
 }
 
-/** The first `fire` kills its process -9, runs `check`, then waits for the supervisor's restart. */
+/** The first `fire` kills its process(es) -9, runs `check`, then waits for the supervisor's restart(s). */
 function armTrigger(
   c: TestCluster,
   label: string,
-  start: (fire: (name: string, what: string) => void) => Trigger,
+  start: (fire: (name: string | string[], what: string) => void) => Trigger,
   check: (() => Promise<string>) | undefined,
   timeoutMs: number,
 ): ArmedKill {
@@ -305,17 +305,19 @@ function armTrigger(
   let resolve!: (m: string) => void;
   let reject!: (e: Error) => void;
   const done = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
-  const t = start((name, what) => {
+  const t = start((names, what) => {
     if (fired) return;
     fired = true;
     t.stop();
     clearTimeout(timer);
-    const before = c.kill(name);
-    if (!before.killed) return reject(new Error(`${label}: ${name} was not running at the kill point (still restarting from an earlier kill?)`));
+    const victims = typeof names === "string" ? [names] : names;
+    const before = victims.map((name) => ({ name, p: c.kill(name) }));
+    const missed = before.filter((b) => !b.p.killed).map((b) => b.name);
+    if (missed.length) return reject(new Error(`${label}: ${missed.join(", ")} not running at the kill point (still restarting from an earlier kill?)`));
     (check?.() ?? Promise.resolve(""))
       .then(async (found) => {
-        await c.restarted(name, before);
-        resolve(`${label}: killed ${name} (pid ${before.pid}) ${what}${found ? `; ${found}` : ""}`);
+        for (const b of before) await c.restarted(b.name, b.p);
+        resolve(`${label}: killed ${before.map((b) => `${b.name} (pid ${b.p.pid})`).join(" and ")} ${what}${found ? `; ${found}` : ""}`);
       })
       .catch(reject);
   });
@@ -333,7 +335,7 @@ function armTrigger(
 
 /** Starts watching for `kp` (call before the action that reaches it). */
 export function armKill(c: TestCluster, kp: KillPoint, timeoutMs = 120_000): ArmedKill {
-  const start = (fire: (name: string, what: string) => void): Trigger => {
+  const start = (fire: (name: string | string[], what: string) => void): Trigger => {
     const w = watchFields(c, kp.label, kp.resource, kp.fields, (f, line) => {
       const name = kp.victim(f);
       if (name) fire(name, `on "${line}"`);
@@ -352,7 +354,7 @@ export function armFileKill(
   o: { label: string; dirs: string[]; match: (file: string) => boolean; victim: string; check?: () => Promise<string> },
   timeoutMs = 120_000,
 ): ArmedKill {
-  const start = (fire: (name: string, what: string) => void): Trigger => {
+  const start = (fire: (name: string | string[], what: string) => void): Trigger => {
     const ws = o.dirs.map((d) =>
       watch(d, (_event, f) => {
         if (f && o.match(f.toString())) fire(o.victim, `when ${join(d, f.toString())} appeared`);

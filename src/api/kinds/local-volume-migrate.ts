@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "typebox";
 import { Kinds } from "../names.ts";
-import { Bool, Int64, Opt, Str, StrList, ageColumn, col, defineKind, kindObject } from "./common.ts";
+import { Bool, Condition, Int64, Opt, Str, StrList, ageColumn, col, defineKind, kindObject } from "./common.ts";
 
 export const LocalVolumeMigrateSpec = Type.Object({
   volumeName: Str(),
@@ -19,6 +19,7 @@ export const LocalVolumeMigrateStatus = Type.Object({
   volumes: Opt(StrList()),
   state: Opt(Str()),
   message: Opt(Str()),
+  conditions: Opt(Type.Array(Condition, { description: "Type TargetVerified: the target's disk read back equal to the copy before the source is deleted" })),
 });
 export type LocalVolumeMigrateStatus = Static<typeof LocalVolumeMigrateStatus>;
 

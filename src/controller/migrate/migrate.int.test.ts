@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { syncConfigName } from "../../api/volume-sync.ts";
 import { hwameistorClients, type HwameistorClients } from "../../kube/hwameistor.ts";
-import { CONFIG_MAP } from "../../kube/resources.ts";
+import { CONFIG_MAP, EVENT } from "../../kube/resources.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { TestServer, useServerWithCrds, waitFor } from "../../../test/helpers/api-server.ts";
 import { migrateController } from "./reconciler.ts";
@@ -17,6 +17,8 @@ const POOL = "LocalStorage_PoolHDD";
 let srv: TestServer | undefined;
 let c!: HwameistorClients;
 let stopAgents = false;
+/** What the played target's re-read of its disk reports ("abc": equal to the copy). */
+let onDisk = "abc";
 useServerWithCrds((s) => {
   srv = s;
   c = hwameistorClients(s.client);
@@ -53,6 +55,13 @@ async function playAgents(mayAct: () => Promise<boolean>): Promise<void> {
         await cms.patch(
           syncConfigName("v1"),
           { data: { sourceChecksum: "abc", sourceAttempt: attempt, targetChecksum: "abc", targetAttempt: attempt } },
+          { namespace: "hwameistor", type: "merge" },
+        );
+      } else if (cm && !cm.data?.targetDiskChecksum) {
+        // the target's re-read of its disk (src/node/migrate/verify.ts) comes after its checksum
+        await cms.patch(
+          syncConfigName("v1"),
+          { data: { targetDiskChecksum: onDisk, targetDiskAttempt: cm.data?.attempt ?? "1" } },
           { namespace: "hwameistor", type: "merge" },
         );
       }
@@ -161,3 +170,60 @@ test("stopped and restarted at every phase, a migration resumes and ends on the 
   assert.equal(done.metadata?.annotations?.["hwameistor.io/volume-migrate-state"], "migrateCompleted");
   assert.equal(await srv!.client.forKind(CONFIG_MAP).get(syncConfigName("v1"), "hwameistor"), undefined, "sync ConfigMap removed");
 });
+
+test(
+  "the target's disk reads back differently: the target runs, the source replica is kept, condition and Event; accepted, it goes",
+  { timeout: 60_000 },
+  async () => {
+    // v1 lives on n2 after the test above; it moves back to n1, whose played disk reads back something else.
+    assert.deepEqual(
+      (await c.lv.get("v1"))?.spec?.config?.replicas.map((r) => r.hostname),
+      ["n2"],
+      "needs the test above",
+    );
+    stopAgents = false;
+    onDisk = "crc32c:1:deadbeef";
+    const agents = playAgents(async () => true);
+    const ctl = migrateController({ client: srv!.client, log: silentLogger });
+    await ctl.start();
+    try {
+      await c.lvmigrate.create({
+        metadata: { name: "migrate-back" },
+        spec: { volumeName: "v1", sourceNode: "n2", targetNodesSuggested: ["n1"], migrateAllVols: true, abort: false },
+      } as never);
+      await waitFor("the condition TargetVerified=False", async () =>
+        ((await c.lvmigrate.get("migrate-back"))?.status?.conditions ?? []).some((x) => x.type === "TargetVerified" && x.status === "False"),
+      );
+      const m = (await c.lvmigrate.get("migrate-back"))!;
+      assert.equal(m.status?.state, "PruneReplica");
+      assert.match(
+        m.status?.message ?? "",
+        /volume v1: the copy on node n1 does not read back from its disk as it was written \(on disk: crc32c:1:deadbeef; copied: abc\)/,
+      );
+      await waitFor("the Warning Event MigrateVerifyFailed", async () =>
+        (await srv!.client.forKind<KubeObject & { reason?: string; message?: string }>(EVENT).list({})).items.some(
+          (e) => e.reason === "MigrateVerifyFailed" && /volume v1/.test(e.message ?? ""),
+        ),
+      );
+      // The target runs (primary, released to publish); nothing of the source was deleted, and stays so.
+      await new Promise((r) => setTimeout(r, 1500));
+      const lv = (await c.lv.get("v1"))!;
+      assert.deepEqual(lv.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`).sort(), ["n1:true", "n2:false"]);
+      assert.equal(lv.metadata?.annotations?.["hwameistor.io/volume-migrate-state"], "migrateCompleted");
+      assert.ok(await c.lvr.get("v1-n2"), "the source replica is kept");
+      assert.equal((await c.lvmigrate.get("migrate-back"))?.status?.state, "PruneReplica");
+      // The operator accepts the target: the source goes, the migration completes.
+      await c.lvmigrate.patch("migrate-back", { metadata: { annotations: { "hwameistor.io/migrate-accept-unverified": "true" } } }, { type: "merge" });
+      await waitFor("the migration to finish", async () => !(await c.lvmigrate.get("migrate-back")));
+      assert.deepEqual(
+        (await c.lv.get("v1"))?.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+        ["n1:true"],
+      );
+      await waitFor("the source replica deleted", async () => !(await c.lvr.get("v1-n2")));
+    } finally {
+      await ctl.stop();
+      stopAgents = true;
+      await agents;
+    }
+  },
+);

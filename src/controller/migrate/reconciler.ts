@@ -18,7 +18,8 @@ import { Informer } from "../../kube/informer.ts";
 import { CONFIG_MAP, PV } from "../../kube/resources.ts";
 import { isAlreadyExists, isNotFound } from "../../kube/transport.ts";
 import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
-import { ACTIVE_STATES, decideMigrate, type MigrateAction, type MigrateFacts, type VolumeFact } from "./states.ts";
+import { ACTIVE_STATES, decideMigrate, type MigrateAction, type MigrateDecision, type MigrateFacts, type VolumeFact } from "./states.ts";
+import type { Condition } from "../../api/kinds/common.ts";
 import { SYNC_LABEL, SyncKeys, syncConfigName, syncFact } from "../../api/volume-sync.ts";
 
 export type ConfigMap = KubeObject & { data?: Record<string, string> };
@@ -85,6 +86,7 @@ export function migrateController(o: MigrateControllerOptions): Controller {
         exists: !!lv && !lv.metadata?.deletionTimestamp && !lv.spec?.delete,
         replicaNumber: lv?.spec?.replicaNumber ?? 1,
         configNodes: (lv?.spec?.config?.replicas ?? []).map((r) => r.hostname),
+        primaryNode: (lv?.spec?.config?.replicas ?? []).find((r) => r.primary)?.hostname,
         state: lv?.status?.state ?? "",
         publishedNode: lv?.status?.publishedNode || undefined,
         migrateState: lv?.metadata?.annotations?.[Annotations.VolumeMigrateState],
@@ -159,6 +161,7 @@ export function migrateController(o: MigrateControllerOptions): Controller {
       maxMigrateCount: o.maxMigrateCount ?? 1,
       duplicateOf: dup ? nameOf(dup) : undefined,
       now: Date.now(),
+      acceptUnverified: m.metadata?.annotations?.[Annotations.MigrateAcceptUnverified] === "true",
     };
   }
 
@@ -290,7 +293,7 @@ export function migrateController(o: MigrateControllerOptions): Controller {
     for (const a of d.actions) await act(a, m);
     if (d.actions.some((a) => a.type === "deleteMigrate")) return;
     const st = m.status ?? {};
-    const next = { ...st, ...d.status, state: d.state, message: d.message };
+    const next = { ...st, ...d.status, state: d.state, message: d.message, ...(d.condition ? { conditions: withCondition(st.conditions, d.condition) } : {}) };
     if (JSON.stringify(next) !== JSON.stringify(st)) {
       await c.lvmigrate.updateStatus({ ...m, status: next });
       if (next.state !== st.state) log.info({ migrate: key, from: st.state ?? "", to: next.state, message: d.message }, "migrate state");
@@ -301,6 +304,13 @@ export function migrateController(o: MigrateControllerOptions): Controller {
   }
 
   return ctl;
+}
+
+/** The conditions with `c` set (lastTransitionTime kept while its status stays). */
+export function withCondition(cur: Condition[] | undefined, c: NonNullable<MigrateDecision["condition"]>): Condition[] {
+  const old = (cur ?? []).find((x) => x.type === c.type);
+  const lastTransitionTime = old && old.status === c.status ? old.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return [...(cur ?? []).filter((x) => x.type !== c.type), { ...c, lastTransitionTime }];
 }
 
 /** Pods on `node` (not terminating) that mount the claim; `managed` when a controller owns them (it recreates them). */
@@ -339,6 +349,12 @@ export function editVolume(lv: Lv, a: MigrateAction, ip: string): Lv {
     let id = 1;
     while (used.has(id)) id++;
     replicas.push({ id, hostname: a.target, ip, primary: false });
+  } else if (a.type === "promoteTarget") {
+    // The target primary, the source kept (not primary, not accessible) until the target's disk read back equal.
+    if (!replicas.some((r) => r.hostname === a.target) || replicas.find((r) => r.primary)?.hostname === a.target) return lv;
+    replicas.forEach((r) => (r.primary = r.hostname === a.target));
+    nodes = [a.target, ...nodes.filter((n) => n !== a.source && n !== a.target && replicas.some((r) => r.hostname === n))];
+    return { ...lv, spec: { ...lv.spec!, accessibility: { ...lv.spec?.accessibility, nodes }, config: { ...cfg, version: cfg.version + 1, replicas } } };
   } else if (a.type === "pruneSource") {
     if (!replicas.some((r) => r.hostname === a.source)) return lv;
     const wasPrimary = replicas.find((r) => r.hostname === a.source)?.primary;

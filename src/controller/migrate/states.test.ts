@@ -26,6 +26,25 @@ const facts = (o: Partial<MigrateFacts> = {}): MigrateFacts => ({
   maxMigrateCount: 1,
   ...o,
 });
+/** A volume with one replica, on node a. */
+const oneReplica = {
+  metadata: { name: "v1" },
+  spec: {
+    replicaNumber: 1,
+    accessibility: { nodes: ["a"] },
+    config: {
+      version: 3,
+      volumeName: "v1",
+      requiredCapacityBytes: 1,
+      convertible: false,
+      resourceID: -1,
+      readyToInitialize: false,
+      initialized: false,
+      replicas: [{ id: 1, hostname: "a", ip: "", primary: true }],
+    },
+  },
+} as unknown as Lv;
+
 const types = (d: { actions: { type: string }[] }) => d.actions.map((a) => a.type).join(",");
 
 test("submit: failures, waits, target choice, annotation, in use", () => {
@@ -146,23 +165,7 @@ test("phases: add replica, copy, verify, prune, complete", () => {
 });
 
 test("editVolume: one primary at every step; prune moves the primary to the target", () => {
-  const lv = {
-    metadata: { name: "v1" },
-    spec: {
-      replicaNumber: 1,
-      accessibility: { nodes: ["a"] },
-      config: {
-        version: 3,
-        volumeName: "v1",
-        requiredCapacityBytes: 1,
-        convertible: false,
-        resourceID: -1,
-        readyToInitialize: false,
-        initialized: false,
-        replicas: [{ id: 1, hostname: "a", ip: "", primary: true }],
-      },
-    },
-  } as unknown as Lv;
+  const lv = oneReplica;
   const added = editVolume(lv, { type: "addTargetReplica", volume: "v1", target: "b", replicaNumber: 2 }, "10.0.0.2");
   assert.equal(added.spec?.replicaNumber, 2);
   assert.equal(added.spec?.config?.version, 4);
@@ -246,4 +249,96 @@ test("online: pre-copy while the pod runs, cut-over when every volume converged,
   );
   assert.equal(completed.state, "Completed");
   assert.match(completed.message, /cut-over pause from stopping the pod: 1.5 s/);
+});
+
+test("on-disk verification: the target goes live first, the source is deleted only after its disk read back equal", () => {
+  const copied = { attempt: 1, sourceChecksum: "x", sourceAttempt: 1, targetChecksum: "x", targetAttempt: 1 };
+  const both = {
+    configNodes: ["a", "b"],
+    primaryNode: "a",
+    pvNodes: ["a"],
+    replicas: [
+      { node: "a", state: "Ready" },
+      { node: "b", state: "Ready" },
+    ],
+  };
+  const at = (v: Partial<VolumeFact>, extra: Partial<MigrateFacts> = {}) =>
+    decideMigrate(
+      facts({ state: "PruneReplica", targetNode: "b", originalReplicaNumber: 1, volumes: [vol({ migrateState: "migrateStarted", ...v })], ...extra }),
+    );
+  // not read back yet: the target is promoted (the source kept), the PV follows; nothing is deleted
+  const promote = at({ ...both, sync: copied });
+  assert.deepEqual(promote.actions, [
+    { type: "promoteTarget", volume: "v1", source: "a", target: "b" },
+    { type: "moveAffinity", volume: "v1", source: "a", target: "b" },
+  ]);
+  // promoted: the pod may publish on the target while the frozen state is re-read; the source stays
+  const reading = at({ ...both, primaryNode: "b", pvNodes: ["b"], sync: copied });
+  assert.deepEqual(reading.actions, [{ type: "annotate", volume: "v1", value: "migrateCompleted" }]);
+  assert.equal(reading.state, "PruneReplica");
+  assert.match(reading.message, /the target's disk to read back v1 \(the source replica is kept until it did\)/);
+  // an on-disk digest of an older attempt does not count
+  assert.equal(
+    types(
+      at({
+        ...both,
+        primaryNode: "b",
+        pvNodes: ["b"],
+        sync: { ...copied, attempt: 2, sourceAttempt: 2, targetAttempt: 2, targetDiskChecksum: "x", targetDiskAttempt: 1 },
+      }),
+    ),
+    "annotate",
+  );
+  // equal: now the source goes
+  const ok = at({
+    ...both,
+    primaryNode: "b",
+    pvNodes: ["b"],
+    migrateState: "migrateCompleted",
+    sync: { ...copied, targetDiskChecksum: "x", targetDiskAttempt: 1 },
+  });
+  assert.deepEqual(ok.actions, [{ type: "pruneSource", volume: "v1", source: "a", target: "b", replicaNumber: 1 }]);
+  // different: nothing deleted, the source kept, a condition and a Warning Event naming the volume and what to do
+  const bad = {
+    ...both,
+    primaryNode: "b",
+    pvNodes: ["b"],
+    migrateState: "migrateCompleted",
+    sync: { ...copied, targetDiskChecksum: "y", targetDiskAttempt: 1 },
+  };
+  const mismatch = at(bad);
+  assert.equal(mismatch.state, "PruneReplica");
+  assert.deepEqual(mismatch.actions, []);
+  assert.equal(mismatch.event?.reason, "MigrateVerifyFailed");
+  assert.equal(mismatch.condition?.type, "TargetVerified");
+  assert.equal(mismatch.condition?.status, "False");
+  assert.match(mismatch.message, /volume v1: the copy on node b does not read back from its disk as it was written \(on disk: y; copied: x\)/);
+  assert.match(mismatch.message, /replica on a is kept/);
+  assert.match(mismatch.message, /hwameistor\.io\/migrate-accept-unverified=true/);
+  // …unless the operator accepts it
+  assert.equal(types(at(bad, { acceptUnverified: true })), "pruneSource");
+  const accepted = at({ ...bad, configNodes: ["b"], replicas: [{ node: "b", state: "Ready" }] }, { acceptUnverified: true });
+  assert.equal(accepted.state, "Completed");
+  assert.equal(accepted.condition?.reason, "AcceptedUnverified");
+  // a replica the data plane resynced has no copy to read back: pruned at once, as before
+  assert.equal(types(at({ ...both, replicas: [both.replicas[0]!, { node: "b", state: "Ready", dataPlane: true, synced: true }] })), "pruneSource,moveAffinity");
+});
+
+test("editVolume promoteTarget: the target primary, the source kept and not accessible; prune after it", () => {
+  const lv = editVolume(oneReplica, { type: "addTargetReplica", volume: "v1", target: "b", replicaNumber: 2 }, "");
+  const promoted = editVolume(lv, { type: "promoteTarget", volume: "v1", source: "a", target: "b" }, "");
+  assert.deepEqual(
+    promoted.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+    ["a:false", "b:true"],
+  );
+  assert.deepEqual(promoted.spec?.accessibility?.nodes, ["b"]);
+  assert.equal(promoted.spec?.replicaNumber, 2);
+  assert.equal(promoted.metadata?.annotations?.["hwameistor.io/migrate-extra-replica"], "true", "still a migration's extra replica, not HA");
+  assert.equal(editVolume(promoted, { type: "promoteTarget", volume: "v1", source: "a", target: "b" }, ""), promoted, "idempotent");
+  const pruned = editVolume(promoted, { type: "pruneSource", volume: "v1", source: "a", target: "b", replicaNumber: 1 }, "");
+  assert.deepEqual(
+    pruned.spec?.config?.replicas.map((r) => `${r.hostname}:${r.primary}`),
+    ["b:true"],
+  );
+  assert.equal(pruned.spec?.replicaNumber, 1);
 });

@@ -28,17 +28,24 @@
 //                  different → restartSync + Warning Event. A target replica the native data plane serves
 //                  (status.haState) is not copied: its primary resyncs it, and `synced` (with the volume
 //                  unpublished) counts as verified (the original skips the copy for DRBD volumes the same way)
-//   PruneReplica → pruneSource per volume (config without the source, target primary, replicaNumber back,
-//                  accessibility [target], PV node affinity); no live replica left on the source and the volume
-//                  Ready → annotate migrateCompleted, deleteSync → Completed
+//   PruneReplica → per volume, once the target's disk read back equal to the copy (targetDiskChecksum of the
+//                  attempt = the checksum; a data-plane replica needs none): pruneSource (config without the
+//                  source, target primary, replicaNumber back, accessibility [target]); before that promoteTarget
+//                  (target primary, the source kept as a plain replica, accessibility [target]) so the pod starts on
+//                  the target while the frozen final state is re-read (src/node/migrate/verify.ts); PV node
+//                  affinity moved with either. Volumes Ready with the target primary → migrateCompleted (the pod may
+//                  publish); a different on-disk digest → nothing deleted, the source kept, condition
+//                  TargetVerified=False + Warning Event MigrateVerifyFailed saying what the operator can do
+//                  (annotation hwameistor.io/migrate-accept-unverified=true on the migration prunes anyway);
+//                  no live replica left on the source and the volume Ready → deleteSync → Completed
 //   Completed / Aborted / Failed → deleteMigrate (its finalizers, e.g. the evictor's, keep it until released)
 //   ToBeAborted  → rollbackTarget per volume still holding its source (config without the target, replicaNumber
 //                  back), deleteSync, annotation removed → Aborted
 // Safety: the target only becomes primary in PruneReplica, after the checksums of what the source sent and of
-// what the target re-read from its device matched; publishing is refused while migrateStarted (csi controller),
+// what the target wrote matched, and the source replica is deleted only after the target's disk read back equal; publishing is refused while migrateStarted (csi controller),
 // so no pod ever uses a half-copied target, and the config has exactly one primary at every write.
 
-import { AnnotationValues, OperationStates as S, VolumeStates } from "../../api/names.ts";
+import { AnnotationValues, Annotations, OperationStates as S, VolumeStates } from "../../api/names.ts";
 import type { SyncFact } from "../../api/volume-sync.ts";
 
 export interface VolumeFact {
@@ -55,6 +62,8 @@ export interface VolumeFact {
   replicas: Array<{ node: string; state: string; synced?: boolean; dataPlane?: boolean }>;
   /** An expansion or snapshot in progress, named. */
   busy?: string;
+  /** The primary replica's node in spec.config. */
+  primaryNode?: string;
   /** Nodes named by the PV's node affinity (empty without a PV or affinity). */
   pvNodes?: string[];
   /** ConfigMap sync-config-<vol>; undefined when absent. */
@@ -83,6 +92,8 @@ export interface MigrateFacts {
   duplicateOf?: string;
   /** The clock (ms), for the cut-over pause in the final message. */
   now?: number;
+  /** The migration's annotation hwameistor.io/migrate-accept-unverified=true: the operator accepts a target whose disk read back differently. */
+  acceptUnverified?: boolean;
 }
 
 export type MigrateAction =
@@ -92,6 +103,7 @@ export type MigrateAction =
   | { type: "restartSync"; volume: string }
   | { type: "stopPods"; volume: string; pods: Array<{ namespace: string; name: string }> }
   | { type: "finalRound"; volume: string }
+  | { type: "promoteTarget"; volume: string; source: string; target: string }
   | { type: "pruneSource"; volume: string; source: string; target: string; replicaNumber: number }
   | { type: "moveAffinity"; volume: string; source: string; target: string }
   | { type: "rollbackTarget"; volume: string; source: string; target: string; replicaNumber: number }
@@ -104,8 +116,13 @@ export interface MigrateDecision {
   message: string;
   status?: { targetNode?: string; volumes?: string[]; originalReplicaNumber?: number };
   event?: { type: "Normal" | "Warning"; reason: string; message: string };
+  /** A condition to set on the migration's status (by type). */
+  condition?: { type: string; status: "True" | "False" | "Unknown"; reason: string; message: string };
   requeueAfterMs?: number;
 }
+
+/** The migration's condition on the target's on-disk verification. */
+export const TARGET_VERIFIED = "TargetVerified";
 
 export const WAIT_MS = 5_000;
 export const ACTIVE_STATES: readonly string[] = [S.Submitted, S.AddReplica, S.SyncReplica, S.PruneReplica];
@@ -301,35 +318,75 @@ function syncReplica(f: MigrateFacts): MigrateDecision {
   return { state: S.SyncReplica, actions, message: `copying to ${t}: ${progress.join("; ")}`, requeueAfterMs: cutover ? 500 : 2_000 };
 }
 
+/** A volume's on-disk verification: done, waiting for the target's re-read, or a different digest (the message). */
+function diskCheck(f: MigrateFacts, v: VolumeFact): { verified: true } | { waiting: true } | { mismatch: string } {
+  const s = v.sync;
+  if (!s) return { verified: true }; // a data-plane replica: resynced and checked by the data plane, no copy
+  if (s.targetDiskAttempt !== s.attempt || !s.targetDiskChecksum) return { waiting: true };
+  if (s.targetDiskChecksum === s.sourceChecksum) return { verified: true };
+  return {
+    mismatch:
+      `volume ${v.name}: the copy on node ${f.targetNode} does not read back from its disk as it was written ` +
+      `(on disk: ${s.targetDiskChecksum}; copied: ${s.sourceChecksum}) — that disk may be failing. Nothing is deleted: the replica on ` +
+      `${f.sourceNode} is kept as it was at the cut-over (writes since then are only on ${f.targetNode}). Check ${f.targetNode}'s disk ` +
+      `(dmesg, SMART); to read it again remove key ${"targetDiskChecksum"} from ConfigMap sync-config-${v.name}; to delete the source ` +
+      `replica anyway annotate this LocalVolumeMigrate ${Annotations.MigrateAcceptUnverified}=true`,
+  };
+}
+
 function prune(f: MigrateFacts): MigrateDecision {
   const t = f.targetNode!;
   const note = f.abort ? " (abort ignored: the copy is verified and the source is being removed)" : "";
   const actions: MigrateAction[] = [];
-  for (const v of f.volumes) {
-    if (v.configNodes.includes(f.sourceNode)) actions.push({ type: "pruneSource", volume: v.name, source: f.sourceNode, target: t, replicaNumber: orig(f) });
+  const checks = f.volumes.map((v) => ({ v, c: diskCheck(f, v) }));
+  const mismatches = checks.flatMap((x) => ("mismatch" in x.c ? [x.c.mismatch] : []));
+  for (const { v, c } of checks) {
+    if (v.configNodes.includes(f.sourceNode)) {
+      // The source replica goes only once the target's disk read back equal (or the operator accepted it); until
+      // then the target is made primary with the source kept, so the pod need not wait for the re-read.
+      if ("verified" in c || f.acceptUnverified) actions.push({ type: "pruneSource", volume: v.name, source: f.sourceNode, target: t, replicaNumber: orig(f) });
+      else if (v.primaryNode !== t) actions.push({ type: "promoteTarget", volume: v.name, source: f.sourceNode, target: t });
+    }
     if (v.pvNodes?.includes(f.sourceNode)) actions.push({ type: "moveAffinity", volume: v.name, source: f.sourceNode, target: t });
   }
   if (actions.length > 0) return { state: S.PruneReplica, actions, message: `removing the replica on ${f.sourceNode}${note}`, requeueAfterMs: WAIT_MS };
-  const waiting = f.volumes.filter((v) => v.replicas.some((r) => r.node === f.sourceNode) || v.state !== VolumeStates.Ready);
-  // The volume is Ready on the target (config and affinity moved): its pod may publish it now — deleting the old
-  // replica on the source need not be part of the cut-over pause.
+  // The volume is Ready with the target primary (config and affinity moved): its pod may publish it now — the
+  // on-disk verification and deleting the old replica need not be part of the cut-over pause.
   const release = f.volumes
-    .filter((v) => v.state === VolumeStates.Ready && v.migrateState === AnnotationValues.MigrateStarted)
+    .filter(
+      (v) =>
+        v.state === VolumeStates.Ready && (v.primaryNode === t || !v.configNodes.includes(f.sourceNode)) && v.migrateState === AnnotationValues.MigrateStarted,
+    )
     .map((v) => annotate(v.name, AnnotationValues.MigrateCompleted));
-  if (waiting.length > 0)
+  const releaseAll = release.length === f.volumes.filter((v) => v.migrateState === AnnotationValues.MigrateStarted).length ? release : [];
+  if (mismatches.length > 0 && !f.acceptUnverified) {
+    const msg = mismatches.join("; ");
     return {
-      ...stay(f, `waiting for ${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready${note}`),
-      actions: release.length === f.volumes.length ? release : [],
-      requeueAfterMs: 1_000,
+      ...stay(f, msg, { type: "Warning", reason: "MigrateVerifyFailed", message: msg }, 15_000),
+      actions: releaseAll,
+      condition: { type: TARGET_VERIFIED, status: "False", reason: "OnDiskMismatch", message: msg },
     };
+  }
+  const waiting = f.volumes.filter((v) => v.replicas.some((r) => r.node === f.sourceNode) || v.state !== VolumeStates.Ready);
+  if (waiting.length > 0) {
+    const reading = checks.filter((x) => "waiting" in x.c).map((x) => x.v.name);
+    const what = reading.length
+      ? `the target's disk to read back ${reading.join(", ")} (the source replica is kept until it did)`
+      : `${waiting.map((v) => v.name).join(", ")} to drop the replica on ${f.sourceNode} and be Ready`;
+    return { ...stay(f, `waiting for ${what}${note}`), actions: releaseAll, requeueAfterMs: 1_000 };
+  }
   const start = f.volumes.map((v) => v.sync?.cutoverStart).find((x) => x);
   const pause = start && f.now ? ` (cut-over pause from stopping the pod: ${((f.now - Date.parse(start)) / 1000).toFixed(1)} s)` : "";
   const msg = `moved ${f.volumes.map((v) => v.name).join(", ")} from ${f.sourceNode} to ${t}${pause}`;
+  const accepted = mismatches.length > 0;
   return {
     state: S.Completed,
     actions: f.volumes.flatMap((v) => [annotate(v.name, AnnotationValues.MigrateCompleted), { type: "deleteSync" as const, volume: v.name }]),
     message: msg,
     event: { type: "Normal", reason: "MigrateCompleted", message: msg },
+    condition: accepted
+      ? { type: TARGET_VERIFIED, status: "False", reason: "AcceptedUnverified", message: `the operator accepted: ${mismatches.join("; ")}` }
+      : { type: TARGET_VERIFIED, status: "True", reason: "OnDiskChecksumMatched", message: "the target's disk read back equal to the copy for every volume" },
     requeueAfterMs: 0,
   };
 }

@@ -27,6 +27,9 @@ export async function backingFileOf(devPath: string): Promise<string | undefined
   return l && !l.backFileDeleted && l.backFile && l.offset === 0 ? l.backFile : undefined;
 }
 
+/** Where clone `n` of `file` with `tag` lives (hidden, beside it; found again by sweepSnapshots and snapshotsIn). */
+export const clonePath = (file: string, tag: string, n: number): string => join(dirname(file), `.${basename(file)}${MARK}${tag}-${n}`);
+
 export interface Round {
   round: number;
   /** The clone this round reads from. */
@@ -49,7 +52,7 @@ export class SnapshotSeries {
   }
 
   private pathOf(n: number): string {
-    return join(dirname(this.file), `.${basename(this.file)}${MARK}${this.tag}-${n}`);
+    return clonePath(this.file, this.tag, n);
   }
 
   /** Clone the live file, diff against the previous clone, drop the previous clone. */

@@ -287,6 +287,9 @@ export async function serveDevice(o: ServeOptions): Promise<DeviceServer> {
 export interface ReceiveResult {
   /** Bytes received with data (zero chunks and holes are not sent). */
   bytes: number;
+  /** The volume's size (the source's) and the chunk of the checksum table. */
+  size: number;
+  chunk: number;
   /** The chunk-CRC table's digest of what the target wrote (re-read, with read-back). */
   checksum: string;
   rounds: RoundReport[];
@@ -372,6 +375,8 @@ export async function receiveDevice(o: {
     o.onProgress?.(r.bytes, size);
     return {
       bytes: r.bytes,
+      size,
+      chunk,
       checksum: r.checksum,
       rounds,
       copyMs: performance.now() - started,

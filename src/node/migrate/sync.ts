@@ -9,8 +9,11 @@
 //           Pre-copy clones are removed when a stream ends, before a new server starts (an earlier incarnation's)
 //           and, at start-up, for every volume with no sync ConfigMap naming this node (the agent was killed).
 //   target: once an endpoint is there, copies into its own replica (CRC-checked chunks), writes progress while copying,
-//           then targetChecksum/targetAttempt/targetCompleted and bytesPerSecond; a failure is written to `error`
-//           and retried after 3 s. Nothing here decides: the controller compares the checksums.
+//           freezes the final state (verify.ts: a reflink clone of its volume file), then writes
+//           targetChecksum/targetAttempt/targetCompleted and bytesPerSecond, and re-reads the frozen state from disk
+//           (O_DIRECT) into targetDiskChecksum/targetDiskAttempt — without a clone, the device before targetChecksum;
+//           a failure is written to `error` and retried after 3 s. Nothing here decides: the controller compares
+//           the checksums and deletes the source replica only after the on-disk one matched.
 // Level-triggered and restart-safe: servers and copies live in memory keyed by (volume, attempt, endpoint); an
 // agent that restarts serves again under a new token (the target's stale connection fails and it reconnects),
 // a target that restarts copies the whole device again. A ConfigMap deleted or moved to a new attempt stops
@@ -26,7 +29,8 @@ import { CONFIG_MAP } from "../../kube/resources.ts";
 import { isConflict, isNotFound } from "../../kube/transport.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import type { NodeContext } from "../context.ts";
-import { newToken, receiveDevice, serveDevice, type DeviceServer } from "./stream.ts";
+import { CHUNK_BYTES, checksumOf, newToken, receiveDevice, serveDevice, sizeOf, type DeviceServer } from "./stream.ts";
+import { freezeTarget, frozenClone, onDiskChecksum, releaseFrozen, type Frozen } from "./verify.ts";
 import { backingFileOf, snapshotsIn, SnapshotSeries, sweepSnapshots } from "./precopy.ts";
 import { listLoopsSysfs } from "../../host/loop/loop.ts";
 import { basename, dirname, join } from "node:path";
@@ -66,6 +70,9 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
   });
   const servers = new Map<string, { attempt: string; server: DeviceServer }>();
   const copies = new Map<string, { id: string; abort: AbortController }>();
+  /** On-disk verifications running (ConfigMap → attempt), and the volume file each froze (to release its clone). */
+  const verifies = new Map<string, string>();
+  const frozenFiles = new Map<string, string>();
   const ctl = new Controller({ name: "volume-sync", log: ctx.log, reconcile: (k) => reconcile(k) });
   ctl.watch(inf, (cm) => cm.metadata?.name);
 
@@ -100,6 +107,15 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
     if (!dev) {
       await patch(name, { [SyncKeys.Error]: `source node ${me} has no Ready replica of ${volume} to serve; retrying` });
       return { requeueAfterMs: RETRY_MS };
+    }
+    if (d[SyncKeys.Final] === "yes" && d[SyncKeys.TargetAttempt] === attempt && d[SyncKeys.TargetChecksum] && !cur) {
+      // The target confirmed the final round but this agent died before writing its side: the target will not
+      // connect again, so serving would wait forever. The source has not changed since (unpublished, final):
+      // its digest is a re-read of its device (O_DIRECT), which the controller compares with the target's.
+      const checksum = await checksumOf(dev, await sizeOf(dev));
+      ctx.log.info({ volume, checksum }, "migration: the source's checksum re-read after a restart (the target had confirmed)");
+      await patch(name, { [SyncKeys.SourceChecksum]: checksum, [SyncKeys.SourceAttempt]: attempt, [SyncKeys.SourceCompleted]: "yes" });
+      return;
     }
     const file = await precopyFile(dev);
     if (file) await sweepSnapshots(file); // an earlier incarnation's clones (killed mid-stream)
@@ -145,9 +161,12 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
     ctx.log.info({ volume, endpoint: `${server.host}:${server.port}`, device: dev }, "migration: serving the replica to the target");
   }
 
-  function target(name: string, d: Record<string, string>): { requeueAfterMs: number } | void {
+  async function target(name: string, d: Record<string, string>): Promise<{ requeueAfterMs: number } | void> {
     const attempt = d[SyncKeys.Attempt] ?? "1";
-    if (d[SyncKeys.TargetAttempt] === attempt && d[SyncKeys.TargetChecksum]) return;
+    if (d[SyncKeys.TargetAttempt] === attempt && d[SyncKeys.TargetChecksum]) {
+      if (d[SyncKeys.TargetDiskAttempt] === attempt && d[SyncKeys.TargetDiskChecksum]) return;
+      return resumeVerify(name, d, attempt);
+    }
     const endpoint = d[SyncKeys.SourceEndpoint];
     const token = d[SyncKeys.SourceToken];
     if (!endpoint || !token) return;
@@ -185,8 +204,23 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
         },
       });
       const bps = Math.round(r.bytes / (r.copyMs / 1000));
+      // Freeze what the disk took before the target can go live (it cannot before targetChecksum is written).
+      const frozen = await freezeTarget(dev, attempt);
+      if (frozen.file) frozenFiles.set(name, frozen.file);
+      // No clone (lvm, no reflink): the device is re-read now, in the pause, while nothing else writes it.
+      const disk = frozen.file ? undefined : await onDiskChecksum(frozen, r.size, r.chunk);
       adoptRecord(volume, dev, d[SOURCE_RECORD]);
       await patch(name, {
+        [SyncKeys.VolumeBytes]: String(r.size),
+        freezeMs: String(Math.round(frozen.ms)),
+        ...(disk
+          ? {
+              [SyncKeys.TargetDiskChecksum]: disk.checksum,
+              [SyncKeys.TargetDiskAttempt]: attempt,
+              diskVerifyMs: String(Math.round(disk.ms)),
+              diskVerifyInPause: "yes",
+            }
+          : {}),
         [SyncKeys.ProgressBytes]: String(r.bytes),
         [SyncKeys.TotalBytes]: String(r.bytes),
         [SyncKeys.TargetChecksum]: r.checksum,
@@ -198,9 +232,19 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
         [SyncKeys.Error]: "",
       });
       ctx.log.info(
-        { volume, bytes: r.bytes, checksum: r.checksum, bytesPerSecond: bps, copyMs: r.copyMs, verifyMs: r.verifyMs },
+        {
+          volume,
+          bytes: r.bytes,
+          checksum: r.checksum,
+          bytesPerSecond: bps,
+          copyMs: r.copyMs,
+          verifyMs: r.verifyMs,
+          freezeMs: frozen.ms,
+          onDisk: disk?.checksum,
+        },
         "migration: copy written and verified",
       );
+      if (frozen.file) verify(name, volume, attempt, frozen, r.size, r.checksum);
     } catch (e) {
       if (signal.aborted) return;
       const msg = `copy attempt ${attempt} from ${endpoint} into node ${me} failed: ${errorText(e)}; retrying in ${RETRY_MS / 1000} s`;
@@ -208,6 +252,55 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       await patch(name, { [SyncKeys.Error]: msg }).catch(() => {});
       setTimeout(() => ctl.enqueue(name), RETRY_MS).unref();
     }
+  }
+
+  /**
+   * Re-reads the frozen final state from disk (in the background: the target may be live already) and writes the
+   * digest; the clone is removed once it matched, kept on a mismatch (so an operator may have it read again by
+   * removing targetDiskChecksum). Keyed per ConfigMap, one at a time.
+   */
+  function verify(name: string, volume: string, attempt: string, frozen: Frozen, size: number, expected: string): void {
+    if (verifies.has(name)) return;
+    verifies.set(name, attempt);
+    void (async () => {
+      try {
+        const v = await onDiskChecksum(frozen, size, CHUNK_BYTES);
+        if (inf.getByName(name, ns)?.data?.[SyncKeys.Attempt] !== attempt && frozen.file) return void (await releaseFrozen(frozen.file));
+        await patch(name, { [SyncKeys.TargetDiskChecksum]: v.checksum, [SyncKeys.TargetDiskAttempt]: attempt, diskVerifyMs: String(Math.round(v.ms)) });
+        const ok = v.checksum === expected;
+        if (ok && frozen.file) await releaseFrozen(frozen.file);
+        const log = { volume, onDisk: v.checksum, copied: expected, ms: Math.round(v.ms), clone: frozen.path };
+        if (ok) ctx.log.info(log, "migration: the target's disk read back equal to the copy");
+        else ctx.log.error(log, "migration: the target's disk reads back DIFFERENT from what was copied; the frozen clone is kept");
+      } catch (e) {
+        const msg = `re-reading the copy of ${volume} on node ${me} from disk failed: ${errorText(e)}; retrying in ${RETRY_MS / 1000} s`;
+        ctx.log.warn({ volume, err: msg }, "migration: on-disk verification failed");
+        await patch(name, { [SyncKeys.Error]: msg }).catch(() => {});
+        setTimeout(() => ctl.enqueue(name), RETRY_MS).unref();
+      } finally {
+        verifies.delete(name);
+      }
+    })();
+  }
+
+  /** targetChecksum written, no on-disk digest yet: an earlier incarnation was killed mid-read, or an operator asked again. */
+  async function resumeVerify(name: string, d: Record<string, string>, attempt: string): Promise<{ requeueAfterMs: number } | void> {
+    if (verifies.has(name)) return;
+    const volume = d[SyncKeys.LocalVolume] ?? "";
+    const dev = await myDevice(volume);
+    if (!dev) return { requeueAfterMs: RETRY_MS };
+    const frozen = await frozenClone(dev, attempt);
+    const size = Number(d[SyncKeys.VolumeBytes]);
+    if (!frozen || !Number.isSafeInteger(size) || size <= 0) {
+      // Nothing frozen to read (removed by hand, or written by an agent without it): the controller keeps the source.
+      await patch(name, {
+        [SyncKeys.TargetDiskChecksum]: `unverifiable: the state of node ${me}'s copy at the cut-over (clone of attempt ${attempt}) is gone`,
+        [SyncKeys.TargetDiskAttempt]: attempt,
+      });
+      return;
+    }
+    frozenFiles.set(name, frozen.file!);
+    verify(name, volume, attempt, frozen, size, d[SyncKeys.TargetChecksum] ?? "");
   }
 
   /** The volume file behind a replica device when it can be reflink-cloned (a probe clone), else undefined. */
@@ -229,10 +322,11 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
   /** Start-up: remove pre-copy clones of volumes no sync ConfigMap names this node the source of (crash leftovers). */
   async function sweepOrphans(): Promise<void> {
     await inf.waitForSync();
+    // …and keep a target's frozen clone while its migration lasts (a verification resumes from it).
     const serving = new Set(
       inf
         .list()
-        .filter((cm) => cm.data?.[SyncKeys.SourceNode] === me)
+        .filter((cm) => cm.data?.[SyncKeys.SourceNode] === me || cm.data?.[SyncKeys.TargetNode] === me)
         .map((cm) => cm.data?.[SyncKeys.LocalVolume] ?? ""),
     );
     // Only this agent's pools (under its state dir): loop devices are machine-wide, and on a one-machine dev
@@ -269,12 +363,15 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       await stopServer(name);
       copies.get(name)?.abort.abort();
       copies.delete(name);
+      const frozen = frozenFiles.get(name);
+      frozenFiles.delete(name);
+      if (frozen) await releaseFrozen(frozen); // the migration ended (completed, accepted or aborted)
       return;
     }
     const d = cm.data ?? {};
     try {
       if (d[SyncKeys.SourceNode] === me) return await source(name, d);
-      if (d[SyncKeys.TargetNode] === me) return target(name, d);
+      if (d[SyncKeys.TargetNode] === me) return await target(name, d);
     } catch (e) {
       if (isConflict(e)) throw e;
       ctx.log.warn({ configMap: name, err: errorText(e) }, "volume sync pass failed");
