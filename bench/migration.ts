@@ -166,6 +166,10 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
   }
 }
 
+/** Both copier processes' CPU time up to the end of round 0 (their own counters), per MiB it wrote: what the
+ * copy costs the two shared cores, far less sensitive to the machine's load than its throughput. */
+const cpuPerMiB = (r: CopyRun): number => ((r.rounds[0]?.cpuMs ?? NaN) + (r.received.rounds[0]?.cpuMs ?? NaN)) / (r.rounds[0]!.bytes / MiB);
+
 const spread = (xs: number[], digits = 2) => ({
   spread: minMax(xs).map((x) => round(x, digits)) as [number, number],
   samples: xs.map((x) => round(x, digits)),
@@ -254,6 +258,15 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
         note: `${mine.length} pairs; bytes per copy round 0 ${round(median(mine.map((r) => r.rounds[0]!.bytes)) / MiB, 1)} MiB, per disk run ${round(size / 2 / MiB, 1)} MiB`,
       }),
     ];
+    metrics.push(
+      metric(
+        "copier CPU per MiB, round 0, both processes (user + system)",
+        round(median(mine.map(cpuPerMiB)), 3),
+        "ms/MiB",
+        undefined,
+        spread(mine.map(cpuPerMiB), 3),
+      ),
+    );
     if (readBackPairs)
       metrics.push(
         metric(
@@ -273,6 +286,19 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
           "ratio",
           undefined,
           spread(ratios("baseline")),
+        ),
+        metric(
+          "copier CPU per MiB, this build ÷ baseline build (per repetition)",
+          round(median(mine.map((r, i) => cpuPerMiB(r) / cpuPerMiB(base[i]!))), 3),
+          "ratio",
+          undefined,
+          {
+            ...spread(
+              mine.map((r, i) => cpuPerMiB(r) / cpuPerMiB(base[i]!)),
+              3,
+            ),
+            note: `baseline ${round(median(base.map(cpuPerMiB)), 3)} ms/MiB`,
+          },
         ),
         metric(
           "baseline build: cut-over pause, data part",
