@@ -329,14 +329,21 @@ static void drain_pipe(int r) {
 /* The next request: spliced into this thread's pipe (a WRITE's data then stays there for op_write_buf; a small
  * request is read back into mem), or read into mem. Returns its size, 0 when the session ended, or -errno. */
 static int receive(struct fuse_frontend *f, char *mem, struct fuse_buf *buf) {
-  if (splice_pipe[0] < 0 || !atomic_load_explicit(&splice_now, memory_order_relaxed)) {
+  /* After a small request, read the next one straight into memory: small requests come in runs (4 KiB random
+   * I/O), and splicing one only to read it back costs a splice per request. A large request read this way is
+   * copied like without peers (correct; spliced again from the next one on). */
+  static __thread bool last_small;
+  if (splice_pipe[0] < 0 || !atomic_load_explicit(&splice_now, memory_order_relaxed) || last_small) {
     *buf = (struct fuse_buf){.mem = mem, .size = RECV_BYTES};
-    return fuse_session_receive_buf(f->se, buf);
+    int rc = fuse_session_receive_buf(f->se, buf);
+    last_small = rc > 0 && (size_t)rc < WRITE_HDR + SPLICE_MIN;
+    return rc;
   }
   ssize_t n = splice(fuse_session_fd(f->se), NULL, splice_pipe[1], NULL, DP_MAX_IO + 8192, 0);
   if (n < 0) return errno == ENODEV ? 0 : errno == ENOENT ? -EINTR : -errno; /* ENOENT: interrupted, retry */
   if (fuse_session_exited(f->se)) return 0;
-  if ((size_t)n < WRITE_HDR + SPLICE_MIN) {
+  last_small = (size_t)n < WRITE_HDR + SPLICE_MIN;
+  if (last_small) {
     if (read_full(splice_pipe[0], mem, (size_t)n)) return -EIO;
     *buf = (struct fuse_buf){.mem = mem, .size = (size_t)n};
   } else

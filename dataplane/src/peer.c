@@ -455,8 +455,7 @@ ssize_t peer_replicated_write(struct volume *v, const struct wbuf *b, size_t len
   bool sync_peer[DP_MAX_PEERS] = {false};
   uint64_t t_in = now_ns();
   pthread_mutex_lock(&v->lock);
-  while (v->role == ROLE_PRIMARY && !v->fenced && (v->suspended || range_busy(v, off, off + len) || v->nranges == v->maxranges))
-    pthread_cond_wait(&v->cond, &v->lock);
+  while (v->role == ROLE_PRIMARY && !v->fenced && (v->suspended || range_busy(v, off, off + len) || v->nranges == v->maxranges)) range_wait(v);
   if (v->role != ROLE_PRIMARY || v->fenced) {
     pthread_mutex_unlock(&v->lock);
     return -EIO;

@@ -7,6 +7,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
  * segments per request gets the worker-thread path (correct, slower). 128 KiB chunks were measured slower still:
  * four times the requests through the loop device underneath. */
 #define CHUNK (512u << 10)
+#define INLINE_MAX (64u << 10) /* a WRITE up to this size may be written by the receiver itself (write_inline) */
+#define INLINE_BACKOFF 256     /* frames left to the loop after frames arrived during a write here (receiver) */
 
 enum slot_state { SLOT_EMPTY, SLOT_WRITING, SLOT_DONE, SLOT_ORDERED, SLOT_SYNCING };
 
@@ -79,6 +82,11 @@ struct rconn {
   bool rx_done;          /* the receiver ended (EOF, error, bad frame): nothing more comes */
   bool rx_stop;          /* the loop is leaving: the receiver must not wait for room */
   int efd;               /* eventfd: the receiver queued into an empty queue or ended */
+  bool loop_asleep;      /* the loop is waiting for an event with nothing queued for it (set under qlock) */
+  bool inline_busy;      /* the receiver acts as the loop for one frame (write_inline); the loop waits on inline_done */
+  pthread_cond_t inline_done;
+  bool inline_now;       /* the receiver's thread is in write_inline: start_write writes synchronously */
+  _Atomic uint64_t acked_pub; /* c->acked, published by whichever thread sent the last ACK */
   bool efd_armed;        /* a read of efd is in the ring */
   uint64_t efd_val;
 };
@@ -172,10 +180,13 @@ static void start_write(struct rconn *c, uint64_t seq) {
   struct slot *s = &c->ring_slots[seq % RING];
   s->state = SLOT_WRITING;
   s->t = now_ns();
-  if (!c->uring) {
+  if (!c->uring || c->inline_now) {
     ssize_t n = volume_local_write(c->v, s->payload, s->len, s->off);
     s->err = n < 0 ? (int)-n : 0;
     s->state = SLOT_DONE;
+    uint64_t now = now_ns();
+    stage_add(&c->v->stages[ST_DISK], s->t, now);
+    s->t = now;
     return;
   }
   for (uint32_t done = 0, k = 0; done < s->len; done += CHUNK, k++) {
@@ -251,6 +262,7 @@ static void advance(struct rconn *c) {
     c->acked = seq;
   }
   if (c->acked != before && send_frame(c, F_ACK, 0, c->acked, 0, NULL, 0)) c->eof = true;
+  atomic_store_explicit(&c->acked_pub, c->acked, memory_order_release);
 }
 
 /* HELLO from the primary: check it, answer HELLO + our bitmap. 0 when the connection may carry data. */
@@ -421,6 +433,36 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
   }
 }
 
+/* A small WRITE that arrived alone while the loop has nothing in flight and nothing unacked (qd1, a lull) is
+ * written and acked by the receiver itself: the loop is asleep and touches none of the connection's frame state
+ * until the receiver queues the next frame, so this thread may act as the loop for one frame. Why: the hand-off
+ * to the loop (eventfd write, its wake-up, an io_uring submit, a second wake-up at the completion) was most of
+ * a small write's latency on the replica; this is one pwrite and one ACK. Anything else, or a frame with more
+ * behind it in the receive buffer (a burst: batched by the loop), goes through the queue. False: queue it. */
+static bool write_inline(struct rconn *c, struct rx_frame *f, uint64_t seq, unsigned *backoff) {
+  pthread_mutex_lock(&c->qlock);
+  bool idle = c->loop_asleep && c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
+  c->inline_busy = idle;
+  pthread_mutex_unlock(&c->qlock);
+  if (!idle) return false;
+  uint64_t t0 = now_ns();
+  c->inline_now = true;
+  start_frame(c, &f->h, f->buf);
+  /* Data that arrived during the write (before its ACK, so not the next write of a qd1 writer): concurrent
+   * writes, which the loop batches; this thread writing them one by one would hold back the reception of the
+   * rest. Leave the next INLINE_BACKOFF frames to the loop. */
+  int avail = 0;
+  if (ioctl(c->fd, FIONREAD, &avail) == 0 && avail > 0) *backoff = INLINE_BACKOFF;
+  if (!c->eof) advance(c);
+  c->inline_now = false;
+  stage_add(&c->v->stages[ST_INLINE], t0, now_ns());
+  pthread_mutex_lock(&c->qlock);
+  c->inline_busy = false;
+  pthread_cond_signal(&c->inline_done);
+  pthread_mutex_unlock(&c->qlock);
+  return true;
+}
+
 /* The receiver thread: reads frames (a buffered read takes every small frame that has arrived; the rest of a
  * large payload is read straight into its aligned buffer) and queues them for the loop. */
 static void *receiver(void *arg) {
@@ -429,6 +471,8 @@ static void *receiver(void *arg) {
   char *rx = malloc(RX_BYTES);
   if (!rx) abort();
   size_t start = 0, end = 0;
+  uint64_t handed = 0; /* frames given to the loop or written here */
+  unsigned inline_off = 0; /* frames left to the loop (write_inline's backoff) */
   bool bad = false;
   for (;;) {
     struct rx_frame f;
@@ -459,6 +503,12 @@ static void *receiver(void *arg) {
       goto out;
     }
     if (f.h.type == F_WRITE || f.h.type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_RX], t0, now_ns());
+    handed++;
+    if (inline_off) inline_off--;
+    else if (f.h.type == F_WRITE && len <= INLINE_MAX && start == end && write_inline(c, &f, handed, &inline_off)) {
+      if (c->eof || c->err) goto out; /* the loop sees it when woken below, and leaves */
+      continue;
+    }
     pthread_mutex_lock(&c->qlock);
     while (!c->rx_stop && (c->qlen == RXQ || (c->qlen && c->qbytes + len > RXQ_BYTES))) pthread_cond_wait(&c->qroom, &c->qlock);
     if (c->rx_stop) {
@@ -500,12 +550,22 @@ static void take_frames(struct rconn *c) {
   pthread_mutex_unlock(&c->qlock);
 }
 
-/* Whether the queue holds a frame the loop could take now. */
+/* Whether the queue holds a frame the loop could take now; if not, the loop is about to sleep: the receiver
+ * may write a lone small frame itself meanwhile (write_inline). */
 static bool frames_ready(struct rconn *c) {
   pthread_mutex_lock(&c->qlock);
   bool r = (c->qlen || c->rx_done) && room(c);
+  c->loop_asleep = !r;
   pthread_mutex_unlock(&c->qlock);
   return r;
+}
+
+/* The loop woke: it owns the connection's frame state again once a frame the receiver is writing is acked. */
+static void loop_wake(struct rconn *c) {
+  pthread_mutex_lock(&c->qlock);
+  while (c->inline_busy) pthread_cond_wait(&c->inline_done, &c->qlock);
+  c->loop_asleep = false;
+  pthread_mutex_unlock(&c->qlock);
 }
 
 /* Waits for a completion or for the receiver's wake-up. */
@@ -523,7 +583,6 @@ static void wait_event(struct rconn *c) {
   }
   io_uring_submit_and_wait(&c->ring, 1);
   c->unsubmitted = 0;
-  reap(c);
 }
 
 /* The connection's event loop: start every queued frame there is room for, submit their local writes, ack what
@@ -539,6 +598,7 @@ static void serve_loop(struct rconn *c) {
     if (frames_ready(c)) continue;
     uint64_t t0 = now_ns();
     wait_event(c);
+    loop_wake(c);
     stage_add(&v->stages[ST_IDLE], t0, now_ns());
   }
   if (c->err) {
@@ -583,6 +643,7 @@ static void *serve(void *arg) {
   if (c->efd >= 0) close(c->efd);
   pthread_mutex_destroy(&c->qlock);
   pthread_cond_destroy(&c->qroom);
+  pthread_cond_destroy(&c->inline_done);
   if (c->v) {
     pthread_mutex_lock(&c->v->lock);
     if (c->lane && c->v->lane_fds[c->lane - 1] == c->fd) c->v->lane_fds[c->lane - 1] = -1;
@@ -608,11 +669,13 @@ void replica_accept(struct dataplane *dp, int fd) {
   c->efd = -1;
   pthread_mutex_init(&c->qlock, NULL);
   pthread_cond_init(&c->qroom, NULL);
+  pthread_cond_init(&c->inline_done, NULL);
   pthread_t t;
   if (pthread_create(&t, NULL, serve, c)) {
     close(fd);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->qroom);
+    pthread_cond_destroy(&c->inline_done);
     free(c);
     return;
   }

@@ -443,9 +443,16 @@ void *peer_thread(void *arg) {
       pthread_mutex_unlock(&v->lock);
       dp_emit(v->dp, "peer-uptodate", v->name);
       pthread_mutex_lock(&v->lock);
+      /* Once a second, whatever else wakes v->cond meanwhile (a state change ends the wait early). */
+      uint64_t next_clear = now_ns() + 1000000000ull;
       while (!p->stop && p->connected && p->gen == gen && !v->fenced) {
-        peer_sleep(p, 1000);
-        if (!p->stop && p->connected && !clear_idle_bits(p, gen)) break;
+        uint64_t now = now_ns();
+        if (now < next_clear) {
+          peer_sleep(p, (unsigned)((next_clear - now) / 1000000) + 1);
+          continue;
+        }
+        next_clear = now + 1000000000ull;
+        if (!clear_idle_bits(p, gen)) break;
       }
     }
     pthread_mutex_unlock(&v->lock);

@@ -419,7 +419,7 @@ void volume_status(struct volume *v, struct sbuf *b) {
   jw_u64(b, "flushesTotal", v->flushes_total);
   jw_u64(b, "bytesReplicated", v->bytes_replicated);
   jw_u64(b, "bytesResynced", v->bytes_resynced);
-  static const char *stage_names[ST_COUNT] = {"wait", "activityLog", "send", "localWrite", "ackAfterLocal", "rxPayload", "rxDisk", "rxInOrder", "rxIdle"};
+  static const char *stage_names[ST_COUNT] = {"wait", "activityLog", "send", "localWrite", "ackAfterLocal", "rxPayload", "rxDisk", "rxInOrder", "rxIdle", "rxInline"};
   sb_key(b, "stages");
   sb_append(b, "{", 1);
   for (int i = 0; i < ST_COUNT; i++) {

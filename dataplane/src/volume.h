@@ -27,8 +27,9 @@ struct wbuf {
  * Primary: waiting for an overlapping write or a suspend, the activity log on disk, the sends to peers, the
  * local write, and from the local write's end until the last ack. Secondary: a data frame's payload arriving
  * (first byte buffered to last), its local write (submitted to completed), completed to acked (earlier
- * frames still writing), and the connection's loop asleep with nothing to do. */
-enum stage { ST_WAIT, ST_AL, ST_SEND, ST_LOCAL, ST_ACK, ST_RX, ST_DISK, ST_INORDER, ST_IDLE, ST_COUNT };
+ * frames still writing), the connection's loop asleep with nothing to do, and a small write written and acked by
+ * the receiver itself (replica.c write_inline: from its frame's arrival to its ACK sent). */
+enum stage { ST_WAIT, ST_AL, ST_SEND, ST_LOCAL, ST_ACK, ST_RX, ST_DISK, ST_INORDER, ST_IDLE, ST_INLINE, ST_COUNT };
 struct stage_timer {
   _Atomic uint64_t ns, count;
 };
@@ -73,6 +74,7 @@ struct volume {
     uint64_t start, end;
   } *ranges;
   int nranges, maxranges;
+  int range_waiters;     /* threads waiting on v->cond for a range (range_wait): only then does a release wake v->cond */
   uint32_t *touched_s;   /* per region: monotonic second of the last write (activity log clearing) */
   char sync_source[40];  /* a sync target: the uuid of the primary it is syncing from (persisted) */
   int replica_fd;        /* a secondary: the connection from its primary (-1 without), shut down on a newer one */
@@ -130,6 +132,8 @@ ssize_t volume_local_write_buf(struct volume *v, const struct wbuf *b, size_t le
 bool range_acquire(struct volume *v, uint64_t start, uint64_t end, bool (*abort_check)(void *), void *arg);
 void range_release(struct volume *v, uint64_t start, uint64_t end);
 bool range_busy(struct volume *v, uint64_t start, uint64_t end);
+/* Waits on v->cond (v->lock held) counted as a range waiter, so that range_release wakes it. */
+void range_wait(struct volume *v);
 uint32_t mono_s(void);
 
 const char *role_name(enum role r);
