@@ -33,6 +33,7 @@ import type * as T from "../src/csi/types.ts";
 import { controllerSocket, layoutOf, nodeSocket } from "../src/devcluster/layout.ts";
 import { readState } from "../src/devcluster/state.ts";
 import { KubeClient } from "../src/kube/client.ts";
+import { watchCounts } from "../src/kube/watch-counts.ts";
 import { loadKubeConfig } from "../src/kube/config.ts";
 import { attachLoop, createSparseFile, detachLoop } from "../src/host/loop/loop.ts";
 import { mkfs } from "../src/host/fs/fs.ts";
@@ -158,6 +159,21 @@ export async function benchControlPlane({ quick }: { quick: boolean }): Promise<
     const sc = (await kc.forKind(STORAGE_CLASS).get(scName)) as { parameters?: Record<string, string> } | undefined;
     if (!sc) throw new Error(`StorageClass ${scName} not found`);
     const fsType = sc.parameters?.[ScParams.FsType] ?? "xfs";
+    // Watches the API server holds per kind (every client of the cluster: controller, 3 node agents, the
+    // Kubernetes roles, the scheduler): the controller shares one informer per kind, a node agent one per kind.
+    const watches = await watchCounts(kc);
+    const total = [...watches.values()].reduce((a, b) => a + b, 0);
+    const perKind = (g: string) =>
+      [...watches]
+        .filter(([k]) => k.startsWith(`${g}/`))
+        .map(([k, n]) => `${k.slice(g.length + 1)} ${n}`)
+        .join(", ");
+    metrics.push(
+      metric("API server watches at rest, all clients", total, "watches", undefined, `hwameistor.io: ${perKind("hwameistor.io")}; core: ${perKind("")}`),
+      ...["localvolumereplicas", "localvolumes", "localstoragenodes"].map((r) =>
+        metric(`API server watches on ${r} at rest, all clients`, watches.get(`hwameistor.io/${r}`) ?? 0, "watches"),
+      ),
+    );
     const baseParams = Object.fromEntries(Object.entries(sc.parameters ?? {}).filter(([k]) => !k.startsWith("csi.storage.k8s.io/")));
     const ctrl = await connectCsi(controllerSocket(l, "lvm"), { callTimeoutMs: 60_000 });
     clients.push(ctrl);

@@ -233,6 +233,16 @@ interface Reply {
 }
 const reply = (status: number, body: unknown, headers?: Record<string, string | string[]>): Reply => ({ status, body, headers });
 
+/** `apiserver_longrunning_requests{verb="WATCH",group,resource}` in Prometheus' text format, from the watch hub. */
+export function watchMetrics(hub: WatchHub): string {
+  const lines = ["# HELP apiserver_longrunning_requests Gauge of all active long-running apiserver requests.", "# TYPE apiserver_longrunning_requests gauge"];
+  for (const [k, n] of [...hub.counts()].sort(([a], [b]) => a.localeCompare(b))) {
+    const [group, resource] = k.split("/") as [string, string];
+    lines.push(`apiserver_longrunning_requests{verb="WATCH",group="${group}",resource="${resource}"} ${n}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 /** Handles one request; returns the reply to send after the store's group commit, or undefined when done (health, watch). */
 async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<Reply | undefined> {
   const u = new URL(req.url ?? "/", "http://x");
@@ -254,6 +264,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const types = ctx.registry.all();
   if (method === "GET") {
     if (path === "/version") return reply(200, SERVER_VERSION);
+    if (path === "/metrics") {
+      // kube-apiserver's gauge of open watches per resource (it authorizes /metrics as a non-resource URL).
+      res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+      res.end(watchMetrics(ctx.hub));
+      return undefined;
+    }
     if ((path === "/api" || path === "/apis") && wantsAggregatedDiscovery(req.headers.accept)) {
       // One document with every group, version and resource (client-go decides by the Content-Type).
       return reply(200, aggregatedDiscovery(types, path === "/api"), { "Content-Type": AGGREGATED_DISCOVERY_CONTENT_TYPE, Vary: "Accept" });

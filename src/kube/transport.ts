@@ -168,11 +168,17 @@ export class Transport {
 
   /** One request; the parsed JSON body on 2xx, an HwError otherwise. */
   async request<R = unknown>(req: RequestOptions): Promise<R> {
+    const text = await this.requestText(req);
+    return (text ? JSON.parse(text) : undefined) as R;
+  }
+
+  /** One request; the body as text on 2xx (e.g. /metrics), an HwError otherwise. */
+  async requestText(req: RequestOptions): Promise<string> {
     const { res, what } = await this.open(req, false);
     const text = await readAll(res, what, req.signal);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw errorFromResponse(status, text, what);
-    return (text ? JSON.parse(text) : undefined) as R;
+    return text;
   }
 
   /**

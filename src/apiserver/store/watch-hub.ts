@@ -32,6 +32,11 @@ export class WatchHub {
     return n;
   }
 
+  /** Live watchers per "group/resource" (the API server's /metrics: how many watches each client set holds). */
+  counts(): Map<string, number> {
+    return new Map([...this.byResource].map(([k, s]) => [k, s.size]));
+  }
+
   private publish(e: StoreEvent): void {
     const set = this.byResource.get(`${e.key.group}/${e.key.resource}`);
     if (!set) return;
