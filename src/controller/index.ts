@@ -17,6 +17,7 @@ import { PlacementCache } from "./csi/lvm/placement-cache.ts";
 import { hwameistorClients } from "../kube/hwameistor.ts";
 import { startCsiServer } from "../csi/server.ts";
 import { KubeClient } from "../kube/client.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { LeaderElector } from "../kube/leader-election.ts";
 import { NAMESPACE } from "../kube/resources.ts";
@@ -79,26 +80,25 @@ export interface RunningController extends Service {
 }
 
 /** Starts LocalVolume + LocalVolumeGroup reconcilers; resolves a stop function. */
-async function startReconcilers(client: KubeClient, o: ControllerOptions, log: Logger): Promise<() => Promise<void>> {
-  const lv = localVolumeController({ client, log, workers: o.workers });
-  const lvg = volumeGroupController({ client, log, lvInformer: lv.informers.lv, orphanGraceMs: o.groupOrphanGraceMs });
-  const lve = expandController({ client, log });
-  const rp = resizePolicyController({ client, log });
-  const tpc = thinPoolClaimController({ client, log });
-  const mig = migrateController({ client, log, maxMigrateCount: o.maxMigrateCount });
-  const optional = [
-    ...(o.evictor === false ? [] : [evictorController({ client, log })]),
-    ...(o.failoverAssistant === false ? [] : [failoverController({ client, log })]),
-  ];
-  const conv = convertController({ client, log });
+async function startReconcilers(client: KubeClient, informers: InformerFactory, o: ControllerOptions, log: Logger): Promise<() => Promise<void>> {
+  // Every reconciler reads the process's shared informers: one list + watch per kind, whatever reads it.
+  const ro = { client, log, informers };
+  const lv = localVolumeController({ ...ro, workers: o.workers });
+  const lvg = volumeGroupController({ ...ro, orphanGraceMs: o.groupOrphanGraceMs });
+  const lve = expandController(ro);
+  const rp = resizePolicyController(ro);
+  const tpc = thinPoolClaimController(ro);
+  const mig = migrateController({ ...ro, maxMigrateCount: o.maxMigrateCount });
+  const optional = [...(o.evictor === false ? [] : [evictorController(ro)]), ...(o.failoverAssistant === false ? [] : [failoverController(ro)])];
+  const conv = convertController(ro);
   await Promise.all([lv.controller.start(), lvg.start(), lve.start(), rp.start(), tpc.start(), mig.start(), ...optional.map((c) => c.start()), conv.start()]);
-  const snaps = snapshotControllers({ client, log });
+  const snaps = snapshotControllers(ro);
   await snaps.start();
   // The auditor is not awaited: a kind it watches whose CRD is missing must not hold up the volume reconcilers.
-  const auditor = auditorController({ client, log });
+  const auditor = auditorController(ro);
   void auditor.start();
   // The Cluster's spec.rebalance (off by default); not awaited either: the Cluster CRD may be absent (standalone).
-  const rebalance = rebalanceController({ client, log });
+  const rebalance = rebalanceController(ro);
   void rebalance.start();
   const nodeState = nodeStateController({ client, log, periodMs: o.nodeStatePeriodMs });
   nodeState.start();
@@ -139,7 +139,10 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   });
   // Placement's informer caches (LocalStorageNodes, LocalVolumes, groups): every replica serves CSI, so every
   // replica has them. Started now so that the first CreateVolume finds them synced (until then it lists).
-  const placement = new PlacementCache(hwameistorClients(client), log);
+  // One informer per kind for the whole process (CSI on every replica, the reconcilers on the leader): each kind
+  // is listed and watched once, and the reconcilers of a new leader term find the CSI's caches already synced.
+  const informers = new InformerFactory(client, { log });
+  const placement = new PlacementCache(hwameistorClients(client), log, { informers });
   placement.start();
   const lvm = await startCsiServer({
     socketPath: lvmSocketPath,
@@ -155,7 +158,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   let stopReconcilers: (() => Promise<void>) | undefined;
   let elector: LeaderElector | undefined;
   if (o.leaderElection === false) {
-    stopReconcilers = await startReconcilers(client, o, log);
+    stopReconcilers = await startReconcilers(client, informers, o, log);
     leading = true;
   } else {
     const namespace = o.leaderElectionNamespace ?? "hwameistor";
@@ -171,7 +174,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       log,
       onStartedLeading: async (signal) => {
         leading = true;
-        const stop = await startReconcilers(client, o, log);
+        const stop = await startReconcilers(client, informers, o, log);
         if (signal.aborted) {
           await stop();
           return;
@@ -196,6 +199,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       await stopReconcilers?.();
       await Promise.all([disk.stop(), lvm.stop()]);
       await placement.stop();
+      await informers.stop();
     },
   };
 }

@@ -6,7 +6,8 @@
 //   with exponential backoff plus jitter, then resume the watch from the last resourceVersion (a list that
 //   fails is retried the same way); the backoff resets once a watch has stayed up for healthyAfterMs;
 // - a watch the server ends normally (its timeoutSeconds) is resumed at once;
-// - resync: every resyncPeriodMs, an update(obj, obj) for every cached object (level-triggered safety net).
+// - resync: every resyncPeriodMs, an update(obj, obj) for every cached object (level-triggered safety net);
+//   addHandlers(h, {resyncPeriodMs}) resyncs one handler alone (consumers of a shared informer differ).
 // Handlers run synchronously in event order; a handler that throws is logged and does not stop delivery.
 
 import { Backoff, type BackoffOptions } from "./backoff.ts";
@@ -54,6 +55,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private stopCtl = new AbortController();
   private watchCtl?: AbortController;
   private resyncTimer?: NodeJS.Timeout;
+  private readonly handlerResync = new Map<InformerHandlers<T>, { periodMs: number; timer?: NodeJS.Timeout }>();
   /** Counters for tests and metrics. */
   readonly stats = { lists: 0, watches: 0, failures: 0, expired: 0 };
 
@@ -70,10 +72,21 @@ export class Informer<T extends KubeObject = KubeObject> {
    * Registers handlers; returns a function that unregisters them. Added after objects are cached, the new
    * handlers first get an add for each of them (like client-go), so no object is missed.
    */
-  addHandlers(h: InformerHandlers<T>): () => void {
+  addHandlers(h: InformerHandlers<T>, o: { resyncPeriodMs?: number } = {}): () => void {
     this.handlers.add(h);
+    // A resync for this handler alone (client-go's AddEventHandlerWithResyncPeriod): consumers of one shared
+    // informer want different safety nets.
+    if (o.resyncPeriodMs && o.resyncPeriodMs > 0) {
+      const r: { periodMs: number; timer?: NodeJS.Timeout } = { periodMs: o.resyncPeriodMs };
+      this.handlerResync.set(h, r);
+      if (this.running) this.armResync(h, r);
+    }
     for (const obj of this.cache.values()) this.call(h, "add", () => h.add?.(obj));
-    return () => this.handlers.delete(h);
+    return () => {
+      this.handlers.delete(h);
+      clearInterval(this.handlerResync.get(h)?.timer);
+      this.handlerResync.delete(h);
+    };
   }
 
   start(): void {
@@ -83,15 +96,27 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (this.opts.resyncPeriodMs && this.opts.resyncPeriodMs > 0) {
       this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncPeriodMs);
     }
+    for (const [h, r] of this.handlerResync) this.armResync(h, r);
   }
 
+  /**
+   * Ends list/watch. The cache is kept: a later start() relists and delivers only the difference; until that
+   * list arrives the informer counts as not synced, so a consumer started again does not work from a stale cache.
+   */
   async stop(): Promise<void> {
     this.stopCtl.abort();
     this.watchCtl?.abort();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.resyncTimer = undefined;
+    for (const r of this.handlerResync.values()) clearInterval(r.timer);
     await this.running;
     this.running = undefined;
+    this.synced = false;
+  }
+
+  /** Whether list/watch runs (between start() and stop()). */
+  isRunning(): boolean {
+    return this.running !== undefined;
   }
 
   hasSynced(): boolean {
@@ -100,7 +125,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Resolves after the first complete list has been delivered (or when signal aborts / stop() is called). */
   waitForSync(signal?: AbortSignal): Promise<void> {
-    if (this.synced) return Promise.resolve();
+    if (this.synced || (!this.running && this.stopCtl.signal.aborted)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         signal?.removeEventListener("abort", done);
@@ -266,6 +291,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const obj of this.cache.values()) {
       for (const h of this.handlers) this.call(h, "update", () => h.update?.(obj, obj));
     }
+  }
+
+  private armResync(h: InformerHandlers<T>, r: { periodMs: number; timer?: NodeJS.Timeout }): void {
+    clearInterval(r.timer);
+    r.timer = setInterval(() => {
+      if (!this.synced) return;
+      for (const obj of this.cache.values()) this.call(h, "update", () => h.update?.(obj, obj));
+    }, r.periodMs);
   }
 
   private call(_h: InformerHandlers<T>, what: string, f: () => void | Promise<void>): void {

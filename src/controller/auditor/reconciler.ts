@@ -19,16 +19,15 @@
 
 import { Annotations, EventResourceTypes as RT } from "../../api/names.ts";
 import type { EventRecord } from "../../api/kinds/event.ts";
-import type { KubeClient, ResourceClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
+import type { ResourceClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, type EventObject } from "../../kube/hwameistor.ts";
 import { Informer } from "../../kube/informer.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { eventName, newRecords, observeAll, type Observation, type Observed, type OpKind, type ResourceType } from "./records.ts";
 
-export interface AuditorOptions {
-  client: KubeClient;
-  log?: Logger;
+export interface AuditorOptions extends ReconcilerOptions {
   /** Clock (tests). */
   now?: () => Date;
 }
@@ -45,7 +44,8 @@ export function auditorController(o: AuditorOptions): Controller {
   const log = o.log ?? silentLogger;
   const now = () => (o.now ? o.now() : new Date()).toISOString();
   const c = hwameistorClients(o.client);
-  const inf = <T extends Obj>(rc: unknown, name: string) => new Informer<T>(rc as ResourceClient<T>, { log, name: `${name}(auditor)` });
+  const shared = informerFor(o);
+  const inf = <T extends Obj>(rc: unknown, name: string) => shared<T>(rc as ResourceClient<T>, `${name}(auditor)`);
   const clusters = inf<Obj>(c.hmcluster, "clusters");
   const nodes = inf<Obj>(c.lsn, "localstoragenodes");
   const volumes = inf<Obj>(c.lv, "localvolumes");

@@ -5,16 +5,14 @@
 // Crash windows: setReplicaNumber only raises the count (a re-run finds it set and the state machine moves
 // on); deleteObject of a gone object is done. Status writes are conditional on resourceVersion.
 
-import { controllerHead } from "../head.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { controllerHead, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
 import { nameOf, type LocalVolumeConvertObject, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { type Logger } from "../../kube/types.ts";
 import { VolumeStates } from "../../api/names.ts";
 import { decideConvert, type ConvertFacts } from "./states.ts";
 
-export function convertController(o: { client: KubeClient; log?: Logger }): Controller {
+export function convertController(o: ReconcilerOptions): Controller {
   const { log, c, ctl, informer } = controllerHead(o, "localvolumeconvert", 1, (k) => reconcile(k));
   const convInf = informer<LocalVolumeConvertObject>(c.lvconvert, "localvolumeconverts", 30_000);
   const lvInf = informer<Lv>(c.lv, "localvolumes(convert)");

@@ -14,13 +14,12 @@
 
 import { Drivers, Finalizers, LabelValues, Labels, ObjectNames, OperationStates as S } from "../../api/names.ts";
 import type { Pv } from "../../api/core.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, listAll, nameOf, type CoreNode, type LocalVolumeMigrateObject, type Pod } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
 import { PV } from "../../kube/resources.ts";
 import { isAlreadyExists, isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { silentLogger, type KubeObject } from "../../kube/types.ts";
 
 export const UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable";
 export const evictorMigrateName = (volume: string): string => `${ObjectNames.EvictorMigratePrefix}${volume}`;
@@ -39,13 +38,14 @@ export function podWantsEviction(pod: Pod): boolean {
 
 const BLOCKED = /waiting|still in use|no node can take|none of the suggested|cannot|snapshot|expanded/;
 
-export function evictorController(o: { client: KubeClient; log?: Logger }) {
+export function evictorController(o: ReconcilerOptions) {
   const log = o.log ?? silentLogger;
   const c = hwameistorClients(o.client);
+  const inf = informerFor(o);
   const pvs = o.client.forKind<Pv & KubeObject>(PV);
-  const nodeInf = new Informer<CoreNode>(c.node, { log, name: "nodes" });
-  const podInf = new Informer<Pod>(c.pod, { log, name: "pods" });
-  const mInf = new Informer<LocalVolumeMigrateObject>(c.lvmigrate, { log, name: "localvolumemigrates" });
+  const nodeInf = inf<CoreNode>(c.node, "nodes");
+  const podInf = inf<Pod>(c.pod, "pods");
+  const mInf = inf<LocalVolumeMigrateObject>(c.lvmigrate, "localvolumemigrates");
   const ctl = new Controller({ name: "evictor", log, events: { client: o.client, component: "hwameistor-evictor" }, reconcile: (k) => reconcile(k) });
   ctl.watch(nodeInf, (n) => `node/${nameOf(n)}`);
   ctl.watch(podInf, (p) => (podWantsEviction(p) ? `pod/${p.metadata?.namespace}/${nameOf(p)}` : undefined));

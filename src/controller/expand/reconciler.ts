@@ -6,25 +6,16 @@
 // between the write and the status write finds the size already there and writes nothing); deleteObject of
 // a gone object is done. Status writes are conditional on resourceVersion; a conflict is a quiet requeue.
 
-import { controllerHead } from "../head.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { controllerHead, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
 import { type LocalVolumeExpandObject } from "../../kube/hwameistor.ts";
 import { isConflict, isNotFound } from "../../kube/transport.ts";
-import { type Logger } from "../../kube/types.ts";
 import { VolumeStates } from "../../api/names.ts";
 import { nameOf, type Lsn, type Lv, type Lvr } from "../../kube/hwameistor.ts";
 import { growthProblem } from "./capacity.ts";
 import { decideExpand, roundUp4MiB, type ExpandAction, type ExpandFacts, type ExpandReplicaFact } from "./states.ts";
 
-export interface ExpandControllerOptions {
-  client: KubeClient;
-  log?: Logger;
-  /** Shared informers when the caller already has them (the LocalVolume reconciler's). */
-  lvInformer?: Informer<Lv>;
-  lvrInformer?: Informer<Lvr>;
-}
+export type ExpandControllerOptions = ReconcilerOptions;
 
 export function replicaFact(r: Lvr): ExpandReplicaFact {
   const nr = (r.status?.conditions ?? []).find((c) => c.type === "Ready" && c.status === "False");
@@ -42,8 +33,8 @@ export function replicaFact(r: Lvr): ExpandReplicaFact {
 export function expandController(o: ExpandControllerOptions): Controller {
   const { log, c, ctl, informer } = controllerHead(o, "localvolumeexpand", 2, (k) => reconcile(k));
   const lveInf = informer<LocalVolumeExpandObject>(c.lvexpand, "localvolumeexpands", 30_000);
-  const lvInf = o.lvInformer ?? informer<Lv>(c.lv, "localvolumes");
-  const lvrInf = o.lvrInformer ?? informer<Lvr>(c.lvr, "localvolumereplicas");
+  const lvInf = informer<Lv>(c.lv, "localvolumes");
+  const lvrInf = informer<Lvr>(c.lvr, "localvolumereplicas");
   const lsnInf = informer<Lsn>(c.lsn, "localstoragenodes");
   // The expand object is named after its volume (§1.13); a change of the volume or a replica wakes it.
   ctl.watch(lveInf);

@@ -10,22 +10,22 @@
 
 import type { Pv, VolumeAttachment } from "../../api/core.ts";
 import { Drivers, LabelValues, Labels, VolumeStates } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, listAll, nameOf, type CoreNode, type Pod } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
 import { PV, VOLUME_ATTACHMENT } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { silentLogger, type KubeObject } from "../../kube/types.ts";
 
-export function failoverController(o: { client: KubeClient; log?: Logger }) {
+export function failoverController(o: ReconcilerOptions) {
   const log = o.log ?? silentLogger;
   const c = hwameistorClients(o.client);
+  const inf = informerFor(o);
   const pvs = o.client.forKind<Pv & KubeObject>(PV);
   const vas = o.client.forKind<VolumeAttachment & KubeObject>(VOLUME_ATTACHMENT);
   const start = (x: KubeObject) => x.metadata?.labels?.[Labels.Failover] === LabelValues.FailoverStart;
-  const nodeInf = new Informer<CoreNode>(c.node, { log, name: "nodes" });
-  const podInf = new Informer<Pod>(c.pod, { log, name: "pods" });
+  const nodeInf = inf<CoreNode>(c.node, "nodes");
+  const podInf = inf<Pod>(c.pod, "pods");
   const ctl = new Controller({ name: "failover", log, events: { client: o.client, component: "hwameistor-failover" }, reconcile: (k) => reconcile(k) });
   ctl.watch(nodeInf, (n) => (start(n) ? `node/${nameOf(n)}` : undefined));
   ctl.watch(podInf, (p) => (start(p) ? `pod/${p.metadata?.namespace}/${nameOf(p)}` : undefined));

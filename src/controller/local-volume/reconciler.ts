@@ -23,9 +23,9 @@ import { HWAMEISTOR_NAMESPACE, localStorageWorkerLease } from "../../api/names.t
 import { nodeIsDead } from "../../api/replication.ts";
 import { LEASE, NODE_LEASE_NAMESPACE, type LeaseSpec } from "../../kube/resources.ts";
 import type { KubeObject } from "../../kube/types.ts";
-import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import type { Informer } from "../../kube/informer.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { nameOf, hwameistorClients, type Lsn, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
 import { getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
@@ -53,9 +53,7 @@ export function replicaFact(r: Lvr): ReplicaFact {
   };
 }
 
-export interface LocalVolumeControllerOptions {
-  client: KubeClient;
-  log?: Logger;
+export interface LocalVolumeControllerOptions extends ReconcilerOptions {
   workers?: number;
 }
 
@@ -69,14 +67,15 @@ export interface LocalVolumeController {
 export function localVolumeController(o: LocalVolumeControllerOptions): LocalVolumeController {
   const log = o.log ?? silentLogger;
   const c = hwameistorClients(o.client);
-  const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes" });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
-  const lsnInf = new Informer(c.lsn, { log, name: "localstoragenodes" });
+  const inf = informerFor(o);
+  const lvInf = inf<Lv>(c.lv, "localvolumes");
+  const lvrInf = inf<Lvr>(c.lvr, "localvolumereplicas");
+  const lsnInf = inf(c.lsn, "localstoragenodes");
   // Failover (docs/replication.md): a node is gone when its LocalStorageNode is Offline or its worker Lease
   // (kube-node-lease's heartbeat where no worker Lease exists) has expired. Expiry is a matter of time, not of
   // an event: a ticker re-checks the primaries of replicated volumes.
-  const workerLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(worker)", namespace: HWAMEISTOR_NAMESPACE });
-  const nodeLeaseInf = new Informer<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), { log, name: "leases(node)", namespace: NODE_LEASE_NAMESPACE });
+  const workerLeaseInf = inf<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), "leases(worker)", { namespace: HWAMEISTOR_NAMESPACE });
+  const nodeLeaseInf = inf<LeaseObject>(o.client.forKind<LeaseObject>(LEASE), "leases(node)", { namespace: NODE_LEASE_NAMESPACE });
 
   /** Replicas this process created and the cache has not shown yet: `volume/node` → when. */
   const expected = new Map<string, number>();

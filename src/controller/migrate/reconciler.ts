@@ -11,22 +11,19 @@ import type { Pod, Pv } from "../../api/core.ts";
 import { isHwError } from "../../api/errors.ts";
 import { AnnotationValues, Annotations, HWAMEISTOR_NAMESPACE, OperationStates as S, VolumeStates } from "../../api/names.ts";
 import { blockingTaint, describeRejections, getNodeCandidates, storageNodeViews } from "../../api/placement/placement.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, listAll, listOptional, nameOf, type LocalVolumeMigrateObject, type Lv, type Lvr } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
 import { CONFIG_MAP, PV } from "../../kube/resources.ts";
 import { isAlreadyExists, isNotFound } from "../../kube/transport.ts";
-import { silentLogger, type KubeObject, type Logger } from "../../kube/types.ts";
+import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { ACTIVE_STATES, decideMigrate, type MigrateAction, type MigrateDecision, type MigrateFacts, type VolumeFact } from "./states.ts";
 import type { Condition } from "../../api/kinds/common.ts";
 import { SYNC_LABEL, SyncKeys, syncConfigName, syncFact } from "../../api/volume-sync.ts";
 
 export type ConfigMap = KubeObject & { data?: Record<string, string> };
 
-export interface MigrateControllerOptions {
-  client: KubeClient;
-  log?: Logger;
+export interface MigrateControllerOptions extends ReconcilerOptions {
   /** --max-migrate-count (default 1, the original's). */
   maxMigrateCount?: number;
   namespace?: string;
@@ -36,11 +33,12 @@ export function migrateController(o: MigrateControllerOptions): Controller {
   const log = o.log ?? silentLogger;
   const ns = o.namespace ?? HWAMEISTOR_NAMESPACE;
   const c = hwameistorClients(o.client);
+  const inf = informerFor(o);
   const cms = o.client.forKind<ConfigMap>(CONFIG_MAP);
   const pvs = o.client.forKind<Pv & KubeObject>(PV);
-  const mInf = new Informer<LocalVolumeMigrateObject>(c.lvmigrate, { log, name: "localvolumemigrates", resyncPeriodMs: 30_000 });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas" });
-  const cmInf = new Informer<ConfigMap>(cms, { log, name: "configmaps", namespace: ns });
+  const mInf = inf<LocalVolumeMigrateObject>(c.lvmigrate, "localvolumemigrates", { resyncPeriodMs: 30_000 });
+  const lvrInf = inf<Lvr>(c.lvr, "localvolumereplicas");
+  const cmInf = inf<ConfigMap>(cms, "configmaps", { namespace: ns });
   const ctl = new Controller({
     name: "localvolumemigrate",
     log,

@@ -11,12 +11,11 @@
 
 import type { RebalancePolicy } from "../../api/kinds/cluster.ts";
 import { formatBytes } from "../../api/quantity.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, listOptional, nameOf, type ClusterObject, type LocalVolumeMigrateObject } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
 import { isAlreadyExists } from "../../kube/transport.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { silentLogger } from "../../kube/types.ts";
 import { gatherRebalance, migrationActive, rebalanceMigrateName } from "./gather.ts";
 import { planRebalance } from "./plan.ts";
 
@@ -31,12 +30,13 @@ export interface RebalancePass {
   event?: { type: "Normal" | "Warning"; reason: string; message: string };
 }
 
-export function rebalanceController(o: { client: KubeClient; log?: Logger; now?: () => number }) {
+export function rebalanceController(o: ReconcilerOptions & { now?: () => number }) {
   const log = o.log ?? silentLogger;
   const now = o.now ?? Date.now;
   const c = hwameistorClients(o.client);
-  const clusters = new Informer<ClusterObject>(c.hmcluster, { log, name: "clusters(rebalance)", resyncPeriodMs: 60_000 });
-  const migrations = new Informer<LocalVolumeMigrateObject>(c.lvmigrate, { log, name: "localvolumemigrates(rebalance)" });
+  const inf = informerFor(o);
+  const clusters = inf<ClusterObject>(c.hmcluster, "clusters(rebalance)", { resyncPeriodMs: 60_000 });
+  const migrations = inf<LocalVolumeMigrateObject>(c.lvmigrate, "localvolumemigrates(rebalance)");
   const ctl = new Controller({ name: "rebalance", log, events: { client: o.client, component: "hwameistor-rebalance" }, reconcile: (k) => reconcile(k) });
   ctl.watch(clusters, (x) => nameOf(x));
   // A migration that ends frees the one slot: look again (the interval still applies).

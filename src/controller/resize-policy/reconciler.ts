@@ -11,14 +11,13 @@
 // Crash windows: the expand is created only when none exists for the volume (checked first), and a PVC
 // request is only ever raised; re-running after a crash finds the growth under way and does nothing.
 
-import { controllerHead } from "../head.ts";
+import { controllerHead, type ReconcilerOptions } from "../head.ts";
 import { Annotations, VolumeStates } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { type ResizePolicyObject } from "../../kube/hwameistor.ts";
 import { NAMESPACE, STORAGE_CLASS } from "../../kube/resources.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { type KubeObject, type Logger } from "../../kube/types.ts";
+import { type KubeObject } from "../../kube/types.ts";
 import { nameOf, type Lsn, type Lv } from "../../kube/hwameistor.ts";
 import { PVC } from "../../kube/resources.ts";
 import { growthProblem, replicaNodesOf } from "../expand/capacity.ts";
@@ -28,10 +27,7 @@ import { quantityOrUndefined, toBinarySI } from "../../api/quantity.ts";
 
 type PvcObject = KubeObject & { spec?: { storageClassName?: string; resources?: { requests?: Record<string, string> } } };
 
-export interface ResizePolicyControllerOptions {
-  client: KubeClient;
-  log?: Logger;
-}
+export type ResizePolicyControllerOptions = ReconcilerOptions;
 
 const optional = async <T>(p: Promise<T | undefined>): Promise<T | undefined> => p.catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
 

@@ -15,7 +15,7 @@
 import { randomInt } from "node:crypto";
 import type { LocalVolumeSnapshotStatus } from "../../api/kinds/local-volume-snapshot.ts";
 import { Annotations, Kinds, RestoreTypes } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
 import {
   hwameistorClients,
@@ -26,8 +26,7 @@ import {
   type Lv,
   type Lvr,
 } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { silentLogger } from "../../kube/types.ts";
 import { decideRestore, decideSnapshot, type ReplicaSnapshotFact, type RestoreFacts } from "./states.ts";
 
 /**
@@ -51,20 +50,18 @@ export function nodesOfVolume(lv: Lv): string[] {
   return cfg.length ? cfg : (lv.spec?.accessibility?.nodes ?? []);
 }
 
-export interface SnapshotControllersOptions {
-  client: KubeClient;
-  log?: Logger;
-}
+export type SnapshotControllersOptions = ReconcilerOptions;
 
 export function snapshotControllers(o: SnapshotControllersOptions): { start(): Promise<void>; stop(): Promise<void> } {
   const log = o.log ?? silentLogger;
   const c = hwameistorClients(o.client);
-  const lvsInf = new Informer<Lvs>(c.lvs, { log, name: "localvolumesnapshots" });
-  const lvrsInf = new Informer<Lvrs>(c.lvrs, { log, name: "localvolumereplicasnapshots" });
-  const lvInf = new Informer<Lv>(c.lv, { log, name: "localvolumes(snapshots)" });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log, name: "localvolumereplicas(snapshots)" });
-  const lvsrInf = new Informer<Lvsr>(c.lvsrestore, { log, name: "localvolumesnapshotrestores" });
-  const lvrsrInf = new Informer<Lvrsr>(c.lvrsrestore, { log, name: "localvolumereplicasnapshotrestores" });
+  const inf = informerFor(o);
+  const lvsInf = inf<Lvs>(c.lvs, "localvolumesnapshots");
+  const lvrsInf = inf<Lvrs>(c.lvrs, "localvolumereplicasnapshots");
+  const lvInf = inf<Lv>(c.lv, "localvolumes(snapshots)");
+  const lvrInf = inf<Lvr>(c.lvr, "localvolumereplicas(snapshots)");
+  const lvsrInf = inf<Lvsr>(c.lvsrestore, "localvolumesnapshotrestores");
+  const lvrsrInf = inf<Lvrsr>(c.lvrsrestore, "localvolumereplicasnapshotrestores");
 
   const snapCtl = new Controller({
     name: "localvolumesnapshot",

@@ -6,19 +6,17 @@
 // Crash windows: each step is one conditional status write (resourceVersion); a crash before it re-runs the
 // same decision; delete of a gone claim is done.
 
-import { controllerHead } from "../head.ts";
+import { controllerHead, type ReconcilerOptions } from "../head.ts";
 import { EventReasons } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { type ThinPoolClaimObject } from "../../kube/hwameistor.ts";
 import { isNotFound } from "../../kube/transport.ts";
-import { type Logger } from "../../kube/types.ts";
 import type { Lsn } from "../../kube/hwameistor.ts";
 import { decideThinPoolClaim } from "./states.ts";
 
 const RECHECK_MS = 30_000;
 
-export function thinPoolClaimController(o: { client: KubeClient; log?: Logger }): Controller {
+export function thinPoolClaimController(o: ReconcilerOptions): Controller {
   const { log, c, ctl, informer } = controllerHead(o, "thinpoolclaim", 1, (k) => reconcile(k));
   const tpcInf = informer<ThinPoolClaimObject>(c.tpc, "thinpoolclaims", 60_000);
   const lsnInf = informer<Lsn>(c.lsn, "localstoragenodes");

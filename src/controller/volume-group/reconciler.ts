@@ -9,38 +9,29 @@
 // - deletes the group once `volumes` is empty (finalizer removed first).
 
 import { Finalizers } from "../../api/names.ts";
-import type { KubeClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
-import { silentLogger, type Logger } from "../../kube/types.ts";
+import { silentLogger } from "../../kube/types.ts";
+import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { hwameistorClients, type Lv, type Lvg } from "../../kube/hwameistor.ts";
 import { groupNodes } from "../../api/placement/groups.ts";
 
-export interface VolumeGroupControllerOptions {
-  client: KubeClient;
-  log?: Logger;
+export interface VolumeGroupControllerOptions extends ReconcilerOptions {
   /** How long an entry's LocalVolume may be missing before the entry is dropped (default 120 s). */
   orphanGraceMs?: number;
-  /** Shared LocalVolume informer (the LocalVolume controller's), so the cache is not built twice. */
-  lvInformer?: Informer<Lv>;
 }
 
 export function volumeGroupController(o: VolumeGroupControllerOptions): Controller {
   const log = o.log ?? silentLogger;
   const c = hwameistorClients(o.client);
   const grace = o.orphanGraceMs ?? 120_000;
-  const lvgInf = new Informer<Lvg>(c.lvg, { log, name: "localvolumegroups" });
-  const lvInf = o.lvInformer ?? new Informer<Lv>(c.lv, { log, name: "localvolumes" });
+  const inf = informerFor(o);
+  const lvgInf = inf<Lvg>(c.lvg, "localvolumegroups");
+  const lvInf = inf<Lv>(c.lv, "localvolumes");
   const missingSince = new Map<string, number>(); // "<group>/<volume>" → first seen missing
 
   const controller = new Controller({ name: "localvolumegroup", log, events: { client: o.client, component: "hwameistor-controller" }, reconcile });
   controller.watch(lvgInf);
-  // Only watch LVs through our own informer; a shared one is started (and stopped) by its owner.
-  if (!o.lvInformer) controller.watch(lvInf, (lv) => lv.spec?.volumegroup || undefined);
-  else lvInf.addHandlers({ add: enq, update: (_o, n) => enq(n), delete: enq });
-  function enq(lv: Lv) {
-    if (lv.spec?.volumegroup) controller.enqueue(lv.spec.volumegroup);
-  }
+  controller.watch(lvInf, (lv) => lv.spec?.volumegroup || undefined);
 
   async function reconcile(name: string) {
     const g = lvgInf.getByName(name);

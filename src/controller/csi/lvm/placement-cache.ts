@@ -20,6 +20,7 @@
 // and ControllerPublish at the replica on the node, which used to list every replica of the cluster per look.
 
 import { Informer } from "../../../kube/informer.ts";
+import type { InformerFactory } from "../../../kube/informer-factory.ts";
 import { ObjectWakes, type Wake } from "../../../kube/object-wake.ts";
 import { listAll, nameOf, type HwameistorClients, type Lsn, type Lv, type Lvg, type Lvr } from "../../../kube/hwameistor.ts";
 import { withoutVolume } from "../../../api/placement/groups.ts";
@@ -50,17 +51,22 @@ export class PlacementCache {
   private started = false;
   private readonly ttlMs: number;
 
+  /**
+   * `informers`: the process's shared informers (the controller's; every replica has them, leader or not, and the
+   * leader's reconcilers read the same caches). Without it the cache has informers of its own (tests).
+   */
   constructor(
     private readonly c: HwameistorClients,
     log: Logger,
-    o: { ttlMs?: number } = {},
+    o: { ttlMs?: number; informers?: InformerFactory } = {},
   ) {
     this.ttlMs = o.ttlMs ?? 30_000;
+    const f = o.informers;
     this.inf = {
-      lsn: new Informer(c.lsn, { log, name: "csi-localstoragenodes" }),
-      lv: new Informer(c.lv, { log, name: "csi-localvolumes" }),
-      lvg: new Informer(c.lvg, { log, name: "csi-localvolumegroups" }),
-      lvr: new Informer(c.lvr, { log, name: "csi-localvolumereplicas" }),
+      lsn: f ? f.consumer(c.lsn) : new Informer(c.lsn, { log, name: "csi-localstoragenodes" }),
+      lv: f ? f.consumer(c.lv) : new Informer(c.lv, { log, name: "csi-localvolumes" }),
+      lvg: f ? f.consumer(c.lvg) : new Informer(c.lvg, { log, name: "csi-localvolumegroups" }),
+      lvr: f ? f.consumer(c.lvr) : new Informer(c.lvr, { log, name: "csi-localvolumereplicas" }),
     };
     this.lvWakes = new ObjectWakes(this.inf.lv);
     const seenLv = (lv: Lv): void => void this.volumes.delete(nameOf(lv));
@@ -99,16 +105,22 @@ export class PlacementCache {
       ? [this.inf.lsn.list(), this.inf.lv.list(), this.inf.lvg.list()]
       : await Promise.all([listAll(this.c.lsn), listAll(this.c.lv), listAll(this.c.lvg)]);
     // Only the cache confirms an assumption: a live list may be ahead of it, and the next decision reads the cache.
+    // The work here is per assumption (usually none or a few), not per object of the cluster: a create must not
+    // cost O(volumes + groups) beyond the one copy of the cached lists.
     const now = Date.now();
-    const have = new Set(lvs.map(nameOf));
+    if (!this.volumes.size && !this.groups.size) return { lsns, lvs, lvgs, live: !cached };
+    const liveNames = cached ? undefined : new Set(lvs.map(nameOf));
+    const have = (name: string) => (liveNames ? liveNames.has(name) : this.inf.lv.getByName(name) !== undefined);
     for (const [name, a] of this.volumes) {
       if (a.expiresAt !== undefined && a.expiresAt < now) this.volumes.delete(name);
-      else if (have.has(name)) {
+      else if (have(name)) {
         if (cached) this.volumes.delete(name);
       } else lvs.push(a.obj);
     }
+    if (!this.groups.size) return { lsns, lvs, lvgs, live: !cached };
+    // A group assumed while the cache already listed the volume gets no further event: confirm it here.
+    if (cached) for (const name of [...this.groups.keys()]) this.confirmGroup(this.inf.lvg.getByName(name));
     const byName = new Map(lvgs.map((g) => [nameOf(g), g]));
-    if (cached) for (const g of byName.values()) this.confirmGroup(g);
     for (const [name, a] of this.groups) {
       if (a.expiresAt !== undefined && a.expiresAt < now) this.groups.delete(name);
       else if (!cached && byName.get(name) && listsAll(byName.get(name)!, a.awaiting))
@@ -174,7 +186,8 @@ export class PlacementCache {
     return this.lvWakes.for(name);
   }
 
-  private confirmGroup(g: Lvg): void {
+  private confirmGroup(g: Lvg | undefined): void {
+    if (!g) return;
     const a = this.groups.get(nameOf(g));
     if (!a) return;
     const listed = volumesOf(g);
