@@ -274,14 +274,26 @@ int peer_configure(struct volume *v, const struct json *peers, struct hw_err *er
     names[n] = node;
     addrs[n++] = addr;
   }
-  /* Remove peers that left or moved; keep the rest (their bitmaps and connections). */
+  /* Remove peers that left; keep the rest (their bitmaps and connections). */
   for (int i = 0; i < v->npeers;) {
     struct peer *p = v->peers[i];
     int keep = -1;
     for (int j = 0; j < n; j++)
-      if (!strcmp(names[j], p->node) && !strcmp(addrs[j], p->address)) keep = j;
-    bool moved = false;
-    for (int j = 0; j < n; j++) moved |= !strcmp(names[j], p->node) && keep < 0;
+      if (!strcmp(names[j], p->node)) keep = j;
+    if (keep >= 0 && strcmp(addrs[keep], p->address)) {
+      /* Moved (its data plane restarted on another IP or port): the same peer object, so its state, bitmap and
+       * the writes waiting for it stay; its connection ends and the thread reconnects to the new address. Why
+       * not a new peer: halting this one would release the writes it has not acked (no consent), and a peer that
+       * was outdated would become Connecting and suspend I/O again. */
+      pthread_mutex_lock(&v->lock);
+      LOGI("volume %s: peer %s moved from %s to %s", v->name, p->node, p->address, addrs[keep]);
+      snprintf(p->address, sizeof p->address, "%s", addrs[keep]);
+      pthread_cond_broadcast(&v->cond); /* a thread sleeping after a failed connect tries the new address now */
+      pthread_mutex_unlock(&v->lock);
+      pthread_mutex_lock(&p->send_lock);
+      if (p->fd >= 0) shutdown(p->fd, SHUT_RDWR);
+      pthread_mutex_unlock(&p->send_lock);
+    }
     if (keep >= 0 && (v->role == ROLE_PRIMARY || !p->thread_running)) {
       i++;
       continue;
@@ -298,8 +310,8 @@ int peer_configure(struct volume *v, const struct json *peers, struct hw_err *er
     v->peers[i] = v->peers[--v->npeers];
     peer_recompute_suspended(v);
     pthread_mutex_unlock(&v->lock);
-    if (!moved) bitmap_unlink(p->dirty); /* a moved peer keeps its bitmap file: same node, new address */
-    LOGI("volume %s: peer %s %s", v->name, p->node, moved ? "moved" : "removed");
+    bitmap_unlink(p->dirty);
+    LOGI("volume %s: peer %s removed", v->name, p->node);
     peer_free(p);
   }
   for (int j = 0; j < n; j++) {

@@ -291,6 +291,17 @@ static int handshake(struct rconn *c) {
     return -EPROTO;
   }
   snprintf(c->primary, sizeof c->primary, "%s", node ? node : "?");
+  /* Meant for another node (this address was that node's data plane's: addresses move): refused before this
+   * connection could replace the current one. A primary of an older build names no peer. */
+  const char *peer = json_get_str(j, "peer");
+  if (peer && strcmp(peer, c->dp->node)) {
+    snprintf(msg, sizeof msg, "primary %s reached node %s's data plane for peer %s (a stale address: its node agent reconfigures it)", c->primary,
+             c->dp->node, peer);
+    LOGW("volume %s: %s", vol ? vol : "?", msg);
+    nack(c, NACK_NOT_FOUND, 0, msg);
+    json_free(j);
+    return -ENOENT;
+  }
   uint64_t lane = 0, session = 0;
   json_get_u64(j, "lane", &lane);
   json_get_u64(j, "session", &session);

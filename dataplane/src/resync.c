@@ -93,6 +93,7 @@ static int send_hello(struct peer *p, int fd, int lane, uint64_t session) {
   jw_u64(&b, "regionBytes", v->region_bytes);
   jw_u64(&b, "epoch", v->epoch);
   jw_str(&b, "node", v->dp->node);
+  jw_str(&b, "peer", p->node); /* whom we mean to reach: a data plane at a stale address refuses */
   jw_str(&b, "uuid", v->uuid);
   jw_str(&b, "role", "primary");
   if (lane) {
@@ -137,10 +138,18 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere, 
   }
   struct json *j = h.type == F_HELLO ? json_parse(payload, NULL, 0) : NULL;
   free(payload);
-  const char *ls = json_get_str(j, "localState"), *src = json_get_str(j, "syncSource");
+  const char *ls = json_get_str(j, "localState"), *src = json_get_str(j, "syncSource"), *node = json_get_str(j, "node");
   *peer_inconsistent_elsewhere = ls && strcmp(ls, "UpToDate") && (!src || strcmp(src, v->uuid));
   if (!json_get_u64(j, "session", session) || !json_get_u64(j, "lanes", lanes)) *lanes = 0;
+  /* Addresses move (a data plane restarted elsewhere): one that now answers as another node is not this peer. */
+  bool other_node = h.type == F_HELLO && node && strcmp(node, p->node);
+  if (other_node) {
+    pthread_mutex_lock(&v->lock);
+    set_error(p, "the data plane at this peer's address is node %s's, not %s's (a stale address: the node agents reconfigure it)", node, p->node);
+    pthread_mutex_unlock(&v->lock);
+  }
   json_free(j);
+  if (other_node) return -ECONNREFUSED;
   if (h.type != F_HELLO) return -EPROTO;
   /* Its bitmap: regions it wrote (as an earlier primary) that we may lack, or differ in. */
   rc = frame_recv_hdr(fd, &h);
@@ -341,10 +350,10 @@ static bool clear_idle_bits(struct peer *p, uint64_t gen) {
 
 /* Opens up to `offered` - 1 write lanes of the connection `session` (fds into lfd); returns how many. All or
  * none: a lane refused or unreachable leaves the connection with the main one only (correct, slower). */
-static int open_lanes(struct peer *p, uint64_t session, uint64_t offered, int *lfd) {
+static int open_lanes(struct peer *p, const char *address, uint64_t session, uint64_t offered, int *lfd) {
   int want = offered < DP_LANES ? (int)offered - 1 : DP_LANES - 1, n = 0;
   for (; n < want; n++) {
-    lfd[n] = connect_to(p->address, 2000);
+    lfd[n] = connect_to(address, 2000);
     if (lfd[n] < 0 || lane_handshake(p, lfd[n], n + 1, session)) {
       if (lfd[n] >= 0) close(lfd[n]);
       LOGW("volume %s: write lane %d to peer %s not opened; replicating over one connection", p->v->name, n + 1, p->node);
@@ -380,15 +389,17 @@ void *peer_thread(void *arg) {
   pthread_setname_np(pthread_self(), "dp-peer");
   pthread_mutex_lock(&v->lock);
   while (!p->stop) {
+    char address[sizeof p->address]; /* configure may move the peer meanwhile (under v->lock) */
+    snprintf(address, sizeof address, "%s", p->address);
     pthread_mutex_unlock(&v->lock);
-    int fd = connect_to(p->address, 2000);
+    int fd = connect_to(address, 2000);
     bool inconsistent_elsewhere = false;
     uint64_t session = 0, offered = 0;
     int rc = fd < 0 ? -errno : handshake(p, fd, &inconsistent_elsewhere, &session, &offered);
     pthread_mutex_lock(&v->lock);
     if (rc || p->stop) {
       if (fd >= 0) close(fd);
-      if (rc && rc != -ECONNREFUSED) set_error(p, "connect to %s: %s", p->address, strerror(-rc));
+      if (rc && rc != -ECONNREFUSED) set_error(p, "connect to %s: %s", address, strerror(-rc));
       if (p->state == PS_CONNECTING) {
         p->state = PS_DISCONNECTED;
         peer_recompute_suspended(v);
@@ -407,7 +418,7 @@ void *peer_thread(void *arg) {
     }
     for (int i = 0; i < v->npeers; i++) bitmap_sync(v->peers[i]->dirty);
     int lfd[DP_LANES - 1];
-    int nlanes = open_lanes(p, session, offered, lfd);
+    int nlanes = open_lanes(p, address, session, offered, lfd);
     pthread_mutex_lock(&p->send_lock);
     pthread_mutex_lock(&v->lock);
     p->fd = fd;
@@ -435,7 +446,7 @@ void *peer_thread(void *arg) {
       if (pthread_create(&p->lanes[i].rx, NULL, lane_receiver, &p->lanes[i])) abort();
       p->lanes[i].rx_running = true;
     }
-    LOGI("volume %s: connected to peer %s at %s (%d write lanes)", v->name, p->node, p->address, nlanes);
+    LOGI("volume %s: connected to peer %s at %s (%d write lanes)", v->name, p->node, address, nlanes);
     pthread_mutex_unlock(&v->lock);
     dp_emit(v->dp, "peer-connected", v->name);
     pthread_mutex_lock(&v->lock);

@@ -48,11 +48,27 @@ export function replicationRefusal(lsn: Pick<LocalStorageNode, "status" | "spec"
   return undefined;
 }
 
-/** The data plane address of a peer: what its node reports, else its storage IP on the default port. */
-export function peerAddress(lsn: Pick<LocalStorageNode, "status" | "spec"> | undefined, configIp?: string): string | undefined {
-  const a = lsn?.status?.replication?.address;
-  if (a) return a;
-  const ip = configIp || lsn?.spec?.storageIP;
+/** `0.0.0.0:P`, `[::]:P`: a data plane listening on every address says its port, not where to reach it. */
+const WILDCARD_LISTEN = /^(?:0\.0\.0\.0|\[::\]|::|\*)?:(\d+)$/;
+
+/**
+ * The data plane address of a peer, learnt from its LocalStorageNode (docs/replication.md "Peer addresses"):
+ * 1. `status.replication.address` while its data plane is available (what its `hello` says it listens on, so a
+ *    data plane restarted on another IP or port is followed as soon as its agent reports it); a wildcard listen
+ *    address gives the port, on the node's storage IP;
+ * 2. while its data plane is unavailable (restarting): `current`, the address this data plane already uses for
+ *    the peer — a guess would move the peer (a new connection, I/O suspended again) for nothing;
+ * 3. else the node's storage IP (the LocalStorageNode's, else the one in the volume's config) on the default port.
+ */
+export function peerAddress(lsn: Pick<LocalStorageNode, "status" | "spec"> | undefined, configIp?: string, current?: string): string | undefined {
+  const ip = lsn?.spec?.storageIP || configIp;
+  const r = lsn?.status?.replication;
+  if (r?.available && r.address) {
+    const wild = WILDCARD_LISTEN.exec(r.address);
+    if (!wild) return r.address;
+    if (ip) return `${ip}:${wild[1]}`;
+  }
+  if (r && !r.available && current) return current;
   return ip ? `${ip}:${DATAPLANE_DEFAULT_PORT}` : undefined;
 }
 

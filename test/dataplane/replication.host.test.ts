@@ -2,7 +2,9 @@
 // joined by a veth pair, each on its own loop device. Protocol C (both backings equal after large writes and
 // small ones one at a time and many at once, verify finds no mismatch), suspend on disconnect until
 // outdate-peer, resync of only the dirty regions after a kill -9 of the secondary, and epoch fencing: an old
-// primary that comes back is fenced, then rejoins as a secondary and is resynced, including the region it wrote alone. Needs root, /dev/fuse, loop devices, netns.
+// primary that comes back is fenced, then rejoins as a secondary and is resynced, including the region it wrote
+// alone; a peer restarted on another port is followed (and a data plane answering for another node refused).
+// Needs root, /dev/fuse, loop devices, netns.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -51,7 +53,7 @@ describe("data plane: two replicas over a veth pair", () => {
   let dir = "";
   let net: NetnsPair | undefined;
   const backing: LoopDevice[] = [];
-  let a!: Dataplane;
+  let a!: Dataplane; // replaced by one on another port when "a" moves
   let b!: Dataplane;
   let volA = "";
   let volB = "";
@@ -188,6 +190,48 @@ describe("data plane: two replicas over a veth pair", () => {
     assert.equal((await a.volume("v")).localState, "UpToDate");
     assert.equal(await sha(backing[0]!.name), await sha(backing[1]!.name), "one history after the rejoin");
     assert.deepEqual((await b.must("verify", { volume: "v" })).mismatchedRegions, { a: [] });
+  });
+
+  test("a peer that moved: restarted on another port, the primary follows the new address; another node's data plane there is refused", async () => {
+    const peerOn = async (dp: Dataplane, node: string) => (await dp.volume("v")).peers.find((p) => p.node === node)!;
+    await a.stop("SIGKILL");
+    cleanupFuse(a.fuseDir);
+    await until(async () => (await peerOf(b)).state === "Disconnected", 5_000, "peer a Disconnected on b");
+    await b.must("outdate-peer", { volume: "v", peer: "a" });
+    assert.equal(await dd(volB, 60, 2).done, 0);
+    // Its node agent reports the new address before anything listens there: the same peer, still outdated, so
+    // writes go on (a new peer object would be Connecting and suspend them again).
+    a = new Dataplane({ ...a.o, listen: `${net!.ips[0]}:${PORT + 17}` });
+    await configure(b, 2, "primary", a);
+    const moved = await peerOf(b);
+    assert.deepEqual([moved.address, moved.state], [a.o.listen, "Outdated"], JSON.stringify(moved));
+    const w = dd(volB, 70, 1);
+    await until(async () => w.exited(), 10_000, "a write while the moved peer is not there yet");
+    assert.equal(await w.done, 0);
+    await a.start();
+    await configure(a, 2, "secondary", b);
+    await until(async () => (await peerOf(b)).state === "UpToDate", 15_000, "a UpToDate at its new address");
+    const p = await peerOf(b);
+    assert.ok((p.resyncDoneBytes as number) >= 3 * MiB && (p.resyncDoneBytes as number) < SIZE / 4, `resynced ${p.resyncDoneBytes} of ${SIZE}`);
+    assert.equal(await sha(backing[0]!.name), await sha(backing[1]!.name));
+    // A peer "c" configured at a's address (a stale address: a's data plane is there now) is refused by a before its
+    // connection could replace b's connection to a.
+    await b.must("configure", {
+      volume: "v",
+      epoch: 2,
+      role: "primary",
+      peers: [
+        { node: "a", address: a.o.listen },
+        { node: "c", address: a.o.listen },
+      ],
+    });
+    await until(async () => /node a's data plane for peer c/.test(String((await peerOn(b, "c")).lastError)), 10_000, "peer c refused by node a");
+    await sleep(1500);
+    const stillA = await peerOn(b, "a");
+    assert.deepEqual([stillA.state, stillA.connected], ["UpToDate", true], `a's connection kept: ${JSON.stringify(stillA)}`);
+    await configure(b, 2, "primary", a);
+    assert.equal((await b.volume("v")).suspended, false);
+    console.log(`peer moved to ${a.o.listen}: resynced ${p.resyncDoneBytes} bytes; a data plane answering for another node refused`);
   });
 
   test("a resync cut by a kill -9 of its target resumes where it stopped, without consent (the target is Inconsistent)", async (t) => {

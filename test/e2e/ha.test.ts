@@ -5,15 +5,21 @@
 //    equal byte for byte;
 //    the same with 3 replicas (a StorageClass with replicaNumber "3"): the three backings equal;
 // 2. kill -9 of every process of the primary's node (agent and data plane; the supervisor first, so nothing
-//    restarts them) while a writer runs → after the node's Lease expires the volume fails over to the replica's
-//    node (epoch + 1) and is mounted there with every acknowledged record;
+//    restarts them) while writers run on a 2- and a 3-replica volume → after the node's Lease expires each fails
+//    over to a synced replica's node (epoch + 1) and is mounted there with every acknowledged record; with 3
+//    replicas the third stays a secondary of the new primary (UpToDate at the new epoch) and keeps acknowledging;
 // 3. the primary's network is cut (its host-side veth down) while a writer runs: its writes stall (it can record
 //    no consent: its agent lost the API server too), its Lease expires, the replica's node takes over; after the
 //    veth is up again the old primary is fenced (its stalled writes fail, none acknowledged), rejoins as a
 //    secondary and is resynced: every acknowledged record on the new primary, the two backings equal;
 // 4. the replica's data plane (of the volume of 3.) is killed for 10 s while a writer runs: writes continue
 //    degraded, the replica is recorded not synced, and after it restarts only the dirty regions are resynced
-//    (bytes reported).
+//    (bytes reported);
+// 5. the dead node comes back (agent and data plane started again): it rejoins both volumes as a secondary and is
+//    resynced (only the dirty regions); the three backings of the 3-replica volume equal, the two of the other;
+// 6. 3 replicas, a replica's data plane killed while a writer runs: writes go on with the two others, the dead one
+//    is recorded not synced; it restarts on another address (a new storage IP and port): the primaries follow its
+//    LocalStorageNode's status.replication.address by themselves, resync only the dirty regions; backings equal.
 // The 1 GiB convert 1→2 is test/e2e/ha-convert.test.ts (its own file: each file has the runner's 10 minutes).
 // The test's timeout stays below the runner's per-file one (scripts/run-tests.sh), so `after` always runs.
 // Needs root, /dev/fuse, loop devices, netns, the built data plane (make -C dataplane). `after` kills the writers
@@ -21,10 +27,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { processSpecs } from "../../src/devcluster/processes.ts";
-import { startDaemon } from "../../src/host/netns/daemon.ts";
-import { netnsPath, setLinkUp } from "../../src/host/netns/netns.ts";
-import { networkPlan } from "../../src/devcluster/layout.ts";
+import { ensureAddress, setLinkUp } from "../../src/host/netns/netns.ts";
+import { listLoops } from "../../src/host/loop/loop.ts";
+import { listMounts } from "../../src/host/mount/mount.ts";
+import { layoutOf, networkPlan, nodeLayout } from "../../src/devcluster/layout.ts";
 import { waitFor } from "../helpers/kubectl.ts";
 import { verifyRecords } from "../helpers/records.ts";
 import {
@@ -41,8 +47,9 @@ import {
   linksDown,
   lvOf,
   ok,
+  primaryOf,
   replicasOf,
-  restartedPids,
+  restartProcess,
   startWriter,
   stopAndCompare,
   stopWriter,
@@ -95,20 +102,28 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   const eq3 = await stopAndCompare("ha3", w3r, "node-1", m3r, all);
   console.log(`# 3 replicas: ${w3r.acked() + 1} fsync'd records; the three backings equal over ${eq3.bytes / MiB} MiB`);
 
-  // ---------------------------------------------------------------- failover
+  // ---------------------------------------------------------------- failover (2 and 3 replicas at once)
+  // node-1 is the primary of ha1 (2 replicas) and of ha3 (3 replicas), both written when it dies.
   await ok("hwameictl", ["volume", "mount", "ha1", "--node", "node-1", "--path", m1]);
+  await ok("hwameictl", ["volume", "mount", "ha3", "--node", "node-1", "--path", m3r]);
   const w2 = startWriter(join(m1, "records"), firstBatch + 1);
-  await waitFor(() => w2.acked() >= firstBatch + 100, 120_000, "writes running on the primary");
+  const w3k = startWriter(join(m3r, "records"), w3r.acked() + 1);
+  await waitFor(() => w2.acked() >= firstBatch + 100 && w3k.acked() >= w3r.acked() + 50, 120_000, "writes running on the primary of ha1 and ha3");
+  const ha3Epoch = (await lvOf("ha3")).spec.config.version;
+  // The loop devices node-1's pods mount (over its data plane's FUSE files): they must go once node-1 is back.
+  const node1Loops = (await listMounts()).filter((m) => m.target === m1 || m.target === m3r).map((m) => m.source);
+  assert.ok(node1Loops.length === 2 && node1Loops.every((d) => /^\/dev\/loop\d+$/.test(d)), `ha1 and ha3 mounted on node-1 from loop devices: ${node1Loops}`);
   const procs = clusterJson().processes;
   process.kill(clusterJson().supervisor.pid, "SIGKILL"); // first, so it restarts nothing
   const killedAt = Date.now();
   for (const p of ["node-1", "node-1-dataplane"]) process.kill(procs[p].pid, "SIGKILL");
   await new Promise((r) => setTimeout(r, 1000));
-  w2.proc.kill("SIGKILL"); // its I/O fails (the FUSE connection died); what it acknowledged is what counts
-  await w2.exited;
+  for (const w of [w2, w3k]) w.proc.kill("SIGKILL"); // its I/O fails (the FUSE connection died); what it acknowledged is what counts
+  await Promise.all([w2.exited, w3k.exited]);
   const acked = w2.acked();
-  console.log(`# killed node-1 (agent + data plane) with ${acked + 1} records acknowledged`);
-  await waitFor(async () => (await lvOf("ha1")).spec.config.replicas.find((r: any) => r.primary).hostname === second, 120_000, `failover to ${second}`);
+  const acked3 = w3k.acked();
+  console.log(`# killed node-1 (agent + data plane) with ${acked + 1} records acknowledged on ha1, ${acked3 + 1} on ha3`);
+  await waitFor(async () => primaryOf(await lvOf("ha1")) === second, 120_000, `failover to ${second}`);
   const failedOverAt = Date.now();
   lv = await lvOf("ha1");
   const lease = await getJson("lease", "-n", "hwameistor", "hwameistor-local-storage-worker-node-1").catch(() => undefined);
@@ -123,6 +138,40 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   await verifyRecords(join(m2, "records"), acked);
   console.log(`# all ${acked + 1} acknowledged records present and intact on ${second}: 0 lost`);
   await ok("hwameictl", ["volume", "unmount", "ha1", "--node", second, "--path", m2]);
+
+  // 3 replicas: the first synced replica on a live node takes over at epoch + 1; the third stays a secondary of
+  // the new primary (at the new epoch, UpToDate) and keeps receiving writes; node-1 is recorded not synced.
+  await waitFor(async () => primaryOf(await lvOf("ha3")) !== "node-1", 60_000, "failover of ha3");
+  const lv3 = await lvOf("ha3");
+  assert.equal(lv3.spec.config.version, ha3Epoch + 1, "ha3 failed over at epoch + 1");
+  const p3 = primaryOf(lv3);
+  const third = ["node-2", "node-3"].find((n) => n !== p3)!;
+  const m3b = join(ctx.dir, "mnt", `ha3-${p3}`);
+  await ok("hwameictl", ["volume", "mount", "ha3", "--node", p3, "--path", m3b]);
+  await verifyRecords(join(m3b, "records"), acked3);
+  const w3f = startWriter(join(m3b, "records"), acked3 + 1);
+  await waitFor(() => w3f.acked() >= acked3 + 30, 120_000, `writes on ha3's new primary ${p3}`);
+  const peerOn = async (node: string, volume: string, peer: string) => (await dpVolume(node, volume))!.peers.find((x) => x.node === peer)!;
+  const acksBefore = (await peerOn(p3, "ha3", third)).acksTotal ?? 0;
+  await waitFor(() => w3f.acked() >= acked3 + 80, 120_000, `more writes on ha3's new primary ${p3}`);
+  const thirdPeer = await peerOn(p3, "ha3", third);
+  assert.equal(thirdPeer.state, "UpToDate", `the third replica ${third} as ${p3} sees it: ${JSON.stringify(thirdPeer)}`);
+  assert.ok((thirdPeer.acksTotal ?? 0) > acksBefore, `${third} keeps acknowledging writes of the new primary (${acksBefore} → ${thirdPeer.acksTotal})`);
+  const thirdDp = (await dpVolume(third, "ha3"))!;
+  assert.deepEqual(
+    [thirdDp.role, thirdDp.epoch, thirdDp.localState],
+    ["secondary", ha3Epoch + 1, "UpToDate"],
+    `${third}'s data plane: ${JSON.stringify(thirdDp)}`,
+  );
+  assert.equal((await peerOn(p3, "ha3", "node-1")).state, "Outdated", "the dead node-1 is outdated by the new primary");
+  const synced3 = Object.fromEntries((await replicasOf("ha3")).map((r) => [r.spec.nodeName, r.status.synced]));
+  assert.deepEqual(synced3, { "node-1": false, [p3]: true, [third]: true }, "ha3's replicas synced");
+  await stopWriter(w3f);
+  await verifyRecords(join(m3b, "records"), w3f.acked());
+  await ok("hwameictl", ["volume", "unmount", "ha3", "--node", p3, "--path", m3b]);
+  console.log(
+    `# 3 replicas: ha3 failed over to ${p3} at epoch ${ha3Epoch + 1}, all ${acked3 + 1} acknowledged records there; ${third} stayed its secondary (UpToDate, ${thirdPeer.acksTotal! - acksBefore} more acks) while ${w3f.acked() - acked3} records were written`,
+  );
 
   await waitFor(async () => (await getJson("localstoragenode", "node-1")).status.state === "Offline", 120_000, "node-1 Offline");
   const live = ["node-2", "node-3"];
@@ -145,7 +194,7 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   await setLinkUp(veth, false);
   const cutAt = Date.now();
   const ackedAtCut = wb1.acked();
-  await waitFor(async () => (await lvOf("hb")).spec.config.replicas.find((r: any) => r.primary).hostname === "node-3", 180_000, "failover of hb to node-3");
+  await waitFor(async () => primaryOf(await lvOf("hb")) === "node-3", 180_000, "failover of hb to node-3");
   const hbFailoverAt = Date.now();
   // One record may have been in flight at the cut (already on the replica, its ack lost); none after it.
   const stalledAt = wb1.acked();
@@ -198,15 +247,13 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   const w4 = startWriter(join(mc, "records"), wb2.acked() + 1);
   await waitFor(() => w4.acked() >= wb2.acked() + 50, 60_000, "writes before the replica's data plane dies");
   const resyncedBefore = (await dpVolume("node-3", "hb"))!.bytesResynced ?? 0;
-  const spec = processSpecs(ctx.state, clusterJson().options, clusterJson().api).find((x) => x.name === "node-2-dataplane")!;
   process.kill(clusterJson().processes["node-2-dataplane"].pid, "SIGKILL");
   const downAt = Date.now();
   const atKill = w4.acked();
   await waitFor(() => w4.acked() >= atKill + 100, 60_000, "writes continue, degraded, while the replica is down");
   assert.equal((await hbReplica2()).status.synced, false, "the replica that went down is recorded as not synced");
   await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - downAt))));
-  const restarted = await startDaemon(spec.argv, { logFile: spec.logFile, nsenterNetPath: netnsPath(spec.netns!) });
-  restartedPids.push(restarted.pid);
+  await restartProcess("node-2-dataplane");
   await waitFor(async () => (await hbReplica2()).status.synced === true, 180_000, "the replica resynced");
   const resynced = ((await dpVolume("node-3", "hb"))!.bytesResynced ?? 0) - resyncedBefore;
   const after10s = await stopAndCompare("hb", w4, "node-3", mc, live);
@@ -214,4 +261,86 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
     `# replica's data plane down ${((Date.now() - downAt) / 1000).toFixed(0)} s with a writer: ${w4.acked() - atKill} records written degraded; resync copied ${(resynced / MiB).toFixed(1)} MiB of a ${after10s.bytes / MiB} MiB volume; copies equal`,
   );
   assert.ok(resynced < after10s.bytes / 2, "only the dirty regions were resynced");
+
+  // ---------------------------------------------------------------- the dead node comes back
+  // node-1's agent and data plane start again (as a restarted node would): its data plane reopens ha1 and ha3 as
+  // the primary at the old epoch; its agent configures them as secondaries at the new one; the new primaries
+  // reconnect and resync only what node-1 missed (its own activity log included: what it may have written
+  // alone when it died is copied to every replica). The pod's mounts over the dead FUSE files let go first.
+  const backAt = Date.now();
+  const resynced3Before = (await dpVolume(p3, "ha3"))!.bytesResynced ?? 0; // it resyncs as soon as node-1 is configured
+  const node1Dataplane = await restartProcess("node-1-dataplane");
+  await restartProcess("node-1");
+  await ok("hwameictl", ["volume", "unmount", "ha1", "--node", "node-1", "--path", m1]);
+  await ok("hwameictl", ["volume", "unmount", "ha3", "--node", "node-1", "--path", m3r]);
+  // Its agent detaches the loop devices over its dead data plane's FUSE files once nothing mounts them.
+  const deadFuse = nodeLayout(layoutOf(ctx.state), "node-1", 1).dataplane.fuseDir;
+  const leftOver = async () =>
+    (await listLoops()).filter((l) => node1Loops.includes(l.name) && (["/ha1", "/ha3"].includes(l.backFile) || l.backFile.startsWith(`${deadFuse}/`)));
+  await waitFor(async () => (await leftOver()).length === 0, 60_000, `node-1's loop devices over its dead data plane (${node1Loops.join(", ")}) detached`);
+  const m3c = join(ctx.dir, "mnt", `ha3-${p3}-again`);
+  await ok("hwameictl", ["volume", "mount", "ha3", "--node", p3, "--path", m3c]);
+  const w5 = startWriter(join(m3c, "records"), w3f.acked() + 1);
+  const replicaOn = async (volume: string, node: string) => (await replicasOf(volume)).find((r) => r.spec.nodeName === node);
+  await waitFor(
+    async () => (await replicaOn("ha3", "node-1"))?.status?.synced === true && (await replicaOn("ha1", "node-1"))?.status?.synced === true,
+    180_000,
+    "node-1 back as a synced secondary of ha1 and ha3",
+  );
+  const rejoined1At = Date.now();
+  const n1 = (await dpVolume("node-1", "ha3"))!;
+  assert.deepEqual([n1.role, n1.epoch], ["secondary", ha3Epoch + 1], `node-1's data plane: ${JSON.stringify(n1)}`);
+  await waitFor(() => w5.acked() >= w3f.acked() + 50, 60_000, `writes on ha3 with node-1 back`);
+  const resynced3 = ((await dpVolume(p3, "ha3"))!.bytesResynced ?? 0) - resynced3Before;
+  const eq3all = await stopAndCompare("ha3", w5, p3, m3c, all);
+  const eq1 = await backingsEqual("ha1", ["node-1", second]);
+  console.log(
+    `# node-1 back: rejoined ha1 and ha3 as a secondary, synced ${((rejoined1At - backAt) / 1000).toFixed(1)} s after its processes started; ha3 resynced ${(resynced3 / MiB).toFixed(1)} MiB of ${eq3all.bytes / MiB} MiB; the three backings of ha3 equal, the two of ha1 equal (${eq1.bytes / MiB} MiB)`,
+  );
+  assert.ok(resynced3 > 0 && resynced3 < eq3all.bytes / 2, `only the dirty regions were resynced to node-1 (${resynced3} bytes)`);
+
+  // ---------------------------------------------------------------- 3 replicas: a replica's data plane dies, and comes back elsewhere
+  // ha3 (primary p3): node-1's data plane is killed while a writer runs → writes go on with the two others (the
+  // third keeps acknowledging), node-1 is recorded not synced. It restarts on ANOTHER address (a new storage IP in
+  // its netns and another port): its agent reports it in LocalStorageNode status.replication.address, the
+  // primaries' agents reconfigure their data planes with it — no manual step — and only the dirty regions are
+  // resynced; the three backings equal.
+  const m3d = join(ctx.dir, "mnt", `ha3-${p3}-3`);
+  await ok("hwameictl", ["volume", "mount", "ha3", "--node", p3, "--path", m3d]);
+  const w6 = startWriter(join(m3d, "records"), w5.acked() + 1);
+  await waitFor(() => w6.acked() >= w5.acked() + 50, 60_000, "writes on ha3 before node-1's data plane dies");
+  const resynced6Before = (await dpVolume(p3, "ha3"))!.bytesResynced ?? 0;
+  const thirdAcks = (await peerOn(p3, "ha3", third)).acksTotal ?? 0;
+  process.kill(node1Dataplane, "SIGKILL");
+  const down6At = Date.now();
+  const at6 = w6.acked();
+  await waitFor(() => w6.acked() >= at6 + 100, 60_000, "writes continue on two of three replicas");
+  assert.equal((await replicaOn("ha3", "node-1")).status.synced, false, "node-1, whose data plane died, is recorded not synced");
+  assert.equal((await replicaOn("ha3", third)).status.synced, true, `${third} stays synced`);
+  assert.ok(((await peerOn(p3, "ha3", third)).acksTotal ?? 0) > thirdAcks, `${third} keeps acknowledging writes`);
+  const n1net = networkPlan(ctx.state, all).nodes[0]!;
+  const newIp = n1net.ip.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) + 100}`);
+  const newAddress = `${newIp}:43017`;
+  await ensureAddress(n1net.nsIf, `${newIp}/24`, n1net.netns);
+  await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - down6At))));
+  await restartProcess("node-1-dataplane", (argv) => argv.map((a) => (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a) ? newAddress : a)));
+  const movedAt = Date.now();
+  await waitFor(async () => (await getJson("localstoragenode", "node-1")).status?.replication?.address === newAddress, 60_000, `node-1 reports ${newAddress}`);
+  await waitFor(
+    async () => (await peerOn(p3, "ha3", "node-1")).address === newAddress && (await replicaOn("ha3", "node-1"))?.status?.synced === true,
+    180_000,
+    `ha3's primary ${p3} reconnected node-1 at ${newAddress} and resynced it`,
+  );
+  const moved3At = Date.now();
+  await waitFor(
+    async () => (await peerOn(second, "ha1", "node-1")).address === newAddress && (await replicaOn("ha1", "node-1"))?.status?.synced === true,
+    180_000,
+    `ha1's primary ${second} reconnected node-1 at ${newAddress}`,
+  );
+  const resynced6 = ((await dpVolume(p3, "ha3"))!.bytesResynced ?? 0) - resynced6Before;
+  const eq6 = await stopAndCompare("ha3", w6, p3, m3d, all);
+  console.log(
+    `# 3 replicas, node-1's data plane down ${((movedAt - down6At) / 1000).toFixed(0)} s: ${w6.acked() - at6} records written on the two others; restarted at ${newAddress} (was ${n1net.ip}:43000): reconnected and resynced ${((moved3At - movedAt) / 1000).toFixed(1)} s later, ${(resynced6 / MiB).toFixed(1)} MiB of ${eq6.bytes / MiB} MiB; the three backings equal`,
+  );
+  assert.ok(resynced6 < eq6.bytes / 2, "only the dirty regions were resynced");
 });

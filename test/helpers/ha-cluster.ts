@@ -14,9 +14,9 @@ import { join, resolve } from "node:path";
 import { DataplaneClient } from "../../src/host/dataplane/client.ts";
 import type { DpVolumeStatus } from "../../src/host/dataplane/protocol.ts";
 import { listMounts, unmount } from "../../src/host/mount/mount.ts";
-import { DATAPLANE_BIN } from "../../src/devcluster/processes.ts";
-import { isAlive, signalProcess } from "../../src/host/netns/daemon.ts";
-import { setLinkUp } from "../../src/host/netns/netns.ts";
+import { DATAPLANE_BIN, processSpecs } from "../../src/devcluster/processes.ts";
+import { isAlive, signalProcess, startDaemon } from "../../src/host/netns/daemon.ts";
+import { netnsPath, setLinkUp } from "../../src/host/netns/netns.ts";
 import { kubectlRunner, waitFor } from "./kubectl.ts";
 import { RECORD_WRITER, verifyRecords } from "./records.ts";
 
@@ -136,7 +136,25 @@ export async function stopAndCompare(volume: string, w: ReturnType<typeof startW
   return backingsEqual(volume, nodes);
 }
 
+/**
+ * Starts a process of the cluster again as the (killed) supervisor would, in its node's netns; `edit` may change
+ * its argv (a data plane on another --listen). Its pid is killed in `after`.
+ */
+export async function restartProcess(name: string, edit: (argv: string[]) => string[] = (a) => a): Promise<number> {
+  const spec = processSpecs(ctx.state, clusterJson().options, clusterJson().api).find((x) => x.name === name);
+  assert.ok(spec, `no process ${name} in the cluster`);
+  const h = await startDaemon(edit(spec.argv), {
+    logFile: spec.logFile,
+    cwd: repo,
+    env: spec.env,
+    nsenterNetPath: spec.netns ? netnsPath(spec.netns) : undefined,
+  });
+  restartedPids.push(h.pid);
+  return h.pid;
+}
+
 export const lvOf = (name: string) => getJson("localvolume", name);
+export const primaryOf = (lv: any): string => lv.spec.config.replicas.find((r: any) => r.primary).hostname;
 export const replicasOf = async (name: string) =>
   ((await getJson("localvolumereplicas")).items as any[]).filter((r) => r.spec.volumeName === name && !r.spec.delete);
 

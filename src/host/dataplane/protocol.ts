@@ -32,6 +32,8 @@ export interface DpPeerStatus extends DpPeer {
   dirtyBytes?: number;
   resyncDoneBytes?: number;
   resyncTotalBytes?: number;
+  /** Writes this primary has had acknowledged by the peer (counts up while the peer receives writes). */
+  acksTotal?: number;
 }
 
 export interface DpVolumeStatus {

@@ -101,6 +101,19 @@ test("replication facts: refusal reasons, peer address, a dead node by Offline o
   assert.equal(peerAddress({ status: { replication: { available: true, address: "10.0.0.1:43100" } } }, "10.0.0.1"), "10.0.0.1:43100");
   assert.equal(peerAddress(undefined, "10.0.0.2"), "10.0.0.2:43000");
   assert.equal(peerAddress(undefined, ""), undefined);
+  // Learnt from the LocalStorageNode: a data plane restarted on another IP or port is followed at once.
+  const lsn = (address: string | undefined, available = true, storageIP = "10.0.0.9") => ({
+    spec: { storageIP },
+    status: { replication: { available, ...(address ? { address } : {}) } },
+  });
+  assert.equal(peerAddress(lsn("10.0.0.7:43017"), "10.0.0.1", "10.0.0.1:43000"), "10.0.0.7:43017");
+  // A wildcard listen gives the port; the host is the node's storage IP (the current one, not the config's).
+  assert.equal(peerAddress(lsn("0.0.0.0:43100"), "10.0.0.1"), "10.0.0.9:43100");
+  assert.equal(peerAddress(lsn("[::]:43100"), "10.0.0.1"), "10.0.0.9:43100");
+  assert.equal(peerAddress(lsn("0.0.0.0:43100", true, ""), ""), undefined);
+  // Its data plane restarting (unavailable): the address in use stays (no guess that moves the peer).
+  assert.equal(peerAddress(lsn(undefined, false), "10.0.0.1", "10.0.0.7:43017"), "10.0.0.7:43017");
+  assert.equal(peerAddress(lsn(undefined, false), "10.0.0.1"), "10.0.0.9:43000");
   const now = Date.parse("2026-01-01T00:01:00Z");
   assert.equal(nodeIsDead({ status: { state: "Offline" } }, undefined, now), true);
   assert.equal(nodeIsDead({ status: { state: "Ready" } }, undefined, now), false);

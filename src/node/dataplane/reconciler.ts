@@ -168,7 +168,7 @@ export function replicationController(o: ReplicationOptions): Replication {
   }
 
   async function exposeLocal(volume: string, st: DpVolumeStatus, link: string): Promise<void> {
-    if (!st.exposed) await detachStaleLoops(volume, link);
+    if (!st.exposed) await detachStaleLoops(volume, link, true);
     const path = st.exposed && st.path ? st.path : await dp.expose(volume);
     const loop = (await findLoopsByBackingFile(path))[0] ?? (await attachLoop(path, { directIo: true }));
     await linkTo(link, loop.name);
@@ -177,14 +177,25 @@ export function replicationController(o: ReplicationOptions): Replication {
   /**
    * A loop device left over a FUSE file of an earlier data plane process (it was killed and restarted; exposure
    * is not persisted): its FUSE connection is dead and it answers EIO. It goes before the volume is exposed
-   * again, unless something still mounts it (then the pod must let go first; said so).
+   * again, and on a node that is a secondary now (a failed-over primary's node came back), unless something
+   * still mounts it: then the pod must let go first — Busy (`orThrow`), or false, and the link that finds it stays.
    */
-  async function detachStaleLoops(volume: string, link: string): Promise<void> {
+  async function detachStaleLoops(volume: string, link: string, orThrow: boolean): Promise<boolean> {
     const target = await readlink(link).catch(() => "");
-    const stale = (await listLoops()).filter((l) => l.name === target || (fuseDir && l.backFile === join(fuseDir, volume)));
+    const file = fuseDir ? join(fuseDir, volume) : undefined;
+    // Over this node's FUSE file, or the link's loop showing the file's bare name (its FUSE mount is gone). Not
+    // any loop the link names: loop numbers are reused, and another volume's device must never be detached.
+    const stale = (await listLoops()).filter((l) => (file && l.backFile === file) || (l.name === target && l.backFile === `/${volume}`));
     for (const l of stale) {
       const m = await findMountsBySource(l.name);
       if (m.length) {
+        if (!orThrow) {
+          ctx.log.warn(
+            { volume, loop: l.name, mounts: m.map((x) => x.target) },
+            "a loop device over a dead data plane is still mounted: detached once unpublished",
+          );
+          return false;
+        }
         throw new HwError(
           "FAILED_PRECONDITION",
           "Busy",
@@ -195,6 +206,7 @@ export function replicationController(o: ReplicationOptions): Replication {
       await detachLoop(l.name);
       ctx.log.warn({ volume, loop: l.name }, "stale loop device over a dead FUSE connection detached");
     }
+    return true;
   }
 
   /** Not (or no longer) the primary here: the loop over the FUSE file goes, unless something still mounts it. */
@@ -214,7 +226,7 @@ export function replicationController(o: ReplicationOptions): Replication {
         }
         await detachLoop(l.name);
       }
-    }
+    } else if (!(await detachStaleLoops(volume, link, false))) return;
     if (await lstat(link).catch(() => undefined)) await rm(link, { force: true });
     if (st?.exposed) await dp.unexpose(volume);
   }
@@ -349,7 +361,8 @@ export function replicationController(o: ReplicationOptions): Replication {
     }
     if (!st) st = await dp.ensure(volume, size, rep.devPath);
     else if (st.sizeBytes < size) await dp.resize(volume, size);
-    const want = desiredConfig(cfg!, me, (node, ip) => peerAddress(lsnInf.getByName(node), ip));
+    const using = new Map((st.peers ?? []).map((p) => [p.node, p.address]));
+    const want = desiredConfig(cfg!, me, (node, ip) => peerAddress(lsnInf.getByName(node), ip, using.get(node)));
     if ("error" in want) {
       await writeMine(lvr!, { haState: { state: HAStates.Down, reason: want.error } });
       return { requeueAfterMs: 10_000 };
