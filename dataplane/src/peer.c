@@ -250,6 +250,29 @@ static void peer_halt(struct peer *p) {
 }
 
 
+/* A secondary promoted (a failover): the regions its old primary wrote here lately may be missing on the other
+ * replicas (a write sent to some of them only, never acked). Dirty for every peer, persisted before any
+ * connection, so each is resynced from here. */
+static void mark_failover_suspects(struct volume *v) {
+  uint64_t nwords = (v->nregions + 63) / 64;
+  uint64_t *words = calloc(nwords + 1, 8);
+  if (!words) abort();
+  pthread_mutex_lock(&v->lock);
+  volume_failover_suspects(v, words);
+  v->rx_from[0] = '\0';
+  pthread_mutex_unlock(&v->lock);
+  uint64_t n = 0;
+  for (uint64_t k = 0; k < nwords; k++) n += (uint64_t)__builtin_popcountll(words[k]);
+  if (n) {
+    for (int i = 0; i < v->npeers; i++) {
+      bitmap_or_words(v->peers[i]->dirty, words, nwords);
+      bitmap_sync(v->peers[i]->dirty);
+    }
+    LOGI("volume %s: promoted; %llu region(s) the old primary wrote here lately are resynced to every peer", v->name, (unsigned long long)n);
+  }
+  free(words);
+}
+
 static bool valid_address(const char *a) {
   const char *colon = a ? strrchr(a, ':') : NULL;
   if (!colon || colon == a || strlen(a) >= 128) return false;
@@ -326,8 +349,10 @@ int peer_configure(struct volume *v, const struct json *peers, struct hw_err *er
     pthread_mutex_unlock(&v->lock);
     LOGI("volume %s: peer %s at %s", v->name, p->node, p->address);
   }
-  if (v->role == ROLE_PRIMARY)
+  if (v->role == ROLE_PRIMARY) {
+    mark_failover_suspects(v);
     for (int i = 0; i < v->npeers; i++) peer_start(v->peers[i]);
+  }
   pthread_mutex_lock(&v->lock);
   peer_recompute_suspended(v);
   pthread_mutex_unlock(&v->lock);

@@ -388,6 +388,10 @@ static int handshake(struct rconn *c) {
     bitmap_copy_words(v->peers[i]->dirty, tmp, nwords);
     for (uint64_t k = 0; k < nwords; k++) words[k] |= tmp[k];
   }
+  /* A primary other than the one whose writes came last (a failover): the regions that one wrote here lately may
+   * be missing on the new primary or a third replica (a write it sent to some replicas only, never acked); as our
+   * bitmap, the new primary resyncs them to every replica. */
+  if (strcmp(v->rx_from, c->primary)) volume_failover_suspects(v, words);
   pthread_mutex_unlock(&v->lock);
   rc = send_frame(c, F_HELLO, 0, 0, 0, b.data, (uint32_t)b.len);
   if (!rc && !c->lane) rc = send_frame(c, F_BITMAP, 0, 0, 0, words, (uint32_t)(nwords * 8));
@@ -416,6 +420,12 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
   pthread_mutex_lock(&v->lock);
   uint64_t mine = v->epoch;
   if (h.epoch > v->epoch) volume_raise_epoch(v, h.epoch);
+  if (h.type == F_WRITE && h.length && h.epoch >= mine) { /* remembered for a failover (volume_failover_suspects) */
+    uint32_t now = mono_s();
+    for (uint64_t r = h.offset / v->region_bytes; r <= (h.offset + h.length - 1) / v->region_bytes && r < v->nregions; r++) v->touched_s[r] = now;
+    v->rx_last_s = now;
+    if (strcmp(v->rx_from, c->primary)) snprintf(v->rx_from, sizeof v->rx_from, "%s", c->primary);
+  }
   pthread_mutex_unlock(&v->lock);
   if (h.epoch < mine) {
     char msg[256];

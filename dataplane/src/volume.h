@@ -75,7 +75,10 @@ struct volume {
   } *ranges;
   int nranges, maxranges;
   int range_waiters;     /* threads waiting on v->cond for a range (range_wait): only then does a release wake v->cond */
-  uint32_t *touched_s;   /* per region: monotonic second of the last write (activity log clearing) */
+  uint32_t *touched_s;   /* per region: monotonic second of the last write (activity log clearing), or of the
+                          * last WRITE received from a primary (a secondary: failover suspects) */
+  char rx_from[DP_NAME_MAX]; /* a secondary: the primary whose WRITEs it received last (in memory only) */
+  uint32_t rx_last_s;        /* when the last of them arrived */
   char sync_source[40];  /* a sync target: the uuid of the primary it is syncing from (persisted) */
   int replica_fd;        /* a secondary: the connection from its primary (-1 without), shut down on a newer one */
   uint64_t replica_session;          /* a secondary: the token of that connection; its write lanes present it */
@@ -135,6 +138,11 @@ bool range_busy(struct volume *v, uint64_t start, uint64_t end);
 /* Waits on v->cond (v->lock held) counted as a range waiter, so that range_release wakes it. */
 void range_wait(struct volume *v);
 uint32_t mono_s(void);
+/* Seconds before a primary's last WRITE in which the writes it sent are suspect after it died: the activity log's
+ * idle time plus the TCP user timeout (a replica slower than that was disconnected, so outdated, not promoted). */
+#define RX_SUSPECT_S 12
+/* ORs into words the regions of WRITEs received from v->rx_from within RX_SUSPECT_S of its last one (v->lock held). */
+void volume_failover_suspects(struct volume *v, uint64_t *words);
 
 const char *role_name(enum role r);
 const char *local_state_name(enum local_state s);

@@ -29,6 +29,12 @@ void *thread_io_buffer(void) {
 
 uint32_t mono_s(void) { return (uint32_t)(now_ns() / 1000000000ull); }
 
+void volume_failover_suspects(struct volume *v, uint64_t *words) {
+  if (!v->rx_from[0]) return;
+  for (uint64_t r = 0; r < v->nregions; r++)
+    if (v->touched_s[r] && v->touched_s[r] + RX_SUSPECT_S >= v->rx_last_s) words[r / 64] |= 1ull << (r % 64);
+}
+
 bool range_busy(struct volume *v, uint64_t start, uint64_t end) {
   for (int i = 0; i < v->nranges; i++)
     if (v->ranges[i].start < end && start < v->ranges[i].end) return true;

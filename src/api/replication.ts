@@ -39,17 +39,17 @@ export const haDevPath = (devLinkRoot: string, pool: string, volume: string): st
 
 export const replicationAvailable = (lsn: Pick<LocalStorageNode, "status"> | undefined): boolean => !!lsn?.status?.replication?.available;
 
+/** `0.0.0.0:P`, `[::]:P`: a data plane listening on every address says its port, not where to reach it. */
+const WILDCARD_LISTEN = /^(?:0\.0\.0\.0|\[::\]|::|\*)?:(\d+)$/;
+
 /** Why a node cannot hold an HA replica, or undefined when it can. */
 export function replicationRefusal(lsn: Pick<LocalStorageNode, "status" | "spec"> | undefined): string | undefined {
   const r = lsn?.status?.replication;
   if (!r) return "its node agent reports no data plane (start it with --dataplane-socket)";
   if (!r.available) return r.reason || "its data plane is not available";
-  if (!r.address && !lsn?.spec?.storageIP) return "it has no storage IP";
+  if ((!r.address || WILDCARD_LISTEN.test(r.address)) && !lsn?.spec?.storageIP) return "it has no storage IP";
   return undefined;
 }
-
-/** `0.0.0.0:P`, `[::]:P`: a data plane listening on every address says its port, not where to reach it. */
-const WILDCARD_LISTEN = /^(?:0\.0\.0\.0|\[::\]|::|\*)?:(\d+)$/;
 
 /**
  * The data plane address of a peer, learnt from its LocalStorageNode (docs/replication.md "Peer addresses"):

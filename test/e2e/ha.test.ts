@@ -154,8 +154,8 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   const peerOn = async (node: string, volume: string, peer: string) => (await dpVolume(node, volume))!.peers.find((x) => x.node === peer)!;
   const acksBefore = (await peerOn(p3, "ha3", third)).acksTotal ?? 0;
   await waitFor(() => w3f.acked() >= acked3 + 80, 120_000, `more writes on ha3's new primary ${p3}`);
+  await waitFor(async () => (await peerOn(p3, "ha3", third)).state === "UpToDate", 30_000, `the third replica ${third} UpToDate as ${p3} sees it`);
   const thirdPeer = await peerOn(p3, "ha3", third);
-  assert.equal(thirdPeer.state, "UpToDate", `the third replica ${third} as ${p3} sees it: ${JSON.stringify(thirdPeer)}`);
   assert.ok((thirdPeer.acksTotal ?? 0) > acksBefore, `${third} keeps acknowledging writes of the new primary (${acksBefore} → ${thirdPeer.acksTotal})`);
   const thirdDp = (await dpVolume(third, "ha3"))!;
   assert.deepEqual(
@@ -164,8 +164,11 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
     `${third}'s data plane: ${JSON.stringify(thirdDp)}`,
   );
   assert.equal((await peerOn(p3, "ha3", "node-1")).state, "Outdated", "the dead node-1 is outdated by the new primary");
-  const synced3 = Object.fromEntries((await replicasOf("ha3")).map((r) => [r.spec.nodeName, r.status.synced]));
-  assert.deepEqual(synced3, { "node-1": false, [p3]: true, [third]: true }, "ha3's replicas synced");
+  // The agent writes `synced` from the data plane's view every few seconds (the third may just have been resynced
+  // the regions the dead primary wrote lately: Inconsistent for a moment).
+  const synced3 = async () => JSON.stringify(Object.fromEntries((await replicasOf("ha3")).map((r) => [r.spec.nodeName, r.status.synced]).sort()));
+  const want3 = JSON.stringify(Object.fromEntries(all.map((n) => [n, n !== "node-1"])));
+  await waitFor(async () => (await synced3()) === want3, 30_000, `ha3's replicas synced: ${want3}`);
   await stopWriter(w3f);
   await verifyRecords(join(m3b, "records"), w3f.acked());
   await ok("hwameictl", ["volume", "unmount", "ha3", "--node", p3, "--path", m3b]);

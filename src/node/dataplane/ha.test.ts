@@ -111,6 +111,8 @@ test("replication facts: refusal reasons, peer address, a dead node by Offline o
   assert.equal(peerAddress(lsn("0.0.0.0:43100"), "10.0.0.1"), "10.0.0.9:43100");
   assert.equal(peerAddress(lsn("[::]:43100"), "10.0.0.1"), "10.0.0.9:43100");
   assert.equal(peerAddress(lsn("0.0.0.0:43100", true, ""), ""), undefined);
+  assert.match(replicationRefusal(lsn("0.0.0.0:43100", true, ""))!, /no storage IP/);
+  assert.equal(replicationRefusal(lsn("0.0.0.0:43100")), undefined);
   // Its data plane restarting (unavailable): the address in use stays (no guess that moves the peer).
   assert.equal(peerAddress(lsn(undefined, false), "10.0.0.1", "10.0.0.7:43017"), "10.0.0.7:43017");
   assert.equal(peerAddress(lsn(undefined, false), "10.0.0.1"), "10.0.0.9:43000");
