@@ -28,6 +28,17 @@ struct lane {
   bool rx_running;
 };
 
+/* A frame waiting to be sent on a peer's main connection, on its sender's stack (peer_send). */
+struct sendq {
+  uint16_t type;
+  uint64_t gen, offset, seq;
+  const void *payload;
+  uint32_t len;
+  int rc;
+  bool done;
+  struct sendq *next;
+};
+
 struct peer {
   struct volume *v;
   char node[DP_NAME_MAX];
@@ -41,6 +52,8 @@ struct peer {
   int fd;                /* (s) */
   pthread_mutex_t send_lock;
   uint64_t next_seq;  /* (s) */
+  pthread_mutex_t q_lock; /* guards q_head/q_tail: frames queued for the main connection (peer_send) */
+  struct sendq *q_head, **q_tail;
   uint64_t acked_seq; /* (v) cumulative */
   int nlanes;         /* (v) write lanes of the current connection (0 with a protocol 1.0 peer) */
   struct lane lanes[DP_LANES - 1];
@@ -75,7 +88,8 @@ const char *peer_state_name(enum peer_state s);
 void peer_recompute_suspended(struct volume *v);
 /* Clears p's dirty bits that only a look-ahead set (nothing written there since); returns how many. v->lock held. */
 uint64_t peer_skip_unwritten_ahead(struct peer *p);
-/* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno. */
+/* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno.
+ * Concurrent callers' frames leave together, several per writev (peer.c). */
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);
 /* A WRITE frame on a write lane (lane 0: the main connection), its payload from memory or the write's pipe. */
 int peer_send_write(struct peer *p, uint64_t gen, int lane, uint64_t offset, const struct wbuf *b, uint32_t len, uint64_t *seq);

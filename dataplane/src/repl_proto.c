@@ -10,15 +10,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc) {
-  struct frame_hdr h = {.magic = FRAME_MAGIC, .type = type, .flags = flags, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
+void frame_hdr_make(struct frame_hdr *h, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc) {
+  *h = (struct frame_hdr){.magic = FRAME_MAGIC, .type = type, .flags = flags, .seq = seq, .offset = offset, .length = len, .epoch = epoch};
   if (crc && len) {
-    h.flags |= FRAME_F_CRC;
-    h.crc32c = crc32c(0, payload, len);
+    h->flags |= FRAME_F_CRC;
+    h->crc32c = crc32c(0, payload, len);
   }
-  struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h}, {.iov_base = (void *)payload, .iov_len = len}};
-  int n = len ? 2 : 1;
-  size_t total = sizeof h + len;
+}
+
+int writev_full(int fd, struct iovec *iov, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
   while (total) {
     ssize_t w = writev(fd, iov, n);
     if (w < 0) {
@@ -34,6 +36,13 @@ int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t off
     }
   }
   return 0;
+}
+
+int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc) {
+  struct frame_hdr h;
+  frame_hdr_make(&h, type, flags, seq, offset, epoch, payload, len, crc);
+  struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h}, {.iov_base = (void *)payload, .iov_len = len}};
+  return writev_full(fd, iov, len ? 2 : 1);
 }
 
 int frame_send_pipe(int fd, uint16_t type, uint64_t seq, uint64_t offset, uint64_t epoch, int src, int tee_r, int tee_w, uint32_t len) {

@@ -42,6 +42,11 @@ struct __attribute__((packed)) frame_hdr {
   uint32_t crc32c;
 };
 
+/* Fills a header; with crc (and a payload), its CRC32C. */
+void frame_hdr_make(struct frame_hdr *h, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc);
+/* writev until every byte of iov[0..n) is written (iov is consumed). 0 or -errno. */
+struct iovec;
+int writev_full(int fd, struct iovec *iov, int n);
 /* Sends a header (+ payload) with one writev; with crc, computes the payload's CRC32C. 0 or -errno. */
 int frame_send(int fd, uint16_t type, uint16_t flags, uint64_t seq, uint64_t offset, uint64_t epoch, const void *payload, uint32_t len, bool crc);
 /* The same for a payload of len bytes at the front of the pipe src (never with a CRC): teed into the empty pipe
