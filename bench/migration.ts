@@ -33,9 +33,9 @@
 // HW_BENCH_MIG_READ_BACK=0 leaves the read-back pairs out.
 
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, open } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { StoragePools } from "../src/api/names.ts";
 import { zeroOutDevice } from "../src/host/blkdev.ts";
@@ -72,8 +72,32 @@ const spent = (x: RoundReport | undefined): string => {
   ].join(", ");
 };
 
+/** The whole machine's CPU (/proc/stat, every process and kernel thread), sampled every 50 ms during a copy: how
+ * much of the shared cores round 0 had — near all of them means the copy is CPU-bound here. */
+function cpuSampler() {
+  const samples: { t: number; busy: number; total: number }[] = [];
+  const take = () => {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    samples.push({ t: performance.now(), busy: total - f[3]! - f[4]!, total }); // idle and iowait are not busy
+  };
+  take();
+  const timer = setInterval(take, 50);
+  return {
+    stop: () => (clearInterval(timer), take()),
+    /** Cores busy on average between two performance.now() times. */
+    coresBusy(from: number, to: number): number {
+      const a = samples.findLast((x) => x.t <= from) ?? samples[0]!;
+      const b = samples.find((x) => x.t >= to) ?? samples[samples.length - 1]!;
+      return b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * cpus().length : NaN;
+    },
+  };
+}
+
 interface CopyRun {
   rounds: RoundReport[];
+  /** Cores of the machine busy (all processes) during round 0. */
+  round0CoresBusy: number;
   received: Awaited<ReturnType<typeof receiveDevice>>;
   writes: number;
   /** Round 0: bytes with data / its time (until the target wrote and flushed them, re-read and checked with read-back). */
@@ -119,6 +143,7 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
     })();
     const token = newToken();
     const rounds: RoundReport[] = [];
+    let round0End = 0;
     let final = false;
     let sourceChecksum = "";
     const server = await serveDevice({
@@ -130,6 +155,7 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
       isFinal: () => final,
       onRound: (r) => {
         rounds.push(r);
+        if (r.round === 0) round0End = performance.now();
         if (r.round >= 1 && (r.bytes < SMALL_DELTA || r.round >= LAST_PRECOPY_ROUND) && !stopWriter) {
           stopWriter = true;
           void writer.then(() => (final = true));
@@ -139,6 +165,7 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
       onError: () => undefined,
     });
     let received;
+    const machine = cpuSampler();
     try {
       received = await receiveDevice({ host: "127.0.0.1", port: server.port, token, devPath: dstDev });
       await until(() => sourceChecksum !== "", "the source's confirmation");
@@ -146,6 +173,7 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
       stopWriter = true;
       await writer;
       await server.close();
+      machine.stop();
     }
     if (sourceChecksum !== received.checksum) throw new Error(`checksums differ: source ${sourceChecksum}, target ${received.checksum}`);
     // The target agent's on-disk verification, as sync.ts runs it after the final round.
@@ -155,7 +183,15 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
     if (disk.checksum !== received.checksum) throw new Error(`the target's disk read back ${disk.checksum}, the copy ${received.checksum}`);
     const whole = await checksumOf(dstDev, size);
     if (whole !== (await checksumOf(srcDev, size))) throw new Error("a whole re-read of both replicas differs after the copy");
-    return { rounds, received, writes, bps: rounds[0]!.bytes / (rounds[0]!.ms / 1000), freezeMs: frozen.ms, diskReadMs: disk.ms };
+    return {
+      rounds,
+      round0CoresBusy: machine.coresBusy(round0End - rounds[0]!.ms, round0End),
+      received,
+      writes,
+      bps: rounds[0]!.bytes / (rounds[0]!.ms / 1000),
+      freezeMs: frozen.ms,
+      diskReadMs: disk.ms,
+    };
   } finally {
     for (const [k, x] of [
       ["HWAMEISTOR_COPY_BIN", was.bin],
@@ -265,6 +301,16 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
         "ms/MiB",
         undefined,
         spread(mine.map(cpuPerMiB), 3),
+      ),
+      metric(
+        `machine CPU busy during round 0 (every process and kernel thread, /proc/stat), cores of ${cpus().length}`,
+        round(median(mine.map((r) => r.round0CoresBusy)), 2),
+        "cores",
+        undefined,
+        {
+          ...spread(mine.map((r) => r.round0CoresBusy)),
+          note: `the two copiers' own share: ${round(median(mine.map((r) => ((r.rounds[0]!.cpuMs ?? NaN) + (r.received.rounds[0]?.cpuMs ?? NaN)) / r.rounds[0]!.ms)), 2)} cores; the rest is the loop devices' and io_uring's kernel threads, the writer, the node agents' code — and on a loaded machine everyone else`,
+        },
       ),
     );
     if (readBackPairs)
