@@ -89,6 +89,7 @@ export function toCrd(def: KindDefinition): JSONSchemaProps {
   if (def.shortNames.length) names.shortNames = [...def.shortNames];
   const version: JSONSchemaProps = { name: VERSION, served: true, storage: true };
   if (def.printerColumns.length) version.additionalPrinterColumns = def.printerColumns.map((c) => ({ ...c }));
+  if (def.selectableFields?.length) version.selectableFields = def.selectableFields.map((jsonPath) => ({ jsonPath }));
   version.schema = { openAPIV3Schema: crdSchema(def) };
   version.subresources = { status: {} };
   return {

@@ -4,8 +4,8 @@
 import type { KubeClient } from "../kube/client.ts";
 import { Controller, type ControllerOptions } from "../kube/controller.ts";
 import { hwameistorClients, type HwameistorClients } from "../kube/hwameistor.ts";
-import { Informer } from "../kube/informer.ts";
-import type { InformerFactory } from "../kube/informer-factory.ts";
+import type { Informer } from "../kube/informer.ts";
+import { consumerOrOwn, type InformerFactory } from "../kube/informer-factory.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
 
@@ -25,11 +25,7 @@ export type InformerFor = <T extends KubeObject>(client: ResourceClient<T>, name
 
 /** A consumer's handle on the process's shared informer when there is a factory, else an informer of its own. */
 export function informerFor(o: ReconcilerOptions): InformerFor {
-  const log = o.log ?? silentLogger;
-  return (client, name, x = {}) => {
-    const sel = { ...(x.namespace ? { namespace: x.namespace } : {}), ...(x.resyncPeriodMs ? { resyncPeriodMs: x.resyncPeriodMs } : {}) };
-    return o.informers ? o.informers.consumer(client, sel) : new Informer(client, { log, name, ...sel });
-  };
+  return (client, name, x = {}) => consumerOrOwn(o.informers, client, { name, log: o.log, ...x });
 }
 
 export interface ControllerHead {

@@ -63,6 +63,20 @@ export class InformerFactory {
 
 type Selection = Pick<InformerOptions, "namespace" | "labelSelector" | "fieldSelector">;
 
+/**
+ * A consumer's informer over `rc`: a view of the process's shared one when there is a factory, else an informer
+ * of its own (parts started alone, in tests). `name` names the own informer in logs.
+ */
+export function consumerOrOwn<T extends KubeObject>(
+  f: InformerFactory | undefined,
+  rc: ResourceClient<T>,
+  o: Selection & { name: string; log?: Logger; resyncPeriodMs?: number },
+): Informer<T> {
+  const { name, log, ...rest } = o;
+  const sel = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== 0)) as Selection & { resyncPeriodMs?: number };
+  return f ? f.consumer(rc, sel) : new Informer<T>(rc, { log: log ?? silentLogger, name, ...sel });
+}
+
 /** A consumer's view of a shared informer (InformerFactory.consumer()). */
 class InformerView<T extends KubeObject> extends Informer<T> {
   override readonly stats: Informer<T>["stats"];

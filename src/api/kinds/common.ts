@@ -229,6 +229,11 @@ export interface KindDefinition<S extends TSchema = TSchema> extends KindNames {
   /** Every kind has a /status subresource. */
   hasStatus: true;
   printerColumns: PrinterColumn[];
+  /**
+   * JSON paths a field selector may use (the CRD's `selectableFields`: Kubernetes 1.31 beta, on by default; 1.32
+   * GA; the embedded API server too). Clients fall back when an older server refuses them.
+   */
+  selectableFields?: string[];
   /** The whole-object schema (typebox; plain JSON Schema underneath). */
   schema: S;
 }

@@ -45,11 +45,15 @@ export type LocalVolumeReplicaStatus = Static<typeof LocalVolumeReplicaStatus>;
 export const LocalVolumeReplicaSchema = kindObject(LocalVolumeReplicaSpec, LocalVolumeReplicaStatus, "LocalVolumeReplica is a node's replica of a LocalVolume");
 export type LocalVolumeReplica = Static<typeof LocalVolumeReplicaSchema>;
 
-export const localVolumeReplicaKind = defineKind(Kinds.LocalVolumeReplica, LocalVolumeReplicaSchema, [
-  col("capacity", "integer", ".spec.requiredCapacityBytes"),
-  col("node", "string", ".spec.nodeName"),
-  col("state", "string", ".status.state"),
-  col("synced", "boolean", ".status.synced"),
-  col("device", "string", ".status.devPath"),
-  ageColumn(),
-]);
+export const localVolumeReplicaKind = {
+  ...defineKind(Kinds.LocalVolumeReplica, LocalVolumeReplicaSchema, [
+    col("capacity", "integer", ".spec.requiredCapacityBytes"),
+    col("node", "string", ".spec.nodeName"),
+    col("state", "string", ".status.state"),
+    col("synced", "boolean", ".status.synced"),
+    col("device", "string", ".status.devPath"),
+    ageColumn(),
+  ]),
+  // A node agent caches only its own replicas (spec.nodeName), and reads a volume's peers (spec.volumeName).
+  selectableFields: [".spec.nodeName", ".spec.volumeName"],
+};

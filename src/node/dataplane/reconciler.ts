@@ -33,6 +33,8 @@ import type { HwameistorClients, Lsn, Lv, Lvr } from "../../kube/hwameistor.ts";
 import { Informer } from "../../kube/informer.ts";
 import { isConflict } from "../../kube/transport.ts";
 import type { NodeContext, Service } from "../context.ts";
+import type { NodeReplicas } from "../storage/replicas.ts";
+import { consumerOrOwn, type InformerFactory } from "../../kube/informer-factory.ts";
 import { roundToExtent, type StorageEngine } from "../engines/engine.ts";
 import { desiredConfig, haStateOf, needsConfigure, peerSynced, peersAwaitingConsent, primarySynced, resyncOf, type HaState } from "./ha.ts";
 
@@ -48,6 +50,10 @@ export interface ReplicationOptions {
   onStatusChange?: () => void;
   /** How often `hello` is re-tried (default 10 s). */
   helloEveryMs?: number;
+  /** This node's replica cache and a live read of a volume's peers (storage/replicas.ts); default: cache all. */
+  replicas?: NodeReplicas;
+  /** The agent's shared informers (LocalVolumes, LocalStorageNodes); default: its own. */
+  informers?: InformerFactory;
 }
 
 export interface Replication extends Service {
@@ -67,9 +73,12 @@ export function replicationController(o: ReplicationOptions): Replication {
   const { ctx, c, engine } = o;
   const me = ctx.nodeName;
   const dp = new DataplaneClient(o.socketPath, { node: me });
-  const lvInf = new Informer<Lv>(c.lv, { log: ctx.log, name: "localvolumes(replication)", resyncPeriodMs: 30_000 });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas(replication)" });
-  const lsnInf = new Informer<Lsn>(c.lsn, { log: ctx.log, name: "localstoragenodes(replication)" });
+  const lvInf = consumerOrOwn<Lv>(o.informers, c.lv, { log: ctx.log, name: "localvolumes(replication)", resyncPeriodMs: 30_000 });
+  // This node's replicas (cached); a volume's peers are read live where the primary needs them (replicasOf).
+  const lvrInf = o.replicas?.informer() ?? new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas(replication)" });
+  const replicasOf = async (volume: string): Promise<Lvr[]> =>
+    o.replicas ? o.replicas.ofVolume(volume) : lvrInf.list().filter((r) => r.spec?.volumeName === volume);
+  const lsnInf = consumerOrOwn<Lsn>(o.informers, c.lsn, { log: ctx.log, name: "localstoragenodes(replication)" });
   const ctl = new Controller({ name: "replication", log: ctx.log, workers: 2, reconcile: (key) => reconcile(key) });
   let fuseDir = "";
   /** When this agent first saw a peer Connecting (volume/peer): a primary waits CONNECTING_GRACE_MS for it. */
@@ -86,8 +95,8 @@ export function replicationController(o: ReplicationOptions): Replication {
   ctl.watch(lvrInf, (r) => r.spec?.volumeName);
   ctl.watch(lsnInf, (lsn) => (lsn.metadata?.name === me ? undefined : myVolumes()));
 
-  const liveReplica = (volume: string, node: string): Lvr | undefined =>
-    lvrInf.list().find((r) => r.spec?.volumeName === volume && r.spec?.nodeName === node && !r.spec?.delete && LIVE_STATES.includes(r.status?.state ?? ""));
+  const liveReplica = (volume: string, node: string, replicas = lvrInf.list()): Lvr | undefined =>
+    replicas.find((r) => r.spec?.volumeName === volume && r.spec?.nodeName === node && !r.spec?.delete && LIVE_STATES.includes(r.status?.state ?? ""));
 
   function manages(volume: string): boolean {
     const lv = lvInf.getByName(volume);
@@ -251,8 +260,9 @@ export function replicationController(o: ReplicationOptions): Replication {
       delete s.resync;
       return true;
     });
+    const replicas = st.peers?.length ? await replicasOf(volume) : [];
     for (const p of st.peers ?? []) {
-      const r = liveReplica(volume, p.node);
+      const r = liveReplica(volume, p.node, replicas);
       if (!r || newerEpoch(r, st.epoch)) continue;
       const synced = peerSynced(p);
       const resync = resyncOf(p);
@@ -312,7 +322,7 @@ export function replicationController(o: ReplicationOptions): Replication {
         ctx.log.warn({ volume, peer: p.node, epoch: st.epoch }, "not the primary at this epoch any more (failed over meanwhile): no consent to go on degraded");
         return false;
       }
-      const r = lvrInf.list().find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === p.node);
+      const r = (await replicasOf(volume)).find((x) => x.spec?.nodeName === p.node);
       if (r && !newerEpoch(r, st.epoch)) {
         await mutateLvr(r.metadata!.name!, (s) => {
           if (s.synced === false) return false;

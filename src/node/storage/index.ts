@@ -7,6 +7,8 @@
 // I/O while the agent is down or restarting. The next start's activateAll() converges (idempotent: attached
 // loops are reused, links re-pointed, leftovers of interrupted creates removed).
 
+import { InformerFactory } from "../../kube/informer-factory.ts";
+import { nodeReplicas } from "./replicas.ts";
 import { join } from "node:path";
 import type { EngineChoice, StorageEngine } from "../engines/engine.ts";
 import { selectEngine } from "../engines/select.ts";
@@ -74,6 +76,9 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
 
   const c = hwameistorClients(ctx.client);
+  // One informer per kind for the storage parts, and of LocalVolumeReplicas only this node's (replicas.ts).
+  const informers = new InformerFactory(ctx.client, { log: ctx.log });
+  const replicas = await nodeReplicas(ctx, c, informers);
   const nodeCtlRef: { ctl?: { enqueue(k: string): void } } = {};
   const replication = o.dataplaneSocket
     ? replicationController({
@@ -83,6 +88,8 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
         socketPath: o.dataplaneSocket,
         devLinkRoot: o.devLinkRoot ?? "/dev",
         onStatusChange: () => nodeCtlRef.ctl?.enqueue(ctx.nodeName),
+        replicas,
+        informers,
       })
     : undefined;
   const nodeCtl = storageNodeController({
@@ -93,23 +100,26 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     storageIP: o.storageIP,
     activationErrors: activation.errors,
     refreshMs: o.refreshMs,
+    informers,
     ...(replication ? { replication: () => replication.status() } : {}),
   });
   nodeCtlRef.ctl = nodeCtl;
   // IO limits (§7): the QoS reconciler applies them; every replica pass wakes it through the hook.
-  const qosCtl = o.qos ? undefined : qosController({ ctx, c });
+  const qosCtl = o.qos ? undefined : qosController({ ctx, c, replicas, informers });
   const qosHook = o.qos ?? (async (lvr: { spec?: { volumeName?: string } }) => qosCtl?.enqueueVolume(lvr.spec?.volumeName ?? ""));
   const replicaCtl = replicaController({
     ctx,
     c,
     engine,
-    onPoolChange: () => nodeCtl.enqueue(ctx.nodeName),
+    onPoolChange: () => nodeCtl.poolChanged(),
     qos: qosHook,
+    replicas,
     ...(replication ? { ha: replication } : {}),
   });
   const parts: Service[] = [];
   const stopAll = async () => {
     for (const p of [...parts].reverse()) await p.stop().catch((e: unknown) => ctx.log.warn({ err: String(e) }, "local storage: stop failed"));
+    await informers.stop();
   };
   let socketPath: string | undefined;
   try {
@@ -127,7 +137,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
       await qosCtl.start();
       parts.push(qosCtl);
     }
-    const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
     await snapCtl.start();
     parts.push(snapCtl);
     // Offline migration copies (src/node/migrate/): served on the storage IP, 127.0.0.1 where none is set
@@ -139,10 +149,10 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     });
     await syncCtl.start();
     parts.push(syncCtl);
-    const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
     await tpcCtl.start();
     parts.push(tpcCtl);
-    const replaceCtl = diskReplaceController({ ctx, c, engine, onPoolChange: () => nodeCtl.enqueue(ctx.nodeName) });
+    const replaceCtl = diskReplaceController({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
     await replaceCtl.start();
     parts.push(replaceCtl);
     if (o.csi ?? true) {

@@ -15,6 +15,7 @@ import { attachLoop, createSparseFile, listLoops } from "../../host/loop/loop.ts
 import { listMounts } from "../../host/mount/mount.ts";
 import { startServerWithCrds, TestServer, waitFor } from "../../../test/helpers/api-server.ts";
 import { EventRecorder } from "../../kube/events.ts";
+import { Informer } from "../../kube/informer.ts";
 import { silentLogger } from "../../kube/types.ts";
 
 import type { NodeAgent } from "../agent.ts";
@@ -22,8 +23,9 @@ import { startLoopDiskAgent } from "../host-test-helpers.ts";
 import type { NodeContext } from "../context.ts";
 import { FileEngine } from "../engines/file/file-engine.ts";
 import { cleanupUnder } from "../engines/host-test-helpers.ts";
-import { hwameistorClients as storageClients, type HwameistorClients as StorageClients, type Lvr } from "../../kube/hwameistor.ts";
+import { hwameistorClients as storageClients, type HwameistorClients as StorageClients, type Lsn, type Lvr } from "../../kube/hwameistor.ts";
 import { startLocalStorage, type LocalStorage } from "./index.ts";
+import { POOL_REFRESH_COALESCE_MS } from "./node/reconciler.ts";
 
 const MiB = 2 ** 20;
 const POOL = "LocalStorage_PoolHDD";
@@ -141,6 +143,40 @@ describe("local storage on real loop devices", () => {
     assert.equal(await stat(join(linkRoot(), POOL, "pvc-a")).catch(() => undefined), undefined);
     await waitFor("space returned", async () => (await c.lsn.get("n1"))?.status?.pools?.[POOL]?.usedCapacityBytes === 0, 20_000);
     assert.equal((await listLoops()).filter((l) => l.backFile.includes("/volumes/")).filter((l) => l.backFile.startsWith(dir)).length, 0);
+  });
+
+  test("a burst of replica changes refreshes the LocalStorageNode once per window, and it lists them within the bound", async () => {
+    // Every LocalStorageNode status write of n1, seen by the test's own informer.
+    const writes: number[] = [];
+    const inf = new Informer<Lsn>(c.lsn, { fieldSelector: "metadata.name=n1", log: silentLogger });
+    inf.addHandlers({ update: (o, n) => void (o.metadata?.resourceVersion !== n.metadata?.resourceVersion && writes.push(Date.now())) });
+    inf.start();
+    try {
+      await inf.waitForSync();
+      const volumes = Array.from({ length: 8 }, (_, i) => `pvc-burst${i}`);
+      const t0 = Date.now();
+      await Promise.all(volumes.map((v) => c.lvr.create(lvr(`${v}-bbbbbb`, v, 8 * MiB))));
+      await waitFor(
+        "burst Ready",
+        async () => (await c.lvr.list()).items.filter((r) => r.spec?.volumeName?.startsWith("pvc-burst") && r.status?.state === "Ready").length === 8,
+        30_000,
+      );
+      const ready = Date.now();
+      const listed = async () => volumes.every((v) => inf.getByName("n1")?.status?.pools?.[POOL]?.volumes?.includes(v));
+      // The bound: one window after the last change, plus one pass (its btrfs commands and one write).
+      await waitFor("the pool lists the burst", listed, POOL_REFRESH_COALESCE_MS + 5_000);
+      const elapsed = Date.now() - t0;
+      console.log(
+        `# 8 replicas: Ready after ${ready - t0} ms, listed in the LocalStorageNode ${Date.now() - ready} ms later; ${writes.length} status writes in ${elapsed} ms`,
+      );
+      // One refresh per window (the first change of a burst opens it), plus the pass of a periodic refresh.
+      assert.ok(writes.length <= Math.floor(elapsed / POOL_REFRESH_COALESCE_MS) + 2, `${writes.length} status writes in ${elapsed} ms`);
+      assert.ok(writes.length < volumes.length, `${writes.length} writes for ${volumes.length} replicas: not one per replica`);
+      for (const v of volumes) await c.lvr.patch(`${v}-bbbbbb`, { spec: { delete: true } });
+      await waitFor("burst gone from the pool", async () => !volumes.some((v) => inf.getByName("n1")?.status?.pools?.[POOL]?.volumes?.includes(v)), 30_000);
+    } finally {
+      await inf.stop();
+    }
   });
 
   test("a disk added later grows the pool online", async () => {

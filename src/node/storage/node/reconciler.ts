@@ -6,7 +6,12 @@
 //    idempotent ensurePool and a deduplicated record, never loses the record of a consumed claim;
 // 3. status.pools from the engine, conditions (Available names the engine; ExpandSuccess/ExpandFailure with
 //    the real error text), state Ready; written once, only if it changed.
-// Requeued every `refreshMs` (pool usage moves with replicas; the replica reconciler also pokes it).
+// Requeued every `refreshMs` (pool usage moves with replicas). The replica, snapshot and thin-pool reconcilers
+// poke it through `poolChanged()`, which coalesces a burst into one pass per POOL_REFRESH_COALESCE_MS (a pass
+// spawns the engine's usage commands, e.g. `btrfs filesystem usage` and `show` per pool): the pool status lags a
+// replica change by at most that window plus one pass. Placement does not overcommit meanwhile: it counts a
+// volume the pool does not list yet as used (docs/controller.md "pending"); space freed by a delete shows up
+// within the bound. The watch event of this pass's own status write does not trigger another pass.
 
 import { isHwError } from "../../../api/errors.ts";
 import type { LocalStorageNodeStatus } from "../../../api/kinds/local-storage-node.ts";
@@ -14,6 +19,7 @@ import type { StorageNodeCondition } from "../../../api/kinds/storage-pool.ts";
 import { DiskClaimStates, Owners } from "../../../api/names.ts";
 import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
 import { Informer } from "../../../kube/informer.ts";
+import { consumerOrOwn, type InformerFactory } from "../../../kube/informer-factory.ts";
 import type { ReplicationStatus } from "../../../api/kinds/local-storage-node.ts";
 import type { PoolStats, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
@@ -32,6 +38,9 @@ import {
   type ConditionInput,
 } from "./states.ts";
 
+/** At most one pool refresh per this window for a burst of replica changes (the bound on the status lag). */
+export const POOL_REFRESH_COALESCE_MS = 1000;
+
 export interface StorageNodeOptions {
   ctx: NodeContext;
   c: HwameistorClients;
@@ -44,20 +53,31 @@ export interface StorageNodeOptions {
   refreshMs?: number;
   /** status.replication: what the data plane part reports (src/node/dataplane); without one, unavailable. */
   replication?: () => ReplicationStatus;
+  /** poolChanged()'s window (default POOL_REFRESH_COALESCE_MS; tests). */
+  coalesceMs?: number;
+  /** The agent's shared informers (LocalStorageNodes); default: its own. */
+  informers?: InformerFactory;
+}
+
+export interface StorageNodeController extends Controller {
+  /** A replica or pool changed: refresh the status once the window of this burst ends. */
+  poolChanged(): void;
 }
 
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
 
-export function storageNodeController(o: StorageNodeOptions): Controller {
+export function storageNodeController(o: StorageNodeOptions): StorageNodeController {
   const { ctx, c, engine } = o;
   const me = ctx.nodeName;
   const ldcInf = new Informer<Ldc>(c.ldc, { log: ctx.log, name: "localdiskclaims(storage)" });
   const ldInf = new Informer<Ld>(c.ld, { log: ctx.log, name: "localdisks(storage)" });
-  const lsnInf = new Informer<Lsn>(c.lsn, { log: ctx.log, name: "localstoragenodes" });
+  const lsnInf = consumerOrOwn<Lsn>(o.informers, c.lsn, { log: ctx.log, name: "localstoragenodes" });
   const ctl = new Controller({ name: "local-storage-node", log: ctx.log, reconcile: () => reconcile() });
   ctl.watch(ldcInf, (x) => (x.spec?.nodeName === me && x.spec.owner === Owners.LocalStorage ? me : undefined));
   ctl.watch(ldInf, (x) => (x.spec?.nodeName === me ? me : undefined));
-  ctl.watch(lsnInf, (x) => (x.metadata?.name === me ? me : undefined));
+  /** The resourceVersion of this agent's last status write: its watch event is our own echo, not news. */
+  let ownWriteRv = "";
+  ctl.watch(lsnInf, (x) => (x.metadata?.name === me && x.metadata.resourceVersion !== ownWriteRv ? me : undefined));
   let activationErrors = o.activationErrors ?? [];
 
   async function ensureLsn(): Promise<Lsn> {
@@ -148,12 +168,13 @@ export function storageNodeController(o: StorageNodeOptions): Controller {
     });
     status.replication = o.replication?.() ?? { available: false, reason: "this node agent runs without a data plane (--dataplane-socket)" };
     if (JSON.stringify(status) !== JSON.stringify(lsn.status ?? {})) {
-      await c.lsn.updateStatus({ ...lsn, status });
+      ownWriteRv = (await c.lsn.updateStatus({ ...lsn, status })).metadata?.resourceVersion ?? "";
       ctx.log.debug({ node: me, pools: Object.keys(status.pools ?? {}) }, "LocalStorageNode status written");
     }
     activationErrors = []; // shown once; a broken replica stays visible as its LVR's Ready=False
     return { requeueAfterMs: consumed.retry ? 5_000 : (o.refreshMs ?? 15_000) };
   }
 
-  return ctl;
+  // addAfter keeps the earliest pending time: the first change of a burst sets the refresh, later ones join it.
+  return Object.assign(ctl, { poolChanged: () => ctl.queue.addAfter(me, o.coalesceMs ?? POOL_REFRESH_COALESCE_MS) });
 }

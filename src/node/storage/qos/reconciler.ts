@@ -17,6 +17,8 @@ import { Controller } from "../../../kube/controller.ts";
 import type { HwameistorClients, Lv, Lvr } from "../../../kube/hwameistor.ts";
 import { Informer } from "../../../kube/informer.ts";
 import type { NodeContext } from "../../context.ts";
+import type { NodeReplicas } from "../replicas.ts";
+import { consumerOrOwn, type InformerFactory } from "../../../kube/informer-factory.ts";
 import { applyVolumeQos, removeVolumeQos } from "./apply.ts";
 import { qosLimits } from "./limits.ts";
 
@@ -25,6 +27,10 @@ export interface QosControllerOptions {
   c: HwameistorClients;
   /** cgroup filesystem root (tests). */
   cgroupRoot?: string;
+  /** This node's replica cache (storage/replicas.ts); default: an informer of every replica. */
+  replicas?: NodeReplicas;
+  /** The agent's shared informers (LocalVolumes); default: its own. */
+  informers?: InformerFactory;
 }
 
 export interface QosController extends Controller {
@@ -35,8 +41,8 @@ export interface QosController extends Controller {
 export function qosController(o: QosControllerOptions): QosController {
   const { ctx, c } = o;
   const root = o.cgroupRoot ?? CGROUP_ROOT;
-  const lvInf = new Informer<Lv>(c.lv, { log: ctx.log, name: "localvolumes", resyncPeriodMs: 60_000 });
-  const lvrInf = new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas" });
+  const lvInf = consumerOrOwn<Lv>(o.informers, c.lv, { log: ctx.log, name: "localvolumes", resyncPeriodMs: 60_000 });
+  const lvrInf = o.replicas?.informer() ?? new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas" });
   const ctl = new Controller({ name: "volume-qos", log: ctx.log, workers: 2, reconcile: (k) => reconcile(k) }) as QosController;
   const mine = (r: Lvr) => r.spec?.nodeName === ctx.nodeName;
   ctl.watch(lvrInf, (r) => (mine(r) ? r.spec?.volumeName || undefined : undefined));

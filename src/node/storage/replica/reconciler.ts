@@ -21,6 +21,7 @@ import { Informer } from "../../../kube/informer.ts";
 import { assertPoolName, assertVolumeName } from "../../engines/common.ts";
 import type { Replica, StorageEngine } from "../../engines/engine.ts";
 import type { NodeContext } from "../../context.ts";
+import type { NodeReplicas } from "../replicas.ts";
 import { lvmVolumeRecords } from "../../csi/lvm/node.ts";
 import type { HwameistorClients, Lvr } from "../../../kube/hwameistor.ts";
 import { decide, mergeConditions, outcome, type ObservedReplica, type ReplicaAction, type ReplicaCondition, type ConditionChange } from "./states.ts";
@@ -35,6 +36,8 @@ export interface ReplicaControllerOptions {
   /** Called after a replica was created, grown or deleted (the LocalStorageNode pools change). */
   onPoolChange?: () => void;
   qos?: ReplicaQosHook;
+  /** This node's replica cache (storage/replicas.ts); default: an informer of every replica. */
+  replicas?: NodeReplicas;
   /**
    * Replication (src/node/dataplane): for a volume it manages, devPath (the HA device) and synced (the
    * primary's word) are its fields, not the engine's; and the data plane lets go of a replica before the
@@ -59,7 +62,7 @@ const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e inst
 
 export function replicaController(o: ReplicaControllerOptions): Controller {
   const { ctx, c, engine } = o;
-  const informer = new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas", resyncPeriodMs: 60_000 });
+  const informer = o.replicas?.informer(60_000) ?? new Informer<Lvr>(c.lvr, { log: ctx.log, name: "localvolumereplicas", resyncPeriodMs: 60_000 });
   const ctl = new Controller({ name: "local-volume-replica", log: ctx.log, workers: 4, reconcile: (key) => reconcile(key) });
   ctl.watch(informer, (lvr) => (lvr.spec?.nodeName === ctx.nodeName ? lvr.metadata?.name : undefined));
 
