@@ -351,13 +351,34 @@ function armControllerAndTargetKills(vol: string, source: string, target: string
   // state pending or just done, when the migration reaches PruneReplica.
   const diskSum = async () =>
     `the on-disk checksum ${(await jp(["cm", "-n", "hwameistor", `sync-config-${vol}`], "{.data.targetDiskChecksum}")) || "not yet written"} at the kill`;
+  // the controller and the target's agent together, in one kill
+  const finalKill = finalRound(["controller", target], async () => `${await stateAfterKill("SyncReplica")()}, ${await targetSum()}`);
+  let finalKilled = false;
+  void finalKill.done.then(
+    () => (finalKilled = true),
+    () => undefined,
+  );
+  // The target's agent the instant it freezes its final state for the on-disk verification (its clone appears),
+  // before it reported its checksum: it copies again and freezes again, the stale clone never read. Armed for the
+  // freeze after the kill above (a freeze before it would leave that kill no running target).
+  const freezing = armFileKill(
+    c,
+    {
+      label: `${target} while it freezes the copy for the on-disk verification`,
+      dirs: volumeDirs,
+      match: (f) => finalKilled && f.startsWith(`.${vol}.img.migrate-verify-`),
+      victim: target,
+      check: targetSum,
+    },
+    300_000,
+  );
   return [
     at("controller", "AddReplica"),
     makingReplica,
     at("controller", "SyncReplica"),
     bothAgents,
-    // the controller and the target's agent together, in one kill
-    finalRound(["controller", target], async () => `${await stateAfterKill("SyncReplica")()}, ${await targetSum()}`),
+    finalKill,
+    freezing,
     // all three at once: the controller, the target's agent (re-reading its frozen state) and the source's
     at(["controller", target, source], "PruneReplica", async () => `${await stateAfterKill("PruneReplica")()}, ${await diskSum()}`),
   ];

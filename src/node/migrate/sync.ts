@@ -19,7 +19,7 @@
 // a target that restarts copies the whole device again. A ConfigMap deleted or moved to a new attempt stops
 // whatever ran for the old one.
 
-import { HWAMEISTOR_NAMESPACE, VolumeStates } from "../../api/names.ts";
+import { HWAMEISTOR_NAMESPACE, ObjectNames, VolumeStates } from "../../api/names.ts";
 import { SYNC_LABEL, SyncKeys } from "../../api/volume-sync.ts";
 import { isHwError } from "../../api/errors.ts";
 import { Controller } from "../../kube/controller.ts";
@@ -303,6 +303,12 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
     verify(name, volume, attempt, frozen, size, d[SyncKeys.TargetChecksum] ?? "");
   }
 
+  /** The volume file behind this node's replica of `volume` (a verification clone may sit beside it). */
+  async function verifiedFileOf(volume: string): Promise<string | undefined> {
+    const r = (await listAll(c.lvr)).find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === me);
+    return r?.status?.devPath ? backingFileOf(r.status.devPath) : undefined;
+  }
+
   /** The volume file behind a replica device when it can be reflink-cloned (a probe clone), else undefined. */
   async function precopyFile(dev: string): Promise<string | undefined> {
     const file = await backingFileOf(dev);
@@ -363,9 +369,11 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       await stopServer(name);
       copies.get(name)?.abort.abort();
       copies.delete(name);
-      const frozen = frozenFiles.get(name);
+      // The migration ended (completed, accepted or aborted): its verification clone goes. Not in memory (this
+      // agent restarted after the re-read): found from the replica, if it still has one here.
+      const frozen = frozenFiles.get(name) ?? (await verifiedFileOf(name.slice(ObjectNames.SyncConfigMapPrefix.length)));
       frozenFiles.delete(name);
-      if (frozen) await releaseFrozen(frozen); // the migration ended (completed, accepted or aborted)
+      if (frozen) await releaseFrozen(frozen);
       return;
     }
     const d = cm.data ?? {};
