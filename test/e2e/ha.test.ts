@@ -47,6 +47,7 @@ import {
   linksDown,
   lvOf,
   ok,
+  failedOver,
   primaryOf,
   replicasOf,
   restartProcess,
@@ -123,7 +124,7 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   const acked = w2.acked();
   const acked3 = w3k.acked();
   console.log(`# killed node-1 (agent + data plane) with ${acked + 1} records acknowledged on ha1, ${acked3 + 1} on ha3`);
-  await waitFor(async () => primaryOf(await lvOf("ha1")) === second, 120_000, `failover to ${second}`);
+  await waitFor(async () => failedOver(await lvOf("ha1"), "node-1", second), 120_000, `failover to ${second}`);
   const failedOverAt = Date.now();
   lv = await lvOf("ha1");
   const lease = await getJson("lease", "-n", "hwameistor", "hwameistor-local-storage-worker-node-1").catch(() => undefined);
@@ -141,7 +142,7 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
 
   // 3 replicas: the first synced replica on a live node takes over at epoch + 1; the third stays a secondary of
   // the new primary (at the new epoch, UpToDate) and keeps receiving writes; node-1 is recorded not synced.
-  await waitFor(async () => primaryOf(await lvOf("ha3")) !== "node-1", 60_000, "failover of ha3");
+  await waitFor(async () => failedOver(await lvOf("ha3"), "node-1"), 60_000, "failover of ha3");
   const lv3 = await lvOf("ha3");
   assert.equal(lv3.spec.config.version, ha3Epoch + 1, "ha3 failed over at epoch + 1");
   const p3 = primaryOf(lv3);
@@ -197,7 +198,7 @@ test("HA: replicated writes (2 and 3 replicas); failover after kill -9 and after
   await setLinkUp(veth, false);
   const cutAt = Date.now();
   const ackedAtCut = wb1.acked();
-  await waitFor(async () => primaryOf(await lvOf("hb")) === "node-3", 180_000, "failover of hb to node-3");
+  await waitFor(async () => failedOver(await lvOf("hb"), "node-2", "node-3"), 180_000, "failover of hb to node-3");
   const hbFailoverAt = Date.now();
   // One record may have been in flight at the cut (already on the replica, its ack lost); none after it.
   const stalledAt = wb1.acked();

@@ -155,6 +155,12 @@ export async function restartProcess(name: string, edit: (argv: string[]) => str
 
 export const lvOf = (name: string) => getJson("localvolume", name);
 export const primaryOf = (lv: any): string => lv.spec.config.replicas.find((r: any) => r.primary).hostname;
+/** The failover away from `from` is complete: another primary (`to`, if given), and no longer published on `from`
+ * (the controller writes the config, then the status: publishing on the new primary is refused in between). */
+export const failedOver = (lv: any, from: string, to?: string): boolean => {
+  const p = primaryOf(lv);
+  return p !== from && (!to || p === to) && lv.status?.publishedNode !== from;
+};
 export const replicasOf = async (name: string) =>
   ((await getJson("localvolumereplicas")).items as any[]).filter((r) => r.spec.volumeName === name && !r.spec.delete);
 

@@ -385,3 +385,22 @@ test("sameConfig ignores the version and key order", () => {
   assert.ok(sameConfig(a, b));
   assert.ok(!sameConfig(a, cfg(["b"])));
 });
+
+test("a volume failed over but still published on its dead old primary is unpublished (level-triggered: the controller may have died between the config and the status write)", () => {
+  const failedOver = (publishedNode: string) => ({
+    ...haAB({ publishedNode }),
+    spec: { ...haAB({}).spec!, config: cfg(["b", "a"], { convertible: true, resourceID: 0, version: 4 }) },
+  });
+  const facts = {
+    replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: false }), rep("pvc-1-bbbbbb", "b", "Ready", { synced: true })],
+    deadNodes: new Set(["a"]),
+  };
+  const d = decide(failedOver("a"), facts);
+  assert.deepEqual([d.state, types(d.actions), d.status.publishedNode], ["NotReady", [], ""]);
+  // Published on the (live) primary, or on a dead node that is still the primary (no synced replica): left alone.
+  assert.equal(decide(failedOver("b"), facts).status.publishedNode, undefined);
+  assert.equal(
+    decide(haAB({ publishedNode: "a" }), { ...facts, replicas: [rep("pvc-1-aaaaaa", "a", "Ready", { synced: true })] }).status.publishedNode,
+    undefined,
+  );
+});

@@ -161,6 +161,12 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
         const fo = failover(lv, cfg, live, f.deadNodes ?? new Set());
         if (fo) return out(S.NotReady, fo.reason, fo.message, { actions: [...actions, ...fo.actions], requeueAfterMs: 1_000 });
       }
+      // Published on a dead node that is not the primary any more: a failover happened, and its unpublish (the
+      // status write after the config write) is redone here until it lands — level-triggered, so a controller that
+      // died between the two writes does not leave the volume unpublishable on its new primary.
+      const pub = lv.status?.publishedNode;
+      const unpublish: Partial<LocalVolumeStatus> =
+        isHA(lv) && pub && f.deadNodes?.has(pub) && cfg.replicas.find((r) => r.primary)?.hostname !== pub ? { publishedNode: "" } : {};
       const onConfig = hosts.map((h) => live.get(h)).filter((r): r is ReplicaFact => !!r);
       // A replicated volume counts only replicas its primary reports in sync (docs/replication.md).
       const ready = onConfig.filter((r) => r.state === S.Ready && (!isHA(lv) || r.synced));
@@ -171,14 +177,18 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
         const allocated = Math.min(...ready.map((r) => r.allocatedCapacityBytes ?? 0));
         return out(S.Ready, "Ready", `volume ${name} is ready on ${hosts.join(", ")}`, {
           actions,
-          status: { allocatedCapacityBytes: allocated, replicas: ready.map((r) => r.name).sort(), ...(replicated ? { replicated } : {}) },
+          status: { ...unpublish, allocatedCapacityBytes: allocated, replicas: ready.map((r) => r.name).sort(), ...(replicated ? { replicated } : {}) },
         });
       }
       const waiting = hosts.map((h) => (live.get(h) ? `${live.get(h)!.name} on ${h} is ${live.get(h)!.state || "new"}` : `no replica on ${h} yet`));
       if (replicated) {
-        return out(S.NotReady, replicated.reason, replicated.message, { actions, requeueAfterMs: RECHECK_NOT_READY_MS, status: { replicated } });
+        return out(S.NotReady, replicated.reason, replicated.message, { actions, requeueAfterMs: RECHECK_NOT_READY_MS, status: { ...unpublish, replicated } });
       }
-      return out(S.NotReady, "WaitingForReplicas", `volume ${name}: ${waiting.join("; ")}`, { actions, requeueAfterMs: RECHECK_NOT_READY_MS });
+      return out(S.NotReady, "WaitingForReplicas", `volume ${name}: ${waiting.join("; ")}`, {
+        actions,
+        requeueAfterMs: RECHECK_NOT_READY_MS,
+        status: unpublish,
+      });
     }
 
     case S.ToBeDeleted: {
