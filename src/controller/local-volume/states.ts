@@ -157,7 +157,8 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
 
       // No failover while a migration runs (docs/migration.md): the volume is unpublished, and its new replica
       // may be half copied — the migration finishes or is aborted instead.
-      if (isHA(lv) && lv.metadata?.annotations?.[Annotations.VolumeMigrateState] !== AnnotationValues.MigrateStarted) {
+      const failoverAllowed = isHA(lv) && lv.metadata?.annotations?.[Annotations.VolumeMigrateState] !== AnnotationValues.MigrateStarted;
+      if (failoverAllowed) {
         const fo = failover(lv, cfg, live, f.deadNodes ?? new Set());
         if (fo) return out(S.NotReady, fo.reason, fo.message, { actions: [...actions, ...fo.actions], requeueAfterMs: 1_000 });
       }
@@ -166,7 +167,7 @@ export function decide(lv: Lv, f: LocalVolumeFacts): Decision {
       // died between the two writes does not leave the volume unpublishable on its new primary.
       const pub = lv.status?.publishedNode;
       const unpublish: Partial<LocalVolumeStatus> =
-        isHA(lv) && pub && f.deadNodes?.has(pub) && cfg.replicas.find((r) => r.primary)?.hostname !== pub ? { publishedNode: "" } : {};
+        failoverAllowed && pub && f.deadNodes?.has(pub) && cfg.replicas.find((r) => r.primary)?.hostname !== pub ? { publishedNode: "" } : {};
       const onConfig = hosts.map((h) => live.get(h)).filter((r): r is ReplicaFact => !!r);
       // A replicated volume counts only replicas its primary reports in sync (docs/replication.md).
       const ready = onConfig.filter((r) => r.state === S.Ready && (!isHA(lv) || r.synced));
