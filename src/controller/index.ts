@@ -100,7 +100,7 @@ async function startReconcilers(client: KubeClient, informers: InformerFactory, 
   // The Cluster's spec.rebalance (off by default); not awaited either: the Cluster CRD may be absent (standalone).
   const rebalance = rebalanceController(ro);
   void rebalance.start();
-  const nodeState = nodeStateController({ client, log, periodMs: o.nodeStatePeriodMs });
+  const nodeState = nodeStateController({ ...ro, periodMs: o.nodeStatePeriodMs });
   nodeState.start();
   log.info({}, "volume reconcilers running");
   return async () => {
