@@ -56,6 +56,20 @@ const READY_AFTER_ROUNDS = 8;
 export const precopyRoundReady = (r: { round: number; bytes: number }): boolean =>
   r.round > 0 && (r.bytes < READY_DELTA_BYTES || r.round >= READY_AFTER_ROUNDS);
 
+/**
+ * What a source agent with no server of its own (it restarted) does for this attempt: `serve` (again); `done`
+ * (both sides reported; nothing to serve); `reread` — the target confirmed the final round but this side never
+ * wrote its checksum (it died in between): the target will not connect again, so serving would wait forever; the
+ * unpublished, final source is re-read instead and that digest reported.
+ */
+export function sourceStep(d: Record<string, string>): "serve" | "done" | "reread" {
+  const attempt = d[SyncKeys.Attempt] ?? "1";
+  const targetDone = d[SyncKeys.TargetAttempt] === attempt && !!d[SyncKeys.TargetChecksum];
+  if (d[SyncKeys.SourceAttempt] === attempt && d[SyncKeys.SourceChecksum] && targetDone) return "done";
+  if (targetDone && d[SyncKeys.Final] === "yes") return "reread";
+  return "serve";
+}
+
 export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients; storageIP: () => Promise<string>; namespace?: string }) {
   const { ctx, c } = o;
   const me = ctx.nodeName;
@@ -98,7 +112,8 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
 
   async function source(name: string, d: Record<string, string>): Promise<{ requeueAfterMs: number } | void> {
     const attempt = d[SyncKeys.Attempt] ?? "1";
-    if (d[SyncKeys.SourceAttempt] === attempt && d[SyncKeys.SourceChecksum] && d[SyncKeys.TargetAttempt] === attempt) return void (await stopServer(name));
+    const step = sourceStep(d);
+    if (step === "done") return void (await stopServer(name));
     const cur = servers.get(name);
     if (cur && cur.attempt === attempt && d[SyncKeys.SourceEndpoint] === `${cur.server.host}:${cur.server.port}`) return;
     await stopServer(name);
@@ -108,10 +123,10 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
       await patch(name, { [SyncKeys.Error]: `source node ${me} has no Ready replica of ${volume} to serve; retrying` });
       return { requeueAfterMs: RETRY_MS };
     }
-    if (d[SyncKeys.Final] === "yes" && d[SyncKeys.TargetAttempt] === attempt && d[SyncKeys.TargetChecksum] && !cur) {
-      // The target confirmed the final round but this agent died before writing its side: the target will not
-      // connect again, so serving would wait forever. The source has not changed since (unpublished, final):
-      // its digest is a re-read of its device (O_DIRECT), which the controller compares with the target's.
+    if (step === "reread") {
+      // (A server of this attempt still running returned above: its own confirmation is on its way.) The source
+      // has not changed since (unpublished, final): its digest is a re-read of its device (O_DIRECT), which the
+      // controller compares with the target's.
       const checksum = await checksumOf(dev, await sizeOf(dev));
       ctx.log.info({ volume, checksum }, "migration: the source's checksum re-read after a restart (the target had confirmed)");
       await patch(name, { [SyncKeys.SourceChecksum]: checksum, [SyncKeys.SourceAttempt]: attempt, [SyncKeys.SourceCompleted]: "yes" });
