@@ -252,12 +252,6 @@ void cp_recv_line(int fd, char *buf, size_t max, const char *what) {
   buf[n] = 0;
 }
 
-void *cp_alloc(size_t len) {
-  void *p = NULL;
-  if (posix_memalign(&p, CP_ALIGN, len ? len : CP_ALIGN) != 0) cp_fail("INTERNAL", "CopierFailed", "cannot allocate %zu bytes", len);
-  return p;
-}
-
 int cp_open(const char *path, int flags, bool *direct) {
   int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
   *direct = fd >= 0;

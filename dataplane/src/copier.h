@@ -100,7 +100,6 @@ struct iovec;
 void cp_sendv_all(int fd, struct iovec *iov, int n, int flags, const char *what);
 /* A line of at most max-1 bytes from the socket, byte by byte (only short control lines travel this way). */
 void cp_recv_line(int fd, char *buf, size_t max, const char *what);
-void *cp_alloc(size_t len);
 
 /* Opens `path` for aligned O_DIRECT I/O when the filesystem allows it (else buffered: *direct=false). */
 int cp_open(const char *path, int flags, bool *direct);

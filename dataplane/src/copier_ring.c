@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 void cp_ring_init(struct cp_ring *r, unsigned nslots, uint32_t chunk) {
@@ -15,8 +16,17 @@ void cp_ring_init(struct cp_ring *r, unsigned nslots, uint32_t chunk) {
   struct iovec *iov = calloc(nslots, sizeof *iov);
   if (!r->slots || !iov) cp_fail("INTERNAL", "CopierFailed", "cannot allocate %u slots", nslots);
   r->bufsize = (chunk + CP_ALIGN - 1) / CP_ALIGN * CP_ALIGN;
+  /* One region for all buffers, in transparent huge pages where the kernel gives them: a 1 MiB chunk is then one or
+   * two physical segments instead of 256 pages (the block layer need not split its O_DIRECT I/O), and the socket
+   * copies and the CRC take fewer TLB misses. Measured side by side: 0.83 of the CPU per MiB, half the context
+   * switches (docs/migration.md). Without huge pages (madvise refused, none free) the same region in 4 KiB pages. */
+  const size_t huge = 2u << 20;
+  size_t region = ((size_t)r->bufsize * nslots + huge - 1) / huge * huge;
+  unsigned char *base = NULL;
+  if (posix_memalign((void **)&base, huge, region) != 0) cp_fail("INTERNAL", "CopierFailed", "cannot allocate %zu bytes of chunk buffers", region);
+  madvise(base, region, MADV_HUGEPAGE);
   for (unsigned i = 0; i < nslots; i++) {
-    r->slots[i].buf = cp_alloc(r->bufsize);
+    r->slots[i].buf = base + (size_t)i * r->bufsize;
     iov[i] = (struct iovec){r->slots[i].buf, r->bufsize};
   }
   /* Registered once, the buffers stay pinned: an O_DIRECT operation then skips pinning its 256 pages per MiB. Where
