@@ -7,9 +7,10 @@
 // 3. status.pools from the engine, conditions (Available names the engine; ExpandSuccess/ExpandFailure with
 //    the real error text), state Ready; written once, only if it changed.
 // Requeued every `refreshMs` (pool usage moves with replicas). The replica, snapshot and thin-pool reconcilers
-// poke it through `poolChanged()`, which coalesces a burst into one pass per POOL_REFRESH_COALESCE_MS (a pass
-// spawns the engine's usage commands, e.g. `btrfs filesystem usage` and `show` per pool): the pool status lags a
-// replica change by at most that window plus one pass. Placement does not overcommit meanwhile: it counts a
+// poke it through `poolChanged()`: a change after a quiet window refreshes at once, and the rest of a burst joins
+// one refresh at the end of POOL_REFRESH_COALESCE_MS (a pass spawns the engine's usage commands, e.g.
+// `btrfs filesystem usage` and `show` per pool): the pool status lags a replica change by at most that window plus
+// one pass. Placement does not overcommit meanwhile: it counts a
 // volume the pool does not list yet as used (docs/controller.md "pending"); space freed by a delete shows up
 // within the bound. The watch event of this pass's own status write does not trigger another pass.
 
@@ -142,7 +143,11 @@ export function storageNodeController(o: StorageNodeOptions): StorageNodeControl
     return { lsn, conditions, retry };
   }
 
+  /** When the last pass started (poolChanged's window is measured from it). */
+  let lastPassAt = 0;
+
   async function reconcile(): Promise<ReconcileResult | void> {
+    lastPassAt = Date.now();
     let lsn = await ensureLsn();
     let conditions = (lsn.status?.conditions ?? []) as StorageNodeCondition[];
     const consumed = await consumeClaims(lsn, conditions);
@@ -175,6 +180,14 @@ export function storageNodeController(o: StorageNodeOptions): StorageNodeControl
     return { requeueAfterMs: consumed.retry ? 5_000 : (o.refreshMs ?? 15_000) };
   }
 
-  // addAfter keeps the earliest pending time: the first change of a burst sets the refresh, later ones join it.
-  return Object.assign(ctl, { poolChanged: () => ctl.queue.addAfter(me, o.coalesceMs ?? POOL_REFRESH_COALESCE_MS) });
+  // Leading and trailing edge: a change after a quiet window refreshes at once (a lone create or delete shows up
+  // as fast as before the coalescing: a reader right after it, e.g. a free-space check, sees it); a change within
+  // the window of the last pass waits for the window's end, and addAfter keeps the earliest pending time, so the
+  // rest of a burst joins that one refresh.
+  const poolChanged = () => {
+    const wait = lastPassAt + (o.coalesceMs ?? POOL_REFRESH_COALESCE_MS) - Date.now();
+    if (wait <= 0) ctl.enqueue(me);
+    else ctl.queue.addAfter(me, wait);
+  };
+  return Object.assign(ctl, { poolChanged });
 }
