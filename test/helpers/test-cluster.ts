@@ -283,6 +283,8 @@ export interface ArmedKill {
   done: Promise<string>;
   /** "pending", or what `done` resolved or rejected with (for failure messages). */
   status(): string;
+  /** Whether the kill was sent: true from the instant of the kill, before `done` (which waits for the restart). */
+  fired(): boolean;
   stop(): void;
 }
 
@@ -330,7 +332,7 @@ function armTrigger(
     (m) => (status = `done: ${m}`),
     (e: Error) => (status = `failed: ${e.message}`),
   );
-  return { label, ready: t.ready, done, stop: t.stop, status: () => status };
+  return { label, ready: t.ready, done, stop: t.stop, status: () => status, fired: () => fired };
 }
 
 /** Starts watching for `kp` (call before the action that reaches it). */
