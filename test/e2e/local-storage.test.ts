@@ -380,7 +380,7 @@ test(
     await startControllerOnce();
     if (noController) return t.skip(noController);
     // The baseline once the pool status no longer lists the replica the journey above deleted (the agent
-    // refreshes it within POOL_REFRESH_COALESCE_MS of a change; a baseline read before would never come back).
+    // refreshes it one pass after a change; a baseline read before would never come back).
     await waitFor("n1's pool status without pvc-e2e-fs", async () => !((await c.lsn.get("n1"))?.status?.pools?.[HDD]?.volumes ?? []).includes("pvc-e2e-fs"));
     const freeBefore = (await c.lsn.get("n1"))!.status!.pools![HDD]!.freeCapacityBytes!;
     const t0 = Date.now();

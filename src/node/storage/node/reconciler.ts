@@ -7,12 +7,12 @@
 // 3. status.pools from the engine, conditions (Available names the engine; ExpandSuccess/ExpandFailure with
 //    the real error text), state Ready; written once, only if it changed.
 // Requeued every `refreshMs` (pool usage moves with replicas). The replica, snapshot and thin-pool reconcilers
-// poke it through `poolChanged()`: a change after a quiet window refreshes at once, and the rest of a burst joins
-// one refresh at the end of POOL_REFRESH_COALESCE_MS (a pass spawns the engine's usage commands, e.g.
-// `btrfs filesystem usage` and `show` per pool): the pool status lags a replica change by at most that window plus
-// one pass. Placement does not overcommit meanwhile: it counts a
-// volume the pool does not list yet as used (docs/controller.md "pending"); space freed by a delete shows up
-// within the bound. The watch event of this pass's own status write does not trigger another pass.
+// poke it through `poolChanged()`, which queues a pass at once: readers (placement, users, tests) see a replica
+// change one pass later. A burst still collapses: the work queue holds the node's key once, so the changes that
+// arrive while a pass is queued or running cost one more pass, not one each (a pass spawns the engine's usage
+// commands, e.g. `btrfs filesystem usage` and `show` per pool). A 1 s coalescing window was tried and removed: the
+// status then lagged a create by up to 1 s, and readers that take a baseline right after a create (the e2e
+// free-space checks) read a stale one. The watch event of this pass's own status write does not trigger another pass.
 
 import { isHwError } from "../../../api/errors.ts";
 import type { LocalStorageNodeStatus } from "../../../api/kinds/local-storage-node.ts";
@@ -39,9 +39,6 @@ import {
   type ConditionInput,
 } from "./states.ts";
 
-/** At most one pool refresh per this window for a burst of replica changes (the bound on the status lag). */
-export const POOL_REFRESH_COALESCE_MS = 1000;
-
 export interface StorageNodeOptions {
   ctx: NodeContext;
   c: HwameistorClients;
@@ -54,14 +51,12 @@ export interface StorageNodeOptions {
   refreshMs?: number;
   /** status.replication: what the data plane part reports (src/node/dataplane); without one, unavailable. */
   replication?: () => ReplicationStatus;
-  /** poolChanged()'s window (default POOL_REFRESH_COALESCE_MS; tests). */
-  coalesceMs?: number;
   /** The agent's shared informers (LocalStorageNodes); default: its own. */
   informers?: InformerFactory;
 }
 
 export interface StorageNodeController extends Controller {
-  /** A replica or pool changed: refresh the status once the window of this burst ends. */
+  /** A replica or pool changed: refresh the status (at once; a burst collapses in the work queue). */
   poolChanged(): void;
 }
 
@@ -143,11 +138,7 @@ export function storageNodeController(o: StorageNodeOptions): StorageNodeControl
     return { lsn, conditions, retry };
   }
 
-  /** When the last pass started (poolChanged's window is measured from it). */
-  let lastPassAt = 0;
-
   async function reconcile(): Promise<ReconcileResult | void> {
-    lastPassAt = Date.now();
     let lsn = await ensureLsn();
     let conditions = (lsn.status?.conditions ?? []) as StorageNodeCondition[];
     const consumed = await consumeClaims(lsn, conditions);
@@ -180,14 +171,6 @@ export function storageNodeController(o: StorageNodeOptions): StorageNodeControl
     return { requeueAfterMs: consumed.retry ? 5_000 : (o.refreshMs ?? 15_000) };
   }
 
-  // Leading and trailing edge: a change after a quiet window refreshes at once (a lone create or delete shows up
-  // as fast as before the coalescing: a reader right after it, e.g. a free-space check, sees it); a change within
-  // the window of the last pass waits for the window's end, and addAfter keeps the earliest pending time, so the
-  // rest of a burst joins that one refresh.
-  const poolChanged = () => {
-    const wait = lastPassAt + (o.coalesceMs ?? POOL_REFRESH_COALESCE_MS) - Date.now();
-    if (wait <= 0) ctl.enqueue(me);
-    else ctl.queue.addAfter(me, wait);
-  };
+  const poolChanged = () => ctl.enqueue(me);
   return Object.assign(ctl, { poolChanged });
 }
