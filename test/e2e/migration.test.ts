@@ -18,7 +18,7 @@
 // Needs root and the dev cluster's tools. `after` runs `cluster down --purge` and checks nothing leaked.
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -74,20 +74,46 @@ spec:
       resources: {requests: {storage: 300Mi}}
 `;
 
-/** On failure: what the pod, the migration and the processes say. */
+/**
+ * On failure: what the pod, the migration and the processes say — the objects, and the lines of the processes'
+ * logs (the controller, the scheduler extender, each node agent = kubelet) that name the volume or the pod. Printed
+ * on stdout as `# ` lines: CI keeps only the test runner's report, where stderr does not appear.
+ */
 async function explain<T>(what: Promise<T>): Promise<T> {
   try {
     return await what;
   } catch (e) {
-    const show = async (args: string[]) => `$ kubectl ${args.join(" ")}\n${(await c.k.run(args)).stdout}`;
+    const show = async (args: string[]) => {
+      const r = await c.k.run(args);
+      return `$ kubectl ${args.join(" ")}\n${r.stdout}${r.stderr}`;
+    };
     const out = await Promise.all([
-      show(["get", "pods", "-o", "wide"]),
+      show(["get", "pods", "-A", "-o", "wide"]),
       show(["describe", "pod", "mover-0"]),
       show(["get", "lvmigrate,lv,lvr", "-o", "yaml"]),
+      show(["get", "volumeattachments", "-o", "yaml"]),
       show(["get", "events", "-A", "--sort-by=.lastTimestamp"]),
       show(["get", "pv", "-o", "yaml"]),
     ]);
-    console.error(out.join("\n"));
+    for (const p of ["controller", "kube-controllers", "node-1", "node-2", "node-3"]) {
+      const file = join(c.state, "logs", `${p}.log`);
+      let lines: string[] = [];
+      try {
+        lines = readFileSync(file, "utf8").split("\n");
+      } catch (err) {
+        out.push(`${file}: ${(err as Error).message}`);
+        continue;
+      }
+      const about = lines.filter((l) => (volume && l.includes(volume)) || l.includes("mover-0") || l.includes("data-mover-0"));
+      out.push(`$ grep '${volume}|mover-0' ${file} | tail -60\n${about.slice(-60).join("\n")}`);
+    }
+    console.log(
+      out
+        .join("\n")
+        .split("\n")
+        .map((l) => `# ${l}`)
+        .join("\n"),
+    );
     throw e;
   }
 }
