@@ -104,6 +104,8 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     ...(replication ? { replication: () => replication.status() } : {}),
   });
   nodeCtlRef.ctl = nodeCtl;
+  // A replica, snapshot or pool changed: a status pass at once (a burst collapses in the work queue).
+  const poolChanged = () => nodeCtl.enqueue(ctx.nodeName);
   // IO limits (§7): the QoS reconciler applies them; every replica pass wakes it through the hook.
   const qosCtl = o.qos ? undefined : qosController({ ctx, c, replicas, informers });
   const qosHook = o.qos ?? (async (lvr: { spec?: { volumeName?: string } }) => qosCtl?.enqueueVolume(lvr.spec?.volumeName ?? ""));
@@ -111,7 +113,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     ctx,
     c,
     engine,
-    onPoolChange: () => nodeCtl.poolChanged(),
+    onPoolChange: poolChanged,
     qos: qosHook,
     replicas,
     ...(replication ? { ha: replication } : {}),
@@ -137,7 +139,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
       await qosCtl.start();
       parts.push(qosCtl);
     }
-    const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
+    const snapCtl = snapshotControllers({ ctx, c, engine, onPoolChange: poolChanged });
     await snapCtl.start();
     parts.push(snapCtl);
     // Offline migration copies (src/node/migrate/): served on the storage IP, 127.0.0.1 where none is set
@@ -149,10 +151,10 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     });
     await syncCtl.start();
     parts.push(syncCtl);
-    const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
+    const tpcCtl = thinPoolClaimNodeController({ ctx, c, engine, onPoolChange: poolChanged });
     await tpcCtl.start();
     parts.push(tpcCtl);
-    const replaceCtl = diskReplaceController({ ctx, c, engine, onPoolChange: () => nodeCtl.poolChanged() });
+    const replaceCtl = diskReplaceController({ ctx, c, engine, onPoolChange: poolChanged });
     await replaceCtl.start();
     parts.push(replaceCtl);
     if (o.csi ?? true) {

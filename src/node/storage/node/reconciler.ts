@@ -6,9 +6,9 @@
 //    idempotent ensurePool and a deduplicated record, never loses the record of a consumed claim;
 // 3. status.pools from the engine, conditions (Available names the engine; ExpandSuccess/ExpandFailure with
 //    the real error text), state Ready; written once, only if it changed.
-// Requeued every `refreshMs` (pool usage moves with replicas). The replica, snapshot and thin-pool reconcilers
-// poke it through `poolChanged()`, which queues a pass at once: readers (placement, users, tests) see a replica
-// change one pass later. A burst still collapses: the work queue holds the node's key once, so the changes that
+// Requeued every `refreshMs` (pool usage moves with replicas). The replica, snapshot, thin-pool and disk-replace
+// reconcilers poke it (their onPoolChange enqueues the node's key), which queues a pass at once: readers
+// (placement, users, tests) see a replica change one pass later. A burst still collapses: the work queue holds the node's key once, so the changes that
 // arrive while a pass is queued or running cost one more pass, not one each (a pass spawns the engine's usage
 // commands, e.g. `btrfs filesystem usage` and `show` per pool). A 1 s coalescing window was tried and removed: the
 // status then lagged a create by up to 1 s, and readers that take a baseline right after a create (the e2e
@@ -55,14 +55,9 @@ export interface StorageNodeOptions {
   informers?: InformerFactory;
 }
 
-export interface StorageNodeController extends Controller {
-  /** A replica or pool changed: refresh the status (at once; a burst collapses in the work queue). */
-  poolChanged(): void;
-}
-
 const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e instanceof Error ? e.message : String(e));
 
-export function storageNodeController(o: StorageNodeOptions): StorageNodeController {
+export function storageNodeController(o: StorageNodeOptions): Controller {
   const { ctx, c, engine } = o;
   const me = ctx.nodeName;
   const ldcInf = new Informer<Ldc>(c.ldc, { log: ctx.log, name: "localdiskclaims(storage)" });
@@ -171,6 +166,5 @@ export function storageNodeController(o: StorageNodeOptions): StorageNodeControl
     return { requeueAfterMs: consumed.retry ? 5_000 : (o.refreshMs ?? 15_000) };
   }
 
-  const poolChanged = () => ctl.enqueue(me);
-  return Object.assign(ctl, { poolChanged });
+  return ctl;
 }
