@@ -4,7 +4,7 @@
 import type { KubeClient } from "../kube/client.ts";
 import { Controller, type ControllerOptions } from "../kube/controller.ts";
 import { hwameistorClients, type HwameistorClients } from "../kube/hwameistor.ts";
-import type { Informer } from "../kube/informer.ts";
+import type { CacheInformer } from "../kube/informer.ts";
 import { consumerOrOwn, type InformerFactory } from "../kube/informer-factory.ts";
 import type { ResourceClient } from "../kube/client.ts";
 import { silentLogger, type KubeObject, type Logger } from "../kube/types.ts";
@@ -21,7 +21,11 @@ export interface ReconcilerOptions {
 }
 
 /** An informer for one consumer: `name` in logs, `resyncPeriodMs` re-delivers every cached object to it. */
-export type InformerFor = <T extends KubeObject>(client: ResourceClient<T>, name: string, o?: { namespace?: string; resyncPeriodMs?: number }) => Informer<T>;
+export type InformerFor = <T extends KubeObject>(
+  client: ResourceClient<T>,
+  name: string,
+  o?: { namespace?: string; resyncPeriodMs?: number },
+) => CacheInformer<T>;
 
 /** A consumer's handle on the process's shared informer when there is a factory, else an informer of its own. */
 export function informerFor(o: ReconcilerOptions): InformerFor {
@@ -33,7 +37,7 @@ export interface ControllerHead {
   c: HwameistorClients;
   ctl: Controller;
   /** An informer over `client` named `name` in logs; `resyncPeriodMs` re-lists (and so re-reconciles) periodically. */
-  informer<T extends KubeObject>(client: ResourceClient<T>, name: string, resyncPeriodMs?: number): Informer<T>;
+  informer<T extends KubeObject>(client: ResourceClient<T>, name: string, resyncPeriodMs?: number): CacheInformer<T>;
 }
 
 export function controllerHead(o: ReconcilerOptions, name: string, workers: number, reconcile: ControllerOptions["reconcile"]): ControllerHead {

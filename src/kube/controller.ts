@@ -11,7 +11,7 @@
 import { HwError } from "../api/errors.ts";
 import type { KubeClient } from "./client.ts";
 import { EventRecorder, type EventType } from "./events.ts";
-import type { Informer } from "./informer.ts";
+import type { CacheInformer } from "./informer.ts";
 import { processMetrics } from "./metrics.ts";
 import { isConflict } from "./transport.ts";
 import { objectKey, stderrLogger, type KubeObject, type Logger } from "./types.ts";
@@ -37,7 +37,7 @@ export interface ControllerOptions {
 export class Controller {
   readonly queue: WorkQueue<string>;
   readonly stats = { reconciles: 0, errors: 0, conflicts: 0 };
-  private readonly informers: Informer<any>[] = [];
+  private readonly informers: CacheInformer<any>[] = [];
   private readonly log: Logger;
   private readonly recorder?: EventRecorder;
   private readonly conflictStreak = new Map<string, number>();
@@ -61,7 +61,7 @@ export class Controller {
    * Enqueues keys for every add/update/delete the informer reports. `toKeys` maps an object to the keys to
    * reconcile (default: the object's own namespace/name), e.g. an owned object to its owner.
    */
-  watch<T extends KubeObject>(informer: Informer<T>, toKeys: (obj: T) => string | string[] | undefined = objectKey): this {
+  watch<T extends KubeObject>(informer: CacheInformer<T>, toKeys: (obj: T) => string | string[] | undefined = objectKey): this {
     this.informers.push(informer);
     const enqueue = (obj: T) => {
       const keys = toKeys(obj);

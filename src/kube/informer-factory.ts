@@ -5,14 +5,14 @@
 
 import type { Pv, Pvc, StorageClassShape } from "../api/core.ts";
 import type { KubeClient, ResourceClient } from "./client.ts";
-import { Informer, type InformerHandlers, type InformerOptions } from "./informer.ts";
+import { Informer, type CacheInformer, type InformerOptions } from "./informer.ts";
 import { PV, PVC, STORAGE_CLASS } from "./resources.ts";
 import { silentLogger, type KubeObject, type Logger, type ResourceDescriptor } from "./types.ts";
 
 export class InformerFactory {
   private readonly informers = new Map<string, Informer<KubeObject>>();
   /** Started views per shared informer (consumer()): the informer runs while one is started. */
-  private readonly users = new Map<Informer<KubeObject>, number>();
+  private readonly users = new Map<object, number>();
 
   constructor(
     readonly client: KubeClient,
@@ -41,19 +41,45 @@ export class InformerFactory {
    * only its handlers. The shared list + watch runs while at least one started handle is not stopped, so a
    * consumer that comes back after a stop (a new leader term) waits for a fresh list.
    */
-  consumer<T extends KubeObject>(rc: ResourceClient<T>, o: Selection & { resyncPeriodMs?: number } = {}): Informer<T> {
+  consumer<T extends KubeObject>(rc: ResourceClient<T>, o: Selection & { resyncPeriodMs?: number } = {}): CacheInformer<T> {
     const { resyncPeriodMs, ...sel } = o;
-    return new InformerView<T>(this.for<T>(rc.resource, sel), resyncPeriodMs, {
-      acquire: (src) => {
-        this.users.set(src, (this.users.get(src) ?? 0) + 1);
+    const src = this.for<T>(rc.resource, sel);
+    const users = this.users;
+    const detach = new Set<() => void>();
+    let started = false;
+    return {
+      stats: src.stats,
+      addHandlers(h) {
+        const off = src.addHandlers(h, { resyncPeriodMs });
+        detach.add(off);
+        return () => {
+          off();
+          detach.delete(off);
+        };
+      },
+      start() {
+        if (started) return;
+        started = true;
+        users.set(src, (users.get(src) ?? 0) + 1);
         src.start();
       },
-      release: async (src) => {
-        const n = (this.users.get(src) ?? 1) - 1;
-        this.users.set(src, n);
+      async stop() {
+        for (const off of detach) off();
+        detach.clear();
+        if (!started) return;
+        started = false;
+        const n = (users.get(src) ?? 1) - 1;
+        users.set(src, n);
         if (n <= 0) await src.stop();
       },
-    });
+      // Reads go to the shared cache.
+      hasSynced: () => src.hasSynced(),
+      waitForSync: (signal) => src.waitForSync(signal),
+      get: (key) => src.get(key),
+      getByName: (name, namespace) => src.getByName(name, namespace),
+      list: () => src.list(),
+      keys: () => src.keys(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -71,74 +97,9 @@ export function consumerOrOwn<T extends KubeObject>(
   f: InformerFactory | undefined,
   rc: ResourceClient<T>,
   o: Selection & { name: string; log?: Logger; resyncPeriodMs?: number },
-): Informer<T> {
-  const { name, log, ...rest } = o;
-  const sel = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== 0)) as Selection & { resyncPeriodMs?: number };
+): CacheInformer<T> {
+  const { name, log, ...sel } = o;
   return f ? f.consumer(rc, sel) : new Informer<T>(rc, { log: log ?? silentLogger, name, ...sel });
-}
-
-/** A consumer's view of a shared informer (InformerFactory.consumer()). */
-class InformerView<T extends KubeObject> extends Informer<T> {
-  override readonly stats: Informer<T>["stats"];
-  private readonly detach = new Set<() => void>();
-  private started = false;
-
-  constructor(
-    private readonly src: Informer<T>,
-    private readonly resyncMs: number | undefined,
-    private readonly ref: { acquire(src: Informer<KubeObject>): void; release(src: Informer<KubeObject>): Promise<void> },
-  ) {
-    super(src.client, { log: silentLogger });
-    this.stats = src.stats;
-  }
-
-  override addHandlers(h: InformerHandlers<T>): () => void {
-    const off = this.src.addHandlers(h, { resyncPeriodMs: this.resyncMs });
-    this.detach.add(off);
-    return () => {
-      off();
-      this.detach.delete(off);
-    };
-  }
-
-  override start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.ref.acquire(this.src as unknown as Informer<KubeObject>);
-  }
-
-  override async stop(): Promise<void> {
-    for (const off of this.detach) off();
-    this.detach.clear();
-    if (!this.started) return;
-    this.started = false;
-    await this.ref.release(this.src as unknown as Informer<KubeObject>);
-  }
-
-  override isRunning(): boolean {
-    return this.started && this.src.isRunning();
-  }
-  override hasSynced(): boolean {
-    return this.src.hasSynced();
-  }
-  override waitForSync(signal?: AbortSignal): Promise<void> {
-    return this.src.waitForSync(signal);
-  }
-  override get(key: string): T | undefined {
-    return this.src.get(key);
-  }
-  override getByName(name: string, namespace?: string): T | undefined {
-    return this.src.getByName(name, namespace);
-  }
-  override list(): T[] {
-    return this.src.list();
-  }
-  override keys(): string[] {
-    return this.src.keys();
-  }
-  override get lastResourceVersion(): string {
-    return this.src.lastResourceVersion;
-  }
 }
 
 /** What every Kubernetes role (a kube-controller-manager loop, a CSI sidecar) is started with. */

@@ -42,7 +42,25 @@ export interface InformerOptions {
   log?: Logger;
 }
 
-export class Informer<T extends KubeObject = KubeObject> {
+/**
+ * What a consumer (a Controller, a cache reader) uses of an informer: its handlers, its lifetime and reads of the
+ * cache. An Informer is one; InformerFactory.consumer() hands out views of a shared one.
+ */
+export interface CacheInformer<T extends KubeObject = KubeObject> {
+  /** The list/watch counters (of the shared informer, for a view). */
+  readonly stats: Informer<T>["stats"];
+  addHandlers(h: InformerHandlers<T>, o?: { resyncPeriodMs?: number }): () => void;
+  start(): void;
+  stop(): Promise<void>;
+  hasSynced(): boolean;
+  waitForSync(signal?: AbortSignal): Promise<void>;
+  get(key: string): T | undefined;
+  getByName(name: string, namespace?: string): T | undefined;
+  list(): T[];
+  keys(): string[];
+}
+
+export class Informer<T extends KubeObject = KubeObject> implements CacheInformer<T> {
   private readonly cache = new Map<string, T>();
   private readonly handlers = new Set<InformerHandlers<T>>();
   private readonly backoff: Backoff;
@@ -112,11 +130,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     await this.running;
     this.running = undefined;
     this.synced = false;
-  }
-
-  /** Whether list/watch runs (between start() and stop()). */
-  isRunning(): boolean {
-    return this.running !== undefined;
   }
 
   hasSynced(): boolean {

@@ -3,7 +3,7 @@
 // which then look at the object again. No watch per wait. A timed poll in the waiter stays the safety net, so a
 // watch that is down only costs latency, never correctness.
 
-import type { Informer } from "./informer.ts";
+import type { CacheInformer } from "./informer.ts";
 import { objectKey, type KubeObject } from "./types.ts";
 
 export interface Wake {
@@ -15,7 +15,7 @@ export interface Wake {
 export class ObjectWakes<T extends KubeObject = KubeObject> {
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(informer: Informer<T>) {
+  constructor(informer: CacheInformer<T>) {
     const fire = (obj: T) => {
       for (const w of this.waiters.get(objectKey(obj)) ?? []) w();
     };

@@ -23,7 +23,7 @@ import { informerFor, type ReconcilerOptions } from "../head.ts";
 import type { ResourceClient } from "../../kube/client.ts";
 import { Controller } from "../../kube/controller.ts";
 import { hwameistorClients, type EventObject } from "../../kube/hwameistor.ts";
-import { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import { silentLogger, type KubeObject } from "../../kube/types.ts";
 import { eventName, newRecords, observeAll, type Observation, type Observed, type OpKind, type ResourceType } from "./records.ts";
 
@@ -50,7 +50,7 @@ export function auditorController(o: AuditorOptions): Controller {
   const nodes = inf<Obj>(c.lsn, "localstoragenodes");
   const volumes = inf<Obj>(c.lv, "localvolumes");
   const disks = inf<Obj>(c.ld, "localdisks");
-  const ops: Record<OpKind, Informer<Obj>> = {
+  const ops: Record<OpKind, CacheInformer<Obj>> = {
     LocalVolumeMigrate: inf<Obj>(c.lvmigrate, "localvolumemigrates"),
     LocalVolumeConvert: inf<Obj>(c.lvconvert, "localvolumeconverts"),
     LocalVolumeExpand: inf<Obj>(c.lvexpand, "localvolumeexpands"),
@@ -64,7 +64,7 @@ export function auditorController(o: AuditorOptions): Controller {
   };
 
   const ctl = new Controller({ name: "auditor", log, reconcile: (key) => reconcile(key) });
-  const track = (i: Informer<Obj>, type: ResourceType) => {
+  const track = (i: CacheInformer<Obj>, type: ResourceType) => {
     ctl.watch(i, (x) => keyOf(type, x.metadata?.name ?? ""));
     i.addHandlers({
       add: (x) => push(keyOf(type, x.metadata!.name!), { kind: "object", obj: x, at: now() }),
@@ -76,7 +76,7 @@ export function auditorController(o: AuditorOptions): Controller {
   track(nodes, RT.StorageNode);
   track(volumes, RT.Volume);
   track(disks, RT.Disk);
-  for (const [opKind, i] of Object.entries(ops) as Array<[OpKind, Informer<Obj>]>) {
+  for (const [opKind, i] of Object.entries(ops) as Array<[OpKind, CacheInformer<Obj>]>) {
     const key = (x: Obj) => (x.spec?.volumeName ? keyOf(RT.Volume, x.spec.volumeName) : undefined);
     ctl.watch(i, key);
     const seen = (x: Obj) => {
@@ -88,7 +88,7 @@ export function auditorController(o: AuditorOptions): Controller {
   // Existing Events are reconciled at start: what vanished while the auditor was down is recorded (Delete, Remove).
   ctl.watch(events, (e) => (e.spec?.resourceType && e.spec.resourceName ? keyOf(e.spec.resourceType as ResourceType, e.spec.resourceName) : undefined));
 
-  const sourceOf: Record<ResourceType, Informer<Obj>> = { Cluster: clusters, StorageNode: nodes, Volume: volumes, Disk: disks };
+  const sourceOf: Record<ResourceType, CacheInformer<Obj>> = { Cluster: clusters, StorageNode: nodes, Volume: volumes, Disk: disks };
 
   /** The current state of the caches, as observations (the level-triggered half). */
   function currentObservations(type: ResourceType, name: string, prev: Observed): Observation[] {
@@ -99,7 +99,7 @@ export function auditorController(o: AuditorOptions): Controller {
     else if (prev.exists) obs.push({ kind: "deleted", obj: { metadata: { name } }, at });
     if (type === RT.Volume) {
       const live = new Set<string>();
-      for (const [opKind, i] of Object.entries(ops) as Array<[OpKind, Informer<Obj>]>) {
+      for (const [opKind, i] of Object.entries(ops) as Array<[OpKind, CacheInformer<Obj>]>) {
         for (const op of i.list()) {
           if (op.spec?.volumeName !== name) continue;
           live.add(op.metadata!.name!);

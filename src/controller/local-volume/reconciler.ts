@@ -24,7 +24,7 @@ import { nodeIsDead } from "../../api/replication.ts";
 import { LEASE, NODE_LEASE_NAMESPACE, type LeaseSpec } from "../../kube/resources.ts";
 import type { KubeObject } from "../../kube/types.ts";
 import { Controller } from "../../kube/controller.ts";
-import type { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { silentLogger, type Logger } from "../../kube/types.ts";
 import { nameOf, hwameistorClients, type Lsn, type Lv, type Lvr, type HwameistorClients } from "../../kube/hwameistor.ts";
@@ -59,7 +59,7 @@ export interface LocalVolumeControllerOptions extends ReconcilerOptions {
 
 export interface LocalVolumeController {
   controller: Controller;
-  informers: { lv: Informer<Lv>; lvr: Informer<Lvr> };
+  informers: { lv: CacheInformer<Lv>; lvr: CacheInformer<Lvr> };
   /** Stops the failover ticker (the controller's own stop() stops its informers and workers). */
   stop(): void;
 }
@@ -226,7 +226,7 @@ export function withReplicatedCondition(existing: Cond[] | undefined, r: Replica
 interface ActionContext {
   c: HwameistorClients;
   log: Logger;
-  lvrInf: Informer<Lvr>;
+  lvrInf: CacheInformer<Lvr>;
   expected: Map<string, number>;
   expectKey(volume: string, node: string): string;
 }

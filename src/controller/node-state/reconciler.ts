@@ -6,7 +6,7 @@
 // missing, a list failing) is read live, as before. Writes stay conditional on the resourceVersion read.
 
 import { HWAMEISTOR_NAMESPACE, VolumeStates, localDiskManagerWorkerLease, localStorageWorkerLease } from "../../api/names.ts";
-import type { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import { informerFor, type ReconcilerOptions } from "../head.ts";
 import { EventRecorder } from "../../kube/events.ts";
 import { hwameistorClients, listAll, listOptional, nameOf } from "../../kube/hwameistor.ts";
@@ -37,7 +37,7 @@ export function nodeStateController(o: NodeStateOptions) {
     lvr: inf(c.lvr, "localvolumereplicas"),
   };
   /** The cached objects once the informer has its first list, else a live list (listOptional/listAll semantics). */
-  const read = async <T extends KubeObject>(i: Informer<T>, live: () => Promise<T[]>): Promise<T[]> => (i.hasSynced() ? i.list() : live());
+  const read = async <T extends KubeObject>(i: CacheInformer<T>, live: () => Promise<T[]>): Promise<T[]> => (i.hasSynced() ? i.list() : live());
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;

@@ -8,7 +8,7 @@
 
 import { isHwError } from "../../api/errors.ts";
 import type { InformerFactory } from "../../kube/informer-factory.ts";
-import type { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import { listAll, type HwameistorClients, type Lvr } from "../../kube/hwameistor.ts";
 import { sleep } from "../../kube/types.ts";
 import type { NodeContext } from "../context.ts";
@@ -17,7 +17,7 @@ export interface NodeReplicas {
   /** The field selector of this node's replicas; undefined when the server cannot select (every replica cached). */
   readonly selector: string | undefined;
   /** A consumer's view of the shared cache of this node's replicas. */
-  informer(resyncPeriodMs?: number): Informer<Lvr>;
+  informer(resyncPeriodMs?: number): CacheInformer<Lvr>;
   /** Every replica of `volume`, on any node, read from the API server now. */
   ofVolume(volume: string): Promise<Lvr[]>;
 }

@@ -19,8 +19,8 @@
 // The same process also keeps a LocalVolumeReplica cache: a waiting CreateVolume looks at its replicas' errors
 // and ControllerPublish at the replica on the node, which used to list every replica of the cluster per look.
 
-import { Informer } from "../../../kube/informer.ts";
-import type { InformerFactory } from "../../../kube/informer-factory.ts";
+import type { CacheInformer } from "../../../kube/informer.ts";
+import { consumerOrOwn, type InformerFactory } from "../../../kube/informer-factory.ts";
 import { ObjectWakes, type Wake } from "../../../kube/object-wake.ts";
 import { listAll, nameOf, type HwameistorClients, type Lsn, type Lv, type Lvg, type Lvr } from "../../../kube/hwameistor.ts";
 import { withoutVolume } from "../../../api/placement/groups.ts";
@@ -44,7 +44,7 @@ interface AssumedGroup extends Assumed<Lvg> {
 }
 
 export class PlacementCache {
-  private readonly inf: { lsn: Informer<Lsn>; lv: Informer<Lv>; lvg: Informer<Lvg>; lvr: Informer<Lvr> };
+  private readonly inf: { lsn: CacheInformer<Lsn>; lv: CacheInformer<Lv>; lvg: CacheInformer<Lvg>; lvr: CacheInformer<Lvr> };
   private readonly volumes = new Map<string, Assumed<Lv>>();
   private readonly groups = new Map<string, AssumedGroup>();
   private readonly lvWakes: ObjectWakes<Lv>;
@@ -63,10 +63,10 @@ export class PlacementCache {
     this.ttlMs = o.ttlMs ?? 30_000;
     const f = o.informers;
     this.inf = {
-      lsn: f ? f.consumer(c.lsn) : new Informer(c.lsn, { log, name: "csi-localstoragenodes" }),
-      lv: f ? f.consumer(c.lv) : new Informer(c.lv, { log, name: "csi-localvolumes" }),
-      lvg: f ? f.consumer(c.lvg) : new Informer(c.lvg, { log, name: "csi-localvolumegroups" }),
-      lvr: f ? f.consumer(c.lvr) : new Informer(c.lvr, { log, name: "csi-localvolumereplicas" }),
+      lsn: consumerOrOwn(f, c.lsn, { log, name: "csi-localstoragenodes" }),
+      lv: consumerOrOwn(f, c.lv, { log, name: "csi-localvolumes" }),
+      lvg: consumerOrOwn(f, c.lvg, { log, name: "csi-localvolumegroups" }),
+      lvr: consumerOrOwn(f, c.lvr, { log, name: "csi-localvolumereplicas" }),
     };
     this.lvWakes = new ObjectWakes(this.inf.lv);
     const seenLv = (lv: Lv): void => void this.volumes.delete(nameOf(lv));
