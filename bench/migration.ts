@@ -241,9 +241,16 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
     const srcReadBps = (await fio("seqread", "read", src.devPath, size / 2)).read.bwBytesPerSec;
     // The disk's sequential write, as round 0 writes: the target zeroed first (the receiver's own call), then the
     // filled half's bytes from offset 0, fsynced inside the measured time (the copy's round ends with fdatasync).
+    // Also how many of the machine's cores were busy meanwhile: whether a slow disk run was the CPU's doing (the
+    // other helpers' load, the loop and filesystem workers) or the virtual disk's (docs/benchmarks.md#migration).
+    const diskRuns: { bps: number; busy: number }[] = []; // in the order they ran
     const diskWrite = async () => {
       await zeroOutDevice(dst.devPath);
-      return (await fio("seqwrite", "write", dst.devPath, size / 2, true)).write.bwBytesPerSec;
+      const machine = cpuSampler();
+      const t0 = performance.now();
+      const bps = await fio("seqwrite", "write", dst.devPath, size / 2, true).finally(() => machine.stop());
+      diskRuns.push({ bps: bps.write.bwBytesPerSec, busy: machine.coresBusy(t0, performance.now()) });
+      return bps.write.bwBytesPerSec;
     };
 
     const variants: Variant[] = [
@@ -311,6 +318,41 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
           ...spread(mine.map((r) => r.round0CoresBusy)),
           note: `the two copiers' own share: ${round(median(mine.map((r) => ((r.rounds[0]!.cpuMs ?? NaN) + (r.received.rounds[0]?.cpuMs ?? NaN)) / r.rounds[0]!.ms)), 2)} cores; the rest is the loop devices' and io_uring's kernel threads, the writer, the node agents' code — and on a loaded machine everyone else`,
         },
+      ),
+    );
+    metrics.push(
+      metric(
+        `machine CPU busy during the disk runs (every process and kernel thread, /proc/stat), cores of ${cpus().length}`,
+        round(median(diskRuns.map((x) => x.busy)), 2),
+        "cores",
+        undefined,
+        {
+          ...spread(diskRuns.map((x) => x.busy)),
+          note: `per disk run, in order: ${diskRuns.map((x) => `${Math.round(x.bps / MiB)} MiB/s at ${round(x.busy, 2)} cores`).join("; ")}`,
+        },
+      ),
+      // The same as CPU time per MiB written (cores busy ÷ MiB/s): what each MiB costs the machine's two cores. The
+      // copy pays the disk run's cost (the target's writes) plus its own (source reads, TCP, the copiers): when
+      // their sum times the disk's rate exceeds the cores, the copy cannot keep up with the disk run.
+      metric(
+        "machine CPU per MiB: the disk run (target writes alone)",
+        round(median(diskRuns.map((x) => (x.busy * 1000) / (x.bps / MiB))), 3),
+        "ms/MiB",
+        undefined,
+        spread(
+          diskRuns.map((x) => (x.busy * 1000) / (x.bps / MiB)),
+          3,
+        ),
+      ),
+      metric(
+        "machine CPU per MiB: the copy's round 0 (source reads, TCP, both copiers, target writes, and the writer)",
+        round(median(mine.map((r) => (r.round0CoresBusy * 1000) / (r.bps / MiB))), 3),
+        "ms/MiB",
+        undefined,
+        spread(
+          mine.map((r) => (r.round0CoresBusy * 1000) / (r.bps / MiB)),
+          3,
+        ),
       ),
     );
     if (readBackPairs)

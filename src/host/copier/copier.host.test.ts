@@ -144,8 +144,12 @@ describe("hwameistor-copy on loop devices", { skip }, () => {
       const recv = receiveWithCopier(p.client, { size: SIZE, chunkBytes: MiB, path: loops[2]!, what: "test target" });
       const sender = await p.sender;
       const round = sender.round(0, true, src, [{ offset: 0, length: MiB }]);
-      await assert.rejects(recv, (e: Error & { reason?: string }) => e.reason === "SyncVerifyFailed" && /damaged in transit/.test(e.message));
-      await assert.rejects(round, (e: Error & { reason?: string }) => e.reason === "SyncStreamBroken");
+      // Both awaited together: the source may fail first (the target's copier exits), and a rejection nobody
+      // awaits yet fails the test as unhandled.
+      await Promise.all([
+        assert.rejects(recv, (e: Error & { reason?: string }) => e.reason === "SyncVerifyFailed" && /damaged in transit/.test(e.message)),
+        assert.rejects(round, (e: Error & { reason?: string }) => e.reason === "SyncStreamBroken"),
+      ]);
       await sender.stop();
     } finally {
       p.close();
