@@ -23,7 +23,7 @@ import { HWAMEISTOR_NAMESPACE, ObjectNames, VolumeStates } from "../../api/names
 import { SYNC_LABEL, SyncKeys } from "../../api/volume-sync.ts";
 import { isHwError } from "../../api/errors.ts";
 import { Controller } from "../../kube/controller.ts";
-import { listAll, type HwameistorClients } from "../../kube/hwameistor.ts";
+import type { NodeReplicas } from "../storage/replicas.ts";
 import { Informer } from "../../kube/informer.ts";
 import { CONFIG_MAP } from "../../kube/resources.ts";
 import { isConflict, isNotFound } from "../../kube/transport.ts";
@@ -70,8 +70,14 @@ export function sourceStep(d: Record<string, string>): "serve" | "done" | "rerea
   return "serve";
 }
 
-export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients; storageIP: () => Promise<string>; namespace?: string }) {
-  const { ctx, c } = o;
+export function volumeSyncController(o: {
+  ctx: NodeContext;
+  /** This node's replicas (the agent's cache; a miss is read live). */
+  replicas: Pick<NodeReplicas, "mine">;
+  storageIP: () => Promise<string>;
+  namespace?: string;
+}) {
+  const { ctx } = o;
   const me = ctx.nodeName;
   const ns = o.namespace ?? HWAMEISTOR_NAMESPACE;
   const cms = ctx.client.forKind<ConfigMap>(CONFIG_MAP);
@@ -92,8 +98,8 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
 
   /** My replica's device of a volume (Ready, not being deleted). */
   async function myDevice(volume: string): Promise<string | undefined> {
-    const r = (await listAll(c.lvr)).find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === me && !x.spec?.delete);
-    return r?.status?.state === VolumeStates.Ready ? r.status?.devPath : undefined;
+    const r = await o.replicas.mine(volume, (x) => !x.spec?.delete && x.status?.state === VolumeStates.Ready && !!x.status.devPath);
+    return r?.status?.devPath;
   }
 
   async function patch(name: string, data: Record<string, string>): Promise<void> {
@@ -320,7 +326,7 @@ export function volumeSyncController(o: { ctx: NodeContext; c: HwameistorClients
 
   /** The volume file behind this node's replica of `volume` (a verification clone may sit beside it). */
   async function verifiedFileOf(volume: string): Promise<string | undefined> {
-    const r = (await listAll(c.lvr)).find((x) => x.spec?.volumeName === volume && x.spec?.nodeName === me);
+    const r = await o.replicas.mine(volume, (x) => !!x.status?.devPath);
     return r?.status?.devPath ? backingFileOf(r.status.devPath) : undefined;
   }
 

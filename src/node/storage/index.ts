@@ -146,7 +146,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     // (one-machine dev cluster without --netns).
     const syncCtl = volumeSyncController({
       ctx,
-      c,
+      replicas,
       storageIP: async () => o.storageIP || (await c.lsn.get(ctx.nodeName))?.spec?.storageIP || "127.0.0.1",
     });
     await syncCtl.start();
@@ -158,7 +158,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
     await replaceCtl.start();
     parts.push(replaceCtl);
     if (o.csi ?? true) {
-      const csi = await startLvmDriverNode(ctx, c);
+      const csi = await startLvmDriverNode(ctx, c, replicas);
       socketPath = csi.socketPath;
       parts.push(csi);
     }

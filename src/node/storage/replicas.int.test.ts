@@ -1,6 +1,7 @@
 // Integration: a node agent caches only its own LocalVolumeReplicas (field selector spec.nodeName, the CRD's
 // selectableFields) against the real embedded API server — replicas written before the agent started included
-// (nothing to relabel on upgrade) — while a volume's peers on other nodes are still read (the HA primary).
+// (nothing to relabel on upgrade) — while a volume's peers on other nodes are still read (the HA primary), and a
+// lookup of this node's replica that the cache cannot answer yet is read live.
 // With a CRD that predates selectableFields (what `helm upgrade` leaves in place) it falls back to caching all.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -69,7 +70,17 @@ test("node replicas: the cache holds this node's replicas only; a volume's peers
     assert.equal((await watchCounts(srv.client)).get("hwameistor.io/localvolumereplicas"), 1, "two consumers, one watch");
     // The HA primary's peers: every replica of the volume, whichever node.
     assert.deepEqual((await r.ofVolume("v1")).map(nameOf).sort(), ["v1-n1", "v1-n2"]);
+    // This node's replica of a volume (node CSI, migration): from the cache; what the cache has not seen is read live.
+    assert.equal((await r.mine("v1"))?.metadata?.name, "v1-n1");
+    assert.equal(await r.mine("v2"), undefined, "another node's replica is never this node's");
     await Promise.all([a.stop(), b.stop()]);
+    await c.lvr.create(lvr("v5", "n1"));
+    assert.equal((await r.mine("v5"))?.metadata?.name, "v5-n1", "created after the cache stopped: read live");
+    const v1 = (await c.lvr.get("v1-n1"))!;
+    await c.lvr.updateStatus({ ...v1, status: { devPath: "/dev/LocalStorage_PoolHDD/v1" } });
+    const withDev = await r.mine("v1", (x) => !!x.status?.devPath);
+    assert.equal(withDev?.status?.devPath, "/dev/LocalStorage_PoolHDD/v1", "a state the cache has not seen: read live");
+    assert.equal(await r.mine("v1", () => false), undefined);
 
     // A CRD applied before selectableFields: the agent caches every replica (and says how to fix it).
     const crds = srv.client.forKind(CRD);
@@ -87,7 +98,7 @@ test("node replicas: the cache holds this node's replicas only; a volume's peers
     const all = old.informer();
     all.start();
     await all.waitForSync();
-    assert.equal(all.keys().length, 6, "every replica of the cluster");
+    assert.equal(all.keys().length, 7, "every replica of the cluster");
     assert.deepEqual((await old.ofVolume("v4")).map(nameOf).sort(), ["v4-n1", "v4-n3"]);
     await all.stop();
   } finally {

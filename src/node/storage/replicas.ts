@@ -20,6 +20,11 @@ export interface NodeReplicas {
   informer(resyncPeriodMs?: number): CacheInformer<Lvr>;
   /** Every replica of `volume`, on any node, read from the API server now. */
   ofVolume(volume: string): Promise<Lvr[]>;
+  /**
+   * This node's replica of `volume` that passes `ok`: from the cache, else read live (a replica the cache has not
+   * seen yet, or has not seen in that state yet, is still found; a miss costs one selected read, as before).
+   */
+  mine(volume: string, ok?: (r: Lvr) => boolean): Promise<Lvr | undefined>;
 }
 
 export async function nodeReplicas(ctx: NodeContext, c: HwameistorClients, informers: InformerFactory): Promise<NodeReplicas> {
@@ -48,11 +53,17 @@ export async function nodeReplicas(ctx: NodeContext, c: HwameistorClients, infor
       await sleep(1000 * attempt, ctx.signal);
     }
   }
+  const sel = selector ? { fieldSelector: selector } : {};
+  const cache = informers.for<Lvr>(c.lvr.resource, sel); // the one the consumers' views share
+  const ofVolume = async (volume: string): Promise<Lvr[]> =>
+    selector ? (await c.lvr.list({ fieldSelector: `spec.volumeName=${volume}` })).items : (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume);
   return {
     selector,
-    informer: (resyncPeriodMs) =>
-      informers.consumer(c.lvr, { ...(selector ? { fieldSelector: selector } : {}), ...(resyncPeriodMs ? { resyncPeriodMs } : {}) }),
-    ofVolume: async (volume) =>
-      selector ? (await c.lvr.list({ fieldSelector: `spec.volumeName=${volume}` })).items : (await listAll(c.lvr)).filter((r) => r.spec?.volumeName === volume),
+    informer: (resyncPeriodMs) => informers.consumer(c.lvr, { ...sel, resyncPeriodMs }),
+    ofVolume,
+    mine: async (volume, ok = () => true) => {
+      const match = (r: Lvr) => r.spec?.volumeName === volume && r.spec?.nodeName === ctx.nodeName && ok(r);
+      return cache.list().find(match) ?? (await ofVolume(volume)).find(match);
+    },
   };
 }

@@ -35,12 +35,15 @@ import { volumeRecords } from "../../../csi/volume-record.ts";
 import { silentLogger, type Logger } from "../../../kube/types.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 import type { HwameistorClients } from "../../../kube/hwameistor.ts";
+import type { NodeReplicas } from "../../storage/replicas.ts";
 import { LvmDriver as LvmNodeDriver, nodeInfoHandlers } from "../../../csi/capabilities.ts";
 import { ifExists } from "../../../host/files.ts";
 
 export interface LvmNodeOptions {
   nodeName: string;
   c: HwameistorClients;
+  /** This node's replicas (the agent's cache; a miss is read live). */
+  replicas: Pick<NodeReplicas, "mine">;
   stateDir: string;
   log?: Logger;
 }
@@ -74,8 +77,7 @@ export function lvmNodeService(o: LvmNodeOptions): ServiceHandlers {
   async function devPathOf(volume: string, ctx: Record<string, string> | undefined): Promise<string> {
     const fromCtx = ctx?.[PublishContextKeys.VolumeReplicaDevicePath];
     if (fromCtx) return validatePath(fromCtx, `publish_context.${PublishContextKeys.VolumeReplicaDevicePath}`);
-    const lvrs = (await o.c.lvr.list()).items.filter((r) => r.spec?.volumeName === volume && r.spec?.nodeName === o.nodeName && !r.spec?.delete);
-    const r = lvrs.find((x) => x.status?.devPath);
+    const r = await o.replicas.mine(volume, (x) => !x.spec?.delete && !!x.status?.devPath);
     if (!r) {
       throw new HwError("FAILED_PRECONDITION", "ReplicaNotFound", `volume ${volume} has no ready replica on node ${o.nodeName}`, {
         hint: "ControllerPublish passes the device in publish_context; without it a LocalVolumeReplica of this node must report status.devPath",
