@@ -205,6 +205,11 @@ async function copyOnce(srcDev: string, dstDev: string, size: number, v: Variant
 /** Both copier processes' CPU time up to the end of round 0 (their own counters), per MiB it wrote: what the
  * copy costs the two shared cores, far less sensitive to the machine's load than its throughput. */
 const cpuPerMiB = (r: CopyRun): number => ((r.rounds[0]?.cpuMs ?? NaN) + (r.received.rounds[0]?.cpuMs ?? NaN)) / (r.rounds[0]!.bytes / MiB);
+/** The same for round 0 alone: the copiers' threads' CPU during it (their schedstat, per round), without each
+ * process's start-up (faulting in and registering its 32 MiB of buffers: up to 0.1 ms/MiB more, varying run to run
+ * on this VM) — the steadier number to tell two builds apart by. */
+const threadsCpu = (x: RoundReport | undefined): number => Object.values(x?.threads ?? {}).reduce((a, [cpu]) => a + cpu, 0) || NaN;
+const round0CpuPerMiB = (r: CopyRun): number => (threadsCpu(r.rounds[0]) + threadsCpu(r.received.rounds[0])) / (r.rounds[0]!.bytes / MiB);
 
 const spread = (xs: number[], digits = 2) => ({
   spread: minMax(xs).map((x) => round(x, digits)) as [number, number],
@@ -310,6 +315,13 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
         spread(mine.map(cpuPerMiB), 3),
       ),
       metric(
+        "copier CPU per MiB, round 0 alone (both processes' threads, schedstat; without their start-up)",
+        round(median(mine.map(round0CpuPerMiB)), 3),
+        "ms/MiB",
+        undefined,
+        spread(mine.map(round0CpuPerMiB), 3),
+      ),
+      metric(
         `machine CPU busy during round 0 (every process and kernel thread, /proc/stat), cores of ${cpus().length}`,
         round(median(mine.map((r) => r.round0CoresBusy)), 2),
         "cores",
@@ -386,6 +398,19 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
               3,
             ),
             note: `baseline ${round(median(base.map(cpuPerMiB)), 3)} ms/MiB`,
+          },
+        ),
+        metric(
+          "copier CPU per MiB, round 0 alone (threads), this build ÷ baseline build (per repetition)",
+          round(median(mine.map((r, i) => round0CpuPerMiB(r) / round0CpuPerMiB(base[i]!))), 3),
+          "ratio",
+          undefined,
+          {
+            ...spread(
+              mine.map((r, i) => round0CpuPerMiB(r) / round0CpuPerMiB(base[i]!)),
+              3,
+            ),
+            note: `baseline ${round(median(base.map(round0CpuPerMiB)), 3)} ms/MiB`,
           },
         ),
         metric(
