@@ -69,12 +69,14 @@ test("with a data plane: one per node, before its agent, in its netns, on the st
   assert.equal(dp.netns, agent.netns);
   assert.equal(dp.role, "dataplane");
   assert.equal(agent.argv[agent.argv.indexOf("--dataplane-socket") + 1], "/s/nodes/node-1/dataplane.sock");
-  // without netns the data planes share the host: one port each
-  const flat = processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2 }, { host: "127.0.0.1", port: 6443 }, "/b", "/dp").filter((s) => s.role === "dataplane");
-  assert.deepEqual(
-    flat.map((s) => s.argv[s.argv.indexOf("--listen") + 1]),
-    ["127.0.0.1:43100", "127.0.0.1:43101"],
-  );
+  // without netns the data planes share the host: the port `up` chose for each; a cluster.json from before that
+  // keeps 43100 + i
+  const listens = (api: Parameters<typeof processSpecs>[2]) =>
+    processSpecs("/s", { ...DEFAULT_OPTIONS, nodes: 2 }, api, "/b", "/dp")
+      .filter((s) => s.role === "dataplane")
+      .map((s) => s.argv[s.argv.indexOf("--listen") + 1]);
+  assert.deepEqual(listens({ host: "127.0.0.1", port: 6443, dataplanePorts: { "node-1": 21001, "node-2": 29876 } }), ["127.0.0.1:21001", "127.0.0.1:29876"]);
+  assert.deepEqual(listens({ host: "127.0.0.1", port: 6443 }), ["127.0.0.1:43100", "127.0.0.1:43101"]);
 });
 
 test("a reused pid with another command line is not ours", () => {

@@ -11,8 +11,12 @@ export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const HWAMEISTOR_BIN = join(REPO_ROOT, "bin/hwameistor");
 /** The native data plane, built from dataplane/ by scripts/install-deps.sh (`make -C dataplane`). */
 export const DATAPLANE_BIN = join(REPO_ROOT, "dataplane/build/hwameistor-dataplane");
-/** Replication port of a data plane: the default in its own netns; beside each other on the host, one per node. */
-export const dataplanePort = (netns: boolean, i: number): number => (netns ? DATAPLANE_DEFAULT_PORT : DATAPLANE_DEFAULT_PORT + 100 + i);
+/**
+ * Replication port of a data plane: the default in its own netns. Beside each other on the host, the one `up`
+ * chose for the node (api.dataplanePorts); clusters made before that kept 43100 + i.
+ */
+export const dataplanePort = (netns: boolean, i: number, chosen?: number): number =>
+  netns ? DATAPLANE_DEFAULT_PORT : (chosen ?? DATAPLANE_DEFAULT_PORT + 100 + i);
 
 export interface ProcessSpec {
   name: string;
@@ -41,6 +45,13 @@ export interface ApiEndpoint {
    * exporter process runs and no --metrics-port is passed.
    */
   metricsPorts?: Record<string, number>;
+  /**
+   * Without --netns: each node's data plane replication port, chosen free at `up` (below the ephemeral range) and
+   * kept while free. A fixed 43100 + i collided with a second dev cluster on the machine and with any outgoing
+   * connection the kernel had given that port: the data plane exited "Address already in use", its node reported
+   * replication unavailable, and no -convertible/-ha StorageClass appeared.
+   */
+  dataplanePorts?: Record<string, number>;
 }
 
 /**
@@ -114,7 +125,7 @@ export function processSpecs(
           "--state-dir",
           n.dataplane.stateDir,
           "--listen",
-          `${ip}:${dataplanePort(!!net, i)}`,
+          `${ip}:${dataplanePort(!!net, i, api.dataplanePorts?.[name])}`,
           "--fuse-dir",
           n.dataplane.fuseDir,
         ],

@@ -5,6 +5,7 @@
 // re-checks readiness; on a stopped one it starts the same cluster again.
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { randomInt } from "node:crypto";
 import { createServer } from "node:net";
 import { HwError } from "../api/errors.ts";
 import { localDiskNodeKind } from "../api/kinds/local-disk-node.ts";
@@ -69,6 +70,29 @@ async function freePort(host: string): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** The kernel's ephemeral range (ports it gives outgoing connections): [low, high]. */
+function ephemeralRange(): [number, number] {
+  const [lo, hi] = (existsSync(RANGE_FILE) ? readFileSync(RANGE_FILE, "utf8") : "").trim().split(/\s+/).map(Number);
+  return lo && hi ? [lo, hi] : [32768, 60999];
+}
+const RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range";
+
+/**
+ * A free port below the ephemeral range, for a listener that is restarted (the data planes): a port in that range
+ * can be taken by any outgoing connection while its listener is down, and a restart then fails until that
+ * connection closes. Falls back to any free port.
+ */
+async function freeFixedPort(host: string, taken: Set<number>): Promise<number> {
+  const top = ephemeralRange()[0] - 1;
+  for (let i = 0; i < 64 && top > 20_000; i++) {
+    const p = randomInt(20_000, top + 1);
+    if (!taken.has(p) && (await portFree(host, p))) return p;
+  }
+  let p = await freePort(host);
+  while (taken.has(p)) p = await freePort(host);
+  return p;
 }
 
 async function portFree(host: string, port: number): Promise<boolean> {
@@ -140,11 +164,25 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
     while (p === port || Object.values(metricsPorts).includes(p)) p = await freePort(host);
     metricsPorts[name] = p;
   }
+  // Data plane replication ports (without --netns the nodes share the host): kept from the last run where still
+  // free or still held by that node's live data plane (adopted below), else fresh ones.
+  const dataplanePorts: Record<string, number> = {};
+  if (!plan) {
+    const taken = new Set<number>([port, ...Object.values(metricsPorts)]);
+    for (const name of names) {
+      const was = stored?.api.host === host ? stored.api.dataplanePorts?.[name] : undefined;
+      const pid = stored?.processes[`${name}-dataplane`]?.pid;
+      const keep = !!was && !taken.has(was) && ((!!pid && isAlive(pid)) || (await portFree(host, was)));
+      const p = keep ? was : await freeFixedPort(host, taken);
+      taken.add(p);
+      dataplanePorts[name] = p;
+    }
+  }
   const state: ClusterState = {
     version: 1,
     stateDir: l.stateDir,
     options,
-    api: { host, port, metricsPorts },
+    api: { host, port, metricsPorts, ...(plan ? {} : { dataplanePorts }) },
     status: "starting",
     // A process that is not running will be started anew: its ready line must come after today's log end
     // (the old run's line, and the Node/LocalDiskNode it left Ready, must not count). A live one is adopted.

@@ -362,7 +362,14 @@ test("auditor: Migrate and Convert Abort; a conversion that runs: Convert Submit
     async () => (await k.run(["get", "storageclass", "hwameistor-storage-lvm-hdd-convertible"])).code === 0,
     60_000,
     "the -convertible StorageClass",
-  );
+  ).catch(async (e: Error) => {
+    // What the operator decides from, and why a data plane would not answer (it once could not listen: its port
+    // was taken), so a failure names its cause.
+    const repl = (await getJson("localstoragenodes")).map((n) => `${n.metadata.name}: ${JSON.stringify(n.status?.replication)}`);
+    const tail = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").slice(-3).join("\n") : "(no log)");
+    const logs = ["node-1", "node-2"].map((n) => `${n}-dataplane:\n${tail(join(state, "logs", `${n}-dataplane.log`))}`);
+    throw new Error([e.message, "replication:", ...repl, `operator:\n${tail(join(state, "logs", "operator.log"))}`, ...logs].join("\n"));
+  });
   await ok("hwameictl", ["volume", "create", "v4", "--class", "hwameistor-storage-lvm-hdd-convertible", "--size", "64Mi", "--node", "node-1"]);
   const t0 = Date.now();
   await ok("hwameictl", ["volume", "convert", "v4"]);
