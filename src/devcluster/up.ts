@@ -95,6 +95,30 @@ async function freeFixedPort(host: string, taken: Set<number>): Promise<number> 
   return p;
 }
 
+/**
+ * Data plane replication ports (without --netns the nodes share the host): kept from the last run where still free
+ * or still held by that node's live data plane (adopted by `up`), else fresh ones. None with --netns (43000 in each).
+ */
+async function chooseDataplanePorts(
+  netns: boolean,
+  host: string,
+  names: string[],
+  stored: ClusterState | undefined,
+  taken: Set<number>,
+): Promise<Record<string, number> | undefined> {
+  if (netns) return undefined;
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    const was = stored?.api.host === host ? stored.api.dataplanePorts?.[name] : undefined;
+    const pid = stored?.processes[`${name}-dataplane`]?.pid;
+    const keep = !!was && !taken.has(was) && ((!!pid && isAlive(pid)) || (await portFree(host, was)));
+    const p = keep ? was : await freeFixedPort(host, taken);
+    taken.add(p);
+    out[name] = p;
+  }
+  return out;
+}
+
 async function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -164,25 +188,12 @@ export async function clusterUp(o: UpOptions): Promise<UpResult> {
     while (p === port || Object.values(metricsPorts).includes(p)) p = await freePort(host);
     metricsPorts[name] = p;
   }
-  // Data plane replication ports (without --netns the nodes share the host): kept from the last run where still
-  // free or still held by that node's live data plane (adopted below), else fresh ones.
-  const dataplanePorts: Record<string, number> = {};
-  if (!plan) {
-    const taken = new Set<number>([port, ...Object.values(metricsPorts)]);
-    for (const name of names) {
-      const was = stored?.api.host === host ? stored.api.dataplanePorts?.[name] : undefined;
-      const pid = stored?.processes[`${name}-dataplane`]?.pid;
-      const keep = !!was && !taken.has(was) && ((!!pid && isAlive(pid)) || (await portFree(host, was)));
-      const p = keep ? was : await freeFixedPort(host, taken);
-      taken.add(p);
-      dataplanePorts[name] = p;
-    }
-  }
+  const dataplanePorts = await chooseDataplanePorts(!!plan, host, names, stored, new Set([port, ...Object.values(metricsPorts)]));
   const state: ClusterState = {
     version: 1,
     stateDir: l.stateDir,
     options,
-    api: { host, port, metricsPorts, ...(plan ? {} : { dataplanePorts }) },
+    api: { host, port, metricsPorts, dataplanePorts },
     status: "starting",
     // A process that is not running will be started anew: its ready line must come after today's log end
     // (the old run's line, and the Node/LocalDiskNode it left Ready, must not count). A live one is adopted.
