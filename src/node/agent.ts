@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
+import { InformerFactory } from "../kube/informer-factory.ts";
 import { NodeHeartbeat } from "../kube/node-lease.ts";
 import { WorkerLeases } from "../kube/worker-lease.ts";
 import { HWAMEISTOR_NAMESPACE, localDiskManagerWorkerLease, localStorageWorkerLease } from "../api/names.ts";
@@ -106,6 +107,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     stateDir,
     csiSocketDir,
     signal: abort.signal,
+    informers: new InformerFactory(client, { log }),
   };
   const parts: Array<{ name: string; svc: Service }> = [];
   const stopAll = async () => {
@@ -113,6 +115,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     for (const p of [...parts].reverse()) {
       await p.svc.stop().catch((e: unknown) => log.warn({ part: p.name, err: String(e) }, "stop failed"));
     }
+    await ctx.informers?.stop();
   };
   try {
     if (o.registerNode ?? true) {

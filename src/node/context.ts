@@ -2,6 +2,7 @@
 // The agent (src/node/agent.ts) builds one NodeContext and starts each part with it.
 import type { KubeClient } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import type { InformerFactory } from "../kube/informer-factory.ts";
 import type { Logger } from "../kube/types.ts";
 
 export interface NodeContext {
@@ -15,6 +16,11 @@ export interface NodeContext {
   csiSocketDir: string;
   /** Stops every part the agent started. */
   signal: AbortSignal;
+  /**
+   * The agent's shared informers: the disk manager and local storage watch each kind once (LocalDisks, claims,
+   * actions, LocalStorageNodes, ...). Parts started alone (tests) make their own.
+   */
+  informers?: InformerFactory;
 }
 
 export type { Service } from "../kube/types.ts";

@@ -16,7 +16,7 @@ import { isBlockDevice } from "../../host/blkdev.ts";
 import { probeFilesystem, wipeSignatures } from "../../host/fs/fs.ts";
 import { findMountsBySource } from "../../host/mount/mount.ts";
 import { Controller, type ReconcileResult } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { consumerOrOwn } from "../../kube/informer-factory.ts";
 import { mutateLdvStatus, nodeOfLdv } from "../../kube/local-disk-volume.ts";
 import { hwameistorClients, type Ld, type Ldv } from "../../kube/hwameistor.ts";
 import type { NodeContext } from "../context.ts";
@@ -25,7 +25,7 @@ import { diskVolumeRecords, ensurePoolLink, linkTargetOf, poolLinkOk, poolLinkPa
 
 export function diskVolumeController(ctx: NodeContext): Controller {
   const c = hwameistorClients(ctx.client);
-  const informer = new Informer<Ldv>(c.ldv, { log: ctx.log, name: "localdiskvolumes" });
+  const informer = consumerOrOwn<Ldv>(ctx.informers, c.ldv, { log: ctx.log, name: "localdiskvolumes" });
   const ctl = new Controller({
     name: "disk-volume-node",
     log: ctx.log,

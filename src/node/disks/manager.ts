@@ -5,7 +5,7 @@
 import type { PoolClass } from "../../api/names.ts";
 import { DiskClaimStates } from "../../api/names.ts";
 import { Controller } from "../../kube/controller.ts";
-import { Informer } from "../../kube/informer.ts";
+import { consumerOrOwn } from "../../kube/informer-factory.ts";
 import type { NodeContext, Service } from "../context.ts";
 import { reconcileAction } from "./action/reconciler.ts";
 import { reconcileClaim } from "./claim/reconciler.ts";
@@ -46,12 +46,13 @@ export async function startDiskManager(ctx: NodeContext, o: DiskManagerOptions):
     ctx,
     c,
     inf: {
-      ld: new Informer(c.ld, { log: ctx.log, resyncPeriodMs: resyncMs }),
-      ldc: new Informer(c.ldc, { log: ctx.log, resyncPeriodMs: resyncMs }),
-      lda: new Informer(c.lda, { log: ctx.log }),
-      ldn: new Informer(c.ldn, { log: ctx.log }),
-      ldv: new Informer(c.ldv, { log: ctx.log }),
-      lsn: new Informer(c.lsn, { log: ctx.log }),
+      // Shared with the agent's other parts (ctx.informers); the resync is this controller's own.
+      ld: consumerOrOwn(ctx.informers, c.ld, { log: ctx.log, name: "localdisks", resyncPeriodMs: resyncMs }),
+      ldc: consumerOrOwn(ctx.informers, c.ldc, { log: ctx.log, name: "localdiskclaims", resyncPeriodMs: resyncMs }),
+      lda: consumerOrOwn(ctx.informers, c.lda, { log: ctx.log, name: "localdiskactions" }),
+      ldn: consumerOrOwn(ctx.informers, c.ldn, { log: ctx.log, name: "localdisknodes" }),
+      ldv: consumerOrOwn(ctx.informers, c.ldv, { log: ctx.log, name: "localdiskvolumes" }),
+      lsn: consumerOrOwn(ctx.informers, c.lsn, { log: ctx.log, name: "localstoragenodes" }),
     },
     unknownNodeGraceMs: o.unknownNodeGraceMs ?? 10_000,
   };

@@ -2,7 +2,7 @@
 // options. One controller with a single worker runs every reconciler (keys `ld:`, `ldc:`, `lda:`, `ldn`),
 // so binding a claim, reserving by an action and rebuilding the LocalDiskNode never race inside one agent;
 // across agents each writes only its own node's disks, and every write is conditional on resourceVersion.
-import type { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import type { NodeContext } from "../context.ts";
 import type { HwameistorClients, Ld, Lda, Ldc, Ldn, Ldv, Lsn } from "../../kube/hwameistor.ts";
 
@@ -10,12 +10,12 @@ export interface DiskRuntime {
   ctx: NodeContext;
   c: HwameistorClients;
   inf: {
-    ld: Informer<Ld>;
-    ldc: Informer<Ldc>;
-    lda: Informer<Lda>;
-    ldn: Informer<Ldn>;
-    ldv: Informer<Ldv>;
-    lsn: Informer<Lsn>;
+    ld: CacheInformer<Ld>;
+    ldc: CacheInformer<Ldc>;
+    lda: CacheInformer<Lda>;
+    ldn: CacheInformer<Ldn>;
+    ldv: CacheInformer<Ldv>;
+    lsn: CacheInformer<Lsn>;
   };
   /** A claim for a node without a LocalDiskNode gets its Pending explanation after this long. */
   unknownNodeGraceMs: number;

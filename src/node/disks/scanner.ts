@@ -16,7 +16,7 @@ import { isHwError } from "../../api/errors.ts";
 import type { Ld as LocalDisk } from "../../kube/hwameistor.ts";
 import { LocalDiskClaimStates, LocalDiskStates, type PoolClass } from "../../api/names.ts";
 import type { ResourceClient } from "../../kube/client.ts";
-import type { Informer } from "../../kube/informer.ts";
+import type { CacheInformer } from "../../kube/informer.ts";
 import { isAlreadyExists, isConflict } from "../../kube/transport.ts";
 import type { Logger } from "../../kube/types.ts";
 import type { StreamHandle } from "../../host/runner.ts";
@@ -81,7 +81,7 @@ export class DiskScanner {
 
   constructor(
     private readonly disks: ResourceClient<LocalDisk>,
-    private readonly cache: Informer<LocalDisk>,
+    private readonly cache: CacheInformer<LocalDisk>,
     private readonly o: ScannerOptions,
   ) {}
 

@@ -76,8 +76,9 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   ctx.log.info({ engine: engine.kind, reason, ...activation }, "local storage activated");
 
   const c = hwameistorClients(ctx.client);
-  // One informer per kind for the storage parts, and of LocalVolumeReplicas only this node's (replicas.ts).
-  const informers = new InformerFactory(ctx.client, { log: ctx.log });
+  // One informer per kind for the storage parts, shared with the agent's disk manager (ctx.informers), and of
+  // LocalVolumeReplicas only this node's (replicas.ts).
+  const informers = ctx.informers ?? new InformerFactory(ctx.client, { log: ctx.log });
   const replicas = await nodeReplicas(ctx, c, informers);
   const nodeCtlRef: { ctl?: { enqueue(k: string): void } } = {};
   const replication = o.dataplaneSocket
@@ -121,7 +122,7 @@ export async function startLocalStorage(ctx: NodeContext, o: LocalStorageOptions
   const parts: Service[] = [];
   const stopAll = async () => {
     for (const p of [...parts].reverse()) await p.stop().catch((e: unknown) => ctx.log.warn({ err: String(e) }, "local storage: stop failed"));
-    await informers.stop();
+    if (!ctx.informers) await informers.stop(); // a shared factory is the agent's to stop (its parts' views are released above)
   };
   let socketPath: string | undefined;
   try {

@@ -20,7 +20,7 @@ import { isHwError } from "../../../api/errors.ts";
 import { API_VERSION, DiskActions, DiskReplaceStates, EventReasons, Kinds, LocalDiskClaimStates, LocalDiskStates, Owners } from "../../../api/names.ts";
 import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
 import type { HwameistorClients, Ld, Lda } from "../../../kube/hwameistor.ts";
-import { Informer } from "../../../kube/informer.ts";
+import { consumerOrOwn } from "../../../kube/informer-factory.ts";
 import type { NodeContext } from "../../context.ts";
 import type { StorageEngine } from "../../engines/engine.ts";
 
@@ -72,7 +72,7 @@ function newDiskBlocker(action: string, oldLd: Ld, newLd: Ld, names: { oldDisk: 
 export function diskReplaceController(o: { ctx: NodeContext; c: HwameistorClients; engine: StorageEngine; onPoolChange?: () => void }): Controller {
   const { ctx, c, engine } = o;
   const me = ctx.nodeName;
-  const inf = new Informer<Lda>(c.lda, { log: ctx.log, name: "localdiskactions-replace", resyncPeriodMs: 60_000 });
+  const inf = consumerOrOwn<Lda>(ctx.informers, c.lda, { log: ctx.log, name: "localdiskactions-replace", resyncPeriodMs: 60_000 });
   const ctl = new Controller({ name: "disk-replace", log: ctx.log, workers: 1, reconcile: (k) => reconcile(k) });
   ctl.watch(inf, (a) => (a.spec?.action === DiskActions.Replace && a.spec.replace?.nodeName === me ? a.metadata?.name : undefined));
 

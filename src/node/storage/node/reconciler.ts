@@ -19,7 +19,6 @@ import type { LocalStorageNodeStatus } from "../../../api/kinds/local-storage-no
 import type { StorageNodeCondition } from "../../../api/kinds/storage-pool.ts";
 import { DiskClaimStates, Owners } from "../../../api/names.ts";
 import { Controller, type ReconcileResult } from "../../../kube/controller.ts";
-import { Informer } from "../../../kube/informer.ts";
 import { consumerOrOwn, type InformerFactory } from "../../../kube/informer-factory.ts";
 import type { ReplicationStatus } from "../../../api/kinds/local-storage-node.ts";
 import type { PoolStats, StorageEngine } from "../../engines/engine.ts";
@@ -51,7 +50,7 @@ export interface StorageNodeOptions {
   refreshMs?: number;
   /** status.replication: what the data plane part reports (src/node/dataplane); without one, unavailable. */
   replication?: () => ReplicationStatus;
-  /** The agent's shared informers (LocalStorageNodes); default: its own. */
+  /** The agent's shared informers (LocalStorageNodes, LocalDisks, LocalDiskClaims); default: its own. */
   informers?: InformerFactory;
 }
 
@@ -60,8 +59,8 @@ const errorText = (e: unknown): string => (isHwError(e) ? e.fullMessage : e inst
 export function storageNodeController(o: StorageNodeOptions): Controller {
   const { ctx, c, engine } = o;
   const me = ctx.nodeName;
-  const ldcInf = new Informer<Ldc>(c.ldc, { log: ctx.log, name: "localdiskclaims(storage)" });
-  const ldInf = new Informer<Ld>(c.ld, { log: ctx.log, name: "localdisks(storage)" });
+  const ldcInf = consumerOrOwn<Ldc>(o.informers, c.ldc, { log: ctx.log, name: "localdiskclaims(storage)" });
+  const ldInf = consumerOrOwn<Ld>(o.informers, c.ld, { log: ctx.log, name: "localdisks(storage)" });
   const lsnInf = consumerOrOwn<Lsn>(o.informers, c.lsn, { log: ctx.log, name: "localstoragenodes" });
   const ctl = new Controller({ name: "local-storage-node", log: ctx.log, reconcile: () => reconcile() });
   ctl.watch(ldcInf, (x) => (x.spec?.nodeName === me && x.spec.owner === Owners.LocalStorage ? me : undefined));
