@@ -119,6 +119,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Whether an array item passes a filter step: [?(@.a)], [?(@.a=="x")] or [?(@.a!="x")]. */
+function passes(item: unknown, st: Extract<Step, { k: "filter" }>): boolean {
+  const got = walk([item], st.path);
+  const equal = got.length > 0 && got[0] === st.value;
+  return st.op === "exists" ? got.length > 0 : st.op === "==" ? equal : !equal;
+}
+
 function walk(values: unknown[], steps: Step[]): unknown[] {
   let cur = values;
   for (const st of steps) {
@@ -142,13 +149,7 @@ function walk(values: unknown[], steps: Step[]): unknown[] {
           else if (isObj(v)) next.push(...Object.values(v));
           break;
         case "filter":
-          if (Array.isArray(v)) {
-            for (const item of v) {
-              const got = walk([item], st.path);
-              if (st.op === "exists" ? got.length > 0 : st.op === "==" ? got.length > 0 && got[0] === st.value : !(got.length > 0 && got[0] === st.value))
-                next.push(item);
-            }
-          }
+          if (Array.isArray(v)) next.push(...v.filter((item) => passes(item, st)));
           break;
       }
     }

@@ -43,25 +43,33 @@ const scaled = (v: number | string, expected: number, up: boolean): number => {
   return up ? Math.ceil(x) : Math.floor(x);
 };
 
-/** The status a budget should have (pure). */
-export function pdbStatus(pdb: Pdb, pods: P[], scaleOf: (pods: P[]) => number | undefined, nowMs: number): NonNullable<Pdb["status"]> {
-  const match = labelSelectorMatcher(pdb.spec?.selector);
-  const mine = pods.filter((p) => match(p.metadata?.labels ?? {}));
-  const byName = new Map(mine.map((p) => [p.metadata?.name ?? "", p]));
+/** The evictions still pending in status.disruptedPods: their pod exists, is not deleting yet, and the entry is not timed out. */
+function pendingDisruptions(pdb: Pdb, byName: Map<string, P>, nowMs: number): Record<string, string> {
   const disrupted: Record<string, string> = {};
   for (const [name, at] of Object.entries(pdb.status?.disruptedPods ?? {})) {
     const p = byName.get(name);
     if (!p || p.metadata?.deletionTimestamp || nowMs - Date.parse(at) > DELETION_TIMEOUT_MS) continue;
     disrupted[name] = at;
   }
+  return disrupted;
+}
+
+/** How many of `expected` pods must stay healthy: minAvailable, or expected - maxUnavailable, else 0. */
+function desiredHealthy(pdb: Pdb, expected: number): number {
+  if (pdb.spec?.minAvailable !== undefined) return scaled(pdb.spec.minAvailable, expected, true);
+  if (pdb.spec?.maxUnavailable !== undefined) return Math.max(0, expected - scaled(pdb.spec.maxUnavailable, expected, true));
+  return 0;
+}
+
+/** The status a budget should have (pure). */
+export function pdbStatus(pdb: Pdb, pods: P[], scaleOf: (pods: P[]) => number | undefined, nowMs: number): NonNullable<Pdb["status"]> {
+  const match = labelSelectorMatcher(pdb.spec?.selector);
+  const mine = pods.filter((p) => match(p.metadata?.labels ?? {}));
+  const byName = new Map(mine.map((p) => [p.metadata?.name ?? "", p]));
+  const disrupted = pendingDisruptions(pdb, byName, nowMs);
   const intMin = typeof pdb.spec?.minAvailable === "number";
   const expected = intMin ? mine.length : (scaleOf(mine) ?? mine.length);
-  const desired =
-    pdb.spec?.minAvailable !== undefined
-      ? scaled(pdb.spec.minAvailable, expected, true)
-      : pdb.spec?.maxUnavailable !== undefined
-        ? Math.max(0, expected - scaled(pdb.spec.maxUnavailable, expected, true))
-        : 0;
+  const desired = desiredHealthy(pdb, expected);
   const healthy = mine.filter((p) => ready(p) && !p.metadata?.deletionTimestamp && !disrupted[p.metadata?.name ?? ""]).length;
   const allowed = Math.max(0, healthy - desired);
   const prevCond = pdb.status?.conditions?.find((c) => c.type === "DisruptionAllowed");

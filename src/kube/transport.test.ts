@@ -39,8 +39,32 @@ test("errorFromResponse maps status codes and keeps the server's message", () =>
 
   for (const c of [500, 502, 503, 504]) assert.equal(errorFromResponse(c, "oops", "GET").code, "UNAVAILABLE");
   assert.equal(errorFromResponse(503, "oops", "GET").message, "oops", "non-Status body kept as message");
-  assert.equal(errorFromResponse(401, "", "GET").code, "UNAUTHENTICATED");
-  assert.equal(errorFromResponse(403, "", "GET").code, "PERMISSION_DENIED");
+  // Every mapping, with and without a Status reason from the server (the reason is kept as statusReason).
+  const table: Array<[number, string, string]> = [
+    [400, "INVALID_ARGUMENT", "BadRequest"],
+    [401, "UNAUTHENTICATED", "Unauthorized"],
+    [403, "PERMISSION_DENIED", "Forbidden"],
+    [404, "NOT_FOUND", "NotFound"],
+    [405, "UNIMPLEMENTED", "MethodNotAllowed"],
+    [409, "ABORTED", "Conflict"],
+    [410, "OUT_OF_RANGE", "Expired"],
+    [412, "FAILED_PRECONDITION", "PreconditionFailed"],
+    [415, "INVALID_ARGUMENT", "UnsupportedMediaType"],
+    [422, "INVALID_ARGUMENT", "Invalid"],
+    [429, "UNAVAILABLE", "TooManyRequests"],
+    [500, "UNAVAILABLE", "ServiceUnavailable"],
+    [418, "UNKNOWN", "HTTP418"],
+  ];
+  for (const [c, code, reason] of table) {
+    const e = errorFromResponse(c, "", "GET");
+    assert.deepEqual([e.code, e.reason, e.statusReason, e.httpStatusOverride], [code, reason, reason, c], `HTTP ${c}`);
+  }
+  const gr = errorFromResponse(410, status(410, "Gone", "gone"), "GET");
+  assert.deepEqual([gr.code, gr.reason], ["OUT_OF_RANGE", "Gone"]);
+  const br = errorFromResponse(400, status(400, "BadRequest", "invalid resource version"), "GET");
+  assert.deepEqual([br.reason, br.statusReason], ["BadRequest", "BadRequest"]);
+  const fb = errorFromResponse(403, status(403, "Forbidden", "no"), "GET");
+  assert.deepEqual([fb.reason, fb.statusReason, fb.message], ["Forbidden", "Forbidden", "no"]);
 });
 
 test("connectionError: refused → UNAVAILABLE; aborted → CANCELLED", () => {

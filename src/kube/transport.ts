@@ -262,6 +262,17 @@ interface StatusBody {
   details?: { name?: string; group?: string; kind?: string; causes?: Array<Partial<FieldCause>> };
 }
 
+/** HTTP statuses whose error code and reason do not depend on the body. */
+const FIXED_STATUS: Partial<Record<number, [ErrorCode, string]>> = {
+  401: ["UNAUTHENTICATED", "Unauthorized"],
+  403: ["PERMISSION_DENIED", "Forbidden"],
+  404: ["NOT_FOUND", "NotFound"],
+  405: ["UNIMPLEMENTED", "MethodNotAllowed"],
+  412: ["FAILED_PRECONDITION", "PreconditionFailed"],
+  415: ["INVALID_ARGUMENT", "UnsupportedMediaType"],
+  429: ["UNAVAILABLE", "TooManyRequests"],
+};
+
 /** Maps an HTTP failure (status code plus Kubernetes `Status` body) to an HwError, keeping the server's message. */
 export function errorFromResponse(status: number, text: string, what: string): HwError {
   let body: StatusBody = {};
@@ -283,9 +294,9 @@ export function errorFromResponse(status: number, text: string, what: string): H
       cause: { request: what, status, body: text.slice(0, 2000) },
       ...extra,
     });
+  const fixed = FIXED_STATUS[status];
+  if (fixed) return make(...fixed);
   switch (true) {
-    case status === 404:
-      return make("NOT_FOUND", "NotFound");
     case status === 409 && statusReason === "AlreadyExists":
       return make("ALREADY_EXISTS", "AlreadyExists");
     case status === 409:
@@ -303,18 +314,6 @@ export function errorFromResponse(status: number, text: string, what: string): H
       return make("OUT_OF_RANGE", statusReason === "Gone" ? "Gone" : "Expired");
     case status === 400:
       return make("INVALID_ARGUMENT", statusReason ?? "BadRequest");
-    case status === 401:
-      return make("UNAUTHENTICATED", "Unauthorized");
-    case status === 403:
-      return make("PERMISSION_DENIED", "Forbidden");
-    case status === 405:
-      return make("UNIMPLEMENTED", "MethodNotAllowed");
-    case status === 412:
-      return make("FAILED_PRECONDITION", "PreconditionFailed");
-    case status === 415:
-      return make("INVALID_ARGUMENT", "UnsupportedMediaType");
-    case status === 429:
-      return make("UNAVAILABLE", "TooManyRequests");
     case status >= 500:
       return make("UNAVAILABLE", statusReason ?? "ServiceUnavailable");
     default:

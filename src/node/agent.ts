@@ -85,6 +85,14 @@ export interface NodeAgent extends Service {
   metrics?: MetricsServer;
 }
 
+/** `--engine` and `--file-fs` name choices this build has (INVALID_ARGUMENT naming the flag otherwise). */
+function checkStorageChoices(o: Pick<NodeAgentOptions, "engine" | "fileFs">): void {
+  if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine))
+    throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
+  if (o.fileFs !== undefined && !POOL_FS_TYPES.includes(o.fileFs))
+    throw invalid(`--file-fs ${JSON.stringify(o.fileFs)} is not one of ${POOL_FS_TYPES.join(", ")}`);
+}
+
 export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(o.nodeName)) {
     throw invalid(`--node-name ${JSON.stringify(o.nodeName)} is not a valid Kubernetes node name`);
@@ -152,10 +160,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     if (o.diskDriver ?? true) parts.push({ name: "disk-driver", svc: await startDiskDriverNode(ctx) });
     let storage: LocalStorage | undefined;
     if (o.localStorage ?? false) {
-      if (o.engine !== undefined && !["auto", "lvm", "file"].includes(o.engine))
-        throw invalid(`--engine ${JSON.stringify(o.engine)} is not one of auto, lvm, file`);
-      if (o.fileFs !== undefined && !POOL_FS_TYPES.includes(o.fileFs))
-        throw invalid(`--file-fs ${JSON.stringify(o.fileFs)} is not one of ${POOL_FS_TYPES.join(", ")}`);
+      checkStorageChoices(o);
       storage = await startLocalStorage(ctx, {
         engine: o.engine,
         ...(o.fileFs ? { fileFs: o.fileFs } : {}),

@@ -144,6 +144,15 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
       ...(replicationRefusal(lsn) ? { noReplication: replicationRefusal(lsn) } : {}),
     };
   });
+  addPending(views, lsns, lvs);
+  return views;
+}
+
+/** A volume on its way out: if the node never realised it, it will never take space. */
+const leaving = (lv: Lv): boolean => !!lv.spec?.delete || lv.status?.state === VolumeStates.Deleted || lv.status?.state === VolumeStates.ToBeDeleted;
+
+/** Adds to each pool the volumes the controller placed there that its node does not report yet (pending). */
+function addPending(views: StorageNodeView[], lsns: Lsn[], lvs: Lv[]): void {
   const byName = new Map(views.map((v) => [v.name, v]));
   const realised = new Map<string, Set<string>>(); // node/pool → volume names the node reports
   for (const lsn of lsns) {
@@ -152,8 +161,7 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
   for (const lv of lvs) {
     const name = lv.metadata?.name ?? "";
     const poolName = lv.spec?.poolName ?? "";
-    // A volume on its way out that the node never realised will never take space.
-    if (lv.spec?.delete || lv.status?.state === VolumeStates.Deleted || lv.status?.state === VolumeStates.ToBeDeleted) continue;
+    if (leaving(lv)) continue;
     const bytes = Math.max(num(lv.spec?.requiredCapacityBytes), num(lv.spec?.config?.requiredCapacityBytes));
     for (const node of placedNodes(lv)) {
       const pool = byName.get(node)?.pools[poolName];
@@ -165,7 +173,6 @@ export function storageNodeViews(lsns: Lsn[], lvs: Lv[], coreNodes: CoreNode[] =
       pool.usedVolumeCount += 1;
     }
   }
-  return views;
 }
 
 /** Whether `pool` can take `count` more volumes of `requiredBytes` in all; undefined if yes, else why not. */

@@ -57,34 +57,8 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
     throw invalid(`parameter ${ScParams.Thin}=true needs ${ScParams.ReplicaNumber} 1 and ${ScParams.Convertible} not true (thin pools are per node)`);
   }
 
-  // §2.1: both set → LUKS. Deliberate difference: one without the other is refused (the original silently
-  // created an unencrypted volume), and the secret reference must be "<namespace>/<name>".
-  const encType = params[ScParams.EncryptType];
-  const encSecret = params[ScParams.EncryptSecret];
-  let volumeEncrypt: LvmParams["volumeEncrypt"];
-  if (encType || encSecret) {
-    if (!encType || !encSecret) {
-      throw invalid(
-        `parameters ${ScParams.EncryptType} and ${ScParams.EncryptSecret} go together (LUKS and "<namespace>/<name>" of a Secret with the passphrase under "key"); only ${encType ? ScParams.EncryptType : ScParams.EncryptSecret} is set`,
-      );
-    }
-    if (!(VOLUME_ENCRYPT_TYPES as readonly string[]).includes(encType))
-      throw invalid(`parameter ${ScParams.EncryptType} ${JSON.stringify(encType)} is not one of ${VOLUME_ENCRYPT_TYPES.join(", ")}`);
-    parseSecretRef(encSecret, volumeName);
-    volumeEncrypt = { enable: true, type: "LUKS", secret: encSecret };
-  }
-
-  const volumeQoS: LvmParams["volumeQoS"] = {};
-  for (const [key, field] of [
-    [ScParams.ProvisionIopsOnCreation, "iops"],
-    [ScParams.ProvisionThroughputOnCreation, "throughput"],
-  ] as const) {
-    const v = params[key];
-    if (v === undefined || v === "") continue;
-    if (!isQuantity(v) || v.trim().startsWith("-"))
-      throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
-    volumeQoS[field] = v;
-  }
+  const volumeEncrypt = encryptionOf(params, volumeName);
+  const volumeQoS = qosOf(params);
   // Without external-provisioner (--extra-create-metadata) there is no PVC: the volume names itself.
   return {
     poolClass: cls,
@@ -97,6 +71,41 @@ export function parseLvmParams(p: Record<string, string> | undefined, volumeName
     thin,
     ...(volumeEncrypt ? { volumeEncrypt } : {}),
   };
+}
+
+/**
+ * §2.1: both set → LUKS. Deliberate difference: one without the other is refused (the original silently
+ * created an unencrypted volume), and the secret reference must be "<namespace>/<name>".
+ */
+function encryptionOf(params: Record<string, string>, volumeName: string): LvmParams["volumeEncrypt"] {
+  const encType = params[ScParams.EncryptType];
+  const encSecret = params[ScParams.EncryptSecret];
+  if (!encType && !encSecret) return undefined;
+  if (!encType || !encSecret) {
+    throw invalid(
+      `parameters ${ScParams.EncryptType} and ${ScParams.EncryptSecret} go together (LUKS and "<namespace>/<name>" of a Secret with the passphrase under "key"); only ${encType ? ScParams.EncryptType : ScParams.EncryptSecret} is set`,
+    );
+  }
+  if (!(VOLUME_ENCRYPT_TYPES as readonly string[]).includes(encType))
+    throw invalid(`parameter ${ScParams.EncryptType} ${JSON.stringify(encType)} is not one of ${VOLUME_ENCRYPT_TYPES.join(", ")}`);
+  parseSecretRef(encSecret, volumeName);
+  return { enable: true, type: "LUKS", secret: encSecret };
+}
+
+/** The IO limits a volume is created with (provision*OnCreation), each a non-negative quantity. */
+function qosOf(params: Record<string, string>): LvmParams["volumeQoS"] {
+  const volumeQoS: LvmParams["volumeQoS"] = {};
+  for (const [key, field] of [
+    [ScParams.ProvisionIopsOnCreation, "iops"],
+    [ScParams.ProvisionThroughputOnCreation, "throughput"],
+  ] as const) {
+    const v = params[key];
+    if (v === undefined || v === "") continue;
+    if (!isQuantity(v) || v.trim().startsWith("-"))
+      throw invalid(`parameter ${key} ${JSON.stringify(v.slice(0, 40))} is not a Kubernetes quantity (e.g. 100, 1Mi)`);
+    volumeQoS[field] = v;
+  }
+  return volumeQoS;
 }
 
 /** LVM sizes are multiples of 4 MiB (rounded up), at least 4 MiB. */
