@@ -39,6 +39,7 @@ struct bitmap {
    * the next one (one page write + fdatasync for all of them, not one each). */
   uint64_t *pending;
   uint64_t set_seq, durable_seq;
+  uint64_t syncs; /* fdatasyncs that wrote pages (the activity log's real cost; many writes may wait on one) */
 };
 
 static uint64_t pages_for(uint64_t nbits) { return (nbits + BITS_PER_PAGE - 1) / BITS_PER_PAGE; }
@@ -214,6 +215,7 @@ int bitmap_sync(struct bitmap *bm) {
       for (uint64_t j = 0; j < PAGE / 8; j++) bm->pending[which[k] * PAGE / 8 + j] &= ~landed[j];
     }
     if (covers > bm->durable_seq) bm->durable_seq = covers;
+    if (n) bm->syncs++;
   }
   pthread_mutex_unlock(&bm->lock);
   pthread_mutex_unlock(&bm->io_lock);
@@ -221,6 +223,14 @@ int bitmap_sync(struct bitmap *bm) {
   free(which);
   if (rc) LOGE("bitmap %s: write failed: %s (check the state dir's filesystem)", bm->path, strerror(-rc));
   return rc;
+}
+
+uint64_t bitmap_syncs(struct bitmap *bm) {
+  if (!bm) return 0;
+  pthread_mutex_lock(&bm->lock);
+  uint64_t n = bm->syncs;
+  pthread_mutex_unlock(&bm->lock);
+  return n;
 }
 
 uint64_t bitmap_count(struct bitmap *bm) {

@@ -26,6 +26,8 @@ void bitmap_set_all(struct bitmap *bm);
  * 0 or -errno. */
 int bitmap_sync(struct bitmap *bm);
 uint64_t bitmap_count(struct bitmap *bm);
+/* How many syncs wrote pages to disk (each one fdatasync). */
+uint64_t bitmap_syncs(struct bitmap *bm);
 uint64_t bitmap_nbits(struct bitmap *bm);
 /* The first set bit ≥ from, or UINT64_MAX. */
 uint64_t bitmap_next_set(struct bitmap *bm, uint64_t from);

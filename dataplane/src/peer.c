@@ -463,6 +463,7 @@ void peer_status(struct peer *p, struct sbuf *b) {
   jw_bool(b, "connected", p->connected);
   jw_u64(b, "lanes", (uint64_t)p->nlanes);
   jw_u64(b, "dirtyBytes", bitmap_count(p->dirty) * p->v->region_bytes);
+  jw_u64(b, "bitmapSyncs", bitmap_syncs(p->dirty));
   jw_u64(b, "resyncDoneBytes", p->resync_done_bytes);
   jw_u64(b, "resyncTotalBytes", p->resync_total_bytes);
   jw_u64(b, "acksTotal", p->ack_count);
