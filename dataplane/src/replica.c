@@ -83,6 +83,7 @@ struct rconn {
   bool rx_stop;          /* the loop is leaving: the receiver must not wait for room */
   int efd;               /* eventfd: the receiver queued into an empty queue or ended */
   bool loop_asleep;      /* the loop is waiting for an event with nothing queued for it (set under qlock) */
+  pthread_cond_t loop_idle; /* signalled when loop_asleep is set, and when the loop leaves (rx_stop) */
   bool inline_busy;      /* the receiver acts as the loop for one frame (write_inline); the loop waits on inline_done */
   pthread_cond_t inline_done;
   bool inline_now;       /* the receiver's thread is in write_inline: start_write writes synchronously */
@@ -261,8 +262,10 @@ static void advance(struct rconn *c) {
     s->state = SLOT_EMPTY;
     c->acked = seq;
   }
-  if (c->acked != before && send_frame(c, F_ACK, 0, c->acked, 0, NULL, 0)) c->eof = true;
+  /* Published before the ACK goes out: a primary that sees it may send the next frame at once, and the receiver
+   * must then know that every earlier frame is acked (write_inline waits for this loop to settle). */
   atomic_store_explicit(&c->acked_pub, c->acked, memory_order_release);
+  if (c->acked != before && send_frame(c, F_ACK, 0, c->acked, 0, NULL, 0)) c->eof = true;
 }
 
 /* HELLO from the primary: check it, answer HELLO + our bitmap. 0 when the connection may carry data. */
@@ -462,7 +465,14 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
  * behind it in the receive buffer (a burst: batched by the loop), goes through the queue. False: queue it. */
 static bool write_inline(struct rconn *c, struct rx_frame *f, uint64_t seq, unsigned *backoff) {
   pthread_mutex_lock(&c->qlock);
-  bool idle = c->loop_asleep && c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
+  bool lone = c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
+  /* Everything before this frame is acked and nothing is queued: the loop has nothing left to do but send that
+   * ACK and go to sleep (frames_ready). A qd1 writer's next frame can arrive before it got there (on a busy
+   * machine the loop thread is often preempted right after its ACK): wait for it instead of handing the frame to
+   * a loop that has to run once more anyway. Without this, whether a lone write took the one-pwrite path
+   * depended on the scheduler. */
+  while (lone && !c->loop_asleep && !c->rx_stop) pthread_cond_wait(&c->loop_idle, &c->qlock);
+  bool idle = lone && c->loop_asleep && !c->rx_stop;
   c->inline_busy = idle;
   pthread_mutex_unlock(&c->qlock);
   if (!idle) return false;
@@ -482,6 +492,14 @@ static bool write_inline(struct rconn *c, struct rx_frame *f, uint64_t seq, unsi
   pthread_cond_signal(&c->inline_done);
   pthread_mutex_unlock(&c->qlock);
   return true;
+}
+
+/* Whether the loop sleeps with nothing queued and every frame before seq acked (no waiting). */
+static bool loop_drained(struct rconn *c, uint64_t seq) {
+  pthread_mutex_lock(&c->qlock);
+  bool r = c->loop_asleep && c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
+  pthread_mutex_unlock(&c->qlock);
+  return r;
 }
 
 /* The receiver thread: reads frames (a buffered read takes every small frame that has arrived; the rest of a
@@ -525,8 +543,13 @@ static void *receiver(void *arg) {
     }
     if (f.h.type == F_WRITE || f.h.type == F_RESYNC_DATA) stage_add(&c->v->stages[ST_RX], t0, now_ns());
     handed++;
+    bool lone_small = f.h.type == F_WRITE && len <= INLINE_MAX && start == end;
+    /* The burst that set the backoff is over once a small frame finds the loop asleep with everything acked: no
+     * frames are behind it to hold back. (Counting the 256 frames down across a lull carried a burst's backoff
+     * into the next depth-1 writer, which then went through the loop for up to 256 writes.) */
+    if (inline_off && lone_small && loop_drained(c, handed)) inline_off = 0;
     if (inline_off) inline_off--;
-    else if (f.h.type == F_WRITE && len <= INLINE_MAX && start == end && write_inline(c, &f, handed, &inline_off)) {
+    else if (lone_small && write_inline(c, &f, handed, &inline_off)) {
       if (c->eof || c->err) goto out; /* the loop sees it when woken below, and leaves */
       continue;
     }
@@ -577,6 +600,7 @@ static bool frames_ready(struct rconn *c) {
   pthread_mutex_lock(&c->qlock);
   bool r = (c->qlen || c->rx_done) && room(c);
   c->loop_asleep = !r;
+  if (!r) pthread_cond_signal(&c->loop_idle);
   pthread_mutex_unlock(&c->qlock);
   return r;
 }
@@ -630,6 +654,7 @@ static void serve_loop(struct rconn *c) {
   pthread_mutex_lock(&c->qlock);
   c->rx_stop = true;
   pthread_cond_signal(&c->qroom);
+  pthread_cond_signal(&c->loop_idle);
   pthread_mutex_unlock(&c->qlock);
   /* Buffers of writes in flight belong to the kernel until they complete (and the eventfd read's target). */
   while (c->uring && (c->inflight || c->efd_armed)) {
@@ -665,6 +690,7 @@ static void *serve(void *arg) {
   pthread_mutex_destroy(&c->qlock);
   pthread_cond_destroy(&c->qroom);
   pthread_cond_destroy(&c->inline_done);
+  pthread_cond_destroy(&c->loop_idle);
   if (c->v) {
     pthread_mutex_lock(&c->v->lock);
     if (c->lane && c->v->lane_fds[c->lane - 1] == c->fd) c->v->lane_fds[c->lane - 1] = -1;
@@ -691,12 +717,14 @@ void replica_accept(struct dataplane *dp, int fd) {
   pthread_mutex_init(&c->qlock, NULL);
   pthread_cond_init(&c->qroom, NULL);
   pthread_cond_init(&c->inline_done, NULL);
+  pthread_cond_init(&c->loop_idle, NULL);
   pthread_t t;
   if (pthread_create(&t, NULL, serve, c)) {
     close(fd);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->qroom);
     pthread_cond_destroy(&c->inline_done);
+    pthread_cond_destroy(&c->loop_idle);
     free(c);
     return;
   }

@@ -118,13 +118,17 @@ describe("data plane: two replicas over a veth pair", () => {
     const al = stages(await a.volume("v")).activityLog!.count - al0;
     assert.ok(syncs >= 1 && syncs <= 12, `a 32 MiB sequential stream synced the activity log ${syncs} times (${al} writes waited for it)`);
     // Small writes: one at a time, the secondary's receiver writes and acks each itself (rxInline); many at once,
-    // its loop batches them. Both paths must leave the same bytes on both replicas.
+    // its loop batches them. Both paths must leave the same bytes on both replicas. Nearly all at depth 1: the
+    // receiver waits for its loop to settle after the previous ACK (it once handed the frame over whenever the loop
+    // was preempted there: 73 of 512 under load 15), and the backoff a burst of 512 KiB writes armed ends at the
+    // first lull (it once ran on for up to 256 of these writes).
     const inline0 = stages(await b.volume("v")).rxInline?.count ?? 0;
     const small = (name: string, iodepth: number) =>
       runFio({ name, filename: volA, rw: "randwrite", blockSizeBytes: 4096, iodepth, runtimeSec: 60, timeBased: false, sizeBytes: 2 * MiB });
     assert.equal((await small("qd1", 1)).write.ios, 512);
     const inlined = (stages(await b.volume("v")).rxInline?.count ?? 0) - inline0;
-    assert.ok(inlined >= 256, `${inlined} of 512 writes at depth 1 written by the secondary's receiver`);
+    assert.ok(inlined >= 448, `${inlined} of 512 writes at depth 1 written by the secondary's receiver`);
+    console.log(`32 MiB stream: ${syncs} activity-log syncs, ${al} writes waited; depth 1: ${inlined} of 512 written inline`);
     assert.equal((await small("qd16", 16)).write.ios, 512);
     const st = await a.volume("v");
     assert.ok((st.bytesReplicated as number) >= 8 * MiB, JSON.stringify(st));
