@@ -280,6 +280,7 @@ export const ErrorReasons = {
   NodeNotFound: "NOT_FOUND",
   NotASocket: "FAILED_PRECONDITION",
   NotExpandable: "FAILED_PRECONDITION",
+  NotServingReplica: "FAILED_PRECONDITION",
   PublishedElsewhere: "FAILED_PRECONDITION",
   ReplicationNotAvailable: "INVALID_ARGUMENT",
   ReplicaNotReady: "UNAVAILABLE",

@@ -35,6 +35,18 @@ export const isReplicatedVolume = (lv: Pick<LocalVolume, "spec" | "metadata">): 
   return (lv.spec?.replicaNumber ?? 1) - extra > 1 || !!lv.spec?.convertible;
 };
 
+/**
+ * The one node a volume without HA may be used on while its config holds a migration's second replica (the new
+ * one before promotion, or the old one kept while the target's disk is re-read): its primary's. Undefined when
+ * the rule does not apply (a replicated volume, or a single replica, which is then the only place anyway). The
+ * scheduler and ControllerPublish both ask it, so a pod never lands on, and nothing ever mounts, the stale copy.
+ */
+export function soleServingNode(lv: Pick<LocalVolume, "spec" | "metadata">): string | undefined {
+  const replicas = lv.spec?.config?.replicas ?? [];
+  if (isReplicatedVolume(lv) || new Set(replicas.map((r) => r.hostname)).size < 2) return undefined;
+  return replicas.find((r) => r.primary)?.hostname;
+}
+
 export const haDevPath = (devLinkRoot: string, pool: string, volume: string): string => `${devLinkRoot.replace(/\/+$/, "")}/${pool}-HA/${volume}`;
 
 export const replicationAvailable = (lsn: Pick<LocalStorageNode, "status"> | undefined): boolean => !!lsn?.status?.replication?.available;

@@ -134,6 +134,17 @@ test("filter: provisioned volumes pin the pod to their replicas (table)", () => 
       { n1: false, n2: false, n3: false },
     ],
     ["LocalVolume missing: nowhere", [], { n1: false, n2: false, n3: false }],
+    // A migration promoted its target (n3) and keeps the source (n1) until the target's disk read back equal; the
+    // volume is released (migrateCompleted) while the source is still in the config: only the primary is a place.
+    [
+      "1 replica wanted, a migration's second replica in the config: the primary only",
+      [
+        boundLv("pvc-1", ["n3", "n1"], {
+          metadata: { annotations: { [Annotations.VolumeMigrateState]: "migrateCompleted", [Annotations.MigrateExtraReplica]: "true" } },
+        }),
+      ].map((lv) => ({ ...lv, spec: { ...lv.spec!, replicaNumber: 2 } })),
+      { n1: false, n2: false, n3: true },
+    ],
   ];
   for (const [what, lvs, want] of rows) {
     const v = filterAndScore(pod(["a"]), ["n1", "n2", "n3"], { ...base(), pvcs: [bound], lvs });
@@ -141,6 +152,9 @@ test("filter: provisioned volumes pin the pod to their replicas (table)", () => 
   }
   const v = filterAndScore(pod(["a"]), ["n1"], { ...base(), pvcs: [bound], lvs: [boundLv("pvc-1", ["n2"])] });
   assert.match(v.failed.n1!, /no replica of volume pvc-1 .*replicas on n2/);
+  const moving = boundLv("pvc-1", ["n3", "n1"], { metadata: { annotations: { [Annotations.MigrateExtraReplica]: "true" } } });
+  const src = filterAndScore(pod(["a"]), ["n1"], { ...base(), pvcs: [bound], lvs: [{ ...moving, spec: { ...moving.spec!, replicaNumber: 2 } }] });
+  assert.match(src.failed.n1!, /pvc-1 .*is served by its replica on n3; the one on this node is a migration's copy/);
   // A replica's node whose LocalStorageNode went Offline (agent's lease expired) is no place for the pod.
   const st = base();
   st.lsns = st.lsns.map((n) => (n.metadata?.name === "n1" ? { ...n, status: { ...n.status, state: "Offline" } } : n));

@@ -20,7 +20,8 @@
 //      `hwameistor.io/affinity-annotations` / `hwameistor.io/tolerations-annotations` (only when changed).
 //   2. LVM — node needs a LocalStorageNode. Provisioned volumes: rejected while the LocalVolume carries
 //      `hwameistor.io/volume-migrate-state=migrateStarted`; the node must hold a replica
-//      (`spec.config.replicas`); `status.publishedNode`, when set, must be the node. New volumes: from a
+//      (`spec.config.replicas`); `status.publishedNode`, when set, must be the node; a volume without HA whose
+//      config holds a migration's second replica only on the primary's node. New volumes: from a
 //      VolumeSnapshot the snapshot's LocalVolumeSnapshot must be accessible on the node; from a PVC (clone)
 //      the source LocalVolume must be Ready and on the node; then GetNodeCandidates (src/api/placement) with
 //      the pod's new volumes of one pool COUNTED TOGETHER (Σ bytes, n volumes), a volume group of the pod
@@ -58,6 +59,7 @@ import {
   storagePoolName,
 } from "../api/names.ts";
 import { findGroup } from "../api/placement/groups.ts";
+import { soleServingNode } from "../api/replication.ts";
 import { getNodeCandidates, storageNodeViews, type PlacementResult, type StorageNodeView } from "../api/placement/placement.ts";
 import { formatBytes, quantityOrUndefined } from "../api/quantity.ts";
 
@@ -311,6 +313,11 @@ function lvmFilter(
     const migrating = lv.metadata?.annotations?.[Annotations.VolumeMigrateState] === AnnotationValues.MigrateStarted;
     const replicas = new Set((lv.spec?.config?.replicas ?? []).map((r) => r.hostname));
     const published = lv.status?.publishedNode;
+    // A volume without HA lives on its primary replica alone; a second replica in its config is a migration's (the
+    // new one before it is promoted, or the old one kept while the target's disk is re-read). The pod goes where
+    // the data is live. Read from the same object as the migrate-state annotation — the PV's node affinity is
+    // another object on another watch, which may lag the release by a moment and still name the old node.
+    const sole = soleServingNode(lv);
     checks.push((node) => {
       if (migrating) return `volume ${v.volumeName} of persistentvolumeclaim "${v.pvc}" is being migrated: the pod waits until the migration completes`;
       // A node whose agent's lease expired serves no replica, even while its Node still looks Ready (the node
@@ -321,6 +328,8 @@ function lvmFilter(
       if (!replicas.has(node))
         return `node has no replica of volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}"; replicas on ${[...replicas].sort().join(", ") || "no node yet"})`;
       if (published && published !== node) return `volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}") is published on node ${published}`;
+      if (sole && sole !== node)
+        return `volume ${v.volumeName} (persistentvolumeclaim "${v.pvc}") is served by its replica on ${sole}; the one on this node is a migration's copy`;
       return undefined;
     });
   }

@@ -45,7 +45,7 @@ import type { PlacementCache } from "./placement-cache.ts";
 import { snapshotService } from "./snapshots.ts";
 import { formatBytes } from "../../../api/quantity.ts";
 import { waitUntil } from "../../../csi/wait.ts";
-import { isReplicatedVolume } from "../../../api/replication.ts";
+import { isReplicatedVolume, soleServingNode } from "../../../api/replication.ts";
 import { requireHaPrimary } from "./ha-publish.ts";
 import { KeyedLock } from "../../../kube/keyed-lock.ts";
 
@@ -260,6 +260,16 @@ export function lvmControllerService(o: LvmControllerOptions): ServiceHandlers {
         throw new HwError("FAILED_PRECONDITION", "PublishedElsewhere", `volume ${name} is published on node ${published}, not ${node}`, {
           hint: "unpublish it there first",
         });
+      }
+      // A migration's second replica of a volume without HA is a copy, not a place to publish (src/api/replication.ts).
+      const sole = soleServingNode(lv);
+      if (sole && sole !== node) {
+        throw new HwError(
+          "FAILED_PRECONDITION",
+          "NotServingReplica",
+          `volume ${name} is served by its replica on node ${sole}; the one on node ${node} is a migration's copy and is not published`,
+          { hint: "the pod must run on the primary's node; the scheduler places it there" },
+        );
       }
       const replicas = await publishReplicas(lv, node);
       const r = replicas.find((x) => x.spec?.nodeName === node);
