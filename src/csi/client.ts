@@ -28,7 +28,9 @@ export class CsiClient {
     const pkg = csiPackage();
     const target = `unix://${socketPath}`;
     const creds = grpc.credentials.createInsecure();
-    const options = { "grpc.default_authority": "localhost" };
+    // The driver is a local socket: reconnecting costs nothing. grpc's default reconnect backoff (1 s growing to
+    // 120 s) would leave a driver that restarted after a crash unreached for tens of seconds after it listens again.
+    const options = { "grpc.default_authority": "localhost", "grpc.initial_reconnect_backoff_ms": 200, "grpc.max_reconnect_backoff_ms": 1000 };
     this.clients = {
       Identity: new pkg.Identity(target, creds, options),
       Controller: new pkg.Controller(target, creds, options),
@@ -79,13 +81,19 @@ export class CsiClient {
   }
 }
 
+const NO_CONNECTION = /No connection established|ECONNREFUSED|ENOENT|Connection dropped/;
+
 /**
  * The HwError of a failed call: the server's code, and — when the server is ours — its reason and hint from
- * the trailers (src/csi/server.ts). A foreign driver's failure gets the reason "CsiError".
+ * the trailers (src/csi/server.ts). A foreign driver's failure gets the reason "CsiError"; a driver that does not
+ * answer at all, "CsiUnavailable".
  */
 export function errorOf(err: grpc.ServiceError): HwError {
   const code = CODE_NAMES.get(err.code) ?? "UNKNOWN";
   const reason = err.metadata?.get(REASON_TRAILER)[0];
+  // grpc's own UNAVAILABLE when the driver's socket does not answer (it is down or restarting): no server said it.
+  if (err.code === grpc.status.UNAVAILABLE && !reason && NO_CONNECTION.test(err.details ?? ""))
+    return new HwError("UNAVAILABLE", "CsiUnavailable", `the CSI driver does not answer: ${err.details}`, { cause: err, hint: "is the driver running?" });
   const rawHint = err.metadata?.get(HINT_TRAILER)[0];
   const hint = typeof rawHint === "string" ? decodeURIComponent(rawHint) : undefined;
   let message = err.details || err.message;

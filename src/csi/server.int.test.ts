@@ -8,7 +8,7 @@ import path from "node:path";
 import { HwError, notFound } from "../api/errors.ts";
 import { Drivers, TopologyKeys } from "../api/names.ts";
 import { DiskDriver } from "./capabilities.ts";
-import { connectCsi } from "./client.ts";
+import { connectCsi, CsiClient } from "./client.ts";
 import { identityService } from "./identity.ts";
 import { redactSecrets, startCsiServer, toGrpcStatus } from "./server.ts";
 import { accessTypeOf, bytesField, validatePath, validateVolumeId } from "./validate.ts";
@@ -117,6 +117,39 @@ test("a stale socket file is removed before bind", async () => {
     c.close();
     await second.stop();
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a driver that is down: CsiUnavailable; once it listens again the same client reaches it within about a second", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "csi-down-"));
+  const sock = path.join(dir, "disk.sock");
+  const c = new CsiClient(sock);
+  let srv: Awaited<ReturnType<typeof startCsiServer>> | undefined;
+  try {
+    // 5 s of failed calls: grpc's own reconnect backoff would have grown to ~4 s by then (and on to 120 s)
+    const end = Date.now() + 5000;
+    let failures = 0;
+    while (Date.now() < end) {
+      await assert.rejects(c.getPluginInfo({ timeoutMs: 500 }), (e: HwError) => e.code === "UNAVAILABLE" && e.reason === "CsiUnavailable");
+      failures++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(failures > 5);
+    srv = await startCsiServer({ socketPath: sock, identity: identityService(DiskDriver) });
+    const up = Date.now();
+    for (;;) {
+      const ok = await c.getPluginInfo({ timeoutMs: 500 }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      assert.ok(Date.now() - up < 2500, "the client reaches the driver within about a second of it listening");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    c.close();
+    await srv?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

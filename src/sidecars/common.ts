@@ -4,7 +4,7 @@
 // Pure except connectDriver().
 
 import type { CoreNode, Pv } from "../api/core.ts";
-import type { HwError } from "../api/errors.ts";
+import { isHwError, type HwError } from "../api/errors.ts";
 import { connectCsi, type CsiClient } from "../csi/client.ts";
 import type { AccessMode, ControllerCapabilityType, Topology, VolumeCapability } from "../csi/types.ts";
 import type { KubeClient } from "../kube/client.ts";
@@ -139,12 +139,35 @@ export interface SidecarOptions extends RoleOptions {
 export const SIDECAR_RESYNC_MS = 60_000;
 export const SIDECAR_RETRY = { baseDelayMs: 1000, maxDelayMs: 300_000 };
 
-/** A sidecar's work loop: the upstream retry, and Events as `component` when it records any. */
+/** While the driver does not answer at all, an item is retried this often, its backoff not growing. */
+export const DRIVER_DOWN_RETRY_MS = 1000;
+
+/**
+ * A sidecar's work loop: the upstream retry, and Events as `component` when it records any. A driver that does
+ * not answer (killed, restarting) is not the item's failure: upstream's sidecars exit when they lose the driver's
+ * connection and start afresh once it is back, so no item carries a backoff from the outage. Here the sidecar
+ * lives on, so such a failure retries every second without counting: without this an attachment failed ten times
+ * during a 16 s controller restart waited up to 5 min (the backoff's cap) for its next try.
+ */
 export function sidecarController(
   client: KubeClient,
   log: Logger,
   c: Pick<ControllerOptions, "name" | "workers" | "reconcile" | "queue"> & { component?: string },
 ): Controller {
-  const { component, ...rest } = c;
-  return new Controller({ queue: SIDECAR_RETRY, ...rest, log, ...(component ? { events: { client, component } } : {}) });
+  const { component, reconcile, ...rest } = c;
+  return new Controller({
+    queue: SIDECAR_RETRY,
+    ...rest,
+    reconcile: async (key, signal) => {
+      try {
+        return await reconcile(key, signal);
+      } catch (e) {
+        if (!(isHwError(e) && e.reason === "CsiUnavailable")) throw e;
+        log.info({ controller: c.name, key, err: e.message }, "the CSI driver does not answer; retrying in 1 s");
+        return { requeueAfterMs: DRIVER_DOWN_RETRY_MS };
+      }
+    },
+    log,
+    ...(component ? { events: { client, component } } : {}),
+  });
 }
