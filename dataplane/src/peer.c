@@ -316,10 +316,10 @@ static void mark_failover_suspects(struct volume *v) {
   uint64_t n = 0;
   for (uint64_t k = 0; k < nwords; k++) n += (uint64_t)__builtin_popcountll(words[k]);
   if (n) {
-    for (int i = 0; i < v->npeers; i++) {
-      bitmap_or_words(v->peers[i]->dirty, words, nwords);
-      bitmap_sync(v->peers[i]->dirty);
-    }
+    pthread_mutex_lock(&v->lock);
+    for (int i = 0; i < v->npeers; i++) peer_mark_suspect(v->peers[i], words, nwords);
+    pthread_mutex_unlock(&v->lock);
+    for (int i = 0; i < v->npeers; i++) bitmap_sync(v->peers[i]->dirty);
     LOGI("volume %s: promoted; %llu region(s) the old primary wrote here lately are resynced to every peer", v->name, (unsigned long long)n);
   }
   free(words);
@@ -508,6 +508,14 @@ static bool mark_ahead(struct peer *p, uint64_t first, uint64_t last) {
 static void written_not_ahead(struct volume *v, uint64_t r0, uint64_t r1) {
   for (int i = 0; i < v->npeers; i++)
     for (uint64_t r = r0; r <= r1 && r < v->nregions; r++) v->peers[i]->ahead[r / 64] &= ~(1ull << (r % 64));
+}
+
+void peer_mark_suspect(struct peer *p, const uint64_t *words, uint64_t nwords) {
+  /* A region a look-ahead marked is skipped by the next resync (peer_skip_unwritten_ahead): one that is also
+   * suspect must not be, or a peer's own writes there (an old primary's, reported in its HELLO bitmap) would
+   * never be copied back and the replicas would differ. */
+  for (uint64_t k = 0; k < nwords && k < p->v->nregions / 64 + 1; k++) p->ahead[k] &= ~words[k];
+  bitmap_or_words(p->dirty, words, nwords);
 }
 
 uint64_t peer_skip_unwritten_ahead(struct peer *p) {

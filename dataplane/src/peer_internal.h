@@ -88,6 +88,9 @@ const char *peer_state_name(enum peer_state s);
 void peer_recompute_suspended(struct volume *v);
 /* Clears p's dirty bits that only a look-ahead set (nothing written there since); returns how many. v->lock held. */
 uint64_t peer_skip_unwritten_ahead(struct peer *p);
+/* Sets p's dirty bits of regions that must be copied whatever marked them before (a peer's own writes, failover
+ * suspects, everything written), and forgets that a look-ahead set them. v->lock held. */
+void peer_mark_suspect(struct peer *p, const uint64_t *words, uint64_t nwords);
 /* Sends one frame on the peer's current connection if it is still generation gen; stores its seq. 0 or -errno.
  * Concurrent callers' frames leave together, several per writev (peer.c). */
 int peer_send(struct peer *p, uint64_t gen, uint16_t type, uint64_t offset, const void *payload, uint32_t len, uint64_t *seq);

@@ -162,7 +162,9 @@ static int handshake(struct peer *p, int fd, bool *peer_inconsistent_elsewhere, 
   memcpy(words, payload, nwords * 8);
   free(payload);
   /* Regions the peer may have changed are suspect on every replica: mark them for every peer. */
-  for (int i = 0; i < v->npeers; i++) bitmap_or_words(v->peers[i]->dirty, words, nwords);
+  pthread_mutex_lock(&v->lock);
+  for (int i = 0; i < v->npeers; i++) peer_mark_suspect(v->peers[i], words, nwords);
+  pthread_mutex_unlock(&v->lock);
   free(words);
   return 0;
 }
@@ -413,7 +415,9 @@ void *peer_thread(void *arg) {
       uint64_t *w = calloc(n + 1, 8);
       if (!w) abort();
       bitmap_copy_words(v->written, w, n);
-      bitmap_or_words(p->dirty, w, n);
+      pthread_mutex_lock(&v->lock);
+      peer_mark_suspect(p, w, n);
+      pthread_mutex_unlock(&v->lock);
       free(w);
     }
     for (int i = 0; i < v->npeers; i++) bitmap_sync(v->peers[i]->dirty);
