@@ -470,8 +470,16 @@ static bool write_inline(struct rconn *c, struct rx_frame *f, uint64_t seq, unsi
    * ACK and go to sleep (frames_ready). A qd1 writer's next frame can arrive before it got there (on a busy
    * machine the loop thread is often preempted right after its ACK): wait for it instead of handing the frame to
    * a loop that has to run once more anyway. Without this, whether a lone write took the one-pwrite path
-   * depended on the scheduler. */
-  while (lone && !c->loop_asleep && !c->rx_stop) pthread_cond_wait(&c->loop_idle, &c->qlock);
+   * depended on the scheduler. The wait is bounded (2 ms): should the loop be held up elsewhere, the frame goes
+   * through the queue as any other rather than the receiver stalling the connection. */
+  if (lone && !c->loop_asleep && !c->rx_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock (default attributes) */
+    until.tv_nsec += 2000000;
+    if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+    while (!c->loop_asleep && !c->rx_stop)
+      if (pthread_cond_timedwait(&c->loop_idle, &c->qlock, &until) == ETIMEDOUT) break;
+  }
   bool idle = lone && c->loop_asleep && !c->rx_stop;
   c->inline_busy = idle;
   pthread_mutex_unlock(&c->qlock);
