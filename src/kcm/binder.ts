@@ -154,6 +154,61 @@ export function findBestMatch(f: ClaimFacts, delayBinding: boolean): Pv | undefi
   return best;
 }
 
+/** syncUnboundClaim of a claim that names no volume: bind the best match, wait, or ask for provisioning. */
+function decideUnnamedClaim(f: ClaimFacts, c: ClaimFacts["claim"]): ClaimAction {
+  const cls = classOf(c);
+  if (cls === undefined) {
+    const d = defaultClass(f.classes);
+    if (d?.metadata?.name) return { kind: "setDefaultClass", className: d.metadata.name };
+  }
+  const delay = isDelayBinding(c, f.classes);
+  const v = findBestMatch(f, delay);
+  if (v) return { kind: "bind", volume: v.metadata!.name!, pvBoundByController: !claimRefMatches(v, c), claimBoundByController: true };
+  const selected = ann(c, KubeAnnotations.SelectedNode);
+  if (delay && !selected) {
+    const message = "waiting for first consumer to be created before binding";
+    return { kind: "pending", event: { type: "Normal", reason: "WaitForFirstConsumer", message }, condition: { reason: "WaitForFirstConsumer", message } };
+  }
+  if (!cls) {
+    const message = "no persistent volumes available for this claim and no storage class is set";
+    return {
+      kind: "pending",
+      event: { type: "Normal", reason: "FailedBinding", message },
+      condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume or set spec.storageClassName` },
+    };
+  }
+  const sc = f.classes.get(cls);
+  if (!sc) {
+    const message = `storageclass.storage.k8s.io "${cls}" not found`;
+    return {
+      kind: "pending",
+      event: { type: "Warning", reason: "ProvisioningFailed", message },
+      condition: {
+        reason: "StorageClassNotFound",
+        message: `${message}: create the StorageClass or set spec.storageClassName to an existing one (the claim binds once it exists)`,
+      },
+    };
+  }
+  if (sc.provisioner === "kubernetes.io/no-provisioner") {
+    const message = `no persistent volumes available for this claim and StorageClass "${cls}" provisions none (kubernetes.io/no-provisioner)`;
+    return {
+      kind: "pending",
+      event: { type: "Normal", reason: "FailedBinding", message },
+      condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume` },
+    };
+  }
+  if (ann(c, KubeAnnotations.StorageProvisioner) === sc.provisioner) return { kind: "pending" };
+  return {
+    kind: "provision",
+    provisioner: sc.provisioner,
+    event: {
+      type: "Normal",
+      reason: "ExternalProvisioning",
+      message: `Waiting for a volume to be created either by the external provisioner '${sc.provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.`,
+    },
+  };
+}
+
 /** syncClaim. */
 export function decideClaim(f: ClaimFacts): ClaimAction {
   const c = f.claim;
@@ -162,59 +217,7 @@ export function decideClaim(f: ClaimFacts): ClaimAction {
 
   if (ann(c, KubeAnnotations.BindCompleted) === undefined) {
     // ---- syncUnboundClaim
-    if (!volName) {
-      const cls = classOf(c);
-      if (cls === undefined) {
-        const d = defaultClass(f.classes);
-        if (d?.metadata?.name) return { kind: "setDefaultClass", className: d.metadata.name };
-      }
-      const delay = isDelayBinding(c, f.classes);
-      const v = findBestMatch(f, delay);
-      if (v) return { kind: "bind", volume: v.metadata!.name!, pvBoundByController: !claimRefMatches(v, c), claimBoundByController: true };
-      const selected = ann(c, KubeAnnotations.SelectedNode);
-      if (delay && !selected) {
-        const message = "waiting for first consumer to be created before binding";
-        return { kind: "pending", event: { type: "Normal", reason: "WaitForFirstConsumer", message }, condition: { reason: "WaitForFirstConsumer", message } };
-      }
-      if (!cls) {
-        const message = "no persistent volumes available for this claim and no storage class is set";
-        return {
-          kind: "pending",
-          event: { type: "Normal", reason: "FailedBinding", message },
-          condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume or set spec.storageClassName` },
-        };
-      }
-      const sc = f.classes.get(cls);
-      if (!sc) {
-        const message = `storageclass.storage.k8s.io "${cls}" not found`;
-        return {
-          kind: "pending",
-          event: { type: "Warning", reason: "ProvisioningFailed", message },
-          condition: {
-            reason: "StorageClassNotFound",
-            message: `${message}: create the StorageClass or set spec.storageClassName to an existing one (the claim binds once it exists)`,
-          },
-        };
-      }
-      if (sc.provisioner === "kubernetes.io/no-provisioner") {
-        const message = `no persistent volumes available for this claim and StorageClass "${cls}" provisions none (kubernetes.io/no-provisioner)`;
-        return {
-          kind: "pending",
-          event: { type: "Normal", reason: "FailedBinding", message },
-          condition: { reason: "FailedBinding", message: `${message}; create a matching PersistentVolume` },
-        };
-      }
-      if (ann(c, KubeAnnotations.StorageProvisioner) === sc.provisioner) return { kind: "pending" };
-      return {
-        kind: "provision",
-        provisioner: sc.provisioner,
-        event: {
-          type: "Normal",
-          reason: "ExternalProvisioning",
-          message: `Waiting for a volume to be created either by the external provisioner '${sc.provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.`,
-        },
-      };
-    }
+    if (!volName) return decideUnnamedClaim(f, c);
     // The user asked for a specific volume.
     const v = byName.get(volName);
     if (!v) {
