@@ -83,7 +83,6 @@ struct rconn {
   bool rx_stop;          /* the loop is leaving: the receiver must not wait for room */
   int efd;               /* eventfd: the receiver queued into an empty queue or ended */
   bool loop_asleep;      /* the loop is waiting for an event with nothing queued for it (set under qlock) */
-  pthread_cond_t loop_idle; /* signalled when loop_asleep is set, and when the loop leaves (rx_stop) */
   bool inline_busy;      /* the receiver acts as the loop for one frame (write_inline); the loop waits on inline_done */
   pthread_cond_t inline_done;
   bool inline_now;       /* the receiver's thread is in write_inline: start_write writes synchronously */
@@ -262,10 +261,8 @@ static void advance(struct rconn *c) {
     s->state = SLOT_EMPTY;
     c->acked = seq;
   }
-  /* Published before the ACK goes out: a primary that sees it may send the next frame at once, and the receiver
-   * must then know that every earlier frame is acked (write_inline waits for this loop to settle). */
-  atomic_store_explicit(&c->acked_pub, c->acked, memory_order_release);
   if (c->acked != before && send_frame(c, F_ACK, 0, c->acked, 0, NULL, 0)) c->eof = true;
+  atomic_store_explicit(&c->acked_pub, c->acked, memory_order_release);
 }
 
 /* HELLO from the primary: check it, answer HELLO + our bitmap. 0 when the connection may carry data. */
@@ -465,22 +462,7 @@ static void start_frame(struct rconn *c, const struct frame_hdr *hp, char *buf) 
  * behind it in the receive buffer (a burst: batched by the loop), goes through the queue. False: queue it. */
 static bool write_inline(struct rconn *c, struct rx_frame *f, uint64_t seq, unsigned *backoff) {
   pthread_mutex_lock(&c->qlock);
-  bool lone = c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
-  /* Everything before this frame is acked and nothing is queued: the loop has nothing left to do but send that
-   * ACK and go to sleep (frames_ready). A qd1 writer's next frame can arrive before it got there (on a busy
-   * machine the loop thread is often preempted right after its ACK): wait for it instead of handing the frame to
-   * a loop that has to run once more anyway. Without this, whether a lone write took the one-pwrite path
-   * depended on the scheduler. The wait is bounded (2 ms): should the loop be held up elsewhere, the frame goes
-   * through the queue as any other rather than the receiver stalling the connection. */
-  if (lone && !c->loop_asleep && !c->rx_stop) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock (default attributes) */
-    until.tv_nsec += 2000000;
-    if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
-    while (!c->loop_asleep && !c->rx_stop)
-      if (pthread_cond_timedwait(&c->loop_idle, &c->qlock, &until) == ETIMEDOUT) break;
-  }
-  bool idle = lone && c->loop_asleep && !c->rx_stop;
+  bool idle = c->loop_asleep && c->qlen == 0 && atomic_load_explicit(&c->acked_pub, memory_order_acquire) == seq - 1;
   c->inline_busy = idle;
   pthread_mutex_unlock(&c->qlock);
   if (!idle) return false;
@@ -608,7 +590,6 @@ static bool frames_ready(struct rconn *c) {
   pthread_mutex_lock(&c->qlock);
   bool r = (c->qlen || c->rx_done) && room(c);
   c->loop_asleep = !r;
-  if (!r) pthread_cond_signal(&c->loop_idle);
   pthread_mutex_unlock(&c->qlock);
   return r;
 }
@@ -662,7 +643,6 @@ static void serve_loop(struct rconn *c) {
   pthread_mutex_lock(&c->qlock);
   c->rx_stop = true;
   pthread_cond_signal(&c->qroom);
-  pthread_cond_signal(&c->loop_idle);
   pthread_mutex_unlock(&c->qlock);
   /* Buffers of writes in flight belong to the kernel until they complete (and the eventfd read's target). */
   while (c->uring && (c->inflight || c->efd_armed)) {
@@ -698,7 +678,6 @@ static void *serve(void *arg) {
   pthread_mutex_destroy(&c->qlock);
   pthread_cond_destroy(&c->qroom);
   pthread_cond_destroy(&c->inline_done);
-  pthread_cond_destroy(&c->loop_idle);
   if (c->v) {
     pthread_mutex_lock(&c->v->lock);
     if (c->lane && c->v->lane_fds[c->lane - 1] == c->fd) c->v->lane_fds[c->lane - 1] = -1;
@@ -725,14 +704,12 @@ void replica_accept(struct dataplane *dp, int fd) {
   pthread_mutex_init(&c->qlock, NULL);
   pthread_cond_init(&c->qroom, NULL);
   pthread_cond_init(&c->inline_done, NULL);
-  pthread_cond_init(&c->loop_idle, NULL);
   pthread_t t;
   if (pthread_create(&t, NULL, serve, c)) {
     close(fd);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->qroom);
     pthread_cond_destroy(&c->inline_done);
-    pthread_cond_destroy(&c->loop_idle);
     free(c);
     return;
   }

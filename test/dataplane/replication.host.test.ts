@@ -119,9 +119,8 @@ describe("data plane: two replicas over a veth pair", () => {
     assert.ok(syncs >= 1 && syncs <= 12, `a 32 MiB sequential stream synced the activity log ${syncs} times (${al} writes waited for it)`);
     // Small writes: one at a time, the secondary's receiver writes and acks each itself (rxInline); many at once,
     // its loop batches them. Both paths must leave the same bytes on both replicas. Nearly all at depth 1: the
-    // receiver waits for its loop to settle after the previous ACK (it once handed the frame over whenever the loop
-    // was preempted there: 73 of 512 under load 15), and the backoff a burst of 512 KiB writes armed ends at the
-    // first lull (it once ran on for up to 256 of these writes).
+    // backoff that a write arriving during an inline one arms (the stream above, a FLUSH) ends at the first lull;
+    // counted down over 256 frames, it once took 213 of these writes, twice that 439 (73 of 512 inline).
     const inline0 = stages(await b.volume("v")).rxInline?.count ?? 0;
     const small = (name: string, iodepth: number) =>
       runFio({ name, filename: volA, rw: "randwrite", blockSizeBytes: 4096, iodepth, runtimeSec: 60, timeBased: false, sizeBytes: 2 * MiB });
