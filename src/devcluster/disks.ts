@@ -91,6 +91,15 @@ export async function teardownMountsAndLoops(stateDir: string, rounds = 6, known
     }
     await new Promise((r) => setTimeout(r, 200 * round));
   }
+  // A loop whose detach was accepted while the kernel still held it (autoclear set) goes once that is released — a
+  // moment after the unmount, seconds on a loaded machine (e2e: two disk loops still listed when `down` returned,
+  // gone shortly after). Wait for those rather than report them; anything else left is reported at once.
+  for (let waited = 0; waited < 10_000; waited += 250) {
+    const loops = ourLoops(stateDir, await listLoops(), known);
+    if (loops.length === 0 || mountsToRemove(stateDir, await listMounts(), loops).length > 0) break;
+    if (!loops.every((l) => l.autoclear && rep.detached.includes(l.name))) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const loops = ourLoops(stateDir, await listLoops(), known);
   const mounts = mountsToRemove(stateDir, await listMounts(), loops);
   rep.left = [...mounts.map((m) => `mount ${m.target}`), ...loops.map((l) => `loop ${l.name} (${l.backFile})`)];
