@@ -271,6 +271,8 @@ test("auditor: Cluster Install and Change", { skip, timeout: 120_000 }, async ()
     "apiVersion: hwameistor.io/v1alpha1\nkind: Cluster\nmetadata: {name: audit-demo}\nspec: {admissionController: {disable: false}, drbd: {disable: true}}\n",
   );
   await waitRecords("cluster-audit-demo", ["Install"]);
+  // The operator acts on cluster-sample only: this one gets no phase from it (it once went through every phase).
+  assert.equal(await k.ok(["get", "clusters.hwameistor.io", "audit-demo", "-o", "jsonpath={.status.phase}"]), "");
   await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"admissionController":{"disable":true}}}']);
   await k.ok(["patch", "clusters.hwameistor.io", "audit-demo", "--type", "merge", "-p", '{"spec":{"drbd":{"disable":false}}}']);
   const recs = await waitRecords("cluster-audit-demo", ["Install", "Change"]);

@@ -132,7 +132,9 @@ export function startOperatorController(o: OperatorOptions): Controller {
     },
   });
   const toCluster = () => o.clusterName;
-  ctl.watch(clusters);
+  // Only the Cluster it was started for (--cluster-name) is a key: another Cluster object gets no claims, classes
+  // or status from it.
+  ctl.watch(clusters, (x) => (x.metadata?.name === o.clusterName ? o.clusterName : undefined));
   for (const i of [disks, claims, ldns, lsns, nodes, scs] as Informer<any>[]) ctl.watch(i, toCluster);
   return ctl;
 }
