@@ -48,6 +48,8 @@ import { expandVolume, needsNodeExpansion, resolvePodVolumes, setUpVolume, tearD
 
 export const KUBELET_COMPONENT = "kubelet";
 export const DEFAULT_KUBELET_ROOT = "/var/lib/kubelet";
+/** A container that could not be created is tried again this much later (the kubelet's pod worker back-off). */
+const START_RETRY_MS = 10_000;
 /** PATH a container gets when its env sets none (what container images usually set). */
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -83,7 +85,9 @@ interface ContainerRecord {
   terminated?: { exitCode: number; reason: string; startedAt?: string; finishedAt: string };
   /** Not before this time (epoch ms) is a crashed container started again. */
   nextStartAt?: number;
-  /** Why it cannot be created (a bad spec): CreateContainerConfigError. */
+  /** Why it could not be created (CreateContainerConfigError): tried again at nextStartAt (START_RETRY_MS later),
+   * as the kubelet's pod worker retries a failed sync after its back-off period (what was missing may appear; a
+   * bad spec keeps failing, its Event repeated). */
   configError?: string;
 }
 
@@ -290,8 +294,9 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
         changed = true;
       }
       const running = cr.pid !== undefined;
-      const canStart = !blockedBy && !cr.configError && (!cr.terminated || (shouldRestart(policy, cr.terminated.exitCode) && now >= (cr.nextStartAt ?? 0)));
-      if (!running && canStart) {
+      const due = now >= (cr.nextStartAt ?? 0);
+      const wantsStart = !cr.terminated || shouldRestart(policy, cr.terminated.exitCode);
+      if (!running && !blockedBy && wantsStart && due) {
         if (cr.terminated) cr.restartCount++;
         try {
           await startContainer(pod, rec, spec, cr);
@@ -299,11 +304,13 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
         } catch (e) {
           if (cr.terminated) cr.restartCount--;
           cr.configError = (e as Error).message;
+          cr.nextStartAt = now + START_RETRY_MS;
           changed = true;
           await ctl.recordEvent(pod, "Warning", "Failed", `Error: ${cr.configError}`);
         }
-      } else if (!running && cr.terminated && shouldRestart(policy, cr.terminated.exitCode) && !blockedBy) {
-        nextWakeMs = Math.min(nextWakeMs ?? Infinity, Math.max(100, (cr.nextStartAt ?? now) - now));
+      }
+      if (cr.pid === undefined && !blockedBy && wantsStart && (cr.nextStartAt ?? 0) > now) {
+        nextWakeMs = Math.min(nextWakeMs ?? Infinity, Math.max(100, cr.nextStartAt! - now));
       }
       const rt = runtimeOf(spec, cr, blockedBy, policy, now);
       if (spec.readinessProbe && cr.pid !== undefined) {

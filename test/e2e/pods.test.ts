@@ -15,7 +15,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -253,3 +253,35 @@ spec:
     assert.deepEqual(await kubeletMounts(), [], "no kubelet mount");
   },
 );
+
+test("a container that could not be created is tried again: it starts once what it lacked appears", { skip, timeout: 120_000 }, async () => {
+  // The mount point lies under /dev, where the kubelet creates no path: the start fails (CreateContainerConfigError)
+  // until the directory exists, as a container's start waits for a missing object upstream.
+  const target = `/dev/hw-e2e-retry-${process.pid}`;
+  try {
+    await apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: retry}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox, command: ["sh", "-c", "echo started; while true; do sleep 1; done"], volumeMounts: [{name: d, mountPath: ${target}}]}
+  volumes: [{name: d, emptyDir: {}}]
+`);
+    await waitFor(
+      "retry waiting with CreateContainerConfigError",
+      async () => (await jp(["pod", "retry"], "{.status.containerStatuses[0].state.waiting.reason}")) === "CreateContainerConfigError",
+      60_000,
+    );
+    assert.match(await k.ok(["get", "events", "--field-selector", "involvedObject.name=retry"]), /Failed.*does not exist/);
+    mkdirSync(target);
+    const t0 = Date.now();
+    await waitFor("retry Running once the mount point exists", async () => (await jp(["pod", "retry"], "{.status.phase}")) === "Running", 30_000);
+    console.log(`# started ${Date.now() - t0} ms after the mount point appeared`);
+    await waitFor("its output", async () => (await k.run(["logs", "retry"])).stdout.includes("started"), 15_000);
+  } finally {
+    await k.run(["delete", "pod", "retry", "--wait=true", "--timeout=60s"]);
+    rmSync(target, { recursive: true, force: true });
+  }
+});
