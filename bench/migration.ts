@@ -379,6 +379,11 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
       );
     if (baseline) {
       const base = runs.get("baseline")!;
+      /** This build's CPU measure ÷ the baseline build's, per repetition. */
+      const versusBaseline = (name: string, cpu: (r: (typeof base)[number]) => number) => {
+        const r = mine.map((m, i) => cpu(m) / cpu(base[i]!));
+        return metric(name, round(median(r), 3), "ratio", undefined, { ...spread(r, 3), note: `baseline ${round(median(base.map(cpu)), 3)} ms/MiB` });
+      };
       metrics.push(
         metric(
           `baseline build (${baseline}): copy / disk sequential write (per pair), same repetitions`,
@@ -387,32 +392,8 @@ export async function benchMigration({ quick }: { quick: boolean }): Promise<Cas
           undefined,
           spread(ratios("baseline")),
         ),
-        metric(
-          "copier CPU per MiB, this build ÷ baseline build (per repetition)",
-          round(median(mine.map((r, i) => cpuPerMiB(r) / cpuPerMiB(base[i]!))), 3),
-          "ratio",
-          undefined,
-          {
-            ...spread(
-              mine.map((r, i) => cpuPerMiB(r) / cpuPerMiB(base[i]!)),
-              3,
-            ),
-            note: `baseline ${round(median(base.map(cpuPerMiB)), 3)} ms/MiB`,
-          },
-        ),
-        metric(
-          "copier CPU per MiB, round 0 alone (threads), this build ÷ baseline build (per repetition)",
-          round(median(mine.map((r, i) => round0CpuPerMiB(r) / round0CpuPerMiB(base[i]!))), 3),
-          "ratio",
-          undefined,
-          {
-            ...spread(
-              mine.map((r, i) => round0CpuPerMiB(r) / round0CpuPerMiB(base[i]!)),
-              3,
-            ),
-            note: `baseline ${round(median(base.map(round0CpuPerMiB)), 3)} ms/MiB`,
-          },
-        ),
+        versusBaseline("copier CPU per MiB, this build ÷ baseline build (per repetition)", cpuPerMiB),
+        versusBaseline("copier CPU per MiB, round 0 alone (threads), this build ÷ baseline build (per repetition)", round0CpuPerMiB),
         metric(
           "baseline build: cut-over pause, data part",
           round(median(base.map((r) => fin(r).ms / 1000)), 2),
