@@ -140,8 +140,17 @@ export async function startContainerProcess(s: ContainerProcessSpec): Promise<St
 
 /** Whether `pid` is still the shim of this container (the rc file path is in its command line). */
 export function isContainerAlive(pid: number, rcFile: string): boolean {
-  return isAlive(pid) && commandLineOf(pid).includes(rcFile);
+  // While a process execs (unshare → the shim's sh), its command line reads empty for a moment: the new image's
+  // argument area is not set up yet. Read again rather than take a live container for a dead one (a zombie's stays
+  // empty: false after ~20 ms).
+  for (let i = 0; i < 20 && isAlive(pid); i++) {
+    const argv = commandLineOf(pid);
+    if (argv.length) return argv.includes(rcFile);
+    Atomics.wait(EXEC_PAUSE, 0, 0, 1);
+  }
+  return false;
 }
+const EXEC_PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** The exit status the shim wrote, or undefined if it has not. */
 export function readExitStatus(rcFile: string): number | undefined {
